@@ -1,0 +1,76 @@
+# hookline — every command a developer or CI needs. `make test` installs what
+# it needs by itself (Python venvs, npm packages) so a bare machine works.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+LINT_VENV := .venv-lint
+
+.PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
+        check-statemachines check-infra e2e test sandbox sandbox-down demo package bench
+
+help:
+	@echo "make demo          run a full canary in the local sandbox and show it"
+	@echo "make test          everything CI checks"
+	@echo "make sandbox       start the local AWS sandbox on http://127.0.0.1:4566"
+	@echo "make sandbox-down  stop it"
+	@echo "make package       build the six Lambda zips"
+
+# Sandbox and end-to-end tools (moto, cargo-lambda, boto3, pytest), pinned.
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r tests/requirements.txt
+	touch $@
+venv: $(VENV)/.installed
+
+# Template linters live apart: checkov pins an old boto3 that moto must not see.
+$(LINT_VENV)/.installed: tests/requirements-lint.txt
+	python3 -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --upgrade pip
+	$(LINT_VENV)/bin/pip install --quiet -r tests/requirements-lint.txt
+	touch $@
+lint-venv: $(LINT_VENV)/.installed
+
+build:
+	cargo build --workspace
+
+build-release:
+	cargo build --workspace --release
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit:
+	cargo test --workspace
+
+test-runtime-api: build-release venv
+	$(PY) -m pytest -q tests/runtime_api
+
+check-statemachines: venv
+	bash tests/statemachine/check.sh
+
+check-infra: lint-venv venv
+	bash tests/infra/check.sh
+
+e2e: build venv
+	$(PY) -m pytest -q tests/e2e
+
+test: fmt-check clippy unit test-runtime-api check-statemachines check-infra e2e
+
+sandbox: build venv
+	bash tests/sandbox/up.sh
+
+sandbox-down:
+	bash tests/sandbox/down.sh
+
+demo: build venv
+	bash tests/demo/run.sh
+
+package: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip
+	@for f in target/lambda/*/bootstrap.zip; do ls -l "$$f" | awk '{printf "%-45s %8.1f KiB\n", $$9, $$5/1024}'; done
