@@ -1,0 +1,359 @@
+"""Structural checks of statemachine/*.asl.json (no AWS, no moto).
+
+The invariant from DESIGN.md these guard: every canary/post-traffic execution ends by
+reporting its hook exactly once (finalize -> Succeeded, rollback -> Failed) and a failed
+path never leaves production split (rollback restores). In graph terms: no terminal state
+is reachable without passing a reporting task, nothing runs after a report but a terminal
+state, and every function task has the transient Retry and a Catch into Rollback.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from harness import MACHINES, STATEMACHINE_DIR, load_placeholders
+
+HOOK_MACHINES = ("canary", "post-traffic")
+RETRIED = {"Throttled", "AwsTransient", "Lambda.ServiceException",
+           "Lambda.TooManyRequestsException", "Lambda.SdkClientException"}
+NEVER_RETRIED = {"DeploymentStopped", "HealthCheckFailed", "InvalidInput", "AwsPermanent",
+                 "States.ALL", "States.TaskFailed"}
+REPORTERS = {"${FinalizeFunctionArn}", "${RollbackFunctionArn}"}
+DOC = {"context.$": "$.context", "plan.$": "$.plan", "state.$": "$.state"}
+
+# The exact input each function receives (Parameters of each Task), so the Rust side
+# can be checked against one table. Keep docs/contracts.md in step with it.
+FUNCTION_INPUTS = {
+    "canary": {
+        "ValidateGreen": ("${ValidateHealthFunctionArn}", {"gate": "ready", **DOC}, "$.health"),
+        "ShiftWeight": ("${ShiftWeightFunctionArn}",
+                        {"context.$": "$.context", "state.$": "$.state", "step.$": "$.step"}, "$.state"),
+        "Bake": ("${ValidateHealthFunctionArn}", {"gate": "bake", **DOC}, "$.health"),
+        "RouteCohort": ("${ShiftWeightFunctionArn}",
+                        {"context.$": "$.context", "state.$": "$.state", "step.$": "$.step"}, "$.state"),
+        "Finalize": ("${FinalizeFunctionArn}", DOC, "$.result"),
+        "Rollback": ("${RollbackFunctionArn}", {**DOC, "error.$": "$.error"}, "$.rollback"),
+    },
+    "post-traffic": {
+        "Bake": ("${ValidateHealthFunctionArn}", {"gate": "bake", **DOC}, "$.health"),
+        "Finalize": ("${FinalizeFunctionArn}", DOC, "$.result"),
+        "Rollback": ("${RollbackFunctionArn}", {**DOC, "error.$": "$.error"}, "$.rollback"),
+    },
+    "release": {
+        "RegisterTaskdef": ("${RegisterTaskdefFunctionArn}", None, "$.release"),  # InputPath $.request
+        "CheckDeployment": ("${ValidateHealthFunctionArn}",
+                            {"gate": "deployment", "deployment_id.$": "$.release.deployment_id"}, "$.outcome"),
+    },
+    "rollback": {
+        "Rollback": ("${RollbackFunctionArn}",
+                     {"deployment_id.$": "$.request.deployment_id", "reason.$": "$.request.reason"}, "$.result"),
+    },
+}
+
+
+def load(name: str) -> dict:
+    return json.loads((STATEMACHINE_DIR / f"{name}.asl.json").read_text())
+
+
+def edges(state: dict) -> list[tuple[str, str]]:
+    """(kind, target) for every transition out of a state."""
+    out = []
+    if "Next" in state:
+        out.append(("next", state["Next"]))
+    for rule in state.get("Choices", []):
+        out.append(("choice", rule["Next"]))
+    if "Default" in state:
+        out.append(("default", state["Default"]))
+    for c in state.get("Catch", []):
+        out.append(("catch", c["Next"]))
+    return out
+
+
+def successors(states: dict, name: str) -> set[str]:
+    return {t for _, t in edges(states[name])}
+
+
+def predecessors(states: dict, name: str) -> set[str]:
+    return {n for n, s in states.items() if name in {t for _, t in edges(s)}}
+
+
+def reachable(states: dict, start: str, blocked: frozenset = frozenset()) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        n = todo.pop()
+        if n in seen or n in blocked:
+            continue
+        seen.add(n)
+        todo += successors(states, n)
+    return seen
+
+
+def is_terminal(state: dict) -> bool:
+    return state["Type"] in ("Succeed", "Fail") or state.get("End") is True
+
+
+def function_tasks(states: dict) -> dict:
+    return {n: s for n, s in states.items()
+            if s["Type"] == "Task" and re.fullmatch(r"\$\{\w+FunctionArn\}", s["Resource"])}
+
+
+def retry_seconds(retrier: dict) -> float:
+    interval, rate = retrier.get("IntervalSeconds", 1), retrier.get("BackoffRate", 2.0)
+    cap = retrier.get("MaxDelaySeconds", float("inf"))
+    return sum(min(interval * rate ** i, cap) for i in range(retrier.get("MaxAttempts", 3)))
+
+
+ALL = pytest.mark.parametrize("name", MACHINES)
+HOOK = pytest.mark.parametrize("name", HOOK_MACHINES)
+
+
+# --- every machine ------------------------------------------------------------------------
+@ALL
+def test_shape(name):
+    d = load(name)
+    assert d["QueryLanguage"] == "JSONPath"
+    assert "TimeoutSeconds" not in d, "an execution timeout would end it without reporting the hook"
+    assert d["StartAt"] in d["States"]
+    text = (STATEMACHINE_DIR / f"{name}.asl.json").read_text()
+    assert "aws-sdk:" not in text, "no aws-sdk integrations (moto and AWS disagree on casing)"
+    assert "{%" not in text, "no JSONata"
+    for n, s in d["States"].items():
+        assert "QueryLanguage" not in s, n
+        assert "Arguments" not in s and "Output" not in s and "Assign" not in s, n
+
+
+@ALL
+def test_transitions_are_well_formed(name):
+    states = load(name)["States"]
+    for n, s in states.items():
+        for kind, target in edges(s):
+            assert target in states, f"{n}: {kind} -> {target} does not exist"
+        if s["Type"] == "Choice":
+            assert "Default" in s, f"{n}: Choice without Default"
+            assert "Next" not in s and "End" not in s
+        elif not is_terminal(s):
+            assert "Next" in s, f"{n}: neither Next nor End"
+        for c in s.get("Catch", []):
+            assert "ResultPath" in c, f"{n}: Catch without ResultPath would drop the document"
+        for lst in ("Retry", "Catch"):
+            for i, r in enumerate(s.get(lst, [])):
+                if "States.ALL" in r["ErrorEquals"]:
+                    assert r["ErrorEquals"] == ["States.ALL"] and i == len(s[lst]) - 1, f"{n}: {lst}"
+    unreachable = set(states) - reachable(states, load(name)["StartAt"])
+    assert not unreachable, f"unreachable states: {unreachable}"
+
+
+@ALL
+def test_function_inputs_are_the_documented_ones(name):
+    tasks = function_tasks(load(name)["States"])
+    assert set(tasks) == set(FUNCTION_INPUTS[name])
+    for n, (resource, params, result_path) in FUNCTION_INPUTS[name].items():
+        assert tasks[n]["Resource"] == resource, n
+        assert tasks[n].get("Parameters") == params, n
+        assert tasks[n]["ResultPath"] == result_path, n
+
+
+@ALL
+def test_every_function_task_retries_transient_errors_only(name):
+    for n, s in function_tasks(load(name)["States"]).items():
+        if s["Resource"] == "${RollbackFunctionArn}":
+            continue
+        assert s.get("Retry"), f"{n}: no Retry"
+        retried = set().union(*(r["ErrorEquals"] for r in s["Retry"]))
+        assert RETRIED <= retried, f"{n}: missing {RETRIED - retried}"
+        assert not (retried & NEVER_RETRIED), f"{n}: retries {retried & NEVER_RETRIED}"
+        total = sum(retry_seconds(r) for r in s["Retry"])
+        assert total <= 60, f"{n}: {total}s of retries"
+
+
+@ALL
+def test_waits_only_follow_a_checked_seconds_path(name):
+    """A Wait reading a missing/non-numeric path is a States.Runtime nobody catches."""
+    states = load(name)["States"]
+    for n, s in states.items():
+        if s["Type"] != "Wait":
+            continue
+        if "Seconds" in s:
+            continue
+        path = s["SecondsPath"]
+        for p in predecessors(states, n):
+            ps = states[p]
+            assert ps["Type"] == "Choice", f"{n} entered from {p}"
+            rules = [r for r in ps["Choices"] if r["Next"] == n]
+            assert rules and ps["Default"] != n, f"{p} -> {n} must be guarded"
+            for r in rules:
+                assert {"Variable": path, "IsNumeric": True} in r.get("And", []), f"{p} -> {n}"
+
+
+# --- canary and post-traffic: the reporting invariant ---------------------------------------
+@HOOK
+def test_no_terminal_without_a_report(name):
+    d = load(name)
+    states = d["States"]
+    reporters = frozenset(n for n, s in states.items() if s.get("Resource") in REPORTERS)
+    assert {states[n]["Resource"] for n in reporters} == REPORTERS
+    free = reachable(states, d["StartAt"], blocked=reporters)
+    leaks = [n for n in free if is_terminal(states[n])]
+    assert not leaks, f"terminal states reachable without finalize/rollback: {leaks}"
+
+
+@HOOK
+def test_nothing_but_a_terminal_after_a_report(name):
+    states = load(name)["States"]
+    (finalize,) = [n for n, s in states.items() if s.get("Resource") == "${FinalizeFunctionArn}"]
+    (rollback,) = [n for n, s in states.items() if s.get("Resource") == "${RollbackFunctionArn}"]
+    # finalize reports last: success -> Succeed; failure (nothing reported) -> rollback
+    assert states[states[finalize]["Next"]]["Type"] == "Succeed"
+    assert [c["Next"] for c in states[finalize]["Catch"]] == [rollback]
+    # rollback -> RolledBack (Fail); rollback failing for good -> a distinct Fail
+    after = reachable(states, rollback) - {rollback}
+    assert all(states[n]["Type"] == "Fail" for n in after), after
+    assert states[states[rollback]["Next"]]["Error"] == "RolledBack"
+    (catch,) = states[rollback]["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"]
+    assert states[catch["Next"]]["Error"] == "RollbackFailed"
+    # every Fail state is entered from rollback only; Succeed from finalize only
+    for n, s in states.items():
+        if s["Type"] == "Fail":
+            assert predecessors(states, n) == {rollback}, n
+        if s["Type"] == "Succeed":
+            assert predecessors(states, n) == {finalize}, n
+
+
+@HOOK
+def test_function_tasks_catch_everything_into_rollback(name):
+    states = load(name)["States"]
+    for n, s in states.items():
+        if s["Type"] != "Task" or s["Resource"] == "${RollbackFunctionArn}":
+            continue
+        catches = s.get("Catch", [])
+        assert catches and catches[-1]["ErrorEquals"] == ["States.ALL"], n
+        assert catches[-1]["Next"] == "Rollback" and catches[-1]["ResultPath"] == "$.error", n
+        for c in catches:
+            assert c["ResultPath"] == "$.error", n
+
+
+@HOOK
+def test_every_way_into_rollback_sets_error(name):
+    """rollback reads $.error: each entry is a Catch with ResultPath $.error, a Pass that
+    sets $.error, or a Choice only reached from such a Catch."""
+    states = load(name)["States"]
+    for p in predecessors(states, "Rollback"):
+        s = states[p]
+        if s["Type"] == "Pass":
+            assert s["ResultPath"] == "$.error", p
+            body = s.get("Result") or s.get("Parameters")
+            assert {"Error", "Cause"} <= {k.removesuffix(".$") for k in body}, p
+        elif s["Type"] == "Choice":
+            for pp in predecessors(states, p):
+                assert all(c["ResultPath"] == "$.error" for c in states[pp]["Catch"] if c["Next"] == p), p
+        else:
+            assert s["Type"] == "Task", p
+
+
+def test_rollback_task_retries_hard_but_not_invalid_input():
+    for name in (*HOOK_MACHINES, "rollback"):
+        s = load(name)["States"]["Rollback"]
+        first, last = s["Retry"][0], s["Retry"][-1]
+        assert first == {"ErrorEquals": ["InvalidInput"], "MaxAttempts": 0}
+        assert last["ErrorEquals"] == ["States.ALL"] and last["MaxAttempts"] >= 5
+        assert 30 <= retry_seconds(last) <= 180, retry_seconds(last)
+
+
+# --- canary specifics -------------------------------------------------------------------------
+def walk(states: dict, start: str, pick: dict, stop: str) -> list[str]:
+    """Follow Next; at a Choice take the rule whose conditions mention pick[state]."""
+    path, n = [], start
+    while True:
+        path.append(n)
+        s = states[n]
+        if s["Type"] == "Choice":
+            want = pick[n]
+            n = next(r["Next"] for r in s["Choices"] if want in json.dumps(r))
+        else:
+            n = s["Next"]
+        if n == stop:
+            return path
+
+
+def test_weight_step_with_zero_bake_takes_at_most_8_transitions():
+    states = load("canary")["States"]
+    path = walk(states, "NextStep",
+                {"NextStep": "NumericLessThanPath", "StepKind": '"weight"', "BakeDone": "$.health.done"},
+                stop="NextStep")
+    assert path == ["NextStep", "PickStep", "StepKind", "ShiftWeight", "Bake", "BakeDone", "Advance"]
+    assert len(path) <= 8
+
+
+def test_step_kinds_and_loop():
+    states = load("canary")["States"]
+    kinds = {r["And"][1]["StringEquals"]: r["Next"] for r in states["StepKind"]["Choices"]}
+    assert kinds == {"weight": "ShiftWeight", "cohort": "RouteCohort", "approval": "RequestApproval"}
+    assert states["StepKind"]["Default"] == "StepKindUnknown"
+    assert states["PickStep"]["Parameters"]["step.$"] == "States.ArrayGetItem($.plan.steps, $.state.index)"
+    adv = states["Advance"]["Parameters"]["state"]
+    assert adv["index.$"] == "States.MathAdd($.state.index, 1)"
+    assert adv["weight.$"] == "$.state.weight" and adv["started_at.$"] == "$.state.started_at"
+    assert states["Advance"]["Next"] == "NextStep"
+    assert states["NextStep"]["Choices"][1]["Next"] == "Finalize"
+
+
+def test_approval_task():
+    states = load("canary")["States"]
+    s = states["RequestApproval"]
+    assert s["Resource"] == "arn:aws:states:::sns:publish.waitForTaskToken"
+    assert s["Parameters"]["TopicArn"] == "${ApprovalTopicArn}"
+    assert s["TimeoutSecondsPath"] == "$.step.timeout_seconds"
+    msg = s["Parameters"]["Message"]
+    assert {k.removesuffix(".$") for k in msg} == {
+        "deployment_id", "step_index", "step", "task_token", "approve", "reject"}
+    assert msg["task_token.$"] == "$$.Task.Token"
+    assert msg["approve.$"] == "States.Format('hookline approve {}', $.context.deployment_id)"
+    assert msg["reject.$"] == "States.Format('hookline reject {}', $.context.deployment_id)"
+    assert [c["ErrorEquals"] for c in s["Catch"]] == [["States.Timeout"], ["ApprovalRejected"], ["States.ALL"]]
+    timeout = states[s["Catch"][0]["Next"]]
+    assert timeout["Type"] == "Choice" and timeout["Default"] == "Rollback"
+    assert [r["Next"] for r in timeout["Choices"]] == ["Advance"]
+    assert '"continue"' in json.dumps(timeout["Choices"][0])
+    assert s["Catch"][1]["Next"] == s["Catch"][2]["Next"] == "Rollback"
+    assert s["Next"] == "Advance"
+
+
+# --- release and rollback ---------------------------------------------------------------------
+def test_release_shape():
+    d = load("release")
+    states = d["States"]
+    assert states["RegisterTaskdef"]["InputPath"] == "$.request"
+    assert states["RegisterTaskdef"]["Next"] == "WaitForDeployment"
+    assert states["WaitForDeployment"] == {"Type": "Wait", "Seconds": 10, "Next": "CheckDeployment"}
+    nxt = {r["Next"] for r in states["DeploymentDone"]["Choices"]}
+    assert nxt == {"WaitForDeployment", "Released"}
+    assert states["DeploymentDone"]["Default"] == "DeploymentFailed"
+    assert states["DeploymentFailed"]["Error"] == "DeploymentFailed"
+    fails = {n for n, s in states.items() if s["Type"] == "Fail"}
+    assert fails == {"DeploymentFailed", "ReleaseFailed"}
+    assert predecessors(states, "ReleaseFailed") == {"RegisterTaskdef", "CheckDeployment"}
+
+
+def test_rollback_machine_shape():
+    states = load("rollback")["States"]
+    assert states["Rollback"]["Next"] == "RolledBack" and states["RolledBack"]["Type"] == "Succeed"
+    assert states["Rollback"]["Catch"][0]["Next"] == "RollbackFailed"
+    assert states["RollbackFailed"]["Type"] == "Fail"
+
+
+# --- placeholders ---------------------------------------------------------------------------
+def test_placeholders_are_the_documented_ones():
+    documented = {"ShiftWeightFunctionArn", "ValidateHealthFunctionArn", "FinalizeFunctionArn",
+                  "RollbackFunctionArn", "RegisterTaskdefFunctionArn", "ApprovalTopicArn"}
+    spec = load_placeholders()
+    assert set(spec) == documented
+    binaries = {"shift-weight", "validate-health", "finalize", "rollback", "register-taskdef"}
+    assert {v["name"] for v in spec.values() if v["kind"] == "function"} == binaries
+    assert spec["ApprovalTopicArn"] == {"kind": "topic", "name": "hookline-approvals"}
+    used = set()
+    for m in MACHINES:
+        used |= set(re.findall(r"\$\{([^}]*)\}", (STATEMACHINE_DIR / f"{m}.asl.json").read_text()))
+    assert used == documented
