@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,9 +224,10 @@ class Sandbox:
 
     # --- executions -------------------------------------------------------------------
     def start(self, machine: str, doc: dict, name: str | None = None) -> str:
-        kw = {"name": name} if name else {}
-        return self.sfn.start_execution(stateMachineArn=self.machines[machine],
-                                        input=json.dumps(doc), **kw)["executionArn"]
+        # always named: moto 5.2.5 names every unnamed execution "None" (the second collides)
+        name = name or f"test-{uuid.uuid4().hex[:12]}"
+        return self.sfn.start_execution(stateMachineArn=self.machines[machine], name=name,
+                                        input=json.dumps(doc))["executionArn"]
 
     def wait(self, arn: str, timeout: float = 60) -> dict:
         deadline = time.time() + timeout
