@@ -1,0 +1,161 @@
+"""ALB data-plane emulation over moto's ELBv2 configuration.
+
+``AlbEmulator.request(port, path, headers, query)`` evaluates the listener on
+``port`` of the demo load balancer (or the first load balancer that has a
+listener on that port) exactly as configured in moto: non-default rules by
+priority (conditions: http-header, path-pattern, host-header,
+http-request-method, query-string), then the default action. A weighted
+``forward`` picks a target group by weight: ``pick`` (a number in [0,1) used as
+the random draw, or a target group name to force) or a seeded RNG
+(``SANDBOX_ALB_SEED``, default 42).
+
+The chosen target group's task set (moto ECS, the non-deleted task set whose
+load balancer is that group) gives the image; ``version`` is the image tag.
+An image whose tag contains ``bad`` answers 500 on every path (``/health``
+included). A group without a task set or without registered targets, or
+marked unhealthy by fault injection, answers 503 like an ALB with no healthy
+targets.
+"""
+import fnmatch
+import os
+import random
+import threading
+
+
+class AlbEmulator:
+    def __init__(self, elb, ecs, is_unhealthy=lambda tg_arn: False, lb_name="demo"):
+        self.elb, self.ecs = elb, ecs
+        self.is_unhealthy = is_unhealthy
+        self.lb_name = lb_name
+        self.rng = random.Random(int(os.environ.get("SANDBOX_ALB_SEED", "42")))
+        self.lock = threading.Lock()
+
+    def seed(self, n):
+        with self.lock:
+            self.rng = random.Random(n)
+
+    def listener(self, port):
+        lbs = self.elb.describe_load_balancers()["LoadBalancers"]
+        lbs.sort(key=lambda lb: lb["LoadBalancerName"] != self.lb_name)
+        for lb in lbs:
+            for l in self.elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
+                if int(l["Port"]) == int(port):
+                    return lb, l
+        return None, None
+
+    @staticmethod
+    def _cond_ok(c, method, path, headers, query):
+        f = c.get("Field")
+        low = {k.lower(): v for k, v in headers.items()}
+        if f == "http-header":
+            cfg = c.get("HttpHeaderConfig") or {}
+            v = low.get((cfg.get("HttpHeaderName") or "").lower())
+            return v is not None and any(fnmatch.fnmatch(v.lower(), p.lower()) for p in cfg.get("Values") or [])
+        if f == "path-pattern":
+            vals = (c.get("PathPatternConfig") or {}).get("Values") or c.get("Values") or []
+            return any(fnmatch.fnmatchcase(path, p) for p in vals)
+        if f == "host-header":
+            vals = (c.get("HostHeaderConfig") or {}).get("Values") or c.get("Values") or []
+            host = (low.get("host") or "").split(":")[0]
+            return any(fnmatch.fnmatch(host.lower(), p.lower()) for p in vals)
+        if f == "http-request-method":
+            return method.upper() in [(m or "").upper() for m in (c.get("HttpRequestMethodConfig") or {}).get("Values") or []]
+        if f == "query-string":
+            kvs = (c.get("QueryStringConfig") or {}).get("Values") or []
+            return any(query.get(kv.get("Key")) == kv.get("Value") if kv.get("Key") else kv.get("Value") in query.values()
+                       for kv in kvs)
+        return False
+
+    def evaluate(self, port, method="GET", path="/", headers=None, query=None, pick=None):
+        """-> (status, dict)."""
+        headers, query = headers or {}, query or {}
+        lb, l = self.listener(port)
+        if l is None:
+            return 404, {"error": f"no listener on port {port}"}
+        rules = self.elb.describe_rules(ListenerArn=l["ListenerArn"])["Rules"]
+        chosen = None
+        for r in sorted((r for r in rules if not r.get("IsDefault")), key=lambda r: int(r["Priority"])):
+            if all(self._cond_ok(c, method, path, headers, query) for c in r.get("Conditions") or []):
+                chosen = (r["Priority"], r["Actions"])
+                break
+        if chosen is None:
+            chosen = ("default", l["DefaultActions"])
+        prio, actions = chosen
+        action = sorted(actions, key=lambda a: a.get("Order", 0))
+        action = next((a for a in action if a["Type"] in ("forward", "fixed-response", "redirect")), None)
+        base = {"load_balancer": lb["LoadBalancerName"], "listener_port": int(port), "rule": prio, "path": path}
+        if action is None:
+            return 503, dict(base, error="no routable action")
+        if action["Type"] == "fixed-response":
+            fr = action.get("FixedResponseConfig") or {}
+            return int(fr.get("StatusCode", 200)), dict(base, fixed_response=fr.get("MessageBody"))
+        if action["Type"] == "redirect":
+            return 301, dict(base, redirect=action.get("RedirectConfig"))
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
+        if not groups:
+            groups = [{"TargetGroupArn": action["TargetGroupArn"], "Weight": 1}]
+        tg = self._pick(groups, pick)
+        if tg is None:
+            return 503, dict(base, error="all target groups have weight 0")
+        name = tg.split("/")[1]
+        out = dict(base, target_group=name, target_group_arn=tg,
+                   weights={g["TargetGroupArn"].split("/")[1]: int(g.get("Weight", 1)) for g in groups})
+        ts = self.task_set_for(tg)
+        targets = self.elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        if ts is None or not targets or self.is_unhealthy(tg):
+            return 503, dict(out, task_set=ts and ts["id"], error="no healthy targets")
+        image = ts["image"]
+        version = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
+        out.update(task_set=ts["id"], task_set_arn=ts["arn"], image=image, version=version)
+        return (500 if "bad" in version else 200), out
+
+    def _pick(self, groups, pick):
+        live = [g for g in groups if int(g.get("Weight", 1)) > 0]
+        if not live:
+            return None
+        if pick is not None:
+            try:
+                x = float(pick)
+            except ValueError:
+                for g in groups:
+                    if g["TargetGroupArn"].split("/")[1] == pick or g["TargetGroupArn"] == pick:
+                        return g["TargetGroupArn"]
+                return None
+        else:
+            with self.lock:
+                x = self.rng.random()
+        total = sum(int(g.get("Weight", 1)) for g in live)
+        acc = 0.0
+        for g in live:
+            acc += int(g.get("Weight", 1)) / total
+            if x < acc:
+                return g["TargetGroupArn"]
+        return live[-1]["TargetGroupArn"]
+
+    def task_set_for(self, tg_arn):
+        for cluster in self.ecs.list_clusters()["clusterArns"]:
+            arns = self.ecs.list_services(cluster=cluster)["serviceArns"]
+            if not arns:
+                continue
+            for s in self.ecs.describe_services(cluster=cluster, services=arns[:10])["services"]:
+                sets = s.get("taskSets") or []
+                for t in sorted(sets, key=lambda t: t["status"] != "PRIMARY"):
+                    if any(lb.get("targetGroupArn") == tg_arn for lb in t.get("loadBalancers") or []):
+                        td = self.ecs.describe_task_definition(taskDefinition=t["taskDefinition"])["taskDefinition"]
+                        c = td["containerDefinitions"][0]
+                        for lb in t.get("loadBalancers") or []:
+                            c = next((x for x in td["containerDefinitions"] if x["name"] == lb.get("containerName")), c)
+                        return {"id": t["id"], "arn": t["taskSetArn"], "image": c["image"], "status": t["status"]}
+        return None
+
+    def production_weights(self, port=80):
+        """{tg_arn: weight} of the listener's default forward action."""
+        lb, l = self.listener(port)
+        if l is None:
+            return {}
+        for a in l["DefaultActions"]:
+            if a["Type"] == "forward":
+                groups = (a.get("ForwardConfig") or {}).get("TargetGroups") or [
+                    {"TargetGroupArn": a["TargetGroupArn"], "Weight": 1}]
+                return {g["TargetGroupArn"]: int(g.get("Weight", 1)) for g in groups}
+        return {}

@@ -1,0 +1,273 @@
+"""AWS wire-protocol helpers for the sandbox router.
+
+- ``classify(method, path, headers, body)`` -> ``Req`` (service, operation,
+  protocol) for counting calls and matching faults.
+- ``error_response(req, status, code, message)`` renders an error exactly as
+  the service's protocol does (query XML, JSON ``__type``, rpc-v2-cbor,
+  rest-json ``X-Amzn-ErrorType``), so SDK retry classifiers see throttling
+  as throttling.
+- rpc-v2-cbor <-> JSON translation (moto 5.2.5 does not speak CBOR; the Rust
+  aws-sdk-cloudwatch 1.140 only speaks CBOR).
+"""
+import base64
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import cbor
+
+# X-Amz-Target prefix -> signing name (fallback when there is no SigV4 header).
+TARGET_PREFIX_SERVICE = {
+    "AmazonEC2ContainerServiceV20141113": "ecs",
+    "AmazonSSM": "ssm",
+    "AWSStepFunctions": "states",
+    "CodeDeploy_20141006": "codedeploy",
+    "GraniteServiceVersion20100801": "monitoring",
+    "Logs_20140328": "logs",
+    "AWSEvents": "events",
+    "AWSKMS": "kms",
+    "secretsmanager": "secretsmanager",
+    "AmazonSQS": "sqs",
+    "DynamoDB_20120810": "dynamodb",
+}
+# signing name -> (JSON target prefix, JSON version) for CBOR translation.
+SERVICE_JSON = {
+    "monitoring": ("GraniteServiceVersion20100801", "1.0"),
+    "codedeploy": ("CodeDeploy_20141006", "1.1"),
+    "ecs": ("AmazonEC2ContainerServiceV20141113", "1.1"),
+    "ssm": ("AmazonSSM", "1.1"),
+    "states": ("AWSStepFunctions", "1.0"),
+}
+# Aliases users may type in fault specs -> signing name.
+SERVICE_ALIASES = {
+    "cloudwatch": "monitoring", "monitoring": "monitoring",
+    "elbv2": "elasticloadbalancing", "elb": "elasticloadbalancing",
+    "elasticloadbalancingv2": "elasticloadbalancing",
+    "elasticloadbalancing": "elasticloadbalancing",
+    "stepfunctions": "states", "sfn": "states", "states": "states",
+    "lambda": "lambda", "ecs": "ecs", "ssm": "ssm", "sns": "sns", "iam": "iam",
+    "sts": "sts", "codedeploy": "codedeploy", "deploy": "codedeploy",
+}
+# botocore service model names for the signing names.
+BOTOCORE_NAME = {"monitoring": "cloudwatch", "elasticloadbalancing": "elbv2",
+                 "states": "stepfunctions"}
+
+LAMBDA_INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
+CBOR_PATH_RE = re.compile(r"^/service/([^/]+)/operation/([^/?]+)")
+CRED_RE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
+
+
+def normalize_service(name):
+    if not name:
+        return None
+    n = name.lower()
+    return SERVICE_ALIASES.get(n, n)
+
+
+@dataclass
+class Req:
+    service: str = "unknown"
+    operation: str = "unknown"
+    protocol: str = "rest"       # query | json | cbor | rest
+    json_version: str = "1.1"
+    target_prefix: str = ""
+    function: str = None          # Lambda invoke: bare function name
+    params: dict = field(default_factory=dict)  # query-protocol params (first values)
+
+
+def function_name_from(raw):
+    """URL-decoded name, ARN or partial ARN -> bare function name (qualifier dropped)."""
+    name = unquote(raw)
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        # arn:aws:lambda:region:acct:function:name[:qualifier]
+        return parts[6] if len(parts) > 6 else parts[-1]
+    if ":" in name:
+        parts = name.split(":")
+        if len(parts) >= 3 and parts[1] == "function":   # acct:function:name
+            return parts[2]
+        return parts[0]                                    # name:qualifier
+    return name
+
+
+def classify(method, path, headers, body) -> Req:
+    r = Req()
+    auth = headers.get("Authorization") or ""
+    m = CRED_RE.search(auth)
+    if m:
+        r.service = m.group(2)
+    target = headers.get("X-Amz-Target")
+    ctype = (headers.get("Content-Type") or "").lower()
+    split = urlsplit(path)
+    if target and "." in target:
+        prefix, op = target.rsplit(".", 1)
+        r.protocol, r.operation, r.target_prefix = "json", op, prefix
+        r.json_version = "1.0" if "1.0" in ctype else "1.1"
+        if not m:
+            r.service = TARGET_PREFIX_SERVICE.get(prefix, prefix)
+        return r
+    cm = CBOR_PATH_RE.match(split.path)
+    if cm:
+        r.protocol, r.operation, r.target_prefix = "cbor", cm.group(2), cm.group(1)
+        if not m:
+            r.service = TARGET_PREFIX_SERVICE.get(cm.group(1), cm.group(1))
+        return r
+    lm = LAMBDA_INVOKE_RE.match(split.path)
+    if lm:
+        r.service, r.protocol, r.operation = "lambda", "rest", "Invoke"
+        r.function = function_name_from(lm.group(1))
+        return r
+    params = {}
+    if split.query:
+        params.update({k: v[0] for k, v in parse_qs(split.query).items()})
+    if "x-www-form-urlencoded" in ctype and body:
+        try:
+            params.update({k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()})
+        except Exception:
+            pass
+    if "Action" in params:
+        r.protocol, r.operation, r.params = "query", params["Action"], params
+        return r
+    r.protocol = "rest"
+    r.operation = f"{method} {split.path}"
+    if r.service == "unknown" and split.path.startswith("/2015-03-31/"):
+        r.service = "lambda"
+    return r
+
+
+def default_throttle_code(req):
+    if req.protocol == "query":
+        return 400, "Throttling"
+    if req.service == "lambda":
+        return 429, "TooManyRequestsException"
+    return 400, "ThrottlingException"
+
+
+def error_response(req, status, code, message):
+    """(status, headers, body) for an AWS error in ``req``'s protocol."""
+    rid = str(uuid.uuid4())
+    if req.protocol == "query":
+        typ = "Sender" if status < 500 else "Receiver"
+        ns = {
+            "elasticloadbalancing": "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/",
+            "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
+            "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+            "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+            "monitoring": "http://monitoring.amazonaws.com/doc/2010-08-01/",
+        }.get(req.service, "http://webservices.amazon.com/AWSFault/2005-15-09")
+        body = (f'<ErrorResponse xmlns="{ns}"><Error><Type>{typ}</Type><Code>{code}</Code>'
+                f"<Message>{_xml_escape(message)}</Message></Error>"
+                f"<RequestId>{rid}</RequestId></ErrorResponse>").encode()
+        return status, {"Content-Type": "text/xml", "x-amzn-RequestId": rid}, body
+    if req.protocol == "json":
+        headers = {"Content-Type": f"application/x-amz-json-{req.json_version}",
+                   "x-amzn-RequestId": rid, "x-amzn-ErrorType": code}
+        if req.service == "monitoring":   # awsQueryCompatible
+            headers["x-amzn-query-error"] = f"{code};{'Sender' if status < 500 else 'Receiver'}"
+        return status, headers, json.dumps({"__type": code, "message": message}).encode()
+    if req.protocol == "cbor":
+        headers = {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
+                   "x-amzn-RequestId": rid}
+        if req.service == "monitoring":
+            headers["x-amzn-query-error"] = f"{code};{'Sender' if status < 500 else 'Receiver'}"
+        return status, headers, cbor.dumps({"__type": code, "message": message})
+    # rest-json (Lambda and friends)
+    headers = {"Content-Type": "application/json", "x-amzn-RequestId": rid,
+               "X-Amzn-ErrorType": code}
+    payload = {"Type": "User" if status < 500 else "Service", "message": message}
+    if code == "TooManyRequestsException":
+        payload["Reason"] = "CallerRateLimitExceeded"
+        headers["Retry-After"] = "1"
+    return status, headers, json.dumps(payload).encode()
+
+
+def _xml_escape(s):
+    return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+# ---------------------------------------------------------------- CBOR <-> JSON
+_models = {}
+
+
+def _service_model(service):
+    if service not in _models:
+        import botocore.session
+        try:
+            _models[service] = botocore.session.get_session().get_service_model(
+                BOTOCORE_NAME.get(service, service))
+        except Exception:
+            _models[service] = None
+    return _models[service]
+
+
+def cbor_request_to_json(req, body):
+    """Decode an rpc-v2-cbor request body into JSON bytes (timestamps -> epoch)."""
+    data = cbor.loads(body) if body else {}
+    return json.dumps(_jsonable(data)).encode()
+
+
+def _jsonable(o):
+    if isinstance(o, bytes):
+        return base64.b64encode(o).decode()
+    if isinstance(o, dict):
+        return {k: _jsonable(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_jsonable(v) for v in o]
+    return o
+
+
+def json_response_to_cbor(req, status, body):
+    """Encode a JSON (1.0/1.1) response body as rpc-v2-cbor using the output shape."""
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        data = {}
+    if status >= 300:
+        code = data.get("__type") or data.get("code") or "InternalFailure"
+        code = code.split("#")[-1]
+        return cbor.dumps({"__type": code, "message": data.get("message") or data.get("Message") or ""})
+    model = _service_model(req.service)
+    shape = None
+    if model is not None:
+        try:
+            shape = model.operation_model(req.operation).output_shape
+        except Exception:
+            shape = None
+    return cbor.dumps(_to_cbor_value(data, shape))
+
+
+def _to_cbor_value(v, shape):
+    if v is None:
+        return None
+    if shape is None:
+        return v
+    t = shape.type_name
+    if t == "structure" and isinstance(v, dict):
+        out = {}
+        for k, x in v.items():
+            if x is None:
+                continue
+            out[k] = _to_cbor_value(x, shape.members.get(k))
+        return out
+    if t == "list" and isinstance(v, list):
+        return [_to_cbor_value(x, shape.member) for x in v]
+    if t == "map" and isinstance(v, dict):
+        return {k: _to_cbor_value(x, shape.value) for k, x in v.items()}
+    if t == "timestamp":
+        if isinstance(v, (int, float)):
+            return cbor.EpochTime(float(v))
+        try:
+            from datetime import datetime
+            return cbor.EpochTime(datetime.fromisoformat(str(v).replace("Z", "+00:00")).timestamp())
+        except Exception:
+            return v
+    if t == "blob" and isinstance(v, str):
+        try:
+            return base64.b64decode(v)
+        except Exception:
+            return v.encode()
+    if t in ("double", "float") and isinstance(v, int):
+        return float(v)
+    return v

@@ -1,0 +1,230 @@
+"""Provision the hookline sandbox (idempotent): state machines, approval topic, demo app.
+
+    .venv/bin/python tests/sandbox/provision.py [--endpoint http://127.0.0.1:4566]
+
+Creates (or updates in place):
+- Step Functions ``hookline-<name>`` from ``statemachine/<name>.asl.json``
+  (canary, post-traffic, release, rollback) with the ``${...}`` placeholders of
+  docs/contracts.md substituted; a missing file is skipped with a warning.
+- SNS topic ``hookline-approvals``; IAM role ``hookline-sandbox`` (dummy).
+- Demo app: cluster ``demo``, task definition ``web`` (example/web:v1, bridge
+  networking, container ``web`` port 80), ALB ``demo`` with production
+  listener :80 and test listener :8080, target groups ``web-blue`` /
+  ``web-green`` (ip targets), service ``web`` (CODE_DEPLOY controller) with a
+  PRIMARY task set on web-blue and registered targets, CodeDeploy application
+  ``web`` / group ``web-prod``, alarm ``web-5xx`` (OK), plan in SSM
+  ``/hookline/web/web-prod``.
+Prints a JSON summary (ARNs) and writes it to ``.sandbox/provision.json``.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import warnings
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+ACCOUNT, REGION = "123456789012", "us-east-1"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/hookline-sandbox"
+STATE_MACHINES = ["canary", "post-traffic", "release", "rollback"]
+FUNCTIONS = ["hook", "register-taskdef", "shift-weight", "validate-health", "finalize", "rollback"]
+DEMO_PLAN = {
+    "steps": [
+        {"weight": 10, "bake": "3s"},
+        {"approval": {"timeout": "2m"}},
+        {"weight": 50, "bake": "3s"},
+        {"weight": 100, "bake": "2s"},
+    ],
+    "health": {
+        "interval": "2s",
+        "alarms": ["web-5xx"],
+        "http": [{"url": "http://127.0.0.1:4566/_sandbox/alb/8080/health", "expect_status": 200, "timeout": "2s"}],
+    },
+    "post_traffic": {"bake": "2s"},
+    "hook_budget": "10m",
+}
+
+
+def function_arn(name):
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def clients(endpoint):
+    kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="sandbox",
+              aws_secret_access_key="sandbox", config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}))
+    return {n: boto3.client(n, **kw) for n in
+            ("ec2", "ecs", "elbv2", "cloudwatch", "ssm", "sns", "iam", "stepfunctions", "codedeploy")}
+
+
+def substitutions(topic_arn):
+    subs = {
+        "ShiftWeightFunctionArn": function_arn("shift-weight"),
+        "ValidateHealthFunctionArn": function_arn("validate-health"),
+        "FinalizeFunctionArn": function_arn("finalize"),
+        "RollbackFunctionArn": function_arn("rollback"),
+        "RegisterTaskdefFunctionArn": function_arn("register-taskdef"),
+        "ApprovalTopicArn": topic_arn,
+    }
+    return subs
+
+
+def render(text, subs, path):
+    def rep(m):
+        k = m.group(1)
+        if k not in subs:
+            raise SystemExit(f"{path}: unknown placeholder ${{{k}}} (docs/contracts.md lists the allowed ones)")
+        return subs[k]
+    return re.sub(r"\$\{([A-Za-z0-9]+)\}", rep, text)
+
+
+def provision_state_machines(c, topic_arn, sm_dir):
+    sfn = c["stepfunctions"]
+    existing = {}
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for sm in page["stateMachines"]:
+            existing[sm["name"]] = sm["stateMachineArn"]
+    out = {}
+    subs = substitutions(topic_arn)
+    for name in STATE_MACHINES:
+        path = os.path.join(sm_dir, f"{name}.asl.json")
+        if not os.path.exists(path):
+            warnings.warn(f"{path} does not exist yet: state machine hookline-{name} skipped")
+            print(f"WARNING: {path} missing, hookline-{name} skipped", file=sys.stderr)
+            continue
+        definition = render(open(path).read(), subs, path)
+        json.loads(definition)  # fail early on a broken file
+        sm_name = f"hookline-{name}"
+        if sm_name in existing:
+            sfn.update_state_machine(stateMachineArn=existing[sm_name], definition=definition, roleArn=ROLE_ARN)
+            out[name] = existing[sm_name]
+        else:
+            out[name] = sfn.create_state_machine(name=sm_name, definition=definition, roleArn=ROLE_ARN,
+                                                 type="STANDARD")["stateMachineArn"]
+    return out
+
+
+def ensure_role(iam):
+    try:
+        iam.get_role(RoleName="hookline-sandbox")
+    except iam.exceptions.NoSuchEntityException:
+        iam.create_role(RoleName="hookline-sandbox", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+                "Service": ["states.amazonaws.com", "lambda.amazonaws.com", "codedeploy.amazonaws.com"]}}]}))
+
+
+def provision_demo(c, plan, termination_wait_minutes=1):
+    ec2, ecs, elb, cw, ssm, cd = c["ec2"], c["ecs"], c["elbv2"], c["cloudwatch"], c["ssm"], c["codedeploy"]
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"])[:2]
+    sg = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                               {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
+    # ALB + target groups + listeners
+    try:
+        lb = elb.describe_load_balancers(Names=["demo"])["LoadBalancers"][0]
+    except elb.exceptions.LoadBalancerNotFoundException:
+        lb = elb.create_load_balancer(Name="demo", Subnets=subnets, SecurityGroups=[sg], Scheme="internal",
+                                      Type="application")["LoadBalancers"][0]
+    tgs = {}
+    for name in ("web-blue", "web-green"):
+        try:
+            tgs[name] = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+        except elb.exceptions.TargetGroupNotFoundException:
+            tgs[name] = elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip",
+                                                HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+    listeners = {int(l["Port"]): l["ListenerArn"] for l in
+                 elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    for port in (80, 8080):
+        if port not in listeners:
+            listeners[port] = elb.create_listener(
+                LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port,
+                DefaultActions=[{"Type": "forward", "TargetGroupArn": tgs["web-blue"]}])["Listeners"][0]["ListenerArn"]
+    # ECS
+    ecs.create_cluster(clusterName="demo")
+    svc = ecs.describe_services(cluster="demo", services=["web"])["services"]
+    svc = svc[0] if svc and svc[0]["status"] == "ACTIVE" else None
+    net = {"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg], "assignPublicIp": "DISABLED"}}
+    if svc is None:
+        td = ecs.register_task_definition(
+            family="web", networkMode="bridge", requiresCompatibilities=["EC2"],
+            containerDefinitions=[{"name": "web", "image": "example/web:v1", "memory": 256, "cpu": 128,
+                                   "essential": True, "portMappings": [{"containerPort": 80, "hostPort": 0,
+                                                                        "protocol": "tcp"}]}]
+        )["taskDefinition"]["taskDefinitionArn"]
+        lbs = [{"targetGroupArn": tgs["web-blue"], "containerName": "web", "containerPort": 80}]
+        svc = ecs.create_service(cluster="demo", serviceName="web", taskDefinition=td, desiredCount=2,
+                                 deploymentController={"type": "CODE_DEPLOY"}, loadBalancers=lbs,
+                                 launchType="FARGATE", networkConfiguration=net)["service"]
+        ts = ecs.create_task_set(cluster="demo", service="web", taskDefinition=td, loadBalancers=lbs,
+                                 launchType="FARGATE", networkConfiguration=net, externalId="sandbox-initial",
+                                 scale={"unit": "PERCENT", "value": 100.0})["taskSet"]
+        ecs.update_service_primary_task_set(cluster="demo", service="web", primaryTaskSet=ts["taskSetArn"])
+        elb.register_targets(TargetGroupArn=tgs["web-blue"], Targets=[{"Id": "10.0.0.10", "Port": 80},
+                                                                       {"Id": "10.0.0.11", "Port": 80}])
+    # CloudWatch alarm
+    cw.put_metric_alarm(AlarmName="web-5xx", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5,
+                        ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+                        Dimensions=[{"Name": "LoadBalancer", "Value": lb["LoadBalancerArn"].split(":loadbalancer/")[1]}])
+    cw.set_alarm_state(AlarmName="web-5xx", StateValue="OK", StateReason="sandbox provisioning")
+    # plan
+    ssm.put_parameter(Name="/hookline/web/web-prod", Type="String", Overwrite=True, Value=json.dumps(plan, indent=2))
+    # CodeDeploy
+    try:
+        cd.create_application(applicationName="web", computePlatform="ECS")
+    except cd.exceptions.ApplicationAlreadyExistsException:
+        pass
+    group = dict(
+        applicationName="web", deploymentGroupName="web-prod", serviceRoleArn=ROLE_ARN,
+        deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
+        deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        blueGreenDeploymentConfiguration={
+            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE",
+                                                          "terminationWaitTimeInMinutes": termination_wait_minutes},
+            "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0}},
+        autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]},
+        alarmConfiguration={"enabled": False, "ignorePollAlarmFailure": False, "alarms": []},
+        ecsServices=[{"serviceName": "web", "clusterName": "demo"}],
+        loadBalancerInfo={"targetGroupPairInfoList": [{
+            "targetGroups": [{"name": "web-blue"}, {"name": "web-green"}],
+            "prodTrafficRoute": {"listenerArns": [listeners[80]]},
+            "testTrafficRoute": {"listenerArns": [listeners[8080]]}}]},
+    )
+    try:
+        cd.create_deployment_group(**group)
+    except cd.exceptions.DeploymentGroupAlreadyExistsException:
+        pass
+    svc = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    return {"load_balancer_arn": lb["LoadBalancerArn"], "prod_listener_arn": listeners[80],
+            "test_listener_arn": listeners[8080], "target_groups": tgs, "service_arn": svc["serviceArn"],
+            "task_definition": svc["taskDefinition"], "subnets": subnets, "security_group": sg}
+
+
+def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, termination_wait_minutes=1):
+    c = clients(endpoint)
+    ensure_role(c["iam"])
+    topic = c["sns"].create_topic(Name="hookline-approvals")["TopicArn"]
+    sms = provision_state_machines(c, topic, sm_dir or os.path.join(ROOT, "statemachine"))
+    demo = provision_demo(c, plan or DEMO_PLAN, termination_wait_minutes)
+    return {"endpoint": endpoint, "approval_topic_arn": topic, "state_machines": sms,
+            "functions": {f: function_arn(f) for f in FUNCTIONS}, "role_arn": ROLE_ARN, "demo": demo}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--endpoint", default=os.environ.get("SANDBOX_ENDPOINT", "http://127.0.0.1:4566"))
+    ap.add_argument("--out", default=os.path.join(ROOT, ".sandbox", "provision.json"))
+    a = ap.parse_args()
+    out = provision(a.endpoint)
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(out, f, indent=2)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,519 @@
+"""hookline sandbox front router: one AWS endpoint (default http://127.0.0.1:4566).
+
+- CodeDeploy (``X-Amz-Target: CodeDeploy_20141006.*``, or rpc-v2-cbor) -> the
+  in-process CodeDeploy ECS blue/green simulator (codedeploy_sim.py).
+- Lambda Invoke (``/2015-03-31/functions/<name|ARN>/invocations``) ->
+  ``cargo lambda watch`` with the bare function name; its HTTP 500
+  ``{"errorType","errorMessage"}`` becomes AWS's 200 + ``X-Amz-Function-Error: Unhandled``.
+- everything else -> moto server; rpc-v2-cbor requests (Rust
+  aws-sdk-cloudwatch) are translated to JSON 1.0 for moto and back.
+- ``/_sandbox/...``: call counters, fault injection, ALB data plane, app
+  traffic loop, simulator config (see README.md).
+
+Run: python tests/sandbox/router.py --port 4566 --moto-url http://127.0.0.1:4567 --lambda-url http://127.0.0.1:9000
+"""
+import argparse
+import copy
+import http.client
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import boto3  # noqa: E402
+from botocore.config import Config as BotoConfig  # noqa: E402
+
+import awsproto  # noqa: E402
+from alb import AlbEmulator  # noqa: E402
+from codedeploy_sim import CodeDeploySim, SimConfig  # noqa: E402
+
+log = logging.getLogger("router")
+HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade", "te",
+       "trailer", "expect"}
+FAULT_KINDS = {"throttle", "error", "latency", "crash", "unhealthy"}
+
+
+class Faults:
+    """Run-time fault injection. A fault matches by service (+ operation) or by function."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.items = []
+
+    def add(self, spec):
+        kind = spec.get("kind")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"kind must be one of {sorted(FAULT_KINDS)}")
+        f = {"id": spec.get("id") or uuid.uuid4().hex[:12], "kind": kind,
+             "service": awsproto.normalize_service(spec.get("service")),
+             "operation": spec.get("operation"), "function": spec.get("function"),
+             "target_group": spec.get("target_group"),
+             "count": spec.get("count"), "status": spec.get("status"), "code": spec.get("code"),
+             "message": spec.get("message"), "latency_ms": int(spec.get("latency_ms", 0) or 0),
+             "error_type": spec.get("error_type"), "hits": 0}
+        if f["function"]:
+            f["service"] = "lambda"
+            f["operation"] = f["operation"] or "Invoke"
+        if kind == "crash" and not f["function"]:
+            raise ValueError("crash needs 'function'")
+        if kind == "unhealthy" and not f["target_group"]:
+            raise ValueError("unhealthy needs 'target_group'")
+        if kind in ("throttle", "error", "latency") and not f["service"]:
+            raise ValueError(f"{kind} needs 'service'")
+        if kind == "latency" and f["latency_ms"] <= 0:
+            raise ValueError("latency needs latency_ms > 0")
+        if f["count"] is not None:
+            f["count"] = int(f["count"])
+            if f["count"] <= 0:
+                raise ValueError("count must be > 0 (omit it for a permanent fault)")
+        with self.lock:
+            self.items.append(f)
+        return dict(f)
+
+    def list(self):
+        with self.lock:
+            return [dict(f) for f in self.items]
+
+    def clear(self, fid=None):
+        with self.lock:
+            before = len(self.items)
+            self.items = [f for f in self.items if fid is not None and f["id"] != fid]
+            return before - len(self.items)
+
+    def take(self, req):
+        """First matching request fault (consuming one count), or None."""
+        with self.lock:
+            for f in self.items:
+                if f["kind"] == "unhealthy":
+                    continue
+                if f["service"] and f["service"] != req.service:
+                    continue
+                if f["operation"] and f["operation"].lower() != (req.operation or "").lower():
+                    continue
+                if f["function"] and f["function"] != req.function:
+                    continue
+                f["hits"] += 1
+                out = dict(f)
+                if f["count"] is not None:
+                    f["count"] -= 1
+                    if f["count"] <= 0:
+                        self.items.remove(f)
+                return out
+        return None
+
+    def unhealthy(self, tg_arn):
+        if not tg_arn:
+            return False
+        name = tg_arn.split("/")[1] if "/" in tg_arn else tg_arn
+        with self.lock:
+            for f in self.items:
+                if f["kind"] == "unhealthy" and f["target_group"] in (tg_arn, name):
+                    f["hits"] += 1
+                    return True
+        return False
+
+
+class Sandbox:
+    def __init__(self, port=4566, moto_url="http://127.0.0.1:4567", lambda_url="http://127.0.0.1:9000",
+                 host="127.0.0.1", sim_config=None, app_traffic=None):
+        self.port, self.host = port, host
+        self.moto_url, self.lambda_url = moto_url.rstrip("/"), lambda_url.rstrip("/")
+        self.url = f"http://{host}:{port}"
+        self.faults = Faults()
+        self.calls_lock = threading.Lock()
+        self.calls = defaultdict(lambda: defaultdict(int))
+        self.call_log = []
+        self.sim = CodeDeploySim(self.moto_url, self.url, sim_config or SimConfig())
+        kw = dict(endpoint_url=self.moto_url, region_name="us-east-1", aws_access_key_id="sandbox",
+                  aws_secret_access_key="sandbox", config=BotoConfig(retries={"max_attempts": 2}))
+        self.elb = boto3.client("elbv2", **kw)
+        self.ecs = boto3.client("ecs", **kw)
+        self.cw = boto3.client("cloudwatch", **kw)
+        self.alb = AlbEmulator(self.elb, self.ecs, is_unhealthy=self.faults.unhealthy)
+        self.traffic = {"enabled": False, "interval_ms": 1000, "alarm": "web-5xx", "port": 80,
+                        "set_alarm": False, "ticks": 0, "last": None}
+        if app_traffic is None:
+            app_traffic = os.environ.get("SANDBOX_APP_TRAFFIC", "0") == "1"
+        self.traffic["enabled"] = app_traffic
+        self.traffic_cv = threading.Condition()
+        self.httpd = None
+        self._stop = False
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self):
+        sb = self
+
+        class Handler(_Handler):
+            sandbox = sb
+
+        self.httpd = ThreadingHTTPServer((self.host, self.port), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://{self.host}:{self.port}"
+        self.sim.router_url = self.url
+        threading.Thread(target=self.httpd.serve_forever, daemon=True, name="router").start()
+        threading.Thread(target=self._traffic_loop, daemon=True, name="app-traffic").start()
+        return self
+
+    def stop(self):
+        self._stop = True
+        with self.traffic_cv:
+            self.traffic_cv.notify_all()
+        if self.httpd:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+    # ------------------------------------------------------------ counters
+    def count(self, req):
+        with self.calls_lock:
+            self.calls[req.service][req.operation] += 1
+            self.call_log.append({"t": time.time(), "service": req.service, "operation": req.operation,
+                                  **({"function": req.function} if req.function else {})})
+            if len(self.call_log) > 20000:
+                del self.call_log[:10000]
+
+    def calls_doc(self, with_log=False):
+        with self.calls_lock:
+            doc = {"total": sum(sum(v.values()) for v in self.calls.values()),
+                   "calls": {s: dict(ops) for s, ops in self.calls.items()}}
+            if with_log:
+                doc["log"] = list(self.call_log)
+        return doc
+
+    def reset_calls(self):
+        with self.calls_lock:
+            self.calls.clear()
+            self.call_log.clear()
+
+    # ------------------------------------------------------------ app traffic
+    def _traffic_loop(self):
+        while not self._stop:
+            with self.traffic_cv:
+                self.traffic_cv.wait(self.traffic["interval_ms"] / 1000.0)
+            if self._stop:
+                return
+            if not self.traffic["enabled"]:
+                continue
+            try:
+                self._traffic_tick()
+            except Exception as e:
+                self.traffic["last"] = f"error: {e}"
+
+    def _traffic_tick(self):
+        t = self.traffic
+        weights = self.alb.production_weights(t["port"])
+        bad = []
+        for tg, w in weights.items():
+            if w <= 0:
+                continue
+            ts = self.alb.task_set_for(tg)
+            if ts and "bad" in ts["image"].rsplit(":", 1)[-1]:
+                bad.append(tg.split("/")[1])
+        t["ticks"] += 1
+        t["last"] = {"weights": {k.split("/")[1]: v for k, v in weights.items()}, "bad_groups": bad}
+        if bad:
+            a = self.cw.describe_alarms(AlarmNames=[t["alarm"]])["MetricAlarms"]
+            if a and a[0]["StateValue"] != "ALARM":
+                self.cw.set_alarm_state(AlarmName=t["alarm"], StateValue="ALARM",
+                                        StateReason=f"sandbox app traffic: 5xx from {', '.join(bad)}")
+                t["set_alarm"] = True
+        elif t["set_alarm"]:
+            self.cw.set_alarm_state(AlarmName=t["alarm"], StateValue="OK",
+                                    StateReason="sandbox app traffic: no 5xx")
+            t["set_alarm"] = False
+
+
+def _json(obj):
+    return json.dumps(obj, default=str).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    sandbox: Sandbox = None
+    server_version = "hookline-sandbox"
+
+    def log_message(self, fmt, *args):  # quiet default access log
+        pass
+
+    def _body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def _send(self, status, headers, body):
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            if k.lower() not in HOP and k.lower() not in ("server", "date"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status, obj):
+        self._send(status, {"Content-Type": "application/json"}, _json(obj))
+
+    def do_GET(self):
+        self._handle()
+
+    do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_GET
+
+    def _handle(self):
+        t0 = time.time()
+        body = self._body()
+        headers = {k: v for k, v in self.headers.items()}
+        path = self.path
+        sb = self.sandbox
+        try:
+            if path.startswith("/_sandbox"):
+                return self._control(path, body)
+            if path.startswith("/moto-api"):
+                return self._send(*self._forward(sb.moto_url, self.command, path, headers, body))
+            req = awsproto.classify(self.command, path, headers, body)
+            if not headers.get("X-Sandbox-Internal"):
+                sb.count(req)
+            fault = sb.faults.take(req)
+            if fault:
+                if fault["kind"] == "latency":
+                    time.sleep(fault["latency_ms"] / 1000.0)
+                else:
+                    log.info("fault %s on %s.%s", fault["kind"], req.service, req.operation)
+                    return self._send(*self._fault_response(req, fault))
+            resp = self._dispatch(req, headers, body)
+            log.info("%s %s.%s%s -> %s (%.0f ms)", self.command, req.service, req.operation,
+                     f" [{req.function}]" if req.function else "", resp[0], (time.time() - t0) * 1000)
+            self._send(*resp)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as e:
+            log.exception("router error on %s %s", self.command, path)
+            try:
+                self._send_json(500, {"__type": "InternalFailure", "message": f"sandbox router: {e}"})
+            except Exception:
+                pass
+
+    # ------------------------------------------------------------ dispatch
+    def _dispatch(self, req, headers, body):
+        sb = self.sandbox
+        if req.service == "codedeploy" or req.target_prefix == "CodeDeploy_20141006":
+            if req.protocol == "cbor":
+                jbody = awsproto.cbor_request_to_json(req, body)
+            else:
+                jbody = body
+            try:
+                data = json.loads(jbody or b"{}")
+            except ValueError:
+                return awsproto.error_response(req, 400, "SerializationException", "malformed JSON")
+            status, out = sb.sim.handle(req.operation, data)
+            if req.protocol == "cbor":
+                return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
+                                "x-amzn-RequestId": str(uuid.uuid4())}, \
+                    awsproto.json_response_to_cbor(req, status, _json(out))
+            h = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": str(uuid.uuid4())}
+            if status >= 300:
+                h["x-amzn-ErrorType"] = out.get("__type", "")
+            return status, h, _json(out)
+        if req.service == "lambda" and req.operation == "Invoke":
+            return self._invoke(req, headers, body)
+        if req.protocol == "cbor":
+            prefix, ver = awsproto.SERVICE_JSON.get(req.service, (req.target_prefix, "1.0"))
+            h = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "accept", "smithy-protocol")}
+            h["Content-Type"] = f"application/x-amz-json-{ver}"
+            h["X-Amz-Target"] = f"{prefix}.{req.operation}"
+            status, rh, rb = self._forward(sb.moto_url, "POST", "/", h, awsproto.cbor_request_to_json(req, body))
+            out = awsproto.json_response_to_cbor(req, status, rb)
+            return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
+                            "x-amzn-RequestId": rh.get("x-amzn-RequestId", str(uuid.uuid4()))}, out
+        status, rh, rb = self._forward(sb.moto_url, self.command, self.path, headers, body)
+        if req.operation == "DescribeTargetHealth" and status == 200:
+            tg = req.params.get("TargetGroupArn")
+            if tg is None and req.protocol == "json":
+                tg = json.loads(body or b"{}").get("TargetGroupArn")
+            if sb.faults.unhealthy(tg):
+                rb = re.sub(rb"<State>healthy</State>",
+                            b"<State>unhealthy</State><Reason>Target.FailedHealthChecks</Reason>"
+                            b"<Description>Health checks failed</Description>", rb)
+        return status, rh, rb
+
+    def _forward(self, base, method, path, headers, body, timeout=120):
+        u = urlsplit(base)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+        try:
+            h = {k: v for k, v in headers.items() if k.lower() not in HOP}
+            h["Content-Length"] = str(len(body))
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            data = r.read()
+            return r.status, {k: v for k, v in r.getheaders()}, data
+        finally:
+            conn.close()
+
+    def _invoke(self, req, headers, body):
+        sb = self.sandbox
+        itype = headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        rid = str(uuid.uuid4())
+        if itype == "DryRun":
+            return 204, {"x-amzn-RequestId": rid}, b""
+        path = f"/2015-03-31/functions/{req.function}/invocations"
+
+        def call():
+            try:
+                status, rh, rb = self._forward(sb.lambda_url, "POST", path,
+                                               {"Content-Type": "application/json"}, body, timeout=900)
+            except OSError as e:
+                return awsproto.error_response(req, 502, "ServiceException",
+                                               f"sandbox: cargo-lambda not reachable at {sb.lambda_url}: {e}")
+            h = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": rid}
+            if status == 200:
+                return 200, h, rb
+            try:
+                doc = json.loads(rb)
+            except ValueError:
+                doc = None
+            if isinstance(doc, dict) and "errorType" in doc:
+                h["X-Amz-Function-Error"] = "Unhandled"
+                return 200, h, rb
+            text = rb.decode("utf-8", "replace")
+            if status == 404 or "missing function" in text.lower() or "not found" in text.lower():
+                return awsproto.error_response(req, 404, "ResourceNotFoundException",
+                                               f"Function not found: arn:aws:lambda:us-east-1:123456789012:function:{req.function} ({text[:200]})")
+            h["X-Amz-Function-Error"] = "Unhandled"
+            return 200, h, _json({"errorType": "Runtime.Unknown", "errorMessage": text[:1000] or f"HTTP {status}"})
+
+        if itype == "Event":
+            def bg():
+                res = call()
+                log.info("async invoke %s -> %s %s", req.function, res[0], res[2][:200])
+            threading.Thread(target=bg, daemon=True).start()
+            return 202, {"x-amzn-RequestId": rid}, b""
+        return call()
+
+    def _fault_response(self, req, f):
+        if f["kind"] == "crash":
+            rid = str(uuid.uuid4())
+            et = f.get("error_type") or "Runtime.ExitError"
+            msg = f.get("message") or f"RequestId: {rid} Error: Runtime exited with error: signal: aborted (core dumped)"
+            return 200, {"Content-Type": "application/json", "X-Amz-Function-Error": "Unhandled",
+                         "X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": rid}, \
+                _json({"errorType": et, "errorMessage": msg})
+        if f["kind"] == "throttle":
+            status, code = awsproto.default_throttle_code(req)
+            return awsproto.error_response(req, int(f.get("status") or status), f.get("code") or code,
+                                           f.get("message") or "Rate exceeded")
+        # error
+        status = int(f.get("status") or 500)
+        code = f.get("code") or ("InternalFailure" if req.protocol != "rest" else "ServiceException")
+        return awsproto.error_response(req, status, code, f.get("message") or f"sandbox injected {code}")
+
+    # ------------------------------------------------------------ control API
+    def _control(self, path, body):
+        sb = self.sandbox
+        u = urlsplit(path)
+        q = {k: v[0] for k, v in parse_qs(u.query).items()}
+        p = u.path.rstrip("/") or "/"
+        m = self.command
+        try:
+            doc = json.loads(body) if body and m in ("POST", "PUT") and not p.startswith("/_sandbox/alb/") else {}
+        except ValueError:
+            return self._send_json(400, {"error": "body must be JSON"})
+        if p == "/_sandbox/health":
+            ok_moto = ok_lambda = False
+            try:
+                ok_moto = self._forward(sb.moto_url, "GET", "/moto-api/", {}, b"", timeout=2)[0] < 500
+            except OSError:
+                pass
+            try:
+                self._forward(sb.lambda_url, "GET", "/", {}, b"", timeout=2)
+                ok_lambda = True
+            except OSError:
+                pass
+            return self._send_json(200, {"router": True, "moto": ok_moto, "lambda": ok_lambda})
+        if p == "/_sandbox/calls" and m == "GET":
+            return self._send_json(200, sb.calls_doc(q.get("log") in ("1", "true")))
+        if p == "/_sandbox/calls/reset" and m == "POST":
+            sb.reset_calls()
+            return self._send_json(200, {"reset": True})
+        if p == "/_sandbox/faults":
+            if m == "GET":
+                return self._send_json(200, {"faults": sb.faults.list()})
+            if m == "POST":
+                specs = doc if isinstance(doc, list) else [doc]
+                try:
+                    added = [sb.faults.add(s) for s in specs]
+                except (ValueError, TypeError) as e:
+                    return self._send_json(400, {"error": str(e)})
+                return self._send_json(200, {"faults": added})
+            if m == "DELETE":
+                return self._send_json(200, {"cleared": sb.faults.clear()})
+        if p.startswith("/_sandbox/faults/") and m == "DELETE":
+            return self._send_json(200, {"cleared": sb.faults.clear(p.rsplit("/", 1)[1])})
+        if p.startswith("/_sandbox/alb/"):
+            rest = u.path[len("/_sandbox/alb/"):]
+            port, _, sub = rest.partition("/")
+            if not port.isdigit():
+                return self._send_json(400, {"error": "use /_sandbox/alb/<listener port>/<path>"})
+            if "seed" in q:
+                sb.alb.seed(int(q["seed"]))
+            hdrs = {k: v for k, v in self.headers.items()}
+            qq = {k: v for k, v in q.items() if k not in ("pick", "seed")}
+            status, out = sb.alb.evaluate(int(port), m, "/" + sub, hdrs, qq, q.get("pick"))
+            return self._send_json(status, out)
+        if p == "/_sandbox/traffic":
+            if m == "POST":
+                for k in ("enabled", "interval_ms", "alarm", "port"):
+                    if k in doc:
+                        sb.traffic[k] = doc[k]
+                with sb.traffic_cv:
+                    sb.traffic_cv.notify_all()
+            return self._send_json(200, sb.traffic)
+        if p == "/_sandbox/config":
+            cfg = sb.sim.cfg
+            if m == "POST":
+                for k in ("hook_timeout_s", "termination_wait_s", "minute_s", "alarm_poll_s",
+                          "hook_invoke_retries", "hook_retry_delay_s"):
+                    if k in doc:
+                        setattr(cfg, k, doc[k])
+            return self._send_json(200, dict(vars(cfg)))
+        if p == "/_sandbox/codedeploy":
+            return self._send_json(200, sb.sim.snapshot_state())
+        return self._send_json(404, {"error": f"unknown sandbox path {p}"})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=4566)
+    ap.add_argument("--moto-url", default="http://127.0.0.1:4567")
+    ap.add_argument("--lambda-url", default="http://127.0.0.1:9000")
+    a = ap.parse_args()
+    logging.basicConfig(level=os.environ.get("SANDBOX_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    sb = Sandbox(a.port, a.moto_url, a.lambda_url, a.host)
+    sb.start()
+    log.info("sandbox router on %s (moto %s, lambda %s)", sb.url, sb.moto_url, sb.lambda_url)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sb.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Start the hookline sandbox in the background: moto (internal port), cargo-lambda
+# (real function binaries), the front router with the CodeDeploy simulator; then
+# provision. Logs and pids in <repo>/.sandbox/. A second run while up is a no-op.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STATE="$ROOT/.sandbox"
+VENV="$ROOT/.venv"
+PORT="${SANDBOX_PORT:-4566}"
+MOTO_INTERNAL_PORT="${SANDBOX_MOTO_PORT:-4567}"
+LAMBDA_PORT="${SANDBOX_LAMBDA_PORT:-9000}"
+ENDPOINT="http://127.0.0.1:$PORT"
+mkdir -p "$STATE"
+
+[ -x "$VENV/bin/moto_server" ] || { echo "up.sh: $VENV missing; run 'make venv' first" >&2; exit 1; }
+
+alive() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for() {  # name seconds command...
+  local name="$1" secs="$2"; shift 2
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ! alive "$name"; then echo "up.sh: $name exited; see $STATE/$name.log" >&2; tail -20 "$STATE/$name.log" >&2; exit 1; fi
+    if [ $SECONDS -ge $end ]; then echo "up.sh: $name not ready after ${secs}s; see $STATE/$name.log" >&2; exit 1; fi
+    sleep 0.3
+  done
+}
+
+if alive moto && alive lambda && alive router && curl -sf "$ENDPOINT/_sandbox/health" >/dev/null 2>&1; then
+  echo "sandbox already up: $ENDPOINT"
+  exit 0
+fi
+# Partially up (a crashed part): stop what we started before, then start clean.
+bash "$ROOT/tests/sandbox/down.sh" >/dev/null 2>&1 || true
+for p in "$PORT" "$MOTO_INTERNAL_PORT" "$LAMBDA_PORT"; do
+  if port_open "$p"; then echo "up.sh: port $p is in use by another process; not starting" >&2; exit 1; fi
+done
+
+export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN || true
+
+# Every part runs in its own session/process group so down.sh can stop it and
+# its children (cargo run -> function binaries) without touching anything else.
+start() {  # name command...
+  local name="$1"; shift
+  : >"$STATE/$name.log"
+  setsid "$@" >>"$STATE/$name.log" 2>&1 < /dev/null &
+  echo $! >"$STATE/$name.pid"
+}
+
+# 1. moto: MOTO_PORT = the router's port, so Step Functions' service calls come back through the router.
+MOTO_PORT="$PORT" start moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_INTERNAL_PORT"
+wait_for moto 30 curl -sf "http://127.0.0.1:$MOTO_INTERNAL_PORT/moto-api/"
+curl -sf -X POST "http://127.0.0.1:$MOTO_INTERNAL_PORT/moto-api/config" \
+  -H 'Content-Type: application/json' -d '{"stepfunctions": {"execute_state_machine": true}}' >/dev/null
+
+# 2. cargo-lambda: real function binaries (debug profile, target/debug = what `make build` builds).
+(
+  cd "$ROOT"
+  export PATH="$VENV/bin:$PATH"
+  export AWS_ENDPOINT_URL="$ENDPOINT" RUST_LOG="${RUST_LOG:-info}" \
+    CANARY_STATE_MACHINE_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary" \
+    POST_TRAFFIC_STATE_MACHINE_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:hookline-post-traffic" \
+    PLAN_PARAMETER_PREFIX=/hookline HOOK_FUNCTION_NAME=hook
+  extra=()
+  [ "${SANDBOX_LAMBDA_NO_RELOAD:-0}" = 1 ] && extra+=(--ignore-changes)
+  start lambda "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" "${extra[@]}"
+)
+wait_for lambda 60 port_open "$LAMBDA_PORT"
+
+# 3. router + CodeDeploy simulator.
+export SANDBOX_TERMINATION_WAIT_S="${SANDBOX_TERMINATION_WAIT_S:-5}"
+export SANDBOX_HOOK_TIMEOUT_S="${SANDBOX_HOOK_TIMEOUT_S:-3600}"
+start router "$VENV/bin/python" "$ROOT/tests/sandbox/router.py" --port "$PORT" \
+  --moto-url "http://127.0.0.1:$MOTO_INTERNAL_PORT" --lambda-url "http://127.0.0.1:$LAMBDA_PORT"
+wait_for router 30 curl -sf "$ENDPOINT/_sandbox/health"
+
+# 4. provision (idempotent), then zero the call counters.
+"$VENV/bin/python" "$ROOT/tests/sandbox/provision.py" --endpoint "$ENDPOINT" >"$STATE/provision.log" 2>&1 \
+  || { echo "up.sh: provisioning failed; see $STATE/provision.log" >&2; tail -30 "$STATE/provision.log" >&2; exit 1; }
+grep -i warning "$STATE/provision.log" >&2 || true
+curl -sf -X POST "$ENDPOINT/_sandbox/calls/reset" >/dev/null
+
+cat <<MSG
+sandbox up: $ENDPOINT
+  export AWS_ENDPOINT_URL=$ENDPOINT AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox
+  logs: $STATE/{moto,lambda,router,provision}.log   summary: $STATE/provision.json
+  stop: make sandbox-down
+MSG
