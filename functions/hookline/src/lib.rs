@@ -1,1 +1,28 @@
-//! placeholder
+//! hookline's shared library: everything the six Lambda functions have in
+//! common, so each binary is a thin `main` over one handler.
+//!
+//! Layout:
+//! - [`plan`]: the rollout plan (parse, validate, worst case). Plain Rust.
+//! - [`execution`]: the document each state machine execution carries.
+//! - [`lifecycle`]: the deployment controller (CodeDeploy): context, status, hook reports.
+//! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`], ALB first).
+//! - [`health`]: the health gate (plain verdicts, plus the AWS/HTTP fact gathering).
+//! - [`taskdef`]: task definition revisions and AppSpec content.
+//! - [`error`]: the one error type and its stable `errorType` names.
+//! - [`clients`], [`runtime`]: AWS clients built once, JSON logs, the Lambda loop.
+
+pub mod clients;
+pub mod error;
+pub mod execution;
+pub mod health;
+pub mod lifecycle;
+pub mod plan;
+pub mod runtime;
+pub mod taskdef;
+pub mod traffic;
+
+pub use clients::Clients;
+pub use error::{Error, Result};
+
+#[cfg(feature = "test-util")]
+pub mod testing;

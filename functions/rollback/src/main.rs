@@ -1,1 +1,10 @@
-fn main() {}
+//! `rollback`: restores production to blue 100%, removes cohort rules and reports the hook `Failed`; from the console it also stops the deployment and its executions.
+
+mod handler;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    hookline::runtime::init_logging();
+    let deps = handler::Deps::from_env(hookline::Clients::from_env().await);
+    hookline::runtime::run(|event| handler::handle(&deps, event)).await
+}

@@ -1,1 +1,10 @@
-fn main() {}
+//! `validate-health`: the health gate: green's targets, task set, alarms and HTTP probes, plus the bake clock and the hook budget.
+
+mod handler;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    hookline::runtime::init_logging();
+    let deps = hookline::Clients::from_env().await;
+    hookline::runtime::run(|event| handler::handle(&deps, event)).await
+}

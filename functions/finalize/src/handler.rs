@@ -1,0 +1,71 @@
+//! Ends a hook that went well. Reporting `Succeeded` comes last, so anything
+//! failing before it still goes to the rollback path and is reported `Failed`.
+
+use hookline::error::AwsResultExt;
+use hookline::execution::{now_epoch, ExecutionDocument, HookEvent};
+use hookline::lifecycle::{HookStatus, Lifecycle, Reported};
+use hookline::runtime::parse_event;
+use hookline::traffic::TrafficRouter;
+use hookline::{Clients, Error, Result};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tracing::{info, info_span, Instrument};
+
+/// What finalize needs, built once per container.
+pub struct Deps {
+    pub clients: Clients,
+    pub plan_parameter_prefix: String,
+}
+
+impl Deps {
+    /// Reads `PLAN_PARAMETER_PREFIX` (default `/hookline`).
+    pub fn from_env(clients: Clients) -> Deps {
+        Deps { clients, plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into()) }
+    }
+}
+
+/// The report made.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Output {
+    pub reported: &'static str,
+    pub already_reported: bool,
+    pub cohort_rules_removed: usize,
+}
+
+/// Finalizes the execution document's hook.
+pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
+    let doc: ExecutionDocument = parse_event(event)?;
+    let ctx = &doc.context;
+    let hook = ctx.hook.clone().ok_or_else(|| Error::invalid("context.hook", "the lifecycle hook to report"))?;
+    async {
+        let removed = deps.clients.router(ctx).remove_cohorts().await?;
+        if hook.event == HookEvent::AfterAllowTraffic {
+            let name = format!("{}/{}/{}/last-release", deps.plan_parameter_prefix.trim_end_matches('/'), ctx.application, ctx.deployment_group);
+            let record = json!({
+                "deployment_id": ctx.deployment_id,
+                "finished_at": now_epoch(),
+                "target_group": ctx.green.target_group_name,
+                "task_set": ctx.green.task_set_arn,
+            });
+            deps.clients
+                .ssm
+                .put_parameter()
+                .name(&name)
+                .value(record.to_string())
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .send()
+                .await
+                .aws("PutParameter")?;
+            info!(parameter = %name, "release recorded");
+        }
+        let reported = deps.clients.lifecycle().report(&ctx.deployment_id, &hook.execution_id, HookStatus::Succeeded).await?;
+        info!(event = hook.event.as_str(), ?reported, cohort_rules_removed = removed, "hook reported Succeeded");
+        Ok(Output { reported: "Succeeded", already_reported: reported == Reported::Already, cohort_rules_removed: removed })
+    }
+    .instrument(info_span!("finalize", deployment_id = %ctx.deployment_id))
+    .await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,151 @@
+//! Starts the `canary` (BeforeAllowTraffic) or `post-traffic`
+//! (AfterAllowTraffic) execution for a CodeDeploy hook invocation. If anything
+//! fails before the execution exists, the hook is reported `Failed` at once:
+//! a hook nobody answers stalls the deployment for an hour.
+
+use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
+use hookline::error::AwsResultExt;
+use hookline::execution::{execution_name, now_epoch, ExecutionDocument, HookEvent, HookKind, HookRef, RolloutState};
+use hookline::lifecycle::{HookStatus, Lifecycle};
+use hookline::plan::Plan;
+use hookline::runtime::parse_event;
+use hookline::{Clients, Error, Result};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{error, info, info_span, Instrument};
+
+/// What the hook function needs, built once per container.
+pub struct Deps {
+    pub clients: Clients,
+    pub canary_state_machine_arn: String,
+    pub post_traffic_state_machine_arn: String,
+    pub plan_parameter_prefix: String,
+}
+
+impl Deps {
+    /// Reads the state machine ARNs and the plan prefix from the environment.
+    pub fn from_env(clients: Clients) -> Deps {
+        Deps {
+            clients,
+            canary_state_machine_arn: std::env::var("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
+            post_traffic_state_machine_arn: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
+            plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into()),
+        }
+    }
+}
+
+/// The execution this invocation started (or found already started).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Output {
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub event: HookEvent,
+    pub already_started: bool,
+}
+
+/// Handles one `{"DeploymentId", "LifecycleEventHookExecutionId"}` invocation.
+pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
+    let event: CodeDeployLifecycleEvent = parse_event(event)?;
+    let deployment_id = event.deployment_id.clone();
+    let execution_id = event.lifecycle_event_hook_execution_id.clone();
+    if deployment_id.is_empty() || execution_id.is_empty() {
+        return Err(Error::invalid(
+            if deployment_id.is_empty() { "DeploymentId" } else { "LifecycleEventHookExecutionId" },
+            "a non-empty string",
+        ));
+    }
+    let span = info_span!("hook", deployment_id = %deployment_id);
+    async {
+        match start(deps, &deployment_id, &execution_id).await {
+            Ok(out) => {
+                info!(execution_arn = %out.execution_arn, event = out.event.as_str(), already_started = out.already_started, "execution started");
+                Ok(out)
+            }
+            Err(err) => {
+                error!(error = %err, error_type = err.error_type(), "could not start the execution; reporting the hook Failed");
+                let lifecycle = deps.clients.lifecycle();
+                match lifecycle.report(&deployment_id, &execution_id, HookStatus::Failed).await {
+                    Ok(reported) => info!(?reported, "hook reported Failed"),
+                    Err(report_err) => error!(error = %report_err, "reporting the hook Failed failed too"),
+                }
+                Err(err)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Output> {
+    let resolved = deps.clients.lifecycle().resolve(deployment_id, Some(execution_id)).await?;
+    let mut context = resolved.context;
+    let event = resolved.in_progress_event.as_deref().and_then(HookEvent::from_name).ok_or_else(|| {
+        Error::invalid(
+            "lifecycle event",
+            format!(
+                "hookline answers BeforeAllowTraffic and AfterAllowTraffic; the event in progress is {}",
+                resolved.in_progress_event.as_deref().unwrap_or("none")
+            ),
+        )
+    })?;
+    context.hook = Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: execution_id.to_string() });
+
+    let plan = load_plan(deps, &context.application, &context.deployment_group).await?;
+    context.prod_rule_arn = plan.traffic.production_rule_arn.clone();
+
+    let started_at = now_epoch();
+    let (state_machine_arn, state) = match event {
+        HookEvent::BeforeAllowTraffic => {
+            (&deps.canary_state_machine_arn, RolloutState { index: 0, weight: 0, started_at, bake_until: None })
+        }
+        HookEvent::AfterAllowTraffic => (
+            &deps.post_traffic_state_machine_arn,
+            RolloutState {
+                index: 0,
+                weight: 100,
+                started_at,
+                bake_until: Some(started_at + i64::try_from(plan.post_traffic.bake_seconds).unwrap_or(0)),
+            },
+        ),
+    };
+    if state_machine_arn.is_empty() {
+        return Err(Error::invalid("environment", format!("the {} state machine ARN", event.as_str())));
+    }
+    let name = execution_name(deployment_id, event);
+    let doc = ExecutionDocument { context, plan, state };
+    let input = serde_json::to_string(&doc).map_err(|e| Error::invalid("execution input", e.to_string()))?;
+    let started = deps.clients.sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input).send().await;
+    match started {
+        Ok(out) => Ok(Output {
+            execution_arn: out.execution_arn().to_string(),
+            state_machine_arn: state_machine_arn.clone(),
+            event,
+            already_started: false,
+        }),
+        // A duplicate invocation: the execution of this hook exists, which is success.
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => Ok(Output {
+            execution_arn: format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1)),
+            state_machine_arn: state_machine_arn.clone(),
+            event,
+            already_started: true,
+        }),
+        Err(e) => Err(Error::from_sdk("StartExecution", e)),
+    }
+}
+
+async fn load_plan(deps: &Deps, application: &str, group: &str) -> Result<Plan> {
+    let name = format!("{}/{application}/{group}", deps.plan_parameter_prefix.trim_end_matches('/'));
+    let got = deps.clients.ssm.get_parameter().name(&name).send().await;
+    let out = match got {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
+            return Err(Error::invalid("plan", format!("an SSM parameter {name} holding the plan (not found)")));
+        }
+        Err(e) => return Err(e).aws("GetParameter"),
+    };
+    let text = out.parameter().and_then(|p| p.value()).unwrap_or_default();
+    Ok(Plan::parse(text)?)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,369 @@
+//! The rollout plan: parsing (JSON or YAML), validation and the worst-case
+//! duration. Plain Rust, no AWS types.
+//!
+//! Parsing is two passes: serde reads the wire format (rejecting unknown keys
+//! and wrong types with the field's path), then [`validate`] checks the
+//! meaning and reports *every* problem, each naming its field, so `hookline
+//! plan validate` can print one per line.
+
+mod step;
+mod wire;
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use step::{OnTimeout, Step};
+use wire::{WirePlan, WireStep};
+
+/// CodeDeploy waits one hour for a hook; the plan must fit inside it.
+pub const MAX_HOOK_BUDGET_SECONDS: u64 = 60 * 60;
+const DEFAULT_HOOK_BUDGET: u64 = 55 * 60;
+const DEFAULT_INTERVAL: u64 = 30;
+const DEFAULT_READY_TIMEOUT: u64 = 5 * 60;
+const DEFAULT_PROBE_TIMEOUT_MS: u64 = 2000;
+
+/// A validated, normalized plan (the `plan` of the execution document).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// `steps.len()`, carried for the state machine's loop test.
+    pub step_count: usize,
+    pub health: Health,
+    pub post_traffic: PostTraffic,
+    pub hook_budget_seconds: u64,
+    #[serde(default)]
+    pub traffic: Traffic,
+}
+
+/// How green's health is judged, at every gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub interval_seconds: u64,
+    pub alarms: Vec<String>,
+    pub min_healthy_percent: u8,
+    pub http: Vec<HttpProbe>,
+    /// How long green may take to become healthy behind the test listener.
+    pub ready_timeout_seconds: u64,
+}
+
+/// An HTTP GET that must answer `expect_status` within `timeout_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpProbe {
+    pub url: String,
+    pub expect_status: u16,
+    pub timeout_ms: u64,
+}
+
+/// The AfterAllowTraffic bake under full traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PostTraffic {
+    pub bake_seconds: u64,
+}
+
+/// Where production weights live: the listener's default action, or a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Traffic {
+    pub production_rule_arn: Option<String>,
+}
+
+/// One thing wrong with a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Path of the field, e.g. `steps[2].weight`.
+    pub field: String,
+    /// What was expected there (and what was found).
+    pub expected: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.expected)
+    }
+}
+
+/// Every problem found in a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanErrors(pub Vec<Problem>);
+
+impl fmt::Display for PlanErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(Problem::to_string).collect();
+        f.write_str(&lines.join("; "))
+    }
+}
+
+impl std::error::Error for PlanErrors {}
+
+impl From<PlanErrors> for crate::Error {
+    fn from(errs: PlanErrors) -> Self {
+        match errs.0.as_slice() {
+            [one] => crate::Error::invalid(format!("plan.{}", one.field), one.expected.clone()),
+            _ => crate::Error::invalid("plan", errs.to_string()),
+        }
+    }
+}
+
+impl Plan {
+    /// Parses and validates a plan written as JSON.
+    pub fn from_json(text: &str) -> Result<Plan, PlanErrors> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let wire: WirePlan = serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?;
+        validate(wire)
+    }
+
+    /// Parses and validates a plan written as YAML (JSON is YAML too).
+    pub fn from_yaml(text: &str) -> Result<Plan, PlanErrors> {
+        let de = serde_yaml::Deserializer::from_str(text);
+        let wire: WirePlan = serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?;
+        validate(wire)
+    }
+
+    /// JSON if it looks like JSON, YAML otherwise.
+    pub fn parse(text: &str) -> Result<Plan, PlanErrors> {
+        if text.trim_start().starts_with('{') {
+            Plan::from_json(text)
+        } else {
+            Plan::from_yaml(text)
+        }
+    }
+
+    /// The longest the BeforeAllowTraffic hook can take: green's ready
+    /// timeout, every bake and every approval timeout.
+    pub fn worst_case_seconds(&self) -> u64 {
+        self.health.ready_timeout_seconds + self.steps.iter().map(Step::worst_case_seconds).sum::<u64>()
+    }
+}
+
+fn structural(path: &serde_path_to_error::Path, err: &impl fmt::Display) -> PlanErrors {
+    let field = path.to_string();
+    let field = if field == "." { "plan".to_string() } else { field };
+    // serde's message already says what it expected ("unknown field `x`, expected one of ...").
+    let msg = err.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    PlanErrors(vec![Problem { field, expected: msg }])
+}
+
+/// Collects problems while a plan is checked.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, expected: impl Into<String>) {
+        self.0.push(Problem { field: field.into(), expected: expected.into() });
+    }
+
+    /// Parses an optional duration, recording a problem when malformed.
+    fn duration(&mut self, field: &str, text: Option<&str>, default: u64) -> u64 {
+        match text {
+            None => default,
+            Some(t) => match humantime::parse_duration(t.trim()) {
+                Ok(d) => seconds_rounded_up(d),
+                Err(e) => {
+                    self.add(field, format!("a duration like \"90s\", \"5m\" or \"1h\", got {t:?} ({e})"));
+                    default
+                }
+            },
+        }
+    }
+}
+
+fn seconds_rounded_up(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// Formats seconds the way plans write them.
+pub fn human(seconds: u64) -> String {
+    humantime::format_duration(Duration::from_secs(seconds)).to_string()
+}
+
+fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
+    let mut p = Problems::default();
+    if wire.steps.is_empty() {
+        p.add("steps", "at least one step");
+    }
+    let mut steps = Vec::with_capacity(wire.steps.len());
+    let mut last_weight: Option<(usize, i64)> = None;
+    let mut cohorts = 0;
+    for (i, ws) in wire.steps.iter().enumerate() {
+        if let Some(step) = validate_step(&mut p, i, ws, &mut last_weight) {
+            if matches!(step, Step::Cohort { .. }) {
+                cohorts += 1;
+                if cohorts > 1 {
+                    p.add(format!("steps[{i}].cohort"), "at most one cohort step per plan (one header rule)");
+                }
+            }
+            steps.push(step);
+        }
+    }
+
+    let health = validate_health(&mut p, wire.health);
+    let post_traffic = PostTraffic {
+        bake_seconds: p.duration(
+            "post_traffic.bake",
+            wire.post_traffic.as_ref().and_then(|t| t.bake.as_deref()),
+            0,
+        ),
+    };
+    let hook_budget_seconds = p.duration("hook_budget", wire.hook_budget.as_deref(), DEFAULT_HOOK_BUDGET);
+    if hook_budget_seconds > MAX_HOOK_BUDGET_SECONDS {
+        p.add(
+            "hook_budget",
+            format!("at most 60m (CodeDeploy waits one hour for a hook), got {}", human(hook_budget_seconds)),
+        );
+    } else if hook_budget_seconds == 0 {
+        p.add("hook_budget", "a positive duration");
+    }
+    let traffic = Traffic { production_rule_arn: wire.traffic.and_then(|t| t.production_rule_arn) };
+    if let Some(arn) = &traffic.production_rule_arn {
+        if !arn.starts_with("arn:") || !arn.contains(":listener-rule/") {
+            p.add("traffic.production_rule_arn", format!("an ELBv2 listener rule ARN, got {arn:?}"));
+        }
+    }
+
+    let plan = Plan { step_count: steps.len(), steps, health, post_traffic, hook_budget_seconds, traffic };
+    let worst = plan.worst_case_seconds();
+    if hook_budget_seconds <= MAX_HOOK_BUDGET_SECONDS && worst > hook_budget_seconds {
+        p.add(
+            "hook_budget",
+            format!(
+                "at least the worst case {} (ready timeout + bakes + approval timeouts), got {}",
+                human(worst),
+                human(hook_budget_seconds)
+            ),
+        );
+    }
+    if plan.post_traffic.bake_seconds > hook_budget_seconds.min(MAX_HOOK_BUDGET_SECONDS) {
+        p.add("post_traffic.bake", "at most hook_budget (the AfterAllowTraffic hook has the same deadline)");
+    }
+    if p.0.is_empty() {
+        Ok(plan)
+    } else {
+        Err(PlanErrors(p.0))
+    }
+}
+
+fn validate_step(p: &mut Problems, i: usize, ws: &WireStep, last_weight: &mut Option<(usize, i64)>) -> Option<Step> {
+    let at = format!("steps[{i}]");
+    let kinds = [ws.weight.is_some(), ws.approval.is_some(), ws.cohort.is_some()];
+    match kinds.iter().filter(|k| **k).count() {
+        0 => {
+            p.add(&at, "exactly one of weight, approval, cohort");
+            return None;
+        }
+        1 => {}
+        _ => {
+            p.add(&at, "exactly one of weight, approval, cohort, found several");
+            return None;
+        }
+    }
+    if ws.bake.is_some() && ws.weight.is_none() {
+        p.add(format!("{at}.bake"), "bake only on a weight step");
+    }
+    if let Some(w) = ws.weight {
+        let field = format!("{at}.weight");
+        if !(1..=100).contains(&w) {
+            p.add(&field, format!("an integer from 1 to 100, got {w}"));
+        } else if let Some((_, prev)) = *last_weight {
+            if w <= prev {
+                p.add(&field, format!("more than the previous weight {prev} (weights must increase), got {w}"));
+            }
+        }
+        *last_weight = Some((i, w));
+        let bake_seconds = p.duration(&format!("{at}.bake"), ws.bake.as_deref(), 0);
+        return u8::try_from(w).ok().filter(|w| (1..=100).contains(w)).map(|weight| Step::Weight { weight, bake_seconds });
+    }
+    if let Some(a) = &ws.approval {
+        let field = format!("{at}.approval.timeout");
+        let timeout_seconds = match a.timeout.as_deref() {
+            None => {
+                p.add(&field, "a duration like \"30m\" (an approval must end before the hook deadline)");
+                0
+            }
+            Some(t) => p.duration(&field, Some(t), 0),
+        };
+        if a.timeout.is_some() && timeout_seconds == 0 {
+            p.add(&field, "a positive duration");
+        }
+        return Some(Step::Approval { timeout_seconds, on_timeout: a.on_timeout.unwrap_or_default() });
+    }
+    let c = ws.cohort.as_ref()?;
+    let valid_header = !c.header.is_empty()
+        && c.header.len() <= 40
+        && c.header.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b));
+    if !valid_header {
+        p.add(format!("{at}.cohort.header"), format!("an HTTP header name (token characters, at most 40), got {:?}", c.header));
+    }
+    if c.values.is_empty() {
+        p.add(format!("{at}.cohort.values"), "at least one header value");
+    }
+    for (j, v) in c.values.iter().enumerate() {
+        if v.is_empty() || v.len() > 128 {
+            p.add(format!("{at}.cohort.values[{j}]"), "a non-empty string of at most 128 characters");
+        }
+    }
+    Some(Step::Cohort { header: c.header.clone(), values: c.values.clone() })
+}
+
+fn validate_health(p: &mut Problems, wire: Option<wire::WireHealth>) -> Health {
+    let Some(h) = wire else {
+        return Health {
+            interval_seconds: DEFAULT_INTERVAL,
+            alarms: vec![],
+            min_healthy_percent: 100,
+            http: vec![],
+            ready_timeout_seconds: DEFAULT_READY_TIMEOUT,
+        };
+    };
+    let interval_seconds = p.duration("health.interval", h.interval.as_deref(), DEFAULT_INTERVAL);
+    if interval_seconds == 0 {
+        p.add("health.interval", "at least 1s");
+    }
+    let ready_timeout_seconds = p.duration("health.ready_timeout", h.ready_timeout.as_deref(), DEFAULT_READY_TIMEOUT);
+    let min = h.min_healthy_percent.unwrap_or(100);
+    if !(0..=100).contains(&min) {
+        p.add("health.min_healthy_percent", format!("an integer from 0 to 100, got {min}"));
+    }
+    for (i, a) in h.alarms.iter().enumerate() {
+        if a.is_empty() || a.len() > 255 {
+            p.add(format!("health.alarms[{i}]"), "an alarm name (1 to 255 characters)");
+        }
+    }
+    let mut http = Vec::with_capacity(h.http.len());
+    for (i, probe) in h.http.iter().enumerate() {
+        let at = format!("health.http[{i}]");
+        if !(probe.url.starts_with("http://") || probe.url.starts_with("https://")) {
+            p.add(format!("{at}.url"), format!("an http:// or https:// URL, got {:?}", probe.url));
+        }
+        let status = probe.expect_status.unwrap_or(200);
+        if !(100..=599).contains(&status) {
+            p.add(format!("{at}.expect_status"), format!("an HTTP status from 100 to 599, got {status}"));
+        }
+        let timeout = match probe.timeout.as_deref() {
+            None => Duration::from_millis(DEFAULT_PROBE_TIMEOUT_MS),
+            Some(t) => match humantime::parse_duration(t.trim()) {
+                Ok(d) => d,
+                Err(e) => {
+                    p.add(format!("{at}.timeout"), format!("a duration like \"2s\", got {t:?} ({e})"));
+                    Duration::from_millis(DEFAULT_PROBE_TIMEOUT_MS)
+                }
+            },
+        };
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        if timeout_ms == 0 || timeout_ms > 30_000 {
+            p.add(format!("{at}.timeout"), "from 1ms to 30s");
+        }
+        http.push(HttpProbe { url: probe.url.clone(), expect_status: u16::try_from(status).unwrap_or(200), timeout_ms });
+    }
+    Health {
+        interval_seconds,
+        alarms: h.alarms,
+        min_healthy_percent: u8::try_from(min.clamp(0, 100)).unwrap_or(100),
+        http,
+        ready_timeout_seconds,
+    }
+}
+
+#[cfg(test)]
+mod tests;

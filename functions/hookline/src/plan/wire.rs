@@ -1,0 +1,73 @@
+//! The plan as users write it (DESIGN.md "The plan"): durations as strings, a
+//! step as an object with exactly one kind key. Unknown keys are rejected here,
+//! by serde, with the path of the offending field.
+
+use serde::Deserialize;
+
+use super::OnTimeout;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WirePlan {
+    pub steps: Vec<WireStep>,
+    pub health: Option<WireHealth>,
+    pub post_traffic: Option<WirePostTraffic>,
+    pub hook_budget: Option<String>,
+    pub traffic: Option<WireTraffic>,
+}
+
+/// Argo-style struct of optional fields; [`super::Step`] is what it becomes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WireStep {
+    pub weight: Option<i64>,
+    pub bake: Option<String>,
+    pub approval: Option<WireApproval>,
+    pub cohort: Option<WireCohort>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WireApproval {
+    pub timeout: Option<String>,
+    pub on_timeout: Option<OnTimeout>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WireCohort {
+    pub header: String,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WireHealth {
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub alarms: Vec<String>,
+    pub min_healthy_percent: Option<i64>,
+    #[serde(default)]
+    pub http: Vec<WireHttpProbe>,
+    pub ready_timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WireHttpProbe {
+    pub url: String,
+    pub expect_status: Option<i64>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WirePostTraffic {
+    pub bake: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WireTraffic {
+    pub production_rule_arn: Option<String>,
+}

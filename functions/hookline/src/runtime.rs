@@ -1,0 +1,127 @@
+//! What every function binary shares: JSON logs, reading the event, and the
+//! Lambda runtime loop that reports errors with DESIGN.md's `errorType`s.
+
+use std::future::Future;
+
+use lambda_runtime::tower::util::MapRequestLayer;
+use lambda_runtime::{service_fn, LambdaEvent, LambdaInvocation, Runtime};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// Key under which a payload that is not JSON at all reaches the handler.
+const NOT_JSON: &str = "hookline.not-json";
+
+/// JSON logs, one object per line, with the current span's fields (the
+/// deployment id) on every line. `RUST_LOG` filters, default `info`.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second init (tests) is harmless: keep the first subscriber.
+    let _already_set = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .flatten_event(true)
+        .with_target(false)
+        .without_time()
+        .try_init()
+        .is_err();
+}
+
+/// Reads the event into `T`; a mismatch is `InvalidInput` naming the field's path.
+pub fn parse_event<T: DeserializeOwned>(event: Value) -> Result<T> {
+    if let Some(reason) = event.get(NOT_JSON).and_then(Value::as_str) {
+        return Err(Error::invalid("event", format!("a JSON document ({reason})")));
+    }
+    if !event.is_object() {
+        return Err(Error::invalid("event", format!("a JSON object, got {}", kind_of(&event))));
+    }
+    serde_path_to_error::deserialize(event).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "event".to_string() } else { path };
+        Error::invalid(field, e.inner().to_string())
+    })
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// lambda_runtime answers a body that is not JSON before our handler runs,
+/// with a Rust type name as `errorType`. Wrap such a body so the handler sees
+/// it and answers `InvalidInput` like any other malformed event.
+fn json_or_marker(mut invocation: LambdaInvocation) -> LambdaInvocation {
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&invocation.body) {
+        let marked = serde_json::json!({ NOT_JSON: e.to_string() });
+        invocation.body = serde_json::to_vec(&marked).unwrap_or_default().into();
+    }
+    invocation
+}
+
+/// Runs the Lambda loop with `handler`, which gets the raw event
+/// (`main` closes over the function's dependencies: `|event| handle(&deps, event)`).
+pub async fn run<F, Fut, O>(handler: F) -> std::result::Result<(), lambda_runtime::Error>
+where
+    F: Fn(Value) -> Fut,
+    Fut: Future<Output = Result<O>>,
+    O: Serialize,
+{
+    let handler = &handler;
+    let service = service_fn(move |event: LambdaEvent<Value>| handler(event.payload));
+    Runtime::new(service).layer(MapRequestLayer::new(json_or_marker)).run().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Input {
+        #[allow(dead_code)]
+        context: Inner,
+    }
+    #[derive(Debug, Deserialize)]
+    struct Inner {
+        #[allow(dead_code)]
+        deployment_id: String,
+    }
+
+    #[test]
+    fn malformed_events_name_the_field() {
+        let err = parse_event::<Input>(serde_json::json!({"context": {"deployment_id": 5}})).unwrap_err();
+        assert_eq!(err.error_type(), "InvalidInput");
+        assert!(err.to_string().contains("context.deployment_id"), "{err}");
+
+        let err = parse_event::<Input>(serde_json::json!("hello")).unwrap_err();
+        assert!(err.to_string().contains("event: a JSON object, got a string"), "{err}");
+
+        let err = parse_event::<Input>(serde_json::json!({})).unwrap_err();
+        assert!(err.to_string().contains("missing field `context`"), "{err}");
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_reaches_the_handler_as_invalid_input() {
+        let body = br#"{"DeploymentId": "#;
+        assert!(serde_json::from_slice::<Value>(body).is_err());
+        let marked: Value = serde_json::from_slice(&{
+            let e = serde_json::from_slice::<serde::de::IgnoredAny>(body).unwrap_err();
+            serde_json::to_vec(&serde_json::json!({ NOT_JSON: e.to_string() })).unwrap()
+        })
+        .unwrap();
+        let err = parse_event::<Input>(marked).unwrap_err();
+        assert_eq!(err.error_type(), "InvalidInput");
+        assert!(err.to_string().starts_with("invalid input: event: a JSON document"), "{err}");
+    }
+}

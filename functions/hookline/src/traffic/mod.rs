@@ -1,0 +1,121 @@
+//! Moving production traffic between blue and green.
+//!
+//! One small interface ([`TrafficRouter`]) for every traffic provider, after
+//! Argo Rollouts' `trafficrouting`: compute the desired state, compare it with
+//! the live one, and patch only on a difference, so every call is safe to
+//! retry. The ALB listener ([`AlbRouter`]) is the first provider; Route 53
+//! weighted records or ECS-native deployments would be others.
+
+mod alb;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use alb::AlbRouter;
+
+use crate::{Error, Result};
+
+/// Production traffic split, in percent; always sums to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Weights {
+    pub blue: u8,
+    pub green: u8,
+}
+
+impl Weights {
+    /// Everything on blue: the only state a failed rollout may leave.
+    pub const BLUE_ONLY: Weights = Weights { blue: 100, green: 0 };
+
+    /// `green`% to green, the rest to blue (`green` is capped at 100).
+    pub fn green(green: u8) -> Weights {
+        let green = green.min(100);
+        Weights { blue: 100 - green, green }
+    }
+
+    /// Percentages from raw ALB weights (0..=999 each), rounded to green's nearest percent.
+    pub fn from_raw(blue: u32, green: u32) -> Option<Weights> {
+        let total = blue + green;
+        if total == 0 {
+            return None;
+        }
+        let pct = (u64::from(green) * 100 + u64::from(total) / 2) / u64::from(total);
+        Some(Weights::green(u8::try_from(pct).unwrap_or(100)))
+    }
+
+    /// Production is on one side only.
+    pub fn is_split(self) -> bool {
+        self.blue != 0 && self.green != 0
+    }
+}
+
+impl std::fmt::Display for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "blue {}% / green {}%", self.blue, self.green)
+    }
+}
+
+/// Requests carrying `header` with one of `values` go to green.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cohort {
+    pub header: String,
+    pub values: Vec<String>,
+}
+
+/// Whether a call changed anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Applied,
+    AlreadyThere,
+}
+
+/// A place production traffic is split between blue and green.
+#[async_trait]
+pub trait TrafficRouter: Send + Sync {
+    /// The live split.
+    async fn weights(&self) -> Result<Weights>;
+
+    /// Sets the split. With `expect`, first checks the live split is what the
+    /// previous step left and, if not, fails with [`Error::TrafficDrift`]
+    /// without modifying anything. Reads once, writes only on a difference.
+    async fn set_weights(&self, desired: Weights, expect: Option<Weights>) -> Result<Change>;
+
+    /// Adds the header rule sending a cohort to green (kept if already there).
+    async fn add_cohort(&self, cohort: &Cohort) -> Result<Change>;
+
+    /// Removes every cohort rule hookline manages on this route; returns how many went.
+    async fn remove_cohorts(&self) -> Result<usize>;
+
+    /// Checks the live split is `expected`.
+    async fn verify_weights(&self, expected: Weights) -> Result<()> {
+        let live = self.weights().await?;
+        if live == expected {
+            Ok(())
+        } else {
+            Err(Error::TrafficDrift { resource: "production route".into(), expected: expected.to_string(), found: live.to_string() })
+        }
+    }
+
+    /// Blue 100%, no cohort rules. Idempotent.
+    async fn restore(&self) -> Result<()> {
+        self.set_weights(Weights::BLUE_ONLY, None).await?;
+        self.remove_cohorts().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_weights_become_percentages() {
+        assert_eq!(Weights::from_raw(1, 0), Some(Weights::BLUE_ONLY));
+        assert_eq!(Weights::from_raw(90, 10), Some(Weights::green(10)));
+        assert_eq!(Weights::from_raw(1, 1), Some(Weights::green(50)));
+        assert_eq!(Weights::from_raw(0, 5), Some(Weights::green(100)));
+        assert_eq!(Weights::from_raw(0, 0), None);
+        assert!(Weights::green(10).is_split());
+        assert!(!Weights::BLUE_ONLY.is_split());
+        assert_eq!(Weights::green(250), Weights::green(100));
+    }
+}

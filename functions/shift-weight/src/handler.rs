@@ -1,0 +1,58 @@
+//! One step's traffic change. Safe under retries: the live weights are read
+//! once, compared with what the previous step left (drift fails with nothing
+//! modified) and with the target (no call when already there).
+
+use hookline::execution::{now_epoch, DeploymentContext, RolloutState};
+use hookline::lifecycle::ensure_active;
+use hookline::plan::Step;
+use hookline::runtime::parse_event;
+use hookline::traffic::{Cohort, TrafficRouter, Weights};
+use hookline::{Clients, Error, Result};
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::{info, info_span, Instrument};
+
+/// `{"context", "state", "step"}` from the canary state machine.
+#[derive(Debug, Deserialize)]
+pub struct Input {
+    pub context: DeploymentContext,
+    pub state: RolloutState,
+    pub step: Step,
+}
+
+/// Applies `step` and returns the new rollout state (written to `$.state`).
+pub async fn handle(clients: &Clients, event: Value) -> Result<RolloutState> {
+    let input: Input = parse_event(event)?;
+    let span = info_span!("shift-weight", deployment_id = %input.context.deployment_id);
+    async {
+        ensure_active(&clients.lifecycle(), &input.context.deployment_id).await?;
+        let router = clients.router(&input.context);
+        let mut state = input.state.clone();
+        match &input.step {
+            Step::Weight { weight, bake_seconds } => {
+                if !(1..=100).contains(weight) {
+                    return Err(Error::invalid("step.weight", format!("an integer from 1 to 100, got {weight}")));
+                }
+                let previous = Weights::green(input.state.weight);
+                let change = router.set_weights(Weights::green(*weight), Some(previous)).await?;
+                info!(from = %previous, to = %Weights::green(*weight), ?change, "production weights set");
+                state.weight = *weight;
+                state.bake_until = Some(now_epoch() + i64::try_from(*bake_seconds).unwrap_or(i64::MAX / 2));
+            }
+            Step::Cohort { header, values } => {
+                let change = router.add_cohort(&Cohort { header: header.clone(), values: values.clone() }).await?;
+                info!(header = %header, ?values, ?change, "cohort rule in place");
+                state.bake_until = None;
+            }
+            Step::Approval { .. } => {
+                return Err(Error::invalid("step.kind", "weight or cohort (approvals are handled by the state machine)"));
+            }
+        }
+        Ok(state)
+    }
+    .instrument(span)
+    .await
+}
+
+#[cfg(test)]
+mod tests;
