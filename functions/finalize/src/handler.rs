@@ -20,7 +20,11 @@ pub struct Deps {
 impl Deps {
     /// Reads `PLAN_PARAMETER_PREFIX` (default `/hookline`).
     pub fn from_env(clients: Clients) -> Deps {
-        Deps { clients, plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into()) }
+        Deps {
+            clients,
+            plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX")
+                .unwrap_or_else(|_| "/hookline".into()),
+        }
     }
 }
 
@@ -36,11 +40,19 @@ pub struct Output {
 pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     let doc: ExecutionDocument = parse_event(event)?;
     let ctx = &doc.context;
-    let hook = ctx.hook.clone().ok_or_else(|| Error::invalid("context.hook", "the lifecycle hook to report"))?;
+    let hook = ctx
+        .hook
+        .clone()
+        .ok_or_else(|| Error::invalid("context.hook", "the lifecycle hook to report"))?;
     async {
         let removed = deps.clients.router(ctx).remove_cohorts().await?;
         if hook.event == HookEvent::AfterAllowTraffic {
-            let name = format!("{}/{}/{}/last-release", deps.plan_parameter_prefix.trim_end_matches('/'), ctx.application, ctx.deployment_group);
+            let name = format!(
+                "{}/{}/{}/last-release",
+                deps.plan_parameter_prefix.trim_end_matches('/'),
+                ctx.application,
+                ctx.deployment_group
+            );
             let record = json!({
                 "deployment_id": ctx.deployment_id,
                 "finished_at": now_epoch(),
@@ -59,9 +71,26 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
                 .aws("PutParameter")?;
             info!(parameter = %name, "release recorded");
         }
-        let reported = deps.clients.lifecycle().report(&ctx.deployment_id, &hook.execution_id, HookStatus::Succeeded).await?;
-        info!(event = hook.event.as_str(), ?reported, cohort_rules_removed = removed, "hook reported Succeeded");
-        Ok(Output { reported: "Succeeded", already_reported: reported == Reported::Already, cohort_rules_removed: removed })
+        let reported = deps
+            .clients
+            .lifecycle()
+            .report(
+                &ctx.deployment_id,
+                &hook.execution_id,
+                HookStatus::Succeeded,
+            )
+            .await?;
+        info!(
+            event = hook.event.as_str(),
+            ?reported,
+            cohort_rules_removed = removed,
+            "hook reported Succeeded"
+        );
+        Ok(Output {
+            reported: "Succeeded",
+            already_reported: reported == Reported::Already,
+            cohort_rules_removed: removed,
+        })
     }
     .instrument(info_span!("finalize", deployment_id = %ctx.deployment_id))
     .await

@@ -24,5 +24,5 @@ pub mod traffic;
 pub use clients::Clients;
 pub use error::{Error, Result};
 
-#[cfg(feature = "test-util")]
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing;

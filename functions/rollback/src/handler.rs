@@ -30,7 +30,10 @@ impl Deps {
             .iter()
             .filter_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
             .collect();
-        Deps { clients, state_machine_arns }
+        Deps {
+            clients,
+            state_machine_arns,
+        }
     }
 }
 
@@ -62,11 +65,16 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
         let error = event.get("error").cloned().unwrap_or(Value::Null);
         let doc: ExecutionDocument = parse_event(event)?;
         let span = info_span!("rollback", deployment_id = %doc.context.deployment_id);
-        from_execution(deps, &doc.context, &error).instrument(span).await
+        from_execution(deps, &doc.context, &error)
+            .instrument(span)
+            .await
     } else {
         let input: ConsoleInput = parse_event(event)?;
         if input.deployment_id.is_empty() {
-            return Err(Error::invalid("deployment_id", "a CodeDeploy deployment id like d-ABCDEF123"));
+            return Err(Error::invalid(
+                "deployment_id",
+                "a CodeDeploy deployment id like d-ABCDEF123",
+            ));
         }
         let span = info_span!("rollback", deployment_id = %input.deployment_id);
         from_console(deps, &input).instrument(span).await
@@ -80,7 +88,10 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
     if let Err(e) = &restored {
         error!(error = %e, "restoring traffic failed; reporting Failed anyway so CodeDeploy's own rollback can act");
     }
-    let mut out = Output { restored: restored.is_ok(), ..Output::default() };
+    let mut out = Output {
+        restored: restored.is_ok(),
+        ..Output::default()
+    };
     if let Some(hook) = &ctx.hook {
         let reported = report_failed(deps, &ctx.deployment_id, &hook.execution_id).await?;
         out.reported = Some("Failed");
@@ -88,7 +99,10 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
     }
     // An error here makes the state machine retry; restore and report are both idempotent.
     restored?;
-    info!(already_reported = out.already_reported, "production on blue 100%, hook reported Failed");
+    info!(
+        already_reported = out.already_reported,
+        "production on blue 100%, hook reported Failed"
+    );
     Ok(out)
 }
 
@@ -96,7 +110,10 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
 /// hook any more, so an error then counts as done.
 async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Reported> {
     let lifecycle = deps.clients.lifecycle();
-    match lifecycle.report(deployment_id, execution_id, HookStatus::Failed).await {
+    match lifecycle
+        .report(deployment_id, execution_id, HookStatus::Failed)
+        .await
+    {
         Ok(r) => Ok(r),
         Err(e @ (Error::Throttled { .. } | Error::AwsTransient { .. })) => Err(e),
         Err(e) => {
@@ -112,7 +129,10 @@ async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> 
 }
 
 async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
-    let reason = input.reason.clone().unwrap_or_else(|| "rolled back by an operator".into());
+    let reason = input
+        .reason
+        .clone()
+        .unwrap_or_else(|| "rolled back by an operator".into());
     let lifecycle = deps.clients.lifecycle();
     let prefix = format!("{}-", input.deployment_id);
 
@@ -129,14 +149,39 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
             .send()
             .await
             .aws("ListExecutions")?;
-        for exec in list.executions().iter().filter(|e| e.name().starts_with(&prefix)) {
-            let described = deps.clients.sfn.describe_execution().execution_arn(exec.execution_arn()).send().await.aws("DescribeExecution")?;
-            if let Some(doc) = described.input().and_then(|i| serde_json::from_str::<ExecutionDocument>(i).ok()) {
+        for exec in list
+            .executions()
+            .iter()
+            .filter(|e| e.name().starts_with(&prefix))
+        {
+            let described = deps
+                .clients
+                .sfn
+                .describe_execution()
+                .execution_arn(exec.execution_arn())
+                .send()
+                .await
+                .aws("DescribeExecution")?;
+            if let Some(doc) = described
+                .input()
+                .and_then(|i| serde_json::from_str::<ExecutionDocument>(i).ok())
+            {
                 running_contexts.push(doc.context);
             }
-            match deps.clients.sfn.stop_execution().execution_arn(exec.execution_arn()).error("RolledBack").cause(&reason).send().await {
+            match deps
+                .clients
+                .sfn
+                .stop_execution()
+                .execution_arn(exec.execution_arn())
+                .error("RolledBack")
+                .cause(&reason)
+                .send()
+                .await
+            {
                 Ok(_) => stopped.push(exec.execution_arn().to_string()),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_execution_does_not_exist()) => {}
                 Err(e) => return Err(Error::from_sdk("StopExecution", e)),
             }
         }
@@ -153,7 +198,11 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
     deps.clients.router(&ctx).restore().await?;
     info!("production on blue 100%, cohort rules removed");
 
-    let mut out = Output { restored: true, stopped_executions: stopped, ..Output::default() };
+    let mut out = Output {
+        restored: true,
+        stopped_executions: stopped,
+        ..Output::default()
+    };
     for hook in running_contexts.iter().filter_map(|c| c.hook.as_ref()) {
         let reported = report_failed(deps, &input.deployment_id, &hook.execution_id).await?;
         out.reported = Some("Failed");
@@ -174,9 +223,24 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
 /// The plan's production rule, when the plan can be read; the listener otherwise.
 async fn production_rule(deps: &Deps, ctx: &DeploymentContext) -> Option<String> {
     let prefix = std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into());
-    let name = format!("{}/{}/{}", prefix.trim_end_matches('/'), ctx.application, ctx.deployment_group);
-    let out = deps.clients.ssm.get_parameter().name(name).send().await.ok()?;
-    Plan::parse(out.parameter()?.value()?).ok()?.traffic.production_rule_arn
+    let name = format!(
+        "{}/{}/{}",
+        prefix.trim_end_matches('/'),
+        ctx.application,
+        ctx.deployment_group
+    );
+    let out = deps
+        .clients
+        .ssm
+        .get_parameter()
+        .name(name)
+        .send()
+        .await
+        .ok()?;
+    Plan::parse(out.parameter()?.value()?)
+        .ok()?
+        .traffic
+        .production_rule_arn
 }
 
 #[cfg(test)]

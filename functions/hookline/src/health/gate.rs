@@ -40,7 +40,10 @@ impl HealthGate {
             match out.task_sets().first() {
                 Some(ts) => {
                     desired = Some(i64::from(ts.computed_desired_count()));
-                    checks.push(verdict::steady(task_set, ts.stability_status().map(|s| s.as_str())));
+                    checks.push(verdict::steady(
+                        task_set,
+                        ts.stability_status().map(|s| s.as_str()),
+                    ));
                 }
                 None => checks.push(verdict::steady(task_set, Some("MISSING"))),
             }
@@ -57,9 +60,17 @@ impl HealthGate {
         let healthy = targets
             .target_health_descriptions()
             .iter()
-            .filter(|d| d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy))
+            .filter(|d| {
+                d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
+            })
             .count();
-        checks.push(verdict::targets(&ctx.green.target_group_name, healthy, registered, desired, health.min_healthy_percent));
+        checks.push(verdict::targets(
+            &ctx.green.target_group_name,
+            healthy,
+            registered,
+            desired,
+            health.min_healthy_percent,
+        ));
 
         if !health.alarms.is_empty() {
             let out = self
@@ -88,7 +99,13 @@ impl HealthGate {
                 .send()
                 .await
                 .map(|r| r.status().as_u16())
-                .map_err(|e| if e.is_timeout() { format!("timed out after {}ms", probe.timeout_ms) } else { format!("request failed: {e}") });
+                .map_err(|e| {
+                    if e.is_timeout() {
+                        format!("timed out after {}ms", probe.timeout_ms)
+                    } else {
+                        format!("request failed: {e}")
+                    }
+                });
             checks.push(verdict::http(&probe.url, probe.expect_status, got));
         }
         Ok(Verdict { checks })

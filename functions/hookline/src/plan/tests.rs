@@ -22,8 +22,20 @@ const DESIGN_EXAMPLE: &str = r#"{
 fn design_example_is_accepted_with_its_worst_case() {
     let plan = Plan::from_json(DESIGN_EXAMPLE).expect("valid");
     assert_eq!(plan.step_count, 5);
-    assert_eq!(plan.steps[1], Step::Weight { weight: 10, bake_seconds: 300 });
-    assert_eq!(plan.steps[2], Step::Approval { timeout_seconds: 1800, on_timeout: OnTimeout::Rollback });
+    assert_eq!(
+        plan.steps[1],
+        Step::Weight {
+            weight: 10,
+            bake_seconds: 300
+        }
+    );
+    assert_eq!(
+        plan.steps[2],
+        Step::Approval {
+            timeout_seconds: 1800,
+            on_timeout: OnTimeout::Rollback
+        }
+    );
     // 5m ready timeout + 5m + 30m + 10m + 2m
     assert_eq!(plan.worst_case_seconds(), (5 + 5 + 30 + 10 + 2) * 60);
     assert_eq!(plan.health.http[0].timeout_ms, 2000);
@@ -48,49 +60,181 @@ fn good_plans_and_their_worst_cases() {
 fn bad_plans_are_rejected_naming_the_field() {
     let cases: &[(&str, &str, &str)] = &[
         (r#"{"steps":[]}"#, "steps", "at least one step"),
-        (r#"{"steps":[{"weight":0}]}"#, "steps[0].weight", "from 1 to 100"),
-        (r#"{"steps":[{"weight":150}]}"#, "steps[0].weight", "from 1 to 100"),
-        (r#"{"steps":[{"weight":-5}]}"#, "steps[0].weight", "from 1 to 100"),
-        (r#"{"steps":[{"weight":50},{"weight":20}]}"#, "steps[1].weight", "weights must increase"),
-        (r#"{"steps":[{"weight":50},{"weight":50}]}"#, "steps[1].weight", "weights must increase"),
-        (r#"{"steps":[{"weight":10,"colour":"red"}]}"#, "steps[0]", "unknown field `colour`"),
-        (r#"{"steps":[{"weight":10}],"extra":1}"#, "plan", "unknown field `extra`"),
-        (r#"{"steps":[{}]}"#, "steps[0]", "exactly one of weight, approval, cohort"),
-        (r#"{"steps":[{"weight":10,"approval":{"timeout":"1m"}}]}"#, "steps[0]", "found several"),
-        (r#"{"steps":[{"weight":10,"bake":"5 parsecs"}]}"#, "steps[0].bake", "a duration like"),
-        (r#"{"steps":[{"weight":10,"bake":"soon"}]}"#, "steps[0].bake", "a duration like"),
-        (r#"{"steps":[{"approval":{}}]}"#, "steps[0].approval.timeout", "a duration like"),
-        (r#"{"steps":[{"approval":{"timeout":"1m","on_timeout":"maybe"}}]}"#, "steps[0].approval.on_timeout", "unknown variant `maybe`"),
+        (
+            r#"{"steps":[{"weight":0}]}"#,
+            "steps[0].weight",
+            "from 1 to 100",
+        ),
+        (
+            r#"{"steps":[{"weight":150}]}"#,
+            "steps[0].weight",
+            "from 1 to 100",
+        ),
+        (
+            r#"{"steps":[{"weight":-5}]}"#,
+            "steps[0].weight",
+            "from 1 to 100",
+        ),
+        (
+            r#"{"steps":[{"weight":50},{"weight":20}]}"#,
+            "steps[1].weight",
+            "weights must increase",
+        ),
+        (
+            r#"{"steps":[{"weight":50},{"weight":50}]}"#,
+            "steps[1].weight",
+            "weights must increase",
+        ),
+        (
+            r#"{"steps":[{"weight":10,"colour":"red"}]}"#,
+            "steps[0].colour",
+            "unknown field `colour`",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"extra":1}"#,
+            "extra",
+            "unknown field `extra`",
+        ),
+        (
+            r#"{"steps":[{}]}"#,
+            "steps[0]",
+            "exactly one of weight, approval, cohort",
+        ),
+        (
+            r#"{"steps":[{"weight":10,"approval":{"timeout":"1m"}}]}"#,
+            "steps[0]",
+            "found several",
+        ),
+        (
+            r#"{"steps":[{"weight":10,"bake":"5 parsecs"}]}"#,
+            "steps[0].bake",
+            "a duration like",
+        ),
+        (
+            r#"{"steps":[{"weight":10,"bake":"soon"}]}"#,
+            "steps[0].bake",
+            "a duration like",
+        ),
+        (
+            r#"{"steps":[{"approval":{}}]}"#,
+            "steps[0].approval.timeout",
+            "a duration like",
+        ),
+        (
+            r#"{"steps":[{"approval":{"timeout":"1m","on_timeout":"maybe"}}]}"#,
+            "steps[0].approval.on_timeout",
+            "unknown variant `maybe`",
+        ),
         (r#"{"steps":[{"bake":"1m"}]}"#, "steps[0]", "exactly one of"),
-        (r#"{"steps":[{"weight":10,"bake":"50m"}]}"#, "hook_budget", "worst case"),
-        (r#"{"steps":[{"approval":{"timeout":"58m"}}],"hook_budget":"60m"}"#, "hook_budget", "worst case"),
-        (r#"{"steps":[{"weight":10}],"hook_budget":"2h"}"#, "hook_budget", "at most 60m"),
-        (r#"{"steps":[{"weight":10}],"hook_budget":"ten"}"#, "hook_budget", "a duration like"),
-        (r#"{"steps":[{"weight":10}],"health":{"alarms":["web-5xx", 5]}}"#, "health.alarms[1]", "expected a string"),
-        (r#"{"steps":[{"weight":10}],"health":{"alarms":"web-5xx"}}"#, "health.alarms", "expected a sequence"),
-        (r#"{"steps":[{"weight":10}],"health":{"interval":"0s"}}"#, "health.interval", "at least 1s"),
-        (r#"{"steps":[{"weight":10}],"health":{"min_healthy_percent":120}}"#, "health.min_healthy_percent", "from 0 to 100"),
-        (r#"{"steps":[{"weight":10}],"health":{"http":[{"url":"ftp://x"}]}}"#, "health.http[0].url", "http:// or https://"),
-        (r#"{"steps":[{"weight":10}],"health":{"http":[{"url":"http://x","expect_status":999}]}}"#, "health.http[0].expect_status", "100 to 599"),
-        (r#"{"steps":[{"cohort":{"header":"X Canary","values":["a"]}}]}"#, "steps[0].cohort.header", "HTTP header name"),
-        (r#"{"steps":[{"cohort":{"header":"X-Canary","values":[]}}]}"#, "steps[0].cohort.values", "at least one"),
-        (r#"{"steps":[{"cohort":{"header":"X-A","values":["a"]}},{"cohort":{"header":"X-B","values":["b"]}}]}"#, "steps[1].cohort", "at most one cohort"),
-        (r#"{"steps":[{"weight":"ten"}]}"#, "steps[0].weight", "invalid type"),
-        (r#"{"steps":[{"weight":10}],"post_traffic":{"bake":"90m"}}"#, "post_traffic.bake", "at most hook_budget"),
-        (r#"{"steps":[{"weight":10}],"traffic":{"production_rule_arn":"rule-1"}}"#, "traffic.production_rule_arn", "listener rule ARN"),
-        ("not: [valid", "plan", ""),
+        (
+            r#"{"steps":[{"weight":10,"bake":"51m"}]}"#,
+            "hook_budget",
+            "worst case",
+        ),
+        (
+            r#"{"steps":[{"approval":{"timeout":"58m"}}],"hook_budget":"60m"}"#,
+            "hook_budget",
+            "worst case",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"hook_budget":"2h"}"#,
+            "hook_budget",
+            "at most 60m",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"hook_budget":"ten"}"#,
+            "hook_budget",
+            "a duration like",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"health":{"alarms":["web-5xx", 5]}}"#,
+            "health.alarms[1]",
+            "expected a string",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"health":{"alarms":"web-5xx"}}"#,
+            "health.alarms",
+            "expected a sequence",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"health":{"interval":"0s"}}"#,
+            "health.interval",
+            "at least 1s",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"health":{"min_healthy_percent":120}}"#,
+            "health.min_healthy_percent",
+            "from 0 to 100",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"health":{"http":[{"url":"ftp://x"}]}}"#,
+            "health.http[0].url",
+            "http:// or https://",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"health":{"http":[{"url":"http://x","expect_status":999}]}}"#,
+            "health.http[0].expect_status",
+            "100 to 599",
+        ),
+        (
+            r#"{"steps":[{"cohort":{"header":"X Canary","values":["a"]}}]}"#,
+            "steps[0].cohort.header",
+            "HTTP header name",
+        ),
+        (
+            r#"{"steps":[{"cohort":{"header":"X-Canary","values":[]}}]}"#,
+            "steps[0].cohort.values",
+            "at least one",
+        ),
+        (
+            r#"{"steps":[{"cohort":{"header":"X-A","values":["a"]}},{"cohort":{"header":"X-B","values":["b"]}}]}"#,
+            "steps[1].cohort",
+            "at most one cohort",
+        ),
+        (
+            r#"{"steps":[{"weight":"ten"}]}"#,
+            "steps[0].weight",
+            "invalid type",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"post_traffic":{"bake":"90m"}}"#,
+            "post_traffic.bake",
+            "at most hook_budget",
+        ),
+        (
+            r#"{"steps":[{"weight":10}],"traffic":{"production_rule_arn":"rule-1"}}"#,
+            "traffic.production_rule_arn",
+            "listener rule ARN",
+        ),
+        (
+            "steps: [valid",
+            "steps[0]",
+            "invalid type: string \"valid\", expected a step object",
+        ),
+        (r#"{"steps": "#, "steps", "EOF"),
     ];
     assert!(cases.len() >= 15);
+    let mut misses = Vec::new();
     for (text, field, expected) in cases {
         let errs = Plan::parse(text).expect_err(text);
-        let hit = errs.0.iter().find(|p| p.field == *field && p.expected.contains(expected));
-        assert!(hit.is_some(), "{text}\n  wanted {field}: ..{expected}..\n  got {errs}");
+        let hit = errs
+            .0
+            .iter()
+            .find(|p| p.field == *field && p.expected.contains(expected));
+        if hit.is_none() {
+            misses.push(format!(
+                "{text}\n  wanted {field}: ..{expected}..\n  got {errs}"
+            ));
+        }
     }
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
 }
 
 #[test]
 fn every_problem_is_reported_not_just_the_first() {
-    let errs = Plan::from_json(r#"{"steps":[{"weight":0},{"approval":{}}],"health":{"interval":"0s"}}"#).unwrap_err();
+    let errs =
+        Plan::from_json(r#"{"steps":[{"weight":0},{"approval":{}}],"health":{"interval":"0s"}}"#)
+            .unwrap_err();
     let fields: Vec<&str> = errs.0.iter().map(|p| p.field.as_str()).collect();
     assert!(fields.contains(&"steps[0].weight"), "{fields:?}");
     assert!(fields.contains(&"steps[1].approval.timeout"), "{fields:?}");
@@ -101,7 +245,10 @@ fn every_problem_is_reported_not_just_the_first() {
 fn normalized_plan_round_trips_through_the_execution_document() {
     let plan = Plan::from_json(DESIGN_EXAMPLE).unwrap();
     let json = serde_json::to_value(&plan).unwrap();
-    assert_eq!(json["steps"][1], serde_json::json!({"kind": "weight", "weight": 10, "bake_seconds": 300}));
+    assert_eq!(
+        json["steps"][1],
+        serde_json::json!({"kind": "weight", "weight": 10, "bake_seconds": 300})
+    );
     assert_eq!(json["steps"][0]["kind"], "cohort");
     assert_eq!(json["steps"][2]["on_timeout"], "rollback");
     let back: Plan = serde_json::from_value(json).unwrap();
@@ -110,7 +257,9 @@ fn normalized_plan_round_trips_through_the_execution_document() {
 
 #[test]
 fn plan_errors_become_invalid_input_naming_the_field() {
-    let err: crate::Error = Plan::from_json(r#"{"steps":[{"weight":0}]}"#).unwrap_err().into();
+    let err: crate::Error = Plan::from_json(r#"{"steps":[{"weight":0}]}"#)
+        .unwrap_err()
+        .into();
     assert_eq!(err.error_type(), "InvalidInput");
     assert!(err.to_string().contains("plan.steps[0].weight"), "{err}");
 }
