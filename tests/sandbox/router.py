@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import boto3  # noqa: E402
 from botocore.config import Config as BotoConfig  # noqa: E402
+from requests.structures import CaseInsensitiveDict  # noqa: E402
 
 import awsproto  # noqa: E402
 from alb import AlbEmulator  # noqa: E402
@@ -278,7 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self):
         t0 = time.time()
         body = self._body()
-        headers = {k: v for k, v in self.headers.items()}
+        headers = CaseInsensitiveDict(self.headers.items())
         path = self.path
         sb = self.sandbox
         try:
@@ -334,7 +335,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._invoke(req, headers, body)
         if req.protocol == "cbor":
             prefix, ver = awsproto.SERVICE_JSON.get(req.service, (req.target_prefix, "1.0"))
-            h = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "accept", "smithy-protocol")}
+            h = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "accept", "smithy-protocol",
+                                                                     "x-amz-target")}
             h["Content-Type"] = f"application/x-amz-json-{ver}"
             h["X-Amz-Target"] = f"{prefix}.{req.operation}"
             status, rh, rb = self._forward(sb.moto_url, "POST", "/", h, awsproto.cbor_request_to_json(req, body))
@@ -440,7 +442,9 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             try:
-                self._forward(sb.lambda_url, "GET", "/", {}, b"", timeout=2)
+                import socket
+                u = urlsplit(sb.lambda_url)
+                socket.create_connection((u.hostname, u.port), timeout=2).close()
                 ok_lambda = True
             except OSError:
                 pass

@@ -62,8 +62,10 @@ curl -sf -X POST "http://127.0.0.1:$MOTO_INTERNAL_PORT/moto-api/config" \
     CANARY_STATE_MACHINE_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary" \
     POST_TRAFFIC_STATE_MACHINE_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:hookline-post-traffic" \
     PLAN_PARAMETER_PREFIX=/hookline HOOK_FUNCTION_NAME=hook
-  extra=()
-  [ "${SANDBOX_LAMBDA_NO_RELOAD:-0}" = 1 ] && extra+=(--ignore-changes)
+  # cargo-lambda's watcher reacts to any file in the repo (.git included) and restarts
+  # the functions mid-deployment; reload only on request (SANDBOX_LAMBDA_RELOAD=1).
+  extra=(--ignore-changes)
+  [ "${SANDBOX_LAMBDA_RELOAD:-0}" = 1 ] && extra=()
   start lambda "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" "${extra[@]}"
 )
 wait_for lambda 60 port_open "$LAMBDA_PORT"
