@@ -22,8 +22,7 @@ impl Deps {
     pub fn from_env(clients: Clients) -> Deps {
         Deps {
             clients,
-            plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX")
-                .unwrap_or_else(|_| "/hookline".into()),
+            plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into()),
         }
     }
 }
@@ -40,10 +39,7 @@ pub struct Output {
 pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     let doc: ExecutionDocument = parse_event(event)?;
     let ctx = &doc.context;
-    let hook = ctx
-        .hook
-        .clone()
-        .ok_or_else(|| Error::invalid("context.hook", "the lifecycle hook to report"))?;
+    let hook = ctx.hook.clone().ok_or_else(|| Error::invalid("context.hook", "the lifecycle hook to report"))?;
     async {
         let removed = deps.clients.router(ctx).remove_cohorts().await?;
         if hook.event == HookEvent::AfterAllowTraffic {
@@ -71,21 +67,9 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
                 .aws("PutParameter")?;
             info!(parameter = %name, "release recorded");
         }
-        let reported = deps
-            .clients
-            .lifecycle()
-            .report(
-                &ctx.deployment_id,
-                &hook.execution_id,
-                HookStatus::Succeeded,
-            )
-            .await?;
-        info!(
-            event = hook.event.as_str(),
-            ?reported,
-            cohort_rules_removed = removed,
-            "hook reported Succeeded"
-        );
+        let reported =
+            deps.clients.lifecycle().report(&ctx.deployment_id, &hook.execution_id, HookStatus::Succeeded).await?;
+        info!(event = hook.event.as_str(), ?reported, cohort_rules_removed = removed, "hook reported Succeeded");
         Ok(Output {
             reported: "Succeeded",
             already_reported: reported == Reported::Already,

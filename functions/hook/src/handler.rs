@@ -5,9 +5,7 @@
 
 use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 use hookline::error::AwsResultExt;
-use hookline::execution::{
-    execution_name, now_epoch, ExecutionDocument, HookEvent, HookKind, HookRef, RolloutState,
-};
+use hookline::execution::{execution_name, now_epoch, ExecutionDocument, HookEvent, HookKind, HookRef, RolloutState};
 use hookline::lifecycle::{HookStatus, Lifecycle};
 use hookline::plan::Plan;
 use hookline::runtime::parse_event;
@@ -30,10 +28,8 @@ impl Deps {
         Deps {
             clients,
             canary_state_machine_arn: std::env::var("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
-            post_traffic_state_machine_arn: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN")
-                .unwrap_or_default(),
-            plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX")
-                .unwrap_or_else(|_| "/hookline".into()),
+            post_traffic_state_machine_arn: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
+            plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into()),
         }
     }
 }
@@ -54,11 +50,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     let execution_id = event.lifecycle_event_hook_execution_id.clone();
     if deployment_id.is_empty() || execution_id.is_empty() {
         return Err(Error::invalid(
-            if deployment_id.is_empty() {
-                "DeploymentId"
-            } else {
-                "LifecycleEventHookExecutionId"
-            },
+            if deployment_id.is_empty() { "DeploymentId" } else { "LifecycleEventHookExecutionId" },
             "a non-empty string",
         ));
     }
@@ -85,11 +77,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
 }
 
 async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Output> {
-    let resolved = deps
-        .clients
-        .lifecycle()
-        .resolve(deployment_id, Some(execution_id))
-        .await?;
+    let resolved = deps.clients.lifecycle().resolve(deployment_id, Some(execution_id)).await?;
     let mut context = resolved.context;
     let event = resolved.in_progress_event.as_deref().and_then(HookEvent::from_name).ok_or_else(|| {
         Error::invalid(
@@ -100,61 +88,34 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<O
             ),
         )
     })?;
-    context.hook = Some(HookRef {
-        kind: HookKind::Codedeploy,
-        event,
-        execution_id: execution_id.to_string(),
-    });
+    context.hook = Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: execution_id.to_string() });
 
     let plan = load_plan(deps, &context.application, &context.deployment_group).await?;
     context.prod_rule_arn = plan.traffic.production_rule_arn.clone();
 
     let started_at = now_epoch();
     let (state_machine_arn, state) = match event {
-        HookEvent::BeforeAllowTraffic => (
-            &deps.canary_state_machine_arn,
-            RolloutState {
-                index: 0,
-                weight: 0,
-                started_at,
-                bake_until: None,
-            },
-        ),
+        HookEvent::BeforeAllowTraffic => {
+            (&deps.canary_state_machine_arn, RolloutState { index: 0, weight: 0, started_at, bake_until: None })
+        }
         HookEvent::AfterAllowTraffic => (
             &deps.post_traffic_state_machine_arn,
             RolloutState {
                 index: 0,
                 weight: 100,
                 started_at,
-                bake_until: Some(
-                    started_at + i64::try_from(plan.post_traffic.bake_seconds).unwrap_or(0),
-                ),
+                bake_until: Some(started_at + i64::try_from(plan.post_traffic.bake_seconds).unwrap_or(0)),
             },
         ),
     };
     if state_machine_arn.is_empty() {
-        return Err(Error::invalid(
-            "environment",
-            format!("the {} state machine ARN", event.as_str()),
-        ));
+        return Err(Error::invalid("environment", format!("the {} state machine ARN", event.as_str())));
     }
     let name = execution_name(deployment_id, event);
-    let doc = ExecutionDocument {
-        context,
-        plan,
-        state,
-    };
-    let input = serde_json::to_string(&doc)
-        .map_err(|e| Error::invalid("execution input", e.to_string()))?;
-    let started = deps
-        .clients
-        .sfn
-        .start_execution()
-        .state_machine_arn(state_machine_arn)
-        .name(&name)
-        .input(input)
-        .send()
-        .await;
+    let doc = ExecutionDocument { context, plan, state };
+    let input = serde_json::to_string(&doc).map_err(|e| Error::invalid("execution input", e.to_string()))?;
+    let started =
+        deps.clients.sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input).send().await;
     match started {
         Ok(out) => Ok(Output {
             execution_arn: out.execution_arn().to_string(),
@@ -163,40 +124,23 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<O
             already_started: false,
         }),
         // A duplicate invocation: the execution of this hook exists, which is success.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_execution_already_exists()) =>
-        {
-            Ok(Output {
-                execution_arn: format!(
-                    "{}:{name}",
-                    state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
-                ),
-                state_machine_arn: state_machine_arn.clone(),
-                event,
-                already_started: true,
-            })
-        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => Ok(Output {
+            execution_arn: format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1)),
+            state_machine_arn: state_machine_arn.clone(),
+            event,
+            already_started: true,
+        }),
         Err(e) => Err(Error::from_sdk("StartExecution", e)),
     }
 }
 
 async fn load_plan(deps: &Deps, application: &str, group: &str) -> Result<Plan> {
-    let name = format!(
-        "{}/{application}/{group}",
-        deps.plan_parameter_prefix.trim_end_matches('/')
-    );
+    let name = format!("{}/{application}/{group}", deps.plan_parameter_prefix.trim_end_matches('/'));
     let got = deps.clients.ssm.get_parameter().name(&name).send().await;
     let out = match got {
         Ok(out) => out,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_parameter_not_found()) =>
-        {
-            return Err(Error::invalid(
-                "plan",
-                format!("an SSM parameter {name} holding the plan (not found)"),
-            ));
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
+            return Err(Error::invalid("plan", format!("an SSM parameter {name} holding the plan (not found)")));
         }
         Err(e) => return Err(e).aws("GetParameter"),
     };

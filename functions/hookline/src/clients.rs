@@ -34,10 +34,7 @@ impl Clients {
 impl Clients {
     /// The deployment controller (CodeDeploy).
     pub fn lifecycle(&self) -> crate::lifecycle::CodeDeploy {
-        crate::lifecycle::CodeDeploy {
-            codedeploy: self.codedeploy.clone(),
-            elbv2: self.elbv2.clone(),
-        }
+        crate::lifecycle::CodeDeploy { codedeploy: self.codedeploy.clone(), elbv2: self.elbv2.clone() }
     }
 
     /// The production route of a deployment (ALB listener or rule).

@@ -21,36 +21,19 @@ pub enum Error {
     HealthCheckFailed(String),
     /// The deployment is no longer in progress (stopped from the console, failed, rolled back).
     #[error("deployment {deployment_id} is {status}, no longer in progress")]
-    DeploymentStopped {
-        deployment_id: String,
-        status: String,
-    },
+    DeploymentStopped { deployment_id: String, status: String },
     /// Production traffic is not where the previous step left it; nothing was modified.
     #[error("traffic drift on {resource}: expected {expected}, found {found}")]
-    TrafficDrift {
-        resource: String,
-        expected: String,
-        found: String,
-    },
+    TrafficDrift { resource: String, expected: String, found: String },
     /// AWS asked us to slow down.
     #[error("{operation} throttled: {message}")]
-    Throttled {
-        operation: &'static str,
-        message: String,
-    },
+    Throttled { operation: &'static str, message: String },
     /// A fault worth retrying (timeouts, 5xx, dispatch failures).
     #[error("{operation} failed (transient): {message}")]
-    AwsTransient {
-        operation: &'static str,
-        message: String,
-    },
+    AwsTransient { operation: &'static str, message: String },
     /// A fault retrying will not fix (access denied, validation, missing resource).
     #[error("{operation} failed: {message}")]
-    AwsPermanent {
-        operation: &'static str,
-        code: Option<String>,
-        message: String,
-    },
+    AwsPermanent { operation: &'static str, code: Option<String>, message: String },
 }
 
 /// Shorthand used across the crate.
@@ -59,10 +42,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Builds an [`Error::InvalidInput`].
     pub fn invalid(field: impl Into<String>, expected: impl Into<String>) -> Self {
-        Error::InvalidInput {
-            field: field.into(),
-            expected: expected.into(),
-        }
+        Error::InvalidInput { field: field.into(), expected: expected.into() }
     }
 
     /// The stable `errorType` name from DESIGN.md that state machines match on.
@@ -97,23 +77,15 @@ impl Error {
         let message = DisplayErrorContext(&err).to_string();
         let status = err.raw_response().map(|r| r.status().as_u16());
         match &err {
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => Error::AwsTransient { operation, message },
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+                Error::AwsTransient { operation, message }
+            }
             _ => match code.as_deref() {
-                Some(c) if THROTTLING_ERRORS.contains(&c) => {
-                    Error::Throttled { operation, message }
-                }
+                Some(c) if THROTTLING_ERRORS.contains(&c) => Error::Throttled { operation, message },
                 _ if status == Some(429) => Error::Throttled { operation, message },
-                Some(c) if TRANSIENT_ERRORS.contains(&c) => {
-                    Error::AwsTransient { operation, message }
-                }
+                Some(c) if TRANSIENT_ERRORS.contains(&c) => Error::AwsTransient { operation, message },
                 _ if status.is_some_and(|s| s >= 500) => Error::AwsTransient { operation, message },
-                _ => Error::AwsPermanent {
-                    operation,
-                    code,
-                    message,
-                },
+                _ => Error::AwsPermanent { operation, code, message },
             },
         }
     }
@@ -121,10 +93,7 @@ impl Error {
 
 impl From<Error> for Diagnostic {
     fn from(err: Error) -> Diagnostic {
-        Diagnostic {
-            error_type: err.error_type().into(),
-            error_message: err.to_string(),
-        }
+        Diagnostic { error_type: err.error_type().into(), error_message: err.to_string() }
     }
 }
 
@@ -149,47 +118,20 @@ mod tests {
 
     #[test]
     fn every_variant_maps_to_a_design_error_type() {
-        let allowed = [
-            "InvalidInput",
-            "HealthCheckFailed",
-            "DeploymentStopped",
-            "Throttled",
-            "AwsTransient",
-            "AwsPermanent",
-        ];
+        let allowed =
+            ["InvalidInput", "HealthCheckFailed", "DeploymentStopped", "Throttled", "AwsTransient", "AwsPermanent"];
         let all = [
             Error::invalid("steps", "a list"),
             Error::HealthCheckFailed("x".into()),
-            Error::DeploymentStopped {
-                deployment_id: "d".into(),
-                status: "Stopped".into(),
-            },
-            Error::TrafficDrift {
-                resource: "l".into(),
-                expected: "a".into(),
-                found: "b".into(),
-            },
-            Error::Throttled {
-                operation: "Op",
-                message: "m".into(),
-            },
-            Error::AwsTransient {
-                operation: "Op",
-                message: "m".into(),
-            },
-            Error::AwsPermanent {
-                operation: "Op",
-                code: None,
-                message: "m".into(),
-            },
+            Error::DeploymentStopped { deployment_id: "d".into(), status: "Stopped".into() },
+            Error::TrafficDrift { resource: "l".into(), expected: "a".into(), found: "b".into() },
+            Error::Throttled { operation: "Op", message: "m".into() },
+            Error::AwsTransient { operation: "Op", message: "m".into() },
+            Error::AwsPermanent { operation: "Op", code: None, message: "m".into() },
         ];
         for e in all {
             let d: Diagnostic = e.clone().into();
-            assert!(
-                allowed.contains(&d.error_type.as_str()),
-                "{e:?} -> {}",
-                d.error_type
-            );
+            assert!(allowed.contains(&d.error_type.as_str()), "{e:?} -> {}", d.error_type);
             assert_eq!(d.error_message, e.to_string());
         }
     }

@@ -103,10 +103,7 @@ pub struct ExecutionDocument {
 /// The execution name for a deployment's hook: a duplicate invocation maps to the same one.
 pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
     // Step Functions names allow 80 characters of [A-Za-z0-9-_]; deployment ids are `d-` + 9 alphanumerics.
-    let safe: String = deployment_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let safe: String = deployment_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
     let mut name = format!("{safe}-{}", event.as_str());
     name.truncate(80);
     name
@@ -126,17 +123,8 @@ mod tests {
 
     #[test]
     fn execution_name_is_stable_and_valid() {
-        assert_eq!(
-            execution_name("d-ABC123XYZ", HookEvent::BeforeAllowTraffic),
-            "d-ABC123XYZ-BeforeAllowTraffic"
-        );
-        assert_eq!(
-            execution_name("d-ABC123XYZ", HookEvent::AfterAllowTraffic),
-            "d-ABC123XYZ-AfterAllowTraffic"
-        );
-        assert_eq!(
-            execution_name("d-A B/C", HookEvent::AfterAllowTraffic),
-            "d-ABC-AfterAllowTraffic"
-        );
+        assert_eq!(execution_name("d-ABC123XYZ", HookEvent::BeforeAllowTraffic), "d-ABC123XYZ-BeforeAllowTraffic");
+        assert_eq!(execution_name("d-ABC123XYZ", HookEvent::AfterAllowTraffic), "d-ABC123XYZ-AfterAllowTraffic");
+        assert_eq!(execution_name("d-A B/C", HookEvent::AfterAllowTraffic), "d-ABC-AfterAllowTraffic");
     }
 }

@@ -35,24 +35,14 @@ pub fn init_logging() {
 /// Reads the event into `T`; a mismatch is `InvalidInput` naming the field's path.
 pub fn parse_event<T: DeserializeOwned>(event: Value) -> Result<T> {
     if let Some(reason) = event.get(NOT_JSON).and_then(Value::as_str) {
-        return Err(Error::invalid(
-            "event",
-            format!("a JSON document ({reason})"),
-        ));
+        return Err(Error::invalid("event", format!("a JSON document ({reason})")));
     }
     if !event.is_object() {
-        return Err(Error::invalid(
-            "event",
-            format!("a JSON object, got {}", kind_of(&event)),
-        ));
+        return Err(Error::invalid("event", format!("a JSON object, got {}", kind_of(&event))));
     }
     serde_path_to_error::deserialize(event).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." {
-            "event".to_string()
-        } else {
-            path
-        };
+        let field = if path == "." { "event".to_string() } else { path };
         Error::invalid(field, e.inner().to_string())
     })
 }
@@ -89,10 +79,7 @@ where
 {
     let handler = &handler;
     let service = service_fn(move |event: LambdaEvent<Value>| handler(event.payload));
-    Runtime::new(service)
-        .layer(MapRequestLayer::new(json_or_marker))
-        .run()
-        .await
+    Runtime::new(service).layer(MapRequestLayer::new(json_or_marker)).run().await
 }
 
 #[cfg(test)]
@@ -114,17 +101,12 @@ mod tests {
 
     #[test]
     fn malformed_events_name_the_field() {
-        let err =
-            parse_event::<Input>(serde_json::json!({"context": {"deployment_id": 5}})).unwrap_err();
+        let err = parse_event::<Input>(serde_json::json!({"context": {"deployment_id": 5}})).unwrap_err();
         assert_eq!(err.error_type(), "InvalidInput");
         assert!(err.to_string().contains("context.deployment_id"), "{err}");
 
         let err = parse_event::<Input>(serde_json::json!("hello")).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("event: a JSON object, got a string"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("event: a JSON object, got a string"), "{err}");
 
         let err = parse_event::<Input>(serde_json::json!({})).unwrap_err();
         assert!(err.to_string().contains("missing field `context`"), "{err}");
@@ -141,10 +123,6 @@ mod tests {
         .unwrap();
         let err = parse_event::<Input>(marked).unwrap_err();
         assert_eq!(err.error_type(), "InvalidInput");
-        assert!(
-            err.to_string()
-                .starts_with("invalid input: event: a JSON document"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("invalid input: event: a JSON document"), "{err}");
     }
 }

@@ -24,23 +24,10 @@ pub struct Registered {
 }
 
 /// Reads the service's current task definition and load-balanced container.
-pub async fn service_target(
-    ecs: &aws_sdk_ecs::Client,
-    cluster: &str,
-    service: &str,
-) -> Result<ServiceTarget> {
-    let out = ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .send()
-        .await
-        .aws("DescribeServices")?;
+pub async fn service_target(ecs: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<ServiceTarget> {
+    let out = ecs.describe_services().cluster(cluster).services(service).send().await.aws("DescribeServices")?;
     let svc = out.services().first().ok_or_else(|| {
-        Error::invalid(
-            "service",
-            format!("an ECS service in cluster {cluster}, {service:?} not found"),
-        )
+        Error::invalid("service", format!("an ECS service in cluster {cluster}, {service:?} not found"))
     })?;
     // A CODE_DEPLOY service runs what its PRIMARY task set runs.
     let task_definition_arn = svc
@@ -49,18 +36,10 @@ pub async fn service_target(
         .find(|ts| ts.status() == Some("PRIMARY"))
         .and_then(|ts| ts.task_definition())
         .or(svc.task_definition())
-        .ok_or_else(|| {
-            Error::invalid(
-                "service",
-                format!("service {service} has no task definition"),
-            )
-        })?
+        .ok_or_else(|| Error::invalid("service", format!("service {service} has no task definition")))?
         .to_string();
     let lb = svc.load_balancers().first().ok_or_else(|| {
-        Error::invalid(
-            "service",
-            format!("service {service} has no load balancer (blue/green needs one)"),
-        )
+        Error::invalid("service", format!("service {service} has no load balancer (blue/green needs one)"))
     })?;
     Ok(ServiceTarget {
         task_definition_arn,
@@ -84,9 +63,7 @@ pub async fn register_with_image(
         .send()
         .await
         .aws("DescribeTaskDefinition")?;
-    let td = out
-        .task_definition()
-        .ok_or_else(|| Error::invalid("service", "a task definition"))?;
+    let td = out.task_definition().ok_or_else(|| Error::invalid("service", "a task definition"))?;
     let container_name = container.unwrap_or(&target.container_name).to_string();
     let containers = with_image(td, &container_name, image)?;
     let registered = ecs
@@ -109,19 +86,10 @@ pub async fn register_with_image(
         .send()
         .await
         .aws("RegisterTaskDefinition")?;
-    let arn = registered
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .ok_or_else(|| Error::AwsPermanent {
-            operation: "RegisterTaskDefinition",
-            code: None,
-            message: "no ARN returned".into(),
-        })?;
-    Ok(Registered {
-        task_definition_arn: arn.to_string(),
-        container_name,
-        container_port: target.container_port,
-    })
+    let arn = registered.task_definition().and_then(|t| t.task_definition_arn()).ok_or_else(|| {
+        Error::AwsPermanent { operation: "RegisterTaskDefinition", code: None, message: "no ARN returned".into() }
+    })?;
+    Ok(Registered { task_definition_arn: arn.to_string(), container_name, container_port: target.container_port })
 }
 
 fn with_image(
@@ -147,11 +115,7 @@ fn with_image(
     if found {
         Ok(containers)
     } else {
-        let names: Vec<&str> = td
-            .container_definitions()
-            .iter()
-            .filter_map(|c| c.name())
-            .collect();
+        let names: Vec<&str> = td.container_definitions().iter().filter_map(|c| c.name()).collect();
         Err(Error::invalid(
             "container",
             format!("one of the task definition's containers {names:?}, got {container:?}"),
@@ -194,8 +158,7 @@ mod tests {
             container_name: "web".into(),
             container_port: 8080,
         };
-        let spec: serde_json::Value =
-            serde_json::from_str(&render_appspec(&r, "hookline-hook")).unwrap();
+        let spec: serde_json::Value = serde_json::from_str(&render_appspec(&r, "hookline-hook")).unwrap();
         let props = &spec["Resources"][0]["TargetService"]["Properties"];
         assert_eq!(props["TaskDefinition"], "arn:td:web:7");
         assert_eq!(props["LoadBalancerInfo"]["ContainerName"], "web");

@@ -13,11 +13,7 @@ pub fn mocked_clients(rules: &[&Rule]) -> Clients {
     Clients {
         codedeploy: mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, rules.clone()),
         ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules.clone()),
-        elbv2: mock_client!(
-            aws_sdk_elasticloadbalancingv2,
-            RuleMode::MatchAny,
-            rules.clone()
-        ),
+        elbv2: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.clone()),
         sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, rules.clone()),
         cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, rules.clone()),
         ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules),
@@ -36,18 +32,15 @@ pub fn throttling_xml() -> String {
 }
 
 use aws_sdk_codedeploy::types::{DeploymentInfo, DeploymentStatus};
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, Listener, TargetGroupTuple,
-};
+use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ForwardActionConfig, Listener, TargetGroupTuple};
 
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, RolloutState, Side};
 use crate::plan::Plan;
 
-pub const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/demo/50dc6c495c0c9188/f2f7dc8efc522ab2";
-pub const BLUE_TG: &str =
-    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/6d0ecf831eec9f09";
-pub const GREEN_TG: &str =
-    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/1e2f3a4b5c6d7e8f";
+pub const LISTENER: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/demo/50dc6c495c0c9188/f2f7dc8efc522ab2";
+pub const BLUE_TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/6d0ecf831eec9f09";
+pub const GREEN_TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/1e2f3a4b5c6d7e8f";
 pub const DEPLOYMENT: &str = "d-TESTDEP01";
 pub const HOOK_EXECUTION: &str = "eyJvcGFxdWUiOiJ0b2tlbiJ9";
 
@@ -82,18 +75,15 @@ pub fn context() -> DeploymentContext {
 
 /// A small valid plan.
 pub fn plan() -> Plan {
-    Plan::from_json(r#"{"steps":[{"weight":10,"bake":"1m"},{"weight":100}],"health":{"interval":"10s","alarms":["web-5xx"]}}"#)
-        .unwrap_or_else(|e| panic!("test plan: {e}"))
+    Plan::from_json(
+        r#"{"steps":[{"weight":10,"bake":"1m"},{"weight":100}],"health":{"interval":"10s","alarms":["web-5xx"]}}"#,
+    )
+    .unwrap_or_else(|e| panic!("test plan: {e}"))
 }
 
 /// A rollout state started `ago` seconds before now.
 pub fn state(weight: u8, ago: i64) -> RolloutState {
-    RolloutState {
-        index: 0,
-        weight,
-        started_at: crate::execution::now_epoch() - ago,
-        bake_until: None,
-    }
+    RolloutState { index: 0, weight, started_at: crate::execution::now_epoch() - ago, bake_until: None }
 }
 
 /// A weighted forward to the demo pair.
@@ -102,18 +92,8 @@ pub fn forward(blue: i32, green: i32) -> Action {
         .r#type(ActionTypeEnum::Forward)
         .forward_config(
             ForwardActionConfig::builder()
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(BLUE_TG)
-                        .weight(blue)
-                        .build(),
-                )
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(GREEN_TG)
-                        .weight(green)
-                        .build(),
-                )
+                .target_groups(TargetGroupTuple::builder().target_group_arn(BLUE_TG).weight(blue).build())
+                .target_groups(TargetGroupTuple::builder().target_group_arn(GREEN_TG).weight(green).build())
                 .build(),
         )
         .build()
@@ -124,22 +104,13 @@ pub fn listener(
     blue: i32,
     green: i32,
 ) -> aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput {
-    aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput::builder(
-    )
-    .listeners(
-        Listener::builder()
-            .listener_arn(LISTENER)
-            .port(80)
-            .default_actions(forward(blue, green))
-            .build(),
-    )
-    .build()
+    aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput::builder()
+        .listeners(Listener::builder().listener_arn(LISTENER).port(80).default_actions(forward(blue, green)).build())
+        .build()
 }
 
 /// GetDeployment answering with `status`.
-pub fn deployment(
-    status: &str,
-) -> aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput {
+pub fn deployment(status: &str) -> aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput {
     aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput::builder()
         .deployment_info(
             DeploymentInfo::builder()
@@ -154,16 +125,8 @@ pub fn deployment(
 
 /// The green/blue weights a ModifyListener request sets, if it is one.
 pub fn weights_in(actions: &[Action]) -> Option<(i32, i32)> {
-    let groups = actions
-        .iter()
-        .find_map(|a| a.forward_config())?
-        .target_groups();
-    let of = |arn: &str| {
-        groups
-            .iter()
-            .find(|t| t.target_group_arn() == Some(arn))
-            .and_then(|t| t.weight())
-            .unwrap_or(0)
-    };
+    let groups = actions.iter().find_map(|a| a.forward_config())?.target_groups();
+    let of =
+        |arn: &str| groups.iter().find(|t| t.target_group_arn() == Some(arn)).and_then(|t| t.weight()).unwrap_or(0);
     Some((of(BLUE_TG), of(GREEN_TG)))
 }

@@ -20,10 +20,7 @@ pub struct Deps {
 impl Deps {
     /// Reads `HOOK_FUNCTION_NAME` (default `hook`).
     pub fn from_env(clients: Clients) -> Deps {
-        Deps {
-            clients,
-            hook_function: std::env::var("HOOK_FUNCTION_NAME").unwrap_or_else(|_| "hook".into()),
-        }
+        Deps { clients, hook_function: std::env::var("HOOK_FUNCTION_NAME").unwrap_or_else(|_| "hook".into()) }
     }
 }
 
@@ -55,16 +52,15 @@ pub struct Output {
 /// Registers the revision and creates the deployment.
 pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     let input: Input = parse_event(event)?;
-    for (field, value) in [
-        ("application", &input.application),
-        ("deployment_group", &input.deployment_group),
-        ("image", &input.image),
-    ] {
+    for (field, value) in
+        [("application", &input.application), ("deployment_group", &input.deployment_group), ("image", &input.image)]
+    {
         if value.trim().is_empty() {
             return Err(Error::invalid(field, "a non-empty string"));
         }
     }
-    let span = info_span!("register-taskdef", application = %input.application, deployment_group = %input.deployment_group);
+    let span =
+        info_span!("register-taskdef", application = %input.application, deployment_group = %input.deployment_group);
     release(deps, &input).instrument(span).await
 }
 
@@ -80,37 +76,17 @@ async fn release(deps: &Deps, input: &Input) -> Result<Output> {
                 .send()
                 .await
                 .aws("GetDeploymentGroup")?;
-            let svc = group
-                .deployment_group_info()
-                .and_then(|g| g.ecs_services().first())
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "deployment_group",
-                        "an ECS blue/green deployment group with a service",
-                    )
-                })?;
+            let svc = group.deployment_group_info().and_then(|g| g.ecs_services().first()).ok_or_else(|| {
+                Error::invalid("deployment_group", "an ECS blue/green deployment group with a service")
+            })?;
             (
-                input
-                    .cluster
-                    .clone()
-                    .or_else(|| svc.cluster_name().map(str::to_string))
-                    .unwrap_or_default(),
-                input
-                    .service
-                    .clone()
-                    .or_else(|| svc.service_name().map(str::to_string))
-                    .unwrap_or_default(),
+                input.cluster.clone().or_else(|| svc.cluster_name().map(str::to_string)).unwrap_or_default(),
+                input.service.clone().or_else(|| svc.service_name().map(str::to_string)).unwrap_or_default(),
             )
         }
     };
     let target = service_target(&deps.clients.ecs, &cluster, &service).await?;
-    let registered = register_with_image(
-        &deps.clients.ecs,
-        &target,
-        input.container.as_deref(),
-        &input.image,
-    )
-    .await?;
+    let registered = register_with_image(&deps.clients.ecs, &target, input.container.as_deref(), &input.image).await?;
     info!(task_definition = %registered.task_definition_arn, image = %input.image, "task definition registered");
     let appspec = render_appspec(&registered, &deps.hook_function);
     let created = codedeploy
@@ -123,22 +99,13 @@ async fn release(deps: &Deps, input: &Input) -> Result<Output> {
                 .app_spec_content(AppSpecContent::builder().content(&appspec).build())
                 .build(),
         )
-        .set_description(
-            input
-                .description
-                .clone()
-                .or_else(|| Some(format!("hookline release of {}", input.image))),
-        )
+        .set_description(input.description.clone().or_else(|| Some(format!("hookline release of {}", input.image))))
         .send()
         .await
         .aws("CreateDeployment")?;
     let deployment_id = created.deployment_id().unwrap_or_default().to_string();
     info!(deployment_id = %deployment_id, "deployment created");
-    Ok(Output {
-        task_definition_arn: registered.task_definition_arn,
-        deployment_id,
-        appspec,
-    })
+    Ok(Output { task_definition_arn: registered.task_definition_arn, deployment_id, appspec })
 }
 
 #[cfg(test)]

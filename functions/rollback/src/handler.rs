@@ -30,10 +30,7 @@ impl Deps {
             .iter()
             .filter_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
             .collect();
-        Deps {
-            clients,
-            state_machine_arns,
-        }
+        Deps { clients, state_machine_arns }
     }
 }
 
@@ -65,16 +62,11 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
         let error = event.get("error").cloned().unwrap_or(Value::Null);
         let doc: ExecutionDocument = parse_event(event)?;
         let span = info_span!("rollback", deployment_id = %doc.context.deployment_id);
-        from_execution(deps, &doc.context, &error)
-            .instrument(span)
-            .await
+        from_execution(deps, &doc.context, &error).instrument(span).await
     } else {
         let input: ConsoleInput = parse_event(event)?;
         if input.deployment_id.is_empty() {
-            return Err(Error::invalid(
-                "deployment_id",
-                "a CodeDeploy deployment id like d-ABCDEF123",
-            ));
+            return Err(Error::invalid("deployment_id", "a CodeDeploy deployment id like d-ABCDEF123"));
         }
         let span = info_span!("rollback", deployment_id = %input.deployment_id);
         from_console(deps, &input).instrument(span).await
@@ -88,10 +80,7 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
     if let Err(e) = &restored {
         error!(error = %e, "restoring traffic failed; reporting Failed anyway so CodeDeploy's own rollback can act");
     }
-    let mut out = Output {
-        restored: restored.is_ok(),
-        ..Output::default()
-    };
+    let mut out = Output { restored: restored.is_ok(), ..Output::default() };
     if let Some(hook) = &ctx.hook {
         let reported = report_failed(deps, &ctx.deployment_id, &hook.execution_id).await?;
         out.reported = Some("Failed");
@@ -99,10 +88,7 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
     }
     // An error here makes the state machine retry; restore and report are both idempotent.
     restored?;
-    info!(
-        already_reported = out.already_reported,
-        "production on blue 100%, hook reported Failed"
-    );
+    info!(already_reported = out.already_reported, "production on blue 100%, hook reported Failed");
     Ok(out)
 }
 
@@ -110,10 +96,7 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
 /// hook any more, so an error then counts as done.
 async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Reported> {
     let lifecycle = deps.clients.lifecycle();
-    match lifecycle
-        .report(deployment_id, execution_id, HookStatus::Failed)
-        .await
-    {
+    match lifecycle.report(deployment_id, execution_id, HookStatus::Failed).await {
         Ok(r) => Ok(r),
         Err(e @ (Error::Throttled { .. } | Error::AwsTransient { .. })) => Err(e),
         Err(e) => {
@@ -129,10 +112,7 @@ async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> 
 }
 
 async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
-    let reason = input
-        .reason
-        .clone()
-        .unwrap_or_else(|| "rolled back by an operator".into());
+    let reason = input.reason.clone().unwrap_or_else(|| "rolled back by an operator".into());
     let lifecycle = deps.clients.lifecycle();
     let prefix = format!("{}-", input.deployment_id);
 
@@ -149,11 +129,7 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
             .send()
             .await
             .aws("ListExecutions")?;
-        for exec in list
-            .executions()
-            .iter()
-            .filter(|e| e.name().starts_with(&prefix))
-        {
+        for exec in list.executions().iter().filter(|e| e.name().starts_with(&prefix)) {
             let described = deps
                 .clients
                 .sfn
@@ -162,10 +138,7 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
                 .send()
                 .await
                 .aws("DescribeExecution")?;
-            if let Some(doc) = described
-                .input()
-                .and_then(|i| serde_json::from_str::<ExecutionDocument>(i).ok())
-            {
+            if let Some(doc) = described.input().and_then(|i| serde_json::from_str::<ExecutionDocument>(i).ok()) {
                 running_contexts.push(doc.context);
             }
             match deps
@@ -179,9 +152,7 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
                 .await
             {
                 Ok(_) => stopped.push(exec.execution_arn().to_string()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_execution_does_not_exist()) => {}
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => {}
                 Err(e) => return Err(Error::from_sdk("StopExecution", e)),
             }
         }
@@ -198,11 +169,7 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
     deps.clients.router(&ctx).restore().await?;
     info!("production on blue 100%, cohort rules removed");
 
-    let mut out = Output {
-        restored: true,
-        stopped_executions: stopped,
-        ..Output::default()
-    };
+    let mut out = Output { restored: true, stopped_executions: stopped, ..Output::default() };
     for hook in running_contexts.iter().filter_map(|c| c.hook.as_ref()) {
         let reported = report_failed(deps, &input.deployment_id, &hook.execution_id).await?;
         out.reported = Some("Failed");
@@ -223,24 +190,9 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
 /// The plan's production rule, when the plan can be read; the listener otherwise.
 async fn production_rule(deps: &Deps, ctx: &DeploymentContext) -> Option<String> {
     let prefix = std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into());
-    let name = format!(
-        "{}/{}/{}",
-        prefix.trim_end_matches('/'),
-        ctx.application,
-        ctx.deployment_group
-    );
-    let out = deps
-        .clients
-        .ssm
-        .get_parameter()
-        .name(name)
-        .send()
-        .await
-        .ok()?;
-    Plan::parse(out.parameter()?.value()?)
-        .ok()?
-        .traffic
-        .production_rule_arn
+    let name = format!("{}/{}/{}", prefix.trim_end_matches('/'), ctx.application, ctx.deployment_group);
+    let out = deps.clients.ssm.get_parameter().name(name).send().await.ok()?;
+    Plan::parse(out.parameter()?.value()?).ok()?.traffic.production_rule_arn
 }
 
 #[cfg(test)]

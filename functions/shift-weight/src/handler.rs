@@ -45,7 +45,10 @@ pub async fn handle(clients: &Clients, event: Value) -> Result<RolloutState> {
                 state.bake_until = None;
             }
             Step::Approval { .. } => {
-                return Err(Error::invalid("step.kind", "weight or cohort (approvals are handled by the state machine)"));
+                return Err(Error::invalid(
+                    "step.kind",
+                    "weight or cohort (approvals are handled by the state machine)",
+                ));
             }
         }
         Ok(state)

@@ -7,29 +7,24 @@
 use hookline::execution::{now_epoch, DeploymentContext, RolloutState};
 use hookline::health::{bake_progress, Check};
 use hookline::lifecycle::{ensure_active, Lifecycle};
-use hookline::plan::{human, Plan};
+use hookline::plan::{human, Plan, MAX_HOOK_BUDGET_SECONDS};
 use hookline::runtime::parse_event;
 use hookline::{Clients, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{info, info_span, warn, Instrument};
 
+/// Time kept back from the hook's hour for rolling back and reporting.
+pub const ROLLBACK_RESERVE_SECONDS: u64 = 180;
+
 /// Which gate to run.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "gate", rename_all = "kebab-case")]
 pub enum Input {
     /// Green behind the test listener, before any production traffic.
-    Ready {
-        context: DeploymentContext,
-        plan: Plan,
-        state: RolloutState,
-    },
+    Ready { context: DeploymentContext, plan: Plan, state: RolloutState },
     /// During a bake: health plus the bake clock.
-    Bake {
-        context: DeploymentContext,
-        plan: Plan,
-        state: RolloutState,
-    },
+    Bake { context: DeploymentContext, plan: Plan, state: RolloutState },
     /// The deployment's status only (the `release` state machine waits on it).
     Deployment { deployment_id: String },
 }
@@ -38,17 +33,8 @@ pub enum Input {
 #[derive(Debug, Serialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum Output {
-    Health {
-        healthy: bool,
-        done: bool,
-        wait_seconds: u64,
-        checked_at: i64,
-        checks: Vec<Check>,
-    },
-    Deployment {
-        status: String,
-        done: bool,
-    },
+    Health { healthy: bool, done: bool, wait_seconds: u64, checked_at: i64, checks: Vec<Check> },
+    Deployment { status: String, done: bool },
 }
 
 /// Runs the gate named by `gate`.
@@ -61,30 +47,15 @@ pub async fn handle(clients: &Clients, event: Value) -> Result<Output> {
                 .status(&deployment_id)
                 .instrument(info_span!("release", deployment_id = %deployment_id))
                 .await?;
-            Ok(Output::Deployment {
-                done: status.is_terminal(),
-                status: status.0,
-            })
+            Ok(Output::Deployment { done: status.is_terminal(), status: status.0 })
         }
-        Input::Ready {
-            context,
-            plan,
-            state,
-        } => {
+        Input::Ready { context, plan, state } => {
             let span = info_span!("validate-health", deployment_id = %context.deployment_id, gate = "ready");
-            gate(clients, &context, &plan, &state, true)
-                .instrument(span)
-                .await
+            gate(clients, &context, &plan, &state, true).instrument(span).await
         }
-        Input::Bake {
-            context,
-            plan,
-            state,
-        } => {
+        Input::Bake { context, plan, state } => {
             let span = info_span!("validate-health", deployment_id = %context.deployment_id, gate = "bake");
-            gate(clients, &context, &plan, &state, false)
-                .instrument(span)
-                .await
+            gate(clients, &context, &plan, &state, false).instrument(span).await
         }
     }
 }
@@ -98,19 +69,17 @@ async fn gate(
 ) -> Result<Output> {
     ensure_active(&clients.lifecycle(), &ctx.deployment_id).await?;
     let now = now_epoch();
-    let budget_end =
-        state.started_at + i64::try_from(plan.hook_budget_seconds).unwrap_or(i64::MAX / 2);
+    // Keep a reserve for the rollback path (its retries included) inside
+    // CodeDeploy's hour, however large the plan's budget.
+    let budget = plan.hook_budget_seconds.min(MAX_HOOK_BUDGET_SECONDS - ROLLBACK_RESERVE_SECONDS);
+    let budget_end = state.started_at + i64::try_from(budget).unwrap_or(i64::MAX / 2);
     if now >= budget_end {
-        return Err(Error::HealthCheckFailed(format!(
-            "hook budget of {} spent",
-            human(plan.hook_budget_seconds)
-        )));
+        return Err(Error::HealthCheckFailed(format!("hook budget of {} spent", human(budget))));
     }
     let verdict = clients.health_gate().check(ctx, &plan.health).await?;
     let interval = plan.health.interval_seconds;
     if !verdict.healthy() {
-        let ready_end =
-            state.started_at + i64::try_from(plan.health.ready_timeout_seconds).unwrap_or(0);
+        let ready_end = state.started_at + i64::try_from(plan.health.ready_timeout_seconds).unwrap_or(0);
         if ready && now < ready_end {
             warn!(failures = %verdict.failures(), "green not healthy yet; checking again");
             return Ok(Output::Health {
@@ -123,31 +92,15 @@ async fn gate(
         }
         warn!(failures = %verdict.failures(), "health gate failed");
         let prefix = if ready {
-            format!(
-                "green not healthy within {}: ",
-                human(plan.health.ready_timeout_seconds)
-            )
+            format!("green not healthy within {}: ", human(plan.health.ready_timeout_seconds))
         } else {
             String::new()
         };
-        return Err(Error::HealthCheckFailed(format!(
-            "{prefix}{}",
-            verdict.failures()
-        )));
+        return Err(Error::HealthCheckFailed(format!("{prefix}{}", verdict.failures())));
     }
-    let (done, wait_seconds) = if ready {
-        (true, 0)
-    } else {
-        bake_progress(now, state.bake_until, interval)
-    };
+    let (done, wait_seconds) = if ready { (true, 0) } else { bake_progress(now, state.bake_until, interval) };
     info!(done, wait_seconds, checks = verdict.checks.len(), "healthy");
-    Ok(Output::Health {
-        healthy: true,
-        done,
-        wait_seconds,
-        checked_at: now,
-        checks: verdict.checks,
-    })
+    Ok(Output::Health { healthy: true, done, wait_seconds, checked_at: now, checks: verdict.checks })
 }
 
 #[cfg(test)]

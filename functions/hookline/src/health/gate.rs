@@ -40,10 +40,7 @@ impl HealthGate {
             match out.task_sets().first() {
                 Some(ts) => {
                     desired = Some(i64::from(ts.computed_desired_count()));
-                    checks.push(verdict::steady(
-                        task_set,
-                        ts.stability_status().map(|s| s.as_str()),
-                    ));
+                    checks.push(verdict::steady(task_set, ts.stability_status().map(|s| s.as_str())));
                 }
                 None => checks.push(verdict::steady(task_set, Some("MISSING"))),
             }
@@ -60,9 +57,7 @@ impl HealthGate {
         let healthy = targets
             .target_health_descriptions()
             .iter()
-            .filter(|d| {
-                d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
-            })
+            .filter(|d| d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy))
             .count();
         checks.push(verdict::targets(
             &ctx.green.target_group_name,

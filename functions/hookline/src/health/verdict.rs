@@ -12,11 +12,7 @@ pub struct Check {
 
 impl Check {
     fn new(name: impl Into<String>, ok: bool, reason: impl Into<String>) -> Check {
-        Check {
-            name: name.into(),
-            ok,
-            reason: reason.into(),
-        }
+        Check { name: name.into(), ok, reason: reason.into() }
     }
 }
 
@@ -34,12 +30,8 @@ impl Verdict {
 
     /// The failed checks, one per clause, for error messages.
     pub fn failures(&self) -> String {
-        let failed: Vec<String> = self
-            .checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.name, c.reason))
-            .collect();
+        let failed: Vec<String> =
+            self.checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.reason)).collect();
         failed.join("; ")
     }
 }
@@ -56,29 +48,17 @@ pub fn targets(
     // Without a task set (or its desired count) every registered target must be healthy.
     let desired = desired.map_or(registered, |d| usize::try_from(d).unwrap_or(0));
     if desired == 0 {
-        return Check::new(
-            name,
-            false,
-            format!("no tasks desired ({registered} registered)"),
-        );
+        return Check::new(name, false, format!("no tasks desired ({registered} registered)"));
     }
     let needed = (desired * usize::from(min_healthy_percent)).div_ceil(100);
     let ok = healthy >= needed && healthy > 0;
-    Check::new(
-        name,
-        ok,
-        format!("{healthy} healthy of {desired} desired, need {needed} ({min_healthy_percent}%)"),
-    )
+    Check::new(name, ok, format!("{healthy} healthy of {desired} desired, need {needed} ({min_healthy_percent}%)"))
 }
 
 /// The task set has reached steady state.
 pub fn steady(task_set: &str, stability: Option<&str>) -> Check {
     let status = stability.unwrap_or("unknown");
-    Check::new(
-        format!("task set {task_set}"),
-        status == "STEADY_STATE",
-        format!("stability {status}"),
-    )
+    Check::new(format!("task set {task_set}"), status == "STEADY_STATE", format!("stability {status}"))
 }
 
 /// A CloudWatch alarm is not firing. A missing alarm fails: a gate that
@@ -94,11 +74,7 @@ pub fn alarm(name: &str, state: Option<&str>) -> Check {
 pub fn http(url: &str, expect_status: u16, got: Result<u16, String>) -> Check {
     let name = format!("http {url}");
     match got {
-        Ok(s) => Check::new(
-            name,
-            s == expect_status,
-            format!("status {s}, expected {expect_status}"),
-        ),
+        Ok(s) => Check::new(name, s == expect_status, format!("status {s}, expected {expect_status}")),
         Err(e) => Check::new(name, false, e),
     }
 }
@@ -124,16 +100,10 @@ mod tests {
         assert!(targets("g", 2, 2, Some(2), 100).ok);
         assert!(!targets("g", 1, 2, Some(2), 100).ok);
         assert!(targets("g", 1, 2, Some(2), 50).ok);
-        assert!(
-            !targets("g", 0, 0, Some(0), 100).ok,
-            "nothing desired is not healthy"
-        );
+        assert!(!targets("g", 0, 0, Some(0), 100).ok, "nothing desired is not healthy");
         assert!(!targets("g", 0, 3, None, 0).ok, "zero healthy never passes");
         assert!(targets("g", 3, 3, None, 100).ok);
-        assert_eq!(
-            targets("g", 1, 3, Some(3), 100).reason,
-            "1 healthy of 3 desired, need 3 (100%)"
-        );
+        assert_eq!(targets("g", 1, 3, Some(3), 100).reason, "1 healthy of 3 desired, need 3 (100%)");
     }
 
     #[test]
@@ -151,9 +121,7 @@ mod tests {
 
     #[test]
     fn verdict_lists_failures() {
-        let v = Verdict {
-            checks: vec![alarm("a", Some("OK")), alarm("b", Some("ALARM"))],
-        };
+        let v = Verdict { checks: vec![alarm("a", Some("OK")), alarm("b", Some("ALARM"))] };
         assert!(!v.healthy());
         assert_eq!(v.failures(), "alarm b: state ALARM");
     }

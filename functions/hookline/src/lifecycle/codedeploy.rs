@@ -28,24 +28,11 @@ fn missing(what: &str) -> Error {
 #[async_trait]
 impl Lifecycle for CodeDeploy {
     async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved> {
-        let deployment = self
-            .codedeploy
-            .get_deployment()
-            .deployment_id(deployment_id)
-            .send()
-            .await
-            .aws("GetDeployment")?;
-        let info = deployment
-            .deployment_info()
-            .ok_or_else(|| missing("deploymentInfo"))?;
-        let application = info
-            .application_name()
-            .ok_or_else(|| missing("applicationName"))?
-            .to_string();
-        let group_name = info
-            .deployment_group_name()
-            .ok_or_else(|| missing("deploymentGroupName"))?
-            .to_string();
+        let deployment =
+            self.codedeploy.get_deployment().deployment_id(deployment_id).send().await.aws("GetDeployment")?;
+        let info = deployment.deployment_info().ok_or_else(|| missing("deploymentInfo"))?;
+        let application = info.application_name().ok_or_else(|| missing("applicationName"))?.to_string();
+        let group_name = info.deployment_group_name().ok_or_else(|| missing("deploymentGroupName"))?.to_string();
 
         let group = self
             .codedeploy
@@ -55,44 +42,24 @@ impl Lifecycle for CodeDeploy {
             .send()
             .await
             .aws("GetDeploymentGroup")?;
-        let group = group
-            .deployment_group_info()
-            .ok_or_else(|| missing("deploymentGroupInfo"))?;
+        let group = group.deployment_group_info().ok_or_else(|| missing("deploymentGroupInfo"))?;
         let pair = group
             .load_balancer_info()
             .and_then(|lb| lb.target_group_pair_info_list().first())
-            .ok_or_else(|| {
-                missing("target group pair (loadBalancerInfo.targetGroupPairInfoList)")
-            })?;
+            .ok_or_else(|| missing("target group pair (loadBalancerInfo.targetGroupPairInfoList)"))?;
         let prod_listener_arn = pair
             .prod_traffic_route()
             .and_then(|r| r.listener_arns().first())
             .ok_or_else(|| missing("production listener"))?
             .clone();
-        let test_listener_arn = pair
-            .test_traffic_route()
-            .and_then(|r| r.listener_arns().first())
-            .cloned();
-        let tg_names: Vec<String> = pair
-            .target_groups()
-            .iter()
-            .filter_map(|t| t.name().map(str::to_string))
-            .collect();
+        let test_listener_arn = pair.test_traffic_route().and_then(|r| r.listener_arns().first()).cloned();
+        let tg_names: Vec<String> = pair.target_groups().iter().filter_map(|t| t.name().map(str::to_string)).collect();
         if tg_names.len() != 2 {
             return Err(missing("pair of target groups"));
         }
-        let service = group
-            .ecs_services()
-            .first()
-            .ok_or_else(|| missing("ECS service"))?;
-        let cluster = service
-            .cluster_name()
-            .ok_or_else(|| missing("ECS cluster"))?
-            .to_string();
-        let service = service
-            .service_name()
-            .ok_or_else(|| missing("ECS service name"))?
-            .to_string();
+        let service = group.ecs_services().first().ok_or_else(|| missing("ECS service"))?;
+        let cluster = service.cluster_name().ok_or_else(|| missing("ECS cluster"))?.to_string();
+        let service = service.service_name().ok_or_else(|| missing("ECS service name"))?.to_string();
 
         let target = self
             .codedeploy
@@ -102,10 +69,7 @@ impl Lifecycle for CodeDeploy {
             .send()
             .await
             .aws("GetDeploymentTarget")?;
-        let ecs = target
-            .deployment_target()
-            .and_then(|t| t.ecs_target())
-            .ok_or_else(|| missing("ECS target"))?;
+        let ecs = target.deployment_target().and_then(|t| t.ecs_target()).ok_or_else(|| missing("ECS target"))?;
         let in_progress_event = ecs
             .lifecycle_events()
             .iter()
@@ -132,28 +96,15 @@ impl Lifecycle for CodeDeploy {
                 None => return Err(missing("blue task set")),
             },
         };
-        let (green_tg, green_ts) = labelled
-            .get("green")
-            .cloned()
-            .unwrap_or_else(|| (other_of(&tg_names, &blue_tg), None));
+        let (green_tg, green_ts) =
+            labelled.get("green").cloned().unwrap_or_else(|| (other_of(&tg_names, &blue_tg), None));
 
-        let arns = self
-            .target_group_arns(&[blue_tg.clone(), green_tg.clone()])
-            .await?;
-        let arn_of = |name: &str| {
-            arns.get(name)
-                .cloned()
-                .ok_or_else(|| missing(&format!("target group {name}")))
-        };
-        let hook = match (
-            execution_id,
-            in_progress_event.as_deref().and_then(HookEvent::from_name),
-        ) {
-            (Some(id), Some(event)) => Some(HookRef {
-                kind: HookKind::Codedeploy,
-                event,
-                execution_id: id.to_string(),
-            }),
+        let arns = self.target_group_arns(&[blue_tg.clone(), green_tg.clone()]).await?;
+        let arn_of = |name: &str| arns.get(name).cloned().ok_or_else(|| missing(&format!("target group {name}")));
+        let hook = match (execution_id, in_progress_event.as_deref().and_then(HookEvent::from_name)) {
+            (Some(id), Some(event)) => {
+                Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: id.to_string() })
+            }
             _ => None,
         };
         Ok(Resolved {
@@ -167,11 +118,7 @@ impl Lifecycle for CodeDeploy {
                 prod_listener_arn,
                 test_listener_arn,
                 prod_rule_arn: None,
-                blue: Side {
-                    target_group_arn: arn_of(&blue_tg)?,
-                    target_group_name: blue_tg,
-                    task_set_arn: blue_ts,
-                },
+                blue: Side { target_group_arn: arn_of(&blue_tg)?, target_group_name: blue_tg, task_set_arn: blue_ts },
                 green: Side {
                     target_group_arn: arn_of(&green_tg)?,
                     target_group_name: green_tg,
@@ -183,26 +130,12 @@ impl Lifecycle for CodeDeploy {
     }
 
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
-        let out = self
-            .codedeploy
-            .get_deployment()
-            .deployment_id(deployment_id)
-            .send()
-            .await
-            .aws("GetDeployment")?;
-        let status = out
-            .deployment_info()
-            .and_then(|i| i.status())
-            .ok_or_else(|| missing("status"))?;
+        let out = self.codedeploy.get_deployment().deployment_id(deployment_id).send().await.aws("GetDeployment")?;
+        let status = out.deployment_info().and_then(|i| i.status()).ok_or_else(|| missing("status"))?;
         Ok(DeploymentStatus(status.as_str().to_string()))
     }
 
-    async fn report(
-        &self,
-        deployment_id: &str,
-        execution_id: &str,
-        status: HookStatus,
-    ) -> Result<Reported> {
+    async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported> {
         let sent = self
             .codedeploy
             .put_lifecycle_event_hook_execution_status()
@@ -213,10 +146,7 @@ impl Lifecycle for CodeDeploy {
             .await;
         match sent {
             Ok(_) => Ok(Reported::Now),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_lifecycle_event_already_completed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_lifecycle_event_already_completed_exception()) => {
                 Ok(Reported::Already)
             }
             Err(e) => Err(Error::from_sdk("PutLifecycleEventHookExecutionStatus", e)),
@@ -235,9 +165,7 @@ impl Lifecycle for CodeDeploy {
         Ok(format!(
             "{}{}",
             out.status().map(|s| s.as_str()).unwrap_or("Pending"),
-            out.status_message()
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
+            out.status_message().map(|m| format!(": {m}")).unwrap_or_default()
         ))
     }
 }
@@ -254,19 +182,11 @@ impl CodeDeploy {
         Ok(out
             .target_groups()
             .iter()
-            .filter_map(|tg| {
-                Some((
-                    tg.target_group_name()?.to_string(),
-                    tg.target_group_arn()?.to_string(),
-                ))
-            })
+            .filter_map(|tg| Some((tg.target_group_name()?.to_string(), tg.target_group_arn()?.to_string())))
             .collect())
     }
 }
 
 fn other_of(pair: &[String], one: &str) -> String {
-    pair.iter()
-        .find(|n| n.as_str() != one)
-        .cloned()
-        .unwrap_or_default()
+    pair.iter().find(|n| n.as_str() != one).cloned().unwrap_or_default()
 }

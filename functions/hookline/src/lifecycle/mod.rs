@@ -48,10 +48,7 @@ pub struct DeploymentStatus(pub String);
 impl DeploymentStatus {
     /// Still worth working on: hooks may run and traffic may move.
     pub fn is_active(&self) -> bool {
-        matches!(
-            self.0.as_str(),
-            "Created" | "Queued" | "InProgress" | "Ready" | "Baking"
-        )
+        matches!(self.0.as_str(), "Created" | "Queued" | "InProgress" | "Ready" | "Baking")
     }
 
     /// Ended one way or another.
@@ -76,28 +73,17 @@ pub trait Lifecycle: Send + Sync {
     /// The deployment's current status.
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus>;
     /// Reports the hook's outcome.
-    async fn report(
-        &self,
-        deployment_id: &str,
-        execution_id: &str,
-        status: HookStatus,
-    ) -> Result<Reported>;
+    async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported>;
     /// Stops the deployment and asks the controller to roll back; returns its status message.
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<String>;
 }
 
 /// Fails with `DeploymentStopped` unless the deployment is still active.
-pub async fn ensure_active(
-    lifecycle: &dyn Lifecycle,
-    deployment_id: &str,
-) -> Result<DeploymentStatus> {
+pub async fn ensure_active(lifecycle: &dyn Lifecycle, deployment_id: &str) -> Result<DeploymentStatus> {
     let status = lifecycle.status(deployment_id).await?;
     if status.is_active() {
         Ok(status)
     } else {
-        Err(crate::Error::DeploymentStopped {
-            deployment_id: deployment_id.to_string(),
-            status: status.0,
-        })
+        Err(crate::Error::DeploymentStopped { deployment_id: deployment_id.to_string(), status: status.0 })
     }
 }

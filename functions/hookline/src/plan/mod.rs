@@ -109,16 +109,14 @@ impl Plan {
     /// Parses and validates a plan written as JSON.
     pub fn from_json(text: &str) -> Result<Plan, PlanErrors> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        let wire: WirePlan =
-            serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?;
+        let wire: WirePlan = serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?;
         validate(wire)
     }
 
     /// Parses and validates a plan written as YAML (JSON is YAML too).
     pub fn from_yaml(text: &str) -> Result<Plan, PlanErrors> {
         let de = serde_yaml::Deserializer::from_str(text);
-        let wire: WirePlan =
-            serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?;
+        let wire: WirePlan = serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?;
         validate(wire)
     }
 
@@ -134,18 +132,13 @@ impl Plan {
     /// The longest the BeforeAllowTraffic hook can take: green's ready
     /// timeout, every bake and every approval timeout.
     pub fn worst_case_seconds(&self) -> u64 {
-        self.health.ready_timeout_seconds
-            + self.steps.iter().map(Step::worst_case_seconds).sum::<u64>()
+        self.health.ready_timeout_seconds + self.steps.iter().map(Step::worst_case_seconds).sum::<u64>()
     }
 }
 
 fn structural(path: &serde_path_to_error::Path, err: &impl fmt::Display) -> PlanErrors {
     let field = path.to_string();
-    let field = if field == "." {
-        "plan".to_string()
-    } else {
-        field
-    };
+    let field = if field == "." { "plan".to_string() } else { field };
     // serde's message already says what it expected ("unknown field `x`, expected one of ...").
     let msg = err.to_string();
     let msg = msg.split(" at line ").next().unwrap_or(&msg);
@@ -160,10 +153,7 @@ fn structural(path: &serde_path_to_error::Path, err: &impl fmt::Display) -> Plan
         .replace("struct WireHttpProbe", "an http probe object")
         .replace("struct WirePostTraffic", "a post_traffic object")
         .replace("struct WireTraffic", "a traffic object");
-    PlanErrors(vec![Problem {
-        field,
-        expected: msg,
-    }])
+    PlanErrors(vec![Problem { field, expected: msg }])
 }
 
 /// Collects problems while a plan is checked.
@@ -172,10 +162,7 @@ struct Problems(Vec<Problem>);
 
 impl Problems {
     fn add(&mut self, field: impl Into<String>, expected: impl Into<String>) {
-        self.0.push(Problem {
-            field: field.into(),
-            expected: expected.into(),
-        });
+        self.0.push(Problem { field: field.into(), expected: expected.into() });
     }
 
     /// Parses an optional duration, recording a problem when malformed.
@@ -185,10 +172,7 @@ impl Problems {
             Some(t) => match humantime::parse_duration(t.trim()) {
                 Ok(d) => seconds_rounded_up(d),
                 Err(e) => {
-                    self.add(
-                        field,
-                        format!("a duration like \"90s\", \"5m\" or \"1h\", got {t:?} ({e})"),
-                    );
+                    self.add(field, format!("a duration like \"90s\", \"5m\" or \"1h\", got {t:?} ({e})"));
                     default
                 }
             },
@@ -218,10 +202,7 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
             if matches!(step, Step::Cohort { .. }) {
                 cohorts += 1;
                 if cohorts > 1 {
-                    p.add(
-                        format!("steps[{i}].cohort"),
-                        "at most one cohort step per plan (one header rule)",
-                    );
+                    p.add(format!("steps[{i}].cohort"), "at most one cohort step per plan (one header rule)");
                 }
             }
             steps.push(step);
@@ -230,48 +211,25 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
 
     let health = validate_health(&mut p, wire.health);
     let post_traffic = PostTraffic {
-        bake_seconds: p.duration(
-            "post_traffic.bake",
-            wire.post_traffic.as_ref().and_then(|t| t.bake.as_deref()),
-            0,
-        ),
+        bake_seconds: p.duration("post_traffic.bake", wire.post_traffic.as_ref().and_then(|t| t.bake.as_deref()), 0),
     };
-    let hook_budget_seconds = p.duration(
-        "hook_budget",
-        wire.hook_budget.as_deref(),
-        DEFAULT_HOOK_BUDGET,
-    );
+    let hook_budget_seconds = p.duration("hook_budget", wire.hook_budget.as_deref(), DEFAULT_HOOK_BUDGET);
     if hook_budget_seconds > MAX_HOOK_BUDGET_SECONDS {
         p.add(
             "hook_budget",
-            format!(
-                "at most 60m (CodeDeploy waits one hour for a hook), got {}",
-                human(hook_budget_seconds)
-            ),
+            format!("at most 60m (CodeDeploy waits one hour for a hook), got {}", human(hook_budget_seconds)),
         );
     } else if hook_budget_seconds == 0 {
         p.add("hook_budget", "a positive duration");
     }
-    let traffic = Traffic {
-        production_rule_arn: wire.traffic.and_then(|t| t.production_rule_arn),
-    };
+    let traffic = Traffic { production_rule_arn: wire.traffic.and_then(|t| t.production_rule_arn) };
     if let Some(arn) = &traffic.production_rule_arn {
         if !arn.starts_with("arn:") || !arn.contains(":listener-rule/") {
-            p.add(
-                "traffic.production_rule_arn",
-                format!("an ELBv2 listener rule ARN, got {arn:?}"),
-            );
+            p.add("traffic.production_rule_arn", format!("an ELBv2 listener rule ARN, got {arn:?}"));
         }
     }
 
-    let plan = Plan {
-        step_count: steps.len(),
-        steps,
-        health,
-        post_traffic,
-        hook_budget_seconds,
-        traffic,
-    };
+    let plan = Plan { step_count: steps.len(), steps, health, post_traffic, hook_budget_seconds, traffic };
     let worst = plan.worst_case_seconds();
     if hook_budget_seconds <= MAX_HOOK_BUDGET_SECONDS && worst > hook_budget_seconds {
         p.add(
@@ -284,10 +242,7 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
         );
     }
     if plan.post_traffic.bake_seconds > hook_budget_seconds.min(MAX_HOOK_BUDGET_SECONDS) {
-        p.add(
-            "post_traffic.bake",
-            "at most hook_budget (the AfterAllowTraffic hook has the same deadline)",
-        );
+        p.add("post_traffic.bake", "at most hook_budget (the AfterAllowTraffic hook has the same deadline)");
     }
     if p.0.is_empty() {
         Ok(plan)
@@ -296,18 +251,9 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
     }
 }
 
-fn validate_step(
-    p: &mut Problems,
-    i: usize,
-    ws: &WireStep,
-    last_weight: &mut Option<(usize, i64)>,
-) -> Option<Step> {
+fn validate_step(p: &mut Problems, i: usize, ws: &WireStep, last_weight: &mut Option<(usize, i64)>) -> Option<Step> {
     let at = format!("steps[{i}]");
-    let kinds = [
-        ws.weight.is_some(),
-        ws.approval.is_some(),
-        ws.cohort.is_some(),
-    ];
+    let kinds = [ws.weight.is_some(), ws.approval.is_some(), ws.cohort.is_some()];
     match kinds.iter().filter(|k| **k).count() {
         0 => {
             p.add(&at, "exactly one of weight, approval, cohort");
@@ -315,10 +261,7 @@ fn validate_step(
         }
         1 => {}
         _ => {
-            p.add(
-                &at,
-                "exactly one of weight, approval, cohort, found several",
-            );
+            p.add(&at, "exactly one of weight, approval, cohort, found several");
             return None;
         }
     }
@@ -331,12 +274,7 @@ fn validate_step(
             p.add(&field, format!("an integer from 1 to 100, got {w}"));
         } else if let Some((_, prev)) = *last_weight {
             if w <= prev {
-                p.add(
-                    &field,
-                    format!(
-                        "more than the previous weight {prev} (weights must increase), got {w}"
-                    ),
-                );
+                p.add(&field, format!("more than the previous weight {prev} (weights must increase), got {w}"));
             }
         }
         *last_weight = Some((i, w));
@@ -344,19 +282,13 @@ fn validate_step(
         return u8::try_from(w)
             .ok()
             .filter(|w| (1..=100).contains(w))
-            .map(|weight| Step::Weight {
-                weight,
-                bake_seconds,
-            });
+            .map(|weight| Step::Weight { weight, bake_seconds });
     }
     if let Some(a) = &ws.approval {
         let field = format!("{at}.approval.timeout");
         let timeout_seconds = match a.timeout.as_deref() {
             None => {
-                p.add(
-                    &field,
-                    "a duration like \"30m\" (an approval must end before the hook deadline)",
-                );
+                p.add(&field, "a duration like \"30m\" (an approval must end before the hook deadline)");
                 0
             }
             Some(t) => p.duration(&field, Some(t), 0),
@@ -364,24 +296,16 @@ fn validate_step(
         if a.timeout.is_some() && timeout_seconds == 0 {
             p.add(&field, "a positive duration");
         }
-        return Some(Step::Approval {
-            timeout_seconds,
-            on_timeout: a.on_timeout.unwrap_or_default(),
-        });
+        return Some(Step::Approval { timeout_seconds, on_timeout: a.on_timeout.unwrap_or_default() });
     }
     let c = ws.cohort.as_ref()?;
     let valid_header = !c.header.is_empty()
         && c.header.len() <= 40
-        && c.header
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b));
+        && c.header.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b));
     if !valid_header {
         p.add(
             format!("{at}.cohort.header"),
-            format!(
-                "an HTTP header name (token characters, at most 40), got {:?}",
-                c.header
-            ),
+            format!("an HTTP header name (token characters, at most 40), got {:?}", c.header),
         );
     }
     if c.values.is_empty() {
@@ -389,16 +313,10 @@ fn validate_step(
     }
     for (j, v) in c.values.iter().enumerate() {
         if v.is_empty() || v.len() > 128 {
-            p.add(
-                format!("{at}.cohort.values[{j}]"),
-                "a non-empty string of at most 128 characters",
-            );
+            p.add(format!("{at}.cohort.values[{j}]"), "a non-empty string of at most 128 characters");
         }
     }
-    Some(Step::Cohort {
-        header: c.header.clone(),
-        values: c.values.clone(),
-    })
+    Some(Step::Cohort { header: c.header.clone(), values: c.values.clone() })
 }
 
 fn validate_health(p: &mut Problems, wire: Option<wire::WireHealth>) -> Health {
@@ -415,51 +333,32 @@ fn validate_health(p: &mut Problems, wire: Option<wire::WireHealth>) -> Health {
     if interval_seconds == 0 {
         p.add("health.interval", "at least 1s");
     }
-    let ready_timeout_seconds = p.duration(
-        "health.ready_timeout",
-        h.ready_timeout.as_deref(),
-        DEFAULT_READY_TIMEOUT,
-    );
+    let ready_timeout_seconds = p.duration("health.ready_timeout", h.ready_timeout.as_deref(), DEFAULT_READY_TIMEOUT);
     let min = h.min_healthy_percent.unwrap_or(100);
     if !(0..=100).contains(&min) {
-        p.add(
-            "health.min_healthy_percent",
-            format!("an integer from 0 to 100, got {min}"),
-        );
+        p.add("health.min_healthy_percent", format!("an integer from 0 to 100, got {min}"));
     }
     for (i, a) in h.alarms.iter().enumerate() {
         if a.is_empty() || a.len() > 255 {
-            p.add(
-                format!("health.alarms[{i}]"),
-                "an alarm name (1 to 255 characters)",
-            );
+            p.add(format!("health.alarms[{i}]"), "an alarm name (1 to 255 characters)");
         }
     }
     let mut http = Vec::with_capacity(h.http.len());
     for (i, probe) in h.http.iter().enumerate() {
         let at = format!("health.http[{i}]");
         if !(probe.url.starts_with("http://") || probe.url.starts_with("https://")) {
-            p.add(
-                format!("{at}.url"),
-                format!("an http:// or https:// URL, got {:?}", probe.url),
-            );
+            p.add(format!("{at}.url"), format!("an http:// or https:// URL, got {:?}", probe.url));
         }
         let status = probe.expect_status.unwrap_or(200);
         if !(100..=599).contains(&status) {
-            p.add(
-                format!("{at}.expect_status"),
-                format!("an HTTP status from 100 to 599, got {status}"),
-            );
+            p.add(format!("{at}.expect_status"), format!("an HTTP status from 100 to 599, got {status}"));
         }
         let timeout = match probe.timeout.as_deref() {
             None => Duration::from_millis(DEFAULT_PROBE_TIMEOUT_MS),
             Some(t) => match humantime::parse_duration(t.trim()) {
                 Ok(d) => d,
                 Err(e) => {
-                    p.add(
-                        format!("{at}.timeout"),
-                        format!("a duration like \"2s\", got {t:?} ({e})"),
-                    );
+                    p.add(format!("{at}.timeout"), format!("a duration like \"2s\", got {t:?} ({e})"));
                     Duration::from_millis(DEFAULT_PROBE_TIMEOUT_MS)
                 }
             },

@@ -21,10 +21,7 @@ pub enum Step {
     /// Send `weight`% of production to green, then bake with the health gate running.
     Weight { weight: u8, bake_seconds: u64 },
     /// Wait for an operator's approval (task token), at most `timeout_seconds`.
-    Approval {
-        timeout_seconds: u64,
-        on_timeout: OnTimeout,
-    },
+    Approval { timeout_seconds: u64, on_timeout: OnTimeout },
     /// Route requests whose `header` has one of `values` to green.
     Cohort { header: String, values: Vec<String> },
 }
@@ -34,9 +31,7 @@ impl Step {
     pub fn worst_case_seconds(&self) -> u64 {
         match self {
             Step::Weight { bake_seconds, .. } => *bake_seconds,
-            Step::Approval {
-                timeout_seconds, ..
-            } => *timeout_seconds,
+            Step::Approval { timeout_seconds, .. } => *timeout_seconds,
             Step::Cohort { .. } => 0,
         }
     }
@@ -44,19 +39,10 @@ impl Step {
     /// One line for timelines and logs.
     pub fn describe(&self) -> String {
         match self {
-            Step::Weight {
-                weight,
-                bake_seconds,
-            } => {
-                format!(
-                    "shift green to {weight}%, bake {}",
-                    super::human(*bake_seconds)
-                )
+            Step::Weight { weight, bake_seconds } => {
+                format!("shift green to {weight}%, bake {}", super::human(*bake_seconds))
             }
-            Step::Approval {
-                timeout_seconds,
-                on_timeout,
-            } => format!(
+            Step::Approval { timeout_seconds, on_timeout } => format!(
                 "wait for approval, up to {} (then {})",
                 super::human(*timeout_seconds),
                 match on_timeout {

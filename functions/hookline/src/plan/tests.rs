@@ -22,20 +22,8 @@ const DESIGN_EXAMPLE: &str = r#"{
 fn design_example_is_accepted_with_its_worst_case() {
     let plan = Plan::from_json(DESIGN_EXAMPLE).expect("valid");
     assert_eq!(plan.step_count, 5);
-    assert_eq!(
-        plan.steps[1],
-        Step::Weight {
-            weight: 10,
-            bake_seconds: 300
-        }
-    );
-    assert_eq!(
-        plan.steps[2],
-        Step::Approval {
-            timeout_seconds: 1800,
-            on_timeout: OnTimeout::Rollback
-        }
-    );
+    assert_eq!(plan.steps[1], Step::Weight { weight: 10, bake_seconds: 300 });
+    assert_eq!(plan.steps[2], Step::Approval { timeout_seconds: 1800, on_timeout: OnTimeout::Rollback });
     // 5m ready timeout + 5m + 30m + 10m + 2m
     assert_eq!(plan.worst_case_seconds(), (5 + 5 + 30 + 10 + 2) * 60);
     assert_eq!(plan.health.http[0].timeout_ms, 2000);
@@ -47,7 +35,10 @@ fn good_plans_and_their_worst_cases() {
     let cases: &[(&str, u64)] = &[
         (r#"{"steps":[{"weight":100}]}"#, 300),
         (r#"{"steps":[{"weight":10,"bake":"90s"},{"weight":100}],"health":{"ready_timeout":"1m"}}"#, 150),
-        (r#"{"steps":[{"approval":{"timeout":"10m","on_timeout":"continue"}},{"weight":50}],"hook_budget":"60m"}"#, 900),
+        (
+            r#"{"steps":[{"approval":{"timeout":"10m","on_timeout":"continue"}},{"weight":50}],"hook_budget":"60m"}"#,
+            900,
+        ),
         ("steps:\n  - weight: 25\n    bake: 1m\n  - weight: 100\nhealth:\n  interval: 10s\n  ready_timeout: 30s\n", 90),
     ];
     for (text, worst) in cases {
@@ -60,107 +51,31 @@ fn good_plans_and_their_worst_cases() {
 fn bad_plans_are_rejected_naming_the_field() {
     let cases: &[(&str, &str, &str)] = &[
         (r#"{"steps":[]}"#, "steps", "at least one step"),
-        (
-            r#"{"steps":[{"weight":0}]}"#,
-            "steps[0].weight",
-            "from 1 to 100",
-        ),
-        (
-            r#"{"steps":[{"weight":150}]}"#,
-            "steps[0].weight",
-            "from 1 to 100",
-        ),
-        (
-            r#"{"steps":[{"weight":-5}]}"#,
-            "steps[0].weight",
-            "from 1 to 100",
-        ),
-        (
-            r#"{"steps":[{"weight":50},{"weight":20}]}"#,
-            "steps[1].weight",
-            "weights must increase",
-        ),
-        (
-            r#"{"steps":[{"weight":50},{"weight":50}]}"#,
-            "steps[1].weight",
-            "weights must increase",
-        ),
-        (
-            r#"{"steps":[{"weight":10,"colour":"red"}]}"#,
-            "steps[0].colour",
-            "unknown field `colour`",
-        ),
-        (
-            r#"{"steps":[{"weight":10}],"extra":1}"#,
-            "extra",
-            "unknown field `extra`",
-        ),
-        (
-            r#"{"steps":[{}]}"#,
-            "steps[0]",
-            "exactly one of weight, approval, cohort",
-        ),
-        (
-            r#"{"steps":[{"weight":10,"approval":{"timeout":"1m"}}]}"#,
-            "steps[0]",
-            "found several",
-        ),
-        (
-            r#"{"steps":[{"weight":10,"bake":"5 parsecs"}]}"#,
-            "steps[0].bake",
-            "a duration like",
-        ),
-        (
-            r#"{"steps":[{"weight":10,"bake":"soon"}]}"#,
-            "steps[0].bake",
-            "a duration like",
-        ),
-        (
-            r#"{"steps":[{"approval":{}}]}"#,
-            "steps[0].approval.timeout",
-            "a duration like",
-        ),
+        (r#"{"steps":[{"weight":0}]}"#, "steps[0].weight", "from 1 to 100"),
+        (r#"{"steps":[{"weight":150}]}"#, "steps[0].weight", "from 1 to 100"),
+        (r#"{"steps":[{"weight":-5}]}"#, "steps[0].weight", "from 1 to 100"),
+        (r#"{"steps":[{"weight":50},{"weight":20}]}"#, "steps[1].weight", "weights must increase"),
+        (r#"{"steps":[{"weight":50},{"weight":50}]}"#, "steps[1].weight", "weights must increase"),
+        (r#"{"steps":[{"weight":10,"colour":"red"}]}"#, "steps[0].colour", "unknown field `colour`"),
+        (r#"{"steps":[{"weight":10}],"extra":1}"#, "extra", "unknown field `extra`"),
+        (r#"{"steps":[{}]}"#, "steps[0]", "exactly one of weight, approval, cohort"),
+        (r#"{"steps":[{"weight":10,"approval":{"timeout":"1m"}}]}"#, "steps[0]", "found several"),
+        (r#"{"steps":[{"weight":10,"bake":"5 parsecs"}]}"#, "steps[0].bake", "a duration like"),
+        (r#"{"steps":[{"weight":10,"bake":"soon"}]}"#, "steps[0].bake", "a duration like"),
+        (r#"{"steps":[{"approval":{}}]}"#, "steps[0].approval.timeout", "a duration like"),
         (
             r#"{"steps":[{"approval":{"timeout":"1m","on_timeout":"maybe"}}]}"#,
             "steps[0].approval.on_timeout",
             "unknown variant `maybe`",
         ),
         (r#"{"steps":[{"bake":"1m"}]}"#, "steps[0]", "exactly one of"),
-        (
-            r#"{"steps":[{"weight":10,"bake":"51m"}]}"#,
-            "hook_budget",
-            "worst case",
-        ),
-        (
-            r#"{"steps":[{"approval":{"timeout":"58m"}}],"hook_budget":"60m"}"#,
-            "hook_budget",
-            "worst case",
-        ),
-        (
-            r#"{"steps":[{"weight":10}],"hook_budget":"2h"}"#,
-            "hook_budget",
-            "at most 60m",
-        ),
-        (
-            r#"{"steps":[{"weight":10}],"hook_budget":"ten"}"#,
-            "hook_budget",
-            "a duration like",
-        ),
-        (
-            r#"{"steps":[{"weight":10}],"health":{"alarms":["web-5xx", 5]}}"#,
-            "health.alarms[1]",
-            "expected a string",
-        ),
-        (
-            r#"{"steps":[{"weight":10}],"health":{"alarms":"web-5xx"}}"#,
-            "health.alarms",
-            "expected a sequence",
-        ),
-        (
-            r#"{"steps":[{"weight":10}],"health":{"interval":"0s"}}"#,
-            "health.interval",
-            "at least 1s",
-        ),
+        (r#"{"steps":[{"weight":10,"bake":"51m"}]}"#, "hook_budget", "worst case"),
+        (r#"{"steps":[{"approval":{"timeout":"58m"}}],"hook_budget":"60m"}"#, "hook_budget", "worst case"),
+        (r#"{"steps":[{"weight":10}],"hook_budget":"2h"}"#, "hook_budget", "at most 60m"),
+        (r#"{"steps":[{"weight":10}],"hook_budget":"ten"}"#, "hook_budget", "a duration like"),
+        (r#"{"steps":[{"weight":10}],"health":{"alarms":["web-5xx", 5]}}"#, "health.alarms[1]", "expected a string"),
+        (r#"{"steps":[{"weight":10}],"health":{"alarms":"web-5xx"}}"#, "health.alarms", "expected a sequence"),
+        (r#"{"steps":[{"weight":10}],"health":{"interval":"0s"}}"#, "health.interval", "at least 1s"),
         (
             r#"{"steps":[{"weight":10}],"health":{"min_healthy_percent":120}}"#,
             "health.min_healthy_percent",
@@ -181,50 +96,29 @@ fn bad_plans_are_rejected_naming_the_field() {
             "steps[0].cohort.header",
             "HTTP header name",
         ),
-        (
-            r#"{"steps":[{"cohort":{"header":"X-Canary","values":[]}}]}"#,
-            "steps[0].cohort.values",
-            "at least one",
-        ),
+        (r#"{"steps":[{"cohort":{"header":"X-Canary","values":[]}}]}"#, "steps[0].cohort.values", "at least one"),
         (
             r#"{"steps":[{"cohort":{"header":"X-A","values":["a"]}},{"cohort":{"header":"X-B","values":["b"]}}]}"#,
             "steps[1].cohort",
             "at most one cohort",
         ),
-        (
-            r#"{"steps":[{"weight":"ten"}]}"#,
-            "steps[0].weight",
-            "invalid type",
-        ),
-        (
-            r#"{"steps":[{"weight":10}],"post_traffic":{"bake":"90m"}}"#,
-            "post_traffic.bake",
-            "at most hook_budget",
-        ),
+        (r#"{"steps":[{"weight":"ten"}]}"#, "steps[0].weight", "invalid type"),
+        (r#"{"steps":[{"weight":10}],"post_traffic":{"bake":"90m"}}"#, "post_traffic.bake", "at most hook_budget"),
         (
             r#"{"steps":[{"weight":10}],"traffic":{"production_rule_arn":"rule-1"}}"#,
             "traffic.production_rule_arn",
             "listener rule ARN",
         ),
-        (
-            "steps: [valid",
-            "steps[0]",
-            "invalid type: string \"valid\", expected a step object",
-        ),
+        ("steps: [valid", "steps[0]", "invalid type: string \"valid\", expected a step object"),
         (r#"{"steps": "#, "steps", "EOF"),
     ];
     assert!(cases.len() >= 15);
     let mut misses = Vec::new();
     for (text, field, expected) in cases {
         let errs = Plan::parse(text).expect_err(text);
-        let hit = errs
-            .0
-            .iter()
-            .find(|p| p.field == *field && p.expected.contains(expected));
+        let hit = errs.0.iter().find(|p| p.field == *field && p.expected.contains(expected));
         if hit.is_none() {
-            misses.push(format!(
-                "{text}\n  wanted {field}: ..{expected}..\n  got {errs}"
-            ));
+            misses.push(format!("{text}\n  wanted {field}: ..{expected}..\n  got {errs}"));
         }
     }
     assert!(misses.is_empty(), "{}", misses.join("\n"));
@@ -232,9 +126,7 @@ fn bad_plans_are_rejected_naming_the_field() {
 
 #[test]
 fn every_problem_is_reported_not_just_the_first() {
-    let errs =
-        Plan::from_json(r#"{"steps":[{"weight":0},{"approval":{}}],"health":{"interval":"0s"}}"#)
-            .unwrap_err();
+    let errs = Plan::from_json(r#"{"steps":[{"weight":0},{"approval":{}}],"health":{"interval":"0s"}}"#).unwrap_err();
     let fields: Vec<&str> = errs.0.iter().map(|p| p.field.as_str()).collect();
     assert!(fields.contains(&"steps[0].weight"), "{fields:?}");
     assert!(fields.contains(&"steps[1].approval.timeout"), "{fields:?}");
@@ -245,10 +137,7 @@ fn every_problem_is_reported_not_just_the_first() {
 fn normalized_plan_round_trips_through_the_execution_document() {
     let plan = Plan::from_json(DESIGN_EXAMPLE).unwrap();
     let json = serde_json::to_value(&plan).unwrap();
-    assert_eq!(
-        json["steps"][1],
-        serde_json::json!({"kind": "weight", "weight": 10, "bake_seconds": 300})
-    );
+    assert_eq!(json["steps"][1], serde_json::json!({"kind": "weight", "weight": 10, "bake_seconds": 300}));
     assert_eq!(json["steps"][0]["kind"], "cohort");
     assert_eq!(json["steps"][2]["on_timeout"], "rollback");
     let back: Plan = serde_json::from_value(json).unwrap();
@@ -257,9 +146,7 @@ fn normalized_plan_round_trips_through_the_execution_document() {
 
 #[test]
 fn plan_errors_become_invalid_input_naming_the_field() {
-    let err: crate::Error = Plan::from_json(r#"{"steps":[{"weight":0}]}"#)
-        .unwrap_err()
-        .into();
+    let err: crate::Error = Plan::from_json(r#"{"steps":[{"weight":0}]}"#).unwrap_err().into();
     assert_eq!(err.error_type(), "InvalidInput");
     assert!(err.to_string().contains("plan.steps[0].weight"), "{err}");
 }

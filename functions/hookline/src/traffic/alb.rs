@@ -3,8 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, HttpHeaderConditionConfig, Rule, RuleCondition,
-    Tag, TargetGroupTuple,
+    Action, ActionTypeEnum, ForwardActionConfig, HttpHeaderConditionConfig, Rule, RuleCondition, Tag, TargetGroupTuple,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
@@ -45,18 +44,8 @@ impl AlbRouter {
     async fn live_actions(&self) -> Result<Vec<Action>> {
         match &self.rule_arn {
             Some(rule) => {
-                let out = self
-                    .elbv2
-                    .describe_rules()
-                    .rule_arns(rule)
-                    .send()
-                    .await
-                    .aws("DescribeRules")?;
-                Ok(out
-                    .rules()
-                    .first()
-                    .map(|r| r.actions().to_vec())
-                    .unwrap_or_default())
+                let out = self.elbv2.describe_rules().rule_arns(rule).send().await.aws("DescribeRules")?;
+                Ok(out.rules().first().map(|r| r.actions().to_vec()).unwrap_or_default())
             }
             None => {
                 let out = self
@@ -79,9 +68,7 @@ impl AlbRouter {
     /// The live split from a listener's or rule's actions. Weight on any other
     /// target group is drift: we never silently drop someone else's traffic.
     fn split_of(&self, actions: &[Action]) -> Result<Weights> {
-        let forward = actions
-            .iter()
-            .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
+        let forward = actions.iter().find(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
         let drift = |found: String| Error::TrafficDrift {
             resource: self.resource().to_string(),
             expected: "a forward to the blue/green pair".into(),
@@ -90,25 +77,19 @@ impl AlbRouter {
         let Some(forward) = forward else {
             return Err(drift("no forward action".into()));
         };
-        let tuples: Vec<(String, u32)> = match forward
-            .forward_config()
-            .map(|c| c.target_groups())
-            .filter(|t| !t.is_empty())
-        {
-            Some(groups) => groups
-                .iter()
-                .map(|t| {
-                    (
-                        t.target_group_arn().unwrap_or_default().to_string(),
-                        u32::try_from(t.weight().unwrap_or(1)).unwrap_or(0),
-                    )
-                })
-                .collect(),
-            None => vec![(
-                forward.target_group_arn().unwrap_or_default().to_string(),
-                1,
-            )],
-        };
+        let tuples: Vec<(String, u32)> =
+            match forward.forward_config().map(|c| c.target_groups()).filter(|t| !t.is_empty()) {
+                Some(groups) => groups
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.target_group_arn().unwrap_or_default().to_string(),
+                            u32::try_from(t.weight().unwrap_or(1)).unwrap_or(0),
+                        )
+                    })
+                    .collect(),
+                None => vec![(forward.target_group_arn().unwrap_or_default().to_string(), 1)],
+            };
         let (mut blue, mut green) = (0, 0);
         for (arn, w) in tuples {
             if arn == self.blue_tg {
@@ -119,17 +100,14 @@ impl AlbRouter {
                 return Err(drift(format!("weight {w} on {arn}")));
             }
         }
-        Weights::from_raw(blue, green)
-            .ok_or_else(|| drift("zero weight on both target groups".into()))
+        Weights::from_raw(blue, green).ok_or_else(|| drift("zero weight on both target groups".into()))
     }
 
     /// The same actions with the forward rewritten to `desired`, keeping its order and stickiness.
     fn with_weights(&self, actions: &[Action], desired: Weights) -> Vec<Action> {
         let forward_of = |old: Option<&Action>| {
-            let stickiness = old
-                .and_then(|a| a.forward_config())
-                .and_then(|c| c.target_group_stickiness_config())
-                .cloned();
+            let stickiness =
+                old.and_then(|a| a.forward_config()).and_then(|c| c.target_group_stickiness_config()).cloned();
             Action::builder()
                 .r#type(ActionTypeEnum::Forward)
                 .set_order(old.and_then(|a| a.order()))
@@ -169,39 +147,19 @@ impl AlbRouter {
     }
 
     async fn listener_rules(&self) -> Result<Vec<Rule>> {
-        let out = self
-            .elbv2
-            .describe_rules()
-            .listener_arn(&self.listener_arn)
-            .send()
-            .await
-            .aws("DescribeRules")?;
-        Ok(out
-            .rules()
-            .iter()
-            .filter(|r| !r.is_default().unwrap_or(false))
-            .cloned()
-            .collect())
+        let out = self.elbv2.describe_rules().listener_arn(&self.listener_arn).send().await.aws("DescribeRules")?;
+        Ok(out.rules().iter().filter(|r| !r.is_default().unwrap_or(false)).cloned().collect())
     }
 
     async fn managed_rules(&self, rules: &[Rule]) -> Result<Vec<Rule>> {
         let mut managed = Vec::new();
         // DescribeTags takes at most 20 resources per call.
         for chunk in rules.chunks(20) {
-            let arns: Vec<String> = chunk
-                .iter()
-                .filter_map(|r| r.rule_arn().map(str::to_string))
-                .collect();
+            let arns: Vec<String> = chunk.iter().filter_map(|r| r.rule_arn().map(str::to_string)).collect();
             if arns.is_empty() {
                 continue;
             }
-            let tags = self
-                .elbv2
-                .describe_tags()
-                .set_resource_arns(Some(arns))
-                .send()
-                .await
-                .aws("DescribeTags")?;
+            let tags = self.elbv2.describe_tags().set_resource_arns(Some(arns)).send().await.aws("DescribeTags")?;
             for desc in tags.tag_descriptions() {
                 if desc.tags().iter().any(|t| t.key() == Some(MANAGED_TAG)) {
                     if let Some(rule) = chunk.iter().find(|r| r.rule_arn() == desc.resource_arn()) {
@@ -273,17 +231,11 @@ impl TrafficRouter for AlbRouter {
     async fn add_cohort(&self, cohort: &Cohort) -> Result<Change> {
         let rules = self.listener_rules().await?;
         let managed = self.managed_rules(&rules).await?;
-        if managed
-            .iter()
-            .any(|r| header_of(r) == Some((cohort.header.clone(), cohort.values.clone())))
-        {
+        if managed.iter().any(|r| header_of(r) == Some((cohort.header.clone(), cohort.values.clone()))) {
             return Ok(Change::AlreadyThere);
         }
         // The lowest free priority, so the cohort is matched before the rules behind it.
-        let used: Vec<i32> = rules
-            .iter()
-            .filter_map(|r| r.priority()?.parse().ok())
-            .collect();
+        let used: Vec<i32> = rules.iter().filter_map(|r| r.priority()?.parse().ok()).collect();
         let priority = (1..=50_000).find(|p| !used.contains(p)).unwrap_or(50_000);
         self.elbv2
             .create_rule()
@@ -306,10 +258,7 @@ impl TrafficRouter for AlbRouter {
                     .forward_config(
                         ForwardActionConfig::builder()
                             .target_groups(
-                                TargetGroupTuple::builder()
-                                    .target_group_arn(&self.green_tg)
-                                    .weight(1)
-                                    .build(),
+                                TargetGroupTuple::builder().target_group_arn(&self.green_tg).weight(1).build(),
                             )
                             .build(),
                     )
@@ -330,9 +279,7 @@ impl TrafficRouter for AlbRouter {
             match self.elbv2.delete_rule().rule_arn(arn).send().await {
                 Ok(_) => removed += 1,
                 // Gone already (a retry, or someone else cleaned up): that is what we wanted.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_rule_not_found_exception()) => {}
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_rule_not_found_exception()) => {}
                 Err(e) => return Err(Error::from_sdk("DeleteRule", e)),
             }
         }

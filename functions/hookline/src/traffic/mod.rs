@@ -24,18 +24,12 @@ pub struct Weights {
 
 impl Weights {
     /// Everything on blue: the only state a failed rollout may leave.
-    pub const BLUE_ONLY: Weights = Weights {
-        blue: 100,
-        green: 0,
-    };
+    pub const BLUE_ONLY: Weights = Weights { blue: 100, green: 0 };
 
     /// `green`% to green, the rest to blue (`green` is capped at 100).
     pub fn green(green: u8) -> Weights {
         let green = green.min(100);
-        Weights {
-            blue: 100 - green,
-            green,
-        }
+        Weights { blue: 100 - green, green }
     }
 
     /// Percentages from raw ALB weights (0..=999 each), rounded to green's nearest percent.
