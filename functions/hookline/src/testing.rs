@@ -3,7 +3,13 @@
 //! Every client gets every rule: a rule only matches requests of its own
 //! operation, so one list describes a whole scenario. An unmatched call panics.
 
+use std::sync::{Arc, Mutex};
+
 use aws_smithy_mocks::{mock_client, Rule, RuleMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::error::ErrorMetadata;
 
 use crate::Clients;
 
@@ -24,6 +30,58 @@ pub fn mocked_clients(rules: &[&Rule]) -> Clients {
 /// An HTTP error body the SDKs classify as throttling, for `.sequence().http_status(400, Some(..))`.
 pub fn throttling_json() -> String {
     r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string()
+}
+
+/// The CloudWatch throttling response: aws-sdk-cloudwatch 1.140 speaks Smithy
+/// RPCv2 CBOR, so the body is the CBOR map `{"__type": "ThrottlingException"}`
+/// (not valid UTF-8, hence a whole response for `.sequence().http_response(..)`).
+pub fn throttling_cbor() -> HttpResponse {
+    let mut body = vec![0xa1, 0x66];
+    body.extend_from_slice(b"__type");
+    body.push(0x73);
+    body.extend_from_slice(b"ThrottlingException");
+    let mut response = HttpResponse::new(StatusCode::try_from(400).expect("status"), SdkBody::from(body));
+    response.headers_mut().insert("smithy-protocol", "rpc-v2-cbor");
+    response
+}
+
+/// A permanent error's metadata, for `XError::generic(..)` in `.then_error(..)`.
+pub fn access_denied() -> ErrorMetadata {
+    ErrorMetadata::builder().code("AccessDeniedException").message("not authorized").build()
+}
+
+/// Records every request a rule answers, for assertions once the handler returned:
+/// `mock!(..).match_requests(sent.recorder())`.
+#[derive(Debug)]
+pub struct Sent<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Default for Sent<T> {
+    fn default() -> Self {
+        Sent(Arc::new(Mutex::new(Vec::new())))
+    }
+}
+
+impl<T: Clone + Send + 'static> Sent<T> {
+    /// A `match_requests` filter that matches every request and records it.
+    pub fn recorder(&self) -> impl Fn(&T) -> bool + Send + Sync + 'static {
+        let sent = Arc::clone(&self.0);
+        move |req: &T| {
+            sent.lock().expect("sent").push(req.clone());
+            true
+        }
+    }
+
+    /// Every request recorded, in order.
+    pub fn all(&self) -> Vec<T> {
+        self.0.lock().expect("sent").clone()
+    }
+
+    /// The one request recorded; panics unless there was exactly one.
+    pub fn only(&self) -> T {
+        let all = self.all();
+        assert_eq!(all.len(), 1, "expected exactly one request");
+        all.into_iter().next().expect("one request")
+    }
 }
 
 /// The query-protocol (ELBv2) throttling body.

@@ -1,1 +1,343 @@
+use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
+use aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput;
+use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
+    PutLifecycleEventHookExecutionStatusInput, PutLifecycleEventHookExecutionStatusOutput,
+};
+use aws_sdk_codedeploy::types::{
+    DeploymentGroupInfo, DeploymentTarget, EcsService, EcsTarget, EcsTaskSet, LifecycleEvent, LifecycleEventStatus,
+    LoadBalancerInfo, TargetGroupInfo, TargetGroupPairInfo, TargetLabel, TrafficRoute,
+};
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
+use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionInput, StartExecutionOutput};
+use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
+use aws_sdk_ssm::operation::get_parameter::{GetParameterError, GetParameterOutput};
+use aws_sdk_ssm::types::error::ParameterNotFound;
+use aws_smithy_mocks::{mock, Rule};
+use hookline::execution::ExecutionDocument;
+use hookline::testing::{
+    access_denied, context, deployment, mocked_clients, throttling_json, Sent, BLUE_TG, DEPLOYMENT, GREEN_TG,
+    HOOK_EXECUTION, LISTENER,
+};
+use serde_json::json;
+
 use super::*;
+
+const CANARY: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary";
+const POST_TRAFFIC: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-post-traffic";
+const TEST_LISTENER: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/demo/50dc6c495c0c9188/0000000000000001";
+const PLAN_JSON: &str = r#"{"steps":[{"weight":10,"bake":"1m"},{"weight":100}],"health":{"interval":"10s","alarms":["web-5xx"]},"post_traffic":{"bake":"5m"}}"#;
+
+fn deps(rules: &[&Rule]) -> Deps {
+    Deps {
+        clients: mocked_clients(rules),
+        canary_state_machine_arn: CANARY.into(),
+        post_traffic_state_machine_arn: POST_TRAFFIC.into(),
+        plan_parameter_prefix: "/hookline".into(),
+    }
+}
+
+fn event() -> Value {
+    json!({"DeploymentId": DEPLOYMENT, "LifecycleEventHookExecutionId": HOOK_EXECUTION})
+}
+
+fn group() -> GetDeploymentGroupOutput {
+    let tg = |name: &str| TargetGroupInfo::builder().name(name).build();
+    GetDeploymentGroupOutput::builder()
+        .deployment_group_info(
+            DeploymentGroupInfo::builder()
+                .application_name("web")
+                .deployment_group_name("web-prod")
+                .load_balancer_info(
+                    LoadBalancerInfo::builder()
+                        .target_group_pair_info_list(
+                            TargetGroupPairInfo::builder()
+                                .target_groups(tg("web-blue"))
+                                .target_groups(tg("web-green"))
+                                .prod_traffic_route(TrafficRoute::builder().listener_arns(LISTENER).build())
+                                .test_traffic_route(TrafficRoute::builder().listener_arns(TEST_LISTENER).build())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .ecs_services(EcsService::builder().cluster_name("demo").service_name("web").build())
+                .build(),
+        )
+        .build()
+}
+
+/// The ECS target with `in_progress` as the lifecycle event waiting for its hook.
+fn target(in_progress: &str) -> GetDeploymentTargetOutput {
+    let task_set = |id: &str, label: TargetLabel, tg: &str| {
+        EcsTaskSet::builder()
+            .identifer(id)
+            .task_set_label(label)
+            .target_group(TargetGroupInfo::builder().name(tg).build())
+            .build()
+    };
+    let event = |name: &str, status: LifecycleEventStatus| {
+        LifecycleEvent::builder().lifecycle_event_name(name).status(status).build()
+    };
+    GetDeploymentTargetOutput::builder()
+        .deployment_target(
+            DeploymentTarget::builder()
+                .ecs_target(
+                    EcsTarget::builder()
+                        .deployment_id(DEPLOYMENT)
+                        .target_id("demo:web")
+                        .lifecycle_events(event("Install", LifecycleEventStatus::Succeeded))
+                        .lifecycle_events(event(in_progress, LifecycleEventStatus::InProgress))
+                        .task_sets_info(task_set("ts-blue", TargetLabel::Blue, "web-blue"))
+                        .task_sets_info(task_set("ts-green", TargetLabel::Green, "web-green"))
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+/// The four calls that resolve the deployment's context, with `in_progress` waiting.
+fn resolve_rules(in_progress: &'static str) -> Vec<Rule> {
+    vec![
+        mock!(aws_sdk_codedeploy::Client::get_deployment)
+            .match_requests(|r| r.deployment_id() == Some(DEPLOYMENT))
+            .then_output(|| deployment("InProgress")),
+        mock!(aws_sdk_codedeploy::Client::get_deployment_group)
+            .match_requests(|r| r.application_name() == Some("web") && r.deployment_group_name() == Some("web-prod"))
+            .then_output(group),
+        mock!(aws_sdk_codedeploy::Client::get_deployment_target)
+            .match_requests(|r| r.target_id() == Some("demo:web"))
+            .then_output(move || target(in_progress)),
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_output(|| {
+            DescribeTargetGroupsOutput::builder()
+                .target_groups(TargetGroup::builder().target_group_name("web-blue").target_group_arn(BLUE_TG).build())
+                .target_groups(TargetGroup::builder().target_group_name("web-green").target_group_arn(GREEN_TG).build())
+                .build()
+        }),
+    ]
+}
+
+fn plan_parameter(text: &'static str) -> Rule {
+    mock!(aws_sdk_ssm::Client::get_parameter).match_requests(|r| r.name() == Some("/hookline/web/web-prod")).then_output(
+        move || {
+            GetParameterOutput::builder()
+                .parameter(aws_sdk_ssm::types::Parameter::builder().name("/hookline/web/web-prod").value(text).build())
+                .build()
+        },
+    )
+}
+
+fn started(sent: &Sent<StartExecutionInput>) -> Rule {
+    mock!(aws_sdk_sfn::Client::start_execution).match_requests(sent.recorder()).then_output(|| {
+        StartExecutionOutput::builder()
+            .execution_arn(format!(
+                "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:{DEPLOYMENT}-BeforeAllowTraffic"
+            ))
+            .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+            .build()
+            .expect("start execution output")
+    })
+}
+
+fn report(sent: &Sent<PutLifecycleEventHookExecutionStatusInput>) -> Rule {
+    mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status)
+        .match_requests(sent.recorder())
+        .then_output(|| PutLifecycleEventHookExecutionStatusOutput::builder().build())
+}
+
+/// Runs the hook with the resolve rules for `in_progress` plus `more`.
+async fn run(in_progress: &'static str, more: &[&Rule]) -> Result<Output> {
+    let resolve = resolve_rules(in_progress);
+    let rules: Vec<&Rule> = resolve.iter().chain(more.iter().copied()).collect();
+    handle(&deps(&rules), event()).await
+}
+
+fn document(input: &StartExecutionInput) -> ExecutionDocument {
+    serde_json::from_str(input.input().expect("execution input")).expect("execution input is an execution document")
+}
+
+/// The one status reported, checking it went to this deployment's hook.
+fn only_status(sent: &Sent<PutLifecycleEventHookExecutionStatusInput>) -> LifecycleEventStatus {
+    let req = sent.only();
+    assert_eq!(req.deployment_id(), Some(DEPLOYMENT));
+    assert_eq!(req.lifecycle_event_hook_execution_id(), Some(HOOK_EXECUTION));
+    req.status().cloned().expect("status")
+}
+
+#[tokio::test]
+async fn before_allow_traffic_starts_the_canary_execution_with_the_resolved_document() {
+    let (starts, reports) = (Sent::default(), Sent::default());
+    let (start, rep, plan_rule) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
+    let before = hookline::execution::now_epoch();
+
+    let out = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.expect("hook");
+
+    assert_eq!(out.state_machine_arn, CANARY);
+    assert_eq!(out.event, HookEvent::BeforeAllowTraffic);
+    assert!(!out.already_started);
+    assert!(out.execution_arn.ends_with(":d-TESTDEP01-BeforeAllowTraffic"), "{}", out.execution_arn);
+    let req = starts.only();
+    assert_eq!(req.state_machine_arn(), Some(CANARY));
+    assert_eq!(req.name(), Some("d-TESTDEP01-BeforeAllowTraffic"));
+    let doc = document(&req);
+    let mut expected = context();
+    expected.test_listener_arn = Some(TEST_LISTENER.into());
+    assert_eq!(doc.context, expected);
+    assert_eq!(doc.plan, Plan::from_json(PLAN_JSON).expect("plan"));
+    assert_eq!((doc.state.index, doc.state.weight, doc.state.bake_until), (0, 0, None));
+    assert!(doc.state.started_at >= before, "started_at {} < {before}", doc.state.started_at);
+    assert_eq!(plan_rule.num_calls(), 1);
+    assert_eq!(start.num_calls(), 1);
+    assert_eq!(rep.num_calls(), 0, "the execution reports the hook, not the hook function");
+}
+
+#[tokio::test]
+async fn after_allow_traffic_starts_post_traffic_at_weight_100_with_the_bake_clock() {
+    let (starts, reports) = (Sent::default(), Sent::default());
+    let (start, rep, plan_rule) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
+
+    let out = run("AfterAllowTraffic", &[&plan_rule, &start, &rep]).await.expect("hook");
+
+    assert_eq!(out.state_machine_arn, POST_TRAFFIC);
+    assert_eq!(out.event, HookEvent::AfterAllowTraffic);
+    let req = starts.only();
+    assert_eq!(req.state_machine_arn(), Some(POST_TRAFFIC));
+    assert_eq!(req.name(), Some("d-TESTDEP01-AfterAllowTraffic"));
+    let doc = document(&req);
+    assert_eq!(doc.context.hook.as_ref().map(|h| h.event), Some(HookEvent::AfterAllowTraffic));
+    assert_eq!(doc.state.weight, 100);
+    assert_eq!(doc.state.bake_until, Some(doc.state.started_at + 300), "started_at + post_traffic.bake (5m)");
+    assert_eq!(rep.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_duplicate_invocation_is_already_started_and_reports_nothing() {
+    let reports = Sent::default();
+    let (rep, plan_rule) = (report(&reports), plan_parameter(PLAN_JSON));
+    let start = mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
+        StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().message("exists").build())
+    });
+
+    let out = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.expect("a duplicate is success");
+
+    assert!(out.already_started);
+    assert_eq!(
+        out.execution_arn,
+        "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-TESTDEP01-BeforeAllowTraffic"
+    );
+    assert_eq!(start.num_calls(), 1);
+    assert_eq!(rep.num_calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_start_is_retried_by_the_sdk() {
+    let (reports, plan_rule) = (Sent::default(), plan_parameter(PLAN_JSON));
+    let rep = report(&reports);
+    let start = mock!(aws_sdk_sfn::Client::start_execution)
+        .sequence()
+        .http_status(400, Some(throttling_json()))
+        .times(2)
+        .output(|| {
+            StartExecutionOutput::builder()
+                .execution_arn("arn:aws:states:us-east-1:123456789012:execution:hookline-canary:x")
+                .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                .build()
+                .expect("start execution output")
+        })
+        .build();
+    let clock = tokio::time::Instant::now();
+
+    let out = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.expect("retried to success");
+
+    assert!(!out.already_started);
+    assert_eq!(start.num_calls(), 3);
+    assert!(clock.elapsed() > std::time::Duration::ZERO, "the SDK's backoff sleeps on tokio's (paused) clock");
+    assert_eq!(rep.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_failing_start_reports_failed_exactly_once() {
+    let (reports, plan_rule) = (Sent::default(), plan_parameter(PLAN_JSON));
+    let rep = report(&reports);
+    let start =
+        mock!(aws_sdk_sfn::Client::start_execution).then_error(|| StartExecutionError::generic(access_denied()));
+
+    let err = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "AwsPermanent", "{err}");
+    assert_eq!(err.aws_code(), Some("AccessDeniedException"));
+    assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
+    assert_eq!(rep.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_missing_plan_reports_failed_and_is_invalid_input() {
+    let reports = Sent::default();
+    let (rep, start) = (report(&reports), started(&Sent::default()));
+    let plan_rule = mock!(aws_sdk_ssm::Client::get_parameter)
+        .then_error(|| GetParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
+
+    let err = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("plan") && err.to_string().contains("/hookline/web/web-prod"), "{err}");
+    assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_invalid_plan_reports_failed_and_names_the_field() {
+    let reports = Sent::default();
+    let (rep, start) = (report(&reports), started(&Sent::default()));
+    let plan_rule = plan_parameter(r#"{"steps":[{"weight":"ten"}]}"#);
+
+    let err = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("plan.steps[0].weight"), "{err}");
+    assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_plan_that_is_not_json_reports_failed() {
+    let reports = Sent::default();
+    let (rep, start) = (report(&reports), started(&Sent::default()));
+    let plan_rule = plan_parameter(r#"{"steps": [{"weight": 10},"#);
+
+    let err = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("invalid input: plan"), "{err}");
+    assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
+}
+
+#[tokio::test]
+async fn another_lifecycle_event_in_progress_reports_failed() {
+    let reports = Sent::default();
+    let (rep, start, plan_rule) = (report(&reports), started(&Sent::default()), plan_parameter(PLAN_JSON));
+
+    let err = run("AfterInstall", &[&plan_rule, &start, &rep]).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("AfterInstall"), "{err}");
+    assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_malformed_event_is_invalid_input_naming_the_field() {
+    // No rules: any AWS call would panic.
+    let err = handle(&deps(&[]), json!({"DeploymentId": 7, "LifecycleEventHookExecutionId": HOOK_EXECUTION}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("DeploymentId"), "{err}");
+
+    let err = handle(&deps(&[]), json!({"DeploymentId": DEPLOYMENT, "LifecycleEventHookExecutionId": ""}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("LifecycleEventHookExecutionId"), "{err}");
+}
