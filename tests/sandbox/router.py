@@ -17,6 +17,7 @@ import copy
 import http.client
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -40,6 +41,7 @@ from codedeploy_sim import CodeDeploySim, SimConfig  # noqa: E402
 log = logging.getLogger("router")
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade", "te",
        "trailer", "expect"}
+ECS_TASK_SET_OPS = {"DescribeServices", "DescribeTaskSets", "CreateTaskSet", "UpdateTaskSet", "DeleteTaskSet"}
 FAULT_KINDS = {"throttle", "error", "latency", "crash", "unhealthy"}
 
 
@@ -344,6 +346,8 @@ class _Handler(BaseHTTPRequestHandler):
             return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
                             "x-amzn-RequestId": rh.get("x-amzn-RequestId", str(uuid.uuid4()))}, out
         status, rh, rb = self._forward(sb.moto_url, self.command, self.path, headers, body)
+        if req.service == "ecs" and status == 200 and req.operation in ECS_TASK_SET_OPS:
+            rb = self._patch_task_sets(req, body, rb)
         if req.operation == "DescribeTargetHealth" and status == 200:
             tg = req.params.get("TargetGroupArn")
             if tg is None and req.protocol == "json":
@@ -353,6 +357,37 @@ class _Handler(BaseHTTPRequestHandler):
                             b"<State>unhealthy</State><Reason>Target.FailedHealthChecks</Reason>"
                             b"<Description>Health checks failed</Description>", rb)
         return status, rh, rb
+
+    def _patch_task_sets(self, req, body, rb):
+        """moto 5.2.5 leaves computedDesiredCount/runningCount/pendingCount out of task sets;
+        fill them as ECS would once the tasks run: ceil(service desiredCount * scale%)."""
+        try:
+            doc = json.loads(rb)
+            sets = []
+            if req.operation == "DescribeServices":
+                for svc in doc.get("services") or []:
+                    for t in svc.get("taskSets") or []:
+                        sets.append((t, svc.get("desiredCount", 0)))
+            else:
+                ts = doc.get("taskSets") or ([doc["taskSet"]] if doc.get("taskSet") else [])
+                if not ts:
+                    return rb
+                desired = {}
+                for t in ts:
+                    key = (t.get("clusterArn"), t.get("serviceArn"))
+                    if key not in desired:
+                        svc = self.sandbox.ecs.describe_services(cluster=key[0], services=[key[1]])["services"]
+                        desired[key] = svc[0].get("desiredCount", 0) if svc else 0
+                    sets.append((t, desired[key]))
+            for t, desired in sets:
+                if "computedDesiredCount" not in t:
+                    pct = float((t.get("scale") or {}).get("value", 100.0))
+                    n = int(math.ceil(desired * pct / 100.0))
+                    t.update(computedDesiredCount=n, runningCount=n, pendingCount=0)
+            return json.dumps(doc).encode()
+        except Exception:
+            log.exception("patching task sets")
+            return rb
 
     def _forward(self, base, method, path, headers, body, timeout=120):
         u = urlsplit(base)
