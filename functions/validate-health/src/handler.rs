@@ -18,8 +18,7 @@ use tracing::{info, info_span, warn, Instrument};
 pub const ROLLBACK_RESERVE_SECONDS: u64 = 180;
 
 /// Which gate to run.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "gate", rename_all = "kebab-case")]
+#[derive(Debug)]
 pub enum Input {
     /// Green behind the test listener, before any production traffic.
     Ready { context: DeploymentContext, plan: Plan, state: RolloutState },
@@ -27,6 +26,55 @@ pub enum Input {
     Bake { context: DeploymentContext, plan: Plan, state: RolloutState },
     /// The deployment's status only (the `release` state machine waits on it).
     Deployment { deployment_id: String },
+}
+
+/// The `gate` field alone.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Gate {
+    Ready,
+    Bake,
+    Deployment,
+}
+
+#[derive(Debug, Deserialize)]
+struct Tagged {
+    gate: Gate,
+}
+
+#[derive(Debug, Deserialize)]
+struct HealthInput {
+    context: DeploymentContext,
+    plan: Plan,
+    state: RolloutState,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeploymentInput {
+    deployment_id: String,
+}
+
+impl Input {
+    /// Reads the event in two passes, `gate` first, so a malformed field is
+    /// named by its path (`context.deployment_id`): serde's internally tagged
+    /// enums buffer the content and lose it.
+    pub fn parse(event: Value) -> Result<Input> {
+        let Tagged { gate } = parse_event(event.clone())?;
+        Ok(match gate {
+            Gate::Ready | Gate::Bake => {
+                let HealthInput { context, plan, state } = parse_event(event)?;
+                if matches!(gate, Gate::Ready) {
+                    Input::Ready { context, plan, state }
+                } else {
+                    Input::Bake { context, plan, state }
+                }
+            }
+            Gate::Deployment => {
+                let DeploymentInput { deployment_id } = parse_event(event)?;
+                Input::Deployment { deployment_id }
+            }
+        })
+    }
 }
 
 /// A gate's answer (written to `$.health` / `$.outcome`).
@@ -39,8 +87,7 @@ pub enum Output {
 
 /// Runs the gate named by `gate`.
 pub async fn handle(clients: &Clients, event: Value) -> Result<Output> {
-    let input: Input = parse_event(event)?;
-    match input {
+    match Input::parse(event)? {
         Input::Deployment { deployment_id } => {
             let status = clients
                 .lifecycle()

@@ -1,1 +1,247 @@
+use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
+use aws_sdk_ecs::operation::describe_task_sets::DescribeTaskSetsOutput;
+use aws_sdk_ecs::types::{StabilityStatus, TaskSet};
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::{
+    DescribeTargetHealthError, DescribeTargetHealthOutput,
+};
+use aws_sdk_elasticloadbalancingv2::types::{TargetHealth, TargetHealthDescription, TargetHealthStateEnum};
+use aws_smithy_mocks::{mock, Rule};
+use hookline::testing::{
+    access_denied, context, deployment, mocked_clients, plan, state, throttling_cbor, GREEN_TG,
+};
+use serde_json::json;
+
 use super::*;
+
+fn status(status: &'static str) -> Rule {
+    mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || deployment(status))
+}
+
+/// Green's task set, steady with two tasks desired.
+fn task_set() -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_task_sets)
+        .match_requests(|r| r.task_sets() == ["ts-green"] && r.cluster() == Some("demo"))
+        .then_output(|| {
+            DescribeTaskSetsOutput::builder()
+                .task_sets(
+                    TaskSet::builder()
+                        .id("ts-green")
+                        .computed_desired_count(2)
+                        .stability_status(StabilityStatus::SteadyState)
+                        .build(),
+                )
+                .build()
+        })
+}
+
+/// Green's target group with `healthy` of two targets healthy.
+fn targets(healthy: usize) -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .match_requests(|r| r.target_group_arn() == Some(GREEN_TG))
+        .then_output(move || targets_output(healthy))
+}
+
+fn targets_output(healthy: usize) -> DescribeTargetHealthOutput {
+    let target = |state: TargetHealthStateEnum| {
+        TargetHealthDescription::builder().target_health(TargetHealth::builder().state(state).build()).build()
+    };
+    let states = (0..2).map(|i| if i < healthy { TargetHealthStateEnum::Healthy } else { TargetHealthStateEnum::Unhealthy });
+    DescribeTargetHealthOutput::builder().set_target_health_descriptions(Some(states.map(target).collect())).build()
+}
+
+fn alarms_output(state: StateValue) -> DescribeAlarmsOutput {
+    DescribeAlarmsOutput::builder()
+        .metric_alarms(MetricAlarm::builder().alarm_name("web-5xx").state_value(state).build())
+        .build()
+}
+
+/// The plan's alarm `web-5xx` in `state`.
+fn alarm(state: StateValue) -> Rule {
+    mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .match_requests(|r| r.alarm_names() == ["web-5xx"])
+        .then_output(move || alarms_output(state.clone()))
+}
+
+/// A `gate` event whose execution started `ago` seconds before now.
+fn gate_event(gate: &str, ago: i64, bake_until_in: Option<i64>) -> Value {
+    let mut s = state(10, ago);
+    s.bake_until = bake_until_in.map(|d| hookline::execution::now_epoch() + d);
+    json!({"gate": gate, "context": context(), "plan": plan(), "state": s})
+}
+
+fn health(out: Output) -> (bool, bool, u64, Vec<hookline::health::Check>) {
+    match out {
+        Output::Health { healthy, done, wait_seconds, checks, .. } => (healthy, done, wait_seconds, checks),
+        other => panic!("expected a health answer, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn ready_gate_passes_when_green_is_healthy() {
+    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok)];
+    let refs: Vec<&Rule> = rules.iter().collect();
+
+    let out = handle(&mocked_clients(&refs), gate_event("ready", 30, None)).await.expect("gate");
+
+    let (healthy, done, wait, checks) = health(out);
+    assert_eq!((healthy, done, wait), (true, true, 0));
+    let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["task set ts-green", "targets web-green", "alarm web-5xx"]);
+    assert!(rules.iter().all(|r| r.num_calls() == 1), "one call each");
+}
+
+#[tokio::test]
+async fn ready_gate_waits_while_green_is_unhealthy_within_the_ready_timeout() {
+    let rules = [status("InProgress"), task_set(), targets(1), alarm(StateValue::Ok)];
+    let refs: Vec<&Rule> = rules.iter().collect();
+
+    let out = handle(&mocked_clients(&refs), gate_event("ready", 30, None)).await.expect("not yet a failure");
+
+    let (healthy, done, wait, checks) = health(out);
+    assert_eq!((healthy, done, wait), (false, false, 10), "wait one health interval (10s)");
+    assert!(checks.iter().any(|c| !c.ok && c.name == "targets web-green"), "{checks:?}");
+}
+
+#[tokio::test]
+async fn ready_gate_fails_once_the_ready_timeout_passed() {
+    let rules = [status("InProgress"), task_set(), targets(1), alarm(StateValue::Ok)];
+    let refs: Vec<&Rule> = rules.iter().collect();
+
+    // The default ready timeout is 5m.
+    let err = handle(&mocked_clients(&refs), gate_event("ready", 301, None)).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
+    assert!(err.to_string().contains("not healthy within 5m"), "{err}");
+    assert!(err.to_string().contains("targets web-green: 1 healthy of 2 desired"), "{err}");
+}
+
+#[tokio::test]
+async fn bake_gate_fails_on_an_alarm_naming_it() {
+    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Alarm)];
+    let refs: Vec<&Rule> = rules.iter().collect();
+
+    let err = handle(&mocked_clients(&refs), gate_event("bake", 30, Some(100))).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
+    assert!(err.to_string().contains("alarm web-5xx: state ALARM"), "{err}");
+}
+
+#[tokio::test]
+async fn a_healthy_bake_waits_at_most_one_interval_until_bake_until() {
+    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok)];
+    let refs: Vec<&Rule> = rules.iter().collect();
+
+    let out = handle(&mocked_clients(&refs), gate_event("bake", 30, Some(100))).await.expect("gate");
+
+    let (healthy, done, wait, _) = health(out);
+    assert!(healthy && !done, "healthy, still baking");
+    assert!((1..=10).contains(&wait), "wait_seconds {wait} within the 10s interval");
+}
+
+#[tokio::test]
+async fn a_healthy_bake_past_bake_until_is_done() {
+    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok)];
+    let refs: Vec<&Rule> = rules.iter().collect();
+
+    let out = handle(&mocked_clients(&refs), gate_event("bake", 300, Some(-1))).await.expect("gate");
+
+    let (healthy, done, wait, _) = health(out);
+    assert_eq!((healthy, done, wait), (true, true, 0));
+}
+
+#[tokio::test]
+async fn a_spent_hook_budget_fails_without_checking_health() {
+    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok)];
+    let refs: Vec<&Rule> = rules.iter().collect();
+
+    // The plan's default budget is 55m.
+    let err = handle(&mocked_clients(&refs), gate_event("bake", 55 * 60 + 1, Some(100))).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
+    assert!(err.to_string().contains("hook budget"), "{err}");
+    assert!(rules[1..].iter().all(|r| r.num_calls() == 0));
+}
+
+#[tokio::test]
+async fn a_budget_beyond_the_rollback_reserve_is_capped() {
+    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok)];
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let mut event = gate_event("bake", 3500, Some(100));
+    event["plan"]["hook_budget_seconds"] = json!(3600);
+
+    let err = handle(&mocked_clients(&refs), event).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
+    assert!(err.to_string().contains("hook budget of 57m"), "{err}");
+}
+
+#[tokio::test]
+async fn a_stopped_deployment_is_deployment_stopped() {
+    let rules = [status("Stopped"), task_set(), targets(2), alarm(StateValue::Ok)];
+    let refs: Vec<&Rule> = rules.iter().collect();
+
+    let err = handle(&mocked_clients(&refs), gate_event("bake", 30, Some(100))).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "DeploymentStopped", "{err}");
+    assert!(rules[1..].iter().all(|r| r.num_calls() == 0));
+}
+
+#[tokio::test]
+async fn the_deployment_gate_answers_status_and_done() {
+    for (s, done) in [("InProgress", false), ("Ready", false), ("Succeeded", true), ("Failed", true), ("Stopped", true)]
+    {
+        let rule = status(s);
+        let out = handle(&mocked_clients(&[&rule]), json!({"gate": "deployment", "deployment_id": "d-TESTDEP01"}))
+            .await
+            .expect("status");
+        assert_eq!(out, Output::Deployment { status: s.into(), done }, "{s}");
+        assert_eq!(rule.num_calls(), 1);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttled_alarms_are_retried_by_the_sdk() {
+    let alarms = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .sequence()
+        .http_response(throttling_cbor)
+        .times(2)
+        .output(|| alarms_output(StateValue::Ok))
+        .build();
+    let rules = [status("InProgress"), task_set(), targets(2)];
+    let refs: Vec<&Rule> = rules.iter().chain([&alarms]).collect();
+    let clock = tokio::time::Instant::now();
+
+    let out = handle(&mocked_clients(&refs), gate_event("ready", 30, None)).await.expect("retried to success");
+
+    assert!(health(out).0);
+    assert_eq!(alarms.num_calls(), 3);
+    assert!(clock.elapsed() > std::time::Duration::ZERO, "backoff slept on tokio's paused clock");
+}
+
+#[tokio::test]
+async fn a_permanent_aws_error_is_aws_permanent() {
+    let denied = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .then_error(|| DescribeTargetHealthError::generic(access_denied()));
+    let rules = [status("InProgress"), task_set(), alarm(StateValue::Ok)];
+    let refs: Vec<&Rule> = rules.iter().chain([&denied]).collect();
+
+    let err = handle(&mocked_clients(&refs), gate_event("ready", 30, None)).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "AwsPermanent", "{err}");
+    assert!(err.to_string().contains("DescribeTargetHealth"), "{err}");
+    assert_eq!(denied.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn malformed_events_are_invalid_input() {
+    let mut event = gate_event("ready", 30, None);
+    event["context"]["deployment_id"] = json!(["d-1"]);
+    let err = handle(&mocked_clients(&[]), event).await.unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("context.deployment_id"), "{err}");
+
+    let err = handle(&mocked_clients(&[]), json!({"gate": "canary", "deployment_id": "d-1"})).await.unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("gate: unknown variant `canary`"), "{err}");
+}
