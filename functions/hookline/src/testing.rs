@@ -188,3 +188,57 @@ pub fn weights_in(actions: &[Action]) -> Option<(i32, i32)> {
         |arn: &str| groups.iter().find(|t| t.target_group_arn() == Some(arn)).and_then(|t| t.weight()).unwrap_or(0);
     Some((of(BLUE_TG), of(GREEN_TG)))
 }
+
+/// The production listener's rules: the default rule plus one `X-Canary`
+/// header rule per ARN in `cohorts`, each tagged as hookline's
+/// (DescribeRules and DescribeTags, in that order).
+pub fn cohort_rules(cohorts: &'static [&'static str]) -> [Rule; 2] {
+    use aws_sdk_elasticloadbalancingv2::operation::describe_rules::DescribeRulesOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
+    use aws_sdk_elasticloadbalancingv2::types::{
+        HttpHeaderConditionConfig, Rule as ListenerRule, RuleCondition, Tag, TagDescription,
+    };
+    use aws_sdk_elasticloadbalancingv2::Client;
+    use aws_smithy_mocks::mock;
+
+    let describe = mock!(Client::describe_rules).match_requests(|r| r.listener_arn() == Some(LISTENER)).then_output(
+        move || {
+            let default = ListenerRule::builder().rule_arn("arn:rule/default").priority("default").is_default(true);
+            let rules = cohorts.iter().enumerate().map(|(i, arn)| {
+                ListenerRule::builder()
+                    .rule_arn(*arn)
+                    .priority((i + 1).to_string())
+                    .is_default(false)
+                    .conditions(
+                        RuleCondition::builder()
+                            .field("http-header")
+                            .http_header_config(
+                                HttpHeaderConditionConfig::builder()
+                                    .http_header_name("X-Canary")
+                                    .values("internal")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
+            DescribeRulesOutput::builder()
+                .set_rules(Some(std::iter::once(default.build()).chain(rules).collect()))
+                .build()
+        },
+    );
+    let tags = mock!(Client::describe_tags).then_compute_output(|req| {
+        let descs = req
+            .resource_arns()
+            .iter()
+            .map(|arn| {
+                TagDescription::builder()
+                    .resource_arn(arn)
+                    .tags(Tag::builder().key(crate::traffic::MANAGED_TAG).value("cohort").build())
+                    .build()
+            })
+            .collect();
+        DescribeTagsOutput::builder().set_tag_descriptions(Some(descs)).build()
+    });
+    [describe, tags]
+}

@@ -11,7 +11,7 @@ mod alb;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use alb::AlbRouter;
+pub use alb::{AlbRouter, MANAGED_TAG};
 
 use crate::{Error, Result};
 

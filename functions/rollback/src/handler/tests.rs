@@ -1,1 +1,296 @@
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
+    PutLifecycleEventHookExecutionStatusError, PutLifecycleEventHookExecutionStatusInput,
+    PutLifecycleEventHookExecutionStatusOutput,
+};
+use aws_sdk_codedeploy::operation::stop_deployment::{StopDeploymentInput, StopDeploymentOutput};
+use aws_sdk_codedeploy::types::error::LifecycleEventAlreadyCompletedException;
+use aws_sdk_codedeploy::types::{LifecycleEventStatus, StopStatus};
+use aws_sdk_elasticloadbalancingv2::operation::delete_rule::{DeleteRuleInput, DeleteRuleOutput};
+use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
+use aws_sdk_elasticloadbalancingv2::operation::modify_listener::{
+    ModifyListenerError, ModifyListenerInput, ModifyListenerOutput,
+};
+use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Listener};
+use aws_sdk_elasticloadbalancingv2::Client as Elbv2;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+use aws_sdk_sfn::operation::stop_execution::{StopExecutionInput, StopExecutionOutput};
+use aws_sdk_sfn::primitives::DateTime;
+use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
+use aws_smithy_mocks::{mock, Rule};
+use hookline::execution::{HookEvent, HookRef};
+use hookline::testing::{
+    access_denied, cohort_rules, context, deployment, listener, mocked_clients, plan, state, throttling_xml,
+    weights_in, Sent, BLUE_TG, DEPLOYMENT, HOOK_EXECUTION, LISTENER,
+};
+use serde_json::json;
+
 use super::*;
+
+const CANARY: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary";
+const POST_TRAFFIC: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-post-traffic";
+const RUNNING: &str = "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-TESTDEP01-BeforeAllowTraffic";
+const OTHER: &str = "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-OTHER0001-BeforeAllowTraffic";
+
+type Calls = Arc<Mutex<Vec<&'static str>>>;
+
+fn deps(rules: &[&Rule]) -> Deps {
+    Deps { clients: mocked_clients(rules), state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()] }
+}
+
+/// A `match_requests` filter logging `name` to `calls` and recording the request.
+fn log<T: Clone + Send + 'static>(
+    calls: &Calls,
+    name: &'static str,
+    sent: &Sent<T>,
+) -> impl Fn(&T) -> bool + Send + Sync + 'static {
+    let (calls, record) = (Arc::clone(calls), sent.recorder());
+    move |r| {
+        calls.lock().unwrap().push(name);
+        record(r)
+    }
+}
+
+fn execution_document() -> ExecutionDocument {
+    let mut ctx = context();
+    ctx.hook =
+        Some(HookRef { kind: Default::default(), event: HookEvent::BeforeAllowTraffic, execution_id: HOOK_EXECUTION.into() });
+    ExecutionDocument { context: ctx, plan: plan(), state: state(10, 600) }
+}
+
+/// What a state machine's Catch sends: the document plus the error.
+fn caught() -> Value {
+    let mut doc = serde_json::to_value(execution_document()).expect("document");
+    doc["error"] = json!({"Error": "HealthCheckFailed", "Cause": "alarm web-5xx: state ALARM"});
+    doc
+}
+
+fn live(blue: i32, green: i32) -> Rule {
+    mock!(Elbv2::describe_listeners).then_output(move || listener(blue, green))
+}
+
+fn modify(calls: &Calls, sent: &Sent<ModifyListenerInput>) -> Rule {
+    mock!(Elbv2::modify_listener)
+        .match_requests(log(calls, "ModifyListener", sent))
+        .then_output(|| ModifyListenerOutput::builder().build())
+}
+
+fn delete(calls: &Calls, sent: &Sent<DeleteRuleInput>) -> Rule {
+    mock!(Elbv2::delete_rule).match_requests(log(calls, "DeleteRule", sent)).then_output(|| DeleteRuleOutput::builder().build())
+}
+
+fn report(calls: &Calls, sent: &Sent<PutLifecycleEventHookExecutionStatusInput>) -> Rule {
+    mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status)
+        .match_requests(log(calls, "Report", sent))
+        .then_output(|| PutLifecycleEventHookExecutionStatusOutput::builder().build())
+}
+
+fn already_completed() -> Rule {
+    mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_error(|| {
+        PutLifecycleEventHookExecutionStatusError::LifecycleEventAlreadyCompletedException(
+            LifecycleEventAlreadyCompletedException::builder().build(),
+        )
+    })
+}
+
+fn assert_reported_failed_once(sent: &Sent<PutLifecycleEventHookExecutionStatusInput>) {
+    let req = sent.only();
+    assert_eq!(req.deployment_id(), Some(DEPLOYMENT));
+    assert_eq!(req.lifecycle_event_hook_execution_id(), Some(HOOK_EXECUTION));
+    assert_eq!(req.status(), Some(&LifecycleEventStatus::Failed));
+}
+
+#[tokio::test]
+async fn restores_blue_removes_cohorts_then_reports_failed_once() {
+    let (calls, modified, deleted, reports) = (Calls::default(), Sent::default(), Sent::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
+    let (describe, m, d, rep) = (live(90, 10), modify(&calls, &modified), delete(&calls, &deleted), report(&calls, &reports));
+
+    let out = handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught()).await.expect("rollback");
+
+    assert_eq!(out, Output { restored: true, reported: Some("Failed"), ..Output::default() });
+    assert_eq!(*calls.lock().unwrap(), ["ModifyListener", "DeleteRule", "Report"], "restore first, report last");
+    let req = modified.only();
+    assert_eq!(req.listener_arn(), Some(LISTENER));
+    assert_eq!(weights_in(req.default_actions()), Some((100, 0)));
+    assert_eq!(deleted.only().rule_arn(), Some("arn:rule/cohort"));
+    assert_reported_failed_once(&reports);
+}
+
+#[tokio::test]
+async fn a_second_call_changes_nothing_and_is_already_reported() {
+    let (calls, modified, deleted) = (Calls::default(), Sent::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&[]);
+    let (describe, m, d, rep) = (live(100, 0), modify(&calls, &modified), delete(&calls, &deleted), already_completed());
+
+    let out = handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught()).await.expect("rollback again");
+
+    assert_eq!(out, Output { restored: true, reported: Some("Failed"), already_reported: true, ..Output::default() });
+    assert_eq!((m.num_calls(), d.num_calls(), rep.num_calls()), (0, 0, 1));
+}
+
+#[tokio::test]
+async fn green_already_gone_is_fine() {
+    let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&[]);
+    let describe = mock!(Elbv2::describe_listeners).then_output(|| {
+        DescribeListenersOutput::builder()
+            .listeners(
+                Listener::builder()
+                    .listener_arn(LISTENER)
+                    .default_actions(Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(BLUE_TG).build())
+                    .build(),
+            )
+            .build()
+    });
+    let (m, rep) = (modify(&calls, &modified), report(&calls, &reports));
+
+    let out = handle(&deps(&[&describe, &m, &rules, &tags, &rep]), caught()).await.expect("rollback");
+
+    assert_eq!(out, Output { restored: true, reported: Some("Failed"), ..Output::default() });
+    assert_eq!(m.num_calls(), 0);
+    assert_reported_failed_once(&reports);
+}
+
+#[tokio::test]
+async fn a_failing_restore_still_reports_failed_once_and_returns_the_error() {
+    let (calls, reports) = (Calls::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&[]);
+    let describe = live(50, 50);
+    let m = mock!(Elbv2::modify_listener).then_error(|| ModifyListenerError::generic(access_denied()));
+    let rep = report(&calls, &reports);
+
+    let err = handle(&deps(&[&describe, &m, &rules, &tags, &rep]), caught()).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "AwsPermanent", "{err}");
+    assert!(err.to_string().contains("ModifyListener"), "{err}");
+    assert_eq!(m.num_calls(), 1);
+    assert_reported_failed_once(&reports);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_restore_is_retried_by_the_sdk() {
+    let (calls, reports) = (Calls::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&[]);
+    let describe = live(50, 50);
+    let m = mock!(Elbv2::modify_listener)
+        .sequence()
+        .http_status(400, Some(throttling_xml()))
+        .times(2)
+        .output(|| ModifyListenerOutput::builder().build())
+        .build();
+    let rep = report(&calls, &reports);
+    let clock = tokio::time::Instant::now();
+
+    let out = handle(&deps(&[&describe, &m, &rules, &tags, &rep]), caught()).await.expect("rollback");
+
+    assert!(out.restored);
+    assert_eq!(m.num_calls(), 3);
+    assert!(clock.elapsed() > std::time::Duration::ZERO, "backoff slept on tokio's paused clock");
+    assert_reported_failed_once(&reports);
+}
+
+#[tokio::test]
+async fn a_report_refused_after_the_deployment_ended_counts_as_done() {
+    let [rules, tags] = cohort_rules(&[]);
+    let describe = live(100, 0);
+    let rep = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status)
+        .then_error(|| PutLifecycleEventHookExecutionStatusError::generic(access_denied()));
+    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("Stopped"));
+
+    let out = handle(&deps(&[&describe, &rules, &tags, &rep, &status]), caught()).await.expect("ended");
+    assert!(out.already_reported);
+
+    // While the deployment is still running, the same refusal is an error to retry or surface.
+    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
+    let err = handle(&deps(&[&describe, &rules, &tags, &rep, &status]), caught()).await.unwrap_err();
+    assert_eq!(err.error_type(), "AwsPermanent", "{err}");
+}
+
+#[tokio::test]
+async fn the_console_form_stops_the_execution_restores_reports_and_stops_the_deployment() {
+    let calls = Calls::default();
+    let (stopped, modified, reports, stops) = (Sent::default(), Sent::default(), Sent::default(), Sent::default());
+    let item = |arn: &str, name: &str| {
+        ExecutionListItem::builder()
+            .execution_arn(arn)
+            .state_machine_arn(CANARY)
+            .name(name)
+            .status(ExecutionStatus::Running)
+            .start_date(DateTime::from_secs(0))
+            .build()
+            .expect("execution list item")
+    };
+    let list = mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| r.status_filter() == Some(&ExecutionStatus::Running))
+        .then_compute_output(move |r| {
+            let items = if r.state_machine_arn() == Some(CANARY) {
+                vec![item(RUNNING, "d-TESTDEP01-BeforeAllowTraffic"), item(OTHER, "d-OTHER0001-BeforeAllowTraffic")]
+            } else {
+                vec![]
+            };
+            ListExecutionsOutput::builder().set_executions(Some(items)).build().expect("list output")
+        });
+    let describe_execution = mock!(aws_sdk_sfn::Client::describe_execution)
+        .match_requests(|r| r.execution_arn() == Some(RUNNING))
+        .then_output(|| {
+            DescribeExecutionOutput::builder()
+                .execution_arn(RUNNING)
+                .state_machine_arn(CANARY)
+                .status(ExecutionStatus::Running)
+                .start_date(DateTime::from_secs(0))
+                .input(serde_json::to_string(&execution_document()).expect("input"))
+                .build()
+                .expect("describe output")
+        });
+    let stop_execution = mock!(aws_sdk_sfn::Client::stop_execution)
+        .match_requests(log::<StopExecutionInput>(&calls, "StopExecution", &stopped))
+        .then_output(|| StopExecutionOutput::builder().stop_date(DateTime::from_secs(0)).build().expect("stop output"));
+    let [rules, tags] = cohort_rules(&[]);
+    let (describe, m, rep) = (live(90, 10), modify(&calls, &modified), report(&calls, &reports));
+    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
+    let stop_deployment = mock!(aws_sdk_codedeploy::Client::stop_deployment)
+        .match_requests(log::<StopDeploymentInput>(&calls, "StopDeployment", &stops))
+        .then_output(|| StopDeploymentOutput::builder().status(StopStatus::Pending).build());
+    let all = [&list, &describe_execution, &stop_execution, &rules, &tags, &describe, &m, &rep, &status, &stop_deployment];
+
+    let out = handle(&deps(&all), json!({"deployment_id": DEPLOYMENT, "reason": "bad release"})).await.expect("rollback");
+
+    assert_eq!(
+        out,
+        Output {
+            restored: true,
+            reported: Some("Failed"),
+            already_reported: false,
+            stopped_executions: vec![RUNNING.to_string()],
+            deployment_status: Some("Stopped".into()),
+        }
+    );
+    assert_eq!(*calls.lock().unwrap(), ["StopExecution", "ModifyListener", "Report", "StopDeployment"]);
+    assert_eq!(list.num_calls(), 2, "both state machines are searched");
+    let stop = stopped.only();
+    assert_eq!((stop.execution_arn(), stop.cause()), (Some(RUNNING), Some("bad release")));
+    assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
+    assert_reported_failed_once(&reports);
+    let stop = stops.only();
+    assert_eq!((stop.deployment_id(), stop.auto_rollback_enabled()), (Some(DEPLOYMENT), Some(true)));
+}
+
+#[tokio::test]
+async fn malformed_events_are_invalid_input() {
+    let mut doc = caught();
+    doc["context"]["deployment_id"] = json!(false);
+    let err = handle(&deps(&[]), doc).await.unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("context.deployment_id"), "{err}");
+
+    let err = handle(&deps(&[]), json!({"deploymentId": DEPLOYMENT})).await.unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("deploymentId"), "{err}");
+
+    let err = handle(&deps(&[]), json!({"deployment_id": ""})).await.unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("deployment_id"), "{err}");
+}
