@@ -201,8 +201,8 @@ pub fn cohort_rules(cohorts: &'static [&'static str]) -> [Rule; 2] {
     use aws_sdk_elasticloadbalancingv2::Client;
     use aws_smithy_mocks::mock;
 
-    let describe = mock!(Client::describe_rules).match_requests(|r| r.listener_arn() == Some(LISTENER)).then_output(
-        move || {
+    let describe =
+        mock!(Client::describe_rules).match_requests(|r| r.listener_arn() == Some(LISTENER)).then_output(move || {
             let default = ListenerRule::builder().rule_arn("arn:rule/default").priority("default").is_default(true);
             let rules = cohorts.iter().enumerate().map(|(i, arn)| {
                 ListenerRule::builder()
@@ -225,8 +225,7 @@ pub fn cohort_rules(cohorts: &'static [&'static str]) -> [Rule; 2] {
             DescribeRulesOutput::builder()
                 .set_rules(Some(std::iter::once(default.build()).chain(rules).collect()))
                 .build()
-        },
-    );
+        });
     let tags = mock!(Client::describe_tags).then_compute_output(|req| {
         let descs = req
             .resource_arns()

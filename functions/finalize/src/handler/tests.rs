@@ -89,9 +89,8 @@ async fn after_allow_traffic_records_the_release_before_reporting() {
     let [rules, tags] = cohort_rules(&[]);
     let (put, rep) = (put_parameter(&params, &calls), report(&reports, &calls));
 
-    let out = handle(&deps(&[&rules, &tags, &put, &rep]), document(HookEvent::AfterAllowTraffic))
-        .await
-        .expect("finalize");
+    let out =
+        handle(&deps(&[&rules, &tags, &put, &rep]), document(HookEvent::AfterAllowTraffic)).await.expect("finalize");
 
     assert_eq!(out, Output { reported: "Succeeded", already_reported: false, cohort_rules_removed: 0 });
     assert_eq!(*calls.lock().unwrap(), ["PutParameter", "Report"]);

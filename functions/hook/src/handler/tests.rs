@@ -119,13 +119,13 @@ fn resolve_rules(in_progress: &'static str) -> Vec<Rule> {
 }
 
 fn plan_parameter(text: &'static str) -> Rule {
-    mock!(aws_sdk_ssm::Client::get_parameter).match_requests(|r| r.name() == Some("/hookline/web/web-prod")).then_output(
-        move || {
+    mock!(aws_sdk_ssm::Client::get_parameter)
+        .match_requests(|r| r.name() == Some("/hookline/web/web-prod"))
+        .then_output(move || {
             GetParameterOutput::builder()
                 .parameter(aws_sdk_ssm::types::Parameter::builder().name("/hookline/web/web-prod").value(text).build())
                 .build()
-        },
-    )
+        })
 }
 
 fn started(sent: &Sent<StartExecutionInput>) -> Rule {
@@ -335,9 +335,8 @@ async fn a_malformed_event_is_invalid_input_naming_the_field() {
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("DeploymentId"), "{err}");
 
-    let err = handle(&deps(&[]), json!({"DeploymentId": DEPLOYMENT, "LifecycleEventHookExecutionId": ""}))
-        .await
-        .unwrap_err();
+    let err =
+        handle(&deps(&[]), json!({"DeploymentId": DEPLOYMENT, "LifecycleEventHookExecutionId": ""})).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("LifecycleEventHookExecutionId"), "{err}");
 }

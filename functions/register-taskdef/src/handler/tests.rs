@@ -136,7 +136,10 @@ async fn registers_the_new_image_and_creates_the_deployment() {
     assert_eq!(spec["Hooks"], json!([{"BeforeAllowTraffic": "hookline-hook"}, {"AfterAllowTraffic": "hookline-hook"}]));
     assert_eq!(req.description(), Some(format!("hookline release of {IMAGE}").as_str()));
 
-    assert_eq!(out, Output { task_definition_arn: NEW.into(), deployment_id: "d-NEWDEPLOY".into(), appspec: content.into() });
+    assert_eq!(
+        out,
+        Output { task_definition_arn: NEW.into(), deployment_id: "d-NEWDEPLOY".into(), appspec: content.into() }
+    );
     assert!(service.iter().all(|r| r.num_calls() == 1));
 }
 

@@ -55,8 +55,11 @@ fn log<T: Clone + Send + 'static>(
 
 fn execution_document() -> ExecutionDocument {
     let mut ctx = context();
-    ctx.hook =
-        Some(HookRef { kind: Default::default(), event: HookEvent::BeforeAllowTraffic, execution_id: HOOK_EXECUTION.into() });
+    ctx.hook = Some(HookRef {
+        kind: Default::default(),
+        event: HookEvent::BeforeAllowTraffic,
+        execution_id: HOOK_EXECUTION.into(),
+    });
     ExecutionDocument { context: ctx, plan: plan(), state: state(10, 600) }
 }
 
@@ -78,7 +81,9 @@ fn modify(calls: &Calls, sent: &Sent<ModifyListenerInput>) -> Rule {
 }
 
 fn delete(calls: &Calls, sent: &Sent<DeleteRuleInput>) -> Rule {
-    mock!(Elbv2::delete_rule).match_requests(log(calls, "DeleteRule", sent)).then_output(|| DeleteRuleOutput::builder().build())
+    mock!(Elbv2::delete_rule)
+        .match_requests(log(calls, "DeleteRule", sent))
+        .then_output(|| DeleteRuleOutput::builder().build())
 }
 
 fn report(calls: &Calls, sent: &Sent<PutLifecycleEventHookExecutionStatusInput>) -> Rule {
@@ -106,7 +111,8 @@ fn assert_reported_failed_once(sent: &Sent<PutLifecycleEventHookExecutionStatusI
 async fn restores_blue_removes_cohorts_then_reports_failed_once() {
     let (calls, modified, deleted, reports) = (Calls::default(), Sent::default(), Sent::default(), Sent::default());
     let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
-    let (describe, m, d, rep) = (live(90, 10), modify(&calls, &modified), delete(&calls, &deleted), report(&calls, &reports));
+    let (describe, m, d, rep) =
+        (live(90, 10), modify(&calls, &modified), delete(&calls, &deleted), report(&calls, &reports));
 
     let out = handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught()).await.expect("rollback");
 
@@ -123,7 +129,8 @@ async fn restores_blue_removes_cohorts_then_reports_failed_once() {
 async fn a_second_call_changes_nothing_and_is_already_reported() {
     let (calls, modified, deleted) = (Calls::default(), Sent::default(), Sent::default());
     let [rules, tags] = cohort_rules(&[]);
-    let (describe, m, d, rep) = (live(100, 0), modify(&calls, &modified), delete(&calls, &deleted), already_completed());
+    let (describe, m, d, rep) =
+        (live(100, 0), modify(&calls, &modified), delete(&calls, &deleted), already_completed());
 
     let out = handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught()).await.expect("rollback again");
 
@@ -140,7 +147,9 @@ async fn green_already_gone_is_fine() {
             .listeners(
                 Listener::builder()
                     .listener_arn(LISTENER)
-                    .default_actions(Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(BLUE_TG).build())
+                    .default_actions(
+                        Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(BLUE_TG).build(),
+                    )
                     .build(),
             )
             .build()
@@ -254,9 +263,11 @@ async fn the_console_form_stops_the_execution_restores_reports_and_stops_the_dep
     let stop_deployment = mock!(aws_sdk_codedeploy::Client::stop_deployment)
         .match_requests(log::<StopDeploymentInput>(&calls, "StopDeployment", &stops))
         .then_output(|| StopDeploymentOutput::builder().status(StopStatus::Pending).build());
-    let all = [&list, &describe_execution, &stop_execution, &rules, &tags, &describe, &m, &rep, &status, &stop_deployment];
+    let all =
+        [&list, &describe_execution, &stop_execution, &rules, &tags, &describe, &m, &rep, &status, &stop_deployment];
 
-    let out = handle(&deps(&all), json!({"deployment_id": DEPLOYMENT, "reason": "bad release"})).await.expect("rollback");
+    let out =
+        handle(&deps(&all), json!({"deployment_id": DEPLOYMENT, "reason": "bad release"})).await.expect("rollback");
 
     assert_eq!(
         out,

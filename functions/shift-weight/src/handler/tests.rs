@@ -25,7 +25,9 @@ fn live(blue: i32, green: i32) -> Rule {
 }
 
 fn modify(sent: &Sent<ModifyListenerInput>) -> Rule {
-    mock!(Elbv2::modify_listener).match_requests(sent.recorder()).then_output(|| ModifyListenerOutput::builder().build())
+    mock!(Elbv2::modify_listener)
+        .match_requests(sent.recorder())
+        .then_output(|| ModifyListenerOutput::builder().build())
 }
 
 /// A shift from `from`% (the previous step) to `to`% green, baking `bake` seconds.
@@ -133,7 +135,8 @@ async fn a_cohort_step_creates_one_header_rule_to_green() {
     let rules = mock!(Elbv2::describe_rules)
         .match_requests(|r| r.listener_arn() == Some(LISTENER))
         .then_output(|| DescribeRulesOutput::builder().build());
-    let create = mock!(Elbv2::create_rule).match_requests(sent.recorder()).then_output(|| CreateRuleOutput::builder().build());
+    let create =
+        mock!(Elbv2::create_rule).match_requests(sent.recorder()).then_output(|| CreateRuleOutput::builder().build());
     let mut given = state(0, 30);
     given.bake_until = Some(given.started_at + 10);
     let event = json!({

@@ -7,9 +7,7 @@ use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::{
 };
 use aws_sdk_elasticloadbalancingv2::types::{TargetHealth, TargetHealthDescription, TargetHealthStateEnum};
 use aws_smithy_mocks::{mock, Rule};
-use hookline::testing::{
-    access_denied, context, deployment, mocked_clients, plan, state, throttling_cbor, GREEN_TG,
-};
+use hookline::testing::{access_denied, context, deployment, mocked_clients, plan, state, throttling_cbor, GREEN_TG};
 use serde_json::json;
 
 use super::*;
@@ -46,7 +44,8 @@ fn targets_output(healthy: usize) -> DescribeTargetHealthOutput {
     let target = |state: TargetHealthStateEnum| {
         TargetHealthDescription::builder().target_health(TargetHealth::builder().state(state).build()).build()
     };
-    let states = (0..2).map(|i| if i < healthy { TargetHealthStateEnum::Healthy } else { TargetHealthStateEnum::Unhealthy });
+    let states =
+        (0..2).map(|i| if i < healthy { TargetHealthStateEnum::Healthy } else { TargetHealthStateEnum::Unhealthy });
     DescribeTargetHealthOutput::builder().set_target_health_descriptions(Some(states.map(target).collect())).build()
 }
 
