@@ -29,7 +29,7 @@ class Sandbox:
         self.endpoint = endpoint.rstrip("/")
         self.region = region
         self._clients = {}
-        self._boto_cfg = BotoConfig(retries={"max_attempts": max_attempts, "mode": "standard"},
+        self._boto_cfg = BotoConfig(retries={"total_max_attempts": max_attempts, "mode": "standard"},
                                     read_timeout=300)
         self.http = requests.Session()
 

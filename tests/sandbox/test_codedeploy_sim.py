@@ -1,0 +1,225 @@
+"""The CodeDeploy ECS blue/green simulator, driven through boto3 against a real moto."""
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+ALL_HOOKS = ("BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic")
+
+
+def err_code(excinfo):
+    return excinfo.value.response["Error"]["Code"]
+
+
+def test_lifecycle_order_hooks_and_success(sandbox):
+    sb, c, stub = sandbox
+    blue_ts = c.task_sets()[0]
+    did = c.start_deployment("example/web:v2", hooks=ALL_HOOKS)
+    info = c.wait_for_status(did, "Succeeded", timeout=30)
+
+    # hooks ran once each, in AWS's documented order, with distinct opaque ids
+    assert stub.events(did) == list(ALL_HOOKS)
+    ids = [x["execution_id"] for x in stub.calls]
+    assert len(set(ids)) == 5 and all(len(i) >= 32 for i in ids)
+    by = {x["event"]: x for x in stub.calls}
+    # no replacement before Install; green exists from AfterInstall on
+    assert "Green" not in by["BeforeInstall"]["task_sets"]
+    assert by["AfterInstall"]["task_sets"]["Green"]["targetGroup"]["name"] == "web-green"
+    assert by["AfterInstall"]["test"] == {"web-blue": 100, "web-green": 0}
+    # test traffic moved to green before AfterAllowTestTraffic; production untouched until AllowTraffic
+    assert by["AfterAllowTestTraffic"]["test"] == {"web-blue": 0, "web-green": 100}
+    assert by["BeforeAllowTraffic"]["prod"] == {"web-blue": 100, "web-green": 0}
+    assert by["BeforeAllowTraffic"]["task_sets"]["Blue"]["trafficWeight"] == 100.0
+    assert by["AfterAllowTraffic"]["prod"] == {"web-blue": 0, "web-green": 100}
+    assert by["AfterAllowTraffic"]["task_sets"]["Green"]["trafficWeight"] == 100.0
+    assert by["AfterAllowTraffic"]["task_sets"]["Blue"]["identifer"] == blue_ts["id"]
+
+    # end state, read through AWS APIs
+    assert all(v == "Succeeded" for v in c.events(did).values())
+    sets = c.task_sets()
+    assert [(t["status"], t["image"], t["target_group"]) for t in sets] == [("PRIMARY", "example/web:v2", "web-green")]
+    assert c.target_health("web-blue") == []
+    assert c.target_health("web-green") == ["healthy", "healthy"]
+    assert "content" not in info["revision"]["appSpecContent"]
+    rev = c.codedeploy.get_application_revision(applicationName="web", revision=info["revision"])
+    assert rev["revision"]["appSpecContent"]["content"].startswith("version")
+    grp = c.codedeploy.get_deployment_group(applicationName="web", deploymentGroupName="web-prod")["deploymentGroupInfo"]
+    assert grp["lastSuccessfulDeployment"]["deploymentId"] == did
+    assert c.codedeploy.list_deployment_targets(deploymentId=did)["targetIds"] == ["demo:web"]
+    assert c.codedeploy.list_deployments(applicationName="web", deploymentGroupName="web-prod")["deployments"] == [did]
+
+
+def test_groups_alternate_between_deployments(sandbox):
+    sb, c, stub = sandbox
+    d1 = c.start_deployment("example/web:v2", hooks=())
+    c.wait_for_status(d1, "Succeeded", timeout=30)
+    d2 = c.start_deployment("example/web:v3", hooks=("BeforeAllowTraffic",))
+    c.wait_for_status(d2, "Succeeded", timeout=30)
+    rec = stub.calls[-1]
+    assert rec["task_sets"]["Green"]["targetGroup"]["name"] == "web-blue"
+    assert rec["task_sets"]["Blue"]["targetGroup"]["name"] == "web-green"
+    assert rec["test"] == {"web-blue": 100, "web-green": 0}
+    assert c.listener_weights(80) == {"web-blue": 100, "web-green": 0}
+    assert [(t["status"], t["image"]) for t in c.task_sets()] == [("PRIMARY", "example/web:v3")]
+
+
+def _shift_then(status):
+    def act(stub, payload, event):
+        # hookline would have shifted part of production to green before failing
+        lst = stub.client.listener_arn(80)
+        tgs = {t["TargetGroupName"]: t["TargetGroupArn"] for t in stub.client.elbv2.describe_target_groups()["TargetGroups"]}
+        stub.client.elbv2.modify_listener(ListenerArn=lst, DefaultActions=[{"Type": "forward", "ForwardConfig": {
+            "TargetGroups": [{"TargetGroupArn": tgs["web-blue"], "Weight": 50},
+                             {"TargetGroupArn": tgs["web-green"], "Weight": 50}]}}])
+        if status:
+            stub.client.put_hook_status(payload["DeploymentId"], payload["LifecycleEventHookExecutionId"], status)
+    return act
+
+
+def test_hook_failure_rolls_back_to_blue(sandbox):
+    sb, c, stub = sandbox
+    stub.modes["BeforeAllowTraffic"] = _shift_then("Failed")
+    did = c.start_deployment("example/web:v2")
+    info = c.wait_for_status(did, "Failed", timeout=30)
+    assert info["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE"
+    rb_id = info["rollbackInfo"]["rollbackDeploymentId"]
+    rb = c.wait_for_status(rb_id, "Succeeded", timeout=30)
+    assert rb["creator"] == "codeDeployRollback"
+    assert rb["rollbackInfo"]["rollbackTriggeringDeploymentId"] == did
+    ev = c.events(did)
+    assert ev["BeforeAllowTraffic"] == "Failed" and ev["AllowTraffic"] == "Skipped" and ev["AfterAllowTraffic"] == "Skipped"
+    assert stub.events(did) == ["BeforeAllowTraffic"]  # AfterAllowTraffic never invoked
+    # production restored exactly, green removed, blue still primary
+    assert c.listener_weights(80) == {"web-blue": 100, "web-green": 0}
+    assert c.listener_weights(8080) == {"web-blue": 100, "web-green": 0}
+    assert [(t["status"], t["image"]) for t in c.task_sets()] == [("PRIMARY", "example/web:v1")]
+    assert c.target_health("web-green") == []
+    # a new deployment is possible afterwards
+    stub.modes.clear()
+    d2 = c.start_deployment("example/web:v3", hooks=())
+    c.wait_for_status(d2, "Succeeded", timeout=30)
+
+
+def test_hook_timeout_fails_with_timeout_code(sandbox):
+    sb, c, stub = sandbox
+    c.config(hook_timeout_s=1.0)
+    stub.modes["BeforeAllowTraffic"] = "ignore"
+    did = c.start_deployment("example/web:v2")
+    info = c.wait_for_status(did, "Failed", timeout=20)
+    assert info["errorInformation"]["code"] == "TIMEOUT"
+    assert c.events(did)["BeforeAllowTraffic"] == "Failed"
+    eid = stub.calls[0]["execution_id"]
+    with pytest.raises(ClientError) as e:
+        c.put_hook_status(did, eid, "Succeeded")
+    assert err_code(e) == "LifecycleEventAlreadyCompletedException"
+    assert [(t["status"], t["image"]) for t in c.task_sets()] == [("PRIMARY", "example/web:v1")]
+
+
+def test_put_lifecycle_status_errors(sandbox):
+    sb, c, stub = sandbox
+    stub.modes["BeforeAllowTraffic"] = "ignore"
+    did = c.start_deployment("example/web:v2")
+    c.wait_for_event(did, "BeforeAllowTraffic", "InProgress", timeout=20)
+    for _ in range(50):
+        if stub.calls:
+            break
+        time.sleep(0.1)
+    eid = stub.calls[0]["execution_id"]
+    with pytest.raises(ClientError) as e:
+        c.put_hook_status(did, eid, "InProgress")
+    assert err_code(e) == "InvalidLifecycleEventHookExecutionStatusException"
+    with pytest.raises(ClientError) as e:
+        c.put_hook_status(did, "bm90LWFuLWlk", "Succeeded")
+    assert err_code(e) == "InvalidLifecycleEventHookExecutionIdException"
+    with pytest.raises(ClientError) as e:
+        c.put_hook_status("d-NOPE12345", eid, "Succeeded")
+    assert err_code(e) == "DeploymentDoesNotExistException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert c.put_hook_status(did, eid, "Succeeded")["lifecycleEventHookExecutionId"] == eid
+    with pytest.raises(ClientError) as e:
+        c.put_hook_status(did, eid, "Failed")
+    assert err_code(e) == "LifecycleEventAlreadyCompletedException"
+    c.wait_for_status(did, "Succeeded", timeout=30)
+
+
+def test_stop_with_rollback_restores_blue(sandbox):
+    sb, c, stub = sandbox
+    stub.modes["BeforeAllowTraffic"] = _shift_then(None)
+    did = c.start_deployment("example/web:v2")
+    c.wait_for_event(did, "BeforeAllowTraffic", "InProgress", timeout=20)
+    for _ in range(50):
+        if stub.calls and c.listener_weights(80)["web-green"] == 50:
+            break
+        time.sleep(0.1)
+    assert c.listener_weights(80) == {"web-blue": 50, "web-green": 50}
+    out = c.codedeploy.stop_deployment(deploymentId=did, autoRollbackEnabled=True)
+    assert out["status"] == "Pending"
+    info = c.wait_for_status(did, "Stopped", timeout=20)
+    assert info["errorInformation"]["code"] == "MANUAL_STOP"
+    c.wait_for_status(info["rollbackInfo"]["rollbackDeploymentId"], "Succeeded", timeout=20)
+    assert c.listener_weights(80) == {"web-blue": 100, "web-green": 0}
+    assert [(t["status"], t["image"]) for t in c.task_sets()] == [("PRIMARY", "example/web:v1")]
+    with pytest.raises(ClientError) as e:
+        c.put_hook_status(did, stub.calls[0]["execution_id"], "Failed")
+    assert err_code(e) == "LifecycleEventAlreadyCompletedException"
+    with pytest.raises(ClientError) as e:
+        c.codedeploy.stop_deployment(deploymentId=did)
+    assert err_code(e) == "DeploymentAlreadyCompletedException"
+
+
+def test_termination_wait_and_continue(sandbox):
+    sb, c, stub = sandbox
+    c.config(termination_wait_s=120)
+    did = c.start_deployment("example/web:v2", hooks=("AfterAllowTraffic",))
+    for _ in range(100):
+        if c.deployment(did).get("instanceTerminationWaitTimeStarted"):
+            break
+        time.sleep(0.1)
+    info = c.deployment(did)
+    assert info["status"] == "InProgress" and info["instanceTerminationWaitTimeStarted"] is True
+    assert sorted(t["status"] for t in c.task_sets()) == ["ACTIVE", "PRIMARY"]
+    assert c.primary_image() == "example/web:v2"
+    with pytest.raises(ClientError) as e:
+        c.codedeploy.continue_deployment(deploymentId=did, deploymentWaitType="READY_WAIT")
+    assert err_code(e) == "DeploymentIsNotInReadyStateException"
+    c.codedeploy.continue_deployment(deploymentId=did, deploymentWaitType="TERMINATION_WAIT")
+    c.wait_for_status(did, "Succeeded", timeout=10)
+    assert [t["image"] for t in c.task_sets()] == ["example/web:v2"]
+
+
+def test_one_active_deployment_per_group_and_validation(sandbox):
+    sb, c, stub = sandbox
+    stub.modes["BeforeAllowTraffic"] = "ignore"
+    did = c.start_deployment("example/web:v2")
+    with pytest.raises(ClientError) as e:
+        c.start_deployment("example/web:v3")
+    assert err_code(e) == "DeploymentLimitExceededException"
+    with pytest.raises(ClientError) as e:
+        c.codedeploy.create_deployment(applicationName="web", deploymentGroupName="nope", revision={
+            "revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}})
+    assert err_code(e) == "DeploymentGroupDoesNotExistException"
+    with pytest.raises(ClientError) as e:
+        c.codedeploy.get_deployment(deploymentId="d-XXXXXXXXX")
+    assert err_code(e) == "DeploymentDoesNotExistException"
+    c.codedeploy.stop_deployment(deploymentId=did, autoRollbackEnabled=False)
+    info = c.wait_for_status(did, "Stopped", timeout=10)
+    assert "rollbackInfo" not in info
+    with pytest.raises(ClientError) as e:
+        c.codedeploy.create_deployment(applicationName="web", deploymentGroupName="web-prod", revision={
+            "revisionType": "AppSpecContent", "appSpecContent": {"content": "version: 0.0\nResources: []\n"}})
+    assert err_code(e) == "InvalidRevisionException"
+
+
+def test_time_based_canary_config(sandbox):
+    sb, c, stub = sandbox
+    c.codedeploy.create_deployment_config(deploymentConfigName="Canary20", computePlatform="ECS", trafficRoutingConfig={
+        "type": "TimeBasedCanary", "timeBasedCanary": {"canaryPercentage": 20, "canaryInterval": 2}})
+    did = c.start_deployment("example/web:v2", hooks=(), fmt="json", deploymentConfigName="Canary20")
+    seen = set()
+    end = time.time() + 20
+    while time.time() < end and c.status(did) not in ("Succeeded", "Failed"):
+        seen.add(c.listener_weights(80)["web-green"])
+        time.sleep(0.1)
+    assert c.status(did) == "Succeeded"
+    assert 20 in seen
+    assert c.listener_weights(80) == {"web-blue": 0, "web-green": 100}
