@@ -12,7 +12,7 @@ use super::*;
 use crate::testing::{context, listener, weights_in, GREEN_TG};
 
 fn router(rules: &[&MockRule]) -> AlbRouter {
-    let client: Client = mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.to_vec());
+    let client: Client = mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.iter().copied());
     AlbRouter::new(client, &context())
 }
 
