@@ -23,6 +23,16 @@ pub struct Input {
 /// Applies `step` and returns the new rollout state (written to `$.state`).
 pub async fn handle(clients: &Clients, event: Value) -> Result<RolloutState> {
     let input: Input = parse_event(event)?;
+    // Bad input changes nothing and costs no AWS call.
+    match &input.step {
+        Step::Approval { .. } => {
+            return Err(Error::invalid("step.kind", "weight or cohort (approvals are handled by the state machine)"));
+        }
+        Step::Weight { weight, .. } if !(1..=100).contains(weight) => {
+            return Err(Error::invalid("step.weight", format!("an integer from 1 to 100, got {weight}")));
+        }
+        _ => {}
+    }
     let span = info_span!("shift-weight", deployment_id = %input.context.deployment_id);
     async {
         ensure_active(&clients.lifecycle(), &input.context.deployment_id).await?;
@@ -30,9 +40,6 @@ pub async fn handle(clients: &Clients, event: Value) -> Result<RolloutState> {
         let mut state = input.state.clone();
         match &input.step {
             Step::Weight { weight, bake_seconds } => {
-                if !(1..=100).contains(weight) {
-                    return Err(Error::invalid("step.weight", format!("an integer from 1 to 100, got {weight}")));
-                }
                 let previous = Weights::green(input.state.weight);
                 let change = router.set_weights(Weights::green(*weight), Some(previous)).await?;
                 info!(from = %previous, to = %Weights::green(*weight), ?change, "production weights set");
@@ -44,12 +51,7 @@ pub async fn handle(clients: &Clients, event: Value) -> Result<RolloutState> {
                 info!(header = %header, ?values, ?change, "cohort rule in place");
                 state.bake_until = None;
             }
-            Step::Approval { .. } => {
-                return Err(Error::invalid(
-                    "step.kind",
-                    "weight or cohort (approvals are handled by the state machine)",
-                ));
-            }
+            Step::Approval { .. } => return Err(Error::invalid("step.kind", "weight or cohort")),
         }
         Ok(state)
     }

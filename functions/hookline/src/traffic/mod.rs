@@ -101,8 +101,12 @@ pub trait TrafficRouter: Send + Sync {
 
     /// Blue 100%, no cohort rules. Idempotent.
     async fn restore(&self) -> Result<()> {
-        self.set_weights(Weights::BLUE_ONLY, None).await?;
-        self.remove_cohorts().await?;
+        // Both halves are tried even when one fails: fewer cohort users on a
+        // dying green is better than more, whatever happened to the weights.
+        let weights = self.set_weights(Weights::BLUE_ONLY, None).await;
+        let cohorts = self.remove_cohorts().await;
+        weights?;
+        cohorts?;
         Ok(())
     }
 }
