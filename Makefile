@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
 .PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
-        check-statemachines check-infra e2e test sandbox sandbox-down demo package bench
+        check-statemachines check-infra check-sandbox e2e test sandbox sandbox-down demo package bench
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
@@ -57,10 +57,13 @@ check-statemachines: venv
 check-infra: lint-venv venv
 	bash tests/infra/check.sh
 
+check-sandbox: venv
+	$(PY) -m pytest -q tests/sandbox
+
 e2e: build venv
 	$(PY) -m pytest -q tests/e2e
 
-test: fmt-check clippy unit test-runtime-api check-statemachines check-infra e2e
+test: fmt-check clippy unit test-runtime-api check-statemachines check-infra check-sandbox e2e
 
 sandbox: build venv
 	bash tests/sandbox/up.sh
