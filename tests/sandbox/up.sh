@@ -81,6 +81,20 @@ wait_for router 30 curl -sf "$ENDPOINT/_sandbox/health"
 "$VENV/bin/python" "$ROOT/tests/sandbox/provision.py" --endpoint "$ENDPOINT" >"$STATE/provision.log" 2>&1 \
   || { echo "up.sh: provisioning failed; see $STATE/provision.log" >&2; tail -30 "$STATE/provision.log" >&2; exit 1; }
 grep -i warning "$STATE/provision.log" >&2 || true
+# 5. warm-up (SANDBOX_WARM=0 to skip): start every function process now, so no test
+# pays the first `cargo run` (or waits for another cargo build's target/ lock).
+# `{}` is answered with errorType InvalidInput by every function, without side effects.
+if [ "${SANDBOX_WARM:-1}" = 1 ]; then
+  : >"$STATE/warmup.log"
+  warm_pids=()
+  for fn in hook register-taskdef shift-weight validate-health finalize rollback; do
+    curl -s -m "${SANDBOX_WARM_TIMEOUT_S:-120}" -X POST -H 'X-Sandbox-Internal: warmup' \
+      "$ENDPOINT/2015-03-31/functions/$fn/invocations" -d '{}' -o /dev/null \
+      -w "$fn %{http_code} %{time_total}s\n" >>"$STATE/warmup.log" 2>&1 &
+    warm_pids+=($!)
+  done
+  wait "${warm_pids[@]}"   # not a bare `wait`: that would wait for the sandbox processes too
+fi
 curl -sf -X POST "$ENDPOINT/_sandbox/calls/reset" >/dev/null
 
 cat <<MSG
