@@ -4,7 +4,9 @@
 # Idempotent.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-STATE="$ROOT/.sandbox"
+# SANDBOX_STATE: where pids and logs go (a second sandbox on other ports needs its own).
+STATE="${SANDBOX_STATE:-$ROOT/.sandbox}"
+case "$STATE" in /*) ;; *) STATE="$ROOT/$STATE" ;; esac
 stopped=0
 for name in router lambda moto; do
   f="$STATE/$name.pid"

@@ -4,7 +4,9 @@
 # provision. Logs and pids in <repo>/.sandbox/. A second run while up is a no-op.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-STATE="$ROOT/.sandbox"
+# SANDBOX_STATE: where pids and logs go (a second sandbox on other ports needs its own).
+STATE="${SANDBOX_STATE:-$ROOT/.sandbox}"
+case "$STATE" in /*) ;; *) STATE="$ROOT/$STATE" ;; esac
 VENV="$ROOT/.venv"
 PORT="${SANDBOX_PORT:-4566}"
 MOTO_INTERNAL_PORT="${SANDBOX_MOTO_PORT:-4567}"
@@ -78,7 +80,7 @@ start router "$VENV/bin/python" "$ROOT/tests/sandbox/router.py" --port "$PORT" \
 wait_for router 30 curl -sf "$ENDPOINT/_sandbox/health"
 
 # 4. provision (idempotent), then zero the call counters.
-"$VENV/bin/python" "$ROOT/tests/sandbox/provision.py" --endpoint "$ENDPOINT" >"$STATE/provision.log" 2>&1 \
+"$VENV/bin/python" "$ROOT/tests/sandbox/provision.py" --endpoint "$ENDPOINT" --out "$STATE/provision.json" >"$STATE/provision.log" 2>&1 \
   || { echo "up.sh: provisioning failed; see $STATE/provision.log" >&2; tail -30 "$STATE/provision.log" >&2; exit 1; }
 grep -i warning "$STATE/provision.log" >&2 || true
 # 5. warm-up (SANDBOX_WARM=0 to skip): start every function process now, so no test
