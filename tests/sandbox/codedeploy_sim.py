@@ -578,6 +578,7 @@ class CodeDeploySim:
         if h is None:
             raise CDError("InvalidLifecycleEventHookExecutionIdException",
                           f"The lifecycle event hook execution ID {eid} is invalid for deployment {did}.")
+        h.setdefault("reports", []).append(st)  # every attempt, accepted or not (tests count them)
         if h["status"] is not None or h["closed"]:
             raise CDError("LifecycleEventAlreadyCompletedException",
                           f"The lifecycle event {h['event']} of deployment {did} has already completed.")
@@ -1098,5 +1099,6 @@ class CodeDeploySim:
         with self.lock:
             return {"deployments": [{"deploymentId": i, "status": self.deployments[i].info["status"],
                                      "creator": self.deployments[i].info["creator"]} for i in self.order],
-                    "hooks": {i: [{"event": h["event"], "status": h["status"], "id": k}
+                    "hooks": {i: [{"event": h["event"], "status": h["status"], "id": k,
+                                   "reports": list(h.get("reports", [])), "closed": h["closed"]}
                                   for k, h in self.deployments[i].hook_execs.items()] for i in self.order}}
