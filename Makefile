@@ -77,3 +77,9 @@ demo: build venv
 package: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip
 	@for f in target/lambda/*/bootstrap.zip; do ls -l "$$f" | awk '{printf "%-45s %8.1f KiB\n", $$9, $$5/1024}'; done
+
+# Cold start, memory, zip size (runs `make package` if zips are missing) and orchestration
+# cost in a sandbox of its own (ports 4620/4621/9020) -> BENCHMARKS.md. Never fails on a number.
+# BENCH_VARIANT=jitter-off|opt-s|thin-lto also builds and measures a hook variant (benches/run.py).
+bench: build-release venv
+	$(PY) benches/run.py

@@ -1,0 +1,684 @@
+#!/usr/bin/env python3
+"""`make bench`: cold start, memory, package size and orchestration cost -> BENCHMARKS.md.
+
+Run by `make bench` (after `make build-release venv`) with the repo's .venv Python. Steps:
+  1. benches/.venv (Python 3.11 + pinned awslambdaric/boto3) for the baseline hook;
+  2. zips: `make package` if any target/lambda/<fn>/bootstrap.zip is missing;
+  3. its own sandbox (ports 4620/4621/9020, state .sandbox-bench), stopped at the end;
+  4. cold starts, interleaved: each round runs every subject once (Rust hook, Python hook, ...);
+  5. a happy canary with zero bakes, per step;
+  6. BENCHMARKS.md + benches/results/latest.json.
+The benchmark never fails the build on a number: goals are reported as met or missed.
+
+Knobs (environment): BENCH_RUNS (cold runs per subject, default 11, at least 7),
+BENCH_VARIANT (jitter-off | opt-s | thin-lto: also build the hook that way into its own
+CARGO_TARGET_DIR and measure it against target/release/hook in the same rounds),
+BENCH_SANDBOX=0 (skip the sandbox parts), BENCH_PACKAGE=0 (never run `make package`),
+BENCH_SANDBOX_PORT / _MOTO_PORT / _LAMBDA_PORT / _STATE, BENCH_OUT (default BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benches"
+sys.path.insert(0, str(BENCH))
+import coldstart  # noqa: E402
+import orchestration  # noqa: E402
+
+FUNCTIONS = ["hook", "register-taskdef", "shift-weight", "validate-health", "finalize", "rollback"]
+MB = 1_000_000  # sizes are decimal megabytes (the stricter reading of the goals)
+
+VARIANTS = {
+    "jitter-off": {"env": {"AWS_LC_SYS_NO_JITTER_ENTROPY": "1"},
+                   "what": "aws-lc-sys built with AWS_LC_SYS_NO_JITTER_ENTROPY=1 (no CPU-jitter entropy "
+                           "source at first RNG use)"},
+    "opt-s": {"env": {"CARGO_PROFILE_RELEASE_OPT_LEVEL": "s"}, "what": "release profile opt-level = \"s\""},
+    "thin-lto": {"env": {"CARGO_PROFILE_RELEASE_LTO": "thin", "CARGO_PROFILE_RELEASE_CODEGEN_UNITS": "16"},
+                 "what": "release profile lto = \"thin\", codegen-units = 16"},
+}
+
+GOALS = {"hook_init_ms": 15.0, "python_ratio": 25.0, "rss_mb": 24.0, "zip_mb": 6.0,
+         "elbv2_per_shift": 2, "calls_per_health_check": 4, "transitions_per_step": 8}
+
+LOG_DIR = ROOT / "target" / "bench"
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def env_int(name, default):
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+# ---------------------------------------------------------------- machine and load
+def machine():
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    def out(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+        except Exception:
+            return "?"
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory": mem, "kernel": platform.release(),
+            "rustc": out(["rustc", "--version"]), "python": platform.python_version(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+class LoadMonitor(threading.Thread):
+    """Samples the load average and the compilers/test runners that are not ours, every 2 s."""
+
+    WATCH = {"rustc", "cargo", "cc1", "cc1plus", "ld", "ld.lld", "pytest", "cargo-clippy", "clippy-driver"}
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.ours: set = set()  # process groups we started (builds, sandbox)
+        self.samples = []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.wait(2.0):
+            try:
+                load1 = float(open("/proc/loadavg").read().split()[0])
+            except OSError:
+                continue
+            others = {}
+            for d in os.listdir("/proc"):
+                if not d.isdigit():
+                    continue
+                try:
+                    comm = open(f"/proc/{d}/comm").read().strip()
+                    if comm not in self.WATCH:
+                        continue
+                    if os.getpgid(int(d)) in self.ours:
+                        continue
+                except (OSError, ProcessLookupError):
+                    continue
+                others[comm] = others.get(comm, 0) + 1
+            self.samples.append({"t": time.time(), "load1": load1, "others": others})
+
+    def summary(self):
+        if not self.samples:
+            return {"samples": 0}
+        busy = [s for s in self.samples if s["others"]]
+        kinds = {}
+        for s in self.samples:
+            for k, v in s["others"].items():
+                kinds[k] = max(kinds.get(k, 0), v)
+        return {"samples": len(self.samples), "load1_max": max(s["load1"] for s in self.samples),
+                "load1_median": statistics.median(s["load1"] for s in self.samples),
+                "busy_fraction": len(busy) / len(self.samples), "max_concurrent": kinds}
+
+
+# ---------------------------------------------------------------- setup
+def ensure_bench_venv():
+    venv = BENCH / ".venv"
+    stamp = venv / ".installed"
+    req = BENCH / "requirements.txt"
+    if stamp.exists() and stamp.stat().st_mtime >= req.stat().st_mtime:
+        return venv / "bin" / "python"
+    py = shutil.which("python3.11")
+    if not py:
+        raise RuntimeError("python3.11 not found: the baseline is Python 3.11")
+    log("creating benches/.venv (Python 3.11, awslambdaric + boto3)")
+    subprocess.run([py, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run([str(venv / "bin/pip"), "install", "--quiet", "--upgrade", "pip"], check=True, timeout=600)
+    subprocess.run([str(venv / "bin/pip"), "install", "--quiet", "-r", str(req)], check=True, timeout=900)
+    stamp.touch()
+    return venv / "bin" / "python"
+
+
+def zip_sizes(monitor):
+    zips = {f: ROOT / "target" / "lambda" / f / "bootstrap.zip" for f in FUNCTIONS}
+    info = {"ran_package": False, "package_seconds": None, "package_error": None}
+    missing = [f for f, p in zips.items() if not p.exists()]
+    if missing and os.environ.get("BENCH_PACKAGE", "1") != "0":
+        log(f"zips missing for {', '.join(missing)}: running `make package` (a full cargo-lambda release build)")
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        with open(LOG_DIR / "package.log", "w") as out:
+            p = subprocess.Popen(["make", "package"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+            monitor.ours.add(p.pid)
+            try:
+                rc = p.wait(timeout=env_int("BENCH_PACKAGE_TIMEOUT_S", 3600))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+                rc = "timeout"
+        info.update(ran_package=True, package_seconds=time.monotonic() - t0)
+        if rc != 0:
+            info["package_error"] = f"make package: {rc} (see target/bench/package.log)"
+            log(info["package_error"])
+    sizes = {}
+    for f, p in zips.items():
+        if p.exists():
+            sizes[f] = {"bytes": p.stat().st_size, "estimate": False,
+                        "built": datetime.datetime.fromtimestamp(p.stat().st_mtime).strftime("%Y-%m-%d %H:%M")}
+        else:
+            # Fallback, marked as such: the release binary zipped as `bootstrap` (deflate -9).
+            b = ROOT / "target" / "release" / f
+            if b.exists():
+                with tempfile.TemporaryDirectory() as d:
+                    z = pathlib.Path(d) / "bootstrap.zip"
+                    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+                        zf.write(b, "bootstrap")
+                    sizes[f] = {"bytes": z.stat().st_size, "estimate": True}
+    info["sizes"] = sizes
+    return info
+
+
+def build_variant(name, monitor):
+    spec = VARIANTS[name]
+    target_dir = ROOT / "target" / f"bench-{name}"
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target_dir), **spec["env"])
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log(f"building variant {name}: cargo build --release -p hook into {target_dir.relative_to(ROOT)} "
+        f"({' '.join(f'{k}={v}' for k, v in spec['env'].items())})")
+    t0 = time.monotonic()
+    with open(LOG_DIR / f"variant-{name}.log", "w") as out:
+        p = subprocess.Popen(["cargo", "build", "--release", "-p", "hook"], cwd=ROOT, env=env, stdout=out,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        monitor.ours.add(p.pid)
+        try:
+            rc = p.wait(timeout=env_int("BENCH_VARIANT_TIMEOUT_S", 3600))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            rc = "timeout"
+    secs = time.monotonic() - t0
+    if rc != 0:
+        raise RuntimeError(f"variant build failed ({rc}); see target/bench/variant-{name}.log")
+    return target_dir / "release" / "hook", secs
+
+
+# ---------------------------------------------------------------- statistics
+def stats(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    s = {"n": len(values), "median": statistics.median(values), "min": min(values), "max": max(values)}
+    if len(values) >= 2:
+        q = statistics.quantiles(values, n=10, method="inclusive")
+        s["p10"], s["p90"] = q[0], q[8]
+    return s
+
+
+def summarize(runs):
+    ok = [r for r in runs if r.get("ok")]
+    out = {"runs": len(runs), "ok": len(ok),
+           "init_ms": stats([r["init_ms"] for r in ok]), "invoke_ms": stats([r["invoke_ms"] for r in ok]),
+           "rss_mb": stats([r["rss_kb"] * 1024 / MB for r in ok if r.get("rss_kb")]),
+           "answers": sorted({f"{r['answer']}:{r.get('error_type')}" for r in ok}),
+           "errors": [r.get("error", "") + " " + r.get("stderr", "")[-300:] for r in runs if not r.get("ok")][:2]}
+    calls = [r["calls"] for r in ok if "calls" in r]
+    if calls:
+        out["calls"] = calls[-1]
+        out["calls_consistent"] = all(c == calls[0] for c in calls)
+    return out
+
+
+# ---------------------------------------------------------------- the run
+def main():
+    started = time.monotonic()
+    runs = max(7, env_int("BENCH_RUNS", 11))
+    variant = os.environ.get("BENCH_VARIANT", "").strip() or None
+    if variant and variant not in VARIANTS:
+        sys.exit(f"BENCH_VARIANT={variant}: one of {', '.join(VARIANTS)}")
+    out_path = ROOT / os.environ.get("BENCH_OUT", "BENCHMARKS.md")
+    results = {"machine": machine(), "runs": runs, "variant": variant, "notes": []}
+    monitor = LoadMonitor()
+    monitor.start()
+
+    sandbox = None
+    if os.environ.get("BENCH_SANDBOX", "1") != "0":
+        sandbox = orchestration.BenchSandbox(
+            port=env_int("BENCH_SANDBOX_PORT", 4620), moto_port=env_int("BENCH_SANDBOX_MOTO_PORT", 4621),
+            lambda_port=env_int("BENCH_SANDBOX_LAMBDA_PORT", 9020),
+            state=os.environ.get("BENCH_SANDBOX_STATE", ".sandbox-bench"))
+
+    def cleanup():
+        coldstart.kill_all()
+        if sandbox is not None and sandbox.started:
+            log("stopping the bench sandbox")
+            sandbox.down()
+    atexit.register(cleanup)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda s, f: sys.exit(128 + s))
+
+    missing = [f for f in FUNCTIONS if not (ROOT / "target/release" / f).exists()]
+    if missing:
+        sys.exit(f"release binaries missing ({', '.join(missing)}): run `make build-release` first")
+    bench_py = ensure_bench_venv()
+    results["python_versions"] = subprocess.run(
+        [str(bench_py), "-c", "import sys, boto3, importlib.metadata as m; "
+         "print(sys.version.split()[0], boto3.__version__, m.version('awslambdaric'))"],
+        capture_output=True, text=True, timeout=60).stdout.split()
+
+    results["package"] = zip_sizes(monitor)
+    results["binary_bytes"] = {f: (ROOT / "target/release" / f).stat().st_size for f in FUNCTIONS}
+
+    variant_bin = None
+    if variant:
+        try:
+            variant_bin, secs = build_variant(variant, monitor)
+            results["variant_build_seconds"] = secs
+            results["variant_binary_bytes"] = variant_bin.stat().st_size
+        except Exception as e:
+            results["notes"].append(f"variant {variant}: {e}")
+            log(str(e))
+
+    probe = None
+    if sandbox is not None:
+        log(f"starting the bench sandbox on {sandbox.endpoint} (moto {sandbox.moto_port}, lambda {sandbox.lambda_port})")
+        try:
+            sandbox.up()
+            for name in ("router", "lambda", "moto"):
+                pid_file = ROOT / sandbox.state / f"{name}.pid"
+                if pid_file.exists():
+                    monitor.ours.add(int(pid_file.read_text().strip()))
+            log(f"sandbox up in {sandbox.up_seconds:.0f}s")
+            results["sandbox_up_seconds"] = sandbox.up_seconds
+            results["sandbox_warmup"] = sandbox.warmup_log().strip().splitlines()
+            from client import Sandbox
+            probe = orchestration.CallsProbe(Sandbox(sandbox.endpoint))
+        except Exception as e:
+            results["notes"].append(f"sandbox did not start: {e}")
+            log(f"sandbox did not start: {e}")
+            sandbox.down()
+            probe = None
+
+    # ---- cold starts, interleaved
+    common = {"AWS_DEFAULT_REGION": "us-east-1"}
+    py_env = dict(common, PYTHONPATH=str(BENCH / "python_hook"), PYTHONDONTWRITEBYTECODE="")
+    py_cmd = [str(bench_py), "-m", "awslambdaric", "handler.handler"]
+    invalid = b"{}"
+    real = json.dumps({"DeploymentId": "d-BENCH0000", "LifecycleEventHookExecutionId": "bench-hook-execution"}).encode()
+    S = coldstart.Subject
+    subjects = [S("rust:hook:invalid", "hook (Rust)", [str(ROOT / "target/release/hook")], "hook", invalid, dict(common)),
+                S("python:hook:invalid", "hook (Python 3.11 + boto3)", py_cmd, "hook", invalid, dict(py_env),
+                  cwd=str(BENCH / "python_hook"))]
+    if variant_bin:
+        subjects.append(S("variant:hook:invalid", f"hook ({variant})", [str(variant_bin)], "hook", invalid, dict(common)))
+    if probe:
+        real_env = dict(common, AWS_ENDPOINT_URL=sandbox.endpoint)
+        subjects += [S("rust:hook:real", "hook (Rust)", [str(ROOT / "target/release/hook")], "hook", real,
+                       dict(real_env), calls_probe=probe),
+                     S("python:hook:real", "hook (Python 3.11 + boto3)", py_cmd, "hook", real,
+                       dict(py_env, **real_env), cwd=str(BENCH / "python_hook"), calls_probe=probe)]
+        if variant_bin:
+            subjects.append(S("variant:hook:real", f"hook ({variant})", [str(variant_bin)], "hook", real,
+                              dict(real_env), calls_probe=probe))
+    for f in FUNCTIONS[1:]:
+        subjects.append(S(f"rust:{f}:invalid", f, [str(ROOT / "target/release" / f)], f, invalid, dict(common)))
+
+    log(f"cold starts: {len(subjects)} subjects x (1 warm-up + {runs}) runs, interleaved")
+    raw = {s.key: [] for s in subjects}
+    t_cold = time.monotonic()
+    for rnd in range(runs + 1):
+        for s in subjects:
+            r = coldstart.run_once(s)
+            if rnd > 0:  # round 0 only warms the page cache (binaries, Python modules, .pyc)
+                raw[s.key].append(r)
+            elif not r.get("ok"):
+                log(f"warm-up of {s.key} failed: {r.get('error')} {r.get('stderr', '')[-300:]}")
+        log(f"round {rnd}/{runs} done")
+    results["coldstart_seconds"] = time.monotonic() - t_cold
+    results["coldstart"] = {s.key: dict(summarize(raw[s.key]), label=s.label) for s in subjects}
+    results["coldstart_raw"] = {k: [{x: r.get(x) for x in ("init_ms", "invoke_ms", "rss_kb", "ok")} for r in v]
+                                for k, v in raw.items()}
+
+    # ---- orchestration
+    if probe:
+        log("orchestration: happy canary with zero bakes")
+        try:
+            results["orchestration"] = orchestration.run_canary(sandbox)
+        except Exception as e:
+            results["notes"].append(f"orchestration failed: {e}")
+            log(f"orchestration failed: {e}")
+
+    if sandbox is not None and sandbox.started:
+        log("stopping the bench sandbox")
+        sandbox.down()
+    monitor.stop.set()
+    results["load"] = monitor.summary()
+    results["bench_seconds"] = time.monotonic() - started
+
+    if variant and variant_bin:
+        save_variant(variant, results)
+    results["variants"] = load_variants()
+
+    (BENCH / "results").mkdir(exist_ok=True)
+    (BENCH / "results" / "latest.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    out_path.write_text(render(results))
+    log(f"wrote {out_path} in {results['bench_seconds']:.0f}s")
+
+
+def save_variant(variant, results):
+    cs = results["coldstart"]
+    doc = {"variant": variant, "what": VARIANTS[variant]["what"], "env": VARIANTS[variant]["env"],
+           "date": results["machine"]["date"], "runs": results["runs"],
+           "build_seconds": results.get("variant_build_seconds"),
+           "binary_bytes": {"before": results["binary_bytes"]["hook"], "after": results.get("variant_binary_bytes")},
+           "load": results.get("load"), "machine": results["machine"]}
+    for event in ("invalid", "real"):
+        before, after = cs.get(f"rust:hook:{event}"), cs.get(f"variant:hook:{event}")
+        if before and after:
+            doc[event] = {"before": before, "after": after}
+    (BENCH / "results").mkdir(exist_ok=True)
+    (BENCH / "results" / f"variant-{variant}.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+
+
+def load_variants():
+    out = {}
+    for p in sorted((BENCH / "results").glob("variant-*.json")):
+        try:
+            d = json.loads(p.read_text())
+            out[d["variant"]] = d
+        except (ValueError, KeyError):
+            pass
+    return out
+
+
+# ---------------------------------------------------------------- report
+def fmt_stat(s, unit="", digits=1):
+    if not s:
+        return "—"
+    f = f"{{:.{digits}f}}"
+    return f"**{f.format(s['median'])}**{unit} ({f.format(s['min'])}–{f.format(s['max'])})"
+
+
+def met(ok):
+    return "✅ met" if ok else "❌ missed"
+
+
+def render(r):
+    m = r["machine"]
+    cs = r["coldstart"]
+    pkg = r["package"]
+    orch = r.get("orchestration")
+    L = []
+    a = L.append
+    a("# hookline benchmarks")
+    a("")
+    a(f"Generated by `make bench` (`benches/run.py`) on {m['date']}; the whole run took "
+      f"{r['bench_seconds'] / 60:.1f} min (cold starts {r['coldstart_seconds']:.0f} s"
+      + (f", sandbox start {r['sandbox_up_seconds']:.0f} s" if r.get("sandbox_up_seconds") else "")
+      + (f", `make package` {pkg['package_seconds'] / 60:.1f} min" if pkg.get("ran_package") else "")
+      + "). Do not edit by hand: numbers are regenerated. Timings are never asserted in tests; "
+      "the goals below are reported, never enforced.")
+    a("")
+    a(f"**Machine:** {m['nproc']} cores, {m['cpu']}, {m['memory']} RAM, Linux {m['kernel']}; {m['rustc']}; "
+      f"Python baseline {' / '.join(r.get('python_versions') or [])} (Python / boto3 / awslambdaric).")
+    ld = r.get("load", {})
+    if ld.get("samples"):
+        others = ", ".join(f"{k} ×{v}" for k, v in sorted(ld["max_concurrent"].items())) or "none seen"
+        a(f"**Concurrent work:** load average (1 min) median {ld['load1_median']:.1f}, max {ld['load1_max']:.1f} "
+          f"on {m['nproc']} cores; processes of other work seen in {ld['busy_fraction'] * 100:.0f}% of the "
+          f"2-second samples (at most at once: {others}). "
+          + ("Other engineers were building and testing on this machine during the run, so absolute times are "
+             "pessimistic and noisier than on an idle machine; the interleaving keeps the Rust/Python "
+             "comparison fair." if ld["busy_fraction"] > 0 or ld["load1_max"] > 1.5 else
+             "The machine was otherwise quiet."))
+    a("")
+
+    # ---- goals
+    rh, ph = cs.get("rust:hook:invalid", {}), cs.get("python:hook:invalid", {})
+    hook_init = rh.get("init_ms", {}) and rh["init_ms"]["median"]
+    py_init = ph.get("init_ms", {}) and ph["init_ms"]["median"]
+    ratio = py_init / hook_init if hook_init and py_init else None
+    rust_keys = [k for k in cs if k.startswith("rust:")]
+    rss_max = max((cs[k]["rss_mb"]["max"] for k in rust_keys if cs[k].get("rss_mb")), default=None)
+    sizes = pkg.get("sizes", {})
+    zip_max = max((s["bytes"] / MB for s in sizes.values()), default=None)
+    any_est = any(s["estimate"] for s in sizes.values())
+    a("## Goals")
+    a("")
+    a("| goal | measured | |")
+    a("|---|---|---|")
+    if hook_init:
+        a(f"| hook init ≤ {GOALS['hook_init_ms']:.0f} ms (median, release binary) | {hook_init:.1f} ms | "
+          f"{met(hook_init <= GOALS['hook_init_ms'])} |")
+    if ratio:
+        a(f"| hook init ≥ {GOALS['python_ratio']:.0f}× faster than Python 3.11 + boto3 | {ratio:.0f}× "
+          f"({py_init:.0f} ms vs {hook_init:.1f} ms) | {met(ratio >= GOALS['python_ratio'])} |")
+    if rss_max is not None:
+        a(f"| peak RSS ≤ {GOALS['rss_mb']:.0f} MB (every function, worst run) | {rss_max:.1f} MB | "
+          f"{met(rss_max <= GOALS['rss_mb'])} |")
+    if zip_max is not None:
+        a(f"| each zip ≤ {GOALS['zip_mb']:.0f} MB | largest {zip_max:.2f} MB{' (estimated, see below)' if any_est else ''} | "
+          f"{met(zip_max <= GOALS['zip_mb'])} |")
+    if orch:
+        e, h, t = orch["max_elbv2_per_shift"], orch["max_calls_per_health_check"], orch["max_transitions_per_step"]
+        if e is not None:
+            a(f"| ≤ {GOALS['elbv2_per_shift']} ELBv2 calls per weight shift | {e} (worst step) | "
+              f"{met(e <= GOALS['elbv2_per_shift'])} |")
+        if h is not None:
+            a(f"| ≤ {GOALS['calls_per_health_check']} AWS calls per health check | {h} (worst check) | "
+              f"{met(h <= GOALS['calls_per_health_check'])} |")
+        if t is not None:
+            a(f"| ≤ {GOALS['transitions_per_step']} state transitions per canary step (no bake loop) | {t} "
+              f"(worst step) | {met(t <= GOALS['transitions_per_step'])} |")
+    else:
+        a("| orchestration goals | not measured in this run (see notes) | — |")
+    a("")
+    for n in r.get("notes", []):
+        a(f"> Note: {n}")
+        a("")
+
+    # ---- cold starts
+    a("## 1. Cold start, memory and size of the six functions")
+    a("")
+    a(f"Release binaries (`target/release/<fn>`, fat LTO, `opt-level = 3`, `panic = \"abort\"`, stripped), each "
+      f"run **{r['runs']} times cold** (a fresh process per run) under the Runtime API harness of "
+      "`tests/runtime_api/harness.py`, all subjects interleaved round by round (one extra warm-up round, "
+      "discarded, fills the page cache). Cells: **median** (min–max).")
+    a("")
+    a("- *init*: process start (just before fork/exec) → the function's first `GET /runtime/invocation/next`. "
+      "The binaries load their AWS configuration and build their SDK clients before that request "
+      "(`aws-config` with credentials and region from the environment, so no IMDS lookup).")
+    a("- *first invoke*: event handed out → `response`/`error` posted.")
+    a("- *peak RSS*: `VmHWM` from `/proc/<pid>/status`, read after the function asked for its second event "
+      "(idle after the first invoke), just before it is killed.")
+    a("- Event `{}`: every function answers `InvalidInput` without any network call, so this measures "
+      "init + runtime + event validation.")
+    a("")
+    a("| function | init ms | first invoke ms | peak RSS MB | answer | binary MB | zip MB |")
+    a("|---|---|---|---|---|---|---|")
+    for f in FUNCTIONS:
+        c = cs.get(f"rust:{f}:invalid")
+        if not c:
+            continue
+        z = sizes.get(f)
+        zs = f"{z['bytes'] / MB:.2f}{'*' if z['estimate'] else ''}" if z else "—"
+        a(f"| `{f}` | {fmt_stat(c['init_ms'])} | {fmt_stat(c['invoke_ms'], digits=2)} | "
+          f"{fmt_stat(c['rss_mb'])} | {', '.join(c['answers']) or 'FAILED'} | "
+          f"{r['binary_bytes'][f] / MB:.1f} | {zs} |")
+    a("")
+    if pkg.get("ran_package"):
+        a(f"Zips: built by `make package` (cargo-lambda, x86_64) in this run"
+          f"{'; ' + pkg['package_error'] if pkg.get('package_error') else ''}.")
+    else:
+        built = sorted({s.get("built") for s in sizes.values() if s.get("built")})
+        if built:
+            a(f"Zips: `target/lambda/<fn>/bootstrap.zip` from an earlier `make package` ({', '.join(built)}); "
+              "delete them to have the bench rebuild them.")
+    if any_est:
+        a("`*` estimated: `make package` did not produce this zip, so the bench zipped "
+          "`target/release/<fn>` as `bootstrap` with deflate -9 (cargo-lambda's zip is built the same way).")
+    a("")
+
+    # ---- Python baseline
+    a("## 2. The hook against a Python 3.11 + boto3 baseline")
+    a("")
+    a("`benches/python_hook/handler.py` builds codedeploy, stepfunctions, ssm and elbv2 clients at import, "
+      "validates the event like the Rust hook (`InvalidInput` naming the field), then resolves the deployment, "
+      "loads the plan and starts the execution, reporting the hook `Failed` on any error. It runs under "
+      "`awslambdaric` (`python -m awslambdaric handler.handler`, packages pinned in `benches/requirements.txt`, "
+      "installed into `benches/.venv`) against the same harness, in the same rounds as the Rust hook "
+      "(Rust run, Python run, Rust run, …). The Rust hook builds six SDK clients (plus an HTTP client) at init, "
+      "the Python one four.")
+    a("")
+    a("| event | runtime | init ms | first invoke ms | peak RSS MB | answer |")
+    a("|---|---|---|---|---|---|")
+    for ev, evlabel in (("invalid", "`{}` (no network)"), ("real", "unknown deployment, sandbox endpoint")):
+        for kind in ("rust", "python", "variant"):
+            c = cs.get(f"{kind}:hook:{ev}")
+            if c:
+                a(f"| {evlabel} | {c['label']} | {fmt_stat(c['init_ms'])} | {fmt_stat(c['invoke_ms'], digits=2)} | "
+                  f"{fmt_stat(c['rss_mb'])} | {', '.join(c['answers']) or 'FAILED'} |")
+        rc, pc = cs.get(f"rust:hook:{ev}"), cs.get(f"python:hook:{ev}")
+        if rc and pc and rc.get("init_ms") and pc.get("init_ms"):
+            inv = (pc["invoke_ms"]["median"] / rc["invoke_ms"]["median"]) if rc["invoke_ms"]["median"] else None
+            a(f"| {evlabel} | **ratio Python / Rust** | **{pc['init_ms']['median'] / rc['init_ms']['median']:.0f}×** | "
+              f"{f'{inv:.1f}×' if inv else '—'} | {pc['rss_mb']['median'] / rc['rss_mb']['median']:.1f}× | |")
+    a("")
+    rc, pc = cs.get("rust:hook:real"), cs.get("python:hook:real")
+    if rc and pc:
+        def calls(c):
+            return ", ".join(f"`{k}` ×{v}" for k, v in sorted((c.get("calls") or {}).items())) or "none"
+        a("The *real* event is `{\"DeploymentId\": \"d-BENCH0000\", \"LifecycleEventHookExecutionId\": …}` with "
+          "`AWS_ENDPOINT_URL` at the bench sandbox: a deployment CodeDeploy does not know, so each hook makes its "
+          "first SigV4-signed AWS call (`GetDeployment`, answered `DeploymentDoesNotExistException`), reports the "
+          "hook `Failed` (`PutLifecycleEventHookExecutionStatus`, also refused) and answers an error — the "
+          "failure path of a real invocation, over plain HTTP to the local sandbox (no TLS). AWS calls per run, "
+          f"counted at the router — Rust: {calls(rc)}; Python: {calls(pc)}.")
+        a("")
+
+    # ---- orchestration
+    a("## 3. Orchestration cost in the sandbox: happy canary, zero bakes")
+    a("")
+    if orch:
+        a(f"Plan (SSM `/hookline/web/web-prod`): `{json.dumps(orch['plan'], separators=(',', ':'))}`. One "
+          f"CodeDeploy deployment of `example/web:v2` in the bench's own sandbox (moto {orch.get('moto', '5.2.5')} "
+          "Step Functions interpreter, the functions as **debug** binaries under `cargo lambda watch`, already "
+          "warm); calls counted at the router. A step spans from its `NextStep` state entered to the next "
+          "`NextStep` entered (GetExecutionHistory); a call belongs to the window its router timestamp falls in "
+          f"(history timestamps: {orch['history_timestamp_resolution']}). Single run.")
+        a("")
+        a(f"Canary execution `{orch['status']}` in **{orch['canary_seconds']:.2f} s** "
+          f"({orch['transitions_total']} states entered); CreateDeployment → canary start "
+          f"{orch['seconds_create_to_canary_start']:.1f} s (simulator lifecycle up to BeforeAllowTraffic + hook); "
+          f"whole deployment {orch['deployment_seconds']:.1f} s, final status {orch['final_deployment_status']}.")
+        a("")
+        a("| window | wall s | transitions | states | AWS calls (by operation, at the router) |")
+        a("|---|---|---|---|---|")
+        for w in orch["windows"]:
+            calls = ", ".join(f"{k} ×{v}" for k, v in sorted(w["calls"].items())) or "—"
+            a(f"| {w['name']} | {w['seconds']:.2f} | {w['transitions']} | {' → '.join(w['states'])} | "
+              f"{w['n_calls']}: {calls} |")
+        a("")
+        a("Per task (the function's own calls inside the state's entered → exited interval, the Step Functions "
+          "`lambda.Invoke` excluded):")
+        a("")
+        a("| window | state | wall s | function's AWS calls | ELBv2 calls |")
+        a("|---|---|---|---|---|")
+        for w in orch["windows"]:
+            for t in w["tasks"]:
+                calls = ", ".join(f"{k} ×{v}" for k, v in sorted(t["calls"].items())) or "—"
+                a(f"| {w['name']} | {t['state']} | {t['seconds']:.2f} | {t['n_calls']}: {calls} | {t['elbv2']} |")
+        a("")
+        before = ", ".join(f"{k} ×{v}" for k, v in sorted(orch["calls_before_canary"].items())) or "—"
+        a(f"Before the canary started (bench's RegisterTaskDefinition/CreateDeployment, the hook's own calls): {before}.")
+        a("")
+    else:
+        a("Not measured in this run (see the notes at the top).")
+        a("")
+
+    # ---- levers
+    a("## 4. What moves the numbers")
+    a("")
+    a("`BENCH_VARIANT=<name> make bench` also builds the hook only (`cargo build --release -p hook`) with the "
+      "variant's settings into its own `CARGO_TARGET_DIR` (`target/bench-<name>`, so the main `target/` is not "
+      "invalidated; a first build there is a full release build of the hook's dependency tree, ~10 min on 2 "
+      "cores) and measures it in the same interleaved rounds as `target/release/hook` (before = the current "
+      "release profile). Results are kept in `benches/results/variant-<name>.json` and shown here on every "
+      "later run.")
+    a("")
+    variants = r.get("variants") or {}
+    if variants:
+        a("| variant | what | measured | hook init ms before → after | first invoke ms (real event) before → after | "
+          "binary MB before → after |")
+        a("|---|---|---|---|---|---|")
+        for name, v in variants.items():
+            inv = v.get("invalid", {})
+            rl = v.get("real", {})
+            def pair(d, key, digits=1):
+                if not d or not d["before"].get(key) or not d["after"].get(key):
+                    return "—"
+                b, af = d["before"][key]["median"], d["after"][key]["median"]
+                return f"{b:.{digits}f} → **{af:.{digits}f}** ({(af - b) / b * 100:+.0f}%)"
+            bb = v.get("binary_bytes", {})
+            bin_s = f"{bb['before'] / MB:.1f} → {bb['after'] / MB:.1f}" if bb.get("after") else "—"
+            a(f"| `{name}` | {v['what']} | {v['date']}, {v['runs']} runs each | {pair(inv, 'init_ms')} | "
+              f"{pair(rl, 'invoke_ms', 2)} | {bin_s} |")
+        a("")
+    a("Not measured yet, and how to measure each:")
+    a("")
+    for name, spec in VARIANTS.items():
+        if name in variants:
+            continue
+        a(f"- **{spec['what']}**: `BENCH_VARIANT={name} make bench` (set through the build environment: "
+          f"{', '.join(f'`{k}={v}`' for k, v in spec['env'].items())}; no source change).")
+    a("- **Lazy client construction** (build each SDK client on first use instead of all six in `main`): a code "
+      "change in `hookline::Clients`; build it on a branch, then compare `target/release/hook` of both "
+      "branches with this bench (init moves, first invoke pays what init no longer does).")
+    a("- **SDK feature trimming** (`default-features = false` on the aws-sdk-* crates with only `rt-tokio` + "
+      "one HTTPS client, e.g. dropping the unused default-https-client duplicates): a Cargo.toml change; "
+      "measure binary/zip size and init the same way on a branch.")
+    a("")
+
+    # ---- method notes
+    a("## Method notes")
+    a("")
+    a("- Harness: `tests/runtime_api/harness.py` (reused as is). The bench adds the `Content-Type: "
+      "application/json` header that Lambda's Runtime API sends on `next`: awslambdaric 4.2.2's native client "
+      "crashes (SIGSEGV) without it; the Rust runtime does not care.")
+    a("- Environment of every run: the harness's (`AWS_REGION=us-east-1`, dummy credentials, "
+      "`AWS_ENDPOINT_URL` at a closed port or at the sandbox) plus `AWS_DEFAULT_REGION` (Lambda sets both; boto3 "
+      "reads only the latter).")
+    a("- The sandbox is the bench's own (ports 4620/4621/9020, state `.sandbox-bench/`), started with "
+      "`tests/sandbox/up.sh` and stopped with `tests/sandbox/down.sh`, so a sandbox on 4566 is not disturbed. "
+      "Its functions are debug builds run by `cargo lambda watch`: orchestration wall times are those of the "
+      "sandbox (moto's interpreter, the router, debug binaries), not of AWS; call and transition counts are "
+      "what AWS would see.")
+    a("- Raw numbers: `benches/results/latest.json`.")
+    a("")
+    return "\n".join(L)
+
+
+if __name__ == "__main__":
+    main()
