@@ -8,7 +8,7 @@ from conftest import plan, sm_arn
 from test_canary import W, assert_back_to_blue, start
 
 COHORT = {"cohort": {"header": "X-Canary", "values": ["internal"]}}
-PICKS = [f"{(i + 0.5) / 20:.3f}" for i in range(20)]  # 20 evenly spread draws: 10 % weight -> 2 of them
+PICKS = [f"{(i + 0.5) / 10:.3f}" for i in range(10)]  # 10 evenly spread draws: 10 % weight -> 1 of them
 
 
 def alb_split(sb, headers=None):
@@ -34,16 +34,16 @@ def cohort_rule(sb, green):
 
 @pytest.mark.parametrize("outcome", ["success", "rollback"])
 def test_e_cohort_routing(sb, recorder, outcome):
-    p = plan([COHORT, W(10, "6s" if outcome == "success" else "60s"), W(100, "1s")], interval="1s")
+    p = plan([COHORT, W(10, "8s" if outcome == "success" else "60s"), W(100, "1s")], interval="1s")
     did, blue, green, rec = start(sb, recorder, p, f"example/web:e2e-e-{outcome}")
     arn = sb.wait_execution(did)["executionArn"]
     sb.wait_state(arn, "Bake", timeout=60)
     assert sb.green_share(green) == 10
     cohort_rule(sb, green)
     # the cohort goes to green, everyone else follows the weights
-    assert alb_split(sb, {"X-Canary": "internal"}) == {green: 20}
-    assert alb_split(sb, {"X-Canary": "external"}) == {blue: 18, green: 2}
-    assert alb_split(sb) == {blue: 18, green: 2}
+    assert alb_split(sb, {"X-Canary": "internal"}) == {green: 10}
+    assert alb_split(sb, {"X-Canary": "external"}) == {blue: 9, green: 1}
+    assert alb_split(sb) == {blue: 9, green: 1}
     st, body = sb.alb(80, "/", headers={"X-Canary": "internal"})
     assert st == 200 and body["rule"] != "default" and body["image"] == f"example/web:e2e-e-{outcome}", body
     if outcome == "success":
@@ -51,8 +51,8 @@ def test_e_cohort_routing(sb, recorder, outcome):
         sb.assert_hook_once(did, "BeforeAllowTraffic", "Succeeded")
         sb.assert_hook_once(did, "AfterAllowTraffic", "Succeeded")
         assert sb.rules(80) == [], "cohort rule left after finalize"
-        assert alb_split(sb, {"X-Canary": "internal"}) == {green: 20}
-        assert alb_split(sb) == {green: 20}
+        assert alb_split(sb, {"X-Canary": "internal"}) == {green: 10}
+        assert alb_split(sb) == {green: 10}
         rec.stop()
         assert rec.green_sequence() == [0, 10, 100], rec.seen
     else:
@@ -61,7 +61,7 @@ def test_e_cohort_routing(sb, recorder, outcome):
         sb.set_alarm("web-5xx", "OK", reason="e2e reset")
         sb.assert_hook_once(did, "BeforeAllowTraffic", "Failed")
         assert sb.rules(80) == [], "cohort rule left after rollback"
-        assert alb_split(sb, {"X-Canary": "internal"}) == {blue: 20}
+        assert alb_split(sb, {"X-Canary": "internal"}) == {blue: 10}
         rec.stop()
         assert_back_to_blue(sb, did, blue, green, rec)
 

@@ -1,0 +1,269 @@
+"""The `hookline` CLI, every verb, against the sandbox (issue 5).
+
+Uses the e2e conftest's ``sb`` fixture (sandbox from SANDBOX_ENDPOINT, default
+http://127.0.0.1:4566, clean before and after each test) and the debug binary
+``target/debug/hookline`` (``make e2e`` builds the workspace first). Plans here
+gate on the ``web-5xx`` alarm only, so they work on any sandbox port.
+"""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, "target", "debug", "hookline")
+MOTO_CALLER = "arn:aws:sts::123456789012:user/moto"
+
+
+def cli_plan(steps, interval="1s", post_bake="1s"):
+    return {"steps": steps, "health": {"interval": interval, "alarms": ["web-5xx"], "ready_timeout": "1m"},
+            "post_traffic": {"bake": post_bake}, "hook_budget": "10m"}
+
+
+def W(weight, bake=None):
+    return {"weight": weight, "bake": bake} if bake else {"weight": weight}
+
+
+APPROVAL = {"approval": {"timeout": "2m"}}
+
+
+@pytest.fixture(scope="module")
+def hookline_bin():
+    if not os.path.exists(BIN):
+        pytest.fail(f"{BIN} missing: run `cargo build -p hookline-cli` (make e2e builds it)")
+    return BIN
+
+
+@pytest.fixture
+def cli(sb, hookline_bin):
+    env = sb.env()
+    env.pop("HOOKLINE_STATE_MACHINE_PREFIX", None)
+
+    def run(*args, timeout=60, stdin=subprocess.DEVNULL):
+        return subprocess.run([hookline_bin, *args], env=env, capture_output=True, text=True, timeout=timeout,
+                              stdin=stdin)
+
+    def popen(*args):
+        return subprocess.Popen([hookline_bin, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, stdin=subprocess.DEVNULL)
+
+    run.popen = popen
+    return run
+
+
+def status_json(cli, did):
+    r = cli("status", did, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def wait_for(pred, what, timeout=60, poll=0.3):
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        last = pred()
+        if last:
+            return last
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what} (last: {last})")
+
+
+def wait_pending(cli, did, timeout=60):
+    return wait_for(lambda: (s := status_json(cli, did))["pending_approval"] and s, f"{did} waiting for approval",
+                    timeout)
+
+
+def finish(proc, timeout=120):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+# ------------------------------------------------------------------ plan validate / preview (no AWS)
+
+def test_plan_validate_and_preview(cli, tmp_path):
+    good = tmp_path / "plan.yaml"
+    good.write_text("steps:\n  - weight: 10\n    bake: 5m\n  - approval: {timeout: 30m}\n  - weight: 100\n"
+                    "health: {interval: 30s, alarms: [web-5xx], ready_timeout: 5m}\nhook_budget: 55m\n")
+    r = cli("plan", "validate", str(good))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "valid (3 steps; worst case 40m of the 55m hook budget)" in r.stdout
+
+    bad = tmp_path / "plan.json"
+    bad.write_text(json.dumps({"steps": [{"weight": 50}, {"weight": 20, "bake": "soon"}, {"approval": {}}],
+                               "health": {"interval": "0s"}, "hook_budget": "2h"}))
+    r = cli("plan", "validate", str(bad))
+    assert r.returncode != 0
+    lines = r.stdout.strip().splitlines()
+    fields = [ln.split(":")[0] for ln in lines]
+    for f in ("steps[1].weight", "steps[1].bake", "steps[2].approval.timeout", "health.interval", "hook_budget"):
+        assert f in fields, f"{f} not named in {lines}"
+    assert "5 problems" in r.stderr or f"{len(lines)} problems" in r.stderr
+
+    unknown = tmp_path / "typo.yaml"
+    unknown.write_text("steps: [{wieght: 10}]\n")
+    r = cli("plan", "validate", str(unknown))
+    assert r.returncode != 0 and r.stdout.startswith("steps[0]"), r.stdout
+
+    r = cli("plan", "validate", str(tmp_path / "missing.yaml"))
+    assert r.returncode != 0 and "cannot read plan" in r.stderr
+
+    r = cli("plan", "preview", str(good))
+    assert r.returncode == 0, r.stderr
+    assert "worst case 40m against the hook budget 55m (fits, 15m to spare)" in r.stdout, r.stdout
+    step2 = next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("2 "))
+    assert "10m" in step2 and "40m" in step2 and "approval" in step2, step2
+    r = cli("plan", "preview", str(bad))
+    assert r.returncode != 0 and "steps[1].weight" in r.stdout
+
+
+# ------------------------------------------------------------------ approve, status, watch 0, history
+
+def test_approve_status_watch_succeeded_and_history(sb, cli):
+    sb.put_plan(cli_plan([W(10, "2s"), APPROVAL, W(50, "1s"), W(100)]))
+    blue, green = sb.prod_groups()
+    did = sb.deploy("example/web:v2")
+    watch = cli.popen("watch", did, "--timeout", "150s")
+    try:
+        s = wait_pending(cli, did)
+        assert s["deployment_id"] == did and s["status"] == "InProgress"
+        assert (s["application"], s["deployment_group"]) == ("web", "web-prod")
+        assert s["execution"]["name"] == f"{did}-BeforeAllowTraffic" and s["execution"]["status"] == "RUNNING"
+        assert s["execution"]["state"] == "RequestApproval"
+        assert s["step"]["index"] == 1 and s["step"]["step_count"] == 4 and s["step"]["steps_done"] == 1
+        assert s["step"]["step"]["kind"] == "approval"
+        assert s["weights"] == {"blue": 90, "green": 10}, s
+        assert sb.listener_weights(80) == {blue: 90, green: 10}
+        assert s["health"]["healthy"] is True and s["health"]["state"] == "Bake"
+        assert s["pending_approval"]["step_index"] == 1
+        assert s["pending_approval"]["approve"] == f"hookline approve {did}"
+        assert "task_token" not in s["pending_approval"]
+        text = cli("status", did)
+        assert text.returncode == 0 and "WAITING" in text.stdout and "blue 90% / green 10%" in text.stdout
+
+        r = cli("approve", did)
+        assert r.returncode == 0, r.stderr
+        assert f"approved step 2/4 of {did} as {MOTO_CALLER}" in r.stdout
+        # The token is spent: nothing waits any more.
+        r = cli("approve", did)
+        assert r.returncode != 0 and "nothing is waiting for approval" in r.stderr, r.stderr
+
+        code, out, err = finish(watch)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert code == 0, out + err
+    assert f"approval  step 2: approved by {MOTO_CALLER}" in out
+    assert "step 1/4  shift green to 10%" in out and "step 3/4  shift green to 50%" in out
+    assert "weights  blue 90% / green 10%" in out and "weights  blue 50% / green 50%" in out
+    assert "health  healthy" in out
+    assert out.strip().splitlines()[-1].startswith(f"{did} Succeeded")
+    sb.wait_terminal(did)
+
+    s = status_json(cli, did)
+    assert s["status"] == "Succeeded" and s["pending_approval"] is None
+    assert s["approvals"][0]["outcome"] == "approved" and s["approvals"][0]["by"] == MOTO_CALLER
+
+    r = cli("history", "--application", "web", "--group", "web-prod", "--limit", "3")
+    assert r.returncode == 0, r.stderr
+    row = next(ln for ln in r.stdout.splitlines() if ln.startswith(did))
+    assert "Succeeded" in row and f"step 2: approved by {MOTO_CALLER}" in row, r.stdout
+    rows = json.loads(cli("history", "--application", "web", "--group", "web-prod", "--json").stdout)
+    mine = next(x for x in rows if x["deployment_id"] == did)
+    assert mine["status"] == "Succeeded" and mine["duration_seconds"] >= 0 and mine["approvals"][0]["by"] == MOTO_CALLER
+
+
+# ------------------------------------------------------------------ reject
+
+def test_reject_rolls_back_and_history_shows_who(sb, cli):
+    sb.put_plan(cli_plan([W(10, "1s"), APPROVAL, W(100)]))
+    blue, green = sb.prod_groups()
+    did = sb.deploy("example/web:v2")
+    wait_pending(cli, did)
+    r = cli("reject", did, "--reason", "latency looks off")
+    assert r.returncode == 0, r.stderr
+    assert f"rejected step 2/3 of {did}" in r.stdout
+    r = cli("watch", did, "--timeout", "90s", timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr      # Failed: the hook reported Failed
+    # moto 5.2.5 drops SendTaskFailure's cause (responses.py passes only `error`); on AWS the line reads
+    # "step 2: rejected (latency looks off (rejected by <arn>))".
+    assert "approval  step 2: rejected" in r.stdout, r.stdout
+    assert "ROLLBACK" in r.stdout
+    assert sb.listener_weights(80).get(green, 0) == 0 and sb.listener_weights(80).get(blue) == 100
+    r = cli("reject", did)
+    assert r.returncode != 0 and "nothing is waiting for approval" in r.stderr
+    r = cli("history", "--application", "web", "--group", "web-prod", "--limit", "5")
+    row = next(ln for ln in r.stdout.splitlines() if ln.startswith(did))
+    assert "Failed" in row and "step 2: rejected" in row, r.stdout
+
+
+# ------------------------------------------------------------------ watch 1: alarm
+
+def test_watch_exits_1_when_the_alarm_fails_the_deployment(sb, cli):
+    sb.put_plan(cli_plan([W(10, "60s"), W(100)]))
+    blue, green = sb.prod_groups()
+    did = sb.deploy("example/web:v2")
+    watch = cli.popen("watch", did, "--timeout", "120s")
+    try:
+        wait_for(lambda: sb.listener_weights(80).get(green) == 10, "green at 10%")
+        sb.set_alarm("web-5xx", "ALARM", reason="e2e: 5xx")
+        code, out, err = finish(watch)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert code == 1, out + err
+    assert "health  UNHEALTHY HealthCheckFailed" in out and "web-5xx" in out, out
+    assert "ROLLBACK  restoring blue 100%" in out
+    assert "deployment  Failed" in out
+    assert sb.listener_weights(80).get(green, 0) == 0
+
+
+# ------------------------------------------------------------------ rollback mid-bake, watch 2
+
+def test_rollback_mid_bake_restores_blue_and_watch_exits_2(sb, cli):
+    sb.put_plan(cli_plan([W(10, "2m"), W(100)], interval="2s"))
+    blue, green = sb.prod_groups()
+    did = sb.deploy("example/web:v2")
+    watch = cli.popen("watch", did, "--timeout", "120s")
+    try:
+        wait_for(lambda: status_json(cli, did)["execution"] and status_json(cli, did)["execution"]["state"]
+                 in ("Bake", "WaitBake") and sb.listener_weights(80).get(green) == 10, "baking at 10%")
+        # No terminal and no --yes: refused, nothing touched.
+        r = cli("rollback", did)
+        assert r.returncode != 0 and "--yes" in r.stderr, r.stderr
+        assert sb.listener_weights(80).get(green) == 10
+
+        r = cli("rollback", did, "--yes", "--reason", "e2e says stop")
+        assert r.returncode == 0, r.stdout + r.stderr
+        # Right after the command: production is blue 100 (ELBv2), before CodeDeploy's own rollback matters.
+        assert sb.listener_weights(80).get(green, 0) == 0 and sb.listener_weights(80).get(blue) == 100
+        assert f"stopped     {did}-BeforeAllowTraffic" in r.stdout
+        assert "reported Failed" in r.stdout and "deployment  Stopped" in r.stdout
+        ex = sb.execution(did)
+        assert ex["status"] == "ABORTED"
+        code, out, err = finish(watch)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert code == 2, out + err
+    assert "deployment  Stopped" in out
+    assert sb.wait_for_status(did, "Stopped")["status"] == "Stopped"
+    assert sb.one_side() and not sb.rules(80)
+    r = cli("rollback", did, "--yes")
+    assert r.returncode != 0 and "already Stopped" in r.stderr
+
+
+# ------------------------------------------------------------------ errors
+
+def test_unknown_deployments_and_nothing_waiting_are_clear_errors(sb, cli):
+    r = cli("status", "d-NOPE12345")
+    assert r.returncode == 1 and "deployment d-NOPE12345 not found" in r.stderr
+    r = cli("approve", "d-NOPE12345")
+    assert r.returncode == 1 and "nothing is waiting for approval" in r.stderr
+    r = cli("watch", "d-NOPE12345")
+    assert r.returncode == 3 and "not found" in r.stderr
+    r = cli("--state-machine-prefix", "nope", "approve", "d-NOPE12345")
+    assert r.returncode == 1 and "state machine nope-canary not found" in r.stderr
+    r = cli("history", "--application", "web", "--group", "no-such-group")
+    assert r.returncode != 0 or "no deployments" in r.stdout
