@@ -219,16 +219,22 @@ def test_watch_exits_1_when_the_alarm_fails_the_deployment(sb, cli):
     assert sb.listener_weights(80).get(green, 0) == 0
 
 
-# ------------------------------------------------------------------ rollback mid-bake, watch 2
+# ------------------------------------------------------------------ rollback mid-bake
 
-def test_rollback_mid_bake_restores_blue_and_watch_exits_2(sb, cli):
+def wait_baking(cli, sb, did, green):
+    def baking():
+        s = status_json(cli, did)
+        return (s["execution"] or {}).get("state") in ("Bake", "WaitBake") and sb.listener_weights(80).get(green) == 10
+    wait_for(baking, f"{did} baking at 10%")
+
+
+def test_rollback_mid_bake_restores_blue(sb, cli):
     sb.put_plan(cli_plan([W(10, "2m"), W(100)], interval="2s"))
     blue, green = sb.prod_groups()
     did = sb.deploy("example/web:v2")
     watch = cli.popen("watch", did, "--timeout", "120s")
     try:
-        wait_for(lambda: status_json(cli, did)["execution"] and status_json(cli, did)["execution"]["state"]
-                 in ("Bake", "WaitBake") and sb.listener_weights(80).get(green) == 10, "baking at 10%")
+        wait_baking(cli, sb, did, green)
         # No terminal and no --yes: refused, nothing touched.
         r = cli("rollback", did)
         assert r.returncode != 0 and "--yes" in r.stderr, r.stderr
@@ -236,22 +242,44 @@ def test_rollback_mid_bake_restores_blue_and_watch_exits_2(sb, cli):
 
         r = cli("rollback", did, "--yes", "--reason", "e2e says stop")
         assert r.returncode == 0, r.stdout + r.stderr
-        # Right after the command: production is blue 100 (ELBv2), before CodeDeploy's own rollback matters.
+        # Right after the command: production is blue 100 (ELBv2), whatever CodeDeploy does next.
         assert sb.listener_weights(80).get(green, 0) == 0 and sb.listener_weights(80).get(blue) == 100
+        assert not sb.rules(80)
         assert f"stopped     {did}-BeforeAllowTraffic" in r.stdout
-        assert "reported Failed" in r.stdout and "deployment  Stopped" in r.stdout
-        ex = sb.execution(did)
-        assert ex["status"] == "ABORTED"
+        assert "traffic     blue 100% / green 0%" in r.stdout
+        # The hook is reported Failed first (so CodeDeploy fails the deployment and rolls back); StopDeployment
+        # is only needed when the deployment is still active after that.
+        assert "hook        reported Failed" in r.stdout
+        assert sb.execution(did)["status"] == "ABORTED"
+        code, out, err = finish(watch)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert code == 1, out + err
+    assert "weights  blue 100% / green 0%" in out and "execution aborted" in out, out
+    sb.wait_for_status(did, "Failed")
+    assert sb.one_side() and not sb.rules(80)
+    r = cli("rollback", did, "--yes")
+    assert r.returncode != 0 and "already Failed" in r.stderr
+
+
+# ------------------------------------------------------------------ watch 2: stopped from the console
+
+def test_watch_exits_2_when_the_deployment_is_stopped(sb, cli):
+    sb.put_plan(cli_plan([W(10, "2m"), W(100)], interval="2s"))
+    blue, green = sb.prod_groups()
+    did = sb.deploy("example/web:v2")
+    watch = cli.popen("watch", did, "--timeout", "120s")
+    try:
+        wait_baking(cli, sb, did, green)
+        sb.codedeploy.stop_deployment(deploymentId=did, autoRollbackEnabled=True)
         code, out, err = finish(watch)
     finally:
         if watch.poll() is None:
             watch.kill()
     assert code == 2, out + err
-    assert "deployment  Stopped" in out
-    assert sb.wait_for_status(did, "Stopped")["status"] == "Stopped"
-    assert sb.one_side() and not sb.rules(80)
-    r = cli("rollback", did, "--yes")
-    assert r.returncode != 0 and "already Stopped" in r.stderr
+    assert "deployment  Stopped" in out and out.strip().splitlines()[-1].startswith(f"{did} Stopped")
+    assert sb.listener_weights(80).get(green, 0) == 0
 
 
 # ------------------------------------------------------------------ errors
