@@ -7,6 +7,7 @@
 //! - [`lifecycle`]: the deployment controller (CodeDeploy): context, status, hook reports.
 //! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`], ALB first).
 //! - [`health`]: the health gate (plain verdicts, plus the AWS/HTTP fact gathering).
+//! - [`rollback`]: the operator's rollback (console form), shared by the `rollback` function and the CLI.
 //! - [`taskdef`]: task definition revisions and AppSpec content.
 //! - [`error`]: the one error type and its stable `errorType` names.
 //! - [`clients`], [`runtime`]: AWS clients built once, JSON logs, the Lambda loop.
@@ -17,6 +18,7 @@ pub mod execution;
 pub mod health;
 pub mod lifecycle;
 pub mod plan;
+pub mod rollback;
 pub mod runtime;
 pub mod taskdef;
 pub mod traffic;

@@ -1,0 +1,113 @@
+//! `hookline history`: recent deployments of a group, with who decided each approval.
+
+use hookline::error::AwsResultExt;
+use hookline::execution::HookEvent;
+use serde::Serialize;
+
+use crate::aws::Aws;
+use crate::history::{datetime, Decision, Tracker};
+use crate::R;
+
+/// One row of `history`.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub deployment_id: String,
+    pub status: String,
+    pub created: Option<i64>,
+    pub completed: Option<i64>,
+    pub duration_seconds: Option<i64>,
+    pub creator: Option<String>,
+    pub description: Option<String>,
+    pub error: Option<String>,
+    pub approvals: Vec<Decision>,
+}
+
+/// The `limit` most recent deployments of `application`/`group`, newest first.
+pub async fn gather(aws: &Aws, application: &str, group: &str, limit: usize) -> R<Vec<Row>> {
+    let mut ids = Vec::new();
+    let mut token = None;
+    loop {
+        let out = aws
+            .clients
+            .codedeploy
+            .list_deployments()
+            .application_name(application)
+            .deployment_group_name(group)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws("ListDeployments")?;
+        ids.extend(out.deployments().iter().cloned());
+        token = out.next_token().map(str::to_string);
+        // Ids come newest first from CodeDeploy, but that is not documented: read a few pages, sort by time.
+        if token.is_none() || ids.len() >= limit.max(1) * 4 {
+            break;
+        }
+    }
+    let mut infos = Vec::new();
+    for chunk in ids.chunks(25) {
+        let out = aws
+            .clients
+            .codedeploy
+            .batch_get_deployments()
+            .set_deployment_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws("BatchGetDeployments")?;
+        infos.extend(out.deployments_info().iter().cloned());
+    }
+    infos.sort_by_key(|i| std::cmp::Reverse(i.create_time().map(|t| t.secs()).unwrap_or(0)));
+    infos.truncate(limit);
+    let mut rows = Vec::new();
+    for info in infos {
+        let id = info.deployment_id().unwrap_or_default().to_string();
+        let approvals = match aws.execution(&id, HookEvent::BeforeAllowTraffic).await? {
+            Some(exec) => Tracker::over(&exec.events).decisions,
+            None => vec![],
+        };
+        let created = info.create_time().map(|t| t.secs());
+        let completed = info.complete_time().map(|t| t.secs());
+        rows.push(Row {
+            deployment_id: id,
+            status: info.status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into()),
+            created,
+            completed,
+            duration_seconds: created.zip(completed).map(|(c, d)| d - c),
+            creator: info.creator().map(|c| c.as_str().to_string()),
+            description: info.description().map(str::to_string),
+            error: info.error_information().map(|e| {
+                format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("error"), e.message().unwrap_or_default())
+            }),
+            approvals,
+        });
+    }
+    Ok(rows)
+}
+
+/// The table.
+pub fn render(rows: &[Row]) -> String {
+    if rows.is_empty() {
+        return "no deployments".into();
+    }
+    let mut out = vec![format!(
+        "{:<12} {:<10} {:<21} {:>9}  {}",
+        "DEPLOYMENT", "STATUS", "STARTED", "DURATION", "APPROVALS / ERROR"
+    )];
+    for r in rows {
+        let duration = r
+            .duration_seconds
+            .map(|s| hookline::plan::human(u64::try_from(s).unwrap_or(0)))
+            .unwrap_or_else(|| "-".into());
+        let started = r.created.map(datetime).unwrap_or_else(|| "-".into());
+        let mut notes: Vec<String> = r.approvals.iter().map(Decision::describe).collect();
+        if r.creator.as_deref() == Some("codeDeployRollback") {
+            notes.push("(rollback deployment)".into());
+        }
+        if let Some(e) = &r.error {
+            notes.push(e.clone());
+        }
+        let notes = if notes.is_empty() { "-".to_string() } else { notes.join("; ") };
+        out.push(format!("{:<12} {:<10} {:<21} {:>9}  {notes}", r.deployment_id, r.status, started, duration));
+    }
+    out.join("\n")
+}

@@ -1,0 +1,436 @@
+//! Reading a canary/post-traffic execution's history: where it stands, the
+//! last health verdict, the pending approval (and its task token), who
+//! approved or rejected, and the timeline lines `watch` prints. Pure: events
+//! come in as [`Event`]s, built from the SDK or from JSON fixtures.
+
+use hookline::execution::ExecutionDocument;
+use hookline::plan::{human, Step};
+use serde::Serialize;
+use serde_json::Value;
+
+/// State names of the canary and post-traffic definitions (statemachine/README.md).
+const HEALTH_STATES: [&str; 2] = ["ValidateGreen", "Bake"];
+
+/// One history event, reduced to what hookline reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Event {
+    pub id: i64,
+    /// Epoch seconds.
+    pub ts: i64,
+    /// The event type as Step Functions spells it (`TaskStateEntered`, `TaskScheduled`, ...).
+    pub kind: String,
+    /// State name (state entered/exited events).
+    pub name: Option<String>,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    /// `taskScheduledEventDetails.parameters`.
+    pub parameters: Option<String>,
+    pub resource: Option<String>,
+}
+
+impl Event {
+    /// From the AWS JSON form (`{"id", "type", "timestamp", "<x>EventDetails": {...}}`), as boto3 or the
+    /// aws CLI print it. Timestamps may be epoch numbers or absent.
+    #[cfg(test)]
+    pub fn from_aws_json(v: &Value) -> Option<Event> {
+        let details = v.as_object()?.iter().find(|(k, _)| k.ends_with("EventDetails")).map(|(_, d)| d);
+        let field = |name: &str| details.and_then(|d| d.get(name)).and_then(Value::as_str).map(str::to_string);
+        Some(Event {
+            id: v.get("id")?.as_i64()?,
+            ts: v.get("timestamp").and_then(Value::as_f64).map_or(0, |t| t as i64),
+            kind: v.get("type")?.as_str()?.to_string(),
+            name: field("name"),
+            input: field("input"),
+            output: field("output"),
+            error: field("error"),
+            cause: field("cause"),
+            parameters: field("parameters"),
+            resource: field("resource"),
+        })
+    }
+
+    fn input_json(&self) -> Option<Value> {
+        self.input.as_deref().and_then(|s| serde_json::from_str(s).ok())
+    }
+
+    fn output_json(&self) -> Option<Value> {
+        self.output.as_deref().and_then(|s| serde_json::from_str(s).ok())
+    }
+}
+
+/// A health gate run as the history shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthVerdict {
+    /// `ValidateGreen` (ready gate) or `Bake`.
+    pub state: String,
+    pub healthy: bool,
+    pub at: i64,
+    /// One line: the checks passed, or what failed.
+    pub summary: String,
+    /// The checks as `validate-health` returned them (empty when it failed with an error).
+    pub checks: Vec<Value>,
+}
+
+/// An approval waiting for `hookline approve`/`reject`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingApproval {
+    #[serde(skip)]
+    pub task_token: String,
+    pub step_index: Option<u64>,
+    pub step: Option<Value>,
+    pub since: i64,
+    pub timeout_seconds: Option<u64>,
+}
+
+/// How an approval step ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub step_index: Option<u64>,
+    /// `approved`, `rejected` or `timed out`.
+    pub outcome: String,
+    /// `approved_by` of the task output.
+    pub by: Option<String>,
+    /// The rejection's cause, or the timeout/failure message.
+    pub reason: Option<String>,
+    pub at: i64,
+}
+
+impl Decision {
+    /// `step 2: approved by arn:...`.
+    pub fn describe(&self) -> String {
+        let step = self.step_index.map(|i| format!("step {}: ", i + 1)).unwrap_or_default();
+        let by = self.by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
+        let reason = self.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+        format!("{step}{}{by}{reason}", self.outcome)
+    }
+}
+
+/// Feeds on history events in order; keeps where the execution stands and
+/// returns one timeline line for each event worth showing.
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    /// The execution's input, when it parses as the execution document.
+    pub document: Option<ExecutionDocument>,
+    /// The last state entered.
+    pub last_state: Option<String>,
+    /// `$.state.index` of the last state entered.
+    pub index: Option<u64>,
+    /// `$.step` of the last state entered, when it carries one.
+    pub step: Option<Value>,
+    pub health: Option<HealthVerdict>,
+    pub pending: Option<PendingApproval>,
+    pub decisions: Vec<Decision>,
+    /// Plan steps completed.
+    pub steps_done: u64,
+    /// `ExecutionSucceeded`, `ExecutionFailed`, ... once it ended.
+    pub ended: Option<String>,
+    /// Id of the last event fed.
+    pub last_id: i64,
+    bake_announced: bool,
+}
+
+impl Tracker {
+    /// A tracker over a whole history.
+    pub fn over(events: &[Event]) -> Tracker {
+        let mut t = Tracker::default();
+        for e in events {
+            t.feed(e);
+        }
+        t
+    }
+
+    /// Plan steps, when the document is known.
+    pub fn step_count(&self) -> Option<u64> {
+        self.document.as_ref().map(|d| d.plan.step_count as u64)
+    }
+
+    /// "2/4" for a 0-based index.
+    fn step_label(&self, index: u64) -> String {
+        match self.step_count() {
+            Some(n) => format!("step {}/{n}", index + 1),
+            None => format!("step {}", index + 1),
+        }
+    }
+
+    /// Takes one event (in id order; older ids are ignored) and returns the timeline text for it, if any.
+    pub fn feed(&mut self, e: &Event) -> Option<String> {
+        if e.id <= self.last_id {
+            return None;
+        }
+        self.last_id = e.id;
+        match e.kind.as_str() {
+            "ExecutionStarted" => {
+                self.document = e.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
+                let doc = self.document.as_ref()?;
+                match doc.context.hook.as_ref().map(|h| h.event) {
+                    Some(hookline::execution::HookEvent::AfterAllowTraffic) => {
+                        Some("AfterAllowTraffic hook: post-traffic execution started".into())
+                    }
+                    _ => Some(format!("BeforeAllowTraffic hook: canary started, {} plan steps", doc.plan.step_count)),
+                }
+            }
+            k if k.ends_with("StateEntered") => self.entered(e),
+            "LambdaFunctionSucceeded" => self.health_output(e),
+            "LambdaFunctionFailed" | "LambdaFunctionTimedOut" => self.health_failure(e),
+            "TaskScheduled" => self.scheduled(e),
+            "TaskSucceeded" | "TaskFailed" | "TaskTimedOut" | "TaskStartFailed" | "TaskSubmitFailed" => {
+                self.task_ended(e)
+            }
+            "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut" => {
+                self.ended = Some(e.kind.clone());
+                self.pending = None;
+                let detail = match (&e.error, &e.cause) {
+                    (Some(err), Some(cause)) if !cause.is_empty() => format!(": {err} {}", short(cause, 160)),
+                    (Some(err), _) => format!(": {err}"),
+                    _ => String::new(),
+                };
+                Some(format!("execution {}{detail}", e.kind.trim_start_matches("Execution").to_lowercase()))
+            }
+            _ => None,
+        }
+    }
+
+    fn entered(&mut self, e: &Event) -> Option<String> {
+        let name = e.name.clone()?;
+        let input = e.input_json();
+        self.last_state = Some(name.clone());
+        if let Some(input) = &input {
+            if let Some(i) = input.pointer("/state/index").and_then(Value::as_u64) {
+                self.index = Some(i);
+            }
+            self.step = input.get("step").cloned();
+        }
+        let index = self.index.unwrap_or(0);
+        let step: Option<Step> = self.step.clone().and_then(|s| serde_json::from_value(s).ok());
+        match name.as_str() {
+            "ValidateGreen" if !self.bake_announced => {
+                self.bake_announced = true;
+                Some("checking green through the test listener".into())
+            }
+            "ShiftWeight" | "RouteCohort" | "RequestApproval" => {
+                let what = step.map(|s| s.describe()).unwrap_or_else(|| name.clone());
+                Some(format!("{}  {what}", self.step_label(index)))
+            }
+            "Advance" => {
+                self.steps_done = self.steps_done.max(index + 1);
+                None
+            }
+            "Bake" if self.step.is_none() && !self.bake_announced => {
+                // post-traffic: one bake under full traffic.
+                self.bake_announced = true;
+                let bake = self.document.as_ref().map(|d| d.plan.post_traffic.bake_seconds).unwrap_or(0);
+                Some(format!("bake under full traffic for {}", human(bake)))
+            }
+            "Finalize" => {
+                if let Some(n) = self.step_count() {
+                    if self
+                        .document
+                        .as_ref()
+                        .and_then(|d| d.context.hook.as_ref())
+                        .is_none_or(|h| h.event == hookline::execution::HookEvent::BeforeAllowTraffic)
+                    {
+                        self.steps_done = n;
+                    }
+                }
+                Some("finalize: remove cohort rules, report the hook Succeeded".into())
+            }
+            "Rollback" => {
+                let why = input
+                    .as_ref()
+                    .and_then(|i| i.get("error"))
+                    .map(|err| {
+                        let kind = err.get("Error").and_then(Value::as_str).unwrap_or("error");
+                        let cause = err.get("Cause").and_then(Value::as_str).map(cause_message).unwrap_or_default();
+                        if cause.is_empty() {
+                            kind.to_string()
+                        } else {
+                            format!("{kind}: {}", short(&cause, 200))
+                        }
+                    })
+                    .unwrap_or_default();
+                Some(format!("ROLLBACK  restoring blue 100%, reporting the hook Failed ({why})"))
+            }
+            _ => None,
+        }
+    }
+
+    fn in_health_state(&self) -> bool {
+        self.last_state.as_deref().is_some_and(|s| HEALTH_STATES.contains(&s))
+    }
+
+    fn health_output(&mut self, e: &Event) -> Option<String> {
+        if !self.in_health_state() {
+            return None;
+        }
+        let out = e.output_json()?;
+        let healthy = out.get("healthy").and_then(Value::as_bool).unwrap_or(false);
+        let checks: Vec<Value> = out.get("checks").and_then(Value::as_array).cloned().unwrap_or_default();
+        let ok = checks.iter().filter(|c| c.get("ok").and_then(Value::as_bool) == Some(true)).count();
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| c.get("ok").and_then(Value::as_bool) != Some(true))
+            .map(|c| {
+                format!(
+                    "{}: {}",
+                    c.get("name").and_then(Value::as_str).unwrap_or("check"),
+                    c.get("reason").and_then(Value::as_str).unwrap_or("failed")
+                )
+            })
+            .collect();
+        let summary = if healthy {
+            format!("healthy ({ok}/{} checks ok)", checks.len())
+        } else {
+            format!("not healthy yet: {}", failed.join("; "))
+        };
+        let state = self.last_state.clone().unwrap_or_default();
+        self.health = Some(HealthVerdict { state: state.clone(), healthy, at: e.ts, summary: summary.clone(), checks });
+        Some(format!("health  {summary} [{}]", gate_name(&state)))
+    }
+
+    fn health_failure(&mut self, e: &Event) -> Option<String> {
+        if !self.in_health_state() {
+            return None;
+        }
+        let error = e.error.clone().unwrap_or_else(|| "error".into());
+        let cause = e.cause.as_deref().map(cause_message).unwrap_or_default();
+        let summary = format!("UNHEALTHY {error}: {}", short(&cause, 300));
+        let state = self.last_state.clone().unwrap_or_default();
+        self.health = Some(HealthVerdict {
+            state: state.clone(),
+            healthy: false,
+            at: e.ts,
+            summary: summary.clone(),
+            checks: vec![],
+        });
+        Some(format!("health  {summary} [{}]", gate_name(&state)))
+    }
+
+    fn scheduled(&mut self, e: &Event) -> Option<String> {
+        let message = approval_message(e.parameters.as_deref()?)?;
+        let task_token = message.get("task_token").and_then(Value::as_str)?.to_string();
+        let step = message.get("step").cloned();
+        let pending = PendingApproval {
+            task_token,
+            step_index: message.get("step_index").and_then(Value::as_u64),
+            timeout_seconds: step.as_ref().and_then(|s| s.get("timeout_seconds")).and_then(Value::as_u64),
+            step,
+            since: e.ts,
+        };
+        let approve = message.get("approve").and_then(Value::as_str).unwrap_or("hookline approve <deployment>");
+        let reject = message.get("reject").and_then(Value::as_str).unwrap_or("hookline reject <deployment>");
+        let timeout = pending.timeout_seconds.map(|t| format!(" (up to {})", human(t))).unwrap_or_default();
+        self.pending = Some(pending);
+        Some(format!("approval  WAITING{timeout}: `{approve}` or `{reject}`"))
+    }
+
+    fn task_ended(&mut self, e: &Event) -> Option<String> {
+        let pending = self.pending.take()?;
+        let decision = match e.kind.as_str() {
+            "TaskSucceeded" => Decision {
+                step_index: pending.step_index,
+                outcome: "approved".into(),
+                by: e.output_json().and_then(|o| o.get("approved_by").and_then(Value::as_str).map(str::to_string)),
+                reason: None,
+                at: e.ts,
+            },
+            "TaskFailed" if e.error.as_deref() == Some("ApprovalRejected") => Decision {
+                step_index: pending.step_index,
+                outcome: "rejected".into(),
+                by: None,
+                reason: e.cause.clone().filter(|c| !c.is_empty()),
+                at: e.ts,
+            },
+            "TaskTimedOut" => Decision {
+                step_index: pending.step_index,
+                outcome: "timed out".into(),
+                by: None,
+                reason: None,
+                at: e.ts,
+            },
+            _ => Decision {
+                step_index: pending.step_index,
+                outcome: "failed".into(),
+                by: None,
+                reason: Some(
+                    format!("{} {}", e.error.clone().unwrap_or_default(), e.cause.clone().unwrap_or_default())
+                        .trim()
+                        .to_string(),
+                ),
+                at: e.ts,
+            },
+        };
+        let line = format!("approval  {}", decision.describe());
+        self.decisions.push(decision);
+        Some(line)
+    }
+}
+
+fn gate_name(state: &str) -> &'static str {
+    if state == "ValidateGreen" {
+        "ready gate"
+    } else {
+        "bake gate"
+    }
+}
+
+/// The approval message of a `TaskScheduled` event's parameters: `Message` as an object or a JSON string.
+pub fn approval_message(parameters: &str) -> Option<Value> {
+    let params: Value = serde_json::from_str(parameters).ok()?;
+    let message = params.get("Message")?;
+    let message = match message {
+        Value::String(s) => serde_json::from_str(s).ok()?,
+        Value::Object(_) => message.clone(),
+        _ => return None,
+    };
+    message.get("task_token").and_then(Value::as_str).filter(|t| !t.is_empty())?;
+    Some(message)
+}
+
+/// The pending approval's task token of a history: the latest `TaskScheduled` carrying an
+/// approval message with no `TaskSucceeded`/`TaskFailed`/`TaskTimedOut` after it.
+#[cfg(test)]
+pub fn pending_approval(events: &[Event]) -> Option<PendingApproval> {
+    Tracker::over(events).pending
+}
+
+/// A Lambda error's cause is often `{"errorType", "errorMessage"}` (or a Fail state's JSON); show the message.
+fn cause_message(cause: &str) -> String {
+    match serde_json::from_str::<Value>(cause) {
+        Ok(v) => {
+            for key in ["errorMessage", "Cause", "message"] {
+                if let Some(m) = v.get(key).and_then(Value::as_str) {
+                    return cause_message(m);
+                }
+            }
+            cause.to_string()
+        }
+        Err(_) => cause.to_string(),
+    }
+}
+
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max).collect();
+        format!("{cut}…")
+    }
+}
+
+/// `HH:MM:SS` (UTC) of epoch seconds, for timeline lines.
+pub fn clock(epoch: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(epoch).unwrap_or(0));
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    s.get(11..19).unwrap_or(&s).to_string()
+}
+
+/// `2026-11-22 02:24:26Z` of epoch seconds.
+pub fn datetime(epoch: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(epoch).unwrap_or(0));
+    humantime::format_rfc3339_seconds(t).to_string().replacen('T', " ", 1)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+use serde_json::json;
+
+use super::*;
+
+fn fixture(name: &str) -> Vec<Event> {
+    let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let raw: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    raw.iter().map(|v| Event::from_aws_json(v).unwrap_or_else(|| panic!("not an event: {v}"))).collect()
+}
+
+fn ev(id: i64, kind: &str) -> Event {
+    Event { id, ts: 1_763_776_000 + id, kind: kind.into(), ..Event::default() }
+}
+
+fn scheduled(id: i64, message: Value) -> Event {
+    Event {
+        parameters: Some(
+            json!({"TopicArn": "arn:aws:sns:us-east-1:123456789012:hookline-approvals", "Subject": "s", "Message": message})
+                .to_string(),
+        ),
+        ..ev(id, "TaskScheduled")
+    }
+}
+
+fn message(token: &str, index: u64) -> Value {
+    json!({"deployment_id": "d-ABC", "step_index": index, "task_token": token,
+           "step": {"kind": "approval", "timeout_seconds": 120, "on_timeout": "rollback"},
+           "approve": "hookline approve d-ABC", "reject": "hookline reject d-ABC"})
+}
+
+#[test]
+fn the_token_of_a_waiting_execution_is_found_in_a_real_history() {
+    let events = fixture("canary-waiting");
+    let pending = pending_approval(&events).expect("a pending approval");
+    assert_eq!(pending.task_token, "c3e3c224-21d8-41a8-98bc-b2df8219667b");
+    assert_eq!(pending.step_index, Some(1));
+    assert_eq!(pending.timeout_seconds, Some(120));
+    let t = Tracker::over(&events);
+    assert_eq!(t.last_state.as_deref(), Some("RequestApproval"));
+    assert_eq!(t.index, Some(1));
+    assert_eq!(t.step_count(), Some(4));
+    assert_eq!(t.steps_done, 1);
+    assert!(t.health.as_ref().is_some_and(|h| h.healthy && h.state == "Bake"));
+}
+
+#[test]
+fn an_answered_approval_is_no_longer_pending_and_names_the_approver() {
+    let events = fixture("canary-approved");
+    let t = Tracker::over(&events);
+    assert_eq!(t.pending, None);
+    assert_eq!(t.decisions.len(), 1);
+    assert_eq!(t.decisions[0].outcome, "approved");
+    assert_eq!(t.decisions[0].by.as_deref(), Some("test"));
+    assert_eq!(t.decisions[0].describe(), "step 2: approved by test");
+    assert_eq!(t.steps_done, 4);
+    assert_eq!(t.ended.as_deref(), Some("ExecutionSucceeded"));
+    assert_eq!(t.last_state.as_deref(), Some("Done"));
+}
+
+#[test]
+fn the_message_may_be_a_json_string_and_the_latest_unanswered_one_wins() {
+    let events = vec![
+        scheduled(10, message("old", 1)),
+        Event { output: Some(r#"{"approved_by": "alice"}"#.into()), ..ev(11, "TaskSucceeded") },
+        scheduled(20, Value::String(message("new", 3).to_string())),
+        ev(21, "TaskStarted"),
+        ev(22, "TaskSubmitted"),
+    ];
+    let pending = pending_approval(&events).expect("pending");
+    assert_eq!(pending.task_token, "new");
+    assert_eq!(pending.step_index, Some(3));
+}
+
+#[test]
+fn failed_timed_out_or_foreign_tasks_leave_nothing_pending() {
+    for end in ["TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed", "ExecutionAborted"] {
+        let events = vec![scheduled(1, message("t", 0)), ev(2, end)];
+        assert_eq!(pending_approval(&events), None, "{end}");
+    }
+    // A task whose Message has no token (another SNS publish) is not an approval.
+    let events = vec![scheduled(1, json!({"hello": "world"})), scheduled(2, json!("not json"))];
+    assert_eq!(pending_approval(&events), None);
+    assert_eq!(approval_message(r#"{"Message": {"task_token": ""}}"#), None);
+    assert_eq!(approval_message("not json"), None);
+}
+
+#[test]
+fn a_rejection_is_recorded_with_its_cause() {
+    let events = vec![
+        scheduled(1, message("t", 2)),
+        Event {
+            error: Some("ApprovalRejected".into()),
+            cause: Some("error rate too high (rejected by bob)".into()),
+            ..ev(2, "TaskFailed")
+        },
+    ];
+    let t = Tracker::over(&events);
+    assert_eq!(t.decisions[0].outcome, "rejected");
+    assert_eq!(t.decisions[0].describe(), "step 3: rejected (error rate too high (rejected by bob))");
+}
+
+#[test]
+fn the_timeline_names_steps_weights_health_and_rollback() {
+    let doc_input =
+        std::fs::read_to_string(format!("{}/tests/fixtures/canary-approved.json", env!("CARGO_MANIFEST_DIR")))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok())
+            .and_then(|v| {
+                v[0].pointer("/executionStartedEventDetails/input").and_then(Value::as_str).map(str::to_string)
+            })
+            .expect("ExecutionStarted input");
+    let mut t = Tracker::default();
+    let state_input = |index: u64, step: Value| json!({"state": {"index": index}, "step": step}).to_string();
+    let lines: Vec<Option<String>> = vec![
+        t.feed(&Event { input: Some(doc_input), ..ev(1, "ExecutionStarted") }),
+        t.feed(&Event {
+            name: Some("ShiftWeight".into()),
+            input: Some(state_input(0, json!({"kind": "weight", "weight": 10, "bake_seconds": 3}))),
+            ..ev(2, "TaskStateEntered")
+        }),
+        t.feed(&Event {
+            name: Some("Bake".into()),
+            input: Some(state_input(0, json!({"kind": "weight", "weight": 10, "bake_seconds": 3}))),
+            ..ev(3, "TaskStateEntered")
+        }),
+        t.feed(&Event {
+            output: Some(r#"{"healthy": true, "done": false, "wait_seconds": 2, "checks": [{"name": "alarm web-5xx", "ok": true, "reason": "OK"}]}"#.into()),
+            ..ev(4, "LambdaFunctionSucceeded")
+        }),
+        t.feed(&Event {
+            error: Some("HealthCheckFailed".into()),
+            cause: Some(r#"{"errorType": "HealthCheckFailed", "errorMessage": "health check failed: alarm web-5xx: ALARM"}"#.into()),
+            ..ev(5, "LambdaFunctionFailed")
+        }),
+        t.feed(&Event {
+            name: Some("Rollback".into()),
+            input: Some(json!({"state": {"index": 0}, "error": {"Error": "HealthCheckFailed", "Cause": "{\"errorMessage\": \"alarm web-5xx: ALARM\"}"}}).to_string()),
+            ..ev(6, "TaskStateEntered")
+        }),
+        t.feed(&Event { error: Some("RolledBack".into()), ..ev(7, "ExecutionFailed") }),
+        // An event seen before is ignored (watch re-reads the whole history).
+        t.feed(&ev(3, "TaskStateEntered")),
+    ];
+    let lines: Vec<String> = lines.into_iter().flatten().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "BeforeAllowTraffic hook: canary started, 4 plan steps",
+            "step 1/4  shift green to 10%, bake 3s",
+            "health  healthy (1/1 checks ok) [bake gate]",
+            "health  UNHEALTHY HealthCheckFailed: health check failed: alarm web-5xx: ALARM [bake gate]",
+            "ROLLBACK  restoring blue 100%, reporting the hook Failed (HealthCheckFailed: alarm web-5xx: ALARM)",
+            "execution failed: RolledBack",
+        ]
+    );
+    assert!(t.health.as_ref().is_some_and(|h| !h.healthy));
+}
+
+#[test]
+fn clock_and_datetime_format_utc() {
+    assert_eq!(clock(0), "00:00:00");
+    assert_eq!(clock(1_763_776_000 + 3661), "02:47:41");
+    assert_eq!(datetime(0), "1970-01-01 00:00:00Z");
+    assert_eq!(clock(-5), "00:00:00");
+}

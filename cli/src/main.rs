@@ -1,0 +1,222 @@
+//! `hookline`: what operators run during a deployment (status, watch,
+//! approve/reject, rollback, history) and before one (plan validate/preview).
+
+mod approve;
+mod aws;
+mod deployments;
+mod history;
+mod plan_cmd;
+mod rollback;
+mod status;
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// An error for the operator: one clear message, exit code 1 (3 for `watch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError(pub String);
+
+/// Shorthand.
+pub type R<T> = Result<T, CliError>;
+
+/// A [`CliError`] from a message.
+pub fn fail(msg: impl Into<String>) -> CliError {
+    CliError(msg.into())
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "hookline", version, about = "Progressive delivery for Amazon ECS: watch, approve, roll back")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// AWS endpoint (e.g. the sandbox, http://127.0.0.1:4566); AWS_ENDPOINT_URL works too.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// AWS region (default: AWS_REGION or the profile's).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// Named profile from ~/.aws/config (default: AWS_PROFILE).
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// State machines are named <prefix>-canary, <prefix>-post-traffic.
+    #[arg(long, global = true, env = "HOOKLINE_STATE_MACHINE_PREFIX", default_value = "hookline")]
+    state_machine_prefix: String,
+    /// SSM prefix of plans (/<prefix>/<application>/<deployment-group>).
+    #[arg(long, global = true, env = "PLAN_PARAMETER_PREFIX", default_value = "/hookline")]
+    plan_parameter_prefix: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Deployment status, current step, live weights, last health verdict, pending approval.
+    Status {
+        deployment_id: String,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Live timeline until the deployment ends. Exit code: 0 Succeeded, 1 Failed, 2 Stopped, 3 error.
+    Watch {
+        deployment_id: String,
+        /// Poll interval.
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        interval: Duration,
+        /// Give up after this long (exit 3).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        timeout: Option<Duration>,
+    },
+    /// Approve the approval step the deployment's canary is waiting on.
+    Approve { deployment_id: String },
+    /// Reject the waiting approval step: the canary rolls back.
+    Reject {
+        deployment_id: String,
+        /// Why (recorded in the execution history).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Stop the executions, restore production to blue 100%, report the hooks Failed, stop the deployment with rollback.
+    Rollback {
+        deployment_id: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Why (recorded as the executions' stop cause).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Recent deployments of a group: outcome, duration, who approved or rejected.
+    History {
+        #[arg(long)]
+        application: String,
+        #[arg(long)]
+        group: String,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check or preview a rollout plan (JSON or YAML) without AWS.
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PlanCommand {
+    /// Exit non-zero with one problem per line, each naming the field.
+    Validate { file: PathBuf },
+    /// The steps as a timeline with cumulative worst-case times against the hook budget.
+    Preview { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let is_watch = matches!(cli.command, Command::Watch { .. });
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hookline: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("hookline: {}", e.0);
+            ExitCode::from(if is_watch { 3 } else { 1 })
+        }
+    }
+}
+
+fn settings(g: &Global) -> aws::Settings {
+    aws::Settings {
+        endpoint_url: g.endpoint_url.clone(),
+        region: g.region.clone(),
+        profile: g.profile.clone(),
+        state_machine_prefix: g.state_machine_prefix.clone(),
+        plan_parameter_prefix: g.plan_parameter_prefix.clone(),
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> R<String> {
+    serde_json::to_string_pretty(v).map_err(|e| fail(format!("cannot print JSON: {e}")))
+}
+
+async fn run(cli: Cli) -> R<u8> {
+    if let Command::Plan { command } = &cli.command {
+        return Ok(plan(command));
+    }
+    let aws = aws::Aws::connect(settings(&cli.global)).await?;
+    match cli.command {
+        Command::Status { deployment_id, json } => {
+            let s = status::gather(&aws, &deployment_id).await?;
+            println!("{}", if json { to_json(&s)? } else { status::render(&s) });
+            Ok(0)
+        }
+        Command::Watch { deployment_id, interval, timeout } => {
+            let outcome = watch::run(&aws, &deployment_id, interval, timeout).await?;
+            Ok(outcome.exit_code())
+        }
+        Command::Approve { deployment_id } => {
+            println!("{}", approve::decide(&aws, &deployment_id, true, None).await?);
+            Ok(0)
+        }
+        Command::Reject { deployment_id, reason } => {
+            println!("{}", approve::decide(&aws, &deployment_id, false, reason.as_deref()).await?);
+            Ok(0)
+        }
+        Command::Rollback { deployment_id, yes, reason } => {
+            println!("{}", rollback::run(&aws, &deployment_id, yes, reason.as_deref()).await?);
+            Ok(0)
+        }
+        Command::History { application, group, limit, json } => {
+            let rows = deployments::gather(&aws, &application, &group, limit).await?;
+            println!("{}", if json { to_json(&rows)? } else { deployments::render(&rows) });
+            Ok(0)
+        }
+        Command::Plan { .. } => Ok(0),
+    }
+}
+
+/// `plan validate` / `plan preview`: exit 0 for a valid plan, 1 otherwise.
+fn plan(command: &PlanCommand) -> u8 {
+    let (file, preview) = match command {
+        PlanCommand::Validate { file } => (file, false),
+        PlanCommand::Preview { file } => (file, true),
+    };
+    match plan_cmd::load(file) {
+        Err(e) => {
+            eprintln!("hookline: {}", e.0);
+            1
+        }
+        Ok(Err(errs)) => {
+            println!("{}", plan_cmd::problems(&errs));
+            let n = errs.0.len();
+            eprintln!("{}: {n} problem{}", file.display(), if n == 1 { "" } else { "s" });
+            1
+        }
+        Ok(Ok(plan)) => {
+            if preview {
+                println!("{}", plan_cmd::preview(&plan));
+            } else {
+                println!("{}", plan_cmd::valid_summary(file, &plan));
+            }
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,99 @@
+//! `hookline plan validate` / `hookline plan preview`: no AWS calls.
+
+use std::path::Path;
+
+use hookline::plan::{human, Plan, PlanErrors, Step};
+
+use crate::{fail, R};
+
+/// Reads and parses a plan file: `.json` as JSON, `.yaml`/`.yml` as YAML, anything else by its first character.
+pub fn load(path: &Path) -> R<Result<Plan, PlanErrors>> {
+    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read plan {}: {e}", path.display())))?;
+    Ok(parse(path, &text))
+}
+
+/// Parses plan text, choosing the format from the file name.
+pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanErrors> {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("json") => Plan::from_json(text),
+        Some("yaml" | "yml") => Plan::from_yaml(text),
+        _ => Plan::parse(text),
+    }
+}
+
+/// One problem per line, each naming the field.
+pub fn problems(errs: &PlanErrors) -> String {
+    errs.0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+/// The one-line verdict of a valid plan.
+pub fn valid_summary(path: &Path, plan: &Plan) -> String {
+    format!(
+        "{}: valid ({} steps; worst case {} of the {} hook budget)",
+        path.display(),
+        plan.step_count,
+        human(plan.worst_case_seconds()),
+        human(plan.hook_budget_seconds)
+    )
+}
+
+/// The steps as a timeline with cumulative worst-case times.
+pub fn preview(plan: &Plan) -> String {
+    let mut out = Vec::new();
+    let h = &plan.health;
+    let mut gates = vec![format!("every {}", human(h.interval_seconds))];
+    if !h.alarms.is_empty() {
+        gates.push(format!("alarms {}", h.alarms.join(", ")));
+    }
+    for p in &h.http {
+        gates.push(format!("GET {} = {}", p.url, p.expect_status));
+    }
+    gates.push(format!("targets >= {}% healthy", h.min_healthy_percent));
+    out.push(format!("health gate: {}", gates.join("; ")));
+    out.push(String::new());
+    out.push(format!("{:>4}  {:>10}  {:>10}  {}", "STEP", "STARTS BY", "ENDS BY", "WHAT (worst case)"));
+    let mut t = 0u64;
+    let ready = h.ready_timeout_seconds;
+    let ready_line = format!("green ready behind the test listener (up to {})", human(ready));
+    out.push(format!("{:>4}  {:>10}  {:>10}  {ready_line}", "-", at(t), at(t + ready)));
+    t += ready;
+    for (i, step) in plan.steps.iter().enumerate() {
+        let d = step.worst_case_seconds();
+        let extra = match step {
+            Step::Weight { weight, .. } => {
+                format!("   production blue {}% / green {weight}%", 100 - u16::from(*weight))
+            }
+            _ => String::new(),
+        };
+        out.push(format!("{:>4}  {:>10}  {:>10}  {}{extra}", i + 1, at(t), at(t + d), step.describe()));
+        t += d;
+    }
+    out.push(format!(
+        "{:>4}  {:>10}  {:>10}  {}",
+        "-",
+        at(t),
+        at(t),
+        "finalize: report BeforeAllowTraffic Succeeded; CodeDeploy moves production to green"
+    ));
+    out.push(String::new());
+    let budget = plan.hook_budget_seconds;
+    let fits = if t <= budget {
+        format!("fits, {} to spare", human(budget - t))
+    } else {
+        format!("DOES NOT FIT by {}", human(t - budget))
+    };
+    out.push(format!("worst case {} against the hook budget {} ({fits})", human(t), human(budget)));
+    out.push(format!(
+        "after traffic: bake {} under full traffic (AfterAllowTraffic, same budget)",
+        human(plan.post_traffic.bake_seconds)
+    ));
+    out.join("\n")
+}
+
+fn at(seconds: u64) -> String {
+    if seconds == 0 {
+        "0s".into()
+    } else {
+        human(seconds)
+    }
+}
