@@ -17,13 +17,14 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "sandbox"))
 
-from client import TERMINAL, Sandbox  # noqa: E402
+from client import DEFAULT_ENDPOINT, TERMINAL, Sandbox  # noqa: E402
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STATE_MACHINES = ("hookline-canary", "hookline-post-traffic", "hookline-release", "hookline-rollback")
 MATRIX_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fault-matrix.txt")
-GATE_URL = "http://127.0.0.1:4566/_sandbox/alb/8080/health"
+# the plans' HTTP gate: the ALB emulation's test listener on this sandbox (SANDBOX_ENDPOINT)
+GATE_URL = DEFAULT_ENDPOINT.rstrip("/") + "/_sandbox/alb/8080/health"
 # Simulator timing for the suite: a hook nobody reports fails the deployment (TIMEOUT) after
 # HOOK_TIMEOUT_S instead of an hour, so a hung hook shows up as a test failure, not a hang.
 HOOK_TIMEOUT_S = 90
@@ -290,8 +291,12 @@ class E2E(Sandbox):
 def sandbox_session():
     probe = Sandbox()
     started = False
+    env = dict(os.environ)
     if not probe.is_up() or not all(probe.health().values()):
-        r = subprocess.run(["bash", os.path.join(ROOT, "tests", "sandbox", "up.sh")], cwd=ROOT)
+        port = DEFAULT_ENDPOINT.rstrip("/").rsplit(":", 1)[-1]
+        if port.isdigit():
+            env.setdefault("SANDBOX_PORT", port)
+        r = subprocess.run(["bash", os.path.join(ROOT, "tests", "sandbox", "up.sh")], cwd=ROOT, env=env)
         assert r.returncode == 0, "tests/sandbox/up.sh failed (see .sandbox/*.log)"
         started = True
     sb = E2E()
@@ -305,7 +310,7 @@ def sandbox_session():
                                          "hook_retry_delay_s") if k in old})
     finally:
         if started:
-            subprocess.run(["bash", os.path.join(ROOT, "tests", "sandbox", "down.sh")], cwd=ROOT)
+            subprocess.run(["bash", os.path.join(ROOT, "tests", "sandbox", "down.sh")], cwd=ROOT, env=env)
 
 
 @pytest.fixture
