@@ -117,3 +117,26 @@ def test_h_green_never_healthy(sb, recorder, how):
     assert rec.green_sequence() == [0], f"production left blue: {rec.seen}"
     assert_back_to_blue(sb, did, blue, green, rec)
     assert info["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE"
+
+
+def test_duplicate_hook_invocation_starts_nothing_twice(sb, recorder):
+    """Lambda may deliver a hook event twice: the second invoke finds the execution already started,
+    and the hook is still reported exactly once."""
+    p = plan([W(50, "3s"), W(100)], interval="1s")
+    did, blue, green, rec = start(sb, recorder, p, "example/web:e2e-dup")
+    arn = sb.wait_execution(did)["executionArn"]
+    eid = sb.hook_report(did, "BeforeAllowTraffic")["id"]
+    # a second later the document differs (state.started_at), so Step Functions answers
+    # ExecutionAlreadyExists (within the same second, same name + input, it returns the same execution)
+    time.sleep(1.1)
+    r = sb.lambda_.invoke(FunctionName="hook", Payload=json.dumps(
+        {"DeploymentId": did, "LifecycleEventHookExecutionId": eid}).encode())
+    out = json.loads(r["Payload"].read())
+    assert "FunctionError" not in r, out
+    assert out["already_started"] is True and out["execution_arn"] == arn, out
+    sb.wait_for_status(did, "Succeeded", timeout=90)
+    sb.assert_hook_once(did, "BeforeAllowTraffic", "Succeeded")
+    sb.assert_hook_once(did, "AfterAllowTraffic", "Succeeded")
+    assert [e["name"] for e in sb.executions(did)] == [f"{did}-BeforeAllowTraffic"]
+    rec.stop()
+    assert rec.green_sequence() == [0, 50, 100], rec.seen
