@@ -295,7 +295,11 @@ pub fn short_error(e: &hookline::Error) -> String {
             cut = &cut[..i];
         }
     }
-    if text.contains("DispatchFailure") || text.contains("dispatch failure") {
+    if text.contains("loading credentials") || text.contains("no credentials") {
+        format!(
+            "{cut} (no AWS credentials: use --profile, AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or SSO)"
+        )
+    } else if text.contains("DispatchFailure") || text.contains("dispatch failure") {
         format!("{cut} (is AWS reachable? check --endpoint-url / AWS_ENDPOINT_URL and your network)")
     } else {
         cut.to_string()

@@ -19,6 +19,10 @@ pub struct Row {
     pub creator: Option<String>,
     pub description: Option<String>,
     pub error: Option<String>,
+    /// The deployment that rolled this one back.
+    pub rolled_back_by: Option<String>,
+    /// For a rollback deployment: the one it rolled back.
+    pub rollback_of: Option<String>,
     pub approvals: Vec<Decision>,
 }
 
@@ -78,6 +82,8 @@ pub async fn gather(aws: &Aws, application: &str, group: &str, limit: usize) -> 
             error: info.error_information().map(|e| {
                 format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("error"), e.message().unwrap_or_default())
             }),
+            rolled_back_by: info.rollback_info().and_then(|r| r.rollback_deployment_id()).map(str::to_string),
+            rollback_of: info.rollback_info().and_then(|r| r.rollback_triggering_deployment_id()).map(str::to_string),
             approvals,
         });
     }
@@ -100,11 +106,17 @@ pub fn render(rows: &[Row]) -> String {
             .unwrap_or_else(|| "-".into());
         let started = r.created.map(datetime).unwrap_or_else(|| "-".into());
         let mut notes: Vec<String> = r.approvals.iter().map(Decision::describe).collect();
-        if r.creator.as_deref() == Some("codeDeployRollback") {
-            notes.push("(rollback deployment)".into());
+        match &r.rollback_of {
+            Some(of) => notes.push(format!("rollback of {of}")),
+            None if r.creator.as_deref() == Some("codeDeployRollback") => notes.push("rollback deployment".into()),
+            None => {}
         }
         if let Some(e) = &r.error {
-            notes.push(e.clone());
+            // The code only; `--json` has the message.
+            notes.push(e.split(':').next().unwrap_or(e).to_string());
+        }
+        if let Some(by) = &r.rolled_back_by {
+            notes.push(format!("rolled back by {by}"));
         }
         let notes = if notes.is_empty() { "-".to_string() } else { notes.join("; ") };
         out.push(format!("{:<12} {:<10} {:<21} {:>9}  {notes}", r.deployment_id, r.status, started, duration));

@@ -182,7 +182,9 @@ impl Tracker {
                 self.ended = Some(e.kind.clone());
                 self.pending = None;
                 let detail = match (&e.error, &e.cause) {
-                    (Some(err), Some(cause)) if !cause.is_empty() => format!(": {err} {}", short(cause, 160)),
+                    (Some(err), Some(cause)) if !cause.is_empty() => {
+                        format!(": {err} ({})", short(&fail_cause(cause), 200))
+                    }
                     (Some(err), _) => format!(": {err}"),
                     _ => String::new(),
                 };
@@ -407,6 +409,20 @@ fn cause_message(cause: &str) -> String {
             cause.to_string()
         }
         Err(_) => cause.to_string(),
+    }
+}
+
+/// A Fail state's cause (`{"Error", "Cause"}` as JSON, see the RolledBack state) as one line.
+fn fail_cause(cause: &str) -> String {
+    match serde_json::from_str::<Value>(cause) {
+        Ok(v) if v.get("Error").is_some() => {
+            let err = v.get("Error").and_then(Value::as_str).unwrap_or("error");
+            match v.get("Cause").and_then(Value::as_str).map(cause_message).filter(|c| !c.is_empty()) {
+                Some(c) => format!("{err}: {c}"),
+                None => err.to_string(),
+            }
+        }
+        _ => cause_message(cause),
     }
 }
 

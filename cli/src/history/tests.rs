@@ -138,7 +138,11 @@ fn the_timeline_names_steps_weights_health_and_rollback() {
             input: Some(json!({"state": {"index": 0}, "error": {"Error": "HealthCheckFailed", "Cause": "{\"errorMessage\": \"alarm web-5xx: ALARM\"}"}}).to_string()),
             ..ev(6, "TaskStateEntered")
         }),
-        t.feed(&Event { error: Some("RolledBack".into()), ..ev(7, "ExecutionFailed") }),
+        t.feed(&Event {
+            error: Some("RolledBack".into()),
+            cause: Some(r#"{"Error":"HealthCheckFailed","Cause":"{\"errorType\":\"HealthCheckFailed\",\"errorMessage\":\"alarm web-5xx: state ALARM\"}"}"#.into()),
+            ..ev(7, "ExecutionFailed")
+        }),
         // An event seen before is ignored (watch re-reads the whole history).
         t.feed(&ev(3, "TaskStateEntered")),
     ];
@@ -151,7 +155,7 @@ fn the_timeline_names_steps_weights_health_and_rollback() {
             "health  healthy (1/1 checks ok) [bake gate]",
             "health  UNHEALTHY HealthCheckFailed: health check failed: alarm web-5xx: ALARM [bake gate]",
             "ROLLBACK  restoring blue 100%, reporting the hook Failed (HealthCheckFailed: alarm web-5xx: ALARM)",
-            "execution failed: RolledBack",
+            "execution failed: RolledBack (HealthCheckFailed: alarm web-5xx: state ALARM)",
         ]
     );
     assert!(t.health.as_ref().is_some_and(|h| !h.healthy));

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# make demo: a full canary in the local sandbox, then a bad release that rolls back.
+#
+#   1. start the sandbox (tests/sandbox/up.sh) unless one is already up on the port
+#   2. show the plan (hookline plan validate / preview) and store it in SSM
+#   3. deploy v2: watch the live timeline, approve the approval step with `hookline approve`
+#   4. deploy a bad v3: the app-traffic loop puts web-5xx into ALARM once v3 takes traffic,
+#      the bake gate fails and hookline rolls back to blue 100%
+#   5. summary (hookline history, final weights), then stop the sandbox (also on Ctrl-C/failure)
+#
+# Ports and state directory follow up.sh: SANDBOX_PORT (4566), SANDBOX_MOTO_PORT,
+# SANDBOX_LAMBDA_PORT, SANDBOX_STATE. Needs `make build venv` first (make demo does it).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+PORT="${SANDBOX_PORT:-4566}"
+export AWS_ENDPOINT_URL="http://127.0.0.1:${PORT}" SANDBOX_ENDPOINT="http://127.0.0.1:${PORT}"
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox
+unset AWS_PROFILE HOOKLINE_STATE_MACHINE_PREFIX
+PY="$ROOT/.venv/bin/python"
+HOOKLINE="$ROOT/target/debug/hookline"
+PLAN="$ROOT/tests/demo/plan.yaml"
+
+bold() { if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+sbpy() { "$PY" - "$@" <<<"import sys; sys.path.insert(0, 'tests/sandbox')
+from client import Sandbox
+sb = Sandbox()
+$SBPY"; }
+
+[ -x "$PY" ] || { echo "demo: $PY missing; run 'make venv' (make demo does)" >&2; exit 1; }
+[ -x "$HOOKLINE" ] || { echo "demo: building the hookline CLI"; cargo build -p hookline-cli; }
+
+STARTED=0
+WATCH_PID=""
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -n "$WATCH_PID" ] && kill -0 "$WATCH_PID" 2>/dev/null; then kill "$WATCH_PID" 2>/dev/null || true; fi
+    if [ "$STARTED" = 1 ]; then
+        bold "stopping the sandbox"
+        bash tests/sandbox/down.sh || true
+    else
+        echo "(the sandbox was already running before the demo; left running: make sandbox-down stops it)"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
+
+bold "1. the local AWS sandbox on $AWS_ENDPOINT_URL"
+if curl -sf "$AWS_ENDPOINT_URL/_sandbox/health" 2>/dev/null | grep -q '"lambda": true'; then
+    echo "already running: using it"
+else
+    STARTED=1
+    bash tests/sandbox/up.sh
+fi
+
+bold "2. the rollout plan"
+show "$HOOKLINE" plan validate "$PLAN"
+show "$HOOKLINE" plan preview "$PLAN"
+SBPY="sb.put_plan(open('$PLAN').read()); sb.set_alarm('web-5xx', 'OK'); sb.traffic(True, interval_ms=500)
+print('plan stored in SSM /hookline/web/web-prod; app-traffic loop on (a bad version on :80 raises web-5xx)')" sbpy
+
+deploy() { # image -> deployment id
+    SBPY="print(sb.start_deployment('$1', description='make demo: $1'))" sbpy
+}
+
+# Runs `hookline watch` in the background; approves when the canary waits for approval.
+watch_and_approve() { # deployment id -> watch's exit code
+    local did="$1" approved=0 rc
+    "$HOOKLINE" watch "$did" --timeout 5m &
+    WATCH_PID=$!
+    while kill -0 "$WATCH_PID" 2>/dev/null; do
+        if [ "$approved" = 0 ] && "$HOOKLINE" status "$did" 2>/dev/null | grep -q 'WAITING since'; then
+            sleep 1
+            echo
+            show "$HOOKLINE" status "$did" | sed 's/^/    /'
+            echo
+            show "$HOOKLINE" approve "$did"
+            echo
+            approved=1
+        fi
+        sleep 1
+    done
+    rc=0
+    wait "$WATCH_PID" || rc=$?
+    WATCH_PID=""
+    return "$rc"
+}
+
+bold "3. deploy v2 (example/web:v2): canary 10% -> approval -> 50% -> 100%"
+V2=$(deploy example/web:v2)
+echo "CodeDeploy deployment $V2 created (new task definition revision, AppSpec hooks -> the hook function)"
+echo "$ hookline watch $V2"
+V2_RC=0
+watch_and_approve "$V2" || V2_RC=$?
+echo "hookline watch exited $V2_RC (0 = Succeeded)"
+
+bold "4. deploy a bad v3 (example/web:v3-bad): it answers 500, the web-5xx alarm fires during the 10% bake"
+V3=$(deploy example/web:v3-bad)
+echo "CodeDeploy deployment $V3 created"
+echo "$ hookline watch $V3"
+V3_RC=0
+watch_and_approve "$V3" || V3_RC=$?
+echo "hookline watch exited $V3_RC (1 = Failed: rolled back)"
+
+bold "5. summary"
+show "$HOOKLINE" history --application web --group web-prod --limit 3
+echo
+SBPY="w = sb.listener_weights(80, include_zero=False)
+status, body = sb.alb(80, '/')
+print('production listener :80 now:', ', '.join(f'{k} {v}%' for k, v in w.items()), '-> serving', body.get('image'), '(HTTP', str(status) + ')')
+print('alarm web-5xx:', sb.alarm_state('web-5xx'))
+sb.traffic(False)" sbpy
+echo
+printf '%-12s %-22s %-10s %s\n' DEPLOYMENT IMAGE OUTCOME "WATCH EXIT"
+printf '%-12s %-22s %-10s %s\n' "$V2" example/web:v2 "$(SBPY="print(sb.status('$V2'))" sbpy)" "$V2_RC"
+printf '%-12s %-22s %-10s %s\n' "$V3" example/web:v3-bad "$(SBPY="print(sb.status('$V3'))" sbpy)" "$V3_RC"
+if [ "$V2_RC" != 0 ] || [ "$V3_RC" != 1 ]; then
+    echo "demo: unexpected outcome (wanted v2 Succeeded, v3 Failed)" >&2
+    exit 1
+fi
+echo
+echo "demo done: v2 rolled out through the canary, v3 was caught by its alarm and rolled back."
