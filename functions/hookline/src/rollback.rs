@@ -4,9 +4,11 @@
 //! when Step Functions itself is impaired.
 //!
 //! Order: stop the deployment's running executions (so none of them moves
-//! traffic after we restore it), restore production to blue 100% with no
-//! cohort rules, report the stopped executions' hooks `Failed`, and stop the
-//! deployment with CodeDeploy's rollback.
+//! traffic after we restore it), stop the deployment with CodeDeploy's
+//! rollback (so it ends `Stopped`, as a console stop does, rather than
+//! `Failed` by a hook report), restore production to blue 100% with no
+//! cohort rules, and answer the stopped executions' hooks `Failed` (once the
+//! deployment has ended that counts as already done).
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use tracing::info;
@@ -111,6 +113,9 @@ pub async fn console(
             ctx
         }
     };
+    let status = lifecycle.status(deployment_id).await?;
+    let stop = if status.is_active() { Some(lifecycle.stop_with_rollback(deployment_id).await) } else { None };
+    // Traffic and hooks are put right even if the stop was refused.
     clients.router(&ctx).restore().await?;
     info!("production on blue 100%, cohort rules removed");
 
@@ -120,14 +125,13 @@ pub async fn console(
         out.reported = true;
         out.already_reported |= reported == Reported::Already;
     }
-
-    let status = lifecycle.status(deployment_id).await?;
-    out.deployment_status = if status.is_active() {
-        let stop = lifecycle.stop_with_rollback(deployment_id).await?;
-        info!(stop = %stop, "deployment stopped with rollback");
-        "Stopped".to_string()
-    } else {
-        status.0
+    out.deployment_status = match stop {
+        Some(stopped) => {
+            let message = stopped?;
+            info!(stop = %message, "deployment stopped with rollback");
+            "Stopped".to_string()
+        }
+        None => status.0,
     };
     Ok(out)
 }

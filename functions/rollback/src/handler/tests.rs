@@ -219,7 +219,7 @@ async fn a_report_refused_after_the_deployment_ended_counts_as_done() {
 }
 
 #[tokio::test]
-async fn the_console_form_stops_the_execution_restores_reports_and_stops_the_deployment() {
+async fn the_console_form_stops_the_execution_and_the_deployment_then_restores_and_reports() {
     let calls = Calls::default();
     let (stopped, modified, reports, stops) = (Sent::default(), Sent::default(), Sent::default(), Sent::default());
     let item = |arn: &str, name: &str| {
@@ -279,7 +279,8 @@ async fn the_console_form_stops_the_execution_restores_reports_and_stops_the_dep
             deployment_status: Some("Stopped".into()),
         }
     );
-    assert_eq!(*calls.lock().unwrap(), ["StopExecution", "ModifyListener", "Report", "StopDeployment"]);
+    // The deployment is stopped before any hook report, so it ends Stopped (a console stop), not Failed.
+    assert_eq!(*calls.lock().unwrap(), ["StopExecution", "StopDeployment", "ModifyListener", "Report"]);
     assert_eq!(list.num_calls(), 2, "both state machines are searched");
     let stop = stopped.only();
     assert_eq!((stop.execution_arn(), stop.cause()), (Some(RUNNING), Some("bad release")));
