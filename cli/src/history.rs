@@ -181,7 +181,8 @@ impl Tracker {
             "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut" => {
                 self.ended = Some(e.kind.clone());
                 self.pending = None;
-                let detail = match (&e.error, &e.cause) {
+                let error = e.error.clone().filter(|s| !s.is_empty());
+                let detail = match (&error, &e.cause) {
                     (Some(err), Some(cause)) if !cause.is_empty() => {
                         format!(": {err} ({})", short(&fail_cause(cause), 200))
                     }

@@ -23,6 +23,12 @@ pub struct CliError(pub String);
 /// Shorthand.
 pub type R<T> = Result<T, CliError>;
 
+/// Prints a line on stdout; a closed pipe (`hookline status | grep -q ...`) is not an error.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 /// A [`CliError`] from a message.
 pub fn fail(msg: impl Into<String>) -> CliError {
     CliError(msg.into())
@@ -162,7 +168,7 @@ async fn run(cli: Cli) -> R<u8> {
     match cli.command {
         Command::Status { deployment_id, json } => {
             let s = status::gather(&aws, &deployment_id).await?;
-            println!("{}", if json { to_json(&s)? } else { status::render(&s) });
+            emit(&if json { to_json(&s)? } else { status::render(&s) });
             Ok(0)
         }
         Command::Watch { deployment_id, interval, timeout } => {
@@ -170,20 +176,20 @@ async fn run(cli: Cli) -> R<u8> {
             Ok(outcome.exit_code())
         }
         Command::Approve { deployment_id } => {
-            println!("{}", approve::decide(&aws, &deployment_id, true, None).await?);
+            emit(&approve::decide(&aws, &deployment_id, true, None).await?);
             Ok(0)
         }
         Command::Reject { deployment_id, reason } => {
-            println!("{}", approve::decide(&aws, &deployment_id, false, reason.as_deref()).await?);
+            emit(&approve::decide(&aws, &deployment_id, false, reason.as_deref()).await?);
             Ok(0)
         }
         Command::Rollback { deployment_id, yes, reason } => {
-            println!("{}", rollback::run(&aws, &deployment_id, yes, reason.as_deref()).await?);
+            emit(&rollback::run(&aws, &deployment_id, yes, reason.as_deref()).await?);
             Ok(0)
         }
         Command::History { application, group, limit, json } => {
             let rows = deployments::gather(&aws, &application, &group, limit).await?;
-            println!("{}", if json { to_json(&rows)? } else { deployments::render(&rows) });
+            emit(&if json { to_json(&rows)? } else { deployments::render(&rows) });
             Ok(0)
         }
         Command::Plan { .. } => Ok(0),
@@ -202,16 +208,16 @@ fn plan(command: &PlanCommand) -> u8 {
             1
         }
         Ok(Err(errs)) => {
-            println!("{}", plan_cmd::problems(&errs));
+            emit(&plan_cmd::problems(&errs));
             let n = errs.0.len();
             eprintln!("{}: {n} problem{}", file.display(), if n == 1 { "" } else { "s" });
             1
         }
         Ok(Ok(plan)) => {
             if preview {
-                println!("{}", plan_cmd::preview(&plan));
+                emit(&plan_cmd::preview(&plan));
             } else {
-                println!("{}", plan_cmd::valid_summary(file, &plan));
+                emit(&plan_cmd::valid_summary(file, &plan));
             }
             0
         }

@@ -54,7 +54,7 @@ impl Out {
     fn print(&self, text: String) {
         // suspend() clears the bar, prints to stdout, redraws; a hidden bar just runs the closure,
         // so the lines print in CI and through pipes too.
-        self.bar.suspend(|| println!("{text}"));
+        self.bar.suspend(|| crate::emit(&text));
     }
 }
 
@@ -183,7 +183,7 @@ pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Op
                         format!(" ({}: {})", e.code().map(|c| c.as_str()).unwrap_or("error"), e.message().unwrap_or(""))
                     })
                     .unwrap_or_default();
-                println!("{deployment_id} {status}{took}{err}");
+                crate::emit(&format!("{deployment_id} {status}{took}{err}"));
                 return Ok(outcome);
             }
         }

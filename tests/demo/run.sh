@@ -73,7 +73,7 @@ watch_and_approve() { # deployment id -> watch's exit code
     "$HOOKLINE" watch "$did" --timeout 5m &
     WATCH_PID=$!
     while kill -0 "$WATCH_PID" 2>/dev/null; do
-        if [ "$approved" = 0 ] && "$HOOKLINE" status "$did" 2>/dev/null | grep -q 'WAITING since'; then
+        if [ "$approved" = 0 ] && grep -q 'WAITING since' <<<"$("$HOOKLINE" status "$did" 2>/dev/null || true)"; then
             sleep 1
             echo
             show "$HOOKLINE" status "$did" | sed 's/^/    /'
