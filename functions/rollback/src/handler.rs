@@ -3,9 +3,15 @@
 //! order, and is safe to run again. From the console (`{"deployment_id"}`)
 //! it first stops the deployment's running executions, then does the same,
 //! and stops the deployment with CodeDeploy's rollback.
+//!
+//! A third form is the safety net for the paths no state machine can catch
+//! (an execution stopped by hand, a `States.Runtime` error, a timeout): an
+//! EventBridge "Step Functions Execution Status Change" event for a canary or
+//! post-traffic execution that ended without rolling back itself. While the
+//! deployment still waits for that hook, it gets the same restore-and-report.
 
 use hookline::execution::{DeploymentContext, ExecutionDocument};
-use hookline::lifecycle::Reported;
+use hookline::lifecycle::{Lifecycle, Reported};
 use hookline::runtime::parse_event;
 use hookline::traffic::TrafficRouter;
 use hookline::{Clients, Error, Result};
@@ -53,8 +59,36 @@ pub struct Output {
     pub deployment_status: Option<String>,
 }
 
-/// Rolls back from a state machine (execution document + `error`) or from the console.
+/// The part of an EventBridge Step Functions status-change event we read.
+#[derive(Debug, Deserialize)]
+pub struct StatusChange {
+    pub detail: StatusChangeDetail,
+}
+
+/// `detail` of a "Step Functions Execution Status Change" event.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChangeDetail {
+    pub execution_arn: String,
+    pub status: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// The execution's input: the execution document, as JSON text.
+    #[serde(default)]
+    pub input: Option<String>,
+}
+
+const STATUS_CHANGE: &str = "Step Functions Execution Status Change";
+
+/// Rolls back from a state machine (execution document + `error`), from the
+/// console, or from an execution that ended without answering its hook.
 pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
+    if event.get("detail-type").and_then(Value::as_str) == Some(STATUS_CHANGE) {
+        let change: StatusChange = parse_event(event)?;
+        return from_status_change(deps, change.detail).await;
+    }
     if event.get("context").is_some() {
         let error = event.get("error").cloned().unwrap_or(Value::Null);
         let doc: ExecutionDocument = parse_event(event)?;
@@ -68,6 +102,34 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
         let span = info_span!("rollback", deployment_id = %input.deployment_id);
         from_console(deps, &input).instrument(span).await
     }
+}
+
+async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<Output> {
+    let ended_badly = matches!(detail.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT");
+    // `RolledBack` is the state machines' own end after the rollback function ran.
+    if !ended_badly || detail.error.as_deref() == Some("RolledBack") {
+        info!(execution = %detail.execution_arn, status = %detail.status, "execution ended on a path that answered its hook");
+        return Ok(Output::default());
+    }
+    let text = detail.input.as_deref().ok_or_else(|| Error::invalid("detail.input", "the execution's input"))?;
+    let doc: ExecutionDocument = serde_json::from_str::<Value>(text)
+        .map_err(|e| Error::invalid("detail.input", format!("the execution document as JSON ({e})")))
+        .and_then(parse_event)?;
+    let ctx = doc.context;
+    async {
+        // Once the deployment has ended nobody waits for the hook, and traffic
+        // is CodeDeploy's again (maybe a newer deployment's): touch nothing.
+        let status = deps.clients.lifecycle().status(&ctx.deployment_id).await?;
+        if !status.is_active() {
+            info!(status = %status.0, "deployment already ended; nothing to answer");
+            return Ok(Output { deployment_status: Some(status.0), ..Output::default() });
+        }
+        let error =
+            serde_json::json!({"Error": detail.error, "Cause": detail.cause, "Execution": detail.execution_arn});
+        from_execution(deps, &ctx, &error).await
+    }
+    .instrument(info_span!("rollback", deployment_id = %ctx.deployment_id, safety_net = true))
+    .await
 }
 
 async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> Result<Output> {

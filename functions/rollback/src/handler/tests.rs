@@ -306,3 +306,60 @@ async fn malformed_events_are_invalid_input() {
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("deployment_id"), "{err}");
 }
+
+/// An EventBridge "Step Functions Execution Status Change" event for the canary execution.
+fn status_change(status: &str, error: Option<&str>) -> Value {
+    json!({
+        "version": "0",
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "executionArn": RUNNING,
+            "stateMachineArn": CANARY,
+            "name": "d-TESTDEP01-BeforeAllowTraffic",
+            "status": status,
+            "error": error,
+            "cause": "stopped by hand",
+            "input": serde_json::to_string(&execution_document()).expect("input"),
+        }
+    })
+}
+
+#[tokio::test]
+async fn an_execution_aborted_by_hand_gets_restored_and_its_hook_answered() {
+    let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&[]);
+    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
+    let (describe, m, rep) = (live(90, 10), modify(&calls, &modified), report(&calls, &reports));
+
+    let out = handle(&deps(&[&status, &describe, &m, &rules, &tags, &rep]), status_change("ABORTED", None))
+        .await
+        .expect("safety net");
+
+    assert_eq!(out, Output { restored: true, reported: Some("Failed"), ..Output::default() });
+    assert_eq!(*calls.lock().unwrap(), ["ModifyListener", "Report"]);
+    assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
+    assert_reported_failed_once(&reports);
+}
+
+#[tokio::test]
+async fn the_safety_net_leaves_ended_deployments_and_self_rolled_back_executions_alone() {
+    // Rolled back by the state machine itself, or succeeded: no AWS call at all (an unmatched call panics).
+    for (status, error) in [("FAILED", Some("RolledBack")), ("SUCCEEDED", None)] {
+        let out = handle(&deps(&[]), status_change(status, error)).await.expect("nothing to do");
+        assert_eq!(out, Output::default(), "{status} {error:?}");
+    }
+    // The deployment already ended: traffic is CodeDeploy's again (maybe a newer deployment's).
+    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("Failed"));
+    let out = handle(&deps(&[&status]), status_change("TIMED_OUT", Some("States.Timeout"))).await.expect("ended");
+    assert_eq!(out, Output { deployment_status: Some("Failed".into()), ..Output::default() });
+}
+
+#[tokio::test]
+async fn a_status_change_without_a_usable_input_is_invalid_input() {
+    let mut event = status_change("ABORTED", None);
+    event["detail"]["input"] = json!("{\"context\": 5}");
+    let err = handle(&deps(&[]), event).await.unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput");
+    assert!(err.to_string().contains("context"), "{err}");
+}
