@@ -228,7 +228,7 @@ def wait_baking(cli, sb, did, green):
     wait_for(baking, f"{did} baking at 10%")
 
 
-def test_rollback_mid_bake_restores_blue(sb, cli):
+def test_rollback_mid_bake_restores_blue_and_watch_exits_2(sb, cli):
     sb.put_plan(cli_plan([W(10, "2m"), W(100)], interval="2s"))
     blue, green = sb.prod_groups()
     did = sb.deploy("example/web:v2")
@@ -247,20 +247,19 @@ def test_rollback_mid_bake_restores_blue(sb, cli):
         assert not sb.rules(80)
         assert f"stopped     {did}-BeforeAllowTraffic" in r.stdout
         assert "traffic     blue 100% / green 0%" in r.stdout
-        # The hook is reported Failed first (so CodeDeploy fails the deployment and rolls back); StopDeployment
-        # is only needed when the deployment is still active after that.
-        assert "hook        reported Failed" in r.stdout
+        # StopDeployment first (so CodeDeploy ends it Stopped, as a console stop), then the hook is answered.
+        assert "hook        reported Failed" in r.stdout and "deployment  Stopped" in r.stdout, r.stdout
         assert sb.execution(did)["status"] == "ABORTED"
         code, out, err = finish(watch)
     finally:
         if watch.poll() is None:
             watch.kill()
-    assert code == 1, out + err
-    assert "weights  blue 100% / green 0%" in out and "execution aborted" in out, out
-    sb.wait_for_status(did, "Failed")
+    assert code == 2, out + err
+    assert "weights  blue 100% / green 0%" in out and "execution aborted" in out and "deployment  Stopped" in out, out
+    sb.wait_for_status(did, "Stopped")
     assert sb.one_side() and not sb.rules(80)
     r = cli("rollback", did, "--yes")
-    assert r.returncode != 0 and "already Failed" in r.stderr
+    assert r.returncode != 0 and "already Stopped" in r.stderr
 
 
 # ------------------------------------------------------------------ watch 2: stopped from the console
