@@ -89,6 +89,9 @@ pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Op
         // This poll's lines, printed in time order at the end of it.
         let mut lines: Vec<(i64, String)> = Vec::new();
 
+        // Lifecycle events of the ECS target (printed after the executions' events of the same second,
+        // which usually caused them).
+        let mut lifecycle_lines: Vec<(i64, String)> = Vec::new();
         // Lifecycle events of the ECS target.
         if target_id.is_none() {
             if let Ok(t) = aws.clients.codedeploy.list_deployment_targets().deployment_id(deployment_id).send().await {
@@ -107,7 +110,7 @@ pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Op
                         let at = if st == "InProgress" { ev.start_time() } else { ev.end_time() };
                         let at = at.map_or(now, |t| t.secs());
                         if st != "Pending" {
-                            lines.push((at, format!("lifecycle  {name} {st}")));
+                            lifecycle_lines.push((at, format!("lifecycle  {name} {st}")));
                         }
                         lifecycle.insert(name.to_string(), st);
                     }
@@ -138,6 +141,7 @@ pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Op
         if context.is_none() {
             context = aws.context(deployment_id, None).await.ok();
         }
+        lines.append(&mut lifecycle_lines);
 
         // Live production weights.
         if let Some(ctx) = &context {

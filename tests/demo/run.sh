@@ -19,8 +19,9 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:${PORT}" SANDBOX_ENDPOINT="http://127.
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox
 unset AWS_PROFILE HOOKLINE_STATE_MACHINE_PREFIX
 PY="$ROOT/.venv/bin/python"
-HOOKLINE="$ROOT/target/debug/hookline"
-PLAN="$ROOT/tests/demo/plan.yaml"
+export PATH="$ROOT/target/debug:$PATH"   # the hookline CLI (cargo build -p hookline-cli)
+HOOKLINE=hookline
+PLAN=tests/demo/plan.yaml
 
 bold() { if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
 show() { printf '$ %s\n' "$*"; "$@"; }
@@ -30,7 +31,7 @@ sb = Sandbox()
 $SBPY"; }
 
 [ -x "$PY" ] || { echo "demo: $PY missing; run 'make venv' (make demo does)" >&2; exit 1; }
-[ -x "$HOOKLINE" ] || { echo "demo: building the hookline CLI"; cargo build -p hookline-cli; }
+[ -x "$ROOT/target/debug/hookline" ] || { echo "demo: building the hookline CLI"; cargo build -p hookline-cli; }
 
 STARTED=0
 WATCH_PID=""
