@@ -174,15 +174,12 @@ def run_cell(sb, state, fault, when, specs, expected):
             n = sum(1 for c in sb.calls(log=True)["log"] if c.get("function") == "rollback" and c["t"] >= t0)
             assert n == 2, f"rollback invoked {n} times (wanted 2: crash, then the Retry)"
             return f"hook Failed once, blue 100 (rollback invoked 2x: crash + Retry) {took:.0f}s"
-        note = ""
         if post:
-            # finalize writes last-release before it reports: a report that then fails leaves the
-            # rolled-back deployment recorded as the last release (reported as a bug, not failed here)
+            # Only a release that passed is recorded: a rolled-back deployment is never the last release.
             try:
                 rel = sb.ssm.get_parameter(Name="/hookline/web/web-prod/last-release")["Parameter"]["Value"]
-                if did in rel:
-                    note = " [BUG: last-release names it]"
             except sb.ssm.exceptions.ParameterNotFound:
-                pass
-        return f"hook Failed, blue 100 ({why}) {took:.0f}s{note}"
+                rel = ""
+            assert did not in rel, f"rolled-back {did} recorded as the last release: {rel}"
+        return f"hook Failed, blue 100 ({why}) {took:.0f}s"
     return f"hook Failed by hook itself, blue 100 {took:.0f}s"

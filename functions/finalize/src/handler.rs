@@ -1,15 +1,17 @@
-//! Ends a hook that went well. Reporting `Succeeded` comes last, so anything
-//! failing before it still goes to the rollback path and is reported `Failed`.
+//! Ends a hook that went well: removes cohort rules, reports `Succeeded`,
+//! and for AfterAllowTraffic records the release. Anything failing before
+//! the report goes to the rollback path and is reported `Failed`; nothing
+//! after it can fail.
 
 use hookline::error::AwsResultExt;
-use hookline::execution::{now_epoch, ExecutionDocument, HookEvent};
+use hookline::execution::{now_epoch, DeploymentContext, ExecutionDocument, HookEvent};
 use hookline::lifecycle::{HookStatus, Lifecycle, Reported};
 use hookline::runtime::parse_event;
 use hookline::traffic::TrafficRouter;
 use hookline::{Clients, Error, Result};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tracing::{info, info_span, Instrument};
+use tracing::{info, info_span, warn, Instrument};
 
 /// What finalize needs, built once per container.
 pub struct Deps {
@@ -41,35 +43,18 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     let ctx = &doc.context;
     let hook = ctx.hook.clone().ok_or_else(|| Error::invalid("context.hook", "the lifecycle hook to report"))?;
     async {
+        // A failure up to the report still goes to rollback and reports Failed.
         let removed = deps.clients.router(ctx).remove_cohorts().await?;
-        if hook.event == HookEvent::AfterAllowTraffic {
-            let name = format!(
-                "{}/{}/{}/last-release",
-                deps.plan_parameter_prefix.trim_end_matches('/'),
-                ctx.application,
-                ctx.deployment_group
-            );
-            let record = json!({
-                "deployment_id": ctx.deployment_id,
-                "finished_at": now_epoch(),
-                "target_group": ctx.green.target_group_name,
-                "task_set": ctx.green.task_set_arn,
-            });
-            deps.clients
-                .ssm
-                .put_parameter()
-                .name(&name)
-                .value(record.to_string())
-                .r#type(aws_sdk_ssm::types::ParameterType::String)
-                .overwrite(true)
-                .send()
-                .await
-                .aws("PutParameter")?;
-            info!(parameter = %name, "release recorded");
-        }
         let reported =
             deps.clients.lifecycle().report(&ctx.deployment_id, &hook.execution_id, HookStatus::Succeeded).await?;
         info!(event = hook.event.as_str(), ?reported, cohort_rules_removed = removed, "hook reported Succeeded");
+        // Nothing after a Succeeded report may fail: a rollback now would move
+        // production back to a task set CodeDeploy is about to terminate. So
+        // the release record is written only for a release that passed, and
+        // best effort.
+        if hook.event == HookEvent::AfterAllowTraffic {
+            record_release(deps, ctx).await;
+        }
         Ok(Output {
             reported: "Succeeded",
             already_reported: reported == Reported::Already,
@@ -82,3 +67,34 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
 
 #[cfg(test)]
 mod tests;
+
+/// Writes `<prefix>/<application>/<group>/last-release`; a failure is logged, not returned.
+async fn record_release(deps: &Deps, ctx: &DeploymentContext) {
+    let name = format!(
+        "{}/{}/{}/last-release",
+        deps.plan_parameter_prefix.trim_end_matches('/'),
+        ctx.application,
+        ctx.deployment_group
+    );
+    let record = json!({
+        "deployment_id": ctx.deployment_id,
+        "finished_at": now_epoch(),
+        "target_group": ctx.green.target_group_name,
+        "task_set": ctx.green.task_set_arn,
+    });
+    let written = deps
+        .clients
+        .ssm
+        .put_parameter()
+        .name(&name)
+        .value(record.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .aws("PutParameter");
+    match written {
+        Ok(_) => info!(parameter = %name, "release recorded"),
+        Err(e) => warn!(parameter = %name, error = %e, "release not recorded (the deployment itself succeeded)"),
+    }
+}

@@ -241,3 +241,32 @@ pub fn cohort_rules(cohorts: &'static [&'static str]) -> [Rule; 2] {
     });
     [describe, tags]
 }
+
+/// GetDeploymentTarget answering with the demo service's target where `event` has `status`.
+pub fn hook_event(
+    event: &str,
+    status: &str,
+) -> aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput {
+    use aws_sdk_codedeploy::types::{
+        DeploymentTarget, DeploymentTargetType, EcsTarget, LifecycleEvent, LifecycleEventStatus,
+    };
+    aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput::builder()
+        .deployment_target(
+            DeploymentTarget::builder()
+                .deployment_target_type(DeploymentTargetType::EcsTarget)
+                .ecs_target(
+                    EcsTarget::builder()
+                        .deployment_id(DEPLOYMENT)
+                        .target_id("demo:web")
+                        .lifecycle_events(
+                            LifecycleEvent::builder()
+                                .lifecycle_event_name(event)
+                                .status(LifecycleEventStatus::from(status))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}

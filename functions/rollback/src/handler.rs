@@ -133,6 +133,16 @@ async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<O
 }
 
 async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> Result<Output> {
+    if let Some(hook) = &ctx.hook {
+        // A hook that already reported Succeeded handed traffic back to
+        // CodeDeploy, which may be terminating blue: restoring blue now would
+        // send production to a dying task set. (finalize cannot fail after
+        // its report, but a crash or a late retry could still land here.)
+        if deps.clients.lifecycle().event_status(ctx, hook.event).await?.as_deref() == Some("Succeeded") {
+            warn!(cause = %error, event = hook.event.as_str(), "hook already Succeeded; leaving traffic to CodeDeploy");
+            return Ok(Output { already_reported: true, ..Output::default() });
+        }
+    }
     warn!(cause = %error, "rolling back");
     // Restore first, report second: CodeDeploy acts on the report at once.
     let restored = deps.clients.router(ctx).restore().await;

@@ -153,6 +153,23 @@ impl Lifecycle for CodeDeploy {
         }
     }
 
+    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<String>> {
+        let target = self
+            .codedeploy
+            .get_deployment_target()
+            .deployment_id(&ctx.deployment_id)
+            .target_id(format!("{}:{}", ctx.cluster, ctx.service))
+            .send()
+            .await
+            .aws("GetDeploymentTarget")?;
+        Ok(target
+            .deployment_target()
+            .and_then(|t| t.ecs_target())
+            .and_then(|t| t.lifecycle_events().iter().find(|e| e.lifecycle_event_name() == Some(event.as_str())))
+            .and_then(|e| e.status())
+            .map(|s| s.as_str().to_string()))
+    }
+
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<String> {
         let out = self
             .codedeploy

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 pub use codedeploy::CodeDeploy;
 
-use crate::execution::DeploymentContext;
+use crate::execution::{DeploymentContext, HookEvent};
 use crate::Result;
 
 /// The answer a hook gets.
@@ -74,6 +74,8 @@ pub trait Lifecycle: Send + Sync {
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus>;
     /// Reports the hook's outcome.
     async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported>;
+    /// The status of `event` on the deployment's target (`Pending`, `InProgress`, `Succeeded`, ...), if listed.
+    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<String>>;
     /// Stops the deployment and asks the controller to roll back; returns its status message.
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<String>;
 }

@@ -22,8 +22,8 @@ use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
 use aws_smithy_mocks::{mock, Rule};
 use hookline::execution::{HookEvent, HookRef};
 use hookline::testing::{
-    access_denied, cohort_rules, context, deployment, listener, mocked_clients, plan, state, throttling_xml,
-    weights_in, Sent, BLUE_TG, DEPLOYMENT, HOOK_EXECUTION, LISTENER,
+    access_denied, cohort_rules, context, deployment, hook_event, listener, mocked_clients, plan, state,
+    throttling_xml, weights_in, Sent, BLUE_TG, DEPLOYMENT, HOOK_EXECUTION, LISTENER,
 };
 use serde_json::json;
 
@@ -36,8 +36,13 @@ const OTHER: &str = "arn:aws:states:us-east-1:123456789012:execution:hookline-ca
 
 type Calls = Arc<Mutex<Vec<&'static str>>>;
 
+/// Clients answering `rules`, plus (after them, so a test can override it) the hook still in progress.
 fn deps(rules: &[&Rule]) -> Deps {
-    Deps { clients: mocked_clients(rules), state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()] }
+    let pending = mock!(aws_sdk_codedeploy::Client::get_deployment_target)
+        .then_output(|| hook_event("BeforeAllowTraffic", "InProgress"));
+    let mut all = rules.to_vec();
+    all.push(&pending);
+    Deps { clients: mocked_clients(&all), state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()] }
 }
 
 /// A `match_requests` filter logging `name` to `calls` and recording the request.
@@ -362,4 +367,16 @@ async fn a_status_change_without_a_usable_input_is_invalid_input() {
     let err = handle(&deps(&[]), event).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput");
     assert!(err.to_string().contains("context"), "{err}");
+}
+
+#[tokio::test]
+async fn a_hook_that_already_succeeded_keeps_its_traffic() {
+    // finalize reported Succeeded, then something failed: CodeDeploy owns traffic now.
+    let succeeded = mock!(aws_sdk_codedeploy::Client::get_deployment_target)
+        .then_output(|| hook_event("BeforeAllowTraffic", "Succeeded"));
+
+    let out = handle(&deps(&[&succeeded]), caught()).await.expect("nothing to undo");
+
+    assert_eq!(out, Output { already_reported: true, ..Output::default() });
+    assert_eq!(succeeded.num_calls(), 1, "no ELBv2 call, no report: an unmatched call would panic");
 }
