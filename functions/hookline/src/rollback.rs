@@ -126,11 +126,15 @@ pub async fn console(
         out.already_reported |= reported == Reported::Already;
     }
     out.deployment_status = match stop {
-        Some(stopped) => {
-            let message = stopped?;
+        Some(Ok(message)) => {
             info!(stop = %message, "deployment stopped with rollback");
             "Stopped".to_string()
         }
+        // It ended on its own between our status read and the stop: report how.
+        Some(Err(e)) if e.aws_code() == Some("DeploymentAlreadyCompletedException") => {
+            lifecycle.status(deployment_id).await?.0
+        }
+        Some(Err(e)) => return Err(e),
         None => status.0,
     };
     Ok(out)
