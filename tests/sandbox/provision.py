@@ -209,7 +209,10 @@ def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, terminat
     ensure_role(c["iam"])
     topic = c["sns"].create_topic(Name="hookline-approvals")["TopicArn"]
     sms = provision_state_machines(c, topic, sm_dir or os.path.join(ROOT, "statemachine"))
-    demo = provision_demo(c, plan or DEMO_PLAN, termination_wait_minutes)
+    if plan is None:
+        # The HTTP gate probes this sandbox's own ALB emulation, whatever its port.
+        plan = json.loads(json.dumps(DEMO_PLAN).replace("http://127.0.0.1:4566", endpoint.rstrip("/")))
+    demo = provision_demo(c, plan, termination_wait_minutes)
     return {"endpoint": endpoint, "approval_topic_arn": topic, "state_machines": sms,
             "functions": {f: function_arn(f) for f in FUNCTIONS}, "role_arn": ROLE_ARN, "demo": demo}
 
