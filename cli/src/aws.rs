@@ -58,15 +58,7 @@ impl Aws {
         if config.region().is_none() {
             return Err(fail("no AWS region: pass --region, set AWS_REGION, or configure one in your profile"));
         }
-        let clients = Clients {
-            codedeploy: aws_sdk_codedeploy::Client::new(&config),
-            ecs: aws_sdk_ecs::Client::new(&config),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
-            sfn: aws_sdk_sfn::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-            http: reqwest::Client::new(),
-        };
+        let clients = Clients::from_config(&config);
         Ok(Aws { clients, sts: aws_sdk_sts::Client::new(&config), settings, machines: Default::default() })
     }
 

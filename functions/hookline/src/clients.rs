@@ -18,14 +18,18 @@ impl Clients {
     /// Loads region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`) from the environment.
     /// The SDK's standard retry mode handles throttling and transient faults with backoff.
     pub async fn from_env() -> Clients {
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Clients::from_config(&aws_config::defaults(BehaviorVersion::latest()).load().await)
+    }
+
+    /// Clients for an already loaded configuration (the CLI adds profile, region and endpoint).
+    pub fn from_config(config: &aws_config::SdkConfig) -> Clients {
         Clients {
-            codedeploy: aws_sdk_codedeploy::Client::new(&config),
-            ecs: aws_sdk_ecs::Client::new(&config),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
-            sfn: aws_sdk_sfn::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
+            codedeploy: aws_sdk_codedeploy::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            sfn: aws_sdk_sfn::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            ssm: aws_sdk_ssm::Client::new(config),
             http: reqwest::Client::new(),
         }
     }
