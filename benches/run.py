@@ -264,6 +264,8 @@ def main():
         sys.exit(f"BENCH_VARIANT={variant}: one of {', '.join(VARIANTS)}")
     out_path = ROOT / os.environ.get("BENCH_OUT", "BENCHMARKS.md")
     results = {"machine": machine(), "runs": runs, "variant": variant, "notes": []}
+    if os.environ.get("BENCH_NOTE"):  # free text for the report (e.g. how this run deviated)
+        results["notes"].append(os.environ["BENCH_NOTE"])
     monitor = LoadMonitor()
     monitor.start()
 
@@ -411,6 +413,8 @@ def save_variant(variant, results):
     doc = {"variant": variant, "what": VARIANTS[variant]["what"], "env": VARIANTS[variant]["env"],
            "date": results["machine"]["date"], "runs": results["runs"],
            "build_seconds": results.get("variant_build_seconds"),
+           "built": {"before": _mtime(ROOT / "target/release/hook"),
+                     "after": _mtime(ROOT / "target" / f"bench-{variant}" / "release" / "hook")},
            "binary_bytes": {"before": results["binary_bytes"]["hook"], "after": results.get("variant_binary_bytes")},
            "load": results.get("load"), "machine": results["machine"]}
     for event in ("invalid", "real", "tls"):
@@ -419,6 +423,13 @@ def save_variant(variant, results):
             doc[event] = {"before": before, "after": after}
     (BENCH / "results").mkdir(exist_ok=True)
     (BENCH / "results" / f"variant-{variant}.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+
+
+def _mtime(path):
+    try:
+        return datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc).strftime("%H:%M UTC")
+    except OSError:
+        return None
 
 
 def load_variants():
@@ -672,9 +683,16 @@ def render(r):
                 return f"{b:.{digits}f} → **{af:.{digits}f}** ({(af - b) / b * 100:+.0f}%)"
             bb = v.get("binary_bytes", {})
             bin_s = f"{bb['before'] / MB:.1f} → {bb['after'] / MB:.1f}" if bb.get("after") else "—"
-            a(f"| `{name}` | {v['what']} | {v['date']}, {v['runs']} runs each | {pair(inv, 'init_ms')} | "
+            built = v.get("built") or {}
+            when = (f" (binaries built {built.get('before')} / {built.get('after')})"
+                    if built.get("before") and built.get("after") else "")
+            a(f"| `{name}` | {v['what']} | {v['date']}, {v['runs']} runs each{when} | {pair(inv, 'init_ms')} | "
               f"{pair(tls, 'init_ms')} | {pair(rl, 'invoke_ms')} | {pair(tls, 'invoke_ms')} | "
               f"{pair(tls, 'rss_mb')} | {bin_s} |")
+        for name, v in variants.items():
+            if v.get("note"):
+                a("")
+                a(f"`{name}`: {v['note']}")
         a("")
     a("Not measured yet, and how to measure each:")
     a("")
@@ -718,6 +736,8 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--render-only"]:  # re-render BENCHMARKS.md from benches/results/latest.json
         doc = json.loads((BENCH / "results" / "latest.json").read_text())
         doc["variants"] = load_variants()
+        if os.environ.get("BENCH_NOTE"):
+            doc.setdefault("notes", []).append(os.environ["BENCH_NOTE"])
         (ROOT / os.environ.get("BENCH_OUT", "BENCHMARKS.md")).write_text(render(doc))
     else:
         main()
