@@ -16,6 +16,7 @@ help:
 	@echo "make sandbox       start the local AWS sandbox on http://127.0.0.1:4566"
 	@echo "make sandbox-down  stop it"
 	@echo "make package       build the six Lambda zips"
+	@echo "make bench         regenerate BENCHMARKS.md (cold start, memory, zip size, orchestration cost)"
 
 # Sandbox and end-to-end tools (moto, cargo-lambda, boto3, pytest), pinned.
 $(VENV)/.installed: tests/requirements.txt

@@ -44,6 +44,7 @@ class RuntimeApi:
                 request_id = str(uuid.uuid4())
                 api.current = (request_id, time.monotonic())
                 self.send_response(200)
+                self.send_header("Content-Type", "application/json")
                 self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
                 self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30_000))
                 self.send_header(
