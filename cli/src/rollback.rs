@@ -62,6 +62,13 @@ pub async fn run(aws: &Aws, deployment_id: &str, yes: bool, reason: Option<&str>
         &aws.settings.plan_parameter_prefix,
     )
     .await?;
+    if !done.restored {
+        return Err(fail(format!(
+            "deployment {deployment_id} {} before the rollback reached it: production left as it is \
+             (to go back, deploy the previous revision)",
+            done.deployment_status
+        )));
+    }
     let mut lines = vec![format!("rolled back {deployment_id}: {reason}")];
     if done.stopped_executions.is_empty() {
         lines.push("  executions  none running".into());

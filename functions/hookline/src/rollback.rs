@@ -8,10 +8,12 @@
 //! rollback (so it ends `Stopped`, as a console stop does, rather than
 //! `Failed` by a hook report), restore production to blue 100% with no
 //! cohort rules, and answer the stopped executions' hooks `Failed` (once the
-//! deployment has ended that counts as already done).
+//! deployment has ended that counts as already done). A deployment that has
+//! already `Succeeded` (before the call, or in a race with the stop) is left
+//! alone: green is production then, and blue's tasks are going away.
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, ExecutionDocument};
@@ -23,7 +25,7 @@ use crate::{Clients, Error, Result};
 /// What a console rollback did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConsoleOutcome {
-    /// Production is on blue 100%, cohort rules removed.
+    /// Production is on blue 100%, cohort rules removed (false: the deployment had `Succeeded`).
     pub restored: bool,
     /// Executions this call stopped.
     pub stopped_executions: Vec<String>,
@@ -115,29 +117,39 @@ pub async fn console(
     };
     let status = lifecycle.status(deployment_id).await?;
     let stop = if status.is_active() { Some(lifecycle.stop_with_rollback(deployment_id).await) } else { None };
-    // Traffic and hooks are put right even if the stop was refused.
-    clients.router(&ctx).restore().await?;
-    info!("production on blue 100%, cohort rules removed");
+    let (deployment_status, stop_error) = match stop {
+        Some(Ok(message)) => {
+            info!(stop = %message, "deployment stopped with rollback");
+            ("Stopped".to_string(), None)
+        }
+        // It ended on its own between our status read and the stop: go by how it ended.
+        Some(Err(e)) if e.aws_code() == Some("DeploymentAlreadyCompletedException") => {
+            (lifecycle.status(deployment_id).await?.0, None)
+        }
+        // Traffic and hooks are still put right when the stop was refused; the error is returned after.
+        Some(Err(e)) => (status.0.clone(), Some(e)),
+        None => (status.0.clone(), None),
+    };
+    let mut out = ConsoleOutcome { stopped_executions: stopped, deployment_status, ..ConsoleOutcome::default() };
+    if out.deployment_status == "Succeeded" {
+        // Green is production now and blue's tasks are being terminated:
+        // "restoring" blue would send every request to a dying task set.
+        warn!("deployment already Succeeded; production stays where it is (deploy the previous revision to go back)");
+        return Ok(out);
+    }
 
-    let mut out = ConsoleOutcome { restored: true, stopped_executions: stopped, ..ConsoleOutcome::default() };
+    clients.router(&ctx).restore().await?;
+    out.restored = true;
+    info!("production on blue 100%, cohort rules removed");
     for hook in running_contexts.iter().filter_map(|c| c.hook.as_ref()) {
         let reported = report_failed(clients, deployment_id, &hook.execution_id).await?;
         out.reported = true;
         out.already_reported |= reported == Reported::Already;
     }
-    out.deployment_status = match stop {
-        Some(Ok(message)) => {
-            info!(stop = %message, "deployment stopped with rollback");
-            "Stopped".to_string()
-        }
-        // It ended on its own between our status read and the stop: report how.
-        Some(Err(e)) if e.aws_code() == Some("DeploymentAlreadyCompletedException") => {
-            lifecycle.status(deployment_id).await?.0
-        }
-        Some(Err(e)) => return Err(e),
-        None => status.0,
-    };
-    Ok(out)
+    match stop_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// The plan's production rule, when the plan can be read; the listener otherwise.

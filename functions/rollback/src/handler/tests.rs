@@ -223,56 +223,111 @@ async fn a_report_refused_after_the_deployment_ended_counts_as_done() {
     assert_eq!(err.error_type(), "AwsPermanent", "{err}");
 }
 
-#[tokio::test]
-async fn the_console_form_stops_the_execution_and_the_deployment_then_restores_and_reports() {
-    let calls = Calls::default();
-    let (stopped, modified, reports, stops) = (Sent::default(), Sent::default(), Sent::default(), Sent::default());
-    let item = |arn: &str, name: &str| {
-        ExecutionListItem::builder()
-            .execution_arn(arn)
-            .state_machine_arn(CANARY)
-            .name(name)
-            .status(ExecutionStatus::Running)
-            .start_date(DateTime::from_secs(0))
-            .build()
-            .expect("execution list item")
-    };
-    let list = mock!(aws_sdk_sfn::Client::list_executions)
-        .match_requests(|r| r.status_filter() == Some(&ExecutionStatus::Running))
-        .then_compute_output(move |r| {
-            let items = if r.state_machine_arn() == Some(CANARY) {
-                vec![item(RUNNING, "d-TESTDEP01-BeforeAllowTraffic"), item(OTHER, "d-OTHER0001-BeforeAllowTraffic")]
-            } else {
-                vec![]
-            };
-            ListExecutionsOutput::builder().set_executions(Some(items)).build().expect("list output")
-        });
-    let describe_execution = mock!(aws_sdk_sfn::Client::describe_execution)
-        .match_requests(|r| r.execution_arn() == Some(RUNNING))
-        .then_output(|| {
-            DescribeExecutionOutput::builder()
-                .execution_arn(RUNNING)
+/// A console rollback's world: the deployment's execution running on the canary state
+/// machine (plus another deployment's), production at 90/10, no cohort rules.
+struct Console {
+    calls: Calls,
+    stopped: Sent<StopExecutionInput>,
+    list: Rule,
+    describe_execution: Rule,
+    stop_execution: Rule,
+    rules: Rule,
+    tags: Rule,
+    describe: Rule,
+}
+
+impl Console {
+    fn new() -> Console {
+        let (calls, stopped) = (Calls::default(), Sent::default());
+        let item = |arn: &str, name: &str| {
+            ExecutionListItem::builder()
+                .execution_arn(arn)
                 .state_machine_arn(CANARY)
+                .name(name)
                 .status(ExecutionStatus::Running)
                 .start_date(DateTime::from_secs(0))
-                .input(serde_json::to_string(&execution_document()).expect("input"))
                 .build()
-                .expect("describe output")
-        });
-    let stop_execution = mock!(aws_sdk_sfn::Client::stop_execution)
-        .match_requests(log::<StopExecutionInput>(&calls, "StopExecution", &stopped))
-        .then_output(|| StopExecutionOutput::builder().stop_date(DateTime::from_secs(0)).build().expect("stop output"));
-    let [rules, tags] = cohort_rules(&[]);
-    let (describe, m, rep) = (live(90, 10), modify(&calls, &modified), report(&calls, &reports));
+                .expect("execution list item")
+        };
+        let list = mock!(aws_sdk_sfn::Client::list_executions)
+            .match_requests(|r| r.status_filter() == Some(&ExecutionStatus::Running))
+            .then_compute_output(move |r| {
+                let items = if r.state_machine_arn() == Some(CANARY) {
+                    vec![item(RUNNING, "d-TESTDEP01-BeforeAllowTraffic"), item(OTHER, "d-OTHER0001-BeforeAllowTraffic")]
+                } else {
+                    vec![]
+                };
+                ListExecutionsOutput::builder().set_executions(Some(items)).build().expect("list output")
+            });
+        let describe_execution = mock!(aws_sdk_sfn::Client::describe_execution)
+            .match_requests(|r| r.execution_arn() == Some(RUNNING))
+            .then_output(|| {
+                DescribeExecutionOutput::builder()
+                    .execution_arn(RUNNING)
+                    .state_machine_arn(CANARY)
+                    .status(ExecutionStatus::Running)
+                    .start_date(DateTime::from_secs(0))
+                    .input(serde_json::to_string(&execution_document()).expect("input"))
+                    .build()
+                    .expect("describe output")
+            });
+        let stop_execution = mock!(aws_sdk_sfn::Client::stop_execution)
+            .match_requests(log::<StopExecutionInput>(&calls, "StopExecution", &stopped))
+            .then_output(|| {
+                StopExecutionOutput::builder().stop_date(DateTime::from_secs(0)).build().expect("stop output")
+            });
+        let [rules, tags] = cohort_rules(&[]);
+        Console { calls, stopped, list, describe_execution, stop_execution, rules, tags, describe: live(90, 10) }
+    }
+
+    /// Runs the console form with these rules added to the world's.
+    async fn rollback(&self, extra: &[&Rule]) -> Result<Output> {
+        let mut all =
+            vec![&self.list, &self.describe_execution, &self.stop_execution, &self.rules, &self.tags, &self.describe];
+        all.extend_from_slice(extra);
+        handle(&deps(&all), json!({"deployment_id": DEPLOYMENT, "reason": "bad release"})).await
+    }
+
+    fn calls(&self) -> Vec<&'static str> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+/// CodeDeploy's answer to StopDeployment on a deployment that has just ended.
+fn stop_refused_already_completed() -> Rule {
+    mock!(aws_sdk_codedeploy::Client::stop_deployment)
+        .sequence()
+        .http_status(
+            400,
+            Some(
+                r#"{"__type":"DeploymentAlreadyCompletedException","message":"The deployment is already completed"}"#
+                    .into(),
+            ),
+        )
+        .build()
+}
+
+/// GetDeployment answering `first`, then `then` from the second call on.
+fn status_changing(first: &'static str, then: &'static str) -> Rule {
+    mock!(aws_sdk_codedeploy::Client::get_deployment)
+        .sequence()
+        .output(move || deployment(first))
+        .output(move || deployment(then))
+        .repeatedly()
+        .build()
+}
+
+#[tokio::test]
+async fn the_console_form_stops_the_execution_and_the_deployment_then_restores_and_reports() {
+    let world = Console::new();
+    let (modified, reports, stops) = (Sent::default(), Sent::default(), Sent::default());
+    let (m, rep) = (modify(&world.calls, &modified), report(&world.calls, &reports));
     let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
     let stop_deployment = mock!(aws_sdk_codedeploy::Client::stop_deployment)
-        .match_requests(log::<StopDeploymentInput>(&calls, "StopDeployment", &stops))
+        .match_requests(log::<StopDeploymentInput>(&world.calls, "StopDeployment", &stops))
         .then_output(|| StopDeploymentOutput::builder().status(StopStatus::Pending).build());
-    let all =
-        [&list, &describe_execution, &stop_execution, &rules, &tags, &describe, &m, &rep, &status, &stop_deployment];
 
-    let out =
-        handle(&deps(&all), json!({"deployment_id": DEPLOYMENT, "reason": "bad release"})).await.expect("rollback");
+    let out = world.rollback(&[&m, &rep, &status, &stop_deployment]).await.expect("rollback");
 
     assert_eq!(
         out,
@@ -285,14 +340,70 @@ async fn the_console_form_stops_the_execution_and_the_deployment_then_restores_a
         }
     );
     // The deployment is stopped before any hook report, so it ends Stopped (a console stop), not Failed.
-    assert_eq!(*calls.lock().unwrap(), ["StopExecution", "StopDeployment", "ModifyListener", "Report"]);
-    assert_eq!(list.num_calls(), 2, "both state machines are searched");
-    let stop = stopped.only();
+    assert_eq!(world.calls(), ["StopExecution", "StopDeployment", "ModifyListener", "Report"]);
+    assert_eq!(world.list.num_calls(), 2, "both state machines are searched");
+    let stop = world.stopped.only();
     assert_eq!((stop.execution_arn(), stop.cause()), (Some(RUNNING), Some("bad release")));
     assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
     assert_reported_failed_once(&reports);
     let stop = stops.only();
     assert_eq!((stop.deployment_id(), stop.auto_rollback_enabled()), (Some(DEPLOYMENT), Some(true)));
+}
+
+#[tokio::test]
+async fn a_deployment_that_succeeds_just_before_the_console_stop_keeps_its_production_traffic() {
+    // After Succeeded, green is production and blue's tasks are being terminated:
+    // moving traffic "back" would send every request to a dying task set.
+    let world = Console::new();
+    let (modified, reports) = (Sent::default(), Sent::default());
+    let (m, rep) = (modify(&world.calls, &modified), report(&world.calls, &reports));
+    let (status, refused) = (status_changing("InProgress", "Succeeded"), stop_refused_already_completed());
+
+    let out = world.rollback(&[&m, &rep, &status, &refused]).await.expect("rollback");
+
+    assert_eq!(
+        out,
+        Output {
+            restored: false,
+            reported: None,
+            already_reported: false,
+            stopped_executions: vec![RUNNING.to_string()],
+            deployment_status: Some("Succeeded".into()),
+        }
+    );
+    assert_eq!(world.calls(), ["StopExecution"], "no listener change, no hook report");
+    assert_eq!(refused.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_deployment_that_fails_just_before_the_console_stop_is_still_restored_and_answered() {
+    let world = Console::new();
+    let (modified, reports) = (Sent::default(), Sent::default());
+    let (m, rep) = (modify(&world.calls, &modified), report(&world.calls, &reports));
+    let (status, refused) = (status_changing("InProgress", "Failed"), stop_refused_already_completed());
+
+    let out = world.rollback(&[&m, &rep, &status, &refused]).await.expect("rollback");
+
+    assert_eq!((out.restored, out.deployment_status.as_deref()), (true, Some("Failed")));
+    assert_eq!(world.calls(), ["StopExecution", "ModifyListener", "Report"]);
+    assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
+    assert_reported_failed_once(&reports);
+}
+
+#[tokio::test]
+async fn a_console_rollback_of_a_succeeded_deployment_changes_nothing() {
+    let world = Console::new();
+    let (modified, reports) = (Sent::default(), Sent::default());
+    let (m, rep) = (modify(&world.calls, &modified), report(&world.calls, &reports));
+    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("Succeeded"));
+    let stop_deployment = mock!(aws_sdk_codedeploy::Client::stop_deployment)
+        .then_output(|| StopDeploymentOutput::builder().status(StopStatus::Pending).build());
+
+    let out = world.rollback(&[&m, &rep, &status, &stop_deployment]).await.expect("rollback");
+
+    assert_eq!((out.restored, out.deployment_status.as_deref()), (false, Some("Succeeded")));
+    assert_eq!(stop_deployment.num_calls(), 0, "an ended deployment is not stopped");
+    assert_eq!(world.calls(), ["StopExecution"], "only the stale execution is stopped; traffic untouched");
 }
 
 #[tokio::test]
