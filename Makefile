@@ -37,8 +37,10 @@ lint-venv: $(LINT_VENV)/.installed
 build:
 	cargo build --workspace
 
+# The six functions only: built together with the CLI, cargo would unify the
+# CLI's aws-config features (SSO, credential_process) into the functions.
 build-release:
-	cargo build --workspace --release
+	cargo build --release --workspace --exclude hookline-cli
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -76,7 +78,7 @@ demo: build venv
 	bash tests/demo/run.sh
 
 package: venv
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip --workspace --exclude hookline-cli
 	@for f in target/lambda/*/bootstrap.zip; do ls -l "$$f" | awk '{printf "%-45s %8.1f KiB\n", $$9, $$5/1024}'; done
 
 # Cold start, memory, zip size (runs `make package` if zips are missing) and orchestration

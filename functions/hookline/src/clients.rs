@@ -11,7 +11,8 @@ pub struct Clients {
     pub sfn: aws_sdk_sfn::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub ssm: aws_sdk_ssm::Client,
-    pub http: reqwest::Client,
+    /// Built on first use (only validate-health with HTTP probes needs it).
+    pub http: crate::health::gate::ProbeClient,
 }
 
 impl Clients {
@@ -30,7 +31,7 @@ impl Clients {
             sfn: aws_sdk_sfn::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
-            http: reqwest::Client::new(),
+            http: Default::default(),
         }
     }
 }

@@ -23,7 +23,7 @@ pub fn mocked_clients(rules: &[&Rule]) -> Clients {
         sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, rules.clone()),
         cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, rules.clone()),
         ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules),
-        http: reqwest::Client::new(),
+        http: Default::default(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! (the caller's GetDeployment, DescribeTargetHealth, DescribeTaskSets,
 //! DescribeAlarms), plus the HTTP probes.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
@@ -18,7 +19,28 @@ pub struct HealthGate {
     pub ecs: aws_sdk_ecs::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    pub http: reqwest::Client,
+    pub http: ProbeClient,
+}
+
+/// The HTTP client of the probes, built on first use: TLS setup and the
+/// system's root certificates cost cold-start time that only plans with
+/// `health.http` probes should pay. Clones share the one client.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeClient(Arc<OnceLock<reqwest::Client>>);
+
+impl ProbeClient {
+    fn get(&self) -> std::result::Result<&reqwest::Client, String> {
+        if let Some(client) = self.0.get() {
+            return Ok(client);
+        }
+        // rustls needs one process-wide crypto provider; the AWS SDK's is aws-lc-rs,
+        // so the probes use the same one. Err means one is installed already: fine.
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _already_installed = rustls::crypto::aws_lc_rs::default_provider().install_default().is_err();
+        }
+        let client = reqwest::Client::builder().build().map_err(|e| format!("no HTTP client: {e}"))?;
+        Ok(self.0.get_or_init(|| client))
+    }
 }
 
 impl HealthGate {
@@ -87,8 +109,14 @@ impl HealthGate {
         }
 
         for probe in &health.http {
-            let got = self
-                .http
+            let http = match self.http.get() {
+                Ok(http) => http,
+                Err(e) => {
+                    checks.push(verdict::http(&probe.url, probe.expect_status, Err(e)));
+                    continue;
+                }
+            };
+            let got = http
                 .get(&probe.url)
                 .timeout(Duration::from_millis(probe.timeout_ms))
                 .send()

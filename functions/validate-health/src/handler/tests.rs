@@ -244,3 +244,53 @@ async fn malformed_events_are_invalid_input() {
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("gate: unknown variant `canary`"), "{err}");
 }
+
+/// A local HTTP server answering `/ok` 200 and anything else 503, for the plan's probes.
+async fn probe_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let status = if request.starts_with(b"GET /ok ") { "200 OK" } else { "503 Service Unavailable" };
+            let response = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _client_gone = socket.write_all(response.as_bytes()).await.is_err();
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn http_probes_judge_green_by_their_status() {
+    let base = probe_server().await;
+    let mut plan = hookline::plan::Plan::from_json(&format!(
+        r#"{{"steps":[{{"weight":100}}],"health":{{"interval":"10s","http":[
+            {{"url":"{base}/ok"}},{{"url":"{base}/broken","expect_status":200,"timeout":"2s"}}]}}}}"#
+    ))
+    .expect("plan");
+    let rules = [status("InProgress"), task_set(), targets(2)];
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let clients = mocked_clients(&refs);
+    let event = |plan: &hookline::plan::Plan| json!({"gate": "bake", "context": context(), "plan": plan, "state": state(100, 30)});
+
+    let err = handle(&clients, event(&plan)).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
+    assert!(err.to_string().contains(&format!("http {base}/broken: status 503, expected 200")), "{err}");
+    assert!(!err.to_string().contains(&format!("{base}/ok:")), "the healthy probe passed: {err}");
+
+    // The same (lazily built) client serves the next check of this container.
+    plan.health.http.truncate(1);
+    let out = handle(&clients, event(&plan)).await.expect("healthy");
+    let (healthy, _, _, checks) = health(out);
+    assert!(healthy, "{checks:?}");
+    assert!(checks.iter().any(|c| c.ok && c.name == format!("http {base}/ok")), "{checks:?}");
+}
