@@ -12,7 +12,9 @@ The benchmark never fails the build on a number: goals are reported as met or mi
 
 Knobs (environment): BENCH_RUNS (cold runs per subject, default 11, at least 7),
 BENCH_VARIANT (jitter-off | opt-s | thin-lto: also build the hook that way into its own
-CARGO_TARGET_DIR and measure it against target/release/hook in the same rounds),
+CARGO_TARGET_DIR and measure it against target/release/hook in the same rounds; rev:<commit>: build
+the hook of that older commit, from a git worktree, as the *before* of a code change such as SDK
+feature trimming, with BENCH_VARIANT_WHAT describing the change),
 BENCH_SANDBOX=0 (skip the sandbox parts), BENCH_PACKAGE=0 (never run `make package`),
 BENCH_SANDBOX_PORT / _MOTO_PORT / _LAMBDA_PORT / _STATE, BENCH_OUT (default BENCHMARKS.md).
 """
@@ -204,16 +206,41 @@ def zip_sizes(monitor):
     return info
 
 
-def build_variant(name, monitor):
-    spec = VARIANTS[name]
-    target_dir = ROOT / "target" / f"bench-{name}"
+def variant_spec(name):
+    """A profile/environment variant, or `rev:<commit>`: the hook of an older commit (a code change's before)."""
+    if name in VARIANTS:
+        return dict(VARIANTS[name], key=name, rev=None)
+    if name.startswith("rev:") and len(name) > 4:
+        rev = subprocess.run(["git", "rev-parse", "--short", name[4:] + "^{commit}"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=30)
+        if rev.returncode != 0:
+            sys.exit(f"BENCH_VARIANT={name}: not a commit ({rev.stderr.strip()})")
+        short = rev.stdout.strip()
+        subject = subprocess.run(["git", "log", "-1", "--format=%s", short], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=30).stdout.strip()
+        what = os.environ.get("BENCH_VARIANT_WHAT") or f"this tree against commit {short} ({subject})"
+        return {"env": {}, "what": what, "key": f"rev-{short}", "rev": short}
+    sys.exit(f"BENCH_VARIANT={name}: one of {', '.join(VARIANTS)} or rev:<commit>")
+
+
+def build_variant(spec, monitor):
+    """Builds the variant's hook into target/bench-<key> (rev variants: from a worktree of that commit)."""
+    target_dir = ROOT / "target" / f"bench-{spec['key']}"
     env = dict(os.environ, CARGO_TARGET_DIR=str(target_dir), **spec["env"])
+    src = ROOT
+    if spec["rev"]:
+        src = target_dir / "src"
+        if src.exists():
+            subprocess.run(["git", "worktree", "remove", "--force", str(src)], cwd=ROOT, timeout=120)
+        subprocess.run(["git", "worktree", "prune"], cwd=ROOT, timeout=120)
+        subprocess.run(["git", "worktree", "add", "--detach", str(src), spec["rev"]], cwd=ROOT, check=True,
+                       capture_output=True, timeout=300)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log(f"building variant {name}: cargo build --release -p hook into {target_dir.relative_to(ROOT)} "
-        f"({' '.join(f'{k}={v}' for k, v in spec['env'].items())})")
+    log(f"building variant {spec['key']}: cargo build --release -p hook into {target_dir.relative_to(ROOT)} "
+        f"({' '.join(f'{k}={v}' for k, v in spec['env'].items()) or 'from ' + str(src.relative_to(ROOT))})")
     t0 = time.monotonic()
-    with open(LOG_DIR / f"variant-{name}.log", "w") as out:
-        p = subprocess.Popen(["cargo", "build", "--release", "-p", "hook"], cwd=ROOT, env=env, stdout=out,
+    with open(LOG_DIR / f"variant-{spec['key']}.log", "w") as out:
+        p = subprocess.Popen(["cargo", "build", "--release", "-p", "hook"], cwd=src, env=env, stdout=out,
                              stderr=subprocess.STDOUT, start_new_session=True)
         monitor.ours.add(p.pid)
         BUILDS.append(p)
@@ -224,8 +251,10 @@ def build_variant(name, monitor):
             p.wait()
             rc = "timeout"
     secs = time.monotonic() - t0
+    if spec["rev"]:
+        subprocess.run(["git", "worktree", "remove", "--force", str(src)], cwd=ROOT, timeout=120)
     if rc != 0:
-        raise RuntimeError(f"variant build failed ({rc}); see target/bench/variant-{name}.log")
+        raise RuntimeError(f"variant build failed ({rc}); see target/bench/variant-{spec['key']}.log")
     return target_dir / "release" / "hook", secs
 
 
@@ -260,8 +289,7 @@ def main():
     started = time.monotonic()
     runs = max(7, env_int("BENCH_RUNS", 11))
     variant = os.environ.get("BENCH_VARIANT", "").strip() or None
-    if variant and variant not in VARIANTS:
-        sys.exit(f"BENCH_VARIANT={variant}: one of {', '.join(VARIANTS)}")
+    spec = variant_spec(variant) if variant else None
     out_path = ROOT / os.environ.get("BENCH_OUT", "BENCHMARKS.md")
     results = {"machine": machine(), "runs": runs, "variant": variant, "notes": []}
     if os.environ.get("BENCH_NOTE"):  # free text for the report (e.g. how this run deviated)
@@ -307,7 +335,7 @@ def main():
     variant_bin = None
     if variant:
         try:
-            variant_bin, secs = build_variant(variant, monitor)
+            variant_bin, secs = build_variant(spec, monitor)
             results["variant_build_seconds"] = secs
             results["variant_binary_bytes"] = variant_bin.stat().st_size
         except Exception as e:
@@ -345,7 +373,7 @@ def main():
                 S("python:hook:invalid", "hook (Python 3.11 + boto3)", py_cmd, "hook", invalid, dict(py_env),
                   cwd=str(BENCH / "python_hook"))]
     if variant_bin:
-        subjects.append(S("variant:hook:invalid", f"hook ({variant})", [str(variant_bin)], "hook", invalid, dict(common)))
+        subjects.append(S("variant:hook:invalid", f"hook ({spec['key']})", [str(variant_bin)], "hook", invalid, dict(common)))
     if probe:
         endpoints = [("real", {"AWS_ENDPOINT_URL": sandbox.endpoint})]
         try:
@@ -361,7 +389,7 @@ def main():
                          S(f"python:hook:{ev}", "hook (Python 3.11 + boto3)", py_cmd, "hook", real,
                            dict(py_env, **real_env), cwd=str(BENCH / "python_hook"), calls_probe=probe)]
             if variant_bin:
-                subjects.append(S(f"variant:hook:{ev}", f"hook ({variant})", [str(variant_bin)], "hook", real,
+                subjects.append(S(f"variant:hook:{ev}", f"hook ({spec['key']})", [str(variant_bin)], "hook", real,
                                   dict(real_env), calls_probe=probe))
     for f in FUNCTIONS[1:]:
         subjects.append(S(f"rust:{f}:invalid", f, [str(ROOT / "target/release" / f)], f, invalid, dict(common)))
@@ -399,7 +427,7 @@ def main():
     results["bench_seconds"] = time.monotonic() - started
 
     if variant and variant_bin:
-        save_variant(variant, results)
+        save_variant(spec, results)
     results["variants"] = load_variants()
 
     (BENCH / "results").mkdir(exist_ok=True)
@@ -408,21 +436,28 @@ def main():
     log(f"wrote {out_path} in {results['bench_seconds']:.0f}s")
 
 
-def save_variant(variant, results):
+def save_variant(spec, results):
+    """Keeps a variant's before/after. For rev variants the old commit is *before* and this tree *after*."""
     cs = results["coldstart"]
-    doc = {"variant": variant, "what": VARIANTS[variant]["what"], "env": VARIANTS[variant]["env"],
+    key = spec["key"]
+    ours, theirs = ROOT / "target/release/hook", ROOT / "target" / f"bench-{key}" / "release" / "hook"
+    sides = {"before": ("rust", ours), "after": ("variant", theirs)}
+    if spec["rev"]:
+        sides = {"before": ("variant", theirs), "after": ("rust", ours)}
+    doc = {"variant": key, "what": spec["what"], "env": spec["env"], "rev": spec["rev"],
            "date": results["machine"]["date"], "runs": results["runs"],
            "build_seconds": results.get("variant_build_seconds"),
-           "built": {"before": _mtime(ROOT / "target/release/hook"),
-                     "after": _mtime(ROOT / "target" / f"bench-{variant}" / "release" / "hook")},
-           "binary_bytes": {"before": results["binary_bytes"]["hook"], "after": results.get("variant_binary_bytes")},
+           "built": {side: _mtime(path) for side, (_, path) in sides.items()},
+           "binary_bytes": {side: path.stat().st_size for side, (_, path) in sides.items()},
            "load": results.get("load"), "machine": results["machine"]}
+    if os.environ.get("BENCH_VARIANT_NOTE"):
+        doc["note"] = os.environ["BENCH_VARIANT_NOTE"]
     for event in ("invalid", "real", "tls"):
-        before, after = cs.get(f"rust:hook:{event}"), cs.get(f"variant:hook:{event}")
-        if before and after:
-            doc[event] = {"before": before, "after": after}
+        pair = {side: cs.get(f"{kind}:hook:{event}") for side, (kind, _) in sides.items()}
+        if all(pair.values()):
+            doc[event] = pair
     (BENCH / "results").mkdir(exist_ok=True)
-    (BENCH / "results" / f"variant-{variant}.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    (BENCH / "results" / f"variant-{key}.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
 
 
 def _mtime(path):
@@ -582,8 +617,8 @@ def render(r):
       "loads the plan and starts the execution, reporting the hook `Failed` on any error. It runs under "
       "`awslambdaric` (`python -m awslambdaric handler.handler`, packages pinned in `benches/requirements.txt`, "
       "installed into `benches/.venv`) against the same harness, in the same rounds as the Rust hook "
-      "(Rust run, Python run, Rust run, …). The Rust hook builds six SDK clients (plus an HTTP client) at init, "
-      "the Python one four.")
+      "(Rust run, Python run, Rust run, …). The Rust hook builds six SDK clients at init (the health probes' "
+      "HTTP client is built on first use, which the hook never makes), the Python one four.")
     a("")
     a("| event | runtime | init ms | first invoke ms | peak RSS MB | answer |")
     a("|---|---|---|---|---|---|")
@@ -660,16 +695,19 @@ def render(r):
     # ---- levers
     a("## 4. What moves the numbers")
     a("")
-    a("`BENCH_VARIANT=<name> make bench` also builds the hook only (`cargo build --release -p hook`) with the "
-      "variant's settings into its own `CARGO_TARGET_DIR` (`target/bench-<name>`, so the main `target/` is not "
-      "invalidated; a first build there is a full release build of the hook's dependency tree, ~10 min on 2 "
-      "cores) and measures it in the same interleaved rounds as `target/release/hook` (before = the current "
-      "release profile). Results are kept in `benches/results/variant-<name>.json` and shown here on every "
-      "later run.")
+    a("`BENCH_VARIANT=<name> make bench` also builds the hook only (`cargo build --release -p hook`) into its "
+      "own `CARGO_TARGET_DIR` (`target/bench-<name>`, so the main `target/` is not invalidated; a first build "
+      "there is a full release build of the hook's dependency tree, ~10 min on 2 cores) and measures it in the "
+      "same interleaved rounds as `target/release/hook`. Two kinds: a *profile variant* (`jitter-off`, `opt-s`, "
+      "`thin-lto`) is this tree built with other settings, so *before* is `target/release/hook` and *after* "
+      "the variant; a *code change* is measured with `BENCH_VARIANT=rev:<commit before the change>` (built from a "
+      "`git worktree` of that commit; `BENCH_VARIANT_WHAT` describes the change), so *before* is that commit's "
+      "hook and *after* is `target/release/hook`. Results are kept in `benches/results/variant-<name>.json` and "
+      "shown here on every later run.")
     a("")
     variants = r.get("variants") or {}
     if variants:
-        a("Medians, before → after (change); *before* is `target/release/hook` measured in the same rounds.")
+        a("Medians, before → after (change), both measured in the same rounds.")
         a("")
         a("| variant | what | measured | init ms, `{}` | init ms, HTTPS event | first invoke ms, HTTP event | "
           "first invoke ms, HTTPS event | peak RSS MB, HTTPS | binary MB |")
@@ -701,15 +739,9 @@ def render(r):
             continue
         a(f"- **{spec['what']}**: `BENCH_VARIANT={name} make bench` (set through the build environment: "
           f"{', '.join(f'`{k}={v}`' for k, v in spec['env'].items())}; no source change).")
-    a("- **Lazy client construction** (build each SDK client on first use instead of all six in `main`): a code "
-      "change in `hookline::Clients`; build it on a branch, then compare `target/release/hook` of both "
-      "branches with this bench (init moves, first invoke pays what init no longer does).")
-    a("- **SDK feature trimming**: the aws-sdk-* crates' default features enable both `default-https-client` "
-      "(hyper 1 + rustls 0.23 + aws-lc) and the legacy `rustls` feature (hyper 0.14 + rustls 0.21 + ring), so "
-      "`cargo tree -p hook -e normal -i ring` shows two TLS stacks in every function. `default-features = false, "
-      "features = [\"rt-tokio\", \"default-https-client\"]` on aws-config and each aws-sdk-* crate (a "
-      "Cargo.toml change) should shrink binaries and zips; build it on a branch and compare sizes and the "
-      "HTTPS first invoke with this bench.")
+    if not any(v.get("rev") for v in variants.values()):
+        a("- **A code change** (SDK feature trimming, lazy client construction): "
+          "`BENCH_VARIANT=rev:<commit before it> BENCH_VARIANT_WHAT='<the change>' make bench`.")
     a("")
 
     # ---- method notes
