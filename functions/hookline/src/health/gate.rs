@@ -35,9 +35,7 @@ impl ProbeClient {
         }
         // rustls needs one process-wide crypto provider; the AWS SDK's is aws-lc-rs,
         // so the probes use the same one. Err means one is installed already: fine.
-        if rustls::crypto::CryptoProvider::get_default().is_none() {
-            let _already_installed = rustls::crypto::aws_lc_rs::default_provider().install_default().is_err();
-        }
+        let _already_installed = rustls::crypto::aws_lc_rs::default_provider().install_default().is_err();
         let client = reqwest::Client::builder().build().map_err(|e| format!("no HTTP client: {e}"))?;
         Ok(self.0.get_or_init(|| client))
     }
