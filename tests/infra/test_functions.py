@@ -8,7 +8,7 @@ CONTRACT_ENV = {
     # docs/contracts.md "Function environment" (AWS_ENDPOINT_URL is sandbox-only,
     # RUST_LOG comes from Globals).
     "hook": {"CANARY_STATE_MACHINE_ARN", "POST_TRAFFIC_STATE_MACHINE_ARN", "PLAN_PARAMETER_PREFIX"},
-    "rollback": {"CANARY_STATE_MACHINE_ARN", "POST_TRAFFIC_STATE_MACHINE_ARN"},
+    "rollback": {"CANARY_STATE_MACHINE_ARN", "POST_TRAFFIC_STATE_MACHINE_ARN", "PLAN_PARAMETER_PREFIX"},
     "finalize": {"PLAN_PARAMETER_PREFIX"},
     "register-taskdef": {"HOOK_FUNCTION_NAME"},
     "shift-weight": set(),

