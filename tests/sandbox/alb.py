@@ -22,6 +22,46 @@ import random
 import threading
 
 
+# ---------------------------------------------------------------- listener-weight math
+# The one place that reads weights out of ELBv2 actions: the ALB emulation, the app-traffic
+# loop and the CodeDeploy simulator (trafficWeight, AllowTraffic, rollback, hook-report
+# records) all use these. ELB user guide, "Listeners for your Application Load Balancers",
+# forward actions: a ``forward`` names either one ``TargetGroupArn`` or a ``ForwardConfig``
+# with up to 5 weighted groups; a group's share is its weight over the sum of the weights.
+
+def forward_weights(action):
+    """{target group ARN: raw weight} of one ``forward`` action ({} for other action types).
+    A plain ``TargetGroupArn`` forward counts as weight 1 (all of the traffic)."""
+    if action.get("Type") != "forward":
+        return {}
+    groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
+    if groups:
+        return {g["TargetGroupArn"]: int(g.get("Weight", 1)) for g in groups}
+    if action.get("TargetGroupArn"):
+        return {action["TargetGroupArn"]: 1}
+    return {}
+
+
+def routing_action(actions):
+    """The action that routes (the first forward / fixed-response / redirect by Order), or None."""
+    ordered = sorted(actions or [], key=lambda a: a.get("Order", 0))
+    return next((a for a in ordered if a.get("Type") in ("forward", "fixed-response", "redirect")), None)
+
+
+def weight_shares(actions):
+    """{target group ARN: percent of the traffic} of an action list's forward (empty when it
+    does not forward). All-zero weights give every group 0."""
+    a = routing_action(actions)
+    raw = forward_weights(a) if a else {}
+    total = sum(raw.values())
+    return {tg: (100.0 * w / total if total else 0.0) for tg, w in raw.items()}
+
+
+def action_target_groups(action):
+    """Every target group ARN a forward action names (weight 0 included)."""
+    return set(forward_weights(action))
+
+
 class AlbEmulator:
     def __init__(self, elb, ecs, is_unhealthy=lambda tg_arn: False, lb_name="demo"):
         self.elb, self.ecs = elb, ecs
@@ -81,8 +121,7 @@ class AlbEmulator:
         if chosen is None:
             chosen = ("default", l["DefaultActions"])
         prio, actions = chosen
-        action = sorted(actions, key=lambda a: a.get("Order", 0))
-        action = next((a for a in action if a["Type"] in ("forward", "fixed-response", "redirect")), None)
+        action = routing_action(actions)
         base = {"load_balancer": lb["LoadBalancerName"], "listener_port": int(port), "rule": prio, "path": path}
         if action is None:
             return 503, dict(base, error="no routable action")
@@ -91,15 +130,13 @@ class AlbEmulator:
             return int(fr.get("StatusCode", 200)), dict(base, fixed_response=fr.get("MessageBody"))
         if action["Type"] == "redirect":
             return 301, dict(base, redirect=action.get("RedirectConfig"))
-        groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
-        if not groups:
-            groups = [{"TargetGroupArn": action["TargetGroupArn"], "Weight": 1}]
-        tg = self._pick(groups, pick)
+        weights = forward_weights(action)
+        tg = self._pick(weights, pick)
         if tg is None:
             return 503, dict(base, error="all target groups have weight 0")
         name = tg.split("/")[1]
         out = dict(base, target_group=name, target_group_arn=tg,
-                   weights={g["TargetGroupArn"].split("/")[1]: int(g.get("Weight", 1)) for g in groups})
+                   weights={arn.split("/")[1]: w for arn, w in weights.items()})
         ts = self.task_set_for(tg)
         targets = self.elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
         if ts is None or not targets or self.is_unhealthy(tg):
@@ -109,28 +146,29 @@ class AlbEmulator:
         out.update(task_set=ts["id"], task_set_arn=ts["arn"], image=image, version=version)
         return (500 if "bad" in version else 200), out
 
-    def _pick(self, groups, pick):
-        live = [g for g in groups if int(g.get("Weight", 1)) > 0]
+    def _pick(self, weights, pick):
+        """weights: {tg ARN: raw weight} -> the chosen group's ARN (None when all weigh 0)."""
+        live = [(arn, w) for arn, w in weights.items() if w > 0]
         if not live:
             return None
         if pick is not None:
             try:
                 x = float(pick)
             except ValueError:
-                for g in groups:
-                    if g["TargetGroupArn"].split("/")[1] == pick or g["TargetGroupArn"] == pick:
-                        return g["TargetGroupArn"]
+                for arn in weights:
+                    if arn.split("/")[1] == pick or arn == pick:
+                        return arn
                 return None
         else:
             with self.lock:
                 x = self.rng.random()
-        total = sum(int(g.get("Weight", 1)) for g in live)
+        total = sum(w for _, w in live)
         acc = 0.0
-        for g in live:
-            acc += int(g.get("Weight", 1)) / total
+        for arn, w in live:
+            acc += w / total
             if x < acc:
-                return g["TargetGroupArn"]
-        return live[-1]["TargetGroupArn"]
+                return arn
+        return live[-1][0]
 
     def task_set_for(self, tg_arn):
         for cluster in self.ecs.list_clusters()["clusterArns"]:
@@ -153,9 +191,5 @@ class AlbEmulator:
         lb, l = self.listener(port)
         if l is None:
             return {}
-        for a in l["DefaultActions"]:
-            if a["Type"] == "forward":
-                groups = (a.get("ForwardConfig") or {}).get("TargetGroups") or [
-                    {"TargetGroupArn": a["TargetGroupArn"], "Weight": 1}]
-                return {g["TargetGroupArn"]: int(g.get("Weight", 1)) for g in groups}
-        return {}
+        a = routing_action(l["DefaultActions"])
+        return forward_weights(a) if a else {}

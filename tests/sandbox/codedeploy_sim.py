@@ -32,14 +32,30 @@ U4  PutLifecycleEventHookExecutionStatus on a deployment that has already
     ``LifecycleEventAlreadyCompletedException``: ending a deployment closes its
     open hook executions (the InProgress event is marked ``Failed`` on
     failure/stop, remaining ``Pending`` events ``Skipped``).
-U5  AllowTraffic (and rollback) rewrite every forward action of the
-    production listener (default action and rules) that references the
-    deployment's target groups: green gets the traffic as a weighted
-    ``ForwardConfig`` with both groups (old group kept at weight 0, as
-    CodeDeploy is reported to do). Rollback restores the listener actions and
-    rules exactly as they were when the deployment started (rules created
-    during the deployment are left alone). The test listener is pointed at
-    green with a plain ``forward``.
+U5  AllowTraffic rewrites the production listener's forwards that reference
+    the deployment's target groups into a weighted ``ForwardConfig`` with both
+    groups (old group kept at weight 0, as CodeDeploy is reported to do). AWS
+    documents only that CodeDeploy "reroutes traffic from the original task
+    set to the new one" through the production listener (CodeDeploy user
+    guide, "Set up a load balancer, target groups, and listeners for
+    CodeDeploy Amazon ECS deployments"; API reference, TargetGroupPairInfo:
+    ``prodTrafficRoute.listenerArns`` names listeners, never rules), so which
+    forwards it rewrites is a switch, ``allow_traffic_scope``:
+      ``default_action`` (DEFAULT, pessimistic): only the listener's default
+        action; rules are never touched (a rule-mode service stays wherever
+        hookline left it).
+      ``listener_rules``: the default action and every rule.
+    Rollback is the switch ``rollback_restore``:
+      ``own_changes`` (DEFAULT, pessimistic): CodeDeploy reroutes only what
+        its own AllowTraffic changed: if AllowTraffic ran, those forwards go
+        back to the original group at 100 (green kept at 0); if it never ran
+        the production listener is left exactly as it is (hookline's shifts
+        and rules are not repaired). The test listener goes back to blue if
+        AllowTestTraffic moved it.
+      ``snapshot``: the listener actions and rules are restored exactly as
+        they were when the deployment started (rules created during the
+        deployment are left alone).
+    The test listener is pointed at green with a plain ``forward``.
 U6  A rollback deployment runs no hooks; its lifecycle events are
     ``Skipped`` except ``AllowTraffic`` (``Succeeded``). It gets ``creator:
     codeDeployRollback``, the triggering deployment's revision and
@@ -87,6 +103,8 @@ import boto3
 import requests
 import yaml
 from botocore.config import Config as BotoConfig
+
+from alb import action_target_groups, weight_shares
 
 log = logging.getLogger("codedeploy-sim")
 
@@ -139,7 +157,22 @@ def _env_float(name, default):
     return float(v) if v not in (None, "") else default
 
 
+ALLOW_TRAFFIC_SCOPES = ("default_action", "listener_rules")
+ROLLBACK_RESTORES = ("own_changes", "snapshot")
+
+
+def _env_choice(name, choices):
+    v = os.environ.get(name) or choices[0]
+    if v not in choices:
+        raise ValueError(f"{name}={v!r}: must be one of {', '.join(choices)}")
+    return v
+
+
 class SimConfig:
+    # Switches where AWS documents nothing (U5); the first choice is the default and the
+    # pessimistic one (CodeDeploy does the least for hookline).
+    CHOICES = {"allow_traffic_scope": ALLOW_TRAFFIC_SCOPES, "rollback_restore": ROLLBACK_RESTORES}
+
     def __init__(self, **kw):
         self.hook_timeout_s = kw.get("hook_timeout_s", _env_float("SANDBOX_HOOK_TIMEOUT_S", 3600))
         tw = kw.get("termination_wait_s", os.environ.get("SANDBOX_TERMINATION_WAIT_S"))
@@ -148,6 +181,16 @@ class SimConfig:
         self.alarm_poll_s = kw.get("alarm_poll_s", _env_float("SANDBOX_ALARM_POLL_S", 1))
         self.hook_invoke_retries = int(kw.get("hook_invoke_retries", _env_float("SANDBOX_HOOK_RETRIES", 0)))
         self.hook_retry_delay_s = kw.get("hook_retry_delay_s", _env_float("SANDBOX_HOOK_RETRY_DELAY_S", 1))
+        self.allow_traffic_scope = kw.get("allow_traffic_scope",
+                                          _env_choice("SANDBOX_ALLOW_TRAFFIC_SCOPE", ALLOW_TRAFFIC_SCOPES))
+        self.rollback_restore = kw.get("rollback_restore", _env_choice("SANDBOX_ROLLBACK_RESTORE", ROLLBACK_RESTORES))
+        for k, choices in self.CHOICES.items():
+            self.check(k, getattr(self, k))
+
+    def check(self, key, value):
+        """Raises ValueError naming the key when ``value`` is not one of its choices."""
+        if key in self.CHOICES and value not in self.CHOICES[key]:
+            raise ValueError(f"{key}={value!r}: must be one of {', '.join(self.CHOICES[key])}")
 
 
 class Deployment:
@@ -879,6 +922,7 @@ class CodeDeploySim:
         c = d.ctx
         self.elb.modify_listener(ListenerArn=c["test_listener"],
                                  DefaultActions=[{"Type": "forward", "TargetGroupArn": c["green_tg"]}])
+        c["test_routed"] = True
 
     def _ready_wait(self, d):
         """deploymentReadyOption STOP_DEPLOYMENT: status Ready until ContinueDeployment(READY_WAIT)
@@ -911,58 +955,65 @@ class CodeDeploySim:
                 w += int(p["linearPercentage"])
         self._set_prod_weights(d, 100)
 
-    def _set_prod_weights(self, d, green_w):
+    def _forward_to(self, d, green_w):
         c = d.ctx
-        tgs = {c["blue_tg"], c["green_tg"]}
-        fwd = {"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        return {"Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": c["blue_tg"], "Weight": 100 - green_w},
             {"TargetGroupArn": c["green_tg"], "Weight": green_w}],
             "TargetGroupStickinessConfig": {"Enabled": False}}}
 
+    def _rewrite_prod(self, d, green_w, default=True, rule_arns=None):
+        """Point the production listener's forwards that reference the deployment's groups at
+        green_w % green. Which forwards: the default action (if default), plus the rules when rule_arns is
+        "all" (AllowTraffic in listener_rules scope) or the rules whose ARN is in rule_arns
+        (rollback of what AllowTraffic changed). Returns {"default": bool, "rules": [arns]} changed."""
+        c = d.ctx
+        tgs = {c["blue_tg"], c["green_tg"]}
+        fwd = self._forward_to(d, green_w)
+
         def rewrite(actions):
             out, changed = [], False
             for a in actions:
-                if a.get("Type") == "forward" and self._action_tgs(a) & tgs:
+                if a.get("Type") == "forward" and action_target_groups(a) & tgs:
                     out.append(dict(fwd, **({"Order": a["Order"]} if "Order" in a else {})))
                     changed = True
                 else:
                     out.append(a)
             return out, changed
 
+        done = {"default": False, "rules": []}
         l = self.elb.describe_listeners(ListenerArns=[c["prod_listener"]])["Listeners"][0]
         acts, ch = rewrite(l["DefaultActions"])
-        if ch:
+        if ch and default:
             self.elb.modify_listener(ListenerArn=c["prod_listener"], DefaultActions=acts)
+            done["default"] = True
+        if not rule_arns:
+            return done
         for r in self.elb.describe_rules(ListenerArn=c["prod_listener"])["Rules"]:
-            if r.get("IsDefault"):
+            if r.get("IsDefault") or (rule_arns != "all" and r["RuleArn"] not in rule_arns):
                 continue
             acts, ch = rewrite(r["Actions"])
             if ch:
                 self.elb.modify_rule(RuleArn=r["RuleArn"], Actions=acts)
+                done["rules"].append(r["RuleArn"])
+        return done
 
-    @staticmethod
-    def _action_tgs(a):
-        s = set()
-        if a.get("TargetGroupArn"):
-            s.add(a["TargetGroupArn"])
-        for t in ((a.get("ForwardConfig") or {}).get("TargetGroups") or []):
-            s.add(t["TargetGroupArn"])
-        return s
+    def _set_prod_weights(self, d, green_w):
+        """One AllowTraffic increment (U5: allow_traffic_scope decides default action only or rules too).
+        Remembers what it changed so an own_changes rollback reroutes exactly that."""
+        c = d.ctx
+        scope = "all" if self.cfg.allow_traffic_scope == "listener_rules" else None
+        own = c.setdefault("allow_traffic_changed", {"default": False, "rules": []})
+        c["allow_traffic_ran"] = True
+        done = self._rewrite_prod(d, green_w, True, scope)
+        own["default"] = own["default"] or done["default"]
+        own["rules"] += [r for r in done["rules"] if r not in own["rules"]]
 
     def _live_weights(self, listener, tgs):
+        """{tg ARN: percent} of the listener's default action (every group of tgs present)."""
         l = self.elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]
         w = {t: 0.0 for t in tgs if t}
-        for a in l["DefaultActions"]:
-            if a.get("Type") != "forward":
-                continue
-            fc = (a.get("ForwardConfig") or {}).get("TargetGroups")
-            if fc:
-                total = sum(int(t.get("Weight", 1)) for t in fc) or 1
-                for t in fc:
-                    w[t["TargetGroupArn"]] = 100.0 * int(t.get("Weight", 1)) / total
-            elif a.get("TargetGroupArn"):
-                w[a["TargetGroupArn"]] = 100.0
-            break
+        w.update(weight_shares(l["DefaultActions"]))
         return w
 
     def _promote(self, d):
@@ -1065,12 +1116,10 @@ class CodeDeploySim:
         c = d.ctx
         ok = True
         try:
-            for lst, snap in (c.get("snapshot") or {}).items():
-                self.elb.modify_listener(ListenerArn=lst, DefaultActions=snap["default"])
-                existing = {r["RuleArn"] for r in self.elb.describe_rules(ListenerArn=lst)["Rules"]}
-                for rule_arn, actions in snap["rules"].items():
-                    if rule_arn in existing:
-                        self.elb.modify_rule(RuleArn=rule_arn, Actions=actions)
+            if self.cfg.rollback_restore == "snapshot":
+                self._restore_snapshot(c)
+            else:
+                self._reroute_own_changes(d)
             if c.get("promoted") and c.get("blue_ts"):
                 self.ecs.update_service_primary_task_set(cluster=c["cluster"], service=c["service"],
                                                          primaryTaskSet=c["blue_ts"])
@@ -1093,6 +1142,28 @@ class CodeDeploySim:
             rb.target_status = rb.info["status"]
             rb.target_updated = now
             self.cond.notify_all()
+
+    def _restore_snapshot(self, c):
+        """rollback_restore=snapshot: listeners and pre-existing rules as at deployment start."""
+        for lst, snap in (c.get("snapshot") or {}).items():
+            self.elb.modify_listener(ListenerArn=lst, DefaultActions=snap["default"])
+            existing = {r["RuleArn"] for r in self.elb.describe_rules(ListenerArn=lst)["Rules"]}
+            for rule_arn, actions in snap["rules"].items():
+                if rule_arn in existing:
+                    self.elb.modify_rule(RuleArn=rule_arn, Actions=actions)
+
+    def _reroute_own_changes(self, d):
+        """rollback_restore=own_changes (U5): undo only CodeDeploy's own traffic changes.
+        AllowTraffic ran -> the forwards it rewrote go back to the original group at 100;
+        it never ran -> production is left exactly as it is. AllowTestTraffic ran -> the
+        test listener forwards to blue again."""
+        c = d.ctx
+        own = c.get("allow_traffic_changed") or {}
+        if c.get("allow_traffic_ran"):
+            self._rewrite_prod(d, 0, own.get("default", False), own.get("rules") or None)
+        if c.get("test_routed") and c.get("test_listener"):
+            self.elb.modify_listener(ListenerArn=c["test_listener"],
+                                     DefaultActions=[{"Type": "forward", "TargetGroupArn": c["blue_tg"]}])
 
     # ------------------------------------------------------------- sandbox
     def snapshot_state(self):

@@ -525,8 +525,14 @@ class _Handler(BaseHTTPRequestHandler):
         if p == "/_sandbox/config":
             cfg = sb.sim.cfg
             if m == "POST":
+                try:
+                    for k in SimConfig.CHOICES:
+                        if k in doc:
+                            cfg.check(k, doc[k])
+                except ValueError as e:
+                    return self._send_json(400, {"error": str(e)})
                 for k in ("hook_timeout_s", "termination_wait_s", "minute_s", "alarm_poll_s",
-                          "hook_invoke_retries", "hook_retry_delay_s"):
+                          "hook_invoke_retries", "hook_retry_delay_s", *SimConfig.CHOICES):
                     if k in doc:
                         setattr(cfg, k, doc[k])
             return self._send_json(200, dict(vars(cfg)))

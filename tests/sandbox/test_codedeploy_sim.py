@@ -76,8 +76,10 @@ def _shift_then(status):
     return act
 
 
-def test_hook_failure_rolls_back_to_blue(sandbox):
+@pytest.mark.parametrize("restore", ["own_changes", "snapshot"])
+def test_hook_failure_rolls_back_to_blue(sandbox, restore):
     sb, c, stub = sandbox
+    c.config(rollback_restore=restore)
     stub.modes["BeforeAllowTraffic"] = _shift_then("Failed")
     did = c.start_deployment("example/web:v2")
     info = c.wait_for_status(did, "Failed", timeout=30)
@@ -89,8 +91,13 @@ def test_hook_failure_rolls_back_to_blue(sandbox):
     ev = c.events(did)
     assert ev["BeforeAllowTraffic"] == "Failed" and ev["AllowTraffic"] == "Skipped" and ev["AfterAllowTraffic"] == "Skipped"
     assert stub.events(did) == ["BeforeAllowTraffic"]  # AfterAllowTraffic never invoked
-    # production restored exactly, green removed, blue still primary
-    assert c.listener_weights(80) == {"web-blue": 100, "web-green": 0}
+    if restore == "snapshot":
+        # production restored exactly as at deployment start
+        assert c.listener_weights(80) == {"web-blue": 100, "web-green": 0}
+    else:
+        # AllowTraffic never ran: CodeDeploy does not repair the hook's own 50/50 shift (U5)
+        assert c.listener_weights(80) == {"web-blue": 50, "web-green": 50}
+    # test listener back to blue (AllowTestTraffic was CodeDeploy's own change), green removed, blue primary
     assert c.listener_weights(8080) == {"web-blue": 100, "web-green": 0}
     assert [(t["status"], t["image"]) for t in c.task_sets()] == [("PRIMARY", "example/web:v1")]
     assert c.target_health("web-green") == []
@@ -142,8 +149,10 @@ def test_put_lifecycle_status_errors(sandbox):
     c.wait_for_status(did, "Succeeded", timeout=30)
 
 
-def test_stop_with_rollback_restores_blue(sandbox):
+@pytest.mark.parametrize("restore", ["own_changes", "snapshot"])
+def test_stop_with_rollback_restores_blue(sandbox, restore):
     sb, c, stub = sandbox
+    c.config(rollback_restore=restore)
     stub.modes["BeforeAllowTraffic"] = _shift_then(None)
     did = c.start_deployment("example/web:v2")
     c.wait_for_event(did, "BeforeAllowTraffic", "InProgress", timeout=20)
@@ -157,7 +166,9 @@ def test_stop_with_rollback_restores_blue(sandbox):
     info = c.wait_for_status(did, "Stopped", timeout=20)
     assert info["errorInformation"]["code"] == "MANUAL_STOP"
     c.wait_for_status(info["rollbackInfo"]["rollbackDeploymentId"], "Succeeded", timeout=20)
-    assert c.listener_weights(80) == {"web-blue": 100, "web-green": 0}
+    want = {"web-blue": 100, "web-green": 0} if restore == "snapshot" else {"web-blue": 50, "web-green": 50}
+    assert c.listener_weights(80) == want
+    assert c.listener_weights(8080) == {"web-blue": 100, "web-green": 0}
     assert [(t["status"], t["image"]) for t in c.task_sets()] == [("PRIMARY", "example/web:v1")]
     with pytest.raises(ClientError) as e:
         c.put_hook_status(did, stub.calls[0]["execution_id"], "Failed")
@@ -223,3 +234,92 @@ def test_time_based_canary_config(sandbox):
     assert c.status(did) == "Succeeded"
     assert 20 in seen
     assert c.listener_weights(80) == {"web-blue": 0, "web-green": 100}
+
+
+# ---------------------------------------------------------------- U5 switches
+def _tg_arns(client):
+    return {t["TargetGroupName"]: t["TargetGroupArn"] for t in client.elbv2.describe_target_groups()["TargetGroups"]}
+
+
+def _add_rule(client, priority, path, weights, tags=()):
+    """A production-listener rule forwarding ``weights`` ({tg name: weight}); returns its ARN."""
+    tgs = _tg_arns(client)
+    kw = {}
+    if tags:
+        kw["Tags"] = [{"Key": k, "Value": v} for k, v in tags]
+    return client.elbv2.create_rule(
+        ListenerArn=client.listener_arn(80), Priority=priority,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": [path]}}],
+        Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": tgs[n], "Weight": w} for n, w in weights.items()]}}], **kw)["Rules"][0]["RuleArn"]
+
+
+def _rule_weights(client, arn):
+    r = next(r for r in client.rules(80) if r["arn"] == arn)
+    return {k: v for k, v in r["weights"].items() if v}
+
+
+@pytest.mark.parametrize("scope", ["default_action", "listener_rules"])
+def test_allow_traffic_scope(sandbox, scope):
+    sb, c, stub = sandbox
+    c.config(allow_traffic_scope=scope)
+    rule = _add_rule(c, 10, "/api/*", {"web-blue": 1})
+    did = c.start_deployment("example/web:v2", hooks=())
+    c.wait_for_status(did, "Succeeded", timeout=30)
+    assert c.listener_weights(80) == {"web-blue": 0, "web-green": 100}
+    if scope == "default_action":
+        assert _rule_weights(c, rule) == {"web-blue": 100}   # rules are never touched
+    else:
+        assert _rule_weights(c, rule) == {"web-green": 100}
+
+
+def test_switches_default_to_the_pessimistic_choice_and_reject_bad_values(sandbox):
+    sb, c, stub = sandbox
+    from codedeploy_sim import SimConfig
+    cfg = SimConfig()
+    assert (cfg.allow_traffic_scope, cfg.rollback_restore) == ("default_action", "own_changes")
+    with pytest.raises(RuntimeError) as e:
+        c.config(allow_traffic_scope="rules")
+    assert "allow_traffic_scope" in str(e.value)
+    with pytest.raises(RuntimeError) as e:
+        c.config(rollback_restore="everything")
+    assert "rollback_restore" in str(e.value)
+    with pytest.raises(ValueError):
+        SimConfig(rollback_restore="nope")
+
+
+def _shift_rules_then_fail(pre_rule):
+    """AfterAllowTraffic: hookline-like changes after CodeDeploy's AllowTraffic (a pre-existing
+    rule shifted 30/70 and a new tagged cohort rule to green), then Failed."""
+    def act(stub, payload, event):
+        cl = stub.client
+        tgs = _tg_arns(cl)
+        cl.elbv2.modify_rule(RuleArn=pre_rule, Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": tgs["web-blue"], "Weight": 70}, {"TargetGroupArn": tgs["web-green"], "Weight": 30}]}}])
+        stub.new_rule = _add_rule(cl, 5, "/cohort/*", {"web-green": 1}, tags=[("hookline:managed", "cohort")])
+        cl.put_hook_status(payload["DeploymentId"], payload["LifecycleEventHookExecutionId"], "Failed")
+    return act
+
+
+@pytest.mark.parametrize("scope,restore", [("default_action", "own_changes"), ("default_action", "snapshot"),
+                                           ("listener_rules", "own_changes")])
+def test_rollback_after_allow_traffic(sandbox, scope, restore):
+    sb, c, stub = sandbox
+    c.config(allow_traffic_scope=scope, rollback_restore=restore)
+    pre = _add_rule(c, 10, "/api/*", {"web-blue": 1})
+    stub.modes["AfterAllowTraffic"] = _shift_rules_then_fail(pre)
+    did = c.start_deployment("example/web:v2", hooks=("AfterAllowTraffic",))
+    info = c.wait_for_status(did, "Failed", timeout=30)
+    c.wait_for_status(info["rollbackInfo"]["rollbackDeploymentId"], "Succeeded", timeout=30)
+    # AllowTraffic ran: its default-action change goes back to blue in every setting
+    assert c.listener_weights(80) == {"web-blue": 100, "web-green": 0}
+    assert c.listener_weights(8080) == {"web-blue": 100, "web-green": 0}
+    # a rule created during the deployment is never removed by CodeDeploy
+    assert _rule_weights(c, stub.new_rule) == {"web-green": 100}
+    if restore == "snapshot":
+        assert _rule_weights(c, pre) == {"web-blue": 100}            # restored as at start
+    elif scope == "listener_rules":
+        assert _rule_weights(c, pre) == {"web-blue": 100}            # AllowTraffic's own rule change undone
+    else:
+        assert _rule_weights(c, pre) == {"web-blue": 70, "web-green": 30}   # not CodeDeploy's change: left
+    assert [(t["status"], t["image"]) for t in c.task_sets()] == [("PRIMARY", "example/web:v1")]

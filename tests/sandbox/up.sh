@@ -75,6 +75,9 @@ wait_for lambda 60 port_open "$LAMBDA_PORT"
 # 3. router + CodeDeploy simulator.
 export SANDBOX_TERMINATION_WAIT_S="${SANDBOX_TERMINATION_WAIT_S:-5}"
 export SANDBOX_HOOK_TIMEOUT_S="${SANDBOX_HOOK_TIMEOUT_S:-3600}"
+# Where AWS documents nothing the simulator takes the pessimistic choice by default (README, U5).
+export SANDBOX_ALLOW_TRAFFIC_SCOPE="${SANDBOX_ALLOW_TRAFFIC_SCOPE:-default_action}"   # | listener_rules
+export SANDBOX_ROLLBACK_RESTORE="${SANDBOX_ROLLBACK_RESTORE:-own_changes}"             # | snapshot
 start router "$VENV/bin/python" "$ROOT/tests/sandbox/router.py" --port "$PORT" \
   --moto-url "http://127.0.0.1:$MOTO_INTERNAL_PORT" --lambda-url "http://127.0.0.1:$LAMBDA_PORT"
 wait_for router 30 curl -sf "$ENDPOINT/_sandbox/health"
