@@ -13,11 +13,16 @@ import re
 
 import pytest
 
-from harness import MACHINES, STATEMACHINE_DIR, load_placeholders
+from harness import MACHINES, ROOT, STATEMACHINE_DIR, load_placeholders
 
 HOOK_MACHINES = ("canary", "post-traffic")
-RETRIED = {"Throttled", "AwsTransient", "Lambda.ServiceException",
-           "Lambda.TooManyRequestsException", "Lambda.SdkClientException"}
+RETRIED = {"Throttled", "AwsTransient", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+           "Lambda.TooManyRequestsException", "Lambda.SdkClientException",
+           "Lambda.ClientExecutionTimeoutException"}
+# A function run past its Timeout: errorType Sandbox.Timedout; Step Functions reports unhandled
+# errors (timeouts, out of memory) as Lambda.Unknown
+# (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+TIMEOUTS = {"Sandbox.Timedout", "Lambda.Unknown"}
 NEVER_RETRIED = {"DeploymentStopped", "HealthCheckFailed", "InvalidInput", "AwsPermanent",
                  "States.ALL", "States.TaskFailed"}
 REPORTERS = {"${FinalizeFunctionArn}", "${RollbackFunctionArn}"}
@@ -251,6 +256,59 @@ def test_every_way_into_rollback_sets_error(name):
                 assert all(c["ResultPath"] == "$.error" for c in states[pp]["Catch"] if c["Next"] == p), p
         else:
             assert s["Type"] == "Task", p
+
+
+def function_timeouts() -> dict:
+    """{placeholder: Timeout seconds} from infra/template.yaml (a function's own Timeout or Globals)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    tpl = yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=Loader)
+    default = tpl["Globals"]["Function"]["Timeout"]
+    out = {}
+    for key, spec in load_placeholders().items():
+        if spec["kind"] == "function":
+            props = tpl["Resources"][key.removesuffix("Arn")]["Properties"]
+            out["${%s}" % key] = props.get("Timeout", default)
+    return out
+
+
+def rollback_reserve_seconds() -> int:
+    """The reserve validate-health keeps between the health budget's end and CodeDeploy's hour."""
+    src = (ROOT / "functions" / "validate-health" / "src" / "handler.rs").read_text()
+    return int(re.search(r"ROLLBACK_RESERVE_SECONDS: u64 = (\d+);", src).group(1))
+
+
+def worst_task_seconds(task: dict, timeout: int) -> float:
+    """A timed-out attempt costs the whole Timeout; other errors are treated as fast failures."""
+    attempts = 1 + sum(r.get("MaxAttempts", 3) for r in task["Retry"] if set(r["ErrorEquals"]) & TIMEOUTS)
+    return attempts * timeout + sum(retry_seconds(r) for r in task["Retry"])
+
+
+@ALL
+def test_every_function_task_retries_a_timeout(name):
+    for n, s in function_tasks(load(name)["States"]).items():
+        retriers = [r for r in s["Retry"] if set(r["ErrorEquals"]) & (TIMEOUTS | {"States.ALL"})]
+        assert retriers and retriers[0].get("MaxAttempts", 3) >= 1, f"{n}: timeouts not retried"
+        if s["Resource"] == "${RollbackFunctionArn}":
+            continue  # States.ALL: rollback is retried hard, see below
+        (r,) = retriers
+        assert set(r["ErrorEquals"]) == TIMEOUTS and r["MaxAttempts"] == 1, f"{n}: {r}"
+
+
+@HOOK
+def test_a_gate_timing_out_leaves_rollback_time_inside_the_hour(name):
+    """validate-health refuses to start a check past the budget's end, ROLLBACK_RESERVE_SECONDS before
+    CodeDeploy's hour. A task begun just before that, timing out and retried, must end with time left
+    for a rollback attempt (30 s) to restore and report."""
+    reserve, timeouts = rollback_reserve_seconds(), function_timeouts()
+    for n, s in function_tasks(load(name)["States"]).items():
+        if s["Resource"] == "${RollbackFunctionArn}":
+            continue
+        worst = worst_task_seconds(s, timeouts[s["Resource"]])
+        assert worst + 30 <= reserve, f"{n}: {worst}s of attempts and retries, reserve {reserve}s"
 
 
 def test_rollback_task_retries_hard_but_not_invalid_input():

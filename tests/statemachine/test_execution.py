@@ -229,6 +229,87 @@ def test_transient_errors_are_retried(sb):
                          ("validate-health", "bake"), ("validate-health", "bake"), ("finalize",)]
 
 
+# A function that runs past its Timeout answers errorType Sandbox.Timedout; Step Functions reports
+# unhandled errors, function timeouts and out-of-memory included, as Lambda.Unknown
+# (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+TIMEOUT_ERRORS = ["Sandbox.Timedout", "Lambda.Unknown"]
+TIMED_OUT = "Task timed out after 60.00 seconds"
+FINALIZED = {"reported": "Succeeded", "already_reported": False}
+
+
+@pytest.mark.parametrize("error", TIMEOUT_ERRORS)
+@pytest.mark.parametrize("function,gate_", [
+    ("validate-health", "ready"), ("shift-weight", "cohort"), ("shift-weight", "weight"),
+    ("validate-health", "bake"), ("finalize", None),
+])
+def test_canary_task_timing_out_once_is_retried_not_rolled_back(sb, function, gate_, error):
+    err = FunctionError(error, TIMED_OUT)
+    if function == "validate-health":
+        sb.stubs.set(function, by_gate(**{gate_: [err, HEALTH_OK]}))
+    elif function == "shift-weight":
+        seen = []
+
+        def once(p, n):
+            if p["step"]["kind"] == gate_ and gate_ not in seen:
+                seen.append(gate_)
+                raise err
+            return shift(p)
+        sb.stubs.set(function, once)
+    else:
+        sb.stubs.sequence(function, err, FINALIZED)
+    d = sb.run("canary", document(cohort(), weight(10)))
+    assert d["status"] == "SUCCEEDED", d
+    assert "rollback" not in sb.stubs.names()
+    tried = [c for c in calls(sb) if c[0] == function and (gate_ is None or c[1] == gate_)]
+    assert len(tried) == 2, calls(sb)
+
+
+@pytest.mark.parametrize("error", TIMEOUT_ERRORS)
+@pytest.mark.parametrize("function", ["validate-health", "finalize"])
+def test_post_traffic_task_timing_out_once_is_retried_not_rolled_back(sb, function, error):
+    err = FunctionError(error, TIMED_OUT)
+    sb.stubs.sequence(function, err, HEALTH_OK if function == "validate-health" else FINALIZED)
+    d = sb.run("post-traffic", document(weight(10), event="AfterAllowTraffic"))
+    assert d["status"] == "SUCCEEDED", d
+    assert "rollback" not in sb.stubs.names()
+    assert sb.stubs.names().count(function) == 2
+
+
+@pytest.mark.parametrize("error", TIMEOUT_ERRORS)
+@pytest.mark.parametrize("function", ["register-taskdef", "validate-health"])
+def test_release_task_timing_out_once_is_retried(sb, function, error):
+    err = FunctionError(error, TIMED_OUT)
+    answer = ({"status": "Succeeded", "done": True} if function == "validate-health" else
+              {"task_definition_arn": "arn:td/web:2", "deployment_id": "d-RELEASE1", "appspec": "{}"})
+    sb.stubs.sequence(function, err, answer)
+    d = sb.run("release", {"application": "web", "deployment_group": "web-prod", "image": "ok"}, timeout=40)
+    assert d["status"] == "SUCCEEDED", d
+    assert sb.stubs.names().count(function) == 2
+
+
+@pytest.mark.parametrize("error", TIMEOUT_ERRORS)
+def test_rollback_task_timing_out_once_is_retried(sb, error):
+    sb.stubs.sequence("rollback", FunctionError(error, TIMED_OUT),
+                      {"restored": True, "reported": "Failed", "already_reported": False})
+    d = sb.run("rollback", {"deployment_id": "d-TEST0001", "reason": "bad latency"})
+    assert d["status"] == "SUCCEEDED", d
+    sb.stubs.sequence("shift-weight", FunctionError("DeploymentStopped"))
+    d = sb.run("canary", document(weight(10)))
+    assert d["error"] == "RolledBack" and failed_with(d) == "DeploymentStopped"
+    assert sb.stubs.names().count("rollback") == 3
+
+
+@pytest.mark.parametrize("error", TIMEOUT_ERRORS)
+def test_timeouts_are_retried_once_then_roll_back(sb, error):
+    """A function that keeps running past its Timeout costs a whole Timeout per attempt: one
+    retry, then rollback, so the gate's worst case stays inside the rollback reserve."""
+    sb.stubs.set("validate-health", by_gate(bake=[FunctionError(error, TIMED_OUT)]))
+    d = sb.run("canary", document(weight(10)))
+    assert d["error"] == "RolledBack" and failed_with(d) == error
+    assert calls(sb).count(("validate-health", "bake")) == 2
+    assert sb.stubs.names()[-1] == "rollback" and sb.stubs.names().count("rollback") == 1
+
+
 def test_retries_are_bounded_then_roll_back(sb):
     sb.stubs.sequence("shift-weight", FunctionError("Throttled", "Rate exceeded"))
     d = sb.run("canary", document(weight(10)), timeout=40)
