@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
 .PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
-        check-statemachines check-infra check-sandbox e2e test sandbox sandbox-down demo package bench
+        check-statemachines check-infra check-sandbox e2e test sandbox sandbox-down demo package bench chaos
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
@@ -16,6 +16,7 @@ help:
 	@echo "make sandbox       start the local AWS sandbox on http://127.0.0.1:4566"
 	@echo "make sandbox-down  stop it"
 	@echo "make package       build the six Lambda zips"
+	@echo "make chaos         randomized fault schedules (CHAOS_RUNS=300, CHAOS_SEED, CHAOS_ONLY=<index>)"
 	@echo "make bench         regenerate BENCHMARKS.md (cold start, memory, zip size, orchestration cost)"
 
 # Sandbox and end-to-end tools (moto, cargo-lambda, boto3, pytest), pinned.
@@ -67,6 +68,11 @@ e2e: build venv
 	$(PY) -m pytest -q tests/e2e
 
 test: fmt-check clippy unit test-runtime-api check-statemachines check-infra check-sandbox e2e
+
+# Randomized fault schedules against the sandbox (tests/e2e/test_chaos.py); `make test` plays 3 of them.
+CHAOS_RUNS ?= 300
+chaos: build venv
+	CHAOS_RUNS=$(CHAOS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos.py
 
 sandbox: build venv
 	bash tests/sandbox/up.sh

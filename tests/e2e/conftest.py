@@ -386,3 +386,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if text:
         terminalreporter.section("hookline fault matrix (state x fault -> outcome)")
         terminalreporter.write_line(text)
+    chaos = chaos_summary()
+    if chaos:
+        terminalreporter.section("hookline randomized fault schedules")
+        for line in chaos:
+            terminalreporter.write_line(line)
+
+
+# ------------------------------------------------------------------ chaos summary (test_chaos.py)
+def chaos_summary():
+    """Lines summarizing the randomized fault schedules played in this session (empty if none)."""
+    mod = sys.modules.get("test_chaos")
+    results = getattr(mod, "RESULTS", None) if mod else None
+    if not results:
+        return []
+    bad = sum(1 for r in results if r["violations"])
+    lines = [f"{len(results)} schedules, seed {mod.SEED}, {bad} with invariant violations, "
+             f"{sum(r['seconds'] for r in results):.0f} s of deployments"]
+    for r in results:
+        lines.append(f"  #{r['index']:<4} {r['status']:<9} {r['seconds']:>6.1f}s  {' '.join(r['actions']) or '-'}"
+                     + (f"  VIOLATIONS: {r['violations']}" if r["violations"] else ""))
+    return lines
+
