@@ -319,11 +319,42 @@ def sb(sandbox_session):
     s = sandbox_session
     s.clean()
     s.config(hook_timeout_s=HOOK_TIMEOUT_S, termination_wait_s=TERMINATION_WAIT_S, hook_invoke_retries=0)
+    reports_before = s.cd_state().get("report_seq", 0)
     yield s
     dirty = s.clean()
     s.config(hook_timeout_s=HOOK_TIMEOUT_S, termination_wait_s=TERMINATION_WAIT_S, hook_invoke_retries=0)
     if dirty:
         print(f"e2e teardown cleaned: {dirty}")
+    bad = failed_report_violations(s.cd_state(), reports_before)
+    assert not bad, "production was not blue 100 % without a hookline rule when a hook was reported Failed:\n  " \
+        + "\n  ".join(bad)
+
+
+def failed_report_violations(cd_state, after_seq=0):
+    """Every Failed hook report (PutLifecycleEventHookExecutionStatus) numbered after ``after_seq`` at
+    whose moment the simulator saw production not entirely on blue: a forward of the production
+    listener that references the deployment's groups giving blue less than 100 %, or a rule tagged
+    hookline:managed that forwards to the deployment's groups or names the deployment in a tag."""
+    out = []
+    for did, hooks in (cd_state.get("hooks") or {}).items():
+        for h in hooks:
+            for r in h.get("report_log") or []:
+                if r.get("seq", 0) <= after_seq or r.get("status") != "Failed":
+                    continue
+                where = f"{did} {h['event']} Failed report #{r['seq']} ({'accepted' if r.get('accepted') else 'rejected'})"
+                p = r.get("production") or {"error": "no production record"}
+                if "error" in p:
+                    out.append(f"{where}: {p['error']}")
+                    continue
+                groups = {p.get("blue"), p.get("green")} - {None}
+                for f in p.get("forwards") or []:
+                    if f["weights"].get(p["blue"], 0) != 100:
+                        out.append(f"{where}: {f['rule'] if f['rule'] == 'default' else 'rule ' + str(f['priority'])}"
+                                   f" forwarded {f['weights']} (blue is {p['blue']})")
+                for m in p.get("managed_rules") or []:
+                    if set(m.get("target_groups") or []) & groups or any(did in str(v) for v in m["tags"].values()):
+                        out.append(f"{where}: hookline rule at priority {m['priority']} {m['tags']} -> {m['target_groups']}")
+    return out
 
 
 @pytest.fixture

@@ -18,12 +18,15 @@ UNCONFIRMED choices (no AWS page states them; all are listed in README.md):
 U1  A lifecycle event whose hook is absent from the AppSpec is reported
     ``Succeeded`` (start == end), not ``Skipped``. AllowTestTraffic without a
     test listener is ``Skipped``.
-U2  Hooks are invoked asynchronously (a background thread does a synchronous
-    Invoke; the result is ignored apart from logging). A hook whose Invoke
-    errors is NOT failed at once: like an async Lambda invoke, CodeDeploy only
-    learns through PutLifecycleEventHookExecutionStatus or the timeout.
-    ``hook_invoke_retries`` (default 0) re-invokes after a function error with
-    the same execution id, like Lambda's async retries.
+U2  Hooks are invoked as ONE asynchronous Lambda invoke (``X-Amz-Invocation-
+    Type: Event``, answer 202) through the router; CodeDeploy learns the outcome
+    only through PutLifecycleEventHookExecutionStatus or the hook timeout.
+    Lambda's async retries, duplicate deliveries and dead-letter queue belong to
+    the router's Invoke path (``SANDBOX_ASYNC_*``). ``hook_invoke_retries`` /
+    ``hook_retry_delay_s`` are accepted and ignored (moved there).
+    Every report is logged on the hook execution (``report_log``); a ``Failed``
+    report also records the production listener at that moment (forwards that
+    reference the deployment's groups, rules tagged ``hookline:managed``).
 U3  Deployment status stays ``InProgress`` during the termination wait (with
     ``instanceTerminationWaitTimeStarted: true``) and becomes ``Succeeded``
     once the blue task set is deleted.
@@ -179,6 +182,9 @@ class SimConfig:
         self.termination_wait_s = float(tw) if tw not in (None, "") else None
         self.minute_s = kw.get("minute_s", _env_float("SANDBOX_MINUTE_S", 60))
         self.alarm_poll_s = kw.get("alarm_poll_s", _env_float("SANDBOX_ALARM_POLL_S", 1))
+        # MOVED: hooks are one async invoke; Lambda's async retries are the router's Invoke path
+        # (SANDBOX_ASYNC_RETRIES / SANDBOX_ASYNC_RETRY_DELAY_S). Still accepted (and ignored) so
+        # existing /_sandbox/config callers keep working.
         self.hook_invoke_retries = int(kw.get("hook_invoke_retries", _env_float("SANDBOX_HOOK_RETRIES", 0)))
         self.hook_retry_delay_s = kw.get("hook_retry_delay_s", _env_float("SANDBOX_HOOK_RETRY_DELAY_S", 1))
         self.allow_traffic_scope = kw.get("allow_traffic_scope",
@@ -227,6 +233,7 @@ class CodeDeploySim:
         self.deployments = {}
         self.order = []
         self.ip_counter = 0
+        self.report_seq = 0           # numbers every PutLifecycleEventHookExecutionStatus (report_log)
         kw = dict(endpoint_url=moto_url, region_name=REGION, aws_access_key_id="sandbox",
                   aws_secret_access_key="sandbox",
                   config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"}))
@@ -622,7 +629,13 @@ class CodeDeploySim:
             raise CDError("InvalidLifecycleEventHookExecutionIdException",
                           f"The lifecycle event hook execution ID {eid} is invalid for deployment {did}.")
         h.setdefault("reports", []).append(st)  # every attempt, accepted or not (tests count them)
-        if h["status"] is not None or h["closed"]:
+        accepted = h["status"] is None and not h["closed"]
+        self.report_seq += 1
+        rec = {"seq": self.report_seq, "status": st, "time": _now(), "accepted": accepted}
+        if st == "Failed":
+            rec["production"] = self._production_state(d)
+        h.setdefault("report_log", []).append(rec)
+        if not accepted:
             raise CDError("LifecycleEventAlreadyCompletedException",
                           f"The lifecycle event {h['event']} of deployment {did} has already completed.")
         h["status"] = st
@@ -832,8 +845,7 @@ class CodeDeploySim:
         with self.lock:
             d.hook_execs[eid] = {"event": name, "status": None, "closed": False, "function": fn}
         self._ev(d, name, "InProgress")
-        threading.Thread(target=self._invoke_hook, args=(d, eid, fn), daemon=True,
-                         name=f"hook-{d.id}-{name}").start()
+        self._invoke_hook(d, eid, fn)
         h = d.hook_execs[eid]
         try:
             done = self._wait(d, self.cfg.hook_timeout_s, lambda: h["status"] is not None)
@@ -858,24 +870,25 @@ class CodeDeploySim:
             self._ev(d, name, "Succeeded")
 
     def _invoke_hook(self, d, eid, fn):
+        """ONE asynchronous Invoke (``X-Amz-Invocation-Type: Event``, Lambda answers 202) through
+        the router, as CodeDeploy invokes hook functions (U2). Lambda's own async behaviour
+        (retries after a function error, duplicate deliveries, the dead-letter queue) is
+        emulated by the router's Invoke path, not here (Lambda developer guide, "Asynchronous
+        invocation": Lambda queues the event and retries twice on function errors)."""
         payload = json.dumps({"DeploymentId": d.id, "LifecycleEventHookExecutionId": eid})
         url = f"{self.router_url}/2015-03-31/functions/{quote(fn, safe='')}/invocations"
-        for attempt in range(1 + self.cfg.hook_invoke_retries):
-            try:
-                r = self.http.post(url, data=payload, timeout=900, headers={
-                    "Content-Type": "application/json", "X-Sandbox-Internal": "codedeploy",
-                    "Authorization": f"AWS4-HMAC-SHA256 Credential=sandbox/20260101/{REGION}/lambda/aws4_request"})
-                ferr = r.headers.get("X-Amz-Function-Error")
-                log.info("hook %s for %s (%s) answered %s%s: %s", fn, d.id, d.hook_execs[eid]["event"],
-                         r.status_code, f" {ferr}" if ferr else "", r.text[:300])
-                if r.status_code < 300 and not ferr:
-                    return
-            except Exception as e:
-                log.warning("hook %s invoke failed: %s", fn, e)
-            with self.lock:
-                if d.hook_execs[eid]["status"] is not None or d.hook_execs[eid]["closed"]:
-                    return
-            time.sleep(self.cfg.hook_retry_delay_s)
+        try:
+            r = self.http.post(url, data=payload, timeout=60, headers={
+                "Content-Type": "application/json", "X-Sandbox-Internal": "codedeploy",
+                "X-Amz-Invocation-Type": "Event",
+                "Authorization": f"AWS4-HMAC-SHA256 Credential=sandbox/20260101/{REGION}/lambda/aws4_request"})
+            log.info("hook %s for %s (%s) invoked (Event): %s %s", fn, d.id, d.hook_execs[eid]["event"],
+                     r.status_code, r.text[:300])
+            if r.status_code != 202:
+                # CodeDeploy then only learns through the hook timeout, like a lost event
+                log.warning("hook %s async invoke answered %s (expected 202): %s", fn, r.status_code, r.text[:300])
+        except Exception as e:
+            log.warning("hook %s async invoke failed: %s", fn, e)
 
     def _install(self, d):
         c, props = d.ctx, d.appspec["props"]
@@ -1166,10 +1179,45 @@ class CodeDeploySim:
                                      DefaultActions=[{"Type": "forward", "TargetGroupArn": c["blue_tg"]}])
 
     # ------------------------------------------------------------- sandbox
+    def _production_state(self, d):
+        """The production listener as it is now, for a Failed hook report: the weights (percent, by
+        target group name) of every forward that references the deployment's groups, per rule or
+        default action, and every rule tagged hookline:managed (with its tags and groups)."""
+        c = d.ctx
+        if not c.get("prod_listener") or not c.get("blue_tg"):
+            return {"error": "deployment not resolved yet (no listener or groups known)"}
+        name = lambda arn: arn.split("/")[1] if "/" in arn else arn  # noqa: E731
+        tgs = {c["blue_tg"], c.get("green_tg")} - {None}
+        try:
+            lst = c["prod_listener"]
+            l = self.elb.describe_listeners(ListenerArns=[lst])["Listeners"][0]
+            rules = [r for r in self.elb.describe_rules(ListenerArn=lst)["Rules"] if not r.get("IsDefault")]
+            forwards = []
+            for rule, prio, actions in [("default", "default", l["DefaultActions"])] + \
+                    [(r["RuleArn"], int(r["Priority"]), r["Actions"]) for r in rules]:
+                if any(action_target_groups(a) & tgs for a in actions):
+                    forwards.append({"rule": rule, "priority": prio,
+                                     "weights": {name(t): w for t, w in weight_shares(actions).items()}})
+            tags = {}
+            arns = [r["RuleArn"] for r in rules]
+            for i in range(0, len(arns), 20):  # DescribeTags takes at most 20 ARNs
+                for td in self.elb.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
+                    tags[td["ResourceArn"]] = {t["Key"]: t.get("Value", "") for t in td.get("Tags") or []}
+            managed = [{"arn": r["RuleArn"], "priority": int(r["Priority"]), "tags": tags[r["RuleArn"]],
+                        "target_groups": sorted(name(t) for a in r["Actions"] for t in action_target_groups(a))}
+                       for r in rules if "hookline:managed" in tags.get(r["RuleArn"], {})]
+            return {"listener": lst, "blue": name(c["blue_tg"]), "green": name(c["green_tg"]) if c.get("green_tg") else None,
+                    "forwards": forwards, "managed_rules": managed}
+        except Exception as e:
+            log.exception("reading production for a Failed report of %s", d.id)
+            return {"error": f"could not read the production listener: {e}"}
+
     def snapshot_state(self):
         with self.lock:
-            return {"deployments": [{"deploymentId": i, "status": self.deployments[i].info["status"],
+            return {"report_seq": self.report_seq,
+                    "deployments": [{"deploymentId": i, "status": self.deployments[i].info["status"],
                                      "creator": self.deployments[i].info["creator"]} for i in self.order],
                     "hooks": {i: [{"event": h["event"], "status": h["status"], "id": k,
-                                   "reports": list(h.get("reports", [])), "closed": h["closed"]}
+                                   "reports": list(h.get("reports", [])), "closed": h["closed"],
+                                   "report_log": json.loads(json.dumps(h.get("report_log", [])))}
                                   for k, h in self.deployments[i].hook_execs.items()] for i in self.order}}

@@ -323,3 +323,56 @@ def test_rollback_after_allow_traffic(sandbox, scope, restore):
     else:
         assert _rule_weights(c, pre) == {"web-blue": 70, "web-green": 30}   # not CodeDeploy's change: left
     assert [(t["status"], t["image"]) for t in c.task_sets()] == [("PRIMARY", "example/web:v1")]
+
+
+# ---------------------------------------------------------------- hook invocation and report records
+def test_hooks_are_one_async_invoke_each(sandbox):
+    sb, c, stub = sandbox
+    posts = []
+    real_post = sb.sim.http.post
+
+    def spy(url, **kw):
+        r = real_post(url, **kw)
+        posts.append((url, dict(kw.get("headers") or {}), r.status_code))
+        return r
+
+    sb.sim.http.post = spy
+    stub.modes["BeforeAllowTraffic"] = "fail"      # a function error must not make the simulator re-invoke
+    c.config(hook_invoke_retries=2, hook_retry_delay_s=0.1)  # moved to the Lambda layer: ignored here
+    did = c.start_deployment("example/web:v2")
+    c.wait_for_status(did, "Failed", timeout=30)
+    hook_posts = [p for p in posts if "/functions/" in p[0]]
+    assert len(hook_posts) == 1, hook_posts
+    url, headers, status = hook_posts[0]
+    assert headers.get("X-Amz-Invocation-Type") == "Event" and status == 202
+    assert url.endswith("/functions/hook/invocations")
+
+
+def test_failed_report_records_production_at_that_moment(sandbox):
+    sb, c, stub = sandbox
+    pre = _add_rule(c, 10, "/api/*", {"web-blue": 1})
+
+    def shift_tag_fail(stub, payload, event):
+        _shift_then(None)(stub, payload, event)     # default action 50/50
+        _add_rule(stub.client, 5, "/cohort/*", {"web-green": 1}, tags=[("hookline:managed", "cohort")])
+        stub.client.put_hook_status(payload["DeploymentId"], payload["LifecycleEventHookExecutionId"], "Failed")
+
+    stub.modes["BeforeAllowTraffic"] = shift_tag_fail
+    did = c.start_deployment("example/web:v2")
+    c.wait_for_status(did, "Failed", timeout=30)
+    eid = stub.calls[0]["execution_id"]
+    with pytest.raises(ClientError):
+        c.put_hook_status(did, eid, "Succeeded")    # a late report: logged, not accepted, no snapshot
+    state = c._ctl("GET", "/codedeploy")
+    (h,) = state["hooks"][did]
+    log = h["report_log"]
+    assert [(r["status"], r["accepted"]) for r in log] == [("Failed", True), ("Succeeded", False)]
+    assert log[1]["seq"] == log[0]["seq"] + 1 and state["report_seq"] >= log[1]["seq"]
+    assert "production" not in log[1]
+    prod = log[0]["production"]
+    assert (prod["blue"], prod["green"]) == ("web-blue", "web-green")
+    by_rule = {f["rule"]: f for f in prod["forwards"]}
+    assert by_rule["default"]["weights"] == {"web-blue": 50.0, "web-green": 50.0}
+    assert by_rule[pre]["weights"] == {"web-blue": 100.0} and by_rule[pre]["priority"] == 10
+    assert [(m["priority"], m["tags"], m["target_groups"]) for m in prod["managed_rules"]] == \
+        [(5, {"hookline:managed": "cohort"}, ["web-green"])]
