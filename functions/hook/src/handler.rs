@@ -12,7 +12,7 @@ use hookline::runtime::parse_event;
 use hookline::{Clients, Error, Result};
 use serde::Serialize;
 use serde_json::Value;
-use tracing::{error, info, info_span, Instrument};
+use tracing::{error, info, info_span, warn, Instrument};
 
 /// What the hook function needs, built once per container.
 pub struct Deps {
@@ -93,11 +93,28 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<O
     let plan = load_plan(deps, &context.application, &context.deployment_group).await?;
     context.prod_rule_arn = plan.traffic.production_rule_arn.clone();
 
-    let started_at = now_epoch();
+    // The hook's hour runs from when CodeDeploy started the lifecycle event, not from when
+    // this invocation got to run: queueing and Lambda's async retries spend that hour too,
+    // and the plan's budget (with the rollback reserve) must fit inside it.
+    let now = now_epoch();
+    let started_at = match resolved.in_progress_started_at {
+        // Never later than now: a clock ahead of ours must not lengthen the budget.
+        Some(event_started_at) => event_started_at.min(now),
+        None => {
+            warn!(
+                event = event.as_str(),
+                "the controller gives no start time for the event; the budget counts from now"
+            );
+            now
+        }
+    };
     let (state_machine_arn, state) = match event {
         HookEvent::BeforeAllowTraffic => {
             (&deps.canary_state_machine_arn, RolloutState { index: 0, weight: 0, started_at, bake_until: None })
         }
+        // The post-traffic bake counts from the event's start too: production has been on
+        // green since AllowTraffic ended, before this event began (and a bake past the
+        // budget would only end in a rollback).
         HookEvent::AfterAllowTraffic => (
             &deps.post_traffic_state_machine_arn,
             RolloutState {

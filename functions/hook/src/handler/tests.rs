@@ -67,8 +67,16 @@ fn group() -> GetDeploymentGroupOutput {
         .build()
 }
 
-/// The ECS target with `in_progress` as the lifecycle event waiting for its hook.
+/// When CodeDeploy started the event in progress (epoch seconds, in the past).
+const EVENT_STARTED_AT: i64 = 1_763_776_000;
+
+/// The ECS target with `in_progress` as the lifecycle event waiting for its hook, started at [`EVENT_STARTED_AT`].
 fn target(in_progress: &str) -> GetDeploymentTargetOutput {
+    target_started(in_progress, Some(EVENT_STARTED_AT))
+}
+
+/// The ECS target with `in_progress` waiting for its hook since `started_at` (none: no `startTime`).
+fn target_started(in_progress: &str, started_at: Option<i64>) -> GetDeploymentTargetOutput {
     let task_set = |id: &str, label: TargetLabel, tg: &str| {
         EcsTaskSet::builder()
             .identifer(id)
@@ -87,7 +95,13 @@ fn target(in_progress: &str) -> GetDeploymentTargetOutput {
                         .deployment_id(DEPLOYMENT)
                         .target_id("demo:web")
                         .lifecycle_events(event("Install", LifecycleEventStatus::Succeeded))
-                        .lifecycle_events(event(in_progress, LifecycleEventStatus::InProgress))
+                        .lifecycle_events(
+                            LifecycleEvent::builder()
+                                .lifecycle_event_name(in_progress)
+                                .status(LifecycleEventStatus::InProgress)
+                                .set_start_time(started_at.map(aws_sdk_codedeploy::primitives::DateTime::from_secs))
+                                .build(),
+                        )
                         .task_sets_info(task_set("ts-blue", TargetLabel::Blue, "web-blue"))
                         .task_sets_info(task_set("ts-green", TargetLabel::Green, "web-green"))
                         .build(),
@@ -169,7 +183,6 @@ fn only_status(sent: &Sent<PutLifecycleEventHookExecutionStatusInput>) -> Lifecy
 async fn before_allow_traffic_starts_the_canary_execution_with_the_resolved_document() {
     let (starts, reports) = (Sent::default(), Sent::default());
     let (start, rep, plan_rule) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
-    let before = hookline::execution::now_epoch();
 
     let out = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.expect("hook");
 
@@ -186,7 +199,7 @@ async fn before_allow_traffic_starts_the_canary_execution_with_the_resolved_docu
     assert_eq!(doc.context, expected);
     assert_eq!(doc.plan, Plan::from_json(PLAN_JSON).expect("plan"));
     assert_eq!((doc.state.index, doc.state.weight, doc.state.bake_until), (0, 0, None));
-    assert!(doc.state.started_at >= before, "started_at {} < {before}", doc.state.started_at);
+    assert_eq!(doc.state.started_at, EVENT_STARTED_AT, "the budget counts from the event's startTime");
     assert_eq!(plan_rule.num_calls(), 1);
     assert_eq!(start.num_calls(), 1);
     assert_eq!(rep.num_calls(), 0, "the execution reports the hook, not the hook function");
@@ -207,8 +220,41 @@ async fn after_allow_traffic_starts_post_traffic_at_weight_100_with_the_bake_clo
     let doc = document(&req);
     assert_eq!(doc.context.hook.as_ref().map(|h| h.event), Some(HookEvent::AfterAllowTraffic));
     assert_eq!(doc.state.weight, 100);
-    assert_eq!(doc.state.bake_until, Some(doc.state.started_at + 300), "started_at + post_traffic.bake (5m)");
+    assert_eq!(doc.state.started_at, EVENT_STARTED_AT, "the budget counts from the event's startTime");
+    assert_eq!(doc.state.bake_until, Some(EVENT_STARTED_AT + 300), "the event's start + post_traffic.bake (5m)");
     assert_eq!(rep.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn without_an_event_start_time_the_budget_counts_from_now() {
+    let (starts, reports) = (Sent::default(), Sent::default());
+    let (start, rep, plan_rule) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
+    let mut rules = resolve_rules("BeforeAllowTraffic");
+    rules[2] = mock!(aws_sdk_codedeploy::Client::get_deployment_target)
+        .then_output(|| target_started("BeforeAllowTraffic", None));
+    let all: Vec<&Rule> = rules.iter().chain([&plan_rule, &start, &rep]).collect();
+    let before = hookline::execution::now_epoch();
+
+    handle(&deps(&all), event()).await.expect("hook");
+
+    let started_at = document(&starts.only()).state.started_at;
+    assert!(started_at >= before, "started_at {started_at} < {before}");
+}
+
+#[tokio::test]
+async fn an_event_start_time_ahead_of_our_clock_counts_from_now() {
+    let (starts, reports) = (Sent::default(), Sent::default());
+    let (start, rep, plan_rule) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
+    let ahead = hookline::execution::now_epoch() + 3600;
+    let mut rules = resolve_rules("BeforeAllowTraffic");
+    rules[2] = mock!(aws_sdk_codedeploy::Client::get_deployment_target)
+        .then_output(move || target_started("BeforeAllowTraffic", Some(ahead)));
+    let all: Vec<&Rule> = rules.iter().chain([&plan_rule, &start, &rep]).collect();
+
+    handle(&deps(&all), event()).await.expect("hook");
+
+    let started_at = document(&starts.only()).state.started_at;
+    assert!(started_at < ahead, "started_at {started_at} must not be in the future");
 }
 
 #[tokio::test]

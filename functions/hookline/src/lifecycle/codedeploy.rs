@@ -70,12 +70,11 @@ impl Lifecycle for CodeDeploy {
             .await
             .aws("GetDeploymentTarget")?;
         let ecs = target.deployment_target().and_then(|t| t.ecs_target()).ok_or_else(|| missing("ECS target"))?;
-        let in_progress_event = ecs
-            .lifecycle_events()
-            .iter()
-            .find(|e| e.status() == Some(&LifecycleEventStatus::InProgress))
-            .and_then(|e| e.lifecycle_event_name())
-            .map(str::to_string);
+        let in_progress = ecs.lifecycle_events().iter().find(|e| e.status() == Some(&LifecycleEventStatus::InProgress));
+        let in_progress_event = in_progress.and_then(|e| e.lifecycle_event_name()).map(str::to_string);
+        // `lifecycleEvents[].startTime`: when CodeDeploy started the event, i.e. when its
+        // one-hour hook timeout began (CodeDeploy API reference, LifecycleEvent).
+        let in_progress_started_at = in_progress.and_then(|e| e.start_time()).map(|t| t.secs());
         let mut labelled: HashMap<&str, (String, Option<String>)> = HashMap::new();
         for ts in ecs.task_sets_info() {
             let label = match ts.task_set_label() {
@@ -126,6 +125,7 @@ impl Lifecycle for CodeDeploy {
                 },
             },
             in_progress_event,
+            in_progress_started_at,
         })
     }
 

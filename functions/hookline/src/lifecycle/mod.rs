@@ -63,6 +63,9 @@ pub struct Resolved {
     pub context: DeploymentContext,
     /// The lifecycle event that is in progress on the target, as the controller names it.
     pub in_progress_event: Option<String>,
+    /// When the controller started that event (epoch seconds), if it says: the hook's
+    /// deadline counts from here, not from when the hook function got to run.
+    pub in_progress_started_at: Option<i64>,
 }
 
 /// The deployment controller, seen from hookline.
@@ -89,3 +92,6 @@ pub async fn ensure_active(lifecycle: &dyn Lifecycle, deployment_id: &str) -> Re
         Err(crate::Error::DeploymentStopped { deployment_id: deployment_id.to_string(), status: status.0 })
     }
 }
+
+#[cfg(test)]
+mod tests;

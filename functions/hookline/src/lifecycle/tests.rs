@@ -1,0 +1,115 @@
+use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
+use aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput;
+use aws_sdk_codedeploy::primitives::DateTime;
+use aws_sdk_codedeploy::types::{
+    DeploymentGroupInfo, DeploymentTarget, EcsService, EcsTarget, EcsTaskSet, LifecycleEvent, LifecycleEventStatus,
+    LoadBalancerInfo, TargetGroupInfo, TargetGroupPairInfo, TargetLabel, TrafficRoute,
+};
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
+use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+use aws_smithy_mocks::{mock, Rule};
+
+use super::*;
+use crate::testing::{deployment, mocked_clients, BLUE_TG, DEPLOYMENT, GREEN_TG, HOOK_EXECUTION, LISTENER};
+
+fn group() -> GetDeploymentGroupOutput {
+    let tg = |name: &str| TargetGroupInfo::builder().name(name).build();
+    GetDeploymentGroupOutput::builder()
+        .deployment_group_info(
+            DeploymentGroupInfo::builder()
+                .load_balancer_info(
+                    LoadBalancerInfo::builder()
+                        .target_group_pair_info_list(
+                            TargetGroupPairInfo::builder()
+                                .target_groups(tg("web-blue"))
+                                .target_groups(tg("web-green"))
+                                .prod_traffic_route(TrafficRoute::builder().listener_arns(LISTENER).build())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .ecs_services(EcsService::builder().cluster_name("demo").service_name("web").build())
+                .build(),
+        )
+        .build()
+}
+
+/// Install done at 100, BeforeAllowTraffic in progress since `started` (none: no startTime), AfterAllowTraffic pending.
+fn target(started: Option<i64>) -> GetDeploymentTargetOutput {
+    let task_set = |label: TargetLabel, tg: &str| {
+        EcsTaskSet::builder().task_set_label(label).target_group(TargetGroupInfo::builder().name(tg).build()).build()
+    };
+    GetDeploymentTargetOutput::builder()
+        .deployment_target(
+            DeploymentTarget::builder()
+                .ecs_target(
+                    EcsTarget::builder()
+                        .lifecycle_events(
+                            LifecycleEvent::builder()
+                                .lifecycle_event_name("Install")
+                                .status(LifecycleEventStatus::Succeeded)
+                                .start_time(DateTime::from_secs(100))
+                                .build(),
+                        )
+                        .lifecycle_events(
+                            LifecycleEvent::builder()
+                                .lifecycle_event_name("BeforeAllowTraffic")
+                                .status(LifecycleEventStatus::InProgress)
+                                .set_start_time(started.map(DateTime::from_secs))
+                                .build(),
+                        )
+                        .lifecycle_events(
+                            LifecycleEvent::builder()
+                                .lifecycle_event_name("AfterAllowTraffic")
+                                .status(LifecycleEventStatus::Pending)
+                                .build(),
+                        )
+                        .task_sets_info(task_set(TargetLabel::Blue, "web-blue"))
+                        .task_sets_info(task_set(TargetLabel::Green, "web-green"))
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+fn rules(started: Option<i64>) -> Vec<Rule> {
+    vec![
+        mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress")),
+        mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(group),
+        mock!(aws_sdk_codedeploy::Client::get_deployment_target).then_output(move || target(started)),
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_output(|| {
+            DescribeTargetGroupsOutput::builder()
+                .target_groups(TargetGroup::builder().target_group_name("web-blue").target_group_arn(BLUE_TG).build())
+                .target_groups(TargetGroup::builder().target_group_name("web-green").target_group_arn(GREEN_TG).build())
+                .build()
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn resolve_gives_the_in_progress_event_and_when_codedeploy_started_it() {
+    let rules = rules(Some(1_763_776_042));
+    let clients = mocked_clients(&rules.iter().collect::<Vec<_>>());
+
+    let resolved = clients.lifecycle().resolve(DEPLOYMENT, Some(HOOK_EXECUTION)).await.expect("resolve");
+
+    assert_eq!(resolved.in_progress_event.as_deref(), Some("BeforeAllowTraffic"));
+    assert_eq!(
+        resolved.in_progress_started_at,
+        Some(1_763_776_042),
+        "the in-progress event's startTime, not Install's"
+    );
+    assert_eq!(resolved.context.hook.map(|h| h.execution_id), Some(HOOK_EXECUTION.to_string()));
+}
+
+#[tokio::test]
+async fn resolve_without_a_start_time_says_so() {
+    let rules = rules(None);
+    let clients = mocked_clients(&rules.iter().collect::<Vec<_>>());
+
+    let resolved = clients.lifecycle().resolve(DEPLOYMENT, None).await.expect("resolve");
+
+    assert_eq!(resolved.in_progress_event.as_deref(), Some("BeforeAllowTraffic"));
+    assert_eq!(resolved.in_progress_started_at, None);
+}
