@@ -190,8 +190,8 @@ pub fn weights_in(actions: &[Action]) -> Option<(i32, i32)> {
 }
 
 /// The production listener's rules: the default rule plus one `X-Canary`
-/// header rule per ARN in `cohorts`, each tagged as hookline's
-/// (DescribeRules and DescribeTags, in that order).
+/// header rule per ARN in `cohorts`, each tagged as this deployment's (service
+/// `demo/web`) cohort rule (DescribeRules and DescribeTags, in that order).
 pub fn cohort_rules(cohorts: &'static [&'static str]) -> [Rule; 2] {
     use aws_sdk_elasticloadbalancingv2::operation::describe_rules::DescribeRulesOutput;
     use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
@@ -234,6 +234,8 @@ pub fn cohort_rules(cohorts: &'static [&'static str]) -> [Rule; 2] {
                 TagDescription::builder()
                     .resource_arn(arn)
                     .tags(Tag::builder().key(crate::traffic::MANAGED_TAG).value("cohort").build())
+                    .tags(Tag::builder().key(crate::traffic::SERVICE_TAG).value("demo/web").build())
+                    .tags(Tag::builder().key(crate::traffic::DEPLOYMENT_TAG).value(DEPLOYMENT).build())
                     .build()
             })
             .collect();

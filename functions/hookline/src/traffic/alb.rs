@@ -3,17 +3,32 @@
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, HttpHeaderConditionConfig, Rule, RuleCondition, Tag, TargetGroupTuple,
+    Action, ActionTypeEnum, ForwardActionConfig, HostHeaderConditionConfig, HttpHeaderConditionConfig,
+    HttpRequestMethodConditionConfig, PathPatternConditionConfig, QueryStringConditionConfig, Rule, RuleCondition,
+    SourceIpConditionConfig, Tag, TargetGroupTuple,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
+use tracing::{info, warn};
 
 use super::{Change, Cohort, TrafficRouter, Weights};
 use crate::error::AwsResultExt;
 use crate::execution::DeploymentContext;
 use crate::{Error, Result};
 
-/// Tag that marks the listener rules hookline created, so only those are removed.
+/// Tag (value `cohort`) that marks the listener rules hookline created. Alone it
+/// no longer makes a rule removable: see [`SERVICE_TAG`].
 pub const MANAGED_TAG: &str = "hookline:managed";
+/// Tag naming the ECS service (`<cluster>/<service>`) a cohort rule routes for.
+/// Cleanup removes the rules whose service is its own, whatever deployment
+/// created them: CodeDeploy runs one deployment per deployment group at a time,
+/// so a rule of the same service from another deployment is a leftover of an
+/// earlier one (it forwards to a target group that is now this deployment's),
+/// while another service's rules belong to a deployment that may still be
+/// running. Rules tagged with [`MANAGED_TAG`] only (made before this tag
+/// existed) name no service and are left alone.
+pub const SERVICE_TAG: &str = "hookline:service";
+/// Tag naming the deployment that created a cohort rule.
+pub const DEPLOYMENT_TAG: &str = "hookline:deployment";
 
 /// The production route of one deployment on an ALB.
 #[derive(Clone, Debug)]
@@ -23,6 +38,9 @@ pub struct AlbRouter {
     rule_arn: Option<String>,
     blue_tg: String,
     green_tg: String,
+    /// `<cluster>/<service>`, the value of [`SERVICE_TAG`] on this service's cohort rules.
+    service: String,
+    deployment_id: String,
 }
 
 impl AlbRouter {
@@ -34,6 +52,8 @@ impl AlbRouter {
             rule_arn: ctx.prod_rule_arn.clone(),
             blue_tg: ctx.blue.target_group_arn.clone(),
             green_tg: ctx.green.target_group_arn.clone(),
+            service: format!("{}/{}", ctx.cluster, ctx.service),
+            deployment_id: ctx.deployment_id.clone(),
         }
     }
 
@@ -151,7 +171,8 @@ impl AlbRouter {
         Ok(out.rules().iter().filter(|r| !r.is_default().unwrap_or(false)).cloned().collect())
     }
 
-    async fn managed_rules(&self, rules: &[Rule]) -> Result<Vec<Rule>> {
+    /// The hookline-tagged rules among `rules`, with whom they belong to.
+    async fn managed_rules(&self, rules: &[Rule]) -> Result<Vec<Managed>> {
         let mut managed = Vec::new();
         // DescribeTags takes at most 20 resources per call.
         for chunk in rules.chunks(20) {
@@ -161,22 +182,113 @@ impl AlbRouter {
             }
             let tags = self.elbv2.describe_tags().set_resource_arns(Some(arns)).send().await.aws("DescribeTags")?;
             for desc in tags.tag_descriptions() {
-                if desc.tags().iter().any(|t| t.key() == Some(MANAGED_TAG)) {
-                    if let Some(rule) = chunk.iter().find(|r| r.rule_arn() == desc.resource_arn()) {
-                        managed.push(rule.clone());
-                    }
+                let value = |key: &str| desc.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
+                if !desc.tags().iter().any(|t| t.key() == Some(MANAGED_TAG)) {
+                    continue;
+                }
+                if let Some(rule) = chunk.iter().find(|r| r.rule_arn() == desc.resource_arn()) {
+                    managed.push(Managed {
+                        rule: rule.clone(),
+                        service: value(SERVICE_TAG).map(str::to_string),
+                        deployment: value(DEPLOYMENT_TAG).map(str::to_string),
+                    });
                 }
             }
         }
         Ok(managed)
     }
+
+    /// Deletes `rule`; one already gone counts as deleted.
+    async fn delete_rule(&self, rule: &Rule) -> Result<bool> {
+        let Some(arn) = rule.rule_arn() else { return Ok(false) };
+        match self.elbv2.delete_rule().rule_arn(arn).send().await {
+            Ok(_) => Ok(true),
+            // Gone already (a retry, or someone else cleaned up): that is what we wanted.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_rule_not_found_exception()) => Ok(false),
+            Err(e) => Err(Error::from_sdk("DeleteRule", e)),
+        }
+    }
 }
 
-fn header_of(rule: &Rule) -> Option<(String, Vec<String>)> {
-    rule.conditions().iter().find_map(|c| {
-        let cfg = c.http_header_config()?;
-        Some((cfg.http_header_name()?.to_string(), cfg.values().to_vec()))
-    })
+/// A hookline-tagged rule and the owner its tags name.
+struct Managed {
+    rule: Rule,
+    service: Option<String>,
+    deployment: Option<String>,
+}
+
+/// `values` sorted, or `None` when empty (an empty list is not sent).
+fn sorted(values: &[String]) -> Option<Vec<String>> {
+    let mut v = values.to_vec();
+    v.sort();
+    (!v.is_empty()).then_some(v)
+}
+
+/// A condition as CreateRule takes it, in one canonical spelling: `host-header`
+/// and `path-pattern` through their config only (DescribeRules also echoes the
+/// legacy `Values`, which the API reference gives as the alternative to the
+/// config, not a companion), every value list sorted, so that two spellings of
+/// one condition compare equal.
+fn normalized(c: &RuleCondition) -> RuleCondition {
+    let base =
+        RuleCondition::builder().set_field(c.field().map(str::to_string)).set_regex_values(sorted(c.regex_values()));
+    match c.field() {
+        Some("host-header") => {
+            let (values, regex) =
+                c.host_header_config().map_or((c.values(), &[][..]), |h| (h.values(), h.regex_values()));
+            base.host_header_config(
+                HostHeaderConditionConfig::builder().set_values(sorted(values)).set_regex_values(sorted(regex)).build(),
+            )
+            .build()
+        }
+        Some("path-pattern") => {
+            let (values, regex) =
+                c.path_pattern_config().map_or((c.values(), &[][..]), |p| (p.values(), p.regex_values()));
+            base.path_pattern_config(
+                PathPatternConditionConfig::builder()
+                    .set_values(sorted(values))
+                    .set_regex_values(sorted(regex))
+                    .build(),
+            )
+            .build()
+        }
+        _ => {
+            let http_header = c.http_header_config().map(|h| {
+                HttpHeaderConditionConfig::builder()
+                    .set_http_header_name(h.http_header_name().map(str::to_string))
+                    .set_values(sorted(h.values()))
+                    .set_regex_values(sorted(h.regex_values()))
+                    .build()
+            });
+            let query_string = c.query_string_config().map(|q| {
+                let mut pairs = q.values().to_vec();
+                pairs.sort_by(|a, b| (a.key(), a.value()).cmp(&(b.key(), b.value())));
+                QueryStringConditionConfig::builder().set_values(Some(pairs)).build()
+            });
+            let method = c
+                .http_request_method_config()
+                .map(|m| HttpRequestMethodConditionConfig::builder().set_values(sorted(m.values())).build());
+            let source_ip = c.source_ip_config().map(|s| {
+                SourceIpConditionConfig::builder()
+                    .set_values(sorted(s.values()))
+                    .set_ip_address_type(s.ip_address_type().cloned())
+                    .build()
+            });
+            base.set_http_header_config(http_header)
+                .set_query_string_config(query_string)
+                .set_http_request_method_config(method)
+                .set_source_ip_config(source_ip)
+                .set_values(sorted(c.values()))
+                .build()
+        }
+    }
+}
+
+/// The conditions as an order-free comparable value.
+fn condition_set(conditions: &[RuleCondition]) -> Vec<String> {
+    let mut keys: Vec<String> = conditions.iter().map(|c| format!("{:?}", normalized(c))).collect();
+    keys.sort();
+    keys
 }
 
 #[async_trait]
@@ -229,11 +341,36 @@ impl TrafficRouter for AlbRouter {
     }
 
     async fn add_cohort(&self, cohort: &Cohort) -> Result<Change> {
-        let rules = self.listener_rules().await?;
+        let mut rules = self.listener_rules().await?;
         let managed = self.managed_rules(&rules).await?;
-        if managed.iter().any(|r| header_of(r) == Some((cohort.header.clone(), cohort.values.clone()))) {
+        let header = RuleCondition::builder()
+            .field("http-header")
+            .http_header_config(
+                HttpHeaderConditionConfig::builder()
+                    .http_header_name(&cohort.header)
+                    .set_values(Some(cohort.values.clone()))
+                    .build(),
+            )
+            .build();
+        let wanted = condition_set(std::slice::from_ref(&header));
+        let ours = |m: &&Managed| m.service.as_deref() == Some(self.service.as_str());
+        if managed.iter().filter(ours).any(|m| {
+            m.deployment.as_deref() == Some(self.deployment_id.as_str()) && condition_set(m.rule.conditions()) == wanted
+        }) {
             return Ok(Change::AlreadyThere);
         }
+        // This service's rules from an earlier deployment forward to a target group that is
+        // now this deployment's blue or green: they go before ours is made.
+        let mut stale = Vec::new();
+        for m in managed.iter().filter(ours) {
+            if m.deployment.as_deref() != Some(self.deployment_id.as_str()) {
+                let (rule, deployment) = (m.rule.rule_arn(), m.deployment.as_deref());
+                info!(?rule, ?deployment, "removing a stale cohort rule of this service");
+                self.delete_rule(&m.rule).await?;
+                stale.extend(m.rule.rule_arn().map(str::to_string));
+            }
+        }
+        rules.retain(|r| !r.rule_arn().is_some_and(|a| stale.iter().any(|s| s == a)));
         // The lowest free priority, so the cohort is matched before the rules behind it.
         let used: Vec<i32> = rules.iter().filter_map(|r| r.priority()?.parse().ok()).collect();
         let priority = (1..=50_000).find(|p| !used.contains(p)).unwrap_or(50_000);
@@ -241,17 +378,7 @@ impl TrafficRouter for AlbRouter {
             .create_rule()
             .listener_arn(&self.listener_arn)
             .priority(priority)
-            .conditions(
-                RuleCondition::builder()
-                    .field("http-header")
-                    .http_header_config(
-                        HttpHeaderConditionConfig::builder()
-                            .http_header_name(&cohort.header)
-                            .set_values(Some(cohort.values.clone()))
-                            .build(),
-                    )
-                    .build(),
-            )
+            .conditions(header)
             .actions(
                 Action::builder()
                     .r#type(ActionTypeEnum::Forward)
@@ -265,6 +392,8 @@ impl TrafficRouter for AlbRouter {
                     .build(),
             )
             .tags(Tag::builder().key(MANAGED_TAG).value("cohort").build())
+            .tags(Tag::builder().key(SERVICE_TAG).value(&self.service).build())
+            .tags(Tag::builder().key(DEPLOYMENT_TAG).value(&self.deployment_id).build())
             .send()
             .await
             .aws("CreateRule")?;
@@ -274,13 +403,19 @@ impl TrafficRouter for AlbRouter {
     async fn remove_cohorts(&self) -> Result<usize> {
         let mut removed = 0;
         let rules = self.listener_rules().await?;
-        for rule in self.managed_rules(&rules).await? {
-            let Some(arn) = rule.rule_arn() else { continue };
-            match self.elbv2.delete_rule().rule_arn(arn).send().await {
-                Ok(_) => removed += 1,
-                // Gone already (a retry, or someone else cleaned up): that is what we wanted.
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_rule_not_found_exception()) => {}
-                Err(e) => return Err(Error::from_sdk("DeleteRule", e)),
+        for m in self.managed_rules(&rules).await? {
+            match m.service.as_deref() {
+                Some(service) if service == self.service => {
+                    if self.delete_rule(&m.rule).await? {
+                        removed += 1;
+                    }
+                }
+                // Another service's cohort: its own deployment removes it.
+                Some(_) => {}
+                None => warn!(
+                    rule = ?m.rule.rule_arn(),
+                    "cohort rule without a {SERVICE_TAG} tag (made by an older hookline): left alone, delete it by hand"
+                ),
             }
         }
         Ok(removed)

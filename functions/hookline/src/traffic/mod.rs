@@ -11,7 +11,7 @@ mod alb;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use alb::{AlbRouter, MANAGED_TAG};
+pub use alb::{AlbRouter, DEPLOYMENT_TAG, MANAGED_TAG, SERVICE_TAG};
 
 use crate::{Error, Result};
 
@@ -82,7 +82,7 @@ pub trait TrafficRouter: Send + Sync {
     /// Adds the header rule sending a cohort to green (kept if already there).
     async fn add_cohort(&self, cohort: &Cohort) -> Result<Change>;
 
-    /// Removes every cohort rule hookline manages on this route; returns how many went.
+    /// Removes this service's cohort rules (never another service's); returns how many went.
     async fn remove_cohorts(&self) -> Result<usize>;
 
     /// Checks the live split is `expected`.

@@ -1,15 +1,17 @@
-use aws_sdk_elasticloadbalancingv2::operation::create_rule::CreateRuleOutput;
-use aws_sdk_elasticloadbalancingv2::operation::delete_rule::{DeleteRuleError, DeleteRuleOutput};
+use aws_sdk_elasticloadbalancingv2::operation::create_rule::{CreateRuleInput, CreateRuleOutput};
+use aws_sdk_elasticloadbalancingv2::operation::delete_rule::{DeleteRuleError, DeleteRuleInput, DeleteRuleOutput};
 use aws_sdk_elasticloadbalancingv2::operation::describe_rules::DescribeRulesOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::modify_listener::ModifyListenerOutput;
 use aws_sdk_elasticloadbalancingv2::types::error::RuleNotFoundException;
-use aws_sdk_elasticloadbalancingv2::types::{HttpHeaderConditionConfig, RuleCondition, TagDescription};
+use aws_sdk_elasticloadbalancingv2::types::{
+    HttpHeaderConditionConfig, PathPatternConditionConfig, Rule as ListenerRule, RuleCondition, TagDescription,
+};
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule as MockRule, RuleMode};
 
 use super::*;
-use crate::testing::{context, listener, weights_in, GREEN_TG};
+use crate::testing::{context, listener, weights_in, Sent, DEPLOYMENT, GREEN_TG, LISTENER};
 
 fn router(rules: &[&MockRule]) -> AlbRouter {
     let client: Client = mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.iter().copied());
@@ -84,82 +86,198 @@ async fn weight_on_a_foreign_target_group_is_drift() {
     assert!(matches!(router(&[&describe]).weights().await, Err(Error::TrafficDrift { .. })));
 }
 
-fn cohort_rule(arn: &str, header: &str) -> aws_sdk_elasticloadbalancingv2::types::Rule {
-    aws_sdk_elasticloadbalancingv2::types::Rule::builder()
-        .rule_arn(arn)
-        .priority("1")
-        .is_default(false)
-        .conditions(
-            RuleCondition::builder()
-                .field("http-header")
-                .http_header_config(
-                    HttpHeaderConditionConfig::builder().http_header_name(header).values("internal").build(),
-                )
+/// The service and deployment of `context()`, as the cohort rules' tags spell them.
+const SERVICE: &str = "demo/web";
+
+/// Who a listener rule belongs to, by its tags.
+#[derive(Clone, Copy)]
+enum Owner {
+    /// Tagged by this deployment of this service.
+    Ours,
+    /// Tagged by an earlier deployment of this service.
+    OursEarlier,
+    /// Tagged by another service's deployment.
+    OtherService,
+    /// Tagged `hookline:managed` only (made before rules named their service).
+    LegacyManaged,
+    /// Not hookline's.
+    Untagged,
+}
+
+fn header(name: &str, values: &[&str]) -> RuleCondition {
+    RuleCondition::builder()
+        .field("http-header")
+        .http_header_config(
+            HttpHeaderConditionConfig::builder()
+                .http_header_name(name)
+                .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
                 .build(),
         )
         .build()
 }
 
-fn rules(list: Vec<aws_sdk_elasticloadbalancingv2::types::Rule>) -> MockRule {
-    mock!(Client::describe_rules)
-        .then_output(move || DescribeRulesOutput::builder().set_rules(Some(list.clone())).build())
+/// A path condition spelled as DescribeRules answers it: legacy `Values` and the config both.
+fn path(values: &[&str]) -> RuleCondition {
+    let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    RuleCondition::builder()
+        .field("path-pattern")
+        .set_values(Some(values.clone()))
+        .path_pattern_config(PathPatternConditionConfig::builder().set_values(Some(values)).build())
+        .build()
 }
 
-fn tags(managed: &'static [&'static str]) -> MockRule {
+fn listener_rule(arn: &str, priority: u32, conditions: Vec<RuleCondition>) -> ListenerRule {
+    ListenerRule::builder()
+        .rule_arn(arn)
+        .priority(priority.to_string())
+        .is_default(false)
+        .set_conditions(Some(conditions))
+        .build()
+}
+
+fn cohort_rule(arn: &str, priority: u32) -> ListenerRule {
+    listener_rule(arn, priority, vec![header("X-Canary", &["internal"])])
+}
+
+/// DescribeRules on the production listener: the default rule plus `list`.
+fn rules(list: Vec<ListenerRule>) -> MockRule {
+    mock!(Client::describe_rules).match_requests(|r| r.listener_arn() == Some(LISTENER)).then_output(move || {
+        let default = ListenerRule::builder().rule_arn("arn:rule/default").priority("default").is_default(true).build();
+        DescribeRulesOutput::builder().set_rules(Some(std::iter::once(default).chain(list.clone()).collect())).build()
+    })
+}
+
+/// DescribeTags answering each rule's tags from `owners` (a rule not listed has none).
+fn tags(owners: &'static [(&'static str, Owner)]) -> MockRule {
     mock!(Client::describe_tags).then_compute_output(move |req| {
         let descs = req
             .resource_arns()
             .iter()
             .map(|arn| {
-                let mut d = TagDescription::builder().resource_arn(arn);
-                if managed.contains(&arn.as_str()) {
-                    d = d.tags(Tag::builder().key(MANAGED_TAG).value("cohort").build());
-                }
-                d.build()
+                let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+                let owner = owners.iter().find(|(a, _)| a == arn).map_or(Owner::Untagged, |(_, o)| *o);
+                let list = match owner {
+                    Owner::Ours => {
+                        vec![tag(MANAGED_TAG, "cohort"), tag(SERVICE_TAG, SERVICE), tag(DEPLOYMENT_TAG, DEPLOYMENT)]
+                    }
+                    Owner::OursEarlier => {
+                        vec![tag(MANAGED_TAG, "cohort"), tag(SERVICE_TAG, SERVICE), tag(DEPLOYMENT_TAG, "d-EARLIER01")]
+                    }
+                    Owner::OtherService => vec![
+                        tag(MANAGED_TAG, "cohort"),
+                        tag(SERVICE_TAG, "demo/admin"),
+                        tag(DEPLOYMENT_TAG, "d-ADMIN0001"),
+                    ],
+                    Owner::LegacyManaged => vec![tag(MANAGED_TAG, "cohort")],
+                    Owner::Untagged => vec![],
+                };
+                TagDescription::builder().resource_arn(arn).set_tags(Some(list)).build()
             })
             .collect();
         DescribeTagsOutput::builder().set_tag_descriptions(Some(descs)).build()
     })
 }
 
-#[tokio::test]
-async fn add_cohort_creates_a_tagged_header_rule_to_green_once() {
-    let describe = rules(vec![]);
-    let tag = tags(&[]);
-    let create = mock!(Client::create_rule)
-        .match_requests(|r| {
-            let header = r.conditions().first().and_then(|c| c.http_header_config()).and_then(|h| h.http_header_name());
-            let to_green = r
-                .actions()
-                .first()
-                .and_then(|a| a.forward_config())
-                .map(|f| f.target_groups()[0].target_group_arn() == Some(GREEN_TG));
-            let tagged = r.tags().iter().any(|t| t.key() == Some(MANAGED_TAG));
-            header == Some("X-Canary") && to_green == Some(true) && tagged && r.priority() == Some(1)
-        })
-        .then_output(|| CreateRuleOutput::builder().build());
-    let r = router(&[&describe, &tag, &create]);
-    let cohort = Cohort { header: "X-Canary".into(), values: vec!["internal".into()] };
-    assert_eq!(r.add_cohort(&cohort).await, Ok(Change::Applied));
-    assert_eq!(create.num_calls(), 1);
+fn cohort() -> Cohort {
+    Cohort { header: "X-Canary".into(), values: vec!["internal".into()] }
+}
 
-    // Already there: no second rule.
-    let describe = rules(vec![cohort_rule("arn:rule/1", "X-Canary")]);
-    let tag = tags(&["arn:rule/1"]);
-    let create = mock!(Client::create_rule).then_output(|| CreateRuleOutput::builder().build());
-    let r = router(&[&describe, &tag, &create]);
-    assert_eq!(r.add_cohort(&cohort).await, Ok(Change::AlreadyThere));
-    assert_eq!(create.num_calls(), 0);
+fn create_rule(sent: &Sent<CreateRuleInput>) -> MockRule {
+    mock!(Client::create_rule).match_requests(sent.recorder()).then_output(|| CreateRuleOutput::builder().build())
+}
+
+fn delete_rule(sent: &Sent<DeleteRuleInput>) -> MockRule {
+    mock!(Client::delete_rule).match_requests(sent.recorder()).then_output(|| DeleteRuleOutput::builder().build())
+}
+
+/// The conditions a CreateRule request sets, spelled canonically and in a fixed order.
+fn conditions_of(conditions: &[RuleCondition]) -> Vec<String> {
+    condition_set(conditions)
+}
+
+fn tag_value<'a>(req: &'a CreateRuleInput, key: &str) -> Option<&'a str> {
+    req.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
+fn forwards_to_green_only(req: &CreateRuleInput) -> bool {
+    let groups = req.actions().first().and_then(|a| a.forward_config()).map(|f| f.target_groups().to_vec());
+    groups.is_some_and(|g| g.len() == 1 && g[0].target_group_arn() == Some(GREEN_TG))
 }
 
 #[tokio::test]
-async fn remove_cohorts_deletes_only_managed_rules_and_tolerates_missing_ones() {
-    let describe = rules(vec![
-        cohort_rule("arn:rule/mine", "X-Canary"),
-        cohort_rule("arn:rule/theirs", "X-Other"),
-        cohort_rule("arn:rule/gone", "X-Canary"),
+async fn add_cohort_tags_the_rule_with_its_service_and_deployment() {
+    let created = Sent::default();
+    let create = create_rule(&created);
+    let r = router(&[&rules(vec![]), &tags(&[]), &create]);
+    assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::Applied));
+    let req = created.only();
+    assert_eq!(conditions_of(req.conditions()), conditions_of(&[header("X-Canary", &["internal"])]));
+    assert!(forwards_to_green_only(&req));
+    assert_eq!(tag_value(&req, MANAGED_TAG), Some("cohort"));
+    assert_eq!(tag_value(&req, SERVICE_TAG), Some(SERVICE));
+    assert_eq!(tag_value(&req, DEPLOYMENT_TAG), Some(DEPLOYMENT));
+}
+
+#[tokio::test]
+async fn add_cohort_is_already_there_only_for_this_deployments_rule_with_the_same_conditions() {
+    // This deployment's rule, same conditions: nothing to do.
+    let create = create_rule(&Sent::default());
+    let r = router(&[&rules(vec![cohort_rule("arn:rule/1", 1)]), &tags(&[("arn:rule/1", Owner::Ours)]), &create]);
+    assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::AlreadyThere));
+    assert_eq!(create.num_calls(), 0);
+
+    // Another service's cohort rule with the very same header is not ours: ours is created after it.
+    let created = Sent::default();
+    let create = create_rule(&created);
+    let r = router(&[
+        &rules(vec![cohort_rule("arn:rule/admin-cohort", 1)]),
+        &tags(&[("arn:rule/admin-cohort", Owner::OtherService)]),
+        &create,
     ]);
-    let tag = tags(&["arn:rule/mine", "arn:rule/gone"]);
+    assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::Applied));
+    assert_eq!(created.only().priority(), Some(2));
+}
+
+#[tokio::test]
+async fn add_cohort_replaces_a_rule_an_earlier_deployment_of_this_service_left() {
+    // The earlier deployment's green is this deployment's blue: its rule must not stay in front.
+    let describe = rules(vec![cohort_rule("arn:rule/earlier", 1)]);
+    let tag = tags(&[("arn:rule/earlier", Owner::OursEarlier)]);
+    let (deleted, created) = (Sent::default(), Sent::default());
+    let (delete, create) = (delete_rule(&deleted), create_rule(&created));
+    let r = router(&[&describe, &tag, &delete, &create]);
+    assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::Applied));
+    assert_eq!(deleted.only().rule_arn(), Some("arn:rule/earlier"));
+    assert_eq!(created.only().priority(), Some(1), "the freed priority is used again");
+}
+
+#[tokio::test]
+async fn remove_cohorts_deletes_only_this_services_rules() {
+    let describe = rules(vec![
+        cohort_rule("arn:rule/mine", 1),
+        cohort_rule("arn:rule/mine-earlier", 2),
+        cohort_rule("arn:rule/other-service", 3),
+        cohort_rule("arn:rule/legacy", 4),
+        listener_rule("arn:rule/untagged", 5, vec![path(&["/admin*"])]),
+    ]);
+    let tag = tags(&[
+        ("arn:rule/mine", Owner::Ours),
+        ("arn:rule/mine-earlier", Owner::OursEarlier),
+        ("arn:rule/other-service", Owner::OtherService),
+        ("arn:rule/legacy", Owner::LegacyManaged),
+    ]);
+    let deleted = Sent::default();
+    let delete = delete_rule(&deleted);
+    let r = router(&[&describe, &tag, &delete]);
+    assert_eq!(r.remove_cohorts().await, Ok(2));
+    let arns: Vec<String> = deleted.all().iter().filter_map(|d| d.rule_arn().map(str::to_string)).collect();
+    assert_eq!(arns, ["arn:rule/mine", "arn:rule/mine-earlier"]);
+}
+
+#[tokio::test]
+async fn remove_cohorts_tolerates_rules_already_gone() {
+    let describe = rules(vec![cohort_rule("arn:rule/mine", 1), cohort_rule("arn:rule/gone", 2)]);
+    let tag = tags(&[("arn:rule/mine", Owner::Ours), ("arn:rule/gone", Owner::Ours)]);
     let delete_mine = mock!(Client::delete_rule)
         .match_requests(|r| r.rule_arn() == Some("arn:rule/mine"))
         .then_output(|| DeleteRuleOutput::builder().build());
