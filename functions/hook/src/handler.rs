@@ -2,10 +2,20 @@
 //! (AfterAllowTraffic) execution for a CodeDeploy hook invocation. If anything
 //! fails before the execution exists, the hook is reported `Failed` at once:
 //! a hook nobody answers stalls the deployment for an hour.
+//!
+//! An invocation is matched to the hook execution it carries, not to whichever
+//! event happens to be in progress: Lambda delivers asynchronous events at
+//! least once and retries them, so a BeforeAllowTraffic invocation may arrive
+//! again after the deployment moved on to AfterAllowTraffic. Before starting
+//! anything, `hook` looks up the deployment's executions; one whose input
+//! answers this `LifecycleEventHookExecutionId` means "already started".
 
 use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 use hookline::error::AwsResultExt;
-use hookline::execution::{execution_name, now_epoch, ExecutionDocument, HookEvent, HookKind, HookRef, RolloutState};
+use hookline::execution::{
+    execution_name, hook_executions, now_epoch, ExecutionDocument, HookEvent, HookExecution, HookKind, HookRef,
+    HookStateMachines, RolloutState,
+};
 use hookline::lifecycle::{HookStatus, Lifecycle};
 use hookline::plan::Plan;
 use hookline::runtime::parse_event;
@@ -17,8 +27,7 @@ use tracing::{error, info, info_span, warn, Instrument};
 /// What the hook function needs, built once per container.
 pub struct Deps {
     pub clients: Clients,
-    pub canary_state_machine_arn: String,
-    pub post_traffic_state_machine_arn: String,
+    pub state_machines: HookStateMachines,
     pub plan_parameter_prefix: String,
 }
 
@@ -27,8 +36,10 @@ impl Deps {
     pub fn from_env(clients: Clients) -> Deps {
         Deps {
             clients,
-            canary_state_machine_arn: std::env::var("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
-            post_traffic_state_machine_arn: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
+            state_machines: HookStateMachines {
+                canary: std::env::var("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
+                post_traffic: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
+            },
             plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into()),
         }
     }
@@ -57,9 +68,26 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     let span = info_span!("hook", deployment_id = %deployment_id);
     async {
         match start(deps, &deployment_id, &execution_id).await {
-            Ok(out) => {
+            Ok(Started::Execution(out)) => {
                 info!(execution_arn = %out.execution_arn, event = out.event.as_str(), already_started = out.already_started, "execution started");
                 Ok(out)
+            }
+            Ok(Started::EventServedByAnother(other)) => {
+                // Not reported: this id may be a stale invocation of a hook already answered, and a
+                // Failed report must never land while the running execution may have traffic split.
+                // The error makes Lambda retry, then the dead-letter queue (alarmed) hands the event
+                // to `rollback`, which answers it once no execution serves the event any more.
+                let err = Error::invalid(
+                    "LifecycleEventHookExecutionId",
+                    format!(
+                        "the hook execution id of the {} event in progress; that event is already answered by {} \
+                         for another hook execution id, so this invocation starts nothing",
+                        other.event.as_str(),
+                        other.execution_arn
+                    ),
+                );
+                error!(error = %err, execution_status = other.status.as_str(), "invocation matches no hookline execution; not started, not reported");
+                Err(err)
             }
             Err(err) => {
                 error!(error = %err, error_type = err.error_type(), "could not start the execution; reporting the hook Failed");
@@ -76,7 +104,32 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     .await
 }
 
-async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Output> {
+/// What an invocation came to, short of an error (which is reported `Failed`).
+enum Started {
+    /// The execution answering this hook execution id: started now or found.
+    Execution(Output),
+    /// The event in progress already has its execution, answering another hook execution id.
+    EventServedByAnother(HookExecution),
+}
+
+fn already_started(found: &HookExecution) -> Started {
+    Started::Execution(Output {
+        execution_arn: found.execution_arn.clone(),
+        state_machine_arn: found.state_machine_arn.clone(),
+        event: found.event,
+        already_started: true,
+    })
+}
+
+async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Started> {
+    // First, before anything that needs the deployment still in progress: a duplicate or a
+    // late retry of an invocation whose execution exists (running or ended) is done.
+    let existing = hook_executions(&deps.clients.sfn, &deps.state_machines, deployment_id).await?;
+    if let Some(found) = existing.iter().find(|e| e.serves(execution_id)) {
+        info!(execution_arn = %found.execution_arn, event = found.event.as_str(), "this hook execution id already has its execution");
+        return Ok(already_started(found));
+    }
+
     let resolved = deps.clients.lifecycle().resolve(deployment_id, Some(execution_id)).await?;
     let mut context = resolved.context;
     let event = resolved.in_progress_event.as_deref().and_then(HookEvent::from_name).ok_or_else(|| {
@@ -88,6 +141,13 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<O
             ),
         )
     })?;
+    // CodeDeploy gives each lifecycle event one hook execution id. An execution of the event in
+    // progress that answers another id was started by that id's invocation, while the event was in
+    // progress: this id is then most likely a stale invocation of an event answered without a
+    // hookline execution. Which one is which cannot be told from the opaque ids, so nothing starts.
+    if let Some(other) = existing.into_iter().find(|e| e.event == event) {
+        return Ok(Started::EventServedByAnother(other));
+    }
     context.hook = Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: execution_id.to_string() });
 
     let plan = load_plan(deps, &context.application, &context.deployment_group).await?;
@@ -108,22 +168,18 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<O
             now
         }
     };
-    let (state_machine_arn, state) = match event {
-        HookEvent::BeforeAllowTraffic => {
-            (&deps.canary_state_machine_arn, RolloutState { index: 0, weight: 0, started_at, bake_until: None })
-        }
+    let state_machine_arn = deps.state_machines.for_event(event);
+    let state = match event {
+        HookEvent::BeforeAllowTraffic => RolloutState { index: 0, weight: 0, started_at, bake_until: None },
         // The post-traffic bake counts from the event's start too: production has been on
         // green since AllowTraffic ended, before this event began (and a bake past the
         // budget would only end in a rollback).
-        HookEvent::AfterAllowTraffic => (
-            &deps.post_traffic_state_machine_arn,
-            RolloutState {
-                index: 0,
-                weight: 100,
-                started_at,
-                bake_until: Some(started_at + i64::try_from(plan.post_traffic.bake_seconds).unwrap_or(0)),
-            },
-        ),
+        HookEvent::AfterAllowTraffic => RolloutState {
+            index: 0,
+            weight: 100,
+            started_at,
+            bake_until: Some(started_at + i64::try_from(plan.post_traffic.bake_seconds).unwrap_or(0)),
+        },
     };
     if state_machine_arn.is_empty() {
         return Err(Error::invalid("environment", format!("the {} state machine ARN", event.as_str())));
@@ -134,19 +190,21 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<O
     let started =
         deps.clients.sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input).send().await;
     match started {
-        Ok(out) => Ok(Output {
+        Ok(out) => Ok(Started::Execution(Output {
             execution_arn: out.execution_arn().to_string(),
-            state_machine_arn: state_machine_arn.clone(),
+            state_machine_arn: state_machine_arn.to_string(),
             event,
             already_started: false,
-        }),
-        // A duplicate invocation: the execution of this hook exists, which is success.
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => Ok(Output {
-            execution_arn: format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1)),
-            state_machine_arn: state_machine_arn.clone(),
-            event,
-            already_started: true,
-        }),
+        })),
+        // Another invocation started it between our lookup and now: look at whom it answers.
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => {
+            let existing = hook_executions(&deps.clients.sfn, &deps.state_machines, deployment_id).await?;
+            match existing.into_iter().find(|e| e.event == event) {
+                Some(found) if found.serves(execution_id) => Ok(already_started(&found)),
+                Some(other) => Ok(Started::EventServedByAnother(other)),
+                None => Err(Error::from_sdk("StartExecution", e)),
+            }
+        }
         Err(e) => Err(Error::from_sdk("StartExecution", e)),
     }
 }

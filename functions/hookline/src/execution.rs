@@ -1,9 +1,13 @@
 //! The execution document: what `hook` starts each state machine execution
 //! with and what every task passes along (docs/contracts.md).
 
+use aws_sdk_sfn::types::ExecutionStatus;
 use serde::{Deserialize, Serialize};
+use tracing::warn;
 
+use crate::error::AwsResultExt;
 use crate::plan::Plan;
+use crate::Result;
 
 /// Which lifecycle hook an execution answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +113,110 @@ pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
     name
 }
 
+/// The two state machines that answer hooks, one per event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookStateMachines {
+    /// Answers BeforeAllowTraffic.
+    pub canary: String,
+    /// Answers AfterAllowTraffic.
+    pub post_traffic: String,
+}
+
+impl HookStateMachines {
+    /// The state machine that answers `event`.
+    pub fn for_event(&self, event: HookEvent) -> &str {
+        match event {
+            HookEvent::BeforeAllowTraffic => &self.canary,
+            HookEvent::AfterAllowTraffic => &self.post_traffic,
+        }
+    }
+}
+
+/// The ARN Step Functions gives the execution `name` of `state_machine_arn`
+/// (`arn:...:stateMachine:<machine>` becomes `arn:...:execution:<machine>:<name>`).
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
+}
+
+/// A deployment's execution for one hook event, as Step Functions describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookExecution {
+    pub event: HookEvent,
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub status: ExecutionStatus,
+    /// The CodeDeploy hook execution id the execution answers (`context.hook.execution_id`
+    /// of its input); `None` when its input does not say.
+    pub hook_execution_id: Option<String>,
+}
+
+impl HookExecution {
+    /// Still running: it will answer its hook itself.
+    pub fn is_running(&self) -> bool {
+        self.status == ExecutionStatus::Running
+    }
+
+    /// It answers the hook execution `execution_id` (ids compared whole, never parsed).
+    pub fn serves(&self, execution_id: &str) -> bool {
+        self.hook_execution_id.as_deref() == Some(execution_id)
+    }
+}
+
+/// The part of an execution's input that says which hook it answers.
+#[derive(Deserialize)]
+struct InputHook {
+    context: InputHookContext,
+}
+
+#[derive(Deserialize)]
+struct InputHookContext {
+    #[serde(default)]
+    hook: Option<HookRef>,
+}
+
+/// The deployment's hook executions that exist (`<deployment>-BeforeAllowTraffic` on the
+/// canary machine, `<deployment>-AfterAllowTraffic` on post-traffic), running or ended.
+///
+/// An execution's name is per deployment and event, so it cannot say which hook
+/// invocation started it; its input can. Closed executions stay describable for 90
+/// days (Step Functions developer guide, "Quotas": execution history retention), far
+/// longer than CodeDeploy's one-hour hook timeout.
+pub async fn hook_executions(
+    sfn: &aws_sdk_sfn::Client,
+    machines: &HookStateMachines,
+    deployment_id: &str,
+) -> Result<Vec<HookExecution>> {
+    let mut found = Vec::new();
+    for event in [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic] {
+        let state_machine_arn = machines.for_event(event);
+        if state_machine_arn.is_empty() {
+            continue;
+        }
+        let arn = execution_arn(state_machine_arn, &execution_name(deployment_id, event));
+        let described = match sfn.describe_execution().execution_arn(&arn).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => continue,
+            Err(e) => return Err(e).aws("DescribeExecution"),
+        };
+        let hook_execution_id = match described.input().map(serde_json::from_str::<InputHook>) {
+            Some(Ok(input)) => input.context.hook.map(|h| h.execution_id),
+            Some(Err(e)) => {
+                warn!(execution = %arn, error = %e, "execution input has no readable context.hook; it serves no known hook");
+                None
+            }
+            None => None,
+        };
+        found.push(HookExecution {
+            event,
+            execution_arn: arn,
+            state_machine_arn: state_machine_arn.to_string(),
+            status: described.status().clone(),
+            hook_execution_id,
+        });
+    }
+    Ok(found)
+}
+
 /// Now, in epoch seconds.
 pub fn now_epoch() -> i64 {
     std::time::SystemTime::now()
@@ -117,9 +225,121 @@ pub fn now_epoch() -> i64 {
         .unwrap_or(0)
 }
 
+/// DescribeExecution answers for the demo deployment's hook executions (unit tests).
+#[cfg(any(test, feature = "test-util"))]
+pub mod mocks {
+    use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionError, DescribeExecutionOutput};
+    use aws_sdk_sfn::primitives::DateTime;
+    use aws_sdk_sfn::types::error::ExecutionDoesNotExist;
+    use aws_sdk_sfn::types::ExecutionStatus;
+    use aws_smithy_mocks::{mock, Rule};
+
+    use super::*;
+    use crate::testing::{context, plan, state, DEPLOYMENT};
+
+    pub const CANARY_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary";
+    pub const POST_TRAFFIC_MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-post-traffic";
+
+    /// The sandbox's two hook state machines.
+    pub fn machines() -> HookStateMachines {
+        HookStateMachines { canary: CANARY_MACHINE.into(), post_traffic: POST_TRAFFIC_MACHINE.into() }
+    }
+
+    /// The ARN of the demo deployment's execution for `event`.
+    pub fn arn(event: HookEvent) -> String {
+        execution_arn(machines().for_event(event), &execution_name(DEPLOYMENT, event))
+    }
+
+    /// The execution document `hook` starts `event`'s execution with, answering `hook_execution_id`.
+    pub fn input(event: HookEvent, hook_execution_id: &str) -> String {
+        let mut ctx = context();
+        ctx.hook = Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: hook_execution_id.into() });
+        let doc = ExecutionDocument {
+            context: ctx,
+            plan: plan(),
+            state: state(if event == HookEvent::AfterAllowTraffic { 100 } else { 0 }, 60),
+        };
+        serde_json::to_string(&doc).unwrap_or_else(|e| panic!("execution document: {e}"))
+    }
+
+    /// The demo deployment's `event` execution exists with `status`, answering `hook_execution_id`.
+    pub fn execution(event: HookEvent, hook_execution_id: &'static str, status: ExecutionStatus) -> Rule {
+        mock!(aws_sdk_sfn::Client::describe_execution)
+            .match_requests(move |r| r.execution_arn() == Some(arn(event).as_str()))
+            .then_output(move || described(event, hook_execution_id, status.clone()))
+    }
+
+    /// DescribeExecution's answer for the demo deployment's `event` execution.
+    pub fn described(event: HookEvent, hook_execution_id: &str, status: ExecutionStatus) -> DescribeExecutionOutput {
+        DescribeExecutionOutput::builder()
+            .execution_arn(arn(event))
+            .state_machine_arn(machines().for_event(event))
+            .status(status)
+            .start_date(DateTime::from_secs(0))
+            .input(input(event, hook_execution_id))
+            .build()
+            .unwrap_or_else(|e| panic!("describe execution output: {e}"))
+    }
+
+    /// Step Functions' answer for an execution that does not exist.
+    pub fn does_not_exist() -> DescribeExecutionError {
+        DescribeExecutionError::ExecutionDoesNotExist(ExecutionDoesNotExist::builder().message("not found").build())
+    }
+
+    /// Every other execution does not exist (list it after the rules for executions that do).
+    pub fn no_execution() -> Rule {
+        mock!(aws_sdk_sfn::Client::describe_execution).then_error(does_not_exist)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use aws_sdk_sfn::types::ExecutionStatus;
+
+    use crate::testing::{mocked_clients, DEPLOYMENT, HOOK_EXECUTION};
+
+    #[tokio::test]
+    async fn hook_executions_reads_whom_each_existing_execution_answers() {
+        let canary = mocks::execution(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, ExecutionStatus::Succeeded);
+        let none = mocks::no_execution();
+        let clients = mocked_clients(&[&canary, &none]);
+
+        let found = hook_executions(&clients.sfn, &mocks::machines(), DEPLOYMENT).await.expect("lookup");
+
+        assert_eq!(found.len(), 1, "{found:?}");
+        let canary_execution = &found[0];
+        assert_eq!(canary_execution.event, HookEvent::BeforeAllowTraffic);
+        assert_eq!(canary_execution.execution_arn, mocks::arn(HookEvent::BeforeAllowTraffic));
+        assert_eq!(
+            canary_execution.execution_arn,
+            "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-TESTDEP01-BeforeAllowTraffic"
+        );
+        assert!(canary_execution.serves(HOOK_EXECUTION) && !canary_execution.serves("another-id"));
+        assert!(!canary_execution.is_running());
+        assert_eq!(none.num_calls(), 1, "the post-traffic execution was looked up too");
+    }
+
+    #[tokio::test]
+    async fn an_execution_whose_input_names_no_hook_serves_no_id() {
+        let odd = aws_smithy_mocks::mock!(aws_sdk_sfn::Client::describe_execution).then_output(|| {
+            aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput::builder()
+                .execution_arn("arn:x")
+                .state_machine_arn("arn:y")
+                .status(ExecutionStatus::Running)
+                .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                .input(r#"{"not": "a document"}"#)
+                .build()
+                .expect("output")
+        });
+        let clients = mocked_clients(&[&odd]);
+
+        let found = hook_executions(&clients.sfn, &mocks::machines(), DEPLOYMENT).await.expect("lookup");
+
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|e| e.hook_execution_id.is_none() && e.is_running()));
+    }
 
     #[test]
     fn execution_name_is_stable_and_valid() {

@@ -9,11 +9,14 @@ use aws_sdk_codedeploy::types::{
 };
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionInput, StartExecutionOutput};
 use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
+use aws_sdk_sfn::types::ExecutionStatus;
 use aws_sdk_ssm::operation::get_parameter::{GetParameterError, GetParameterOutput};
 use aws_sdk_ssm::types::error::ParameterNotFound;
 use aws_smithy_mocks::{mock, Rule};
+use hookline::execution::mocks::{described, does_not_exist, execution, machines, no_execution};
 use hookline::execution::ExecutionDocument;
 use hookline::testing::{
     access_denied, context, deployment, mocked_clients, throttling_json, Sent, BLUE_TG, DEPLOYMENT, GREEN_TG,
@@ -29,17 +32,24 @@ const TEST_LISTENER: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/demo/50dc6c495c0c9188/0000000000000001";
 const PLAN_JSON: &str = r#"{"steps":[{"weight":10,"bake":"1m"},{"weight":100}],"health":{"interval":"10s","alarms":["web-5xx"]},"post_traffic":{"bake":"5m"}}"#;
 
+/// The BeforeAllowTraffic hook's execution id, once its invocation turns stale.
+const BEFORE_HOOK: &str = HOOK_EXECUTION;
+/// The AfterAllowTraffic hook's execution id.
+const AFTER_HOOK: &str = "eyJhZnRlciI6ImFsbG93LXRyYWZmaWMifQ==";
+
+/// Clients answering `rules`, then (unless a rule before says otherwise) no hookline execution exists.
 fn deps(rules: &[&Rule]) -> Deps {
-    Deps {
-        clients: mocked_clients(rules),
-        canary_state_machine_arn: CANARY.into(),
-        post_traffic_state_machine_arn: POST_TRAFFIC.into(),
-        plan_parameter_prefix: "/hookline".into(),
-    }
+    let none = no_execution();
+    let all: Vec<&Rule> = rules.iter().copied().chain([&none]).collect();
+    Deps { clients: mocked_clients(&all), state_machines: machines(), plan_parameter_prefix: "/hookline".into() }
 }
 
 fn event() -> Value {
-    json!({"DeploymentId": DEPLOYMENT, "LifecycleEventHookExecutionId": HOOK_EXECUTION})
+    event_for(HOOK_EXECUTION)
+}
+
+fn event_for(hook_execution_id: &str) -> Value {
+    json!({"DeploymentId": DEPLOYMENT, "LifecycleEventHookExecutionId": hook_execution_id})
 }
 
 fn group() -> GetDeploymentGroupOutput {
@@ -257,23 +267,176 @@ async fn an_event_start_time_ahead_of_our_clock_counts_from_now() {
     assert!(started_at < ahead, "started_at {started_at} must not be in the future");
 }
 
+fn already_exists() -> StartExecutionError {
+    StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().message("exists").build())
+}
+
+const CANARY_EXECUTION: &str =
+    "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-TESTDEP01-BeforeAllowTraffic";
+const POST_TRAFFIC_EXECUTION: &str =
+    "arn:aws:states:us-east-1:123456789012:execution:hookline-post-traffic:d-TESTDEP01-AfterAllowTraffic";
+
 #[tokio::test]
-async fn a_duplicate_invocation_is_already_started_and_reports_nothing() {
+async fn a_duplicate_invocation_is_already_started_and_touches_nothing() {
+    let reports = Sent::default();
+    let (rep, plan_rule, start) = (report(&reports), plan_parameter(PLAN_JSON), started(&Sent::default()));
+    let running = execution(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, ExecutionStatus::Running);
+
+    // No CodeDeploy rules: the execution lookup alone answers a duplicate (any other call panics).
+    let out = handle(&deps(&[&running, &plan_rule, &start, &rep]), event()).await.expect("a duplicate is success");
+
+    assert_eq!(
+        out,
+        Output {
+            execution_arn: CANARY_EXECUTION.into(),
+            state_machine_arn: CANARY.into(),
+            event: HookEvent::BeforeAllowTraffic,
+            already_started: true
+        }
+    );
+    assert_eq!((start.num_calls(), plan_rule.num_calls(), rep.num_calls()), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_start_raced_by_a_duplicate_of_the_same_hook_is_already_started() {
     let reports = Sent::default();
     let (rep, plan_rule) = (report(&reports), plan_parameter(PLAN_JSON));
-    let start = mock!(aws_sdk_sfn::Client::start_execution).then_error(|| {
-        StartExecutionError::ExecutionAlreadyExists(ExecutionAlreadyExists::builder().message("exists").build())
-    });
+    let start = mock!(aws_sdk_sfn::Client::start_execution).then_error(already_exists);
+    // Not there at the first lookup, there (answering this hook) once StartExecution says it exists.
+    let canary = mock!(aws_sdk_sfn::Client::describe_execution)
+        .match_requests(|r| r.execution_arn() == Some(CANARY_EXECUTION))
+        .sequence()
+        .error(does_not_exist)
+        .output(|| described(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, ExecutionStatus::Running))
+        .build();
 
-    let out = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.expect("a duplicate is success");
+    let out = run("BeforeAllowTraffic", &[&canary, &plan_rule, &start, &rep]).await.expect("a duplicate is success");
 
     assert!(out.already_started);
-    assert_eq!(
-        out.execution_arn,
-        "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-TESTDEP01-BeforeAllowTraffic"
-    );
-    assert_eq!(start.num_calls(), 1);
+    assert_eq!(out.execution_arn, CANARY_EXECUTION);
+    assert_eq!((start.num_calls(), canary.num_calls(), rep.num_calls()), (1, 2, 0));
+}
+
+#[tokio::test]
+async fn a_start_raced_by_another_hook_id_starts_nothing_and_reports_nothing() {
+    let reports = Sent::default();
+    let (rep, plan_rule) = (report(&reports), plan_parameter(PLAN_JSON));
+    let start = mock!(aws_sdk_sfn::Client::start_execution).then_error(already_exists);
+    let canary = mock!(aws_sdk_sfn::Client::describe_execution)
+        .match_requests(|r| r.execution_arn() == Some(CANARY_EXECUTION))
+        .sequence()
+        .error(does_not_exist)
+        .output(|| described(HookEvent::BeforeAllowTraffic, "someone-else", ExecutionStatus::Running))
+        .build();
+
+    let err = run("BeforeAllowTraffic", &[&canary, &plan_rule, &start, &rep]).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("LifecycleEventHookExecutionId"), "{err}");
+    assert_eq!(rep.num_calls(), 0, "a Failed report could land while the other execution has traffic split");
+}
+
+/// The deployment has moved on to AfterAllowTraffic; the canary execution answered BeforeAllowTraffic.
+fn after_moved_on(canary_status: ExecutionStatus) -> Rule {
+    execution(HookEvent::BeforeAllowTraffic, BEFORE_HOOK, canary_status)
+}
+
+#[tokio::test]
+async fn a_stale_before_allow_traffic_invocation_while_after_allow_traffic_is_in_progress_starts_nothing() {
+    let (starts, reports) = (Sent::default(), Sent::default());
+    let (start, rep, plan_rule) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
+    let canary = after_moved_on(ExecutionStatus::Succeeded);
+
+    let out = run("AfterAllowTraffic", &[&canary, &plan_rule, &start, &rep]).await.expect("a stale invocation is done");
+
+    assert_eq!(out.event, HookEvent::BeforeAllowTraffic, "matched to the hook it carries, not the event in progress");
+    assert!(out.already_started);
+    assert_eq!(out.execution_arn, CANARY_EXECUTION);
+    assert_eq!(start.num_calls(), 0, "no post-traffic execution for the BeforeAllowTraffic hook id");
     assert_eq!(rep.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn after_a_stale_invocation_the_genuine_after_allow_traffic_one_starts_post_traffic_with_its_own_id() {
+    let (starts, reports) = (Sent::default(), Sent::default());
+    let (rep, plan_rule) = (report(&reports), plan_parameter(PLAN_JSON));
+    // Step Functions: the first start of the name succeeds, any later one finds it exists.
+    let start = mock!(aws_sdk_sfn::Client::start_execution)
+        .match_requests(starts.recorder())
+        .sequence()
+        .output(|| {
+            StartExecutionOutput::builder()
+                .execution_arn(POST_TRAFFIC_EXECUTION)
+                .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                .build()
+                .expect("start execution output")
+        })
+        .error(already_exists)
+        .repeatedly()
+        .build();
+    let canary = after_moved_on(ExecutionStatus::Succeeded);
+    let resolve = resolve_rules("AfterAllowTraffic");
+    let mut rules: Vec<&Rule> = resolve.iter().collect();
+    rules.extend([&canary, &plan_rule, &start, &rep]);
+    let deps = deps(&rules);
+
+    let stale = handle(&deps, event_for(BEFORE_HOOK)).await.expect("the stale invocation");
+    let genuine = handle(&deps, event_for(AFTER_HOOK)).await.expect("the genuine invocation");
+
+    assert!(stale.already_started && stale.event == HookEvent::BeforeAllowTraffic, "{stale:?}");
+    assert_eq!(
+        genuine,
+        Output {
+            execution_arn: POST_TRAFFIC_EXECUTION.into(),
+            state_machine_arn: POST_TRAFFIC.into(),
+            event: HookEvent::AfterAllowTraffic,
+            already_started: false
+        }
+    );
+    let req = starts.only();
+    assert_eq!(req.state_machine_arn(), Some(POST_TRAFFIC));
+    assert_eq!(req.name(), Some("d-TESTDEP01-AfterAllowTraffic"));
+    let hook = document(&req).context.hook.expect("hook");
+    assert_eq!((hook.event, hook.execution_id.as_str()), (HookEvent::AfterAllowTraffic, AFTER_HOOK));
+    assert_eq!(rep.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_id_for_an_event_already_served_starts_nothing_and_reports_nothing() {
+    let (starts, reports) = (Sent::default(), Sent::default());
+    let (rep, plan_rule) = (report(&reports), plan_parameter(PLAN_JSON));
+    let start =
+        mock!(aws_sdk_sfn::Client::start_execution).match_requests(starts.recorder()).then_error(already_exists);
+    let canary = after_moved_on(ExecutionStatus::Succeeded);
+    let post = execution(HookEvent::AfterAllowTraffic, AFTER_HOOK, ExecutionStatus::Running);
+
+    let resolve = resolve_rules("AfterAllowTraffic");
+    let mut rules: Vec<&Rule> = resolve.iter().collect();
+    rules.extend([&canary, &post, &plan_rule, &start, &rep]);
+
+    let err = handle(&deps(&rules), event_for("an-id-no-execution-answers")).await.unwrap_err();
+
+    // Not done blindly: an error (Lambda retries it, then the alarmed dead-letter queue and its
+    // consumer take over), no second execution, no report while post-traffic runs.
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("LifecycleEventHookExecutionId"), "{err}");
+    assert!(err.to_string().contains(POST_TRAFFIC_EXECUTION), "{err}");
+    assert_eq!(starts.all().len(), 0, "no start attempted");
+    assert_eq!(rep.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_failing_execution_lookup_reports_failed() {
+    let reports = Sent::default();
+    let (rep, start) = (report(&reports), started(&Sent::default()));
+    let lookup =
+        mock!(aws_sdk_sfn::Client::describe_execution).then_error(|| DescribeExecutionError::generic(access_denied()));
+
+    let err = handle(&deps(&[&lookup, &start, &rep]), event()).await.unwrap_err();
+
+    assert_eq!(err.aws_code(), Some("AccessDeniedException"), "{err}");
+    assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
+    assert_eq!(start.num_calls(), 0);
 }
 
 #[tokio::test(start_paused = true)]

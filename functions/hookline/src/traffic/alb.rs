@@ -1,6 +1,8 @@
 //! [`TrafficRouter`] on an Application Load Balancer: a weighted `forward` on
 //! the production listener's default action, or on one listener rule.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, HostHeaderConditionConfig, HttpHeaderConditionConfig,
@@ -29,6 +31,18 @@ pub const MANAGED_TAG: &str = "hookline:managed";
 pub const SERVICE_TAG: &str = "hookline:service";
 /// Tag naming the deployment that created a cohort rule.
 pub const DEPLOYMENT_TAG: &str = "hookline:deployment";
+
+// ALB rule limits (ELB user guide, "Condition types for listener rules": up to
+// three match evaluations per condition and five per rule; "Quotas for your
+// Application Load Balancers": 5 condition values and 5 condition wildcards per
+// rule, none adjustable). Priorities run from 1 to 50,000 (CreateRule).
+const MAX_VALUES_PER_CONDITION: usize = 3;
+const MAX_VALUES_PER_RULE: usize = 5;
+const MAX_WILDCARDS_PER_RULE: usize = 5;
+const MAX_PRIORITY: i32 = 50_000;
+/// Condition types a rule may hold at most once ("Condition types for listener
+/// rules"); `http-header` and `query-string` may repeat.
+const SINGLE_CONDITIONS: [&str; 4] = ["host-header", "http-request-method", "path-pattern", "source-ip"];
 
 /// The production route of one deployment on an ALB.
 #[derive(Clone, Debug)]
@@ -198,6 +212,100 @@ impl AlbRouter {
         Ok(managed)
     }
 
+    /// The conditions (and transforms) the cohort rule must have: in rule mode the
+    /// production rule's own plus the header, so the cohort only ever catches
+    /// requests that would have reached this service; on the default action the
+    /// header alone (the rule goes after every other rule, see [`Self::cohort_priority`]).
+    fn desired_cohort(&self, rules: &[Rule], cohort: &Cohort) -> Result<DesiredCohort> {
+        let header = RuleCondition::builder()
+            .field("http-header")
+            .http_header_config(
+                HttpHeaderConditionConfig::builder()
+                    .http_header_name(&cohort.header)
+                    .set_values(Some(cohort.values.clone()))
+                    .build(),
+            )
+            .build();
+        let Some(rule_arn) = &self.rule_arn else {
+            let desired = DesiredCohort { conditions: vec![normalized(&header)], transforms: Vec::new() };
+            check_limits(&desired.conditions, "cohort", "the cohort rule")?;
+            return Ok(desired);
+        };
+        let production = self.production_rule(rules, rule_arn)?;
+        let mut conditions: Vec<RuleCondition> = production.conditions().iter().map(normalized).collect();
+        conditions.push(normalized(&header));
+        check_limits(&conditions, "cohort", &format!("the production rule {rule_arn} plus the cohort header"))?;
+        Ok(DesiredCohort { conditions, transforms: production.transforms().to_vec() })
+    }
+
+    fn production_rule<'a>(&self, rules: &'a [Rule], rule_arn: &str) -> Result<&'a Rule> {
+        rules.iter().find(|r| r.rule_arn() == Some(rule_arn)).ok_or_else(|| Error::AwsPermanent {
+            operation: "DescribeRules",
+            code: Some("RuleNotFound".into()),
+            message: format!("production rule {rule_arn} is not a rule of listener {}", self.listener_arn),
+        })
+    }
+
+    /// Where the cohort rule goes. Rules are evaluated from the lowest priority
+    /// up ("Listener rules for your Application Load Balancer").
+    ///
+    /// Rule mode: right before the production rule, at the highest free priority
+    /// below it. Every rule in between must be this service's own: a request
+    /// another rule there would have taken never reached this service, and the
+    /// cohort rule placed in front of it would take it. Default-action mode:
+    /// after every existing rule (highest used + 1), so the cohort only catches
+    /// requests no other rule wants, which are the default action's.
+    fn cohort_priority(&self, rules: &[Rule], own: &[&str]) -> Result<i32> {
+        let used: HashMap<i32, &Rule> =
+            rules.iter().filter_map(|r| Some((r.priority()?.parse::<i32>().ok()?, r))).collect();
+        let Some(rule_arn) = &self.rule_arn else {
+            let next = used.keys().max().map_or(1, |p| p + 1);
+            if next > MAX_PRIORITY {
+                return Err(Error::invalid(
+                    "cohort",
+                    format!(
+                        "a free priority after every rule of listener {} for the cohort rule (the highest, \
+                         {MAX_PRIORITY}, is taken)",
+                        self.listener_arn
+                    ),
+                ));
+            }
+            return Ok(next);
+        };
+        let production = self.production_rule(rules, rule_arn)?;
+        let Some(production_priority) = production.priority().and_then(|p| p.parse::<i32>().ok()) else {
+            return Err(Error::invalid(
+                "traffic.production_rule_arn",
+                format!("a listener rule with a numeric priority, got {rule_arn} ({:?})", production.priority()),
+            ));
+        };
+        let mut candidate = production_priority - 1;
+        while candidate >= 1 {
+            match used.get(&candidate) {
+                None => return Ok(candidate),
+                Some(r) if r.rule_arn().is_some_and(|a| own.contains(&a)) => candidate -= 1,
+                Some(r) => {
+                    return Err(Error::invalid(
+                        "traffic.production_rule_arn",
+                        format!(
+                            "a free priority right before the production rule {rule_arn} (priority \
+                             {production_priority}) for the cohort rule; priority {candidate} is taken by rule {}, \
+                             which the cohort rule would shadow",
+                            r.rule_arn().unwrap_or("(no ARN)")
+                        ),
+                    ))
+                }
+            }
+        }
+        Err(Error::invalid(
+            "traffic.production_rule_arn",
+            format!(
+                "a free priority before the production rule {rule_arn} (priority {production_priority}) for the \
+                 cohort rule; none is free"
+            ),
+        ))
+    }
+
     /// Deletes `rule`; one already gone counts as deleted.
     async fn delete_rule(&self, rule: &Rule) -> Result<bool> {
         let Some(arn) = rule.rule_arn() else { return Ok(false) };
@@ -215,6 +323,12 @@ struct Managed {
     rule: Rule,
     service: Option<String>,
     deployment: Option<String>,
+}
+
+/// What the cohort rule should look like.
+struct DesiredCohort {
+    conditions: Vec<RuleCondition>,
+    transforms: Vec<aws_sdk_elasticloadbalancingv2::types::RuleTransform>,
 }
 
 /// `values` sorted, or `None` when empty (an empty list is not sent).
@@ -291,6 +405,63 @@ fn condition_set(conditions: &[RuleCondition]) -> Vec<String> {
     keys
 }
 
+/// The comparison strings of one condition (each is one match evaluation) and
+/// how many wildcards (`*`, `?`) the plain ones hold (regular expressions are not wildcards).
+fn evaluations(c: &RuleCondition) -> (usize, usize) {
+    let wildcards = |v: &str| v.chars().filter(|ch| *ch == '*' || *ch == '?').count();
+    let plain: Vec<&str> = match c.field() {
+        Some("host-header") => {
+            c.host_header_config().map(|h| h.values()).unwrap_or(c.values()).iter().map(String::as_str).collect()
+        }
+        Some("path-pattern") => {
+            c.path_pattern_config().map(|p| p.values()).unwrap_or(c.values()).iter().map(String::as_str).collect()
+        }
+        Some("http-header") => {
+            c.http_header_config().map(|h| h.values()).unwrap_or_default().iter().map(String::as_str).collect()
+        }
+        _ => Vec::new(),
+    };
+    let regex = c.regex_values().len()
+        + c.host_header_config().map_or(0, |h| h.regex_values().len())
+        + c.path_pattern_config().map_or(0, |p| p.regex_values().len())
+        + c.http_header_config().map_or(0, |h| h.regex_values().len());
+    let pairs = c.query_string_config().map(|q| q.values()).unwrap_or_default();
+    let others = pairs.len()
+        + c.http_request_method_config().map_or(0, |m| m.values().len())
+        + c.source_ip_config().map_or(0, |s| s.values().len());
+    let wild = plain.iter().map(|v| wildcards(v)).sum::<usize>()
+        + pairs.iter().map(|kv| kv.key().map_or(0, wildcards) + kv.value().map_or(0, wildcards)).sum::<usize>();
+    (plain.len() + regex + others, wild)
+}
+
+/// Fails when ALB could not hold `conditions` in one rule (limits above).
+fn check_limits(conditions: &[RuleCondition], field: &str, what: &str) -> Result<()> {
+    let too_much = |detail: String| Err(Error::invalid(field, format!("{what} must fit in one ALB rule: {detail}")));
+    for kind in SINGLE_CONDITIONS {
+        if conditions.iter().filter(|c| c.field() == Some(kind)).count() > 1 {
+            return too_much(format!("a rule holds at most one {kind} condition"));
+        }
+    }
+    let (mut values, mut wildcards) = (0, 0);
+    for c in conditions {
+        let (n, w) = evaluations(c);
+        if n > MAX_VALUES_PER_CONDITION {
+            return too_much(format!(
+                "{n} values in one {} condition, at most {MAX_VALUES_PER_CONDITION}",
+                c.field().unwrap_or("?")
+            ));
+        }
+        values += n;
+        wildcards += w;
+    }
+    if values > MAX_VALUES_PER_RULE {
+        return too_much(format!("{values} condition values, at most {MAX_VALUES_PER_RULE} per rule"));
+    }
+    if wildcards > MAX_WILDCARDS_PER_RULE {
+        return too_much(format!("{wildcards} wildcards, at most {MAX_WILDCARDS_PER_RULE} per rule"));
+    }
+    Ok(())
+}
 #[async_trait]
 impl TrafficRouter for AlbRouter {
     async fn weights(&self) -> Result<Weights> {
@@ -343,16 +514,8 @@ impl TrafficRouter for AlbRouter {
     async fn add_cohort(&self, cohort: &Cohort) -> Result<Change> {
         let mut rules = self.listener_rules().await?;
         let managed = self.managed_rules(&rules).await?;
-        let header = RuleCondition::builder()
-            .field("http-header")
-            .http_header_config(
-                HttpHeaderConditionConfig::builder()
-                    .http_header_name(&cohort.header)
-                    .set_values(Some(cohort.values.clone()))
-                    .build(),
-            )
-            .build();
-        let wanted = condition_set(std::slice::from_ref(&header));
+        let desired = self.desired_cohort(&rules, cohort)?;
+        let wanted = condition_set(&desired.conditions);
         let ours = |m: &&Managed| m.service.as_deref() == Some(self.service.as_str());
         if managed.iter().filter(ours).any(|m| {
             m.deployment.as_deref() == Some(self.deployment_id.as_str()) && condition_set(m.rule.conditions()) == wanted
@@ -371,14 +534,15 @@ impl TrafficRouter for AlbRouter {
             }
         }
         rules.retain(|r| !r.rule_arn().is_some_and(|a| stale.iter().any(|s| s == a)));
-        // The lowest free priority, so the cohort is matched before the rules behind it.
-        let used: Vec<i32> = rules.iter().filter_map(|r| r.priority()?.parse().ok()).collect();
-        let priority = (1..=50_000).find(|p| !used.contains(p)).unwrap_or(50_000);
+        let own: Vec<&str> = managed.iter().filter(ours).filter_map(|m| m.rule.rule_arn()).collect();
+        let priority = self.cohort_priority(&rules, &own)?;
+        let transforms = (!desired.transforms.is_empty()).then_some(desired.transforms);
         self.elbv2
             .create_rule()
             .listener_arn(&self.listener_arn)
             .priority(priority)
-            .conditions(header)
+            .set_conditions(Some(desired.conditions))
+            .set_transforms(transforms)
             .actions(
                 Action::builder()
                     .r#type(ActionTypeEnum::Forward)

@@ -79,7 +79,8 @@ pub trait TrafficRouter: Send + Sync {
     /// without modifying anything. Reads once, writes only on a difference.
     async fn set_weights(&self, desired: Weights, expect: Option<Weights>) -> Result<Change>;
 
-    /// Adds the header rule sending a cohort to green (kept if already there).
+    /// Adds the header rule sending a cohort to green (kept if already there). It
+    /// matches only requests that would reach this service's production route.
     async fn add_cohort(&self, cohort: &Cohort) -> Result<Change>;
 
     /// Removes this service's cohort rules (never another service's); returns how many went.

@@ -5,7 +5,8 @@ use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput
 use aws_sdk_elasticloadbalancingv2::operation::modify_listener::ModifyListenerOutput;
 use aws_sdk_elasticloadbalancingv2::types::error::RuleNotFoundException;
 use aws_sdk_elasticloadbalancingv2::types::{
-    HttpHeaderConditionConfig, PathPatternConditionConfig, Rule as ListenerRule, RuleCondition, TagDescription,
+    HostHeaderConditionConfig, HttpHeaderConditionConfig, PathPatternConditionConfig, Rule as ListenerRule,
+    RuleCondition, TagDescription,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule as MockRule, RuleMode};
@@ -88,6 +89,7 @@ async fn weight_on_a_foreign_target_group_is_drift() {
 
 /// The service and deployment of `context()`, as the cohort rules' tags spell them.
 const SERVICE: &str = "demo/web";
+const PRODUCTION_RULE: &str = "arn:rule/production";
 
 /// Who a listener rule belongs to, by its tags.
 #[derive(Clone, Copy)]
@@ -123,6 +125,17 @@ fn path(values: &[&str]) -> RuleCondition {
         .field("path-pattern")
         .set_values(Some(values.clone()))
         .path_pattern_config(PathPatternConditionConfig::builder().set_values(Some(values)).build())
+        .build()
+}
+
+fn host(values: &[&str]) -> RuleCondition {
+    RuleCondition::builder()
+        .field("host-header")
+        .host_header_config(
+            HostHeaderConditionConfig::builder()
+                .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+                .build(),
+        )
         .build()
 }
 
@@ -182,6 +195,16 @@ fn cohort() -> Cohort {
     Cohort { header: "X-Canary".into(), values: vec!["internal".into()] }
 }
 
+/// The router of `context()`, in rule mode when `rule_mode`.
+fn router_in(rule_mode: bool, rules: &[&MockRule]) -> AlbRouter {
+    let client: Client = mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.iter().copied());
+    let mut ctx = context();
+    if rule_mode {
+        ctx.prod_rule_arn = Some(PRODUCTION_RULE.into());
+    }
+    AlbRouter::new(client, &ctx)
+}
+
 fn create_rule(sent: &Sent<CreateRuleInput>) -> MockRule {
     mock!(Client::create_rule).match_requests(sent.recorder()).then_output(|| CreateRuleOutput::builder().build())
 }
@@ -205,10 +228,153 @@ fn forwards_to_green_only(req: &CreateRuleInput) -> bool {
 }
 
 #[tokio::test]
+async fn rule_mode_cohort_rule_matches_only_the_production_rule_and_sits_right_before_it() {
+    // Another service's path rule at 5; this service's production rule at 10.
+    let describe = rules(vec![
+        listener_rule("arn:rule/admin", 5, vec![path(&["/admin*"])]),
+        listener_rule(PRODUCTION_RULE, 10, vec![path(&["/api*", "/v2/api*"]), host(&["shop.example.com"])]),
+    ]);
+    let (tag, created) = (tags(&[]), Sent::default());
+    let create = create_rule(&created);
+    let r = router_in(true, &[&describe, &tag, &create]);
+
+    assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::Applied));
+
+    let req = created.only();
+    assert_eq!(req.priority(), Some(9), "the highest free priority below the production rule's 10");
+    assert_eq!(
+        conditions_of(req.conditions()),
+        conditions_of(&[path(&["/api*", "/v2/api*"]), host(&["shop.example.com"]), header("X-Canary", &["internal"])]),
+        "the production rule's conditions plus the header"
+    );
+    assert!(req.conditions().iter().all(|c| c.values().is_empty()), "config spelling only: {:?}", req.conditions());
+    assert!(forwards_to_green_only(&req));
+    assert_eq!(tag_value(&req, MANAGED_TAG), Some("cohort"));
+    assert_eq!(tag_value(&req, SERVICE_TAG), Some(SERVICE));
+    assert_eq!(tag_value(&req, DEPLOYMENT_TAG), Some(DEPLOYMENT));
+}
+
+#[tokio::test]
+async fn rule_mode_skips_this_services_own_rules_when_looking_for_a_free_priority() {
+    // 9 is this deployment's rule for another header (kept, it is ours); 8 is free.
+    let describe = rules(vec![
+        listener_rule("arn:rule/admin", 2, vec![path(&["/admin*"])]),
+        listener_rule("arn:rule/ours", 9, vec![path(&["/api*"]), header("X-Other", &["x"])]),
+        listener_rule(PRODUCTION_RULE, 10, vec![path(&["/api*"])]),
+    ]);
+    let (tag, created) = (tags(&[("arn:rule/ours", Owner::Ours)]), Sent::default());
+    let create = create_rule(&created);
+    let r = router_in(true, &[&describe, &tag, &create]);
+    assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::Applied));
+    assert_eq!(created.only().priority(), Some(8));
+}
+
+#[tokio::test]
+async fn rule_mode_cohort_rule_with_the_same_conditions_is_already_there() {
+    // Same conditions spelled differently (legacy Values, another order): still this deployment's rule.
+    let describe = rules(vec![
+        listener_rule("arn:rule/ours", 9, vec![header("X-Canary", &["internal"]), path(&["/api*"])]),
+        listener_rule(PRODUCTION_RULE, 10, vec![path(&["/api*"])]),
+    ]);
+    let create = create_rule(&Sent::default());
+    let r = router_in(true, &[&describe, &tags(&[("arn:rule/ours", Owner::Ours)]), &create]);
+    assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::AlreadyThere));
+    assert_eq!(create.num_calls(), 0);
+
+    // The header-only rule of default-action mode is not it: the rule-mode rule is created.
+    let describe =
+        rules(vec![cohort_rule("arn:rule/ours", 1), listener_rule(PRODUCTION_RULE, 10, vec![path(&["/api*"])])]);
+    let created = Sent::default();
+    let create = create_rule(&created);
+    let r = router_in(true, &[&describe, &tags(&[("arn:rule/ours", Owner::Ours)]), &create]);
+    assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::Applied));
+    assert_eq!(created.only().priority(), Some(9));
+}
+
+#[tokio::test]
+async fn rule_mode_without_a_free_priority_before_the_production_rule_fails_and_creates_nothing() {
+    for (name, list) in [
+        ("production rule at priority 1", vec![listener_rule(PRODUCTION_RULE, 1, vec![path(&["/api*"])])]),
+        (
+            "another service's rule right before it (the cohort rule would shadow it)",
+            vec![
+                listener_rule("arn:rule/admin", 2, vec![path(&["/api/admin*"])]),
+                listener_rule(PRODUCTION_RULE, 3, vec![path(&["/api*"])]),
+            ],
+        ),
+    ] {
+        let describe = rules(list);
+        let (tag, created) = (tags(&[]), Sent::default());
+        let create = create_rule(&created);
+        let r = router_in(true, &[&describe, &tag, &create]);
+        let err = r.add_cohort(&cohort()).await.expect_err(name);
+        assert_eq!(err.error_type(), "InvalidInput", "{name}: {err}");
+        assert!(err.to_string().contains(PRODUCTION_RULE), "{name}: the error names the rule: {err}");
+        assert_eq!(create.num_calls(), 0, "{name}: nothing created");
+    }
+}
+
+#[tokio::test]
+async fn rule_mode_fails_clearly_when_alb_cannot_hold_the_combined_conditions() {
+    // 3 path values + 1 host + 2 header values = 6 condition values; ALB allows 5 per rule.
+    let describe =
+        rules(vec![listener_rule(PRODUCTION_RULE, 10, vec![path(&["/a*", "/b*", "/c*"]), host(&["x.example.com"])])]);
+    let (tag, created) = (tags(&[]), Sent::default());
+    let create = create_rule(&created);
+    let r = router_in(true, &[&describe, &tag, &create]);
+    let two = Cohort { header: "X-Canary".into(), values: vec!["internal".into(), "staff".into()] };
+    let err = r.add_cohort(&two).await.unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains("6 condition values, at most 5"), "{err}");
+    assert!(err.to_string().contains(PRODUCTION_RULE), "{err}");
+
+    // Four values in the header condition alone: at most three per condition.
+    let four = Cohort { header: "X-Canary".into(), values: ["a", "b", "c", "d"].map(String::from).to_vec() };
+    let err = router_in(false, &[&rules(vec![]), &tags(&[]), &create]).add_cohort(&four).await.unwrap_err();
+    assert!(err.to_string().contains("at most 3"), "{err}");
+    assert_eq!(create.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn rule_mode_production_rule_missing_from_the_listener_is_an_error() {
+    let describe = rules(vec![listener_rule("arn:rule/admin", 5, vec![path(&["/admin*"])])]);
+    let create = create_rule(&Sent::default());
+    let r = router_in(true, &[&describe, &tags(&[]), &create]);
+    let err = r.add_cohort(&cohort()).await.unwrap_err();
+    assert_eq!((err.error_type(), err.aws_code()), ("AwsPermanent", Some("RuleNotFound")), "{err}");
+    assert_eq!(create.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn default_mode_cohort_rule_goes_after_every_existing_rule() {
+    // Other services' path rules at 1 and 7: a header-only rule before them would take their traffic.
+    let describe = rules(vec![
+        listener_rule("arn:rule/admin", 1, vec![path(&["/admin*"])]),
+        listener_rule("arn:rule/shop", 7, vec![host(&["shop.example.com"])]),
+    ]);
+    let (tag, created) = (tags(&[]), Sent::default());
+    let create = create_rule(&created);
+    let r = router_in(false, &[&describe, &tag, &create]);
+    assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::Applied));
+    let req = created.only();
+    assert_eq!(req.priority(), Some(8));
+    assert_eq!(conditions_of(req.conditions()), conditions_of(&[header("X-Canary", &["internal"])]));
+    assert!(forwards_to_green_only(&req));
+    assert_eq!(tag_value(&req, SERVICE_TAG), Some(SERVICE));
+
+    // The highest priority taken: nowhere to go after it.
+    let describe = rules(vec![listener_rule("arn:rule/last", 50_000, vec![path(&["/z*"])])]);
+    let create = create_rule(&Sent::default());
+    let err = router_in(false, &[&describe, &tags(&[]), &create]).add_cohort(&cohort()).await.unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert_eq!(create.num_calls(), 0);
+}
+
+#[tokio::test]
 async fn add_cohort_tags_the_rule_with_its_service_and_deployment() {
     let created = Sent::default();
     let create = create_rule(&created);
-    let r = router(&[&rules(vec![]), &tags(&[]), &create]);
+    let r = router_in(false, &[&rules(vec![]), &tags(&[]), &create]);
     assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::Applied));
     let req = created.only();
     assert_eq!(conditions_of(req.conditions()), conditions_of(&[header("X-Canary", &["internal"])]));
@@ -222,18 +388,22 @@ async fn add_cohort_tags_the_rule_with_its_service_and_deployment() {
 async fn add_cohort_is_already_there_only_for_this_deployments_rule_with_the_same_conditions() {
     // This deployment's rule, same conditions: nothing to do.
     let create = create_rule(&Sent::default());
-    let r = router(&[&rules(vec![cohort_rule("arn:rule/1", 1)]), &tags(&[("arn:rule/1", Owner::Ours)]), &create]);
+    let r =
+        router_in(false, &[&rules(vec![cohort_rule("arn:rule/1", 1)]), &tags(&[("arn:rule/1", Owner::Ours)]), &create]);
     assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::AlreadyThere));
     assert_eq!(create.num_calls(), 0);
 
     // Another service's cohort rule with the very same header is not ours: ours is created after it.
     let created = Sent::default();
     let create = create_rule(&created);
-    let r = router(&[
-        &rules(vec![cohort_rule("arn:rule/admin-cohort", 1)]),
-        &tags(&[("arn:rule/admin-cohort", Owner::OtherService)]),
-        &create,
-    ]);
+    let r = router_in(
+        false,
+        &[
+            &rules(vec![cohort_rule("arn:rule/admin-cohort", 1)]),
+            &tags(&[("arn:rule/admin-cohort", Owner::OtherService)]),
+            &create,
+        ],
+    );
     assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::Applied));
     assert_eq!(created.only().priority(), Some(2));
 }
@@ -245,7 +415,7 @@ async fn add_cohort_replaces_a_rule_an_earlier_deployment_of_this_service_left()
     let tag = tags(&[("arn:rule/earlier", Owner::OursEarlier)]);
     let (deleted, created) = (Sent::default(), Sent::default());
     let (delete, create) = (delete_rule(&deleted), create_rule(&created));
-    let r = router(&[&describe, &tag, &delete, &create]);
+    let r = router_in(false, &[&describe, &tag, &delete, &create]);
     assert_eq!(r.add_cohort(&cohort()).await, Ok(Change::Applied));
     assert_eq!(deleted.only().rule_arn(), Some("arn:rule/earlier"));
     assert_eq!(created.only().priority(), Some(1), "the freed priority is used again");
@@ -268,7 +438,7 @@ async fn remove_cohorts_deletes_only_this_services_rules() {
     ]);
     let deleted = Sent::default();
     let delete = delete_rule(&deleted);
-    let r = router(&[&describe, &tag, &delete]);
+    let r = router_in(false, &[&describe, &tag, &delete]);
     assert_eq!(r.remove_cohorts().await, Ok(2));
     let arns: Vec<String> = deleted.all().iter().filter_map(|d| d.rule_arn().map(str::to_string)).collect();
     assert_eq!(arns, ["arn:rule/mine", "arn:rule/mine-earlier"]);
@@ -284,7 +454,7 @@ async fn remove_cohorts_tolerates_rules_already_gone() {
     let delete_gone = mock!(Client::delete_rule)
         .match_requests(|r| r.rule_arn() == Some("arn:rule/gone"))
         .then_error(|| DeleteRuleError::RuleNotFoundException(RuleNotFoundException::builder().build()));
-    let r = router(&[&describe, &tag, &delete_mine, &delete_gone]);
+    let r = router_in(false, &[&describe, &tag, &delete_mine, &delete_gone]);
     assert_eq!(r.remove_cohorts().await, Ok(1));
     assert_eq!(delete_mine.num_calls(), 1);
     assert_eq!(delete_gone.num_calls(), 1);
