@@ -7,6 +7,8 @@ Creates (or updates in place):
   (canary, post-traffic, release, rollback) with the ``${...}`` placeholders of
   docs/contracts.md substituted; a missing file is skipped with a warning.
 - SNS topic ``hookline-approvals``; IAM role ``hookline-sandbox`` (dummy).
+- SQS queues the template gives Lambda (``HookFailureQueue`` -> ``hookline-hook-failures``,
+  the hook function's dead-letter queue and the event source mapping's source).
 - Demo app: cluster ``demo``, task definition ``web`` (example/web:v1, bridge
   networking, container ``web`` port 80), ALB ``demo`` with production
   listener :80 and test listener :8080, target groups ``web-blue`` /
@@ -57,7 +59,7 @@ def clients(endpoint):
     kw = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="sandbox",
               aws_secret_access_key="sandbox", config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}))
     return {n: boto3.client(n, **kw) for n in
-            ("ec2", "ecs", "elbv2", "cloudwatch", "ssm", "sns", "iam", "stepfunctions", "codedeploy")}
+            ("ec2", "ecs", "elbv2", "cloudwatch", "ssm", "sns", "iam", "stepfunctions", "codedeploy", "sqs")}
 
 
 def substitutions(topic_arn):
@@ -204,6 +206,21 @@ def provision_demo(c, plan, termination_wait_minutes=1):
             "task_definition": svc["taskDefinition"], "subnets": subnets, "security_group": sg}
 
 
+def provision_lambda_queues(c):
+    """The SQS queues infra/template.yaml gives Lambda (dead-letter queues, event source mapping
+    sources), with the sandbox's names (${NamePrefix} = hookline): {name: {"url", "arn"}}. The router's
+    Lambda emulation (lambda_emul.py) sends to and polls them; it creates them too if missing."""
+    import lambda_emul
+    spec = lambda_emul.load_template()
+    used = {f.dead_letter_queue for f in spec.functions.values() if f.dead_letter_queue}
+    used |= {m.queue for m in spec.mappings}
+    out = {}
+    for name in sorted(used):
+        q = spec.queues.get(name) or lambda_emul.QueueConfig(name, name)
+        out[name] = {"url": lambda_emul.ensure_queue(c["sqs"], q), "arn": lambda_emul.queue_arn(name)}
+    return out
+
+
 def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, termination_wait_minutes=1):
     c = clients(endpoint)
     ensure_role(c["iam"])
@@ -213,8 +230,10 @@ def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, terminat
         # The HTTP gate probes this sandbox's own ALB emulation, whatever its port.
         plan = json.loads(json.dumps(DEMO_PLAN).replace("http://127.0.0.1:4566", endpoint.rstrip("/")))
     demo = provision_demo(c, plan, termination_wait_minutes)
+    queues = provision_lambda_queues(c)
     return {"endpoint": endpoint, "approval_topic_arn": topic, "state_machines": sms,
-            "functions": {f: function_arn(f) for f in FUNCTIONS}, "role_arn": ROLE_ARN, "demo": demo}
+            "functions": {f: function_arn(f) for f in FUNCTIONS}, "role_arn": ROLE_ARN, "demo": demo,
+            "queues": queues}
 
 
 def main():

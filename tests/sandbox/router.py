@@ -37,6 +37,7 @@ from requests.structures import CaseInsensitiveDict  # noqa: E402
 import awsproto  # noqa: E402
 from alb import AlbEmulator  # noqa: E402
 from codedeploy_sim import CodeDeploySim, SimConfig  # noqa: E402
+from lambda_emul import FUNCTION_FAULT_KINDS, LambdaEmulator, load_template  # noqa: E402
 
 log = logging.getLogger("router")
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade", "te",
@@ -92,11 +93,14 @@ class Faults:
             self.items = [f for f in self.items if fid is not None and f["id"] != fid]
             return before - len(self.items)
 
-    def take(self, req):
-        """First matching request fault (consuming one count), or None."""
+    def take(self, req, skip_kinds=(), only_kinds=None):
+        """First matching request fault (consuming one count), or None. Function faults (crash,
+        latency on a Lambda Invoke) are taken per delivery by lambda_emul, API faults by _handle."""
         with self.lock:
             for f in self.items:
-                if f["kind"] == "unhealthy":
+                if f["kind"] == "unhealthy" or f["kind"] in skip_kinds:
+                    continue
+                if only_kinds is not None and f["kind"] not in only_kinds:
                     continue
                 if f["service"] and f["service"] != req.service:
                     continue
@@ -142,6 +146,10 @@ class Sandbox:
         self.ecs = boto3.client("ecs", **kw)
         self.cw = boto3.client("cloudwatch", **kw)
         self.alb = AlbEmulator(self.elb, self.ecs, is_unhealthy=self.faults.unhealthy)
+        # Lambda's own behaviour around cargo-lambda: timeouts, async retries and duplicates,
+        # dead-letter queue, SQS event source mapping (lambda_emul.py, from infra/template.yaml).
+        self.lambda_emul = LambdaEmulator(self.cargo_lambda_invoke, self.take_function_fault,
+                                          sqs=boto3.client("sqs", **kw), spec=load_template())
         self.traffic = {"enabled": False, "interval_ms": 1000, "alarm": "web-5xx", "port": 80,
                         "set_alarm": False, "ticks": 0, "last": None}
         if app_traffic is None:
@@ -165,15 +173,50 @@ class Sandbox:
         self.sim.router_url = self.url
         threading.Thread(target=self.httpd.serve_forever, daemon=True, name="router").start()
         threading.Thread(target=self._traffic_loop, daemon=True, name="app-traffic").start()
+        self.lambda_emul.start()
         return self
 
     def stop(self):
         self._stop = True
+        self.lambda_emul.stop()
         with self.traffic_cv:
             self.traffic_cv.notify_all()
         if self.httpd:
             self.httpd.shutdown()
             self.httpd.server_close()
+
+    # ------------------------------------------------------------ Lambda
+    def take_function_fault(self, fn):
+        return self.faults.take(awsproto.Req(service="lambda", operation="Invoke", function=fn),
+                                only_kinds=FUNCTION_FAULT_KINDS)
+
+    def cargo_lambda_invoke(self, fn, body):
+        """One synchronous invoke in cargo-lambda, in the Invoke API's form: its HTTP 500
+        {"errorType","errorMessage"} becomes 200 + X-Amz-Function-Error: Unhandled."""
+        req = awsproto.Req(service="lambda", operation="Invoke", function=fn)
+        path = f"/2015-03-31/functions/{fn}/invocations"
+        try:
+            status, rh, rb = _Handler._forward(None, self.lambda_url, "POST", path,  # uses no handler state
+                                               {"Content-Type": "application/json"}, body, timeout=900)
+        except OSError as e:
+            return awsproto.error_response(req, 502, "ServiceException",
+                                           f"sandbox: cargo-lambda not reachable at {self.lambda_url}: {e}")
+        h = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST"}
+        if status == 200:
+            return 200, h, rb
+        try:
+            doc = json.loads(rb)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict) and "errorType" in doc:
+            h["X-Amz-Function-Error"] = "Unhandled"
+            return 200, h, rb
+        text = rb.decode("utf-8", "replace")
+        if status == 404 or "missing function" in text.lower() or "not found" in text.lower():
+            return awsproto.error_response(req, 404, "ResourceNotFoundException",
+                                           f"Function not found: arn:aws:lambda:us-east-1:123456789012:function:{fn} ({text[:200]})")
+        h["X-Amz-Function-Error"] = "Unhandled"
+        return 200, h, _json({"errorType": "Runtime.Unknown", "errorMessage": text[:1000] or f"HTTP {status}"})
 
     # ------------------------------------------------------------ counters
     def count(self, req):
@@ -292,7 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
             req = awsproto.classify(self.command, path, headers, body)
             if not headers.get("X-Sandbox-Internal"):
                 sb.count(req)
-            fault = sb.faults.take(req)
+            fault = sb.faults.take(req, skip_kinds=FUNCTION_FAULT_KINDS if req.operation == "Invoke" else ())
             if fault:
                 if fault["kind"] == "latency":
                     time.sleep(fault["latency_ms"] / 1000.0)
@@ -403,44 +446,12 @@ class _Handler(BaseHTTPRequestHandler):
             conn.close()
 
     def _invoke(self, req, headers, body):
-        sb = self.sandbox
+        """Lambda Invoke through lambda_emul: sync under the function's timeout, Event = 202 and
+        background deliveries (retries, duplicates, dead-letter queue), DryRun = 204. up.sh's
+        warm-up (first `cargo run`) is exempt from the timeout."""
         itype = headers.get("X-Amz-Invocation-Type", "RequestResponse")
-        rid = str(uuid.uuid4())
-        if itype == "DryRun":
-            return 204, {"x-amzn-RequestId": rid}, b""
-        path = f"/2015-03-31/functions/{req.function}/invocations"
-
-        def call():
-            try:
-                status, rh, rb = self._forward(sb.lambda_url, "POST", path,
-                                               {"Content-Type": "application/json"}, body, timeout=900)
-            except OSError as e:
-                return awsproto.error_response(req, 502, "ServiceException",
-                                               f"sandbox: cargo-lambda not reachable at {sb.lambda_url}: {e}")
-            h = {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": rid}
-            if status == 200:
-                return 200, h, rb
-            try:
-                doc = json.loads(rb)
-            except ValueError:
-                doc = None
-            if isinstance(doc, dict) and "errorType" in doc:
-                h["X-Amz-Function-Error"] = "Unhandled"
-                return 200, h, rb
-            text = rb.decode("utf-8", "replace")
-            if status == 404 or "missing function" in text.lower() or "not found" in text.lower():
-                return awsproto.error_response(req, 404, "ResourceNotFoundException",
-                                               f"Function not found: arn:aws:lambda:us-east-1:123456789012:function:{req.function} ({text[:200]})")
-            h["X-Amz-Function-Error"] = "Unhandled"
-            return 200, h, _json({"errorType": "Runtime.Unknown", "errorMessage": text[:1000] or f"HTTP {status}"})
-
-        if itype == "Event":
-            def bg():
-                res = call()
-                log.info("async invoke %s -> %s %s", req.function, res[0], res[2][:200])
-            threading.Thread(target=bg, daemon=True).start()
-            return 202, {"x-amzn-RequestId": rid}, b""
-        return call()
+        warmup = headers.get("X-Sandbox-Internal") == "warmup"
+        return self.sandbox.lambda_emul.invoke(req.function, body, itype, enforce_timeout=not warmup)
 
     def _fault_response(self, req, f):
         if f["kind"] == "crash":
@@ -536,6 +547,21 @@ class _Handler(BaseHTTPRequestHandler):
                     if k in doc:
                         setattr(cfg, k, doc[k])
             return self._send_json(200, dict(vars(cfg)))
+        if p == "/_sandbox/lambda":
+            if m == "POST":
+                try:
+                    sb.lambda_emul.cfg.update(doc)
+                except ValueError as e:
+                    return self._send_json(400, {"error": str(e)})
+            return self._send_json(200, sb.lambda_emul.snapshot())
+        if p == "/_sandbox/lambda/redeliver" and m == "POST":
+            eid = doc.get("event_id") if isinstance(doc, dict) else None
+            if not isinstance(eid, str) or not eid:
+                return self._send_json(400, {"error": "event_id (string) is required"})
+            try:
+                return self._send_json(200, {"event_id": eid, "delivery": sb.lambda_emul.redeliver(eid)})
+            except KeyError:
+                return self._send_json(404, {"error": f"event_id {eid} is not a recorded async event"})
         if p == "/_sandbox/codedeploy":
             return self._send_json(200, sb.sim.snapshot_state())
         return self._send_json(404, {"error": f"unknown sandbox path {p}"})

@@ -78,6 +78,11 @@ export SANDBOX_HOOK_TIMEOUT_S="${SANDBOX_HOOK_TIMEOUT_S:-3600}"
 # Where AWS documents nothing the simulator takes the pessimistic choice by default (README, U5).
 export SANDBOX_ALLOW_TRAFFIC_SCOPE="${SANDBOX_ALLOW_TRAFFIC_SCOPE:-default_action}"   # | listener_rules
 export SANDBOX_ROLLBACK_RESTORE="${SANDBOX_ROLLBACK_RESTORE:-own_changes}"             # | snapshot
+# Lambda's own behaviour (lambda_emul.py; README "Lambda"): async retries after a function error,
+# extra deliveries of async events (2 = pessimistic: up to 3 in all), function timeouts x scale.
+export SANDBOX_ASYNC_RETRIES="${SANDBOX_ASYNC_RETRIES:-2}" SANDBOX_ASYNC_RETRY_DELAY_S="${SANDBOX_ASYNC_RETRY_DELAY_S:-1}"
+export SANDBOX_ASYNC_DUPLICATES="${SANDBOX_ASYNC_DUPLICATES:-0}" SANDBOX_ASYNC_DUPLICATE_DELAY_S="${SANDBOX_ASYNC_DUPLICATE_DELAY_S:-5}"
+export SANDBOX_FUNCTION_TIMEOUT_SCALE="${SANDBOX_FUNCTION_TIMEOUT_SCALE:-1.0}"
 start router "$VENV/bin/python" "$ROOT/tests/sandbox/router.py" --port "$PORT" \
   --moto-url "http://127.0.0.1:$MOTO_INTERNAL_PORT" --lambda-url "http://127.0.0.1:$LAMBDA_PORT"
 wait_for router 30 curl -sf "$ENDPOINT/_sandbox/health"
