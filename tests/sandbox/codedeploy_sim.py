@@ -855,7 +855,8 @@ class CodeDeploySim:
             if not done:
                 h["closed"] = True
                 self._ev(d, name, "Failed")
-                d.event(name)["diagnostics"] = {"errorCode": "Timeout", "scriptName": fn,
+                # LifecycleErrorCode enum (botocore model): ScriptTimedOut, not "Timeout"
+                d.event(name)["diagnostics"] = {"errorCode": "ScriptTimedOut", "scriptName": fn,
                                                 "message": "The hook timed out", "logTail": ""}
                 raise _Abort("Failed", "TIMEOUT",
                              f"The deployment failed because the {name} lifecycle event hook timed out",
