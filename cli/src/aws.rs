@@ -190,7 +190,7 @@ impl Aws {
         }
         let mut ctx = self.clients.lifecycle().resolve(deployment_id, None).await?.context;
         ctx.prod_rule_arn =
-            hookline::rollback::production_rule(&self.clients, &ctx, &self.settings.plan_parameter_prefix).await;
+            hookline::rollback::production_rule(&self.clients, &ctx, &self.settings.plan_parameter_prefix).await?;
         Ok(ctx)
     }
 

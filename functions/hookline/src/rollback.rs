@@ -111,7 +111,7 @@ pub async fn console(
         Some(c) => c.clone(),
         None => {
             let mut ctx = lifecycle.resolve(deployment_id, None).await?.context;
-            ctx.prod_rule_arn = production_rule(clients, &ctx, plan_parameter_prefix).await;
+            ctx.prod_rule_arn = production_rule(clients, &ctx, plan_parameter_prefix).await?;
             ctx
         }
     };
@@ -152,9 +152,206 @@ pub async fn console(
     }
 }
 
-/// The plan's production rule, when the plan can be read; the listener otherwise.
-pub async fn production_rule(clients: &Clients, ctx: &DeploymentContext, prefix: &str) -> Option<String> {
+/// The plan's production rule (`traffic.production_rule_arn`; `None`: the
+/// production listener's default action), read from the plan parameter
+/// `<prefix>/<application>/<group>` when no running execution carries the context.
+///
+/// Every failure is returned, never taken for "default action": restoring the
+/// listener's default action for a service whose weights live on a rule would
+/// leave that rule split and rewrite a default action that may be another
+/// service's. A missing parameter is `InvalidInput` naming it: without the plan
+/// nothing says where production lives, and a hook that found no plan reported
+/// `Failed` before moving any traffic, so there is nothing hookline could restore.
+pub async fn production_rule(clients: &Clients, ctx: &DeploymentContext, prefix: &str) -> Result<Option<String>> {
     let name = format!("{}/{}/{}", prefix.trim_end_matches('/'), ctx.application, ctx.deployment_group);
-    let out = clients.ssm.get_parameter().name(name).send().await.ok()?;
-    Plan::parse(out.parameter()?.value()?).ok()?.traffic.production_rule_arn
+    let out = match clients.ssm.get_parameter().name(&name).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
+            return Err(Error::invalid(
+                "plan",
+                format!(
+                    "an SSM parameter {name} holding the deployment's plan (not found): without it hookline \
+                     cannot tell whether production lives on the listener's default action or on a rule"
+                ),
+            ));
+        }
+        Err(e) => return Err(e).aws("GetParameter"),
+    };
+    let text = out
+        .parameter()
+        .and_then(|p| p.value())
+        .ok_or_else(|| Error::invalid("plan", format!("SSM parameter {name} with a value")))?;
+    Ok(Plan::parse(text)?.traffic.production_rule_arn)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ssm::operation::get_parameter::{GetParameterError, GetParameterOutput};
+    use aws_sdk_ssm::types::error::ParameterNotFound;
+    use aws_sdk_ssm::types::Parameter;
+    use aws_smithy_mocks::mock;
+
+    use super::*;
+    use crate::testing::{access_denied, context, mocked_clients, throttling_json};
+
+    const PLAN_PARAMETER: &str = "/hookline/web/web-prod";
+    const RULE: &str = concat!(
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:",
+        "listener-rule/app/demo/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+    );
+
+    fn plan_parameter(value: &'static str) -> aws_smithy_mocks::Rule {
+        mock!(aws_sdk_ssm::Client::get_parameter).match_requests(|r| r.name() == Some(PLAN_PARAMETER)).then_output(
+            move || {
+                GetParameterOutput::builder()
+                    .parameter(Parameter::builder().name(PLAN_PARAMETER).value(value).build())
+                    .build()
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn reads_the_production_rule_from_the_plan() {
+        let with_rule = plan_parameter(concat!(
+            r#"{"steps":[{"weight":100}],"traffic":{"production_rule_arn":"#,
+            r#""arn:aws:elasticloadbalancing:us-east-1:123456789012:"#,
+            r#"listener-rule/app/demo/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"}}"#
+        ));
+        let clients = mocked_clients(&[&with_rule]);
+        assert_eq!(production_rule(&clients, &context(), "/hookline/").await, Ok(Some(RULE.to_string())));
+
+        let listener_mode = plan_parameter(r#"{"steps":[{"weight":100}]}"#);
+        let clients = mocked_clients(&[&listener_mode]);
+        assert_eq!(production_rule(&clients, &context(), "/hookline").await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn access_denied_is_returned_not_taken_for_the_default_action() {
+        let denied =
+            mock!(aws_sdk_ssm::Client::get_parameter).then_error(|| GetParameterError::generic(access_denied()));
+        let clients = mocked_clients(&[&denied]);
+        let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
+        assert_eq!((err.error_type(), err.aws_code()), ("AwsPermanent", Some("AccessDeniedException")), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_returned_as_throttled_once_the_sdk_gives_up() {
+        let throttled = mock!(aws_sdk_ssm::Client::get_parameter)
+            .sequence()
+            .http_status(400, Some(throttling_json()))
+            .times(10)
+            .build();
+        let clients = mocked_clients(&[&throttled]);
+        let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
+        assert_eq!(err.error_type(), "Throttled", "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_plan_is_invalid_input_naming_the_parameter() {
+        let missing = mock!(aws_sdk_ssm::Client::get_parameter)
+            .then_error(|| GetParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
+        let clients = mocked_clients(&[&missing]);
+        let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
+        assert_eq!(err.error_type(), "InvalidInput", "{err}");
+        assert!(err.to_string().contains(PLAN_PARAMETER), "{err}");
+    }
+
+    /// CodeDeploy and ELB answers that resolve the demo deployment (in progress, no execution running).
+    fn resolvable_deployment() -> Vec<aws_smithy_mocks::Rule> {
+        use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
+        use aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput;
+        use aws_sdk_codedeploy::types::{
+            DeploymentGroupInfo, DeploymentTarget, EcsService, EcsTarget, EcsTaskSet, LoadBalancerInfo,
+            TargetGroupInfo, TargetGroupPairInfo, TargetLabel, TrafficRoute,
+        };
+        use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
+        use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+        use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+
+        use crate::testing::{deployment, BLUE_TG, GREEN_TG, LISTENER};
+
+        let tg = |name: &str| TargetGroupInfo::builder().name(name).build();
+        let group = move || {
+            let pair = TargetGroupPairInfo::builder()
+                .target_groups(tg("web-blue"))
+                .target_groups(tg("web-green"))
+                .prod_traffic_route(TrafficRoute::builder().listener_arns(LISTENER).build())
+                .build();
+            GetDeploymentGroupOutput::builder()
+                .deployment_group_info(
+                    DeploymentGroupInfo::builder()
+                        .load_balancer_info(LoadBalancerInfo::builder().target_group_pair_info_list(pair).build())
+                        .ecs_services(EcsService::builder().cluster_name("demo").service_name("web").build())
+                        .build(),
+                )
+                .build()
+        };
+        let task_set = move |label: TargetLabel, name: &str| {
+            EcsTaskSet::builder().task_set_label(label).target_group(tg(name)).build()
+        };
+        let target = move || {
+            GetDeploymentTargetOutput::builder()
+                .deployment_target(
+                    DeploymentTarget::builder()
+                        .ecs_target(
+                            EcsTarget::builder()
+                                .task_sets_info(task_set(TargetLabel::Blue, "web-blue"))
+                                .task_sets_info(task_set(TargetLabel::Green, "web-green"))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        };
+        vec![
+            mock!(aws_sdk_sfn::Client::list_executions)
+                .then_output(|| ListExecutionsOutput::builder().set_executions(Some(vec![])).build().expect("list")),
+            mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress")),
+            mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(group),
+            mock!(aws_sdk_codedeploy::Client::get_deployment_target).then_output(target),
+            mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_output(|| {
+                DescribeTargetGroupsOutput::builder()
+                    .target_groups(
+                        TargetGroup::builder().target_group_name("web-blue").target_group_arn(BLUE_TG).build(),
+                    )
+                    .target_groups(
+                        TargetGroup::builder().target_group_name("web-green").target_group_arn(GREEN_TG).build(),
+                    )
+                    .build()
+            }),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_console_rollback_that_cannot_read_the_plan_stops_nothing_and_moves_no_traffic() {
+        use aws_sdk_codedeploy::operation::stop_deployment::StopDeploymentOutput;
+        use aws_sdk_elasticloadbalancingv2::operation::modify_listener::ModifyListenerOutput;
+
+        let denied =
+            mock!(aws_sdk_ssm::Client::get_parameter).then_error(|| GetParameterError::generic(access_denied()));
+        let stop =
+            mock!(aws_sdk_codedeploy::Client::stop_deployment).then_output(|| StopDeploymentOutput::builder().build());
+        let modify = mock!(aws_sdk_elasticloadbalancingv2::Client::modify_listener)
+            .then_output(|| ModifyListenerOutput::builder().build());
+        let world = resolvable_deployment();
+        let mut rules: Vec<&aws_smithy_mocks::Rule> = world.iter().collect();
+        rules.extend([&denied, &stop, &modify]);
+        let clients = mocked_clients(&rules);
+        let machines = ["arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary".to_string()];
+
+        let err =
+            console(&clients, &machines, crate::testing::DEPLOYMENT, "bad release", "/hookline").await.unwrap_err();
+
+        assert_eq!(err.aws_code(), Some("AccessDeniedException"), "{err}");
+        assert_eq!(denied.num_calls(), 1);
+        assert_eq!((stop.num_calls(), modify.num_calls()), (0, 0), "no stop, no listener rewrite");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_plan_is_invalid_input() {
+        let broken = plan_parameter(r#"{"steps":[]}"#);
+        let clients = mocked_clients(&[&broken]);
+        let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
+        assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    }
 }
