@@ -7,7 +7,12 @@
   rest-json ``X-Amzn-ErrorType``), so SDK retry classifiers see throttling
   as throttling.
 - rpc-v2-cbor <-> JSON translation (moto 5.2.5 does not speak CBOR; the Rust
-  aws-sdk-cloudwatch 1.140 only speaks CBOR).
+  aws-sdk-cloudwatch 1.140 only speaks CBOR), done by botocore's own protocol
+  code against the operation's shapes: a CBOR request is read with botocore's
+  ``RpcV2CBORParser`` (input shape) and written with its ``JSONSerializer``; a
+  JSON answer is read with its ``JSONParser`` (output shape) and written with
+  its ``RpcV2CBORSerializer`` (timestamps become CBOR tag 1). Errors and
+  operations botocore does not model use the ``cbor2`` package directly.
 """
 import base64
 import json
@@ -16,7 +21,9 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import cbor
+import cbor2
+from botocore import parsers as bc_parsers
+from botocore import serialize as bc_serialize
 
 # X-Amz-Target prefix -> signing name (fallback when there is no SigV4 header).
 TARGET_PREFIX_SERVICE = {
@@ -172,7 +179,7 @@ def error_response(req, status, code, message):
                    "x-amzn-RequestId": rid}
         if req.service == "monitoring":
             headers["x-amzn-query-error"] = f"{code};{'Sender' if status < 500 else 'Receiver'}"
-        return status, headers, cbor.dumps({"__type": code, "message": message})
+        return status, headers, cbor2.dumps({"__type": code, "message": message})
     # rest-json (Lambda and friends)
     headers = {"Content-Type": "application/json", "x-amzn-RequestId": rid,
                "X-Amzn-ErrorType": code}
@@ -202,10 +209,27 @@ def _service_model(service):
     return _models[service]
 
 
+def _operation_model(req):
+    model = _service_model(req.service)
+    if model is None or req.operation not in model.operation_names:
+        return None
+    return model.operation_model(req.operation)
+
+
+def _parse_with(parser, body, shape):
+    """botocore response parser used as a shape-driven decoder (-> python values)."""
+    out = parser.parse({"body": body, "headers": {}, "status_code": 200}, shape)
+    out.pop("ResponseMetadata", None)
+    return out
+
+
 def cbor_request_to_json(req, body):
-    """Decode an rpc-v2-cbor request body into JSON bytes (timestamps -> epoch)."""
-    data = cbor.loads(body) if body else {}
-    return json.dumps(_jsonable(data)).encode()
+    """rpc-v2-cbor request body -> JSON 1.0/1.1 body (timestamps -> epoch seconds, blobs -> base64)."""
+    op = _operation_model(req)
+    if op is None or op.input_shape is None:
+        return json.dumps(_jsonable(cbor2.loads(body) if body else {})).encode()
+    params = _parse_with(bc_parsers.RpcV2CBORParser(), body or b"", op.input_shape) if body else {}
+    return bc_serialize.JSONSerializer().serialize_to_request(params, op)["body"]
 
 
 def _jsonable(o):
@@ -215,6 +239,10 @@ def _jsonable(o):
         return {k: _jsonable(v) for k, v in o.items()}
     if isinstance(o, list):
         return [_jsonable(v) for v in o]
+    if isinstance(o, cbor2.CBORTag) and o.tag == 1:
+        return o.value
+    if hasattr(o, "timestamp"):   # cbor2 decodes tag 1 to datetime
+        return o.timestamp()
     return o
 
 
@@ -227,47 +255,11 @@ def json_response_to_cbor(req, status, body):
     if status >= 300:
         code = data.get("__type") or data.get("code") or "InternalFailure"
         code = code.split("#")[-1]
-        return cbor.dumps({"__type": code, "message": data.get("message") or data.get("Message") or ""})
-    model = _service_model(req.service)
-    shape = None
-    if model is not None:
-        try:
-            shape = model.operation_model(req.operation).output_shape
-        except Exception:
-            shape = None
-    return cbor.dumps(_to_cbor_value(data, shape))
-
-
-def _to_cbor_value(v, shape):
-    if v is None:
-        return None
-    if shape is None:
-        return v
-    t = shape.type_name
-    if t == "structure" and isinstance(v, dict):
-        out = {}
-        for k, x in v.items():
-            if x is None:
-                continue
-            out[k] = _to_cbor_value(x, shape.members.get(k))
-        return out
-    if t == "list" and isinstance(v, list):
-        return [_to_cbor_value(x, shape.member) for x in v]
-    if t == "map" and isinstance(v, dict):
-        return {k: _to_cbor_value(x, shape.value) for k, x in v.items()}
-    if t == "timestamp":
-        if isinstance(v, (int, float)):
-            return cbor.EpochTime(float(v))
-        try:
-            from datetime import datetime
-            return cbor.EpochTime(datetime.fromisoformat(str(v).replace("Z", "+00:00")).timestamp())
-        except Exception:
-            return v
-    if t == "blob" and isinstance(v, str):
-        try:
-            return base64.b64decode(v)
-        except Exception:
-            return v.encode()
-    if t in ("double", "float") and isinstance(v, int):
-        return float(v)
-    return v
+        return cbor2.dumps({"__type": code, "message": data.get("message") or data.get("Message") or ""})
+    op = _operation_model(req)
+    if op is None or op.output_shape is None:
+        return cbor2.dumps(data)
+    parsed = _parse_with(bc_parsers.JSONParser(), body or b"{}", op.output_shape)
+    out = bytearray()
+    bc_serialize.RpcV2CBORSerializer()._serialize_data_item(out, parsed, op.output_shape)
+    return bytes(out)

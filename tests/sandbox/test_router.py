@@ -2,14 +2,16 @@
 normalization, rpc-v2-cbor translation and the ALB data-plane emulation."""
 import json
 import time
+from datetime import datetime, timezone
 
 import boto3
+import botocore.session
+import cbor2
 import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
-import cbor
+from botocore.parsers import RpcV2CBORParser
 
 
 def raw_client(sb, name, attempts=1):
@@ -107,21 +109,51 @@ def test_cbor_cloudwatch_like_rust_sdk(sandbox):
     sb, c, stub = sandbox
     c.set_alarm("web-5xx", "ALARM")
     r = requests.post(sb.url + "/service/GraniteServiceVersion20100801/operation/DescribeAlarms",
-                      data=cbor.dumps({"AlarmNames": ["web-5xx"]}), headers={
+                      data=cbor2.dumps({"AlarmNames": ["web-5xx"]}), headers={
                           "Content-Type": "application/cbor", "Accept": "application/cbor",
                           "smithy-protocol": "rpc-v2-cbor",
                           "Authorization": "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/monitoring/aws4_request, "
                                            "SignedHeaders=host, Signature=0"})
     assert r.status_code == 200 and r.headers["smithy-protocol"] == "rpc-v2-cbor"
-    doc = cbor.loads(r.content)
+    doc = cbor2.loads(r.content)
     alarm = doc["MetricAlarms"][0]
     assert alarm["AlarmName"] == "web-5xx" and alarm["StateValue"] == "ALARM"
-    assert isinstance(alarm["StateUpdatedTimestamp"], float) and r.content.find(b"\xc1") >= 0
+    # timestamps travel as CBOR tag 1 (epoch seconds): cbor2 decodes them to aware datetimes
+    assert isinstance(alarm["StateUpdatedTimestamp"], datetime) and r.content.find(b"\xc1") >= 0
     assert c.calls()["calls"]["monitoring"]["DescribeAlarms"] == 1
     c.throttle("cloudwatch", "DescribeAlarms", count=1)
     r = requests.post(sb.url + "/service/GraniteServiceVersion20100801/operation/DescribeAlarms",
-                      data=cbor.dumps({}), headers={"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"})
-    assert r.status_code == 400 and cbor.loads(r.content)["__type"] == "ThrottlingException"
+                      data=cbor2.dumps({}), headers={"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"})
+    assert r.status_code == 400 and cbor2.loads(r.content)["__type"] == "ThrottlingException"
+
+
+def test_cbor_codedeploy_timestamps_both_ways(sandbox):
+    """A CBOR request with a timestamp (tag 1) reaches the simulator as epoch seconds, and its
+    answer's timestamps go back as tag 1 — read here with botocore's own rpc-v2-cbor parser."""
+    sb, c, stub = sandbox
+    did = c.start_deployment("example/web:v2", hooks=())
+    c.wait_for_status(did, "Succeeded", timeout=30)
+    hdrs = {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/codedeploy/aws4_request, "
+                             "SignedHeaders=host, Signature=0"}
+    base = sb.url + "/service/CodeDeploy_20141006/operation/"
+    past = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    r = requests.post(base + "ListDeployments", headers=hdrs, data=cbor2.dumps(
+        {"applicationName": "web", "createTimeRange": {"start": cbor2.CBORTag(1, past.timestamp())}}))
+    assert r.status_code == 200, r.content
+    assert cbor2.loads(r.content)["deployments"] == [did]
+    r = requests.post(base + "ListDeployments", headers=hdrs, data=cbor2.dumps(
+        {"applicationName": "web", "createTimeRange": {"end": cbor2.CBORTag(1, past.timestamp())}}))
+    assert cbor2.loads(r.content)["deployments"] == []
+    r = requests.post(base + "GetDeployment", headers=hdrs, data=cbor2.dumps({"deploymentId": did}))
+    model = botocore.session.get_session().get_service_model("codedeploy")
+    parsed = RpcV2CBORParser().parse({"body": r.content, "headers": dict(r.headers), "status_code": r.status_code},
+                                     model.operation_model("GetDeployment").output_shape)
+    info = parsed["deploymentInfo"]
+    assert info["deploymentId"] == did and info["status"] == "Succeeded"
+    assert isinstance(info["createTime"], datetime) and info["createTime"] > past
+    r = requests.post(base + "GetDeployment", headers=hdrs, data=cbor2.dumps({"deploymentId": "d-NOTTHERE0"}))
+    assert r.status_code == 400 and cbor2.loads(r.content)["__type"] == "DeploymentDoesNotExistException"
 
 
 def test_alb_routing_weights_rules_and_bad_version(sandbox):
