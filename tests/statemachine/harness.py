@@ -270,3 +270,19 @@ class Sandbox:
                 raise AssertionError("execution ended before the approval was requested")
             time.sleep(0.1)
         raise TimeoutError("no approval task scheduled")
+
+
+# --- the plan validator's history-event counts -------------------------------------------------
+HISTORY_RS = ROOT / "functions" / "hookline" / "src" / "plan" / "history.rs"
+
+
+def history_constants() -> dict[str, int]:
+    """Every `pub const NAME: u64 = <expr>;` of history.rs, evaluated (sums and products of
+    numbers and earlier constants), so tests compare executions with what the validator assumes."""
+    out: dict[str, int] = {}
+    for name, expr in re.findall(r"^pub const (\w+): u64 =\s*([^;]+);", HISTORY_RS.read_text(), re.M):
+        expr = " ".join(expr.split())
+        if not re.fullmatch(r"[\w\s+*]+", expr):
+            raise ValueError(f"history.rs {name}: unsupported expression {expr!r}")
+        out[name] = eval(expr, {"__builtins__": {}}, dict(out))  # numbers, names, + and * only (checked)
+    return out

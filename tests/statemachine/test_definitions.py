@@ -385,14 +385,102 @@ def test_release_shape():
     states = d["States"]
     assert states["RegisterTaskdef"]["InputPath"] == "$.request"
     assert states["RegisterTaskdef"]["Next"] == "WaitForDeployment"
-    assert states["WaitForDeployment"] == {"Type": "Wait", "Seconds": 10, "Next": "CheckDeployment"}
+    assert states["WaitForDeployment"]["Seconds"] == 10
     nxt = {r["Next"] for r in states["DeploymentDone"]["Choices"]}
-    assert nxt == {"WaitForDeployment", "Released"}
+    assert nxt == {"CountPoll", "CountPollLonger", "WaitLongest", "Released"}
     assert states["DeploymentDone"]["Default"] == "DeploymentFailed"
     assert states["DeploymentFailed"]["Error"] == "DeploymentFailed"
     fails = {n for n, s in states.items() if s["Type"] == "Fail"}
     assert fails == {"DeploymentFailed", "ReleaseFailed"}
     assert predecessors(states, "ReleaseFailed") == {"RegisterTaskdef", "CheckDeployment"}
+
+
+# CodeDeploy's longest ECS deployment, from documented bounds: five hook events of at most an hour
+# each (AppSpec hooks), an hour for Install (assumed: no documented bound), the ready wait
+# (deploymentReadyOption.waitTimeInMinutes, no documented maximum: taken as 2880 min like the next)
+# and the termination wait (terminateBlueInstancesOnDeploymentSuccess.terminationWaitTimeInMinutes,
+# "The maximum setting is 2880 minutes (2 days)", CodeDeploy API reference,
+# BlueInstanceTerminationOption). Traffic shifting time is on top: the test asks for 7 days.
+LONGEST_DEPLOYMENT_SECONDS = (5 * 60 + 60 + 2880 + 2880) * 60
+RELEASE_MUST_FIT_SECONDS = 7 * 24 * 3600
+
+
+def release_poll(seconds: int) -> tuple[int, list[int]]:
+    """Walk release.asl.json for a deployment that ends after `seconds` (history events as in
+    plan/history.rs, times of the polls). A tiny interpreter for the states the loop uses."""
+    from harness import history_constants
+    h = history_constants()
+    d = load("release")
+    states, doc, t, polls = d["States"], {}, 0, []
+    events, name = h["EXECUTION_STARTED"], d["StartAt"]
+
+    def get(path):
+        v = doc
+        for k in path.removeprefix("$.").split("."):
+            if not isinstance(v, dict) or k not in v:
+                return KeyError
+            v = v[k]
+        return v
+
+    def holds(rule):
+        if "And" in rule:
+            return all(holds(r) for r in rule["And"])
+        v = get(rule["Variable"])
+        if "IsPresent" in rule:
+            return (v is not KeyError) == rule["IsPresent"]
+        for op, f in (("BooleanEquals", lambda a, b: a is b), ("StringEquals", lambda a, b: a == b),
+                      ("NumericLessThan", lambda a, b: a < b)):
+            if op in rule:
+                return v is not KeyError and f(v, rule[op])
+        raise AssertionError(f"unsupported rule {rule}")
+
+    while True:
+        s = states[name]
+        if s["Type"] == "Pass":
+            events += h["PASS"]
+            params = s.get("Parameters", {})
+            if name in ("ApplyDefaults", "MergeDefaults"):  # the request; MergeDefaults starts $.poll
+                doc.update({k: v for k, v in params.items() if not k.endswith(".$")})
+            else:
+                m = re.fullmatch(r"States\.MathAdd\((\$[\w.]+), (\d+)\)", params.get("count.$", ""))
+                assert m and s["ResultPath"] == "$.poll", (name, s)
+                doc["poll"] = {"count": get(m.group(1)) + int(m.group(2))}
+            name = s["Next"]
+        elif s["Type"] == "Wait":
+            events += h["WAIT"]
+            t += s["Seconds"]
+            name = s["Next"]
+        elif s["Type"] == "Task":
+            events += h["FUNCTION_TASK"]
+            if name == "CheckDeployment":
+                polls.append(t)
+                done = t >= seconds
+                doc["outcome"] = {"done": done, "status": "Succeeded" if done else "InProgress"}
+            name = s["Next"]
+        elif s["Type"] == "Choice":
+            events += h["CHOICE"]
+            name = next((r["Next"] for r in s["Choices"] if holds(r)), s["Default"])
+        elif s["Type"] == "Succeed":
+            return events + h["SUCCEED"] + h["EXECUTION_ENDED"], polls
+        else:
+            raise AssertionError(f"release ended in {name}")
+
+
+def test_release_polls_fit_the_history_quota_for_the_longest_deployment():
+    """Step Functions fails an execution at 25,000 history events; the release execution waits
+    for the whole deployment. Polled every 10 s it would record ~9 events per 10 s (quota gone
+    after ~7.7 h); the loop slows down instead, staying within the plan validator's limit."""
+    from harness import history_constants
+    limit = history_constants()["HISTORY_LIMIT"]
+    assert RELEASE_MUST_FIT_SECONDS > LONGEST_DEPLOYMENT_SECONDS
+    events, polls = release_poll(RELEASE_MUST_FIT_SECONDS)
+    assert events <= limit, f"{events} history events for a {RELEASE_MUST_FIT_SECONDS / 3600:.0f} h deployment"
+    gaps = [b - a for a, b in zip(polls, polls[1:])]
+    assert max(gaps) <= 300, "the release notices the end within 5 minutes"
+    assert all(g == 10 for a, g in zip(polls, gaps) if a < 5 * 60), "the first 5 minutes poll every 10 s"
+    assert all(g <= 60 for a, g in zip(polls, gaps) if a < 3600), "the first hour polls at least every minute"
+    short, _ = release_poll(25)
+    assert short < 60, short
 
 
 def test_rollback_machine_shape():

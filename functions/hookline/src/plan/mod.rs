@@ -6,6 +6,7 @@
 //! meaning and reports *every* problem, each naming its field, so `hookline
 //! plan validate` can print one per line.
 
+pub mod history;
 mod step;
 mod wire;
 
@@ -241,6 +242,7 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
             ),
         );
     }
+    check_history(&mut p, &plan);
     if plan.post_traffic.bake_seconds > hook_budget_seconds.min(MAX_HOOK_BUDGET_SECONDS) {
         p.add("post_traffic.bake", "at most hook_budget (the AfterAllowTraffic hook has the same deadline)");
     }
@@ -248,6 +250,45 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
         Ok(plan)
     } else {
         Err(PlanErrors(p.0))
+    }
+}
+
+/// Step Functions fails an execution whose history reaches 25,000 events, outside every Catch
+/// (see [`history`]): refuse a plan whose checks are too frequent for its durations.
+fn check_history(p: &mut Problems, plan: &Plan) {
+    let interval = plan.health.interval_seconds;
+    if interval == 0 || plan.hook_budget_seconds == 0 {
+        return; // reported already
+    }
+    let (events, execution) = history::worst_events(plan, interval);
+    if events <= history::HISTORY_LIMIT {
+        return;
+    }
+    let why = format!(
+        "more than the {} hookline allows (Step Functions fails an execution at {} events, \
+         with no rollback and no hook report)",
+        history::HISTORY_LIMIT,
+        history::HISTORY_QUOTA
+    );
+    match history::min_interval(plan) {
+        Some(min) => p.add(
+            "health.interval",
+            format!(
+                "at least {}: with a check every {} the {execution} execution can record {events} history events, {why}",
+                human(min),
+                human(interval)
+            ),
+        ),
+        None => {
+            let (events, execution) = history::worst_events(plan, plan.hook_budget_seconds);
+            p.add(
+                "steps",
+                format!(
+                    "fewer steps: even with one health check per hook_budget the {execution} execution can record \
+                     {events} history events, {why}"
+                ),
+            );
+        }
     }
 }
 

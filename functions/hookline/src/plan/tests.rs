@@ -150,3 +150,76 @@ fn plan_errors_become_invalid_input_naming_the_field() {
     assert_eq!(err.error_type(), "InvalidInput");
     assert!(err.to_string().contains("plan.steps[0].weight"), "{err}");
 }
+
+#[test]
+fn history_sequences_are_the_state_counts_of_the_definitions() {
+    use super::history::*;
+    // canary: WaitBake + Bake + BakeDone; a zero-bake weight step is 7 states, 20 events.
+    assert_eq!(BAKE_ITERATION, 9);
+    assert_eq!(WEIGHT_STEP, 20);
+    assert_eq!(COHORT_STEP, 13);
+    assert_eq!(APPROVAL_STEP, 16);
+    // 5 retries of the failing task, Rollback with 6 retries, RolledBack, ExecutionFailed
+    assert_eq!(ROLLBACK_PATH, 15 + 2 + 5 + 18 + 1 + 1);
+}
+
+#[test]
+fn worst_case_history_of_the_design_example() {
+    use super::history::*;
+    let plan = Plan::from_json(DESIGN_EXAMPLE).unwrap();
+    // 30 s checks: ready 5m = 10 waits; bakes 5m, 10m, 2m = 10 + 20 + 4 bake iterations.
+    let canary = EXECUTION_STARTED
+        + READY_FIRST
+        + 10 * READY_ITERATION
+        + COHORT_STEP
+        + 3 * WEIGHT_STEP
+        + 34 * BAKE_ITERATION
+        + APPROVAL_STEP
+        + CANARY_END
+        + ROLLBACK_PATH;
+    assert_eq!(canary_events(&plan, 30), canary);
+    assert_eq!(canary, 1 + 7 + 90 + 13 + 60 + 306 + 16 + 10 + 42);
+    // post-traffic: 5m bake = 10 iterations
+    assert_eq!(post_traffic_events(&plan, 30), 1 + 7 + 90 + 8 + 42);
+    assert_eq!(worst_events(&plan, 30), (canary, "BeforeAllowTraffic (canary)"));
+}
+
+#[test]
+fn one_second_checks_over_the_whole_budget_are_refused_naming_the_interval() {
+    // 5m ready timeout + 50m of bake checked every second: about 3,300 checks of 9 events.
+    let text = r#"{"steps":[{"weight":10,"bake":"25m"},{"weight":100,"bake":"25m"}],"health":{"interval":"1s"}}"#;
+    let errs = Plan::from_json(text).unwrap_err();
+    let [p] = errs.0.as_slice() else { panic!("{errs}") };
+    assert_eq!(p.field, "health.interval");
+    let min = super::history::min_interval(&Plan::from_json(&text.replace("1s", "30s")).unwrap());
+    assert_eq!(min, Some(2));
+    assert!(
+        p.expected.starts_with("at least 2s: with a check every 1s the BeforeAllowTraffic (canary) execution"),
+        "{p}"
+    );
+    // 1 + 7 + 300 * 9 + 2 * 20 + 3000 * 9 + 10 + 42 events
+    assert!(p.expected.contains("can record 29800 history events, more than the 20000 hookline allows"), "{p}");
+    assert!(p.expected.contains("fails an execution at 25000 events"), "{p}");
+    // the interval it names is enough, one second less is not
+    assert!(Plan::from_json(&text.replace("1s", "2s")).is_ok());
+}
+
+#[test]
+fn the_post_traffic_bake_counts_too() {
+    let text =
+        r#"{"steps":[{"weight":100}],"health":{"interval":"1s","ready_timeout":"1m"},"post_traffic":{"bake":"50m"}}"#;
+    let errs = Plan::from_json(text).unwrap_err();
+    let [p] = errs.0.as_slice() else { panic!("{errs}") };
+    assert_eq!(p.field, "health.interval");
+    assert!(p.expected.contains("the AfterAllowTraffic (post-traffic) execution can record 27058"), "{p}");
+}
+
+#[test]
+fn too_many_steps_for_any_interval_are_refused_naming_steps() {
+    let approvals = |n| vec![r#"{"approval":{"timeout":"1s","on_timeout":"continue"}}"#; n].join(",");
+    let errs = Plan::from_json(&format!(r#"{{"steps":[{}]}}"#, approvals(1300))).unwrap_err();
+    let [p] = errs.0.as_slice() else { panic!("{errs}") };
+    assert_eq!(p.field, "steps");
+    assert!(p.expected.starts_with("fewer steps: even with one health check per hook_budget"), "{p}");
+    assert!(Plan::from_json(&format!(r#"{{"steps":[{}]}}"#, approvals(1000))).is_ok());
+}
