@@ -38,6 +38,7 @@ This module adds them, driven by ``infra/template.yaml`` (rendered with the sand
 Every delivery (first, retry, duplicate, redelivery, event source mapping) passes the router's
 function faults (``crash``, ``latency``), so a permanent crash fails every one of them.
 """
+import base64
 import json
 import logging
 import os
@@ -431,9 +432,9 @@ class LambdaEmulator:
         t0 = time.time()
         fault = self.take_fault(fn)
         if fault and fault["kind"] == "crash":
-            msg = fault.get("message") or f"RequestId: {rid} Error: Runtime exited with error: signal: aborted (core dumped)"
-            out = _function_error(rid, fault.get("error_type") or "Runtime.ExitError", msg, "crash")
-            return out
+            msg = (fault.get("message")
+                   or f"RequestId: {rid} Error: Runtime exited with error: signal: aborted (core dumped)")
+            return _function_error(rid, fault.get("error_type") or "Runtime.ExitError", msg, "crash")
         latency = fault["latency_ms"] / 1000.0 if fault and fault["kind"] == "latency" else 0.0
         box = {}
 
@@ -455,8 +456,8 @@ class LambdaEmulator:
         if worker.is_alive():
             # Lambda stops the invocation here; cargo-lambda's process keeps running it (not frozen).
             log.warning("invoke %s timed out after %.2f s (process keeps running in cargo-lambda)", fn, limit)
-            out = _function_error(rid, "Sandbox.Timedout", f"RequestId: {rid} Error: Task timed out after {limit:.2f} seconds",
-                                  "timeout")
+            out = _function_error(rid, "Sandbox.Timedout",
+                                  f"RequestId: {rid} Error: Task timed out after {limit:.2f} seconds", "timeout")
         else:
             out = box["out"]
         out.duration_s = time.time() - t0
@@ -559,10 +560,10 @@ class LambdaEmulator:
                 self.dlq_sends.append(rec)
             return
         _et, em = out.error()
+        em = (em or "").encode()[:DLQ_MESSAGE_LIMIT].decode("utf-8", "ignore") or "-"   # the first 1 KB
         attrs = {"RequestID": {"DataType": "String", "StringValue": ev["request_id"]},
                  "ErrorCode": {"DataType": "Number", "StringValue": str(out.status)},
-                 "ErrorMessage": {"DataType": "String",
-                                  "StringValue": (em or "").encode()[:DLQ_MESSAGE_LIMIT].decode("utf-8", "ignore") or "-"}}
+                 "ErrorMessage": {"DataType": "String", "StringValue": em}}
         rec["queue"] = fc.dead_letter_queue
         rec["attributes"] = {k: v["StringValue"] for k, v in attrs.items()}
         try:
@@ -655,7 +656,6 @@ def sqs_record(msg, queue):
         if "StringValue" in v:
             a["stringValue"] = v["StringValue"]
         if "BinaryValue" in v:
-            import base64
             a["binaryValue"] = base64.b64encode(v["BinaryValue"]).decode()
         attrs[k] = a
     return {"messageId": msg["MessageId"], "receiptHandle": msg["ReceiptHandle"], "body": msg["Body"],
