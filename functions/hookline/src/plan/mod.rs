@@ -228,6 +228,7 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
         if !arn.starts_with("arn:") || !arn.contains(":listener-rule/") {
             p.add("traffic.production_rule_arn", format!("an ELBv2 listener rule ARN, got {arn:?}"));
         }
+        check_rule_mode_ends_at_100(&mut p, last_weight);
     }
 
     let plan = Plan { step_count: steps.len(), steps, health, post_traffic, hook_budget_seconds, traffic };
@@ -250,6 +251,20 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
         Ok(plan)
     } else {
         Err(PlanErrors(p.0))
+    }
+}
+
+/// In rule mode hookline's weights live on a listener rule, and no AWS document says CodeDeploy's
+/// AllowTraffic rewrites a listener rule (only the production listener is named). A plan ending
+/// below 100 would leave that rule split, and one without a weight step would leave it on blue,
+/// when CodeDeploy terminates blue: the canary itself must end on green 100.
+fn check_rule_mode_ends_at_100(p: &mut Problems, last_weight: Option<(usize, i64)>) {
+    let why = "with traffic.production_rule_arn the last weight step must be 100: CodeDeploy's AllowTraffic \
+               is not documented to rewrite a listener rule, so production would stay";
+    match last_weight {
+        Some((_, 100)) => {}
+        Some((i, w)) => p.add("steps", format!("{why} split when blue is terminated, got steps[{i}].weight {w}")),
+        None => p.add("steps", format!("{why} on blue when blue is terminated, got no weight step")),
     }
 }
 

@@ -223,3 +223,34 @@ fn too_many_steps_for_any_interval_are_refused_naming_steps() {
     assert!(p.expected.starts_with("fewer steps: even with one health check per hook_budget"), "{p}");
     assert!(Plan::from_json(&format!(r#"{{"steps":[{}]}}"#, approvals(1000))).is_ok());
 }
+
+const RULE: &str = r#""traffic":{"production_rule_arn":"arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/demo/1/80/9"}"#;
+
+#[test]
+fn rule_mode_plans_must_end_at_weight_100() {
+    let split =
+        Plan::from_json(&format!(r#"{{"steps":[{{"weight":10}},{{"weight":50,"bake":"1m"}}],{RULE}}}"#)).unwrap_err();
+    let [p] = split.0.as_slice() else { panic!("{split}") };
+    assert_eq!(p.field, "steps");
+    assert!(p.expected.starts_with("with traffic.production_rule_arn the last weight step must be 100"), "{p}");
+    assert!(p.expected.ends_with("would stay split when blue is terminated, got steps[1].weight 50"), "{p}");
+
+    let blue = Plan::from_json(&format!(
+        r#"{{"steps":[{{"cohort":{{"header":"X-Canary","values":["a"]}}}},{{"approval":{{"timeout":"1m"}}}}],{RULE}}}"#
+    ))
+    .unwrap_err();
+    let [p] = blue.0.as_slice() else { panic!("{blue}") };
+    assert_eq!(p.field, "steps");
+    assert!(p.expected.ends_with("would stay on blue when blue is terminated, got no weight step"), "{p}");
+
+    let ok = Plan::from_json(&format!(
+        r#"{{"steps":[{{"weight":50}},{{"approval":{{"timeout":"1m"}}}},{{"weight":100}}],{RULE}}}"#
+    ));
+    assert!(ok.is_ok(), "{ok:?}");
+    // the listener's default action: CodeDeploy's AllowTraffic moves it to green whatever the plan ends at
+    assert!(Plan::from_json(r#"{"steps":[{"weight":10},{"weight":50}]}"#).is_ok());
+    // the error becomes the InvalidInput the hook reports Failed with
+    let err: crate::Error = split.into();
+    assert_eq!(err.error_type(), "InvalidInput");
+    assert!(err.to_string().contains("plan.steps"), "{err}");
+}
