@@ -9,8 +9,13 @@
 //! EventBridge "Step Functions Execution Status Change" event for a canary or
 //! post-traffic execution that ended without rolling back itself. While the
 //! deployment still waits for that hook, it gets the same restore-and-report.
+//!
+//! A fourth form consumes the hook function's dead-letter queue (an SQS event
+//! from an event source mapping): a hook whose every invocation failed is
+//! answered `Failed` instead of waiting out CodeDeploy's hour (see
+//! [`dead_letter`]).
 
-use hookline::execution::{DeploymentContext, ExecutionDocument};
+use hookline::execution::{DeploymentContext, ExecutionDocument, HookStateMachines};
 use hookline::lifecycle::{Lifecycle, Reported};
 use hookline::runtime::parse_event;
 use hookline::traffic::TrafficRouter;
@@ -19,22 +24,55 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{error, info, info_span, warn, Instrument};
 
+mod dead_letter;
+
+#[cfg(test)]
+use dead_letter::BatchItemFailure;
+pub use dead_letter::BatchResponse;
+
 /// What rollback needs, built once per container.
 pub struct Deps {
     pub clients: Clients,
     /// The state machines whose executions a console rollback stops.
     pub state_machine_arns: Vec<String>,
+    /// The same two machines by event: the dead-letter consumer looks up a hook's execution.
+    pub hook_state_machines: HookStateMachines,
+    /// Where plans live (`PLAN_PARAMETER_PREFIX`, default `/hookline`).
+    pub plan_parameter_prefix: String,
 }
 
 impl Deps {
-    /// Reads `CANARY_STATE_MACHINE_ARN` and `POST_TRAFFIC_STATE_MACHINE_ARN`.
+    /// Reads `CANARY_STATE_MACHINE_ARN`, `POST_TRAFFIC_STATE_MACHINE_ARN` and `PLAN_PARAMETER_PREFIX`.
     pub fn from_env(clients: Clients) -> Deps {
-        let state_machine_arns = ["CANARY_STATE_MACHINE_ARN", "POST_TRAFFIC_STATE_MACHINE_ARN"]
-            .iter()
-            .filter_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        let env = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
+        let hook_state_machines = HookStateMachines {
+            canary: env("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
+            post_traffic: env("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
+        };
+        let state_machine_arns = [&hook_state_machines.canary, &hook_state_machines.post_traffic]
+            .into_iter()
+            .filter(|arn| !arn.is_empty())
+            .cloned()
             .collect();
-        Deps { clients, state_machine_arns }
+        let plan_parameter_prefix = env("PLAN_PARAMETER_PREFIX").unwrap_or_else(|| "/hookline".into());
+        Deps { clients, state_machine_arns, hook_state_machines, plan_parameter_prefix }
     }
+}
+
+/// What the function answers: a rollback's outcome, or the SQS form's partial batch response.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Response {
+    Rollback(Output),
+    Batch(BatchResponse),
+}
+
+/// Every form: the dead-letter queue's SQS events, and the rollbacks of [`handle`].
+pub async fn dispatch(deps: &Deps, event: Value) -> Result<Response> {
+    if dead_letter::is_sqs_event(&event) {
+        return dead_letter::consume(deps, event).await.map(Response::Batch);
+    }
+    handle(deps, event).await.map(Response::Rollback)
 }
 
 /// The console form: `{"deployment_id", "reason"}`.
@@ -167,10 +205,14 @@ async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> 
 
 async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
     let reason = input.reason.clone().unwrap_or_else(|| "rolled back by an operator".into());
-    let prefix = std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into());
-    let done =
-        hookline::rollback::console(&deps.clients, &deps.state_machine_arns, &input.deployment_id, &reason, &prefix)
-            .await?;
+    let done = hookline::rollback::console(
+        &deps.clients,
+        &deps.state_machine_arns,
+        &input.deployment_id,
+        &reason,
+        &deps.plan_parameter_prefix,
+    )
+    .await?;
     Ok(Output {
         restored: done.restored,
         reported: done.reported.then_some("Failed"),

@@ -42,7 +42,12 @@ fn deps(rules: &[&Rule]) -> Deps {
         .then_output(|| hook_event("BeforeAllowTraffic", "InProgress"));
     let mut all = rules.to_vec();
     all.push(&pending);
-    Deps { clients: mocked_clients(&all), state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()] }
+    Deps {
+        clients: mocked_clients(&all),
+        state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()],
+        hook_state_machines: hookline::execution::mocks::machines(),
+        plan_parameter_prefix: "/hookline".into(),
+    }
 }
 
 /// A `match_requests` filter logging `name` to `calls` and recording the request.
@@ -490,4 +495,280 @@ async fn a_hook_that_already_succeeded_keeps_its_traffic() {
 
     assert_eq!(out, Output { already_reported: true, ..Output::default() });
     assert_eq!(succeeded.num_calls(), 1, "no ELBv2 call, no report: an unmatched call would panic");
+}
+
+// ----------------------------------------------------------------------------------------------
+// The SQS form: the hook function's dead-letter queue.
+
+mod dead_letter_queue {
+    use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
+    use aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput;
+    use aws_sdk_codedeploy::types::{
+        DeploymentGroupInfo, DeploymentTarget, EcsService, EcsTarget, EcsTaskSet, LifecycleEvent, LoadBalancerInfo,
+        TargetGroupInfo, TargetGroupPairInfo, TargetLabel, TrafficRoute,
+    };
+    use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
+    use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+    use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+    use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
+    use hookline::execution::mocks::{execution, no_execution};
+    use hookline::testing::{throttling_json, GREEN_TG};
+
+    use super::*;
+
+    const MESSAGE: &str = "059f36b4-87a3-44ab-83d2-661975830a7d";
+
+    /// What Lambda's event source mapping delivers for one dead-lettered hook event.
+    fn sqs_event(bodies: &[(&str, &str)]) -> Value {
+        let records: Vec<Value> = bodies
+            .iter()
+            .map(|(id, body)| {
+                json!({
+                    "messageId": id, "receiptHandle": "AQEB...", "body": body,
+                    "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1763776000000"},
+                    "messageAttributes": {
+                        "RequestID": {"stringValue": "8f5bdc27", "dataType": "String"},
+                        "ErrorCode": {"stringValue": "200", "dataType": "Number"},
+                    },
+                    "md5OfBody": "x", "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hookline-hook-failures",
+                    "awsRegion": "us-east-1",
+                })
+            })
+            .collect();
+        json!({ "Records": records })
+    }
+
+    fn hook_payload() -> String {
+        json!({"DeploymentId": DEPLOYMENT, "LifecycleEventHookExecutionId": HOOK_EXECUTION}).to_string()
+    }
+
+    fn group() -> GetDeploymentGroupOutput {
+        let tg = |name: &str| TargetGroupInfo::builder().name(name).build();
+        let pair = TargetGroupPairInfo::builder()
+            .target_groups(tg("web-blue"))
+            .target_groups(tg("web-green"))
+            .prod_traffic_route(TrafficRoute::builder().listener_arns(LISTENER).build())
+            .build();
+        GetDeploymentGroupOutput::builder()
+            .deployment_group_info(
+                DeploymentGroupInfo::builder()
+                    .load_balancer_info(LoadBalancerInfo::builder().target_group_pair_info_list(pair).build())
+                    .ecs_services(EcsService::builder().cluster_name("demo").service_name("web").build())
+                    .build(),
+            )
+            .build()
+    }
+
+    /// The demo service's target with `in_progress` waiting for its hook.
+    fn target(in_progress: &'static str) -> GetDeploymentTargetOutput {
+        let task_set = |label: TargetLabel, tg: &str| {
+            EcsTaskSet::builder()
+                .identifer(format!("ts-{tg}"))
+                .task_set_label(label)
+                .target_group(TargetGroupInfo::builder().name(tg).build())
+                .build()
+        };
+        GetDeploymentTargetOutput::builder()
+            .deployment_target(
+                DeploymentTarget::builder()
+                    .ecs_target(
+                        EcsTarget::builder()
+                            .lifecycle_events(
+                                LifecycleEvent::builder()
+                                    .lifecycle_event_name(in_progress)
+                                    .status(LifecycleEventStatus::InProgress)
+                                    .build(),
+                            )
+                            .task_sets_info(task_set(TargetLabel::Blue, "web-blue"))
+                            .task_sets_info(task_set(TargetLabel::Green, "web-green"))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    }
+
+    /// The deployment in progress with `in_progress` waiting, its plan (default-action mode), no cohort rules.
+    fn world(in_progress: &'static str) -> Vec<Rule> {
+        let [rules, tags] = cohort_rules(&[]);
+        vec![
+            mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress")),
+            mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(group),
+            mock!(aws_sdk_codedeploy::Client::get_deployment_target).then_output(move || target(in_progress)),
+            mock!(Elbv2::describe_target_groups).then_output(|| {
+                DescribeTargetGroupsOutput::builder()
+                    .target_groups(
+                        TargetGroup::builder().target_group_name("web-blue").target_group_arn(BLUE_TG).build(),
+                    )
+                    .target_groups(
+                        TargetGroup::builder().target_group_name("web-green").target_group_arn(GREEN_TG).build(),
+                    )
+                    .build()
+            }),
+            mock!(aws_sdk_ssm::Client::get_parameter)
+                .match_requests(|r| r.name() == Some("/hookline/web/web-prod"))
+                .then_output(|| {
+                    GetParameterOutput::builder()
+                        .parameter(
+                            aws_sdk_ssm::types::Parameter::builder()
+                                .name("/hookline/web/web-prod")
+                                .value(r#"{"steps":[{"weight":10,"bake":"1m"},{"weight":100}]}"#)
+                                .build(),
+                        )
+                        .build()
+                }),
+            rules,
+            tags,
+        ]
+    }
+
+    async fn consume(rules: &[&Rule], event: Value) -> Response {
+        let none = no_execution();
+        let mut all = rules.to_vec();
+        all.push(&none);
+        dispatch(&deps(&all), event).await.expect("a batch never fails as a whole")
+    }
+
+    fn handed_back(ids: &[&str]) -> Response {
+        Response::Batch(BatchResponse {
+            batch_item_failures: ids.iter().map(|id| BatchItemFailure { item_identifier: id.to_string() }).collect(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_hook_whose_every_invocation_failed_is_restored_then_reported_failed() {
+        let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
+        // AfterAllowTraffic: CodeDeploy has moved production to green; no post-traffic execution exists.
+        let (w, production, m, rep) =
+            (world("AfterAllowTraffic"), live(0, 100), modify(&calls, &modified), report(&calls, &reports));
+        let mut rules: Vec<&Rule> = w.iter().collect();
+        rules.extend([&production, &m, &rep]);
+
+        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+
+        assert_eq!(out, handed_back(&[]), "handled: deleted from the queue");
+        assert_eq!(*calls.lock().unwrap(), ["ModifyListener", "Report"], "restore first, report last");
+        assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
+        assert_reported_failed_once(&reports);
+    }
+
+    #[tokio::test]
+    async fn a_hook_whose_execution_is_running_is_left_to_it() {
+        let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
+        let running = execution(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, ExecutionStatus::Running);
+        let (w, production, m, rep) =
+            (world("BeforeAllowTraffic"), live(90, 10), modify(&calls, &modified), report(&calls, &reports));
+        let mut rules: Vec<&Rule> = vec![&running];
+        rules.extend(w.iter());
+        rules.extend([&production, &m, &rep]);
+
+        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+
+        assert_eq!(out, handed_back(&[]));
+        assert!(calls.lock().unwrap().is_empty(), "no restore, no report: {:?}", calls.lock().unwrap());
+        assert_eq!(running.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_hook_of_a_deployment_that_succeeded_changes_nothing() {
+        let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
+        let succeeded = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("Succeeded"));
+        let (w, production, m, rep) =
+            (world("AfterAllowTraffic"), live(0, 100), modify(&calls, &modified), report(&calls, &reports));
+        let mut rules: Vec<&Rule> = vec![&succeeded];
+        rules.extend(w.iter());
+        rules.extend([&production, &m, &rep]);
+
+        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+
+        assert_eq!(out, handed_back(&[]));
+        assert!(calls.lock().unwrap().is_empty(), "green stays production: {:?}", calls.lock().unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_event_answered_by_another_hook_ids_execution_is_left_alone() {
+        let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
+        let other = execution(HookEvent::BeforeAllowTraffic, "another-hook-execution", ExecutionStatus::Running);
+        let (w, production, m, rep) =
+            (world("BeforeAllowTraffic"), live(90, 10), modify(&calls, &modified), report(&calls, &reports));
+        let mut rules: Vec<&Rule> = vec![&other];
+        rules.extend(w.iter());
+        rules.extend([&production, &m, &rep]);
+
+        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+
+        assert_eq!(out, handed_back(&[]));
+        assert!(calls.lock().unwrap().is_empty(), "the running canary keeps its traffic: {:?}", calls.lock().unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_transient_failure_hands_only_that_message_back() {
+        let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
+        // The second message's deployment cannot be read (throttled past the SDK's retries).
+        let throttled = mock!(aws_sdk_codedeploy::Client::get_deployment)
+            .match_requests(|r| r.deployment_id() == Some("d-THROTTLED"))
+            .sequence()
+            .http_status(400, Some(throttling_json()))
+            .repeatedly()
+            .build();
+        let (w, production, m, rep) =
+            (world("BeforeAllowTraffic"), live(100, 0), modify(&calls, &modified), report(&calls, &reports));
+        let mut rules: Vec<&Rule> = vec![&throttled];
+        rules.extend(w.iter());
+        rules.extend([&production, &m, &rep]);
+        let throttled_payload =
+            json!({"DeploymentId": "d-THROTTLED", "LifecycleEventHookExecutionId": "x"}).to_string();
+
+        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload()), ("m-2", &throttled_payload)])).await;
+
+        assert_eq!(out, handed_back(&["m-2"]));
+        assert_reported_failed_once(&reports);
+    }
+
+    #[tokio::test]
+    async fn messages_that_can_never_succeed_are_dropped_without_a_call() {
+        // No rules but the defaults: any AWS call would fail the test.
+        let out = dispatch(
+            &deps(&[]),
+            json!({"Records": [
+                {"messageId": "m-1", "body": "not json", "eventSource": "aws:sqs"},
+                {"messageId": "m-2", "body": "{\"DeploymentId\": 7}", "eventSource": "aws:sqs"},
+                {"messageId": "m-3", "body": "{\"DeploymentId\": \"d-1\", \"LifecycleEventHookExecutionId\": \"\"}"},
+                {"messageId": "m-4", "eventSource": "aws:sqs"},
+                {"body": "{}", "eventSource": "aws:sqs"},
+                "not a record",
+            ]}),
+        )
+        .await
+        .expect("dropped, not failed");
+
+        assert_eq!(out, handed_back(&[]));
+    }
+
+    #[tokio::test]
+    async fn records_that_are_not_a_list_are_invalid_input() {
+        let err = dispatch(&deps(&[]), json!({"Records": "nope"})).await.unwrap_err();
+        assert_eq!(err.error_type(), "InvalidInput");
+        assert!(err.to_string().contains("Records"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_execution_lookup_hands_the_message_back() {
+        let denied = mock!(aws_sdk_sfn::Client::describe_execution)
+            .then_error(|| DescribeExecutionError::generic(access_denied()));
+        let w = world("BeforeAllowTraffic");
+        let mut rules: Vec<&Rule> = vec![&denied];
+        rules.extend(w.iter());
+
+        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+
+        assert_eq!(out, handed_back(&[MESSAGE]), "an operator may fix the grant within the hook's hour");
+    }
+
+    #[test]
+    fn the_batch_response_has_lambdas_field_names() {
+        let out = handed_back(&["m-1"]);
+        assert_eq!(serde_json::to_value(out).expect("json"), json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]}));
+    }
 }
