@@ -329,14 +329,14 @@ def test_rollback_after_allow_traffic(sandbox, scope, restore):
 def test_hooks_are_one_async_invoke_each(sandbox):
     sb, c, stub = sandbox
     posts = []
-    real_post = sb.sim.http.post
+    real_post = sb.sim.engine.http.post
 
     def spy(url, **kw):
         r = real_post(url, **kw)
         posts.append((url, dict(kw.get("headers") or {}), r.status_code))
         return r
 
-    sb.sim.http.post = spy
+    sb.sim.engine.http.post = spy
     stub.modes["BeforeAllowTraffic"] = "fail"      # a function error must not make the simulator re-invoke
     c.config(hook_invoke_retries=2, hook_retry_delay_s=0.1)  # moved to the Lambda layer: ignored here
     did = c.start_deployment("example/web:v2")
