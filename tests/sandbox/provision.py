@@ -224,6 +224,11 @@ def provision_lambda_queues(c):
 def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, termination_wait_minutes=1):
     c = clients(endpoint)
     ensure_role(c["iam"])
+    # The template's roles and each function's credentials (tests/sandbox/iam.py), while moto's
+    # IAM authorization is still off; up.sh turns it on after provisioning.
+    if os.environ.get("SANDBOX_CREDENTIALS_DIR"):
+        import iam
+        iam.provision_roles(c["iam"], os.environ["SANDBOX_CREDENTIALS_DIR"])
     topic = c["sns"].create_topic(Name="hookline-approvals")["TopicArn"]
     sms = provision_state_machines(c, topic, sm_dir or os.path.join(ROOT, "statemachine"))
     if plan is None:

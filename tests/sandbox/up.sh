@@ -40,6 +40,13 @@ done
 
 export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN || true
+# IAM (tests/sandbox/iam.py; SANDBOX_IAM=0 turns it off): provisioning writes each function's role
+# credentials here, lambda-runner.sh hands them to the function process, the router reads them.
+unset SANDBOX_CREDENTIALS_DIR
+if [ "${SANDBOX_IAM:-1}" = 1 ]; then
+  export SANDBOX_CREDENTIALS_DIR="$STATE/credentials"
+  rm -rf "$SANDBOX_CREDENTIALS_DIR"
+fi
 
 # Every part runs in its own session/process group so down.sh can stop it and
 # its children (cargo run -> function binaries) without touching anything else.
@@ -66,6 +73,10 @@ curl -sf -X POST "http://127.0.0.1:$MOTO_INTERNAL_PORT/moto-api/config" \
     PLAN_PARAMETER_PREFIX=/hookline HOOK_FUNCTION_NAME=hook
   # cargo-lambda's watcher reacts to any file in the repo (.git included) and restarts
   # the functions mid-deployment; reload only on request (SANDBOX_LAMBDA_RELOAD=1).
+  # Every function process starts through lambda-runner.sh (cargo's runner for `cargo run`),
+  # which exports that function's role credentials.
+  host_triple="$(rustc -vV | sed -n 's/^host: //p')"
+  export "CARGO_TARGET_$(echo "$host_triple" | tr 'a-z-' 'A-Z_')_RUNNER=$ROOT/tests/sandbox/lambda-runner.sh"
   extra=(--ignore-changes)
   [ "${SANDBOX_LAMBDA_RELOAD:-0}" = 1 ] && extra=()
   start lambda "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" "${extra[@]}"
@@ -91,6 +102,11 @@ wait_for router 30 curl -sf "$ENDPOINT/_sandbox/health"
 "$VENV/bin/python" "$ROOT/tests/sandbox/provision.py" --endpoint "$ENDPOINT" --out "$STATE/provision.json" >"$STATE/provision.log" 2>&1 \
   || { echo "up.sh: provisioning failed; see $STATE/provision.log" >&2; tail -30 "$STATE/provision.log" >&2; exit 1; }
 grep -i warning "$STATE/provision.log" >&2 || true
+# IAM on: from now on moto checks every request's signature, key and action (the router re-signs
+# requests that carry the public key "sandbox" with the operator's key).
+if [ "${SANDBOX_IAM:-1}" = 1 ]; then
+  curl -sf -X POST "http://127.0.0.1:$MOTO_INTERNAL_PORT/moto-api/reset-auth" -H "Content-Type: text/plain" --data-binary 0 >/dev/null
+fi
 # 5. warm-up (SANDBOX_WARM=0 to skip): start every function process now, so no test
 # pays the first `cargo run` (or waits for another cargo build's target/ lock).
 # `{}` is answered with errorType InvalidInput by every function, without side effects.
