@@ -66,7 +66,7 @@ def test_a_hook_that_crashes_every_time_is_retried_dead_lettered_and_handed_to_r
 
         def handed():
             for inv in sb._ctl("GET", "/lambda")["esm_invokes"]:
-                if inv["function"] == "rollback" and any(json.loads(b) == payload for b in inv["bodies"]):
+                if inv["function"] == "rollback" and any(json.loads(b) == payload for b in inv.get("bodies", ())):
                     return inv
             return None
 

@@ -390,12 +390,19 @@ def classify(status, headers, body, rid):
 class LambdaEmulator:
     """backend(function, payload bytes) -> (status, headers, body): one raw invoke (cargo-lambda),
     already in the Invoke API's form. take_fault(function) -> fault dict or None (consumes it).
-    sqs: a boto3 SQS client (moto), or None (no dead-letter queue, no event source mapping)."""
+    sqs: a boto3 SQS client (moto), or None (no dead-letter queue, no event source mapping); it
+    creates the queues. sqs_for(function) -> an SQS client acting as that function's execution role,
+    or None: Lambda sends to a dead-letter queue and polls an event source with the function's role
+    (invocation-async-retain-records.html, with-sqs.html "Execution role permissions"), so where the
+    sandbox enforces IAM those calls need the template's grants."""
 
-    def __init__(self, backend, take_fault=None, sqs=None, spec=None, config=None):
+    def __init__(self, backend, take_fault=None, sqs=None, spec=None, config=None, sqs_for=None):
         self.backend = backend
         self.take_fault = take_fault or (lambda fn: None)
         self.sqs = sqs
+        self.sqs_for = sqs_for
+        self._esm_checked = set()
+        self._esm_last_error = {}
         self.spec = spec if spec is not None else TemplateSpec()
         self.cfg = config or LambdaConfig()
         self.lock = threading.Lock()
@@ -549,6 +556,10 @@ class LambdaEmulator:
             url = self.queue_urls[name] = ensure_queue(self.sqs, q)
         return url
 
+    def _sqs_as(self, fn):
+        client = self.sqs_for(fn) if self.sqs_for else None
+        return client or self.sqs
+
     def _dead_letter(self, ev, out):
         fc = self.spec.functions.get(ev["function"])
         rec = {"event_id": ev["id"], "function": ev["function"], "at": time.time()}
@@ -568,13 +579,16 @@ class LambdaEmulator:
         rec["attributes"] = {k: v["StringValue"] for k, v in attrs.items()}
         try:
             body = (ev["_raw"] or b"").decode("utf-8", "replace")
+            client = self._sqs_as(ev["function"])
             try:
-                sent = self.sqs.send_message(QueueUrl=self._queue_url(fc.dead_letter_queue), MessageBody=body,
-                                             MessageAttributes=attrs)
-            except Exception:
+                sent = client.send_message(QueueUrl=self._queue_url(fc.dead_letter_queue), MessageBody=body,
+                                           MessageAttributes=attrs)
+            except ClientError as e:
+                if "NonExistent" not in str(e) and "QueueDoesNotExist" not in str(e):
+                    raise
                 self.queue_urls.pop(fc.dead_letter_queue, None)   # moto reset: create the queue again
-                sent = self.sqs.send_message(QueueUrl=self._queue_url(fc.dead_letter_queue), MessageBody=body,
-                                             MessageAttributes=attrs)
+                sent = client.send_message(QueueUrl=self._queue_url(fc.dead_letter_queue), MessageBody=body,
+                                           MessageAttributes=attrs)
             rec["message_id"] = sent["MessageId"]
             rec["result"] = "sent"
             status = "dead-lettered"
@@ -595,15 +609,27 @@ class LambdaEmulator:
                 continue
             try:
                 self.poll_once(m, wait_s=self.cfg.esm_poll_wait_s)
+                self._esm_last_error.pop(id(m), None)
             except Exception as e:
-                log.warning("event source mapping %s <- %s: %s", m.function, m.queue, e)
+                # AWS keeps retrying a mapping it cannot read (e.g. AccessDenied on the role): record the
+                # error once per change, back off, try again.
+                if self._esm_last_error.get(id(m)) != str(e):
+                    self._esm_last_error[id(m)] = str(e)
+                    log.warning("event source mapping %s <- %s: %s", m.function, m.queue, e)
+                    with self.lock:
+                        self.esm_invokes.append({"function": m.function, "queue": m.queue, "at": time.time(),
+                                                 "outcome": "poll_error", "error": str(e)[:500]})
                 self.queue_urls.pop(m.queue, None)
-                self._stop.wait(1.0)
+                self._stop.wait(2.0)
 
     def poll_once(self, m, wait_s=0):
         """One receive + invoke + delete round; answers the invoke record or None (queue empty)."""
         url = self._queue_url(m.queue)
-        msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=m.batch_size, WaitTimeSeconds=wait_s,
+        client = self._sqs_as(m.function)
+        if id(m) not in self._esm_checked:   # Lambda reads the queue's attributes (GetQueueAttributes)
+            client.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+            self._esm_checked.add(id(m))
+        msgs = client.receive_message(QueueUrl=url, MaxNumberOfMessages=m.batch_size, WaitTimeSeconds=wait_s,
                                         AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages") or []
         if not msgs:
             return None
@@ -615,7 +641,7 @@ class LambdaEmulator:
             failed = batch_failures(out.body, ids) if m.report_batch_item_failures else []
         done = [msg for msg in msgs if msg["MessageId"] not in failed]
         for msg in done:
-            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+            client.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
         rec = {"function": m.function, "queue": m.queue, "at": time.time(), "message_ids": ids,
                "bodies": [msg["Body"][:500] for msg in msgs], "deleted": [msg["MessageId"] for msg in done],
                "kept": failed, **out.summary()}

@@ -469,3 +469,49 @@ def test_router_function_timeout_from_the_template(sandbox):
     snap = requests.get(sb.url + "/_sandbox/lambda", timeout=5).json()
     assert snap["functions"]["hook"]["effective_timeout_s"] == pytest.approx(0.3)
     assert snap["functions"]["hook"]["dead_letter_queue"] == "hookline-hook-failures"
+
+
+class RoleClient:
+    """An SQS client standing for a function's role: records its calls, may deny them."""
+
+    def __init__(self, sqs, fn, calls, deny=()):
+        self.sqs, self.fn, self.calls, self.deny = sqs, fn, calls, deny
+
+    def __getattr__(self, op):
+        def call(**kw):
+            self.calls.append((self.fn, op))
+            if op in self.deny:
+                from botocore.exceptions import ClientError
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": f"{self.fn} may not {op}"}}, op)
+            return getattr(self.sqs, op)(**kw)
+        return call
+
+
+def test_dead_letter_send_and_event_source_polling_act_as_the_function_role(tmp_path, sqs):
+    q = "role-" + uuid.uuid4().hex[:8]
+    spec = fixture_template(tmp_path, q)
+    calls, deny = [], {"rollback": ()}
+    emu = LambdaEmulator(FakeFunctions(hook="error"), sqs=sqs, spec=spec, config=LambdaConfig(async_retries=0),
+                         sqs_for=lambda fn: RoleClient(sqs, fn, calls, deny.get(fn, ())))
+    eid = emu.submit_async("hook", b'{"a": 1}')
+    wait_until(lambda: record(emu, eid)["status"] == "dead-lettered")
+    assert calls == [("hook", "send_message")]
+    rec = emu.poll_once(spec.mappings[0], wait_s=1)
+    assert rec["bodies"] == ['{"a": 1}'] and len(rec["deleted"]) == 1
+    assert calls[1:] == [("rollback", "get_queue_attributes"), ("rollback", "receive_message"),
+                         ("rollback", "delete_message")]
+    # a role without sqs:SendMessage: the event is lost (AWS: DeadLetterErrors), and says so
+    deny["hook"] = ("send_message",)
+    e2 = emu.submit_async("hook", b"{}")
+    wait_until(lambda: record(emu, e2)["status"] == "dead-letter-error")
+    assert "AccessDenied" in emu.snapshot()["dlq_sends"][-1]["result"]
+    # a role without sqs:ReceiveMessage: the poller records the error and keeps trying
+    deny["rollback"] = ("receive_message",)
+    emu.cfg.update({"esm_poll_wait_s": 0})
+    emu.start()
+    try:
+        wait_until(lambda: any(r.get("outcome") == "poll_error" for r in emu.snapshot()["esm_invokes"]))
+    finally:
+        emu.stop()
+    err = [r for r in emu.snapshot()["esm_invokes"] if r.get("outcome") == "poll_error"]
+    assert len(err) == 1 and "AccessDenied" in err[0]["error"]
