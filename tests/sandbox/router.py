@@ -35,6 +35,7 @@ from botocore.config import Config as BotoConfig  # noqa: E402
 from requests.structures import CaseInsensitiveDict  # noqa: E402
 
 import awsproto  # noqa: E402
+import iam  # noqa: E402
 from alb import AlbEmulator  # noqa: E402
 from codedeploy_sim import CodeDeploySim, SimConfig  # noqa: E402
 from lambda_emul import FUNCTION_FAULT_KINDS, LambdaEmulator, load_template  # noqa: E402
@@ -139,6 +140,10 @@ class Sandbox:
         self.calls_lock = threading.Lock()
         self.calls = defaultdict(lambda: defaultdict(int))
         self.call_log = []
+        # IAM (iam.py): who calls (access key -> function role), the template's policies, operator signing
+        # of every client that uses the public key "sandbox" (installed before any client is created).
+        self.iam = iam.Enforcer(os.environ.get("SANDBOX_CREDENTIALS_DIR", ""), self._deployment_group_of)
+        iam.install_operator_signing(boto3._get_default_session(), self.iam)
         self.sim = CodeDeploySim(self.moto_url, self.url, sim_config or SimConfig())
         kw = dict(endpoint_url=self.moto_url, region_name="us-east-1", aws_access_key_id="sandbox",
                   aws_secret_access_key="sandbox", config=BotoConfig(retries={"max_attempts": 2}))
@@ -243,11 +248,18 @@ class Sandbox:
         h["X-Amz-Function-Error"] = "Unhandled"
         return 200, h, _json({"errorType": "Runtime.Unknown", "errorMessage": text[:1000] or f"HTTP {status}"})
 
+    def _deployment_group_of(self, deployment_id):
+        """(application, deployment group) of a deployment: the resource IAM checks GetDeployment on."""
+        status, out = self.sim.handle("GetDeployment", {"deploymentId": deployment_id})
+        info = out.get("deploymentInfo") if status == 200 else None
+        return (info["applicationName"], info["deploymentGroupName"]) if info else None
+
     # ------------------------------------------------------------ counters
     def count(self, req):
         with self.calls_lock:
             self.calls[req.service][req.operation] += 1
             self.call_log.append({"t": time.time(), "service": req.service, "operation": req.operation,
+                                  **iam.log_fields(req),
                                   **({"function": req.function} if req.function else {})})
             if len(self.call_log) > 20000:
                 del self.call_log[:10000]
@@ -358,8 +370,11 @@ class _Handler(BaseHTTPRequestHandler):
             if path.startswith("/moto-api"):
                 return self._send(*self._forward(sb.moto_url, self.command, path, headers, body))
             req = awsproto.classify(self.command, path, headers, body)
+            denied = sb.iam.authorize(req, headers, body)   # IAM: the caller's role (iam.py)
             if not headers.get("X-Sandbox-Internal"):
                 sb.count(req)
+            if denied:
+                return self._send(*denied)
             fault = sb.faults.take(req, skip_kinds=FUNCTION_FAULT_KINDS if req.operation == "Invoke" else ())
             if fault:
                 if fault["kind"] == "latency":
@@ -458,6 +473,8 @@ class _Handler(BaseHTTPRequestHandler):
             return rb
 
     def _forward(self, base, method, path, headers, body, timeout=120):
+        if self is not None and base == self.sandbox.moto_url:   # IAM: operator / role signature for moto
+            headers = self.sandbox.iam.sign_for_moto(method, base + path, headers, body)
         u = urlsplit(base)
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
         try:
