@@ -273,6 +273,7 @@ class E2E(Sandbox):
                 pass
         if self.alarm_state("web-5xx") != "OK":
             self.set_alarm("web-5xx", "OK", reason="e2e cleanup")
+        dirty += self.clean_admin()
         if not self.one_side():
             dirty.append(f"production split {self.listener_weights(80)}")
             blue, _ = self.prod_groups()
@@ -284,6 +285,22 @@ class E2E(Sandbox):
             self.elbv2.delete_rule(RuleArn=r["arn"])
         self.traffic(False)
         self.clear_faults()
+        return dirty
+
+    def clean_admin(self):
+        """The second demo service (``admin``, production on the ``/admin*`` rule of :80): alarm OK,
+        its rule forwarding to one side only (its PRIMARY task set's group). Its deployments are
+        stopped with the others; its cohort rules go with every other rule left on :80."""
+        dirty = []
+        if self.alarm_state("admin-5xx") != "OK":
+            self.set_alarm("admin-5xx", "OK", reason="e2e cleanup")
+        rule = self.admin_rule()
+        if rule and sorted(rule["weights"].values()) not in ([0, 100], [100]):
+            dirty.append(f"admin production rule split {rule['weights']}")
+            ts = [t for t in self.task_sets(service="admin") if t["status"] == "PRIMARY"]
+            blue = ts[0]["target_group"] if ts else "admin-blue"
+            tg = self.elbv2.describe_target_groups(Names=[blue])["TargetGroups"][0]["TargetGroupArn"]
+            self.elbv2.modify_rule(RuleArn=rule["arn"], Actions=[{"Type": "forward", "TargetGroupArn": tg}])
         return dirty
 
 

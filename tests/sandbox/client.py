@@ -19,6 +19,8 @@ import requests
 import yaml
 from botocore.config import Config as BotoConfig
 
+from provision import admin_production_rule, is_admin_production_rule
+
 DEFAULT_ENDPOINT = os.environ.get("SANDBOX_ENDPOINT", "http://127.0.0.1:4566")
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
 BOTO_NAMES = {"elbv2": "elbv2", "sfn": "stepfunctions", "stepfunctions": "stepfunctions", "lambda": "lambda"}
@@ -159,10 +161,11 @@ class Sandbox:
 
     def start_deployment(self, image, application="web", deployment_group="web-prod",
                          hooks=("BeforeAllowTraffic", "AfterAllowTraffic"), hook_function="hook",
-                         fmt="yaml", description=None, **create_kwargs):
-        """Register a task definition with ``image`` and CreateDeployment; returns the deployment id."""
-        td = self.register_task_definition(image)
-        content = self.appspec(td, hooks=hooks, hook_function=hook_function, fmt=fmt)
+                         fmt="yaml", description=None, family="web", container="web", **create_kwargs):
+        """Register a task definition of ``family`` with ``image`` and CreateDeployment; returns the
+        deployment id (``admin``: family and container ``admin``, application ``admin``, group ``admin-prod``)."""
+        td = self.register_task_definition(image, family=family)
+        content = self.appspec(td, hooks=hooks, hook_function=hook_function, container=container, fmt=fmt)
         kw = dict(applicationName=application, deploymentGroupName=deployment_group,
                   revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": content}})
         if description:
@@ -242,16 +245,24 @@ class Sandbox:
                 w.setdefault(n, 0)
         return w
 
-    def rules(self, port_or_arn=80):
-        """Non-default rules: [{"priority", "conditions", "weights"}]."""
+    def rules(self, port_or_arn=80, include_admin=False):
+        """Non-default rules: [{"arn", "priority", "conditions", "weights"}], without the second demo
+        service's production rule (``admin``'s ``/admin*`` path rule, part of the provisioned sandbox
+        like the default action) unless ``include_admin``."""
         arn = port_or_arn if str(port_or_arn).startswith("arn:") else self.listener_arn(port_or_arn)
         out = []
         for r in self.elbv2.describe_rules(ListenerArn=arn)["Rules"]:
-            if r.get("IsDefault"):
+            if r.get("IsDefault") or (not include_admin and is_admin_production_rule(r)):
                 continue
             out.append({"arn": r["RuleArn"], "priority": int(r["Priority"]), "conditions": r["Conditions"],
                         "weights": self._weights(r["Actions"])})
         return sorted(out, key=lambda r: r["priority"])
+
+    def admin_rule(self, port=80):
+        """The ``admin`` service's production rule ({"arn", "priority", "conditions", "weights"}), or None."""
+        r = admin_production_rule(self.elbv2, self.listener_arn(port))
+        return r and {"arn": r["RuleArn"], "priority": int(r["Priority"]), "conditions": r["Conditions"],
+                      "weights": self._weights(r["Actions"])}
 
     def task_sets(self, cluster="demo", service="web"):
         """[{"id", "arn", "status", "image", "target_group"}] of the service's task sets."""

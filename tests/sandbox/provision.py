@@ -16,6 +16,10 @@ Creates (or updates in place):
   PRIMARY task set on web-blue and registered targets, CodeDeploy application
   ``web`` / group ``web-prod``, alarm ``web-5xx`` (OK), plan in SSM
   ``/hookline/web/web-prod``.
+- A second service ``admin`` (cluster ``demo``) sharing the production listener :80 through the path
+  rule ``/admin*`` (priority 10), with target groups ``admin-blue`` / ``admin-green``, its own test
+  listener :8081, CodeDeploy ``admin`` / ``admin-prod``, alarm ``admin-5xx`` and a rule-mode plan
+  ``/hookline/admin/admin-prod`` (see ``provision_admin``).
 Prints a JSON summary (ARNs) and writes it to ``.sandbox/provision.json``.
 """
 import argparse
@@ -206,6 +210,122 @@ def provision_demo(c, plan, termination_wait_minutes=1):
             "task_definition": svc["taskDefinition"], "subnets": subnets, "security_group": sg}
 
 
+ADMIN_PATH = "/admin*"
+ADMIN_RULE_PRIORITY = 10
+ADMIN_TEST_PORT = 8081
+ADMIN_PLAN = {
+    "steps": [{"weight": 10, "bake": "2s"}, {"weight": 100, "bake": "1s"}],
+    "health": {
+        "interval": "2s",
+        "alarms": ["admin-5xx"],
+        "http": [{"url": f"http://127.0.0.1:4566/_sandbox/alb/{ADMIN_TEST_PORT}/health", "expect_status": 200,
+                  "timeout": "2s"}],
+    },
+    "post_traffic": {"bake": "2s"},
+    "hook_budget": "10m",
+}
+
+
+def is_admin_production_rule(rule):
+    """A DescribeRules rule is the ``admin`` service's production rule: the path rule ``/admin*``
+    with no other condition (its cohort rule adds a header condition)."""
+    conds = rule.get("Conditions") or []
+    if rule.get("IsDefault") or len(conds) != 1 or conds[0].get("Field") != "path-pattern":
+        return False
+    return ((conds[0].get("PathPatternConfig") or {}).get("Values") or conds[0].get("Values") or []) == [ADMIN_PATH]
+
+
+def admin_production_rule(elb, listener_arn):
+    """The ``admin`` service's production rule on the shared :80 listener, or None."""
+    return next((r for r in elb.describe_rules(ListenerArn=listener_arn)["Rules"] if is_admin_production_rule(r)),
+                None)
+
+
+def provision_admin(c, demo, plan, termination_wait_minutes=1):
+    """A second service, ``admin`` in cluster ``demo``, sharing the demo ALB's production listener :80
+    through the path rule ``/admin*`` (priority 10, forward ``admin-blue``) while ``web`` keeps the
+    default action: target groups ``admin-blue`` / ``admin-green``, its own test listener :8081,
+    task definition ``admin`` (container ``admin``), service ``admin`` (CODE_DEPLOY) with a PRIMARY
+    task set on admin-blue, CodeDeploy application ``admin`` / group ``admin-prod`` (production route
+    = the :80 listener), alarm ``admin-5xx`` (OK), and a rule-mode plan at ``/hookline/admin/admin-prod``
+    (``traffic.production_rule_arn`` = the path rule, ending at weight 100). Idempotent."""
+    ec2, ecs, elb, cw, ssm, cd = c["ec2"], c["ecs"], c["elbv2"], c["cloudwatch"], c["ssm"], c["codedeploy"]
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets, sg, lb_arn = demo["subnets"], demo["security_group"], demo["load_balancer_arn"]
+    tgs = {}
+    for name in ("admin-blue", "admin-green"):
+        try:
+            tgs[name] = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+        except elb.exceptions.TargetGroupNotFoundException:
+            tgs[name] = elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip",
+                                                HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+    listeners = {int(l["Port"]): l["ListenerArn"] for l in elb.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]}
+    if ADMIN_TEST_PORT not in listeners:
+        listeners[ADMIN_TEST_PORT] = elb.create_listener(
+            LoadBalancerArn=lb_arn, Protocol="HTTP", Port=ADMIN_TEST_PORT,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": tgs["admin-blue"]}])["Listeners"][0]["ListenerArn"]
+    rule = admin_production_rule(elb, listeners[80])
+    if rule is None:
+        rule = elb.create_rule(
+            ListenerArn=listeners[80], Priority=ADMIN_RULE_PRIORITY,
+            Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": [ADMIN_PATH]}}],
+            Actions=[{"Type": "forward", "TargetGroupArn": tgs["admin-blue"]}])["Rules"][0]
+    # ECS
+    svc = ecs.describe_services(cluster="demo", services=["admin"])["services"]
+    svc = svc[0] if svc and svc[0]["status"] == "ACTIVE" else None
+    net = {"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg], "assignPublicIp": "DISABLED"}}
+    if svc is None:
+        td = ecs.register_task_definition(
+            family="admin", networkMode="bridge", requiresCompatibilities=["EC2"],
+            containerDefinitions=[{"name": "admin", "image": "example/admin:v1", "memory": 256, "cpu": 128,
+                                   "essential": True, "portMappings": [{"containerPort": 80, "hostPort": 0,
+                                                                        "protocol": "tcp"}]}]
+        )["taskDefinition"]["taskDefinitionArn"]
+        lbs = [{"targetGroupArn": tgs["admin-blue"], "containerName": "admin", "containerPort": 80}]
+        ecs.create_service(cluster="demo", serviceName="admin", taskDefinition=td, desiredCount=1,
+                           deploymentController={"type": "CODE_DEPLOY"}, loadBalancers=lbs,
+                           launchType="FARGATE", networkConfiguration=net)
+        ts = ecs.create_task_set(cluster="demo", service="admin", taskDefinition=td, loadBalancers=lbs,
+                                 launchType="FARGATE", networkConfiguration=net, externalId="sandbox-initial",
+                                 scale={"unit": "PERCENT", "value": 100.0})["taskSet"]
+        ecs.update_service_primary_task_set(cluster="demo", service="admin", primaryTaskSet=ts["taskSetArn"])
+        elb.register_targets(TargetGroupArn=tgs["admin-blue"], Targets=[{"Id": "10.0.1.10", "Port": 80}])
+    cw.put_metric_alarm(AlarmName="admin-5xx", MetricName="HTTPCode_Target_5XX_Count",
+                        Namespace="AWS/ApplicationELB", Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5,
+                        ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+                        Dimensions=[{"Name": "TargetGroup", "Value": tgs["admin-blue"].split(":")[-1]}])
+    cw.set_alarm_state(AlarmName="admin-5xx", StateValue="OK", StateReason="sandbox provisioning")
+    plan = dict(plan, traffic={"production_rule_arn": rule["RuleArn"]})
+    ssm.put_parameter(Name="/hookline/admin/admin-prod", Type="String", Overwrite=True,
+                      Value=json.dumps(plan, indent=2))
+    try:
+        cd.create_application(applicationName="admin", computePlatform="ECS")
+    except cd.exceptions.ApplicationAlreadyExistsException:
+        pass
+    group = dict(
+        applicationName="admin", deploymentGroupName="admin-prod", serviceRoleArn=ROLE_ARN,
+        deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
+        deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        blueGreenDeploymentConfiguration={
+            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE",
+                                                          "terminationWaitTimeInMinutes": termination_wait_minutes},
+            "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0}},
+        autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]},
+        alarmConfiguration={"enabled": False, "ignorePollAlarmFailure": False, "alarms": []},
+        ecsServices=[{"serviceName": "admin", "clusterName": "demo"}],
+        loadBalancerInfo={"targetGroupPairInfoList": [{
+            "targetGroups": [{"name": "admin-blue"}, {"name": "admin-green"}],
+            "prodTrafficRoute": {"listenerArns": [listeners[80]]},
+            "testTrafficRoute": {"listenerArns": [listeners[ADMIN_TEST_PORT]]}}]},
+    )
+    try:
+        cd.create_deployment_group(**group)
+    except cd.exceptions.DeploymentGroupAlreadyExistsException:
+        pass
+    return {"production_rule_arn": rule["RuleArn"], "test_listener_arn": listeners[ADMIN_TEST_PORT],
+            "target_groups": tgs}
+
+
 def provision_lambda_queues(c):
     """The SQS queues infra/template.yaml gives Lambda (dead-letter queues, event source mapping
     sources), with the sandbox's names (${NamePrefix} = hookline): {name: {"url", "arn"}}. The router's
@@ -235,6 +355,9 @@ def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, terminat
         # The HTTP gate probes this sandbox's own ALB emulation, whatever its port.
         plan = json.loads(json.dumps(DEMO_PLAN).replace("http://127.0.0.1:4566", endpoint.rstrip("/")))
     demo = provision_demo(c, plan, termination_wait_minutes)
+    # The second service sharing :80 through a path rule (issue 10 items 11 and 12).
+    admin_plan = json.loads(json.dumps(ADMIN_PLAN).replace("http://127.0.0.1:4566", endpoint.rstrip("/")))
+    demo["admin"] = provision_admin(c, demo, admin_plan, termination_wait_minutes)
     queues = provision_lambda_queues(c)
     return {"endpoint": endpoint, "approval_topic_arn": topic, "state_machines": sms,
             "functions": {f: function_arn(f) for f in FUNCTIONS}, "role_arn": ROLE_ARN, "demo": demo,
