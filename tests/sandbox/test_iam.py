@@ -210,5 +210,5 @@ def test_call_log_names_the_calling_function(enforced):
     log = requests.get(enforced["url"] + "/_sandbox/calls?log=1", timeout=5).json()["log"]
     mine = [e for e in log if e.get("principal") == "validate-health"]
     assert [(e["service"], e["operation"]) for e in mine] == [("monitoring", "DescribeAlarms"), ("ssm", "GetParameter")]
-    assert mine[0]["iam"] == [["cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:web-5xx"]]
+    assert mine[0]["iam"] == [["cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:web-5xx", None]]
     assert mine[1]["denied"][0] == "ssm:GetParameter"
