@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
 .PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
-        check-statemachines check-infra check-sandbox e2e test sandbox sandbox-down demo package bench chaos
+        check-statemachines check-infra check-sandbox e2e test sandbox sandbox-down demo package bench chaos iam-mutation
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
@@ -16,6 +16,7 @@ help:
 	@echo "make sandbox       start the local AWS sandbox on http://127.0.0.1:4566"
 	@echo "make sandbox-down  stop it"
 	@echo "make package       build the six Lambda zips"
+	@echo "make iam-mutation  remove each IAM statement in turn, show the tests fail (IAM_MUTATION_ARGS=--e2e)"
 	@echo "make chaos         randomized fault schedules (CHAOS_RUNS=300, CHAOS_SEED, CHAOS_ONLY=<index>)"
 	@echo "make bench         regenerate BENCHMARKS.md (cold start, memory, zip size, orchestration cost)"
 
@@ -73,6 +74,13 @@ test: fmt-check clippy unit test-runtime-api check-statemachines check-infra che
 CHAOS_RUNS ?= 300
 chaos: build venv
 	CHAOS_RUNS=$(CHAOS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos.py
+
+# Remove each IAM statement of infra/template.yaml in turn and show the checks fail
+# (tests/iam_mutation.py; docs/deploy.md records the result). Not part of `make test`:
+# with the e2e subset per function-role statement it takes about an hour.
+IAM_MUTATION_ARGS ?= --e2e
+iam-mutation: build venv
+	$(PY) tests/iam_mutation.py $(IAM_MUTATION_ARGS)
 
 sandbox: build venv
 	bash tests/sandbox/up.sh
