@@ -14,7 +14,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, "target", "debug", "hookline")
-MOTO_CALLER = "arn:aws:sts::123456789012:user/moto"
+# The sandbox caller with the public key "sandbox" is its operator user (tests/sandbox/iam.py).
+MOTO_CALLER = "arn:aws:iam::123456789012:user/sandbox-operator"
 
 
 def cli_plan(steps, interval="1s", post_bake="1s"):

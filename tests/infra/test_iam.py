@@ -12,8 +12,7 @@ EXPECTED = {
     "HookRole": {
         "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:GetDeploymentTarget",
         "codedeploy:PutLifecycleEventHookExecutionStatus",
-        "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeRules", "ssm:GetParameter", "states:StartExecution",
+        "elasticloadbalancing:DescribeTargetGroups", "ssm:GetParameter", "states:StartExecution",
         "states:DescribeExecution",  # is an existing execution this invocation's own? (issue 10 item 5)
         "sqs:SendMessage"},  # dead-letter queue
     "ShiftWeightRole": {
