@@ -35,9 +35,11 @@ OFFLINE = ["tests/infra/test_iam.py", "tests/infra/test_statemachines.py", "test
 # The e2e scenario that makes each function role's calls.
 E2E = {
     "HookRole": ["tests/e2e/test_canary.py::test_a_canary_10_50_100"],
-    "ShiftWeightRole": ["tests/e2e/test_canary.py::test_a_canary_10_50_100"],
+    "ShiftWeightRole": ["tests/e2e/test_canary.py::test_a_canary_10_50_100",
+                        "tests/e2e/test_scenarios.py::test_e_cohort_routing"],
     "ValidateHealthRole": ["tests/e2e/test_canary.py::test_a_canary_10_50_100"],
-    "FinalizeRole": ["tests/e2e/test_canary.py::test_a_canary_10_50_100"],
+    "FinalizeRole": ["tests/e2e/test_canary.py::test_a_canary_10_50_100",
+                     "tests/e2e/test_scenarios.py::test_e_cohort_routing"],
     "RollbackRole": ["tests/e2e/test_canary.py::test_b_alarm_during_bake_rolls_back",
                      "tests/e2e/test_canary.py::test_d_rollback_state_machine_mid_bake"],
     "RegisterTaskdefRole": ["tests/e2e/test_scenarios.py::test_f_release_state_machine"],
