@@ -306,7 +306,7 @@ impl AlbRouter {
         ))
     }
 
-    /// Deletes `rule`; one already gone counts as deleted.
+    /// Deletes `rule`: `true` when this call deleted it, `false` when it was already gone (not an error).
     async fn delete_rule(&self, rule: &Rule) -> Result<bool> {
         let Some(arn) = rule.rule_arn() else { return Ok(false) };
         match self.elbv2.delete_rule().rule_arn(arn).send().await {
