@@ -644,6 +644,7 @@ class LambdaEmulator:
             client.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
         rec = {"function": m.function, "queue": m.queue, "at": time.time(), "message_ids": ids,
                "bodies": [msg["Body"][:500] for msg in msgs], "deleted": [msg["MessageId"] for msg in done],
+               "receipt_handles": {msg["MessageId"]: msg["ReceiptHandle"] for msg in msgs},
                "kept": failed, **out.summary()}
         if out.ok:
             rec["response"] = out.body.decode("utf-8", "replace")[:500]
