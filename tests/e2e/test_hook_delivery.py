@@ -117,3 +117,30 @@ def test_b_a_hook_that_crashes_every_time_is_answered_failed_by_the_dead_letter_
     assert consumed and consumed[0]["kept"] == [], consumed
     assert json.loads(consumed[0]["response"]) == {"batchItemFailures": []}, consumed[0]
 
+
+
+def test_c_a_hook_that_answers_failed_itself_is_not_retried_by_lambda(sb, recorder):
+    """A plan the hook refuses: the hook answers Failed and the invocation succeeds, so Lambda's async
+    retries do not run it again (each retry would answer again) and nothing is dead-lettered."""
+    lam = lambda_state(sb)
+    old = {k: lam["config"][k] for k in ("async_retries", "async_retry_delay_s")}
+    sb._ctl("POST", "/lambda", {"async_retries": 2, "async_retry_delay_s": 0.5})
+    try:
+        did, blue, green, rec = start(sb, recorder, {"steps": []}, "example/web:e2e-refused-plan")
+        info = sb.wait_for_status(did, ("Failed", "Stopped"), timeout=60, poll=0.2)
+        hook_id = sb.hook_report(did, "BeforeAllowTraffic")["id"]
+        hook_event = {"DeploymentId": did, "LifecycleEventHookExecutionId": hook_id}
+        ev = wait_for(lambda: [e for e in async_events(sb, "hook", hook_event) if e["status"] != "queued"], 30,
+                      what="the hook event to settle")[0]
+        time.sleep(2.5)   # past both retry delays (0.5 s, then 1 s)
+    finally:
+        sb._ctl("POST", "/lambda", old)
+
+    assert info["status"] == "Failed" and info["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE", info
+    ev = async_events(sb, "hook", hook_event)[0]
+    assert ev["status"] == "succeeded", ev
+    assert [d["outcome"] for d in ev["deliveries"]] == ["ok"], ev["deliveries"]
+    sb.assert_hook_once(did, "BeforeAllowTraffic", "Failed")
+    assert sb.execution(did) is None
+    rec.stop()
+    assert rec.green_sequence() == [0], rec.seen

@@ -16,7 +16,7 @@ use hookline::execution::{
     execution_name, hook_executions, now_epoch, ExecutionDocument, HookEvent, HookExecution, HookKind, HookRef,
     HookStateMachines, RolloutState,
 };
-use hookline::lifecycle::{HookStatus, Lifecycle};
+use hookline::lifecycle::{HookStatus, Lifecycle, Reported};
 use hookline::plan::Plan;
 use hookline::runtime::parse_event;
 use hookline::{Clients, Error, Result};
@@ -54,8 +54,34 @@ pub struct Output {
     pub already_started: bool,
 }
 
+/// What an invocation answers Lambda with.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Reply {
+    /// The execution answering this hook exists (started now, or found already started).
+    Started(Output),
+    /// The execution could not be started, and this invocation answered the hook `Failed` itself.
+    ReportedFailed(ReportedFailed),
+}
+
+/// The hook answered `Failed` by `hook` itself, and why.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ReportedFailed {
+    pub reported: &'static str,
+    /// The hook had already been answered (the deployment ended, or another path answered it).
+    pub already_reported: bool,
+    pub error_type: &'static str,
+    pub error: String,
+}
+
 /// Handles one `{"DeploymentId", "LifecycleEventHookExecutionId"}` invocation.
-pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
+///
+/// Once this invocation has answered the hook `Failed`, it succeeds: the hook is answered, and an
+/// error would only make Lambda retry the event (each retry answering again, on a deployment that
+/// has already failed) and then dead-letter it. It fails when the hook is left unanswered: the
+/// report itself failed (Lambda's retries, then the dead-letter queue's consumer, try again), or
+/// the event in progress is answered by another hook execution id's execution.
+pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
     let event: CodeDeployLifecycleEvent = parse_event(event)?;
     let deployment_id = event.deployment_id.clone();
     let execution_id = event.lifecycle_event_hook_execution_id.clone();
@@ -70,13 +96,13 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
         match start(deps, &deployment_id, &execution_id).await {
             Ok(Started::Execution(out)) => {
                 info!(execution_arn = %out.execution_arn, event = out.event.as_str(), already_started = out.already_started, "execution started");
-                Ok(out)
+                Ok(Reply::Started(out))
             }
             Ok(Started::EventServedByAnother(other)) => {
                 // Not reported: this id may be a stale invocation of a hook already answered, and a
                 // Failed report must never land while the running execution may have traffic split.
                 // The error makes Lambda retry, then the dead-letter queue (alarmed) hands the event
-                // to `rollback`, which answers it once no execution serves the event any more.
+                // to `rollback`, which leaves it alone too while another execution answers the event.
                 let err = Error::invalid(
                     "LifecycleEventHookExecutionId",
                     format!(
@@ -93,10 +119,20 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
                 error!(error = %err, error_type = err.error_type(), "could not start the execution; reporting the hook Failed");
                 let lifecycle = deps.clients.lifecycle();
                 match lifecycle.report(&deployment_id, &execution_id, HookStatus::Failed).await {
-                    Ok(reported) => info!(?reported, "hook reported Failed"),
-                    Err(report_err) => error!(error = %report_err, "reporting the hook Failed failed too"),
+                    Ok(reported) => {
+                        info!(?reported, "hook reported Failed");
+                        Ok(Reply::ReportedFailed(ReportedFailed {
+                            reported: HookStatus::Failed.as_str(),
+                            already_reported: reported == Reported::Already,
+                            error_type: err.error_type(),
+                            error: err.to_string(),
+                        }))
+                    }
+                    Err(report_err) => {
+                        error!(error = %report_err, "reporting the hook Failed failed too; the hook is unanswered");
+                        Err(err)
+                    }
                 }
-                Err(err)
             }
         }
     }

@@ -1,8 +1,10 @@
 use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
 use aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput;
 use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
-    PutLifecycleEventHookExecutionStatusInput, PutLifecycleEventHookExecutionStatusOutput,
+    PutLifecycleEventHookExecutionStatusError, PutLifecycleEventHookExecutionStatusInput,
+    PutLifecycleEventHookExecutionStatusOutput,
 };
+use aws_sdk_codedeploy::types::error::LifecycleEventAlreadyCompletedException;
 use aws_sdk_codedeploy::types::{
     DeploymentGroupInfo, DeploymentTarget, EcsService, EcsTarget, EcsTaskSet, LifecycleEvent, LifecycleEventStatus,
     LoadBalancerInfo, TargetGroupInfo, TargetGroupPairInfo, TargetLabel, TrafficRoute,
@@ -170,8 +172,27 @@ fn report(sent: &Sent<PutLifecycleEventHookExecutionStatusInput>) -> Rule {
         .then_output(|| PutLifecycleEventHookExecutionStatusOutput::builder().build())
 }
 
+/// The execution a reply says is started; panics on anything else.
+fn started_output(reply: Result<Reply>) -> Output {
+    match reply {
+        Ok(Reply::Started(out)) => out,
+        other => panic!("expected a started execution, got {other:?}"),
+    }
+}
+
+/// The `Failed` answer a reply says this invocation gave; panics on anything else.
+fn reported_failed(reply: Result<Reply>) -> ReportedFailed {
+    match reply {
+        Ok(Reply::ReportedFailed(failed)) => {
+            assert_eq!(failed.reported, "Failed");
+            failed
+        }
+        other => panic!("expected the hook answered Failed (and success for Lambda), got {other:?}"),
+    }
+}
+
 /// Runs the hook with the resolve rules for `in_progress` plus `more`.
-async fn run(in_progress: &'static str, more: &[&Rule]) -> Result<Output> {
+async fn run(in_progress: &'static str, more: &[&Rule]) -> Result<Reply> {
     let resolve = resolve_rules(in_progress);
     let rules: Vec<&Rule> = resolve.iter().chain(more.iter().copied()).collect();
     handle(&deps(&rules), event()).await
@@ -194,7 +215,7 @@ async fn before_allow_traffic_starts_the_canary_execution_with_the_resolved_docu
     let (starts, reports) = (Sent::default(), Sent::default());
     let (start, rep, plan_rule) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
 
-    let out = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.expect("hook");
+    let out = started_output(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await);
 
     assert_eq!(out.state_machine_arn, CANARY);
     assert_eq!(out.event, HookEvent::BeforeAllowTraffic);
@@ -220,7 +241,7 @@ async fn after_allow_traffic_starts_post_traffic_at_weight_100_with_the_bake_clo
     let (starts, reports) = (Sent::default(), Sent::default());
     let (start, rep, plan_rule) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
 
-    let out = run("AfterAllowTraffic", &[&plan_rule, &start, &rep]).await.expect("hook");
+    let out = started_output(run("AfterAllowTraffic", &[&plan_rule, &start, &rep]).await);
 
     assert_eq!(out.state_machine_arn, POST_TRAFFIC);
     assert_eq!(out.event, HookEvent::AfterAllowTraffic);
@@ -283,7 +304,7 @@ async fn a_duplicate_invocation_is_already_started_and_touches_nothing() {
     let running = execution(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, ExecutionStatus::Running);
 
     // No CodeDeploy rules: the execution lookup alone answers a duplicate (any other call panics).
-    let out = handle(&deps(&[&running, &plan_rule, &start, &rep]), event()).await.expect("a duplicate is success");
+    let out = started_output(handle(&deps(&[&running, &plan_rule, &start, &rep]), event()).await);
 
     assert_eq!(
         out,
@@ -310,7 +331,7 @@ async fn a_start_raced_by_a_duplicate_of_the_same_hook_is_already_started() {
         .output(|| described(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, ExecutionStatus::Running))
         .build();
 
-    let out = run("BeforeAllowTraffic", &[&canary, &plan_rule, &start, &rep]).await.expect("a duplicate is success");
+    let out = started_output(run("BeforeAllowTraffic", &[&canary, &plan_rule, &start, &rep]).await);
 
     assert!(out.already_started);
     assert_eq!(out.execution_arn, CANARY_EXECUTION);
@@ -347,7 +368,7 @@ async fn a_stale_before_allow_traffic_invocation_while_after_allow_traffic_is_in
     let (start, rep, plan_rule) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
     let canary = after_moved_on(ExecutionStatus::Succeeded);
 
-    let out = run("AfterAllowTraffic", &[&canary, &plan_rule, &start, &rep]).await.expect("a stale invocation is done");
+    let out = started_output(run("AfterAllowTraffic", &[&canary, &plan_rule, &start, &rep]).await);
 
     assert_eq!(out.event, HookEvent::BeforeAllowTraffic, "matched to the hook it carries, not the event in progress");
     assert!(out.already_started);
@@ -380,8 +401,8 @@ async fn after_a_stale_invocation_the_genuine_after_allow_traffic_one_starts_pos
     rules.extend([&canary, &plan_rule, &start, &rep]);
     let deps = deps(&rules);
 
-    let stale = handle(&deps, event_for(BEFORE_HOOK)).await.expect("the stale invocation");
-    let genuine = handle(&deps, event_for(AFTER_HOOK)).await.expect("the genuine invocation");
+    let stale = started_output(handle(&deps, event_for(BEFORE_HOOK)).await);
+    let genuine = started_output(handle(&deps, event_for(AFTER_HOOK)).await);
 
     assert!(stale.already_started && stale.event == HookEvent::BeforeAllowTraffic, "{stale:?}");
     assert_eq!(
@@ -432,9 +453,9 @@ async fn a_failing_execution_lookup_reports_failed() {
     let lookup =
         mock!(aws_sdk_sfn::Client::describe_execution).then_error(|| DescribeExecutionError::generic(access_denied()));
 
-    let err = handle(&deps(&[&lookup, &start, &rep]), event()).await.unwrap_err();
+    let err = reported_failed(handle(&deps(&[&lookup, &start, &rep]), event()).await);
 
-    assert_eq!(err.aws_code(), Some("AccessDeniedException"), "{err}");
+    assert!(err.error.contains("AccessDeniedException"), "{err:?}");
     assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
     assert_eq!(start.num_calls(), 0);
 }
@@ -457,7 +478,7 @@ async fn a_throttled_start_is_retried_by_the_sdk() {
         .build();
     let clock = tokio::time::Instant::now();
 
-    let out = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.expect("retried to success");
+    let out = started_output(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await);
 
     assert!(!out.already_started);
     assert_eq!(start.num_calls(), 3);
@@ -472,12 +493,40 @@ async fn a_failing_start_reports_failed_exactly_once() {
     let start =
         mock!(aws_sdk_sfn::Client::start_execution).then_error(|| StartExecutionError::generic(access_denied()));
 
-    let err = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.unwrap_err();
+    let err = reported_failed(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await);
 
-    assert_eq!(err.error_type(), "AwsPermanent", "{err}");
-    assert_eq!(err.aws_code(), Some("AccessDeniedException"));
+    assert_eq!(err.error_type, "AwsPermanent", "{err:?}");
+    assert!(err.error.contains("AccessDeniedException"), "{err:?}");
     assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
     assert_eq!(rep.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_hook_answered_failed_is_done_for_lambda_but_an_unanswered_one_is_an_error() {
+    // Answered (now or already): success, so Lambda neither retries (each retry would report again,
+    // on a deployment that already failed) nor dead-letters an answered hook.
+    let reports = Sent::default();
+    let (rep, start) = (report(&reports), started(&Sent::default()));
+    let plan_rule = mock!(aws_sdk_ssm::Client::get_parameter)
+        .then_error(|| GetParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
+    let failed = reported_failed(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await);
+    assert!(!failed.already_reported);
+    assert_eq!(rep.num_calls(), 1);
+
+    let already = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_error(|| {
+        PutLifecycleEventHookExecutionStatusError::LifecycleEventAlreadyCompletedException(
+            LifecycleEventAlreadyCompletedException::builder().build(),
+        )
+    });
+    let failed = reported_failed(run("BeforeAllowTraffic", &[&plan_rule, &start, &already]).await);
+    assert!(failed.already_reported);
+
+    // The report itself failed: the hook is unanswered, the error goes back to Lambda to retry.
+    let refused = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status)
+        .then_error(|| PutLifecycleEventHookExecutionStatusError::generic(access_denied()));
+    let err = run("BeforeAllowTraffic", &[&plan_rule, &start, &refused]).await.unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "the original error: {err}");
+    assert_eq!(refused.num_calls(), 1);
 }
 
 #[tokio::test]
@@ -487,10 +536,10 @@ async fn a_missing_plan_reports_failed_and_is_invalid_input() {
     let plan_rule = mock!(aws_sdk_ssm::Client::get_parameter)
         .then_error(|| GetParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
 
-    let err = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.unwrap_err();
+    let err = reported_failed(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await);
 
-    assert_eq!(err.error_type(), "InvalidInput", "{err}");
-    assert!(err.to_string().contains("plan") && err.to_string().contains("/hookline/web/web-prod"), "{err}");
+    assert_eq!(err.error_type, "InvalidInput", "{err:?}");
+    assert!(err.error.contains("plan") && err.error.contains("/hookline/web/web-prod"), "{err:?}");
     assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
     assert_eq!(start.num_calls(), 0);
 }
@@ -501,10 +550,10 @@ async fn an_invalid_plan_reports_failed_and_names_the_field() {
     let (rep, start) = (report(&reports), started(&Sent::default()));
     let plan_rule = plan_parameter(r#"{"steps":[{"weight":"ten"}]}"#);
 
-    let err = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.unwrap_err();
+    let err = reported_failed(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await);
 
-    assert_eq!(err.error_type(), "InvalidInput", "{err}");
-    assert!(err.to_string().contains("plan.steps[0].weight"), "{err}");
+    assert_eq!(err.error_type, "InvalidInput", "{err:?}");
+    assert!(err.error.contains("plan.steps[0].weight"), "{err:?}");
     assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
     assert_eq!(start.num_calls(), 0);
 }
@@ -515,10 +564,10 @@ async fn a_plan_that_is_not_json_reports_failed() {
     let (rep, start) = (report(&reports), started(&Sent::default()));
     let plan_rule = plan_parameter(r#"{"steps": [{"weight": 10},"#);
 
-    let err = run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await.unwrap_err();
+    let err = reported_failed(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await);
 
-    assert_eq!(err.error_type(), "InvalidInput", "{err}");
-    assert!(err.to_string().contains("invalid input: plan"), "{err}");
+    assert_eq!(err.error_type, "InvalidInput", "{err:?}");
+    assert!(err.error.contains("invalid input: plan"), "{err:?}");
     assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
 }
 
@@ -527,10 +576,10 @@ async fn another_lifecycle_event_in_progress_reports_failed() {
     let reports = Sent::default();
     let (rep, start, plan_rule) = (report(&reports), started(&Sent::default()), plan_parameter(PLAN_JSON));
 
-    let err = run("AfterInstall", &[&plan_rule, &start, &rep]).await.unwrap_err();
+    let err = reported_failed(run("AfterInstall", &[&plan_rule, &start, &rep]).await);
 
-    assert_eq!(err.error_type(), "InvalidInput", "{err}");
-    assert!(err.to_string().contains("AfterInstall"), "{err}");
+    assert_eq!(err.error_type, "InvalidInput", "{err:?}");
+    assert!(err.error.contains("AfterInstall"), "{err:?}");
     assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
     assert_eq!(start.num_calls(), 0);
 }
