@@ -515,3 +515,15 @@ def test_dead_letter_send_and_event_source_polling_act_as_the_function_role(tmp_
         emu.stop()
     err = [r for r in emu.snapshot()["esm_invokes"] if r.get("outcome") == "poll_error"]
     assert len(err) == 1 and "AccessDenied" in err[0]["error"]
+
+
+def test_provisioning_creates_the_templates_lambda_queues_idempotently(sandbox):
+    import provision
+    sb, c, stub = sandbox
+    first = provision.provision_lambda_queues(provision.clients(sb.url))
+    assert set(first) == {"hookline-hook-failures"}
+    assert first["hookline-hook-failures"]["arn"] == "arn:aws:sqs:us-east-1:123456789012:hookline-hook-failures"
+    assert provision.provision_lambda_queues(provision.clients(sb.url)) == first
+    attrs = c.client("sqs").get_queue_attributes(QueueUrl=first["hookline-hook-failures"]["url"],
+                                                 AttributeNames=["MessageRetentionPeriod"])["Attributes"]
+    assert attrs["MessageRetentionPeriod"] == "1209600"
