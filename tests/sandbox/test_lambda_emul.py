@@ -527,3 +527,13 @@ def test_provisioning_creates_the_templates_lambda_queues_idempotently(sandbox):
     attrs = c.client("sqs").get_queue_attributes(QueueUrl=first["hookline-hook-failures"]["url"],
                                                  AttributeNames=["MessageRetentionPeriod"])["Attributes"]
     assert attrs["MessageRetentionPeriod"] == "1209600"
+
+
+def test_an_event_older_than_its_maximum_age_is_not_retried(tmp_path):
+    spec = fixture_template(tmp_path, "q9")
+    spec.functions["hook"].max_event_age_s = 0.1   # the template says 900 s; AWS's minimum is 60 s
+    fake = FakeFunctions(hook="error")
+    emu = LambdaEmulator(fake, spec=spec, config=LambdaConfig(async_retry_delay_s=0.2))
+    eid = emu.submit_async("hook", b"{}")
+    wait_until(lambda: settled(emu, eid))
+    assert fake.count("hook") == 1 and record(emu, eid)["status"] == "discarded"
