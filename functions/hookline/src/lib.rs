@@ -7,6 +7,7 @@
 //! - [`lifecycle`]: the deployment controller (CodeDeploy): context, status, hook reports.
 //! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`], ALB first).
 //! - [`health`]: the health gate (plain verdicts, plus the AWS/HTTP fact gathering).
+//! - [`judge`]: the statistical canary judge (Mann-Whitney U, Hodges–Lehmann, Kayenta-style score). Plain Rust.
 //! - [`rollback`]: the operator's rollback (console form), shared by the `rollback` function and the CLI.
 //! - [`taskdef`]: task definition revisions and AppSpec content.
 //! - [`error`]: the one error type and its stable `errorType` names.
@@ -16,6 +17,7 @@ pub mod clients;
 pub mod error;
 pub mod execution;
 pub mod health;
+pub mod judge;
 pub mod lifecycle;
 pub mod plan;
 pub mod rollback;
