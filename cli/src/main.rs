@@ -1,10 +1,12 @@
 //! `hookline`: what operators run during a deployment (status, watch,
-//! approve/reject, rollback, history) and before one (plan validate/preview).
+//! approve/reject, rollback, history) and before one (plan validate/preview,
+//! judge two metric samples).
 
 mod approve;
 mod aws;
 mod deployments;
 mod history;
+mod judge;
 mod plan_cmd;
 mod rollback;
 mod status;
@@ -117,6 +119,9 @@ enum Command {
         #[command(subcommand)]
         command: PlanCommand,
     },
+    /// Judge a canary sample against a baseline sample (JSON arrays of numbers) without AWS: prints one
+    /// JSON object (U, p-value, Hodges-Lehmann shift and CI, relative effect, verdict). Exit code 2 for bad input.
+    Judge(judge::JudgeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +169,9 @@ async fn run(cli: Cli) -> R<u8> {
     if let Command::Plan { command } = &cli.command {
         return Ok(plan(command));
     }
+    if let Command::Judge(args) = &cli.command {
+        return Ok(judge::run(args));
+    }
     let aws = aws::Aws::connect(settings(&cli.global)).await?;
     match cli.command {
         Command::Status { deployment_id, json } => {
@@ -192,7 +200,7 @@ async fn run(cli: Cli) -> R<u8> {
             emit(&if json { to_json(&rows)? } else { deployments::render(&rows) });
             Ok(0)
         }
-        Command::Plan { .. } => Ok(0),
+        Command::Plan { .. } | Command::Judge(_) => Ok(0),
     }
 }
 
