@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
 .PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
-        check-statemachines check-infra check-sandbox e2e test sandbox sandbox-down demo package bench chaos iam-mutation
+        check-statemachines check-infra check-sandbox check-judge e2e test sandbox sandbox-down demo package bench chaos iam-mutation
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
@@ -65,10 +65,14 @@ check-infra: lint-venv venv
 check-sandbox: venv
 	$(PY) -m pytest -q tests/sandbox
 
+# hookline judge against scipy (known answers on generated samples); needs the debug CLI.
+check-judge: build venv
+	$(PY) -m pytest -q tests/judge
+
 e2e: build venv
 	$(PY) -m pytest -q tests/e2e
 
-test: fmt-check clippy unit test-runtime-api check-statemachines check-infra check-sandbox e2e
+test: fmt-check clippy unit test-runtime-api check-statemachines check-infra check-sandbox check-judge e2e
 
 # Randomized fault schedules against the sandbox (tests/e2e/test_chaos.py); `make test` plays 3 of them.
 CHAOS_RUNS ?= 300
