@@ -2,7 +2,7 @@
 
 ``AlbEmulator.request(port, path, headers, query)`` evaluates the listener on
 ``port`` of the demo load balancer (or the first load balancer that has a
-listener on that port) exactly as configured in moto: non-default rules by
+listener on that port; ``lb_name`` picks another load balancer, e.g. ``demo-api``) exactly as configured in moto: non-default rules by
 priority (conditions: http-header, path-pattern, host-header,
 http-request-method, query-string), then the default action. A weighted
 ``forward`` picks a target group by weight: ``pick`` (a number in [0,1) used as
@@ -10,7 +10,8 @@ the random draw, or a target group name to force) or a seeded RNG
 (``SANDBOX_ALB_SEED``, default 42).
 
 The chosen target group's task set (moto ECS, the non-deleted task set whose
-load balancer is that group) gives the image; ``version`` is the image tag.
+load balancer is that group), or for an ECS-native blue/green service the
+active service revision serving that group (``revision_for``, ecs_sim.py), gives the image; ``version`` is the image tag.
 An image whose tag contains ``bad`` answers 500 on every path (``/health``
 included). A group without a task set or without registered targets, or
 marked unhealthy by fault injection, answers 503 like an ALB with no healthy
@@ -63,9 +64,10 @@ def action_target_groups(action):
 
 
 class AlbEmulator:
-    def __init__(self, elb, ecs, is_unhealthy=lambda tg_arn: False, lb_name="demo"):
+    def __init__(self, elb, ecs, is_unhealthy=lambda tg_arn: False, lb_name="demo", revision_for=None):
         self.elb, self.ecs = elb, ecs
         self.is_unhealthy = is_unhealthy
+        self.revision_for = revision_for   # tg ARN -> {"id", "arn", "image", "status"} or None
         self.lb_name = lb_name
         self.rng = random.Random(int(os.environ.get("SANDBOX_ALB_SEED", "42")))
         self.lock = threading.Lock()
@@ -74,8 +76,12 @@ class AlbEmulator:
         with self.lock:
             self.rng = random.Random(n)
 
-    def listener(self, port):
+    def listener(self, port, lb_name=None):
+        """(load balancer, listener) on ``port``: of ``lb_name`` only when given, else of the
+        default load balancer first, then any other."""
         lbs = self.elb.describe_load_balancers()["LoadBalancers"]
+        if lb_name:
+            lbs = [lb for lb in lbs if lb["LoadBalancerName"] == lb_name]
         lbs.sort(key=lambda lb: lb["LoadBalancerName"] != self.lb_name)
         for lb in lbs:
             for l in self.elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
@@ -106,12 +112,12 @@ class AlbEmulator:
                        for kv in kvs)
         return False
 
-    def evaluate(self, port, method="GET", path="/", headers=None, query=None, pick=None):
+    def evaluate(self, port, method="GET", path="/", headers=None, query=None, pick=None, lb_name=None):
         """-> (status, dict)."""
         headers, query = headers or {}, query or {}
-        lb, l = self.listener(port)
+        lb, l = self.listener(port, lb_name)
         if l is None:
-            return 404, {"error": f"no listener on port {port}"}
+            return 404, {"error": f"no listener on port {port}" + (f" of load balancer {lb_name}" if lb_name else "")}
         rules = self.elb.describe_rules(ListenerArn=l["ListenerArn"])["Rules"]
         chosen = None
         for r in sorted((r for r in rules if not r.get("IsDefault")), key=lambda r: int(r["Priority"])):
@@ -184,11 +190,11 @@ class AlbEmulator:
                         for lb in t.get("loadBalancers") or []:
                             c = next((x for x in td["containerDefinitions"] if x["name"] == lb.get("containerName")), c)
                         return {"id": t["id"], "arn": t["taskSetArn"], "image": c["image"], "status": t["status"]}
-        return None
+        return self.revision_for(tg_arn) if self.revision_for else None
 
-    def production_weights(self, port=80):
+    def production_weights(self, port=80, lb_name=None):
         """{tg_arn: weight} of the listener's default forward action."""
-        lb, l = self.listener(port)
+        lb, l = self.listener(port, lb_name)
         if l is None:
             return {}
         a = routing_action(l["DefaultActions"])

@@ -2,6 +2,10 @@
 
 - CodeDeploy (``X-Amz-Target: CodeDeploy_20141006.*``, or rpc-v2-cbor) -> the
   in-process CodeDeploy ECS blue/green simulator (codedeploy_sim.py).
+- ECS service deployments (ListServiceDeployments, DescribeServiceDeployments,
+  DescribeServiceRevisions, StopServiceDeployment; CreateService / UpdateService of a
+  BLUE_GREEN service with controller ECS) -> the ECS simulator (ecs_sim.py), which also
+  stores the service in moto; moto's DescribeServices answers get what moto drops.
 - Lambda Invoke (``/2015-03-31/functions/<name|ARN>/invocations``) ->
   ``cargo lambda watch`` with the bare function name; its HTTP 500
   ``{"errorType","errorMessage"}`` becomes AWS's 200 + ``X-Amz-Function-Error: Unhandled``.
@@ -38,6 +42,7 @@ import awsproto  # noqa: E402
 import iam  # noqa: E402
 from alb import AlbEmulator  # noqa: E402
 from codedeploy_sim import CodeDeploySim, SimConfig  # noqa: E402
+from ecs_sim import EcsConfig, EcsSim  # noqa: E402
 from lambda_emul import FUNCTION_FAULT_KINDS, LambdaEmulator, load_template  # noqa: E402
 
 log = logging.getLogger("router")
@@ -132,7 +137,7 @@ class Faults:
 
 class Sandbox:
     def __init__(self, port=4566, moto_url="http://127.0.0.1:4567", lambda_url="http://127.0.0.1:9000",
-                 host="127.0.0.1", sim_config=None, app_traffic=None):
+                 host="127.0.0.1", sim_config=None, app_traffic=None, ecs_config=None):
         self.port, self.host = port, host
         self.moto_url, self.lambda_url = moto_url.rstrip("/"), lambda_url.rstrip("/")
         self.url = f"http://{host}:{port}"
@@ -150,7 +155,10 @@ class Sandbox:
         self.elb = boto3.client("elbv2", **kw)
         self.ecs = boto3.client("ecs", **kw)
         self.cw = boto3.client("cloudwatch", **kw)
-        self.alb = AlbEmulator(self.elb, self.ecs, is_unhealthy=self.faults.unhealthy)
+        # ECS-native blue/green (ecs_sim.py); its revisions serve target groups without task sets
+        self.ecs_sim = EcsSim(self.moto_url, self.url, ecs_config or EcsConfig())
+        self.alb = AlbEmulator(self.elb, self.ecs, is_unhealthy=self.faults.unhealthy,
+                               revision_for=self.ecs_sim.revision_for_target_group)
         # Lambda's own behaviour around cargo-lambda: timeouts, async retries and duplicates,
         # dead-letter queue, SQS event source mapping (lambda_emul.py, from infra/template.yaml).
         self.lambda_emul = LambdaEmulator(self.cargo_lambda_invoke, self.take_function_fault,
@@ -178,6 +186,7 @@ class Sandbox:
         self.port = self.httpd.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
         self.sim.router_url = self.url
+        self.ecs_sim.router_url = self.url
         threading.Thread(target=self.httpd.serve_forever, daemon=True, name="router").start()
         threading.Thread(target=self._traffic_loop, daemon=True, name="app-traffic").start()
         self.lambda_emul.start()
@@ -416,6 +425,21 @@ class _Handler(BaseHTTPRequestHandler):
             if status >= 300:
                 h["x-amzn-ErrorType"] = out.get("__type", "")
             return status, h, _json(out)
+        if req.service == "ecs" and req.protocol == "json":
+            try:
+                data = json.loads(body or b"{}")
+            except ValueError:
+                data = None
+            if isinstance(data, dict) and sb.ecs_sim.wants(req.operation, data):
+                def forward():
+                    st, _, rb = self._forward(sb.moto_url, self.command, self.path, headers, body)
+                    try:
+                        return st, json.loads(rb or b"{}")
+                    except ValueError:
+                        return 500, {"__type": "ServerException", "message": rb.decode("utf-8", "replace")[:500]}
+                status, out = sb.ecs_sim.handle(req.operation, data, forward)
+                h = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": str(uuid.uuid4())}
+                return status, h, _json(out)
         if req.service == "lambda" and req.operation == "Invoke":
             return self._invoke(req, headers, body)
         if req.protocol == "cbor":
@@ -431,6 +455,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, rh, rb = self._forward(sb.moto_url, self.command, self.path, headers, body)
         if req.service == "ecs" and status == 200 and req.operation in ECS_TASK_SET_OPS:
             rb = self._patch_task_sets(req, body, rb)
+        if req.service == "ecs" and status == 200 and req.operation == "DescribeServices":
+            rb = sb.ecs_sim.patch_describe_services(rb)
         if req.operation == "DescribeTargetHealth" and status == 200:
             tg = req.params.get("TargetGroupArn")
             if tg is None and req.protocol == "json":
@@ -559,13 +585,17 @@ class _Handler(BaseHTTPRequestHandler):
         if p.startswith("/_sandbox/alb/"):
             rest = u.path[len("/_sandbox/alb/"):]
             port, _, sub = rest.partition("/")
+            lb_name = None
+            if not port.isdigit():   # /_sandbox/alb/<load balancer name>/<listener port>/<path>
+                lb_name = port
+                port, _, sub = sub.partition("/")
             if not port.isdigit():
-                return self._send_json(400, {"error": "use /_sandbox/alb/<listener port>/<path>"})
+                return self._send_json(400, {"error": "use /_sandbox/alb/[<load balancer name>/]<listener port>/<path>"})
             if "seed" in q:
                 sb.alb.seed(int(q["seed"]))
             hdrs = {k: v for k, v in self.headers.items()}
             qq = {k: v for k, v in q.items() if k not in ("pick", "seed")}
-            status, out = sb.alb.evaluate(int(port), m, "/" + sub, hdrs, qq, q.get("pick"))
+            status, out = sb.alb.evaluate(int(port), m, "/" + sub, hdrs, qq, q.get("pick"), lb_name=lb_name)
             return self._send_json(status, out)
         if p == "/_sandbox/traffic":
             if m == "POST":
@@ -582,13 +612,14 @@ class _Handler(BaseHTTPRequestHandler):
                     for k in SimConfig.CHOICES:
                         if k in doc:
                             cfg.check(k, doc[k])
+                    sb.ecs_sim.cfg.update(doc)   # ecs_* keys (ecs_sim.py)
                 except ValueError as e:
                     return self._send_json(400, {"error": str(e)})
                 for k in ("hook_timeout_s", "termination_wait_s", "minute_s", "alarm_poll_s",
                           "hook_invoke_retries", "hook_retry_delay_s", *SimConfig.CHOICES):
                     if k in doc:
                         setattr(cfg, k, doc[k])
-            return self._send_json(200, dict(vars(cfg)))
+            return self._send_json(200, dict(vars(cfg), **vars(sb.ecs_sim.cfg)))
         if p == "/_sandbox/lambda":
             if m == "POST":
                 try:
@@ -606,6 +637,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send_json(404, {"error": f"event_id {eid} is not a recorded async event"})
         if p == "/_sandbox/codedeploy":
             return self._send_json(200, sb.sim.snapshot_state())
+        if p == "/_sandbox/ecs":
+            return self._send_json(200, sb.ecs_sim.snapshot_state())
         return self._send_json(404, {"error": f"unknown sandbox path {p}"})
 
 

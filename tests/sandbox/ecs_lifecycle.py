@@ -1,0 +1,325 @@
+"""The ECS service-deployment simulator's lifecycle engine: one thread per service deployment runs
+the BLUE_GREEN stages against moto (ELBv2 listener rules, target registrations, ECS service task
+definition), invokes the Lambda hooks synchronously through the router's Invoke path, waits,
+stops and rolls back. The API surface (ecs_sim.py) creates deployments and signals stops through
+the shared Registry; this module never answers API calls. Behaviour where AWS is silent is
+listed (E1-E14) in ecs_sim.py's docstring."""
+import json
+import logging
+import threading
+import uuid
+from urllib.parse import quote
+
+import boto3
+import requests
+from botocore.config import Config as BotoConfig
+
+from alb import weight_shares
+from ecs_common import (DEFAULT_CALLBACK_DELAY_S, DEFAULT_HOOK_TIMEOUT_MIN, REGION, ROLLBACK_STAGES, STAGES, Aborted,
+                        RollbackNeeded, now)
+
+log = logging.getLogger("ecs-sim")
+
+
+class EcsLifecycleEngine:
+    def __init__(self, registry, moto_url, router_url, config):
+        self.reg = registry
+        self.router_url = router_url
+        self.cfg = config
+        kw = dict(endpoint_url=moto_url, region_name=REGION, aws_access_key_id="sandbox",
+                  aws_secret_access_key="sandbox", config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"}))
+        self.ecs = boto3.client("ecs", **kw)
+        self.elb = boto3.client("elbv2", **kw)
+        self.http = requests.Session()
+
+    def start(self, d):
+        d.thread = threading.Thread(target=self._run, args=(d,), name=f"ecs-deploy-{d.id}", daemon=True)
+        d.thread.start()
+
+    # ------------------------------------------------------------ state
+    def _status(self, d, status, reason=None):
+        with self.reg.lock:
+            d.status = status
+            if reason:
+                d.status_reason = reason
+            d.updated = now()
+            if status in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"):
+                d.finished = now()
+            if status == "STOPPED":
+                d.stopped = d.finished = now()
+            self.reg.cond.notify_all()
+
+    def _stage(self, d, stage, rollback=False):
+        with self.reg.lock:
+            d.stage = stage
+            d.updated = now()
+            d.hook_details = []
+            d.stages.append({"stage": stage, "at": now(), "rollback": rollback})
+            self.reg.cond.notify_all()
+
+    def _check_stop(self, d):
+        if d.stop == "ROLLBACK":
+            raise RollbackNeeded("Service deployment stopped by StopServiceDeployment (stopType ROLLBACK)")
+        if d.stop == "ABORT":
+            raise Aborted()
+
+    def _wait(self, d, seconds, stoppable=True):
+        """Sleep ``seconds`` (scaled already); a stop request ends the wait at once (raises)."""
+        deadline = now() + seconds
+        with self.reg.lock:
+            while True:
+                if stoppable:
+                    self._check_stop(d)
+                left = deadline - now()
+                if left <= 0:
+                    return
+                self.reg.cond.wait(min(left, 0.5))
+
+    # ------------------------------------------------------------ run
+    def _run(self, d):
+        try:
+            with self.reg.lock:
+                d.started = now()
+            self._status(d, "IN_PROGRESS")
+            for stage in STAGES:
+                self._check_stop(d)
+                if stage == "PRODUCTION_TRAFFIC_SHIFT":
+                    # E4: PRE_PRODUCTION_TRAFFIC_SHIFT hooks run before the production shift, reported
+                    # as lifecycleStage PRODUCTION_TRAFFIC_SHIFT (not a ServiceDeploymentLifecycleStage).
+                    self._stage(d, "PRODUCTION_TRAFFIC_SHIFT")
+                    self._hooks(d, "PRE_PRODUCTION_TRAFFIC_SHIFT")
+                else:
+                    self._stage(d, stage)
+                getattr(self, "_do_" + stage.lower())(d)
+                if stage != "RECONCILE_SERVICE":   # E3
+                    self._hooks(d, stage)
+            self._status(d, "SUCCESSFUL", "Service deployment completed successfully.")
+        except RollbackNeeded as r:
+            self._rollback(d, r.reason)
+        except Aborted:
+            self._status(d, "STOPPED", "Service deployment stopped by StopServiceDeployment (stopType ABORT)")
+        except Exception as e:  # bug guard: never leave a deployment hanging
+            log.exception("ECS service deployment %s crashed", d.arn)
+            self._rollback(d, f"sandbox simulator error: {e}")
+
+    # ------------------------------------------------------------ stages
+    def _lb(self, d):
+        return (d.service.load_balancers or [{}])[0]
+
+    def _adv(self, d):
+        return self._lb(d).get("advancedConfiguration") or {}
+
+    def _do_reconcile_service(self, d):
+        pass
+
+    def _do_pre_scale_up(self, d):
+        pass
+
+    def _do_scale_up(self, d):
+        """Green tasks start: made-up IP targets registered in the green target group (E12)."""
+        self._register(d.target, d.service)
+        with self.reg.lock:
+            d.weights["test"] = self._weights(d, green=0)
+            d.weights["production"] = self._weights(d, green=0)
+
+    def _do_post_scale_up(self, d):
+        pass
+
+    def _do_test_traffic_shift(self, d):
+        rule = self._adv(d).get("testListenerRule")
+        if rule:
+            self._forward(rule, d.source.target_group, d.target.target_group, green=100)
+            with self.reg.lock:
+                d.shifted["test"] = True
+        with self.reg.lock:
+            d.weights["test"] = self._weights(d, green=100)
+
+    def _do_post_test_traffic_shift(self, d):
+        pass
+
+    def _do_production_traffic_shift(self, d):
+        """The production rule forwards 100% to green, written without reading its live weights
+        first (containers-roadmap #2853): whatever hookline set there is overwritten."""
+        rule = self._adv(d).get("productionListenerRule")
+        if rule:
+            self._forward(rule, d.source.target_group, d.target.target_group, green=100)
+            with self.reg.lock:
+                d.shifted["production"] = True
+        with self.reg.lock:
+            d.weights["production"] = self._weights(d, green=100)
+
+    def _do_post_production_traffic_shift(self, d):
+        pass
+
+    def _do_bake_time(self, d):
+        minutes = d.config.get("bakeTimeInMinutes") or 0
+        self._wait(d, float(minutes) * self.cfg.ecs_minute_s)
+
+    def _do_clean_up(self, d):
+        """Blue's tasks are gone: its targets deregistered, the revision inactive; the service's
+        current revision is green."""
+        self._deregister(d.source)
+        with self.reg.lock:
+            d.source.active = False
+            d.service.current_revision = d.target.arn
+            d.weights["test"] = {d.target.arn: 100}
+            d.weights["production"] = {d.target.arn: 100}
+
+    # ------------------------------------------------------------ rollback
+    def _rollback(self, d, reason):
+        with self.reg.lock:
+            if d.status != "ROLLBACK_REQUESTED":
+                self._status(d, "ROLLBACK_REQUESTED", reason)
+            d.rollback = {"reason": reason, "startedAt": now(), "serviceRevisionArn": d.source.arn}
+        self._status(d, "ROLLBACK_IN_PROGRESS", reason)
+        ok = True
+        try:
+            restore_all = self.cfg.ecs_rollback_restore == "full"
+            adv = self._adv(d)
+            for stage in ROLLBACK_STAGES:
+                self._stage(d, stage, rollback=True)
+                kind = "production" if stage == "PRODUCTION_TRAFFIC_SHIFT" else "test"
+                rule = adv.get("productionListenerRule" if kind == "production" else "testListenerRule")
+                if rule and (d.shifted[kind] or restore_all):
+                    self._forward(rule, d.source.target_group, d.target.target_group, green=0)
+                    with self.reg.lock:
+                        d.shifted[kind] = False
+                with self.reg.lock:
+                    d.weights[kind] = self._weights(d, green=0)
+                try:
+                    self._hooks(d, stage, rollback=True)
+                except RollbackNeeded as e:
+                    ok = False
+                    with self.reg.lock:
+                        d.status_reason = f"{reason}; rollback hook failed: {e.reason}"
+            self._stage(d, "CLEAN_UP", rollback=True)
+            self._deregister(d.target)
+            with self.reg.lock:
+                d.target.active = False
+                d.service.current_revision = d.source.arn
+            try:   # the service runs the source revision again
+                self.ecs.update_service(cluster=d.service.cluster, service=d.service.name,
+                                        taskDefinition=d.source.task_definition)
+            except Exception as e:
+                log.warning("rollback of %s: moto update_service: %s", d.arn, e)
+        except Exception as e:
+            log.exception("rollback of %s crashed", d.arn)
+            ok = False
+            with self.reg.lock:
+                d.status_reason = f"{reason}; rollback error: {e}"
+        self._status(d, "ROLLBACK_SUCCESSFUL" if ok else "ROLLBACK_FAILED")
+
+    # ------------------------------------------------------------ hooks
+    def _hooks(self, d, stage, rollback=False):
+        hooks = [h for h in d.config.get("lifecycleHooks") or []
+                 if stage in (h.get("lifecycleStages") or []) and (h.get("targetType") or "AWS_LAMBDA") == "AWS_LAMBDA"]
+        for h in hooks:
+            self._run_hook(d, h, stage, rollback)
+
+    def _run_hook(self, d, hook, stage, rollback):
+        """Invoke one hook until it answers SUCCEEDED (return) or FAILED / times out with action
+        ROLLBACK (raise RollbackNeeded). IN_PROGRESS: invoke again after callBackDelay with the
+        answer's hookDetails merged in (lambda-lifecycle-hooks)."""
+        tc = hook.get("timeoutConfiguration") or {}
+        timeout_s = float(tc.get("timeoutInMinutes") or DEFAULT_HOOK_TIMEOUT_MIN) * self.cfg.ecs_minute_s
+        action = tc.get("action") or "ROLLBACK"
+        fn = hook["hookTargetArn"]
+        started = now()
+        detail = {"hookId": str(uuid.uuid4()), "targetType": "AWS_LAMBDA", "targetArn": fn, "status": "IN_PROGRESS",
+                  "expiresAt": started + timeout_s, "timeoutAction": action}
+        with self.reg.lock:
+            d.hook_details.append(detail)
+        details = dict(hook.get("hookDetails") or {})
+        while True:
+            payload = {"executionId": str(uuid.uuid4()), "lifecycleStage": stage, "resourceArn": d.arn,
+                       "executionDetails": {"serviceArn": d.service.arn, "targetServiceRevisionArn": d.target.arn,
+                                            "testTrafficWeights": dict(d.weights["test"]),
+                                            "productionTrafficWeights": dict(d.weights["production"])}}
+            if details:
+                payload["hookDetails"] = dict(details)
+            outcome, answer = self._invoke(fn, payload)
+            rec = {"n": len(d.invocations) + 1, "at": now(), "stage": stage, "rollback": rollback, "function": fn,
+                   "payload": payload, "answer": answer, "outcome": outcome}
+            with self.reg.lock:
+                d.invocations.append(rec)
+                d.updated = now()
+            if not rollback:
+                self._check_stop(d)   # E8: a stop during an invocation wins over its answer
+            if outcome == "SUCCEEDED":
+                detail["status"] = "SUCCEEDED"
+                return
+            if outcome == "FAILED":
+                detail["status"] = "FAILED"
+                raise RollbackNeeded(f"Lifecycle hook {fn} at {stage} answered FAILED")
+            if isinstance(answer.get("hookDetails"), dict):
+                details.update(answer["hookDetails"])
+            delay = answer.get("callBackDelay")
+            if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
+                delay = DEFAULT_CALLBACK_DELAY_S
+            wait_s = max(self.cfg.ecs_callback_min_s, float(delay) * self.cfg.ecs_callback_scale)
+            left = started + timeout_s - now()
+            if wait_s >= left:
+                self._wait(d, max(0.0, left), stoppable=not rollback)
+                detail["status"] = "TIMED_OUT"
+                rec["timed_out"] = True
+                if action == "CONTINUE":
+                    return
+                raise RollbackNeeded(f"Lifecycle hook {fn} at {stage} timed out")
+            self._wait(d, wait_s, stoppable=not rollback)
+
+    def _invoke(self, fn, payload):
+        """ONE synchronous Invoke (RequestResponse) through the router (E1) -> (outcome, answer).
+        outcome: SUCCEEDED | FAILED | IN_PROGRESS. A function error, a non-200 answer, or an
+        answer without a valid hookStatus is FAILED ("If your function doesn't return a valid
+        hookStatus, or if it fails, Amazon ECS rolls back the deployment", lambda-lifecycle-hooks)."""
+        url = f"{self.router_url}/2015-03-31/functions/{quote(fn, safe='')}/invocations"
+        try:
+            r = self.http.post(url, data=json.dumps(payload), timeout=960, headers={
+                "Content-Type": "application/json", "X-Sandbox-Internal": "ecs",
+                "X-Amz-Invocation-Type": "RequestResponse",
+                "Authorization": f"AWS4-HMAC-SHA256 Credential=sandbox/20260101/{REGION}/lambda/aws4_request"})
+        except Exception as e:
+            log.warning("hook %s invoke failed: %s", fn, e)
+            return "FAILED", {"sandboxError": f"invoke failed: {e}"}
+        try:
+            answer = r.json()
+        except ValueError:
+            answer = {"sandboxRaw": r.text[:2000]}
+        if not isinstance(answer, dict):
+            answer = {"sandboxRaw": answer}
+        if r.status_code != 200 or r.headers.get("X-Amz-Function-Error"):
+            answer = dict(answer, sandboxStatus=r.status_code,
+                          sandboxFunctionError=r.headers.get("X-Amz-Function-Error"))
+            return "FAILED", answer
+        hs = answer.get("hookStatus")
+        if hs not in ("SUCCEEDED", "FAILED", "IN_PROGRESS"):
+            return "FAILED", answer
+        return hs, answer
+
+    # ------------------------------------------------------------ ELB / targets
+    def _weights(self, d, green):
+        return {d.source.arn: 100 - green, d.target.arn: green}
+
+    def _forward(self, rule_arn, blue_tg, green_tg, green):
+        self.elb.modify_rule(RuleArn=rule_arn, Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": blue_tg, "Weight": 100 - green}, {"TargetGroupArn": green_tg, "Weight": green}]}}])
+
+    def rule_shares(self, rule_arn):
+        """{target group ARN: percent} of a listener rule's forward (for tests and GET /_sandbox/ecs)."""
+        rules = self.elb.describe_rules(RuleArns=[rule_arn])["Rules"]
+        return weight_shares(rules[0]["Actions"]) if rules else {}
+
+    def _register(self, rev, svc):
+        port = int((svc.load_balancers or [{}])[0].get("containerPort") or 80)
+        with self.reg.lock:
+            svc.ip_base += 1
+            base = svc.ip_base
+        ids = [f"10.{200 + (base // 250) % 50}.{base % 250}.{i + 10}" for i in range(max(1, svc.desired))]
+        self.elb.register_targets(TargetGroupArn=rev.target_group, Targets=[{"Id": i, "Port": port} for i in ids])
+        rev.targets = [(i, port) for i in ids]
+
+    def _deregister(self, rev):
+        if rev.targets:
+            self.elb.deregister_targets(TargetGroupArn=rev.target_group,
+                                        Targets=[{"Id": i, "Port": p} for i, p in rev.targets])
+            rev.targets = []

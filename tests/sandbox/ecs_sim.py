@@ -1,0 +1,498 @@
+"""ECS-native blue/green service-deployment simulator (deployment controller ``ECS``,
+``deploymentConfiguration.strategy`` ``BLUE_GREEN``), the sandbox's second AWS emulation.
+
+moto 5.2.5 stores ECS services but drops ``deploymentConfiguration`` and has no service
+deployments; this simulator owns what moto lacks. Three modules, as for CodeDeploy:
+
+  ecs_sim.py        the API surface: which ECS requests it takes (``wants``), request
+                    validation, op_* handlers, response shapes (checked against botocore's
+                    ``ecs`` model in test_ecs_sim.py)
+  ecs_lifecycle.py  the lifecycle engine: one thread per service deployment (stages, hooks,
+                    listener rules, targets, bake time, stop, rollback)
+  ecs_common.py     constants, errors, EcsConfig, the records and the Registry
+
+The router sends it: ListServiceDeployments, DescribeServiceDeployments, DescribeServiceRevisions,
+StopServiceDeployment; CreateService whose controller is ECS (the default) with strategy
+BLUE_GREEN; UpdateService on a service it owns (or one that sets strategy BLUE_GREEN). Those two
+are forwarded to moto as well (so moto's DescribeServices, ListServices, ... keep working), and
+the router patches ``deploymentConfiguration``, ``currentServiceDeployment`` and
+``currentServiceRevisions`` into moto's DescribeServices answers for the simulator's services.
+
+Sources (ECS developer guide): deployment-lifecycle-hooks ("Lifecycle hooks for Amazon ECS service
+deployments": stages, hookStatus, rollback re-runs the PRODUCTION_TRAFFIC_SHIFT and
+TEST_TRAFFIC_SHIFT hooks, payloads), lambda-lifecycle-hooks (hookStatus / callBackDelay default 30 s /
+hookDetails passed back; a function that fails or answers no valid hookStatus rolls back),
+blue-green-deployment-how-it-works, stop-service-deployment (PENDING / IN_PROGRESS ->
+ROLLBACK_REQUESTED); ECS API reference: CreateService, UpdateService, DescribeServiceDeployments,
+ListServiceDeployments, DescribeServiceRevisions, StopServiceDeployment (stopType ABORT | ROLLBACK),
+DeploymentLifecycleHookTimeoutConfiguration (timeoutInMinutes default 1440, action default
+ROLLBACK); containers-roadmap #2853 (ECS does not read the production rule's live weights before
+it shifts).
+
+Lifecycle: RECONCILE_SERVICE -> PRE_SCALE_UP (hooks) -> SCALE_UP (green targets registered) ->
+POST_SCALE_UP (hooks) -> TEST_TRAFFIC_SHIFT (test rule forwards green 100, hooks) ->
+POST_TEST_TRAFFIC_SHIFT (hooks) -> PRODUCTION_TRAFFIC_SHIFT (PRE_PRODUCTION_TRAFFIC_SHIFT hooks,
+production rule forwards green 100 without reading it first, hooks) -> POST_PRODUCTION_TRAFFIC_SHIFT
+(hooks) -> BAKE_TIME (bakeTimeInMinutes) -> CLEAN_UP (blue targets deregistered, blue revision
+inactive) -> SUCCESSFUL. A FAILED hook (or a function error, an invalid answer, a hook timeout
+with action ROLLBACK, StopServiceDeployment ROLLBACK) -> ROLLBACK_REQUESTED ->
+ROLLBACK_IN_PROGRESS: PRODUCTION_TRAFFIC_SHIFT (production rule back to blue, its hooks invoked
+with green weight 0), TEST_TRAFFIC_SHIFT (same for the test rule), CLEAN_UP (green targets
+deregistered, moto's service back on the blue task definition) -> ROLLBACK_SUCCESSFUL (or
+ROLLBACK_FAILED when a rollback-stage hook fails). Which target group is blue comes from the
+source service revision; green is the other of ``targetGroupArn`` /
+``advancedConfiguration.alternateTargetGroupArn``, so the groups swap roles every deployment.
+
+UNCONFIRMED choices (no AWS page states them; all are listed in README.md):
+
+E1  Hooks are invoked as ONE synchronous Lambda invoke (``RequestResponse``) per callback through
+    the router's Invoke path (Lambda's function timeout applies); the docs say the function
+    "must return a JSON object containing a hookStatus", which only a synchronous invoke gives.
+    A non-200 Invoke answer (throttle, function not found) counts as FAILED, no retry.
+E2  Every invocation carries a fresh ``executionId`` (also the re-invocations after IN_PROGRESS):
+    hookline must not key on it. ``hookDetails`` is omitted when the hook configured none and no
+    answer returned any; answers' ``hookDetails`` are merged over the configured ones.
+E3  RECONCILE_SERVICE is entered but its hooks do not run: the guide says the stage "only happens
+    when you start a new service deployment with more than 1 service revision in an ACTIVE
+    state", which E10 never allows.
+E4  PRE_PRODUCTION_TRAFFIC_SHIFT (a hook stage in botocore's model, not a
+    ServiceDeploymentLifecycleStage) hooks run at the start of PRODUCTION_TRAFFIC_SHIFT, before the
+    production rule moves; the deployment reports lifecycleStage PRODUCTION_TRAFFIC_SHIFT meanwhile.
+E5  Hooks of a traffic-shift stage run after that stage's rule rewrite; payload weights are ECS's
+    own requested weights ({revision ARN: percent}), not the live rule: blue 100 / green 0 until
+    the shift, 0 / 100 after it; in rollback green 0.
+E6  The rules are rewritten as a weighted ``ForwardConfig`` naming both groups (the old one at 0).
+E7  Rollback is the switch ``ecs_rollback_restore``:
+      ``own_changes`` (DEFAULT, pessimistic): ECS puts back only the rules it moved: the
+        production rule goes back to blue 100 only if PRODUCTION_TRAFFIC_SHIFT ran; a rollback
+        earlier leaves the production rule exactly as hookline left it (not repaired).
+      ``full``: both rules are set to blue 100 / green 0 whatever happened before.
+    Rollback-stage hooks that answer FAILED (or time out) end in ROLLBACK_FAILED, after the rules
+    were restored. StopServiceDeployment during the rollback changes nothing.
+E8  A stop request is seen between stages, during waits (callBackDelay, bake time) and after each
+    hook invocation returns (that invocation's answer is then ignored); an invocation in flight is
+    not interrupted.
+E9  stopType defaults to ROLLBACK. ABORT -> STOP_REQUESTED -> STOPPED, leaving the rules, targets
+    and moto's service exactly as they are. Stopping a deployment that has ended answers
+    ConflictException.
+E10 UpdateService that needs a new deployment while one is active answers InvalidParameterException
+    (AWS may instead supersede it; not emulated).
+E11 CreateService records one SUCCESSFUL service deployment for revision 1 without running any
+    stage or hook (nothing to shift from); its targets are registered at once.
+E12 Targets are made-up IPs 10.2xx.<n>.<i> on the container port, one per desired task.
+E13 ListServiceDeployments answers newest first; on a service moto has but the simulator does
+    not own (e.g. a CODE_DEPLOY service) it answers an empty list. DescribeServiceDeployments /
+    DescribeServiceRevisions report unknown ARNs in ``failures`` with reason ``MISSING``.
+E14 ``deploymentConfiguration.alarms`` and the circuit breaker are stored and echoed, not enforced.
+
+Knobs (time scale, not AWS behaviour; env var for up.sh, same key via POST /_sandbox/config):
+``ecs_minute_s`` (SANDBOX_ECS_MINUTE_S, else SANDBOX_MINUTE_S, else 60: one "minute" of
+bakeTimeInMinutes / timeoutInMinutes), ``ecs_callback_scale`` (SANDBOX_ECS_CALLBACK_SCALE, 1.0:
+factor on callBackDelay seconds), ``ecs_callback_min_s`` (SANDBOX_ECS_CALLBACK_MIN_S, 0.1: floor of a
+scaled delay), ``ecs_rollback_restore`` (SANDBOX_ECS_ROLLBACK_RESTORE).
+"""
+import json
+import logging
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from ecs_common import (ACCOUNT, ACTIVE, HOOK_STAGES, REGION, TERMINAL, Deployment, EcsConfig, EcsError, Registry,
+                        Revision, Service, new_id, now)
+from ecs_lifecycle import EcsLifecycleEngine
+
+log = logging.getLogger("ecs-sim")
+SERVICE_DEPLOYMENT_OPS = {"ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions",
+                          "StopServiceDeployment"}
+STATUSES = ["PENDING", "SUCCESSFUL", "STOPPED", "STOP_REQUESTED", "IN_PROGRESS", "ROLLBACK_REQUESTED",
+            "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"]
+
+
+def _name(v):
+    """A cluster or service given by name or ARN -> its name."""
+    return v.rsplit("/", 1)[-1] if isinstance(v, str) and v else v
+
+
+def _blue_green(body):
+    dc = body.get("deploymentConfiguration") or {}
+    return dc.get("strategy") == "BLUE_GREEN"
+
+
+class EcsSim:
+    def __init__(self, moto_url, router_url, config=None):
+        self.cfg = config or EcsConfig()
+        self.reg = Registry()
+        self.engine = EcsLifecycleEngine(self.reg, moto_url, router_url, self.cfg)
+        kw = dict(endpoint_url=moto_url, region_name=REGION, aws_access_key_id="sandbox",
+                  aws_secret_access_key="sandbox", config=BotoConfig(retries={"max_attempts": 2}))
+        self.ecs = boto3.client("ecs", **kw)
+
+    @property
+    def router_url(self):
+        return self.engine.router_url
+
+    @router_url.setter
+    def router_url(self, url):
+        self.engine.router_url = url
+
+    # ------------------------------------------------------------ routing
+    def _service_by(self, cluster, service):
+        cluster, service = _name(cluster) or "default", _name(service)
+        with self.reg.lock:
+            return next((s for s in self.reg.services.values() if s.cluster == cluster and s.name == service), None)
+
+    def wants(self, op, body):
+        """Whether the router hands this ECS request to the simulator (else moto alone)."""
+        if op in SERVICE_DEPLOYMENT_OPS:
+            return True
+        if op == "CreateService":
+            ctl = (body.get("deploymentController") or {}).get("type") or "ECS"
+            return ctl == "ECS" and _blue_green(body)
+        if op == "UpdateService":
+            return self._service_by(body.get("cluster"), body.get("service")) is not None or _blue_green(body)
+        return False
+
+    def handle(self, op, body, forward=None):
+        """-> (status, dict). ``forward()`` sends the original request to moto: (status, dict)."""
+        fn = getattr(self, "op_" + op, None)
+        if fn is None:
+            return 400, {"__type": "InvalidParameterException",
+                         "message": f"Operation {op} is not supported by the hookline ECS simulator"}
+        try:
+            out = fn(body or {}, forward) if op in ("CreateService", "UpdateService") else fn(body or {})
+            return 200, out if out is not None else {}
+        except EcsError as e:
+            return e.status, {"__type": e.code, "message": e.message}
+        except Exception as e:  # pragma: no cover - bug guard
+            log.exception("ECS simulator error in %s", op)
+            return 500, {"__type": "ServerException", "message": f"sandbox ECS simulator: {e}"}
+
+    # ------------------------------------------------------------ validation
+    @staticmethod
+    def _check_blue_green(dc, lbs):
+        for i, h in enumerate(dc.get("lifecycleHooks") or []):
+            where = f"deploymentConfiguration.lifecycleHooks[{i}]"
+            if (h.get("targetType") or "AWS_LAMBDA") == "AWS_LAMBDA":
+                for k in ("hookTargetArn", "roleArn"):
+                    if not h.get(k):
+                        raise EcsError("InvalidParameterException", f"{where}.{k} is required for an AWS_LAMBDA hook")
+            stages = h.get("lifecycleStages") or []
+            if not stages:
+                raise EcsError("InvalidParameterException", f"{where}.lifecycleStages must name at least one stage")
+            bad = [s for s in stages if s not in HOOK_STAGES]
+            if bad:
+                raise EcsError("InvalidParameterException",
+                               f"{where}.lifecycleStages: {bad} not valid; valid: {', '.join(HOOK_STAGES)}")
+        if not lbs:
+            raise EcsError("InvalidParameterException",
+                           "loadBalancers: the sandbox simulates BLUE_GREEN with an Application Load Balancer only")
+        adv = lbs[0].get("advancedConfiguration") or {}
+        for k in ("alternateTargetGroupArn", "productionListenerRule", "roleArn"):
+            if not adv.get(k):
+                raise EcsError("InvalidParameterException",
+                               f"loadBalancers[0].advancedConfiguration.{k} is required for a BLUE_GREEN deployment")
+        if adv["alternateTargetGroupArn"] == lbs[0].get("targetGroupArn"):
+            raise EcsError("InvalidParameterException",
+                           "loadBalancers[0].advancedConfiguration.alternateTargetGroupArn must differ from targetGroupArn")
+
+    def _images(self, td_arn):
+        td = self.ecs.describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
+        return [{"containerName": c["name"], "image": c["image"]} for c in td.get("containerDefinitions") or []]
+
+    def _new_revision(self, svc, td_arn, target_group):
+        svc.revision_seq += 1
+        arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{svc.cluster}/{svc.name}/{svc.revision_seq:020d}"
+        rev = Revision(arn, svc, td_arn, target_group, self._images(td_arn))
+        self.reg.revisions[arn] = rev
+        return rev
+
+    def _new_deployment(self, svc, source, target):
+        arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{svc.cluster}/{svc.name}/{new_id()}"
+        d = Deployment(arn, svc, source, target)
+        self.reg.deployments[arn] = d
+        self.reg.order.append(arn)
+        return d
+
+    @staticmethod
+    def _moto(forward):
+        status, out = forward()
+        if status != 200:
+            raise EcsError(out.get("__type") or "ServerException", out.get("message") or str(out), status)
+        return out
+
+    # ------------------------------------------------------------ CreateService / UpdateService
+    def op_CreateService(self, b, forward):
+        self._check_blue_green(b.get("deploymentConfiguration") or {}, b.get("loadBalancers") or [])
+        out = self._moto(forward)
+        s = out["service"]
+        with self.reg.lock:
+            svc = Service(s["serviceArn"], s["clusterArn"], s["serviceName"], b)
+            self.reg.services[svc.arn] = svc
+            rev = self._new_revision(svc, s["taskDefinition"], svc.load_balancers[0]["targetGroupArn"])
+            svc.current_revision = rev.arn
+            d = self._new_deployment(svc, None, rev)
+            d.status, d.started, d.finished = "SUCCESSFUL", now(), now()   # E11
+            d.status_reason = "Service created."
+        self.engine._register(rev, svc)
+        return {"service": self.patch_service(s)}
+
+    def op_UpdateService(self, b, forward):
+        svc = self._service_by(b.get("cluster"), b.get("service"))
+        if svc is None:
+            return self._adopt(b, forward)
+        dc = dict(svc.deployment_configuration)
+        dc.update(b.get("deploymentConfiguration") or {})
+        lbs = b.get("loadBalancers") or svc.load_balancers
+        if dc.get("strategy") == "BLUE_GREEN":
+            self._check_blue_green(dc, lbs)
+        cur = self.reg.revisions.get(svc.current_revision)
+        new_td = b.get("taskDefinition")
+        needs = bool(b.get("forceNewDeployment")) or "loadBalancers" in b or (
+            new_td is not None and not self._same_td(new_td, cur.task_definition if cur else None))
+        with self.reg.lock:
+            active = [self.reg.deployments[a] for a in self.reg.order
+                      if self.reg.deployments[a].service is svc and self.reg.deployments[a].status in ACTIVE]
+        if needs and active:
+            raise EcsError("InvalidParameterException",   # E10
+                           f"Service deployment {active[0].arn} is {active[0].status}; "
+                           "the sandbox does not supersede an active blue/green deployment")
+        out = self._moto(forward)
+        s = out["service"]
+        with self.reg.lock:
+            svc.deployment_configuration = dc
+            svc.load_balancers = list(lbs)
+            if "desiredCount" in b:
+                svc.desired = int(b["desiredCount"])
+            if b.get("networkConfiguration"):
+                svc.network = b["networkConfiguration"]
+            if needs and dc.get("strategy") == "BLUE_GREEN":
+                lb = svc.load_balancers[0]
+                pair = [lb["targetGroupArn"], lb["advancedConfiguration"]["alternateTargetGroupArn"]]
+                blue_tg = cur.target_group if cur and cur.target_group in pair else pair[0]
+                green_tg = next(t for t in pair if t != blue_tg)
+                rev = self._new_revision(svc, s["taskDefinition"], green_tg)
+                d = self._new_deployment(svc, cur, rev)
+                self.engine.start(d)
+        return {"service": self.patch_service(s)}
+
+    def _same_td(self, given, current_arn):
+        if not current_arn:
+            return False
+        if given == current_arn:
+            return True
+        try:
+            arn = self.ecs.describe_task_definition(taskDefinition=given)["taskDefinition"]["taskDefinitionArn"]
+        except Exception:
+            return False
+        return arn == current_arn
+
+    def _adopt(self, b, forward):
+        """UpdateService that switches an existing (moto-only) service to BLUE_GREEN: the simulator
+        owns it from now on, its current task definition as revision 1."""
+        cluster = _name(b.get("cluster")) or "default"
+        found = self.ecs.describe_services(cluster=cluster, services=[_name(b.get("service"))])["services"]
+        if not found:
+            return self._moto(forward)   # moto answers ServiceNotFoundException etc.
+        old = found[0]
+        body = dict(old, **{k: v for k, v in b.items() if k in ("deploymentConfiguration", "loadBalancers",
+                                                                    "desiredCount", "networkConfiguration")})
+        self._check_blue_green(body.get("deploymentConfiguration") or {}, body.get("loadBalancers") or [])
+        with self.reg.lock:
+            svc = Service(old["serviceArn"], old["clusterArn"], old["serviceName"], body)
+            self.reg.services[svc.arn] = svc
+            rev = self._new_revision(svc, old["taskDefinition"], svc.load_balancers[0]["targetGroupArn"])
+            svc.current_revision = rev.arn
+        return self.op_UpdateService(b, forward)
+
+    # ------------------------------------------------------------ DescribeServices patch
+    def patch_service(self, s):
+        """moto's Service dict + what moto drops, for a service the simulator owns."""
+        svc = self.reg.services.get(s.get("serviceArn"))
+        if svc is None:
+            return s
+        s = dict(s)
+        with self.reg.lock:
+            s["deploymentConfiguration"] = dict(svc.deployment_configuration)
+            s["loadBalancers"] = list(svc.load_balancers)
+            mine = [self.reg.deployments[a] for a in self.reg.order if self.reg.deployments[a].service is svc]
+            if mine:
+                s["currentServiceDeployment"] = mine[-1].arn
+            revs = [r for r in self.reg.revisions.values() if r.service is svc and r.active]
+            s["currentServiceRevisions"] = [{"arn": r.arn, "requestedTaskCount": svc.desired,
+                                             "runningTaskCount": len(r.targets) or (svc.desired if r.arn == svc.current_revision else 0),
+                                             "pendingTaskCount": 0} for r in revs]
+        return s
+
+    def patch_describe_services(self, raw):
+        try:
+            doc = json.loads(raw)
+            doc["services"] = [self.patch_service(s) for s in doc.get("services") or []]
+            return json.dumps(doc).encode()
+        except Exception:
+            log.exception("patching DescribeServices")
+            return raw
+
+    # ------------------------------------------------------------ service deployments
+    def _deployment_doc(self, d):
+        out = {"serviceDeploymentArn": d.arn, "serviceArn": d.service.arn, "clusterArn": d.service.cluster_arn,
+               "createdAt": d.created, "updatedAt": d.updated, "status": d.status,
+               "targetServiceRevision": self._rev_summary(d, d.target),
+               "sourceServiceRevisions": [self._rev_summary(d, d.source)] if d.source else [],
+               "deploymentConfiguration": dict(d.config)}
+        for k, v in (("startedAt", d.started), ("finishedAt", d.finished), ("stoppedAt", d.stopped),
+                     ("statusReason", d.status_reason), ("lifecycleStage", d.stage)):
+            if v is not None:
+                out[k] = v
+        if d.hook_details:
+            out["lifecycleHookDetails"] = [dict(h) for h in d.hook_details]
+        if d.rollback:
+            out["rollback"] = dict(d.rollback)
+        return out
+
+    def _rev_summary(self, d, rev):
+        running = len(rev.targets)
+        out = {"arn": rev.arn, "requestedTaskCount": d.service.desired if rev.active else 0,
+               "runningTaskCount": running, "pendingTaskCount": 0}
+        if d.source is not None:
+            out["requestedTestTrafficWeight"] = float(d.weights["test"].get(rev.arn, 0 if rev is d.target else 100))
+            out["requestedProductionTrafficWeight"] = float(
+                d.weights["production"].get(rev.arn, 0 if rev is d.target else 100))
+        return out
+
+    def _brief(self, d):
+        out = {"serviceDeploymentArn": d.arn, "serviceArn": d.service.arn, "clusterArn": d.service.cluster_arn,
+               "createdAt": d.created, "targetServiceRevisionArn": d.target.arn, "status": d.status}
+        for k, v in (("startedAt", d.started), ("finishedAt", d.finished), ("statusReason", d.status_reason)):
+            if v is not None:
+                out[k] = v
+        return out
+
+    def op_ListServiceDeployments(self, b):
+        if not b.get("service"):
+            raise EcsError("InvalidParameterException", "service is required")
+        statuses = b.get("status") or []
+        bad = [s for s in statuses if s not in STATUSES]
+        if bad:
+            raise EcsError("InvalidParameterException", f"status: {bad} not valid; valid: {', '.join(STATUSES)}")
+        mx = b.get("maxResults", 20)
+        if not isinstance(mx, int) or not 1 <= mx <= 100:
+            raise EcsError("InvalidParameterException", "maxResults must be an integer from 1 to 100")
+        cluster = _name(b.get("cluster")) or "default"
+        svc = self._service_by(cluster, b["service"])
+        if svc is None:
+            clusters = self.ecs.describe_clusters(clusters=[cluster])["clusters"]
+            if not clusters or clusters[0].get("status") != "ACTIVE":
+                raise EcsError("ClusterNotFoundException", "Cluster not found.")
+            found = self.ecs.describe_services(cluster=cluster, services=[_name(b["service"])])["services"]
+            if not found or found[0].get("status") != "ACTIVE":
+                raise EcsError("ServiceNotFoundException", "Service not found.")
+            return {"serviceDeployments": []}   # E13
+        created = b.get("createdAt") or {}
+        with self.reg.lock:
+            ds = [self.reg.deployments[a] for a in reversed(self.reg.order)
+                  if self.reg.deployments[a].service is svc]
+            ds = [d for d in ds if (not statuses or d.status in statuses)
+                  and ("after" not in created or d.created >= float(created["after"]))
+                  and ("before" not in created or d.created <= float(created["before"]))]
+            start = 0
+            if b.get("nextToken"):
+                try:
+                    start = int(b["nextToken"])
+                except ValueError:
+                    raise EcsError("InvalidParameterException", "nextToken is not valid") from None
+            page = ds[start:start + mx]
+            out = {"serviceDeployments": [self._brief(d) for d in page]}
+            if start + mx < len(ds):
+                out["nextToken"] = str(start + mx)
+        return out
+
+    def op_DescribeServiceDeployments(self, b):
+        arns = b.get("serviceDeploymentArns")
+        if not isinstance(arns, list) or not arns:
+            raise EcsError("InvalidParameterException", "serviceDeploymentArns must list 1 to 20 ARNs")
+        if len(arns) > 20:
+            raise EcsError("InvalidParameterException", "serviceDeploymentArns: at most 20 ARNs")
+        out, failures = [], []
+        with self.reg.lock:
+            for a in arns:
+                d = self.reg.deployments.get(a)
+                if d is None:
+                    failures.append({"arn": a, "reason": "MISSING"})
+                else:
+                    out.append(self._deployment_doc(d))
+        return {"serviceDeployments": out, "failures": failures}
+
+    def op_DescribeServiceRevisions(self, b):
+        arns = b.get("serviceRevisionArns")
+        if not isinstance(arns, list) or not arns:
+            raise EcsError("InvalidParameterException", "serviceRevisionArns must list 1 to 20 ARNs")
+        if len(arns) > 20:
+            raise EcsError("InvalidParameterException", "serviceRevisionArns: at most 20 ARNs")
+        out, failures = [], []
+        with self.reg.lock:
+            for a in arns:
+                r = self.reg.revisions.get(a)
+                if r is None:
+                    failures.append({"arn": a, "reason": "MISSING"})
+                    continue
+                svc = r.service
+                lb = dict(svc.load_balancers[0]) if svc.load_balancers else None
+                doc = {"serviceRevisionArn": r.arn, "serviceArn": svc.arn, "clusterArn": svc.cluster_arn,
+                       "taskDefinition": r.task_definition, "launchType": svc.launch_type,
+                       "containerImages": [dict(i) for i in r.images], "createdAt": r.created,
+                       "guardDutyEnabled": False}
+                if lb:
+                    # the revision serves r.target_group: that is the one it names (groups swap roles)
+                    doc["loadBalancers"] = [dict(lb, targetGroupArn=r.target_group)]
+                if svc.network:
+                    doc["networkConfiguration"] = svc.network
+                out.append(doc)
+        return {"serviceRevisions": out, "failures": failures}
+
+    def op_StopServiceDeployment(self, b):
+        arn = b.get("serviceDeploymentArn")
+        if not arn:
+            raise EcsError("InvalidParameterException", "serviceDeploymentArn is required")
+        stop_type = b.get("stopType") or "ROLLBACK"    # E9
+        if stop_type not in ("ROLLBACK", "ABORT"):
+            raise EcsError("InvalidParameterException", f"stopType {stop_type!r}: must be ROLLBACK or ABORT")
+        with self.reg.lock:
+            d = self.reg.deployments.get(arn)
+            if d is None:
+                raise EcsError("ServiceDeploymentNotFoundException", f"Service deployment {arn} not found.")
+            if d.status in TERMINAL:
+                raise EcsError("ConflictException", f"Service deployment {arn} is {d.status} and cannot be stopped.")
+            if d.status in ("PENDING", "IN_PROGRESS"):
+                d.stop = stop_type
+                if stop_type == "ROLLBACK":
+                    d.status = "ROLLBACK_REQUESTED"
+                    d.status_reason = "Service deployment stopped by StopServiceDeployment (stopType ROLLBACK)"
+                else:
+                    d.status = "STOP_REQUESTED"
+                d.updated = now()
+                self.reg.cond.notify_all()
+        return {"serviceDeploymentArn": arn}
+
+    # ------------------------------------------------------------ sandbox views
+    def revision_for_target_group(self, tg_arn):
+        """The active revision whose tasks serve ``tg_arn`` in the form alb.py's task_set_for gives."""
+        with self.reg.lock:
+            for r in reversed(list(self.reg.revisions.values())):
+                if r.active and r.target_group == tg_arn and r.targets:
+                    return {"id": r.arn.rsplit("/", 1)[1], "arn": r.arn,
+                            "image": r.images[0]["image"] if r.images else "unknown", "status": "ACTIVE"}
+        return None
+
+    def snapshot_state(self):
+        with self.reg.lock:
+            out = []
+            for a in self.reg.order:
+                d = self.reg.deployments[a]
+                out.append({"serviceDeploymentArn": d.arn, "service": f"{d.service.cluster}/{d.service.name}",
+                            "status": d.status, "statusReason": d.status_reason, "lifecycleStage": d.stage,
+                            "source": d.source.arn if d.source else None, "target": d.target.arn,
+                            "sourceTargetGroup": d.source.target_group if d.source else None,
+                            "targetTargetGroup": d.target.target_group,
+                            "stages": list(d.stages), "invocations": [dict(i) for i in d.invocations],
+                            "rollback": d.rollback, "weights": json.loads(json.dumps(d.weights))})
+            return {"config": dict(vars(self.cfg)), "deployments": out}
