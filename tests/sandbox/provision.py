@@ -20,6 +20,10 @@ Creates (or updates in place):
   rule ``/admin*`` (priority 10), with target groups ``admin-blue`` / ``admin-green``, its own test
   listener :8081, CodeDeploy ``admin`` / ``admin-prod``, alarm ``admin-5xx`` and a rule-mode plan
   ``/hookline/admin/admin-prod`` (see ``provision_admin``).
+- The ECS-native demo app ``api`` (cluster ``demo``, controller ECS, strategy BLUE_GREEN, hooks at
+  POST_TEST_TRAFFIC_SHIFT and POST_PRODUCTION_TRAFFIC_SHIFT on ``hook``) behind ALB ``demo-api``
+  (production :80 and test :8080, one ECS-managed rule each), target groups ``api-blue`` /
+  ``api-green``, alarm ``api-5xx``, plan ``/hookline/ecs/demo/api`` (see ``provision_api``).
 Prints a JSON summary (ARNs) and writes it to ``.sandbox/provision.json``.
 """
 import argparse
@@ -326,6 +330,100 @@ def provision_admin(c, demo, plan, termination_wait_minutes=1):
             "target_groups": tgs}
 
 
+API_PLAN = {
+    "steps": [
+        {"weight": 10, "bake": "3s"},
+        {"approval": {"timeout": "2m"}},
+        {"weight": 50, "bake": "3s"},
+        {"weight": 100, "bake": "2s"},
+    ],
+    "health": {
+        "interval": "2s",
+        "alarms": ["api-5xx"],
+        "http": [{"url": "http://127.0.0.1:4566/_sandbox/alb/demo-api/8080/health", "expect_status": 200,
+                  "timeout": "2s"}],
+    },
+    "post_traffic": {"bake": "2s"},
+    "hook_budget": "10m",
+}
+API_HOOK_STAGES = ["POST_TEST_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"]
+API_RULE_PRIORITY = 1
+
+
+def provision_api(c, demo, plan, bake_minutes=1):
+    """The ECS-native demo app (issue 11): service ``api`` in cluster ``demo`` with deployment
+    controller ECS and strategy BLUE_GREEN (the router's ECS simulator, ecs_sim.py, runs its
+    deployments), ALB ``demo-api`` with production listener :80 and test listener :8080, each with one
+    ECS-managed rule (path ``/*``, priority 1, forward ``api-blue``; the default action answers 404),
+    target groups ``api-blue`` / ``api-green``, ``advancedConfiguration`` naming both rules, Lambda
+    hooks on ``hook`` at POST_TEST_TRAFFIC_SHIFT and POST_PRODUCTION_TRAFFIC_SHIFT, alarm ``api-5xx``
+    (OK), plan ``/hookline/ecs/demo/api``. Idempotent. A deployment starts as users start one:
+    ``aws ecs update-service --cluster demo --service api --task-definition api:<n>``."""
+    ec2, ecs, elb, cw, ssm = c["ec2"], c["ecs"], c["elbv2"], c["cloudwatch"], c["ssm"]
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets, sg = demo["subnets"], demo["security_group"]
+    try:
+        lb = elb.describe_load_balancers(Names=["demo-api"])["LoadBalancers"][0]
+    except elb.exceptions.LoadBalancerNotFoundException:
+        lb = elb.create_load_balancer(Name="demo-api", Subnets=subnets, SecurityGroups=[sg], Scheme="internal",
+                                      Type="application")["LoadBalancers"][0]
+    tgs = {}
+    for name in ("api-blue", "api-green"):
+        try:
+            tgs[name] = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+        except elb.exceptions.TargetGroupNotFoundException:
+            tgs[name] = elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip",
+                                                HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+    listeners = {int(l["Port"]): l["ListenerArn"] for l in
+                 elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    rules = {}
+    for port in (80, 8080):
+        if port not in listeners:
+            listeners[port] = elb.create_listener(
+                LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port,
+                DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
+                    "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "no rule matched"}}]
+            )["Listeners"][0]["ListenerArn"]
+        found = [r for r in elb.describe_rules(ListenerArn=listeners[port])["Rules"] if not r.get("IsDefault")]
+        if found:
+            rules[port] = found[0]["RuleArn"]
+        else:
+            rules[port] = elb.create_rule(
+                ListenerArn=listeners[port], Priority=API_RULE_PRIORITY,
+                Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
+                Actions=[{"Type": "forward", "TargetGroupArn": tgs["api-blue"]}])["Rules"][0]["RuleArn"]
+    svc = ecs.describe_services(cluster="demo", services=["api"])["services"]
+    svc = svc[0] if svc and svc[0]["status"] == "ACTIVE" else None
+    if svc is None:
+        td = ecs.register_task_definition(
+            family="api", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+            containerDefinitions=[{"name": "api", "image": "example/api:v1", "essential": True,
+                                   "portMappings": [{"containerPort": 80, "protocol": "tcp"}]}]
+        )["taskDefinition"]["taskDefinitionArn"]
+        svc = ecs.create_service(
+            cluster="demo", serviceName="api", taskDefinition=td, desiredCount=2, launchType="FARGATE",
+            deploymentController={"type": "ECS"},
+            deploymentConfiguration={
+                "strategy": "BLUE_GREEN", "bakeTimeInMinutes": bake_minutes,
+                "lifecycleHooks": [{"hookTargetArn": function_arn("hook"), "roleArn": ROLE_ARN,
+                                    "lifecycleStages": list(API_HOOK_STAGES)}]},
+            loadBalancers=[{"targetGroupArn": tgs["api-blue"], "containerName": "api", "containerPort": 80,
+                            "advancedConfiguration": {"alternateTargetGroupArn": tgs["api-green"],
+                                                      "productionListenerRule": rules[80],
+                                                      "testListenerRule": rules[8080], "roleArn": ROLE_ARN}}],
+            networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg],
+                                                          "assignPublicIp": "DISABLED"}})["service"]
+    cw.put_metric_alarm(AlarmName="api-5xx", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5,
+                        ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+                        Dimensions=[{"Name": "LoadBalancer", "Value": lb["LoadBalancerArn"].split(":loadbalancer/")[1]}])
+    cw.set_alarm_state(AlarmName="api-5xx", StateValue="OK", StateReason="sandbox provisioning")
+    ssm.put_parameter(Name="/hookline/ecs/demo/api", Type="String", Overwrite=True, Value=json.dumps(plan, indent=2))
+    return {"load_balancer_arn": lb["LoadBalancerArn"], "prod_listener_arn": listeners[80],
+            "test_listener_arn": listeners[8080], "production_rule_arn": rules[80], "test_rule_arn": rules[8080],
+            "target_groups": tgs, "service_arn": svc["serviceArn"], "task_definition": svc["taskDefinition"]}
+
+
 def provision_lambda_queues(c):
     """The SQS queues infra/template.yaml gives Lambda (dead-letter queues, event source mapping
     sources), with the sandbox's names (${NamePrefix} = hookline): {name: {"url", "arn"}}. The router's
@@ -358,6 +456,9 @@ def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, terminat
     # The second service sharing :80 through a path rule (issue 10 items 11 and 12).
     admin_plan = json.loads(json.dumps(ADMIN_PLAN).replace("http://127.0.0.1:4566", endpoint.rstrip("/")))
     demo["admin"] = provision_admin(c, demo, admin_plan, termination_wait_minutes)
+    # The ECS-native demo app (issue 11 part C): deployments run in the router's ECS simulator.
+    api_plan = json.loads(json.dumps(API_PLAN).replace("http://127.0.0.1:4566", endpoint.rstrip("/")))
+    demo["api"] = provision_api(c, demo, api_plan)
     queues = provision_lambda_queues(c)
     return {"endpoint": endpoint, "approval_topic_arn": topic, "state_machines": sms,
             "functions": {f: function_arn(f) for f in FUNCTIONS}, "role_arn": ROLE_ARN, "demo": demo,
