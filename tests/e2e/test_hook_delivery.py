@@ -119,27 +119,31 @@ def test_b_a_hook_that_crashes_every_time_is_answered_failed_by_the_dead_letter_
 
 
 
-def test_c_a_hook_that_answers_failed_itself_is_not_retried_by_lambda(sb, recorder):
+def test_c_a_hook_that_answers_failed_itself_is_neither_retried_nor_answered_again(sb, recorder):
     """A plan the hook refuses: the hook answers Failed and the invocation succeeds, so Lambda's async
-    retries do not run it again (each retry would answer again) and nothing is dead-lettered."""
+    retries do not run it again and nothing is dead-lettered; Lambda's duplicate deliveries of the event
+    (at-least-once) find the deployment ended and answer nothing: the hook is reported exactly once."""
     lam = lambda_state(sb)
-    old = {k: lam["config"][k] for k in ("async_retries", "async_retry_delay_s")}
-    sb._ctl("POST", "/lambda", {"async_retries": 2, "async_retry_delay_s": 0.5})
+    keys = ("async_retries", "async_retry_delay_s", "async_duplicates", "async_duplicate_delay_s")
+    old = {k: lam["config"][k] for k in keys}
+    sb._ctl("POST", "/lambda", {"async_retries": 2, "async_retry_delay_s": 0.5, "async_duplicates": 2,
+                                "async_duplicate_delay_s": 1.5})
     try:
         did, blue, green, rec = start(sb, recorder, {"steps": []}, "example/web:e2e-refused-plan")
         info = sb.wait_for_status(did, ("Failed", "Stopped"), timeout=60, poll=0.2)
         hook_id = sb.hook_report(did, "BeforeAllowTraffic")["id"]
         hook_event = {"DeploymentId": did, "LifecycleEventHookExecutionId": hook_id}
-        ev = wait_for(lambda: [e for e in async_events(sb, "hook", hook_event) if e["status"] != "queued"], 30,
-                      what="the hook event to settle")[0]
-        time.sleep(2.5)   # past both retry delays (0.5 s, then 1 s)
+        ev = wait_for(lambda: [e for e in async_events(sb, "hook", hook_event) if len(e["deliveries"]) >= 3], 30,
+                      what="the hook event's two duplicate deliveries")[0]
+        time.sleep(1.0)   # nothing else may follow (no retry of a succeeded delivery)
     finally:
         sb._ctl("POST", "/lambda", old)
 
     assert info["status"] == "Failed" and info["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE", info
     ev = async_events(sb, "hook", hook_event)[0]
     assert ev["status"] == "succeeded", ev
-    assert [d["outcome"] for d in ev["deliveries"]] == ["ok"], ev["deliveries"]
+    assert [(d["kind"], d["outcome"]) for d in ev["deliveries"]] == \
+        [("first", "ok"), ("duplicate", "ok"), ("duplicate", "ok")], ev["deliveries"]
     sb.assert_hook_once(did, "BeforeAllowTraffic", "Failed")
     assert sb.execution(did) is None
     rec.stop()

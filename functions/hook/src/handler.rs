@@ -118,6 +118,21 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
             Err(err) => {
                 error!(error = %err, error_type = err.error_type(), "could not start the execution; reporting the hook Failed");
                 let lifecycle = deps.clients.lifecycle();
+                // A late retry or duplicate delivery for a deployment that has ended: nobody waits for
+                // the hook any more (CodeDeploy would answer LifecycleEventAlreadyCompleted): no report.
+                match lifecycle.status(&deployment_id).await {
+                    Ok(status) if !status.is_active() => {
+                        info!(status = %status.0, "deployment already ended; the hook needs no answer");
+                        return Ok(Reply::ReportedFailed(ReportedFailed {
+                            reported: HookStatus::Failed.as_str(),
+                            already_reported: true,
+                            error_type: err.error_type(),
+                            error: err.to_string(),
+                        }));
+                    }
+                    Ok(_) => {}
+                    Err(status_err) => warn!(error = %status_err, "deployment status unknown; reporting Failed anyway"),
+                }
                 match lifecycle.report(&deployment_id, &execution_id, HookStatus::Failed).await {
                     Ok(reported) => {
                         info!(?reported, "hook reported Failed");

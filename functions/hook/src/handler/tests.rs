@@ -453,7 +453,9 @@ async fn a_failing_execution_lookup_reports_failed() {
     let lookup =
         mock!(aws_sdk_sfn::Client::describe_execution).then_error(|| DescribeExecutionError::generic(access_denied()));
 
-    let err = reported_failed(handle(&deps(&[&lookup, &start, &rep]), event()).await);
+    let in_progress = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
+
+    let err = reported_failed(handle(&deps(&[&lookup, &in_progress, &start, &rep]), event()).await);
 
     assert!(err.error.contains("AccessDeniedException"), "{err:?}");
     assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
@@ -527,6 +529,25 @@ async fn a_hook_answered_failed_is_done_for_lambda_but_an_unanswered_one_is_an_e
     let err = run("BeforeAllowTraffic", &[&plan_rule, &start, &refused]).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "the original error: {err}");
     assert_eq!(refused.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_late_delivery_for_a_deployment_that_ended_reports_nothing() {
+    // The first delivery answered Failed (no plan) and the deployment failed; a duplicate arrives.
+    let reports = Sent::default();
+    let (rep, start) = (report(&reports), started(&Sent::default()));
+    let ended = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("Failed"));
+    let plan_rule = mock!(aws_sdk_ssm::Client::get_parameter)
+        .then_error(|| GetParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
+
+    let resolve = resolve_rules("BeforeAllowTraffic");
+    let rules: Vec<&Rule> = [&ended].into_iter().chain(resolve.iter()).chain([&plan_rule, &start, &rep]).collect();
+
+    let failed = reported_failed(handle(&deps(&rules), event()).await);
+
+    assert!(failed.already_reported, "{failed:?}");
+    assert_eq!(rep.num_calls(), 0, "nobody waits for the hook of an ended deployment");
+    assert_eq!(start.num_calls(), 0);
 }
 
 #[tokio::test]
