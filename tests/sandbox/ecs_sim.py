@@ -192,8 +192,8 @@ class EcsSim:
                 raise EcsError("InvalidParameterException",
                                f"loadBalancers[0].advancedConfiguration.{k} is required for a BLUE_GREEN deployment")
         if adv["alternateTargetGroupArn"] == lbs[0].get("targetGroupArn"):
-            raise EcsError("InvalidParameterException",
-                           "loadBalancers[0].advancedConfiguration.alternateTargetGroupArn must differ from targetGroupArn")
+            raise EcsError("InvalidParameterException", "loadBalancers[0].advancedConfiguration."
+                           "alternateTargetGroupArn must differ from targetGroupArn")
 
     def _images(self, td_arn):
         td = self.ecs.describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
@@ -319,8 +319,7 @@ class EcsSim:
                 s["currentServiceDeployment"] = mine[-1].arn
             revs = [r for r in self.reg.revisions.values() if r.service is svc and r.active]
             s["currentServiceRevisions"] = [{"arn": r.arn, "requestedTaskCount": svc.desired,
-                                             "runningTaskCount": len(r.targets) or (svc.desired if r.arn == svc.current_revision else 0),
-                                             "pendingTaskCount": 0} for r in revs]
+                                             "runningTaskCount": len(r.targets), "pendingTaskCount": 0} for r in revs]
         return s
 
     def patch_describe_services(self, raw):

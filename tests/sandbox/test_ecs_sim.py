@@ -117,7 +117,8 @@ class FakeHook:
                "prod": self.live("prod"), "test": self.live("test")}
         with self.lock:
             self.calls.append(rec)
-            n = sum(1 for c in self.calls if c["stage"] == stage and c["payload"]["resourceArn"] == payload["resourceArn"])
+            arn = payload["resourceArn"]
+            n = sum(1 for c in self.calls if c["stage"] == stage and c["payload"]["resourceArn"] == arn)
         mode = self.modes.get(stage, "succeed")
         if callable(mode):
             answer = mode(self, payload, n)
@@ -253,7 +254,8 @@ def test_provisioned_api_service(env):
     # idempotent
     c = provision.clients(env.sb.url)
     again = provision.provision_api(c, provision.provision_demo(c, provision.DEMO_PLAN), provision.API_PLAN)
-    assert again["service_arn"] == env.api["service_arn"] and again["production_rule_arn"] == env.api["production_rule_arn"]
+    assert again["service_arn"] == env.api["service_arn"]
+    assert again["production_rule_arn"] == env.api["production_rule_arn"]
 
 
 def test_update_service_creates_a_service_deployment(env):
@@ -267,7 +269,8 @@ def test_update_service_creates_a_service_deployment(env):
     new = listed[0]
     assert new["status"] in ("PENDING", "IN_PROGRESS")
     assert env.describe_service()["currentServiceDeployment"] == new["serviceDeploymentArn"]
-    rev = env.ecs.describe_service_revisions(serviceRevisionArns=[new["targetServiceRevisionArn"]])["serviceRevisions"][0]
+    revs = env.ecs.describe_service_revisions(serviceRevisionArns=[new["targetServiceRevisionArn"]])
+    rev = revs["serviceRevisions"][0]
     assert rev["taskDefinition"] == td and rev["containerImages"][0]["image"].endswith(":v2")
     env.wait(new["serviceDeploymentArn"], "SUCCESSFUL")
 
@@ -364,7 +367,8 @@ def test_failed_hook_rolls_back_reinvoking_traffic_shift_hooks(env, failure):
     arn = env.deploy()
     d = env.wait(arn, ["ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"])
     assert d["status"] == "ROLLBACK_SUCCESSFUL", d
-    assert d["rollback"]["serviceRevisionArn"] == blue_rev and "POST_PRODUCTION_TRAFFIC_SHIFT" in d["rollback"]["reason"]
+    assert d["rollback"]["serviceRevisionArn"] == blue_rev
+    assert "POST_PRODUCTION_TRAFFIC_SHIFT" in d["rollback"]["reason"]
     green_rev = d["targetServiceRevision"]["arn"]
     # forward: TEST, PRODUCTION, POST_PRODUCTION (failed); rollback: PRODUCTION then TEST again
     assert env.fake.stages(arn) == ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT",
@@ -509,7 +513,8 @@ def test_errors_and_every_operation_match_the_model(env):
     assert code(ecs.stop_service_deployment, serviceDeploymentArn=missing) == "ServiceDeploymentNotFoundException"
     assert code(ecs.list_service_deployments, cluster="demo", service="nope") == "ServiceNotFoundException"
     assert code(ecs.list_service_deployments, cluster="nope", service="api") == "ClusterNotFoundException"
-    assert code(ecs.list_service_deployments, cluster="demo", service="api", maxResults=0) == "InvalidParameterException"
+    err = code(ecs.list_service_deployments, cluster="demo", service="api", maxResults=0)
+    assert err == "InvalidParameterException"
     assert ecs.list_service_deployments(cluster="demo", service="web")["serviceDeployments"] == []   # E13
     assert code(ecs.describe_service_deployments, serviceDeploymentArns=[]) == "InvalidParameterException"
     lbs = [{"targetGroupArn": env.tg["api-blue"], "containerName": "api", "containerPort": 80}]
