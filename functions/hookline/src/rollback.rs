@@ -181,7 +181,7 @@ pub async fn production_rule(clients: &Clients, ctx: &DeploymentContext, prefix:
         .parameter()
         .and_then(|p| p.value())
         .ok_or_else(|| Error::invalid("plan", format!("SSM parameter {name} with a value")))?;
-    Ok(Plan::parse(text)?.traffic.production_rule_arn)
+    Ok(Plan::production_rule_of(text)?)
 }
 
 #[cfg(test)]
@@ -223,6 +223,25 @@ mod tests {
         let listener_mode = plan_parameter(r#"{"steps":[{"weight":100}]}"#);
         let clients = mocked_clients(&[&listener_mode]);
         assert_eq!(production_rule(&clients, &context(), "/hookline").await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn a_stored_plan_that_fails_todays_validation_still_names_the_production_rule() {
+        // A rule-mode plan ending at 50 was accepted before rule-mode plans had to end at
+        // 100; a rollback must still find production on the rule rather than refuse to restore.
+        let stale = plan_parameter(concat!(
+            r#"{"steps":[{"weight":50}],"bake":"forever","traffic":{"production_rule_arn":"#,
+            r#""arn:aws:elasticloadbalancing:us-east-1:123456789012:"#,
+            r#"listener-rule/app/demo/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"}}"#
+        ));
+        let clients = mocked_clients(&[&stale]);
+        assert_eq!(production_rule(&clients, &context(), "/hookline").await, Ok(Some(RULE.to_string())));
+
+        let not_a_plan = plan_parameter(r#"{"traffic": {"production_rule_arn": 7}}"#);
+        let clients = mocked_clients(&[&not_a_plan]);
+        let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
+        assert_eq!(err.error_type(), "InvalidInput", "{err}");
+        assert!(err.to_string().contains("traffic.production_rule_arn"), "{err}");
     }
 
     #[tokio::test]
@@ -348,8 +367,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_invalid_plan_is_invalid_input() {
-        let broken = plan_parameter(r#"{"steps":[]}"#);
+    async fn a_plan_whose_route_cannot_be_read_is_invalid_input() {
+        // Only the route matters to a rollback (see the test above); a route that is not
+        // even an object cannot be taken for "the default action".
+        let broken = plan_parameter(r#"{"steps":[],"traffic":"rule-1"}"#);
         let clients = mocked_clients(&[&broken]);
         let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
         assert_eq!(err.error_type(), "InvalidInput", "{err}");

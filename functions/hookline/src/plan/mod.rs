@@ -130,6 +130,32 @@ impl Plan {
         }
     }
 
+    /// Only where production lives (`traffic.production_rule_arn`), without validating
+    /// the rest of the plan. A rollback must find production even when the stored plan
+    /// no longer passes today's validation (stored before a rule was added, or edited
+    /// by hand): refusing to restore traffic because of a bake length would be worse.
+    pub fn production_rule_of(text: &str) -> Result<Option<String>, PlanErrors> {
+        #[derive(Deserialize)]
+        struct RouteOnly {
+            #[serde(default)]
+            traffic: Option<TrafficOnly>,
+        }
+        #[derive(Deserialize)]
+        struct TrafficOnly {
+            #[serde(default)]
+            production_rule_arn: Option<String>,
+        }
+        // JSON by the JSON parser, as `parse` does: YAML would take `7` for the string "7".
+        let route: RouteOnly = if text.trim_start().starts_with('{') {
+            let de = &mut serde_json::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?
+        } else {
+            let de = serde_yaml::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?
+        };
+        Ok(route.traffic.and_then(|t| t.production_rule_arn))
+    }
+
     /// The longest the BeforeAllowTraffic hook can take: green's ready
     /// timeout, every bake and every approval timeout.
     pub fn worst_case_seconds(&self) -> u64 {
