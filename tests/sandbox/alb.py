@@ -193,9 +193,17 @@ class AlbEmulator:
         return self.revision_for(tg_arn) if self.revision_for else None
 
     def production_weights(self, port=80, lb_name=None):
-        """{tg_arn: weight} of the listener's default forward action."""
+        """{tg_arn: weight} of the listener's default forward action; when the default action does
+        not forward (ALB ``demo-api``: production lives in an ECS-managed rule), of the first rule
+        by priority that forwards."""
         lb, l = self.listener(port, lb_name)
         if l is None:
             return {}
         a = routing_action(l["DefaultActions"])
+        if a is None or a.get("Type") != "forward":
+            rules = self.elb.describe_rules(ListenerArn=l["ListenerArn"])["Rules"]
+            for r in sorted((r for r in rules if not r.get("IsDefault")), key=lambda r: int(r["Priority"])):
+                ra = routing_action(r["Actions"])
+                if ra is not None and ra.get("Type") == "forward":
+                    return forward_weights(ra)
         return forward_weights(a) if a else {}

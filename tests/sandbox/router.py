@@ -302,7 +302,7 @@ class Sandbox:
 
     def _traffic_tick(self):
         t = self.traffic
-        weights = self.alb.production_weights(t["port"])
+        weights = self.alb.production_weights(t["port"], t.get("load_balancer"))
         bad = []
         for tg, w in weights.items():
             if w <= 0:
@@ -599,7 +599,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(status, out)
         if p == "/_sandbox/traffic":
             if m == "POST":
-                for k in ("enabled", "interval_ms", "alarm", "port"):
+                for k in ("enabled", "interval_ms", "alarm", "port", "load_balancer"):
                     if k in doc:
                         sb.traffic[k] = doc[k]
                 with sb.traffic_cv:

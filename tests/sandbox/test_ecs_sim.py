@@ -563,3 +563,24 @@ def test_config_keys(env):
     r = requests.post(env.sb.url + "/_sandbox/config", json={"ecs_rollback_restore": "snapshot"}, timeout=5)
     assert r.status_code == 400 and "ecs_rollback_restore" in r.json()["error"]
     assert env.sb.ecs_sim.cfg.ecs_rollback_restore == "full"
+
+
+def test_app_traffic_loop_on_demo_api_raises_api_5xx_for_a_bad_green(env):
+    """The app-traffic loop reads production from demo-api's ECS-managed rule (its default action
+    does not forward) and the image from the service revision serving each group."""
+    cw = boto3.client("cloudwatch", endpoint_url=env.sb.url, region_name="us-east-1", aws_access_key_id="sandbox",
+                      aws_secret_access_key="sandbox")
+
+    def alarm():
+        return cw.describe_alarms(AlarmNames=["api-5xx"])["MetricAlarms"][0]["StateValue"]
+    requests.post(env.sb.url + "/_sandbox/traffic", json={"enabled": True, "interval_ms": 100, "alarm": "api-5xx",
+                                                          "port": 80, "load_balancer": "demo-api"}, timeout=5)
+    time.sleep(0.5)
+    assert alarm() == "OK"   # blue (v1) serves production
+    env.wait(env.deploy("example/api:bad"), "SUCCESSFUL")
+    end = time.time() + 5
+    while time.time() < end and alarm() != "ALARM":
+        time.sleep(0.1)
+    assert alarm() == "ALARM"
+    last = requests.get(env.sb.url + "/_sandbox/traffic", timeout=5).json()["last"]
+    assert last["bad_groups"] == ["api-green"]
