@@ -311,6 +311,18 @@ def test_a_gate_timing_out_leaves_rollback_time_inside_the_hour(name):
         assert worst + 30 <= reserve, f"{n}: {worst}s of attempts and retries, reserve {reserve}s"
 
 
+def test_a_last_check_and_finalize_both_timing_out_leave_rollback_time_inside_the_hour():
+    """The worst sequence after the budget's end: the last bake check begun just before it and then
+    finalize both time out and are retried; a rollback attempt (30 s) must still fit the reserve."""
+    reserve, timeouts = rollback_reserve_seconds(), function_timeouts()
+    for name in HOOK_MACHINES:
+        states = load(name)["States"]
+        bake, finalize = states["Bake"], states["Finalize"]
+        worst = worst_task_seconds(bake, timeouts[bake["Resource"]]) + \
+            worst_task_seconds(finalize, timeouts[finalize["Resource"]])
+        assert worst + 30 <= reserve, f"{name}: Bake then Finalize worst {worst}s, reserve {reserve}s"
+
+
 def test_rollback_task_retries_hard_but_not_invalid_input():
     for name in (*HOOK_MACHINES, "rollback"):
         s = load(name)["States"]["Rollback"]

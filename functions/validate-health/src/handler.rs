@@ -15,7 +15,7 @@ use serde_json::Value;
 use tracing::{info, info_span, warn, Instrument};
 
 /// Time kept back from the hook's hour for rolling back and reporting.
-pub const ROLLBACK_RESERVE_SECONDS: u64 = 180;
+pub const ROLLBACK_RESERVE_SECONDS: u64 = 300;
 
 /// Which gate to run.
 #[derive(Debug)]

@@ -172,7 +172,7 @@ async fn a_budget_beyond_the_rollback_reserve_is_capped() {
     let err = handle(&mocked_clients(&refs), event).await.unwrap_err();
 
     assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
-    assert!(err.to_string().contains("hook budget of 57m"), "{err}");
+    assert!(err.to_string().contains("hook budget of 55m"), "{err}");
 }
 
 #[tokio::test]
