@@ -106,7 +106,8 @@ def main():
     only = {tuple(x.split(":", 1)) for x in a.only.split(",") if x}
     explained = set()
     for role, sid, start, end in statements(text):
-        if any("Not called by the function code:" in ln for ln in lines[start:end]):
+        if any("Not called by the function code:" in ln or "Not called in the e2e scenarios:" in ln
+               for ln in lines[start:end]):
             explained.add((role, sid))
     kinds = {r["logical_id"]: r["kind"] for r in iam.rendered_roles(iam.load_template())}
     tmp = tempfile.mkdtemp(prefix="iam-mutants-")

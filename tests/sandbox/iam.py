@@ -343,9 +343,11 @@ def resources_for(action, params, lookup_deployment=None):
             return [(action, _arn("codedeploy", f"deploymentgroup:{p.get('applicationName')}/"
                                                 f"{p.get('deploymentGroupName')}"), None)]
         if op == "GetDeployment":
+            # Authorized on the deployment's group. For a deployment that does not exist (a stale
+            # or forged id) AWS documents nothing; the sandbox checks the action on any group
+            # ("deploymentgroup:*/*") and lets the simulator answer DeploymentDoesNotExistException.
             app_group = lookup_deployment(p.get("deploymentId")) if lookup_deployment else None
-            res = _arn("codedeploy", "deploymentgroup:%s/%s" % app_group) if app_group else "*"
-            return [(action, res, None)]
+            return [(action, _arn("codedeploy", "deploymentgroup:%s/%s" % (app_group or ("*", "*"))), None)]
         if op == "RegisterApplicationRevision":
             return [(action, _arn("codedeploy", f"application:{p.get('applicationName')}"), None)]
         if op == "GetDeploymentConfig":
