@@ -90,6 +90,43 @@ pub async fn gather(aws: &Aws, application: &str, group: &str, limit: usize) -> 
     Ok(rows)
 }
 
+/// Every (application, deployment group) pair of the account and region, applications in name order.
+pub async fn groups(aws: &Aws) -> R<Vec<(String, String)>> {
+    let mut applications = Vec::new();
+    let mut token = None;
+    loop {
+        let out =
+            aws.clients.codedeploy.list_applications().set_next_token(token).send().await.aws("ListApplications")?;
+        applications.extend(out.applications().iter().cloned());
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    applications.sort();
+    let mut pairs = Vec::new();
+    for application in applications {
+        let mut token = None;
+        loop {
+            let out = aws
+                .clients
+                .codedeploy
+                .list_deployment_groups()
+                .application_name(&application)
+                .set_next_token(token)
+                .send()
+                .await
+                .aws("ListDeploymentGroups")?;
+            pairs.extend(out.deployment_groups().iter().map(|g| (application.clone(), g.clone())));
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(pairs)
+}
+
 /// The table.
 pub fn render(rows: &[Row]) -> String {
     if rows.is_empty() {

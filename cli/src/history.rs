@@ -370,6 +370,68 @@ impl Tracker {
     }
 }
 
+/// A moment worth marking on a time axis (the dashboard's chart): what `watch` would print, classified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mark {
+    pub at: i64,
+    /// `start`, `step`, `bake`, `info`, `health`, `alarm` (an unhealthy verdict naming an alarm), `approval`,
+    /// `rollback` or `end`.
+    pub kind: String,
+    pub label: String,
+    /// For `health`/`alarm`: the verdict.
+    pub healthy: Option<bool>,
+}
+
+/// The marks of a whole history, oldest first (same reading as [`Tracker::feed`], no task token).
+pub fn marks(events: &[Event]) -> Vec<Mark> {
+    let mut t = Tracker::default();
+    let mut out = Vec::new();
+    for e in events {
+        let before = t.last_state.clone();
+        let line = t.feed(e);
+        let entered_bake = t.last_state.as_deref() == Some("Bake") && before.as_deref() != Some("Bake");
+        if entered_bake && e.kind.ends_with("StateEntered") {
+            let bake =
+                t.step.clone().and_then(|v| serde_json::from_value::<Step>(v).ok()).map(|s| s.worst_case_seconds());
+            let label = match bake {
+                Some(secs) => format!("bake {}", human(secs)),
+                None => "bake".to_string(),
+            };
+            out.push(Mark { at: e.ts, kind: "bake".into(), label, healthy: None });
+        }
+        let Some(line) = line else { continue };
+        let (kind, healthy) = if line.starts_with("health") {
+            let verdict = t.health.as_ref();
+            let healthy = verdict.map(|h| h.healthy);
+            let alarm = verdict.is_some_and(|h| {
+                !h.healthy
+                    && (h.summary.to_ascii_lowercase().contains("alarm")
+                        || h.checks.iter().any(|c| {
+                            c.get("ok").and_then(Value::as_bool) != Some(true)
+                                && c.get("name").and_then(Value::as_str).is_some_and(|n| n.contains("alarm"))
+                        }))
+            });
+            (if alarm { "alarm" } else { "health" }, healthy)
+        } else if line.starts_with("step ") {
+            ("step", None)
+        } else if line.starts_with("approval") {
+            ("approval", None)
+        } else if line.starts_with("ROLLBACK") {
+            ("rollback", None)
+        } else if line.starts_with("execution ") {
+            ("end", None)
+        } else if line.contains("started") {
+            ("start", None)
+        } else if line.starts_with("bake") {
+            ("bake", None)
+        } else {
+            ("info", None)
+        };
+        out.push(Mark { at: e.ts, kind: kind.into(), label: line, healthy });
+    }
+    out
+}
+
 fn gate_name(state: &str) -> &'static str {
     if state == "ValidateGreen" {
         "ready gate"

@@ -4,6 +4,7 @@
 
 mod approve;
 mod aws;
+mod dashboard;
 mod deployments;
 mod history;
 mod judge;
@@ -114,6 +115,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A local web page: deployments, live weights chart, plan, health, Approve / Reject / Roll back.
+    Dashboard {
+        /// Port to listen on (0 picks a free one; the URL is printed).
+        #[arg(long, default_value_t = 7788)]
+        port: u16,
+        /// Address to listen on; keep the default (loopback) unless you know who can reach it.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Open the page in the default browser.
+        #[arg(long)]
+        open: bool,
+    },
     /// Check or preview a rollout plan (JSON or YAML) without AWS.
     Plan {
         #[command(subcommand)]
@@ -193,6 +206,10 @@ async fn run(cli: Cli) -> R<u8> {
         }
         Command::Rollback { deployment_id, yes, reason } => {
             emit(&rollback::run(&aws, &deployment_id, yes, reason.as_deref()).await?);
+            Ok(0)
+        }
+        Command::Dashboard { port, bind, open } => {
+            dashboard::serve(aws, bind, port, open).await?;
             Ok(0)
         }
         Command::History { application, group, limit, json } => {

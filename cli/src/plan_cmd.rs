@@ -90,6 +90,28 @@ pub fn preview(plan: &Plan) -> String {
     out.join("\n")
 }
 
+/// A plan step with its worst-case window, in seconds after the canary started (what `preview` prints).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScheduledStep {
+    pub index: usize,
+    pub step: Step,
+    pub describe: String,
+    pub starts_by: u64,
+    pub ends_by: u64,
+}
+
+/// The steps' worst-case windows after the ready gate; the last `ends_by` is the worst-case end.
+pub fn schedule(plan: &Plan) -> Vec<ScheduledStep> {
+    let mut t = plan.health.ready_timeout_seconds;
+    let mut out = Vec::new();
+    for (index, step) in plan.steps.iter().enumerate() {
+        let d = step.worst_case_seconds();
+        out.push(ScheduledStep { index, step: step.clone(), describe: step.describe(), starts_by: t, ends_by: t + d });
+        t += d;
+    }
+    out
+}
+
 fn at(seconds: u64) -> String {
     if seconds == 0 {
         "0s".into()

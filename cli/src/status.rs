@@ -58,6 +58,35 @@ pub struct Pending {
 
 /// Gathers the status of `deployment_id`.
 pub async fn gather(aws: &Aws, deployment_id: &str) -> R<Status> {
+    Ok(gather_all(aws, deployment_id).await?.status)
+}
+
+/// The status plus what it was read from (the dashboard draws the executions' timelines and the plan).
+pub struct Gathered {
+    pub status: Status,
+    pub canary: Option<Execution>,
+    pub post: Option<Execution>,
+    /// The execution document (plan, context) of the canary, else of the post-traffic execution.
+    pub document: Option<hookline::execution::ExecutionDocument>,
+}
+
+/// Production's live weights (listener or rule of the deployment), or why they could not be read.
+pub async fn live_weights(
+    aws: &Aws,
+    deployment_id: &str,
+    document: Option<&hookline::execution::ExecutionDocument>,
+) -> (Option<Weights>, Option<String>) {
+    match aws.context(deployment_id, document).await {
+        Ok(ctx) => match aws.clients.router(&ctx).weights().await {
+            Ok(w) => (Some(w), None),
+            Err(e) => (None, Some(crate::aws::short_error(&e))),
+        },
+        Err(e) => (None, Some(e.0)),
+    }
+}
+
+/// Like [`gather`], keeping the executions and the document.
+pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
     let info = aws.deployment(deployment_id).await?;
     let canary = aws.execution(deployment_id, HookEvent::BeforeAllowTraffic).await?;
     let post = aws.execution(deployment_id, HookEvent::AfterAllowTraffic).await?;
@@ -71,13 +100,7 @@ pub async fn gather(aws: &Aws, deployment_id: &str) -> R<Status> {
     let document =
         canary_t.as_ref().and_then(|t| t.document.clone()).or_else(|| post_t.as_ref().and_then(|t| t.document.clone()));
 
-    let (weights, weights_error) = match aws.context(deployment_id, document.as_ref()).await {
-        Ok(ctx) => match aws.clients.router(&ctx).weights().await {
-            Ok(w) => (Some(w), None),
-            Err(e) => (None, Some(crate::aws::short_error(&e))),
-        },
-        Err(e) => (None, Some(e.0)),
-    };
+    let (weights, weights_error) = live_weights(aws, deployment_id, document.as_ref()).await;
 
     let health = [canary_t.as_ref(), post_t.as_ref()]
         .into_iter()
@@ -101,7 +124,7 @@ pub async fn gather(aws: &Aws, deployment_id: &str) -> R<Status> {
     let error = info
         .error_information()
         .map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("error"), e.message().unwrap_or_default()));
-    Ok(Status {
+    let status = Status {
         deployment_id: deployment_id.to_string(),
         application: info.application_name().map(str::to_string),
         deployment_group: info.deployment_group_name().map(str::to_string),
@@ -121,7 +144,8 @@ pub async fn gather(aws: &Aws, deployment_id: &str) -> R<Status> {
         health,
         pending_approval,
         approvals: canary_t.map(|t| t.decisions).unwrap_or_default(),
-    })
+    };
+    Ok(Gathered { status, canary, post, document })
 }
 
 /// The human form.

@@ -1,0 +1,277 @@
+//! The dashboard's JSON endpoints. Everything is read through the CLI's verbs (`status`, `history`,
+//! `deployments`, `plan`) and written through them (`approve`, `rollback`): no second reading of the
+//! execution document here. Nothing returned carries a task token (`PendingApproval` skips it) or a credential.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{check_post, AppState, Sample};
+use crate::history::{marks, Mark, Tracker};
+use crate::plan_cmd::{schedule, ScheduledStep};
+use crate::status::{Gathered, Status};
+use crate::{CliError, R};
+
+/// A row of the list page.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub deployment_id: String,
+    pub application: String,
+    pub deployment_group: String,
+    pub status: String,
+    pub created: Option<i64>,
+    pub completed: Option<i64>,
+    /// `2/4` and what the step does, while the canary runs.
+    pub step: Option<String>,
+    pub weights: Option<hookline::traffic::Weights>,
+    pub waiting_for_approval: bool,
+}
+
+/// The plan as the deployment page shows it.
+#[derive(Debug, Serialize)]
+pub struct PlanView {
+    /// When the canary execution started (epoch seconds): the windows count from here.
+    pub started: Option<i64>,
+    pub steps: Vec<ScheduledStep>,
+    /// 0-based index of the step running now, while the canary runs.
+    pub current: Option<u64>,
+    /// Worst-case end of the canary (epoch seconds).
+    pub worst_case_end: Option<i64>,
+    pub hook_budget_seconds: u64,
+    pub post_traffic_bake_seconds: u64,
+}
+
+/// The deployment page.
+#[derive(Debug, Serialize)]
+pub struct DeploymentView {
+    pub status: Status,
+    /// Canary then post-traffic marks, oldest first.
+    pub marks: Vec<Mark>,
+    pub plan: Option<PlanView>,
+    /// Production weights over time as this server read them.
+    pub samples: Vec<Sample>,
+    /// The latest health verdict's checks.
+    pub checks: Vec<Value>,
+    pub terminal: bool,
+    pub now: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Reason {
+    pub reason: Option<String>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn is_terminal(status: &str) -> bool {
+    matches!(status, "Succeeded" | "Failed" | "Stopped")
+}
+
+fn error(code: StatusCode, message: impl Into<String>) -> Response {
+    (code, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn aws_error(e: CliError) -> Response {
+    error(StatusCode::BAD_GATEWAY, e.0)
+}
+
+/// A refused request: status and message (a small error type; the response is built by [`error`]).
+type Refusal = (StatusCode, String);
+
+fn refused(r: Refusal) -> Response {
+    error(r.0, r.1)
+}
+
+/// Deployment ids are `d-` + 9 letters/digits; refuse anything else before it reaches AWS.
+fn valid_id(id: &str) -> Result<(), Refusal> {
+    if id.len() <= 64 && id.starts_with("d-") && id[2..].chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err((StatusCode::BAD_REQUEST, format!("{id:?} is not a CodeDeploy deployment id (d- and 9 characters)")))
+    }
+}
+
+/// `GET /api/identity`: who the dashboard acts as (STS GetCallerIdentity of its credentials).
+pub async fn identity(State(state): State<Arc<AppState>>) -> Response {
+    Json(json!({ "caller": state.aws.caller().await })).into_response()
+}
+
+/// `GET /api/deployments`: the 10 latest deployments of every group, newest first.
+pub async fn list(State(state): State<Arc<AppState>>) -> Response {
+    match gather_list(&state).await {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e) => aws_error(e),
+    }
+}
+
+async fn gather_list(state: &AppState) -> R<Vec<Summary>> {
+    let aws = &state.aws;
+    let mut out = Vec::new();
+    for (application, group) in crate::deployments::groups(aws).await? {
+        for row in crate::deployments::gather(aws, &application, &group, 10).await? {
+            let mut summary = Summary {
+                deployment_id: row.deployment_id.clone(),
+                application: application.clone(),
+                deployment_group: group.clone(),
+                status: row.status.clone(),
+                created: row.created,
+                completed: row.completed,
+                step: None,
+                weights: None,
+                waiting_for_approval: false,
+            };
+            if !is_terminal(&row.status) {
+                let s = crate::status::gather(aws, &row.deployment_id).await?;
+                summary.step = s.step.as_ref().map(|st| {
+                    let of = st.step_count.map(|n| format!("/{n}")).unwrap_or_default();
+                    let what = st
+                        .step
+                        .clone()
+                        .and_then(|v| serde_json::from_value::<hookline::plan::Step>(v).ok())
+                        .map(|x| format!(" {}", x.describe()))
+                        .unwrap_or_default();
+                    format!("{}{of}{what}", st.index + 1)
+                });
+                summary.weights = s.weights;
+                summary.waiting_for_approval = s.pending_approval.is_some();
+            }
+            out.push(summary);
+        }
+    }
+    out.sort_by_key(|s| std::cmp::Reverse(s.created.unwrap_or(0)));
+    Ok(out)
+}
+
+/// `GET /api/deployments/{id}`: status, plan, marks, weights over time.
+pub async fn detail(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    if let Err(r) = valid_id(&id) {
+        return refused(r);
+    }
+    let gathered = match crate::status::gather_all(&state.aws, &id).await {
+        Ok(g) => g,
+        Err(e) => return aws_error(e),
+    };
+    if let Some(w) = &gathered.status.weights {
+        state.record(&id, Sample { at_ms: now_ms(), blue: w.blue, green: w.green });
+    }
+    if !is_terminal(&gathered.status.status) {
+        state.watch(&id);
+    }
+    Json(view(gathered, state.samples_of(&id), now_ms() / 1000)).into_response()
+}
+
+/// Reads the live weights of one deployment into its samples (the background sampler).
+pub async fn sample(state: &AppState, id: &str) -> R<()> {
+    let (weights, err) = crate::status::live_weights(&state.aws, id, None).await;
+    match (weights, err) {
+        (Some(w), _) => {
+            state.record(id, Sample { at_ms: now_ms(), blue: w.blue, green: w.green });
+            Ok(())
+        }
+        (None, Some(e)) => Err(crate::fail(e)),
+        (None, None) => Ok(()),
+    }
+}
+
+/// The page's view of what `status` gathered (pure: unit-tested for what it must never contain).
+pub fn view(g: Gathered, samples: Vec<Sample>, now: i64) -> DeploymentView {
+    let mut all_marks = Vec::new();
+    for exec in [&g.canary, &g.post].into_iter().flatten() {
+        all_marks.extend(marks(&exec.events));
+    }
+    all_marks.sort_by_key(|m| m.at);
+    let canary_tracker = g.canary.as_ref().map(|e| Tracker::over(&e.events));
+    let started = g.canary.as_ref().and_then(|e| e.events.first()).map(|e| e.ts);
+    let running = g.canary.as_ref().is_some_and(|e| e.status == "RUNNING");
+    let plan = g.document.as_ref().map(|doc| {
+        let steps = schedule(&doc.plan);
+        let worst = steps.last().map(|s| s.ends_by).unwrap_or(doc.plan.health.ready_timeout_seconds);
+        PlanView {
+            started,
+            current: if running { canary_tracker.as_ref().and_then(|t| t.index) } else { None },
+            worst_case_end: started.map(|s| s + i64::try_from(worst).unwrap_or(i64::MAX / 2)),
+            hook_budget_seconds: doc.plan.hook_budget_seconds,
+            post_traffic_bake_seconds: doc.plan.post_traffic.bake_seconds,
+            steps,
+        }
+    });
+    let checks = g.status.health.as_ref().map(|h| h.checks.clone()).unwrap_or_default();
+    let terminal = is_terminal(&g.status.status);
+    DeploymentView { status: g.status, marks: all_marks, plan, samples, checks, terminal, now }
+}
+
+async fn guarded(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(), Refusal> {
+    check_post(headers, &state.token, &state.hosts).map_err(|why| (StatusCode::FORBIDDEN, why))?;
+    valid_id(id)
+}
+
+fn acted(result: R<String>, by: String) -> Response {
+    match result {
+        Ok(message) => Json(json!({ "message": message, "by": by })).into_response(),
+        Err(e) => error(StatusCode::CONFLICT, e.0),
+    }
+}
+
+fn reason_of(body: &str) -> Result<Option<String>, Refusal> {
+    if body.trim().is_empty() {
+        return Ok(None);
+    }
+    let r: Reason = serde_json::from_str(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("body: expected {{\"reason\": \"...\"}} ({e})")))?;
+    Ok(r.reason.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+}
+
+/// `POST /api/deployments/{id}/approve` (token required).
+pub async fn approve(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(r) = guarded(&state, &headers, &id).await {
+        return refused(r);
+    }
+    let by = state.aws.caller().await;
+    acted(crate::approve::decide(&state.aws, &id, true, None).await, by)
+}
+
+/// `POST /api/deployments/{id}/reject` with `{"reason": "..."}` (token required).
+pub async fn reject(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: String,
+) -> Response {
+    if let Err(r) = guarded(&state, &headers, &id).await {
+        return refused(r);
+    }
+    let reason = match reason_of(&body) {
+        Ok(r) => r,
+        Err(r) => return refused(r),
+    };
+    let by = state.aws.caller().await;
+    let reason = reason.unwrap_or_else(|| "rejected from hookline dashboard".into());
+    acted(crate::approve::decide(&state.aws, &id, false, Some(&reason)).await, by)
+}
+
+/// `POST /api/deployments/{id}/rollback` with `{"reason": "..."}` (token required; the page asked to confirm).
+pub async fn rollback(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: String,
+) -> Response {
+    if let Err(r) = guarded(&state, &headers, &id).await {
+        return refused(r);
+    }
+    let reason = match reason_of(&body) {
+        Ok(r) => r,
+        Err(r) => return refused(r),
+    };
+    let by = state.aws.caller().await;
+    let reason = reason.unwrap_or_else(|| format!("rolled back from hookline dashboard by {by}"));
+    acted(crate::rollback::run(&state.aws, &id, true, Some(&reason)).await, by)
+}
