@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
 .PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
-        check-statemachines check-infra check-sandbox check-judge e2e test sandbox sandbox-down demo package bench chaos iam-mutation
+        check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench chaos iam-mutation
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
@@ -69,10 +69,15 @@ check-sandbox: venv
 check-judge: build venv
 	$(PY) -m pytest -q tests/judge
 
+# hookline dashboard in headless Chromium (npm: @sparticuz/chromium + puppeteer-core, pinned in
+# tests/dashboard/package-lock.json) against the sandbox; the test starts and stops what it needs.
+check-dashboard: build venv
+	cd tests/dashboard && npm ci --no-audit --no-fund --silent && node --test --test-concurrency=1 test_dashboard.mjs
+
 e2e: build venv
 	$(PY) -m pytest -q tests/e2e
 
-test: fmt-check clippy unit test-runtime-api check-statemachines check-infra check-sandbox check-judge e2e
+test: fmt-check clippy unit test-runtime-api check-statemachines check-infra check-sandbox check-judge check-dashboard e2e
 
 # Randomized fault schedules against the sandbox (tests/e2e/test_chaos.py); `make test` plays 3 of them.
 CHAOS_RUNS ?= 300

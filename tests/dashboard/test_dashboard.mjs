@@ -1,0 +1,194 @@
+// `hookline dashboard` in a real browser (headless Chromium from @sparticuz/chromium, driven by puppeteer-core)
+// against the sandbox. Run by `make check-dashboard` (node --test). The test starts what it needs: the sandbox
+// through driver.py (tests/sandbox/up.sh when it is not up; SANDBOX_* env picks the ports) and the dashboard on a
+// free port, and stops both at the end. Every outcome is checked through AWS APIs (driver.py: ELBv2, CodeDeploy).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import chromium from "@sparticuz/chromium";
+import puppeteer from "puppeteer-core";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "..", "..");
+const BIN = path.join(ROOT, "target", "debug", "hookline");
+const SHOTS = path.join(ROOT, "docs", "dashboard");
+const CALLER = "arn:aws:iam::123456789012:user/sandbox-operator";
+
+const plan = (steps, interval = "1s") => ({ steps, health: { interval, alarms: ["web-5xx"], ready_timeout: "1m" },
+  post_traffic: { bake: "1s" }, hook_budget: "10m" });
+const W = (weight, bake) => (bake ? { weight, bake } : { weight });
+const APPROVAL = { approval: { timeout: "2m" } };
+
+let driver, driverLines, dashboard, url, browser, page;
+
+function startDriver() {
+  const py = path.join(ROOT, ".venv", "bin", "python");
+  driver = spawn(py, [path.join(HERE, "driver.py")], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
+  const rl = createInterface({ input: driver.stdout });
+  const waiting = [];
+  rl.on("line", (line) => { const w = waiting.shift(); if (w) w(JSON.parse(line)); });
+  driverLines = waiting;
+  driver.on("exit", (code) => { for (const w of waiting.splice(0)) w({ ok: false, error: `driver exited ${code}` }); });
+}
+function call(cmd) {
+  return new Promise((resolve, reject) => {
+    driverLines.push((r) => (r.ok ? resolve(r) : reject(new Error(`driver ${cmd.cmd}: ${r.error}`))));
+    driver.stdin.write(JSON.stringify(cmd) + "\n");
+  });
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(pred, what, timeoutMs = 60000) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    last = await pred();
+    if (last) return last;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+before(async () => {
+  startDriver();
+  const up = await call({ cmd: "up" });
+  dashboard = spawn(BIN, ["dashboard", "--port", "0"], { cwd: ROOT, env: { ...process.env, ...up.env },
+    stdio: ["ignore", "pipe", "inherit"] });
+  url = await new Promise((resolve, reject) => {
+    const rl = createInterface({ input: dashboard.stdout });
+    rl.on("line", (l) => { const m = l.match(/(http:\/\/127\.0\.0\.1:\d+\/)/); if (m) resolve(m[1]); });
+    dashboard.on("exit", (code) => reject(new Error(`hookline dashboard exited ${code}`)));
+  });
+  browser = await puppeteer.launch({ args: chromium.args, executablePath: await chromium.executablePath(),
+    headless: true, defaultViewport: { width: 1366, height: 860 } });
+  page = await browser.newPage();
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (dashboard && dashboard.exitCode === null) dashboard.kill("SIGINT");
+  if (driver) {
+    driver.stdin.write(JSON.stringify({ cmd: "quit" }) + "\n");
+    await new Promise((r) => driver.on("exit", r));
+  }
+});
+
+async function openDeployment(id) {
+  await page.goto(`${url}#/d/${id}`, { waitUntil: "domcontentloaded" });
+  await page.waitForSelector("#detail-view:not([hidden])");
+}
+async function confirmDialog(reason) {
+  await page.waitForSelector("#confirm[open]");
+  const who = await page.$eval("#confirm-who", (e) => e.textContent);
+  assert.equal(who, CALLER, "the dialog shows the identity that acts");
+  if (reason !== undefined) await page.type("#reason", reason);
+  await page.click("#confirm-ok");
+}
+const chartPoints = () => page.$$eval("#chart circle", (cs) => cs.map((c) =>
+  ({ at: Number(c.dataset.at), blue: Number(c.dataset.blue), green: Number(c.dataset.green) })));
+
+test("list, chart against the listener, approve advances the canary", async () => {
+  const d = await call({ cmd: "deploy", plan: plan([W(10, "3s"), APPROVAL, W(50, "2s"), W(100)]) });
+  await page.goto(url, { waitUntil: "domcontentloaded" });
+  await page.waitForSelector(`tr[data-deployment="${d.id}"]`, { timeout: 30000 });
+  await openDeployment(d.id);
+  await page.waitForSelector("#approve:not([disabled])", { timeout: 60000 });
+  // The canary waits at step 2 with production at 90/10 (ELBv2 says so); the page says the same.
+  const live = await call({ cmd: "weights" });
+  assert.deepEqual([live.blue, live.green], [90, 10]);
+  await until(async () => (await page.$eval("#weights-now", (e) => e.textContent)) === "blue 90% / green 10%",
+    "the page showing 90/10");
+  await sleep(2500);   // a few more readings at 90/10 for the chart
+
+  // Every point of the chart is a weight the listener really had at (about) that time.
+  const points = await chartPoints();
+  const { readings } = await call({ cmd: "readings" });
+  assert.ok(points.length >= 3, `chart has ${points.length} points`);
+  assert.ok(points.some((p) => p.green === 10), "the chart shows the 10% step");
+  for (const p of points) {
+    assert.equal(p.blue + p.green, 100, JSON.stringify(p));
+    const near = readings.filter(([t]) => Math.abs(t - p.at) <= 1500);
+    assert.ok(near.length > 0, `no listener reading near ${p.at}`);
+    assert.ok(near.some(([, b, g]) => b === p.blue && g === p.green),
+      `chart point ${JSON.stringify(p)} is not what the listener had then: ${JSON.stringify(near)}`);
+  }
+  const last = points[points.length - 1];
+  assert.deepEqual([last.blue, last.green], [90, 10]);
+  const marks = await page.$$eval("#chart line.mark", (ls) => ls.map((l) => l.dataset.kind));
+  for (const k of ["step", "bake", "health"]) assert.ok(marks.includes(k), `mark ${k} on the time axis: ${marks}`);
+  assert.match(await page.$eval("#plan li.current", (e) => e.textContent), /approval/);
+  assert.match(await page.$eval("#worst", (e) => e.textContent), /Worst-case end/);
+  await page.screenshot({ path: path.join(SHOTS, "deployment.png") });
+  await page.goto(url, { waitUntil: "domcontentloaded" });
+  await page.waitForFunction((id) => document.querySelector(`tr[data-deployment="${id}"] .weights`)?.textContent
+    === "90% / 10%", {}, d.id);
+  await page.screenshot({ path: path.join(SHOTS, "list.png") });
+
+  // Approve: confirmed in the dialog, then CodeDeploy finishes the deployment (the canary went on to 50 and 100).
+  await openDeployment(d.id);
+  await page.waitForSelector("#approve:not([disabled])");
+  await page.click("#approve");
+  await confirmDialog();
+  await page.waitForFunction(() => /approved step 2\/4/.test(document.querySelector("#result").textContent));
+  assert.match(await page.$eval("#result", (e) => e.textContent), new RegExp(`acted as ${CALLER}`));
+  await until(async () => (await call({ cmd: "weights" })).green >= 50, "green at 50% after the approval", 30000);
+  const done = await call({ cmd: "wait_status", id: d.id, statuses: ["Succeeded"], timeout: 90 });
+  assert.equal(done.status, "Succeeded");
+  await page.waitForFunction(() => /approved by/.test(document.querySelector("#decisions").textContent));
+});
+
+test("reject ends the canary with blue 100%", async () => {
+  const d = await call({ cmd: "deploy", plan: plan([W(10, "1s"), APPROVAL, W(100)]) });
+  await openDeployment(d.id);
+  await page.waitForSelector("#reject:not([disabled])", { timeout: 60000 });
+  await page.click("#reject");
+  await confirmDialog("latency looks off");
+  await page.waitForFunction(() => /rejected step 2\/3/.test(document.querySelector("#result").textContent));
+  const end = await call({ cmd: "wait_status", id: d.id, statuses: ["Failed", "Stopped"], timeout: 90 });
+  assert.equal(end.status, "Failed");
+  const w = await call({ cmd: "weights" });
+  assert.deepEqual([w.blue, w.green, w.rules], [100, 0, 0]);
+  await until(async () => (await page.$eval("#status-badge", (e) => e.textContent)) === "Failed", "page: Failed");
+});
+
+test("roll back mid-bake ends it with blue 100%", async () => {
+  const d = await call({ cmd: "deploy", plan: plan([W(10, "2m"), W(100)], "2s") });
+  await openDeployment(d.id);
+  await until(async () => (await call({ cmd: "weights" })).green === 10, "listener at 10%", 60000);
+  await page.waitForSelector("#rollback:not([disabled])");
+  await page.click("#rollback");
+  await confirmDialog("dashboard e2e");
+  await page.waitForFunction(() => /rolled back/.test(document.querySelector("#result").textContent), { timeout: 30000 });
+  const w = await call({ cmd: "weights" });
+  assert.deepEqual([w.blue, w.green, w.rules], [100, 0, 0]);
+  const end = await call({ cmd: "wait_status", id: d.id, statuses: ["Stopped"], timeout: 60 });
+  assert.equal(end.status, "Stopped");
+});
+
+test("a POST without the session token is refused, and nothing leaks a task token", async () => {
+  const d = await call({ cmd: "deploy", plan: plan([W(10, "1s"), APPROVAL, W(100)]) });
+  await openDeployment(d.id);
+  await page.waitForSelector("#approve:not([disabled])", { timeout: 60000 });
+  const post = (headers) => fetch(`${url}api/deployments/${d.id}/approve`, { method: "POST", headers, body: "{}" });
+  let r = await post({ "content-type": "application/json" });
+  assert.equal(r.status, 403);
+  assert.match((await r.json()).error, /session token/);
+  r = await post({ "x-hookline-token": "0".repeat(64) });
+  assert.equal(r.status, 403);
+  const token = await page.$eval('meta[name="hookline-session"]', (m) => m.content);
+  r = await post({ "x-hookline-token": token, origin: "https://evil.example" });
+  assert.equal(r.status, 403);
+  // Still waiting: none of those approved anything.
+  assert.equal((await call({ cmd: "weights" })).green, 10);
+  const body = await (await fetch(`${url}api/deployments/${d.id}`)).text();
+  assert.ok(body.includes('"pending_approval":{'), "the approval is in the JSON");
+  assert.ok(!/task_token|taskToken|AWS_SECRET|aws_secret_access_key/i.test(body), "no task token or credential");
+  const list = await (await fetch(`${url}api/deployments`)).text();
+  assert.ok(!/task_token|taskToken/i.test(list));
+  await call({ cmd: "clean" });
+});
