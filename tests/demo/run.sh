@@ -35,10 +35,12 @@ $SBPY"; }
 
 STARTED=0
 WATCH_PID=""
+DASHBOARD_PID=""
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     if [ -n "$WATCH_PID" ] && kill -0 "$WATCH_PID" 2>/dev/null; then kill "$WATCH_PID" 2>/dev/null || true; fi
+    if [ -n "$DASHBOARD_PID" ] && kill -0 "$DASHBOARD_PID" 2>/dev/null; then kill -INT "$DASHBOARD_PID" 2>/dev/null || true; fi
     if [ "$STARTED" = 1 ]; then
         bold "stopping the sandbox"
         bash tests/sandbox/down.sh || true
@@ -56,6 +58,30 @@ if curl -sf "$AWS_ENDPOINT_URL/_sandbox/health" 2>/dev/null | grep -q '"lambda":
 else
     STARTED=1
     bash tests/sandbox/up.sh
+fi
+
+# The web page (hookline dashboard) for the rest of the demo: DASHBOARD_PORT (7788; a free one if taken).
+DASHBOARD_URL=""
+start_dashboard() { # port -> sets DASHBOARD_URL and DASHBOARD_PID, fails when the dashboard exited
+    local log="${SANDBOX_STATE:-$ROOT/.sandbox}/dashboard.log"
+    mkdir -p "$(dirname "$log")"
+    "$HOOKLINE" dashboard --port "$1" >"$log" 2>&1 &
+    DASHBOARD_PID=$!
+    for _ in $(seq 1 50); do
+        DASHBOARD_URL=$(grep -o 'http://127.0.0.1:[0-9]*/' "$log" 2>/dev/null | head -1 || true)
+        [ -z "$DASHBOARD_URL" ] || return 0
+        kill -0 "$DASHBOARD_PID" 2>/dev/null || { DASHBOARD_PID=""; return 1; }
+        sleep 0.1
+    done
+    kill -INT "$DASHBOARD_PID" 2>/dev/null || true
+    DASHBOARD_PID=""
+    return 1
+}
+start_dashboard "${DASHBOARD_PORT:-7788}" || start_dashboard 0 || true
+if [ -n "$DASHBOARD_URL" ]; then
+    bold "dashboard: open $DASHBOARD_URL to watch, approve or roll back in a browser"
+else
+    echo "demo: hookline dashboard did not start (see its log); going on without it" >&2
 fi
 
 bold "2. the rollout plan"
@@ -125,3 +151,4 @@ if [ "$V2_RC" != 0 ] || [ "$V3_RC" != 1 ]; then
 fi
 echo
 echo "demo done: v2 rolled out through the canary, v3 was caught by its alarm and rolled back."
+[ -z "$DASHBOARD_URL" ] || echo "(the dashboard at $DASHBOARD_URL stops with the demo)"
