@@ -19,6 +19,7 @@ import requests
 import yaml
 from botocore.config import Config as BotoConfig
 
+from alb import weight_shares
 from provision import admin_production_rule, is_admin_production_rule
 
 DEFAULT_ENDPOINT = os.environ.get("SANDBOX_ENDPOINT", "http://127.0.0.1:4566")
@@ -224,16 +225,8 @@ class Sandbox:
 
     @staticmethod
     def _weights(actions):
-        for a in actions:
-            if a["Type"] != "forward":
-                continue
-            groups = (a.get("ForwardConfig") or {}).get("TargetGroups")
-            if not groups:
-                return {a["TargetGroupArn"].split("/")[1]: 100}
-            total = sum(int(g.get("Weight", 1)) for g in groups) or 1
-            return {g["TargetGroupArn"].split("/")[1]: round(100 * int(g.get("Weight", 1)) / total)
-                    for g in groups}
-        return {}
+        """{target group name: whole percent} of an action list's forward ({} when it does not forward)."""
+        return {arn.split("/")[1]: round(pct) for arn, pct in weight_shares(actions).items()}
 
     def listener_weights(self, port_or_arn=80, include_zero=True):
         """{target group name: percent} of the listener's default forward action (a group absent = 0)."""
