@@ -380,6 +380,8 @@ pub struct Mark {
     pub label: String,
     /// For `health`/`alarm`: the verdict.
     pub healthy: Option<bool>,
+    /// Green % the canary set here (a weight step: the step's weight; a rollback: 0), as the history says.
+    pub green: Option<u8>,
 }
 
 /// The marks of a whole history, oldest first (same reading as [`Tracker::feed`], no task token).
@@ -397,7 +399,7 @@ pub fn marks(events: &[Event]) -> Vec<Mark> {
                 Some(secs) => format!("bake {}", human(secs)),
                 None => "bake".to_string(),
             };
-            out.push(Mark { at: e.ts, kind: "bake".into(), label, healthy: None });
+            out.push(Mark { at: e.ts, kind: "bake".into(), label, healthy: None, green: None });
         }
         let Some(line) = line else { continue };
         let (kind, healthy) = if line.starts_with("health") {
@@ -427,7 +429,17 @@ pub fn marks(events: &[Event]) -> Vec<Mark> {
         } else {
             ("info", None)
         };
-        out.push(Mark { at: e.ts, kind: kind.into(), label: line, healthy });
+        let green = match kind {
+            "step" if t.last_state.as_deref() == Some("ShiftWeight") => {
+                match t.step.clone().and_then(|v| serde_json::from_value::<Step>(v).ok()) {
+                    Some(Step::Weight { weight, .. }) => Some(weight),
+                    _ => None,
+                }
+            }
+            "rollback" => Some(0),
+            _ => None,
+        };
+        out.push(Mark { at: e.ts, kind: kind.into(), label: line, healthy, green });
     }
     out
 }

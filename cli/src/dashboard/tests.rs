@@ -195,3 +195,30 @@ fn no_task_token_in_the_deployment_json() {
     assert!(text.contains("\"pending_approval\":{"), "{text}");
     assert!(text.contains("approval  WAITING"), "{text}");
 }
+
+#[test]
+fn marks_classify_step_bake_alarm_and_rollback_for_the_chart() {
+    let step = json!({"kind": "weight", "weight": 10, "bake_seconds": 3});
+    let mut shift = ev(2, "TaskStateEntered");
+    shift.name = Some("ShiftWeight".into());
+    shift.input = Some(json!({"state": {"index": 0}, "step": step}).to_string());
+    let mut bake = ev(3, "TaskStateEntered");
+    bake.name = Some("Bake".into());
+    bake.input = Some(json!({"state": {"index": 0}, "step": step}).to_string());
+    let mut failed = ev(4, "LambdaFunctionFailed");
+    failed.error = Some("HealthCheckFailed".into());
+    failed.cause = Some(json!({"errorMessage": "health check failed: alarm web-5xx: state ALARM"}).to_string());
+    let mut rollback = ev(5, "TaskStateEntered");
+    rollback.name = Some("Rollback".into());
+    rollback.input = Some(json!({"error": {"Error": "HealthCheckFailed", "Cause": "alarm"}}).to_string());
+    let marks = crate::history::marks(&[ev(1, "ExecutionStarted"), shift, bake, failed, rollback]);
+    let kinds: Vec<(&str, i64)> = marks.iter().map(|m| (m.kind.as_str(), m.at)).collect();
+    assert_eq!(
+        kinds,
+        vec![("step", 1_700_000_002), ("bake", 1_700_000_003), ("alarm", 1_700_000_004), ("rollback", 1_700_000_005)],
+        "{marks:?}"
+    );
+    assert_eq!(marks[1].label, "bake 3s");
+    assert_eq!(marks[2].healthy, Some(false));
+    assert_eq!((marks[0].green, marks[1].green, marks[3].green), (Some(10), None, Some(0)));
+}

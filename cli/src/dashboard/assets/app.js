@@ -79,7 +79,7 @@ function drawChart(v) {
   const times = samples.map((s) => s.t).concat(v.marks.map((m) => m.at));
   let t0 = times.length ? Math.min(...times) : v.now - 60;
   let t1 = Math.max(v.now, ...(times.length ? times : [v.now]));
-  if (t1 - t0 < 30) t0 = t1 - 30;
+  t1 = t0 + Math.max(20, (t1 - t0) * 1.1);   // a little room on the right for what comes next
   const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
   const y = (p) => T + (1 - p / 100) * (H - T - B);
   const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, "aria-hidden": "true", focusable: "false" });
@@ -90,7 +90,8 @@ function drawChart(v) {
   const ticks = 6;
   for (let i = 0; i <= ticks; i++) {
     const t = t0 + ((t1 - t0) * i) / ticks;
-    svg.append(el("svg:text", { x: x(t) - 22, y: H - 8, text: clock(t) }));
+    const anchor = i === 0 ? "start" : i === ticks ? "end" : "middle";
+    svg.append(el("svg:text", { x: x(t), y: H - 8, "text-anchor": anchor, text: clock(t) }));
   }
   const marks = el("svg:g", { class: "marks" });
   for (const m of v.marks) {
@@ -104,8 +105,22 @@ function drawChart(v) {
     if (!samples.length) continue;
     let d = `M${x(samples[0].t)},${y(samples[0][side])}`;
     for (let i = 1; i < samples.length; i++) d += ` H${x(samples[i].t)} V${y(samples[i][side])}`;
-    d += ` H${x(t1)}`;
+    d += ` H${x(Math.max(samples[samples.length - 1].t, Math.min(v.now, t1)))}`;   // up to now, not beyond
     svg.append(el("svg:path", { class: side, d }));
+  }
+  // Before this server's first reading: the weights the history says the canary set (dashed).
+  const firstRead = samples.length ? samples[0].t : t1;
+  const told = v.marks.filter((m) => m.green !== null && m.green !== undefined && m.at < firstRead);
+  if (told.length) {
+    for (const side of ["blue", "green"]) {
+      const val = (m) => (side === "green" ? m.green : 100 - m.green);
+      let d = `M${x(told[0].at)},${y(val(told[0]))}`;
+      for (let i = 1; i < told.length; i++) d += ` H${x(told[i].at)} V${y(val(told[i]))}`;
+      d += ` H${x(firstRead)}`;
+      const p = el("svg:path", { class: `${side} from-history`, d });
+      p.append(el("svg:title", { text: "from the execution history (before this dashboard read the listener)" }));
+      svg.append(p);
+    }
   }
   const pts = el("svg:g", { class: "points" });
   for (const s of samples) {
