@@ -2,7 +2,7 @@
 // against the sandbox. Run by `make check-dashboard` (node --test). The test starts what it needs: the sandbox
 // through driver.py (tests/sandbox/up.sh when it is not up; SANDBOX_* env picks the ports) and the dashboard on a
 // free port, and stops both at the end. Every outcome is checked through AWS APIs (driver.py: ELBv2, CodeDeploy).
-import { test, before, after } from "node:test";
+import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -77,6 +77,9 @@ after(async () => {
     await new Promise((r) => driver.on("exit", r));
   }
 });
+
+// A failed test must not leave a deployment running into the next one.
+beforeEach(async () => { await call({ cmd: "clean" }); });
 
 async function openDeployment(id) {
   await page.goto(`${url}#/d/${id}`, { waitUntil: "domcontentloaded" });
@@ -174,6 +177,24 @@ test("a POST without the session token is refused, and nothing leaks a task toke
   const d = await call({ cmd: "deploy", plan: plan([W(10, "1s"), APPROVAL, W(100)]) });
   await openDeployment(d.id);
   await page.waitForSelector("#approve:not([disabled])", { timeout: 60000 });
+  // Keyboard: Tab to Approve, Enter opens the confirmation, Escape cancels it; nothing is approved.
+  await page.focus("#reject");
+  await page.keyboard.down("Shift"); await page.keyboard.press("Tab"); await page.keyboard.up("Shift");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "approve");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#confirm[open]");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#confirm:not([open])");
+  assert.equal((await call({ cmd: "weights" })).green, 10, "Escape approved nothing");
+  // Theme toggle: auto -> light -> dark, announced with aria-pressed.
+  await page.click("#theme");
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "light");
+  assert.equal(await page.$eval("#theme", (b) => b.getAttribute("aria-pressed")), "true");
+  await page.click("#theme");
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+  await page.click("#theme");
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), undefined);
+  assert.equal(await page.$eval("#live", (e) => e.getAttribute("aria-live")), "polite");
   const post = (headers) => fetch(`${url}api/deployments/${d.id}/approve`, { method: "POST", headers, body: "{}" });
   let r = await post({ "content-type": "application/json" });
   assert.equal(r.status, 403);
