@@ -162,7 +162,9 @@ pub async fn detail(State(state): State<Arc<AppState>>, Path(id): Path<String>) 
     if let Some(w) = &gathered.status.weights {
         state.record(&id, Sample { at_ms: now_ms(), blue: w.blue, green: w.green });
     }
-    if !is_terminal(&gathered.status.status) {
+    if is_terminal(&gathered.status.status) {
+        state.unwatch(&id);
+    } else {
         state.watch(&id);
     }
     Json(view(gathered, state.samples_of(&id), now_ms() / 1000)).into_response()

@@ -89,6 +89,13 @@ impl AppState {
             w.insert(deployment_id.to_string(), Instant::now());
         }
     }
+
+    /// Stops sampling a deployment (it ended: its weights no longer move).
+    pub fn unwatch(&self, deployment_id: &str) {
+        if let Ok(mut w) = self.watched.lock() {
+            w.remove(deployment_id);
+        }
+    }
 }
 
 /// A random 256-bit session token, hex.
