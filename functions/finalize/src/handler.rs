@@ -3,6 +3,7 @@
 //! the report goes to the rollback path and is reported `Failed`; nothing
 //! after it can fail.
 
+use hookline::contract::last_release_parameter;
 use hookline::error::AwsResultExt;
 use hookline::execution::{now_epoch, DeploymentContext, ExecutionDocument, HookEvent};
 use hookline::lifecycle::{HookStatus, Lifecycle, Reported};
@@ -22,10 +23,7 @@ pub struct Deps {
 impl Deps {
     /// Reads `PLAN_PARAMETER_PREFIX` (default `/hookline`).
     pub fn from_env(clients: Clients) -> Deps {
-        Deps {
-            clients,
-            plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into()),
-        }
+        Deps { clients, plan_parameter_prefix: hookline::contract::plan_parameter_prefix_from_env() }
     }
 }
 
@@ -70,12 +68,7 @@ mod tests;
 
 /// Writes `<prefix>/<application>/<group>/last-release`; a failure is logged, not returned.
 async fn record_release(deps: &Deps, ctx: &DeploymentContext) {
-    let name = format!(
-        "{}/{}/{}/last-release",
-        deps.plan_parameter_prefix.trim_end_matches('/'),
-        ctx.application,
-        ctx.deployment_group
-    );
+    let name = last_release_parameter(&deps.plan_parameter_prefix, &ctx.application, &ctx.deployment_group);
     let record = json!({
         "deployment_id": ctx.deployment_id,
         "finished_at": now_epoch(),

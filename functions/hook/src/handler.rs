@@ -40,7 +40,7 @@ impl Deps {
                 canary: std::env::var("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
                 post_traffic: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
             },
-            plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into()),
+            plan_parameter_prefix: hookline::contract::plan_parameter_prefix_from_env(),
         }
     }
 }
@@ -261,7 +261,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
 }
 
 async fn load_plan(deps: &Deps, application: &str, group: &str) -> Result<Plan> {
-    let name = format!("{}/{application}/{group}", deps.plan_parameter_prefix.trim_end_matches('/'));
+    let name = hookline::contract::plan_parameter(&deps.plan_parameter_prefix, application, group);
     let got = deps.clients.ssm.get_parameter().name(&name).send().await;
     let out = match got {
         Ok(out) => out,

@@ -5,6 +5,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
+pub use crate::contract::execution_name;
 use crate::error::AwsResultExt;
 use crate::plan::Plan;
 use crate::Result;
@@ -102,15 +103,6 @@ pub struct ExecutionDocument {
     pub context: DeploymentContext,
     pub plan: Plan,
     pub state: RolloutState,
-}
-
-/// The execution name for a deployment's hook: a duplicate invocation maps to the same one.
-pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
-    // Step Functions names allow 80 characters of [A-Za-z0-9-_]; deployment ids are `d-` + 9 alphanumerics.
-    let safe: String = deployment_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-    let mut name = format!("{safe}-{}", event.as_str());
-    name.truncate(80);
-    name
 }
 
 /// The two state machines that answer hooks, one per event.
@@ -339,12 +331,5 @@ mod tests {
 
         assert_eq!(found.len(), 2);
         assert!(found.iter().all(|e| e.hook_execution_id.is_none() && e.is_running()));
-    }
-
-    #[test]
-    fn execution_name_is_stable_and_valid() {
-        assert_eq!(execution_name("d-ABC123XYZ", HookEvent::BeforeAllowTraffic), "d-ABC123XYZ-BeforeAllowTraffic");
-        assert_eq!(execution_name("d-ABC123XYZ", HookEvent::AfterAllowTraffic), "d-ABC123XYZ-AfterAllowTraffic");
-        assert_eq!(execution_name("d-A B/C", HookEvent::AfterAllowTraffic), "d-ABC-AfterAllowTraffic");
     }
 }

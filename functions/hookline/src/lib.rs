@@ -3,6 +3,7 @@
 //!
 //! Layout:
 //! - [`plan`]: the rollout plan (parse, validate, worst case). Plain Rust.
+//! - [`contract`]: names and input shapes shared by functions, CLI and state machines (checked against the ASL).
 //! - [`execution`]: the document each state machine execution carries.
 //! - [`lifecycle`]: the deployment controller (CodeDeploy): context, status, hook reports.
 //! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`], ALB first).
@@ -14,6 +15,7 @@
 //! - [`clients`], [`runtime`]: AWS clients built once, JSON logs, the Lambda loop.
 
 pub mod clients;
+pub mod contract;
 pub mod error;
 pub mod execution;
 pub mod health;

@@ -95,7 +95,7 @@ pub async fn console(
                 .sfn
                 .stop_execution()
                 .execution_arn(exec.execution_arn())
-                .error("RolledBack")
+                .error(crate::contract::state::ROLLED_BACK)
                 .cause(reason)
                 .send()
                 .await
@@ -163,7 +163,7 @@ pub async fn console(
 /// nothing says where production lives, and a hook that found no plan reported
 /// `Failed` before moving any traffic, so there is nothing hookline could restore.
 pub async fn production_rule(clients: &Clients, ctx: &DeploymentContext, prefix: &str) -> Result<Option<String>> {
-    let name = format!("{}/{}/{}", prefix.trim_end_matches('/'), ctx.application, ctx.deployment_group);
+    let name = crate::contract::plan_parameter(prefix, &ctx.application, &ctx.deployment_group);
     let out = match clients.ssm.get_parameter().name(&name).send().await {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {

@@ -54,7 +54,7 @@ impl Deps {
             .filter(|arn| !arn.is_empty())
             .cloned()
             .collect();
-        let plan_parameter_prefix = env("PLAN_PARAMETER_PREFIX").unwrap_or_else(|| "/hookline".into());
+        let plan_parameter_prefix = hookline::contract::plan_parameter_prefix_from_env();
         Deps { clients, state_machine_arns, hook_state_machines, plan_parameter_prefix }
     }
 }
@@ -76,13 +76,7 @@ pub async fn dispatch(deps: &Deps, event: Value) -> Result<Response> {
 }
 
 /// The console form: `{"deployment_id", "reason"}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsoleInput {
-    pub deployment_id: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
+pub use hookline::contract::RollbackConsoleInput as ConsoleInput;
 
 /// What the rollback did.
 #[derive(Debug, Serialize, PartialEq, Eq, Default)]
@@ -145,7 +139,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
 async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<Output> {
     let ended_badly = matches!(detail.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT");
     // `RolledBack` is the state machines' own end after the rollback function ran.
-    if !ended_badly || detail.error.as_deref() == Some("RolledBack") {
+    if !ended_badly || detail.error.as_deref() == Some(hookline::contract::state::ROLLED_BACK) {
         info!(execution = %detail.execution_arn, status = %detail.status, "execution ended on a path that answered its hook");
         return Ok(Output::default());
     }

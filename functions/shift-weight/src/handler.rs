@@ -2,23 +2,17 @@
 //! once, compared with what the previous step left (drift fails with nothing
 //! modified) and with the target (no call when already there).
 
-use hookline::execution::{now_epoch, DeploymentContext, RolloutState};
+use hookline::execution::{now_epoch, RolloutState};
 use hookline::lifecycle::ensure_active;
 use hookline::plan::Step;
 use hookline::runtime::parse_event;
 use hookline::traffic::{Cohort, TrafficRouter, Weights};
 use hookline::{Clients, Error, Result};
-use serde::Deserialize;
 use serde_json::Value;
 use tracing::{info, info_span, Instrument};
 
 /// `{"context", "state", "step"}` from the canary state machine.
-#[derive(Debug, Deserialize)]
-pub struct Input {
-    pub context: DeploymentContext,
-    pub state: RolloutState,
-    pub step: Step,
-}
+pub use hookline::contract::ShiftWeightInput as Input;
 
 /// Applies `step` and returns the new rollout state (written to `$.state`).
 pub async fn handle(clients: &Clients, event: Value) -> Result<RolloutState> {

@@ -4,6 +4,7 @@
 //! deployment is no longer in progress or the hook budget is spent, so the
 //! hook is always answered before CodeDeploy's deadline.
 
+use hookline::contract::{DeploymentGateInput, Gate, HealthGateInput};
 use hookline::execution::{now_epoch, DeploymentContext, RolloutState};
 use hookline::health::{bake_progress, Check};
 use hookline::lifecycle::{ensure_active, Lifecycle};
@@ -28,30 +29,9 @@ pub enum Input {
     Deployment { deployment_id: String },
 }
 
-/// The `gate` field alone.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-enum Gate {
-    Ready,
-    Bake,
-    Deployment,
-}
-
 #[derive(Debug, Deserialize)]
 struct Tagged {
     gate: Gate,
-}
-
-#[derive(Debug, Deserialize)]
-struct HealthInput {
-    context: DeploymentContext,
-    plan: Plan,
-    state: RolloutState,
-}
-
-#[derive(Debug, Deserialize)]
-struct DeploymentInput {
-    deployment_id: String,
 }
 
 impl Input {
@@ -62,7 +42,7 @@ impl Input {
         let Tagged { gate } = parse_event(event.clone())?;
         Ok(match gate {
             Gate::Ready | Gate::Bake => {
-                let HealthInput { context, plan, state } = parse_event(event)?;
+                let HealthGateInput { context, plan, state } = parse_event(event)?;
                 if matches!(gate, Gate::Ready) {
                     Input::Ready { context, plan, state }
                 } else {
@@ -70,7 +50,7 @@ impl Input {
                 }
             }
             Gate::Deployment => {
-                let DeploymentInput { deployment_id } = parse_event(event)?;
+                let DeploymentGateInput { deployment_id } = parse_event(event)?;
                 Input::Deployment { deployment_id }
             }
         })
