@@ -30,7 +30,7 @@ impl Deps {
 /// The report made.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Output {
-    pub reported: &'static str,
+    pub reported: HookStatus,
     pub already_reported: bool,
     pub cohort_rules_removed: usize,
 }
@@ -54,7 +54,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
             record_release(deps, ctx).await;
         }
         Ok(Output {
-            reported: "Succeeded",
+            reported: HookStatus::Succeeded,
             already_reported: reported == Reported::Already,
             cohort_rules_removed: removed,
         })

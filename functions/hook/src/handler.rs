@@ -67,7 +67,7 @@ pub enum Reply {
 /// The hook answered `Failed` by `hook` itself, and why.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct ReportedFailed {
-    pub reported: &'static str,
+    pub reported: HookStatus,
     /// The hook had already been answered (the deployment ended, or another path answered it).
     pub already_reported: bool,
     pub error_type: &'static str,
@@ -122,9 +122,9 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
                 // the hook any more (CodeDeploy would answer LifecycleEventAlreadyCompleted): no report.
                 match lifecycle.status(&deployment_id).await {
                     Ok(status) if !status.is_active() => {
-                        info!(status = %status.0, "deployment already ended; the hook needs no answer");
+                        info!(status = %status, "deployment already ended; the hook needs no answer");
                         return Ok(Reply::ReportedFailed(ReportedFailed {
-                            reported: HookStatus::Failed.as_str(),
+                            reported: HookStatus::Failed,
                             already_reported: true,
                             error_type: err.error_type(),
                             error: err.to_string(),
@@ -137,7 +137,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
                     Ok(reported) => {
                         info!(?reported, "hook reported Failed");
                         Ok(Reply::ReportedFailed(ReportedFailed {
-                            reported: HookStatus::Failed.as_str(),
+                            reported: HookStatus::Failed,
                             already_reported: reported == Reported::Already,
                             error_type: err.error_type(),
                             error: err.to_string(),
@@ -183,7 +183,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
 
     let resolved = deps.clients.lifecycle().resolve(deployment_id, Some(execution_id)).await?;
     let mut context = resolved.context;
-    let event = resolved.in_progress_event.as_deref().and_then(HookEvent::from_name).ok_or_else(|| {
+    let event = resolved.in_progress_hook.ok_or_else(|| {
         Error::invalid(
             "lifecycle event",
             format!(

@@ -20,20 +20,12 @@ pub enum HookEvent {
 }
 
 impl HookEvent {
-    /// The event's name as CodeDeploy spells it.
+    /// The event's name in execution names and logs (hookline's word; the controller's own
+    /// spelling is its adapter's business).
     pub fn as_str(self) -> &'static str {
         match self {
             HookEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
             HookEvent::AfterAllowTraffic => "AfterAllowTraffic",
-        }
-    }
-
-    /// Parses CodeDeploy's lifecycle event name.
-    pub fn from_name(name: &str) -> Option<HookEvent> {
-        match name {
-            "BeforeAllowTraffic" => Some(HookEvent::BeforeAllowTraffic),
-            "AfterAllowTraffic" => Some(HookEvent::AfterAllowTraffic),
-            _ => None,
         }
     }
 }

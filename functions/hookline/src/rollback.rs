@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, ExecutionDocument};
-use crate::lifecycle::{HookStatus, Lifecycle, Reported};
+use crate::lifecycle::{DeploymentStatus, HookStatus, Lifecycle, Reported};
 use crate::plan::Plan;
 use crate::traffic::TrafficRouter;
 use crate::{Clients, Error, Result};
@@ -49,7 +49,7 @@ pub async fn report_failed(clients: &Clients, deployment_id: &str, execution_id:
             if status.is_active() {
                 Err(e)
             } else {
-                info!(status = %status.0, error = %e, "deployment already ended; the hook needs no answer");
+                info!(status = %status, error = %e, "deployment already ended; the hook needs no answer");
                 Ok(Reported::Already)
             }
         }
@@ -120,18 +120,23 @@ pub async fn console(
     let (deployment_status, stop_error) = match stop {
         Some(Ok(message)) => {
             info!(stop = %message, "deployment stopped with rollback");
-            ("Stopped".to_string(), None)
+            (DeploymentStatus::Stopped, None)
         }
         // It ended on its own between our status read and the stop: go by how it ended.
         Some(Err(e)) if e.aws_code() == Some("DeploymentAlreadyCompletedException") => {
-            (lifecycle.status(deployment_id).await?.0, None)
+            (lifecycle.status(deployment_id).await?, None)
         }
         // Traffic and hooks are still put right when the stop was refused; the error is returned after.
-        Some(Err(e)) => (status.0.clone(), Some(e)),
-        None => (status.0.clone(), None),
+        Some(Err(e)) => (status.clone(), Some(e)),
+        None => (status.clone(), None),
     };
-    let mut out = ConsoleOutcome { stopped_executions: stopped, deployment_status, ..ConsoleOutcome::default() };
-    if out.deployment_status == "Succeeded" {
+    let succeeded = deployment_status == DeploymentStatus::Succeeded;
+    let mut out = ConsoleOutcome {
+        stopped_executions: stopped,
+        deployment_status: deployment_status.to_string(),
+        ..ConsoleOutcome::default()
+    };
+    if succeeded {
         // Green is production now and blue's tasks are being terminated:
         // "restoring" blue would send every request to a dying task set.
         warn!("deployment already Succeeded; production stays where it is (deploy the previous revision to go back)");

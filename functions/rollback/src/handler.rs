@@ -16,7 +16,7 @@
 //! [`dead_letter`]).
 
 use hookline::execution::{DeploymentContext, ExecutionDocument, HookStateMachines};
-use hookline::lifecycle::{Lifecycle, Reported};
+use hookline::lifecycle::{EventStatus, HookStatus, Lifecycle, Reported};
 use hookline::runtime::parse_event;
 use hookline::traffic::TrafficRouter;
 use hookline::{Clients, Error, Result};
@@ -83,7 +83,7 @@ pub use hookline::contract::RollbackConsoleInput as ConsoleInput;
 pub struct Output {
     pub restored: bool,
     /// `Failed` when a hook was reported (now or earlier), `null` when there was none.
-    pub reported: Option<&'static str>,
+    pub reported: Option<HookStatus>,
     pub already_reported: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stopped_executions: Vec<String>,
@@ -153,8 +153,8 @@ async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<O
         // is CodeDeploy's again (maybe a newer deployment's): touch nothing.
         let status = deps.clients.lifecycle().status(&ctx.deployment_id).await?;
         if !status.is_active() {
-            info!(status = %status.0, "deployment already ended; nothing to answer");
-            return Ok(Output { deployment_status: Some(status.0), ..Output::default() });
+            info!(status = %status, "deployment already ended; nothing to answer");
+            return Ok(Output { deployment_status: Some(status.to_string()), ..Output::default() });
         }
         let error =
             serde_json::json!({"Error": detail.error, "Cause": detail.cause, "Execution": detail.execution_arn});
@@ -170,7 +170,7 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
         // CodeDeploy, which may be terminating blue: restoring blue now would
         // send production to a dying task set. (finalize cannot fail after
         // its report, but a crash or a late retry could still land here.)
-        if deps.clients.lifecycle().event_status(ctx, hook.event).await?.as_deref() == Some("Succeeded") {
+        if deps.clients.lifecycle().event_status(ctx, hook.event).await? == Some(EventStatus::Succeeded) {
             warn!(cause = %error, event = hook.event.as_str(), "hook already Succeeded; leaving traffic to CodeDeploy");
             return Ok(Output { already_reported: true, ..Output::default() });
         }
@@ -184,7 +184,7 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
     let mut out = Output { restored: restored.is_ok(), ..Output::default() };
     if let Some(hook) = &ctx.hook {
         let reported = report_failed(deps, &ctx.deployment_id, &hook.execution_id).await?;
-        out.reported = Some("Failed");
+        out.reported = Some(HookStatus::Failed);
         out.already_reported = reported == Reported::Already;
     }
     // An error here makes the state machine retry; restore and report are both idempotent.
@@ -209,7 +209,7 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
     .await?;
     Ok(Output {
         restored: done.restored,
-        reported: done.reported.then_some("Failed"),
+        reported: done.reported.then_some(HookStatus::Failed),
         already_reported: done.already_reported,
         stopped_executions: done.stopped_executions,
         deployment_status: Some(done.deployment_status),

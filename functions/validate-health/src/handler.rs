@@ -74,7 +74,7 @@ pub async fn handle(clients: &Clients, event: Value) -> Result<Output> {
                 .status(&deployment_id)
                 .instrument(info_span!("release", deployment_id = %deployment_id))
                 .await?;
-            Ok(Output::Deployment { done: status.is_terminal(), status: status.0 })
+            Ok(Output::Deployment { done: status.is_terminal(), status: status.to_string() })
         }
         Input::Ready { context, plan, state } => {
             let span = info_span!("validate-health", deployment_id = %context.deployment_id, gate = "ready");

@@ -184,7 +184,7 @@ fn started_output(reply: Result<Reply>) -> Output {
 fn reported_failed(reply: Result<Reply>) -> ReportedFailed {
     match reply {
         Ok(Reply::ReportedFailed(failed)) => {
-            assert_eq!(failed.reported, "Failed");
+            assert_eq!(failed.reported, HookStatus::Failed);
             failed
         }
         other => panic!("expected the hook answered Failed (and success for Lambda), got {other:?}"),

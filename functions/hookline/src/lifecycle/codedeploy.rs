@@ -1,11 +1,13 @@
-//! [`Lifecycle`] for CodeDeploy ECS blue/green deployments.
+//! [`Lifecycle`] for CodeDeploy ECS blue/green deployments: the one place that
+//! knows CodeDeploy's status words and lifecycle event names, and maps them onto
+//! hookline's [`DeploymentStatus`], [`EventStatus`], [`HookStatus`] and [`HookEvent`].
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_codedeploy::types::{LifecycleEventStatus, TargetLabel};
+use aws_sdk_codedeploy::types::{DeploymentStatus as CodeDeployStatus, LifecycleEventStatus, TargetLabel};
 
-use super::{DeploymentStatus, HookStatus, Lifecycle, Reported, Resolved};
+use super::{DeploymentStatus, EventStatus, HookStatus, Lifecycle, Reported, Resolved};
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Side};
 use crate::{Error, Result};
@@ -100,7 +102,8 @@ impl Lifecycle for CodeDeploy {
 
         let arns = self.target_group_arns(&[blue_tg.clone(), green_tg.clone()]).await?;
         let arn_of = |name: &str| arns.get(name).cloned().ok_or_else(|| missing(&format!("target group {name}")));
-        let hook = match (execution_id, in_progress_event.as_deref().and_then(HookEvent::from_name)) {
+        let in_progress_hook = in_progress_event.as_deref().and_then(hook_event);
+        let hook = match (execution_id, in_progress_hook) {
             (Some(id), Some(event)) => {
                 Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: id.to_string() })
             }
@@ -125,6 +128,7 @@ impl Lifecycle for CodeDeploy {
                 },
             },
             in_progress_event,
+            in_progress_hook,
             in_progress_started_at,
         })
     }
@@ -132,7 +136,7 @@ impl Lifecycle for CodeDeploy {
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
         let out = self.codedeploy.get_deployment().deployment_id(deployment_id).send().await.aws("GetDeployment")?;
         let status = out.deployment_info().and_then(|i| i.status()).ok_or_else(|| missing("status"))?;
-        Ok(DeploymentStatus(status.as_str().to_string()))
+        Ok(deployment_status(status))
     }
 
     async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported> {
@@ -141,7 +145,10 @@ impl Lifecycle for CodeDeploy {
             .put_lifecycle_event_hook_execution_status()
             .deployment_id(deployment_id)
             .lifecycle_event_hook_execution_id(execution_id)
-            .status(LifecycleEventStatus::from(status.as_str()))
+            .status(match status {
+                HookStatus::Succeeded => LifecycleEventStatus::Succeeded,
+                HookStatus::Failed => LifecycleEventStatus::Failed,
+            })
             .send()
             .await;
         match sent {
@@ -153,7 +160,7 @@ impl Lifecycle for CodeDeploy {
         }
     }
 
-    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<String>> {
+    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>> {
         let target = self
             .codedeploy
             .get_deployment_target()
@@ -165,9 +172,9 @@ impl Lifecycle for CodeDeploy {
         Ok(target
             .deployment_target()
             .and_then(|t| t.ecs_target())
-            .and_then(|t| t.lifecycle_events().iter().find(|e| e.lifecycle_event_name() == Some(event.as_str())))
+            .and_then(|t| t.lifecycle_events().iter().find(|e| e.lifecycle_event_name() == Some(event_name(event))))
             .and_then(|e| e.status())
-            .map(|s| s.as_str().to_string()))
+            .map(event_status))
     }
 
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<String> {
@@ -202,6 +209,46 @@ impl CodeDeploy {
             .filter_map(|tg| Some((tg.target_group_name()?.to_string(), tg.target_group_arn()?.to_string())))
             .collect())
     }
+}
+
+/// CodeDeploy's deployment status as hookline acts on it.
+fn deployment_status(status: &CodeDeployStatus) -> DeploymentStatus {
+    match status {
+        CodeDeployStatus::Created
+        | CodeDeployStatus::Queued
+        | CodeDeployStatus::InProgress
+        | CodeDeployStatus::Ready
+        | CodeDeployStatus::Baking => DeploymentStatus::Active,
+        CodeDeployStatus::Succeeded => DeploymentStatus::Succeeded,
+        CodeDeployStatus::Failed => DeploymentStatus::Failed,
+        CodeDeployStatus::Stopped => DeploymentStatus::Stopped,
+        other => DeploymentStatus::Unrecognized(other.as_str().to_string()),
+    }
+}
+
+/// A lifecycle event's status as hookline acts on it.
+fn event_status(status: &LifecycleEventStatus) -> EventStatus {
+    match status {
+        LifecycleEventStatus::Pending => EventStatus::Pending,
+        LifecycleEventStatus::InProgress => EventStatus::InProgress,
+        LifecycleEventStatus::Succeeded => EventStatus::Succeeded,
+        LifecycleEventStatus::Failed => EventStatus::Failed,
+        LifecycleEventStatus::Skipped => EventStatus::Skipped,
+        other => EventStatus::Unrecognized(other.as_str().to_string()),
+    }
+}
+
+/// CodeDeploy's name of the lifecycle event whose hook an execution answers.
+fn event_name(event: HookEvent) -> &'static str {
+    match event {
+        HookEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
+        HookEvent::AfterAllowTraffic => "AfterAllowTraffic",
+    }
+}
+
+/// The hook event of CodeDeploy's lifecycle event `name`, when hookline answers it.
+fn hook_event(name: &str) -> Option<HookEvent> {
+    [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic].into_iter().find(|e| event_name(*e) == name)
 }
 
 fn other_of(pair: &[String], one: &str) -> String {

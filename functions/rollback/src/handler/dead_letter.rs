@@ -34,7 +34,7 @@
 //! Lambda", AWS Lambda developer guide).
 
 use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
-use hookline::execution::{hook_executions, HookEvent};
+use hookline::execution::hook_executions;
 use hookline::lifecycle::{Lifecycle, Reported};
 use hookline::runtime::parse_event;
 use hookline::{Error, Result};
@@ -125,7 +125,7 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
     let lifecycle = deps.clients.lifecycle();
     let status = lifecycle.status(deployment_id).await?;
     if !status.is_active() {
-        return Ok(Handled::Left(format!("deployment is {}: nobody waits for the hook", status.0)));
+        return Ok(Handled::Left(format!("deployment is {status}: nobody waits for the hook")));
     }
     let executions = hook_executions(&deps.clients.sfn, &deps.hook_state_machines, deployment_id).await?;
     if let Some(own) = executions.iter().find(|e| e.serves(execution_id)) {
@@ -139,7 +139,7 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
     let Some(in_progress) = resolved.in_progress_event else {
         return Ok(Handled::Left("no lifecycle event in progress: no hook waits".into()));
     };
-    let Some(event) = HookEvent::from_name(&in_progress) else {
+    let Some(event) = resolved.in_progress_hook else {
         warn!(event = %in_progress, "the hook function was invoked for an event hookline does not serve; reporting Failed");
         let reported = report_failed(deps, deployment_id, execution_id).await?;
         return Ok(Handled::ReportedFailed { restored: false, already_reported: reported == Reported::Already });

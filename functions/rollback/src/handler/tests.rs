@@ -126,7 +126,7 @@ async fn restores_blue_removes_cohorts_then_reports_failed_once() {
 
     let out = handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught()).await.expect("rollback");
 
-    assert_eq!(out, Output { restored: true, reported: Some("Failed"), ..Output::default() });
+    assert_eq!(out, Output { restored: true, reported: Some(HookStatus::Failed), ..Output::default() });
     assert_eq!(*calls.lock().unwrap(), ["ModifyListener", "DeleteRule", "Report"], "restore first, report last");
     let req = modified.only();
     assert_eq!(req.listener_arn(), Some(LISTENER));
@@ -144,7 +144,10 @@ async fn a_second_call_changes_nothing_and_is_already_reported() {
 
     let out = handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught()).await.expect("rollback again");
 
-    assert_eq!(out, Output { restored: true, reported: Some("Failed"), already_reported: true, ..Output::default() });
+    assert_eq!(
+        out,
+        Output { restored: true, reported: Some(HookStatus::Failed), already_reported: true, ..Output::default() }
+    );
     assert_eq!((m.num_calls(), d.num_calls(), rep.num_calls()), (0, 0, 1));
 }
 
@@ -168,7 +171,7 @@ async fn green_already_gone_is_fine() {
 
     let out = handle(&deps(&[&describe, &m, &rules, &tags, &rep]), caught()).await.expect("rollback");
 
-    assert_eq!(out, Output { restored: true, reported: Some("Failed"), ..Output::default() });
+    assert_eq!(out, Output { restored: true, reported: Some(HookStatus::Failed), ..Output::default() });
     assert_eq!(m.num_calls(), 0);
     assert_reported_failed_once(&reports);
 }
@@ -338,7 +341,7 @@ async fn the_console_form_stops_the_execution_and_the_deployment_then_restores_a
         out,
         Output {
             restored: true,
-            reported: Some("Failed"),
+            reported: Some(HookStatus::Failed),
             already_reported: false,
             stopped_executions: vec![RUNNING.to_string()],
             deployment_status: Some("Stopped".into()),
@@ -457,7 +460,7 @@ async fn an_execution_aborted_by_hand_gets_restored_and_its_hook_answered() {
         .await
         .expect("safety net");
 
-    assert_eq!(out, Output { restored: true, reported: Some("Failed"), ..Output::default() });
+    assert_eq!(out, Output { restored: true, reported: Some(HookStatus::Failed), ..Output::default() });
     assert_eq!(*calls.lock().unwrap(), ["ModifyListener", "Report"]);
     assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
     assert_reported_failed_once(&reports);
