@@ -202,7 +202,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
     context.hook = Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: execution_id.to_string() });
 
     let plan = load_plan(deps, &context.application, &context.deployment_group).await?;
-    context.prod_rule_arn = plan.traffic.production_rule_arn.clone();
+    context.set_production_rule(plan.traffic.production_rule_arn.clone());
 
     // The hook's hour runs from when CodeDeploy started the lifecycle event, not from when
     // this invocation got to run: queueing and Lambda's async retries spend that hour too,

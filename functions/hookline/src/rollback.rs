@@ -111,7 +111,8 @@ pub async fn console(
         Some(c) => c.clone(),
         None => {
             let mut ctx = lifecycle.resolve(deployment_id, None).await?.context;
-            ctx.prod_rule_arn = production_rule(clients, &ctx, plan_parameter_prefix).await?;
+            let rule = production_rule(clients, &ctx, plan_parameter_prefix).await?;
+            ctx.set_production_rule(rule);
             ctx
         }
     };

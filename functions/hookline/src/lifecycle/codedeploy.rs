@@ -9,7 +9,7 @@ use aws_sdk_codedeploy::types::{DeploymentStatus as CodeDeployStatus, LifecycleE
 
 use super::{DeploymentStatus, EventStatus, HookStatus, Lifecycle, Reported, Resolved};
 use crate::error::AwsResultExt;
-use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Side};
+use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
 use crate::{Error, Result};
 
 /// CodeDeploy, plus ELBv2 to turn the deployment group's target group names into ARNs.
@@ -117,9 +117,10 @@ impl Lifecycle for CodeDeploy {
                 hook,
                 cluster,
                 service,
-                prod_listener_arn,
+                // The deployment group names the listener; a rule, if the weights live on one,
+                // comes from the plan (`traffic.production_rule_arn`).
+                production: Route::AlbListener { listener_arn: prod_listener_arn },
                 test_listener_arn,
-                prod_rule_arn: None,
                 blue: Side { target_group_arn: arn_of(&blue_tg)?, target_group_name: blue_tg, task_set_arn: blue_ts },
                 green: Side {
                     target_group_arn: arn_of(&green_tg)?,

@@ -160,7 +160,7 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
 
     let mut ctx = resolved.context;
     match hookline::rollback::production_rule(&deps.clients, &ctx, &deps.plan_parameter_prefix).await {
-        Ok(rule) => ctx.prod_rule_arn = rule,
+        Ok(rule) => ctx.set_production_rule(rule),
         // Without a plan `hook` would have answered Failed before any execution moved traffic, and
         // nothing says whether production lives on the listener or on a rule: answer, restore nothing.
         Err(e @ Error::InvalidInput { .. }) => {
