@@ -10,6 +10,9 @@ use hookline::health::{bake_progress, Check};
 use hookline::lifecycle::{ensure_active, Lifecycle};
 use hookline::plan::{human, Plan, MAX_HOOK_BUDGET_SECONDS};
 use hookline::runtime::parse_event;
+use std::sync::Arc;
+
+use hookline::health::HealthFacts;
 use hookline::{Clients, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,6 +20,19 @@ use tracing::{info, info_span, warn, Instrument};
 
 /// Time kept back from the hook's hour for rolling back and reporting.
 pub const ROLLBACK_RESERVE_SECONDS: u64 = 300;
+
+/// What validate-health needs: the deployment controller and where health facts come from, built once in `main`.
+pub struct Deps {
+    pub lifecycle: Arc<dyn Lifecycle>,
+    pub health: Arc<dyn HealthFacts>,
+}
+
+impl Deps {
+    /// The AWS adapters.
+    pub fn new(clients: &Clients) -> Deps {
+        Deps { lifecycle: Arc::new(clients.lifecycle()), health: Arc::new(clients.health_gate()) }
+    }
+}
 
 /// Which gate to run.
 #[derive(Debug)]
@@ -66,11 +82,11 @@ pub enum Output {
 }
 
 /// Runs the gate named by `gate`.
-pub async fn handle(clients: &Clients, event: Value) -> Result<Output> {
+pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     match Input::parse(event)? {
         Input::Deployment { deployment_id } => {
-            let status = clients
-                .lifecycle()
+            let status = deps
+                .lifecycle
                 .status(&deployment_id)
                 .instrument(info_span!("release", deployment_id = %deployment_id))
                 .await?;
@@ -78,23 +94,17 @@ pub async fn handle(clients: &Clients, event: Value) -> Result<Output> {
         }
         Input::Ready { context, plan, state } => {
             let span = info_span!("validate-health", deployment_id = %context.deployment_id, gate = "ready");
-            gate(clients, &context, &plan, &state, true).instrument(span).await
+            gate(deps, &context, &plan, &state, true).instrument(span).await
         }
         Input::Bake { context, plan, state } => {
             let span = info_span!("validate-health", deployment_id = %context.deployment_id, gate = "bake");
-            gate(clients, &context, &plan, &state, false).instrument(span).await
+            gate(deps, &context, &plan, &state, false).instrument(span).await
         }
     }
 }
 
-async fn gate(
-    clients: &Clients,
-    ctx: &DeploymentContext,
-    plan: &Plan,
-    state: &RolloutState,
-    ready: bool,
-) -> Result<Output> {
-    ensure_active(&clients.lifecycle(), &ctx.deployment_id).await?;
+async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &RolloutState, ready: bool) -> Result<Output> {
+    ensure_active(deps.lifecycle.as_ref(), &ctx.deployment_id).await?;
     let now = now_epoch();
     // Keep a reserve for the rollback path (its retries included) inside
     // CodeDeploy's hour, however large the plan's budget.
@@ -103,7 +113,7 @@ async fn gate(
     if now >= budget_end {
         return Err(Error::HealthCheckFailed(format!("hook budget of {} spent", human(budget))));
     }
-    let verdict = clients.health_gate().check(ctx, &plan.health).await?;
+    let verdict = hookline::health::gate::check(deps.health.as_ref(), ctx, &plan.health).await?;
     let interval = plan.health.interval_seconds;
     if !verdict.healthy() {
         let ready_end = state.started_at + i64::try_from(plan.health.ready_timeout_seconds).unwrap_or(0);

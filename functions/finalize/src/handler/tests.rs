@@ -20,7 +20,7 @@ use super::*;
 type Calls = Arc<Mutex<Vec<&'static str>>>;
 
 fn deps(rules: &[&Rule]) -> Deps {
-    Deps { clients: mocked_clients(rules), plan_parameter_prefix: "/hookline".into() }
+    Deps::new(&mocked_clients(rules), "/hookline".into())
 }
 
 /// The execution document of the hook for `event`.

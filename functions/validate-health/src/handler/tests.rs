@@ -12,6 +12,11 @@ use serde_json::json;
 
 use super::*;
 
+/// The handler over the AWS adapters of `clients` (aws-smithy-mocks answer their calls).
+async fn handle(clients: &hookline::Clients, event: Value) -> Result<Output> {
+    super::handle(&Deps::new(clients), event).await
+}
+
 fn status(status: &'static str) -> Rule {
     mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || deployment(status))
 }
