@@ -190,7 +190,7 @@ impl Aws {
         }
         let mut ctx = self.clients.lifecycle().resolve(deployment_id, None).await?.context;
         let rule =
-            hookline::rollback::production_rule(&self.clients, &ctx, &self.settings.plan_parameter_prefix).await?;
+            hookline::rollback::production_rule(&self.clients.ssm, &ctx, &self.settings.plan_parameter_prefix).await?;
         ctx.set_production_rule(rule);
         Ok(ctx)
     }

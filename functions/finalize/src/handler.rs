@@ -3,9 +3,9 @@
 //! the report goes to the rollback path and is reported `Failed`; nothing
 //! after it can fail.
 
-use hookline::contract::last_release_parameter;
 use std::sync::Arc;
 
+use hookline::contract::last_release_parameter;
 use hookline::error::AwsResultExt;
 use hookline::execution::{now_epoch, DeploymentContext, ExecutionDocument, HookEvent};
 use hookline::lifecycle::{HookStatus, Lifecycle, Reported};

@@ -10,6 +10,8 @@
 //! anything, `hook` looks up the deployment's executions; one whose input
 //! answers this `LifecycleEventHookExecutionId` means "already started".
 
+use std::sync::Arc;
+
 use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 use hookline::error::AwsResultExt;
 use hookline::execution::{
@@ -24,24 +26,35 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, info_span, warn, Instrument};
 
-/// What the hook function needs, built once per container.
+/// What the hook function needs, built once per container: the deployment controller,
+/// the executions (Step Functions) and the plans (SSM).
 pub struct Deps {
-    pub clients: Clients,
+    pub lifecycle: Arc<dyn Lifecycle>,
+    pub sfn: aws_sdk_sfn::Client,
+    pub ssm: aws_sdk_ssm::Client,
     pub state_machines: HookStateMachines,
     pub plan_parameter_prefix: String,
 }
 
 impl Deps {
+    /// The AWS adapters, for `state_machines` and plans under `plan_parameter_prefix`.
+    pub fn new(clients: &Clients, state_machines: HookStateMachines, plan_parameter_prefix: String) -> Deps {
+        Deps {
+            lifecycle: Arc::new(clients.lifecycle()),
+            sfn: clients.sfn.clone(),
+            ssm: clients.ssm.clone(),
+            state_machines,
+            plan_parameter_prefix,
+        }
+    }
+
     /// Reads the state machine ARNs and the plan prefix from the environment.
     pub fn from_env(clients: Clients) -> Deps {
-        Deps {
-            clients,
-            state_machines: HookStateMachines {
-                canary: std::env::var("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
-                post_traffic: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
-            },
-            plan_parameter_prefix: hookline::contract::plan_parameter_prefix_from_env(),
-        }
+        let state_machines = HookStateMachines {
+            canary: std::env::var("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
+            post_traffic: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
+        };
+        Deps::new(&clients, state_machines, hookline::contract::plan_parameter_prefix_from_env())
     }
 }
 
@@ -117,9 +130,9 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
             }
             Err(err) => {
                 error!(error = %err, error_type = err.error_type(), "could not start the execution; reporting the hook Failed");
-                let lifecycle = deps.clients.lifecycle();
+                let lifecycle = deps.lifecycle.as_ref();
                 // A late retry or duplicate delivery for a deployment that has ended: nobody waits for
-                // the hook any more (CodeDeploy would answer LifecycleEventAlreadyCompleted): no report.
+                // the hook any more (the controller would refuse the answer as already given): no report.
                 match lifecycle.status(&deployment_id).await {
                     Ok(status) if !status.is_active() => {
                         info!(status = %status, "deployment already ended; the hook needs no answer");
@@ -175,13 +188,13 @@ fn already_started(found: &HookExecution) -> Started {
 async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Started> {
     // First, before anything that needs the deployment still in progress: a duplicate or a
     // late retry of an invocation whose execution exists (running or ended) is done.
-    let existing = hook_executions(&deps.clients.sfn, &deps.state_machines, deployment_id).await?;
+    let existing = hook_executions(&deps.sfn, &deps.state_machines, deployment_id).await?;
     if let Some(found) = existing.iter().find(|e| e.serves(execution_id)) {
         info!(execution_arn = %found.execution_arn, event = found.event.as_str(), "this hook execution id already has its execution");
         return Ok(already_started(found));
     }
 
-    let resolved = deps.clients.lifecycle().resolve(deployment_id, Some(execution_id)).await?;
+    let resolved = deps.lifecycle.resolve(deployment_id, Some(execution_id)).await?;
     let mut context = resolved.context;
     let event = resolved.in_progress_hook.ok_or_else(|| {
         Error::invalid(
@@ -238,8 +251,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
     let name = execution_name(deployment_id, event);
     let doc = ExecutionDocument { context, plan, state };
     let input = serde_json::to_string(&doc).map_err(|e| Error::invalid("execution input", e.to_string()))?;
-    let started =
-        deps.clients.sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input).send().await;
+    let started = deps.sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input).send().await;
     match started {
         Ok(out) => Ok(Started::Execution(Output {
             execution_arn: out.execution_arn().to_string(),
@@ -249,7 +261,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
         })),
         // Another invocation started it between our lookup and now: look at whom it answers.
         Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => {
-            let existing = hook_executions(&deps.clients.sfn, &deps.state_machines, deployment_id).await?;
+            let existing = hook_executions(&deps.sfn, &deps.state_machines, deployment_id).await?;
             match existing.into_iter().find(|e| e.event == event) {
                 Some(found) if found.serves(execution_id) => Ok(already_started(&found)),
                 Some(other) => Ok(Started::EventServedByAnother(other)),
@@ -262,7 +274,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
 
 async fn load_plan(deps: &Deps, application: &str, group: &str) -> Result<Plan> {
     let name = hookline::contract::plan_parameter(&deps.plan_parameter_prefix, application, group);
-    let got = deps.clients.ssm.get_parameter().name(&name).send().await;
+    let got = deps.ssm.get_parameter().name(&name).send().await;
     let out = match got {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {

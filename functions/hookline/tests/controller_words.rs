@@ -8,8 +8,10 @@
 use std::path::{Path, PathBuf};
 
 /// What only CodeDeploy's adapter may say.
-const CODEDEPLOY_WORDS: [&str; 15] = [
+const CODEDEPLOY_WORDS: [&str; 17] = [
     "aws_sdk_codedeploy",
+    "DeploymentAlreadyCompleted",
+    "LifecycleEventAlreadyCompleted",
     "LifecycleEventStatus",
     ".codedeploy",
     "\"Created\"",

@@ -15,10 +15,13 @@
 //! answered `Failed` instead of waiting out CodeDeploy's hour (see
 //! [`dead_letter`]).
 
+use std::sync::Arc;
+
 use hookline::execution::{DeploymentContext, ExecutionDocument, HookStateMachines};
 use hookline::lifecycle::{EventStatus, HookStatus, Lifecycle, Reported};
+use hookline::rollback::Reach;
 use hookline::runtime::parse_event;
-use hookline::traffic::TrafficRouter;
+use hookline::traffic::RouterFactory;
 use hookline::{Clients, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,9 +33,13 @@ mod dead_letter;
 use dead_letter::BatchItemFailure;
 pub use dead_letter::BatchResponse;
 
-/// What rollback needs, built once per container.
+/// What rollback needs, built once per container: the deployment controller, the
+/// production routes, the executions (Step Functions) and the plans (SSM).
 pub struct Deps {
-    pub clients: Clients,
+    pub lifecycle: Arc<dyn Lifecycle>,
+    pub routers: Arc<dyn RouterFactory>,
+    pub sfn: aws_sdk_sfn::Client,
+    pub ssm: aws_sdk_ssm::Client,
     /// The state machines whose executions a console rollback stops.
     pub state_machine_arns: Vec<String>,
     /// The same two machines by event: the dead-letter consumer looks up a hook's execution.
@@ -42,6 +49,29 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// The AWS adapters, for `hook_state_machines` and plans under `plan_parameter_prefix`.
+    pub fn new(clients: &Clients, hook_state_machines: HookStateMachines, plan_parameter_prefix: String) -> Deps {
+        let state_machine_arns = [&hook_state_machines.canary, &hook_state_machines.post_traffic]
+            .into_iter()
+            .filter(|arn| !arn.is_empty())
+            .cloned()
+            .collect();
+        Deps {
+            lifecycle: Arc::new(clients.lifecycle()),
+            routers: Arc::new(clients.routers()),
+            sfn: clients.sfn.clone(),
+            ssm: clients.ssm.clone(),
+            state_machine_arns,
+            hook_state_machines,
+            plan_parameter_prefix,
+        }
+    }
+
+    /// What the shared rollback reaches, borrowed from these.
+    pub fn reach(&self) -> Reach<'_> {
+        Reach { lifecycle: self.lifecycle.as_ref(), routers: self.routers.as_ref(), sfn: &self.sfn, ssm: &self.ssm }
+    }
+
     /// Reads `CANARY_STATE_MACHINE_ARN`, `POST_TRAFFIC_STATE_MACHINE_ARN` and `PLAN_PARAMETER_PREFIX`.
     pub fn from_env(clients: Clients) -> Deps {
         let env = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
@@ -49,13 +79,7 @@ impl Deps {
             canary: env("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
             post_traffic: env("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
         };
-        let state_machine_arns = [&hook_state_machines.canary, &hook_state_machines.post_traffic]
-            .into_iter()
-            .filter(|arn| !arn.is_empty())
-            .cloned()
-            .collect();
-        let plan_parameter_prefix = hookline::contract::plan_parameter_prefix_from_env();
-        Deps { clients, state_machine_arns, hook_state_machines, plan_parameter_prefix }
+        Deps::new(&clients, hook_state_machines, hookline::contract::plan_parameter_prefix_from_env())
     }
 }
 
@@ -151,7 +175,7 @@ async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<O
     async {
         // Once the deployment has ended nobody waits for the hook, and traffic
         // is CodeDeploy's again (maybe a newer deployment's): touch nothing.
-        let status = deps.clients.lifecycle().status(&ctx.deployment_id).await?;
+        let status = deps.lifecycle.status(&ctx.deployment_id).await?;
         if !status.is_active() {
             info!(status = %status, "deployment already ended; nothing to answer");
             return Ok(Output { deployment_status: Some(status.to_string()), ..Output::default() });
@@ -170,14 +194,14 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
         // CodeDeploy, which may be terminating blue: restoring blue now would
         // send production to a dying task set. (finalize cannot fail after
         // its report, but a crash or a late retry could still land here.)
-        if deps.clients.lifecycle().event_status(ctx, hook.event).await? == Some(EventStatus::Succeeded) {
+        if deps.lifecycle.event_status(ctx, hook.event).await? == Some(EventStatus::Succeeded) {
             warn!(cause = %error, event = hook.event.as_str(), "hook already Succeeded; leaving traffic to CodeDeploy");
             return Ok(Output { already_reported: true, ..Output::default() });
         }
     }
     warn!(cause = %error, "rolling back");
     // Restore first, report second: CodeDeploy acts on the report at once.
-    let restored = deps.clients.router(ctx).restore().await;
+    let restored = deps.routers.router(ctx).restore().await;
     if let Err(e) = &restored {
         error!(error = %e, "restoring traffic failed; reporting Failed anyway so CodeDeploy's own rollback can act");
     }
@@ -194,13 +218,13 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
 }
 
 async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Reported> {
-    hookline::rollback::report_failed(&deps.clients, deployment_id, execution_id).await
+    hookline::rollback::report_failed(deps.lifecycle.as_ref(), deployment_id, execution_id).await
 }
 
 async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
     let reason = input.reason.clone().unwrap_or_else(|| "rolled back by an operator".into());
     let done = hookline::rollback::console(
-        &deps.clients,
+        deps.reach(),
         &deps.state_machine_arns,
         &input.deployment_id,
         &reason,

@@ -2,15 +2,13 @@
 //! once, compared with what the previous step left (drift fails with nothing
 //! modified) and with the target (no call when already there).
 
-use hookline::execution::{now_epoch, RolloutState};
-use hookline::lifecycle::ensure_active;
-use hookline::plan::Step;
-use hookline::runtime::parse_event;
-use hookline::traffic::{Cohort, Weights};
 use std::sync::Arc;
 
-use hookline::lifecycle::Lifecycle;
-use hookline::traffic::RouterFactory;
+use hookline::execution::{now_epoch, RolloutState};
+use hookline::lifecycle::{ensure_active, Lifecycle};
+use hookline::plan::Step;
+use hookline::runtime::parse_event;
+use hookline::traffic::{Cohort, RouterFactory, Weights};
 use hookline::{Clients, Error, Result};
 use serde_json::Value;
 use tracing::{info, info_span, Instrument};

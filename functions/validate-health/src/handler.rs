@@ -4,15 +4,14 @@
 //! deployment is no longer in progress or the hook budget is spent, so the
 //! hook is always answered before CodeDeploy's deadline.
 
+use std::sync::Arc;
+
 use hookline::contract::{DeploymentGateInput, Gate, HealthGateInput};
 use hookline::execution::{now_epoch, DeploymentContext, RolloutState};
-use hookline::health::{bake_progress, Check};
+use hookline::health::{bake_progress, Check, HealthFacts};
 use hookline::lifecycle::{ensure_active, Lifecycle};
 use hookline::plan::{human, Plan, MAX_HOOK_BUDGET_SECONDS};
 use hookline::runtime::parse_event;
-use std::sync::Arc;
-
-use hookline::health::HealthFacts;
 use hookline::{Clients, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

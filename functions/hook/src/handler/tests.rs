@@ -43,7 +43,7 @@ const AFTER_HOOK: &str = "eyJhZnRlciI6ImFsbG93LXRyYWZmaWMifQ==";
 fn deps(rules: &[&Rule]) -> Deps {
     let none = no_execution();
     let all: Vec<&Rule> = rules.iter().copied().chain([&none]).collect();
-    Deps { clients: mocked_clients(&all), state_machines: machines(), plan_parameter_prefix: "/hookline".into() }
+    Deps::new(&mocked_clients(&all), machines(), "/hookline".into())
 }
 
 fn event() -> Value {

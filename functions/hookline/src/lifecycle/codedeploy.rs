@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_codedeploy::types::{DeploymentStatus as CodeDeployStatus, LifecycleEventStatus, TargetLabel};
 
-use super::{DeploymentStatus, EventStatus, HookStatus, Lifecycle, Reported, Resolved};
+use super::{DeploymentStatus, EventStatus, HookStatus, Lifecycle, Reported, Resolved, Stop};
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
 use crate::{Error, Result};
@@ -178,20 +178,21 @@ impl Lifecycle for CodeDeploy {
             .map(event_status))
     }
 
-    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<String> {
-        let out = self
-            .codedeploy
-            .stop_deployment()
-            .deployment_id(deployment_id)
-            .auto_rollback_enabled(true)
-            .send()
-            .await
-            .aws("StopDeployment")?;
-        Ok(format!(
+    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop> {
+        let sent =
+            self.codedeploy.stop_deployment().deployment_id(deployment_id).auto_rollback_enabled(true).send().await;
+        let out = match sent {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_deployment_already_completed_exception()) => {
+                return Ok(Stop::AlreadyEnded);
+            }
+            Err(e) => return Err(Error::from_sdk("StopDeployment", e)),
+        };
+        Ok(Stop::Stopping(format!(
             "{}{}",
             out.status().map(|s| s.as_str()).unwrap_or("Pending"),
             out.status_message().map(|m| format!(": {m}")).unwrap_or_default()
-        ))
+        )))
     }
 }
 

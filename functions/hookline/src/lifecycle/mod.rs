@@ -90,6 +90,15 @@ pub enum EventStatus {
     Unrecognized(String),
 }
 
+/// What asking the controller to stop with rollback came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// Stopping; the controller's status message.
+    Stopping(String),
+    /// The deployment had already ended on its own: nothing to stop.
+    AlreadyEnded,
+}
+
 /// A resolved hook invocation: the context, plus which event is waiting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
@@ -114,8 +123,8 @@ pub trait Lifecycle: Send + Sync {
     async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported>;
     /// The status of `event` on the deployment's target, if listed.
     async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>>;
-    /// Stops the deployment and asks the controller to roll back; returns its status message.
-    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<String>;
+    /// Stops the deployment and asks the controller to roll back.
+    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop>;
 }
 
 /// Fails with `DeploymentStopped` unless the deployment is still active.

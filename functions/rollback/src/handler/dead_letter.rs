@@ -35,7 +35,7 @@
 
 use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 use hookline::execution::hook_executions;
-use hookline::lifecycle::{Lifecycle, Reported};
+use hookline::lifecycle::Reported;
 use hookline::runtime::parse_event;
 use hookline::{Error, Result};
 use serde::Serialize;
@@ -122,12 +122,12 @@ async fn handle_record(deps: &Deps, record: &Value) -> Result<Handled> {
 }
 
 async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Handled> {
-    let lifecycle = deps.clients.lifecycle();
+    let lifecycle = deps.lifecycle.as_ref();
     let status = lifecycle.status(deployment_id).await?;
     if !status.is_active() {
         return Ok(Handled::Left(format!("deployment is {status}: nobody waits for the hook")));
     }
-    let executions = hook_executions(&deps.clients.sfn, &deps.hook_state_machines, deployment_id).await?;
+    let executions = hook_executions(&deps.sfn, &deps.hook_state_machines, deployment_id).await?;
     if let Some(own) = executions.iter().find(|e| e.serves(execution_id)) {
         return Ok(Handled::Left(format!(
             "execution {} ({}) answers this hook",
@@ -159,7 +159,7 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
     }
 
     let mut ctx = resolved.context;
-    match hookline::rollback::production_rule(&deps.clients, &ctx, &deps.plan_parameter_prefix).await {
+    match hookline::rollback::production_rule(&deps.ssm, &ctx, &deps.plan_parameter_prefix).await {
         Ok(rule) => ctx.set_production_rule(rule),
         // Without a plan `hook` would have answered Failed before any execution moved traffic, and
         // nothing says whether production lives on the listener or on a rule: answer, restore nothing.

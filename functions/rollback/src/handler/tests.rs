@@ -42,12 +42,9 @@ fn deps(rules: &[&Rule]) -> Deps {
         .then_output(|| hook_event("BeforeAllowTraffic", "InProgress"));
     let mut all = rules.to_vec();
     all.push(&pending);
-    Deps {
-        clients: mocked_clients(&all),
-        state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()],
-        hook_state_machines: hookline::execution::mocks::machines(),
-        plan_parameter_prefix: "/hookline".into(),
-    }
+    let deps = Deps::new(&mocked_clients(&all), hookline::execution::mocks::machines(), "/hookline".into());
+    assert_eq!(deps.state_machine_arns, [CANARY, POST_TRAFFIC], "the console form stops both machines' executions");
+    deps
 }
 
 /// A `match_requests` filter logging `name` to `calls` and recording the request.
