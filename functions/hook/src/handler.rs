@@ -12,15 +12,13 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 use hookline::error::AwsResultExt;
 use hookline::execution::{
     execution_name, hook_executions, now_epoch, ExecutionDocument, HookEvent, HookExecution, HookKind, HookRef,
     HookStateMachines, RolloutState,
 };
-use hookline::lifecycle::{HookStatus, Lifecycle, Reported};
+use hookline::lifecycle::{CodeDeploy, HookStatus, Invocation, Lifecycle, Reported};
 use hookline::plan::Plan;
-use hookline::runtime::parse_event;
 use hookline::{Clients, Error, Result};
 use serde::Serialize;
 use serde_json::Value;
@@ -95,15 +93,7 @@ pub struct ReportedFailed {
 /// report itself failed (Lambda's retries, then the dead-letter queue's consumer, try again), or
 /// the event in progress is answered by another hook execution id's execution.
 pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
-    let event: CodeDeployLifecycleEvent = parse_event(event)?;
-    let deployment_id = event.deployment_id.clone();
-    let execution_id = event.lifecycle_event_hook_execution_id.clone();
-    if deployment_id.is_empty() || execution_id.is_empty() {
-        return Err(Error::invalid(
-            if deployment_id.is_empty() { "DeploymentId" } else { "LifecycleEventHookExecutionId" },
-            "a non-empty string",
-        ));
-    }
+    let Invocation { deployment_id, execution_id } = CodeDeploy::invocation(event)?;
     let span = info_span!("hook", deployment_id = %deployment_id);
     async {
         match start(deps, &deployment_id, &execution_id).await {

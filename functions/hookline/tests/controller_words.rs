@@ -8,8 +8,9 @@
 use std::path::{Path, PathBuf};
 
 /// What only CodeDeploy's adapter may say.
-const CODEDEPLOY_WORDS: [&str; 17] = [
+const CODEDEPLOY_WORDS: [&str; 18] = [
     "aws_sdk_codedeploy",
+    "aws_lambda_events::codedeploy",
     "DeploymentAlreadyCompleted",
     "LifecycleEventAlreadyCompleted",
     "LifecycleEventStatus",

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_codedeploy::types::{DeploymentStatus as CodeDeployStatus, LifecycleEventStatus, TargetLabel};
 
-use super::{DeploymentStatus, EventStatus, HookStatus, Lifecycle, Reported, Resolved, Stop};
+use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
+
+use super::{DeploymentStatus, EventStatus, HookStatus, Invocation, Lifecycle, Reported, Resolved, Stop};
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
 use crate::{Error, Result};
@@ -197,6 +199,19 @@ impl Lifecycle for CodeDeploy {
 }
 
 impl CodeDeploy {
+    /// Reads CodeDeploy's hook payload `{"DeploymentId", "LifecycleEventHookExecutionId"}`;
+    /// both must be non-empty.
+    pub fn invocation(event: serde_json::Value) -> Result<Invocation> {
+        let event: CodeDeployLifecycleEvent = crate::runtime::parse_event(event)?;
+        if event.deployment_id.is_empty() {
+            return Err(Error::invalid("DeploymentId", "a non-empty string"));
+        }
+        if event.lifecycle_event_hook_execution_id.is_empty() {
+            return Err(Error::invalid("LifecycleEventHookExecutionId", "a non-empty string"));
+        }
+        Ok(Invocation { deployment_id: event.deployment_id, execution_id: event.lifecycle_event_hook_execution_id })
+    }
+
     async fn target_group_arns(&self, names: &[String]) -> Result<HashMap<String, String>> {
         let out = self
             .elbv2

@@ -16,6 +16,14 @@ use serde::Serialize;
 
 pub use codedeploy::CodeDeploy;
 
+/// One invocation of the hook function by a deployment controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub deployment_id: String,
+    /// The hook's opaque id, answered exactly once.
+    pub execution_id: String,
+}
+
 use crate::execution::{DeploymentContext, HookEvent};
 use crate::Result;
 

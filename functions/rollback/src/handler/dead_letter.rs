@@ -33,10 +33,8 @@
 //! has `ReportBatchItemFailures`; "Handling errors for an SQS event source in
 //! Lambda", AWS Lambda developer guide).
 
-use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 use hookline::execution::hook_executions;
-use hookline::lifecycle::Reported;
-use hookline::runtime::parse_event;
+use hookline::lifecycle::{CodeDeploy, Invocation, Reported};
 use hookline::{Error, Result};
 use serde::Serialize;
 use serde_json::Value;
@@ -107,15 +105,10 @@ async fn handle_record(deps: &Deps, record: &Value) -> Result<Handled> {
         .ok_or_else(|| Error::invalid("Records[].body", "the dead-lettered hook event, as JSON text"))?;
     let payload: Value = serde_json::from_str(body)
         .map_err(|e| Error::invalid("Records[].body", format!("the hook event as JSON ({e})")))?;
-    let hook_event: CodeDeployLifecycleEvent = parse_event(payload).map_err(|e| match e {
+    let Invocation { deployment_id, execution_id } = CodeDeploy::invocation(payload).map_err(|e| match e {
         Error::InvalidInput { field, expected } => Error::invalid(format!("Records[].body.{field}"), expected),
         other => other,
     })?;
-    let (deployment_id, execution_id) = (hook_event.deployment_id, hook_event.lifecycle_event_hook_execution_id);
-    if deployment_id.is_empty() || execution_id.is_empty() {
-        let field = if deployment_id.is_empty() { "DeploymentId" } else { "LifecycleEventHookExecutionId" };
-        return Err(Error::invalid(format!("Records[].body.{field}"), "a non-empty string"));
-    }
     answer_unserved_hook(deps, &deployment_id, &execution_id)
         .instrument(info_span!("rollback", deployment_id = %deployment_id, dead_letter = true))
         .await
