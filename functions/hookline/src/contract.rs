@@ -6,15 +6,19 @@
 //! - execution names: `<deployment-id>-<event>` ([`execution_name`]);
 //! - [`state`]: the state names the CLI reads from execution history;
 //! - each function's input ([`ShiftWeightInput`], [`HealthGateInput`], [`DeploymentGateInput`],
-//!   [`FinalizeInput`], [`RollbackInput`], [`RollbackConsoleInput`], [`RegisterTaskdefInput`]).
+//!   [`FinalizeInput`], [`RollbackInput`], [`RollbackConsoleInput`], [`RegisterTaskdefInput`]),
+//!   and the outputs the state machines read back ([`GateOutput`]; `shift-weight` answers a
+//!   [`RolloutState`]).
 //!
 //! The tests at the bottom load `statemachine/*.asl.json` and check that every
-//! state named here exists with the expected type, and that each function Task
-//! passes exactly the fields of its function's input type.
+//! state named here exists with the expected type, that each function Task
+//! passes exactly the fields of its function's input type, and that every path
+//! the machines read from a function's result names a field of its output.
 
 use serde::{Deserialize, Serialize};
 
 use crate::execution::{DeploymentContext, ExecutionDocument, HookEvent, RolloutState};
+use crate::health::Check;
 use crate::plan::{Plan, Step};
 
 /// The environment variable that overrides where plans live.
@@ -107,6 +111,17 @@ pub struct HealthGateInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentGateInput {
     pub deployment_id: String,
+}
+
+/// `validate-health`'s answer (written to `$.health` by the canary and post-traffic
+/// machines, to `$.outcome` by `release`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum GateOutput {
+    /// The `ready` and `bake` gates.
+    Health { healthy: bool, done: bool, wait_seconds: u64, checked_at: i64, checks: Vec<Check> },
+    /// The `deployment` gate: hookline's deployment status word and whether it has ended.
+    Deployment { status: String, done: bool },
 }
 
 /// `finalize`'s input: the execution document.

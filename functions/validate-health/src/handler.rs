@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use hookline::contract::{DeploymentGateInput, Gate, HealthGateInput};
 use hookline::execution::{now_epoch, DeploymentContext, RolloutState};
-use hookline::health::{bake_progress, Check, HealthFacts};
+use hookline::health::{bake_progress, HealthFacts};
 use hookline::lifecycle::{ensure_active, Lifecycle};
 use hookline::plan::{human, Plan, MAX_HOOK_BUDGET_SECONDS};
 use hookline::runtime::parse_event;
 use hookline::{Clients, Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -73,12 +73,7 @@ impl Input {
 }
 
 /// A gate's answer (written to `$.health` / `$.outcome`).
-#[derive(Debug, Serialize, PartialEq, Eq)]
-#[serde(untagged)]
-pub enum Output {
-    Health { healthy: bool, done: bool, wait_seconds: u64, checked_at: i64, checks: Vec<Check> },
-    Deployment { status: String, done: bool },
-}
+pub use hookline::contract::GateOutput as Output;
 
 /// Runs the gate named by `gate`.
 pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {

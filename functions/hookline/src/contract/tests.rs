@@ -166,3 +166,56 @@ fn names_are_stable() {
     assert_eq!(execution_name("d-ABC123XYZ", HookEvent::AfterAllowTraffic), "d-ABC123XYZ-AfterAllowTraffic");
     assert_eq!(execution_name("d-A B/C", HookEvent::AfterAllowTraffic), "d-ABC-AfterAllowTraffic");
 }
+
+/// Every string in `value`, recursively (Choice variables, `SecondsPath`, `.$` parameters, intrinsics).
+fn strings<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+    match value {
+        Value::String(s) => found.push(s),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, found)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, found)),
+        _ => {}
+    }
+}
+
+/// The field names read under `result_path` (`$.health.done` -> `done`) anywhere in `text`.
+fn fields_read(text: &str, result_path: &str) -> Vec<String> {
+    let prefix = format!("{result_path}.");
+    text.match_indices(&prefix)
+        .map(|(at, _)| {
+            text[at + prefix.len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+        })
+        .collect()
+}
+
+#[test]
+fn every_path_read_from_a_function_result_names_a_field_of_its_output() {
+    let health = fields_of(&GateOutput::Health {
+        healthy: true,
+        done: true,
+        wait_seconds: 1,
+        checked_at: 0,
+        checks: Vec::new(),
+    });
+    let deployment = fields_of(&GateOutput::Deployment { status: "Succeeded".into(), done: true });
+    let rollout = fields_of(&RolloutState { bake_until: Some(1), ..rollout_state(0, 0) });
+
+    let mut checked = 0;
+    for (machine, asl) in machines() {
+        for (name, st) in states(&asl) {
+            let outputs = match (st["Resource"].as_str(), st["Parameters"]["gate"].as_str()) {
+                (Some("${ValidateHealthFunctionArn}"), Some("deployment")) => &deployment,
+                (Some("${ValidateHealthFunctionArn}"), _) => &health,
+                (Some("${ShiftWeightFunctionArn}"), _) => &rollout,
+                _ => continue,
+            };
+            let result_path = st["ResultPath"].as_str().unwrap_or_else(|| panic!("{machine}.{name}: no ResultPath"));
+            let mut texts = Vec::new();
+            strings(&asl, &mut texts);
+            for field in texts.iter().flat_map(|t| fields_read(t, result_path)) {
+                assert!(outputs.contains(&field), "{machine} reads {result_path}.{field}, not in {outputs:?} ({name})");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} reads checked");
+}
