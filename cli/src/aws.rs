@@ -183,14 +183,15 @@ impl Aws {
     pub async fn context(&self, deployment_id: &str, document: Option<&ExecutionDocument>) -> R<DeploymentContext> {
         if let Some(doc) = document {
             let mut ctx = doc.context.clone();
-            if ctx.prod_rule_arn.is_none() {
-                ctx.prod_rule_arn = doc.plan.traffic.production_rule_arn.clone();
+            if ctx.production.rule_arn().is_none() {
+                ctx.set_production_rule(doc.plan.traffic.production_rule_arn.clone());
             }
             return Ok(ctx);
         }
         let mut ctx = self.clients.lifecycle().resolve(deployment_id, None).await?.context;
-        ctx.prod_rule_arn =
-            hookline::rollback::production_rule(&self.clients, &ctx, &self.settings.plan_parameter_prefix).await?;
+        let rule =
+            hookline::rollback::production_rule(&self.clients.ssm, &ctx, &self.settings.plan_parameter_prefix).await?;
+        ctx.set_production_rule(rule);
         Ok(ctx)
     }
 

@@ -3,13 +3,14 @@
 //! approved or rejected, and the timeline lines `watch` prints. Pure: events
 //! come in as [`Event`]s, built from the SDK or from JSON fixtures.
 
+use hookline::contract::state;
 use hookline::execution::ExecutionDocument;
 use hookline::plan::{human, Step};
 use serde::Serialize;
 use serde_json::Value;
 
-/// State names of the canary and post-traffic definitions (statemachine/README.md).
-const HEALTH_STATES: [&str; 2] = ["ValidateGreen", "Bake"];
+/// The health-gate states of the canary and post-traffic definitions.
+const HEALTH_STATES: [&str; 2] = [state::VALIDATE_GREEN, state::BAKE];
 
 /// One history event, reduced to what hookline reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -208,25 +209,25 @@ impl Tracker {
         let index = self.index.unwrap_or(0);
         let step: Option<Step> = self.step.clone().and_then(|s| serde_json::from_value(s).ok());
         match name.as_str() {
-            "ValidateGreen" if !self.bake_announced => {
+            state::VALIDATE_GREEN if !self.bake_announced => {
                 self.bake_announced = true;
                 Some("checking green through the test listener".into())
             }
-            "ShiftWeight" | "RouteCohort" | "RequestApproval" => {
+            state::SHIFT_WEIGHT | state::ROUTE_COHORT | state::REQUEST_APPROVAL => {
                 let what = step.map(|s| s.describe()).unwrap_or_else(|| name.clone());
                 Some(format!("{}  {what}", self.step_label(index)))
             }
-            "Advance" => {
+            state::ADVANCE => {
                 self.steps_done = self.steps_done.max(index + 1);
                 None
             }
-            "Bake" if self.step.is_none() && !self.bake_announced => {
+            state::BAKE if self.step.is_none() && !self.bake_announced => {
                 // post-traffic: one bake under full traffic.
                 self.bake_announced = true;
                 let bake = self.document.as_ref().map(|d| d.plan.post_traffic.bake_seconds).unwrap_or(0);
                 Some(format!("bake under full traffic for {}", human(bake)))
             }
-            "Finalize" => {
+            state::FINALIZE => {
                 if let Some(n) = self.step_count() {
                     if self
                         .document
@@ -239,7 +240,7 @@ impl Tracker {
                 }
                 Some("finalize: remove cohort rules, report the hook Succeeded".into())
             }
-            "Rollback" => {
+            state::ROLLBACK => {
                 let why = input
                     .as_ref()
                     .and_then(|i| i.get("error"))
@@ -391,7 +392,7 @@ pub fn marks(events: &[Event]) -> Vec<Mark> {
     for e in events {
         let before = t.last_state.clone();
         let line = t.feed(e);
-        let entered_bake = t.last_state.as_deref() == Some("Bake") && before.as_deref() != Some("Bake");
+        let entered_bake = t.last_state.as_deref() == Some(state::BAKE) && before.as_deref() != Some(state::BAKE);
         if entered_bake && e.kind.ends_with("StateEntered") {
             let bake =
                 t.step.clone().and_then(|v| serde_json::from_value::<Step>(v).ok()).map(|s| s.worst_case_seconds());
@@ -430,7 +431,7 @@ pub fn marks(events: &[Event]) -> Vec<Mark> {
             ("info", None)
         };
         let green = match kind {
-            "step" if t.last_state.as_deref() == Some("ShiftWeight") => {
+            "step" if t.last_state.as_deref() == Some(state::SHIFT_WEIGHT) => {
                 match t.step.clone().and_then(|v| serde_json::from_value::<Step>(v).ok()) {
                     Some(Step::Weight { weight, .. }) => Some(weight),
                     _ => None,
@@ -444,8 +445,8 @@ pub fn marks(events: &[Event]) -> Vec<Mark> {
     out
 }
 
-fn gate_name(state: &str) -> &'static str {
-    if state == "ValidateGreen" {
+fn gate_name(state_name: &str) -> &'static str {
+    if state_name == state::VALIDATE_GREEN {
         "ready gate"
     } else {
         "bake gate"

@@ -54,14 +54,16 @@ pub async fn run(aws: &Aws, deployment_id: &str, yes: bool, reason: Option<&str>
     }
     let who = aws.caller().await;
     let reason = reason.map(str::to_string).unwrap_or_else(|| format!("rolled back with hookline rollback by {who}"));
-    let done = hookline::rollback::console(
-        &aws.clients,
-        &machines,
-        deployment_id,
-        &reason,
-        &aws.settings.plan_parameter_prefix,
-    )
-    .await?;
+    let (lifecycle, routers) = (aws.clients.lifecycle(), aws.clients.routers());
+    let reach = hookline::rollback::Reach {
+        lifecycle: &lifecycle,
+        routers: &routers,
+        sfn: &aws.clients.sfn,
+        ssm: &aws.clients.ssm,
+    };
+    let done =
+        hookline::rollback::console(reach, &machines, deployment_id, &reason, &aws.settings.plan_parameter_prefix)
+            .await?;
     if !done.restored {
         return Err(fail(format!(
             "deployment {deployment_id} {} before the rollback reached it: production left as it is \

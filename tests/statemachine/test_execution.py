@@ -24,9 +24,11 @@ CONTEXT = {
     "hook": {"kind": "codedeploy", "event": "BeforeAllowTraffic", "execution_id": "hook-exec-1"},
     "cluster": "demo",
     "service": "web",
-    "prod_listener_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/demo/1/80",
+    "production": {
+        "kind": "alb-listener",
+        "listener_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/demo/1/80",
+    },
     "test_listener_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/demo/1/8080",
-    "prod_rule_arn": None,
     "blue": {"target_group_arn": "arn:tg/web-blue", "target_group_name": "web-blue", "task_set_arn": None},
     "green": {"target_group_arn": "arn:tg/web-green", "target_group_name": "web-green", "task_set_arn": None},
 }

@@ -3,36 +3,49 @@
 //! the report goes to the rollback path and is reported `Failed`; nothing
 //! after it can fail.
 
+use std::sync::Arc;
+
+use hookline::contract::last_release_parameter;
 use hookline::error::AwsResultExt;
 use hookline::execution::{now_epoch, DeploymentContext, ExecutionDocument, HookEvent};
 use hookline::lifecycle::{HookStatus, Lifecycle, Reported};
 use hookline::runtime::parse_event;
-use hookline::traffic::TrafficRouter;
+use hookline::traffic::RouterFactory;
 use hookline::{Clients, Error, Result};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tracing::{info, info_span, warn, Instrument};
 
-/// What finalize needs, built once per container.
+/// What finalize needs, built once per container: the deployment controller, the
+/// production routes, and the parameter store the release record goes to.
 pub struct Deps {
-    pub clients: Clients,
+    pub lifecycle: Arc<dyn Lifecycle>,
+    pub routers: Arc<dyn RouterFactory>,
+    pub ssm: aws_sdk_ssm::Client,
     pub plan_parameter_prefix: String,
 }
 
 impl Deps {
+    /// The AWS adapters, with plans under `plan_parameter_prefix`.
+    pub fn new(clients: &Clients, plan_parameter_prefix: String) -> Deps {
+        Deps {
+            lifecycle: Arc::new(clients.lifecycle()),
+            routers: Arc::new(clients.routers()),
+            ssm: clients.ssm.clone(),
+            plan_parameter_prefix,
+        }
+    }
+
     /// Reads `PLAN_PARAMETER_PREFIX` (default `/hookline`).
     pub fn from_env(clients: Clients) -> Deps {
-        Deps {
-            clients,
-            plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into()),
-        }
+        Deps::new(&clients, hookline::contract::plan_parameter_prefix_from_env())
     }
 }
 
 /// The report made.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Output {
-    pub reported: &'static str,
+    pub reported: HookStatus,
     pub already_reported: bool,
     pub cohort_rules_removed: usize,
 }
@@ -44,9 +57,8 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     let hook = ctx.hook.clone().ok_or_else(|| Error::invalid("context.hook", "the lifecycle hook to report"))?;
     async {
         // A failure up to the report still goes to rollback and reports Failed.
-        let removed = deps.clients.router(ctx).remove_cohorts().await?;
-        let reported =
-            deps.clients.lifecycle().report(&ctx.deployment_id, &hook.execution_id, HookStatus::Succeeded).await?;
+        let removed = deps.routers.router(ctx).remove_cohorts().await?;
+        let reported = deps.lifecycle.report(&ctx.deployment_id, &hook.execution_id, HookStatus::Succeeded).await?;
         info!(event = hook.event.as_str(), ?reported, cohort_rules_removed = removed, "hook reported Succeeded");
         // Nothing after a Succeeded report may fail: a rollback now would move
         // production back to a task set CodeDeploy is about to terminate. So
@@ -56,7 +68,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
             record_release(deps, ctx).await;
         }
         Ok(Output {
-            reported: "Succeeded",
+            reported: HookStatus::Succeeded,
             already_reported: reported == Reported::Already,
             cohort_rules_removed: removed,
         })
@@ -70,12 +82,7 @@ mod tests;
 
 /// Writes `<prefix>/<application>/<group>/last-release`; a failure is logged, not returned.
 async fn record_release(deps: &Deps, ctx: &DeploymentContext) {
-    let name = format!(
-        "{}/{}/{}/last-release",
-        deps.plan_parameter_prefix.trim_end_matches('/'),
-        ctx.application,
-        ctx.deployment_group
-    );
+    let name = last_release_parameter(&deps.plan_parameter_prefix, &ctx.application, &ctx.deployment_group);
     let record = json!({
         "deployment_id": ctx.deployment_id,
         "finished_at": now_epoch(),
@@ -83,7 +90,6 @@ async fn record_release(deps: &Deps, ctx: &DeploymentContext) {
         "task_set": ctx.green.task_set_arn,
     });
     let written = deps
-        .clients
         .ssm
         .put_parameter()
         .name(&name)

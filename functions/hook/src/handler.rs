@@ -10,38 +10,49 @@
 //! anything, `hook` looks up the deployment's executions; one whose input
 //! answers this `LifecycleEventHookExecutionId` means "already started".
 
-use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
+use std::sync::Arc;
+
 use hookline::error::AwsResultExt;
 use hookline::execution::{
     execution_name, hook_executions, now_epoch, ExecutionDocument, HookEvent, HookExecution, HookKind, HookRef,
     HookStateMachines, RolloutState,
 };
-use hookline::lifecycle::{HookStatus, Lifecycle, Reported};
+use hookline::lifecycle::{CodeDeploy, HookStatus, Invocation, Lifecycle, Reported};
 use hookline::plan::Plan;
-use hookline::runtime::parse_event;
 use hookline::{Clients, Error, Result};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, info_span, warn, Instrument};
 
-/// What the hook function needs, built once per container.
+/// What the hook function needs, built once per container: the deployment controller,
+/// the executions (Step Functions) and the plans (SSM).
 pub struct Deps {
-    pub clients: Clients,
+    pub lifecycle: Arc<dyn Lifecycle>,
+    pub sfn: aws_sdk_sfn::Client,
+    pub ssm: aws_sdk_ssm::Client,
     pub state_machines: HookStateMachines,
     pub plan_parameter_prefix: String,
 }
 
 impl Deps {
+    /// The AWS adapters, for `state_machines` and plans under `plan_parameter_prefix`.
+    pub fn new(clients: &Clients, state_machines: HookStateMachines, plan_parameter_prefix: String) -> Deps {
+        Deps {
+            lifecycle: Arc::new(clients.lifecycle()),
+            sfn: clients.sfn.clone(),
+            ssm: clients.ssm.clone(),
+            state_machines,
+            plan_parameter_prefix,
+        }
+    }
+
     /// Reads the state machine ARNs and the plan prefix from the environment.
     pub fn from_env(clients: Clients) -> Deps {
-        Deps {
-            clients,
-            state_machines: HookStateMachines {
-                canary: std::env::var("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
-                post_traffic: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
-            },
-            plan_parameter_prefix: std::env::var("PLAN_PARAMETER_PREFIX").unwrap_or_else(|_| "/hookline".into()),
-        }
+        let state_machines = HookStateMachines {
+            canary: std::env::var("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
+            post_traffic: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
+        };
+        Deps::new(&clients, state_machines, hookline::contract::plan_parameter_prefix_from_env())
     }
 }
 
@@ -67,7 +78,7 @@ pub enum Reply {
 /// The hook answered `Failed` by `hook` itself, and why.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct ReportedFailed {
-    pub reported: &'static str,
+    pub reported: HookStatus,
     /// The hook had already been answered (the deployment ended, or another path answered it).
     pub already_reported: bool,
     pub error_type: &'static str,
@@ -82,15 +93,7 @@ pub struct ReportedFailed {
 /// report itself failed (Lambda's retries, then the dead-letter queue's consumer, try again), or
 /// the event in progress is answered by another hook execution id's execution.
 pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
-    let event: CodeDeployLifecycleEvent = parse_event(event)?;
-    let deployment_id = event.deployment_id.clone();
-    let execution_id = event.lifecycle_event_hook_execution_id.clone();
-    if deployment_id.is_empty() || execution_id.is_empty() {
-        return Err(Error::invalid(
-            if deployment_id.is_empty() { "DeploymentId" } else { "LifecycleEventHookExecutionId" },
-            "a non-empty string",
-        ));
-    }
+    let Invocation { deployment_id, execution_id } = CodeDeploy::invocation(event)?;
     let span = info_span!("hook", deployment_id = %deployment_id);
     async {
         match start(deps, &deployment_id, &execution_id).await {
@@ -117,14 +120,14 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
             }
             Err(err) => {
                 error!(error = %err, error_type = err.error_type(), "could not start the execution; reporting the hook Failed");
-                let lifecycle = deps.clients.lifecycle();
+                let lifecycle = deps.lifecycle.as_ref();
                 // A late retry or duplicate delivery for a deployment that has ended: nobody waits for
-                // the hook any more (CodeDeploy would answer LifecycleEventAlreadyCompleted): no report.
+                // the hook any more (the controller would refuse the answer as already given): no report.
                 match lifecycle.status(&deployment_id).await {
                     Ok(status) if !status.is_active() => {
-                        info!(status = %status.0, "deployment already ended; the hook needs no answer");
+                        info!(status = %status, "deployment already ended; the hook needs no answer");
                         return Ok(Reply::ReportedFailed(ReportedFailed {
-                            reported: HookStatus::Failed.as_str(),
+                            reported: HookStatus::Failed,
                             already_reported: true,
                             error_type: err.error_type(),
                             error: err.to_string(),
@@ -137,7 +140,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
                     Ok(reported) => {
                         info!(?reported, "hook reported Failed");
                         Ok(Reply::ReportedFailed(ReportedFailed {
-                            reported: HookStatus::Failed.as_str(),
+                            reported: HookStatus::Failed,
                             already_reported: reported == Reported::Already,
                             error_type: err.error_type(),
                             error: err.to_string(),
@@ -175,15 +178,15 @@ fn already_started(found: &HookExecution) -> Started {
 async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Started> {
     // First, before anything that needs the deployment still in progress: a duplicate or a
     // late retry of an invocation whose execution exists (running or ended) is done.
-    let existing = hook_executions(&deps.clients.sfn, &deps.state_machines, deployment_id).await?;
+    let existing = hook_executions(&deps.sfn, &deps.state_machines, deployment_id).await?;
     if let Some(found) = existing.iter().find(|e| e.serves(execution_id)) {
         info!(execution_arn = %found.execution_arn, event = found.event.as_str(), "this hook execution id already has its execution");
         return Ok(already_started(found));
     }
 
-    let resolved = deps.clients.lifecycle().resolve(deployment_id, Some(execution_id)).await?;
+    let resolved = deps.lifecycle.resolve(deployment_id, Some(execution_id)).await?;
     let mut context = resolved.context;
-    let event = resolved.in_progress_event.as_deref().and_then(HookEvent::from_name).ok_or_else(|| {
+    let event = resolved.in_progress_hook.ok_or_else(|| {
         Error::invalid(
             "lifecycle event",
             format!(
@@ -202,7 +205,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
     context.hook = Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: execution_id.to_string() });
 
     let plan = load_plan(deps, &context.application, &context.deployment_group).await?;
-    context.prod_rule_arn = plan.traffic.production_rule_arn.clone();
+    context.set_production_rule(plan.traffic.production_rule_arn.clone());
 
     // The hook's hour runs from when CodeDeploy started the lifecycle event, not from when
     // this invocation got to run: queueing and Lambda's async retries spend that hour too,
@@ -238,8 +241,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
     let name = execution_name(deployment_id, event);
     let doc = ExecutionDocument { context, plan, state };
     let input = serde_json::to_string(&doc).map_err(|e| Error::invalid("execution input", e.to_string()))?;
-    let started =
-        deps.clients.sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input).send().await;
+    let started = deps.sfn.start_execution().state_machine_arn(state_machine_arn).name(&name).input(input).send().await;
     match started {
         Ok(out) => Ok(Started::Execution(Output {
             execution_arn: out.execution_arn().to_string(),
@@ -249,7 +251,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
         })),
         // Another invocation started it between our lookup and now: look at whom it answers.
         Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => {
-            let existing = hook_executions(&deps.clients.sfn, &deps.state_machines, deployment_id).await?;
+            let existing = hook_executions(&deps.sfn, &deps.state_machines, deployment_id).await?;
             match existing.into_iter().find(|e| e.event == event) {
                 Some(found) if found.serves(execution_id) => Ok(already_started(&found)),
                 Some(other) => Ok(Started::EventServedByAnother(other)),
@@ -261,8 +263,8 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
 }
 
 async fn load_plan(deps: &Deps, application: &str, group: &str) -> Result<Plan> {
-    let name = format!("{}/{application}/{group}", deps.plan_parameter_prefix.trim_end_matches('/'));
-    let got = deps.clients.ssm.get_parameter().name(&name).send().await;
+    let name = hookline::contract::plan_parameter(&deps.plan_parameter_prefix, application, group);
+    let got = deps.ssm.get_parameter().name(&name).send().await;
     let out = match got {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {

@@ -1,4 +1,6 @@
-//! AWS clients, built once per Lambda container in `main` and lent to handlers.
+//! AWS clients, built once per Lambda container in `main`: the adapters behind the
+//! handlers' interfaces ([`crate::lifecycle::Lifecycle`], [`crate::traffic::RouterFactory`],
+//! [`crate::health::HealthFacts`]) are made from them.
 
 use aws_config::BehaviorVersion;
 
@@ -40,6 +42,11 @@ impl Clients {
     /// The deployment controller (CodeDeploy).
     pub fn lifecycle(&self) -> crate::lifecycle::CodeDeploy {
         crate::lifecycle::CodeDeploy { codedeploy: self.codedeploy.clone(), elbv2: self.elbv2.clone() }
+    }
+
+    /// Builds the production route of each deployment (ALB listener or rule).
+    pub fn routers(&self) -> crate::traffic::AlbRouters {
+        crate::traffic::AlbRouters { elbv2: self.elbv2.clone() }
     }
 
     /// The production route of a deployment (ALB listener or rule).

@@ -5,6 +5,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
+pub use crate::contract::execution_name;
 use crate::error::AwsResultExt;
 use crate::plan::Plan;
 use crate::Result;
@@ -19,20 +20,12 @@ pub enum HookEvent {
 }
 
 impl HookEvent {
-    /// The event's name as CodeDeploy spells it.
+    /// The event's name in execution names and logs (hookline's word; the controller's own
+    /// spelling is its adapter's business).
     pub fn as_str(self) -> &'static str {
         match self {
             HookEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
             HookEvent::AfterAllowTraffic => "AfterAllowTraffic",
-        }
-    }
-
-    /// Parses CodeDeploy's lifecycle event name.
-    pub fn from_name(name: &str) -> Option<HookEvent> {
-        match name {
-            "BeforeAllowTraffic" => Some(HookEvent::BeforeAllowTraffic),
-            "AfterAllowTraffic" => Some(HookEvent::AfterAllowTraffic),
-            _ => None,
         }
     }
 }
@@ -64,8 +57,44 @@ pub struct Side {
     pub task_set_arn: Option<String>,
 }
 
+/// Where production traffic lives: the weights [`crate::traffic::TrafficRouter`] moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Route {
+    /// The listener's default action forwards to blue and green.
+    AlbListener { listener_arn: String },
+    /// A rule of the listener forwards to blue and green (the default action may serve others).
+    AlbRule { listener_arn: String, rule_arn: String },
+}
+
+impl Route {
+    /// The listener's default action, or `rule_arn` on it when there is one.
+    pub fn alb(listener_arn: String, rule_arn: Option<String>) -> Route {
+        match rule_arn {
+            Some(rule_arn) => Route::AlbRule { listener_arn, rule_arn },
+            None => Route::AlbListener { listener_arn },
+        }
+    }
+
+    /// The production listener.
+    pub fn listener_arn(&self) -> &str {
+        match self {
+            Route::AlbListener { listener_arn } | Route::AlbRule { listener_arn, .. } => listener_arn,
+        }
+    }
+
+    /// The rule the weights live on, if they are not on the default action.
+    pub fn rule_arn(&self) -> Option<&str> {
+        match self {
+            Route::AlbListener { .. } => None,
+            Route::AlbRule { rule_arn, .. } => Some(rule_arn),
+        }
+    }
+}
+
 /// Everything about the deployment a function needs, resolved once by `hook`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "wire::Context")]
 pub struct DeploymentContext {
     pub deployment_id: String,
     pub application: String,
@@ -73,12 +102,70 @@ pub struct DeploymentContext {
     pub hook: Option<HookRef>,
     pub cluster: String,
     pub service: String,
-    pub prod_listener_arn: String,
+    /// Where production traffic lives.
+    pub production: Route,
     pub test_listener_arn: Option<String>,
-    /// Weights live on this listener rule instead of the default action.
-    pub prod_rule_arn: Option<String>,
     pub blue: Side,
     pub green: Side,
+}
+
+impl DeploymentContext {
+    /// Production stays on the same listener, on `rule_arn` (`None`: its default action).
+    pub fn set_production_rule(&mut self, rule_arn: Option<String>) {
+        self.production = Route::alb(self.production.listener_arn().to_string(), rule_arn);
+    }
+}
+
+/// The context as documents carry it, today's shape or the one before [`Route`]
+/// (`prod_listener_arn` + `prod_rule_arn`): executions started before an upgrade,
+/// and their histories the CLI reads for 90 days, still parse.
+mod wire {
+    use serde::Deserialize;
+
+    use super::{HookRef, Route, Side};
+
+    #[derive(Deserialize)]
+    pub(super) struct Context {
+        deployment_id: String,
+        application: String,
+        deployment_group: String,
+        hook: Option<HookRef>,
+        cluster: String,
+        service: String,
+        #[serde(default)]
+        production: Option<Route>,
+        #[serde(default)]
+        prod_listener_arn: Option<String>,
+        #[serde(default)]
+        prod_rule_arn: Option<String>,
+        test_listener_arn: Option<String>,
+        blue: Side,
+        green: Side,
+    }
+
+    impl TryFrom<Context> for super::DeploymentContext {
+        type Error = String;
+
+        fn try_from(c: Context) -> Result<Self, String> {
+            let production = match (c.production, c.prod_listener_arn) {
+                (Some(route), _) => route,
+                (None, Some(listener_arn)) => Route::alb(listener_arn, c.prod_rule_arn),
+                (None, None) => return Err("missing field `production`".into()),
+            };
+            Ok(super::DeploymentContext {
+                deployment_id: c.deployment_id,
+                application: c.application,
+                deployment_group: c.deployment_group,
+                hook: c.hook,
+                cluster: c.cluster,
+                service: c.service,
+                production,
+                test_listener_arn: c.test_listener_arn,
+                blue: c.blue,
+                green: c.green,
+            })
+        }
+    }
 }
 
 /// Where the rollout stands; rewritten by `shift-weight` and the Advance state.
@@ -102,15 +189,6 @@ pub struct ExecutionDocument {
     pub context: DeploymentContext,
     pub plan: Plan,
     pub state: RolloutState,
-}
-
-/// The execution name for a deployment's hook: a duplicate invocation maps to the same one.
-pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
-    // Step Functions names allow 80 characters of [A-Za-z0-9-_]; deployment ids are `d-` + 9 alphanumerics.
-    let safe: String = deployment_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-    let mut name = format!("{safe}-{}", event.as_str());
-    name.truncate(80);
-    name
 }
 
 /// The two state machines that answer hooks, one per event.
@@ -300,6 +378,37 @@ mod tests {
 
     use crate::testing::{mocked_clients, DEPLOYMENT, HOOK_EXECUTION};
 
+    #[test]
+    fn production_route_is_tagged_data() {
+        let mut ctx = crate::testing::context();
+        let listener = ctx.production.listener_arn().to_string();
+        let json = serde_json::to_value(&ctx).expect("serialize");
+        assert_eq!(json["production"], serde_json::json!({"kind": "alb-listener", "listener_arn": listener}));
+        assert!(json.get("prod_listener_arn").is_none() && json.get("prod_rule_arn").is_none());
+
+        ctx.set_production_rule(Some("arn:rule".into()));
+        assert_eq!(ctx.production, Route::AlbRule { listener_arn: listener.clone(), rule_arn: "arn:rule".into() });
+        let back: DeploymentContext =
+            serde_json::from_value(serde_json::to_value(&ctx).expect("serialize")).expect("today's shape parses");
+        assert_eq!(back, ctx);
+    }
+
+    #[test]
+    fn a_document_of_the_shape_before_route_still_parses() {
+        let mut json = serde_json::to_value(crate::testing::context()).expect("serialize");
+        let map = json.as_object_mut().expect("object");
+        let listener = map.remove("production").expect("production")["listener_arn"].clone();
+        map.insert("prod_listener_arn".into(), listener.clone());
+        map.insert("prod_rule_arn".into(), serde_json::json!("arn:rule"));
+        let ctx: DeploymentContext = serde_json::from_value(json.clone()).expect("legacy shape parses");
+        assert_eq!(ctx.production.rule_arn(), Some("arn:rule"));
+        assert_eq!(Some(ctx.production.listener_arn()), listener.as_str());
+
+        json.as_object_mut().expect("object").remove("prod_listener_arn");
+        let err = serde_json::from_value::<DeploymentContext>(json).expect_err("no route at all");
+        assert!(err.to_string().contains("production"), "{err}");
+    }
+
     #[tokio::test]
     async fn hook_executions_reads_whom_each_existing_execution_answers() {
         let canary = mocks::execution(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, ExecutionStatus::Succeeded);
@@ -339,12 +448,5 @@ mod tests {
 
         assert_eq!(found.len(), 2);
         assert!(found.iter().all(|e| e.hook_execution_id.is_none() && e.is_running()));
-    }
-
-    #[test]
-    fn execution_name_is_stable_and_valid() {
-        assert_eq!(execution_name("d-ABC123XYZ", HookEvent::BeforeAllowTraffic), "d-ABC123XYZ-BeforeAllowTraffic");
-        assert_eq!(execution_name("d-ABC123XYZ", HookEvent::AfterAllowTraffic), "d-ABC123XYZ-AfterAllowTraffic");
-        assert_eq!(execution_name("d-A B/C", HookEvent::AfterAllowTraffic), "d-ABC-AfterAllowTraffic");
     }
 }

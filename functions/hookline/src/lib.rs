@@ -1,19 +1,28 @@
 //! hookline's shared library: everything the six Lambda functions have in
 //! common, so each binary is a thin `main` over one handler.
 //!
+//! Handlers depend on three small interfaces, not on SDK clients: the deployment
+//! controller ([`lifecycle::Lifecycle`]), a router factory ([`traffic::RouterFactory`])
+//! and a health-facts source ([`health::HealthFacts`]). Each function's `main` builds
+//! [`Clients`] once and makes the adapters from them ([`lifecycle::CodeDeploy`],
+//! [`traffic::AlbRouters`], [`health::HealthGate`]); only those adapters know an SDK
+//! or a controller's words (`tests/controller_words.rs` checks it).
+//!
 //! Layout:
 //! - [`plan`]: the rollout plan (parse, validate, worst case). Plain Rust.
+//! - [`contract`]: names and input shapes shared by functions, CLI and state machines (checked against the ASL).
 //! - [`execution`]: the document each state machine execution carries.
-//! - [`lifecycle`]: the deployment controller (CodeDeploy): context, status, hook reports.
-//! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`], ALB first).
-//! - [`health`]: the health gate (plain verdicts, plus the AWS/HTTP fact gathering).
+//! - [`lifecycle`]: the deployment controller: context, typed statuses, hook reports (CodeDeploy's adapter).
+//! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`] per route, ALB first).
+//! - [`health`]: the health gate (plain verdicts, the gate over [`health::HealthFacts`], the AWS/HTTP source).
 //! - [`judge`]: the statistical canary judge (Mann-Whitney U, Hodges–Lehmann, Kayenta-style score). Plain Rust.
 //! - [`rollback`]: the operator's rollback (console form), shared by the `rollback` function and the CLI.
 //! - [`taskdef`]: task definition revisions and AppSpec content.
 //! - [`error`]: the one error type and its stable `errorType` names.
-//! - [`clients`], [`runtime`]: AWS clients built once, JSON logs, the Lambda loop.
+//! - [`clients`], [`runtime`]: AWS clients built once (the adapters' material), JSON logs, the Lambda loop.
 
 pub mod clients;
+pub mod contract;
 pub mod error;
 pub mod execution;
 pub mod health;

@@ -17,10 +17,21 @@ use tracing::{info, warn};
 
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, ExecutionDocument};
-use crate::lifecycle::{HookStatus, Lifecycle, Reported};
+use crate::lifecycle::{DeploymentStatus, HookStatus, Lifecycle, Reported, Stop};
 use crate::plan::Plan;
-use crate::traffic::TrafficRouter;
-use crate::{Clients, Error, Result};
+use crate::traffic::RouterFactory;
+use crate::{Error, Result};
+
+/// What a rollback reaches: the deployment controller, the production routes, the
+/// executions (Step Functions) and the plans (SSM). Borrowed: the `rollback` function
+/// and the CLI each build theirs once.
+#[derive(Clone, Copy)]
+pub struct Reach<'a> {
+    pub lifecycle: &'a dyn Lifecycle,
+    pub routers: &'a dyn RouterFactory,
+    pub sfn: &'a aws_sdk_sfn::Client,
+    pub ssm: &'a aws_sdk_ssm::Client,
+}
 
 /// What a console rollback did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -39,8 +50,7 @@ pub struct ConsoleOutcome {
 
 /// Reports `Failed`. When the deployment has already ended nobody waits for the
 /// hook any more, so an error then counts as done.
-pub async fn report_failed(clients: &Clients, deployment_id: &str, execution_id: &str) -> Result<Reported> {
-    let lifecycle = clients.lifecycle();
+pub async fn report_failed(lifecycle: &dyn Lifecycle, deployment_id: &str, execution_id: &str) -> Result<Reported> {
     match lifecycle.report(deployment_id, execution_id, HookStatus::Failed).await {
         Ok(r) => Ok(r),
         Err(e @ (Error::Throttled { .. } | Error::AwsTransient { .. })) => Err(e),
@@ -49,7 +59,7 @@ pub async fn report_failed(clients: &Clients, deployment_id: &str, execution_id:
             if status.is_active() {
                 Err(e)
             } else {
-                info!(status = %status.0, error = %e, "deployment already ended; the hook needs no answer");
+                info!(status = %status, error = %e, "deployment already ended; the hook needs no answer");
                 Ok(Reported::Already)
             }
         }
@@ -60,19 +70,19 @@ pub async fn report_failed(clients: &Clients, deployment_id: &str, execution_id:
 /// `state_machine_arns` (names `<deployment-id>-...`), restores traffic, reports
 /// their hooks `Failed`, stops the deployment with rollback. Safe to repeat.
 pub async fn console(
-    clients: &Clients,
+    reach: Reach<'_>,
     state_machine_arns: &[String],
     deployment_id: &str,
     reason: &str,
     plan_parameter_prefix: &str,
 ) -> Result<ConsoleOutcome> {
-    let lifecycle = clients.lifecycle();
+    let lifecycle = reach.lifecycle;
     let prefix = format!("{deployment_id}-");
 
     let mut stopped = Vec::new();
     let mut running_contexts = Vec::new();
     for sm in state_machine_arns {
-        let list = clients
+        let list = reach
             .sfn
             .list_executions()
             .state_machine_arn(sm)
@@ -81,7 +91,7 @@ pub async fn console(
             .await
             .aws("ListExecutions")?;
         for exec in list.executions().iter().filter(|e| e.name().starts_with(&prefix)) {
-            let described = clients
+            let described = reach
                 .sfn
                 .describe_execution()
                 .execution_arn(exec.execution_arn())
@@ -91,11 +101,11 @@ pub async fn console(
             if let Some(doc) = described.input().and_then(|i| serde_json::from_str::<ExecutionDocument>(i).ok()) {
                 running_contexts.push(doc.context);
             }
-            match clients
+            match reach
                 .sfn
                 .stop_execution()
                 .execution_arn(exec.execution_arn())
-                .error("RolledBack")
+                .error(crate::contract::state::ROLLED_BACK)
                 .cause(reason)
                 .send()
                 .await
@@ -111,38 +121,42 @@ pub async fn console(
         Some(c) => c.clone(),
         None => {
             let mut ctx = lifecycle.resolve(deployment_id, None).await?.context;
-            ctx.prod_rule_arn = production_rule(clients, &ctx, plan_parameter_prefix).await?;
+            let rule = production_rule(reach.ssm, &ctx, plan_parameter_prefix).await?;
+            ctx.set_production_rule(rule);
             ctx
         }
     };
     let status = lifecycle.status(deployment_id).await?;
     let stop = if status.is_active() { Some(lifecycle.stop_with_rollback(deployment_id).await) } else { None };
     let (deployment_status, stop_error) = match stop {
-        Some(Ok(message)) => {
+        Some(Ok(Stop::Stopping(message))) => {
             info!(stop = %message, "deployment stopped with rollback");
-            ("Stopped".to_string(), None)
+            (DeploymentStatus::Stopped, None)
         }
         // It ended on its own between our status read and the stop: go by how it ended.
-        Some(Err(e)) if e.aws_code() == Some("DeploymentAlreadyCompletedException") => {
-            (lifecycle.status(deployment_id).await?.0, None)
-        }
+        Some(Ok(Stop::AlreadyEnded)) => (lifecycle.status(deployment_id).await?, None),
         // Traffic and hooks are still put right when the stop was refused; the error is returned after.
-        Some(Err(e)) => (status.0.clone(), Some(e)),
-        None => (status.0.clone(), None),
+        Some(Err(e)) => (status.clone(), Some(e)),
+        None => (status.clone(), None),
     };
-    let mut out = ConsoleOutcome { stopped_executions: stopped, deployment_status, ..ConsoleOutcome::default() };
-    if out.deployment_status == "Succeeded" {
+    let succeeded = deployment_status == DeploymentStatus::Succeeded;
+    let mut out = ConsoleOutcome {
+        stopped_executions: stopped,
+        deployment_status: deployment_status.to_string(),
+        ..ConsoleOutcome::default()
+    };
+    if succeeded {
         // Green is production now and blue's tasks are being terminated:
         // "restoring" blue would send every request to a dying task set.
         warn!("deployment already Succeeded; production stays where it is (deploy the previous revision to go back)");
         return Ok(out);
     }
 
-    clients.router(&ctx).restore().await?;
+    reach.routers.router(&ctx).restore().await?;
     out.restored = true;
     info!("production on blue 100%, cohort rules removed");
     for hook in running_contexts.iter().filter_map(|c| c.hook.as_ref()) {
-        let reported = report_failed(clients, deployment_id, &hook.execution_id).await?;
+        let reported = report_failed(lifecycle, deployment_id, &hook.execution_id).await?;
         out.reported = true;
         out.already_reported |= reported == Reported::Already;
     }
@@ -162,9 +176,13 @@ pub async fn console(
 /// service's. A missing parameter is `InvalidInput` naming it: without the plan
 /// nothing says where production lives, and a hook that found no plan reported
 /// `Failed` before moving any traffic, so there is nothing hookline could restore.
-pub async fn production_rule(clients: &Clients, ctx: &DeploymentContext, prefix: &str) -> Result<Option<String>> {
-    let name = format!("{}/{}/{}", prefix.trim_end_matches('/'), ctx.application, ctx.deployment_group);
-    let out = match clients.ssm.get_parameter().name(&name).send().await {
+pub async fn production_rule(
+    ssm: &aws_sdk_ssm::Client,
+    ctx: &DeploymentContext,
+    prefix: &str,
+) -> Result<Option<String>> {
+    let name = crate::contract::plan_parameter(prefix, &ctx.application, &ctx.deployment_group);
+    let out = match ssm.get_parameter().name(&name).send().await {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
             return Err(Error::invalid(
@@ -218,11 +236,11 @@ mod tests {
             r#"listener-rule/app/demo/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"}}"#
         ));
         let clients = mocked_clients(&[&with_rule]);
-        assert_eq!(production_rule(&clients, &context(), "/hookline/").await, Ok(Some(RULE.to_string())));
+        assert_eq!(production_rule(&clients.ssm, &context(), "/hookline/").await, Ok(Some(RULE.to_string())));
 
         let listener_mode = plan_parameter(r#"{"steps":[{"weight":100}]}"#);
         let clients = mocked_clients(&[&listener_mode]);
-        assert_eq!(production_rule(&clients, &context(), "/hookline").await, Ok(None));
+        assert_eq!(production_rule(&clients.ssm, &context(), "/hookline").await, Ok(None));
     }
 
     #[tokio::test]
@@ -235,11 +253,11 @@ mod tests {
             r#"listener-rule/app/demo/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"}}"#
         ));
         let clients = mocked_clients(&[&stale]);
-        assert_eq!(production_rule(&clients, &context(), "/hookline").await, Ok(Some(RULE.to_string())));
+        assert_eq!(production_rule(&clients.ssm, &context(), "/hookline").await, Ok(Some(RULE.to_string())));
 
         let not_a_plan = plan_parameter(r#"{"traffic": {"production_rule_arn": 7}}"#);
         let clients = mocked_clients(&[&not_a_plan]);
-        let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
+        let err = production_rule(&clients.ssm, &context(), "/hookline").await.unwrap_err();
         assert_eq!(err.error_type(), "InvalidInput", "{err}");
         assert!(err.to_string().contains("traffic.production_rule_arn"), "{err}");
     }
@@ -249,7 +267,7 @@ mod tests {
         let denied =
             mock!(aws_sdk_ssm::Client::get_parameter).then_error(|| GetParameterError::generic(access_denied()));
         let clients = mocked_clients(&[&denied]);
-        let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
+        let err = production_rule(&clients.ssm, &context(), "/hookline").await.unwrap_err();
         assert_eq!((err.error_type(), err.aws_code()), ("AwsPermanent", Some("AccessDeniedException")), "{err}");
     }
 
@@ -261,7 +279,7 @@ mod tests {
             .times(10)
             .build();
         let clients = mocked_clients(&[&throttled]);
-        let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
+        let err = production_rule(&clients.ssm, &context(), "/hookline").await.unwrap_err();
         assert_eq!(err.error_type(), "Throttled", "{err}");
     }
 
@@ -270,7 +288,7 @@ mod tests {
         let missing = mock!(aws_sdk_ssm::Client::get_parameter)
             .then_error(|| GetParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
         let clients = mocked_clients(&[&missing]);
-        let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
+        let err = production_rule(&clients.ssm, &context(), "/hookline").await.unwrap_err();
         assert_eq!(err.error_type(), "InvalidInput", "{err}");
         assert!(err.to_string().contains(PLAN_PARAMETER), "{err}");
     }
@@ -358,8 +376,10 @@ mod tests {
         let clients = mocked_clients(&rules);
         let machines = ["arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary".to_string()];
 
-        let err =
-            console(&clients, &machines, crate::testing::DEPLOYMENT, "bad release", "/hookline").await.unwrap_err();
+        let (lifecycle, routers) = (clients.lifecycle(), clients.routers());
+        let reach = Reach { lifecycle: &lifecycle, routers: &routers, sfn: &clients.sfn, ssm: &clients.ssm };
+
+        let err = console(reach, &machines, crate::testing::DEPLOYMENT, "bad release", "/hookline").await.unwrap_err();
 
         assert_eq!(err.aws_code(), Some("AccessDeniedException"), "{err}");
         assert_eq!(denied.num_calls(), 1);
@@ -372,7 +392,7 @@ mod tests {
         // even an object cannot be taken for "the default action".
         let broken = plan_parameter(r#"{"steps":[],"traffic":"rule-1"}"#);
         let clients = mocked_clients(&[&broken]);
-        let err = production_rule(&clients, &context(), "/hookline").await.unwrap_err();
+        let err = production_rule(&clients.ssm, &context(), "/hookline").await.unwrap_err();
         assert_eq!(err.error_type(), "InvalidInput", "{err}");
     }
 }

@@ -92,7 +92,7 @@ pub fn throttling_xml() -> String {
 use aws_sdk_codedeploy::types::{DeploymentInfo, DeploymentStatus};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ForwardActionConfig, Listener, TargetGroupTuple};
 
-use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, RolloutState, Side};
+use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, RolloutState, Route, Side};
 use crate::plan::Plan;
 
 pub const LISTENER: &str =
@@ -115,9 +115,8 @@ pub fn context() -> DeploymentContext {
         }),
         cluster: "demo".into(),
         service: "web".into(),
-        prod_listener_arn: LISTENER.into(),
+        production: Route::AlbListener { listener_arn: LISTENER.into() },
         test_listener_arn: None,
-        prod_rule_arn: None,
         blue: Side {
             target_group_arn: BLUE_TG.into(),
             target_group_name: "web-blue".into(),

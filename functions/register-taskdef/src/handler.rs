@@ -6,7 +6,7 @@ use hookline::error::AwsResultExt;
 use hookline::runtime::parse_event;
 use hookline::taskdef::{register_with_image, render_appspec, service_target};
 use hookline::{Clients, Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, info_span, Instrument};
 
@@ -25,21 +25,7 @@ impl Deps {
 }
 
 /// `{"application", "deployment_group", "image"}` plus optional overrides.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Input {
-    pub application: String,
-    pub deployment_group: String,
-    pub image: String,
-    #[serde(default)]
-    pub container: Option<String>,
-    #[serde(default)]
-    pub cluster: Option<String>,
-    #[serde(default)]
-    pub service: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-}
+pub use hookline::contract::RegisterTaskdefInput as Input;
 
 /// The revision and the deployment created for it.
 #[derive(Debug, Serialize, PartialEq, Eq)]

@@ -15,10 +15,13 @@
 //! answered `Failed` instead of waiting out CodeDeploy's hour (see
 //! [`dead_letter`]).
 
+use std::sync::Arc;
+
 use hookline::execution::{DeploymentContext, ExecutionDocument, HookStateMachines};
-use hookline::lifecycle::{Lifecycle, Reported};
+use hookline::lifecycle::{EventStatus, HookStatus, Lifecycle, Reported};
+use hookline::rollback::Reach;
 use hookline::runtime::parse_event;
-use hookline::traffic::TrafficRouter;
+use hookline::traffic::RouterFactory;
 use hookline::{Clients, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,9 +33,13 @@ mod dead_letter;
 use dead_letter::BatchItemFailure;
 pub use dead_letter::BatchResponse;
 
-/// What rollback needs, built once per container.
+/// What rollback needs, built once per container: the deployment controller, the
+/// production routes, the executions (Step Functions) and the plans (SSM).
 pub struct Deps {
-    pub clients: Clients,
+    pub lifecycle: Arc<dyn Lifecycle>,
+    pub routers: Arc<dyn RouterFactory>,
+    pub sfn: aws_sdk_sfn::Client,
+    pub ssm: aws_sdk_ssm::Client,
     /// The state machines whose executions a console rollback stops.
     pub state_machine_arns: Vec<String>,
     /// The same two machines by event: the dead-letter consumer looks up a hook's execution.
@@ -42,6 +49,29 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// The AWS adapters, for `hook_state_machines` and plans under `plan_parameter_prefix`.
+    pub fn new(clients: &Clients, hook_state_machines: HookStateMachines, plan_parameter_prefix: String) -> Deps {
+        let state_machine_arns = [&hook_state_machines.canary, &hook_state_machines.post_traffic]
+            .into_iter()
+            .filter(|arn| !arn.is_empty())
+            .cloned()
+            .collect();
+        Deps {
+            lifecycle: Arc::new(clients.lifecycle()),
+            routers: Arc::new(clients.routers()),
+            sfn: clients.sfn.clone(),
+            ssm: clients.ssm.clone(),
+            state_machine_arns,
+            hook_state_machines,
+            plan_parameter_prefix,
+        }
+    }
+
+    /// What the shared rollback reaches, borrowed from these.
+    pub fn reach(&self) -> Reach<'_> {
+        Reach { lifecycle: self.lifecycle.as_ref(), routers: self.routers.as_ref(), sfn: &self.sfn, ssm: &self.ssm }
+    }
+
     /// Reads `CANARY_STATE_MACHINE_ARN`, `POST_TRAFFIC_STATE_MACHINE_ARN` and `PLAN_PARAMETER_PREFIX`.
     pub fn from_env(clients: Clients) -> Deps {
         let env = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
@@ -49,13 +79,7 @@ impl Deps {
             canary: env("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
             post_traffic: env("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
         };
-        let state_machine_arns = [&hook_state_machines.canary, &hook_state_machines.post_traffic]
-            .into_iter()
-            .filter(|arn| !arn.is_empty())
-            .cloned()
-            .collect();
-        let plan_parameter_prefix = env("PLAN_PARAMETER_PREFIX").unwrap_or_else(|| "/hookline".into());
-        Deps { clients, state_machine_arns, hook_state_machines, plan_parameter_prefix }
+        Deps::new(&clients, hook_state_machines, hookline::contract::plan_parameter_prefix_from_env())
     }
 }
 
@@ -76,20 +100,14 @@ pub async fn dispatch(deps: &Deps, event: Value) -> Result<Response> {
 }
 
 /// The console form: `{"deployment_id", "reason"}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsoleInput {
-    pub deployment_id: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
+pub use hookline::contract::RollbackConsoleInput as ConsoleInput;
 
 /// What the rollback did.
 #[derive(Debug, Serialize, PartialEq, Eq, Default)]
 pub struct Output {
     pub restored: bool,
     /// `Failed` when a hook was reported (now or earlier), `null` when there was none.
-    pub reported: Option<&'static str>,
+    pub reported: Option<HookStatus>,
     pub already_reported: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stopped_executions: Vec<String>,
@@ -145,7 +163,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
 async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<Output> {
     let ended_badly = matches!(detail.status.as_str(), "FAILED" | "ABORTED" | "TIMED_OUT");
     // `RolledBack` is the state machines' own end after the rollback function ran.
-    if !ended_badly || detail.error.as_deref() == Some("RolledBack") {
+    if !ended_badly || detail.error.as_deref() == Some(hookline::contract::state::ROLLED_BACK) {
         info!(execution = %detail.execution_arn, status = %detail.status, "execution ended on a path that answered its hook");
         return Ok(Output::default());
     }
@@ -157,10 +175,10 @@ async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<O
     async {
         // Once the deployment has ended nobody waits for the hook, and traffic
         // is CodeDeploy's again (maybe a newer deployment's): touch nothing.
-        let status = deps.clients.lifecycle().status(&ctx.deployment_id).await?;
+        let status = deps.lifecycle.status(&ctx.deployment_id).await?;
         if !status.is_active() {
-            info!(status = %status.0, "deployment already ended; nothing to answer");
-            return Ok(Output { deployment_status: Some(status.0), ..Output::default() });
+            info!(status = %status, "deployment already ended; nothing to answer");
+            return Ok(Output { deployment_status: Some(status.to_string()), ..Output::default() });
         }
         let error =
             serde_json::json!({"Error": detail.error, "Cause": detail.cause, "Execution": detail.execution_arn});
@@ -176,21 +194,21 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
         // CodeDeploy, which may be terminating blue: restoring blue now would
         // send production to a dying task set. (finalize cannot fail after
         // its report, but a crash or a late retry could still land here.)
-        if deps.clients.lifecycle().event_status(ctx, hook.event).await?.as_deref() == Some("Succeeded") {
+        if deps.lifecycle.event_status(ctx, hook.event).await? == Some(EventStatus::Succeeded) {
             warn!(cause = %error, event = hook.event.as_str(), "hook already Succeeded; leaving traffic to CodeDeploy");
             return Ok(Output { already_reported: true, ..Output::default() });
         }
     }
     warn!(cause = %error, "rolling back");
     // Restore first, report second: CodeDeploy acts on the report at once.
-    let restored = deps.clients.router(ctx).restore().await;
+    let restored = deps.routers.router(ctx).restore().await;
     if let Err(e) = &restored {
         error!(error = %e, "restoring traffic failed; reporting Failed anyway so CodeDeploy's own rollback can act");
     }
     let mut out = Output { restored: restored.is_ok(), ..Output::default() };
     if let Some(hook) = &ctx.hook {
         let reported = report_failed(deps, &ctx.deployment_id, &hook.execution_id).await?;
-        out.reported = Some("Failed");
+        out.reported = Some(HookStatus::Failed);
         out.already_reported = reported == Reported::Already;
     }
     // An error here makes the state machine retry; restore and report are both idempotent.
@@ -200,13 +218,13 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
 }
 
 async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Reported> {
-    hookline::rollback::report_failed(&deps.clients, deployment_id, execution_id).await
+    hookline::rollback::report_failed(deps.lifecycle.as_ref(), deployment_id, execution_id).await
 }
 
 async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
     let reason = input.reason.clone().unwrap_or_else(|| "rolled back by an operator".into());
     let done = hookline::rollback::console(
-        &deps.clients,
+        deps.reach(),
         &deps.state_machine_arns,
         &input.deployment_id,
         &reason,
@@ -215,7 +233,7 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
     .await?;
     Ok(Output {
         restored: done.restored,
-        reported: done.reported.then_some("Failed"),
+        reported: done.reported.then_some(HookStatus::Failed),
         already_reported: done.already_reported,
         stopped_executions: done.stopped_executions,
         deployment_status: Some(done.deployment_status),

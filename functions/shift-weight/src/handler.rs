@@ -2,26 +2,35 @@
 //! once, compared with what the previous step left (drift fails with nothing
 //! modified) and with the target (no call when already there).
 
-use hookline::execution::{now_epoch, DeploymentContext, RolloutState};
-use hookline::lifecycle::ensure_active;
+use std::sync::Arc;
+
+use hookline::execution::{now_epoch, RolloutState};
+use hookline::lifecycle::{ensure_active, Lifecycle};
 use hookline::plan::Step;
 use hookline::runtime::parse_event;
-use hookline::traffic::{Cohort, TrafficRouter, Weights};
+use hookline::traffic::{Cohort, RouterFactory, Weights};
 use hookline::{Clients, Error, Result};
-use serde::Deserialize;
 use serde_json::Value;
 use tracing::{info, info_span, Instrument};
 
 /// `{"context", "state", "step"}` from the canary state machine.
-#[derive(Debug, Deserialize)]
-pub struct Input {
-    pub context: DeploymentContext,
-    pub state: RolloutState,
-    pub step: Step,
+pub use hookline::contract::ShiftWeightInput as Input;
+
+/// What shift-weight needs: the deployment controller and the production routes, built once in `main`.
+pub struct Deps {
+    pub lifecycle: Arc<dyn Lifecycle>,
+    pub routers: Arc<dyn RouterFactory>,
+}
+
+impl Deps {
+    /// The AWS adapters.
+    pub fn new(clients: &Clients) -> Deps {
+        Deps { lifecycle: Arc::new(clients.lifecycle()), routers: Arc::new(clients.routers()) }
+    }
 }
 
 /// Applies `step` and returns the new rollout state (written to `$.state`).
-pub async fn handle(clients: &Clients, event: Value) -> Result<RolloutState> {
+pub async fn handle(deps: &Deps, event: Value) -> Result<RolloutState> {
     let input: Input = parse_event(event)?;
     // Bad input changes nothing and costs no AWS call.
     match &input.step {
@@ -35,8 +44,8 @@ pub async fn handle(clients: &Clients, event: Value) -> Result<RolloutState> {
     }
     let span = info_span!("shift-weight", deployment_id = %input.context.deployment_id);
     async {
-        ensure_active(&clients.lifecycle(), &input.context.deployment_id).await?;
-        let router = clients.router(&input.context);
+        ensure_active(deps.lifecycle.as_ref(), &input.context.deployment_id).await?;
+        let router = deps.routers.router(&input.context);
         let mut state = input.state.clone();
         match &input.step {
             Step::Weight { weight, bake_seconds } => {

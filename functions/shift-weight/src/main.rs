@@ -5,6 +5,6 @@ mod handler;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     hookline::runtime::init_logging();
-    let deps = hookline::Clients::from_env().await;
+    let deps = handler::Deps::new(&hookline::Clients::from_env().await);
     hookline::runtime::run(|event| handler::handle(&deps, event)).await
 }

@@ -4,18 +4,34 @@
 //! deployment is no longer in progress or the hook budget is spent, so the
 //! hook is always answered before CodeDeploy's deadline.
 
+use std::sync::Arc;
+
+use hookline::contract::{DeploymentGateInput, Gate, HealthGateInput};
 use hookline::execution::{now_epoch, DeploymentContext, RolloutState};
-use hookline::health::{bake_progress, Check};
+use hookline::health::{bake_progress, HealthFacts};
 use hookline::lifecycle::{ensure_active, Lifecycle};
 use hookline::plan::{human, Plan, MAX_HOOK_BUDGET_SECONDS};
 use hookline::runtime::parse_event;
 use hookline::{Clients, Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use tracing::{info, info_span, warn, Instrument};
 
 /// Time kept back from the hook's hour for rolling back and reporting.
 pub const ROLLBACK_RESERVE_SECONDS: u64 = 300;
+
+/// What validate-health needs: the deployment controller and where health facts come from, built once in `main`.
+pub struct Deps {
+    pub lifecycle: Arc<dyn Lifecycle>,
+    pub health: Arc<dyn HealthFacts>,
+}
+
+impl Deps {
+    /// The AWS adapters.
+    pub fn new(clients: &Clients) -> Deps {
+        Deps { lifecycle: Arc::new(clients.lifecycle()), health: Arc::new(clients.health_gate()) }
+    }
+}
 
 /// Which gate to run.
 #[derive(Debug)]
@@ -28,30 +44,9 @@ pub enum Input {
     Deployment { deployment_id: String },
 }
 
-/// The `gate` field alone.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-enum Gate {
-    Ready,
-    Bake,
-    Deployment,
-}
-
 #[derive(Debug, Deserialize)]
 struct Tagged {
     gate: Gate,
-}
-
-#[derive(Debug, Deserialize)]
-struct HealthInput {
-    context: DeploymentContext,
-    plan: Plan,
-    state: RolloutState,
-}
-
-#[derive(Debug, Deserialize)]
-struct DeploymentInput {
-    deployment_id: String,
 }
 
 impl Input {
@@ -62,7 +57,7 @@ impl Input {
         let Tagged { gate } = parse_event(event.clone())?;
         Ok(match gate {
             Gate::Ready | Gate::Bake => {
-                let HealthInput { context, plan, state } = parse_event(event)?;
+                let HealthGateInput { context, plan, state } = parse_event(event)?;
                 if matches!(gate, Gate::Ready) {
                     Input::Ready { context, plan, state }
                 } else {
@@ -70,7 +65,7 @@ impl Input {
                 }
             }
             Gate::Deployment => {
-                let DeploymentInput { deployment_id } = parse_event(event)?;
+                let DeploymentGateInput { deployment_id } = parse_event(event)?;
                 Input::Deployment { deployment_id }
             }
         })
@@ -78,43 +73,32 @@ impl Input {
 }
 
 /// A gate's answer (written to `$.health` / `$.outcome`).
-#[derive(Debug, Serialize, PartialEq, Eq)]
-#[serde(untagged)]
-pub enum Output {
-    Health { healthy: bool, done: bool, wait_seconds: u64, checked_at: i64, checks: Vec<Check> },
-    Deployment { status: String, done: bool },
-}
+pub use hookline::contract::GateOutput as Output;
 
 /// Runs the gate named by `gate`.
-pub async fn handle(clients: &Clients, event: Value) -> Result<Output> {
+pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     match Input::parse(event)? {
         Input::Deployment { deployment_id } => {
-            let status = clients
-                .lifecycle()
+            let status = deps
+                .lifecycle
                 .status(&deployment_id)
                 .instrument(info_span!("release", deployment_id = %deployment_id))
                 .await?;
-            Ok(Output::Deployment { done: status.is_terminal(), status: status.0 })
+            Ok(Output::Deployment { done: status.is_terminal(), status: status.to_string() })
         }
         Input::Ready { context, plan, state } => {
             let span = info_span!("validate-health", deployment_id = %context.deployment_id, gate = "ready");
-            gate(clients, &context, &plan, &state, true).instrument(span).await
+            gate(deps, &context, &plan, &state, true).instrument(span).await
         }
         Input::Bake { context, plan, state } => {
             let span = info_span!("validate-health", deployment_id = %context.deployment_id, gate = "bake");
-            gate(clients, &context, &plan, &state, false).instrument(span).await
+            gate(deps, &context, &plan, &state, false).instrument(span).await
         }
     }
 }
 
-async fn gate(
-    clients: &Clients,
-    ctx: &DeploymentContext,
-    plan: &Plan,
-    state: &RolloutState,
-    ready: bool,
-) -> Result<Output> {
-    ensure_active(&clients.lifecycle(), &ctx.deployment_id).await?;
+async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &RolloutState, ready: bool) -> Result<Output> {
+    ensure_active(deps.lifecycle.as_ref(), &ctx.deployment_id).await?;
     let now = now_epoch();
     // Keep a reserve for the rollback path (its retries included) inside
     // CodeDeploy's hour, however large the plan's budget.
@@ -123,7 +107,7 @@ async fn gate(
     if now >= budget_end {
         return Err(Error::HealthCheckFailed(format!("hook budget of {} spent", human(budget))));
     }
-    let verdict = clients.health_gate().check(ctx, &plan.health).await?;
+    let verdict = hookline::health::gate::check(deps.health.as_ref(), ctx, &plan.health).await?;
     let interval = plan.health.interval_seconds;
     if !verdict.healthy() {
         let ready_end = state.started_at + i64::try_from(plan.health.ready_timeout_seconds).unwrap_or(0);

@@ -20,7 +20,7 @@ use super::*;
 type Calls = Arc<Mutex<Vec<&'static str>>>;
 
 fn deps(rules: &[&Rule]) -> Deps {
-    Deps { clients: mocked_clients(rules), plan_parameter_prefix: "/hookline".into() }
+    Deps::new(&mocked_clients(rules), "/hookline".into())
 }
 
 /// The execution document of the hook for `event`.
@@ -77,7 +77,7 @@ async fn before_allow_traffic_removes_cohorts_and_reports_succeeded_once() {
         .await
         .expect("finalize");
 
-    assert_eq!(out, Output { reported: "Succeeded", already_reported: false, cohort_rules_removed: 1 });
+    assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 1 });
     assert_reported_succeeded(&reports);
     assert_eq!(*calls.lock().unwrap(), ["DeleteRule", "Report"]);
     assert_eq!(put.num_calls(), 0, "the release is recorded after AfterAllowTraffic only");
@@ -92,7 +92,7 @@ async fn after_allow_traffic_records_the_release_after_reporting() {
     let out =
         handle(&deps(&[&rules, &tags, &put, &rep]), document(HookEvent::AfterAllowTraffic)).await.expect("finalize");
 
-    assert_eq!(out, Output { reported: "Succeeded", already_reported: false, cohort_rules_removed: 0 });
+    assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 0 });
     assert_eq!(*calls.lock().unwrap(), ["Report", "PutParameter"], "only a release that passed is recorded");
     let req = params.only();
     assert_eq!(req.name(), Some("/hookline/web/web-prod/last-release"));
@@ -115,7 +115,7 @@ async fn an_already_completed_hook_is_done() {
 
     let out = handle(&deps(&[&rules, &tags, &rep]), document(HookEvent::BeforeAllowTraffic)).await.expect("done");
 
-    assert_eq!(out, Output { reported: "Succeeded", already_reported: true, cohort_rules_removed: 0 });
+    assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: true, cohort_rules_removed: 0 });
     assert_eq!(rep.num_calls(), 1);
 }
 
@@ -145,7 +145,7 @@ async fn a_release_record_that_cannot_be_written_does_not_fail_a_reported_hook()
         .await
         .expect("a Succeeded report is final");
 
-    assert_eq!(out, Output { reported: "Succeeded", already_reported: false, cohort_rules_removed: 0 });
+    assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 0 });
     assert_eq!(put.num_calls(), 1);
     assert_reported_succeeded(&reports);
 }

@@ -43,7 +43,7 @@ const AFTER_HOOK: &str = "eyJhZnRlciI6ImFsbG93LXRyYWZmaWMifQ==";
 fn deps(rules: &[&Rule]) -> Deps {
     let none = no_execution();
     let all: Vec<&Rule> = rules.iter().copied().chain([&none]).collect();
-    Deps { clients: mocked_clients(&all), state_machines: machines(), plan_parameter_prefix: "/hookline".into() }
+    Deps::new(&mocked_clients(&all), machines(), "/hookline".into())
 }
 
 fn event() -> Value {
@@ -184,7 +184,7 @@ fn started_output(reply: Result<Reply>) -> Output {
 fn reported_failed(reply: Result<Reply>) -> ReportedFailed {
     match reply {
         Ok(Reply::ReportedFailed(failed)) => {
-            assert_eq!(failed.reported, "Failed");
+            assert_eq!(failed.reported, HookStatus::Failed);
             failed
         }
         other => panic!("expected the hook answered Failed (and success for Lambda), got {other:?}"),

@@ -1,16 +1,18 @@
-//! Gathers the facts for a verdict: at most four AWS calls per run
-//! (the caller's GetDeployment, DescribeTargetHealth, DescribeTaskSets,
-//! DescribeAlarms), plus the HTTP probes.
+//! Gathers the facts for a verdict through [`HealthFacts`]: [`check`] is the
+//! gate's logic over any source, [`HealthGate`] the AWS/HTTP source (at most
+//! four AWS calls per run: the caller's GetDeployment, DescribeTargetHealth,
+//! DescribeTaskSets, DescribeAlarms, plus the HTTP probes).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 
 use super::verdict::{self, Verdict};
 use crate::error::AwsResultExt;
 use crate::execution::DeploymentContext;
-use crate::plan::Health;
+use crate::plan::{Health, HttpProbe};
 use crate::Result;
 
 /// The clients a gate run needs.
@@ -41,94 +43,199 @@ impl ProbeClient {
     }
 }
 
-impl HealthGate {
-    /// Judges green against `health`.
-    pub async fn check(&self, ctx: &DeploymentContext, health: &Health) -> Result<Verdict> {
-        let mut checks = Vec::new();
+/// Green's task set as the orchestrator reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSetFacts {
+    /// How many tasks it should run.
+    pub desired: i64,
+    /// `STEADY_STATE`, `STABILIZING`, as the orchestrator says it.
+    pub stability: Option<String>,
+}
 
-        let mut desired = None;
-        if let Some(task_set) = &ctx.green.task_set_arn {
-            let out = self
-                .ecs
-                .describe_task_sets()
-                .cluster(&ctx.cluster)
-                .service(&ctx.service)
-                .task_sets(task_set)
-                .send()
-                .await
-                .aws("DescribeTaskSets")?;
-            match out.task_sets().first() {
-                Some(ts) => {
-                    desired = Some(i64::from(ts.computed_desired_count()));
-                    checks.push(verdict::steady(task_set, ts.stability_status().map(|s| s.as_str())));
-                }
-                None => checks.push(verdict::steady(task_set, Some("MISSING"))),
+/// Green's target group behind the load balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetFacts {
+    pub healthy: usize,
+    pub registered: usize,
+}
+
+/// Where the gate reads its facts from: target health, green's task set, alarms,
+/// HTTP probes. [`HealthGate`] reads them from AWS and HTTP; a test may serve them itself.
+#[async_trait]
+pub trait HealthFacts: Send + Sync {
+    /// Green's task set `task_set_arn` of `cluster`/`service`; `None` when it is gone.
+    async fn task_set(&self, cluster: &str, service: &str, task_set_arn: &str) -> Result<Option<TaskSetFacts>>;
+    /// How many of the target group's registered targets are healthy.
+    async fn targets(&self, target_group_arn: &str) -> Result<TargetFacts>;
+    /// The state (`OK`, `ALARM`, ...) of each alarm in `names`, in that order; `None` for an unknown alarm.
+    async fn alarm_states(&self, names: &[String]) -> Result<Vec<Option<String>>>;
+    /// The probe's HTTP status, or why there is none (never an error: a failed probe is a verdict).
+    async fn probe(&self, probe: &HttpProbe) -> std::result::Result<u16, String>;
+}
+
+/// Judges green against `health` from the facts `facts` gives.
+pub async fn check(facts: &dyn HealthFacts, ctx: &DeploymentContext, health: &Health) -> Result<Verdict> {
+    let mut checks = Vec::new();
+
+    let mut desired = None;
+    if let Some(task_set) = &ctx.green.task_set_arn {
+        match facts.task_set(&ctx.cluster, &ctx.service, task_set).await? {
+            Some(ts) => {
+                desired = Some(ts.desired);
+                checks.push(verdict::steady(task_set, ts.stability.as_deref()));
             }
+            None => checks.push(verdict::steady(task_set, Some("MISSING"))),
         }
+    }
 
-        let targets = self
+    let targets = facts.targets(&ctx.green.target_group_arn).await?;
+    checks.push(verdict::targets(
+        &ctx.green.target_group_name,
+        targets.healthy,
+        targets.registered,
+        desired,
+        health.min_healthy_percent,
+    ));
+
+    if !health.alarms.is_empty() {
+        let states = facts.alarm_states(&health.alarms).await?;
+        for (name, state) in
+            health.alarms.iter().zip(states.iter().map(Option::as_deref).chain(std::iter::repeat(None)))
+        {
+            checks.push(verdict::alarm(name, state));
+        }
+    }
+
+    for probe in &health.http {
+        checks.push(verdict::http(&probe.url, probe.expect_status, facts.probe(probe).await));
+    }
+    Ok(Verdict { checks })
+}
+
+impl HealthGate {
+    /// Judges green against `health`, reading the facts from AWS and HTTP.
+    pub async fn check(&self, ctx: &DeploymentContext, health: &Health) -> Result<Verdict> {
+        check(self, ctx, health).await
+    }
+}
+
+#[async_trait]
+impl HealthFacts for HealthGate {
+    async fn task_set(&self, cluster: &str, service: &str, task_set_arn: &str) -> Result<Option<TaskSetFacts>> {
+        let out = self
+            .ecs
+            .describe_task_sets()
+            .cluster(cluster)
+            .service(service)
+            .task_sets(task_set_arn)
+            .send()
+            .await
+            .aws("DescribeTaskSets")?;
+        Ok(out.task_sets().first().map(|ts| TaskSetFacts {
+            desired: i64::from(ts.computed_desired_count()),
+            stability: ts.stability_status().map(|s| s.as_str().to_string()),
+        }))
+    }
+
+    async fn targets(&self, target_group_arn: &str) -> Result<TargetFacts> {
+        let out = self
             .elbv2
             .describe_target_health()
-            .target_group_arn(&ctx.green.target_group_arn)
+            .target_group_arn(target_group_arn)
             .send()
             .await
             .aws("DescribeTargetHealth")?;
-        let registered = targets.target_health_descriptions().len();
-        let healthy = targets
-            .target_health_descriptions()
-            .iter()
-            .filter(|d| d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy))
-            .count();
-        checks.push(verdict::targets(
-            &ctx.green.target_group_name,
-            healthy,
-            registered,
-            desired,
-            health.min_healthy_percent,
-        ));
+        let descriptions = out.target_health_descriptions();
+        Ok(TargetFacts {
+            healthy: descriptions
+                .iter()
+                .filter(|d| d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy))
+                .count(),
+            registered: descriptions.len(),
+        })
+    }
 
-        if !health.alarms.is_empty() {
-            let out = self
-                .cloudwatch
-                .describe_alarms()
-                .set_alarm_names(Some(health.alarms.clone()))
-                .send()
-                .await
-                .aws("DescribeAlarms")?;
-            for name in &health.alarms {
-                let state = out
-                    .metric_alarms()
+    async fn alarm_states(&self, names: &[String]) -> Result<Vec<Option<String>>> {
+        let out = self
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .send()
+            .await
+            .aws("DescribeAlarms")?;
+        Ok(names
+            .iter()
+            .map(|name| {
+                out.metric_alarms()
                     .iter()
                     .find(|a| a.alarm_name() == Some(name.as_str()))
                     .and_then(|a| a.state_value())
-                    .map(|s| s.as_str().to_string());
-                checks.push(verdict::alarm(name, state.as_deref()));
-            }
-        }
+                    .map(|s| s.as_str().to_string())
+            })
+            .collect())
+    }
 
-        for probe in &health.http {
-            let http = match self.http.get() {
-                Ok(http) => http,
-                Err(e) => {
-                    checks.push(verdict::http(&probe.url, probe.expect_status, Err(e)));
-                    continue;
+    async fn probe(&self, probe: &HttpProbe) -> std::result::Result<u16, String> {
+        let http = self.http.get()?;
+        http.get(&probe.url)
+            .timeout(Duration::from_millis(probe.timeout_ms))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .map_err(|e| {
+                if e.is_timeout() {
+                    format!("timed out after {}ms", probe.timeout_ms)
+                } else {
+                    format!("request failed: {e}")
                 }
-            };
-            let got = http
-                .get(&probe.url)
-                .timeout(Duration::from_millis(probe.timeout_ms))
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .map_err(|e| {
-                    if e.is_timeout() {
-                        format!("timed out after {}ms", probe.timeout_ms)
-                    } else {
-                        format!("request failed: {e}")
-                    }
-                });
-            checks.push(verdict::http(&probe.url, probe.expect_status, got));
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{context, plan};
+
+    /// Facts served from memory: the gate's logic without any client.
+    struct Served {
+        alarm: &'static str,
+        probe: std::result::Result<u16, String>,
+    }
+
+    #[async_trait]
+    impl HealthFacts for Served {
+        async fn task_set(&self, _: &str, _: &str, _: &str) -> Result<Option<TaskSetFacts>> {
+            Ok(Some(TaskSetFacts { desired: 2, stability: Some("STEADY_STATE".into()) }))
         }
-        Ok(Verdict { checks })
+        async fn targets(&self, _: &str) -> Result<TargetFacts> {
+            Ok(TargetFacts { healthy: 2, registered: 2 })
+        }
+        async fn alarm_states(&self, names: &[String]) -> Result<Vec<Option<String>>> {
+            Ok(names.iter().map(|_| Some(self.alarm.to_string())).collect())
+        }
+        async fn probe(&self, _: &HttpProbe) -> std::result::Result<u16, String> {
+            self.probe.clone()
+        }
+    }
+
+    fn health() -> Health {
+        let mut health = plan().health;
+        health.alarms = vec!["web-5xx".into()];
+        health.http = vec![HttpProbe { url: "http://green/health".into(), expect_status: 200, timeout_ms: 100 }];
+        health
+    }
+
+    #[tokio::test]
+    async fn the_gate_judges_whatever_source_serves_the_facts() {
+        let good = Served { alarm: "OK", probe: Ok(200) };
+        assert!(check(&good, &context(), &health()).await.expect("verdict").healthy());
+
+        let alarm = Served { alarm: "ALARM", probe: Ok(200) };
+        let verdict = check(&alarm, &context(), &health()).await.expect("verdict");
+        assert!(!verdict.healthy() && verdict.failures().contains("web-5xx"), "{}", verdict.failures());
+
+        let down = Served { alarm: "OK", probe: Err("request failed".into()) };
+        assert!(!check(&down, &context(), &health()).await.expect("verdict").healthy());
     }
 }

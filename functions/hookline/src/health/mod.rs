@@ -2,10 +2,11 @@
 //! CloudWatch alarms and HTTP probes.
 //!
 //! The verdict logic ([`verdict`]) is plain Rust, tested without I/O; the
-//! gate ([`gate::HealthGate`]) gathers the facts from AWS and HTTP.
+//! gate ([`gate::check`]) reads the facts through [`HealthFacts`], which
+//! [`gate::HealthGate`] serves from AWS and HTTP.
 
 pub mod gate;
 pub mod verdict;
 
-pub use gate::HealthGate;
+pub use gate::{HealthFacts, HealthGate, TargetFacts, TaskSetFacts};
 pub use verdict::{bake_progress, Check, Verdict};

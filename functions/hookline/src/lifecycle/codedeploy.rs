@@ -1,13 +1,17 @@
-//! [`Lifecycle`] for CodeDeploy ECS blue/green deployments.
+//! [`Lifecycle`] for CodeDeploy ECS blue/green deployments: the one place that
+//! knows CodeDeploy's status words and lifecycle event names, and maps them onto
+//! hookline's [`DeploymentStatus`], [`EventStatus`], [`HookStatus`] and [`HookEvent`].
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_codedeploy::types::{LifecycleEventStatus, TargetLabel};
+use aws_sdk_codedeploy::types::{DeploymentStatus as CodeDeployStatus, LifecycleEventStatus, TargetLabel};
 
-use super::{DeploymentStatus, HookStatus, Lifecycle, Reported, Resolved};
+use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
+
+use super::{DeploymentStatus, EventStatus, HookStatus, Invocation, Lifecycle, Reported, Resolved, Stop};
 use crate::error::AwsResultExt;
-use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Side};
+use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
 use crate::{Error, Result};
 
 /// CodeDeploy, plus ELBv2 to turn the deployment group's target group names into ARNs.
@@ -100,7 +104,8 @@ impl Lifecycle for CodeDeploy {
 
         let arns = self.target_group_arns(&[blue_tg.clone(), green_tg.clone()]).await?;
         let arn_of = |name: &str| arns.get(name).cloned().ok_or_else(|| missing(&format!("target group {name}")));
-        let hook = match (execution_id, in_progress_event.as_deref().and_then(HookEvent::from_name)) {
+        let in_progress_hook = in_progress_event.as_deref().and_then(hook_event);
+        let hook = match (execution_id, in_progress_hook) {
             (Some(id), Some(event)) => {
                 Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: id.to_string() })
             }
@@ -114,9 +119,10 @@ impl Lifecycle for CodeDeploy {
                 hook,
                 cluster,
                 service,
-                prod_listener_arn,
+                // The deployment group names the listener; a rule, if the weights live on one,
+                // comes from the plan (`traffic.production_rule_arn`).
+                production: Route::AlbListener { listener_arn: prod_listener_arn },
                 test_listener_arn,
-                prod_rule_arn: None,
                 blue: Side { target_group_arn: arn_of(&blue_tg)?, target_group_name: blue_tg, task_set_arn: blue_ts },
                 green: Side {
                     target_group_arn: arn_of(&green_tg)?,
@@ -125,6 +131,7 @@ impl Lifecycle for CodeDeploy {
                 },
             },
             in_progress_event,
+            in_progress_hook,
             in_progress_started_at,
         })
     }
@@ -132,7 +139,7 @@ impl Lifecycle for CodeDeploy {
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
         let out = self.codedeploy.get_deployment().deployment_id(deployment_id).send().await.aws("GetDeployment")?;
         let status = out.deployment_info().and_then(|i| i.status()).ok_or_else(|| missing("status"))?;
-        Ok(DeploymentStatus(status.as_str().to_string()))
+        Ok(deployment_status(status))
     }
 
     async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported> {
@@ -141,7 +148,10 @@ impl Lifecycle for CodeDeploy {
             .put_lifecycle_event_hook_execution_status()
             .deployment_id(deployment_id)
             .lifecycle_event_hook_execution_id(execution_id)
-            .status(LifecycleEventStatus::from(status.as_str()))
+            .status(match status {
+                HookStatus::Succeeded => LifecycleEventStatus::Succeeded,
+                HookStatus::Failed => LifecycleEventStatus::Failed,
+            })
             .send()
             .await;
         match sent {
@@ -153,7 +163,7 @@ impl Lifecycle for CodeDeploy {
         }
     }
 
-    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<String>> {
+    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>> {
         let target = self
             .codedeploy
             .get_deployment_target()
@@ -165,29 +175,43 @@ impl Lifecycle for CodeDeploy {
         Ok(target
             .deployment_target()
             .and_then(|t| t.ecs_target())
-            .and_then(|t| t.lifecycle_events().iter().find(|e| e.lifecycle_event_name() == Some(event.as_str())))
+            .and_then(|t| t.lifecycle_events().iter().find(|e| e.lifecycle_event_name() == Some(event_name(event))))
             .and_then(|e| e.status())
-            .map(|s| s.as_str().to_string()))
+            .map(event_status))
     }
 
-    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<String> {
-        let out = self
-            .codedeploy
-            .stop_deployment()
-            .deployment_id(deployment_id)
-            .auto_rollback_enabled(true)
-            .send()
-            .await
-            .aws("StopDeployment")?;
-        Ok(format!(
+    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop> {
+        let sent =
+            self.codedeploy.stop_deployment().deployment_id(deployment_id).auto_rollback_enabled(true).send().await;
+        let out = match sent {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_deployment_already_completed_exception()) => {
+                return Ok(Stop::AlreadyEnded);
+            }
+            Err(e) => return Err(Error::from_sdk("StopDeployment", e)),
+        };
+        Ok(Stop::Stopping(format!(
             "{}{}",
             out.status().map(|s| s.as_str()).unwrap_or("Pending"),
             out.status_message().map(|m| format!(": {m}")).unwrap_or_default()
-        ))
+        )))
     }
 }
 
 impl CodeDeploy {
+    /// Reads CodeDeploy's hook payload `{"DeploymentId", "LifecycleEventHookExecutionId"}`;
+    /// both must be non-empty.
+    pub fn invocation(event: serde_json::Value) -> Result<Invocation> {
+        let event: CodeDeployLifecycleEvent = crate::runtime::parse_event(event)?;
+        if event.deployment_id.is_empty() {
+            return Err(Error::invalid("DeploymentId", "a non-empty string"));
+        }
+        if event.lifecycle_event_hook_execution_id.is_empty() {
+            return Err(Error::invalid("LifecycleEventHookExecutionId", "a non-empty string"));
+        }
+        Ok(Invocation { deployment_id: event.deployment_id, execution_id: event.lifecycle_event_hook_execution_id })
+    }
+
     async fn target_group_arns(&self, names: &[String]) -> Result<HashMap<String, String>> {
         let out = self
             .elbv2
@@ -202,6 +226,46 @@ impl CodeDeploy {
             .filter_map(|tg| Some((tg.target_group_name()?.to_string(), tg.target_group_arn()?.to_string())))
             .collect())
     }
+}
+
+/// CodeDeploy's deployment status as hookline acts on it.
+fn deployment_status(status: &CodeDeployStatus) -> DeploymentStatus {
+    match status {
+        CodeDeployStatus::Created
+        | CodeDeployStatus::Queued
+        | CodeDeployStatus::InProgress
+        | CodeDeployStatus::Ready
+        | CodeDeployStatus::Baking => DeploymentStatus::Active,
+        CodeDeployStatus::Succeeded => DeploymentStatus::Succeeded,
+        CodeDeployStatus::Failed => DeploymentStatus::Failed,
+        CodeDeployStatus::Stopped => DeploymentStatus::Stopped,
+        other => DeploymentStatus::Unrecognized(other.as_str().to_string()),
+    }
+}
+
+/// A lifecycle event's status as hookline acts on it.
+fn event_status(status: &LifecycleEventStatus) -> EventStatus {
+    match status {
+        LifecycleEventStatus::Pending => EventStatus::Pending,
+        LifecycleEventStatus::InProgress => EventStatus::InProgress,
+        LifecycleEventStatus::Succeeded => EventStatus::Succeeded,
+        LifecycleEventStatus::Failed => EventStatus::Failed,
+        LifecycleEventStatus::Skipped => EventStatus::Skipped,
+        other => EventStatus::Unrecognized(other.as_str().to_string()),
+    }
+}
+
+/// CodeDeploy's name of the lifecycle event whose hook an execution answers.
+fn event_name(event: HookEvent) -> &'static str {
+    match event {
+        HookEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
+        HookEvent::AfterAllowTraffic => "AfterAllowTraffic",
+    }
+}
+
+/// The hook event of CodeDeploy's lifecycle event `name`, when hookline answers it.
+fn hook_event(name: &str) -> Option<HookEvent> {
+    [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic].into_iter().find(|e| event_name(*e) == name)
 }
 
 fn other_of(pair: &[String], one: &str) -> String {

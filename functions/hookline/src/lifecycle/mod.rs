@@ -4,31 +4,34 @@
 //! CodeDeploy is the only implementation today ([`CodeDeploy`]). An entry for
 //! ECS-native blue/green lifecycle hooks would implement [`Lifecycle`] too and
 //! drive the same state machines and functions unchanged.
+//!
+//! Everything here is controller-neutral: each adapter maps its controller's
+//! status words onto [`DeploymentStatus`], [`EventStatus`] and [`HookStatus`],
+//! so no controller's spelling leaves its adapter (a test greps for it).
 
 mod codedeploy;
 
 use async_trait::async_trait;
+use serde::Serialize;
 
 pub use codedeploy::CodeDeploy;
+
+/// One invocation of the hook function by a deployment controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub deployment_id: String,
+    /// The hook's opaque id, answered exactly once.
+    pub execution_id: String,
+}
 
 use crate::execution::{DeploymentContext, HookEvent};
 use crate::Result;
 
-/// The answer a hook gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The answer a hook gets (serialized by its variant name in the functions' outputs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum HookStatus {
     Succeeded,
     Failed,
-}
-
-impl HookStatus {
-    /// As CodeDeploy spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookStatus::Succeeded => "Succeeded",
-            HookStatus::Failed => "Failed",
-        }
-    }
 }
 
 /// What reporting a hook came to.
@@ -41,28 +44,77 @@ pub enum Reported {
     Already,
 }
 
-/// A deployment's status, reduced to what hookline acts on.
+/// A deployment's status, reduced to what hookline acts on; each adapter maps its controller's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeploymentStatus(pub String);
+pub enum DeploymentStatus {
+    /// Under way (created, queued, in progress, waiting, baking): hooks may run and traffic may move.
+    Active,
+    /// Ended with green serving production.
+    Succeeded,
+    /// Ended in failure (rolled back or not).
+    Failed,
+    /// Stopped by an operator or the controller.
+    Stopped,
+    /// A word of the controller's hookline has no meaning for: neither active nor ended.
+    Unrecognized(String),
+}
 
 impl DeploymentStatus {
     /// Still worth working on: hooks may run and traffic may move.
     pub fn is_active(&self) -> bool {
-        matches!(self.0.as_str(), "Created" | "Queued" | "InProgress" | "Ready" | "Baking")
+        *self == DeploymentStatus::Active
     }
 
     /// Ended one way or another.
     pub fn is_terminal(&self) -> bool {
-        matches!(self.0.as_str(), "Succeeded" | "Failed" | "Stopped")
+        matches!(self, DeploymentStatus::Succeeded | DeploymentStatus::Failed | DeploymentStatus::Stopped)
     }
+}
+
+impl std::fmt::Display for DeploymentStatus {
+    /// The variant's name (hookline's word, in outputs and logs); an unrecognized status as the controller said it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeploymentStatus::Unrecognized(word) => f.write_str(word),
+            known => write!(f, "{known:?}"),
+        }
+    }
+}
+
+/// The status of one lifecycle event (hook) on the deployment's target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventStatus {
+    /// Not reached yet.
+    Pending,
+    /// Its hook is waiting for an answer.
+    InProgress,
+    /// Answered `Succeeded`: the controller has moved on.
+    Succeeded,
+    /// Answered `Failed`, or timed out.
+    Failed,
+    /// Skipped by the controller.
+    Skipped,
+    /// A word of the controller's hookline has no meaning for.
+    Unrecognized(String),
+}
+
+/// What asking the controller to stop with rollback came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// Stopping; the controller's status message.
+    Stopping(String),
+    /// The deployment had already ended on its own: nothing to stop.
+    AlreadyEnded,
 }
 
 /// A resolved hook invocation: the context, plus which event is waiting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     pub context: DeploymentContext,
-    /// The lifecycle event that is in progress on the target, as the controller names it.
+    /// The lifecycle event that is in progress on the target, as the controller names it (for messages).
     pub in_progress_event: Option<String>,
+    /// That event, when it is one hookline answers.
+    pub in_progress_hook: Option<HookEvent>,
     /// When the controller started that event (epoch seconds), if it says: the hook's
     /// deadline counts from here, not from when the hook function got to run.
     pub in_progress_started_at: Option<i64>,
@@ -77,10 +129,10 @@ pub trait Lifecycle: Send + Sync {
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus>;
     /// Reports the hook's outcome.
     async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported>;
-    /// The status of `event` on the deployment's target (`Pending`, `InProgress`, `Succeeded`, ...), if listed.
-    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<String>>;
-    /// Stops the deployment and asks the controller to roll back; returns its status message.
-    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<String>;
+    /// The status of `event` on the deployment's target, if listed.
+    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>>;
+    /// Stops the deployment and asks the controller to roll back.
+    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop>;
 }
 
 /// Fails with `DeploymentStopped` unless the deployment is still active.
@@ -89,7 +141,7 @@ pub async fn ensure_active(lifecycle: &dyn Lifecycle, deployment_id: &str) -> Re
     if status.is_active() {
         Ok(status)
     } else {
-        Err(crate::Error::DeploymentStopped { deployment_id: deployment_id.to_string(), status: status.0 })
+        Err(crate::Error::DeploymentStopped { deployment_id: deployment_id.to_string(), status: status.to_string() })
     }
 }
 

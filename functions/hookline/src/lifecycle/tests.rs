@@ -113,3 +113,14 @@ async fn resolve_without_a_start_time_says_so() {
     assert_eq!(resolved.in_progress_event.as_deref(), Some("BeforeAllowTraffic"));
     assert_eq!(resolved.in_progress_started_at, None);
 }
+
+#[test]
+fn statuses_keep_their_words_in_outputs() {
+    // The functions' outputs and the release state machine (`$.outcome.status`) read these words.
+    assert_eq!(serde_json::to_value(HookStatus::Succeeded).ok(), Some(serde_json::json!("Succeeded")));
+    assert_eq!(serde_json::to_value(HookStatus::Failed).ok(), Some(serde_json::json!("Failed")));
+    assert_eq!(DeploymentStatus::Succeeded.to_string(), "Succeeded");
+    assert_eq!(DeploymentStatus::Stopped.to_string(), "Stopped");
+    assert_eq!(DeploymentStatus::Unrecognized("Odd".into()).to_string(), "Odd");
+    assert!(DeploymentStatus::Active.is_active() && !DeploymentStatus::Active.is_terminal());
+}

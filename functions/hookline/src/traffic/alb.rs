@@ -62,8 +62,8 @@ impl AlbRouter {
     pub fn new(elbv2: Client, ctx: &DeploymentContext) -> AlbRouter {
         AlbRouter {
             elbv2,
-            listener_arn: ctx.prod_listener_arn.clone(),
-            rule_arn: ctx.prod_rule_arn.clone(),
+            listener_arn: ctx.production.listener_arn().to_string(),
+            rule_arn: ctx.production.rule_arn().map(str::to_string),
             blue_tg: ctx.blue.target_group_arn.clone(),
             green_tg: ctx.green.target_group_arn.clone(),
             service: format!("{}/{}", ctx.cluster, ctx.service),

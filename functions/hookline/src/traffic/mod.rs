@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use alb::{AlbRouter, DEPLOYMENT_TAG, MANAGED_TAG, SERVICE_TAG};
 
+use crate::execution::DeploymentContext;
 use crate::{Error, Result};
 
 /// Production traffic split, in percent; always sums to 100.
@@ -66,6 +67,24 @@ pub struct Cohort {
 pub enum Change {
     Applied,
     AlreadyThere,
+}
+
+/// Builds the [`TrafficRouter`] of a deployment's production route
+/// (`context.production`); handlers hold one, built once in `main`.
+pub trait RouterFactory: Send + Sync {
+    fn router(&self, ctx: &DeploymentContext) -> Box<dyn TrafficRouter>;
+}
+
+/// ALB routes: every [`crate::execution::Route`] today is a listener or a rule of it.
+#[derive(Clone, Debug)]
+pub struct AlbRouters {
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+impl RouterFactory for AlbRouters {
+    fn router(&self, ctx: &DeploymentContext) -> Box<dyn TrafficRouter> {
+        Box::new(AlbRouter::new(self.elbv2.clone(), ctx))
+    }
 }
 
 /// A place production traffic is split between blue and green.

@@ -33,10 +33,8 @@
 //! has `ReportBatchItemFailures`; "Handling errors for an SQS event source in
 //! Lambda", AWS Lambda developer guide).
 
-use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
-use hookline::execution::{hook_executions, HookEvent};
-use hookline::lifecycle::{Lifecycle, Reported};
-use hookline::runtime::parse_event;
+use hookline::execution::hook_executions;
+use hookline::lifecycle::{CodeDeploy, Invocation, Reported};
 use hookline::{Error, Result};
 use serde::Serialize;
 use serde_json::Value;
@@ -107,27 +105,22 @@ async fn handle_record(deps: &Deps, record: &Value) -> Result<Handled> {
         .ok_or_else(|| Error::invalid("Records[].body", "the dead-lettered hook event, as JSON text"))?;
     let payload: Value = serde_json::from_str(body)
         .map_err(|e| Error::invalid("Records[].body", format!("the hook event as JSON ({e})")))?;
-    let hook_event: CodeDeployLifecycleEvent = parse_event(payload).map_err(|e| match e {
+    let Invocation { deployment_id, execution_id } = CodeDeploy::invocation(payload).map_err(|e| match e {
         Error::InvalidInput { field, expected } => Error::invalid(format!("Records[].body.{field}"), expected),
         other => other,
     })?;
-    let (deployment_id, execution_id) = (hook_event.deployment_id, hook_event.lifecycle_event_hook_execution_id);
-    if deployment_id.is_empty() || execution_id.is_empty() {
-        let field = if deployment_id.is_empty() { "DeploymentId" } else { "LifecycleEventHookExecutionId" };
-        return Err(Error::invalid(format!("Records[].body.{field}"), "a non-empty string"));
-    }
     answer_unserved_hook(deps, &deployment_id, &execution_id)
         .instrument(info_span!("rollback", deployment_id = %deployment_id, dead_letter = true))
         .await
 }
 
 async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Handled> {
-    let lifecycle = deps.clients.lifecycle();
+    let lifecycle = deps.lifecycle.as_ref();
     let status = lifecycle.status(deployment_id).await?;
     if !status.is_active() {
-        return Ok(Handled::Left(format!("deployment is {}: nobody waits for the hook", status.0)));
+        return Ok(Handled::Left(format!("deployment is {status}: nobody waits for the hook")));
     }
-    let executions = hook_executions(&deps.clients.sfn, &deps.hook_state_machines, deployment_id).await?;
+    let executions = hook_executions(&deps.sfn, &deps.hook_state_machines, deployment_id).await?;
     if let Some(own) = executions.iter().find(|e| e.serves(execution_id)) {
         return Ok(Handled::Left(format!(
             "execution {} ({}) answers this hook",
@@ -139,7 +132,7 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
     let Some(in_progress) = resolved.in_progress_event else {
         return Ok(Handled::Left("no lifecycle event in progress: no hook waits".into()));
     };
-    let Some(event) = HookEvent::from_name(&in_progress) else {
+    let Some(event) = resolved.in_progress_hook else {
         warn!(event = %in_progress, "the hook function was invoked for an event hookline does not serve; reporting Failed");
         let reported = report_failed(deps, deployment_id, execution_id).await?;
         return Ok(Handled::ReportedFailed { restored: false, already_reported: reported == Reported::Already });
@@ -159,8 +152,8 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
     }
 
     let mut ctx = resolved.context;
-    match hookline::rollback::production_rule(&deps.clients, &ctx, &deps.plan_parameter_prefix).await {
-        Ok(rule) => ctx.prod_rule_arn = rule,
+    match hookline::rollback::production_rule(&deps.ssm, &ctx, &deps.plan_parameter_prefix).await {
+        Ok(rule) => ctx.set_production_rule(rule),
         // Without a plan `hook` would have answered Failed before any execution moved traffic, and
         // nothing says whether production lives on the listener or on a rule: answer, restore nothing.
         Err(e @ Error::InvalidInput { .. }) => {

@@ -42,12 +42,9 @@ fn deps(rules: &[&Rule]) -> Deps {
         .then_output(|| hook_event("BeforeAllowTraffic", "InProgress"));
     let mut all = rules.to_vec();
     all.push(&pending);
-    Deps {
-        clients: mocked_clients(&all),
-        state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()],
-        hook_state_machines: hookline::execution::mocks::machines(),
-        plan_parameter_prefix: "/hookline".into(),
-    }
+    let deps = Deps::new(&mocked_clients(&all), hookline::execution::mocks::machines(), "/hookline".into());
+    assert_eq!(deps.state_machine_arns, [CANARY, POST_TRAFFIC], "the console form stops both machines' executions");
+    deps
 }
 
 /// A `match_requests` filter logging `name` to `calls` and recording the request.
@@ -126,7 +123,7 @@ async fn restores_blue_removes_cohorts_then_reports_failed_once() {
 
     let out = handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught()).await.expect("rollback");
 
-    assert_eq!(out, Output { restored: true, reported: Some("Failed"), ..Output::default() });
+    assert_eq!(out, Output { restored: true, reported: Some(HookStatus::Failed), ..Output::default() });
     assert_eq!(*calls.lock().unwrap(), ["ModifyListener", "DeleteRule", "Report"], "restore first, report last");
     let req = modified.only();
     assert_eq!(req.listener_arn(), Some(LISTENER));
@@ -144,7 +141,10 @@ async fn a_second_call_changes_nothing_and_is_already_reported() {
 
     let out = handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught()).await.expect("rollback again");
 
-    assert_eq!(out, Output { restored: true, reported: Some("Failed"), already_reported: true, ..Output::default() });
+    assert_eq!(
+        out,
+        Output { restored: true, reported: Some(HookStatus::Failed), already_reported: true, ..Output::default() }
+    );
     assert_eq!((m.num_calls(), d.num_calls(), rep.num_calls()), (0, 0, 1));
 }
 
@@ -168,7 +168,7 @@ async fn green_already_gone_is_fine() {
 
     let out = handle(&deps(&[&describe, &m, &rules, &tags, &rep]), caught()).await.expect("rollback");
 
-    assert_eq!(out, Output { restored: true, reported: Some("Failed"), ..Output::default() });
+    assert_eq!(out, Output { restored: true, reported: Some(HookStatus::Failed), ..Output::default() });
     assert_eq!(m.num_calls(), 0);
     assert_reported_failed_once(&reports);
 }
@@ -338,7 +338,7 @@ async fn the_console_form_stops_the_execution_and_the_deployment_then_restores_a
         out,
         Output {
             restored: true,
-            reported: Some("Failed"),
+            reported: Some(HookStatus::Failed),
             already_reported: false,
             stopped_executions: vec![RUNNING.to_string()],
             deployment_status: Some("Stopped".into()),
@@ -457,7 +457,7 @@ async fn an_execution_aborted_by_hand_gets_restored_and_its_hook_answered() {
         .await
         .expect("safety net");
 
-    assert_eq!(out, Output { restored: true, reported: Some("Failed"), ..Output::default() });
+    assert_eq!(out, Output { restored: true, reported: Some(HookStatus::Failed), ..Output::default() });
     assert_eq!(*calls.lock().unwrap(), ["ModifyListener", "Report"]);
     assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
     assert_reported_failed_once(&reports);

@@ -13,6 +13,11 @@ use serde_json::json;
 
 use super::*;
 
+/// The handler over the AWS adapters of `clients` (aws-smithy-mocks answer their calls).
+async fn handle(clients: &hookline::Clients, event: Value) -> Result<RolloutState> {
+    super::handle(&Deps::new(clients), event).await
+}
+
 fn in_progress() -> Rule {
     mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"))
 }

@@ -12,6 +12,11 @@ use serde_json::json;
 
 use super::*;
 
+/// The handler over the AWS adapters of `clients` (aws-smithy-mocks answer their calls).
+async fn handle(clients: &hookline::Clients, event: Value) -> Result<Output> {
+    super::handle(&Deps::new(clients), event).await
+}
+
 fn status(status: &'static str) -> Rule {
     mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || deployment(status))
 }
@@ -188,13 +193,19 @@ async fn a_stopped_deployment_is_deployment_stopped() {
 
 #[tokio::test]
 async fn the_deployment_gate_answers_status_and_done() {
-    for (s, done) in [("InProgress", false), ("Ready", false), ("Succeeded", true), ("Failed", true), ("Stopped", true)]
-    {
+    // CodeDeploy's words (the mock) come out as hookline's (`DeploymentStatus`): every active one is `Active`.
+    for (s, word, done) in [
+        ("InProgress", "Active", false),
+        ("Ready", "Active", false),
+        ("Succeeded", "Succeeded", true),
+        ("Failed", "Failed", true),
+        ("Stopped", "Stopped", true),
+    ] {
         let rule = status(s);
         let out = handle(&mocked_clients(&[&rule]), json!({"gate": "deployment", "deployment_id": "d-TESTDEP01"}))
             .await
             .expect("status");
-        assert_eq!(out, Output::Deployment { status: s.into(), done }, "{s}");
+        assert_eq!(out, Output::Deployment { status: word.into(), done }, "{s}");
         assert_eq!(rule.num_calls(), 1);
     }
 }

@@ -200,7 +200,7 @@ fn router_in(rule_mode: bool, rules: &[&MockRule]) -> AlbRouter {
     let client: Client = mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.iter().copied());
     let mut ctx = context();
     if rule_mode {
-        ctx.prod_rule_arn = Some(PRODUCTION_RULE.into());
+        ctx.set_production_rule(Some(PRODUCTION_RULE.into()));
     }
     AlbRouter::new(client, &ctx)
 }
