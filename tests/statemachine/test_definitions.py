@@ -39,12 +39,14 @@ FUNCTION_INPUTS = {
         "RouteCohort": ("${ShiftWeightFunctionArn}",
                         {"context.$": "$.context", "state.$": "$.state", "step.$": "$.step"}, "$.state"),
         "Finalize": ("${FinalizeFunctionArn}", DOC, "$.result"),
-        "Rollback": ("${RollbackFunctionArn}", {**DOC, "error.$": "$.error"}, "$.rollback"),
+        "Rollback": ("${RollbackFunctionArn}", {**DOC, "error.$": "$.error", "attempt.$": "$$.State.RetryCount"},
+                     "$.rollback"),
     },
     "post-traffic": {
         "Bake": ("${ValidateHealthFunctionArn}", {"gate": "bake", **DOC}, "$.health"),
         "Finalize": ("${FinalizeFunctionArn}", DOC, "$.result"),
-        "Rollback": ("${RollbackFunctionArn}", {**DOC, "error.$": "$.error"}, "$.rollback"),
+        "Rollback": ("${RollbackFunctionArn}", {**DOC, "error.$": "$.error", "attempt.$": "$$.State.RetryCount"},
+                     "$.rollback"),
     },
     "release": {
         "RegisterTaskdef": ("${RegisterTaskdefFunctionArn}", None, "$.release"),  # InputPath $.request

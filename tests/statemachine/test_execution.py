@@ -215,11 +215,22 @@ def test_function_error_rolls_back_once_without_retry(sb, function, gate_, error
     failing = [c for c in calls(sb) if c[0] == function and (gate_ is None or c[1] == gate_)]
     assert len(failing) == 1, calls(sb)  # not retried
     (rb,) = sb.stubs.payloads("rollback")
-    assert set(rb) == {"context", "plan", "state", "error"}
+    assert set(rb) == {"context", "plan", "state", "error", "attempt"}
+    assert rb["attempt"] == 0
     assert rb["error"]["Error"] == error and f"{function} says {error}" in rb["error"]["Cause"]
     assert calls(sb)[-1] == ("rollback",)
     if function != "finalize":
         assert "finalize" not in sb.stubs.names()
+
+
+def test_rollback_retries_carry_their_attempt_number(sb):
+    """rollback holds its Failed report while a retry follows (a restore that failed); it knows the
+    last attempt from `$$.State.RetryCount` (AWS Step Functions developer guide, "Context object")."""
+    sb.stubs.set("validate-health", by_gate(ready=[FunctionError("HealthCheckFailed", "green unhealthy")]))
+    sb.stubs.sequence("rollback", FunctionError("AwsPermanent"), FunctionError("AwsTransient"), {"restored": True})
+    d = sb.run("canary", document(weight(10)))
+    assert d["status"] == "FAILED" and d["error"] == "RolledBack", d
+    assert [p["attempt"] for p in sb.stubs.payloads("rollback")] == [0, 1, 2]
 
 
 def test_transient_errors_are_retried(sb):

@@ -136,7 +136,17 @@ pub struct RollbackInput {
     /// `{"Error", "Cause"}` as the Catch recorded it; `null` when absent.
     #[serde(default)]
     pub error: serde_json::Value,
+    /// How many times Step Functions has already retried this Task (`$$.State.RetryCount`).
+    /// While retries remain, a rollback that could not restore production does not report
+    /// the hook yet; on the last attempt it reports anyway. Absent (a definition older than
+    /// this field): reported at once, as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
+
+/// The `Rollback` Task's `States.ALL` retries in the canary and post-traffic machines: its
+/// attempt number `ROLLBACK_RETRIES` is the last one.
+pub const ROLLBACK_RETRIES: u32 = 6;
 
 /// `rollback`'s console form (and the `rollback` state machine's): `{"deployment_id", "reason"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,6 +17,7 @@
 
 use std::sync::Arc;
 
+use hookline::contract::{RollbackInput, ROLLBACK_RETRIES};
 use hookline::execution::{DeploymentContext, ExecutionDocument, HookStateMachines};
 use hookline::lifecycle::{EventStatus, HookStatus, Lifecycle, Reported};
 use hookline::rollback::Reach;
@@ -146,10 +147,14 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
         return from_status_change(deps, change.detail).await;
     }
     if event.get("context").is_some() {
-        let error = event.get("error").cloned().unwrap_or(Value::Null);
-        let doc: ExecutionDocument = parse_event(event)?;
-        let span = info_span!("rollback", deployment_id = %doc.context.deployment_id);
-        from_execution(deps, &doc.context, &error).instrument(span).await
+        let input: RollbackInput = parse_event(event)?;
+        // While Step Functions will still retry, a failed restore is not reported yet.
+        let report = match input.attempt {
+            Some(attempt) if attempt < ROLLBACK_RETRIES => ReportWhen::Restored,
+            _ => ReportWhen::Always,
+        };
+        let span = info_span!("rollback", deployment_id = %input.context.deployment_id, attempt = ?input.attempt);
+        from_execution(deps, &input.context, &input.error, report).instrument(span).await
     } else {
         let input: ConsoleInput = parse_event(event)?;
         if input.deployment_id.is_empty() {
@@ -182,13 +187,27 @@ async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<O
         }
         let error =
             serde_json::json!({"Error": detail.error, "Cause": detail.cause, "Execution": detail.execution_arn});
-        from_execution(deps, &ctx, &error).await
+        // No retry of ours follows this invocation's error: report whatever happens.
+        from_execution(deps, &ctx, &error, ReportWhen::Always).await
     }
     .instrument(info_span!("rollback", deployment_id = %ctx.deployment_id, safety_net = true))
     .await
 }
 
-async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> Result<Output> {
+/// When a rollback that could not restore production reports the hook anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReportWhen {
+    /// Only once production is back on blue 100% with no cohort rule: another attempt
+    /// follows, and CodeDeploy acts on a report at once (its own rollback does not undo
+    /// hookline's weights or rules), so an early `Failed` would leave users on a green
+    /// that is being torn down.
+    Restored,
+    /// Now, restored or not: no attempt follows, and an unanswered hook stalls the
+    /// deployment for CodeDeploy's hour.
+    Always,
+}
+
+async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value, report: ReportWhen) -> Result<Output> {
     if let Some(hook) = &ctx.hook {
         // A hook that already reported Succeeded handed traffic back to
         // CodeDeploy, which may be terminating blue: restoring blue now would
@@ -202,8 +221,13 @@ async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> 
     warn!(cause = %error, "rolling back");
     // Restore first, report second: CodeDeploy acts on the report at once.
     let restored = deps.routers.router(ctx).restore().await;
-    if let Err(e) = &restored {
-        error!(error = %e, "restoring traffic failed; reporting Failed anyway so CodeDeploy's own rollback can act");
+    match (&restored, report) {
+        (Err(e), ReportWhen::Restored) => {
+            warn!(error = %e, "restoring traffic failed; the hook is reported once a retry has restored it");
+            return Err(e.clone());
+        }
+        (Err(e), ReportWhen::Always) => error!(error = %e, "restoring traffic failed; reporting Failed anyway"),
+        (Ok(()), _) => {}
     }
     let mut out = Output { restored: restored.is_ok(), ..Output::default() };
     if let Some(hook) = &ctx.hook {

@@ -96,8 +96,13 @@ fn every_function_task_passes_exactly_its_input_fields() {
     let deployment_gate = fields_of(&DeploymentGateInput { deployment_id: "d-1".into() });
     let finalize: BTreeSet<String> =
         fields_of(&FinalizeInput { context: context(), plan: plan(), state: rollout_state(0, 0) });
-    let rollback =
-        fields_of(&RollbackInput { context: context(), plan: plan(), state: rollout_state(0, 0), error: Value::Null });
+    let rollback = fields_of(&RollbackInput {
+        context: context(),
+        plan: plan(),
+        state: rollout_state(0, 0),
+        error: Value::Null,
+        attempt: Some(0),
+    });
     let console = fields_of(&RollbackConsoleInput { deployment_id: "d-1".into(), reason: Some("why".into()) });
 
     let mut checked = 0;
@@ -218,4 +223,17 @@ fn every_path_read_from_a_function_result_names_a_field_of_its_output() {
         }
     }
     assert!(checked > 10, "only {checked} reads checked");
+}
+
+#[test]
+fn the_rollback_task_retries_as_often_as_the_contract_says_and_passes_its_attempt() {
+    for (machine, asl) in machines().into_iter().filter(|(m, _)| matches!(*m, "canary" | "post-traffic")) {
+        let rollback = &states(&asl)[state::ROLLBACK];
+        let retry_all = rollback["Retry"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["ErrorEquals"] == serde_json::json!(["States.ALL"])))
+            .unwrap_or_else(|| panic!("{machine}: Rollback has no States.ALL retrier"));
+        assert_eq!(retry_all["MaxAttempts"], ROLLBACK_RETRIES, "{machine}");
+        assert_eq!(rollback["Parameters"]["attempt.$"], "$$.State.RetryCount", "{machine}");
+    }
 }

@@ -40,7 +40,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, info_span, warn, Instrument};
 
-use super::{from_execution, report_failed, Deps};
+use super::{from_execution, report_failed, Deps, ReportWhen};
 
 /// An event source mapping's SQS event: it has `Records`, every other form of `rollback` does not.
 pub fn is_sqs_event(event: &Value) -> bool {
@@ -167,6 +167,7 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
         "Error": "HookFunctionFailed",
         "Cause": "every invocation of the hook function failed; its event reached the dead-letter queue",
     });
-    let out = from_execution(deps, &ctx, &cause).await?;
+    // A message handed back returns only after the queue's visibility timeout (minutes): report now.
+    let out = from_execution(deps, &ctx, &cause, ReportWhen::Always).await?;
     Ok(Handled::ReportedFailed { restored: out.restored, already_reported: out.already_reported })
 }

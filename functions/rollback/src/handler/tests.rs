@@ -7,7 +7,7 @@ use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
 use aws_sdk_codedeploy::operation::stop_deployment::{StopDeploymentInput, StopDeploymentOutput};
 use aws_sdk_codedeploy::types::error::LifecycleEventAlreadyCompletedException;
 use aws_sdk_codedeploy::types::{LifecycleEventStatus, StopStatus};
-use aws_sdk_elasticloadbalancingv2::operation::delete_rule::{DeleteRuleInput, DeleteRuleOutput};
+use aws_sdk_elasticloadbalancingv2::operation::delete_rule::{DeleteRuleError, DeleteRuleInput, DeleteRuleOutput};
 use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
 use aws_sdk_elasticloadbalancingv2::operation::modify_listener::{
     ModifyListenerError, ModifyListenerInput, ModifyListenerOutput,
@@ -173,8 +173,48 @@ async fn green_already_gone_is_fine() {
     assert_reported_failed_once(&reports);
 }
 
+/// What the state machine's Catch sends on attempt `attempt` (`$$.State.RetryCount`).
+fn caught_on_attempt(attempt: u32) -> Value {
+    let mut doc = caught();
+    doc["attempt"] = json!(attempt);
+    doc
+}
+
+#[tokio::test]
+async fn a_failing_restore_reports_nothing_while_step_functions_will_retry() {
+    let (calls, reports) = (Calls::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
+    let describe = live(50, 50);
+    let (m, rep) = (modify(&calls, &Sent::default()), report(&calls, &reports));
+    let d = mock!(Elbv2::delete_rule).then_error(|| DeleteRuleError::generic(access_denied()));
+
+    for attempt in 0..hookline::contract::ROLLBACK_RETRIES {
+        let err =
+            handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught_on_attempt(attempt)).await.unwrap_err();
+        assert_eq!(err.error_type(), "AwsPermanent", "attempt {attempt}: {err}");
+        assert!(err.to_string().contains("DeleteRule"), "{err}");
+    }
+    assert_eq!(rep.num_calls(), 0, "a hook reported Failed while a cohort rule still sends users to green");
+}
+
+#[tokio::test]
+async fn a_failing_restore_on_the_last_attempt_still_reports_failed_once_and_returns_the_error() {
+    let (calls, reports) = (Calls::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&[]);
+    let describe = live(50, 50);
+    let m = mock!(Elbv2::modify_listener).then_error(|| ModifyListenerError::generic(access_denied()));
+    let rep = report(&calls, &reports);
+
+    let last = caught_on_attempt(hookline::contract::ROLLBACK_RETRIES);
+    let err = handle(&deps(&[&describe, &m, &rules, &tags, &rep]), last).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "AwsPermanent", "{err}");
+    assert_reported_failed_once(&reports);
+}
+
 #[tokio::test]
 async fn a_failing_restore_still_reports_failed_once_and_returns_the_error() {
+    // Without an attempt count (a state machine definition older than the field), as before.
     let (calls, reports) = (Calls::default(), Sent::default());
     let [rules, tags] = cohort_rules(&[]);
     let describe = live(50, 50);
