@@ -16,7 +16,8 @@ simulator's own record (never through hookline's view of itself):
   hookline-managed rule is left on the production listener;
 - no execution of this deployment is left running.
 
-Knobs: CHAOS_RUNS (schedules, default 3), CHAOS_SEED (default 20261129), CHAOS_ONLY (one index).
+Knobs: CHAOS_RUNS (schedules, default 3), CHAOS_SEED (default 20261129), CHAOS_ONLY (one index),
+CHAOS_FIRST (first index, to shard a long run over sandboxes on other ports), CHAOS_LOG (results file).
 """
 import json
 import os
@@ -33,6 +34,7 @@ SEED = int(os.environ.get("CHAOS_SEED", "20261129"))
 # Every schedule's outcome is appended here as it ends (a long `make chaos` can be read while it runs).
 LOG_FILE = os.environ.get("CHAOS_LOG", os.path.join(os.path.dirname(os.path.abspath(__file__)), "chaos-results.jsonl"))
 RUNS = int(os.environ.get("CHAOS_RUNS", "3"))
+FIRST = int(os.environ.get("CHAOS_FIRST", "0"))  # shard a long run over several sandboxes
 ONLY = os.environ.get("CHAOS_ONLY")
 END_TIMEOUT_S = 200      # beyond the suite's 90 s hook timeout plus rollback and termination
 EXEC_GRACE_S = 45        # executions of an ended deployment notice it within a health interval or two
@@ -209,7 +211,7 @@ def check_invariants(sb, did, blue, green, runner):
 # One line per schedule played, for the run's summary (conftest prints it; `make chaos` records it).
 RESULTS = []
 
-INDEXES = [int(ONLY)] if ONLY not in (None, "") else list(range(RUNS))
+INDEXES = [int(ONLY)] if ONLY not in (None, "") else list(range(FIRST, FIRST + RUNS))
 
 
 @pytest.mark.parametrize("index", INDEXES, ids=lambda i: f"seed{SEED}-{i}")
