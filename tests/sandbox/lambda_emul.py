@@ -51,6 +51,8 @@ from dataclasses import dataclass, field
 import yaml
 from botocore.exceptions import ClientError
 
+import cfn_yaml
+
 log = logging.getLogger("lambda")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -71,25 +73,6 @@ RECENT = 200
 
 
 # ----------------------------------------------------------------------------- template
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that keeps CloudFormation short-form intrinsics as their long form."""
-
-
-def _intrinsic(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 @dataclass
@@ -180,7 +163,7 @@ def load_template(path=None, prefix=NAME_PREFIX):
     """The Lambda-relevant part of a SAM/CloudFormation template, with the sandbox's names."""
     path = path or os.environ.get("SANDBOX_TEMPLATE") or DEFAULT_TEMPLATE
     with open(path, encoding="utf-8") as f:
-        doc = yaml.load(f, Loader=_CfnLoader) or {}
+        doc = yaml.load(f, Loader=cfn_yaml.CfnLoader) or {}
     resources = doc.get("Resources") or {}
     glob = ((doc.get("Globals") or {}).get("Function") or {})
     spec = TemplateSpec()
