@@ -27,7 +27,7 @@ EXPECTED = {
     "FinalizeRole": {
         "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags",
         "elasticloadbalancing:DeleteRule", "ssm:PutParameter",
-        "codedeploy:PutLifecycleEventHookExecutionStatus"},
+        "codedeploy:PutLifecycleEventHookExecutionStatus", "codedeploy:GetDeploymentTarget"},
     "RollbackRole": {
         "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use hookline::contract::last_release_parameter;
 use hookline::error::AwsResultExt;
 use hookline::execution::{now_epoch, DeploymentContext, ExecutionDocument, HookEvent};
-use hookline::lifecycle::{HookStatus, Lifecycle, Reported};
+use hookline::lifecycle::{EventStatus, HookStatus, Lifecycle, Reported};
 use hookline::runtime::parse_event;
 use hookline::traffic::RouterFactory;
 use hookline::{Clients, Error, Result};
@@ -59,6 +59,20 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
         // A failure up to the report still goes to rollback and reports Failed.
         let removed = deps.routers.router(ctx).remove_cohorts().await?;
         let reported = deps.lifecycle.report(&ctx.deployment_id, &hook.execution_id, HookStatus::Succeeded).await?;
+        if reported == Reported::Already {
+            // "Already answered" is success only when the answer was ours (an earlier try of this
+            // call got through). A hook closed by a stop or a failure was not: production is where
+            // the canary left it (green, perhaps 100%) while the controller tears green down, so
+            // this goes to the rollback path, which puts blue back.
+            let event = deps.lifecycle.event_status(ctx, hook.event).await?;
+            if event != Some(EventStatus::Succeeded) {
+                warn!(event = hook.event.as_str(), status = ?event, "the hook was closed without our Succeeded");
+                return Err(Error::DeploymentStopped {
+                    deployment_id: ctx.deployment_id.clone(),
+                    status: format!("{} closed as {event:?} before finalize reported", hook.event.as_str()),
+                });
+            }
+        }
         info!(event = hook.event.as_str(), ?reported, cohort_rules_removed = removed, "hook reported Succeeded");
         // Nothing after a Succeeded report may fail: a rollback now would move
         // production back to a task set CodeDeploy is about to terminate. So

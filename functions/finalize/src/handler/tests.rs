@@ -104,19 +104,42 @@ async fn after_allow_traffic_records_the_release_after_reporting() {
     assert_reported_succeeded(&reports);
 }
 
-#[tokio::test]
-async fn an_already_completed_hook_is_done() {
-    let [rules, tags] = cohort_rules(&[]);
-    let rep = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_error(|| {
+fn already_completed() -> Rule {
+    mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_error(|| {
         PutLifecycleEventHookExecutionStatusError::LifecycleEventAlreadyCompletedException(
             LifecycleEventAlreadyCompletedException::builder().message("already completed").build(),
         )
-    });
+    })
+}
 
-    let out = handle(&deps(&[&rules, &tags, &rep]), document(HookEvent::BeforeAllowTraffic)).await.expect("done");
+fn event_now(status: &'static str) -> Rule {
+    mock!(aws_sdk_codedeploy::Client::get_deployment_target)
+        .then_output(move || hookline::testing::hook_event("BeforeAllowTraffic", status))
+}
+
+#[tokio::test]
+async fn a_hook_our_earlier_try_already_answered_is_done() {
+    let [rules, tags] = cohort_rules(&[]);
+    let (rep, event) = (already_completed(), event_now("Succeeded"));
+
+    let out =
+        handle(&deps(&[&rules, &tags, &rep, &event]), document(HookEvent::BeforeAllowTraffic)).await.expect("done");
 
     assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: true, cohort_rules_removed: 0 });
     assert_eq!(rep.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_hook_closed_by_a_stop_before_the_report_goes_to_rollback() {
+    // Found by make chaos: a console stop closed the hook while the canary had production on
+    // green 100%; finalize took "already completed" for success and nobody put blue back.
+    let [rules, tags] = cohort_rules(&[]);
+    let (rep, event) = (already_completed(), event_now("Failed"));
+
+    let err = handle(&deps(&[&rules, &tags, &rep, &event]), document(HookEvent::BeforeAllowTraffic)).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "DeploymentStopped", "{err}");
+    assert_eq!(event.num_calls(), 1);
 }
 
 #[tokio::test]
