@@ -67,7 +67,9 @@ def make_schedule(seed, index):
     if approval:
         steps.append({"approval": {"timeout": "20s", "on_timeout": rng.choice(["rollback", "continue"])}})
     steps.append(W(100, "1s"))
-    p = plan(steps, interval="1s", post_bake=f"{rng.randint(1, 3)}s")
+    # Budget and ready timeout fit the suite's 90 s hook timeout, as a real plan fits CodeDeploy's hour:
+    # a green that never gets ready (an alarm firing from the start) must fail inside it, not time out.
+    p = plan(steps, interval="1s", post_bake=f"{rng.randint(1, 3)}s", budget="80s", ready_timeout="15s")
 
     actions = []
     for _ in range(rng.randint(0, 4)):
