@@ -295,34 +295,15 @@ mod tests {
 
     /// CodeDeploy and ELB answers that resolve the demo deployment (in progress, no execution running).
     fn resolvable_deployment() -> Vec<aws_smithy_mocks::Rule> {
-        use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
         use aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput;
-        use aws_sdk_codedeploy::types::{
-            DeploymentGroupInfo, DeploymentTarget, EcsService, EcsTarget, EcsTaskSet, LoadBalancerInfo,
-            TargetGroupInfo, TargetGroupPairInfo, TargetLabel, TrafficRoute,
-        };
+        use aws_sdk_codedeploy::types::{DeploymentTarget, EcsTarget, EcsTaskSet, TargetGroupInfo, TargetLabel};
         use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
         use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
         use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
 
-        use crate::testing::{deployment, BLUE_TG, GREEN_TG, LISTENER};
+        use crate::testing::{deployment, BLUE_TG, GREEN_TG};
 
         let tg = |name: &str| TargetGroupInfo::builder().name(name).build();
-        let group = move || {
-            let pair = TargetGroupPairInfo::builder()
-                .target_groups(tg("web-blue"))
-                .target_groups(tg("web-green"))
-                .prod_traffic_route(TrafficRoute::builder().listener_arns(LISTENER).build())
-                .build();
-            GetDeploymentGroupOutput::builder()
-                .deployment_group_info(
-                    DeploymentGroupInfo::builder()
-                        .load_balancer_info(LoadBalancerInfo::builder().target_group_pair_info_list(pair).build())
-                        .ecs_services(EcsService::builder().cluster_name("demo").service_name("web").build())
-                        .build(),
-                )
-                .build()
-        };
         let task_set = move |label: TargetLabel, name: &str| {
             EcsTaskSet::builder().task_set_label(label).target_group(tg(name)).build()
         };
@@ -344,7 +325,7 @@ mod tests {
             mock!(aws_sdk_sfn::Client::list_executions)
                 .then_output(|| ListExecutionsOutput::builder().set_executions(Some(vec![])).build().expect("list")),
             mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress")),
-            mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(group),
+            mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(crate::testing::deployment_group),
             mock!(aws_sdk_codedeploy::Client::get_deployment_target).then_output(target),
             mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_output(|| {
                 DescribeTargetGroupsOutput::builder()

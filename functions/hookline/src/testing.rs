@@ -167,6 +167,27 @@ pub fn listener(
 }
 
 /// GetDeployment answering with `status`.
+/// GetDeploymentGroup of the demo group: the web-blue/web-green pair on [`LISTENER`], service demo/web.
+pub fn deployment_group() -> aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput {
+    use aws_sdk_codedeploy::types::{
+        DeploymentGroupInfo, EcsService, LoadBalancerInfo, TargetGroupInfo, TargetGroupPairInfo, TrafficRoute,
+    };
+    let tg = |name: &str| TargetGroupInfo::builder().name(name).build();
+    let pair = TargetGroupPairInfo::builder()
+        .target_groups(tg("web-blue"))
+        .target_groups(tg("web-green"))
+        .prod_traffic_route(TrafficRoute::builder().listener_arns(LISTENER).build())
+        .build();
+    aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput::builder()
+        .deployment_group_info(
+            DeploymentGroupInfo::builder()
+                .load_balancer_info(LoadBalancerInfo::builder().target_group_pair_info_list(pair).build())
+                .ecs_services(EcsService::builder().cluster_name("demo").service_name("web").build())
+                .build(),
+        )
+        .build()
+}
+
 pub fn deployment(status: &str) -> aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput {
     aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput::builder()
         .deployment_info(

@@ -1,38 +1,14 @@
-use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
 use aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput;
 use aws_sdk_codedeploy::primitives::DateTime;
 use aws_sdk_codedeploy::types::{
-    DeploymentGroupInfo, DeploymentTarget, EcsService, EcsTarget, EcsTaskSet, LifecycleEvent, LifecycleEventStatus,
-    LoadBalancerInfo, TargetGroupInfo, TargetGroupPairInfo, TargetLabel, TrafficRoute,
+    DeploymentTarget, EcsTarget, EcsTaskSet, LifecycleEvent, LifecycleEventStatus, TargetGroupInfo, TargetLabel,
 };
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
 use aws_smithy_mocks::{mock, Rule};
 
 use super::*;
-use crate::testing::{deployment, mocked_clients, BLUE_TG, DEPLOYMENT, GREEN_TG, HOOK_EXECUTION, LISTENER};
-
-fn group() -> GetDeploymentGroupOutput {
-    let tg = |name: &str| TargetGroupInfo::builder().name(name).build();
-    GetDeploymentGroupOutput::builder()
-        .deployment_group_info(
-            DeploymentGroupInfo::builder()
-                .load_balancer_info(
-                    LoadBalancerInfo::builder()
-                        .target_group_pair_info_list(
-                            TargetGroupPairInfo::builder()
-                                .target_groups(tg("web-blue"))
-                                .target_groups(tg("web-green"))
-                                .prod_traffic_route(TrafficRoute::builder().listener_arns(LISTENER).build())
-                                .build(),
-                        )
-                        .build(),
-                )
-                .ecs_services(EcsService::builder().cluster_name("demo").service_name("web").build())
-                .build(),
-        )
-        .build()
-}
+use crate::testing::{deployment, mocked_clients, BLUE_TG, DEPLOYMENT, GREEN_TG, HOOK_EXECUTION};
 
 /// Install done at 100, BeforeAllowTraffic in progress since `started` (none: no startTime), AfterAllowTraffic pending.
 fn target(started: Option<i64>) -> GetDeploymentTargetOutput {
@@ -76,7 +52,7 @@ fn target(started: Option<i64>) -> GetDeploymentTargetOutput {
 fn rules(started: Option<i64>) -> Vec<Rule> {
     vec![
         mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress")),
-        mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(group),
+        mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(crate::testing::deployment_group),
         mock!(aws_sdk_codedeploy::Client::get_deployment_target).then_output(move || target(started)),
         mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_output(|| {
             DescribeTargetGroupsOutput::builder()

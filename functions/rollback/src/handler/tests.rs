@@ -541,11 +541,10 @@ async fn a_hook_that_already_succeeded_keeps_its_traffic() {
 // The SQS form: the hook function's dead-letter queue.
 
 mod dead_letter_queue {
-    use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
+
     use aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput;
     use aws_sdk_codedeploy::types::{
-        DeploymentGroupInfo, DeploymentTarget, EcsService, EcsTarget, EcsTaskSet, LifecycleEvent, LoadBalancerInfo,
-        TargetGroupInfo, TargetGroupPairInfo, TargetLabel, TrafficRoute,
+        DeploymentTarget, EcsTarget, EcsTaskSet, LifecycleEvent, TargetGroupInfo, TargetLabel,
     };
     use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
     use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
@@ -583,23 +582,6 @@ mod dead_letter_queue {
         json!({"DeploymentId": DEPLOYMENT, "LifecycleEventHookExecutionId": HOOK_EXECUTION}).to_string()
     }
 
-    fn group() -> GetDeploymentGroupOutput {
-        let tg = |name: &str| TargetGroupInfo::builder().name(name).build();
-        let pair = TargetGroupPairInfo::builder()
-            .target_groups(tg("web-blue"))
-            .target_groups(tg("web-green"))
-            .prod_traffic_route(TrafficRoute::builder().listener_arns(LISTENER).build())
-            .build();
-        GetDeploymentGroupOutput::builder()
-            .deployment_group_info(
-                DeploymentGroupInfo::builder()
-                    .load_balancer_info(LoadBalancerInfo::builder().target_group_pair_info_list(pair).build())
-                    .ecs_services(EcsService::builder().cluster_name("demo").service_name("web").build())
-                    .build(),
-            )
-            .build()
-    }
-
     /// The demo service's target with `in_progress` waiting for its hook.
     fn target(in_progress: &'static str) -> GetDeploymentTargetOutput {
         let task_set = |label: TargetLabel, tg: &str| {
@@ -634,7 +616,7 @@ mod dead_letter_queue {
         let [rules, tags] = cohort_rules(&[]);
         vec![
             mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress")),
-            mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(group),
+            mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(hookline::testing::deployment_group),
             mock!(aws_sdk_codedeploy::Client::get_deployment_target).then_output(move || target(in_progress)),
             mock!(Elbv2::describe_target_groups).then_output(|| {
                 DescribeTargetGroupsOutput::builder()
