@@ -6,6 +6,7 @@
 //! meaning and reports *every* problem, each naming its field, so `hookline
 //! plan validate` can print one per line.
 
+pub mod analysis;
 pub mod history;
 mod step;
 mod wire;
@@ -36,6 +37,9 @@ pub struct Plan {
     pub hook_budget_seconds: u64,
     #[serde(default)]
     pub traffic: Traffic,
+    /// The canary judge's metrics and rules; absent in plans (and documents) without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<analysis::Analysis>,
 }
 
 /// How green's health is judged, at every gate.
@@ -179,7 +183,9 @@ fn structural(path: &serde_path_to_error::Path, err: &impl fmt::Display) -> Plan
         .replace("struct WireCohort", "a cohort object")
         .replace("struct WireHttpProbe", "an http probe object")
         .replace("struct WirePostTraffic", "a post_traffic object")
-        .replace("struct WireTraffic", "a traffic object");
+        .replace("struct WireTraffic", "a traffic object")
+        .replace("struct WireAnalysis", "an analysis object")
+        .replace("struct WireMetric", "an analysis metric object");
     PlanErrors(vec![Problem { field, expected: msg }])
 }
 
@@ -257,7 +263,8 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
         check_rule_mode_ends_at_100(&mut p, last_weight);
     }
 
-    let plan = Plan { step_count: steps.len(), steps, health, post_traffic, hook_budget_seconds, traffic };
+    let analysis = wire.analysis.map(|a| analysis::validate(&mut p, a, &steps));
+    let plan = Plan { step_count: steps.len(), steps, health, post_traffic, hook_budget_seconds, traffic, analysis };
     let worst = plan.worst_case_seconds();
     if hook_budget_seconds <= MAX_HOOK_BUDGET_SECONDS && worst > hook_budget_seconds {
         p.add(

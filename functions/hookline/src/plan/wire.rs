@@ -14,6 +14,7 @@ pub(super) struct WirePlan {
     pub post_traffic: Option<WirePostTraffic>,
     pub hook_budget: Option<String>,
     pub traffic: Option<WireTraffic>,
+    pub analysis: Option<super::analysis::WireAnalysis>,
 }
 
 /// Argo-style struct of optional fields; [`super::Step`] is what it becomes.
