@@ -6,7 +6,9 @@
 //! [`gate::HealthGate`] serves from AWS and HTTP.
 
 pub mod gate;
+pub mod metrics;
 pub mod verdict;
 
 pub use gate::{HealthFacts, HealthGate, TargetFacts, TaskSetFacts};
+pub use metrics::{CloudWatchMetrics, MetricsSource};
 pub use verdict::{bake_progress, Check, Verdict};

@@ -1,0 +1,183 @@
+//! The canary judge's samples: blue's and green's series of each `analysis` metric over a bake
+//! window, read through [`MetricsSource`]; [`CloudWatchMetrics`] reads them with ONE GetMetricData
+//! request (two queries per metric, followed through its pages), and [`judge_window`] judges them.
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_smithy_types::DateTime;
+
+use crate::error::AwsResultExt;
+use crate::execution::DeploymentContext;
+use crate::judge::{judge_metric, score, Judgement};
+use crate::plan::analysis::{Analysis, MetricSource, ALB_NAMESPACE};
+use crate::{Error, Result};
+
+/// Which deployment side a series belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Blue,
+    Green,
+}
+
+/// One series to read: a metric, its dimensions, statistic and period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesQuery {
+    /// GetMetricData's query id: `m<metric index>_<side>` (ids must start with a lowercase letter).
+    pub id: String,
+    pub side: Side,
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: Vec<(String, String)>,
+    pub statistic: String,
+    pub period_seconds: u64,
+}
+
+/// Where the judge's samples come from; a test may serve them itself.
+#[async_trait]
+pub trait MetricsSource: Send + Sync {
+    /// The values (one per period with data) of each query over `[start, end)` epoch seconds, in the
+    /// order of `queries`.
+    async fn series(&self, queries: &[SeriesQuery], start: i64, end: i64) -> Result<Vec<Vec<f64>>>;
+}
+
+/// The two queries (blue, then green) of every metric of `analysis`, in the metrics' order.
+pub fn queries(analysis: &Analysis, ctx: &DeploymentContext) -> Result<Vec<SeriesQuery>> {
+    let mut out = Vec::with_capacity(analysis.metrics.len() * 2);
+    for (i, m) in analysis.metrics.iter().enumerate() {
+        for side in [Side::Blue, Side::Green] {
+            let (namespace, dimensions) = match &m.source {
+                MetricSource::Alb { .. } => {
+                    let target_group = match side {
+                        Side::Blue => &ctx.blue.target_group_arn,
+                        Side::Green => &ctx.green.target_group_arn,
+                    };
+                    (ALB_NAMESPACE.to_string(), alb_dimensions(target_group, ctx.production.listener_arn())?)
+                }
+                MetricSource::Custom { namespace, dimensions, version_dimension, blue, green, .. } => {
+                    let mut dims: Vec<(String, String)> =
+                        dimensions.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    let version = match side {
+                        Side::Blue => blue,
+                        Side::Green => green,
+                    };
+                    dims.push((version_dimension.clone(), version.clone()));
+                    (namespace.clone(), dims)
+                }
+            };
+            let suffix = match side {
+                Side::Blue => "blue",
+                Side::Green => "green",
+            };
+            out.push(SeriesQuery {
+                id: format!("m{i}_{suffix}"),
+                side,
+                namespace,
+                metric_name: m.source.metric_name().to_string(),
+                dimensions,
+                statistic: m.statistic.clone(),
+                period_seconds: m.period_seconds,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// An ALB metric's per-target-group dimensions: `TargetGroup` is the target group ARN's resource
+/// (`targetgroup/<name>/<id>`), `LoadBalancer` the load balancer's (`app/<name>/<id>`), read off the
+/// listener ARN (`listener/app/<name>/<id>/<listener id>`).
+/// <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html>
+pub fn alb_dimensions(target_group_arn: &str, listener_arn: &str) -> Result<Vec<(String, String)>> {
+    let resource = |arn: &str| arn.splitn(6, ':').nth(5).map(str::to_string);
+    let target_group = resource(target_group_arn).filter(|r| r.starts_with("targetgroup/")).ok_or_else(|| {
+        Error::invalid("context.target_group_arn", format!("a target group ARN, got {target_group_arn:?}"))
+    })?;
+    let load_balancer = resource(listener_arn)
+        .and_then(|r| r.strip_prefix("listener/").map(str::to_string))
+        .and_then(|r| r.rsplit_once('/').map(|(lb, _listener)| lb.to_string()))
+        .filter(|lb| lb.starts_with("app/"))
+        .ok_or_else(|| {
+            Error::invalid(
+                "context.production.listener_arn",
+                format!("an Application Load Balancer listener ARN, got {listener_arn:?}"),
+            )
+        })?;
+    Ok(vec![("TargetGroup".into(), target_group), ("LoadBalancer".into(), load_balancer)])
+}
+
+/// Reads every metric's two series over `[start, end)` and judges green against blue.
+pub async fn judge_window(
+    source: &dyn MetricsSource,
+    analysis: &Analysis,
+    ctx: &DeploymentContext,
+    start: i64,
+    end: i64,
+) -> Result<Judgement> {
+    let queries = queries(analysis, ctx)?;
+    let series = source.series(&queries, start, end).await?;
+    if series.len() != queries.len() {
+        return Err(Error::HealthCheckFailed(format!(
+            "metrics source answered {} series for {} queries",
+            series.len(),
+            queries.len()
+        )));
+    }
+    let settings = analysis.settings();
+    let mut results = Vec::with_capacity(analysis.metrics.len());
+    // `queries` holds blue then green for each metric, in the metrics' order.
+    for (m, pair) in analysis.metrics.iter().zip(series.chunks_exact(2)) {
+        let (baseline, canary) = (&pair[0], &pair[1]);
+        let result = judge_metric(&m.spec(), &settings, baseline, canary)
+            .map_err(|e| Error::invalid(format!("plan.analysis ({})", m.name), e.to_string()))?;
+        results.push(result);
+    }
+    score(results, &analysis.thresholds()).map_err(|e| Error::invalid("plan.analysis", e.to_string()))
+}
+
+/// [`MetricsSource`] over CloudWatch.
+#[derive(Clone, Debug)]
+pub struct CloudWatchMetrics {
+    pub client: aws_sdk_cloudwatch::Client,
+}
+
+#[async_trait]
+impl MetricsSource for CloudWatchMetrics {
+    async fn series(&self, queries: &[SeriesQuery], start: i64, end: i64) -> Result<Vec<Vec<f64>>> {
+        let mut request =
+            self.client.get_metric_data().start_time(DateTime::from_secs(start)).end_time(DateTime::from_secs(end));
+        for q in queries {
+            request = request.metric_data_queries(metric_data_query(q)?);
+        }
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); queries.len()];
+        // One request; CloudWatch pages it by data points (NextToken) and a query's values may
+        // continue on the next page.
+        // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+        let mut pages = request.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("GetMetricData")?;
+            for result in page.metric_data_results() {
+                let Some(i) = result.id().and_then(|id| queries.iter().position(|q| q.id == id)) else {
+                    return Err(Error::HealthCheckFailed(format!(
+                        "GetMetricData answered an unknown query id {:?}",
+                        result.id()
+                    )));
+                };
+                values[i].extend_from_slice(result.values());
+            }
+        }
+        Ok(values)
+    }
+}
+
+fn metric_data_query(q: &SeriesQuery) -> Result<MetricDataQuery> {
+    let mut metric = Metric::builder().namespace(&q.namespace).metric_name(&q.metric_name);
+    for (name, value) in &q.dimensions {
+        metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
+    }
+    let period = i32::try_from(q.period_seconds)
+        .map_err(|_| Error::invalid("plan.analysis.metrics.period", "at most i32::MAX seconds"))?;
+    let stat = MetricStat::builder().metric(metric.build()).period(period).stat(&q.statistic).build();
+    Ok(MetricDataQuery::builder().id(&q.id).metric_stat(stat).return_data(true).build())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataInput, GetMetricDataOutput};
+use aws_sdk_cloudwatch::types::MetricDataResult;
+use aws_sdk_cloudwatch::Client;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+use super::*;
+use crate::judge::{Outcome, Verdict};
+use crate::plan::Plan;
+use crate::testing::{context, Sent, LISTENER};
+
+const PLAN: &str = r#"{"steps":[{"weight":10,"bake":"10m"},{"weight":100}],"analysis":{"min_samples":5,"metrics":[
+  {"metric":"TargetResponseTime","direction":"increase","tolerance":0.1,"critical":true},
+  {"name":"errors","namespace":"Shop","metric":"Errors","dimensions":{"Service":"web"},
+   "version_dimension":"Version","blue":"v1","green":"v2","statistic":"Sum","period":"1m",
+   "direction":"increase","tolerance":0.5}]}}"#;
+
+fn analysis() -> Analysis {
+    Plan::parse(PLAN).unwrap_or_else(|e| panic!("{e}")).analysis.expect("analysis")
+}
+
+fn result(id: &str, values: &[f64]) -> MetricDataResult {
+    MetricDataResult::builder().id(id).set_values(Some(values.to_vec())).build()
+}
+
+fn dims(q: &MetricDataQuery) -> Vec<(String, String)> {
+    let metric = q.metric_stat().and_then(|s| s.metric()).expect("metric");
+    metric.dimensions().iter().map(|d| (d.name().unwrap_or("").into(), d.value().unwrap_or("").into())).collect()
+}
+
+#[tokio::test]
+async fn both_sides_of_every_metric_in_one_get_metric_data_call() {
+    let sent: Sent<GetMetricDataInput> = Sent::default();
+    let rule = mock!(Client::get_metric_data).match_requests(sent.recorder()).then_output(|| {
+        GetMetricDataOutput::builder()
+            .metric_data_results(result("m0_blue", &[1.0, 2.0]))
+            .metric_data_results(result("m0_green", &[3.0]))
+            .metric_data_results(result("m1_blue", &[]))
+            .metric_data_results(result("m1_green", &[4.0, 5.0]))
+            .build()
+    });
+    let source = CloudWatchMetrics { client: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule]) };
+    let queries = queries(&analysis(), &context()).expect("queries");
+    let series = source.series(&queries, 1_000, 1_600).await.expect("series");
+    assert_eq!(series, vec![vec![1.0, 2.0], vec![3.0], vec![], vec![4.0, 5.0]]);
+
+    let request = sent.only();
+    assert_eq!(rule.num_calls(), 1);
+    assert_eq!(request.start_time().map(|t| t.secs()), Some(1_000));
+    assert_eq!(request.end_time().map(|t| t.secs()), Some(1_600));
+    let qs = request.metric_data_queries();
+    let ids: Vec<&str> = qs.iter().filter_map(|q| q.id()).collect();
+    assert_eq!(ids, ["m0_blue", "m0_green", "m1_blue", "m1_green"]);
+    let stat = qs[0].metric_stat().expect("stat");
+    assert_eq!((stat.stat(), stat.period()), (Some("Average"), Some(60)));
+    assert_eq!(stat.metric().and_then(|m| m.namespace()), Some("AWS/ApplicationELB"));
+    assert_eq!(stat.metric().and_then(|m| m.metric_name()), Some("TargetResponseTime"));
+    let lb = ("LoadBalancer".to_string(), "app/demo/50dc6c495c0c9188".to_string());
+    assert_eq!(dims(&qs[0]), vec![("TargetGroup".into(), "targetgroup/web-blue/6d0ecf831eec9f09".into()), lb.clone()]);
+    assert_eq!(dims(&qs[1]), vec![("TargetGroup".into(), "targetgroup/web-green/1e2f3a4b5c6d7e8f".into()), lb]);
+    assert_eq!(qs[2].metric_stat().and_then(|s| s.stat()), Some("Sum"));
+    assert_eq!(dims(&qs[2]), vec![("Service".into(), "web".into()), ("Version".into(), "v1".into())]);
+    assert_eq!(dims(&qs[3]), vec![("Service".into(), "web".into()), ("Version".into(), "v2".into())]);
+    assert!(qs.iter().all(|q| q.return_data() == Some(true)));
+}
+
+#[tokio::test]
+async fn a_query_continued_on_the_next_page_is_read_whole() {
+    let sent: Sent<GetMetricDataInput> = Sent::default();
+    let first = mock!(Client::get_metric_data).match_requests(|r| r.next_token().is_none()).then_output(|| {
+        GetMetricDataOutput::builder().metric_data_results(result("m0_blue", &[1.0, 2.0])).next_token("page-2").build()
+    });
+    let second = mock!(Client::get_metric_data)
+        .match_requests({
+            let record = sent.recorder();
+            move |r| r.next_token() == Some("page-2") && record(r)
+        })
+        .then_output(|| {
+            GetMetricDataOutput::builder()
+                .metric_data_results(result("m0_blue", &[3.0]))
+                .metric_data_results(result("m0_green", &[4.0]))
+                .metric_data_results(result("m1_blue", &[5.0]))
+                .metric_data_results(result("m1_green", &[6.0]))
+                .build()
+        });
+    let source = CloudWatchMetrics { client: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&first, &second]) };
+    let queries = queries(&analysis(), &context()).expect("queries");
+    let series = source.series(&queries, 0, 600).await.expect("series");
+    assert_eq!(series, vec![vec![1.0, 2.0, 3.0], vec![4.0], vec![5.0], vec![6.0]]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    assert_eq!(sent.only().metric_data_queries().len(), 4, "the next page repeats the same queries");
+}
+
+#[tokio::test]
+async fn an_aws_error_is_classified_not_swallowed() {
+    let denied = mock!(Client::get_metric_data).then_error(|| {
+        aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataError::generic(crate::testing::access_denied())
+    });
+    let source = CloudWatchMetrics { client: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&denied]) };
+    let queries = queries(&analysis(), &context()).expect("queries");
+    let err = source.series(&queries, 0, 600).await.expect_err("denied");
+    assert!(matches!(err, Error::AwsPermanent { operation: "GetMetricData", .. }), "{err:?}");
+}
+
+/// Series served from memory, in query order.
+struct Served(Vec<Vec<f64>>);
+
+#[async_trait]
+impl MetricsSource for Served {
+    async fn series(&self, _: &[SeriesQuery], _: i64, _: i64) -> Result<Vec<Vec<f64>>> {
+        Ok(self.0.clone())
+    }
+}
+
+fn latency(n: u32, scale: f64) -> Vec<f64> {
+    (0..n).map(|i| (0.100 + f64::from(i) * 0.001) * scale).collect()
+}
+
+#[tokio::test]
+async fn forty_percent_slower_green_fails_naming_the_metric() {
+    let served = Served(vec![latency(10, 1.0), latency(10, 1.4), vec![1.0; 10], vec![1.0; 10]]);
+    let j = judge_window(&served, &analysis(), &context(), 0, 600).await.expect("judged");
+    assert_eq!(j.outcome, Outcome::Fail);
+    assert_eq!(j.metrics[0].verdict, Verdict::High);
+    assert!(j.reason.starts_with("critical metric failed: TargetResponseTime Average High: +"), "{}", j.reason);
+}
+
+#[tokio::test]
+async fn unchanged_green_passes_and_too_few_samples_is_no_data() {
+    let same = Served(vec![latency(10, 1.0), latency(10, 1.0), vec![1.0; 10], vec![1.0; 10]]);
+    let j = judge_window(&same, &analysis(), &context(), 0, 600).await.expect("judged");
+    assert_eq!((j.outcome, j.score), (Outcome::Pass, Some(100.0)));
+    let few = Served(vec![latency(3, 1.0), latency(3, 2.0), vec![], vec![]]);
+    let j = judge_window(&few, &analysis(), &context(), 0, 600).await.expect("judged");
+    assert_eq!(j.outcome, Outcome::NoData);
+}
+
+#[tokio::test]
+async fn a_source_answering_the_wrong_number_of_series_is_an_error() {
+    let short = Served(vec![vec![1.0]]);
+    assert!(judge_window(&short, &analysis(), &context(), 0, 600).await.is_err());
+}
+
+#[test]
+fn alb_dimensions_come_from_the_arns() {
+    let tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/6d0ecf831eec9f09";
+    assert_eq!(
+        alb_dimensions(tg, LISTENER).expect("dims"),
+        vec![
+            ("TargetGroup".to_string(), "targetgroup/web-blue/6d0ecf831eec9f09".to_string()),
+            ("LoadBalancer".to_string(), "app/demo/50dc6c495c0c9188".to_string())
+        ]
+    );
+    let err = alb_dimensions(tg, "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/x/1").expect_err("bad");
+    assert!(err.to_string().contains("context.production.listener_arn"), "{err}");
+    assert!(alb_dimensions("not-an-arn", LISTENER).is_err());
+}
