@@ -21,10 +21,93 @@ use wire::{WirePlan, WireStep};
 
 /// CodeDeploy waits one hour for a hook; the plan must fit inside it.
 pub const MAX_HOOK_BUDGET_SECONDS: u64 = 60 * 60;
+/// An ECS lifecycle hook may answer IN_PROGRESS until its `timeoutConfiguration.timeoutInMinutes`,
+/// 1440 (24 hours) unless the service sets another (Amazon ECS API reference,
+/// "DeploymentLifecycleHookTimeoutConfiguration"; the API accepts up to 20160). A plan does not
+/// know the service's setting, so it must fit the default: a longer budget could outlive the hook.
+pub const MAX_ECS_HOOK_BUDGET_SECONDS: u64 = 24 * 60 * 60;
+/// The same default in both modes: a budget of hours is a decision the plan states (`hook_budget`).
 const DEFAULT_HOOK_BUDGET: u64 = 55 * 60;
 const DEFAULT_INTERVAL: u64 = 30;
 const DEFAULT_READY_TIMEOUT: u64 = 5 * 60;
 const DEFAULT_PROBE_TIMEOUT_MS: u64 = 2000;
+
+/// Which deployment controller runs the hooks a plan is validated for: it sets the hook's
+/// deadline and where production traffic ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Controller {
+    /// A CodeDeploy ECS blue/green deployment group (BeforeAllowTraffic / AfterAllowTraffic hooks).
+    #[default]
+    #[serde(rename = "codedeploy")]
+    CodeDeploy,
+    /// An ECS service with deployment controller `ECS` and Lambda lifecycle hooks.
+    #[serde(rename = "ecs")]
+    Ecs,
+}
+
+impl Controller {
+    /// Every controller, in the order `--controller` lists them.
+    pub const ALL: [Controller; 2] = [Controller::CodeDeploy, Controller::Ecs];
+
+    /// The longest `hook_budget` a plan may have under this controller.
+    pub const fn max_hook_budget_seconds(self) -> u64 {
+        match self {
+            Controller::CodeDeploy => MAX_HOOK_BUDGET_SECONDS,
+            Controller::Ecs => MAX_ECS_HOOK_BUDGET_SECONDS,
+        }
+    }
+
+    /// The name `--controller` takes and plans are stored under.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Controller::CodeDeploy => "codedeploy",
+            Controller::Ecs => "ecs",
+        }
+    }
+
+    /// The limit as plans write it.
+    const fn max_hook_budget_text(self) -> &'static str {
+        match self {
+            Controller::CodeDeploy => "60m",
+            Controller::Ecs => "24h",
+        }
+    }
+
+    /// Why the budget has its limit (the end of the `hook_budget` problem).
+    const fn budget_limit_reason(self) -> &'static str {
+        match self {
+            Controller::CodeDeploy => "CodeDeploy waits one hour for a hook",
+            Controller::Ecs => {
+                "an ECS lifecycle hook times out after 24h unless its timeoutConfiguration says otherwise"
+            }
+        }
+    }
+
+    /// The hook the post-traffic bake runs in.
+    const fn post_traffic_hook(self) -> &'static str {
+        match self {
+            Controller::CodeDeploy => "AfterAllowTraffic",
+            Controller::Ecs => "POST_PRODUCTION_TRAFFIC_SHIFT",
+        }
+    }
+}
+
+impl fmt::Display for Controller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Controller {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Controller::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("a controller, codedeploy or ecs, got {s:?}"))
+    }
+}
 
 /// A validated, normalized plan (the `plan` of the execution document).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,12 +157,22 @@ pub struct Traffic {
 }
 
 /// One thing wrong with a plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Problem {
     /// Path of the field, e.g. `steps[2].weight`.
     pub field: String,
     /// What was expected there (and what was found).
     pub expected: String,
+    /// Where in the text the parser stopped, for text that is not valid JSON/YAML or has a value
+    /// of the wrong type; `None` for problems of meaning (a weight out of range).
+    pub location: Option<Location>,
+}
+
+/// A position in the plan's text, as the JSON or YAML parser reports it (both 1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
 }
 
 impl fmt::Display for Problem {
@@ -111,26 +204,37 @@ impl From<PlanErrors> for crate::Error {
 }
 
 impl Plan {
-    /// Parses and validates a plan written as JSON.
+    /// Parses and validates a plan written as JSON, for CodeDeploy.
     pub fn from_json(text: &str) -> Result<Plan, PlanErrors> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let wire: WirePlan = serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?;
-        validate(wire)
+        Plan::from_json_for(text, Controller::CodeDeploy)
     }
 
-    /// Parses and validates a plan written as YAML (JSON is YAML too).
+    /// Parses and validates a plan written as YAML (JSON is YAML too), for CodeDeploy.
     pub fn from_yaml(text: &str) -> Result<Plan, PlanErrors> {
-        let de = serde_yaml::Deserializer::from_str(text);
-        let wire: WirePlan = serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?;
-        validate(wire)
+        Plan::from_yaml_for(text, Controller::CodeDeploy)
     }
 
-    /// JSON if it looks like JSON, YAML otherwise.
+    /// JSON if it looks like JSON, YAML otherwise; for CodeDeploy.
     pub fn parse(text: &str) -> Result<Plan, PlanErrors> {
+        Plan::parse_for(text, Controller::CodeDeploy)
+    }
+
+    /// Parses and validates a plan written as JSON, for `controller`.
+    pub fn from_json_for(text: &str, controller: Controller) -> Result<Plan, PlanErrors> {
+        validate(wire_from_json(text)?, controller)
+    }
+
+    /// Parses and validates a plan written as YAML (JSON is YAML too), for `controller`.
+    pub fn from_yaml_for(text: &str, controller: Controller) -> Result<Plan, PlanErrors> {
+        validate(wire_from_yaml(text)?, controller)
+    }
+
+    /// JSON if it looks like JSON, YAML otherwise; for `controller`.
+    pub fn parse_for(text: &str, controller: Controller) -> Result<Plan, PlanErrors> {
         if text.trim_start().starts_with('{') {
-            Plan::from_json(text)
+            Plan::from_json_for(text, controller)
         } else {
-            Plan::from_yaml(text)
+            Plan::from_yaml_for(text, controller)
         }
     }
 
@@ -150,13 +254,8 @@ impl Plan {
             production_rule_arn: Option<String>,
         }
         // JSON by the JSON parser, as `parse` does: YAML would take `7` for the string "7".
-        let route: RouteOnly = if text.trim_start().starts_with('{') {
-            let de = &mut serde_json::Deserializer::from_str(text);
-            serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?
-        } else {
-            let de = serde_yaml::Deserializer::from_str(text);
-            serde_path_to_error::deserialize(de).map_err(|e| structural(e.path(), e.inner()))?
-        };
+        let route: RouteOnly =
+            if text.trim_start().starts_with('{') { wire_from_json(text)? } else { wire_from_yaml(text)? };
         Ok(route.traffic.and_then(|t| t.production_rule_arn))
     }
 
@@ -167,12 +266,31 @@ impl Plan {
     }
 }
 
-fn structural(path: &serde_path_to_error::Path, err: &impl fmt::Display) -> PlanErrors {
+fn wire_from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, PlanErrors> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        // serde_json counts both from 1; line 0 means it has no position. At the end of a text that
+        // ends with a newline it reports column 0: shown as 1, the start of that (empty) line.
+        let at = e.inner();
+        let location = (at.line() > 0).then(|| Location { line: at.line(), column: at.column().max(1) });
+        structural(e.path(), at, location)
+    })
+}
+
+fn wire_from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, PlanErrors> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let location = e.inner().location().map(|l| Location { line: l.line(), column: l.column() });
+        structural(e.path(), e.inner(), location)
+    })
+}
+
+fn structural(path: &serde_path_to_error::Path, err: &impl fmt::Display, location: Option<Location>) -> PlanErrors {
     let field = path.to_string();
     let field = if field == "." { "plan".to_string() } else { field };
     // serde's message already says what it expected ("unknown field `x`, expected one of ...").
-    let msg = err.to_string();
-    let msg = msg.split(" at line ").next().unwrap_or(&msg);
+    let msg = without_position(&err.to_string());
+    let msg = msg.as_str();
     // serde_yaml repeats the path; the wire structs' names mean nothing to users.
     let msg = msg.strip_prefix(&format!("{field}: ")).unwrap_or(msg);
     let msg = msg
@@ -186,7 +304,19 @@ fn structural(path: &serde_path_to_error::Path, err: &impl fmt::Display) -> Plan
         .replace("struct WireTraffic", "a traffic object")
         .replace("struct WireAnalysis", "an analysis object")
         .replace("struct WireMetric", "an analysis metric object");
-    PlanErrors(vec![Problem { field, expected: msg }])
+    PlanErrors(vec![Problem { field, expected: msg, location }])
+}
+
+/// The parser's message without its first " at line L column C" (the problem's `location` has it);
+/// what follows stays (serde_yaml's ", while parsing a flow sequence at line 3 column 8").
+fn without_position(msg: &str) -> String {
+    let Some(start) = msg.find(" at line ") else {
+        return msg.to_string();
+    };
+    let rest = &msg[start + " at line ".len()..];
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    let rest = rest.strip_prefix(" column ").map_or(rest, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
+    format!("{}{rest}", &msg[..start])
 }
 
 /// Collects problems while a plan is checked.
@@ -195,7 +325,7 @@ struct Problems(Vec<Problem>);
 
 impl Problems {
     fn add(&mut self, field: impl Into<String>, expected: impl Into<String>) {
-        self.0.push(Problem { field: field.into(), expected: expected.into() });
+        self.0.push(Problem { field: field.into(), expected: expected.into(), location: None });
     }
 
     /// Parses an optional duration, recording a problem when malformed.
@@ -222,7 +352,7 @@ pub fn human(seconds: u64) -> String {
     humantime::format_duration(Duration::from_secs(seconds)).to_string()
 }
 
-fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
+fn validate(wire: WirePlan, controller: Controller) -> Result<Plan, PlanErrors> {
     let mut p = Problems::default();
     if wire.steps.is_empty() {
         p.add("steps", "at least one step");
@@ -247,26 +377,46 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
         bake_seconds: p.duration("post_traffic.bake", wire.post_traffic.as_ref().and_then(|t| t.bake.as_deref()), 0),
     };
     let hook_budget_seconds = p.duration("hook_budget", wire.hook_budget.as_deref(), DEFAULT_HOOK_BUDGET);
-    if hook_budget_seconds > MAX_HOOK_BUDGET_SECONDS {
+    let max_budget = controller.max_hook_budget_seconds();
+    if hook_budget_seconds > max_budget {
         p.add(
             "hook_budget",
-            format!("at most 60m (CodeDeploy waits one hour for a hook), got {}", human(hook_budget_seconds)),
+            format!(
+                "at most {} ({}), got {}",
+                controller.max_hook_budget_text(),
+                controller.budget_limit_reason(),
+                human(hook_budget_seconds)
+            ),
         );
     } else if hook_budget_seconds == 0 {
         p.add("hook_budget", "a positive duration");
     }
     let traffic = Traffic { production_rule_arn: wire.traffic.and_then(|t| t.production_rule_arn) };
-    if let Some(arn) = &traffic.production_rule_arn {
-        if !arn.starts_with("arn:") || !arn.contains(":listener-rule/") {
-            p.add("traffic.production_rule_arn", format!("an ELBv2 listener rule ARN, got {arn:?}"));
+    match controller {
+        Controller::CodeDeploy => {
+            if let Some(arn) = &traffic.production_rule_arn {
+                if !arn.starts_with("arn:") || !arn.contains(":listener-rule/") {
+                    p.add("traffic.production_rule_arn", format!("an ELBv2 listener rule ARN, got {arn:?}"));
+                }
+                check_rule_mode_ends_at_100(&mut p, last_weight);
+            }
         }
-        check_rule_mode_ends_at_100(&mut p, last_weight);
+        Controller::Ecs => {
+            if traffic.production_rule_arn.is_some() {
+                p.add(
+                    "traffic.production_rule_arn",
+                    "absent in ECS mode: production is the rule the service names \
+                     (loadBalancers[].advancedConfiguration.productionListenerRule), and a second name could disagree",
+                );
+            }
+            check_ecs_ends_at_100(&mut p, last_weight);
+        }
     }
 
     let analysis = wire.analysis.map(|a| analysis::validate(&mut p, a, &steps));
     let plan = Plan { step_count: steps.len(), steps, health, post_traffic, hook_budget_seconds, traffic, analysis };
     let worst = plan.worst_case_seconds();
-    if hook_budget_seconds <= MAX_HOOK_BUDGET_SECONDS && worst > hook_budget_seconds {
+    if hook_budget_seconds <= max_budget && worst > hook_budget_seconds {
         p.add(
             "hook_budget",
             format!(
@@ -277,8 +427,11 @@ fn validate(wire: WirePlan) -> Result<Plan, PlanErrors> {
         );
     }
     check_history(&mut p, &plan);
-    if plan.post_traffic.bake_seconds > hook_budget_seconds.min(MAX_HOOK_BUDGET_SECONDS) {
-        p.add("post_traffic.bake", "at most hook_budget (the AfterAllowTraffic hook has the same deadline)");
+    if plan.post_traffic.bake_seconds > hook_budget_seconds.min(max_budget) {
+        p.add(
+            "post_traffic.bake",
+            format!("at most hook_budget (the {} hook has the same deadline)", controller.post_traffic_hook()),
+        );
     }
     if p.0.is_empty() {
         Ok(plan)
@@ -298,6 +451,21 @@ fn check_rule_mode_ends_at_100(p: &mut Problems, last_weight: Option<(usize, i64
         Some((_, 100)) => {}
         Some((i, w)) => p.add("steps", format!("{why} split when blue is terminated, got steps[{i}].weight {w}")),
         None => p.add("steps", format!("{why} on blue when blue is terminated, got no weight step")),
+    }
+}
+
+/// In ECS mode the canary hook runs at POST_TEST_TRAFFIC_SHIFT, and ECS's PRODUCTION_TRAFFIC_SHIFT
+/// that follows moves the production rule to green 100% without looking at the weights hookline
+/// left (Amazon ECS developer guide, "blue/green deployment how it works"; containers-roadmap
+/// #2853). A plan ending below 100 would hand ECS an unwatched jump to 100%: the canary must
+/// take production to green 100% itself, under its health gates.
+fn check_ecs_ends_at_100(p: &mut Problems, last_weight: Option<(usize, i64)>) {
+    let why = "in ECS mode the last weight step must be 100: ECS's PRODUCTION_TRAFFIC_SHIFT moves production \
+               to green 100% after the canary, unwatched by any health gate, so the canary must get there itself";
+    match last_weight {
+        Some((_, 100)) => {}
+        Some((i, w)) => p.add("steps", format!("{why}, got steps[{i}].weight {w}")),
+        None => p.add("steps", format!("{why}, got no weight step")),
     }
 }
 

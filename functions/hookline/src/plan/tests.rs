@@ -254,3 +254,119 @@ fn rule_mode_plans_must_end_at_weight_100() {
     assert_eq!(err.error_type(), "InvalidInput");
     assert!(err.to_string().contains("plan.steps"), "{err}");
 }
+
+/// The issue's acceptance case: a 2h approval needs a budget over CodeDeploy's hour.
+const TWO_HOUR_APPROVAL: &str = "
+steps:
+  - weight: 10
+    bake: 5m
+  - approval: {timeout: 2h}
+  - weight: 100
+    bake: 5m
+hook_budget: 3h
+";
+
+#[test]
+fn a_two_hour_approval_is_valid_for_ecs_and_rejected_for_codedeploy_naming_hook_budget() {
+    let plan = Plan::parse_for(TWO_HOUR_APPROVAL, Controller::Ecs).expect("valid in ECS mode");
+    assert_eq!(plan.steps[1], Step::Approval { timeout_seconds: 2 * 3600, on_timeout: OnTimeout::Rollback });
+    assert_eq!(plan.hook_budget_seconds, 3 * 3600);
+    assert_eq!(plan.worst_case_seconds(), 5 * 60 + 5 * 60 + 2 * 3600 + 5 * 60);
+
+    for errs in [Plan::parse_for(TWO_HOUR_APPROVAL, Controller::CodeDeploy), Plan::parse(TWO_HOUR_APPROVAL)] {
+        let errs = errs.unwrap_err();
+        let [p] = errs.0.as_slice() else { panic!("{errs}") };
+        assert_eq!(p.field, "hook_budget");
+        assert_eq!(p.expected, "at most 60m (CodeDeploy waits one hour for a hook), got 3h");
+    }
+    // The same plan without a budget: the default (55m) is kept in ECS mode, and the problem says why.
+    let unbudgeted = TWO_HOUR_APPROVAL.replace("hook_budget: 3h\n", "");
+    let errs = Plan::parse_for(&unbudgeted, Controller::Ecs).unwrap_err();
+    let [p] = errs.0.as_slice() else { panic!("{errs}") };
+    assert_eq!(p.field, "hook_budget");
+    assert!(p.expected.starts_with("at least the worst case 2h 15m"), "{p}");
+}
+
+#[test]
+fn the_ecs_budget_ends_at_24_hours() {
+    let plan = |budget: &str| format!(r#"{{"steps":[{{"weight":100}}],"hook_budget":"{budget}"}}"#);
+    assert_eq!(Plan::from_json_for(&plan("24h"), Controller::Ecs).map(|p| p.hook_budget_seconds), Ok(86_400));
+    let errs = Plan::from_json_for(&plan("24h 1s"), Controller::Ecs).unwrap_err();
+    let [p] = errs.0.as_slice() else { panic!("{errs}") };
+    assert_eq!(p.field, "hook_budget");
+    assert!(p.expected.starts_with("at most 24h (an ECS lifecycle hook times out after 24h"), "{p}");
+    assert!(p.expected.ends_with("got 1day 1s"), "{p}");
+    assert_eq!(Controller::Ecs.max_hook_budget_seconds(), 24 * 3600);
+    assert_eq!(Controller::CodeDeploy.max_hook_budget_seconds(), MAX_HOOK_BUDGET_SECONDS);
+    // A post-traffic bake of hours fits the ECS budget, names the ECS hook when it does not.
+    let long_bake = r#"{"steps":[{"weight":100}],"hook_budget":"2h","post_traffic":{"bake":"3h"}}"#;
+    let errs = Plan::from_json_for(long_bake, Controller::Ecs).unwrap_err();
+    let [p] = errs.0.as_slice() else { panic!("{errs}") };
+    assert_eq!(p.field, "post_traffic.bake");
+    assert!(p.expected.contains("POST_PRODUCTION_TRAFFIC_SHIFT"), "{p}");
+    assert!(Plan::from_json_for(&long_bake.replace("3h", "90m"), Controller::Ecs).is_ok());
+}
+
+#[test]
+fn ecs_plans_must_end_at_weight_100_and_name_no_rule() {
+    let split = Plan::from_json_for(r#"{"steps":[{"weight":10},{"weight":50}]}"#, Controller::Ecs).unwrap_err();
+    let [p] = split.0.as_slice() else { panic!("{split}") };
+    assert_eq!(p.field, "steps");
+    assert!(p.expected.starts_with("in ECS mode the last weight step must be 100"), "{p}");
+    assert!(p.expected.ends_with("got steps[1].weight 50"), "{p}");
+    let none = Plan::from_json_for(r#"{"steps":[{"approval":{"timeout":"1m"}}]}"#, Controller::Ecs).unwrap_err();
+    assert!(none.0.iter().any(|p| p.field == "steps" && p.expected.ends_with("got no weight step")), "{none}");
+    // the same plans are fine for CodeDeploy, whose AllowTraffic moves the listener to green
+    assert!(Plan::from_json(r#"{"steps":[{"weight":10},{"weight":50}]}"#).is_ok());
+
+    let named = Plan::from_json_for(&format!(r#"{{"steps":[{{"weight":100}}],{RULE}}}"#), Controller::Ecs).unwrap_err();
+    let [p] = named.0.as_slice() else { panic!("{named}") };
+    assert_eq!(p.field, "traffic.production_rule_arn");
+    assert!(p.expected.contains("advancedConfiguration.productionListenerRule"), "{p}");
+}
+
+#[test]
+fn controllers_parse_from_their_names() {
+    assert_eq!("ecs".parse::<Controller>(), Ok(Controller::Ecs));
+    assert_eq!("CodeDeploy".parse::<Controller>(), Ok(Controller::CodeDeploy));
+    assert_eq!(Controller::default(), Controller::CodeDeploy);
+    let err = "lambda".parse::<Controller>().unwrap_err();
+    assert_eq!(err, r#"a controller, codedeploy or ecs, got "lambda""#);
+    assert_eq!(serde_json::to_value(Controller::Ecs).unwrap(), "ecs");
+    assert_eq!(serde_json::from_value::<Controller>(serde_json::json!("codedeploy")).unwrap(), Controller::CodeDeploy);
+}
+
+#[test]
+fn text_that_is_not_json_or_yaml_gets_its_line_and_column() {
+    let one = |errs: PlanErrors| -> (String, String, Option<(usize, usize)>) {
+        let [p] = errs.0.as_slice() else { panic!("{errs}") };
+        (p.field.clone(), p.expected.clone(), p.location.map(|l| (l.line, l.column)))
+    };
+    let at =
+        |field: &str, expected: &str, line, column| (field.to_string(), expected.to_string(), Some((line, column)));
+    // JSON cut short after line 3: serde_json stops at the end of the text (its column 0 shown as 1).
+    let cut = Plan::from_json("{\n  \"steps\": [\n    {\"weight\": 10},\n").unwrap_err();
+    assert_eq!(one(cut), at("steps", "EOF while parsing a value", 4, 1));
+    assert_eq!(one(Plan::from_json(r#"{"steps": "#).unwrap_err()), at("steps", "EOF while parsing a value", 1, 10));
+    // a missing comma on line 2
+    let comma = Plan::from_json("{\"steps\": [\n  {\"weight\": 10} {\"weight\": 100}]}").unwrap_err();
+    assert_eq!(one(comma), at("steps", "expected `,` or `]`", 2, 18));
+    // YAML: an unclosed flow sequence; the parser's own context stays, the position is not repeated
+    let unclosed = Plan::from_yaml("health:\n  interval: 2s\nsteps: [{weight: 10}\n").unwrap_err();
+    assert_eq!(
+        one(unclosed),
+        at("steps", "did not find expected ',' or ']', while parsing a flow sequence at line 3 column 8", 4, 1)
+    );
+    // YAML: a tab where indentation is expected; a key at the wrong indentation
+    let tab = Plan::from_yaml("steps:\n\t- weight: 10\n").unwrap_err();
+    assert_eq!(
+        one(tab),
+        at("steps", "found character that cannot start any token, while scanning for the next token", 2, 1)
+    );
+    let indent = Plan::from_yaml("steps:\n  - weight: 10\n  bake: 1m\n").unwrap_err();
+    assert_eq!(one(indent).2, Some((3, 3)));
+    // a wrong type has a position too; a problem of meaning has none
+    let ten = Plan::from_yaml("steps:\n  - weight: ten\n").unwrap_err();
+    assert_eq!(one(ten), at("steps[0].weight", "invalid type: string \"ten\", expected i64", 2, 13));
+    assert_eq!(one(Plan::from_yaml("steps:\n  - weight: 0\n").unwrap_err()).2, None);
+}
