@@ -39,9 +39,15 @@ impl Clients {
 }
 
 impl Clients {
-    /// The deployment controller (CodeDeploy).
-    pub fn lifecycle(&self) -> crate::lifecycle::CodeDeploy {
-        crate::lifecycle::CodeDeploy { codedeploy: self.codedeploy.clone(), elbv2: self.elbv2.clone() }
+    /// The deployment controllers (CodeDeploy and ECS-native), each deployment served by its own.
+    pub fn lifecycle(&self) -> crate::lifecycle::Controllers {
+        crate::lifecycle::Controllers {
+            code_deploy: crate::lifecycle::CodeDeploy {
+                codedeploy: self.codedeploy.clone(),
+                elbv2: self.elbv2.clone(),
+            },
+            ecs: crate::lifecycle::EcsNative { ecs: self.ecs.clone() },
+        }
     }
 
     /// Builds the production route of each deployment (ALB listener or rule).

@@ -46,10 +46,33 @@ pub fn last_release_parameter(prefix: &str, application: &str, group: &str) -> S
     format!("{}/last-release", plan_parameter(prefix, application, group))
 }
 
+/// The application an ECS-native service deployment's context names: `ecs/<cluster>`, so that
+/// [`plan_parameter`] of (application, service) is `<prefix>/ecs/<cluster>/<service>` on every path
+/// that reads the plan or writes the release record, for both controllers alike.
+pub fn ecs_application(cluster: &str) -> String {
+    format!("ecs/{cluster}")
+}
+
+/// The SSM parameter holding the plan of the ECS-native service `service` in `cluster`:
+/// `<prefix>/ecs/<cluster>/<service>`.
+pub fn ecs_plan_parameter(prefix: &str, cluster: &str, service: &str) -> String {
+    plan_parameter(prefix, &ecs_application(cluster), service)
+}
+
 /// The execution name for a deployment's hook: a duplicate invocation maps to the same one.
+///
+/// CodeDeploy: `<deployment-id>-<event>`. ECS-native: the deployment id is the service deployment
+/// ARN; its last segment (the service deployment's own id) stands for it, so the name stays short
+/// and the event suffix is never cut. ECS gives every invocation a fresh `executionId`, so the
+/// name never depends on it: ECS's repeated invocations of one stage find the same execution.
 pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
+    let id = if deployment_id.starts_with("arn:") {
+        deployment_id.rsplit('/').next().unwrap_or(deployment_id)
+    } else {
+        deployment_id
+    };
     // Step Functions names allow 80 characters of [A-Za-z0-9-_]; deployment ids are `d-` + 9 alphanumerics.
-    let safe: String = deployment_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
     let mut name = format!("{safe}-{}", event.as_str());
     name.truncate(80);
     name

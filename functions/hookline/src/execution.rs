@@ -37,6 +37,9 @@ pub enum HookKind {
     /// CodeDeploy's `PutLifecycleEventHookExecutionStatus`.
     #[default]
     Codedeploy,
+    /// Amazon ECS's Lambda hook: the answer is the hook function's return value, which its next
+    /// invocation derives from how this execution ended (`lifecycle::ecs`).
+    Ecs,
 }
 
 /// The lifecycle hook invocation an execution must answer exactly once.

@@ -1,6 +1,9 @@
 //! The seams hold (issue 11 A): no CodeDeploy status word, lifecycle event name
 //! or SDK type appears in the library or the functions outside the adapters, so a
-//! second deployment controller plugs in without touching the canary logic.
+//! second deployment controller plugs in without touching the canary logic. The same
+//! holds for the second controller, ECS-native blue/green: its service deployment
+//! statuses, stage names, hook answer words and service deployment SDK types stay in
+//! `lifecycle/ecs.rs`.
 //!
 //! Scanned: every `.rs` file under `functions/`, without its unit tests (`tests.rs`
 //! files, `tests/` folders, and the trailing `#[cfg(test)] mod tests` block).
@@ -51,6 +54,38 @@ const ADAPTERS: [(&str, &[&str], &str); 5] = [
 const HOOK_EVENT_NAMES: (&str, &[&str]) =
     ("hookline/src/execution.rs", &["\"BeforeAllowTraffic\"", "\"AfterAllowTraffic\""]);
 
+/// What only the ECS-native adapter may say (service deployment statuses, the stage names
+/// of the hooks hookline answers and ECS's rollback re-runs, the hook answer, the SDK types).
+const ECS_WORDS: [&str; 17] = [
+    "ServiceDeploymentStatus",
+    "ServiceDeploymentLifecycleStage",
+    "StopServiceDeploymentStopType",
+    ".describe_service_deployments",
+    ".stop_service_deployment",
+    "\"SUCCESSFUL\"",
+    "\"STOP_REQUESTED\"",
+    "\"ROLLBACK_REQUESTED\"",
+    "\"ROLLBACK_IN_PROGRESS\"",
+    "\"ROLLBACK_SUCCESSFUL\"",
+    "\"ROLLBACK_FAILED\"",
+    "\"POST_TEST_TRAFFIC_SHIFT\"",
+    "\"POST_PRODUCTION_TRAFFIC_SHIFT\"",
+    "\"TEST_TRAFFIC_SHIFT\"",
+    "\"PRODUCTION_TRAFFIC_SHIFT\"",
+    "\"hookStatus\"",
+    "\"IN_PROGRESS\"",
+];
+
+/// Files allowed to use some of the ECS words, and why.
+const ECS_ADAPTERS: [(&str, &[&str], &str); 2] = [
+    ("hookline/src/lifecycle/ecs.rs", &ECS_WORDS, "the ECS-native adapter"),
+    (
+        "hookline/src/plan/mod.rs",
+        &["\"POST_PRODUCTION_TRAFFIC_SHIFT\""],
+        "plan validation names the hook a plan's post-traffic bake runs in, per controller, in its messages",
+    ),
+];
+
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     for entry in entries {
@@ -100,6 +135,39 @@ fn no_codedeploy_word_outside_the_adapters() {
         }
     }
     assert!(leaks.is_empty(), "CodeDeploy's words outside its adapter:\n{}", leaks.join("\n"));
+}
+
+#[test]
+fn no_ecs_word_outside_the_ecs_adapter() {
+    let functions = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    rust_files(&functions, &mut files);
+    assert!(files.len() > 20, "scanned too few files: {files:?}");
+
+    let mut leaks = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&functions).unwrap_or(file).to_string_lossy().replace('\\', "/");
+        let allowed: Vec<&str> = ECS_ADAPTERS
+            .iter()
+            .filter(|(path, _, _)| *path == relative)
+            .flat_map(|(_, words, _)| words.iter().copied())
+            .collect();
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{relative}: {e}"));
+        for (number, line) in without_tests(&text).lines().enumerate() {
+            for word in ECS_WORDS.iter().filter(|w| !allowed.contains(w)) {
+                if line.contains(word) {
+                    leaks.push(format!("{relative}:{}: {word}: {}", number + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "ECS's words outside its adapter:\n{}", leaks.join("\n"));
+    // Guards the scan itself: the words it looks for are really in the adapter.
+    let adapter = functions.join("hookline/src/lifecycle/ecs.rs");
+    let text = std::fs::read_to_string(&adapter).unwrap_or_else(|e| panic!("{}: {e}", adapter.display()));
+    for word in ["ServiceDeploymentStatus", "\"POST_TEST_TRAFFIC_SHIFT\"", "\"IN_PROGRESS\""] {
+        assert!(text.contains(word), "{word} not in {}", adapter.display());
+    }
 }
 
 #[test]

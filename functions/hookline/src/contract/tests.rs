@@ -170,6 +170,11 @@ fn names_are_stable() {
     assert_eq!(execution_name("d-ABC123XYZ", HookEvent::BeforeAllowTraffic), "d-ABC123XYZ-BeforeAllowTraffic");
     assert_eq!(execution_name("d-ABC123XYZ", HookEvent::AfterAllowTraffic), "d-ABC123XYZ-AfterAllowTraffic");
     assert_eq!(execution_name("d-A B/C", HookEvent::AfterAllowTraffic), "d-ABC-AfterAllowTraffic");
+    // ECS-native: the service deployment ARN's own id, whatever the cluster and service names' length.
+    let long =
+        format!("arn:aws:ecs:us-east-1:123456789012:service-deployment/{}/{}/Ab3dEf", "c".repeat(60), "s".repeat(60));
+    assert_eq!(execution_name(&long, HookEvent::AfterAllowTraffic), "Ab3dEf-AfterAllowTraffic");
+    assert_eq!(ecs_plan_parameter("/hookline/", "demo", "api"), "/hookline/ecs/demo/api");
 }
 
 /// Every string in `value`, recursively (Choice variables, `SecondsPath`, `.$` parameters, intrinsics).

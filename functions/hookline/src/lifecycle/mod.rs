@@ -1,20 +1,59 @@
 //! What is specific to the deployment controller that calls our hooks:
 //! reading the deployment context, its status, and reporting the hook.
 //!
-//! CodeDeploy is the only implementation today ([`CodeDeploy`]). An entry for
-//! ECS-native blue/green lifecycle hooks would implement [`Lifecycle`] too and
-//! drive the same state machines and functions unchanged.
+//! Two implementations: CodeDeploy ([`CodeDeploy`]) and ECS-native blue/green
+//! ([`EcsNative`]); [`Controllers`] picks one per deployment from its id, so every
+//! function drives both with the same state machines and code.
 //!
 //! Everything here is controller-neutral: each adapter maps its controller's
 //! status words onto [`DeploymentStatus`], [`EventStatus`] and [`HookStatus`],
 //! so no controller's spelling leaves its adapter (a test greps for it).
 
 mod codedeploy;
+pub mod ecs;
 
 use async_trait::async_trait;
 use serde::Serialize;
 
 pub use codedeploy::CodeDeploy;
+pub use ecs::EcsNative;
+
+/// Both controllers behind one [`Lifecycle`]: each call goes to the controller of the deployment
+/// it names (an ECS service deployment ARN, else a CodeDeploy id: [`ecs::is_service_deployment_arn`]), so functions built once per container serve both.
+#[derive(Clone, Debug)]
+pub struct Controllers {
+    pub code_deploy: CodeDeploy,
+    pub ecs: EcsNative,
+}
+
+impl Controllers {
+    fn of(&self, deployment_id: &str) -> &dyn Lifecycle {
+        if ecs::is_service_deployment_arn(deployment_id) {
+            &self.ecs
+        } else {
+            &self.code_deploy
+        }
+    }
+}
+
+#[async_trait]
+impl Lifecycle for Controllers {
+    async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved> {
+        self.of(deployment_id).resolve(deployment_id, execution_id).await
+    }
+    async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
+        self.of(deployment_id).status(deployment_id).await
+    }
+    async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported> {
+        self.of(deployment_id).report(deployment_id, execution_id, status).await
+    }
+    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>> {
+        self.of(&ctx.deployment_id).event_status(ctx, event).await
+    }
+    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop> {
+        self.of(deployment_id).stop_with_rollback(deployment_id).await
+    }
+}
 
 /// One invocation of the hook function by a deployment controller.
 #[derive(Debug, Clone, PartialEq, Eq)]

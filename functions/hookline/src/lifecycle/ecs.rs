@@ -1,0 +1,453 @@
+//! [`Lifecycle`] for Amazon ECS-native blue/green deployments (deployment controller `ECS`,
+//! strategy `BLUE_GREEN`): the one place that knows ECS's service deployment statuses,
+//! lifecycle stage names and hook answer words, and maps them onto hookline's
+//! [`DeploymentStatus`], [`EventStatus`] and [`HookEvent`].
+//!
+//! Sources: Amazon ECS Developer Guide, "Lambda hooks for Amazon ECS service deployments"
+//! (lambda-lifecycle-hooks), "Lifecycle hooks for Amazon ECS service deployments"
+//! (deployment-lifecycle-hooks), "Amazon ECS blue/green deployments" (blue-green-deployment-how-it-works);
+//! ECS API reference: DescribeServiceDeployments, DescribeServiceRevisions, StopServiceDeployment.
+//!
+//! How a hook is answered differs from CodeDeploy: ECS takes the hook's answer as the Lambda
+//! function's *return value* (`{"hookStatus", "callBackDelay", "hookDetails"}`) and invokes the
+//! hook again after `callBackDelay` while it answers `IN_PROGRESS`. There is no API call to
+//! report with, so [`Lifecycle::report`] reports nothing: the answer is carried by how the
+//! hook's state machine execution ends, which the `hook` function's next invocation maps
+//! ([`EcsAnswer`]).
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{ServiceDeployment, ServiceDeploymentStatus as EcsStatus, StopServiceDeploymentStopType};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{DeploymentStatus, EventStatus, HookStatus, Lifecycle, Reported, Resolved, Stop};
+use crate::error::AwsResultExt;
+use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
+use crate::{Error, Result};
+
+/// ECS's hook timeout: a Lambda hook may answer `IN_PROGRESS` for up to 24 hours
+/// (`timeoutConfiguration.timeoutInMinutes`, default and maximum 1440; ECS developer guide,
+/// lambda-lifecycle-hooks). The hook budget of an ECS-native deployment fits in it.
+pub const HOOK_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
+
+/// The `callBackDelay` hookline answers with while its execution runs, in seconds: the plan's
+/// health interval, bounded. ECS's default is 30 s (lambda-lifecycle-hooks); AWS documents no
+/// bound, so hookline keeps it between 1 s (no busy loop) and 5 minutes (an execution's end is
+/// noticed within 5 minutes at worst; the hook budget is hours).
+pub const MIN_CALLBACK_DELAY_SECONDS: u64 = 1;
+/// See [`MIN_CALLBACK_DELAY_SECONDS`].
+pub const MAX_CALLBACK_DELAY_SECONDS: u64 = 300;
+/// The delay when hookline knows no plan yet (ECS's own default).
+pub const DEFAULT_CALLBACK_DELAY_SECONDS: u64 = 30;
+
+/// ECS-native deployments: the service deployment and its revisions.
+#[derive(Clone, Debug)]
+pub struct EcsNative {
+    pub ecs: aws_sdk_ecs::Client,
+}
+
+/// Whether `deployment_id` names an ECS service deployment
+/// (`arn:aws:ecs:<region>:<account>:service-deployment/<cluster>/<service>/<id>`, ECS API reference,
+/// ServiceDeployment) rather than a CodeDeploy deployment id (`d-` + 9 characters).
+pub fn is_service_deployment_arn(deployment_id: &str) -> bool {
+    deployment_id.starts_with("arn:") && deployment_id.contains(":service-deployment/")
+}
+
+fn missing(what: &str) -> Error {
+    Error::AwsPermanent {
+        operation: "ResolveServiceDeployment",
+        code: Some("IncompleteServiceDeployment".into()),
+        message: format!("service deployment has no {what}"),
+    }
+}
+
+/// The last `/`-separated segment of an ARN (a cluster's, service's or target group's name part).
+fn last_segment(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// A target group's name from its ARN (`...:targetgroup/<name>/<id>`).
+fn target_group_name(arn: &str) -> String {
+    arn.split(":targetgroup/").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or(arn).to_string()
+}
+
+/// The listener a listener rule belongs to, from the rule's ARN: ELB's ARN formats put the listener's
+/// path in the rule's (`listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>` belongs to
+/// `listener/app/<lb>/<lb-id>/<listener-id>`; Service Authorization Reference, "Resource types defined
+/// by Elastic Load Balancing V2"). DescribeRules does not name a rule's listener.
+pub fn listener_of_rule(rule_arn: &str) -> Result<String> {
+    let bad = || Error::invalid("productionListenerRule", format!("a listener rule ARN, got {rule_arn}"));
+    if !rule_arn.contains(":listener-rule/") {
+        return Err(bad());
+    }
+    let (listener_path, _rule_id) = rule_arn.rsplit_once('/').ok_or_else(bad)?;
+    Ok(listener_path.replacen(":listener-rule/", ":listener/", 1))
+}
+
+/// ECS's service deployment status as hookline acts on it. A rollback requested or under way
+/// (a console or API `StopServiceDeployment`, a failed hook, an alarm) is `Failed`: the
+/// deployment will not go to green, and hookline must put production back on blue itself (ECS's
+/// rollback restores only what ECS shifted).
+fn deployment_status(status: &EcsStatus) -> DeploymentStatus {
+    match status {
+        EcsStatus::Pending | EcsStatus::InProgress => DeploymentStatus::Active,
+        EcsStatus::Successful => DeploymentStatus::Succeeded,
+        EcsStatus::RollbackRequested
+        | EcsStatus::RollbackInProgress
+        | EcsStatus::RollbackSuccessful
+        | EcsStatus::RollbackFailed => DeploymentStatus::Failed,
+        EcsStatus::StopRequested | EcsStatus::Stopped => DeploymentStatus::Stopped,
+        other => DeploymentStatus::Unrecognized(other.as_str().to_string()),
+    }
+}
+
+/// The stages of a service deployment in the order ECS runs them (deployment-lifecycle-hooks).
+const STAGE_ORDER: [&str; 10] = [
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    "BAKE_TIME",
+    "CLEAN_UP",
+];
+
+/// ECS's stage whose hook answers `event`: the canary runs at POST_TEST_TRAFFIC_SHIFT (green has
+/// all test traffic, blue all production), the post-traffic bake at POST_PRODUCTION_TRAFFIC_SHIFT
+/// (production on green).
+fn stage_of(event: HookEvent) -> &'static str {
+    match event {
+        HookEvent::BeforeAllowTraffic => "POST_TEST_TRAFFIC_SHIFT",
+        HookEvent::AfterAllowTraffic => "POST_PRODUCTION_TRAFFIC_SHIFT",
+    }
+}
+
+/// The hook event of ECS's stage `name`, when hookline answers it.
+fn hook_event(name: &str) -> Option<HookEvent> {
+    [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic].into_iter().find(|e| stage_of(*e) == name)
+}
+
+fn stage_index(name: &str) -> Option<usize> {
+    STAGE_ORDER.iter().position(|s| *s == name)
+}
+
+/// Where the deployment stands relative to `event`'s stage.
+fn event_status_of(deployment: &ServiceDeployment, event: HookEvent) -> Option<EventStatus> {
+    let status = deployment.status()?;
+    match deployment_status(status) {
+        DeploymentStatus::Succeeded => return Some(EventStatus::Succeeded),
+        // Rolling back or stopped: a rollback re-runs TEST_/PRODUCTION_TRAFFIC_SHIFT, so the stage
+        // it reports does not tell which hooks were answered before; none counts as Succeeded, and
+        // whoever asks (rollback) puts production back on blue.
+        DeploymentStatus::Failed | DeploymentStatus::Stopped => return Some(EventStatus::Failed),
+        DeploymentStatus::Unrecognized(word) => return Some(EventStatus::Unrecognized(word)),
+        DeploymentStatus::Active => {}
+    }
+    let current = stage_index(deployment.lifecycle_stage()?.as_str())?;
+    let own = stage_index(stage_of(event))?;
+    Some(match current.cmp(&own) {
+        std::cmp::Ordering::Less => EventStatus::Pending,
+        std::cmp::Ordering::Equal => EventStatus::InProgress,
+        std::cmp::Ordering::Greater => EventStatus::Succeeded,
+    })
+}
+
+impl EcsNative {
+    async fn describe(&self, deployment_arn: &str) -> Result<ServiceDeployment> {
+        let out = self
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(deployment_arn)
+            .send()
+            .await
+            .aws("DescribeServiceDeployments")?;
+        if let Some(found) =
+            out.service_deployments().iter().find(|d| d.service_deployment_arn() == Some(deployment_arn))
+        {
+            return Ok(found.clone());
+        }
+        // Unknown ARNs come back in `failures` (reason MISSING), not as an error (API reference).
+        let reason = out.failures().first().and_then(|f| f.reason()).unwrap_or("not returned");
+        Err(Error::AwsPermanent {
+            operation: "DescribeServiceDeployments",
+            code: Some("ServiceDeploymentNotFound".into()),
+            message: format!("service deployment {deployment_arn}: {reason}"),
+        })
+    }
+
+    /// `(production listener rule, test listener rule, target group)` of each revision, in the order asked.
+    async fn revisions(&self, arns: &[&str]) -> Result<Vec<(Option<String>, Option<String>, String)>> {
+        let out = self
+            .ecs
+            .describe_service_revisions()
+            .set_service_revision_arns(Some(arns.iter().map(|a| a.to_string()).collect()))
+            .send()
+            .await
+            .aws("DescribeServiceRevisions")?;
+        let mut found = Vec::new();
+        for arn in arns {
+            let revision = out
+                .service_revisions()
+                .iter()
+                .find(|r| r.service_revision_arn() == Some(arn))
+                .ok_or_else(|| missing(&format!("service revision {arn} (DescribeServiceRevisions)")))?;
+            // Each revision names the target group its own tasks serve: blue and green swap
+            // roles every deployment, so they are read here, never derived from names.
+            let lb = revision
+                .load_balancers()
+                .first()
+                .ok_or_else(|| missing(&format!("load balancer on service revision {arn}")))?;
+            let target_group = lb
+                .target_group_arn()
+                .ok_or_else(|| missing(&format!("targetGroupArn on service revision {arn}")))?
+                .to_string();
+            let advanced = lb.advanced_configuration();
+            found.push((
+                advanced.and_then(|a| a.production_listener_rule()).map(str::to_string),
+                advanced.and_then(|a| a.test_listener_rule()).map(str::to_string),
+                target_group,
+            ));
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl Lifecycle for EcsNative {
+    async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved> {
+        let deployment = self.describe(deployment_id).await?;
+        let cluster = last_segment(deployment.cluster_arn().ok_or_else(|| missing("clusterArn"))?).to_string();
+        let service = last_segment(deployment.service_arn().ok_or_else(|| missing("serviceArn"))?).to_string();
+        let target = deployment
+            .target_service_revision()
+            .and_then(|r| r.arn())
+            .ok_or_else(|| missing("targetServiceRevision"))?;
+        let source = deployment
+            .source_service_revisions()
+            .first()
+            .and_then(|r| r.arn())
+            .ok_or_else(|| missing("sourceServiceRevisions (a first deployment has no blue to canary against)"))?;
+        let revisions = self.revisions(&[source, target]).await?;
+        let [(source_prod, source_test, blue_tg), (target_prod, target_test, green_tg)] =
+            <[_; 2]>::try_from(revisions).map_err(|_| missing("source and target service revisions"))?;
+        if blue_tg == green_tg {
+            return Err(missing(&format!("second target group (both revisions serve {blue_tg})")));
+        }
+        // `advancedConfiguration.productionListenerRule`: the rule ECS shifts production on
+        // (blue-green-deployment-how-it-works); the target revision's, else the source's.
+        let production_rule =
+            target_prod.or(source_prod).ok_or_else(|| missing("advancedConfiguration.productionListenerRule"))?;
+        let listener_arn = listener_of_rule(&production_rule)?;
+        let test_listener_arn = match target_test.or(source_test) {
+            Some(rule) => Some(listener_of_rule(&rule)?),
+            None => None,
+        };
+        let stage = deployment.lifecycle_stage().map(|s| s.as_str().to_string());
+        let in_progress_hook = stage.as_deref().and_then(hook_event);
+        let hook = match (execution_id, in_progress_hook) {
+            (Some(id), Some(event)) => Some(HookRef { kind: HookKind::Ecs, event, execution_id: id.to_string() }),
+            _ => None,
+        };
+        Ok(Resolved {
+            context: DeploymentContext {
+                deployment_id: deployment_id.to_string(),
+                application: crate::contract::ecs_application(&cluster),
+                deployment_group: service.clone(),
+                hook,
+                cluster,
+                service,
+                production: Route::AlbRule { listener_arn, rule_arn: production_rule },
+                test_listener_arn,
+                blue: Side {
+                    target_group_name: target_group_name(&blue_tg),
+                    target_group_arn: blue_tg,
+                    task_set_arn: None,
+                },
+                green: Side {
+                    target_group_name: target_group_name(&green_tg),
+                    target_group_arn: green_tg,
+                    task_set_arn: None,
+                },
+            },
+            in_progress_event: stage,
+            in_progress_hook,
+            // DescribeServiceDeployments gives no stage start time: the budget counts from
+            // the first invocation (seconds later; the hook timeout is 24 hours).
+            in_progress_started_at: None,
+        })
+    }
+
+    async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
+        let deployment = self.describe(deployment_id).await?;
+        let status = deployment.status().ok_or_else(|| missing("status"))?;
+        Ok(deployment_status(status))
+    }
+
+    /// Reports nothing: ECS reads the hook's answer from the function's return value, which
+    /// the hook function's next invocation derives from how the execution ended
+    /// (lambda-lifecycle-hooks). `Now`: this execution's outcome is the answer.
+    async fn report(&self, _deployment_id: &str, _execution_id: &str, _status: HookStatus) -> Result<Reported> {
+        Ok(Reported::Now)
+    }
+
+    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>> {
+        let deployment = self.describe(&ctx.deployment_id).await?;
+        Ok(event_status_of(&deployment, event))
+    }
+
+    /// `StopServiceDeployment` with `stopType` ROLLBACK: the console's rollback
+    /// (ECS developer guide, stop-service-deployment). A deployment that has ended answers
+    /// `ConflictException`.
+    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop> {
+        let sent = self
+            .ecs
+            .stop_service_deployment()
+            .service_deployment_arn(deployment_id)
+            .stop_type(StopServiceDeploymentStopType::Rollback)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(Stop::Stopping("ROLLBACK_REQUESTED".into())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => Ok(Stop::AlreadyEnded),
+            Err(e) => Err(Error::from_sdk("StopServiceDeployment", e)),
+        }
+    }
+}
+
+/// One invocation of the hook function by ECS (lambda-lifecycle-hooks, "Lifecycle payloads"):
+/// `{"executionId", "lifecycleStage", "resourceArn", "executionDetails", "hookDetails"}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EcsInvocation {
+    /// `resourceArn`: the service deployment ARN (the deployment id hookline keys on).
+    pub deployment_arn: String,
+    /// `executionId`: fresh on every invocation, re-invocations included: never a key.
+    pub execution_id: String,
+    /// What the invoked stage asks of hookline.
+    pub stage: EcsStage,
+    /// `hookDetails` as ECS passed them (the configured ones merged with the last answer's).
+    pub hook_details: Option<Value>,
+}
+
+/// What an invoked stage asks of hookline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcsStage {
+    /// A stage whose hook a hookline execution answers.
+    Hook(HookEvent),
+    /// Any other stage, the rollback's re-invocations of TEST_/PRODUCTION_TRAFFIC_SHIFT included:
+    /// answered SUCCEEDED at once (hookline never blocks ECS's own rollback); the stage's name.
+    PassThrough(String),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload {
+    execution_id: String,
+    lifecycle_stage: String,
+    resource_arn: String,
+    #[serde(default)]
+    hook_details: Option<Value>,
+}
+
+impl EcsNative {
+    /// Whether `event` is ECS's hook payload (it has `lifecycleStage` and `resourceArn`;
+    /// CodeDeploy's has `DeploymentId`).
+    pub fn is_invocation(event: &Value) -> bool {
+        event.get("lifecycleStage").is_some() && event.get("resourceArn").is_some()
+    }
+
+    /// Reads ECS's hook payload; `resourceArn` must be a service deployment ARN.
+    pub fn invocation(event: Value) -> Result<EcsInvocation> {
+        let payload: Payload = crate::runtime::parse_event(event)?;
+        if !is_service_deployment_arn(&payload.resource_arn) {
+            return Err(Error::invalid(
+                "resourceArn",
+                format!(
+                    "a service deployment ARN (arn:aws:ecs:...:service-deployment/...), got {:?}",
+                    payload.resource_arn
+                ),
+            ));
+        }
+        let stage = match hook_event(&payload.lifecycle_stage) {
+            Some(event) => EcsStage::Hook(event),
+            None => EcsStage::PassThrough(payload.lifecycle_stage),
+        };
+        Ok(EcsInvocation {
+            deployment_arn: payload.resource_arn,
+            execution_id: payload.execution_id,
+            stage,
+            hook_details: payload.hook_details.filter(|d| !d.is_null()),
+        })
+    }
+}
+
+/// The hook's answer, the function's return value (lambda-lifecycle-hooks, "hookStatus values").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsAnswer {
+    pub hook_status: EcsHookStatus,
+    /// Seconds until ECS invokes the hook again (only with `IN_PROGRESS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_back_delay: Option<u64>,
+    /// Passed back to the next invocation, merged over the configured ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_details: Option<Value>,
+}
+
+/// `hookStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EcsHookStatus {
+    /// The deployment goes on to the next stage.
+    Succeeded,
+    /// ECS rolls the deployment back.
+    Failed,
+    /// ECS invokes the hook again after `callBackDelay`.
+    InProgress,
+}
+
+impl EcsAnswer {
+    /// The answer as the function returns it: `{"hookStatus", "callBackDelay"?, "hookDetails"?}`.
+    pub fn to_json(&self) -> Value {
+        let mut answer = serde_json::Map::new();
+        let status = match self.hook_status {
+            EcsHookStatus::Succeeded => "SUCCEEDED",
+            EcsHookStatus::Failed => "FAILED",
+            EcsHookStatus::InProgress => "IN_PROGRESS",
+        };
+        answer.insert("hookStatus".into(), Value::from(status));
+        if let Some(delay) = self.call_back_delay {
+            answer.insert("callBackDelay".into(), Value::from(delay));
+        }
+        if let Some(details) = &self.hook_details {
+            answer.insert("hookDetails".into(), details.clone());
+        }
+        Value::Object(answer)
+    }
+
+    /// Still working: ask again in `delay_seconds` (bounded, see [`MIN_CALLBACK_DELAY_SECONDS`]).
+    pub fn in_progress(delay_seconds: u64, hook_details: Option<Value>) -> EcsAnswer {
+        EcsAnswer {
+            hook_status: EcsHookStatus::InProgress,
+            call_back_delay: Some(delay_seconds.clamp(MIN_CALLBACK_DELAY_SECONDS, MAX_CALLBACK_DELAY_SECONDS)),
+            hook_details,
+        }
+    }
+
+    /// The hook's final answer.
+    pub fn done(status: HookStatus, hook_details: Option<Value>) -> EcsAnswer {
+        EcsAnswer {
+            hook_status: match status {
+                HookStatus::Succeeded => EcsHookStatus::Succeeded,
+                HookStatus::Failed => EcsHookStatus::Failed,
+            },
+            call_back_delay: None,
+            hook_details,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

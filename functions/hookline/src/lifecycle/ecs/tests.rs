@@ -1,0 +1,244 @@
+use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
+use aws_sdk_ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput;
+use aws_sdk_ecs::operation::stop_service_deployment::{StopServiceDeploymentError, StopServiceDeploymentOutput};
+use aws_sdk_ecs::types::error::ConflictException;
+use aws_sdk_ecs::types::ServiceDeploymentLifecycleStage as Stage;
+use aws_sdk_ecs::types::{AdvancedConfiguration, LoadBalancer, ServiceRevision, ServiceRevisionSummary};
+use aws_smithy_mocks::{mock, Rule};
+use serde_json::json;
+
+use super::*;
+use crate::testing::mocked_clients;
+
+const DEPLOYMENT: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api/r4nd0mId";
+const SOURCE: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/demo/api/1111";
+const TARGET: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/demo/api/2222";
+// Named so that a name-based guess gets it wrong: this deployment's blue is `api-green`.
+const TG_API_GREEN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api-green/aaaa";
+const TG_API_BLUE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api-blue/bbbb";
+const PROD_RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/demo-api/50dc/f2f7/9a9a";
+const TEST_RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/demo-api/50dc/e3e3/8b8b";
+
+fn deployment(status: EcsStatus, stage: Option<Stage>) -> ServiceDeployment {
+    ServiceDeployment::builder()
+        .service_deployment_arn(DEPLOYMENT)
+        .service_arn("arn:aws:ecs:us-east-1:123456789012:service/demo/api")
+        .cluster_arn("arn:aws:ecs:us-east-1:123456789012:cluster/demo")
+        .status(status)
+        .set_lifecycle_stage(stage)
+        .source_service_revisions(ServiceRevisionSummary::builder().arn(SOURCE).build())
+        .target_service_revision(ServiceRevisionSummary::builder().arn(TARGET).build())
+        .build()
+}
+
+fn described(status: EcsStatus, stage: Option<Stage>) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_service_deployments)
+        .match_requests(|r| r.service_deployment_arns() == [DEPLOYMENT.to_string()])
+        .then_output(move || {
+            DescribeServiceDeploymentsOutput::builder()
+                .service_deployments(deployment(status.clone(), stage.clone()))
+                .build()
+        })
+}
+
+fn revision(arn: &str, tg: &str, alternate: &str) -> ServiceRevision {
+    ServiceRevision::builder()
+        .service_revision_arn(arn)
+        .load_balancers(
+            LoadBalancer::builder()
+                .target_group_arn(tg)
+                .advanced_configuration(
+                    AdvancedConfiguration::builder()
+                        .alternate_target_group_arn(alternate)
+                        .production_listener_rule(PROD_RULE)
+                        .test_listener_rule(TEST_RULE)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+fn revisions() -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_service_revisions).then_output(|| {
+        // Answered target first: the adapter matches by ARN, not by position.
+        DescribeServiceRevisionsOutput::builder()
+            .service_revisions(revision(TARGET, TG_API_BLUE, TG_API_GREEN))
+            .service_revisions(revision(SOURCE, TG_API_GREEN, TG_API_BLUE))
+            .build()
+    })
+}
+
+fn ecs(rules: &[&Rule]) -> EcsNative {
+    EcsNative { ecs: mocked_clients(rules).ecs }
+}
+
+#[tokio::test]
+async fn resolve_reads_blue_and_green_from_the_revisions_and_the_route_from_the_production_rule() {
+    let deployment = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+    let revisions = revisions();
+    let resolved = ecs(&[&deployment, &revisions]).resolve(DEPLOYMENT, Some("exec-1")).await.expect("resolved");
+    let ctx = resolved.context;
+
+    // Blue is the source revision's group even though it is called api-green.
+    assert_eq!(ctx.blue.target_group_arn, TG_API_GREEN);
+    assert_eq!(ctx.blue.target_group_name, "api-green");
+    assert_eq!(ctx.green.target_group_arn, TG_API_BLUE);
+    assert_eq!(
+        ctx.production,
+        Route::AlbRule {
+            listener_arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/demo-api/50dc/f2f7".into(),
+            rule_arn: PROD_RULE.into(),
+        }
+    );
+    assert_eq!(
+        ctx.test_listener_arn.as_deref(),
+        Some("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/demo-api/50dc/e3e3")
+    );
+    assert_eq!((ctx.cluster.as_str(), ctx.service.as_str()), ("demo", "api"));
+    assert_eq!(
+        crate::contract::plan_parameter("/hookline", &ctx.application, &ctx.deployment_group),
+        "/hookline/ecs/demo/api"
+    );
+    assert_eq!(resolved.in_progress_hook, Some(HookEvent::BeforeAllowTraffic));
+    assert_eq!(
+        ctx.hook,
+        Some(HookRef { kind: HookKind::Ecs, event: HookEvent::BeforeAllowTraffic, execution_id: "exec-1".into() })
+    );
+}
+
+#[tokio::test]
+async fn resolve_of_an_unknown_deployment_names_it() {
+    let none = mock!(aws_sdk_ecs::Client::describe_service_deployments).then_output(|| {
+        DescribeServiceDeploymentsOutput::builder()
+            .failures(aws_sdk_ecs::types::Failure::builder().arn(DEPLOYMENT).reason("MISSING").build())
+            .build()
+    });
+    let err = ecs(&[&none]).resolve(DEPLOYMENT, None).await.expect_err("missing");
+    assert!(err.to_string().contains("MISSING") && err.to_string().contains(DEPLOYMENT), "{err}");
+}
+
+#[tokio::test]
+async fn statuses_map_onto_hooklines() {
+    for (status, expected) in [
+        (EcsStatus::Pending, DeploymentStatus::Active),
+        (EcsStatus::InProgress, DeploymentStatus::Active),
+        (EcsStatus::Successful, DeploymentStatus::Succeeded),
+        (EcsStatus::RollbackRequested, DeploymentStatus::Failed),
+        (EcsStatus::RollbackInProgress, DeploymentStatus::Failed),
+        (EcsStatus::RollbackSuccessful, DeploymentStatus::Failed),
+        (EcsStatus::StopRequested, DeploymentStatus::Stopped),
+        (EcsStatus::Stopped, DeploymentStatus::Stopped),
+    ] {
+        let rule = described(status.clone(), None);
+        assert_eq!(ecs(&[&rule]).status(DEPLOYMENT).await.expect("status"), expected, "{status:?}");
+    }
+}
+
+#[tokio::test]
+async fn event_status_follows_the_stage_and_a_rollback_is_never_succeeded() {
+    let ctx = {
+        let deployment = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+        let revisions = revisions();
+        ecs(&[&deployment, &revisions]).resolve(DEPLOYMENT, None).await.expect("resolved").context
+    };
+    for (status, stage, canary, post) in [
+        (EcsStatus::InProgress, Stage::PostScaleUp, EventStatus::Pending, EventStatus::Pending),
+        (EcsStatus::InProgress, Stage::PostTestTrafficShift, EventStatus::InProgress, EventStatus::Pending),
+        (EcsStatus::InProgress, Stage::BakeTime, EventStatus::Succeeded, EventStatus::Succeeded),
+        (EcsStatus::RollbackInProgress, Stage::ProductionTrafficShift, EventStatus::Failed, EventStatus::Failed),
+        (EcsStatus::Successful, Stage::CleanUp, EventStatus::Succeeded, EventStatus::Succeeded),
+    ] {
+        let rule = described(status.clone(), Some(stage.clone()));
+        let adapter = ecs(&[&rule]);
+        assert_eq!(adapter.event_status(&ctx, HookEvent::BeforeAllowTraffic).await.expect("s"), Some(canary));
+        assert_eq!(adapter.event_status(&ctx, HookEvent::AfterAllowTraffic).await.expect("s"), Some(post));
+    }
+}
+
+#[tokio::test]
+async fn report_makes_no_call_and_stop_asks_for_a_rollback() {
+    let stop = mock!(aws_sdk_ecs::Client::stop_service_deployment)
+        .match_requests(|r| {
+            r.service_deployment_arn() == Some(DEPLOYMENT)
+                && r.stop_type() == Some(&StopServiceDeploymentStopType::Rollback)
+        })
+        .then_output(|| StopServiceDeploymentOutput::builder().service_deployment_arn(DEPLOYMENT).build());
+    let adapter = ecs(&[&stop]);
+    assert_eq!(adapter.report(DEPLOYMENT, "x", HookStatus::Failed).await.expect("report"), Reported::Now);
+    assert!(matches!(adapter.stop_with_rollback(DEPLOYMENT).await.expect("stop"), Stop::Stopping(_)));
+    assert_eq!(stop.num_calls(), 1);
+
+    let ended = mock!(aws_sdk_ecs::Client::stop_service_deployment).then_error(|| {
+        StopServiceDeploymentError::ConflictException(ConflictException::builder().message("ended").build())
+    });
+    assert_eq!(ecs(&[&ended]).stop_with_rollback(DEPLOYMENT).await.expect("stop"), Stop::AlreadyEnded);
+}
+
+#[test]
+fn the_payload_is_read_and_rollback_stages_pass_through() {
+    let payload = |stage: &str| {
+        json!({"executionId": "e1", "lifecycleStage": stage, "resourceArn": DEPLOYMENT,
+               "executionDetails": {"productionTrafficWeights": {}}, "hookDetails": {"k": 1}})
+    };
+    assert!(EcsNative::is_invocation(&payload("POST_TEST_TRAFFIC_SHIFT")));
+    assert!(!EcsNative::is_invocation(&json!({"DeploymentId": "d-1", "LifecycleEventHookExecutionId": "x"})));
+
+    let canary = EcsNative::invocation(payload("POST_TEST_TRAFFIC_SHIFT")).expect("canary");
+    assert_eq!(canary.stage, EcsStage::Hook(HookEvent::BeforeAllowTraffic));
+    assert_eq!(canary.deployment_arn, DEPLOYMENT);
+    assert_eq!(canary.hook_details, Some(json!({"k": 1})));
+    let post = EcsNative::invocation(payload("POST_PRODUCTION_TRAFFIC_SHIFT")).expect("post");
+    assert_eq!(post.stage, EcsStage::Hook(HookEvent::AfterAllowTraffic));
+    for stage in ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"] {
+        assert_eq!(EcsNative::invocation(payload(stage)).expect("rb").stage, EcsStage::PassThrough(stage.into()));
+    }
+
+    let mut bad = payload("POST_TEST_TRAFFIC_SHIFT");
+    bad["resourceArn"] = json!("arn:aws:ecs:us-east-1:123456789012:service/demo/api");
+    let err = EcsNative::invocation(bad).expect_err("not a service deployment");
+    assert!(err.to_string().contains("resourceArn"), "{err}");
+}
+
+#[test]
+fn answers_serialize_as_ecs_reads_them() {
+    assert_eq!(
+        serde_json::to_value(EcsAnswer::in_progress(2, Some(json!({"a": 1})))).expect("json"),
+        json!({"hookStatus": "IN_PROGRESS", "callBackDelay": 2, "hookDetails": {"a": 1}})
+    );
+    assert_eq!(
+        serde_json::to_value(EcsAnswer::in_progress(0, None)).expect("json"),
+        json!({"hookStatus": "IN_PROGRESS", "callBackDelay": MIN_CALLBACK_DELAY_SECONDS})
+    );
+    assert_eq!(
+        serde_json::to_value(EcsAnswer::in_progress(86_400, None)).expect("json")["callBackDelay"],
+        json!(MAX_CALLBACK_DELAY_SECONDS)
+    );
+    assert_eq!(
+        serde_json::to_value(EcsAnswer::done(HookStatus::Failed, None)).expect("json"),
+        json!({"hookStatus": "FAILED"})
+    );
+    assert_eq!(
+        serde_json::to_value(EcsAnswer::done(HookStatus::Succeeded, None)).expect("json"),
+        json!({"hookStatus": "SUCCEEDED"})
+    );
+    for answer in [
+        EcsAnswer::in_progress(7, Some(json!({"a": 1}))),
+        EcsAnswer::done(HookStatus::Failed, None),
+        EcsAnswer::done(HookStatus::Succeeded, Some(json!({}))),
+    ] {
+        assert_eq!(answer.to_json(), serde_json::to_value(&answer).expect("json"), "{answer:?}");
+    }
+}
+
+#[test]
+fn the_controller_is_told_by_the_deployment_id() {
+    assert!(is_service_deployment_arn(DEPLOYMENT));
+    assert!(!is_service_deployment_arn("d-ABC123XYZ"));
+    assert!(!is_service_deployment_arn("arn:aws:ecs:us-east-1:123456789012:service/demo/api"));
+    assert_eq!(
+        crate::contract::execution_name(DEPLOYMENT, HookEvent::BeforeAllowTraffic),
+        "r4nd0mId-BeforeAllowTraffic"
+    );
+    assert_eq!(listener_of_rule("arn:x:listener/app/a/b/c").unwrap_err().error_type(), "InvalidInput");
+}
