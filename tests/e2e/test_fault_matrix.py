@@ -83,6 +83,13 @@ CELLS = {
         "crash": (("after", "Bake", "AfterAllowTraffic"), [dict(function="finalize", kind="crash", count=1)],
                   "rollback"),
     },
+    # post-traffic's StartExecution (hook), once the canary is finalizing: the only StartExecution
+    # after it. AllowTraffic has put production on green when it fails, and hook must restore
+    # blue before its own Failed report (the report-time check in conftest.py; found by make chaos)
+    "PostHook (hook)": {
+        "permanent": (("after", "Finalize"), [dict(DENIED, service="states", operation="StartExecution")],
+                      "rollback"),
+    },
     "Rollback (rollback)": {
         # a permanent ModifyListener error sends ShiftWeight to Rollback, whose first invoke crashes:
         # its Retry gets through, the hook is reported Failed once

@@ -13,6 +13,10 @@ EXPECTED = {
         "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:GetDeploymentTarget",
         "codedeploy:PutLifecycleEventHookExecutionStatus",
         "elasticloadbalancing:DescribeTargetGroups", "ssm:GetParameter", "states:StartExecution",
+        # restore production before a Failed report when the execution cannot start (issue 10, make chaos)
+        "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTags", "elasticloadbalancing:ModifyListener",
+        "elasticloadbalancing:ModifyRule", "elasticloadbalancing:DeleteRule",
         "states:DescribeExecution",  # is an existing execution this invocation's own? (issue 10 item 5)
         "sqs:SendMessage"},  # dead-letter queue
     "ShiftWeightRole": {

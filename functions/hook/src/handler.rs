@@ -9,25 +9,37 @@
 //! again after the deployment moved on to AfterAllowTraffic. Before starting
 //! anything, `hook` looks up the deployment's executions; one whose input
 //! answers this `LifecycleEventHookExecutionId` means "already started".
+//!
+//! A `Failed` report makes CodeDeploy roll back at once, so production must be
+//! on blue 100% with no cohort rule before it lands. When the invocation got as
+//! far as knowing where production lives (the plan named the route) it restores
+//! that route first, as every other path does: at AfterAllowTraffic,
+//! CodeDeploy's AllowTraffic has already put production on green, and a failed
+//! StartExecution then must not leave it there while the hook is answered. If
+//! the restore fails, the hook is not reported: the error makes Lambda retry,
+//! then the dead-letter queue's consumer (`rollback`) restores and reports.
 
 use std::sync::Arc;
 
 use hookline::error::AwsResultExt;
 use hookline::execution::{
-    execution_name, hook_executions, now_epoch, ExecutionDocument, HookEvent, HookExecution, HookKind, HookRef,
-    HookStateMachines, RolloutState,
+    execution_name, hook_executions, now_epoch, DeploymentContext, ExecutionDocument, HookEvent, HookExecution,
+    HookKind, HookRef, HookStateMachines, RolloutState,
 };
 use hookline::lifecycle::{CodeDeploy, HookStatus, Invocation, Lifecycle, Reported};
 use hookline::plan::Plan;
+use hookline::traffic::RouterFactory;
 use hookline::{Clients, Error, Result};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, info_span, warn, Instrument};
 
 /// What the hook function needs, built once per container: the deployment controller,
-/// the executions (Step Functions) and the plans (SSM).
+/// the production routes (restored before a `Failed` report), the executions (Step
+/// Functions) and the plans (SSM).
 pub struct Deps {
     pub lifecycle: Arc<dyn Lifecycle>,
+    pub routers: Arc<dyn RouterFactory>,
     pub sfn: aws_sdk_sfn::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub state_machines: HookStateMachines,
@@ -39,6 +51,7 @@ impl Deps {
     pub fn new(clients: &Clients, state_machines: HookStateMachines, plan_parameter_prefix: String) -> Deps {
         Deps {
             lifecycle: Arc::new(clients.lifecycle()),
+            routers: Arc::new(clients.routers()),
             sfn: clients.sfn.clone(),
             ssm: clients.ssm.clone(),
             state_machines,
@@ -96,7 +109,8 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
     let Invocation { deployment_id, execution_id } = CodeDeploy::invocation(event)?;
     let span = info_span!("hook", deployment_id = %deployment_id);
     async {
-        match start(deps, &deployment_id, &execution_id).await {
+        let mut routed = None;
+        match start(deps, &deployment_id, &execution_id, &mut routed).await {
             Ok(Started::Execution(out)) => {
                 info!(execution_arn = %out.execution_arn, event = out.event.as_str(), already_started = out.already_started, "execution started");
                 Ok(Reply::Started(out))
@@ -135,6 +149,19 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
                     }
                     Ok(_) => {}
                     Err(status_err) => warn!(error = %status_err, "deployment status unknown; reporting Failed anyway"),
+                }
+                if let Some(ctx) = routed.as_ref() {
+                    // Blue 100%, no cohort rule, before the report makes CodeDeploy roll back.
+                    if let Err(restore_err) = deps.routers.router(ctx).restore().await {
+                        error!(error = %restore_err, "could not restore production to blue; the hook is not reported (Lambda retries, then the dead-letter consumer restores and reports)");
+                        return Err(err);
+                    }
+                    info!("production restored to blue 100% with no cohort rule");
+                } else {
+                    // Where production lives is unknown (no plan read): hookline has moved no
+                    // traffic for this event, and a restore could only guess the route, which in
+                    // rule mode would rewrite a default action other services may use.
+                    warn!("production route unknown (no plan); reporting without a restore");
                 }
                 match lifecycle.report(&deployment_id, &execution_id, HookStatus::Failed).await {
                     Ok(reported) => {
@@ -175,7 +202,14 @@ fn already_started(found: &HookExecution) -> Started {
     })
 }
 
-async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Started> {
+/// Starts (or finds) the execution. Once the plan names production's route, `routed` holds the
+/// context, so that a failure after that point can restore production before reporting.
+async fn start(
+    deps: &Deps,
+    deployment_id: &str,
+    execution_id: &str,
+    routed: &mut Option<DeploymentContext>,
+) -> Result<Started> {
     // First, before anything that needs the deployment still in progress: a duplicate or a
     // late retry of an invocation whose execution exists (running or ended) is done.
     let existing = hook_executions(&deps.sfn, &deps.state_machines, deployment_id).await?;
@@ -206,6 +240,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<S
 
     let plan = load_plan(deps, &context.application, &context.deployment_group).await?;
     context.set_production_rule(plan.traffic.production_rule_arn.clone());
+    *routed = Some(context.clone());
 
     // The hook's hour runs from when CodeDeploy started the lifecycle event, not from when
     // this invocation got to run: queueing and Lambda's async retries spend that hour too,

@@ -21,8 +21,8 @@ use aws_smithy_mocks::{mock, Rule};
 use hookline::execution::mocks::{described, does_not_exist, execution, machines, no_execution};
 use hookline::execution::ExecutionDocument;
 use hookline::testing::{
-    access_denied, context, deployment, mocked_clients, throttling_json, Sent, BLUE_TG, DEPLOYMENT, GREEN_TG,
-    HOOK_EXECUTION, LISTENER,
+    access_denied, cohort_rules, context, deployment, listener, mocked_clients, throttling_json, weights_in, Sent,
+    BLUE_TG, DEPLOYMENT, GREEN_TG, HOOK_EXECUTION, LISTENER,
 };
 use serde_json::json;
 
@@ -488,14 +488,95 @@ async fn a_throttled_start_is_retried_by_the_sdk() {
     assert_eq!(rep.num_calls(), 0);
 }
 
+/// Production at `blue`/`green` with one of this service's cohort rules; every call that
+/// changes it, and the report, appended to `calls` in order.
+fn production(blue: i32, green: i32, calls: &Arc<std::sync::Mutex<Vec<String>>>) -> Vec<Rule> {
+    use aws_sdk_elasticloadbalancingv2::operation::delete_rule::DeleteRuleOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::modify_listener::ModifyListenerOutput;
+    let [rules, tags] = cohort_rules(&["arn:cohort/1"]);
+    let (on_modify, on_delete, on_report) = (calls.clone(), calls.clone(), calls.clone());
+    let log = |calls: &Arc<std::sync::Mutex<Vec<String>>>, call: String| {
+        calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(call)
+    };
+    vec![
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_listeners).then_output(move || listener(blue, green)),
+        rules,
+        tags,
+        mock!(aws_sdk_elasticloadbalancingv2::Client::modify_listener)
+            .match_requests(move |r| {
+                log(&on_modify, format!("ModifyListener {:?}", weights_in(r.default_actions())));
+                true
+            })
+            .then_output(|| ModifyListenerOutput::builder().build()),
+        mock!(aws_sdk_elasticloadbalancingv2::Client::delete_rule)
+            .match_requests(move |r| {
+                log(&on_delete, format!("DeleteRule {}", r.rule_arn().unwrap_or_default()));
+                true
+            })
+            .then_output(|| DeleteRuleOutput::builder().build()),
+        mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status)
+            .match_requests(move |r| {
+                log(&on_report, format!("Report {:?}", r.status()));
+                true
+            })
+            .then_output(|| PutLifecycleEventHookExecutionStatusOutput::builder().build()),
+    ]
+}
+
+#[tokio::test]
+async fn a_failing_start_after_allow_traffic_restores_blue_before_reporting_failed() {
+    // AllowTraffic has put production on green 100%: the Failed report (CodeDeploy rolls back
+    // at once) must find it on blue 100% with no cohort rule, as on every other path.
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let live = production(0, 100, &calls);
+    let plan_rule = plan_parameter(PLAN_JSON);
+    let start =
+        mock!(aws_sdk_sfn::Client::start_execution).then_error(|| StartExecutionError::generic(access_denied()));
+    let more: Vec<&Rule> = [&plan_rule, &start].into_iter().chain(live.iter()).collect();
+
+    let failed = reported_failed(run("AfterAllowTraffic", &more).await);
+
+    assert!(failed.error.contains("AccessDeniedException"), "{failed:?}");
+    let calls = calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    assert_eq!(
+        calls,
+        ["ModifyListener Some((100, 0))", "DeleteRule arn:cohort/1", "Report Some(Failed)"],
+        "restore first, then exactly one Failed report"
+    );
+}
+
+#[tokio::test]
+async fn a_start_failure_whose_restore_fails_is_left_unreported_for_lambda_to_retry() {
+    // Reporting now would make CodeDeploy roll back with production still on green: the error
+    // goes back to Lambda instead (retries, then the dead-letter consumer restores and reports).
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut live = production(0, 100, &calls);
+    live[3] = mock!(aws_sdk_elasticloadbalancingv2::Client::modify_listener).then_error(|| {
+        aws_sdk_elasticloadbalancingv2::operation::modify_listener::ModifyListenerError::generic(access_denied())
+    });
+    let plan_rule = plan_parameter(PLAN_JSON);
+    let start =
+        mock!(aws_sdk_sfn::Client::start_execution).then_error(|| StartExecutionError::generic(access_denied()));
+    let more: Vec<&Rule> = [&plan_rule, &start].into_iter().chain(live.iter()).collect();
+
+    let err = run("AfterAllowTraffic", &more).await.unwrap_err();
+
+    assert!(err.to_string().contains("StartExecution"), "the original error: {err}");
+    let calls = calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    assert!(!calls.iter().any(|c| c.starts_with("Report")), "no report: {calls:?}");
+}
+
 #[tokio::test]
 async fn a_failing_start_reports_failed_exactly_once() {
     let (reports, plan_rule) = (Sent::default(), plan_parameter(PLAN_JSON));
     let rep = report(&reports);
     let start =
         mock!(aws_sdk_sfn::Client::start_execution).then_error(|| StartExecutionError::generic(access_denied()));
+    // Before AllowTraffic production is already on blue: the restore reads and changes nothing.
+    let [rules, tags] = cohort_rules(&[]);
+    let blue = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_listeners).then_output(|| listener(100, 0));
 
-    let err = reported_failed(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await);
+    let err = reported_failed(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep, &blue, &rules, &tags]).await);
 
     assert_eq!(err.error_type, "AwsPermanent", "{err:?}");
     assert!(err.error.contains("AccessDeniedException"), "{err:?}");
