@@ -138,11 +138,23 @@ pub struct DeploymentGateInput {
 
 /// `validate-health`'s answer (written to `$.health` by the canary and post-traffic
 /// machines, to `$.outcome` by `release`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum GateOutput {
-    /// The `ready` and `bake` gates.
-    Health { healthy: bool, done: bool, wait_seconds: u64, checked_at: i64, checks: Vec<Check> },
+    /// The `ready` and `bake` gates. `judgement`: the canary judge's result at the end of a weight
+    /// step's bake when the plan has an `analysis`; `approval`: present when the judgement asks an
+    /// operator (the canary machine passes it to its approval state as the step).
+    Health {
+        healthy: bool,
+        done: bool,
+        wait_seconds: u64,
+        checked_at: i64,
+        checks: Vec<Check>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        judgement: Option<Box<crate::health::metrics::StepJudgement>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        approval: Option<Step>,
+    },
     /// The `deployment` gate: hookline's deployment status word and whether it has ended.
     Deployment { status: String, done: bool },
 }

@@ -3,14 +3,20 @@
 //! gate fails at the first unhealthy verdict. Both stop at once when the
 //! deployment is no longer in progress or the hook budget is spent, so the
 //! hook is always answered before CodeDeploy's deadline.
+//!
+//! When the plan has an `analysis`, the bake gate that ends a weight step's bake also runs the
+//! canary judge over the bake's window (green against blue, one GetMetricData call): a failed
+//! judgement is `HealthCheckFailed` naming the metric and its effect; a marginal or no-data one
+//! follows the plan's rule (roll back, continue, or ask an operator through the approval state).
 
 use std::sync::Arc;
 
 use hookline::contract::{DeploymentGateInput, Gate, HealthGateInput};
 use hookline::execution::{now_epoch, DeploymentContext, RolloutState};
-use hookline::health::{bake_progress, HealthFacts};
+use hookline::health::metrics::{self, Action, StepJudgement};
+use hookline::health::{bake_progress, CloudWatchMetrics, HealthFacts, MetricsSource};
 use hookline::lifecycle::{ensure_active, Lifecycle};
-use hookline::plan::{human, Plan, MAX_HOOK_BUDGET_SECONDS};
+use hookline::plan::{human, OnTimeout, Plan, Step, MAX_HOOK_BUDGET_SECONDS};
 use hookline::runtime::parse_event;
 use hookline::{Clients, Error, Result};
 use serde::Deserialize;
@@ -24,12 +30,18 @@ pub const ROLLBACK_RESERVE_SECONDS: u64 = 300;
 pub struct Deps {
     pub lifecycle: Arc<dyn Lifecycle>,
     pub health: Arc<dyn HealthFacts>,
+    /// The canary judge's samples.
+    pub metrics: Arc<dyn MetricsSource>,
 }
 
 impl Deps {
     /// The AWS adapters.
     pub fn new(clients: &Clients) -> Deps {
-        Deps { lifecycle: Arc::new(clients.lifecycle()), health: Arc::new(clients.health_gate()) }
+        Deps {
+            lifecycle: Arc::new(clients.lifecycle()),
+            health: Arc::new(clients.health_gate()),
+            metrics: Arc::new(CloudWatchMetrics { client: clients.cloudwatch.clone() }),
+        }
     }
 }
 
@@ -119,6 +131,8 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
                 wait_seconds: interval,
                 checked_at: now,
                 checks: verdict.checks,
+                judgement: None,
+                approval: None,
             });
         }
         warn!(failures = %verdict.failures(), "health gate failed");
@@ -131,7 +145,69 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
     }
     let (done, wait_seconds) = if ready { (true, 0) } else { bake_progress(now, state.bake_until, interval) };
     info!(done, wait_seconds, checks = verdict.checks.len(), "healthy");
-    Ok(Output::Health { healthy: true, done, wait_seconds, checked_at: now, checks: verdict.checks })
+    let (judgement, approval) = match (done && !ready).then(|| metrics::bake_window(plan, state)).flatten() {
+        Some(window) => judge(deps, ctx, plan, state, window, budget_end - now).await?,
+        None => (None, None),
+    };
+    Ok(Output::Health {
+        healthy: true,
+        done,
+        wait_seconds,
+        checked_at: now,
+        checks: verdict.checks,
+        judgement,
+        approval,
+    })
+}
+
+/// The shortest approval worth asking for: less hook budget than this left rolls back instead.
+pub const MIN_APPROVAL_SECONDS: i64 = 60;
+
+/// Judges the bake `window` of the current weight step. A failed judgement (or a marginal / no-data
+/// one the plan rolls back) is `HealthCheckFailed`; an approval is the approval step the canary
+/// machine runs next, timing out (and rolling back) when the hook budget would run out.
+async fn judge(
+    deps: &Deps,
+    ctx: &DeploymentContext,
+    plan: &Plan,
+    state: &RolloutState,
+    window: [i64; 2],
+    budget_left: i64,
+) -> Result<(Option<Box<StepJudgement>>, Option<Step>)> {
+    let Some(analysis) = &plan.analysis else { return Ok((None, None)) };
+    let judgement = metrics::judge_window(deps.metrics.as_ref(), analysis, ctx, window[0], window[1]).await?;
+    let (mut action, mut note) = metrics::action(judgement.outcome, analysis);
+    if action == Action::Approval && budget_left < MIN_APPROVAL_SECONDS {
+        action = Action::Rollback;
+        note = Some(format!(
+            "{}; but only {budget_left}s of the hook budget are left for an approval, so rolled back",
+            note.unwrap_or_default()
+        ));
+    }
+    let step = StepJudgement { step: state.index, weight: state.weight, window, judgement, action, note };
+    info!(
+        outcome = ?step.judgement.outcome,
+        score = ?step.judgement.score,
+        action = ?step.action,
+        reason = %step.judgement.reason,
+        "canary judged"
+    );
+    match step.action {
+        Action::Continue => Ok((Some(Box::new(step)), None)),
+        Action::Approval => {
+            let timeout_seconds = u64::try_from(budget_left).unwrap_or(0);
+            let approval = Step::Approval { timeout_seconds, on_timeout: OnTimeout::Rollback };
+            Ok((Some(Box::new(step)), Some(approval)))
+        }
+        Action::Rollback => {
+            let note = step.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+            warn!(reason = %step.judgement.reason, "canary judgement failed");
+            Err(Error::HealthCheckFailed(format!(
+                "canary judgement at {}% failed: {}{note}",
+                step.weight, step.judgement.reason
+            )))
+        }
+    }
 }
 
 #[cfg(test)]

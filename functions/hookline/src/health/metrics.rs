@@ -5,11 +5,12 @@
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
+use serde::Serialize;
 
 use crate::error::AwsResultExt;
 use crate::execution::DeploymentContext;
-use crate::judge::{judge_metric, score, Judgement};
-use crate::plan::analysis::{Analysis, MetricSource, ALB_NAMESPACE};
+use crate::judge::{judge_metric, score, Judgement, Outcome};
+use crate::plan::analysis::{Analysis, MetricSource, OnMarginal, OnNoData, ALB_NAMESPACE};
 use crate::{Error, Result};
 
 /// Which deployment side a series belongs to.
@@ -177,6 +178,81 @@ fn metric_data_query(q: &SeriesQuery) -> Result<MetricDataQuery> {
         .map_err(|_| Error::invalid("plan.analysis.metrics.period", "at most i32::MAX seconds"))?;
     let stat = MetricStat::builder().metric(metric.build()).period(period).stat(&q.statistic).build();
     Ok(MetricDataQuery::builder().id(&q.id).metric_stat(stat).return_data(true).build())
+}
+
+/// What the canary does after a judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// On to the next step.
+    Continue,
+    /// Restore blue and report the hook `Failed` (`HealthCheckFailed`).
+    Rollback,
+    /// Ask an operator through the canary's approval state.
+    Approval,
+}
+
+/// A judgement at the end of a weight step's bake, as `validate-health` reports it under
+/// `$.health.judgement`: the step, the window judged, every metric's statistics, the score and outcome,
+/// and what the canary does about it (with a note when a rule of the plan decided).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepJudgement {
+    /// 0-based index of the weight step in `plan.steps`.
+    pub step: u64,
+    /// Green's share of production during the window.
+    pub weight: u8,
+    /// `[start, end)` epoch seconds.
+    pub window: [i64; 2],
+    #[serde(flatten)]
+    pub judgement: Judgement,
+    pub action: Action,
+    /// Why the action is not the outcome's own (a `Marginal` or `NoData` ruled by the plan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What the plan's rules make of a judgement's outcome: `Pass` continues and `Fail` rolls back;
+/// `Marginal` follows `on_marginal`, `NoData` follows `on_no_data` (a pass on no data only because
+/// the plan says so, and the note says it).
+pub fn action(outcome: Outcome, analysis: &Analysis) -> (Action, Option<String>) {
+    match outcome {
+        Outcome::Pass => (Action::Continue, None),
+        Outcome::Fail => (Action::Rollback, None),
+        Outcome::Marginal => match analysis.on_marginal {
+            OnMarginal::Rollback => {
+                (Action::Rollback, Some("marginal: rolled back (analysis.on_marginal: rollback)".into()))
+            }
+            OnMarginal::Approval => {
+                (Action::Approval, Some("marginal: an operator decides (analysis.on_marginal: approval)".into()))
+            }
+        },
+        Outcome::NoData => match analysis.on_no_data {
+            OnNoData::Rollback => {
+                (Action::Rollback, Some("no data: rolled back (analysis.on_no_data: rollback)".into()))
+            }
+            OnNoData::Pass => (
+                Action::Continue,
+                Some("no data: NOT judged, continued only because the plan says analysis.on_no_data: pass".into()),
+            ),
+            OnNoData::Approval => {
+                (Action::Approval, Some("no data: an operator decides (analysis.on_no_data: approval)".into()))
+            }
+        },
+    }
+}
+
+/// The window to judge when `state`'s bake is over: the bake of the current weight step, when the
+/// plan has an analysis and blue still takes traffic (a step at 100% leaves blue no samples, and the
+/// post-traffic bake runs at 100%). `None`: nothing to judge.
+pub fn bake_window(plan: &crate::plan::Plan, state: &crate::execution::RolloutState) -> Option<[i64; 2]> {
+    plan.analysis.as_ref()?;
+    let step = plan.steps.get(usize::try_from(state.index).ok()?)?;
+    let crate::plan::Step::Weight { weight, bake_seconds } = step else { return None };
+    if *weight != state.weight || *weight >= 100 || *bake_seconds == 0 {
+        return None;
+    }
+    let end = state.bake_until?;
+    Some([end - i64::try_from(*bake_seconds).ok()?, end])
 }
 
 #[cfg(test)]

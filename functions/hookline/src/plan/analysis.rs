@@ -298,7 +298,9 @@ fn validate_metric(p: &mut Problems, i: usize, m: WireMetric) -> AnalysisMetric 
     // GetMetricData's Period: 1, 5, 10, 30 or a multiple of 60 (sub-minute only for high-resolution
     // custom metrics; ALB metrics are published every 60 s).
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricStat.html
-    if alb && (period_seconds == 0 || period_seconds % 60 != 0) {
+    let sub_minute = matches!(period_seconds, 1 | 5 | 10 | 30);
+    let whole_minutes = period_seconds > 0 && period_seconds.is_multiple_of(60);
+    if alb && !whole_minutes {
         p.add(
             format!("{at}.period"),
             format!(
@@ -306,7 +308,7 @@ fn validate_metric(p: &mut Problems, i: usize, m: WireMetric) -> AnalysisMetric 
                 human(period_seconds)
             ),
         );
-    } else if !alb && !(matches!(period_seconds, 1 | 5 | 10 | 30) || (period_seconds > 0 && period_seconds % 60 == 0)) {
+    } else if !(alb || sub_minute || whole_minutes) {
         p.add(format!("{at}.period"), format!("1s, 5s, 10s, 30s or a multiple of 1m, got {}", human(period_seconds)));
     }
     let direction = m.direction.unwrap_or_else(|| {

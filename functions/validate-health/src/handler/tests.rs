@@ -305,3 +305,167 @@ async fn http_probes_judge_green_by_their_status() {
     assert!(healthy, "{checks:?}");
     assert!(checks.iter().any(|c| c.ok && c.name == format!("http {base}/ok")), "{checks:?}");
 }
+
+mod judgement {
+    use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataInput, GetMetricDataOutput};
+    use aws_sdk_cloudwatch::types::MetricDataResult;
+    use hookline::judge::Outcome;
+    use hookline::testing::Sent;
+
+    use super::*;
+
+    /// The plan of [`plan`] plus an analysis judging ALB latency, one critical metric.
+    fn judged_plan(on_no_data: &str) -> Plan {
+        Plan::from_json(&format!(
+            r#"{{"steps":[{{"weight":10,"bake":"10m"}},{{"weight":100}}],
+                "health":{{"interval":"10s","alarms":["web-5xx"]}},
+                "analysis":{{"min_samples":10,"on_no_data":"{on_no_data}","metrics":[
+                  {{"metric":"TargetResponseTime","direction":"increase","tolerance":0.1,"critical":true}}]}}}}"#
+        ))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A bake event at step 0 (weight 10) whose bake ended a second ago.
+    fn bake_over(plan: &Plan) -> Value {
+        let mut s = state(10, 700);
+        s.bake_until = Some(hookline::execution::now_epoch() - 1);
+        json!({"gate": "bake", "context": context(), "plan": plan, "state": s})
+    }
+
+    fn latency(n: u32, scale: f64) -> Vec<f64> {
+        (0..n).map(|i| (0.100 + f64::from(i) * 0.001) * scale).collect()
+    }
+
+    fn metric_data(sent: &Sent<GetMetricDataInput>, blue: Vec<f64>, green: Vec<f64>) -> Rule {
+        mock!(aws_sdk_cloudwatch::Client::get_metric_data).match_requests(sent.recorder()).then_output(move || {
+            GetMetricDataOutput::builder()
+                .metric_data_results(MetricDataResult::builder().id("m0_blue").set_values(Some(blue.clone())).build())
+                .metric_data_results(MetricDataResult::builder().id("m0_green").set_values(Some(green.clone())).build())
+                .build()
+        })
+    }
+
+    fn judged(out: Output) -> (Option<Box<StepJudgement>>, Option<Step>) {
+        match out {
+            Output::Health { judgement, approval, done: true, .. } => (judgement, approval),
+            other => panic!("expected a finished bake, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_forty_percent_slower_green_fails_the_bake_naming_the_metric() {
+        let sent = Sent::default();
+        let rules = [
+            status("InProgress"),
+            task_set(),
+            targets(2),
+            alarm(StateValue::Ok),
+            metric_data(&sent, latency(10, 1.0), latency(10, 1.4)),
+        ];
+        let refs: Vec<&Rule> = rules.iter().collect();
+
+        let err = handle(&mocked_clients(&refs), bake_over(&judged_plan("rollback"))).await.unwrap_err();
+
+        assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("canary judgement at 10% failed: critical metric failed: TargetResponseTime Average High: +"),
+            "{msg}"
+        );
+        assert!(msg.contains("(CI +") && msg.contains("p="), "{msg}");
+        // The window is the step's bake: the 10 minutes before bake_until.
+        let request = sent.only();
+        let (start, end) = (request.start_time().map(|t| t.secs()), request.end_time().map(|t| t.secs()));
+        assert_eq!(end.zip(start).map(|(e, s)| e - s), Some(600));
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_green_passes_with_the_judgement_in_the_output() {
+        let sent = Sent::default();
+        let rules = [
+            status("InProgress"),
+            task_set(),
+            targets(2),
+            alarm(StateValue::Ok),
+            metric_data(&sent, latency(10, 1.0), latency(10, 1.0)),
+        ];
+        let refs: Vec<&Rule> = rules.iter().collect();
+
+        let out = handle(&mocked_clients(&refs), bake_over(&judged_plan("rollback"))).await.expect("passes");
+
+        let (judgement, approval) = judged(out.clone());
+        let j = judgement.expect("judged");
+        assert_eq!((j.judgement.outcome, j.action, j.step, j.weight), (Outcome::Pass, Action::Continue, 0, 10));
+        assert_eq!(approval, None);
+        assert_eq!(sent.all().len(), 1, "one GetMetricData call");
+        let json = serde_json::to_value(&out).expect("json");
+        assert_eq!(json["judgement"]["metrics"][0]["verdict"], "Pass", "{json}");
+        assert_eq!(json["judgement"]["metrics"][0]["u"], 50.0, "{json}");
+        assert_eq!(json["judgement"]["action"], "continue", "{json}");
+        assert!(json.get("approval").is_none(), "{json}");
+    }
+
+    #[tokio::test]
+    async fn too_few_samples_follow_the_plans_no_data_rule() {
+        let few = || (latency(3, 1.0), latency(3, 1.0));
+        // rollback (the default)
+        let sent = Sent::default();
+        let (b, g) = few();
+        let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok), metric_data(&sent, b, g)];
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let err = handle(&mocked_clients(&refs), bake_over(&judged_plan("rollback"))).await.unwrap_err();
+        assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
+        assert!(err.to_string().contains("no data: rolled back (analysis.on_no_data: rollback)"), "{err}");
+
+        // pass: only because the plan says so, and the output says so
+        let (b, g) = few();
+        let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok), metric_data(&sent, b, g)];
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let out = handle(&mocked_clients(&refs), bake_over(&judged_plan("pass"))).await.expect("passes by rule");
+        let j = judged(out).0.expect("judged");
+        assert_eq!((j.judgement.outcome, j.action), (Outcome::NoData, Action::Continue));
+        assert!(j.note.as_deref().is_some_and(|n| n.contains("NOT judged")), "{j:?}");
+
+        // approval: the approval step the canary runs next, within the hook budget
+        let (b, g) = few();
+        let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok), metric_data(&sent, b, g)];
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let out = handle(&mocked_clients(&refs), bake_over(&judged_plan("approval"))).await.expect("asks");
+        let (j, approval) = judged(out);
+        assert_eq!(j.map(|j| j.action), Some(Action::Approval));
+        match approval {
+            // 55m budget started 700 s ago
+            Some(Step::Approval { timeout_seconds, on_timeout: OnTimeout::Rollback }) => {
+                assert!((55 * 60 - 702..=55 * 60 - 700).contains(&timeout_seconds), "{timeout_seconds}")
+            }
+            other => panic!("expected an approval step, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bake_still_running_or_a_plan_without_analysis_reads_no_metrics() {
+        let sent = Sent::default();
+        let rules = [
+            status("InProgress"),
+            task_set(),
+            targets(2),
+            alarm(StateValue::Ok),
+            metric_data(&sent, latency(10, 1.0), latency(10, 2.0)),
+        ];
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let mut running = bake_over(&judged_plan("rollback"));
+        running["state"]["bake_until"] = json!(hookline::execution::now_epoch() + 100);
+        let out = handle(&mocked_clients(&refs), running).await.expect("still baking");
+        assert_eq!(judged_or_none(out), None);
+        let out = handle(&mocked_clients(&refs), bake_over(&plan())).await.expect("no analysis");
+        assert_eq!(judged_or_none(out), None);
+        assert!(sent.all().is_empty(), "no GetMetricData call");
+    }
+
+    fn judged_or_none(out: Output) -> Option<Outcome> {
+        match out {
+            Output::Health { judgement, .. } => judgement.map(|j| j.judgement.outcome),
+            other => panic!("{other:?}"),
+        }
+    }
+}
