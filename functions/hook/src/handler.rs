@@ -86,6 +86,17 @@ pub enum Reply {
     Started(Output),
     /// The execution could not be started, and this invocation answered the hook `Failed` itself.
     ReportedFailed(ReportedFailed),
+    /// An ECS-native hook's answer, `{"hookStatus", ...}`: ECS reads it from the return value.
+    Ecs(Value),
+}
+
+/// Serves both controllers: ECS's hook payload (`lifecycleStage`, `resourceArn`) goes to
+/// [`crate::ecs::handle`], which always answers; anything else is CodeDeploy's ([`handle`]).
+pub async fn dispatch(deps: &Deps, event: Value) -> Result<Reply> {
+    if hookline::lifecycle::EcsNative::is_invocation(&event) {
+        return Ok(Reply::Ecs(crate::ecs::handle(deps, event).await));
+    }
+    handle(deps, event).await
 }
 
 /// The hook answered `Failed` by `hook` itself, and why.

@@ -1,11 +1,12 @@
-//! `hook`: the CodeDeploy lifecycle hook entry. Resolves the deployment,
-//! loads the plan and starts one state machine execution per hook.
+//! `hook`: the lifecycle hook entry, for CodeDeploy and for ECS-native blue/green.
+//! Resolves the deployment, loads the plan and starts one state machine execution per hook.
 
+mod ecs;
 mod handler;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     hookline::runtime::init_logging();
     let deps = handler::Deps::from_env(hookline::Clients::from_env().await);
-    hookline::runtime::run(|event| handler::handle(&deps, event)).await
+    hookline::runtime::run(|event| handler::dispatch(&deps, event)).await
 }

@@ -1,73 +1,12 @@
 use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
-use aws_sdk_ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput;
 use aws_sdk_ecs::operation::stop_service_deployment::{StopServiceDeploymentError, StopServiceDeploymentOutput};
 use aws_sdk_ecs::types::error::ConflictException;
-use aws_sdk_ecs::types::ServiceDeploymentLifecycleStage as Stage;
-use aws_sdk_ecs::types::{AdvancedConfiguration, LoadBalancer, ServiceRevision, ServiceRevisionSummary};
 use aws_smithy_mocks::{mock, Rule};
 use serde_json::json;
 
+use super::mocks::*;
 use super::*;
 use crate::testing::mocked_clients;
-
-const DEPLOYMENT: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api/r4nd0mId";
-const SOURCE: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/demo/api/1111";
-const TARGET: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/demo/api/2222";
-// Named so that a name-based guess gets it wrong: this deployment's blue is `api-green`.
-const TG_API_GREEN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api-green/aaaa";
-const TG_API_BLUE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api-blue/bbbb";
-const PROD_RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/demo-api/50dc/f2f7/9a9a";
-const TEST_RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/demo-api/50dc/e3e3/8b8b";
-
-fn deployment(status: EcsStatus, stage: Option<Stage>) -> ServiceDeployment {
-    ServiceDeployment::builder()
-        .service_deployment_arn(DEPLOYMENT)
-        .service_arn("arn:aws:ecs:us-east-1:123456789012:service/demo/api")
-        .cluster_arn("arn:aws:ecs:us-east-1:123456789012:cluster/demo")
-        .status(status)
-        .set_lifecycle_stage(stage)
-        .source_service_revisions(ServiceRevisionSummary::builder().arn(SOURCE).build())
-        .target_service_revision(ServiceRevisionSummary::builder().arn(TARGET).build())
-        .build()
-}
-
-fn described(status: EcsStatus, stage: Option<Stage>) -> Rule {
-    mock!(aws_sdk_ecs::Client::describe_service_deployments)
-        .match_requests(|r| r.service_deployment_arns() == [DEPLOYMENT.to_string()])
-        .then_output(move || {
-            DescribeServiceDeploymentsOutput::builder()
-                .service_deployments(deployment(status.clone(), stage.clone()))
-                .build()
-        })
-}
-
-fn revision(arn: &str, tg: &str, alternate: &str) -> ServiceRevision {
-    ServiceRevision::builder()
-        .service_revision_arn(arn)
-        .load_balancers(
-            LoadBalancer::builder()
-                .target_group_arn(tg)
-                .advanced_configuration(
-                    AdvancedConfiguration::builder()
-                        .alternate_target_group_arn(alternate)
-                        .production_listener_rule(PROD_RULE)
-                        .test_listener_rule(TEST_RULE)
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-}
-
-fn revisions() -> Rule {
-    mock!(aws_sdk_ecs::Client::describe_service_revisions).then_output(|| {
-        // Answered target first: the adapter matches by ARN, not by position.
-        DescribeServiceRevisionsOutput::builder()
-            .service_revisions(revision(TARGET, TG_API_BLUE, TG_API_GREEN))
-            .service_revisions(revision(SOURCE, TG_API_GREEN, TG_API_BLUE))
-            .build()
-    })
-}
 
 fn ecs(rules: &[&Rule]) -> EcsNative {
     EcsNative { ecs: mocked_clients(rules).ecs }

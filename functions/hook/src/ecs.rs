@@ -1,0 +1,205 @@
+//! The ECS-native entry: Amazon ECS invokes `hook` at POST_TEST_TRAFFIC_SHIFT (the canary) and
+//! POST_PRODUCTION_TRAFFIC_SHIFT (the post-traffic bake) and reads the answer from the function's
+//! return value, invoking it again after `callBackDelay` while it answers IN_PROGRESS (ECS
+//! developer guide, lambda-lifecycle-hooks).
+//!
+//! Each invocation maps the stage's execution, found by name (service deployment id + event, never
+//! ECS's `executionId`, which changes on every call):
+//! - none yet: resolve the deployment, load the plan, start the execution, IN_PROGRESS;
+//! - running: IN_PROGRESS;
+//! - succeeded: SUCCEEDED (finalize has removed the cohort rules; the canary ended at 100);
+//! - failed, aborted, timed out: FAILED, but only once production is blue 100% with no cohort rule
+//!   (restored here if it is not): ECS does not check live weights before it shifts or rolls back
+//!   (containers-roadmap #2853), and its rollback only undoes its own shifts.
+//!
+//! Every path ends in an answer, never in a function error: ECS takes a function error as FAILED
+//! and rolls back at once, while hookline may have production split. An error with an execution
+//! that may still be running is answered IN_PROGRESS (the next invocation looks again); FAILED only
+//! when production is known to be on blue.
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use hookline::error::AwsResultExt;
+use hookline::execution::{
+    execution_arn, execution_name, now_epoch, ExecutionDocument, HookEvent, HookKind, HookRef, RolloutState,
+};
+use hookline::lifecycle::ecs::{EcsAnswer, EcsInvocation, EcsStage, DEFAULT_CALLBACK_DELAY_SECONDS};
+use hookline::lifecycle::{EcsNative, HookStatus};
+use hookline::plan::{Controller, Plan};
+use hookline::{Error, Result};
+use serde_json::{json, Value};
+use tracing::{error, info, info_span, warn, Instrument};
+
+use crate::handler::Deps;
+
+/// The `hookDetails` key hookline keeps its callback delay under (passed back by ECS on the next
+/// invocation, so later invocations need not read the plan again).
+const DELAY_DETAIL: &str = "hooklineCallBackDelay";
+/// The `hookDetails` key naming the execution that answers the hook (for operators reading
+/// DescribeServiceDeployments or the function's logs).
+const EXECUTION_DETAIL: &str = "hooklineExecutionArn";
+
+/// Answers one ECS invocation; never fails (see the module documentation).
+pub async fn handle(deps: &Deps, event: Value) -> Value {
+    let answer = match EcsNative::invocation(event) {
+        Ok(invocation) => {
+            let span = info_span!("hook", deployment_id = %invocation.deployment_arn, controller = "ecs");
+            answer(deps, &invocation).instrument(span).await
+        }
+        // Nothing can have been started for a payload that cannot be read, and at the stages
+        // hookline answers production is ECS's (blue at the canary's stage): FAILED is safe.
+        Err(err) => {
+            error!(error = %err, "not a readable ECS hook payload; answering FAILED");
+            EcsAnswer::done(HookStatus::Failed, Some(json!({"hooklineError": err.to_string()})))
+        }
+    };
+    answer.to_json()
+}
+
+async fn answer(deps: &Deps, invocation: &EcsInvocation) -> EcsAnswer {
+    let event = match &invocation.stage {
+        EcsStage::Hook(event) => *event,
+        // The rollback's re-invocations (TEST_/PRODUCTION_TRAFFIC_SHIFT) and any stage hookline has
+        // no work at: SUCCEEDED at once, hookline never blocks ECS's own rollback.
+        EcsStage::PassThrough(stage) => {
+            info!(stage = %stage, "hookline has nothing to do at this stage; SUCCEEDED");
+            return EcsAnswer::done(HookStatus::Succeeded, invocation.hook_details.clone());
+        }
+    };
+    let delay = invocation
+        .hook_details
+        .as_ref()
+        .and_then(|d| d.get(DELAY_DETAIL))
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_CALLBACK_DELAY_SECONDS);
+    match step(deps, invocation, event).await {
+        Ok(answer) => answer,
+        Err(err) => {
+            // Whatever failed, an execution may exist and hold production split: look again
+            // later unless we know nothing was started (`start` failing before StartExecution).
+            warn!(error = %err, error_type = err.error_type(), "could not map the execution; asking ECS to call again");
+            EcsAnswer::in_progress(delay, invocation.hook_details.clone())
+        }
+    }
+}
+
+/// The execution of `event` for this deployment, and what it says.
+async fn step(deps: &Deps, invocation: &EcsInvocation, event: HookEvent) -> Result<EcsAnswer> {
+    let machine = deps.state_machines.for_event(event);
+    if machine.is_empty() {
+        return Err(Error::invalid("environment", format!("the {} state machine ARN", event.as_str())));
+    }
+    let arn = execution_arn(machine, &execution_name(&invocation.deployment_arn, event));
+    let described = match deps.sfn.describe_execution().execution_arn(&arn).send().await {
+        Ok(out) => Some(out),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => None,
+        Err(e) => return Err(e).aws("DescribeExecution"),
+    };
+    let Some(described) = described else {
+        return match start(deps, invocation, event, machine).await {
+            Ok(answer) => Ok(answer),
+            // Transient: nothing started yet, the next invocation tries again.
+            Err(err @ (Error::Throttled { .. } | Error::AwsTransient { .. })) => Err(err),
+            // Nothing was started and hookline moved nothing: production is where ECS put it
+            // (blue at the canary's stage; green at the post-traffic stage, which ECS's own
+            // rollback undoes). FAILED is safe, and tells the operator at once.
+            Err(err) => {
+                error!(error = %err, error_type = err.error_type(), "could not start the execution; FAILED");
+                let mut details = invocation.hook_details.clone().unwrap_or_else(|| json!({}));
+                if let Some(map) = details.as_object_mut() {
+                    map.insert("hooklineError".into(), json!(err.to_string()));
+                }
+                Ok(EcsAnswer::done(HookStatus::Failed, Some(details)))
+            }
+        };
+    };
+    let details = |delay: Option<u64>| {
+        let mut details = invocation.hook_details.clone().unwrap_or_else(|| json!({}));
+        if let Some(map) = details.as_object_mut() {
+            map.insert(EXECUTION_DETAIL.into(), json!(arn));
+            if let Some(delay) = delay {
+                map.insert(DELAY_DETAIL.into(), json!(delay));
+            }
+        }
+        Some(details)
+    };
+    let delay = invocation.hook_details.as_ref().and_then(|d| d.get(DELAY_DETAIL)).and_then(Value::as_u64);
+    match described.status() {
+        ExecutionStatus::Running | ExecutionStatus::PendingRedrive => {
+            Ok(EcsAnswer::in_progress(delay.unwrap_or(DEFAULT_CALLBACK_DELAY_SECONDS), details(delay)))
+        }
+        ExecutionStatus::Succeeded => {
+            info!(execution_arn = %arn, "execution succeeded; SUCCEEDED");
+            Ok(EcsAnswer::done(HookStatus::Succeeded, details(delay)))
+        }
+        status => {
+            // FAILED / ABORTED / TIMED_OUT: put production on blue 100% with no cohort rule first
+            // (idempotent: the rollback function normally did it already); an error here is
+            // answered IN_PROGRESS by the caller, and the next invocation tries again.
+            let text = described.input().ok_or_else(|| Error::invalid("execution input", "the execution document"))?;
+            let doc: ExecutionDocument = serde_json::from_str(text)
+                .map_err(|e| Error::invalid("execution input", format!("the execution document ({e})")))?;
+            deps.routers.router(&doc.context).restore().await?;
+            warn!(execution_arn = %arn, status = status.as_str(), "execution ended without success; production on blue 100%; FAILED");
+            Ok(EcsAnswer::done(HookStatus::Failed, details(delay)))
+        }
+    }
+}
+
+/// First invocation of the stage: resolve, load and check the plan, start the execution.
+async fn start(deps: &Deps, invocation: &EcsInvocation, event: HookEvent, machine: &str) -> Result<EcsAnswer> {
+    let resolved = deps.lifecycle.resolve(&invocation.deployment_arn, Some(&invocation.execution_id)).await?;
+    let mut context = resolved.context;
+    context.hook = Some(HookRef { kind: HookKind::Ecs, event, execution_id: invocation.execution_id.clone() });
+    let plan = load_plan(deps, &context.cluster, &context.service).await?;
+    let now = now_epoch();
+    let state = match event {
+        HookEvent::BeforeAllowTraffic => RolloutState { index: 0, weight: 0, started_at: now, bake_until: None },
+        // Production is on green 100% since PRODUCTION_TRAFFIC_SHIFT: bake from now.
+        HookEvent::AfterAllowTraffic => RolloutState {
+            index: 0,
+            weight: 100,
+            started_at: now,
+            bake_until: Some(now + i64::try_from(plan.post_traffic.bake_seconds).unwrap_or(0)),
+        },
+    };
+    let delay = plan.health.interval_seconds;
+    let name = execution_name(&invocation.deployment_arn, event);
+    let doc = ExecutionDocument { context, plan, state };
+    let input = serde_json::to_string(&doc).map_err(|e| Error::invalid("execution input", e.to_string()))?;
+    let started = deps.sfn.start_execution().state_machine_arn(machine).name(&name).input(input).send().await;
+    let arn = match started {
+        Ok(out) => out.execution_arn().to_string(),
+        // Another invocation started it meanwhile: same execution, same answer.
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => {
+            execution_arn(machine, &name)
+        }
+        Err(e) => return Err(e).aws("StartExecution"),
+    };
+    info!(execution_arn = %arn, event = event.as_str(), callback_delay = delay, "execution started; IN_PROGRESS");
+    let mut details = invocation.hook_details.clone().unwrap_or_else(|| json!({}));
+    if let Some(map) = details.as_object_mut() {
+        map.insert(EXECUTION_DETAIL.into(), json!(arn));
+        map.insert(DELAY_DETAIL.into(), json!(delay));
+    }
+    Ok(EcsAnswer::in_progress(delay, Some(details)))
+}
+
+/// The plan at `<prefix>/ecs/<cluster>/<service>`, validated for ECS mode (`Plan::parse_for`): a
+/// hook budget up to 24 hours, and a last weight step of 100 (ECS moves production to green 100%
+/// itself right after the canary's hook succeeds, so a plan ending lower would jump to 100 unobserved).
+async fn load_plan(deps: &Deps, cluster: &str, service: &str) -> Result<Plan> {
+    let name = hookline::contract::ecs_plan_parameter(&deps.plan_parameter_prefix, cluster, service);
+    let got = deps.ssm.get_parameter().name(&name).send().await;
+    let out = match got {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
+            return Err(Error::invalid("plan", format!("an SSM parameter {name} holding the plan (not found)")));
+        }
+        Err(e) => return Err(e).aws("GetParameter"),
+    };
+    let text = out.parameter().and_then(|p| p.value()).unwrap_or_default();
+    Ok(Plan::parse_for(text, Controller::Ecs)?)
+}
+
+#[cfg(test)]
+mod tests;

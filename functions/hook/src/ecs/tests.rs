@@ -1,0 +1,240 @@
+use aws_sdk_elasticloadbalancingv2::operation::describe_rules::{DescribeRulesError, DescribeRulesOutput};
+use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
+use aws_sdk_elasticloadbalancingv2::operation::modify_rule::{ModifyRuleInput, ModifyRuleOutput};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, Rule as ListenerRule, TargetGroupTuple,
+};
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+use aws_sdk_sfn::operation::start_execution::{StartExecutionInput, StartExecutionOutput};
+use aws_sdk_sfn::types::ExecutionStatus;
+use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
+use aws_smithy_mocks::{mock, Rule};
+use hookline::execution::mocks::{machines, no_execution};
+use hookline::execution::{DeploymentContext, Route, Side};
+use hookline::lifecycle::ecs::mocks::{
+    described, revisions, EcsStatus, Stage, DEPLOYMENT, PROD_RULE, TG_API_BLUE, TG_API_GREEN,
+};
+use hookline::testing::{access_denied, mocked_clients, plan, state, Sent};
+use serde_json::json;
+
+use super::*;
+
+/// This deployment's blue is the source revision's group (`api-green` in the fixtures), green the target's.
+const BLUE: &str = TG_API_GREEN;
+const GREEN: &str = TG_API_BLUE;
+const PROD_LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/demo-api/50dc/f2f7";
+const ECS_PLAN: &str = r#"{"steps":[{"weight":10,"bake":"1m"},{"approval":{"timeout":"2h"}},{"weight":100}],"health":{"interval":"7s","alarms":["api-5xx"]},"hook_budget":"4h"}"#;
+
+fn deps(rules: &[&Rule]) -> Deps {
+    Deps::new(&mocked_clients(rules), machines(), "/hookline".into())
+}
+
+fn payload(stage: &str, details: Option<Value>) -> Value {
+    let mut p = json!({"executionId": "exec-fresh-each-time", "lifecycleStage": stage, "resourceArn": DEPLOYMENT,
+                       "executionDetails": {"serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/demo/api"}});
+    if let Some(d) = details {
+        p["hookDetails"] = d;
+    }
+    p
+}
+
+fn canary_execution_arn() -> String {
+    execution_arn(machines().canary.as_str(), "r4nd0mId-BeforeAllowTraffic")
+}
+
+fn ecs_context() -> DeploymentContext {
+    DeploymentContext {
+        deployment_id: DEPLOYMENT.into(),
+        application: "ecs/demo".into(),
+        deployment_group: "api".into(),
+        hook: Some(HookRef { kind: HookKind::Ecs, event: HookEvent::BeforeAllowTraffic, execution_id: "e0".into() }),
+        cluster: "demo".into(),
+        service: "api".into(),
+        production: Route::AlbRule { listener_arn: PROD_LISTENER.into(), rule_arn: PROD_RULE.into() },
+        test_listener_arn: None,
+        blue: Side { target_group_arn: BLUE.into(), target_group_name: "api-green".into(), task_set_arn: None },
+        green: Side { target_group_arn: GREEN.into(), target_group_name: "api-blue".into(), task_set_arn: None },
+    }
+}
+
+fn execution_is(status: ExecutionStatus) -> Rule {
+    mock!(aws_sdk_sfn::Client::describe_execution)
+        .match_requests(|r| r.execution_arn() == Some(canary_execution_arn().as_str()))
+        .then_output(move || {
+            let doc = ExecutionDocument { context: ecs_context(), plan: plan(), state: state(10, 60) };
+            DescribeExecutionOutput::builder()
+                .execution_arn(canary_execution_arn())
+                .state_machine_arn(machines().canary)
+                .status(status.clone())
+                .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                .input(serde_json::to_string(&doc).expect("doc"))
+                .build()
+                .expect("output")
+        })
+}
+
+fn ecs_plan(text: &'static str) -> Rule {
+    mock!(aws_sdk_ssm::Client::get_parameter)
+        .match_requests(|r| r.name() == Some("/hookline/ecs/demo/api"))
+        .then_output(move || {
+            GetParameterOutput::builder()
+                .parameter(aws_sdk_ssm::types::Parameter::builder().name("/hookline/ecs/demo/api").value(text).build())
+                .build()
+        })
+}
+
+fn started(sent: &Sent<StartExecutionInput>) -> Rule {
+    mock!(aws_sdk_sfn::Client::start_execution).match_requests(sent.recorder()).then_output(|| {
+        StartExecutionOutput::builder()
+            .execution_arn(canary_execution_arn())
+            .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+            .build()
+            .expect("output")
+    })
+}
+
+/// The production rule forwarding `blue`/`green` (by rule ARN), and the listener's rules (by listener).
+fn production_rule(blue: i32, green: i32) -> [Rule; 2] {
+    let rule = move || {
+        ListenerRule::builder()
+            .rule_arn(PROD_RULE)
+            .priority("1")
+            .is_default(false)
+            .actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .forward_config(
+                        ForwardActionConfig::builder()
+                            .target_groups(TargetGroupTuple::builder().target_group_arn(BLUE).weight(blue).build())
+                            .target_groups(TargetGroupTuple::builder().target_group_arn(GREEN).weight(green).build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    };
+    [
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_rules)
+            .then_output(move || DescribeRulesOutput::builder().rules(rule()).build()),
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_tags)
+            .then_output(|| DescribeTagsOutput::builder().build()),
+    ]
+}
+
+#[tokio::test]
+async fn the_first_invocation_starts_the_canary_keyed_on_the_service_deployment_and_answers_in_progress() {
+    let none = no_execution();
+    let deployment = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+    let revisions = revisions();
+    let plan = ecs_plan(ECS_PLAN);
+    let sent = Sent::default();
+    let start = started(&sent);
+    let deps = deps(&[&none, &deployment, &revisions, &plan, &start]);
+
+    let answer = handle(&deps, payload("POST_TEST_TRAFFIC_SHIFT", Some(json!({"team": "api"})))).await;
+
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(answer["callBackDelay"], 7, "the plan's health interval");
+    assert_eq!(answer["hookDetails"]["team"], "api", "configured details kept");
+    assert_eq!(answer["hookDetails"]["hooklineExecutionArn"], canary_execution_arn());
+    let input = sent.only();
+    assert_eq!(input.name(), Some("r4nd0mId-BeforeAllowTraffic"));
+    let doc: ExecutionDocument = serde_json::from_str(input.input().expect("input")).expect("document");
+    assert_eq!(
+        doc.context.production,
+        Route::AlbRule { listener_arn: PROD_LISTENER.into(), rule_arn: PROD_RULE.into() }
+    );
+    assert_eq!(
+        (doc.context.blue.target_group_arn.as_str(), doc.context.green.target_group_arn.as_str()),
+        (BLUE, GREEN)
+    );
+    assert_eq!(doc.context.hook.as_ref().map(|h| h.kind), Some(HookKind::Ecs));
+    assert_eq!(doc.plan.hook_budget_seconds, 4 * 3600, "hours of budget are valid in ECS mode");
+}
+
+#[tokio::test]
+async fn a_plan_not_ending_at_100_is_answered_failed_and_starts_nothing() {
+    let none = no_execution();
+    let deployment = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+    let revisions = revisions();
+    let plan = ecs_plan(r#"{"steps":[{"weight":10,"bake":"1m"},{"weight":50}],"health":{"interval":"7s"}}"#);
+    let sent = Sent::default();
+    let start = started(&sent);
+    let deps = deps(&[&none, &deployment, &revisions, &plan, &start]);
+
+    let answer = handle(&deps, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    assert!(answer["hookDetails"]["hooklineError"].as_str().is_some_and(|e| e.contains("100")), "{answer}");
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn later_invocations_map_the_execution() {
+    let running = execution_is(ExecutionStatus::Running);
+    let answer =
+        handle(&deps(&[&running]), payload("POST_TEST_TRAFFIC_SHIFT", Some(json!({"hooklineCallBackDelay": 7})))).await;
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(answer["callBackDelay"], 7, "the delay carried in hookDetails");
+
+    let succeeded = execution_is(ExecutionStatus::Succeeded);
+    let answer = handle(&deps(&[&succeeded]), payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+    assert_eq!(answer["hookStatus"], "SUCCEEDED", "{answer}");
+}
+
+#[tokio::test]
+async fn a_failed_execution_is_answered_failed_only_after_production_is_back_on_blue() {
+    let failed = execution_is(ExecutionStatus::Failed);
+    let [rules, tags] = production_rule(50, 50);
+    let modified: Sent<ModifyRuleInput> = Sent::default();
+    let modify = mock!(aws_sdk_elasticloadbalancingv2::Client::modify_rule)
+        .match_requests(modified.recorder())
+        .then_output(|| ModifyRuleOutput::builder().build());
+
+    let answer = handle(&deps(&[&failed, &rules, &tags, &modify]), payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    let request = modified.only();
+    assert_eq!(request.rule_arn(), Some(PROD_RULE));
+    let weights: Vec<(String, i32)> = request.actions()[0]
+        .forward_config()
+        .expect("forward")
+        .target_groups()
+        .iter()
+        .map(|t| (t.target_group_arn().unwrap_or_default().to_string(), t.weight().unwrap_or(-1)))
+        .collect();
+    assert_eq!(weights, vec![(BLUE.to_string(), 100), (GREEN.to_string(), 0)]);
+}
+
+#[tokio::test]
+async fn a_failed_execution_whose_restore_fails_is_asked_again_never_failed() {
+    let failed = execution_is(ExecutionStatus::Failed);
+    let denied = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_rules)
+        .then_error(|| DescribeRulesError::generic(access_denied()));
+
+    let answer = handle(&deps(&[&failed, &denied]), payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "production may be split: {answer}");
+}
+
+#[tokio::test]
+async fn rollback_stage_invocations_succeed_at_once_without_a_call() {
+    // No rule at all: any AWS call would panic.
+    let deps = deps(&[]);
+    for stage in ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"] {
+        let answer = handle(&deps, payload(stage, None)).await;
+        assert_eq!(answer, json!({"hookStatus": "SUCCEEDED"}), "{stage}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_payload_is_answered_not_raised() {
+    let answer = handle(&deps(&[]), json!({"lifecycleStage": "POST_TEST_TRAFFIC_SHIFT", "resourceArn": "nope"})).await;
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+}
+
+#[tokio::test]
+async fn dispatch_sends_ecs_payloads_to_the_ecs_entry() {
+    let reply = crate::handler::dispatch(&deps(&[]), payload("PRODUCTION_TRAFFIC_SHIFT", None)).await.expect("reply");
+    assert_eq!(serde_json::to_value(reply).expect("json"), json!({"hookStatus": "SUCCEEDED"}));
+}
