@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use hookline::plan::Controller;
 
 /// An error for the operator: one clear message, exit code 1 (3 for `watch`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,10 +140,31 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PlanCommand {
-    /// Exit non-zero with one problem per line, each naming the field.
-    Validate { file: PathBuf },
+    /// Exit non-zero with one problem per line, each naming the field (and file:line:column when the
+    /// text is not valid JSON/YAML).
+    Validate {
+        file: PathBuf,
+        #[command(flatten)]
+        controller: ControllerArg,
+    },
     /// The steps as a timeline with cumulative worst-case times against the hook budget.
-    Preview { file: PathBuf },
+    Preview {
+        file: PathBuf,
+        #[command(flatten)]
+        controller: ControllerArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+struct ControllerArg {
+    /// The deployment controller the plan is for: codedeploy (hook budget up to 60m) or ecs (up to 24h;
+    /// the plan must end at weight 100).
+    #[arg(long, default_value = "codedeploy", value_parser = parse_controller)]
+    controller: Controller,
+}
+
+fn parse_controller(text: &str) -> Result<Controller, String> {
+    text.parse()
 }
 
 fn main() -> ExitCode {
@@ -223,26 +245,26 @@ async fn run(cli: Cli) -> R<u8> {
 
 /// `plan validate` / `plan preview`: exit 0 for a valid plan, 1 otherwise.
 fn plan(command: &PlanCommand) -> u8 {
-    let (file, preview) = match command {
-        PlanCommand::Validate { file } => (file, false),
-        PlanCommand::Preview { file } => (file, true),
+    let (file, preview, controller) = match command {
+        PlanCommand::Validate { file, controller } => (file, false, controller.controller),
+        PlanCommand::Preview { file, controller } => (file, true, controller.controller),
     };
-    match plan_cmd::load(file) {
+    match plan_cmd::load(file, controller) {
         Err(e) => {
             eprintln!("hookline: {}", e.0);
             1
         }
         Ok(Err(errs)) => {
-            emit(&plan_cmd::problems(&errs));
+            emit(&plan_cmd::problems_in(file, &errs));
             let n = errs.0.len();
             eprintln!("{}: {n} problem{}", file.display(), if n == 1 { "" } else { "s" });
             1
         }
         Ok(Ok(plan)) => {
             if preview {
-                emit(&plan_cmd::preview(&plan));
+                emit(&plan_cmd::preview_for(&plan, controller));
             } else {
-                emit(&plan_cmd::valid_summary(file, &plan));
+                emit(&plan_cmd::valid_summary_for(file, &plan, controller));
             }
             0
         }

@@ -2,28 +2,51 @@
 
 use std::path::Path;
 
-use hookline::plan::{human, Plan, PlanErrors, Step};
+use hookline::plan::{human, Controller, Plan, PlanErrors, Step};
 
 use crate::{fail, R};
 
-/// Reads and parses a plan file: `.json` as JSON, `.yaml`/`.yml` as YAML, anything else by its first character.
-pub fn load(path: &Path) -> R<Result<Plan, PlanErrors>> {
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read plan {}: {e}", path.display())))?;
-    Ok(parse(path, &text))
+/// Reads and parses a plan file for `controller`: `.json` as JSON, `.yaml`/`.yml` as YAML, anything else by
+/// its first character.
+pub fn load(path: &Path, controller: Controller) -> R<Result<Plan, PlanErrors>> {
+    let text = read(path)?;
+    Ok(parse_for(path, &text, controller))
 }
 
-/// Parses plan text, choosing the format from the file name.
+/// The plan file's text, or an error naming the file.
+pub fn read(path: &Path) -> R<String> {
+    std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read plan {}: {e}", path.display())))
+}
+
+/// Parses plan text for CodeDeploy, choosing the format from the file name.
+#[cfg(test)]
 pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanErrors> {
+    parse_for(path, text, Controller::CodeDeploy)
+}
+
+/// Parses plan text for `controller`, choosing the format from the file name.
+pub fn parse_for(path: &Path, text: &str, controller: Controller) -> Result<Plan, PlanErrors> {
     match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("json") => Plan::from_json(text),
-        Some("yaml" | "yml") => Plan::from_yaml(text),
-        _ => Plan::parse(text),
+        Some("json") => Plan::from_json_for(text, controller),
+        Some("yaml" | "yml") => Plan::from_yaml_for(text, controller),
+        _ => Plan::parse_for(text, controller),
     }
 }
 
-/// One problem per line, each naming the field.
+/// One problem per line, each naming the field, without positions.
+#[cfg(test)]
 pub fn problems(errs: &PlanErrors) -> String {
     errs.0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+/// One problem per line, each naming the field; a problem the parser located starts with
+/// `<file>:<line>:<column>: ` (the form editors and CI annotations jump to).
+pub fn problems_in(path: &Path, errs: &PlanErrors) -> String {
+    let line = |p: &hookline::plan::Problem| match p.location {
+        Some(at) => format!("{}:{}:{}: {p}", path.display(), at.line, at.column),
+        None => p.to_string(),
+    };
+    errs.0.iter().map(line).collect::<Vec<_>>().join("\n")
 }
 
 /// The one-line verdict of a valid plan.
@@ -37,8 +60,23 @@ pub fn valid_summary(path: &Path, plan: &Plan) -> String {
     )
 }
 
-/// The steps as a timeline with cumulative worst-case times.
+/// The verdict, naming the controller when it is not the default.
+pub fn valid_summary_for(path: &Path, plan: &Plan, controller: Controller) -> String {
+    let summary = valid_summary(path, plan);
+    match controller {
+        Controller::CodeDeploy => summary,
+        Controller::Ecs => summary.replacen(": valid (", ": valid for ECS (", 1),
+    }
+}
+
+/// The steps as a timeline with cumulative worst-case times (CodeDeploy's hooks).
+#[cfg(test)]
 pub fn preview(plan: &Plan) -> String {
+    preview_for(plan, Controller::CodeDeploy)
+}
+
+/// The steps as a timeline with cumulative worst-case times, naming `controller`'s hooks.
+pub fn preview_for(plan: &Plan, controller: Controller) -> String {
     let mut out = Vec::new();
     let h = &plan.health;
     let mut gates = vec![format!("every {}", human(h.interval_seconds))];
@@ -73,7 +111,12 @@ pub fn preview(plan: &Plan) -> String {
         "-",
         at(t),
         at(t),
-        "finalize: report BeforeAllowTraffic Succeeded; CodeDeploy moves production to green"
+        match controller {
+            Controller::CodeDeploy => "finalize: report BeforeAllowTraffic Succeeded; CodeDeploy moves production to green",
+            Controller::Ecs => {
+                "finalize: answer POST_TEST_TRAFFIC_SHIFT SUCCEEDED; ECS's PRODUCTION_TRAFFIC_SHIFT keeps production on green"
+            }
+        }
     ));
     out.push(String::new());
     let budget = plan.hook_budget_seconds;
@@ -83,8 +126,12 @@ pub fn preview(plan: &Plan) -> String {
         format!("DOES NOT FIT by {}", human(t - budget))
     };
     out.push(format!("worst case {} against the hook budget {} ({fits})", human(t), human(budget)));
+    let post_traffic_hook = match controller {
+        Controller::CodeDeploy => "AfterAllowTraffic",
+        Controller::Ecs => "POST_PRODUCTION_TRAFFIC_SHIFT",
+    };
     out.push(format!(
-        "after traffic: bake {} under full traffic (AfterAllowTraffic, same budget)",
+        "after traffic: bake {} under full traffic ({post_traffic_hook}, same budget)",
         human(plan.post_traffic.bake_seconds)
     ));
     out.join("\n")

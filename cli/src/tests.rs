@@ -1,5 +1,7 @@
 use std::path::Path;
 
+use hookline::plan::Controller;
+
 use super::*;
 use crate::watch::Outcome;
 
@@ -141,4 +143,62 @@ fn the_cli_parses_every_verb() {
     assert!(matches!(parse(&["hookline", "watch", "d-1", "--interval", "500ms"]), Ok(Command::Watch { .. })));
     assert!(parse(&["hookline", "watch", "d-1", "--interval", "soon"]).is_err());
     assert!(parse(&["hookline", "history", "--application", "web"]).is_err(), "--group is required");
+}
+
+#[test]
+fn plan_validate_takes_a_controller_and_a_two_hour_approval_needs_ecs() {
+    let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied()).map(|c| c.command);
+    let controller_of = |args: &[&str]| match parse(args) {
+        Ok(Command::Plan { command: PlanCommand::Validate { controller, .. } }) => Some(controller.controller),
+        _ => None,
+    };
+    assert_eq!(controller_of(&["hookline", "plan", "validate", "p.yaml"]), Some(Controller::CodeDeploy));
+    assert_eq!(
+        controller_of(&["hookline", "plan", "validate", "p.yaml", "--controller", "ecs"]),
+        Some(Controller::Ecs)
+    );
+    assert!(matches!(
+        parse(&["hookline", "plan", "preview", "--controller", "ecs", "p.yaml"]),
+        Ok(Command::Plan { command: PlanCommand::Preview { .. } })
+    ));
+    let bad = parse(&["hookline", "plan", "validate", "p.yaml", "--controller", "lambda"]).unwrap_err().to_string();
+    assert!(bad.contains("a controller, codedeploy or ecs, got \"lambda\""), "{bad}");
+
+    let text = "steps:\n  - weight: 10\n    bake: 5m\n  - approval: {timeout: 2h}\n  - weight: 100\nhook_budget: 3h\n";
+    let plan = plan_cmd::parse_for(Path::new("prod.plan.yaml"), text, Controller::Ecs).expect("valid for ECS");
+    assert_eq!(
+        plan_cmd::valid_summary_for(Path::new("prod.plan.yaml"), &plan, Controller::Ecs),
+        "prod.plan.yaml: valid for ECS (3 steps; worst case 2h 10m of the 3h hook budget)"
+    );
+    let preview = plan_cmd::preview_for(&plan, Controller::Ecs);
+    assert!(preview.contains("answer POST_TEST_TRAFFIC_SHIFT SUCCEEDED"), "{preview}");
+    assert!(preview.contains("(POST_PRODUCTION_TRAFFIC_SHIFT, same budget)"), "{preview}");
+    let problems = validate("prod.plan.yaml", text).expect_err("2h budget for CodeDeploy");
+    assert_eq!(problems, ["hook_budget: at most 60m (CodeDeploy waits one hour for a hook), got 3h"]);
+}
+
+#[test]
+fn a_plan_that_is_not_json_or_yaml_is_named_with_file_line_and_column() {
+    let located = |name: &str, text: &str| {
+        let errs = plan_cmd::parse(Path::new(name), text).expect_err(text);
+        plan_cmd::problems_in(Path::new(name), &errs)
+    };
+    assert_eq!(
+        located("plans/prod.plan.json", "{\n  \"steps\": [\n    {\"weight\": 10},\n"),
+        "plans/prod.plan.json:4:1: steps: EOF while parsing a value"
+    );
+    assert_eq!(
+        located("plans/prod.plan.json", "{\"steps\": [{\"weight\": 10}}"),
+        "plans/prod.plan.json:1:26: steps: expected `,` or `]`"
+    );
+    assert_eq!(
+        located("stage.plan.yaml", "steps:\n  - weight: 10\n  bake: 1m\n"),
+        "stage.plan.yaml:3:3: steps: did not find expected '-' indicator, while parsing a block collection at line 2 column 3"
+    );
+    assert_eq!(
+        located("stage.plan.yml", "steps: [{weight: 10}\nhook_budget: 5m\n"),
+        "stage.plan.yml:2:1: steps: did not find expected ',' or ']', while parsing a flow sequence at line 1 column 8"
+    );
+    // problems of meaning have no position: the field is the address
+    assert_eq!(located("p.yaml", "steps: [{weight: 0}]"), "steps[0].weight: an integer from 1 to 100, got 0");
 }
