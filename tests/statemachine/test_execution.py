@@ -461,3 +461,42 @@ def test_rollback_machine(sb):
     d = sb.run("rollback", {"reason": "no id"})
     assert d["status"] == "FAILED" and d["error"] == "RollbackFailed"
     assert sb.stubs.payloads("rollback")[-1] == {"deployment_id": None, "reason": "no id"}
+
+
+# --- the canary judge asking an operator ($.health.approval) ------------------------------------
+
+def judged(action, approval_step=None):
+    """A finished bake whose canary judgement (docs/judge.md) left the decision to an operator."""
+    out = {**HEALTH_OK, "judgement": {"step": 0, "weight": 10, "outcome": "Marginal", "action": action}}
+    if approval_step is not None:
+        out["approval"] = approval_step
+    return out
+
+
+def test_a_judgement_asking_for_approval_waits_for_the_operator_then_advances(sb):
+    sb.stubs.set("validate-health", by_gate(bake=[judged("approval", approval(timeout=600)), HEALTH_OK]))
+    arn = sb.start("canary", document(weight(10, bake=1), weight(100)))
+    token, message = sb.wait_for_token(arn)
+    assert message["message"]["step"] == approval(timeout=600)
+    sb.sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": "bob"}))
+    d = sb.wait(arn)
+    assert d["status"] == "SUCCEEDED", d
+    assert [c for c in calls(sb) if c[0] == "shift-weight"] == [("shift-weight", "weight")] * 2
+    assert sb.stubs.payloads("shift-weight")[-1]["step"] == weight(100)
+    assert "rollback" not in sb.stubs.names()
+
+
+def test_a_judgement_approval_unanswered_rolls_back(sb):
+    sb.stubs.set("validate-health", by_gate(bake=[judged("approval", approval(timeout=1))]))
+    d = sb.run("canary", document(weight(10, bake=1), weight(100)))
+    assert d["error"] == "RolledBack" and failed_with(d) == "States.Timeout"
+    (rb,) = sb.stubs.payloads("rollback")
+    assert rb["state"]["weight"] == 10
+    assert "finalize" not in sb.stubs.names()
+
+
+def test_a_judgement_without_approval_advances_as_before(sb):
+    sb.stubs.set("validate-health", by_gate(bake=[judged("continue")]))
+    d = sb.run("canary", document(weight(10, bake=1), weight(100)))
+    assert d["status"] == "SUCCEEDED", d
+    assert sb.stubs.names().count("shift-weight") == 2
