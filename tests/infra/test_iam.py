@@ -27,7 +27,8 @@ EXPECTED = {
         "elasticloadbalancing:AddTags"},  # CreateRule with Tags (issue 10 item 2)
     "ValidateHealthRole": {
         "codedeploy:GetDeployment", "elasticloadbalancing:DescribeTargetHealth",
-        "ecs:DescribeTaskSets", "cloudwatch:DescribeAlarms"},
+        "ecs:DescribeTaskSets", "cloudwatch:DescribeAlarms",
+        "cloudwatch:GetMetricData"},  # the canary judge's samples (issue 12)
     "FinalizeRole": {
         "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags",
         "elasticloadbalancing:DeleteRule", "ssm:PutParameter",
