@@ -18,17 +18,21 @@ EXPECTED = {
         "elasticloadbalancing:DescribeTags", "elasticloadbalancing:ModifyListener",
         "elasticloadbalancing:ModifyRule", "elasticloadbalancing:DeleteRule",
         "states:DescribeExecution",  # is an existing execution this invocation's own? (issue 10 item 5)
-        "sqs:SendMessage"},  # dead-letter queue
+        "sqs:SendMessage",  # dead-letter queue
+        # ECS-native deployments (issue 11): the service deployment and its two revisions
+        "ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions"},
     "ShiftWeightRole": {
         "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTags",  # managed rules are found by tag (issue 10 item 1)
         "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
         "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule", "codedeploy:GetDeployment",
-        "elasticloadbalancing:AddTags"},  # CreateRule with Tags (issue 10 item 2)
+        "elasticloadbalancing:AddTags",  # CreateRule with Tags (issue 10 item 2)
+        "ecs:DescribeServiceDeployments"},  # ECS-native deployment status (issue 11)
     "ValidateHealthRole": {
         "codedeploy:GetDeployment", "elasticloadbalancing:DescribeTargetHealth",
         "ecs:DescribeTaskSets", "cloudwatch:DescribeAlarms",
-        "cloudwatch:GetMetricData"},  # the canary judge's samples (issue 12)
+        "cloudwatch:GetMetricData",  # the canary judge's samples (issue 12)
+        "ecs:DescribeServiceDeployments"},  # ECS-native deployment status (issue 11)
     "FinalizeRole": {
         "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags",
         "elasticloadbalancing:DeleteRule", "ssm:PutParameter",
@@ -42,6 +46,7 @@ EXPECTED = {
         "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:GetDeploymentTarget",
         "states:ListExecutions", "states:DescribeExecution", "states:StopExecution",
         "ssm:GetParameter",  # console rollback reads the plan (issue 10 item 3)
+        "ecs:DescribeServiceDeployments",  # ECS-native: has the hook's stage passed? (issue 11)
         # the SQS event source mapping from HookFailureQueue polls with this role (issue 10 item 4)
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
     "RegisterTaskdefRole": {

@@ -308,6 +308,14 @@ def resources_for(action, params, lookup_deployment=None):
             service = _ecs_name(p.get("service")) or "*"
             ids = [_ecs_name(t) for t in p.get("taskSets") or []] or ["*"]
             return [(action, _arn("ecs", f"task-set/{cluster}/{service}/{i}"), None) for i in ids]
+        # ECS-native service deployments: authorized on each named service deployment / service
+        # revision (service authorization reference, resource types service-deployment and
+        # service-revision; their ARNs are what the request names).
+        if op in ("DescribeServiceDeployments", "DescribeServiceRevisions"):
+            key = "serviceDeploymentArns" if op == "DescribeServiceDeployments" else "serviceRevisionArns"
+            return [(action, a, None) for a in p.get(key) or []] or star
+        if op == "StopServiceDeployment":
+            return [(action, p.get("serviceDeploymentArn", "*"), None)]
         if op == "RegisterTaskDefinition":
             # Passing a task or execution role is authorized as iam:PassRole on that role (IAM user
             # guide, "Granting a user permissions to pass a role to an AWS service").

@@ -1,0 +1,313 @@
+"""ECS-native blue/green end to end (issue 11 part B): the demo service ``api`` (cluster ``demo``,
+controller ECS, strategy BLUE_GREEN, hooks on ``hook`` at POST_TEST_TRAFFIC_SHIFT and
+POST_PRODUCTION_TRAFFIC_SHIFT) deployed the way users deploy it (``ecs update-service
+--task-definition``), run by the sandbox's ECS simulator (tests/sandbox/ecs_sim.py) against the real
+function binaries and state machines.
+
+State is read through AWS APIs only (ECS DescribeServiceDeployments, ELBv2 DescribeRules on the
+production listener rule, Step Functions), plus ``GET /_sandbox/ecs`` for the hook's answers (what
+ECS received, and when). A poller records the production rule's weights every 50 ms so that the
+answers can be checked against where production was at that time.
+"""
+import json
+import os
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import exec_arn, sm_arn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, "target", "debug", "hookline")
+PLAN_PARAMETER = "/hookline/ecs/demo/api"
+HEALTH_INTERVAL_S = 1
+
+
+def ecs_plan(sb, steps, interval=f"{HEALTH_INTERVAL_S}s", post_bake="1s"):
+    """A plan with second-scale timings gating on ``api-5xx`` and the test listener's health."""
+    url = sb.endpoint.rstrip("/") + "/_sandbox/alb/demo-api/8080/health"
+    return {"steps": steps, "post_traffic": {"bake": post_bake}, "hook_budget": "4h",
+            "health": {"interval": interval, "alarms": ["api-5xx"], "ready_timeout": "30s",
+                       "http": [{"url": url, "expect_status": 200, "timeout": "2s"}]}}
+
+
+class Api:
+    """The ``api`` service through boto3 (ECS, ELBv2) against the sandbox router."""
+
+    def __init__(self, sb):
+        self.sb = sb
+        self.ecs = sb.client("ecs")
+        self.elb = sb.client("elbv2")
+        svc = self.service()
+        lb = svc["loadBalancers"][0]
+        self.rule = lb["advancedConfiguration"]["productionListenerRule"]
+        self.groups = {lb["targetGroupArn"], lb["advancedConfiguration"]["alternateTargetGroupArn"]}
+
+    def service(self):
+        return self.ecs.describe_services(cluster="demo", services=["api"])["services"][0]
+
+    def deploy(self, image):
+        family = "api"
+        td = self.ecs.register_task_definition(
+            family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+            containerDefinitions=[{"name": "api", "image": image, "essential": True,
+                                   "portMappings": [{"containerPort": 80}]}])["taskDefinition"]["taskDefinitionArn"]
+        self.ecs.update_service(cluster="demo", service="api", taskDefinition=td)
+        return self.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"][0][
+            "serviceDeploymentArn"]
+
+    def hook_stages(self, stages):
+        """The ``hook`` function at ``stages`` (no new deployment: the task definition is unchanged)."""
+        dc = self.service()["deploymentConfiguration"]
+        for h in dc["lifecycleHooks"]:
+            h["lifecycleStages"] = list(stages)
+        self.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+
+    def deployment(self, arn):
+        return self.ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+
+    def sides(self, arn):
+        """(blue, green) target group ARNs of the deployment, from its service revisions."""
+        d = self.deployment(arn)
+        source = d["sourceServiceRevisions"][0]["arn"]
+        target = d["targetServiceRevision"]["arn"]
+        revs = {r["serviceRevisionArn"]: r for r in
+                self.ecs.describe_service_revisions(serviceRevisionArns=[source, target])["serviceRevisions"]}
+        return revs[source]["loadBalancers"][0]["targetGroupArn"], revs[target]["loadBalancers"][0]["targetGroupArn"]
+
+    def weights(self):
+        """{target group ARN: percent} of the production rule's forward."""
+        actions = self.elb.describe_rules(RuleArns=[self.rule])["Rules"][0]["Actions"]
+        fwd = [a for a in actions if a["Type"] == "forward"][0]
+        groups = (fwd.get("ForwardConfig") or {}).get("TargetGroups") or [{"TargetGroupArn": fwd["TargetGroupArn"],
+                                                                           "Weight": 1}]
+        total = sum(g.get("Weight", 1) for g in groups) or 1
+        return {g["TargetGroupArn"]: round(100 * g.get("Weight", 1) / total) for g in groups}
+
+    def wait(self, arn, statuses, timeout=120):
+        statuses = {statuses} if isinstance(statuses, str) else set(statuses)
+        end = time.time() + timeout
+        d = None
+        while time.time() < end:
+            d = self.deployment(arn)
+            if d["status"] in statuses:
+                return d
+            time.sleep(0.2)
+        raise AssertionError(f"{arn} still {d and d['status']} ({d and d.get('statusReason')}), wanted {statuses}")
+
+    def invocations(self, arn):
+        snap = requests.get(self.sb.endpoint + "/_sandbox/ecs", timeout=5).json()
+        for d in snap["deployments"]:
+            if d["serviceDeploymentArn"] == arn:
+                return d["invocations"]
+        return []
+
+    def execution_arn(self, arn, event="BeforeAllowTraffic"):
+        sm = "hookline-canary" if event == "BeforeAllowTraffic" else "hookline-post-traffic"
+        return exec_arn(sm, f"{arn.rsplit('/', 1)[1]}-{event}")
+
+    def wait_execution(self, arn, event="BeforeAllowTraffic", timeout=60):
+        xarn = self.execution_arn(arn, event)
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                return self.sb.sfn.describe_execution(executionArn=xarn)
+            except self.sb.sfn.exceptions.ExecutionDoesNotExist:
+                time.sleep(0.2)
+        raise AssertionError(f"no {event} execution for {arn} after {timeout}s: {self.invocations(arn)}")
+
+    def running(self):
+        return [e for sm in ("hookline-canary", "hookline-post-traffic")
+                for e in self.sb.sfn.list_executions(stateMachineArn=sm_arn(sm), statusFilter="RUNNING")["executions"]]
+
+
+class RulePoller:
+    """Reads the production rule's weights every ``period`` s: (t, {group: percent})."""
+
+    def __init__(self, api, period=0.05):
+        self.api, self.period = api, period
+        self.reads, self.errors = [], []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.reads.append((time.time(), self.api.weights()))
+            except Exception as e:  # keep polling; reported by the test
+                self.errors.append(repr(e))
+            self._stop.wait(self.period)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join(10)
+
+    def green_sequence(self, green):
+        seq = []
+        for _, w in self.reads:
+            g = w.get(green, 0)
+            if not seq or seq[-1] != g:
+                seq.append(g)
+        return seq
+
+    def at(self, t, green):
+        """Green's share at the last read before ``t``."""
+        before = [w for rt, w in self.reads if rt <= t]
+        assert before, f"no read before {t}"
+        return before[-1].get(green, 0)
+
+    def since(self, t, green):
+        return [w.get(green, 0) for rt, w in self.reads if rt >= t]
+
+
+@pytest.fixture
+def api(sb):
+    """The ``api`` service: ECS minutes of 1 s (bakeTimeInMinutes=1), its alarm OK, its plan restored after."""
+    old = sb._ctl("GET", "/config")
+    sb.config(ecs_minute_s=1, ecs_callback_scale=1.0)
+    ssm = sb.client("ssm")
+    plan_before = ssm.get_parameter(Name=PLAN_PARAMETER)["Parameter"]["Value"]
+    a = Api(sb)
+    hooks_before = a.service()["deploymentConfiguration"]
+    yield a
+    # Leave nothing running: stop an unfinished deployment (ECS rollback), wait for it.
+    for d in a.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]:
+        if d["status"] in ("PENDING", "IN_PROGRESS"):
+            a.ecs.stop_service_deployment(serviceDeploymentArn=d["serviceDeploymentArn"], stopType="ROLLBACK")
+            a.wait(d["serviceDeploymentArn"], ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"), timeout=60)
+    if sb.alarm_state("api-5xx") != "OK":
+        sb.set_alarm("api-5xx", "OK", reason="e2e cleanup")
+    ssm.put_parameter(Name=PLAN_PARAMETER, Value=plan_before, Type="String", Overwrite=True)
+    if a.service()["deploymentConfiguration"] != hooks_before:
+        a.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=hooks_before)
+    sb.config(**{k: old[k] for k in ("ecs_minute_s", "ecs_callback_scale") if k in old})
+
+
+def put_plan(sb, plan):
+    sb.client("ssm").put_parameter(Name=PLAN_PARAMETER, Value=json.dumps(plan), Type="String", Overwrite=True)
+
+
+def approve(sb, arn, xarn):
+    """Approves the waiting step the way ``hookline approve`` does: the task token from the execution's
+    history, SendTaskSuccess. (Through the CLI when it can address an ECS deployment by its ARN.)"""
+    token, msg = sb.approval_token(xarn)
+    if os.path.exists(BIN):
+        import subprocess
+        r = subprocess.run([BIN, "approve", arn], env=sb.env(), capture_output=True, text=True, timeout=60)
+        if r.returncode == 0:
+            return "cli", r.stdout
+    sb.sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": "e2e"}))
+    return "token", msg
+
+
+def hook_answers(api, arn, stage):
+    return [(i["at"], i["answer"].get("hookStatus"), i.get("rollback")) for i in api.invocations(arn)
+            if i["stage"] == stage]
+
+
+def test_canary_10_approval_50_100_on_the_production_rule(sb, api):
+    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "2s"}, {"approval": {"timeout": "2h"}},
+                               {"weight": 50, "bake": "2s"}, {"weight": 100, "bake": "1s"}]))
+    with RulePoller(api) as poll:
+        arn = api.deploy("example/api:canary-ok")
+        blue, green = api.sides(arn)
+        assert blue != green and {blue, green} == api.groups
+        execution = api.wait_execution(arn)
+        xarn = execution["executionArn"]
+        sb.wait_state(xarn, "RequestApproval", timeout=60)
+        assert api.weights() == {blue: 90, green: 10}, "held at 10 % while the approval waits"
+        # ECS keeps re-invoking the hook meanwhile, and hears IN_PROGRESS each time.
+        time.sleep(2.5)
+        waiting = hook_answers(api, arn, "POST_TEST_TRAFFIC_SHIFT")
+        assert len(waiting) >= 2 and all(s == "IN_PROGRESS" for _, s, _ in waiting), waiting
+        how, _ = approve(sb, arn, xarn)
+        done = api.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=120)
+    assert done["status"] == "SUCCESSFUL", done
+    assert not poll.errors, poll.errors[:3]
+    assert poll.green_sequence(green) == [0, 10, 50, 100], poll.green_sequence(green)
+    assert api.weights() == {blue: 0, green: 100} or api.weights() == {green: 100}
+    assert sb.sfn.describe_execution(executionArn=xarn)["status"] == "SUCCEEDED"
+    post = api.wait_execution(arn, "AfterAllowTraffic")
+    assert post["status"] == "SUCCEEDED", post
+    canary_answers = [s for _, s, _ in hook_answers(api, arn, "POST_TEST_TRAFFIC_SHIFT")]
+    assert canary_answers[-1] == "SUCCEEDED" and set(canary_answers[:-1]) == {"IN_PROGRESS"}, canary_answers
+    post_answers = [s for _, s, _ in hook_answers(api, arn, "POST_PRODUCTION_TRAFFIC_SHIFT")]
+    assert post_answers[-1] == "SUCCEEDED" and set(post_answers[:-1]) <= {"IN_PROGRESS"}, post_answers
+    assert not api.running()
+    print(f"approved through {how}")
+
+
+@pytest.mark.parametrize("cause", ["alarm", "reject"])
+def test_alarm_or_reject_restores_blue_before_the_hook_answers_failed(sb, api, cause):
+    steps = [{"weight": 10, "bake": "30s" if cause == "alarm" else "1s"}, {"approval": {"timeout": "2h"}},
+             {"weight": 100}]
+    put_plan(sb, ecs_plan(sb, steps))
+    if cause == "reject":
+        # Also at the traffic-shift stages, which ECS's rollback re-invokes: hookline must let them pass.
+        api.hook_stages(["TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT",
+                         "POST_PRODUCTION_TRAFFIC_SHIFT"])
+    with RulePoller(api) as poll:
+        arn = api.deploy("example/api:v-rollback")
+        blue, green = api.sides(arn)
+        xarn = api.wait_execution(arn)["executionArn"]
+        if cause == "alarm":
+            end = time.time() + 60
+            while api.weights().get(green, 0) != 10 and time.time() < end:
+                time.sleep(0.1)
+            assert api.weights() == {blue: 90, green: 10}
+            sb.set_alarm("api-5xx", "ALARM", reason="e2e: 5xx during the bake")
+        else:
+            token, _ = sb.approval_token(xarn)
+            assert api.weights() == {blue: 90, green: 10}
+            sb.sfn.send_task_failure(taskToken=token, error="Rejected", cause="e2e rejects")
+        done = api.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=120)
+    assert done["status"] == "ROLLBACK_SUCCESSFUL", done
+    assert not poll.errors, poll.errors[:3]
+    answers = hook_answers(api, arn, "POST_TEST_TRAFFIC_SHIFT")
+    failed = [(t, s) for t, s, rb in answers if s == "FAILED"]
+    assert len(failed) == 1 and answers[-1][1] == "FAILED", answers
+    at = failed[0][0]
+    assert poll.at(at, green) == 0, f"green had {poll.at(at, green)} % when the hook answered FAILED"
+    assert set(poll.since(at, green)) == {0}, "production stayed on blue after the answer"
+    assert sb.sfn.describe_execution(executionArn=xarn)["status"] == "FAILED"
+    if cause == "reject":
+        # ECS's rollback re-invoked the traffic-shift hooks, and hookline let it through at once.
+        rollback_answers = [i for i in api.invocations(arn) if i.get("rollback")]
+        assert {i["stage"] for i in rollback_answers} == {"TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"}, \
+            rollback_answers
+        assert all(i["answer"] == {"hookStatus": "SUCCEEDED"} for i in rollback_answers), rollback_answers
+    assert not api.running()
+
+
+def test_stop_service_deployment_mid_bake_restores_blue_within_one_health_interval(sb, api):
+    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "60s"}, {"weight": 100}]))
+    with RulePoller(api) as poll:
+        arn = api.deploy("example/api:v-stopped")
+        blue, green = api.sides(arn)
+        xarn = api.wait_execution(arn)["executionArn"]
+        end = time.time() + 60
+        while api.weights().get(green, 0) != 10 and time.time() < end:
+            time.sleep(0.1)
+        assert api.weights() == {blue: 90, green: 10}
+        sb.wait_state(xarn, "Bake", timeout=30)
+        stopped_at = time.time()
+        api.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+        end = time.time() + 30
+        while api.weights().get(green, 0) != 0 and time.time() < end:
+            time.sleep(0.05)
+        restored_at = time.time()
+        done = api.wait(arn, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=60)
+        final = sb.wait_execution_done(xarn, timeout=30)
+    assert done["status"] == "ROLLBACK_SUCCESSFUL", done
+    # One health interval for the next gate to notice, plus the rollback function's own time.
+    assert restored_at - stopped_at <= HEALTH_INTERVAL_S + 3, f"blue back after {restored_at - stopped_at:.1f}s"
+    assert api.weights().get(green, 0) == 0
+    assert final["status"] == "FAILED", final
+    assert not api.running(), api.running()
+    assert not poll.errors, poll.errors[:3]
