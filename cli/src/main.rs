@@ -153,6 +153,52 @@ enum PlanCommand {
         #[command(flatten)]
         controller: ControllerArg,
     },
+    /// Validate a plan for its target's controller, then store it in SSM where the hook reads it
+    /// (<prefix>/<application>/<group>, or <prefix>/ecs/<cluster>/<service>). A bad plan writes nothing.
+    Push(PushArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["file", "env"])))]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["application", "cluster"])))]
+struct PushArgs {
+    /// The plan file (JSON or YAML); or use --env.
+    file: Option<PathBuf>,
+    /// Push the environment's plan: <plans-dir>/<env>.plan.yaml, .plan.yml or .plan.json (exactly one).
+    #[arg(long)]
+    env: Option<String>,
+    /// Where --env looks for plan files.
+    #[arg(long, default_value = "plans", value_name = "DIR")]
+    plans_dir: PathBuf,
+    /// CodeDeploy application (with --group): the plan is validated for CodeDeploy (hook budget up to 60m).
+    #[arg(long, requires = "group")]
+    application: Option<String>,
+    /// CodeDeploy deployment group.
+    #[arg(long, requires = "application")]
+    group: Option<String>,
+    /// ECS cluster (with --service) of an ECS-native service: the plan is validated for ECS (up to 24h).
+    #[arg(long, requires = "service", conflicts_with_all = ["application", "group"])]
+    cluster: Option<String>,
+    /// ECS service.
+    #[arg(long, requires = "cluster", conflicts_with_all = ["application", "group"])]
+    service: Option<String>,
+    /// Validate and print what would be stored, without writing to SSM.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl PushArgs {
+    fn target(&self) -> R<plan_cmd::Target> {
+        match (&self.application, &self.group, &self.cluster, &self.service) {
+            (Some(application), Some(group), None, None) => {
+                Ok(plan_cmd::Target::CodeDeploy { application: application.clone(), group: group.clone() })
+            }
+            (None, None, Some(cluster), Some(service)) => {
+                Ok(plan_cmd::Target::Ecs { cluster: cluster.clone(), service: service.clone() })
+            }
+            _ => Err(fail("plan push: name the target: --application A --group G, or --cluster C --service S")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Args)]
@@ -202,6 +248,9 @@ fn to_json<T: serde::Serialize>(v: &T) -> R<String> {
 
 async fn run(cli: Cli) -> R<u8> {
     if let Command::Plan { command } = &cli.command {
+        if let PlanCommand::Push(args) = command {
+            return push(&cli.global, args).await;
+        }
         return Ok(plan(command));
     }
     if let Command::Judge(args) = &cli.command {
@@ -248,6 +297,7 @@ fn plan(command: &PlanCommand) -> u8 {
     let (file, preview, controller) = match command {
         PlanCommand::Validate { file, controller } => (file, false, controller.controller),
         PlanCommand::Preview { file, controller } => (file, true, controller.controller),
+        PlanCommand::Push(_) => return 1, // needs AWS: `run` sends it to `push`
     };
     match plan_cmd::load(file, controller) {
         Err(e) => {
@@ -269,6 +319,46 @@ fn plan(command: &PlanCommand) -> u8 {
             0
         }
     }
+}
+
+/// `plan push`: exit 0 once stored, 1 for a bad plan (nothing written) or an error.
+async fn push(global: &Global, args: &PushArgs) -> R<u8> {
+    let target = args.target()?;
+    let file = match (&args.file, &args.env) {
+        (Some(file), None) => file.clone(),
+        (None, Some(env)) => plan_cmd::env_plan_file(&args.plans_dir, env)?,
+        _ => return Err(fail("plan push: pass the plan file or --env NAME, not both")),
+    };
+    let parameter = target.parameter(&global.plan_parameter_prefix);
+    let text = plan_cmd::read(&file)?;
+    let stored = match plan_cmd::stored(&file, &text, target.controller()) {
+        Ok(stored) => stored,
+        Err(plan_cmd::NotStored::Invalid(errs)) => {
+            emit(&plan_cmd::problems_in(&file, &errs));
+            let n = errs.0.len();
+            eprintln!(
+                "{}: {n} problem{} for {}; nothing written to {parameter}",
+                file.display(),
+                if n == 1 { "" } else { "s" },
+                target.describe()
+            );
+            return Ok(1);
+        }
+        Err(plan_cmd::NotStored::Other(e)) => return Err(e),
+    };
+    let summary = plan_cmd::valid_summary_for(&file, &stored.plan, target.controller());
+    if args.dry_run {
+        emit(&summary);
+        emit(&format!("would store in {parameter} ({}):", target.describe()));
+        emit(&stored.value);
+        return Ok(0);
+    }
+    let aws = aws::Aws::connect(settings(global)).await?;
+    let description = format!("hookline plan for {} (hookline plan push {})", target.describe(), file.display());
+    let version = plan_cmd::put(&aws.clients.ssm, &parameter, &stored.value, &description).await?;
+    emit(&summary);
+    emit(&format!("stored in {parameter} (version {version}) for {}", target.describe()));
+    Ok(0)
 }
 
 #[cfg(test)]

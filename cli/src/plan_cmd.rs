@@ -39,11 +39,12 @@ pub fn problems(errs: &PlanErrors) -> String {
     errs.0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
-/// One problem per line, each naming the field; a problem the parser located starts with
-/// `<file>:<line>:<column>: ` (the form editors and CI annotations jump to).
+/// One problem per line, each starting with the field it names (scripts read that); a problem the
+/// parser located (text that is not JSON/YAML, a value of the wrong type) ends with
+/// ` (at <file>:<line>:<column>)`, the form editors and terminals jump to.
 pub fn problems_in(path: &Path, errs: &PlanErrors) -> String {
     let line = |p: &hookline::plan::Problem| match p.location {
-        Some(at) => format!("{}:{}:{}: {p}", path.display(), at.line, at.column),
+        Some(at) => format!("{p} (at {}:{}:{})", path.display(), at.line, at.column),
         None => p.to_string(),
     };
     errs.0.iter().map(line).collect::<Vec<_>>().join("\n")
@@ -165,4 +166,145 @@ fn at(seconds: u64) -> String {
     } else {
         human(seconds)
     }
+}
+
+/// Where `plan push` stores a plan; the target decides the controller the plan is validated for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A CodeDeploy deployment group: `<prefix>/<application>/<group>`.
+    CodeDeploy { application: String, group: String },
+    /// An ECS-native service: `<prefix>/ecs/<cluster>/<service>`.
+    Ecs { cluster: String, service: String },
+}
+
+impl Target {
+    /// The controller whose hook runs the plan.
+    pub fn controller(&self) -> Controller {
+        match self {
+            Target::CodeDeploy { .. } => Controller::CodeDeploy,
+            Target::Ecs { .. } => Controller::Ecs,
+        }
+    }
+
+    /// The SSM parameter the hook reads the plan from (the `contract` helpers the functions use).
+    pub fn parameter(&self, prefix: &str) -> String {
+        match self {
+            Target::CodeDeploy { application, group } => hookline::contract::plan_parameter(prefix, application, group),
+            Target::Ecs { cluster, service } => hookline::contract::ecs_plan_parameter(prefix, cluster, service),
+        }
+    }
+
+    /// `CodeDeploy web/web-prod`, `ECS demo/api`.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::CodeDeploy { application, group } => format!("CodeDeploy {application}/{group}"),
+            Target::Ecs { cluster, service } => format!("ECS {cluster}/{service}"),
+        }
+    }
+}
+
+/// The plan files of an environment, in the order they are looked for.
+pub const ENV_PLAN_EXTENSIONS: [&str; 3] = ["plan.yaml", "plan.yml", "plan.json"];
+
+/// The plan file of environment `env` in `dir`: `<dir>/<env>.plan.yaml`, `.plan.yml` or `.plan.json`.
+/// Exactly one must exist: two would leave it unclear which one is the environment's plan.
+pub fn env_plan_file(dir: &Path, env: &str) -> R<std::path::PathBuf> {
+    let valid = !env.is_empty() && env.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !valid || env.starts_with('.') {
+        return Err(fail(format!(
+            "--env: an environment name (letters, digits, '-', '_', '.'; not starting with '.'), got {env:?}"
+        )));
+    }
+    let candidates: Vec<std::path::PathBuf> =
+        ENV_PLAN_EXTENSIONS.iter().map(|ext| dir.join(format!("{env}.{ext}"))).collect();
+    let found: Vec<&std::path::PathBuf> = candidates.iter().filter(|p| p.is_file()).collect();
+    let names = |paths: &[&std::path::PathBuf]| paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(fail(format!(
+            "--env {env}: no plan file; looked for {} (pass the file itself to push another one)",
+            names(&candidates.iter().collect::<Vec<_>>()).join(", ")
+        ))),
+        several => Err(fail(format!(
+            "--env {env}: {} all exist; keep one plan file per environment, or pass the file itself",
+            names(several).join(" and ")
+        ))),
+    }
+}
+
+/// AWS Systems Manager: a Standard-tier parameter holds at most 4096 characters (PutParameter
+/// answers ValidationException beyond; User Guide, "Managing parameter tiers"). Plans are small;
+/// hookline never switches a plan to the paid Advanced tier on its own.
+pub const STANDARD_PARAMETER_MAX_CHARS: usize = 4096;
+
+/// A plan ready to store: validated for its controller, as the JSON the hook reads.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub plan: Plan,
+    /// The plan document as JSON (pretty when it fits a Standard parameter, else compact).
+    pub value: String,
+}
+
+/// Why a plan cannot be stored: its problems (printed one per line), or something else.
+#[derive(Debug)]
+pub enum NotStored {
+    Invalid(PlanErrors),
+    Other(crate::CliError),
+}
+
+/// Validates `text` (the file at `path`) for `controller` and turns it into the JSON stored in SSM:
+/// DESIGN.md's plan is JSON, whatever the team writes in its repository. The JSON is validated again
+/// and must give the same plan, so what the hook reads is exactly what was checked here.
+pub fn stored(path: &Path, text: &str, controller: Controller) -> Result<Stored, NotStored> {
+    let plan = parse_for(path, text, controller).map_err(NotStored::Invalid)?;
+    let document: serde_json::Value = if is_json(path, text) {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    } else {
+        serde_yaml::from_str(text).map_err(|e| e.to_string())
+    }
+    .map_err(|e| NotStored::Other(fail(format!("{}: cannot convert the plan to JSON: {e}", path.display()))))?;
+    let pretty = serde_json::to_string_pretty(&document)
+        .map_err(|e| NotStored::Other(fail(format!("{}: cannot print the plan as JSON: {e}", path.display()))))?;
+    let value = if pretty.chars().count() <= STANDARD_PARAMETER_MAX_CHARS { pretty } else { document.to_string() };
+    let size = value.chars().count();
+    if size > STANDARD_PARAMETER_MAX_CHARS {
+        return Err(NotStored::Other(fail(format!(
+            "{}: the plan is {size} characters as JSON; an SSM Standard parameter holds at most \
+             {STANDARD_PARAMETER_MAX_CHARS}",
+            path.display()
+        ))));
+    }
+    match Plan::from_json_for(&value, controller) {
+        Ok(again) if again == plan => Ok(Stored { plan, value }),
+        Ok(_) => Err(NotStored::Other(fail(format!(
+            "{}: the plan reads differently as JSON (a YAML-only value?); write it as JSON",
+            path.display()
+        )))),
+        Err(errs) => Err(NotStored::Invalid(errs)),
+    }
+}
+
+/// The format [`parse_for`] reads the file in: by extension, else by the first character.
+fn is_json(path: &Path, text: &str) -> bool {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("json") => true,
+        Some("yaml" | "yml") => false,
+        _ => text.trim_start().starts_with('{'),
+    }
+}
+
+/// Stores `value` as String parameter `parameter` (overwriting the previous plan): its new version.
+pub async fn put(ssm: &aws_sdk_ssm::Client, parameter: &str, value: &str, description: &str) -> R<i64> {
+    use hookline::error::AwsResultExt;
+    let out = ssm
+        .put_parameter()
+        .name(parameter)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .description(description.chars().take(1024).collect::<String>())
+        .send()
+        .await
+        .aws("PutParameter")?;
+    Ok(out.version())
 }

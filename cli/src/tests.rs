@@ -178,27 +178,165 @@ fn plan_validate_takes_a_controller_and_a_two_hour_approval_needs_ecs() {
 }
 
 #[test]
-fn a_plan_that_is_not_json_or_yaml_is_named_with_file_line_and_column() {
+fn a_plan_that_is_not_json_or_yaml_names_the_file_line_and_column() {
     let located = |name: &str, text: &str| {
         let errs = plan_cmd::parse(Path::new(name), text).expect_err(text);
         plan_cmd::problems_in(Path::new(name), &errs)
     };
     assert_eq!(
         located("plans/prod.plan.json", "{\n  \"steps\": [\n    {\"weight\": 10},\n"),
-        "plans/prod.plan.json:4:1: steps: EOF while parsing a value"
+        "steps: EOF while parsing a value (at plans/prod.plan.json:4:1)"
     );
     assert_eq!(
         located("plans/prod.plan.json", "{\"steps\": [{\"weight\": 10}}"),
-        "plans/prod.plan.json:1:26: steps: expected `,` or `]`"
+        "steps: expected `,` or `]` (at plans/prod.plan.json:1:26)"
     );
     assert_eq!(
         located("stage.plan.yaml", "steps:\n  - weight: 10\n  bake: 1m\n"),
-        "stage.plan.yaml:3:3: steps: did not find expected '-' indicator, while parsing a block collection at line 2 column 3"
+        "steps: did not find expected '-' indicator, while parsing a block collection at line 2 column 3 \
+         (at stage.plan.yaml:3:3)"
     );
     assert_eq!(
         located("stage.plan.yml", "steps: [{weight: 10}\nhook_budget: 5m\n"),
-        "stage.plan.yml:2:1: steps: did not find expected ',' or ']', while parsing a flow sequence at line 1 column 8"
+        "steps: did not find expected ',' or ']', while parsing a flow sequence at line 1 column 8 \
+         (at stage.plan.yml:2:1)"
     );
     // problems of meaning have no position: the field is the address
     assert_eq!(located("p.yaml", "steps: [{weight: 0}]"), "steps[0].weight: an integer from 1 to 100, got 0");
+}
+
+/// A fresh directory under the system's temp dir (removed by the test).
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hookline-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+fn plan_push_finds_the_environment_s_one_plan_file() {
+    let dir = scratch_dir("env-plans");
+    std::fs::write(dir.join("prod.plan.yaml"), GOOD_YAML).unwrap();
+    std::fs::write(dir.join("stage.plan.json"), "{}").unwrap();
+    assert_eq!(plan_cmd::env_plan_file(&dir, "prod"), Ok(dir.join("prod.plan.yaml")));
+    assert_eq!(plan_cmd::env_plan_file(&dir, "stage"), Ok(dir.join("stage.plan.json")));
+
+    let missing = plan_cmd::env_plan_file(&dir, "dev").unwrap_err().0;
+    assert!(missing.starts_with("--env dev: no plan file; looked for "), "{missing}");
+    for ext in ["dev.plan.yaml", "dev.plan.yml", "dev.plan.json"] {
+        assert!(missing.contains(&dir.join(ext).display().to_string()), "{missing}");
+    }
+    std::fs::write(dir.join("prod.plan.json"), "{}").unwrap();
+    let two = plan_cmd::env_plan_file(&dir, "prod").unwrap_err().0;
+    assert!(two.contains("prod.plan.yaml and ") && two.contains("prod.plan.json all exist"), "{two}");
+    for bad in ["", "../prod", "a/b", ".hidden"] {
+        let err = plan_cmd::env_plan_file(&dir, bad).unwrap_err().0;
+        assert!(err.starts_with("--env: an environment name"), "{bad:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn plan_push_stores_the_json_document_validated_for_the_target_s_controller() {
+    let ecs = plan_cmd::Target::Ecs { cluster: "demo".into(), service: "api".into() };
+    let cd = plan_cmd::Target::CodeDeploy { application: "web".into(), group: "web-prod".into() };
+    assert_eq!(ecs.parameter("/hookline"), "/hookline/ecs/demo/api");
+    assert_eq!(ecs.parameter("/teams/a/"), "/teams/a/ecs/demo/api");
+    assert_eq!(cd.parameter("/hookline"), "/hookline/web/web-prod");
+    assert_eq!((ecs.controller(), cd.controller()), (Controller::Ecs, Controller::CodeDeploy));
+
+    // YAML becomes the JSON document the hook parses, and reads back as the same plan.
+    let yaml = "# long approval\nsteps:\n  - weight: 10\n    bake: 5m\n  - approval: {timeout: 2h}\n  - weight: 100\nhook_budget: 3h\n";
+    let file = Path::new("plans/prod.plan.yaml");
+    let stored = plan_cmd::stored(file, yaml, ecs.controller()).expect("valid for ECS");
+    let json: serde_json::Value = serde_json::from_str(&stored.value).expect("JSON");
+    assert_eq!(json["steps"][1]["approval"]["timeout"], "2h");
+    assert_eq!(json["hook_budget"], "3h");
+    assert_eq!(hookline::plan::Plan::parse_for(&stored.value, Controller::Ecs), Ok(stored.plan.clone()));
+    // For CodeDeploy the same file is refused, naming the field; nothing to store.
+    match plan_cmd::stored(file, yaml, cd.controller()) {
+        Err(plan_cmd::NotStored::Invalid(errs)) => {
+            assert_eq!(errs.0.len(), 1, "{errs}");
+            assert_eq!(errs.0[0].field, "hook_budget");
+        }
+        other => panic!("expected the hook_budget problem, got {other:?}"),
+    }
+    // An ECS plan must end at 100.
+    assert!(matches!(
+        plan_cmd::stored(file, "steps: [{weight: 10}]", Controller::Ecs),
+        Err(plan_cmd::NotStored::Invalid(_))
+    ));
+    // JSON stays JSON; a plan too large for a Standard parameter is refused before any call.
+    let stored = plan_cmd::stored(Path::new("p.json"), r#"{"steps":[{"weight":100}]}"#, Controller::Ecs).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stored.value).unwrap(),
+        serde_json::json!({"steps": [{"weight": 100}]})
+    );
+    let cohort_values: Vec<String> = (0..400).map(|i| format!("\"user-{i:05}\"")).collect();
+    let big = format!(
+        r#"{{"steps":[{{"cohort":{{"header":"X-User","values":[{}]}}}},{{"weight":100}}]}}"#,
+        cohort_values.join(",")
+    );
+    match plan_cmd::stored(Path::new("big.json"), &big, Controller::Ecs) {
+        Err(plan_cmd::NotStored::Other(e)) => {
+            assert!(e.0.contains("an SSM Standard parameter holds at most 4096"), "{e:?}")
+        }
+        other => panic!("expected the size error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn plan_push_puts_a_string_parameter_over_the_previous_plan() {
+    use aws_smithy_mocks::mock;
+    let put = mock!(aws_sdk_ssm::Client::put_parameter)
+        .match_requests(|r| {
+            r.name() == Some("/hookline/ecs/demo/api")
+                && r.value() == Some("{}")
+                && r.overwrite() == Some(true)
+                && r.r#type() == Some(&aws_sdk_ssm::types::ParameterType::String)
+                && r.description().is_some_and(|d| d.len() <= 1024)
+        })
+        .then_output(|| aws_sdk_ssm::operation::put_parameter::PutParameterOutput::builder().version(7).build());
+    let clients = hookline::testing::mocked_clients(&[&put]);
+    let long_description = "d".repeat(2000);
+    assert_eq!(plan_cmd::put(&clients.ssm, "/hookline/ecs/demo/api", "{}", &long_description).await, Ok(7));
+    assert_eq!(put.num_calls(), 1);
+}
+
+#[test]
+fn plan_push_needs_one_source_and_one_target() {
+    let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied()).map(|c| c.command);
+    let push = |args: &[&str]| match parse(args) {
+        Ok(Command::Plan { command: PlanCommand::Push(p) }) => Ok(p),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e.to_string()),
+    };
+    let p = push(&["hookline", "plan", "push", "--env", "prod", "--cluster", "demo", "--service", "api"]).unwrap();
+    assert_eq!(p.target(), Ok(plan_cmd::Target::Ecs { cluster: "demo".into(), service: "api".into() }));
+    assert_eq!(p.plans_dir, Path::new("plans"));
+    let p = push(&["hookline", "plan", "push", "p.yaml", "--application", "web", "--group", "web-prod"]).unwrap();
+    assert_eq!(p.target().map(|t| t.controller()), Ok(Controller::CodeDeploy));
+    assert_eq!(p.file.as_deref(), Some(Path::new("p.yaml")));
+    // no source, no target, half a target, two targets, two sources
+    assert!(push(&["hookline", "plan", "push", "--cluster", "demo", "--service", "api"]).is_err());
+    assert!(push(&["hookline", "plan", "push", "--env", "prod"]).is_err());
+    assert!(push(&["hookline", "plan", "push", "--env", "prod", "--cluster", "demo"]).is_err());
+    assert!(push(&[
+        "hookline",
+        "plan",
+        "push",
+        "--env",
+        "prod",
+        "--cluster",
+        "demo",
+        "--service",
+        "api",
+        "--application",
+        "web",
+        "--group",
+        "g"
+    ])
+    .is_err());
+    assert!(push(&["hookline", "plan", "push", "p.yaml", "--env", "prod", "--cluster", "demo", "--service", "api"])
+        .is_err());
 }

@@ -119,6 +119,84 @@ def test_plan_validate_and_preview(cli, tmp_path):
     assert r.returncode != 0 and "steps[1].weight" in r.stdout
 
 
+def test_plan_validate_names_the_controller_and_the_line_of_a_syntax_error(cli, tmp_path):
+    """A 2h approval needs ECS's 24h hook budget (issue 11); text that is not YAML is located."""
+    long = tmp_path / "long.plan.yaml"
+    long.write_text("steps:\n  - weight: 10\n    bake: 5m\n  - approval: {timeout: 2h}\n  - weight: 100\n"
+                    "hook_budget: 3h\n")
+    r = cli("plan", "validate", "--controller", "ecs", str(long))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == f"{long}: valid for ECS (3 steps; worst case 2h 10m of the 3h hook budget)"
+    r = cli("plan", "validate", str(long))
+    assert r.returncode == 1
+    assert r.stdout.strip() == "hook_budget: at most 60m (CodeDeploy waits one hour for a hook), got 3h", r.stdout
+
+    broken = tmp_path / "broken.plan.yaml"
+    broken.write_text("steps:\n  - weight: 10\n  bake: 1m\n")
+    r = cli("plan", "validate", str(broken))
+    assert r.returncode == 1
+    assert r.stdout.startswith("steps: did not find expected '-' indicator"), r.stdout
+    assert r.stdout.rstrip().endswith(f"(at {broken}:3:3)"), r.stdout
+
+
+def parameter(sb, name):
+    try:
+        p = sb.ssm.get_parameter(Name=name)["Parameter"]
+    except sb.ssm.exceptions.ParameterNotFound:
+        return None
+    return p["Version"], p["Value"]
+
+
+def test_plan_push_stores_a_valid_plan_and_writes_nothing_for_a_bad_one(sb, cli, tmp_path):
+    """`hookline plan push --env <name>` validates for the target's controller, then stores the JSON
+    document at the controller's path; a bad plan is refused naming the field and SSM keeps the old one."""
+    name = "/hookline/ecs/demo/api"
+    before = parameter(sb, name)
+    try:
+        plans = tmp_path / "plans"
+        plans.mkdir()
+        (plans / "prod.plan.yaml").write_text(
+            "steps:\n  - weight: 10\n    bake: 3s\n  - approval: {timeout: 2h}\n  - weight: 100\n"
+            "health: {interval: 2s, alarms: [api-5xx], ready_timeout: 1m}\nhook_budget: 3h\n")
+        r = cli("plan", "push", "--env", "prod", "--plans-dir", str(plans), "--cluster", "demo", "--service", "api")
+        assert r.returncode == 0, r.stdout + r.stderr
+        version, value = parameter(sb, name)
+        assert f"stored in {name} (version {version}) for ECS demo/api" in r.stdout, r.stdout
+        stored = json.loads(value)
+        assert stored["steps"][1] == {"approval": {"timeout": "2h"}} and stored["hook_budget"] == "3h", stored
+
+        # The same plan for a CodeDeploy group: refused (hook_budget over CodeDeploy's hour), nothing written.
+        group = "/hookline/web/web-prod"
+        group_before = parameter(sb, group)
+        r = cli("plan", "push", str(plans / "prod.plan.yaml"), "--application", "web", "--group", "web-prod")
+        assert r.returncode == 1
+        assert r.stdout.startswith("hook_budget: at most 60m"), r.stdout
+        assert f"nothing written to {group}" in r.stderr, r.stderr
+        assert parameter(sb, group) == group_before
+
+        # A bad ECS plan (ends at 50%, a typo on line 3) and a file that is not YAML: SSM keeps version N.
+        (plans / "stage.plan.yaml").write_text("steps:\n  - weight: 50\n  - wieght: 60\n")
+        r = cli("plan", "push", "--env", "stage", "--plans-dir", str(plans), "--cluster", "demo", "--service", "api")
+        assert r.returncode == 1 and r.stdout.startswith("steps[1].wieght: unknown field `wieght`"), r.stdout + r.stderr
+        assert r.stdout.rstrip().endswith(f"(at {plans / 'stage.plan.yaml'}:3:5)"), r.stdout
+        (plans / "stage.plan.yaml").write_text("steps:\n  - weight: 100\n  bake: 1m\n")
+        r = cli("plan", "push", "--env", "stage", "--plans-dir", str(plans), "--cluster", "demo", "--service", "api")
+        assert r.returncode == 1
+        assert r.stdout.startswith("steps: did not find expected '-' indicator"), r.stdout
+        assert r.stdout.rstrip().endswith(f"(at {plans / 'stage.plan.yaml'}:3:3)"), r.stdout
+        (plans / "stage.plan.yaml").write_text("steps:\n  - weight: 50\n")
+        r = cli("plan", "push", "--env", "stage", "--plans-dir", str(plans), "--cluster", "demo", "--service", "api")
+        assert r.returncode == 1 and "in ECS mode the last weight step must be 100" in r.stdout, r.stdout
+        assert parameter(sb, name) == (version, value)
+
+        r = cli("plan", "push", "--env", "dev", "--plans-dir", str(plans), "--cluster", "demo", "--service", "api")
+        assert r.returncode == 1 and "--env dev: no plan file; looked for" in r.stderr, r.stderr
+        assert parameter(sb, name) == (version, value)
+    finally:
+        if before is not None:
+            sb.ssm.put_parameter(Name=name, Value=before[1], Type="String", Overwrite=True)
+
+
 # ------------------------------------------------------------------ approve, status, watch 0, history
 
 def test_approve_status_watch_succeeded_and_history(sb, cli):

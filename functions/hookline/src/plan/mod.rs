@@ -291,8 +291,12 @@ fn structural(path: &serde_path_to_error::Path, err: &impl fmt::Display, locatio
     // serde's message already says what it expected ("unknown field `x`, expected one of ...").
     let msg = without_position(&err.to_string());
     let msg = msg.as_str();
-    // serde_yaml repeats the path; the wire structs' names mean nothing to users.
-    let msg = msg.strip_prefix(&format!("{field}: ")).unwrap_or(msg);
+    // serde_yaml repeats the path, or the path of the map an unknown key is in (`steps[1]: unknown
+    // field ...` for field `steps[1].wieght`); the wire structs' names mean nothing to users.
+    let msg = match msg.split_once(": ") {
+        Some((head, rest)) if !head.is_empty() && !head.contains(' ') && field.starts_with(head) => rest,
+        _ => msg,
+    };
     let msg = msg
         .replace("struct WireStep", "a step object")
         .replace("struct WirePlan", "a plan object")

@@ -369,4 +369,9 @@ fn text_that_is_not_json_or_yaml_gets_its_line_and_column() {
     let ten = Plan::from_yaml("steps:\n  - weight: ten\n").unwrap_err();
     assert_eq!(one(ten), at("steps[0].weight", "invalid type: string \"ten\", expected i64", 2, 13));
     assert_eq!(one(Plan::from_yaml("steps:\n  - weight: 0\n").unwrap_err()).2, None);
+    // an unknown key: the message does not repeat the path of its map
+    let typo = Plan::from_yaml("steps:\n  - weight: 50\n  - wieght: 60\n").unwrap_err();
+    let (field, expected, location) = one(typo);
+    assert_eq!((field.as_str(), location), ("steps[1].wieght", Some((3, 5))));
+    assert!(expected.starts_with("unknown field `wieght`, expected one of `weight`"), "{expected}");
 }
