@@ -16,7 +16,7 @@ use hookline::execution::{now_epoch, DeploymentContext, RolloutState};
 use hookline::health::metrics::{self, Action, StepJudgement};
 use hookline::health::{bake_progress, CloudWatchMetrics, HealthFacts, MetricsSource};
 use hookline::lifecycle::{ensure_active, Lifecycle};
-use hookline::plan::{human, OnTimeout, Plan, Step, MAX_HOOK_BUDGET_SECONDS};
+use hookline::plan::{human, OnTimeout, Plan, Step};
 use hookline::runtime::parse_event;
 use hookline::{Clients, Error, Result};
 use serde::Deserialize;
@@ -112,9 +112,10 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
 async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &RolloutState, ready: bool) -> Result<Output> {
     ensure_active(deps.lifecycle.as_ref(), &ctx.deployment_id).await?;
     let now = now_epoch();
-    // Keep a reserve for the rollback path (its retries included) inside
-    // CodeDeploy's hour, however large the plan's budget.
-    let budget = plan.hook_budget_seconds.min(MAX_HOOK_BUDGET_SECONDS - ROLLBACK_RESERVE_SECONDS);
+    // Keep a reserve for the rollback path (its retries included) inside the controller's
+    // hook timeout (CodeDeploy's hour, ECS's 24 hours), however large the plan's budget.
+    let hook_timeout = hookline::lifecycle::controller_of(&ctx.deployment_id).max_hook_budget_seconds();
+    let budget = plan.hook_budget_seconds.min(hook_timeout.saturating_sub(ROLLBACK_RESERVE_SECONDS));
     let budget_end = state.started_at + i64::try_from(budget).unwrap_or(i64::MAX / 2);
     if now >= budget_end {
         return Err(Error::HealthCheckFailed(format!("hook budget of {} spent", human(budget))));

@@ -25,11 +25,6 @@ use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
 use crate::{Error, Result};
 
-/// ECS's hook timeout: a Lambda hook may answer `IN_PROGRESS` for up to 24 hours
-/// (`timeoutConfiguration.timeoutInMinutes`, default and maximum 1440; ECS developer guide,
-/// lambda-lifecycle-hooks). The hook budget of an ECS-native deployment fits in it.
-pub const HOOK_TIMEOUT_SECONDS: u64 = 24 * 60 * 60;
-
 /// The `callBackDelay` hookline answers with while its execution runs, in seconds: the plan's
 /// health interval, bounded. ECS's default is 30 s (lambda-lifecycle-hooks); AWS documents no
 /// bound, so hookline keeps it between 1 s (no busy loop) and 5 minutes (an execution's end is

@@ -15,8 +15,21 @@ pub mod ecs;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use crate::plan::Controller;
+
 pub use codedeploy::CodeDeploy;
 pub use ecs::EcsNative;
+
+/// The controller that runs `deployment_id`: an ECS service deployment ARN is ECS-native, anything
+/// else CodeDeploy's. Its hook timeout ([`Controller::max_hook_budget_seconds`]: one hour, 24 hours)
+/// bounds every deadline computed for the deployment.
+pub fn controller_of(deployment_id: &str) -> Controller {
+    if ecs::is_service_deployment_arn(deployment_id) {
+        Controller::Ecs
+    } else {
+        Controller::CodeDeploy
+    }
+}
 
 /// Both controllers behind one [`Lifecycle`]: each call goes to the controller of the deployment
 /// it names (an ECS service deployment ARN, else a CodeDeploy id: [`ecs::is_service_deployment_arn`]), so functions built once per container serve both.
@@ -28,10 +41,9 @@ pub struct Controllers {
 
 impl Controllers {
     fn of(&self, deployment_id: &str) -> &dyn Lifecycle {
-        if ecs::is_service_deployment_arn(deployment_id) {
-            &self.ecs
-        } else {
-            &self.code_deploy
+        match controller_of(deployment_id) {
+            Controller::Ecs => &self.ecs,
+            Controller::CodeDeploy => &self.code_deploy,
         }
     }
 }

@@ -469,3 +469,32 @@ mod judgement {
         }
     }
 }
+
+/// The bake gate of an ECS-native deployment whose execution started `ago` seconds ago with `budget`.
+fn ecs_bake_event(ago: i64, budget: u64) -> Value {
+    let mut event = gate_event("bake", ago, Some(100));
+    event["context"]["deployment_id"] = json!(hookline::lifecycle::ecs::mocks::DEPLOYMENT);
+    event["plan"]["hook_budget_seconds"] = json!(budget);
+    event
+}
+
+#[tokio::test]
+async fn an_ecs_native_budget_runs_for_hours_within_ecs_hook_timeout() {
+    use hookline::lifecycle::ecs::mocks::{described, EcsStatus, Stage};
+    let rules = [
+        described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift)),
+        task_set(),
+        targets(2),
+        alarm(StateValue::Ok),
+    ];
+    let refs: Vec<&Rule> = rules.iter().collect();
+
+    // Two hours into a four-hour budget: CodeDeploy's hour would have ended it, ECS's 24 h does not.
+    let out = handle(&mocked_clients(&refs), ecs_bake_event(2 * 3600, 4 * 3600)).await.expect("gate");
+    assert!(health(out).0, "healthy");
+
+    // Still capped: the reserve is kept inside ECS's 24 hours.
+    let err = handle(&mocked_clients(&refs), ecs_bake_event(24 * 3600 - 299, 24 * 3600)).await.unwrap_err();
+    assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
+    assert!(err.to_string().contains("hook budget"), "{err}");
+}
