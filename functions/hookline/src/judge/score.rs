@@ -102,7 +102,8 @@ pub fn score(metrics: Vec<MetricResult>, thresholds: &Thresholds) -> Result<Judg
         metrics.iter().filter(|m| m.critical && m.failed()).map(MetricResult::describe).collect();
     let with_data: Vec<&MetricResult> = metrics.iter().filter(|m| m.verdict != Verdict::NoData).collect();
     let total_weight: f64 = with_data.iter().map(|m| m.weight).sum();
-    let passing_weight: f64 = with_data.iter().filter(|m| m.verdict == Verdict::Pass).map(|m| m.weight).sum();
+    // A fold from +0.0, not `sum()`: the empty f64 sum is -0.0, which would print as a score of "-0.0".
+    let passing_weight = with_data.iter().filter(|m| m.verdict == Verdict::Pass).fold(0.0, |acc, m| acc + m.weight);
     let score = (total_weight > 0.0).then(|| 100.0 * passing_weight / total_weight);
     let failing = || metrics.iter().filter(|m| m.failed()).map(MetricResult::describe).collect::<Vec<_>>().join("; ");
     let (outcome, reason) = if !failed_critical.is_empty() {
@@ -203,6 +204,13 @@ mod tests {
         let critical_missing =
             judge(vec![metric("a", Verdict::Pass, 1.0, false), metric("b", Verdict::NoData, 1.0, true)]);
         assert_eq!(critical_missing.outcome, Outcome::NoData);
+    }
+
+    #[test]
+    fn no_passing_metric_scores_positive_zero() {
+        let j = judge(vec![metric("a", Verdict::High, 1.0, true)]);
+        assert!(j.score.is_some_and(|s| s == 0.0 && s.is_sign_positive()), "{:?}", j.score);
+        assert_eq!(serde_json::to_string(&j.score).expect("json"), "0.0");
     }
 
     #[test]
