@@ -13,9 +13,10 @@ pub async fn decide(aws: &Aws, deployment_id: &str, approve: bool, reason: Optio
     let canary = aws.state_machine_name("canary");
     aws.require_state_machine("canary").await?;
     let exec = aws.execution(deployment_id, HookEvent::BeforeAllowTraffic).await?.ok_or_else(|| {
+        let name = hookline::contract::execution_name(deployment_id, HookEvent::BeforeAllowTraffic);
         fail(format!(
-            "nothing is waiting for approval: no execution {deployment_id}-BeforeAllowTraffic of state machine {canary} \
-             (the BeforeAllowTraffic hook has not started the canary, or the deployment id is wrong)"
+            "nothing is waiting for approval: no execution {name} of state machine {canary} \
+             (the canary's hook has not started it, or the deployment id is wrong)"
         ))
     })?;
     if exec.status != "RUNNING" {

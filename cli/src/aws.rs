@@ -4,9 +4,11 @@
 
 use aws_config::BehaviorVersion;
 use aws_sdk_codedeploy::types::DeploymentInfo;
+use aws_sdk_ecs::types::{ServiceDeployment, ServiceDeploymentBrief};
 use aws_sdk_sfn::types::HistoryEvent;
 use hookline::error::AwsResultExt;
 use hookline::execution::{execution_name, DeploymentContext, ExecutionDocument, HookEvent};
+use hookline::lifecycle::ecs::is_service_deployment_arn;
 use hookline::lifecycle::Lifecycle;
 use hookline::Clients;
 
@@ -109,8 +111,87 @@ impl Aws {
         })
     }
 
-    /// The deployment, or an error saying it does not exist.
+    /// The deployment an operator named: a CodeDeploy deployment id or an ECS service deployment ARN as
+    /// given, or the latest service deployment of an ECS service (`--cluster C --service S`).
+    pub async fn deployment_id_of(&self, address: &Address) -> R<String> {
+        match address {
+            Address::Id(id) => Ok(id.clone()),
+            Address::Service { cluster, service } => self.latest_service_deployment(cluster, service).await,
+        }
+    }
+
+    /// The ARN of the most recently created service deployment of `service` in `cluster`.
+    pub async fn latest_service_deployment(&self, cluster: &str, service: &str) -> R<String> {
+        let briefs = self.service_deployments(cluster, service, None).await?;
+        latest(&briefs).ok_or_else(|| {
+            fail(format!(
+                "service {service} in cluster {cluster} has no service deployment (ListServiceDeployments is empty: \
+                 is its deployment controller ECS, and has it been updated since it was created?)"
+            ))
+        })
+    }
+
+    /// Every service deployment of `service` in `cluster` (all pages, or until `enough` are read), as
+    /// ListServiceDeployments lists them: ECS documents no order, so callers sort.
+    pub async fn service_deployments(
+        &self,
+        cluster: &str,
+        service: &str,
+        enough: Option<usize>,
+    ) -> R<Vec<ServiceDeploymentBrief>> {
+        let mut briefs = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .clients
+                .ecs
+                .list_service_deployments()
+                .cluster(cluster)
+                .service(service)
+                .set_next_token(token)
+                .send()
+                .await;
+            let out = match out {
+                Ok(out) => out,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_service_not_found_exception() || s.is_cluster_not_found_exception()) =>
+                {
+                    return Err(fail(format!("service {service} not found in ECS cluster {cluster}")));
+                }
+                Err(e) => return Err(hookline::Error::from_sdk("ListServiceDeployments", e).into()),
+            };
+            briefs.extend(out.service_deployments().iter().cloned());
+            token = out.next_token().map(str::to_string);
+            if token.is_none() || enough.is_some_and(|n| briefs.len() >= n) {
+                return Ok(briefs);
+            }
+        }
+    }
+
+    /// The ECS service deployment `arn` (DescribeServiceDeployments), or an error saying it does not exist.
+    pub async fn service_deployment(&self, arn: &str) -> R<ServiceDeployment> {
+        let out = self
+            .clients
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .aws("DescribeServiceDeployments")?;
+        if let Some(found) = out.service_deployments().iter().find(|d| d.service_deployment_arn() == Some(arn)) {
+            return Ok(found.clone());
+        }
+        let why = out.failures().first().and_then(|f| f.reason()).unwrap_or("not found");
+        Err(fail(format!("service deployment {arn} not found in ECS ({why})")))
+    }
+
+    /// The deployment, or an error saying it does not exist. An ECS service deployment comes in the
+    /// same shape ([`deployment_info_of`]), so every verb reads both controllers' deployments alike.
     pub async fn deployment(&self, deployment_id: &str) -> R<DeploymentInfo> {
+        if is_service_deployment_arn(deployment_id) {
+            return Ok(deployment_info_of(&self.service_deployment(deployment_id).await?));
+        }
         let out = self.clients.codedeploy.get_deployment().deployment_id(deployment_id).send().await;
         match out {
             Ok(o) => o
@@ -132,7 +213,7 @@ impl Aws {
         }
     }
 
-    /// The execution `<deployment-id>-<event>` of the canary (BeforeAllowTraffic) or post-traffic
+    /// The execution `execution_name(deployment-id, event)` of the canary (BeforeAllowTraffic) or post-traffic
     /// (AfterAllowTraffic) state machine, with its history; `None` when it was never started.
     pub async fn execution(&self, deployment_id: &str, event: HookEvent) -> R<Option<Execution>> {
         let machine = match event {
@@ -189,9 +270,13 @@ impl Aws {
             return Ok(ctx);
         }
         let mut ctx = self.clients.lifecycle().resolve(deployment_id, None).await?.context;
-        let rule =
-            hookline::rollback::production_rule(&self.clients.ssm, &ctx, &self.settings.plan_parameter_prefix).await?;
-        ctx.set_production_rule(rule);
+        // A CodeDeploy deployment's route is its production listener unless the plan names a rule; an
+        // ECS-native one is already the service's production listener rule, which no plan overrides.
+        if ctx.production.rule_arn().is_none() {
+            let prefix = &self.settings.plan_parameter_prefix;
+            let rule = hookline::rollback::production_rule(&self.clients.ssm, &ctx, prefix).await?;
+            ctx.set_production_rule(rule);
+        }
         Ok(ctx)
     }
 
@@ -202,6 +287,87 @@ impl Aws {
             _ => std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
         }
     }
+}
+
+#[cfg(test)]
+impl Aws {
+    /// Mocked clients (hookline::testing) and the default names, for the verbs' unit tests.
+    pub fn with_clients(clients: Clients) -> Aws {
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .build(),
+        );
+        let settings = Settings {
+            state_machine_prefix: "hookline".into(),
+            plan_parameter_prefix: "/hookline".into(),
+            ..Settings::default()
+        };
+        Aws { clients, sts, settings, machines: Default::default() }
+    }
+}
+
+/// How an operator names a deployment on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// A CodeDeploy deployment id (`d-...`) or an ECS service deployment ARN.
+    Id(String),
+    /// An ECS-native service: its latest service deployment.
+    Service { cluster: String, service: String },
+}
+
+/// The most recently created (else started) of `briefs`.
+pub fn latest(briefs: &[ServiceDeploymentBrief]) -> Option<String> {
+    let when = |b: &ServiceDeploymentBrief| b.created_at().or(b.started_at()).map(|t| t.as_nanos()).unwrap_or(0);
+    briefs.iter().max_by_key(|b| when(b)).and_then(|b| b.service_deployment_arn()).map(str::to_string)
+}
+
+/// `arn:aws:ecs:r:a:cluster/demo` (or `.../service/demo/api`) → `demo`, the cluster's name.
+fn cluster_name(arn: &str) -> &str {
+    let path = arn.split_once(":cluster/").or_else(|| arn.split_once(":service/")).map_or(arn, |(_, rest)| rest);
+    path.split('/').next().unwrap_or(path)
+}
+
+/// An ECS service deployment in the shape the verbs read (CodeDeploy's `DeploymentInfo`), so
+/// `status`, `watch`, `rollback` and `history` serve both controllers with one code path:
+/// application `ecs/<cluster>` and group `<service>` (where the plan lives, `contract::ecs_application`),
+/// and ECS's status mapped onto the words the verbs act on. A rollback ECS has not finished stays
+/// in progress (so `watch` shows blue restored before it exits); ECS's own status word and reason
+/// are kept as the error (`ROLLBACK_SUCCESSFUL: <reason>`), so nothing ECS said is lost.
+/// Statuses: Amazon ECS API reference, ServiceDeployment.
+pub fn deployment_info_of(d: &ServiceDeployment) -> DeploymentInfo {
+    use aws_sdk_codedeploy::types::{DeploymentStatus as Shown, ErrorCode, ErrorInformation};
+    use aws_sdk_ecs::types::ServiceDeploymentStatus as Ecs;
+    let ecs_status = d.status().cloned();
+    let shown = match &ecs_status {
+        Some(Ecs::Pending) => Shown::Created,
+        Some(Ecs::Successful) => Shown::Succeeded,
+        Some(Ecs::Stopped) => Shown::Stopped,
+        Some(Ecs::RollbackSuccessful | Ecs::RollbackFailed) => Shown::Failed,
+        // IN_PROGRESS, STOP_REQUESTED, ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS, and words newer than this CLI
+        _ => Shown::InProgress,
+    };
+    let word = ecs_status.as_ref().map_or("unknown", |s| s.as_str());
+    let noteworthy = !matches!(ecs_status, Some(Ecs::Pending | Ecs::InProgress | Ecs::Successful));
+    let error = noteworthy.then(|| {
+        ErrorInformation::builder()
+            .code(ErrorCode::from(word))
+            .message(d.status_reason().or(d.rollback().and_then(|r| r.reason())).unwrap_or(word))
+            .build()
+    });
+    let service_arn = d.service_arn().unwrap_or_default();
+    let service = service_arn.rsplit('/').next().unwrap_or(service_arn);
+    let cluster = d.cluster_arn().map(cluster_name).unwrap_or_else(|| cluster_name(service_arn));
+    DeploymentInfo::builder()
+        .set_deployment_id(d.service_deployment_arn().map(str::to_string))
+        .application_name(hookline::contract::ecs_application(cluster))
+        .deployment_group_name(service)
+        .status(shown)
+        .set_create_time(d.created_at().or(d.started_at()).cloned())
+        .set_complete_time(d.finished_at().or(d.stopped_at()).cloned())
+        .set_error_information(error)
+        .build()
 }
 
 /// `arn:aws:states:r:a:stateMachine:sm` + `name` → `arn:aws:states:r:a:execution:sm:name`.

@@ -1,7 +1,9 @@
-//! `hookline history`: recent deployments of a group, with who decided each approval.
+//! `hookline history`: recent deployments of a CodeDeploy deployment group or of an ECS-native
+//! service, with who decided each approval.
 
 use hookline::error::AwsResultExt;
 use hookline::execution::HookEvent;
+use hookline::plan::Controller;
 use serde::Serialize;
 
 use crate::aws::Aws;
@@ -11,6 +13,9 @@ use crate::R;
 /// One row of `history`.
 #[derive(Debug, Serialize)]
 pub struct Row {
+    /// `codedeploy` or `ecs`.
+    pub controller: Controller,
+    /// A CodeDeploy deployment id, or an ECS service deployment ARN.
     pub deployment_id: String,
     pub status: String,
     pub created: Option<i64>,
@@ -72,6 +77,7 @@ pub async fn gather(aws: &Aws, application: &str, group: &str, limit: usize) -> 
         let created = info.create_time().map(|t| t.secs());
         let completed = info.complete_time().map(|t| t.secs());
         rows.push(Row {
+            controller: Controller::CodeDeploy,
             deployment_id: id,
             status: info.status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into()),
             created,
@@ -84,6 +90,46 @@ pub async fn gather(aws: &Aws, application: &str, group: &str, limit: usize) -> 
             }),
             rolled_back_by: info.rollback_info().and_then(|r| r.rollback_deployment_id()).map(str::to_string),
             rollback_of: info.rollback_info().and_then(|r| r.rollback_triggering_deployment_id()).map(str::to_string),
+            approvals,
+        });
+    }
+    Ok(rows)
+}
+
+/// The `limit` most recent service deployments of the ECS-native `service` in `cluster`, newest first.
+pub async fn gather_ecs(aws: &Aws, cluster: &str, service: &str, limit: usize) -> R<Vec<Row>> {
+    // ListServiceDeployments documents no order: read a few pages, sort by time (as for CodeDeploy).
+    let mut briefs = aws.service_deployments(cluster, service, Some(limit.max(1) * 4)).await?;
+    let when = |b: &aws_sdk_ecs::types::ServiceDeploymentBrief| {
+        b.created_at().or(b.started_at()).map(|t| t.as_nanos()).unwrap_or(0)
+    };
+    briefs.sort_by_key(|b| std::cmp::Reverse(when(b)));
+    briefs.truncate(limit);
+    let mut rows = Vec::new();
+    for brief in briefs {
+        let Some(arn) = brief.service_deployment_arn().map(str::to_string) else { continue };
+        // DescribeServiceDeployments for the rollback details the brief lacks; the brief's fields otherwise.
+        let info = crate::aws::deployment_info_of(&aws.service_deployment(&arn).await?);
+        let approvals = match aws.execution(&arn, HookEvent::BeforeAllowTraffic).await? {
+            Some(exec) => Tracker::over(&exec.events).decisions,
+            None => vec![],
+        };
+        let created = info.create_time().map(|t| t.secs());
+        let completed = info.complete_time().map(|t| t.secs());
+        rows.push(Row {
+            controller: Controller::Ecs,
+            deployment_id: arn,
+            status: brief.status().map_or_else(|| "unknown".into(), |s| s.as_str().to_string()),
+            created,
+            completed,
+            duration_seconds: created.zip(completed).map(|(c, d)| d - c),
+            creator: None,
+            description: None,
+            error: info.error_information().map(|e| {
+                format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("error"), e.message().unwrap_or_default())
+            }),
+            rolled_back_by: None,
+            rollback_of: None,
             approvals,
         });
     }
@@ -132,8 +178,11 @@ pub fn render(rows: &[Row]) -> String {
     if rows.is_empty() {
         return "no deployments".into();
     }
+    // ECS's ids and status words (ROLLBACK_SUCCESSFUL) are longer than CodeDeploy's.
+    let id_width = rows.iter().map(|r| short_id(&r.deployment_id).len()).max().unwrap_or(0).max(12);
+    let status_width = rows.iter().map(|r| r.status.len()).max().unwrap_or(0).max(10);
     let mut out = vec![format!(
-        "{:<12} {:<10} {:<21} {:>9}  {}",
+        "{:<id_width$} {:<status_width$} {:<21} {:>9}  {}",
         "DEPLOYMENT", "STATUS", "STARTED", "DURATION", "APPROVALS / ERROR"
     )];
     for r in rows {
@@ -149,14 +198,33 @@ pub fn render(rows: &[Row]) -> String {
             None => {}
         }
         if let Some(e) = &r.error {
-            // The code only; `--json` has the message.
-            notes.push(e.split(':').next().unwrap_or(e).to_string());
+            // The code only (unless the status already says it); `--json` has the message.
+            let code = e.split(':').next().unwrap_or(e);
+            if code != r.status {
+                notes.push(code.to_string());
+            }
         }
         if let Some(by) = &r.rolled_back_by {
             notes.push(format!("rolled back by {by}"));
         }
         let notes = if notes.is_empty() { "-".to_string() } else { notes.join("; ") };
-        out.push(format!("{:<12} {:<10} {:<21} {:>9}  {notes}", r.deployment_id, r.status, started, duration));
+        out.push(format!(
+            "{:<id_width$} {:<status_width$} {:<21} {:>9}  {notes}",
+            short_id(&r.deployment_id),
+            r.status,
+            started,
+            duration
+        ));
     }
     out.join("\n")
+}
+
+/// The table's name for a deployment: a CodeDeploy id as it is, a service deployment ARN by its last
+/// segment (the service deployment's id; `--json` has the whole ARN, which the other verbs take).
+pub fn short_id(deployment_id: &str) -> &str {
+    if hookline::lifecycle::ecs::is_service_deployment_arn(deployment_id) {
+        deployment_id.rsplit('/').next().unwrap_or(deployment_id)
+    } else {
+        deployment_id
+    }
 }

@@ -70,14 +70,16 @@ struct Global {
 enum Command {
     /// Deployment status, current step, live weights, last health verdict, pending approval.
     Status {
-        deployment_id: String,
+        #[command(flatten)]
+        deployment: DeploymentArg,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Live timeline until the deployment ends. Exit code: 0 Succeeded, 1 Failed, 2 Stopped, 3 error.
     Watch {
-        deployment_id: String,
+        #[command(flatten)]
+        deployment: DeploymentArg,
         /// Poll interval.
         #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
         interval: Duration,
@@ -86,17 +88,22 @@ enum Command {
         timeout: Option<Duration>,
     },
     /// Approve the approval step the deployment's canary is waiting on.
-    Approve { deployment_id: String },
+    Approve {
+        #[command(flatten)]
+        deployment: DeploymentArg,
+    },
     /// Reject the waiting approval step: the canary rolls back.
     Reject {
-        deployment_id: String,
+        #[command(flatten)]
+        deployment: DeploymentArg,
         /// Why (recorded in the execution history).
         #[arg(long)]
         reason: Option<String>,
     },
     /// Stop the executions, restore production to blue 100%, report the hooks Failed, stop the deployment with rollback.
     Rollback {
-        deployment_id: String,
+        #[command(flatten)]
+        deployment: DeploymentArg,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
@@ -104,12 +111,11 @@ enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Recent deployments of a group: outcome, duration, who approved or rejected.
+    /// Recent deployments of a CodeDeploy group or an ECS-native service: outcome, duration, who approved or
+    /// rejected.
     History {
-        #[arg(long)]
-        application: String,
-        #[arg(long)]
-        group: String,
+        #[command(flatten)]
+        target: TargetArg,
         #[arg(long, default_value_t = 10)]
         limit: usize,
         /// Print JSON for scripts.
@@ -136,6 +142,68 @@ enum Command {
     /// Judge a canary sample against a baseline sample (JSON arrays of numbers) without AWS: prints one
     /// JSON object (U, p-value, Hodges-Lehmann shift and CI, relative effect, verdict). Exit code 2 for bad input.
     Judge(judge::JudgeArgs),
+}
+
+/// Which deployment a verb acts on: a CodeDeploy deployment id, an ECS service deployment ARN, or the
+/// latest service deployment of an ECS-native service.
+#[derive(Debug, Clone, Args)]
+#[group(id = "deployment", required = true, multiple = true)]
+struct DeploymentArg {
+    /// CodeDeploy deployment id (d-...) or ECS service deployment ARN (arn:aws:ecs:...:service-deployment/...).
+    #[arg(group = "deployment")]
+    deployment_id: Option<String>,
+    /// ECS cluster of an ECS-native service (with --service): its latest service deployment.
+    #[arg(long, requires = "service", conflicts_with = "deployment_id", group = "deployment")]
+    cluster: Option<String>,
+    /// ECS service (with --cluster).
+    #[arg(long, requires = "cluster", conflicts_with = "deployment_id")]
+    service: Option<String>,
+}
+
+impl DeploymentArg {
+    fn address(&self) -> R<aws::Address> {
+        match (&self.deployment_id, &self.cluster, &self.service) {
+            (Some(id), None, None) => Ok(aws::Address::Id(id.clone())),
+            (None, Some(cluster), Some(service)) => {
+                Ok(aws::Address::Service { cluster: cluster.clone(), service: service.clone() })
+            }
+            _ => {
+                Err(fail("name the deployment: DEPLOYMENT_ID (or service deployment ARN), or --cluster C --service S"))
+            }
+        }
+    }
+}
+
+/// Whose deployments `history` lists: a CodeDeploy deployment group, or an ECS-native service.
+#[derive(Debug, Clone, Args)]
+#[group(id = "target", required = true, multiple = true)]
+struct TargetArg {
+    /// CodeDeploy application (with --group).
+    #[arg(long, requires = "group", group = "target")]
+    application: Option<String>,
+    /// CodeDeploy deployment group.
+    #[arg(long, requires = "application")]
+    group: Option<String>,
+    /// ECS cluster of an ECS-native service (with --service).
+    #[arg(long, requires = "service", conflicts_with_all = ["application", "group"], group = "target")]
+    cluster: Option<String>,
+    /// ECS service (with --cluster).
+    #[arg(long, requires = "cluster", conflicts_with_all = ["application", "group"])]
+    service: Option<String>,
+}
+
+impl TargetArg {
+    fn target(&self) -> R<plan_cmd::Target> {
+        match (&self.application, &self.group, &self.cluster, &self.service) {
+            (Some(application), Some(group), None, None) => {
+                Ok(plan_cmd::Target::CodeDeploy { application: application.clone(), group: group.clone() })
+            }
+            (None, None, Some(cluster), Some(service)) => {
+                Ok(plan_cmd::Target::Ecs { cluster: cluster.clone(), service: service.clone() })
+            }
+            _ => Err(fail("name the deployments: --application A --group G, or --cluster C --service S")),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,24 +326,29 @@ async fn run(cli: Cli) -> R<u8> {
     }
     let aws = aws::Aws::connect(settings(&cli.global)).await?;
     match cli.command {
-        Command::Status { deployment_id, json } => {
+        Command::Status { deployment, json } => {
+            let deployment_id = aws.deployment_id_of(&deployment.address()?).await?;
             let s = status::gather(&aws, &deployment_id).await?;
             emit(&if json { to_json(&s)? } else { status::render(&s) });
             Ok(0)
         }
-        Command::Watch { deployment_id, interval, timeout } => {
+        Command::Watch { deployment, interval, timeout } => {
+            let deployment_id = aws.deployment_id_of(&deployment.address()?).await?;
             let outcome = watch::run(&aws, &deployment_id, interval, timeout).await?;
             Ok(outcome.exit_code())
         }
-        Command::Approve { deployment_id } => {
+        Command::Approve { deployment } => {
+            let deployment_id = aws.deployment_id_of(&deployment.address()?).await?;
             emit(&approve::decide(&aws, &deployment_id, true, None).await?);
             Ok(0)
         }
-        Command::Reject { deployment_id, reason } => {
+        Command::Reject { deployment, reason } => {
+            let deployment_id = aws.deployment_id_of(&deployment.address()?).await?;
             emit(&approve::decide(&aws, &deployment_id, false, reason.as_deref()).await?);
             Ok(0)
         }
-        Command::Rollback { deployment_id, yes, reason } => {
+        Command::Rollback { deployment, yes, reason } => {
+            let deployment_id = aws.deployment_id_of(&deployment.address()?).await?;
             emit(&rollback::run(&aws, &deployment_id, yes, reason.as_deref()).await?);
             Ok(0)
         }
@@ -283,8 +356,15 @@ async fn run(cli: Cli) -> R<u8> {
             dashboard::serve(aws, bind, port, open).await?;
             Ok(0)
         }
-        Command::History { application, group, limit, json } => {
-            let rows = deployments::gather(&aws, &application, &group, limit).await?;
+        Command::History { target, limit, json } => {
+            let rows = match target.target()? {
+                plan_cmd::Target::CodeDeploy { application, group } => {
+                    deployments::gather(&aws, &application, &group, limit).await?
+                }
+                plan_cmd::Target::Ecs { cluster, service } => {
+                    deployments::gather_ecs(&aws, &cluster, &service, limit).await?
+                }
+            };
             emit(&if json { to_json(&rows)? } else { deployments::render(&rows) });
             Ok(0)
         }

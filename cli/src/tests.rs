@@ -340,3 +340,233 @@ fn plan_push_needs_one_source_and_one_target() {
     assert!(push(&["hookline", "plan", "push", "p.yaml", "--env", "prod", "--cluster", "demo", "--service", "api"])
         .is_err());
 }
+
+mod ecs_addressing {
+    use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
+    use aws_sdk_ecs::operation::list_service_deployments::{ListServiceDeploymentsError, ListServiceDeploymentsOutput};
+    use aws_sdk_ecs::types::error::ServiceNotFoundException;
+    use aws_sdk_ecs::types::{Rollback, ServiceDeployment, ServiceDeploymentBrief, ServiceDeploymentStatus as Ecs};
+    use aws_smithy_mocks::{mock, Rule};
+    use aws_sdk_ecs::primitives::DateTime;
+
+    use crate::aws::{deployment_info_of, latest, Address, Aws};
+    use crate::{Cli, Command};
+    use clap::Parser;
+
+    const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api/";
+
+    fn brief(id: &str, created: i64) -> ServiceDeploymentBrief {
+        ServiceDeploymentBrief::builder()
+            .service_deployment_arn(format!("{ARN}{id}"))
+            .created_at(DateTime::from_secs(created))
+            .status(Ecs::Successful)
+            .build()
+    }
+
+    /// Two pages, the newest deployment on the first, in no particular order.
+    fn listed() -> [Rule; 2] {
+        let first = mock!(aws_sdk_ecs::Client::list_service_deployments)
+            .match_requests(|r| r.cluster() == Some("demo") && r.service() == Some("api") && r.next_token().is_none())
+            .then_output(|| {
+                ListServiceDeploymentsOutput::builder()
+                    .service_deployments(brief("older", 1_000))
+                    .service_deployments(brief("newest", 3_000))
+                    .next_token("page-2")
+                    .build()
+            });
+        let second = mock!(aws_sdk_ecs::Client::list_service_deployments)
+            .match_requests(|r| r.next_token() == Some("page-2"))
+            .then_output(|| {
+                ListServiceDeploymentsOutput::builder().service_deployments(brief("middle", 2_000)).build()
+            });
+        [first, second]
+    }
+
+    #[tokio::test]
+    async fn cluster_and_service_address_the_latest_service_deployment_over_every_page() {
+        let [first, second] = listed();
+        let aws = Aws::with_clients(hookline::testing::mocked_clients(&[&first, &second]));
+        let service = Address::Service { cluster: "demo".into(), service: "api".into() };
+        assert_eq!(aws.deployment_id_of(&service).await, Ok(format!("{ARN}newest")));
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+        // an id or ARN is taken as given, with no call
+        let given = Address::Id(format!("{ARN}given"));
+        assert_eq!(aws.deployment_id_of(&given).await, Ok(format!("{ARN}given")));
+        assert_eq!(first.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_service_or_one_never_deployed_is_a_clear_error() {
+        let missing = mock!(aws_sdk_ecs::Client::list_service_deployments)
+            .match_requests(|r| r.service() == Some("nope"))
+            .then_error(|| {
+                ListServiceDeploymentsError::ServiceNotFoundException(ServiceNotFoundException::builder().build())
+            });
+        let empty = mock!(aws_sdk_ecs::Client::list_service_deployments)
+            .match_requests(|r| r.service() == Some("fresh"))
+            .then_output(|| ListServiceDeploymentsOutput::builder().build());
+        let aws = Aws::with_clients(hookline::testing::mocked_clients(&[&missing, &empty]));
+        let err = aws.latest_service_deployment("demo", "nope").await.unwrap_err();
+        assert_eq!(err.0, "service nope not found in ECS cluster demo");
+        let err = aws.latest_service_deployment("demo", "fresh").await.unwrap_err();
+        assert!(err.0.starts_with("service fresh in cluster demo has no service deployment"), "{}", err.0);
+    }
+
+    #[test]
+    fn the_latest_is_by_creation_time_not_by_position() {
+        assert_eq!(latest(&[brief("b", 5), brief("a", 9), brief("c", 7)]), Some(format!("{ARN}a")));
+        let started_only = ServiceDeploymentBrief::builder()
+            .service_deployment_arn(format!("{ARN}started"))
+            .started_at(DateTime::from_secs(10))
+            .build();
+        assert_eq!(latest(&[brief("a", 9), started_only]), Some(format!("{ARN}started")));
+        assert_eq!(latest(&[]), None);
+    }
+
+    fn deployment(status: Ecs, reason: Option<&str>) -> ServiceDeployment {
+        ServiceDeployment::builder()
+            .service_deployment_arn(format!("{ARN}r4nd0m"))
+            .service_arn("arn:aws:ecs:us-east-1:123456789012:service/demo/api")
+            .cluster_arn("arn:aws:ecs:us-east-1:123456789012:cluster/demo")
+            .status(status)
+            .set_status_reason(reason.map(str::to_string))
+            .created_at(DateTime::from_secs(100))
+            .finished_at(DateTime::from_secs(460))
+            .build()
+    }
+
+    #[test]
+    fn a_service_deployment_reads_like_a_deployment_with_ecs_s_word_kept() {
+        let shown = |status: Ecs| {
+            let info = deployment_info_of(&deployment(status, Some("hook FAILED")));
+            let code = info.error_information().and_then(|e| e.code()).map(|c| c.as_str().to_string());
+            (info.status().map(|s| s.as_str().to_string()), code)
+        };
+        let s = |w: &str| Some(w.to_string());
+        assert_eq!(shown(Ecs::Pending), (s("Created"), None));
+        assert_eq!(shown(Ecs::InProgress), (s("InProgress"), None));
+        assert_eq!(shown(Ecs::Successful), (s("Succeeded"), None));
+        assert_eq!(shown(Ecs::Stopped), (s("Stopped"), s("STOPPED")));
+        // a rollback ECS has not finished is still under way: `watch` keeps watching
+        assert_eq!(shown(Ecs::StopRequested), (s("InProgress"), s("STOP_REQUESTED")));
+        assert_eq!(shown(Ecs::RollbackRequested), (s("InProgress"), s("ROLLBACK_REQUESTED")));
+        assert_eq!(shown(Ecs::RollbackInProgress), (s("InProgress"), s("ROLLBACK_IN_PROGRESS")));
+        assert_eq!(shown(Ecs::RollbackSuccessful), (s("Failed"), s("ROLLBACK_SUCCESSFUL")));
+        assert_eq!(shown(Ecs::RollbackFailed), (s("Failed"), s("ROLLBACK_FAILED")));
+        for (status, exit) in [(Ecs::Successful, 0), (Ecs::RollbackSuccessful, 1), (Ecs::Stopped, 2)] {
+            let info = deployment_info_of(&deployment(status, None));
+            let word = info.status().map(|s| s.as_str()).unwrap_or_default();
+            assert_eq!(crate::watch::Outcome::from_status(word).map(crate::watch::Outcome::exit_code), Some(exit));
+        }
+
+        let info = deployment_info_of(&deployment(Ecs::RollbackSuccessful, Some("hook FAILED")));
+        assert_eq!(info.deployment_id(), Some(format!("{ARN}r4nd0m").as_str()));
+        assert_eq!((info.application_name(), info.deployment_group_name()), (Some("ecs/demo"), Some("api")));
+        assert_eq!(info.create_time().map(|t| t.secs()), Some(100));
+        assert_eq!(info.complete_time().map(|t| t.secs()), Some(460));
+        assert_eq!(info.error_information().and_then(|e| e.message()), Some("hook FAILED"));
+        // no reason: the rollback's, else ECS's word
+        let mut rolled = deployment(Ecs::RollbackSuccessful, None);
+        rolled.rollback = Some(Rollback::builder().reason("alarm api-5xx").build());
+        assert_eq!(deployment_info_of(&rolled).error_information().and_then(|e| e.message()), Some("alarm api-5xx"));
+    }
+
+    #[tokio::test]
+    async fn status_and_watch_read_a_service_deployment_arn_through_describe_service_deployments() {
+        let arn = format!("{ARN}r4nd0m");
+        let described = mock!(aws_sdk_ecs::Client::describe_service_deployments)
+            .match_requests(|r| r.service_deployment_arns() == [format!("{ARN}r4nd0m")])
+            .then_output(|| {
+                DescribeServiceDeploymentsOutput::builder()
+                    .service_deployments(deployment(Ecs::InProgress, None))
+                    .build()
+            });
+        let aws = Aws::with_clients(hookline::testing::mocked_clients(&[&described]));
+        let info = aws.deployment(&arn).await.expect("found");
+        assert_eq!(info.status().map(|s| s.as_str()), Some("InProgress"));
+        assert_eq!(described.num_calls(), 1);
+
+        let unknown = mock!(aws_sdk_ecs::Client::describe_service_deployments).then_output(|| {
+            DescribeServiceDeploymentsOutput::builder()
+                .failures(aws_sdk_ecs::types::Failure::builder().reason("MISSING").build())
+                .build()
+        });
+        let aws = Aws::with_clients(hookline::testing::mocked_clients(&[&unknown]));
+        let err = aws.deployment(&format!("{ARN}gone")).await.unwrap_err();
+        assert_eq!(err.0, format!("service deployment {ARN}gone not found in ECS (MISSING)"));
+    }
+
+    #[test]
+    fn every_verb_takes_an_id_or_cluster_and_service() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied()).map(|c| c.command);
+        let address = |args: &[&str]| -> Result<Address, String> {
+            let deployment = match parse(args).map_err(|e| e.to_string())? {
+                Command::Status { deployment, .. }
+                | Command::Watch { deployment, .. }
+                | Command::Approve { deployment }
+                | Command::Reject { deployment, .. }
+                | Command::Rollback { deployment, .. } => deployment,
+                other => panic!("{other:?}"),
+            };
+            deployment.address().map_err(|e| e.0)
+        };
+        let service = Address::Service { cluster: "demo".into(), service: "api".into() };
+        for verb in ["status", "watch", "approve", "reject", "rollback"] {
+            assert_eq!(address(&["hookline", verb, "--cluster", "demo", "--service", "api"]), Ok(service.clone()));
+            assert_eq!(address(&["hookline", verb, "d-ABCDEF123"]), Ok(Address::Id("d-ABCDEF123".into())));
+            let arn = format!("{ARN}x");
+            assert_eq!(address(&["hookline", verb, &arn]), Ok(Address::Id(arn.clone())));
+            assert!(address(&["hookline", verb]).is_err(), "{verb}: nothing named");
+            assert!(address(&["hookline", verb, "--cluster", "demo"]).is_err(), "{verb}: half a service");
+            assert!(address(&["hookline", verb, "--service", "api"]).is_err(), "{verb}: half a service");
+            assert!(address(&["hookline", verb, "d-1", "--cluster", "demo", "--service", "api"]).is_err(), "{verb}");
+        }
+        let target = |args: &[&str]| match parse(args) {
+            Ok(Command::History { target, .. }) => target.target().map_err(|e| e.0),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(
+            target(&["hookline", "history", "--cluster", "demo", "--service", "api"]),
+            Ok(crate::plan_cmd::Target::Ecs { cluster: "demo".into(), service: "api".into() })
+        );
+        assert!(target(&["hookline", "history", "--application", "web", "--group", "web-prod"]).is_ok());
+        assert!(target(&["hookline", "history"]).is_err());
+        assert!(
+            target(&["hookline", "history", "--cluster", "demo", "--service", "api", "--application", "w"]).is_err()
+        );
+    }
+
+    #[test]
+    fn history_shows_a_service_deployment_by_its_id_and_ecs_s_status_word() {
+        use crate::deployments::{render, Row};
+        let row = |id: &str, status: &str, error: Option<&str>| Row {
+            controller: hookline::plan::Controller::Ecs,
+            deployment_id: format!("{ARN}{id}"),
+            status: status.into(),
+            created: Some(1_763_776_000),
+            completed: Some(1_763_776_300),
+            duration_seconds: Some(300),
+            creator: None,
+            description: None,
+            error: error.map(str::to_string),
+            rolled_back_by: None,
+            rollback_of: None,
+            approvals: vec![],
+        };
+        let text = render(&[
+            row("aaaa1111", "SUCCESSFUL", None),
+            row("bbbb2222", "ROLLBACK_SUCCESSFUL", Some("ROLLBACK_SUCCESSFUL: alarm api-5xx")),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("DEPLOYMENT   STATUS              STARTED"), "{text}");
+        assert!(lines[1].starts_with("aaaa1111     SUCCESSFUL          "), "{text}");
+        assert!(lines[2].starts_with("bbbb2222     ROLLBACK_SUCCESSFUL "), "{text}");
+        assert!(lines[2].ends_with("5m  -"), "the status word is not repeated as the error: {text}");
+        let json = serde_json::to_value(row("aaaa1111", "SUCCESSFUL", None)).unwrap();
+        assert_eq!(
+            (json["controller"].as_str(), json["deployment_id"].as_str()),
+            (Some("ecs"), Some(&*format!("{ARN}aaaa1111")))
+        );
+    }
+}
