@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
 .PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
-        check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench chaos iam-mutation
+        check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge chaos iam-mutation
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
@@ -19,6 +19,7 @@ help:
 	@echo "make iam-mutation  remove each IAM statement in turn, show the tests fail (IAM_MUTATION_ARGS=--e2e)"
 	@echo "make chaos         randomized fault schedules (CHAOS_RUNS=300, CHAOS_SEED, CHAOS_ONLY=<index>)"
 	@echo "make bench         regenerate BENCHMARKS.md (cold start, memory, zip size, orchestration cost)"
+	@echo "make bench-judge   judging cost, 1,000 vs 1,000 samples: hookline's judge against scipy (also run by make bench)"
 
 # Sandbox and end-to-end tools (moto, cargo-lambda, boto3, pytest), pinned.
 $(VENV)/.installed: tests/requirements.txt
@@ -109,3 +110,9 @@ package: venv
 # BENCH_VARIANT=jitter-off|opt-s|thin-lto also builds and measures a hook variant (benches/run.py).
 bench: build-release venv
 	$(PY) benches/run.py
+	$(MAKE) bench-judge
+
+# Judging cost, 1,000 vs 1,000 samples: the library's judge module against scipy, interleaved
+# rounds, a table on stdout and benches/results/judge.json (benches/judge.py). Seconds, no sandbox.
+bench-judge: venv
+	$(PY) benches/judge.py
