@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::aws::{Aws, Execution};
-use crate::history::{clock, datetime, HealthVerdict, PendingApproval, Tracker};
+use crate::history::{clock, datetime, Event, HealthVerdict, PendingApproval, Tracker};
 use crate::R;
 
 /// Everything `status` reports (`--json` prints this).
@@ -27,6 +27,89 @@ pub struct Status {
     pub health: Option<HealthVerdict>,
     pub pending_approval: Option<Pending>,
     pub approvals: Vec<crate::history::Decision>,
+    /// The canary judge's judgements (plans with `analysis`), oldest first.
+    pub judgements: Vec<JudgementSeen>,
+}
+
+/// A canary judgement as the canary execution's history shows it: validate-health's
+/// `judgement` (a judged bake that went on, or asked an operator), or the `HealthCheckFailed`
+/// it failed with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JudgementSeen {
+    /// Epoch seconds of the event.
+    pub at: i64,
+    /// One line: step, weight, outcome, score, action; or the failure's message.
+    pub summary: String,
+    /// One line per metric: verdict, n, U, p, shift and its interval.
+    pub metrics: Vec<String>,
+    /// validate-health's `judgement` object (`None` for a failed judgement: the message is all there is).
+    pub detail: Option<Value>,
+}
+
+impl JudgementSeen {
+    /// From one history event, when it carries a judgement.
+    pub fn from_event(e: &Event) -> Option<JudgementSeen> {
+        match e.kind.as_str() {
+            "LambdaFunctionSucceeded" => {
+                let out: Value = serde_json::from_str(e.output.as_deref()?).ok()?;
+                let j = out.get("judgement")?.clone();
+                let num = |v: &Value| v.as_f64().map(|x| format!("{x:.1}")).unwrap_or_else(|| "none".into());
+                let step = j.get("step").and_then(Value::as_u64).map_or("?".into(), |i| (i + 1).to_string());
+                let note = j.get("note").and_then(Value::as_str).map(|n| format!("; {n}")).unwrap_or_default();
+                let summary = format!(
+                    "step {step} at {}%: {}, score {} -> {}{note}",
+                    j.get("weight").and_then(Value::as_u64).unwrap_or(0),
+                    j.get("outcome").and_then(Value::as_str).unwrap_or("?"),
+                    num(&j["score"]),
+                    j.get("action").and_then(Value::as_str).unwrap_or("?"),
+                );
+                let metrics = j.get("metrics").and_then(Value::as_array).map(|ms| ms.iter().map(metric_line).collect());
+                Some(JudgementSeen { at: e.ts, summary, metrics: metrics.unwrap_or_default(), detail: Some(j) })
+            }
+            "LambdaFunctionFailed" if e.error.as_deref() == Some("HealthCheckFailed") => {
+                let cause = e.cause.as_deref()?;
+                // Lambda's cause is {"errorType", "errorMessage"}; the message names the metric and effect.
+                let message = serde_json::from_str::<Value>(cause)
+                    .ok()
+                    .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_else(|| cause.to_string());
+                let at = message.find("canary judgement")?;
+                Some(JudgementSeen { at: e.ts, summary: message[at..].to_string(), metrics: vec![], detail: None })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// "TargetResponseTime High: n 15/15, U 225, p=1.70e-6, shift +0.041 (CI +0.036..+0.047), +41%".
+fn metric_line(m: &Value) -> String {
+    let f = |k: &str| m.get(k).and_then(Value::as_f64);
+    let n = |k: &str| m.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let mut parts = vec![format!("n {}/{}", n("baseline_n"), n("canary_n"))];
+    if let Some(u) = f("u") {
+        parts.push(format!("U {u}"));
+    }
+    if let Some(p) = f("p_value") {
+        parts.push(format!("p={p:.2e}"));
+    }
+    if let Some(shift) = f("hodges_lehmann") {
+        let ci = m
+            .get("ci")
+            .and_then(Value::as_array)
+            .and_then(|c| Some((c.first()?.as_f64()?, c.get(1)?.as_f64()?)))
+            .map(|(lo, hi)| format!(" (CI {lo:+.3}..{hi:+.3})"))
+            .unwrap_or_default();
+        parts.push(format!("shift {shift:+.3}{ci}"));
+    }
+    if let Some(r) = f("relative_effect") {
+        parts.push(format!("{:+.0}%", r * 100.0));
+    }
+    format!(
+        "{} {}: {}",
+        m.get("name").and_then(Value::as_str).unwrap_or("?"),
+        m.get("verdict").and_then(Value::as_str).unwrap_or("?"),
+        parts.join(", ")
+    )
 }
 
 #[derive(Debug, Serialize)]
@@ -144,6 +227,10 @@ pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
         health,
         pending_approval,
         approvals: canary_t.map(|t| t.decisions).unwrap_or_default(),
+        judgements: canary
+            .as_ref()
+            .map(|e| e.events.iter().filter_map(JudgementSeen::from_event).collect())
+            .unwrap_or_default(),
     };
     Ok(Gathered { status, canary, post, document })
 }
@@ -212,5 +299,59 @@ pub fn render(s: &Status) -> String {
     for d in &s.approvals {
         out.push(format!("decided     {}", d.describe()));
     }
+    for j in &s.judgements {
+        out.push(format!("judged      {} at {}", j.summary, clock(j.at)));
+        for m in &j.metrics {
+            out.push(format!("              {m}"));
+        }
+    }
     out.join("\n")
+}
+
+#[cfg(test)]
+mod judgement_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn event(kind: &str, details: Value) -> Event {
+        Event::from_aws_json(&json!({"id": 7, "type": kind, "timestamp": 1_763_776_000, "x_EventDetails": details}))
+            .expect("event")
+    }
+
+    #[test]
+    fn a_judged_bake_reads_as_a_summary_and_one_line_per_metric() {
+        let output = json!({"healthy": true, "done": true, "wait_seconds": 0, "checked_at": 1, "checks": [],
+            "judgement": {"step": 0, "weight": 10, "window": [0, 600], "outcome": "Pass", "score": 100.0,
+              "reason": "score 100.0", "action": "continue", "metrics": [{"name": "TargetResponseTime",
+              "verdict": "Pass", "baseline_n": 15, "canary_n": 15, "u": 120.0, "p_value": 0.4,
+              "hodges_lehmann": 0.001, "ci": [-0.002, 0.004], "relative_effect": 0.01}]}});
+        let seen = JudgementSeen::from_event(&event("LambdaFunctionSucceeded", json!({"output": output.to_string()})))
+            .expect("a judgement");
+        assert_eq!(seen.summary, "step 1 at 10%: Pass, score 100.0 -> continue");
+        assert_eq!(
+            seen.metrics,
+            ["TargetResponseTime Pass: n 15/15, U 120, p=4.00e-1, shift +0.001 (CI -0.002..+0.004), +1%"]
+        );
+        let plain = json!({"healthy": true, "done": true, "wait_seconds": 0, "checked_at": 1, "checks": []});
+        assert_eq!(
+            JudgementSeen::from_event(&event("LambdaFunctionSucceeded", json!({"output": plain.to_string()}))),
+            None
+        );
+    }
+
+    #[test]
+    fn a_failed_judgement_reads_as_its_message() {
+        let cause = json!({"errorType": "HealthCheckFailed", "errorMessage": "health check failed: canary judgement at 10% \
+            failed: critical metric failed: TargetResponseTime High: +41% (CI +36%..+47%), p=1.70e-6"});
+        let seen = JudgementSeen::from_event(&event(
+            "LambdaFunctionFailed",
+            json!({"error": "HealthCheckFailed", "cause": cause.to_string()}),
+        ))
+        .expect("a judgement");
+        assert!(seen.summary.starts_with("canary judgement at 10% failed: critical metric failed: TargetResponseTime"));
+        let alarm = json!({"errorType": "HealthCheckFailed", "errorMessage": "health check failed: alarm web-5xx: state ALARM"});
+        let e = event("LambdaFunctionFailed", json!({"error": "HealthCheckFailed", "cause": alarm.to_string()}));
+        assert_eq!(JudgementSeen::from_event(&e), None, "other health failures are not judgements");
+    }
 }

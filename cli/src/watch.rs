@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::aws::Aws;
 use crate::history::{clock, Tracker};
+use crate::status::JudgementSeen;
 use crate::R;
 
 /// How a deployment ended, and the exit code `watch` answers with.
@@ -78,6 +79,8 @@ pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Op
     let mut status = String::new();
     let mut lifecycle: BTreeMap<String, String> = BTreeMap::new();
     let mut trackers: BTreeMap<&'static str, Tracker> = BTreeMap::new();
+    // The last history event of each execution read for canary judgements.
+    let mut judged_upto: BTreeMap<&'static str, i64> = BTreeMap::new();
     let mut context: Option<DeploymentContext> = None;
     let mut weights: Option<Weights> = None;
     let mut target_id: Option<String> = None;
@@ -122,9 +125,17 @@ pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Op
         for (key, event) in [("1-canary", HookEvent::BeforeAllowTraffic), ("2-post", HookEvent::AfterAllowTraffic)] {
             if let Some(exec) = aws.execution(deployment_id, event).await? {
                 let tracker = trackers.entry(key).or_default();
+                let upto = judged_upto.entry(key).or_insert(0);
                 for e in &exec.events {
                     if let Some(text) = tracker.feed(e) {
                         lines.push((e.ts, text));
+                    }
+                    if e.id > *upto {
+                        *upto = e.id;
+                        if let Some(j) = JudgementSeen::from_event(e) {
+                            lines.push((e.ts, format!("judged  {}", j.summary)));
+                            lines.extend(j.metrics.into_iter().map(|m| (e.ts, format!("        {m}"))));
+                        }
                     }
                 }
                 if context.is_none() {

@@ -179,6 +179,7 @@ fn no_task_token_in_the_deployment_json() {
             reject: "hookline reject d-ABCDEF123".into(),
         }),
         approvals: vec![],
+        judgements: vec![],
     };
     let canary = crate::aws::Execution {
         name: "d-ABCDEF123-BeforeAllowTraffic".into(),
