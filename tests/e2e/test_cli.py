@@ -373,3 +373,80 @@ def test_unknown_deployments_and_nothing_waiting_are_clear_errors(sb, cli):
     assert r.returncode == 1 and "state machine nope-canary not found" in r.stderr
     r = cli("history", "--application", "web", "--group", "no-such-group")
     assert r.returncode != 0 or "no deployments" in r.stdout
+
+
+# ------------------------------------------------------------------ ECS-native deployments (issue 11)
+
+from test_ecs_native import api, ecs_plan, put_plan  # noqa: E402,F401  (the `api` fixture and its plan helpers)
+
+
+def test_ecs_canary_through_cluster_and_service_status_approve_watch_history(sb, cli, api):
+    """Every verb addressed by --cluster/--service (the latest service deployment) or by its ARN: status
+    sees the approval waiting on the production rule at 10 %, approve answers it while ECS re-invokes the
+    hook, watch exits 0 at SUCCESSFUL, history lists it with the approver."""
+    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "1s"}, {"approval": {"timeout": "2h"}},
+                               {"weight": 100, "bake": "1s"}]))
+    arn = api.deploy("example/api:cli-ok")
+    blue, green = api.sides(arn)
+    svc = ("--cluster", "demo", "--service", "api")
+    r = cli("status", *svc, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["deployment_id"] == arn
+
+    waiting = wait_for(lambda: (s := json.loads(cli("status", *svc, "--json").stdout))["pending_approval"] and s,
+                       "the approval step waiting", timeout=90)
+    assert waiting["application"] == "ecs/demo" and waiting["deployment_group"] == "api", waiting
+    assert waiting["status"] == "InProgress", waiting
+    assert api.weights() == {blue: 90, green: 10}
+    weights = waiting["weights"]
+    assert weights and weights["green"] == 10 and weights["blue"] == 90, weights
+    assert waiting["pending_approval"]["approve"] == f"hookline approve {arn}"
+
+    watch = cli.popen("watch", *svc, "--interval", "300ms", "--timeout", "150s")
+    r = cli("approve", *svc)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"approved step 2/3 of {arn} as {MOTO_CALLER}"), r.stdout
+    code, out, err = finish(watch, timeout=180)
+    assert code == 0, out + err
+    assert f"watching {arn} (ecs/demo / api)" in out, out
+    assert api.deployment(arn)["status"] == "SUCCESSFUL"
+    assert api.weights().get(green) == 100
+
+    r = cli("status", arn)
+    assert r.returncode == 0 and "status      Succeeded" in r.stdout, r.stdout
+    r = cli("history", *svc, "--json")
+    assert r.returncode == 0, r.stderr
+    row = next(x for x in json.loads(r.stdout) if x["deployment_id"] == arn)
+    assert row["controller"] == "ecs" and row["status"] == "SUCCESSFUL", row
+    assert [(a["outcome"], a["by"]) for a in row["approvals"]] == [("approved", MOTO_CALLER)], row
+    r = cli("history", *svc)
+    assert r.returncode == 0 and arn.rsplit("/", 1)[1] in r.stdout and "SUCCESSFUL" in r.stdout, r.stdout
+
+
+def test_ecs_rollback_by_service_stops_the_deployment_and_restores_the_rule(sb, cli, api):
+    """`hookline rollback --cluster C --service S` mid-bake: StopServiceDeployment(ROLLBACK), no execution
+    left running, the production rule on blue 100 %, the deployment ends ROLLBACK_SUCCESSFUL (watch: 1)."""
+    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "60s"}, {"weight": 100}]))
+    arn = api.deploy("example/api:cli-rollback")
+    blue, green = api.sides(arn)
+    wait_for(lambda: api.weights().get(green, 0) == 10, "green at 10 % on the production rule", timeout=90)
+    xarn = api.wait_execution(arn)["executionArn"]
+    sb.wait_state(xarn, "Bake", timeout=30)
+
+    r = cli("rollback", "--cluster", "demo", "--service", "api", "--yes", "--reason", "e2e: bad canary")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith(f"rolled back {arn}: e2e: bad canary"), r.stdout
+    assert "stopped     " + arn.rsplit("/", 1)[1] + "-BeforeAllowTraffic" in r.stdout, r.stdout
+    assert "StopServiceDeployment(ROLLBACK) accepted" in r.stdout, r.stdout
+    assert api.weights().get(green, 0) == 0, api.weights()
+    assert sb.sfn.describe_execution(executionArn=xarn)["status"] == "ABORTED"
+
+    done = api.wait(arn, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "SUCCESSFUL"), timeout=120)
+    assert done["status"] == "ROLLBACK_SUCCESSFUL", done
+    assert api.weights().get(green, 0) == 0 and not api.running()
+    r = cli("watch", arn, "--timeout", "10s")
+    assert r.returncode == 1, r.stdout + r.stderr
+    r = cli("rollback", arn, "--yes")
+    assert r.returncode == 1 and "already ROLLBACK_SUCCESSFUL: nothing to roll back" in r.stderr, r.stderr
+    r = cli("status", "--cluster", "demo", "--service", "nope")
+    assert r.returncode == 1 and "service nope not found in ECS cluster demo" in r.stderr, r.stderr
