@@ -11,7 +11,7 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
-TEMPLATES = ["template.yaml", "pipeline.yaml", "ecs-service-example.yaml"]
+TEMPLATES = ["template.yaml", "pipeline.yaml", "ecs-service-example.yaml", "ecs-native-service-example.yaml"]
 
 
 class CfnLoader(yaml.SafeLoader):
