@@ -33,7 +33,8 @@ def deploy_commands():
 
 def test_deploy_commands_found():
     files = [f for _, f in deploy_commands()]
-    assert sorted(set(files)) == ["infra/ecs-service-example.yaml", "infra/pipeline.yaml", "infra/template.yaml"]
+    assert sorted(set(files)) == ["infra/ecs-native-service-example.yaml", "infra/ecs-service-example.yaml",
+                                  "infra/pipeline.yaml", "infra/template.yaml"]
 
 
 @pytest.mark.parametrize("cmd,path", list(deploy_commands()))
@@ -70,7 +71,7 @@ def test_outputs_named_exist():
     named = set(re.findall(r"OutputKey=='(\w+)'", doc()))
     named |= {o for o in re.findall(r"`(\w+(?:Arn|Name|Url))`", doc()) if o[0].isupper()}
     params = set()
-    for name in ("template.yaml", "pipeline.yaml", "ecs-service-example.yaml"):
+    for name in ("template.yaml", "pipeline.yaml", "ecs-service-example.yaml", "ecs-native-service-example.yaml"):
         params |= set(load_template(name)["Parameters"])
     hookline_like = {o for o in named - params if "StateMachine" in o or o.startswith(("Hook", "Approval"))}
     assert hookline_like <= outputs, f"unknown hookline outputs {sorted(hookline_like - outputs)}"
