@@ -344,10 +344,10 @@ fn plan_push_needs_one_source_and_one_target() {
 mod ecs_addressing {
     use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
     use aws_sdk_ecs::operation::list_service_deployments::{ListServiceDeploymentsError, ListServiceDeploymentsOutput};
+    use aws_sdk_ecs::primitives::DateTime;
     use aws_sdk_ecs::types::error::ServiceNotFoundException;
     use aws_sdk_ecs::types::{Rollback, ServiceDeployment, ServiceDeploymentBrief, ServiceDeploymentStatus as Ecs};
     use aws_smithy_mocks::{mock, Rule};
-    use aws_sdk_ecs::primitives::DateTime;
 
     use crate::aws::{deployment_info_of, latest, Address, Aws};
     use crate::{Cli, Command};

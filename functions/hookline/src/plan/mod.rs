@@ -83,11 +83,11 @@ impl Controller {
         }
     }
 
-    /// The hook the post-traffic bake runs in.
+    /// The hook the post-traffic bake runs in, as plan problems name it.
     const fn post_traffic_hook(self) -> &'static str {
         match self {
-            Controller::CodeDeploy => "AfterAllowTraffic",
-            Controller::Ecs => "POST_PRODUCTION_TRAFFIC_SHIFT",
+            Controller::CodeDeploy => "the AfterAllowTraffic hook",
+            Controller::Ecs => "the POST_PRODUCTION_TRAFFIC_SHIFT hook",
         }
     }
 }
@@ -434,7 +434,7 @@ fn validate(wire: WirePlan, controller: Controller) -> Result<Plan, PlanErrors> 
     if plan.post_traffic.bake_seconds > hook_budget_seconds.min(max_budget) {
         p.add(
             "post_traffic.bake",
-            format!("at most hook_budget (the {} hook has the same deadline)", controller.post_traffic_hook()),
+            format!("at most hook_budget ({} has the same deadline)", controller.post_traffic_hook()),
         );
     }
     if p.0.is_empty() {
