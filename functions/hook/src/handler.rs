@@ -86,7 +86,7 @@ pub enum Reply {
     Started(Output),
     /// The execution could not be started, and this invocation answered the hook `Failed` itself.
     ReportedFailed(ReportedFailed),
-    /// An ECS-native hook's answer, `{"hookStatus", ...}`: ECS reads it from the return value.
+    /// An ECS-native hook's answer (its `hookStatus` and more): ECS reads it from the return value.
     Ecs(Value),
 }
 

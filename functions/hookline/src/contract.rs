@@ -66,6 +66,14 @@ pub fn ecs_plan_parameter(prefix: &str, cluster: &str, service: &str) -> String 
 /// and the event suffix is never cut. ECS gives every invocation a fresh `executionId`, so the
 /// name never depends on it: ECS's repeated invocations of one stage find the same execution.
 pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
+    let mut name = format!("{}{}", execution_name_prefix(deployment_id), event.as_str());
+    name.truncate(80);
+    name
+}
+
+/// What every hook execution name of `deployment_id` starts with (`<id>-`): how a console rollback
+/// finds the deployment's running executions among a state machine's.
+pub fn execution_name_prefix(deployment_id: &str) -> String {
     let id = if deployment_id.starts_with("arn:") {
         deployment_id.rsplit('/').next().unwrap_or(deployment_id)
     } else {
@@ -73,9 +81,7 @@ pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
     };
     // Step Functions names allow 80 characters of [A-Za-z0-9-_]; deployment ids are `d-` + 9 alphanumerics.
     let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-    let mut name = format!("{safe}-{}", event.as_str());
-    name.truncate(80);
-    name
+    format!("{safe}-")
 }
 
 /// State names of the `canary` and `post-traffic` state machines that the CLI

@@ -77,7 +77,8 @@ pub async fn console(
     plan_parameter_prefix: &str,
 ) -> Result<ConsoleOutcome> {
     let lifecycle = reach.lifecycle;
-    let prefix = format!("{deployment_id}-");
+    // `<id>-`: an ECS service deployment's executions are named after its ARN's last segment.
+    let prefix = crate::contract::execution_name_prefix(deployment_id);
 
     let mut stopped = Vec::new();
     let mut running_contexts = Vec::new();
@@ -121,8 +122,13 @@ pub async fn console(
         Some(c) => c.clone(),
         None => {
             let mut ctx = lifecycle.resolve(deployment_id, None).await?.context;
-            let rule = production_rule(reach.ssm, &ctx, plan_parameter_prefix).await?;
-            ctx.set_production_rule(rule);
+            // A CodeDeploy deployment's route is its production listener unless the plan names a
+            // rule; an ECS-native one is already the service's production listener rule (its plan
+            // names none), which must not fall back to the listener's default action.
+            if ctx.production.rule_arn().is_none() {
+                let rule = production_rule(reach.ssm, &ctx, plan_parameter_prefix).await?;
+                ctx.set_production_rule(rule);
+            }
             ctx
         }
     };
@@ -365,6 +371,161 @@ mod tests {
         assert_eq!(err.aws_code(), Some("AccessDeniedException"), "{err}");
         assert_eq!(denied.num_calls(), 1);
         assert_eq!((stop.num_calls(), modify.num_calls()), (0, 0), "no stop, no listener rewrite");
+    }
+
+    #[tokio::test]
+    async fn an_ecs_native_console_rollback_stops_its_execution_restores_the_rule_and_stops_with_rollback() {
+        use aws_sdk_ecs::operation::stop_service_deployment::StopServiceDeploymentOutput;
+        use aws_sdk_elasticloadbalancingv2::operation::describe_rules::DescribeRulesOutput;
+        use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
+        use aws_sdk_elasticloadbalancingv2::operation::modify_rule::{ModifyRuleInput, ModifyRuleOutput};
+        use aws_sdk_elasticloadbalancingv2::types::{Rule as ListenerRule, TargetGroupTuple};
+        use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+        use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+        use aws_sdk_sfn::operation::stop_execution::{StopExecutionInput, StopExecutionOutput};
+        use aws_sdk_sfn::types::ExecutionListItem;
+
+        use crate::lifecycle::ecs::mocks::{
+            described, revisions, EcsStatus, Stage, DEPLOYMENT, PROD_RULE, TG_API_BLUE, TG_API_GREEN,
+        };
+        use crate::testing::{plan, state, Sent};
+
+        const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary";
+        const EXECUTION: &str =
+            "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:r4nd0mId-BeforeAllowTraffic";
+        // The context `hook` resolved (blue = the source revision's group, named api-green here).
+        let ctx = {
+            let world = [described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift)), revisions()];
+            let refs: Vec<&aws_smithy_mocks::Rule> = world.iter().collect();
+            let clients = mocked_clients(&refs);
+            clients.lifecycle().resolve(DEPLOYMENT, Some("e1")).await.expect("resolved").context
+        };
+        let input = serde_json::to_string(&ExecutionDocument { context: ctx, plan: plan(), state: state(10, 60) })
+            .expect("document");
+        let list = mock!(aws_sdk_sfn::Client::list_executions).then_output(|| {
+            ListExecutionsOutput::builder()
+                .executions(
+                    ExecutionListItem::builder()
+                        .execution_arn(EXECUTION)
+                        .state_machine_arn(MACHINE)
+                        .name("r4nd0mId-BeforeAllowTraffic")
+                        .status(ExecutionStatus::Running)
+                        .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                        .build()
+                        .expect("item"),
+                )
+                .build()
+                .expect("list")
+        });
+        let describe = mock!(aws_sdk_sfn::Client::describe_execution).then_output(move || {
+            DescribeExecutionOutput::builder()
+                .execution_arn(EXECUTION)
+                .state_machine_arn(MACHINE)
+                .status(ExecutionStatus::Running)
+                .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                .input(input.clone())
+                .build()
+                .expect("output")
+        });
+        let stopped: Sent<StopExecutionInput> = Sent::default();
+        let stop_execution =
+            mock!(aws_sdk_sfn::Client::stop_execution).match_requests(stopped.recorder()).then_output(|| {
+                StopExecutionOutput::builder()
+                    .stop_date(aws_sdk_sfn::primitives::DateTime::from_secs(1))
+                    .build()
+                    .expect("stop")
+            });
+        let status = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+        let stop = mock!(aws_sdk_ecs::Client::stop_service_deployment)
+            .match_requests(|r| r.service_deployment_arn() == Some(DEPLOYMENT))
+            .then_output(|| StopServiceDeploymentOutput::builder().service_deployment_arn(DEPLOYMENT).build());
+        let split = ListenerRule::builder()
+            .rule_arn(PROD_RULE)
+            .priority("1")
+            .actions(
+                aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                    .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+                    .forward_config(
+                        aws_sdk_elasticloadbalancingv2::types::ForwardActionConfig::builder()
+                            .target_groups(
+                                TargetGroupTuple::builder().target_group_arn(TG_API_GREEN).weight(90).build(),
+                            )
+                            .target_groups(TargetGroupTuple::builder().target_group_arn(TG_API_BLUE).weight(10).build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let rules = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_rules)
+            .then_output(move || DescribeRulesOutput::builder().rules(split.clone()).build());
+        let tags = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_tags)
+            .then_output(|| DescribeTagsOutput::builder().build());
+        let modified: Sent<ModifyRuleInput> = Sent::default();
+        let modify = mock!(aws_sdk_elasticloadbalancingv2::Client::modify_rule)
+            .match_requests(modified.recorder())
+            .then_output(|| ModifyRuleOutput::builder().build());
+        let clients = mocked_clients(&[&list, &describe, &stop_execution, &status, &stop, &rules, &tags, &modify]);
+        let (lifecycle, routers) = (clients.lifecycle(), clients.routers());
+        let reach = Reach { lifecycle: &lifecycle, routers: &routers, sfn: &clients.sfn, ssm: &clients.ssm };
+
+        let done = console(reach, &[MACHINE.to_string()], DEPLOYMENT, "operator", "/hookline").await.expect("rollback");
+
+        assert_eq!(done.stopped_executions, vec![EXECUTION.to_string()], "found by the ARN's id, not the ARN");
+        assert!(done.restored && done.reported);
+        assert_eq!(stop.num_calls(), 1, "StopServiceDeployment(ROLLBACK)");
+        let request = modified.only();
+        assert_eq!(request.rule_arn(), Some(PROD_RULE), "the ECS production rule, not a listener default action");
+        let weights: Vec<(String, i32)> = request.actions()[0]
+            .forward_config()
+            .expect("forward")
+            .target_groups()
+            .iter()
+            .map(|t| (t.target_group_arn().unwrap_or_default().to_string(), t.weight().unwrap_or(-1)))
+            .collect();
+        assert_eq!(weights, vec![(TG_API_GREEN.to_string(), 100), (TG_API_BLUE.to_string(), 0)]);
+    }
+
+    #[tokio::test]
+    async fn an_ecs_native_console_rollback_without_an_execution_restores_the_services_rule_not_the_plans_route() {
+        use aws_sdk_ecs::operation::stop_service_deployment::StopServiceDeploymentOutput;
+        use aws_sdk_elasticloadbalancingv2::operation::describe_rules::DescribeRulesOutput;
+        use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
+        use aws_sdk_elasticloadbalancingv2::operation::modify_rule::{ModifyRuleInput, ModifyRuleOutput};
+        use aws_sdk_elasticloadbalancingv2::types::Rule as ListenerRule;
+        use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+
+        use crate::lifecycle::ecs::mocks::{described, revisions, EcsStatus, Stage, DEPLOYMENT, PROD_RULE};
+        use crate::testing::{forward, Sent};
+
+        let none = mock!(aws_sdk_sfn::Client::list_executions)
+            .then_output(|| ListExecutionsOutput::builder().set_executions(Some(vec![])).build().expect("list"));
+        let status = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+        let revisions = revisions();
+        let stop = mock!(aws_sdk_ecs::Client::stop_service_deployment)
+            .then_output(|| StopServiceDeploymentOutput::builder().service_deployment_arn(DEPLOYMENT).build());
+        // A forward to other groups: the router rewrites the rule to the deployment's pair, blue 100.
+        let rules = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_rules).then_output(|| {
+            DescribeRulesOutput::builder()
+                .rules(ListenerRule::builder().rule_arn(PROD_RULE).priority("1").actions(forward(100, 0)).build())
+                .build()
+        });
+        let tags = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_tags)
+            .then_output(|| DescribeTagsOutput::builder().build());
+        let modified: Sent<ModifyRuleInput> = Sent::default();
+        let modify = mock!(aws_sdk_elasticloadbalancingv2::Client::modify_rule)
+            .match_requests(modified.recorder())
+            .then_output(|| ModifyRuleOutput::builder().build());
+        // No SSM rule: reading the plan (whose route would be the listener's default action) panics.
+        let clients = mocked_clients(&[&none, &status, &revisions, &stop, &rules, &tags, &modify]);
+        let (lifecycle, routers) = (clients.lifecycle(), clients.routers());
+        let reach = Reach { lifecycle: &lifecycle, routers: &routers, sfn: &clients.sfn, ssm: &clients.ssm };
+        let machines = ["arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary".to_string()];
+
+        let done = console(reach, &machines, DEPLOYMENT, "operator", "/hookline").await.expect("rollback");
+
+        assert!(done.restored && done.stopped_executions.is_empty());
+        assert_eq!(stop.num_calls(), 1);
+        assert_eq!(modified.only().rule_arn(), Some(PROD_RULE), "the ECS production rule, rewritten to blue 100");
     }
 
     #[tokio::test]

@@ -33,7 +33,12 @@ const CODEDEPLOY_WORDS: [&str; 18] = [
 ];
 
 /// Files allowed to use some of those words, and why.
-const ADAPTERS: [(&str, &[&str], &str); 5] = [
+const ADAPTERS: [(&str, &[&str], &str); 6] = [
+    (
+        "hookline/src/plan/mod.rs",
+        &["\"AfterAllowTraffic\""],
+        "plan validation names the hook a plan's post-traffic bake runs in, per controller, in its messages",
+    ),
     ("hookline/src/lifecycle/codedeploy.rs", &CODEDEPLOY_WORDS, "the CodeDeploy adapter"),
     ("hookline/src/clients.rs", &["aws_sdk_codedeploy", ".codedeploy"], "builds the SDK clients the adapters hold"),
     ("hookline/src/testing.rs", &CODEDEPLOY_WORDS, "aws-smithy-mocks answers for the adapters' tests"),
