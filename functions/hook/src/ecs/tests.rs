@@ -238,3 +238,25 @@ async fn dispatch_sends_ecs_payloads_to_the_ecs_entry() {
     let reply = crate::handler::dispatch(&deps(&[]), payload("PRODUCTION_TRAFFIC_SHIFT", None)).await.expect("reply");
     assert_eq!(serde_json::to_value(reply).expect("json"), json!({"hookStatus": "SUCCEEDED"}));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_transient_error_before_the_start_is_asked_again_a_permanent_one_answered_failed() {
+    use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsError;
+
+    let none = no_execution();
+    let throttled = mock!(aws_sdk_ecs::Client::describe_service_deployments)
+        .sequence()
+        .http_status(400, Some(hookline::testing::throttling_json()))
+        .times(10)
+        .build();
+    let answer = handle(&deps(&[&none, &throttled]), payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(answer["callBackDelay"], 30, "ECS's default delay when no plan said otherwise");
+
+    let none = no_execution();
+    let denied = mock!(aws_sdk_ecs::Client::describe_service_deployments)
+        .then_error(|| DescribeServiceDeploymentsError::generic(access_denied()));
+    let answer = handle(&deps(&[&none, &denied]), payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    assert!(answer["hookDetails"]["hooklineError"].as_str().is_some_and(|e| e.contains("AccessDenied")), "{answer}");
+}
