@@ -93,13 +93,12 @@ fn metric_line(m: &Value) -> String {
         parts.push(format!("p={p:.2e}"));
     }
     if let Some(shift) = f("hodges_lehmann") {
-        let ci = m
-            .get("ci")
-            .and_then(Value::as_array)
-            .and_then(|c| Some((c.first()?.as_f64()?, c.get(1)?.as_f64()?)))
-            .map(|(lo, hi)| format!(" (CI {lo:+.3}..{hi:+.3})"))
-            .unwrap_or_default();
-        parts.push(format!("shift {shift:+.3}{ci}"));
+        let ci = m.get("ci").and_then(Value::as_array).and_then(|c| Some((c.first()?.as_f64()?, c.get(1)?.as_f64()?)));
+        // Three significant digits of the largest of shift and interval: metrics come in seconds and in counts.
+        let largest = ci.map_or(shift.abs(), |(lo, hi)| shift.abs().max(lo.abs()).max(hi.abs()));
+        let decimals = if largest > 0.0 { (2 - largest.log10().floor() as i32).clamp(0, 9) as usize } else { 0 };
+        let ci = ci.map(|(lo, hi)| format!(" (CI {lo:+.decimals$}..{hi:+.decimals$})")).unwrap_or_default();
+        parts.push(format!("shift {shift:+.decimals$}{ci}"));
     }
     if let Some(r) = f("relative_effect") {
         parts.push(format!("{:+.0}%", r * 100.0));
@@ -331,7 +330,7 @@ mod judgement_tests {
         assert_eq!(seen.summary, "step 1 at 10%: Pass, score 100.0 -> continue");
         assert_eq!(
             seen.metrics,
-            ["TargetResponseTime Pass: n 15/15, U 120, p=4.00e-1, shift +0.001 (CI -0.002..+0.004), +1%"]
+            ["TargetResponseTime Pass: n 15/15, U 120, p=4.00e-1, shift +0.00100 (CI -0.00200..+0.00400), +1%"]
         );
         let plain = json!({"healthy": true, "done": true, "wait_seconds": 0, "checked_at": 1, "checks": []});
         assert_eq!(
