@@ -285,7 +285,11 @@ def test_alarm_or_reject_restores_blue_before_the_hook_answers_failed(sb, api, c
     assert not api.running()
 
 
-def test_stop_service_deployment_mid_bake_restores_blue_within_one_health_interval(sb, api):
+@pytest.mark.parametrize("cause", ["stop", "hook-crash"])
+def test_ecs_rollback_mid_bake_restores_blue_within_one_health_interval(sb, api, cause):
+    """ECS rolls back on its own (a console/API StopServiceDeployment, or the hook function failing
+    once, which ECS takes as FAILED) while hookline holds production at 10 %: ECS undoes only its own
+    shifts, so hookline's next health check must notice and put blue back."""
     put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "60s"}, {"weight": 100}]))
     with RulePoller(api) as poll:
         arn = api.deploy("example/api:v-stopped")
@@ -297,7 +301,12 @@ def test_stop_service_deployment_mid_bake_restores_blue_within_one_health_interv
         assert api.weights() == {blue: 90, green: 10}
         sb.wait_state(xarn, "Bake", timeout=30)
         stopped_at = time.time()
-        api.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+        if cause == "stop":
+            api.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+        else:
+            sb.crash("hook", count=1)
+            api.wait(arn, ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"), timeout=10)
+            stopped_at = time.time()
         end = time.time() + 30
         while api.weights().get(green, 0) != 0 and time.time() < end:
             time.sleep(0.05)
