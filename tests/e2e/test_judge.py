@@ -199,3 +199,20 @@ def test_judge_alb_metric_resolved_from_the_context(sb):
     did = sb.deploy("example/web:e2e-judge-alb")
     arn = sb.wait_execution(did)["executionArn"]
     assert_rolled_back(sb, did, arn, blue, green, "TargetResponseTime Average High: +", timeout=420)
+
+
+def test_judge_no_data_with_approval_asks_an_operator_then_goes_on(sb):
+    """`on_no_data: approval`: the canary's approval state asks (SNS message with the judgement's
+    approval step, timing out with the hook budget); approved, the canary goes on to 100%."""
+    did, blue, green = deploy_judged(sb, 2.0, n_per_side=3, on_no_data="approval")
+    arn = sb.wait_execution(did)["executionArn"]
+    token, msg = sb.approval_token(arn, timeout=90)
+    assert msg["step"]["kind"] == "approval" and msg["step"]["on_timeout"] == "rollback", msg
+    assert 0 < msg["step"]["timeout_seconds"] <= 600, msg  # what is left of the plan's 10m budget
+    assert sb.green_share(green) == 10
+    sb.sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": "e2e"}))
+    sb.wait_for_status(did, "Succeeded", timeout=120)
+    sb.assert_hook_once(did, "BeforeAllowTraffic", "Succeeded")
+    assert sb.listener_weights(80) == {blue: 0, green: 100}
+    (j,) = bake_outputs(sb, arn)
+    assert (j["outcome"], j["action"]) == ("NoData", "approval"), j
