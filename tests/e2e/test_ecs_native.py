@@ -28,7 +28,7 @@ HEALTH_INTERVAL_S = 1
 def ecs_plan(sb, steps, interval=f"{HEALTH_INTERVAL_S}s", post_bake="1s"):
     """A plan with second-scale timings gating on ``api-5xx`` and the test listener's health."""
     url = sb.endpoint.rstrip("/") + "/_sandbox/alb/demo-api/8080/health"
-    return {"steps": steps, "post_traffic": {"bake": post_bake}, "hook_budget": "4h",
+    return {"steps": steps, "post_traffic": {"bake": post_bake}, "hook_budget": "10m",
             "health": {"interval": interval, "alarms": ["api-5xx"], "ready_timeout": "30s",
                        "http": [{"url": url, "expect_status": 200, "timeout": "2s"}]}}
 
@@ -168,7 +168,9 @@ class RulePoller:
 
 @pytest.fixture
 def api(sb):
-    """The ``api`` service: ECS minutes of 1 s (bakeTimeInMinutes=1), its alarm OK, its plan restored after."""
+    """The ``api`` service: ECS minutes of 1 s (bakeTimeInMinutes=1, and a hook's default 1440-minute
+    timeout is 24 min: plans here keep a 10m budget, which the hook checks against the hook's
+    ``expiresAt``), its alarm OK, its plan restored after."""
     old = sb._ctl("GET", "/config")
     sb.config(ecs_minute_s=1, ecs_callback_scale=1.0)
     ssm = sb.client("ssm")
@@ -212,7 +214,7 @@ def hook_answers(api, arn, stage):
 
 
 def test_canary_10_approval_50_100_on_the_production_rule(sb, api):
-    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "2s"}, {"approval": {"timeout": "2h"}},
+    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "2s"}, {"approval": {"timeout": "5m"}},
                                {"weight": 50, "bake": "2s"}, {"weight": 100, "bake": "1s"}]))
     with RulePoller(api) as poll:
         arn = api.deploy("example/api:canary-ok")
@@ -245,7 +247,7 @@ def test_canary_10_approval_50_100_on_the_production_rule(sb, api):
 
 @pytest.mark.parametrize("cause", ["alarm", "reject"])
 def test_alarm_or_reject_restores_blue_before_the_hook_answers_failed(sb, api, cause):
-    steps = [{"weight": 10, "bake": "30s" if cause == "alarm" else "1s"}, {"approval": {"timeout": "2h"}},
+    steps = [{"weight": 10, "bake": "30s" if cause == "alarm" else "1s"}, {"approval": {"timeout": "5m"}},
              {"weight": 100}]
     put_plan(sb, ecs_plan(sb, steps))
     if cause == "reject":
@@ -320,3 +322,24 @@ def test_ecs_rollback_mid_bake_restores_blue_within_one_health_interval(sb, api,
     assert final["status"] == "FAILED", final
     assert not api.running(), api.running()
     assert not poll.errors, poll.errors[:3]
+
+
+def test_a_budget_beyond_the_hooks_timeout_is_refused_before_anything_moves(sb, api):
+    """With ECS minutes of 1 s the hook's default timeoutInMinutes (1440) ends it after 24 min: a 30m
+    budget cannot fit, so the hook answers FAILED at once, starting nothing (ECS would otherwise roll
+    back mid-canary, undoing only its own shifts)."""
+    put_plan(sb, dict(ecs_plan(sb, [{"weight": 10, "bake": "1s"}, {"weight": 100}]), hook_budget="30m"))
+    with RulePoller(api) as poll:
+        arn = api.deploy("example/api:v-too-long")
+        blue, green = api.sides(arn)
+        done = api.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=60)
+    assert done["status"] == "ROLLBACK_SUCCESSFUL", done
+    answers = [i["answer"] for i in api.invocations(arn) if i["stage"] == "POST_TEST_TRAFFIC_SHIFT"]
+    assert len(answers) == 1 and answers[0]["hookStatus"] == "FAILED", answers
+    assert "hook_budget" in answers[0]["hookDetails"]["hooklineError"], answers
+    try:
+        sb.sfn.describe_execution(executionArn=api.execution_arn(arn))
+        raise AssertionError("an execution was started")
+    except sb.sfn.exceptions.ExecutionDoesNotExist:
+        pass
+    assert set(poll.green_sequence(green)) == {0}, poll.green_sequence(green)

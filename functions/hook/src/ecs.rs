@@ -18,13 +18,14 @@
 //! when production is known to be on blue.
 
 use aws_sdk_sfn::types::ExecutionStatus;
+use hookline::contract::ROLLBACK_RESERVE_SECONDS;
 use hookline::error::AwsResultExt;
 use hookline::execution::{
     execution_arn, execution_name, now_epoch, ExecutionDocument, HookEvent, HookKind, HookRef, RolloutState,
 };
 use hookline::lifecycle::ecs::{EcsAnswer, EcsInvocation, EcsStage, DEFAULT_CALLBACK_DELAY_SECONDS};
 use hookline::lifecycle::{EcsNative, HookStatus};
-use hookline::plan::{Controller, Plan};
+use hookline::plan::{human, Controller, Plan};
 use hookline::{Error, Result};
 use serde_json::{json, Value};
 use tracing::{error, info, info_span, warn, Instrument};
@@ -148,9 +149,30 @@ async fn step(deps: &Deps, invocation: &EcsInvocation, event: HookEvent) -> Resu
 /// First invocation of the stage: resolve, load and check the plan, start the execution.
 async fn start(deps: &Deps, invocation: &EcsInvocation, event: HookEvent, machine: &str) -> Result<EcsAnswer> {
     let resolved = deps.lifecycle.resolve(&invocation.deployment_arn, Some(&invocation.execution_id)).await?;
+    let hook_expires_at = resolved.hook_expires_at;
     let mut context = resolved.context;
     context.hook = Some(HookRef { kind: HookKind::Ecs, event, execution_id: invocation.execution_id.clone() });
     let plan = load_plan(deps, &context.cluster, &context.service).await?;
+    // The hook's `timeoutConfiguration` may be shorter than ECS's 24 hours: a plan that cannot end
+    // (with the rollback reserve) before ECS times the hook out would be rolled back by ECS mid-canary,
+    // which undoes only ECS's own shifts. Refused before anything moves.
+    if let Some(expires_at) = hook_expires_at {
+        let left = u64::try_from(expires_at - now_epoch()).unwrap_or(0);
+        let needed = plan.hook_budget_seconds.saturating_add(ROLLBACK_RESERVE_SECONDS);
+        if needed > left {
+            return Err(Error::invalid(
+                "hook_budget",
+                format!(
+                    "at most {} for this hook ({} s left before its timeoutConfiguration ends it, less the {} s \
+                     rollback reserve), got {}: shorten the plan or raise timeoutInMinutes",
+                    human(left.saturating_sub(ROLLBACK_RESERVE_SECONDS)),
+                    left,
+                    ROLLBACK_RESERVE_SECONDS,
+                    human(plan.hook_budget_seconds)
+                ),
+            ));
+        }
+    }
     let now = now_epoch();
     let state = match event {
         HookEvent::BeforeAllowTraffic => RolloutState { index: 0, weight: 0, started_at: now, bake_until: None },

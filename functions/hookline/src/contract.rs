@@ -185,6 +185,11 @@ pub struct RollbackInput {
     pub attempt: Option<u32>,
 }
 
+/// Time kept back from the hook's deadline for rolling back and reporting (its retries included):
+/// `validate-health` fails the budget this long before the controller's hook timeout, and the ECS
+/// entry refuses a plan whose budget plus this reserve does not fit the hook's configured timeout.
+pub const ROLLBACK_RESERVE_SECONDS: u64 = 300;
+
 /// The `Rollback` Task's `States.ALL` retries in the canary and post-traffic machines: its
 /// attempt number `ROLLBACK_RETRIES` is the last one.
 pub const ROLLBACK_RETRIES: u32 = 6;

@@ -23,8 +23,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::{info, info_span, warn, Instrument};
 
-/// Time kept back from the hook's hour for rolling back and reporting.
-pub const ROLLBACK_RESERVE_SECONDS: u64 = 300;
+/// Time kept back from the hook's deadline for rolling back and reporting (one value for every function).
+pub use hookline::contract::ROLLBACK_RESERVE_SECONDS;
 
 /// What validate-health needs: the deployment controller and where health facts come from, built once in `main`.
 pub struct Deps {

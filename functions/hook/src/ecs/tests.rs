@@ -260,3 +260,34 @@ async fn a_transient_error_before_the_start_is_asked_again_a_permanent_one_answe
     assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
     assert!(answer["hookDetails"]["hooklineError"].as_str().is_some_and(|e| e.contains("AccessDenied")), "{answer}");
 }
+
+#[tokio::test]
+async fn a_plan_that_cannot_end_before_the_hooks_timeout_is_refused_before_anything_moves() {
+    use hookline::lifecycle::ecs::mocks::described_with_hook_expiring;
+
+    // The hook's timeoutConfiguration ends it in an hour; the plan's budget is 4 h.
+    let none = no_execution();
+    let deployment = described_with_hook_expiring(hookline::execution::now_epoch() + 3600);
+    let revisions = revisions();
+    let plan = ecs_plan(ECS_PLAN);
+    let sent = Sent::default();
+    let start = started(&sent);
+    let deps = deps(&[&none, &deployment, &revisions, &plan, &start]);
+
+    let answer = handle(&deps, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    let error = answer["hookDetails"]["hooklineError"].as_str().unwrap_or_default();
+    assert!(error.contains("hook_budget") && error.contains("timeoutInMinutes"), "{answer}");
+    assert_eq!(start.num_calls(), 0);
+
+    // With a day left it starts.
+    let none = no_execution();
+    let deployment = described_with_hook_expiring(hookline::execution::now_epoch() + 86_400);
+    let sent = Sent::default();
+    let start = started(&sent);
+    let deps = self::deps(&[&none, &deployment, &revisions, &plan, &start]);
+    let answer = handle(&deps, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(start.num_calls(), 1);
+}

@@ -133,6 +133,8 @@ impl Lifecycle for CodeDeploy {
             in_progress_event,
             in_progress_hook,
             in_progress_started_at,
+            // The hour counts from `in_progress_started_at`; CodeDeploy has no per-hook timeout.
+            hook_expires_at: None,
         })
     }
 

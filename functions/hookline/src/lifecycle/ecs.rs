@@ -16,7 +16,10 @@
 //! ([`EcsAnswer`]).
 
 use async_trait::async_trait;
-use aws_sdk_ecs::types::{ServiceDeployment, ServiceDeploymentStatus as EcsStatus, StopServiceDeploymentStopType};
+use aws_sdk_ecs::types::{
+    DeploymentLifecycleHookStatus, ServiceDeployment, ServiceDeploymentStatus as EcsStatus,
+    StopServiceDeploymentStopType,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -272,6 +275,15 @@ impl Lifecycle for EcsNative {
             // DescribeServiceDeployments gives no stage start time: the budget counts from
             // the first invocation (seconds later; the hook timeout is 24 hours).
             in_progress_started_at: None,
+            // `lifecycleHookDetails[].expiresAt`: when ECS takes the hook's timeout action
+            // (DescribeServiceDeployments, DeploymentLifecycleHookDetail); the earliest of the
+            // running stage's Lambda hooks still in progress.
+            hook_expires_at: deployment
+                .lifecycle_hook_details()
+                .iter()
+                .filter(|h| h.status() == Some(&DeploymentLifecycleHookStatus::InProgress))
+                .filter_map(|h| h.expires_at().map(|t| t.secs()))
+                .min(),
         })
     }
 
@@ -488,6 +500,19 @@ pub mod mocks {
                     .service_deployments(deployment(status.clone(), stage.clone()))
                     .build()
             })
+    }
+
+    /// The deployment at POST_TEST_TRAFFIC_SHIFT whose Lambda hook times out at `expires_at` (epoch seconds).
+    pub fn described_with_hook_expiring(expires_at: i64) -> Rule {
+        use aws_sdk_ecs::types::{DeploymentLifecycleHookDetail, DeploymentLifecycleHookStatus};
+        mock!(aws_sdk_ecs::Client::describe_service_deployments).then_output(move || {
+            let mut deployment = deployment(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+            deployment.lifecycle_hook_details = Some(vec![DeploymentLifecycleHookDetail::builder()
+                .status(DeploymentLifecycleHookStatus::InProgress)
+                .expires_at(aws_sdk_ecs::primitives::DateTime::from_secs(expires_at))
+                .build()]);
+            DescribeServiceDeploymentsOutput::builder().service_deployments(deployment).build()
+        })
     }
 
     pub fn revision(arn: &str, tg: &str, alternate: &str) -> ServiceRevision {

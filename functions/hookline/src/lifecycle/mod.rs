@@ -169,6 +169,9 @@ pub struct Resolved {
     /// When the controller started that event (epoch seconds), if it says: the hook's
     /// deadline counts from here, not from when the hook function got to run.
     pub in_progress_started_at: Option<i64>,
+    /// When the controller times that hook out (epoch seconds), if it says so sooner than its
+    /// general limit: an ECS hook's `timeoutConfiguration` may be shorter than 24 hours.
+    pub hook_expires_at: Option<i64>,
 }
 
 /// The deployment controller, seen from hookline.
