@@ -90,6 +90,12 @@ CELLS = {
         "permanent": (("after", "Finalize"), [dict(DENIED, service="states", operation="StartExecution")],
                       "rollback"),
     },
+    # post-traffic's plan read (hook's only ssm:GetParameter after the canary's): production's route
+    # is unknown, so hook leaves the hook unreported and the dead-letter consumer restores and reports
+    "PostHookPlan (hook)": {
+        "permanent": (("after", "Finalize"), [dict(DENIED, service="ssm", operation="GetParameter")],
+                      "rollback"),
+    },
     "Rollback (rollback)": {
         # a permanent ModifyListener error sends ShiftWeight to Rollback, whose first invoke crashes:
         # its Retry gets through, the hook is reported Failed once

@@ -11,13 +11,17 @@
 //! answers this `LifecycleEventHookExecutionId` means "already started".
 //!
 //! A `Failed` report makes CodeDeploy roll back at once, so production must be
-//! on blue 100% with no cohort rule before it lands. When the invocation got as
-//! far as knowing where production lives (the plan named the route) it restores
-//! that route first, as every other path does: at AfterAllowTraffic,
-//! CodeDeploy's AllowTraffic has already put production on green, and a failed
-//! StartExecution then must not leave it there while the hook is answered. If
-//! the restore fails, the hook is not reported: the error makes Lambda retry,
-//! then the dead-letter queue's consumer (`rollback`) restores and reports.
+//! on blue 100% with no cohort rule before it lands. `hook` answers `Failed`
+//! itself only from established facts: no execution serves the event in
+//! progress and this is its id, and either production is untouched (the event
+//! is BeforeAllowTraffic, or one hookline does not serve) or the plan named
+//! production's route and `hook` restored it first. At AfterAllowTraffic,
+//! CodeDeploy's AllowTraffic has already put production on green, so a failure
+//! before the route is known (a throttled GetDeploymentTarget, an SSM error), or
+//! a failed restore, leaves the hook unreported: the error makes Lambda retry
+//! the whole invocation (a transient fault then usually starts the execution),
+//! then the dead-letter queue's consumer (`rollback`) checks the same facts,
+//! restores and reports.
 
 use std::sync::Arc;
 
@@ -120,8 +124,8 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
     let Invocation { deployment_id, execution_id } = CodeDeploy::invocation(event)?;
     let span = info_span!("hook", deployment_id = %deployment_id);
     async {
-        let mut routed = None;
-        match start(deps, &deployment_id, &execution_id, &mut routed).await {
+        let mut established = Established::default();
+        match start(deps, &deployment_id, &execution_id, &mut established).await {
             Ok(Started::Execution(out)) => {
                 info!(execution_arn = %out.execution_arn, event = out.event.as_str(), already_started = out.already_started, "execution started");
                 Ok(Reply::Started(out))
@@ -161,18 +165,26 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
                     Ok(_) => {}
                     Err(status_err) => warn!(error = %status_err, "deployment status unknown; reporting Failed anyway"),
                 }
-                if let Some(ctx) = routed.as_ref() {
-                    // Blue 100%, no cohort rule, before the report makes CodeDeploy roll back.
-                    if let Err(restore_err) = deps.routers.router(ctx).restore().await {
-                        error!(error = %restore_err, "could not restore production to blue; the hook is not reported (Lambda retries, then the dead-letter consumer restores and reports)");
+                match &established {
+                    Established { event: Some(EventInProgress::Untouched), .. } => {
+                        info!("production untouched for this event (before AllowTraffic, nothing started)");
+                    }
+                    Established { event: Some(EventInProgress::AfterAllowTraffic), routed: Some(ctx) } => {
+                        // Blue 100%, no cohort rule, before the report makes CodeDeploy roll back.
+                        if let Err(restore_err) = deps.routers.router(ctx).restore().await {
+                            error!(error = %restore_err, "could not restore production to blue; the hook is not reported (Lambda retries, then the dead-letter consumer restores and reports)");
+                            return Err(err);
+                        }
+                        info!("production restored to blue 100% with no cohort rule");
+                    }
+                    Established { event: Some(EventInProgress::AfterAllowTraffic), routed: None } => {
+                        error!("AllowTraffic has moved production and its route is unknown (no plan read); the hook is not reported (Lambda retries, then the dead-letter consumer restores and reports)");
                         return Err(err);
                     }
-                    info!("production restored to blue 100% with no cohort rule");
-                } else {
-                    // Where production lives is unknown (no plan read): hookline has moved no
-                    // traffic for this event, and a restore could only guess the route, which in
-                    // rule mode would rewrite a default action other services may use.
-                    warn!("production route unknown (no plan); reporting without a restore");
+                    Established { event: None, .. } => {
+                        error!("which event is in progress, or whether an execution already serves it, is unknown; the hook is not reported (Lambda retries, then the dead-letter consumer checks, restores and reports)");
+                        return Err(err);
+                    }
                 }
                 match lifecycle.report(&deployment_id, &execution_id, HookStatus::Failed).await {
                     Ok(reported) => {
@@ -213,14 +225,26 @@ fn already_started(found: &HookExecution) -> Started {
     })
 }
 
-/// Starts (or finds) the execution. Once the plan names production's route, `routed` holds the
-/// context, so that a failure after that point can restore production before reporting.
-async fn start(
-    deps: &Deps,
-    deployment_id: &str,
-    execution_id: &str,
-    routed: &mut Option<DeploymentContext>,
-) -> Result<Started> {
+/// What an invocation established before it failed: how far `hook` may go in answering `Failed`.
+#[derive(Default)]
+struct Established {
+    /// The event in progress, once no execution serves it and this invocation carries its id.
+    event: Option<EventInProgress>,
+    /// The context with production's route, once the plan named it.
+    routed: Option<DeploymentContext>,
+}
+
+/// The event in progress, as far as production's traffic goes.
+#[derive(Clone, Copy)]
+enum EventInProgress {
+    /// BeforeAllowTraffic, or an event hookline does not serve: nobody has moved production for it.
+    Untouched,
+    /// AfterAllowTraffic: CodeDeploy's AllowTraffic has put production on green.
+    AfterAllowTraffic,
+}
+
+/// Starts (or finds) the execution, recording in `established` what a failure may rely on.
+async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established: &mut Established) -> Result<Started> {
     // First, before anything that needs the deployment still in progress: a duplicate or a
     // late retry of an invocation whose execution exists (running or ended) is done.
     let existing = hook_executions(&deps.sfn, &deps.state_machines, deployment_id).await?;
@@ -231,6 +255,10 @@ async fn start(
 
     let resolved = deps.lifecycle.resolve(deployment_id, Some(execution_id)).await?;
     let mut context = resolved.context;
+    if resolved.in_progress_hook.is_none() {
+        // Not an event hookline serves: it started nothing and moved no traffic for it.
+        established.event = Some(EventInProgress::Untouched);
+    }
     let event = resolved.in_progress_hook.ok_or_else(|| {
         Error::invalid(
             "lifecycle event",
@@ -247,11 +275,26 @@ async fn start(
     if let Some(other) = existing.into_iter().find(|e| e.event == event) {
         return Ok(Started::EventServedByAnother(other));
     }
+    established.event = Some(match event {
+        HookEvent::BeforeAllowTraffic => EventInProgress::Untouched,
+        HookEvent::AfterAllowTraffic => EventInProgress::AfterAllowTraffic,
+    });
     context.hook = Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: execution_id.to_string() });
 
-    let plan = load_plan(deps, &context.application, &context.deployment_group).await?;
+    let text = load_plan_text(deps, &context.application, &context.deployment_group).await?;
+    let plan = match Plan::parse(&text) {
+        Ok(plan) => plan,
+        Err(problems) => {
+            // A plan that no longer validates still says where production lives (as rollback reads it).
+            if let Ok(rule) = Plan::production_rule_of(&text) {
+                context.set_production_rule(rule);
+                established.routed = Some(context);
+            }
+            return Err(problems.into());
+        }
+    };
     context.set_production_rule(plan.traffic.production_rule_arn.clone());
-    *routed = Some(context.clone());
+    established.routed = Some(context.clone());
 
     // The hook's hour runs from when CodeDeploy started the lifecycle event, not from when
     // this invocation got to run: queueing and Lambda's async retries spend that hour too,
@@ -308,7 +351,7 @@ async fn start(
     }
 }
 
-async fn load_plan(deps: &Deps, application: &str, group: &str) -> Result<Plan> {
+async fn load_plan_text(deps: &Deps, application: &str, group: &str) -> Result<String> {
     let name = hookline::contract::plan_parameter(&deps.plan_parameter_prefix, application, group);
     let got = deps.ssm.get_parameter().name(&name).send().await;
     let out = match got {
@@ -318,8 +361,7 @@ async fn load_plan(deps: &Deps, application: &str, group: &str) -> Result<Plan> 
         }
         Err(e) => return Err(e).aws("GetParameter"),
     };
-    let text = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-    Ok(Plan::parse(text)?)
+    Ok(out.parameter().and_then(|p| p.value()).unwrap_or_default().to_string())
 }
 
 #[cfg(test)]

@@ -447,7 +447,10 @@ async fn an_unknown_id_for_an_event_already_served_starts_nothing_and_reports_no
 }
 
 #[tokio::test]
-async fn a_failing_execution_lookup_reports_failed() {
+async fn a_failing_execution_lookup_is_left_unreported_for_lambda_to_retry() {
+    // Whether an execution already serves this hook is unknown: a Failed report could land while
+    // that execution has production split (or after AllowTraffic moved it). The error goes back to
+    // Lambda (retries, then the dead-letter consumer, which checks the same facts).
     let reports = Sent::default();
     let (rep, start) = (report(&reports), started(&Sent::default()));
     let lookup =
@@ -455,11 +458,44 @@ async fn a_failing_execution_lookup_reports_failed() {
 
     let in_progress = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
 
-    let err = reported_failed(handle(&deps(&[&lookup, &in_progress, &start, &rep]), event()).await);
+    let err = handle(&deps(&[&lookup, &in_progress, &start, &rep]), event()).await.unwrap_err();
 
-    assert!(err.error.contains("AccessDeniedException"), "{err:?}");
-    assert_eq!(only_status(&reports), LifecycleEventStatus::Failed);
+    assert!(err.to_string().contains("AccessDeniedException"), "{err}");
+    assert_eq!(rep.num_calls(), 0, "not reported");
     assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_failure_before_the_route_is_known_after_allow_traffic_is_left_unreported() {
+    // AllowTraffic has put production on green, and without the plan hook cannot tell where
+    // production lives: no report (CodeDeploy would roll back at once with production on green).
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let live = production(0, 100, &calls);
+    let ssm_down = mock!(aws_sdk_ssm::Client::get_parameter).then_error(|| GetParameterError::generic(access_denied()));
+    let start = started(&Sent::default());
+    let more: Vec<&Rule> = [&ssm_down, &start].into_iter().chain(live.iter()).collect();
+
+    let err = run("AfterAllowTraffic", &more).await.unwrap_err();
+
+    assert!(err.to_string().contains("GetParameter"), "{err}");
+    let calls = calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    assert!(calls.is_empty(), "nothing changed, nothing reported: {calls:?}");
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_invalid_plan_after_allow_traffic_restores_its_route_before_reporting() {
+    // The plan no longer validates but still names the route (as rollback reads it).
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let live = production(0, 100, &calls);
+    let plan_rule = plan_parameter(r#"{"steps":[{"weight":10}],"hook_budget":"2h"}"#);
+    let more: Vec<&Rule> = [&plan_rule].into_iter().chain(live.iter()).collect();
+
+    let failed = reported_failed(run("AfterAllowTraffic", &more).await);
+
+    assert_eq!(failed.error_type, "InvalidInput", "{failed:?}");
+    let calls = calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    assert_eq!(calls, ["ModifyListener Some((100, 0))", "DeleteRule arn:cohort/1", "Report Some(Failed)"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -572,11 +608,9 @@ async fn a_failing_start_reports_failed_exactly_once() {
     let rep = report(&reports);
     let start =
         mock!(aws_sdk_sfn::Client::start_execution).then_error(|| StartExecutionError::generic(access_denied()));
-    // Before AllowTraffic production is already on blue: the restore reads and changes nothing.
-    let [rules, tags] = cohort_rules(&[]);
-    let blue = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_listeners).then_output(|| listener(100, 0));
 
-    let err = reported_failed(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep, &blue, &rules, &tags]).await);
+    // Before AllowTraffic nobody has moved production: reported at once, no listener call (none mocked).
+    let err = reported_failed(run("BeforeAllowTraffic", &[&plan_rule, &start, &rep]).await);
 
     assert_eq!(err.error_type, "AwsPermanent", "{err:?}");
     assert!(err.error.contains("AccessDeniedException"), "{err:?}");
