@@ -25,10 +25,11 @@ PLAN_PARAMETER = "/hookline/ecs/demo/api"
 HEALTH_INTERVAL_S = 1
 
 
-def ecs_plan(sb, steps, interval=f"{HEALTH_INTERVAL_S}s", post_bake="1s"):
-    """A plan with second-scale timings gating on ``api-5xx`` and the test listener's health."""
+def ecs_plan(sb, steps, interval=f"{HEALTH_INTERVAL_S}s", post_bake="1s", budget="3h"):
+    """A plan with second-scale timings gating on ``api-5xx`` and the test listener's health, and an
+    hours-long budget (ECS mode; it fits the sandbox hook's 4 h timeout, see the ``api`` fixture)."""
     url = sb.endpoint.rstrip("/") + "/_sandbox/alb/demo-api/8080/health"
-    return {"steps": steps, "post_traffic": {"bake": post_bake}, "hook_budget": "10m",
+    return {"steps": steps, "post_traffic": {"bake": post_bake}, "hook_budget": budget,
             "health": {"interval": interval, "alarms": ["api-5xx"], "ready_timeout": "30s",
                        "http": [{"url": url, "expect_status": 200, "timeout": "2s"}]}}
 
@@ -168,11 +169,11 @@ class RulePoller:
 
 @pytest.fixture
 def api(sb):
-    """The ``api`` service: ECS minutes of 1 s (bakeTimeInMinutes=1, and a hook's default 1440-minute
-    timeout is 24 min: plans here keep a 10m budget, which the hook checks against the hook's
+    """The ``api`` service: ECS minutes of 10 s (bakeTimeInMinutes=1 bakes 10 s, and a hook's default
+    1440-minute timeout is 4 h, so plans here may budget 3 h, which the hook checks against the hook's
     ``expiresAt``), its alarm OK, its plan restored after."""
     old = sb._ctl("GET", "/config")
-    sb.config(ecs_minute_s=1, ecs_callback_scale=1.0)
+    sb.config(ecs_minute_s=10, ecs_callback_scale=1.0)
     ssm = sb.client("ssm")
     plan_before = ssm.get_parameter(Name=PLAN_PARAMETER)["Parameter"]["Value"]
     a = Api(sb)
@@ -214,7 +215,7 @@ def hook_answers(api, arn, stage):
 
 
 def test_canary_10_approval_50_100_on_the_production_rule(sb, api):
-    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "2s"}, {"approval": {"timeout": "5m"}},
+    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "2s"}, {"approval": {"timeout": "2h"}},
                                {"weight": 50, "bake": "2s"}, {"weight": 100, "bake": "1s"}]))
     with RulePoller(api) as poll:
         arn = api.deploy("example/api:canary-ok")
@@ -247,7 +248,7 @@ def test_canary_10_approval_50_100_on_the_production_rule(sb, api):
 
 @pytest.mark.parametrize("cause", ["alarm", "reject"])
 def test_alarm_or_reject_restores_blue_before_the_hook_answers_failed(sb, api, cause):
-    steps = [{"weight": 10, "bake": "30s" if cause == "alarm" else "1s"}, {"approval": {"timeout": "5m"}},
+    steps = [{"weight": 10, "bake": "30s" if cause == "alarm" else "1s"}, {"approval": {"timeout": "2h"}},
              {"weight": 100}]
     put_plan(sb, ecs_plan(sb, steps))
     if cause == "reject":
@@ -325,10 +326,10 @@ def test_ecs_rollback_mid_bake_restores_blue_within_one_health_interval(sb, api,
 
 
 def test_a_budget_beyond_the_hooks_timeout_is_refused_before_anything_moves(sb, api):
-    """With ECS minutes of 1 s the hook's default timeoutInMinutes (1440) ends it after 24 min: a 30m
-    budget cannot fit, so the hook answers FAILED at once, starting nothing (ECS would otherwise roll
-    back mid-canary, undoing only its own shifts)."""
-    put_plan(sb, dict(ecs_plan(sb, [{"weight": 10, "bake": "1s"}, {"weight": 100}]), hook_budget="30m"))
+    """With ECS minutes of 10 s the hook's default timeoutInMinutes (1440) ends it after 4 h: a 4h
+    budget (plus the rollback reserve) cannot fit, so the hook answers FAILED at once, starting nothing
+    (ECS would otherwise roll back mid-canary, undoing only its own shifts)."""
+    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "1s"}, {"weight": 100}], budget="4h"))
     with RulePoller(api) as poll:
         arn = api.deploy("example/api:v-too-long")
         blue, green = api.sides(arn)
