@@ -161,7 +161,7 @@ def test_resources_are_checked_with_aws_error_shapes(enforced):
     elb = as_function(enforced, "finalize", "elbv2")
     r = denied(lambda: elb.delete_rule(RuleArn=listener))
     assert r["Error"]["Code"] == "AccessDenied" and r["ResponseMetadata"]["HTTPStatusCode"] == 403
-    r = denied(lambda: as_function(enforced, "hook", "elbv2").describe_tags(ResourceArns=[rule_arn]))
+    r = denied(lambda: as_function(enforced, "validate-health", "elbv2").describe_tags(ResourceArns=[rule_arn]))
     assert "elasticloadbalancing:DescribeTags" in r["Error"]["Message"]
     as_function(enforced, "finalize", "elbv2").describe_tags(ResourceArns=[listener])   # granted (item 1)
     # CodeDeploy simulator (JSON 1.1): AccessDeniedException.
