@@ -6,7 +6,10 @@
 #   3. deploy v2: watch the live timeline, approve the approval step with `hookline approve`
 #   4. deploy a bad v3: the app-traffic loop puts web-5xx into ALARM once v3 takes traffic,
 #      the bake gate fails and hookline rolls back to blue 100%
-#   5. summary (hookline history, final weights), then stop the sandbox (also on Ctrl-C/failure)
+#   5. ECS-native mode (no CodeDeploy): `aws ecs update-service` on the `api` service; ECS calls the
+#      hook at POST_TEST_TRAFFIC_SHIFT, hookline moves the production listener rule 10% -> approval ->
+#      50% -> 100% and answers ECS IN_PROGRESS until done; same CLI, addressed by --cluster/--service
+#   6. summary (hookline history, final weights), then stop the sandbox (also on Ctrl-C/failure)
 #
 # Ports and state directory follow up.sh: SANDBOX_PORT (4566), SANDBOX_MOTO_PORT,
 # SANDBOX_LAMBDA_PORT, SANDBOX_STATE. Needs `make build venv` first (make demo does it).
@@ -133,22 +136,51 @@ V3_RC=0
 watch_and_approve "$V3" || V3_RC=$?
 echo "hookline watch exited $V3_RC (1 = Failed: rolled back)"
 
-bold "5. summary"
+bold "5. ECS-native: the same plan format on Amazon ECS's own blue/green controller (service api, no CodeDeploy)"
+show "$HOOKLINE" plan validate --controller ecs tests/demo/ecs-plan.yaml
+show "$HOOKLINE" plan push tests/demo/ecs-plan.yaml --cluster demo --service api
+# One sandbox minute of ECS time per second: bakeTimeInMinutes=1 bakes 1 s, the hook timeout
+# (1440 minutes) is 24 min, which the plan's 10m hook budget plus the rollback reserve fits.
+API_TD=$(SBPY="sb.config(ecs_minute_s=1); sb.set_alarm('api-5xx', 'OK')
+td = sb.client('ecs').register_task_definition(family='api', networkMode='awsvpc', requiresCompatibilities=['FARGATE'],
+    cpu='256', memory='512', containerDefinitions=[{'name': 'api', 'image': 'example/api:v2', 'essential': True,
+    'portMappings': [{'containerPort': 80}]}])['taskDefinition']
+print(td['family'] + ':' + str(td['revision']))" sbpy)
+echo "registered task definition $API_TD (example/api:v2)"
+echo "$ aws ecs update-service --cluster demo --service api --task-definition $API_TD"
+SBPY="sb.client('ecs').update_service(cluster='demo', service='api', taskDefinition='$API_TD')" sbpy
+API=$(SBPY="print(sb.client('ecs').list_service_deployments(cluster='demo', service='api')['serviceDeployments'][0]['serviceDeploymentArn'])" sbpy)
+echo "ECS service deployment $API (ECS invokes hookline's hook at POST_TEST_TRAFFIC_SHIFT)"
+echo "$ hookline watch --cluster demo --service api"
+API_RC=0
+watch_and_approve "$API" || API_RC=$?
+echo "hookline watch exited $API_RC (0 = SUCCESSFUL)"
+show "$HOOKLINE" history --cluster demo --service api --limit 1
+
+bold "6. summary"
 show "$HOOKLINE" history --application web --group web-prod --limit 3
 echo
 SBPY="w = sb.listener_weights(80, include_zero=False)
 status, body = sb.alb(80, '/')
 print('production listener :80 now:', ', '.join(f'{k} {v}%' for k, v in w.items()), '-> serving', body.get('image'), '(HTTP', str(status) + ')')
 print('alarm web-5xx:', sb.alarm_state('web-5xx'))
+rule = sb.client('ecs').describe_services(cluster='demo', services=['api'])['services'][0]['loadBalancers'][0]['advancedConfiguration']['productionListenerRule']
+fwd = [a for a in sb.client('elbv2').describe_rules(RuleArns=[rule])['Rules'][0]['Actions'] if a['Type'] == 'forward'][0]
+groups = (fwd.get('ForwardConfig') or {}).get('TargetGroups') or [{'TargetGroupArn': fwd['TargetGroupArn'], 'Weight': 1}]
+total = sum(g.get('Weight', 1) for g in groups) or 1
+print('ECS api production rule now:', ', '.join(g['TargetGroupArn'].split('/')[1] + ' ' + str(round(100 * g.get('Weight', 1) / total)) + '%' for g in groups))
 sb.traffic(False)" sbpy
 echo
 printf '%-12s %-22s %-10s %s\n' DEPLOYMENT IMAGE OUTCOME "WATCH EXIT"
 printf '%-12s %-22s %-10s %s\n' "$V2" example/web:v2 "$(SBPY="print(sb.status('$V2'))" sbpy)" "$V2_RC"
 printf '%-12s %-22s %-10s %s\n' "$V3" example/web:v3-bad "$(SBPY="print(sb.status('$V3'))" sbpy)" "$V3_RC"
-if [ "$V2_RC" != 0 ] || [ "$V3_RC" != 1 ]; then
-    echo "demo: unexpected outcome (wanted v2 Succeeded, v3 Failed)" >&2
+API_STATUS=$(SBPY="print(sb.client('ecs').describe_service_deployments(serviceDeploymentArns=['$API'])['serviceDeployments'][0]['status'])" sbpy)
+printf '%-12s %-22s %-10s %s\n' "${API##*/}" example/api:v2 "$API_STATUS" "$API_RC"
+if [ "$V2_RC" != 0 ] || [ "$V3_RC" != 1 ] || [ "$API_RC" != 0 ] || [ "$API_STATUS" != SUCCESSFUL ]; then
+    echo "demo: unexpected outcome (wanted v2 Succeeded, v3 Failed, api v2 SUCCESSFUL)" >&2
     exit 1
 fi
 echo
-echo "demo done: v2 rolled out through the canary, v3 was caught by its alarm and rolled back."
+echo "demo done: v2 rolled out through the canary, v3 was caught by its alarm and rolled back,"
+echo "and api v2 rolled out through the same kind of plan under ECS's own blue/green controller."
 [ -z "$DASHBOARD_URL" ] || echo "(the dashboard at $DASHBOARD_URL stops with the demo)"
