@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
 .PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
-        check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge chaos iam-mutation
+        check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge chaos chaos-ecs iam-mutation
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
@@ -18,6 +18,7 @@ help:
 	@echo "make package       build the six Lambda zips"
 	@echo "make iam-mutation  remove each IAM statement in turn, show the tests fail (IAM_MUTATION_ARGS=--e2e)"
 	@echo "make chaos         randomized fault schedules (CHAOS_RUNS=300, CHAOS_SEED, CHAOS_ONLY=<index>)"
+	@echo "make chaos-ecs     the same in ECS-native mode (CHAOS_ECS_RUNS=50, CHAOS_SEED, CHAOS_ONLY=<index>)"
 	@echo "make bench         regenerate BENCHMARKS.md (cold start, memory, zip size, orchestration cost)"
 	@echo "make bench-judge   judging cost, 1,000 vs 1,000 samples: hookline's judge against scipy (also run by make bench)"
 
@@ -84,6 +85,11 @@ test: fmt-check clippy unit test-runtime-api check-statemachines check-infra che
 CHAOS_RUNS ?= 300
 chaos: build venv
 	CHAOS_RUNS=$(CHAOS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos.py
+
+# The same for ECS-native deployments of `api` (tests/e2e/test_chaos_ecs.py); `make test` plays 3.
+CHAOS_ECS_RUNS ?= 50
+chaos-ecs: build venv
+	CHAOS_ECS_RUNS=$(CHAOS_ECS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos_ecs.py
 
 # Remove each IAM statement of infra/template.yaml in turn and show the checks fail
 # (tests/iam_mutation.py; docs/deploy.md records the result). Not part of `make test`:
