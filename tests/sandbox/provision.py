@@ -24,6 +24,8 @@ Creates (or updates in place):
   POST_TEST_TRAFFIC_SHIFT and POST_PRODUCTION_TRAFFIC_SHIFT on ``hook``) behind ALB ``demo-api``
   (production :80 and test :8080, one ECS-managed rule each), target groups ``api-blue`` /
   ``api-green``, alarm ``api-5xx``, plan ``/hookline/ecs/demo/api`` (see ``provision_api``).
+- ``SANDBOX_SERVICES=N`` (default 1): also the services ``web-2`` .. ``web-N``, each a copy of ``web``
+  with its own ALB, target groups, CodeDeploy application/group, alarm and plan (``service_names``).
 Prints a JSON summary (ARNs) and writes it to ``.sandbox/provision.json``.
 """
 import argparse
@@ -126,8 +128,49 @@ def ensure_role(iam):
                 "Service": ["states.amazonaws.com", "lambda.amazonaws.com", "codedeploy.amazonaws.com"]}}]}))
 
 
-def provision_demo(c, plan, termination_wait_minutes=1):
+def service_names(index=1):
+    """The names of the demo service number ``index`` (1-based) of a fleet (``SANDBOX_SERVICES``).
+    Service 1 is today's ``web`` exactly (every test depends on these names); service k >= 2 is
+    ``web-k`` with its own ALB ``demo-web-k``, target groups ``web-k-blue`` / ``web-k-green``, task
+    definition family ``web-k`` (container ``web``), CodeDeploy application ``web-k`` / group
+    ``web-k-prod``, alarm ``web-k-5xx`` and plan ``/hookline/web-k/web-k-prod``."""
+    if not isinstance(index, int) or isinstance(index, bool) or index < 1:
+        raise ValueError(f"service index: expected an integer >= 1, got {index!r}")
+    svc = "web" if index == 1 else f"web-{index}"
+    return {"service": svc, "family": svc, "container": "web",
+            "load_balancer": "demo" if index == 1 else f"demo-{svc}", "blue": f"{svc}-blue", "green": f"{svc}-green", "application": svc, "deployment_group": f"{svc}-prod",
+            "alarm": f"{svc}-5xx", "plan_parameter": f"/hookline/{svc}/{svc}-prod"}
+
+
+def fleet_size(env=None):
+    """How many demo services to provision: ``SANDBOX_SERVICES`` (default 1 = ``web`` only)."""
+    raw = (os.environ if env is None else env).get("SANDBOX_SERVICES", "1").strip() or "1"
+    try:
+        n = int(raw)
+    except ValueError:
+        raise SystemExit(f"SANDBOX_SERVICES: expected an integer >= 1, got {raw!r}") from None
+    if n < 1:
+        raise SystemExit(f"SANDBOX_SERVICES: expected an integer >= 1, got {raw!r}")
+    return n
+
+
+def fleet_plan(plan, names):
+    """``plan`` (the demo's, written for ``web``) retargeted at service ``names``: its alarm list names
+    the service's own alarm. The HTTP gate probes the sandbox ALB by port, which every fleet ALB shares,
+    so it is dropped for k >= 2 (a 404 from another ALB's listener would fail the gate)."""
+    if names["service"] == "web":
+        return plan
+    out = json.loads(json.dumps(plan))
+    health = out.get("health") or {}
+    if "alarms" in health:
+        health["alarms"] = [names["alarm"] if a == "web-5xx" else a for a in health["alarms"]]
+    health.pop("http", None)
+    return out
+
+
+def provision_demo(c, plan, termination_wait_minutes=1, index=1):
     ec2, ecs, elb, cw, ssm, cd = c["ec2"], c["ecs"], c["elbv2"], c["cloudwatch"], c["ssm"], c["codedeploy"]
+    n = service_names(index)
     vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(
         Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"])[:2]
@@ -135,12 +178,12 @@ def provision_demo(c, plan, termination_wait_minutes=1):
                                                {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
     # ALB + target groups + listeners
     try:
-        lb = elb.describe_load_balancers(Names=["demo"])["LoadBalancers"][0]
+        lb = elb.describe_load_balancers(Names=[n["load_balancer"]])["LoadBalancers"][0]
     except elb.exceptions.LoadBalancerNotFoundException:
-        lb = elb.create_load_balancer(Name="demo", Subnets=subnets, SecurityGroups=[sg], Scheme="internal",
+        lb = elb.create_load_balancer(Name=n["load_balancer"], Subnets=subnets, SecurityGroups=[sg], Scheme="internal",
                                       Type="application")["LoadBalancers"][0]
     tgs = {}
-    for name in ("web-blue", "web-green"):
+    for name in (n["blue"], n["green"]):
         try:
             tgs[name] = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
         except elb.exceptions.TargetGroupNotFoundException:
@@ -152,44 +195,44 @@ def provision_demo(c, plan, termination_wait_minutes=1):
         if port not in listeners:
             listeners[port] = elb.create_listener(
                 LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port,
-                DefaultActions=[{"Type": "forward", "TargetGroupArn": tgs["web-blue"]}])["Listeners"][0]["ListenerArn"]
+                DefaultActions=[{"Type": "forward", "TargetGroupArn": tgs[n["blue"]]}])["Listeners"][0]["ListenerArn"]
     # ECS
     ecs.create_cluster(clusterName="demo")
-    svc = ecs.describe_services(cluster="demo", services=["web"])["services"]
+    svc = ecs.describe_services(cluster="demo", services=[n["service"]])["services"]
     svc = svc[0] if svc and svc[0]["status"] == "ACTIVE" else None
     net = {"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg], "assignPublicIp": "DISABLED"}}
     if svc is None:
         td = ecs.register_task_definition(
-            family="web", networkMode="bridge", requiresCompatibilities=["EC2"],
-            containerDefinitions=[{"name": "web", "image": "example/web:v1", "memory": 256, "cpu": 128,
+            family=n["family"], networkMode="bridge", requiresCompatibilities=["EC2"],
+            containerDefinitions=[{"name": n["container"], "image": "example/web:v1", "memory": 256, "cpu": 128,
                                    "essential": True, "portMappings": [{"containerPort": 80, "hostPort": 0,
                                                                         "protocol": "tcp"}]}]
         )["taskDefinition"]["taskDefinitionArn"]
-        lbs = [{"targetGroupArn": tgs["web-blue"], "containerName": "web", "containerPort": 80}]
-        svc = ecs.create_service(cluster="demo", serviceName="web", taskDefinition=td, desiredCount=2,
+        lbs = [{"targetGroupArn": tgs[n["blue"]], "containerName": n["container"], "containerPort": 80}]
+        svc = ecs.create_service(cluster="demo", serviceName=n["service"], taskDefinition=td, desiredCount=2,
                                  deploymentController={"type": "CODE_DEPLOY"}, loadBalancers=lbs,
                                  launchType="FARGATE", networkConfiguration=net)["service"]
-        ts = ecs.create_task_set(cluster="demo", service="web", taskDefinition=td, loadBalancers=lbs,
+        ts = ecs.create_task_set(cluster="demo", service=n["service"], taskDefinition=td, loadBalancers=lbs,
                                  launchType="FARGATE", networkConfiguration=net, externalId="sandbox-initial",
                                  scale={"unit": "PERCENT", "value": 100.0})["taskSet"]
-        ecs.update_service_primary_task_set(cluster="demo", service="web", primaryTaskSet=ts["taskSetArn"])
-        elb.register_targets(TargetGroupArn=tgs["web-blue"], Targets=[{"Id": "10.0.0.10", "Port": 80},
+        ecs.update_service_primary_task_set(cluster="demo", service=n["service"], primaryTaskSet=ts["taskSetArn"])
+        elb.register_targets(TargetGroupArn=tgs[n["blue"]], Targets=[{"Id": "10.0.0.10", "Port": 80},
                                                                        {"Id": "10.0.0.11", "Port": 80}])
     # CloudWatch alarm
-    cw.put_metric_alarm(AlarmName="web-5xx", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+    cw.put_metric_alarm(AlarmName=n["alarm"], MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
                         Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5,
                         ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
                         Dimensions=[{"Name": "LoadBalancer", "Value": lb["LoadBalancerArn"].split(":loadbalancer/")[1]}])
-    cw.set_alarm_state(AlarmName="web-5xx", StateValue="OK", StateReason="sandbox provisioning")
+    cw.set_alarm_state(AlarmName=n["alarm"], StateValue="OK", StateReason="sandbox provisioning")
     # plan
-    ssm.put_parameter(Name="/hookline/web/web-prod", Type="String", Overwrite=True, Value=json.dumps(plan, indent=2))
+    ssm.put_parameter(Name=n["plan_parameter"], Type="String", Overwrite=True, Value=json.dumps(plan, indent=2))
     # CodeDeploy
     try:
-        cd.create_application(applicationName="web", computePlatform="ECS")
+        cd.create_application(applicationName=n["application"], computePlatform="ECS")
     except cd.exceptions.ApplicationAlreadyExistsException:
         pass
     group = dict(
-        applicationName="web", deploymentGroupName="web-prod", serviceRoleArn=ROLE_ARN,
+        applicationName=n["application"], deploymentGroupName=n["deployment_group"], serviceRoleArn=ROLE_ARN,
         deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
         deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
         blueGreenDeploymentConfiguration={
@@ -198,9 +241,9 @@ def provision_demo(c, plan, termination_wait_minutes=1):
             "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0}},
         autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]},
         alarmConfiguration={"enabled": False, "ignorePollAlarmFailure": False, "alarms": []},
-        ecsServices=[{"serviceName": "web", "clusterName": "demo"}],
+        ecsServices=[{"serviceName": n["service"], "clusterName": "demo"}],
         loadBalancerInfo={"targetGroupPairInfoList": [{
-            "targetGroups": [{"name": "web-blue"}, {"name": "web-green"}],
+            "targetGroups": [{"name": n["blue"]}, {"name": n["green"]}],
             "prodTrafficRoute": {"listenerArns": [listeners[80]]},
             "testTrafficRoute": {"listenerArns": [listeners[8080]]}}]},
     )
@@ -208,7 +251,7 @@ def provision_demo(c, plan, termination_wait_minutes=1):
         cd.create_deployment_group(**group)
     except cd.exceptions.DeploymentGroupAlreadyExistsException:
         pass
-    svc = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    svc = ecs.describe_services(cluster="demo", services=[n["service"]])["services"][0]
     return {"load_balancer_arn": lb["LoadBalancerArn"], "prod_listener_arn": listeners[80],
             "test_listener_arn": listeners[8080], "target_groups": tgs, "service_arn": svc["serviceArn"],
             "task_definition": svc["taskDefinition"], "subnets": subnets, "security_group": sg}
@@ -439,7 +482,7 @@ def provision_lambda_queues(c):
     return out
 
 
-def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, termination_wait_minutes=1):
+def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, termination_wait_minutes=1, services=1):
     c = clients(endpoint)
     ensure_role(c["iam"])
     # The template's roles and each function's credentials (tests/sandbox/iam.py), while moto's
@@ -459,6 +502,11 @@ def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, terminat
     # The ECS-native demo app (issue 11 part C): deployments run in the router's ECS simulator.
     api_plan = json.loads(json.dumps(API_PLAN).replace("http://127.0.0.1:4566", endpoint.rstrip("/")))
     demo["api"] = provision_api(c, demo, api_plan)
+    # A fleet (SANDBOX_SERVICES=N, benches/fleet.py): services web-2 .. web-N, each with its own ALB.
+    demo["fleet"] = {}
+    for index in range(2, services + 1):
+        names = service_names(index)
+        demo["fleet"][names["service"]] = provision_demo(c, fleet_plan(plan, names), termination_wait_minutes, index)
     queues = provision_lambda_queues(c)
     return {"endpoint": endpoint, "approval_topic_arn": topic, "state_machines": sms,
             "functions": {f: function_arn(f) for f in FUNCTIONS}, "role_arn": ROLE_ARN, "demo": demo,
@@ -470,7 +518,7 @@ def main():
     ap.add_argument("--endpoint", default=os.environ.get("SANDBOX_ENDPOINT", "http://127.0.0.1:4566"))
     ap.add_argument("--out", default=os.path.join(ROOT, ".sandbox", "provision.json"))
     a = ap.parse_args()
-    out = provision(a.endpoint)
+    out = provision(a.endpoint, services=fleet_size())
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(out, f, indent=2)

@@ -99,6 +99,7 @@ start router "$VENV/bin/python" "$ROOT/tests/sandbox/router.py" --port "$PORT" \
 wait_for router 30 curl -sf "$ENDPOINT/_sandbox/health"
 
 # 4. provision (idempotent), then zero the call counters.
+# 4a. SANDBOX_SERVICES=N (default 1) also provisions the demo services web-2 .. web-N (provision.py).
 "$VENV/bin/python" "$ROOT/tests/sandbox/provision.py" --endpoint "$ENDPOINT" --out "$STATE/provision.json" >"$STATE/provision.log" 2>&1 \
   || { echo "up.sh: provisioning failed; see $STATE/provision.log" >&2; tail -30 "$STATE/provision.log" >&2; exit 1; }
 grep -i warning "$STATE/provision.log" >&2 || true
