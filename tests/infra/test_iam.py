@@ -47,6 +47,7 @@ EXPECTED = {
         "states:ListExecutions", "states:DescribeExecution", "states:StopExecution",
         "ssm:GetParameter",  # console rollback reads the plan (issue 10 item 3)
         "ecs:DescribeServiceDeployments",  # ECS-native: has the hook's stage passed? (issue 11)
+        "ecs:StopServiceDeployment",  # console rollback of an ECS-native deployment (issue 11)
         # the SQS event source mapping from HookFailureQueue polls with this role (issue 10 item 4)
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
     "RegisterTaskdefRole": {

@@ -320,7 +320,11 @@ def resources_for(action, params, lookup_deployment=None):
             # Passing a task or execution role is authorized as iam:PassRole on that role (IAM user
             # guide, "Granting a user permissions to pass a role to an AWS service").
             roles = [p[k] for k in ("taskRoleArn", "executionRoleArn") if p.get(k)]
-            return star + [("iam:PassRole", r, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}) for r in roles]
+            # The task-definition resource type (Service Authorization Reference, Amazon ECS): the new
+            # revision of the request's family, whatever number it gets.
+            family = _arn("ecs", f"task-definition/{p.get('family', '*')}:*")
+            return [(action, family, None)] + [("iam:PassRole", r, {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+                                                for r in roles]
         return star   # DescribeTaskDefinition: no resource type
     if svc == "cloudwatch" and op == "DescribeAlarms":
         names = p.get("AlarmNames") or ["*"]
