@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
 .PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
-        check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge chaos chaos-ecs iam-mutation
+        check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge bench-fleet chaos chaos-ecs iam-mutation
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
@@ -21,6 +21,7 @@ help:
 	@echo "make chaos-ecs     the same in ECS-native mode (CHAOS_ECS_RUNS=50, CHAOS_SEED, CHAOS_ONLY=<index>)"
 	@echo "make bench         regenerate BENCHMARKS.md (cold start, memory, zip size, orchestration cost)"
 	@echo "make bench-judge   judging cost, 1,000 vs 1,000 samples: hookline's judge against scipy (also run by make bench)"
+	@echo "make bench-fleet   25 canaries at once: calls per API, the fleet ceiling per quota, history cost (BENCHMARKS.md)"
 
 # Sandbox and end-to-end tools (moto, cargo-lambda, boto3, pytest), pinned.
 $(VENV)/.installed: tests/requirements.txt
@@ -122,3 +123,9 @@ bench: build-release venv
 # rounds, a table on stdout and benches/results/judge.json (benches/judge.py). Seconds, no sandbox.
 bench-judge: venv
 	$(PY) benches/judge.py
+
+# Fleet scale and orchestration cost (issue 13 goals 3-4): 25 services, 25 canaries at once in a
+# sandbox of its own (ports 4820/4821/9220, /tmp/sbx-fleet) -> its section of BENCHMARKS.md
+# (benches/fleet.py). Not part of `make test` nor `make bench`; never fails on a number.
+bench-fleet: venv
+	$(PY) benches/fleet.py

@@ -432,7 +432,7 @@ def main():
 
     (BENCH / "results").mkdir(exist_ok=True)
     (BENCH / "results" / "latest.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
-    out_path.write_text(render(results))
+    out_path.write_text(keep_fleet_section(render(results), out_path))
     log(f"wrote {out_path} in {results['bench_seconds']:.0f}s")
 
 
@@ -488,6 +488,17 @@ def fmt_stat(s, unit="", digits=1):
 
 def met(ok):
     return "✅ met" if ok else "❌ missed"
+
+
+def keep_fleet_section(text, path):
+    """`text` with the fleet section that `make bench-fleet` (benches/fleet.py) wrote between its
+    markers in `path` carried over, so a `make bench` run does not erase it."""
+    old = path.read_text() if path.exists() else ""
+    begin, end = "<!-- fleet:begin", "<!-- fleet:end -->"
+    if begin not in old or end not in old:
+        return text
+    section = old[old.index(begin):old.index(end) + len(end)]
+    return text.rstrip("\n") + "\n\n" + section + "\n"
 
 
 def render(r):
@@ -770,6 +781,7 @@ if __name__ == "__main__":
         doc["variants"] = load_variants()
         if os.environ.get("BENCH_NOTE"):
             doc.setdefault("notes", []).append(os.environ["BENCH_NOTE"])
-        (ROOT / os.environ.get("BENCH_OUT", "BENCHMARKS.md")).write_text(render(doc))
+        out_path = ROOT / os.environ.get("BENCH_OUT", "BENCHMARKS.md")
+        out_path.write_text(keep_fleet_section(render(doc), out_path))
     else:
         main()
