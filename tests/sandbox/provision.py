@@ -138,7 +138,8 @@ def service_names(index=1):
         raise ValueError(f"service index: expected an integer >= 1, got {index!r}")
     svc = "web" if index == 1 else f"web-{index}"
     return {"service": svc, "family": svc, "container": "web",
-            "load_balancer": "demo" if index == 1 else f"demo-{svc}", "blue": f"{svc}-blue", "green": f"{svc}-green", "application": svc, "deployment_group": f"{svc}-prod",
+            "load_balancer": "demo" if index == 1 else f"demo-{svc}", "blue": f"{svc}-blue",
+            "green": f"{svc}-green", "application": svc, "deployment_group": f"{svc}-prod",
             "alarm": f"{svc}-5xx", "plan_parameter": f"/hookline/{svc}/{svc}-prod"}
 
 
