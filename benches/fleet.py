@@ -96,19 +96,19 @@ QUOTAS = {
         "source": "https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html"
                   "#service-limits-api-state-throttling"},
     "monitoring.DescribeAlarms": {
-        "what": "CloudWatch DescribeAlarms", "burst": None, "sustained": 9, "checked": False,
+        "what": "CloudWatch DescribeAlarms", "burst": None, "sustained": 9, "checked": True,
+        "note": "9 TPS, adjustable; read in the page's table (an earlier revision, docs.aws.amazon.com/ja_jp)",
         "source": "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html"},
     "monitoring.GetMetricData": {
-        "what": "CloudWatch GetMetricData", "burst": None, "sustained": 50, "checked": False,
+        "what": "CloudWatch GetMetricData", "burst": None, "sustained": 50, "checked": True,
         "source": "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html"},
     "lambda.concurrency": {
         "what": "Lambda concurrent executions", "burst": None, "sustained": 1000, "checked": True,
         "source": "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"},
     "states.history": {
         "what": "Step Functions execution history events (hard quota)", "burst": None, "sustained": 25000,
-        "checked": False,
-        "source": "https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html"
-                  "#service-limits-state-machine-executions"},
+        "checked": True, "note": "'Maximum execution history size: 25,000 events' (Standard Workflows)",
+        "source": "https://docs.aws.amazon.com/step-functions/latest/dg/limits.html"},
 }
 
 
@@ -413,6 +413,10 @@ def render(doc):
         lines.append(f"| {q['what']}{' **(binding)**' if g == m['binding'] else ''} | {q['sustained']} {unit} | "
                      f"{q.get('burst') or '—'} | {m['rate'][g]:.4f} | {s:,.0f} | [{g}]({q['source']}){mark} |")
     for g, q in QUOTAS.items():
+        if q.get("sustained") is not None and g not in m["sustained"] and g != "states.history":
+            lines.append(f"| {q['what']} | {q['sustained']} /s | {q.get('burst') or '—'} | 0 | not called by this "
+                         f"plan; a `metrics` gate calls it once per check: {q['sustained'] * TARGET_INTERVAL_S:,.0f} if every "
+                         f"plan had one | [{g}]({q['source']}) |")
         if q.get("sustained") is None:
             lines.append(f"| {q['what']} | — | — | {m['rate'].get(g, 0):.4f} | not limited by a documented rate | "
                          f"[{g}]({q['source']}): {q.get('note', '')} |")
