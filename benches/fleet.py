@@ -414,9 +414,10 @@ def render(doc):
                      f"{q.get('burst') or '—'} | {m['rate'][g]:.4f} | {s:,.0f} | [{g}]({q['source']}){mark} |")
     for g, q in QUOTAS.items():
         if q.get("sustained") is not None and g not in m["sustained"] and g != "states.history":
+            if_each = q["sustained"] * TARGET_INTERVAL_S
             lines.append(f"| {q['what']} | {q['sustained']} /s | {q.get('burst') or '—'} | 0 | not called by this "
-                         f"plan; a `metrics` gate calls it once per check: {q['sustained'] * TARGET_INTERVAL_S:,.0f} if every "
-                         f"plan had one | [{g}]({q['source']}) |")
+                         f"plan; a `metrics` gate calls it once per check: {if_each:,.0f} if every plan had one "
+                         f"| [{g}]({q['source']}) |")
         if q.get("sustained") is None:
             lines.append(f"| {q['what']} | — | — | {m['rate'].get(g, 0):.4f} | not limited by a documented rate | "
                          f"[{g}]({q['source']}): {q.get('note', '')} |")
