@@ -345,7 +345,14 @@ def model(r):
     oneoff_describe = {op: k / n for op, k in r["other_calls"].items() if quota_group(op) == "elbv2.describe"}
     ceiling_no_oneoff = (QUOTAS["elbv2.describe"]["sustained"] / (per_check_describe / TARGET_INTERVAL_S)
                          if per_check_describe else None)
-    return {"oneoff_describe": oneoff_describe,
+    # Steady state inside long bakes: only the per-check calls count (one-offs amortize to nothing).
+    bake_rate = defaultdict(float)
+    for op, k in r["per_check"].items():
+        if quota_group(op):
+            bake_rate[quota_group(op)] += k / TARGET_INTERVAL_S
+    bake_ceiling = {g: QUOTAS[g]["sustained"] / v for g, v in bake_rate.items() if QUOTAS[g].get("sustained") and v}
+    bake_binding = min(bake_ceiling, key=bake_ceiling.get) if bake_ceiling else None
+    return {"bake_ceiling": bake_ceiling, "bake_binding": bake_binding, "oneoff_describe": oneoff_describe,
             "describe_ceiling_without_oneoffs": ceiling_no_oneoff, "d30_s": d30,
             "checks_per_deployment": checks_per_dep, "rate": dict(rate), "sustained": sustained,
             "binding": binding, "max_concurrent": math.floor(sustained[binding])}
@@ -421,6 +428,11 @@ def render(doc):
         if q.get("sustained") is None:
             lines.append(f"| {q['what']} | — | — | {m['rate'].get(g, 0):.4f} | not limited by a documented rate | "
                          f"[{g}]({q['source']}): {q.get('note', '')} |")
+    if m.get("bake_binding"):
+        lines += ["", "In long bakes (the steady state, one-off calls amortized away) the per-check calls alone "
+                  "allow: " + ", ".join(f"{QUOTAS[g]['what']} {v:,.0f}" for g, v in
+                                        sorted(m["bake_ceiling"].items(), key=lambda kv: kv[1]))
+                  + f" concurrent deployments at 30 s; binding: {QUOTAS[m['bake_binding']]['what']}."]
     lines += ["", f"Burst: the {n} deployments created at once peaked at "
               + ", ".join(f"{g} {v}/s" for g, v in sorted(r["group_peaks"].items()))
               + f" ({r['group_peaks'].get('elbv2.describe', 0) / n:.2f} ELBv2 Describe* calls/s per deployment at "
