@@ -165,11 +165,18 @@ impl Tracker {
             "ExecutionStarted" => {
                 self.document = e.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
                 let doc = self.document.as_ref()?;
+                // The hook as its controller names it: ECS's stages, or CodeDeploy's lifecycle events.
+                let ecs = doc.context.hook.as_ref().is_some_and(|h| h.kind == hookline::execution::HookKind::Ecs);
                 match doc.context.hook.as_ref().map(|h| h.event) {
-                    Some(hookline::execution::HookEvent::AfterAllowTraffic) => {
-                        Some("AfterAllowTraffic hook: post-traffic execution started".into())
-                    }
-                    _ => Some(format!("BeforeAllowTraffic hook: canary started, {} plan steps", doc.plan.step_count)),
+                    Some(hookline::execution::HookEvent::AfterAllowTraffic) => Some(format!(
+                        "{} hook: post-traffic execution started",
+                        if ecs { "POST_PRODUCTION_TRAFFIC_SHIFT" } else { "AfterAllowTraffic" }
+                    )),
+                    _ => Some(format!(
+                        "{} hook: canary started, {} plan steps",
+                        if ecs { "POST_TEST_TRAFFIC_SHIFT" } else { "BeforeAllowTraffic" },
+                        doc.plan.step_count
+                    )),
                 }
             }
             k if k.ends_with("StateEntered") => self.entered(e),

@@ -168,3 +168,23 @@ fn clock_and_datetime_format_utc() {
     assert_eq!(datetime(0), "1970-01-01 00:00:00Z");
     assert_eq!(clock(-5), "00:00:00");
 }
+
+#[test]
+fn an_ecs_native_execution_is_named_by_its_ecs_stage() {
+    // The same document with the hook of an ECS-native deployment: ECS's stage names, not CodeDeploy's events.
+    let mut doc: Value =
+        std::fs::read_to_string(format!("{}/tests/fixtures/canary-approved.json", env!("CARGO_MANIFEST_DIR")))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok())
+            .and_then(|v| {
+                v[0].pointer("/executionStartedEventDetails/input").and_then(Value::as_str).map(str::to_string)
+            })
+            .and_then(|i| serde_json::from_str(&i).ok())
+            .expect("ExecutionStarted input");
+    doc["context"]["hook"]["kind"] = json!("ecs");
+    let canary = Tracker::default().feed(&Event { input: Some(doc.to_string()), ..ev(1, "ExecutionStarted") });
+    assert_eq!(canary.as_deref(), Some("POST_TEST_TRAFFIC_SHIFT hook: canary started, 4 plan steps"));
+    doc["context"]["hook"]["event"] = json!("AfterAllowTraffic");
+    let post = Tracker::default().feed(&Event { input: Some(doc.to_string()), ..ev(1, "ExecutionStarted") });
+    assert_eq!(post.as_deref(), Some("POST_PRODUCTION_TRAFFIC_SHIFT hook: post-traffic execution started"));
+}
