@@ -279,7 +279,7 @@ def function_timeouts() -> dict:
 
 def rollback_reserve_seconds() -> int:
     """The reserve validate-health keeps between the health budget's end and CodeDeploy's hour."""
-    src = (ROOT / "functions" / "validate-health" / "src" / "handler.rs").read_text()
+    src = (ROOT / "functions" / "hookline" / "src" / "contract.rs").read_text()
     return int(re.search(r"ROLLBACK_RESERVE_SECONDS: u64 = (\d+);", src).group(1))
 
 
@@ -355,7 +355,7 @@ def test_weight_step_with_zero_bake_takes_at_most_8_transitions():
     path = walk(states, "NextStep",
                 {"NextStep": "NumericLessThanPath", "StepKind": '"weight"', "BakeDone": "$.health.done"},
                 stop="NextStep")
-    assert path == ["NextStep", "PickStep", "StepKind", "ShiftWeight", "Bake", "BakeDone", "Advance"]
+    assert path == ["NextStep", "PickStep", "StepKind", "ShiftWeight", "Bake", "BakeDone", "KeepJudgements", "Advance"]
     assert len(path) <= 8
 
 

@@ -32,7 +32,8 @@ CONTEXT = {
     "blue": {"target_group_arn": "arn:tg/web-blue", "target_group_name": "web-blue", "task_set_arn": None},
     "green": {"target_group_arn": "arn:tg/web-green", "target_group_name": "web-green", "task_set_arn": None},
 }
-HEALTH_OK = {"healthy": True, "done": True, "wait_seconds": 1, "checked_at": 1763776000, "checks": []}
+# A finished bake hands on the state's judgements (validate-health; the canary keeps them in $.state.judgements).
+HEALTH_OK = {"healthy": True, "done": True, "wait_seconds": 1, "checked_at": 1763776000, "checks": [], "judgements": []}
 HEALTH_WAIT = {"healthy": True, "done": False, "wait_seconds": 1, "checked_at": 1763776000, "checks": []}
 NOT_READY = {"healthy": False, "done": False, "wait_seconds": 1, "checked_at": 1763776000, "checks": []}
 
@@ -63,7 +64,7 @@ def document(*steps, event="BeforeAllowTraffic", state=None):
             "hook_budget_seconds": 3300,
             "traffic": {"production_rule_arn": None},
         },
-        "state": state or {"index": 0, "weight": 0, "started_at": 1763776000, "bake_until": None},
+        "state": state or {"index": 0, "weight": 0, "started_at": 1763776000, "bake_until": None, "judgements": []},
     }
 
 
@@ -171,26 +172,26 @@ def test_canary_happy_path(sb):
     assert vh[0] == {"gate": "ready", "context": doc["context"], "plan": doc["plan"], "state": doc["state"]}
     sw = sb.stubs.payloads("shift-weight")
     assert sw[0] == {"context": doc["context"], "state": doc["state"], "step": cohort()}
-    assert sw[1]["state"] == {"index": 1, "weight": 0, "started_at": 1763776000, "bake_until": None}
-    assert vh[2]["state"] == {"index": 1, "weight": 10, "started_at": 1763776000, "bake_until": 1763776001}
+    assert sw[1]["state"] == {"index": 1, "weight": 0, "started_at": 1763776000, "bake_until": None, "judgements": []}
+    assert vh[2]["state"] == {"index": 1, "weight": 10, "started_at": 1763776000, "bake_until": 1763776001, "judgements": []}
     assert sw[2] == {"context": doc["context"], "step": weight(100),
-                     "state": {"index": 3, "weight": 10, "started_at": 1763776000, "bake_until": None}}
+                     "state": {"index": 3, "weight": 10, "started_at": 1763776000, "bake_until": None, "judgements": []}}
     (fin,) = sb.stubs.payloads("finalize")
     assert fin == {"context": doc["context"], "plan": doc["plan"],
-                   "state": {"index": 4, "weight": 100, "started_at": 1763776000, "bake_until": None}}
+                   "state": {"index": 4, "weight": 100, "started_at": 1763776000, "bake_until": None, "judgements": []}}
     out = json.loads(d["output"])
     assert out["result"] == {"reported": "Succeeded", "already_reported": False}
     assert out["state"]["index"] == 4
 
 
-def test_weight_step_with_zero_bake_costs_seven_transitions(sb):
+def test_weight_step_with_zero_bake_costs_eight_transitions(sb):
     one = sb.run("canary", document(weight(100)))
     three = sb.run("canary", document(weight(10), weight(50), weight(100)))
     assert one["status"] == three["status"] == "SUCCEEDED"
     n1 = len(sb.entered_states(one["executionArn"]))
     n3 = len(sb.entered_states(three["executionArn"]))
     per_step = (n3 - n1) / 2
-    assert per_step == 7 <= 8, (n1, n3)
+    assert per_step == 8 <= 8, (n1, n3)  # KeepJudgements included
 
 
 @pytest.mark.parametrize("function,gate_,error", [
@@ -394,7 +395,7 @@ def test_unknown_step_kind_rolls_back(sb):
 # --- post-traffic -------------------------------------------------------------------------------
 def test_post_traffic_bakes_then_finalizes(sb):
     sb.stubs.set("validate-health", by_gate(bake=[HEALTH_WAIT, HEALTH_WAIT, HEALTH_OK]))
-    state = {"index": 0, "weight": 100, "started_at": 1763776000, "bake_until": 1763776001}
+    state = {"index": 0, "weight": 100, "started_at": 1763776000, "bake_until": 1763776001, "judgements": []}
     doc = document(weight(10), event="AfterAllowTraffic", state=state)
     d = sb.run("post-traffic", doc)
     assert d["status"] == "SUCCEEDED", d
@@ -467,7 +468,8 @@ def test_rollback_machine(sb):
 
 def judged(action, approval_step=None):
     """A finished bake whose canary judgement (docs/judge.md) left the decision to an operator."""
-    out = {**HEALTH_OK, "judgement": {"step": 0, "weight": 10, "outcome": "Marginal", "action": action}}
+    judgement = {"step": 0, "weight": 10, "outcome": "Marginal", "action": action}
+    out = {**HEALTH_OK, "judgement": judgement, "judgements": [judgement]}
     if approval_step is not None:
         out["approval"] = approval_step
     return out
@@ -500,3 +502,26 @@ def test_a_judgement_without_approval_advances_as_before(sb):
     d = sb.run("canary", document(weight(10, bake=1), weight(100)))
     assert d["status"] == "SUCCEEDED", d
     assert sb.stubs.names().count("shift-weight") == 2
+
+
+def test_every_judgement_ends_in_the_execution_output(sb):
+    """The judgements of judged steps (validate-health appends each to the state's) are kept in
+    $.state.judgements through Advance and the judgement's approval, so the output holds them all."""
+    first = {"step": 0, "weight": 10, "outcome": "Pass", "action": "continue"}
+    second = {"step": 1, "weight": 50, "outcome": "Marginal", "action": "approval"}
+
+    def bake(payload, n):
+        held = payload["state"]["judgements"]
+        if payload["state"]["index"] == 0:
+            return {**HEALTH_OK, "judgement": first, "judgements": held + [first]}
+        if payload["state"]["index"] == 1:
+            return {**HEALTH_OK, "judgement": second, "judgements": held + [second], "approval": approval(timeout=600)}
+        return {**HEALTH_OK, "judgements": held}
+
+    sb.stubs.set("validate-health", gate(lambda p, n: bake(p, n) if p["gate"] == "bake" else HEALTH_OK))
+    arn = sb.start("canary", document(weight(10, bake=1), weight(50, bake=1), weight(100)))
+    token, _ = sb.wait_for_token(arn)
+    sb.sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": "bob"}))
+    d = sb.wait(arn)
+    assert d["status"] == "SUCCEEDED", d
+    assert json.loads(d["output"])["state"]["judgements"] == [first, second]

@@ -175,13 +175,16 @@ async fn start(deps: &Deps, invocation: &EcsInvocation, event: HookEvent, machin
     }
     let now = now_epoch();
     let state = match event {
-        HookEvent::BeforeAllowTraffic => RolloutState { index: 0, weight: 0, started_at: now, bake_until: None },
+        HookEvent::BeforeAllowTraffic => {
+            RolloutState { index: 0, weight: 0, started_at: now, bake_until: None, judgements: Vec::new() }
+        }
         // Production is on green 100% since PRODUCTION_TRAFFIC_SHIFT: bake from now.
         HookEvent::AfterAllowTraffic => RolloutState {
             index: 0,
             weight: 100,
             started_at: now,
             bake_until: Some(now + i64::try_from(plan.post_traffic.bake_seconds).unwrap_or(0)),
+            judgements: Vec::new(),
         },
     };
     let delay = plan.health.interval_seconds;

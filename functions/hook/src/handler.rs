@@ -313,7 +313,9 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
     };
     let state_machine_arn = deps.state_machines.for_event(event);
     let state = match event {
-        HookEvent::BeforeAllowTraffic => RolloutState { index: 0, weight: 0, started_at, bake_until: None },
+        HookEvent::BeforeAllowTraffic => {
+            RolloutState { index: 0, weight: 0, started_at, bake_until: None, judgements: Vec::new() }
+        }
         // The post-traffic bake counts from the event's start too: production has been on
         // green since AllowTraffic ended, before this event began (and a bake past the
         // budget would only end in a rollback).
@@ -322,6 +324,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
             weight: 100,
             started_at,
             bake_until: Some(started_at + i64::try_from(plan.post_traffic.bake_seconds).unwrap_or(0)),
+            judgements: Vec::new(),
         },
     };
     if state_machine_arn.is_empty() {

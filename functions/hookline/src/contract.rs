@@ -160,6 +160,10 @@ pub enum GateOutput {
         judgement: Option<Box<crate::health::metrics::StepJudgement>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         approval: Option<Step>,
+        /// When a bake is done: the state's judgements plus this step's, if judged. The canary
+        /// machine keeps them in `$.state.judgements` (KeepJudgements) for the execution's output.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        judgements: Option<Vec<serde_json::Value>>,
     },
     /// The `deployment` gate: hookline's deployment status word and whether it has ended.
     Deployment { status: String, done: bool },

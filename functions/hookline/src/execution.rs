@@ -184,6 +184,12 @@ pub struct RolloutState {
     /// Epoch seconds when the current bake ends.
     #[serde(default)]
     pub bake_until: Option<i64>,
+    /// The canary judge's result for each judged weight step so far, in step order, as
+    /// `validate-health` gave it (`health::metrics::StepJudgement`): carried in the state so that
+    /// the execution's output holds every judgement. Always serialized (the canary machine's
+    /// Advance state copies `$.state.judgements`).
+    #[serde(default)]
+    pub judgements: Vec<serde_json::Value>,
 }
 
 /// Input of the `canary` and `post-traffic` state machines.

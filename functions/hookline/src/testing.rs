@@ -140,7 +140,13 @@ pub fn plan() -> Plan {
 
 /// A rollout state started `ago` seconds before now.
 pub fn state(weight: u8, ago: i64) -> RolloutState {
-    RolloutState { index: 0, weight, started_at: crate::execution::now_epoch() - ago, bake_until: None }
+    RolloutState {
+        index: 0,
+        weight,
+        started_at: crate::execution::now_epoch() - ago,
+        bake_until: None,
+        judgements: Vec::new(),
+    }
 }
 
 /// A weighted forward to the demo pair.

@@ -134,6 +134,7 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
                 checks: verdict.checks,
                 judgement: None,
                 approval: None,
+                judgements: None,
             });
         }
         warn!(failures = %verdict.failures(), "health gate failed");
@@ -150,6 +151,17 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
         Some(window) => judge(deps, ctx, plan, state, window, budget_end - now).await?,
         None => (None, None),
     };
+    // A finished bake hands the state's judgements on, this step's appended (the canary machine
+    // keeps them in `$.state.judgements`, so the execution's output holds every judgement).
+    let judgements = if done && !ready {
+        let mut all = state.judgements.clone();
+        if let Some(step) = &judgement {
+            all.push(serde_json::to_value(step).map_err(|e| Error::invalid("judgement", e.to_string()))?);
+        }
+        Some(all)
+    } else {
+        None
+    };
     Ok(Output::Health {
         healthy: true,
         done,
@@ -158,6 +170,7 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
         checks: verdict.checks,
         judgement,
         approval,
+        judgements,
     })
 }
 

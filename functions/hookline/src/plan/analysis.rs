@@ -463,6 +463,16 @@ analysis:
 "#;
 
     #[test]
+    fn a_judgement_that_may_ask_an_operator_counts_its_approval_in_the_history() {
+        use crate::plan::history::{canary_events, JUDGEMENT_APPROVAL};
+        let passes = Plan::parse(GOOD).unwrap_or_else(|e| panic!("{e}"));
+        let asks =
+            Plan::parse(&GOOD.replace("on_no_data: pass", "on_no_data: approval")).unwrap_or_else(|e| panic!("{e}"));
+        // One judged weight step (10% with a bake); the 100% step is never judged.
+        assert_eq!(canary_events(&asks, 30), canary_events(&passes, 30) + JUDGEMENT_APPROVAL);
+    }
+
+    #[test]
     fn a_good_section_is_normalized_with_defaults() {
         let plan = Plan::parse(GOOD).unwrap_or_else(|e| panic!("{e}"));
         let a = plan.analysis.expect("analysis");

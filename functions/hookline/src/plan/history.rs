@@ -51,8 +51,12 @@ pub const READY_FIRST: u64 = FUNCTION_TASK + CHOICE;
 pub const READY_ITERATION: u64 = WAIT + FUNCTION_TASK + CHOICE;
 /// WaitBake, Bake, BakeDone: one more `health.interval` of bake.
 pub const BAKE_ITERATION: u64 = WAIT + FUNCTION_TASK + CHOICE;
-/// NextStep, PickStep, StepKind, ShiftWeight, Bake, BakeDone, Advance (bake iterations apart).
-pub const WEIGHT_STEP: u64 = CHOICE + PASS + CHOICE + FUNCTION_TASK + FUNCTION_TASK + CHOICE + PASS;
+/// NextStep, PickStep, StepKind, ShiftWeight, Bake, BakeDone, KeepJudgements, Advance (bake
+/// iterations apart).
+pub const WEIGHT_STEP: u64 = CHOICE + PASS + CHOICE + FUNCTION_TASK + FUNCTION_TASK + CHOICE + PASS + PASS;
+/// JudgementApproval, RequestApproval and its Choice: what a judged weight step adds when its
+/// judgement asks an operator (`analysis.on_marginal` / `on_no_data: approval`).
+pub const JUDGEMENT_APPROVAL: u64 = PASS + CALLBACK_TASK + CHOICE;
 /// NextStep, PickStep, StepKind, RouteCohort, Advance.
 pub const COHORT_STEP: u64 = CHOICE + PASS + CHOICE + FUNCTION_TASK + PASS;
 /// NextStep, PickStep, StepKind, RequestApproval, ApprovalTimedOut, Advance.
@@ -84,11 +88,20 @@ fn waits(seconds: u64, interval: u64) -> u64 {
 pub fn canary_events(plan: &Plan, interval: u64) -> u64 {
     use super::Step;
     let ready = READY_FIRST + waits(plan.health.ready_timeout_seconds, interval) * READY_ITERATION;
+    // A judgement may hand a judged weight step to an operator (validate-health, canary ASL).
+    let judged_approval = plan.analysis.as_ref().is_some_and(|a| {
+        a.on_marginal == super::analysis::OnMarginal::Approval || a.on_no_data == super::analysis::OnNoData::Approval
+    });
     let steps: u64 = plan
         .steps
         .iter()
         .map(|step| match step {
-            Step::Weight { bake_seconds, .. } => WEIGHT_STEP + waits(*bake_seconds, interval) * BAKE_ITERATION,
+            Step::Weight { weight, bake_seconds } => {
+                let asked = judged_approval && *weight < 100 && *bake_seconds > 0;
+                WEIGHT_STEP
+                    + waits(*bake_seconds, interval) * BAKE_ITERATION
+                    + if asked { JUDGEMENT_APPROVAL } else { 0 }
+            }
             Step::Cohort { .. } => COHORT_STEP,
             Step::Approval { .. } => APPROVAL_STEP,
         })

@@ -154,9 +154,10 @@ fn plan_errors_become_invalid_input_naming_the_field() {
 #[test]
 fn history_sequences_are_the_state_counts_of_the_definitions() {
     use super::history::*;
-    // canary: WaitBake + Bake + BakeDone; a zero-bake weight step is 7 states, 20 events.
+    // canary: WaitBake + Bake + BakeDone; a zero-bake weight step is 8 states, 22 events.
     assert_eq!(BAKE_ITERATION, 9);
-    assert_eq!(WEIGHT_STEP, 20);
+    assert_eq!(WEIGHT_STEP, 22);
+    assert_eq!(JUDGEMENT_APPROVAL, 2 + 6 + 2);
     assert_eq!(COHORT_STEP, 13);
     assert_eq!(APPROVAL_STEP, 16);
     // 5 retries of the failing task, Rollback with 6 retries, RolledBack, ExecutionFailed
@@ -178,7 +179,7 @@ fn worst_case_history_of_the_design_example() {
         + CANARY_END
         + ROLLBACK_PATH;
     assert_eq!(canary_events(&plan, 30), canary);
-    assert_eq!(canary, 1 + 7 + 90 + 13 + 60 + 306 + 16 + 10 + 42);
+    assert_eq!(canary, 1 + 7 + 90 + 13 + 66 + 306 + 16 + 10 + 42);
     // post-traffic: 5m bake = 10 iterations
     assert_eq!(post_traffic_events(&plan, 30), 1 + 7 + 90 + 8 + 42);
     assert_eq!(worst_events(&plan, 30), (canary, "BeforeAllowTraffic (canary)"));
@@ -197,8 +198,8 @@ fn one_second_checks_over_the_whole_budget_are_refused_naming_the_interval() {
         p.expected.starts_with("at least 2s: with a check every 1s the BeforeAllowTraffic (canary) execution"),
         "{p}"
     );
-    // 1 + 7 + 300 * 9 + 2 * 20 + 3000 * 9 + 10 + 42 events
-    assert!(p.expected.contains("can record 29800 history events, more than the 20000 hookline allows"), "{p}");
+    // 1 + 7 + 300 * 9 + 2 * 22 + 3000 * 9 + 10 + 42 events
+    assert!(p.expected.contains("can record 29804 history events, more than the 20000 hookline allows"), "{p}");
     assert!(p.expected.contains("fails an execution at 25000 events"), "{p}");
     // the interval it names is enough, one second less is not
     assert!(Plan::from_json(&text.replace("1s", "2s")).is_ok());

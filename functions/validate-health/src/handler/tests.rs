@@ -403,6 +403,9 @@ mod judgement {
         assert_eq!(json["judgement"]["metrics"][0]["u"], 50.0, "{json}");
         assert_eq!(json["judgement"]["action"], "continue", "{json}");
         assert!(json.get("approval").is_none(), "{json}");
+        // The finished bake hands on the state's judgements with this one appended (the canary
+        // machine keeps them in $.state.judgements for the execution's output).
+        assert_eq!(json["judgements"], serde_json::json!([json["judgement"]]), "{json}");
     }
 
     #[tokio::test]
