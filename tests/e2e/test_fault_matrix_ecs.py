@@ -88,10 +88,9 @@ CELLS = {
         "crash": (("after", "Bake", "AfterAllowTraffic"), [dict(function="finalize", kind="crash", count=1)],
                   "rollback"),
     },
-    # post-traffic's StartExecution (hook), once the canary is finalizing: the only StartExecution after it
-    # Found by this matrix (open): the hook answers FAILED at once while production is on green 100%,
-    # where ECS's PRODUCTION_TRAFFIC_SHIFT put it (not split; ECS's rollback then undoes its own
-    # shift), but the invariant asks for blue 100% at every FAILED answer. xfail (strict) below.
+    # post-traffic's StartExecution (hook), once the canary is finalizing: the only StartExecution after it.
+    # Found by this matrix: the hook answered FAILED at once while production was on green 100%, where
+    # ECS's PRODUCTION_TRAFFIC_SHIFT put it; it now restores the service's production rule first.
     "PostHook (hook)": {
         "permanent": (("after", "Finalize", "BeforeAllowTraffic"),
                       [dict(DENIED, service="states", operation="StartExecution")], "rollback-unstarted"),
@@ -103,8 +102,7 @@ CELLS = {
                           dict(function="rollback", kind="crash", count=1)], "rollback"),
     },
 }
-KNOWN_OPEN = {("PostHook (hook)", "permanent"): "hook (ECS) answers FAILED at POST_PRODUCTION_TRAFFIC_SHIFT "
-                                               "with production on green 100% when StartExecution is denied"}
+KNOWN_OPEN = {}  # (state, fault) -> reason: a cell known to fail, run as xfail(strict)
 PARAMS = [pytest.param(s, f, id=f"ecs-{s.split(' ')[0]}-{f}",
                        marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OPEN[(s, f)])] if (s, f) in KNOWN_OPEN
                        else []) for s, fs in CELLS.items() for f in fs]

@@ -21,7 +21,8 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use hookline::contract::ROLLBACK_RESERVE_SECONDS;
 use hookline::error::AwsResultExt;
 use hookline::execution::{
-    execution_arn, execution_name, now_epoch, ExecutionDocument, HookEvent, HookKind, HookRef, RolloutState,
+    execution_arn, execution_name, now_epoch, DeploymentContext, ExecutionDocument, HookEvent, HookKind, HookRef,
+    RolloutState,
 };
 use hookline::lifecycle::ecs::{EcsAnswer, EcsInvocation, EcsStage, DEFAULT_CALLBACK_DELAY_SECONDS};
 use hookline::lifecycle::{EcsNative, HookStatus};
@@ -96,14 +97,29 @@ async fn step(deps: &Deps, invocation: &EcsInvocation, event: HookEvent) -> Resu
         Err(e) => return Err(e).aws("DescribeExecution"),
     };
     let Some(described) = described else {
-        return match start(deps, invocation, event, machine).await {
+        let mut resolved = None;
+        return match start(deps, invocation, event, machine, &mut resolved).await {
             Ok(answer) => Ok(answer),
             // Transient: nothing started yet, the next invocation tries again.
             Err(err @ (Error::Throttled { .. } | Error::AwsTransient { .. })) => Err(err),
-            // Nothing was started and hookline moved nothing: production is where ECS put it
-            // (blue at the canary's stage; green at the post-traffic stage, which ECS's own
-            // rollback undoes). FAILED is safe, and tells the operator at once.
+            // Nothing was started and hookline moved nothing. At the canary's stage production is
+            // on blue. At the post-traffic stage ECS's PRODUCTION_TRAFFIC_SHIFT has put it on green
+            // 100%: FAILED only once it is blue again, as on every other path, so restore the
+            // service's production rule (known from the resolved deployment, whatever the plan
+            // says); a failed restore is answered IN_PROGRESS by the caller and tried again.
             Err(err) => {
+                if event == HookEvent::AfterAllowTraffic {
+                    match &resolved {
+                        Some(ctx) => {
+                            deps.routers.router(ctx).restore().await?;
+                            info!("production restored to blue 100% with no cohort rule");
+                        }
+                        // The deployment itself could not be read: where its rule is is unknown.
+                        // Production is entirely on green (not split), and ECS's rollback undoes
+                        // its own shift.
+                        None => warn!("production rule unknown (deployment unreadable); FAILED without a restore"),
+                    }
+                }
                 error!(error = %err, error_type = err.error_type(), "could not start the execution; FAILED");
                 let mut details = invocation.hook_details.clone().unwrap_or_else(|| json!({}));
                 if let Some(map) = details.as_object_mut() {
@@ -146,11 +162,19 @@ async fn step(deps: &Deps, invocation: &EcsInvocation, event: HookEvent) -> Resu
     }
 }
 
-/// First invocation of the stage: resolve, load and check the plan, start the execution.
-async fn start(deps: &Deps, invocation: &EcsInvocation, event: HookEvent, machine: &str) -> Result<EcsAnswer> {
-    let resolved = deps.lifecycle.resolve(&invocation.deployment_arn, Some(&invocation.execution_id)).await?;
-    let hook_expires_at = resolved.hook_expires_at;
-    let mut context = resolved.context;
+/// First invocation of the stage: resolve, load and check the plan, start the execution. Once the
+/// deployment is resolved, `resolved` holds its context (production's route), for the error path.
+async fn start(
+    deps: &Deps,
+    invocation: &EcsInvocation,
+    event: HookEvent,
+    machine: &str,
+    resolved: &mut Option<DeploymentContext>,
+) -> Result<EcsAnswer> {
+    let found = deps.lifecycle.resolve(&invocation.deployment_arn, Some(&invocation.execution_id)).await?;
+    let hook_expires_at = found.hook_expires_at;
+    let mut context = found.context;
+    *resolved = Some(context.clone());
     context.hook = Some(HookRef { kind: HookKind::Ecs, event, execution_id: invocation.execution_id.clone() });
     let plan = load_plan(deps, &context.cluster, &context.service).await?;
     // The hook's `timeoutConfiguration` may be shorter than ECS's 24 hours: a plan that cannot end

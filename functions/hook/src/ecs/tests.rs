@@ -291,3 +291,44 @@ async fn a_plan_that_cannot_end_before_the_hooks_timeout_is_refused_before_anyth
     assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
     assert_eq!(start.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn a_post_traffic_start_that_fails_puts_the_production_rule_back_on_blue_before_failed() {
+    // ECS's PRODUCTION_TRAFFIC_SHIFT has put production on green 100%: FAILED (ECS rolls back at
+    // once) only once the service's production rule is on blue again; a refused restore asks again.
+    use aws_sdk_elasticloadbalancingv2::operation::modify_rule::ModifyRuleError;
+    use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+    let run = |modify: Rule| async move {
+        let none = no_execution();
+        let deployment = described(EcsStatus::InProgress, Some(Stage::PostProductionTrafficShift));
+        let revisions = revisions();
+        let plan = ecs_plan(ECS_PLAN);
+        let denied =
+            mock!(aws_sdk_sfn::Client::start_execution).then_error(|| StartExecutionError::generic(access_denied()));
+        let [rules, tags] = production_rule(0, 100);
+        let deps = deps(&[&none, &deployment, &revisions, &plan, &denied, &rules, &tags, &modify]);
+        handle(&deps, payload("POST_PRODUCTION_TRAFFIC_SHIFT", None)).await
+    };
+
+    let modified: Sent<ModifyRuleInput> = Sent::default();
+    let modify = mock!(aws_sdk_elasticloadbalancingv2::Client::modify_rule)
+        .match_requests(modified.recorder())
+        .then_output(|| ModifyRuleOutput::builder().build());
+    let answer = run(modify).await;
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    let request = modified.only();
+    assert_eq!(request.rule_arn(), Some(PROD_RULE));
+    let weights: Vec<(String, i32)> = request.actions()[0]
+        .forward_config()
+        .expect("forward")
+        .target_groups()
+        .iter()
+        .map(|t| (t.target_group_arn().unwrap_or_default().to_string(), t.weight().unwrap_or(-1)))
+        .collect();
+    assert_eq!(weights, vec![(BLUE.to_string(), 100), (GREEN.to_string(), 0)]);
+
+    let refused = mock!(aws_sdk_elasticloadbalancingv2::Client::modify_rule)
+        .then_error(|| ModifyRuleError::generic(access_denied()));
+    let answer = run(refused).await;
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "production still on green: {answer}");
+}
