@@ -238,16 +238,8 @@ async fn start(
 /// itself right after the canary's hook succeeds, so a plan ending lower would jump to 100 unobserved).
 async fn load_plan(deps: &Deps, cluster: &str, service: &str) -> Result<Plan> {
     let name = hookline::contract::ecs_plan_parameter(&deps.plan_parameter_prefix, cluster, service);
-    let got = deps.ssm.get_parameter().name(&name).send().await;
-    let out = match got {
-        Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {
-            return Err(Error::invalid("plan", format!("an SSM parameter {name} holding the plan (not found)")));
-        }
-        Err(e) => return Err(e).aws("GetParameter"),
-    };
-    let text = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-    Ok(Plan::parse_for(text, Controller::Ecs)?)
+    let text = crate::handler::plan_text(deps, &name).await?;
+    Ok(Plan::parse_for(&text, Controller::Ecs)?)
 }
 
 #[cfg(test)]

@@ -355,8 +355,12 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
 }
 
 async fn load_plan_text(deps: &Deps, application: &str, group: &str) -> Result<String> {
-    let name = hookline::contract::plan_parameter(&deps.plan_parameter_prefix, application, group);
-    let got = deps.ssm.get_parameter().name(&name).send().await;
+    plan_text(deps, &hookline::contract::plan_parameter(&deps.plan_parameter_prefix, application, group)).await
+}
+
+/// The text of the plan parameter `name` (either controller's path); a missing one is `InvalidInput`.
+pub(crate) async fn plan_text(deps: &Deps, name: &str) -> Result<String> {
+    let got = deps.ssm.get_parameter().name(name).send().await;
     let out = match got {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => {

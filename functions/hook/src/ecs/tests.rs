@@ -121,6 +121,17 @@ fn production_rule(blue: i32, green: i32) -> [Rule; 2] {
     ]
 }
 
+/// The (target group, weight) pairs a ModifyRule request forwards to.
+fn forwarded(request: &ModifyRuleInput) -> Vec<(String, i32)> {
+    request.actions()[0]
+        .forward_config()
+        .expect("forward")
+        .target_groups()
+        .iter()
+        .map(|t| (t.target_group_arn().unwrap_or_default().to_string(), t.weight().unwrap_or(-1)))
+        .collect()
+}
+
 #[tokio::test]
 async fn the_first_invocation_starts_the_canary_keyed_on_the_service_deployment_and_answers_in_progress() {
     let none = no_execution();
@@ -196,14 +207,7 @@ async fn a_failed_execution_is_answered_failed_only_after_production_is_back_on_
     assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
     let request = modified.only();
     assert_eq!(request.rule_arn(), Some(PROD_RULE));
-    let weights: Vec<(String, i32)> = request.actions()[0]
-        .forward_config()
-        .expect("forward")
-        .target_groups()
-        .iter()
-        .map(|t| (t.target_group_arn().unwrap_or_default().to_string(), t.weight().unwrap_or(-1)))
-        .collect();
-    assert_eq!(weights, vec![(BLUE.to_string(), 100), (GREEN.to_string(), 0)]);
+    assert_eq!(forwarded(&request), vec![(BLUE.to_string(), 100), (GREEN.to_string(), 0)]);
 }
 
 #[tokio::test]
@@ -318,14 +322,7 @@ async fn a_post_traffic_start_that_fails_puts_the_production_rule_back_on_blue_b
     assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
     let request = modified.only();
     assert_eq!(request.rule_arn(), Some(PROD_RULE));
-    let weights: Vec<(String, i32)> = request.actions()[0]
-        .forward_config()
-        .expect("forward")
-        .target_groups()
-        .iter()
-        .map(|t| (t.target_group_arn().unwrap_or_default().to_string(), t.weight().unwrap_or(-1)))
-        .collect();
-    assert_eq!(weights, vec![(BLUE.to_string(), 100), (GREEN.to_string(), 0)]);
+    assert_eq!(forwarded(&request), vec![(BLUE.to_string(), 100), (GREEN.to_string(), 0)]);
 
     let refused = mock!(aws_sdk_elasticloadbalancingv2::Client::modify_rule)
         .then_error(|| ModifyRuleError::generic(access_denied()));
