@@ -194,15 +194,20 @@ struct TargetArg {
 
 impl TargetArg {
     fn target(&self) -> R<plan_cmd::Target> {
-        match (&self.application, &self.group, &self.cluster, &self.service) {
-            (Some(application), Some(group), None, None) => {
-                Ok(plan_cmd::Target::CodeDeploy { application: application.clone(), group: group.clone() })
-            }
-            (None, None, Some(cluster), Some(service)) => {
-                Ok(plan_cmd::Target::Ecs { cluster: cluster.clone(), service: service.clone() })
-            }
-            _ => Err(fail("name the deployments: --application A --group G, or --cluster C --service S")),
+        target_of([&self.application, &self.group, &self.cluster, &self.service], "name the deployments")
+    }
+}
+
+/// The target named by `--application A --group G` or `--cluster C --service S`; `what` leads the error.
+fn target_of([application, group, cluster, service]: [&Option<String>; 4], what: &str) -> R<plan_cmd::Target> {
+    match (application, group, cluster, service) {
+        (Some(application), Some(group), None, None) => {
+            Ok(plan_cmd::Target::CodeDeploy { application: application.clone(), group: group.clone() })
         }
+        (None, None, Some(cluster), Some(service)) => {
+            Ok(plan_cmd::Target::Ecs { cluster: cluster.clone(), service: service.clone() })
+        }
+        _ => Err(fail(format!("{what}: --application A --group G, or --cluster C --service S"))),
     }
 }
 
@@ -257,15 +262,7 @@ struct PushArgs {
 
 impl PushArgs {
     fn target(&self) -> R<plan_cmd::Target> {
-        match (&self.application, &self.group, &self.cluster, &self.service) {
-            (Some(application), Some(group), None, None) => {
-                Ok(plan_cmd::Target::CodeDeploy { application: application.clone(), group: group.clone() })
-            }
-            (None, None, Some(cluster), Some(service)) => {
-                Ok(plan_cmd::Target::Ecs { cluster: cluster.clone(), service: service.clone() })
-            }
-            _ => Err(fail("plan push: name the target: --application A --group G, or --cluster C --service S")),
-        }
+        target_of([&self.application, &self.group, &self.cluster, &self.service], "plan push: name the target")
     }
 }
 
