@@ -4,6 +4,7 @@ import glob
 import json
 import os
 import pathlib
+import sys
 import tomllib
 
 import pytest
@@ -14,28 +15,9 @@ INFRA = ROOT / "infra"
 TEMPLATES = ["template.yaml", "pipeline.yaml", "ecs-service-example.yaml", "ecs-native-service-example.yaml"]
 
 
-class CfnLoader(yaml.SafeLoader):
-    """YAML loader that understands CloudFormation short-form intrinsics."""
-
-
-def _intrinsic(loader, tag_suffix, node):
-    name = tag_suffix
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if name == "Ref":
-        return {"Ref": value}
-    if name == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    if name == "Condition":
-        return {"Condition": value}
-    return {f"Fn::{name}": value}
-
-
-CfnLoader.add_multi_constructor("!", _intrinsic)
+# One loader for CloudFormation's short-form intrinsics, shared with the sandbox.
+sys.path.append(str(pathlib.Path(__file__).resolve().parents[1] / "sandbox"))  # after tests/infra: its conftest wins
+from cfn_yaml import CfnLoader  # noqa: E402
 
 
 def load_template(name):

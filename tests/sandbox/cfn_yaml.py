@@ -1,4 +1,4 @@
-"""Reading infra/template.yaml in the sandbox: a YAML loader for CloudFormation's short-form
+"""Reading infra/*.yaml (sandbox and tests/infra): a YAML loader for CloudFormation's short-form
 intrinsics (`!Sub`, `!Ref`, `!GetAtt`, ...), kept as their long form (`{"Fn::Sub": ...}`) so the
 IAM renderer and the Lambda emulation resolve them against the sandbox's names."""
 import yaml
@@ -19,6 +19,8 @@ def _intrinsic(loader, suffix, node):
         return {"Ref": value}
     if suffix == "GetAtt" and isinstance(value, str):
         value = value.split(".", 1)
+    if suffix == "Condition":
+        return {"Condition": value}
     return {f"Fn::{suffix}": value}
 
 
