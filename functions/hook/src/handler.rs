@@ -25,6 +25,7 @@
 
 use std::sync::Arc;
 
+use aws_sdk_sfn::types::ExecutionStatus;
 use hookline::error::AwsResultExt;
 use hookline::execution::{
     execution_name, hook_executions, now_epoch, DeploymentContext, ExecutionDocument, HookEvent, HookExecution,
@@ -253,7 +254,20 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
         return Ok(already_started(found));
     }
 
-    let resolved = deps.lifecycle.resolve(deployment_id, Some(execution_id)).await?;
+    // The deployment's BeforeAllowTraffic execution, when it succeeded, was started with the
+    // context and plan this deployment runs with: the AfterAllowTraffic hook reuses them rather
+    // than resolving the deployment group, the target groups and the plan again (one read of the
+    // target instead of four reads plus the plan's), and both events then run one plan.
+    let canary = existing
+        .iter()
+        .find(|e| e.event == HookEvent::BeforeAllowTraffic && e.status == ExecutionStatus::Succeeded)
+        .and_then(|e| e.document.as_deref())
+        .filter(|doc| doc.context.deployment_id == deployment_id)
+        .cloned();
+    let resolved = match &canary {
+        Some(doc) => deps.lifecycle.resolve_known(&doc.context, Some(execution_id)).await?,
+        None => deps.lifecycle.resolve(deployment_id, Some(execution_id)).await?,
+    };
     let mut context = resolved.context;
     if resolved.in_progress_hook.is_none() {
         // Not an event hookline serves: it started nothing and moved no traffic for it.
@@ -281,17 +295,14 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
     });
     context.hook = Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: execution_id.to_string() });
 
-    let text = load_plan_text(deps, &context.application, &context.deployment_group).await?;
-    let plan = match Plan::parse(&text) {
-        Ok(plan) => plan,
-        Err(problems) => {
-            // A plan that no longer validates still says where production lives (as rollback reads it).
-            if let Ok(rule) = Plan::production_rule_of(&text) {
-                context.set_production_rule(rule);
-                established.routed = Some(context);
-            }
-            return Err(problems.into());
+    let plan = match (canary, event) {
+        (Some(doc), HookEvent::AfterAllowTraffic) => {
+            // Its finalize removed the service's cohort rules before its Succeeded report, and only
+            // canary steps make them: the post-traffic finalize has none to look for.
+            context.cohort_rules_removed = true;
+            doc.plan
         }
+        _ => read_plan(deps, &mut context, established).await?,
     };
     context.set_production_rule(plan.traffic.production_rule_arn.clone());
     established.routed = Some(context.clone());
@@ -351,6 +362,23 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
             }
         }
         Err(e) => Err(Error::from_sdk("StartExecution", e)),
+    }
+}
+
+/// The deployment's plan from SSM; when it does not validate but still names production's route,
+/// `context` and `established` get the route (a failure report restores it first).
+async fn read_plan(deps: &Deps, context: &mut DeploymentContext, established: &mut Established) -> Result<Plan> {
+    let text = load_plan_text(deps, &context.application, &context.deployment_group).await?;
+    match Plan::parse(&text) {
+        Ok(plan) => Ok(plan),
+        Err(problems) => {
+            // A plan that no longer validates still says where production lives (as rollback reads it).
+            if let Ok(rule) = Plan::production_rule_of(&text) {
+                context.set_production_rule(rule);
+                established.routed = Some(context.clone());
+            }
+            Err(problems.into())
+        }
     }
 }
 

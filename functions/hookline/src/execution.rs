@@ -3,7 +3,7 @@
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde::{Deserialize, Serialize};
-use tracing::warn;
+use tracing::{info, warn};
 
 pub use crate::contract::execution_name;
 use crate::error::AwsResultExt;
@@ -110,6 +110,13 @@ pub struct DeploymentContext {
     pub test_listener_arn: Option<String>,
     pub blue: Side,
     pub green: Side,
+    /// Set by `hook` on an AfterAllowTraffic document when the deployment's BeforeAllowTraffic
+    /// execution succeeded: that execution's `finalize` removed the service's cohort rules before
+    /// it reported `Succeeded` (a failed removal fails the execution instead), and only a canary
+    /// step creates one, so the post-traffic `finalize` has none to remove. Absent (false) on
+    /// every other document; a rollback removes cohort rules whatever it says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cohort_rules_removed: bool,
 }
 
 impl DeploymentContext {
@@ -144,6 +151,8 @@ mod wire {
         test_listener_arn: Option<String>,
         blue: Side,
         green: Side,
+        #[serde(default)]
+        cohort_rules_removed: bool,
     }
 
     impl TryFrom<Context> for super::DeploymentContext {
@@ -166,6 +175,7 @@ mod wire {
                 test_listener_arn: c.test_listener_arn,
                 blue: c.blue,
                 green: c.green,
+                cohort_rules_removed: c.cohort_rules_removed,
             })
         }
     }
@@ -235,6 +245,9 @@ pub struct HookExecution {
     /// The CodeDeploy hook execution id the execution answers (`context.hook.execution_id`
     /// of its input); `None` when its input does not say.
     pub hook_execution_id: Option<String>,
+    /// The execution document it was started with, when its input reads as one: the context and
+    /// plan `hook` resolved for the deployment, which the AfterAllowTraffic hook reuses.
+    pub document: Option<Box<ExecutionDocument>>,
 }
 
 impl HookExecution {
@@ -293,12 +306,23 @@ pub async fn hook_executions(
             }
             None => None,
         };
+        // Not an error when it does not read as today's document (an execution started by an
+        // older hookline): whoever wants the document resolves the deployment afresh instead.
+        let document = match described.input().map(serde_json::from_str::<ExecutionDocument>) {
+            Some(Ok(doc)) => Some(doc),
+            Some(Err(e)) => {
+                info!(execution = %arn, error = %e, "execution input is not today's execution document; not reused");
+                None
+            }
+            None => None,
+        };
         found.push(HookExecution {
             event,
             execution_arn: arn,
             state_machine_arn: state_machine_arn.to_string(),
             status: described.status().clone(),
             hook_execution_id,
+            document: document.map(Box::new),
         });
     }
     Ok(found)

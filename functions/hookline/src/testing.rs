@@ -127,6 +127,7 @@ pub fn context() -> DeploymentContext {
             target_group_name: "web-green".into(),
             task_set_arn: Some("ts-green".into()),
         },
+        cohort_rules_removed: false,
     }
 }
 

@@ -54,6 +54,7 @@ fn ecs_context() -> DeploymentContext {
         test_listener_arn: None,
         blue: Side { target_group_arn: BLUE.into(), target_group_name: "api-green".into(), task_set_arn: None },
         green: Side { target_group_arn: GREEN.into(), target_group_name: "api-blue".into(), task_set_arn: None },
+        cohort_rules_removed: false,
     }
 }
 

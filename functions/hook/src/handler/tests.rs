@@ -423,6 +423,64 @@ async fn after_a_stale_invocation_the_genuine_after_allow_traffic_one_starts_pos
 }
 
 #[tokio::test]
+async fn after_allow_traffic_reuses_the_succeeded_canary_executions_context_and_plan() {
+    // The canary execution of this deployment succeeded: its document already holds the context
+    // (deployment group, listener, target group ARNs, task sets) and the plan. Only the target is
+    // read again (which event is in progress, since when); the plan in SSM is not, even if it changed.
+    let (starts, reports) = (Sent::default(), Sent::default());
+    let (start, rep, changed_plan) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
+    let canary = after_moved_on(ExecutionStatus::Succeeded);
+    let resolve = resolve_rules("AfterAllowTraffic");
+    let mut rules: Vec<&Rule> = resolve.iter().collect();
+    rules.extend([&canary, &changed_plan, &start, &rep]);
+
+    let out = started_output(handle(&deps(&rules), event_for(AFTER_HOOK)).await);
+
+    assert_eq!((out.event, out.already_started), (HookEvent::AfterAllowTraffic, false));
+    let [get_deployment, get_group, get_target, describe_target_groups] = &resolve[..] else {
+        panic!("four resolve rules")
+    };
+    assert_eq!(get_target.num_calls(), 1, "the event in progress and its start are read");
+    assert_eq!(
+        (get_deployment.num_calls(), get_group.num_calls(), describe_target_groups.num_calls()),
+        (0, 0, 0),
+        "GetDeployment, GetDeploymentGroup and DescribeTargetGroups are not called again"
+    );
+    assert_eq!(changed_plan.num_calls(), 0, "the plan is the canary's");
+    let doc = document(&starts.only());
+    let mut expected = context();
+    expected.hook = Some(HookRef {
+        kind: HookKind::Codedeploy,
+        event: HookEvent::AfterAllowTraffic,
+        execution_id: AFTER_HOOK.into(),
+    });
+    expected.cohort_rules_removed = true;
+    assert_eq!(doc.context, expected);
+    assert_eq!(doc.plan, hookline::testing::plan());
+    assert_eq!((doc.state.weight, doc.state.started_at), (100, EVENT_STARTED_AT));
+    assert_eq!(rep.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn after_allow_traffic_after_a_failed_canary_resolves_afresh_and_leaves_cohorts_to_finalize() {
+    // Only a canary that succeeded removed the cohort rules (its finalize did, before reporting).
+    let (starts, reports) = (Sent::default(), Sent::default());
+    let (start, rep, plan_rule) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
+    let canary = after_moved_on(ExecutionStatus::Failed);
+    let resolve = resolve_rules("AfterAllowTraffic");
+    let mut rules: Vec<&Rule> = resolve.iter().collect();
+    rules.extend([&canary, &plan_rule, &start, &rep]);
+
+    started_output(handle(&deps(&rules), event_for(AFTER_HOOK)).await);
+
+    assert!(resolve.iter().all(|r| r.num_calls() == 1), "resolved afresh");
+    assert_eq!(plan_rule.num_calls(), 1);
+    let doc = document(&starts.only());
+    assert!(!doc.context.cohort_rules_removed);
+    assert_eq!(doc.plan, Plan::from_json(PLAN_JSON).expect("plan"));
+}
+
+#[tokio::test]
 async fn an_unknown_id_for_an_event_already_served_starts_nothing_and_reports_nothing() {
     let (starts, reports) = (Sent::default(), Sent::default());
     let (rep, plan_rule) = (report(&reports), plan_parameter(PLAN_JSON));

@@ -65,20 +65,9 @@ impl Lifecycle for CodeDeploy {
         let cluster = service.cluster_name().ok_or_else(|| missing("ECS cluster"))?.to_string();
         let service = service.service_name().ok_or_else(|| missing("ECS service name"))?.to_string();
 
-        let target = self
-            .codedeploy
-            .get_deployment_target()
-            .deployment_id(deployment_id)
-            .target_id(format!("{cluster}:{service}"))
-            .send()
-            .await
-            .aws("GetDeploymentTarget")?;
+        let target = self.deployment_target(deployment_id, &cluster, &service).await?;
         let ecs = target.deployment_target().and_then(|t| t.ecs_target()).ok_or_else(|| missing("ECS target"))?;
-        let in_progress = ecs.lifecycle_events().iter().find(|e| e.status() == Some(&LifecycleEventStatus::InProgress));
-        let in_progress_event = in_progress.and_then(|e| e.lifecycle_event_name()).map(str::to_string);
-        // `lifecycleEvents[].startTime`: when CodeDeploy started the event, i.e. when its
-        // one-hour hook timeout began (CodeDeploy API reference, LifecycleEvent).
-        let in_progress_started_at = in_progress.and_then(|e| e.start_time()).map(|t| t.secs());
+        let InProgress { event: in_progress_event, started_at: in_progress_started_at } = in_progress_of(ecs);
         let mut labelled: HashMap<&str, (String, Option<String>)> = HashMap::new();
         for ts in ecs.task_sets_info() {
             let label = match ts.task_set_label() {
@@ -105,12 +94,7 @@ impl Lifecycle for CodeDeploy {
         let arns = self.target_group_arns(&[blue_tg.clone(), green_tg.clone()]).await?;
         let arn_of = |name: &str| arns.get(name).cloned().ok_or_else(|| missing(&format!("target group {name}")));
         let in_progress_hook = in_progress_event.as_deref().and_then(hook_event);
-        let hook = match (execution_id, in_progress_hook) {
-            (Some(id), Some(event)) => {
-                Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: id.to_string() })
-            }
-            _ => None,
-        };
+        let hook = hook_ref(execution_id, in_progress_hook);
         Ok(Resolved {
             context: DeploymentContext {
                 deployment_id: deployment_id.to_string(),
@@ -129,6 +113,7 @@ impl Lifecycle for CodeDeploy {
                     target_group_name: green_tg,
                     task_set_arn: green_ts,
                 },
+                cohort_rules_removed: false,
             },
             in_progress_event,
             in_progress_hook,
@@ -136,6 +121,21 @@ impl Lifecycle for CodeDeploy {
             // The hour counts from `in_progress_started_at`; CodeDeploy has no per-hook timeout.
             hook_expires_at: None,
         })
+    }
+
+    /// One call (GetDeploymentTarget) instead of four: within one deployment, the deployment group,
+    /// its listener and target group pair, the ECS service, the target groups' ARNs and which task
+    /// set is blue or green do not change (CodeDeploy labels the original task set BLUE and the
+    /// replacement GREEN for the whole deployment: API reference, ECSTaskSet `taskSetLabel`), so
+    /// the context the BeforeAllowTraffic hook resolved answers the AfterAllowTraffic one too.
+    async fn resolve_known(&self, known: &DeploymentContext, execution_id: Option<&str>) -> Result<Resolved> {
+        let target = self.deployment_target(&known.deployment_id, &known.cluster, &known.service).await?;
+        let ecs = target.deployment_target().and_then(|t| t.ecs_target()).ok_or_else(|| missing("ECS target"))?;
+        let InProgress { event: in_progress_event, started_at: in_progress_started_at } = in_progress_of(ecs);
+        let in_progress_hook = in_progress_event.as_deref().and_then(hook_event);
+        let mut context = known.clone();
+        context.hook = hook_ref(execution_id, in_progress_hook);
+        Ok(Resolved { context, in_progress_event, in_progress_hook, in_progress_started_at, hook_expires_at: None })
     }
 
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
@@ -166,14 +166,7 @@ impl Lifecycle for CodeDeploy {
     }
 
     async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>> {
-        let target = self
-            .codedeploy
-            .get_deployment_target()
-            .deployment_id(&ctx.deployment_id)
-            .target_id(format!("{}:{}", ctx.cluster, ctx.service))
-            .send()
-            .await
-            .aws("GetDeploymentTarget")?;
+        let target = self.deployment_target(&ctx.deployment_id, &ctx.cluster, &ctx.service).await?;
         Ok(target
             .deployment_target()
             .and_then(|t| t.ecs_target())
@@ -212,6 +205,21 @@ impl CodeDeploy {
             return Err(Error::invalid("LifecycleEventHookExecutionId", "a non-empty string"));
         }
         Ok(Invocation { deployment_id: event.deployment_id, execution_id: event.lifecycle_event_hook_execution_id })
+    }
+
+    async fn deployment_target(
+        &self,
+        deployment_id: &str,
+        cluster: &str,
+        service: &str,
+    ) -> Result<aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput> {
+        self.codedeploy
+            .get_deployment_target()
+            .deployment_id(deployment_id)
+            .target_id(format!("{cluster}:{service}"))
+            .send()
+            .await
+            .aws("GetDeploymentTarget")
     }
 
     async fn target_group_arns(&self, names: &[String]) -> Result<HashMap<String, String>> {
@@ -268,6 +276,30 @@ fn event_name(event: HookEvent) -> &'static str {
 /// The hook event of CodeDeploy's lifecycle event `name`, when hookline answers it.
 fn hook_event(name: &str) -> Option<HookEvent> {
     [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic].into_iter().find(|e| event_name(*e) == name)
+}
+
+/// The lifecycle event in progress on an ECS target, and when CodeDeploy started it.
+struct InProgress {
+    event: Option<String>,
+    started_at: Option<i64>,
+}
+
+fn in_progress_of(ecs: &aws_sdk_codedeploy::types::EcsTarget) -> InProgress {
+    let in_progress = ecs.lifecycle_events().iter().find(|e| e.status() == Some(&LifecycleEventStatus::InProgress));
+    InProgress {
+        event: in_progress.and_then(|e| e.lifecycle_event_name()).map(str::to_string),
+        // `lifecycleEvents[].startTime`: when CodeDeploy started the event, i.e. when its
+        // one-hour hook timeout began (CodeDeploy API reference, LifecycleEvent).
+        started_at: in_progress.and_then(|e| e.start_time()).map(|t| t.secs()),
+    }
+}
+
+/// The hook `execution_id` answers, when hookline serves the event in progress.
+fn hook_ref(execution_id: Option<&str>, in_progress_hook: Option<HookEvent>) -> Option<HookRef> {
+    match (execution_id, in_progress_hook) {
+        (Some(id), Some(event)) => Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: id.to_string() }),
+        _ => None,
+    }
 }
 
 fn other_of(pair: &[String], one: &str) -> String {

@@ -269,6 +269,7 @@ impl Lifecycle for EcsNative {
                     target_group_arn: green_tg,
                     task_set_arn: None,
                 },
+                cohort_rules_removed: false,
             },
             in_progress_event: stage,
             in_progress_hook,

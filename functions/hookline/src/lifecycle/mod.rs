@@ -53,6 +53,9 @@ impl Lifecycle for Controllers {
     async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved> {
         self.of(deployment_id).resolve(deployment_id, execution_id).await
     }
+    async fn resolve_known(&self, known: &DeploymentContext, execution_id: Option<&str>) -> Result<Resolved> {
+        self.of(&known.deployment_id).resolve_known(known, execution_id).await
+    }
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
         self.of(deployment_id).status(deployment_id).await
     }
@@ -179,6 +182,13 @@ pub struct Resolved {
 pub trait Lifecycle: Send + Sync {
     /// Resolves the deployment's context; `execution_id` is the hook's opaque id, if any.
     async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved>;
+    /// [`Lifecycle::resolve`] for a deployment whose context an earlier hook of it already
+    /// resolved (`known`, from that hook's execution document): what is fixed for the deployment
+    /// (its group, route, target groups, task sets) is taken from `known`, and only what moves
+    /// (the event in progress, when it started) is read. By default, everything is read afresh.
+    async fn resolve_known(&self, known: &DeploymentContext, execution_id: Option<&str>) -> Result<Resolved> {
+        self.resolve(&known.deployment_id, execution_id).await
+    }
     /// The deployment's current status.
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus>;
     /// Reports the hook's outcome.
