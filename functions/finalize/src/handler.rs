@@ -57,7 +57,15 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     let hook = ctx.hook.clone().ok_or_else(|| Error::invalid("context.hook", "the lifecycle hook to report"))?;
     async {
         // A failure up to the report still goes to rollback and reports Failed.
-        let removed = deps.routers.router(ctx).remove_cohorts().await?;
+        // After AllowTraffic, `hook` marks the context when this deployment's canary execution
+        // succeeded: its finalize removed the cohort rules before reporting, and only a canary
+        // step creates one, so the listener's rules need no second look (DescribeRules, and
+        // DescribeTags when it has rules, share ELBv2's Describe* quota with every deployment).
+        let removed = if hook.event == HookEvent::AfterAllowTraffic && ctx.cohort_rules_removed {
+            0
+        } else {
+            deps.routers.router(ctx).remove_cohorts().await?
+        };
         let reported = deps.lifecycle.report(&ctx.deployment_id, &hook.execution_id, HookStatus::Succeeded).await?;
         if reported == Reported::Already {
             // "Already answered" is success only when the answer was ours (an earlier try of this

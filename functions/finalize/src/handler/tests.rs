@@ -104,6 +104,52 @@ async fn after_allow_traffic_records_the_release_after_reporting() {
     assert_reported_succeeded(&reports);
 }
 
+#[tokio::test]
+async fn after_allow_traffic_whose_canary_removed_the_cohorts_does_not_look_again() {
+    let (calls, params, reports) = (Calls::default(), Sent::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
+    let (del, put, rep) = (delete(&calls), put_parameter(&params, &calls), report(&reports, &calls));
+    let mut doc = document(HookEvent::AfterAllowTraffic);
+    doc["context"]["cohort_rules_removed"] = Value::Bool(true);
+
+    let out = handle(&deps(&[&rules, &tags, &del, &put, &rep]), doc).await.expect("finalize");
+
+    assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 0 });
+    assert_reported_succeeded(&reports);
+    assert_eq!(*calls.lock().unwrap(), ["Report", "PutParameter"]);
+    assert_eq!((rules.num_calls(), tags.num_calls()), (0, 0), "no DescribeRules, no DescribeTags");
+}
+
+#[tokio::test]
+async fn after_allow_traffic_without_a_canary_that_removed_them_removes_leftover_cohorts() {
+    // No canary execution removed them (its hook went elsewhere, or an older hookline started it):
+    // a leftover of this service goes before the report, as at BeforeAllowTraffic.
+    let (calls, params, reports) = (Calls::default(), Sent::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
+    let (del, put, rep) = (delete(&calls), put_parameter(&params, &calls), report(&reports, &calls));
+
+    let out = handle(&deps(&[&rules, &tags, &del, &put, &rep]), document(HookEvent::AfterAllowTraffic))
+        .await
+        .expect("finalize");
+
+    assert_eq!(out.cohort_rules_removed, 1);
+    assert_eq!(*calls.lock().unwrap(), ["DeleteRule", "Report", "PutParameter"]);
+}
+
+#[tokio::test]
+async fn before_allow_traffic_removes_cohorts_whatever_the_context_says() {
+    let (calls, reports) = (Calls::default(), Sent::default());
+    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
+    let (del, rep) = (delete(&calls), report(&reports, &calls));
+    let mut doc = document(HookEvent::BeforeAllowTraffic);
+    doc["context"]["cohort_rules_removed"] = Value::Bool(true);
+
+    let out = handle(&deps(&[&rules, &tags, &del, &rep]), doc).await.expect("finalize");
+
+    assert_eq!(out.cohort_rules_removed, 1);
+    assert_eq!(*calls.lock().unwrap(), ["DeleteRule", "Report"]);
+}
+
 fn already_completed() -> Rule {
     mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_error(|| {
         PutLifecycleEventHookExecutionStatusError::LifecycleEventAlreadyCompletedException(
