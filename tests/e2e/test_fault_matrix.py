@@ -90,12 +90,13 @@ CELLS = {
         "permanent": (("after", "Finalize"), [dict(DENIED, service="states", operation="StartExecution")],
                       "rollback"),
     },
-    # post-traffic's plan read (hook's only ssm:GetParameter after the canary's), denied for hook's
-    # first delivery and Lambda's 2 async retries: production's route is unknown, so hook leaves the
-    # hook unreported each time and the dead-letter consumer restores and reports
-    "PostHookPlan (hook)": {
-        "permanent": (("after", "Finalize"), [dict(DENIED, service="ssm", operation="GetParameter", count=3)],
-                      "rollback"),
+    # the AfterAllowTraffic hook's read of the target (its only call after the execution lookup: the
+    # succeeded canary's document gives the context and the plan), denied for hook's first delivery
+    # and Lambda's 2 async retries: the event in progress is unknown, so hook leaves the hook
+    # unreported each time and the dead-letter consumer restores and reports
+    "PostHookTarget (hook)": {
+        "permanent": (("after", "Finalize"),
+                      [dict(DENIED, service="codedeploy", operation="GetDeploymentTarget", count=3)], "rollback"),
     },
     "Rollback (rollback)": {
         # a permanent ModifyListener error sends ShiftWeight to Rollback, whose first invoke crashes:
