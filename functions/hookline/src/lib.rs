@@ -20,6 +20,7 @@
 //! - [`taskdef`]: task definition revisions and AppSpec content.
 //! - [`error`]: the one error type and its stable `errorType` names.
 //! - [`clients`], [`runtime`]: AWS clients built once (the adapters' material), JSON logs, the Lambda loop.
+//! - [`tls`]: the SDK's HTTPS client trusting one CA bundle (no certificate-directory walk at start).
 
 pub mod clients;
 pub mod contract;
@@ -32,6 +33,7 @@ pub mod plan;
 pub mod rollback;
 pub mod runtime;
 pub mod taskdef;
+pub mod tls;
 pub mod traffic;
 
 pub use clients::Clients;
