@@ -15,7 +15,7 @@ help:
 	@echo "make test          everything CI checks"
 	@echo "make sandbox       start the local AWS sandbox on http://127.0.0.1:4566"
 	@echo "make sandbox-down  stop it"
-	@echo "make package       build the six Lambda zips"
+	@echo "make package       build the six Lambda zips (ARCH=arm64 default, or x86_64)"
 	@echo "make iam-mutation  remove each IAM statement in turn, show the tests fail (IAM_MUTATION_ARGS=--e2e)"
 	@echo "make chaos         randomized fault schedules (CHAOS_RUNS=300, CHAOS_SEED, CHAOS_ONLY=<index>)"
 	@echo "make chaos-ecs     the same in ECS-native mode (CHAOS_ECS_RUNS=50, CHAOS_SEED, CHAOS_ONLY=<index>)"
@@ -108,9 +108,18 @@ sandbox-down:
 demo: build venv
 	bash tests/demo/run.sh
 
+# ARCH=arm64 (default, the template's default Architecture: Graviton) or x86_64; the zips go to
+# LAMBDA_DIR/<fn>/bootstrap.zip (default target/lambda, where infra/template.yaml's CodeUri points).
+ARCH ?= arm64
+LAMBDA_DIR ?= target/lambda
+RUST_TARGET_arm64 := aarch64-unknown-linux-gnu
+RUST_TARGET_x86_64 := x86_64-unknown-linux-gnu
 package: venv
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip --workspace --exclude hookline-cli
-	@for f in target/lambda/*/bootstrap.zip; do ls -l "$$f" | awk '{printf "%-45s %8.1f KiB\n", $$9, $$5/1024}'; done
+	@test -n "$(RUST_TARGET_$(ARCH))" || { echo "ARCH=$(ARCH): arm64 or x86_64" >&2; exit 2; }
+	rustup target list --installed | grep -qx "$(RUST_TARGET_$(ARCH))" || rustup target add "$(RUST_TARGET_$(ARCH))"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --target "$(RUST_TARGET_$(ARCH))" \
+		--lambda-dir "$(LAMBDA_DIR)" --output-format zip --workspace --exclude hookline-cli --exclude bench-floor
+	@for f in $(LAMBDA_DIR)/*/bootstrap.zip; do ls -l "$$f" | awk '{printf "%-45s %8.1f KiB\n", $$9, $$5/1024}'; done
 
 # Cold start, memory, zip size (runs `make package` if zips are missing) and orchestration
 # cost in a sandbox of its own (ports 4620/4621/9020) -> BENCHMARKS.md. Never fails on a number.

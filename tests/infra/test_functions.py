@@ -1,5 +1,7 @@
 """The template's Lambda functions against the workspace's binaries."""
 
+import pathlib
+
 import yaml
 
 from conftest import ROOT, workspace_binaries
@@ -53,6 +55,10 @@ def test_runtime_handler_architecture(template):
     g = template["Globals"]["Function"]
     params = template["Parameters"]
     assert params["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]
+    # Graviton by default, as `make package` builds (ARCH ?= arm64): the two must agree.
+    assert params["Architecture"]["Default"] == "arm64"
+    makefile = (pathlib.Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    assert "\nARCH ?= arm64\n" in makefile
     for binary, (lid, props) in functions(template).items():
         assert props.get("Runtime", g.get("Runtime")) == "provided.al2023", lid
         assert props.get("Handler", g.get("Handler")) == "bootstrap", lid
