@@ -85,7 +85,10 @@ def test_package_paths_match_template():
     assert "make package" in text
     assert "../target/lambda/<name>/bootstrap.zip" in text
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert "cargo lambda build --release --output-format zip" in makefile
+    # make package writes LAMBDA_DIR/<name>/bootstrap.zip, target/lambda unless told otherwise: the CodeUris.
+    assert "cargo lambda build --release --target" in makefile
+    assert '--lambda-dir "$(LAMBDA_DIR)" --output-format zip' in makefile
+    assert "\nLAMBDA_DIR ?= target/lambda\n" in makefile
 
 
 def test_machine_and_function_names_match_template():
