@@ -2,9 +2,11 @@
 
 AWS endpoints are HTTPS; the sandbox is plain HTTP. The bench starts this proxy with a
 throw-away CA + `localhost` certificate (openssl CLI) and points the function at
-`https://localhost:<port>` with the CA trusted through `SSL_CERT_FILE` (rustls-native-certs,
-used by the Rust SDK's HTTPS client) and `AWS_CA_BUNDLE` (botocore). Requests are forwarded
-as they are (headers, SigV4 signature and all) to the sandbox router, which counts them.
+`https://localhost:<port>` with the CA trusted through `SSL_CERT_FILE` (hookline's HTTPS client,
+functions/hookline/src/tls.rs) and `AWS_CA_BUNDLE` (botocore). That file is the system's CA bundle
+with the throw-away CA appended, so both runtimes parse a full root store as they would on Lambda
+(not one certificate: that would be easier than the real path). Requests are forwarded as they are
+(headers, SigV4 signature and all) to the sandbox router, which counts them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,15 @@ def make_certs(directory: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, pat
 class TlsProxy:
     def __init__(self, upstream_host: str, upstream_port: int):
         self.tmp = tempfile.TemporaryDirectory(prefix="hookline-bench-tls-")
-        self.ca, leaf, key = make_certs(pathlib.Path(self.tmp.name))
+        ca, leaf, key = make_certs(pathlib.Path(self.tmp.name))
+        self.ca = pathlib.Path(self.tmp.name) / "bundle.pem"
+        paths = ssl.get_default_verify_paths()
+        system = paths.cafile or paths.openssl_cafile
+        system_pem = pathlib.Path(system).read_text() if system and pathlib.Path(system).is_file() else ""
+        if "BEGIN CERTIFICATE" not in system_pem:
+            raise RuntimeError(f"no system CA bundle at {system!r} to extend")
+        self.ca.write_text(system_pem.rstrip("\n") + "\n" + ca.read_text())
+        self.system_bundle = system
         up_host, up_port = upstream_host, upstream_port
 
         class Handler(BaseHTTPRequestHandler):
