@@ -254,13 +254,19 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
         return Ok(already_started(found));
     }
 
-    // The deployment's BeforeAllowTraffic execution, when it succeeded, was started with the
-    // context and plan this deployment runs with: the AfterAllowTraffic hook reuses them rather
-    // than resolving the deployment group, the target groups and the plan again (one read of the
-    // target instead of four reads plus the plan's), and both events then run one plan.
+    // The deployment's BeforeAllowTraffic execution was started with the context and plan this
+    // deployment runs with: the AfterAllowTraffic hook reuses them rather than resolving the
+    // deployment group, the target groups and the plan again (one read of the target instead of
+    // four reads plus the plan's), and both events then run one plan. Running counts too: CodeDeploy
+    // may invoke the AfterAllowTraffic hook before Step Functions has closed the canary execution
+    // whose Finalize task answered BeforeAllowTraffic. A canary that failed or was stopped is not
+    // trusted with anything: the deployment is resolved afresh.
     let canary = existing
         .iter()
-        .find(|e| e.event == HookEvent::BeforeAllowTraffic && e.status == ExecutionStatus::Succeeded)
+        .find(|e| {
+            e.event == HookEvent::BeforeAllowTraffic
+                && matches!(e.status, ExecutionStatus::Running | ExecutionStatus::Succeeded)
+        })
         .and_then(|e| e.document.as_deref())
         .filter(|doc| doc.context.deployment_id == deployment_id)
         .cloned();
@@ -297,8 +303,13 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
 
     let plan = match (canary, event) {
         (Some(doc), HookEvent::AfterAllowTraffic) => {
-            // Its finalize removed the service's cohort rules before its Succeeded report, and only
-            // canary steps make them: the post-traffic finalize has none to look for.
+            // AfterAllowTraffic in progress means BeforeAllowTraffic was answered Succeeded, which in
+            // hookline only the canary's finalize does, after removing the service's cohort rules
+            // (a failed removal reports nothing and rolls back). After Finalize the canary machine
+            // runs no task, and only canary steps make cohort rules: the post-traffic finalize has
+            // none to look for. (A Succeeded given by hand mid-canary could leave one behind; it
+            // forwards to green, now production, and the next deployment's canary finalize removes
+            // it before its AllowTraffic.)
             context.cohort_rules_removed = true;
             doc.plan
         }

@@ -462,6 +462,26 @@ async fn after_allow_traffic_reuses_the_succeeded_canary_executions_context_and_
 }
 
 #[tokio::test]
+async fn after_allow_traffic_reuses_a_canary_execution_not_yet_closed_after_its_finalize() {
+    // CodeDeploy moved on as soon as Finalize reported; Step Functions has not closed the canary yet.
+    let (starts, reports) = (Sent::default(), Sent::default());
+    let (start, rep, changed_plan) = (started(&starts), report(&reports), plan_parameter(PLAN_JSON));
+    let canary = after_moved_on(ExecutionStatus::Running);
+    let resolve = resolve_rules("AfterAllowTraffic");
+    let mut rules: Vec<&Rule> = resolve.iter().collect();
+    rules.extend([&canary, &changed_plan, &start, &rep]);
+
+    started_output(handle(&deps(&rules), event_for(AFTER_HOOK)).await);
+
+    let calls: Vec<usize> = resolve.iter().map(Rule::num_calls).collect();
+    assert_eq!(calls, [0, 0, 1, 0], "GetDeploymentTarget only");
+    assert_eq!(changed_plan.num_calls(), 0);
+    let doc = document(&starts.only());
+    assert!(doc.context.cohort_rules_removed);
+    assert_eq!(doc.plan, hookline::testing::plan());
+}
+
+#[tokio::test]
 async fn after_allow_traffic_after_a_failed_canary_resolves_afresh_and_leaves_cohorts_to_finalize() {
     // Only a canary that succeeded removed the cohort rules (its finalize did, before reporting).
     let (starts, reports) = (Sent::default(), Sent::default());
