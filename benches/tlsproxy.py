@@ -52,6 +52,11 @@ class TlsProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per response, without Nagle: http.server's default (unbuffered headers, then the
+            # body) makes two TLS records, and the second waits for the client's delayed ACK (~40 ms)
+            # under Nagle's algorithm, a stall of this proxy that no AWS endpoint has.
+            disable_nagle_algorithm = True
+            wbufsize = 1 << 16
 
             def log_message(self, *args):
                 pass
