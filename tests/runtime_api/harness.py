@@ -30,6 +30,9 @@ class RuntimeApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Lambda's Runtime API sends an event without a Nagle stall; http.server's two writes
+            # (headers, body) could wait for the function's delayed ACK.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass

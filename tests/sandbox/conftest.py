@@ -36,9 +36,9 @@ def free_port():
 @pytest.fixture(scope="session")
 def moto_url(tmp_path_factory):
     port = free_port()
-    exe = os.path.join(VENV_BIN, "moto_server")
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:

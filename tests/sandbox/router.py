@@ -332,6 +332,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     sandbox: Sandbox = None
     server_version = "hookline-sandbox"
+    # TCP_NODELAY: http.server sends a response's headers and body in two writes, and under Nagle's
+    # algorithm the body waited for the client's delayed ACK (up to 40 ms a call: 48 ms median for a
+    # GetDeployment that takes 13 ms without the stall). AWS endpoints have no such stall.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet default access log
         pass

@@ -37,7 +37,7 @@ def enforced(tmp_path_factory):
     port = _free_port()
     logdir = tmp_path_factory.mktemp("iam")
     log = open(logdir / "moto.log", "w")
-    proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto_server.py"), "-H", "127.0.0.1",
                              "-p", str(port)], stdout=log, stderr=log)
     moto_url = f"http://127.0.0.1:{port}"
     for _ in range(100):

@@ -58,7 +58,7 @@ start() {  # name command...
 }
 
 # 1. moto: MOTO_PORT = the router's port, so Step Functions' service calls come back through the router.
-MOTO_PORT="$PORT" start moto "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_INTERNAL_PORT"
+MOTO_PORT="$PORT" start moto "$VENV/bin/python" "$ROOT/tests/sandbox/moto_server.py" -H 127.0.0.1 -p "$MOTO_INTERNAL_PORT"
 wait_for moto 30 curl -sf "http://127.0.0.1:$MOTO_INTERNAL_PORT/moto-api/"
 curl -sf -X POST "http://127.0.0.1:$MOTO_INTERNAL_PORT/moto-api/config" \
   -H 'Content-Type: application/json' -d '{"stepfunctions": {"execute_state_machine": true}}' >/dev/null

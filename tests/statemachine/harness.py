@@ -112,6 +112,7 @@ class Stubs:
 
 class _Router(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per response (tests/sandbox/moto_server.py)
     stubs: Stubs
     moto_port: int
 
@@ -173,7 +174,8 @@ class Sandbox:
             env.pop(k, None)
         self.log = open(os.environ.get("HOOKLINE_MOTO_LOG", os.devnull), "w")
         self.proc = subprocess.Popen(
-            [str(venv_bin / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)],
+            [str(venv_bin / "python"), str(ROOT / "tests" / "sandbox" / "moto_server.py"), "-H", "127.0.0.1", "-p",
+             str(self.moto_port)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.endpoint = f"http://127.0.0.1:{self.router_port}"
         self._wait_ready()
