@@ -308,7 +308,7 @@ def main():
     started = time.monotonic()
     runs = max(7, env_int("BENCH_RUNS", 11))
     variant = os.environ.get("BENCH_VARIANT", "").strip() or None
-    spec = variant_spec(variant) if variant else None
+    specs = [variant_spec(v.strip()) for v in variant.split(",") if v.strip()] if variant else []
     out_path = ROOT / os.environ.get("BENCH_OUT", "BENCHMARKS.md")
     results = {"machine": machine(), "runs": runs, "variant": variant, "notes": []}
     if os.environ.get("BENCH_NOTE"):  # free text for the report (e.g. how this run deviated)
@@ -351,15 +351,16 @@ def main():
     results["package"] = zip_sizes(monitor)
     results["binary_bytes"] = {f: (ROOT / "target/release" / f).stat().st_size for f in FUNCTIONS + [FLOOR]}
 
-    variant_bin = None
-    if variant:
+    built_variants = []  # (spec, binary, subject kind) of every variant that built
+    for spec in specs:
         try:
             variant_bin, secs = build_variant(spec, monitor)
-            results["variant_build_seconds"] = secs
-            results["variant_binary_bytes"] = variant_bin.stat().st_size
+            spec["build_seconds"] = secs
+            built_variants.append((spec, variant_bin, f"variant-{spec['key']}"))
         except Exception as e:
-            results["notes"].append(f"variant {variant}: {e}")
+            results["notes"].append(f"variant {spec['key']}: {e}")
             log(str(e))
+    results["variant_kinds"] = [kind for _, _, kind in built_variants]
 
     probe = None
     if sandbox is not None:
@@ -393,8 +394,9 @@ def main():
                 S("rust:hook:invalid", "hook (Rust)", [str(ROOT / "target/release/hook")], "hook", invalid, dict(common)),
                 S("python:hook:invalid", "hook (Python 3.11 + boto3)", py_cmd, "hook", invalid, dict(py_env),
                   cwd=str(BENCH / "python_hook"))]
-    if variant_bin:
-        subjects.append(S("variant:hook:invalid", f"hook ({spec['key']})", [str(variant_bin)], "hook", invalid, dict(common)))
+    for spec, variant_bin, kind in built_variants:
+        subjects.append(S(f"{kind}:hook:invalid", f"hook ({spec['key']})", [str(variant_bin)], "hook", invalid,
+                          dict(common)))
     if probe:
         endpoints = [("real", {"AWS_ENDPOINT_URL": sandbox.endpoint})]
         try:
@@ -409,8 +411,8 @@ def main():
                            dict(real_env), calls_probe=probe),
                          S(f"python:hook:{ev}", "hook (Python 3.11 + boto3)", py_cmd, "hook", real,
                            dict(py_env, **real_env), cwd=str(BENCH / "python_hook"), calls_probe=probe)]
-            if variant_bin:
-                subjects.append(S(f"variant:hook:{ev}", f"hook ({spec['key']})", [str(variant_bin)], "hook", real,
+            for spec, variant_bin, kind in built_variants:
+                subjects.append(S(f"{kind}:hook:{ev}", f"hook ({spec['key']})", [str(variant_bin)], "hook", real,
                                   dict(real_env), calls_probe=probe))
     for f in FUNCTIONS[1:]:
         subjects.append(S(f"rust:{f}:invalid", f, [str(ROOT / "target/release" / f)], f, invalid, dict(common)))
@@ -450,8 +452,8 @@ def main():
     results["load"] = monitor.summary()
     results["bench_seconds"] = time.monotonic() - started
 
-    if variant and variant_bin:
-        save_variant(spec, results)
+    for spec, _, kind in built_variants:
+        save_variant(spec, results, kind)
     results["variants"] = load_variants()
 
     (BENCH / "results").mkdir(exist_ok=True)
@@ -468,9 +470,9 @@ def profile_init(runs=30):
         return {"error": "perf not installed"}
     env = coldstart.function_env("hook", 9)  # runtime API on port 9: init, then one refused `next`
     env.update(AWS_DEFAULT_REGION="us-east-1", RUST_LOG="off")
-    bundle_env = {k: v for k, v in env.items() if k not in ("SSL_CERT_DIR",)}
-    sdk_env = {k: v for k, v in env.items() if k != "SSL_CERT_FILE"}
-    sdk_env["SSL_CERT_DIR"] = "/etc/ssl/certs"
+    # Lambda sets neither SSL_CERT_FILE nor SSL_CERT_DIR (this machine sets both).
+    bundle_env = {k: v for k, v in env.items() if k not in ("SSL_CERT_DIR", "SSL_CERT_FILE")}
+    sdk_env = dict(bundle_env, SSL_CERT_DIR="/etc/ssl/certs")
     cases = [("floor", FLOOR, bundle_env), ("hook, CA bundle roots (hookline)", "hook", bundle_env),
              ("hook, SDK default roots (directory walk)", "hook", sdk_env)]
     out = {"runs": runs, "cases": []}
@@ -499,17 +501,17 @@ def profile_init(runs=30):
     return out
 
 
-def save_variant(spec, results):
+def save_variant(spec, results, kind):
     """Keeps a variant's before/after. For rev variants the old commit is *before* and this tree *after*."""
     cs = results["coldstart"]
     key = spec["key"]
     ours, theirs = ROOT / "target/release/hook", ROOT / "target" / f"bench-{key}" / "release" / "hook"
-    sides = {"before": ("rust", ours), "after": ("variant", theirs)}
+    sides = {"before": ("rust", ours), "after": (kind, theirs)}
     if spec["rev"]:
-        sides = {"before": ("variant", theirs), "after": ("rust", ours)}
+        sides = {"before": (kind, theirs), "after": ("rust", ours)}
     doc = {"variant": key, "what": spec["what"], "env": spec["env"], "rev": spec["rev"],
            "date": results["machine"]["date"], "runs": results["runs"],
-           "build_seconds": results.get("variant_build_seconds"),
+           "build_seconds": spec.get("build_seconds"),
            "built": {side: _mtime(path) for side, (_, path) in sides.items()},
            "binary_bytes": {side: path.stat().st_size for side, (_, path) in sides.items()},
            "load": results.get("load"), "machine": results["machine"]}
@@ -717,7 +719,7 @@ def render(r):
     a("|---|---|---|---|---|---|")
     for ev, evlabel in (("invalid", "`{}` (no network)"), ("real", "real: unknown deployment, HTTP"),
                         ("tls", "real: unknown deployment, HTTPS")):
-        for kind in ("floor", "rust", "python", "variant"):
+        for kind in ["floor", "rust", "python"] + (r.get("variant_kinds") or []):
             c = cs.get(f"{kind}:hook:{ev}")
             if c:
                 a(f"| {evlabel} | {c['label']} | {fmt_stat(c['init_ms'])} | {fmt_stat(c['invoke_ms'], digits=2)} | "

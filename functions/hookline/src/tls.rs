@@ -1,9 +1,12 @@
 //! The AWS SDK's HTTPS client with hookline's trust roots: one CA bundle file, read once.
 //!
 //! Why not the SDK's default: it loads the platform's roots with `rustls-native-certs`, which reads
-//! the bundle *and* every file of the OpenSSL hashed directory (`/etc/ssl/certs` on Debian: about
-//! 150 `statx`/`openat`/`read` calls for the same certificates again). Profiled on the release `hook`
-//! (BENCHMARKS.md §4): the directory walk was 1.8 ms of a 5.7 ms init, the bundle alone 0.2 ms.
+//! the bundle *and* every file of the OpenSSL certificate directories it finds. On Debian-based
+//! images `/etc/ssl/certs` holds ~150 hashed links to the same certificates: the release `hook`'s
+//! init took 4.8 ms of CPU with the walk and 3.2 ms with the bundle alone (`perf stat -r 30`;
+//! BENCHMARKS.md §4 profiles it on every `make bench`). On Amazon Linux 2023 (Lambda's
+//! `provided.al2023`) the directories hold a few files, so there the gain is small; the point is an
+//! init that does not depend on how the image lays out its certificates.
 //!
 //! Which bundle: `SSL_CERT_FILE` when it is set (the OpenSSL convention, also how a custom CA is
 //! added: append it to a copy of the bundle and point `SSL_CERT_FILE` at the copy), otherwise the
