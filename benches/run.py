@@ -178,6 +178,24 @@ def ensure_bench_venv():
     return venv / "bin" / "python"
 
 
+def run_build(cmd, cwd, env, log_name, monitor, timeout_var):
+    """Runs a build in its own process group (killed on exit), its output in target/bench/<log_name>:
+    (exit code or "timeout", seconds)."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    with open(LOG_DIR / log_name, "w") as out:
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        monitor.ours.add(p.pid)
+        BUILDS.append(p)
+        try:
+            rc = p.wait(timeout=env_int(timeout_var, 3600))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            rc = "timeout"
+    return rc, time.monotonic() - t0
+
+
 def zip_arch(path: pathlib.Path):
     """The ELF machine of the zip's `bootstrap` (0xB7 aarch64, 0x3E x86-64), or None."""
     try:
@@ -196,21 +214,10 @@ def zip_sizes(monitor):
         missing = [f for f, p in zips.items() if zip_arch(p) != machine]
         if missing and os.environ.get("BENCH_PACKAGE", "1") != "0":
             log(f"{arch} zips missing for {', '.join(missing)}: running `make package ARCH={arch} LAMBDA_DIR={rel}`")
-            LOG_DIR.mkdir(parents=True, exist_ok=True)
-            t0 = time.monotonic()
-            with open(LOG_DIR / f"package-{arch}.log", "w") as out:
-                p = subprocess.Popen(["make", "package", f"ARCH={arch}", f"LAMBDA_DIR={rel}"], cwd=ROOT, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-                monitor.ours.add(p.pid)
-                BUILDS.append(p)
-                try:
-                    rc = p.wait(timeout=env_int("BENCH_PACKAGE_TIMEOUT_S", 3600))
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
-                    rc = "timeout"
+            rc, secs = run_build(["make", "package", f"ARCH={arch}", f"LAMBDA_DIR={rel}"], ROOT, None,
+                                 f"package-{arch}.log", monitor, "BENCH_PACKAGE_TIMEOUT_S")
             info["ran_package"].append(arch)
-            info["package_seconds"][arch] = time.monotonic() - t0
+            info["package_seconds"][arch] = secs
             if rc != 0:
                 info["package_error"] = f"make package ARCH={arch}: {rc} (see target/bench/package-{arch}.log)"
                 log(info["package_error"])
@@ -254,22 +261,10 @@ def build_variant(spec, monitor):
         subprocess.run(["git", "worktree", "prune"], cwd=ROOT, timeout=120)
         subprocess.run(["git", "worktree", "add", "--detach", str(src), spec["rev"]], cwd=ROOT, check=True,
                        capture_output=True, timeout=300)
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
     log(f"building variant {spec['key']}: cargo build --release -p hook into {target_dir.relative_to(ROOT)} "
         f"({' '.join(f'{k}={v}' for k, v in spec['env'].items()) or 'from ' + str(src)})")
-    t0 = time.monotonic()
-    with open(LOG_DIR / f"variant-{spec['key']}.log", "w") as out:
-        p = subprocess.Popen(["cargo", "build", "--release", "-p", "hook"], cwd=src, env=env, stdout=out,
-                             stderr=subprocess.STDOUT, start_new_session=True)
-        monitor.ours.add(p.pid)
-        BUILDS.append(p)
-        try:
-            rc = p.wait(timeout=env_int("BENCH_VARIANT_TIMEOUT_S", 3600))
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-            rc = "timeout"
-    secs = time.monotonic() - t0
+    rc, secs = run_build(["cargo", "build", "--release", "-p", "hook"], src, env, f"variant-{spec['key']}.log",
+                         monitor, "BENCH_VARIANT_TIMEOUT_S")
     if spec["rev"]:
         subprocess.run(["git", "worktree", "remove", "--force", str(src)], cwd=ROOT, timeout=120)
     if rc != 0:
