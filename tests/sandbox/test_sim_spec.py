@@ -303,7 +303,11 @@ def _run_scenario(sb, c, stub, call):
             c.register_task_definition("example/web:spec5"), hooks=())}}}, "DeploymentLimitExceededException")
     ok("StopDeployment", {"deploymentId": d4, "autoRollbackEnabled": True})
     c.wait_for_status(d4, "Stopped", timeout=30)
-    ok("GetDeployment", {"deploymentId": d4})
+    stopped = ok("GetDeployment", {"deploymentId": d4})["deploymentInfo"]
+    # The stop's rollback is a deployment of its own: the group takes no new one until it ends.
+    rollback_of_d4 = (stopped.get("rollbackInfo") or {}).get("rollbackDeploymentId")
+    if rollback_of_d4:
+        c.wait_for_status(rollback_of_d4, "Succeeded", timeout=30)
     d5 = c.start_deployment("example/web:spec6", hooks=())
     c.wait_for_status(d5, "Ready", timeout=30)
     ok("StopDeployment", {"deploymentId": d5, "autoRollbackEnabled": False})
