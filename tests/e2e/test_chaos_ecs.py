@@ -36,7 +36,7 @@ import pytest
 
 from test_canary import W
 from test_ecs_native import api, put_plan  # noqa: F401  (api: the fixture)
-from test_fault_matrix_ecs import ListenerPoller, ecs  # noqa: F401  (ecs: the fixture)
+from test_fault_matrix_ecs import ListenerPoller, ecs, production_at_answer  # noqa: F401  (ecs: the fixture)
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261129"))
 LOG_FILE = os.environ.get("CHAOS_LOG",
@@ -209,11 +209,11 @@ def check_invariants(sb, api, arn, blue, green, poller, status):
         for i in mine:
             if (i.get("answer") or {}).get("hookStatus") != "FAILED":
                 continue
-            read = poller.before(i["at"])
-            if read is None:
-                unverified.append(f"{stage} #{i['n']}")
+            read = production_at_answer(i, poller)
+            if isinstance(read, str):
+                unverified.append(f"{stage} #{i['n']}: {read}")
                 continue
-            _, w, others = read
+            w, others = read
             if (w or {}).get(blue, 0) != 100 or others:
                 violations.append(f"{stage} FAILED answer #{i['n']} while production was {w} with rules {others}")
     if any(i.get("rollback") and (i.get("answer") or {}).get("hookStatus") != "SUCCEEDED" for i in invocations):

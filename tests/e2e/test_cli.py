@@ -357,6 +357,9 @@ def test_watch_exits_2_when_the_deployment_is_stopped(sb, cli):
             watch.kill()
     assert code == 2, out + err
     assert "deployment  Stopped" in out and out.strip().splitlines()[-1].startswith(f"{did} Stopped")
+    # watch ends at CodeDeploy's Stopped; hookline's canary notices the stop at its next check (2 s
+    # interval) and restores blue as it ends: wait for that end, as test_canary's stop test does.
+    sb.wait_execution_done(sb.wait_execution(did)["executionArn"], timeout=2 + 10)
     assert sb.listener_weights(80).get(green, 0) == 0
 
 

@@ -282,7 +282,12 @@ def test_alarm_or_reject_restores_blue_before_the_hook_answers_failed(sb, api, c
     failed = [(t, s) for t, s, rb in answers if s == "FAILED"]
     assert len(failed) == 1 and answers[-1][1] == "FAILED", answers
     at = failed[0][0]
-    assert poll.at(at, green) == 0, f"green had {poll.at(at, green)} % when the hook answered FAILED"
+    # The simulator's read of the production rule as the FAILED answer arrived (a poller's read can
+    # only come before or after the hook's last write).
+    recorded = [i["production"] for i in api.invocations(arn)
+                if not i.get("rollback") and (i.get("answer") or {}).get("hookStatus") == "FAILED"]
+    assert len(recorded) == 1 and recorded[0].get("weights", {}).get(green, 0) == 0 \
+        and not recorded[0].get("others"), f"production when the hook answered FAILED: {recorded}"
     assert set(poll.since(at, green)) == {0}, "production stayed on blue after the answer"
     assert sb.sfn.describe_execution(executionArn=xarn)["status"] == "FAILED"
     if cause == "reject":

@@ -11,7 +11,8 @@ Every cell checks the invariants through AWS APIs (DescribeServiceDeployments, D
 Functions) and the simulator's record of the hook's answers (``GET /_sandbox/ecs``):
 - the service deployment ends (SUCCESSFUL, or ROLLBACK_SUCCESSFUL) within CELL_BUDGET_S;
 - every FAILED answer was given while the production rule was blue 100% and the production listener
-  held no other rule (no hookline cohort rule), read by a poller every 50 ms;
+  held no other rule (no hookline cohort rule), as the simulator read them when the answer arrived
+  (a poller reading every 50 ms also runs, for the end state);
 - no execution of the deployment is left running; production on one side at the end.
 
 The sandbox runs ECS minutes of 1 s (bakeTimeInMinutes=1 bakes 1 s; a hook's default 1440-minute
@@ -158,6 +159,21 @@ class ListenerPoller:
         return before[-1]
 
 
+def production_at_answer(invocation, poller):
+    """(weights, other rules) of the production listener when the hook's FAILED answer arrived: the
+    simulator's own read at that moment (``production``), else the poller's last read before it;
+    an error string when neither exists."""
+    at_answer = invocation.get("production")
+    if at_answer is not None:
+        if "error" in at_answer:
+            return at_answer["error"]
+        return at_answer["weights"], at_answer["others"]
+    read = poller.before(invocation["at"])
+    if read is None:
+        return "no listener read within 1 s before it"
+    return read[1], read[2]
+
+
 def failed_answer_violations(api, poller, arn, blue):
     """Every FAILED answer (not at ECS's rollback stages) given while the production rule was not
     blue 100% or another rule was on the production listener."""
@@ -165,11 +181,11 @@ def failed_answer_violations(api, poller, arn, blue):
     for i in api.invocations(arn):
         if i.get("rollback") or (i.get("answer") or {}).get("hookStatus") != "FAILED":
             continue
-        read = poller.before(i["at"])
-        if read is None:
-            out.append(f"{i['stage']} FAILED answer #{i['n']}: no listener read within 1 s before it")
+        read = production_at_answer(i, poller)
+        if isinstance(read, str):
+            out.append(f"{i['stage']} FAILED answer #{i['n']}: {read}")
             continue
-        _, w, others = read
+        w, others = read
         if (w or {}).get(blue, 0) != 100 or others:
             out.append(f"{i['stage']} FAILED answer #{i['n']} while production was {w} with rules {others}")
     return out

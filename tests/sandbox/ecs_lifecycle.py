@@ -240,6 +240,11 @@ class EcsLifecycleEngine:
             outcome, answer = self._invoke(fn, payload)
             rec = {"n": len(d.invocations) + 1, "at": now(), "stage": stage, "rollback": rollback, "function": fn,
                    "payload": payload, "answer": answer, "outcome": outcome}
+            if outcome == "FAILED" and not rollback:
+                # The production listener as the FAILED answer arrived, before this simulator acts on it:
+                # what the tests' "FAILED only when production is blue 100%" check reads (a client-side
+                # poller can only read before or after the hook's own last write).
+                rec["production"] = self.production_at_answer(d)
             with self.reg.lock:
                 d.invocations.append(rec)
                 d.updated = now()
@@ -303,6 +308,21 @@ class EcsLifecycleEngine:
     def _forward(self, rule_arn, blue_tg, green_tg, green):
         self.elb.modify_rule(RuleArn=rule_arn, Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": blue_tg, "Weight": 100 - green}, {"TargetGroupArn": green_tg, "Weight": green}]}}])
+
+    def production_at_answer(self, d):
+        """{"weights": {group: percent} of the production rule, "others": [ARNs of the listener's other
+        non-default rules]}, or {"error": ...} when it cannot be read."""
+        rule = self._adv(d).get("productionListenerRule")
+        if not rule:
+            return {"error": "no production listener rule"}
+        listener = rule.replace(":listener-rule/", ":listener/").rsplit("/", 1)[0]
+        try:
+            rules = self.elb.describe_rules(ListenerArn=listener)["Rules"]
+        except Exception as e:  # recorded, and the test reports it as a violation
+            return {"error": f"DescribeRules: {e}"}
+        own = [r for r in rules if r["RuleArn"] == rule]
+        return {"weights": weight_shares(own[0]["Actions"]) if own else {},
+                "others": [r["RuleArn"] for r in rules if r["RuleArn"] != rule and not r.get("IsDefault")]}
 
     def rule_shares(self, rule_arn):
         """{target group ARN: percent} of a listener rule's forward (for tests and GET /_sandbox/ecs)."""
