@@ -1,12 +1,13 @@
 //! The AWS SDK's HTTPS client with hookline's trust roots: one CA bundle file, read once.
 //!
-//! Why not the SDK's default: it loads the platform's roots with `rustls-native-certs`, which reads
-//! the bundle *and* every file of the OpenSSL certificate directories it finds. On Debian-based
-//! images `/etc/ssl/certs` holds ~150 hashed links to the same certificates: the release `hook`'s
-//! init took 4.8 ms of CPU with the walk and 3.2 ms with the bundle alone (`perf stat -r 30`;
-//! BENCHMARKS.md §4 profiles it on every `make bench`). On Amazon Linux 2023 (Lambda's
-//! `provided.al2023`) the directories hold a few files, so there the gain is small; the point is an
-//! init that does not depend on how the image lays out its certificates.
+//! Why: the SDK's default loads the platform's roots with `rustls-native-certs`, which reads the
+//! bundle *and* every file of the OpenSSL certificate directories it finds (~150 hashed links on
+//! Debian-based images). MEASURED AGAINST (BENCHMARKS.md §4, `perf stat -r 50`, task-clock of the
+//! hook's init): the SDK reading the bundle alone 3.8 ms, the SDK's bundle + directory 5.6 ms,
+//! this module 6.5 ms: it parses every certificate twice (its own trust-anchor check, then the
+//! SDK's trust store) and round-trips them through PEM. Either make the SDK read the file alone
+//! (`SSL_CERT_FILE` set before any thread starts) or go back to the SDK's default; until then
+//! the measurement says this module costs time rather than saving it.
 //!
 //! Which bundle: `SSL_CERT_FILE` when it is set (the OpenSSL convention, also how a custom CA is
 //! added: append it to a copy of the bundle and point `SSL_CERT_FILE` at the copy), otherwise the
