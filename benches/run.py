@@ -468,8 +468,8 @@ def profile_init(runs=30):
     # Lambda sets neither SSL_CERT_FILE nor SSL_CERT_DIR (this machine sets both).
     bundle_env = {k: v for k, v in env.items() if k not in ("SSL_CERT_DIR", "SSL_CERT_FILE")}
     sdk_env = dict(bundle_env, SSL_CERT_DIR="/etc/ssl/certs")
-    cases = [("floor", FLOOR, bundle_env), ("hook, CA bundle roots (hookline)", "hook", bundle_env),
-             ("hook, SDK default roots (directory walk)", "hook", sdk_env)]
+    cases = [("floor", FLOOR, bundle_env), ("hook (the CA bundle file only)", "hook", bundle_env),
+             ("hook, only `SSL_CERT_DIR` set (the SDK's directory walk)", "hook", sdk_env)]
     out = {"runs": runs, "cases": []}
     for label, binary, case_env in cases:
         path = str(ROOT / "target/release" / binary)
@@ -791,10 +791,11 @@ def render(r):
     if prof.get("cases"):
         a(f"**Profile of init** (`perf stat -r {prof['runs']}` task-clock and page faults of the process up to "
           "its first `next`, refused at once; `strace -f -e trace=openat` for the files it opens), measured in "
-          "this run. The SDK's default HTTPS client loads the platform's roots with rustls-native-certs, which "
-          "walks the OpenSSL certificate directory (`/etc/ssl/certs` here) besides the bundle; hookline's "
-          "client (`functions/hookline/src/tls.rs`) reads one CA bundle. The third row is the same hook binary "
-          "made to take the SDK's default (only `SSL_CERT_DIR` set).")
+          "this run, in Lambda's environment (neither `SSL_CERT_FILE` nor `SSL_CERT_DIR` set). The SDK loads "
+          "the platform's roots with rustls-native-certs, which then walks the OpenSSL certificate directory "
+          "(`/etc/ssl/certs` here) besides the bundle; hookline points `SSL_CERT_FILE` at the bundle before its "
+          "runtime starts (`functions/hookline/src/tls.rs`), so the SDK reads that one file. The third row is the "
+          "same hook binary with only `SSL_CERT_DIR` set, which hookline leaves alone: the directory walk.")
         a("")
         a("| process | task-clock ms | page faults | files opened | of them CA files |")
         a("|---|---|---|---|---|")

@@ -2,8 +2,8 @@
 
 AWS endpoints are HTTPS; the sandbox is plain HTTP. The bench starts this proxy with a
 throw-away CA + `localhost` certificate (openssl CLI) and points the function at
-`https://localhost:<port>` with the CA trusted through `SSL_CERT_FILE` (hookline's HTTPS client,
-functions/hookline/src/tls.rs) and `AWS_CA_BUNDLE` (botocore). That file is the system's CA bundle
+`https://localhost:<port>` with the CA trusted through `SSL_CERT_FILE` (the Rust SDK's root loading,
+rustls-native-certs) and `AWS_CA_BUNDLE` (botocore). That file is the system's CA bundle
 with the throw-away CA appended, so both runtimes parse a full root store as they would on Lambda
 (not one certificate: that would be easier than the real path). Requests are forwarded as they are
 (headers, SigV4 signature and all) to the sandbox router, which counts them.

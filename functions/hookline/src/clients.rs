@@ -20,14 +20,8 @@ pub struct Clients {
 impl Clients {
     /// Loads region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`) from the environment.
     /// The SDK's standard retry mode handles throttling and transient faults with backoff.
-    /// HTTPS trusts one CA bundle ([`crate::tls`]: no walk of the certificate directory at start).
     pub async fn from_env() -> Clients {
-        let loader = aws_config::defaults(BehaviorVersion::latest());
-        let loader = match crate::tls::https_client_from_env() {
-            Some(client) => loader.http_client(client),
-            None => loader,
-        };
-        Clients::from_config(&loader.load().await)
+        Clients::from_config(&aws_config::defaults(BehaviorVersion::latest()).load().await)
     }
 
     /// Clients for an already loaded configuration (the CLI adds profile, region and endpoint).

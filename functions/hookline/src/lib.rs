@@ -20,7 +20,7 @@
 //! - [`taskdef`]: task definition revisions and AppSpec content.
 //! - [`error`]: the one error type and its stable `errorType` names.
 //! - [`clients`], [`runtime`]: AWS clients built once (the adapters' material), JSON logs, the Lambda loop.
-//! - [`tls`]: the SDK's HTTPS client trusting one CA bundle (no certificate-directory walk at start).
+//! - [`tls`]: the CA bundle the SDK's HTTPS client reads (one file, no certificate-directory walk).
 
 pub mod clients;
 pub mod contract;

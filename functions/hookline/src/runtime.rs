@@ -69,6 +69,17 @@ fn json_or_marker(mut invocation: LambdaInvocation) -> LambdaInvocation {
     invocation
 }
 
+/// Every function's `main`: the process-wide setup that must happen while the process has one
+/// thread ([`crate::tls::prefer_bundle_file`] sets an environment variable), then `body` on the
+/// multi-threaded tokio runtime `#[tokio::main]` would have built.
+pub fn main<F>(body: F) -> std::result::Result<(), lambda_runtime::Error>
+where
+    F: Future<Output = std::result::Result<(), lambda_runtime::Error>>,
+{
+    crate::tls::prefer_bundle_file();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(body)
+}
+
 /// Runs the Lambda loop with `handler`, which gets the raw event
 /// (`main` closes over the function's dependencies: `|event| handle(&deps, event)`).
 pub async fn run<F, Fut, O>(handler: F) -> std::result::Result<(), lambda_runtime::Error>

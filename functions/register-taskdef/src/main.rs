@@ -2,9 +2,10 @@
 
 mod handler;
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    hookline::runtime::init_logging();
-    let deps = handler::Deps::from_env(hookline::Clients::from_env().await);
-    hookline::runtime::run(|event| handler::handle(&deps, event)).await
+fn main() -> Result<(), lambda_runtime::Error> {
+    hookline::runtime::main(async {
+        hookline::runtime::init_logging();
+        let deps = handler::Deps::from_env(hookline::Clients::from_env().await);
+        hookline::runtime::run(|event| handler::handle(&deps, event)).await
+    })
 }
