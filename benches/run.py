@@ -301,6 +301,10 @@ def summarize(runs):
 # ---------------------------------------------------------------- the run
 def main():
     started = time.monotonic()
+    # Every function process gets Lambda's environment, which names no CA file or directory (this
+    # machine's shell sets both, and rustls-native-certs would walk /etc/ssl/certs for the Rust side).
+    for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        os.environ.pop(var, None)
     runs = max(7, env_int("BENCH_RUNS", 11))
     variant = os.environ.get("BENCH_VARIANT", "").strip() or None
     specs = [variant_spec(v.strip()) for v in variant.split(",") if v.strip()] if variant else []
