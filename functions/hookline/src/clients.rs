@@ -2,7 +2,16 @@
 //! handlers' interfaces ([`crate::lifecycle::Lifecycle`], [`crate::traffic::RouterFactory`],
 //! [`crate::health::HealthFacts`]) are made from them.
 
+use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+use std::sync::OnceLock;
+
 use aws_config::BehaviorVersion;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
+use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+use aws_smithy_types::config_bag::ConfigBag;
 
 /// One client per service hookline calls, sharing one configuration.
 #[derive(Clone, Debug)]
@@ -20,8 +29,20 @@ pub struct Clients {
 impl Clients {
     /// Loads region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`) from the environment.
     /// The SDK's standard retry mode handles throttling and transient faults with backoff.
+    ///
+    /// Lambda hands every function its role's credentials and its region in the environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`), so the
+    /// credentials and region providers are the environment's alone. The SDK's default chains would
+    /// find the same values, but building them constructs an STS client (web identity) and an IMDS
+    /// client first: about half of the hook's init CPU in the bench's profile (BENCHMARKS.md §4).
     pub async fn from_env() -> Clients {
-        Clients::from_config(&aws_config::defaults(BehaviorVersion::latest()).load().await)
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+            .region(EnvironmentVariableRegionProvider::new());
+        if let Some(http) = ValidatedOnce::sdk_default() {
+            loader = loader.http_client(http);
+        }
+        Clients::from_config(&loader.load().await)
     }
 
     /// Clients for an already loaded configuration (the CLI adds profile, region and endpoint).
@@ -68,5 +89,125 @@ impl Clients {
             cloudwatch: self.cloudwatch.clone(),
             http: self.http.clone(),
         }
+    }
+}
+
+/// The SDK's default HTTPS client, one for all of a function's clients, whose check at client
+/// construction runs for the first client only.
+///
+/// Without it every SDK client gets its own default HTTPS client, and each one's
+/// `validate_base_client_config` builds (and drops) a TLS connector so that the CA roots are read
+/// at init rather than on the first request: six clients, six rustls configurations built from
+/// every root certificate. Doing it once keeps the roots read at init (where Lambda gives the
+/// process a full vCPU, unlike an invocation at 128 MB) without paying for it six times. The
+/// check takes neither the components nor the configuration into account (`HyperClient` ignores
+/// both), so the first client's check stands for all. One client also means one connector cache
+/// and one connection pool for the process.
+#[derive(Debug)]
+struct ValidatedOnce {
+    inner: SharedHttpClient,
+    validated: OnceLock<()>,
+}
+
+impl ValidatedOnce {
+    /// The client the SDK's clients would each build by default, for the latest behavior version.
+    fn sdk_default() -> Option<ValidatedOnce> {
+        let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(BehaviorVersion::latest())?;
+        let inner = plugin.runtime_components(&RuntimeComponentsBuilder::new("hookline")).http_client()?;
+        Some(ValidatedOnce::new(inner))
+    }
+
+    fn new(inner: SharedHttpClient) -> ValidatedOnce {
+        ValidatedOnce { inner, validated: OnceLock::new() }
+    }
+}
+
+impl HttpClient for ValidatedOnce {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        self.inner.http_connector(settings, components)
+    }
+
+    fn validate_base_client_config(
+        &self,
+        components: &RuntimeComponentsBuilder,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        if self.validated.get().is_none() {
+            self.inner.validate_base_client_config(components, cfg)?;
+            let _first_check_recorded = self.validated.set(());
+        }
+        Ok(())
+    }
+
+    fn validate_final_config(&self, components: &RuntimeComponents, cfg: &ConfigBag) -> Result<(), BoxError> {
+        self.inner.validate_final_config(components, cfg)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use aws_config::Region;
+    use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture};
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+
+    use super::*;
+
+    /// An HTTP client that only counts the SDK's checks of it (no request is made here).
+    #[derive(Clone, Debug, Default)]
+    struct CountingClient {
+        validations: Arc<AtomicUsize>,
+    }
+
+    impl HttpConnector for CountingClient {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            HttpConnectorFuture::ready(Err(ConnectorError::other("no network in this test".into(), None)))
+        }
+    }
+
+    impl HttpClient for CountingClient {
+        fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+
+        fn validate_base_client_config(&self, _: &RuntimeComponentsBuilder, _: &ConfigBag) -> Result<(), BoxError> {
+            self.validations.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    fn config_with(http: impl HttpClient + 'static) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .http_client(http)
+            .build()
+    }
+
+    #[test]
+    fn the_six_clients_check_their_shared_http_client_once() {
+        let inner = CountingClient::default();
+        let _clients = Clients::from_config(&config_with(ValidatedOnce::new(SharedHttpClient::new(inner.clone()))));
+        assert_eq!(inner.validations.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn each_client_checks_an_unwrapped_http_client() {
+        // What `ValidatedOnce` saves: the SDK checks the HTTP client once per client it builds.
+        let inner = CountingClient::default();
+        let _clients = Clients::from_config(&config_with(inner.clone()));
+        assert_eq!(inner.validations.load(Ordering::SeqCst), 6);
+    }
+
+    #[test]
+    fn the_sdk_default_client_is_available_to_share() {
+        assert!(ValidatedOnce::sdk_default().is_some());
     }
 }
