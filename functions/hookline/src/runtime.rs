@@ -71,13 +71,22 @@ fn json_or_marker(mut invocation: LambdaInvocation) -> LambdaInvocation {
 
 /// Every function's `main`: the process-wide setup that must happen while the process has one
 /// thread ([`crate::tls::prefer_bundle_file`] sets an environment variable), then `body` on the
-/// multi-threaded tokio runtime `#[tokio::main]` would have built.
+/// tokio runtime of [`function_runtime`].
 pub fn main<F>(body: F) -> std::result::Result<(), lambda_runtime::Error>
 where
     F: Future<Output = std::result::Result<(), lambda_runtime::Error>>,
 {
     crate::tls::prefer_bundle_file();
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(body)
+    function_runtime()?.block_on(body)
+}
+
+/// A current-thread runtime, not the multi-threaded one `#[tokio::main]` builds: Lambda hands a
+/// function one event at a time and every function waits on AWS, never on its own CPU, so worker
+/// threads would only be started (one per core) at init and then sit idle. Concurrent calls
+/// (the health gate's) still overlap on the one thread, and blocking work (DNS lookups) still goes
+/// to tokio's blocking pool. The bench measured the difference on `hook`'s init (BENCHMARKS.md §4).
+fn function_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
 /// Runs the Lambda loop with `handler`, which gets the raw event
@@ -97,6 +106,13 @@ where
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    #[test]
+    fn functions_run_on_one_thread() {
+        let runtime = function_runtime().expect("runtime");
+        let flavor = runtime.block_on(async { tokio::runtime::Handle::current().runtime_flavor() });
+        assert_eq!(flavor, tokio::runtime::RuntimeFlavor::CurrentThread);
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
