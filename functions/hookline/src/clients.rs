@@ -3,7 +3,7 @@
 //! [`crate::health::HealthFacts`]) are made from them.
 
 use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use aws_config::BehaviorVersion;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -13,17 +13,70 @@ use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, Runt
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 use aws_smithy_types::config_bag::ConfigBag;
 
-/// One client per service hookline calls, sharing one configuration.
-#[derive(Clone, Debug)]
+/// One client per service hookline calls, sharing one configuration. Each is built when first
+/// used: a function's `main` makes its dependencies at init, which builds the clients that
+/// function uses there and leaves the others unbuilt (the hook never builds CloudWatch's, shift-weight
+/// only CodeDeploy's, ECS's and ELBv2's). A client costs its SDK crate's endpoint tables at
+/// construction (~60–80 µs each on the bench machine, BENCHMARKS.md §4).
+#[derive(Debug)]
 pub struct Clients {
-    pub codedeploy: aws_sdk_codedeploy::Client,
-    pub ecs: aws_sdk_ecs::Client,
-    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    pub sfn: aws_sdk_sfn::Client,
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
-    pub ssm: aws_sdk_ssm::Client,
+    pub codedeploy: LazyClient<aws_sdk_codedeploy::Client>,
+    pub ecs: LazyClient<aws_sdk_ecs::Client>,
+    pub elbv2: LazyClient<aws_sdk_elasticloadbalancingv2::Client>,
+    pub sfn: LazyClient<aws_sdk_sfn::Client>,
+    pub cloudwatch: LazyClient<aws_sdk_cloudwatch::Client>,
+    pub ssm: LazyClient<aws_sdk_ssm::Client>,
     /// Built on first use (only validate-health with HTTP probes needs it).
     pub http: crate::health::gate::ProbeClient,
+}
+
+/// An SDK client built from the shared configuration the first time it is used (through `Deref`:
+/// `clients.ssm.get_parameter()`, `&clients.ssm`, `clients.ssm.clone()` all reach the client), or
+/// one built already (tests' mocks).
+pub struct LazyClient<C> {
+    source: Source<C>,
+}
+
+enum Source<C> {
+    Built(C),
+    Config { config: Arc<aws_config::SdkConfig>, build: fn(&aws_config::SdkConfig) -> C, client: OnceLock<C> },
+}
+
+impl<C> LazyClient<C> {
+    /// A client built from `config` with `build` when first used.
+    pub fn new(config: &Arc<aws_config::SdkConfig>, build: fn(&aws_config::SdkConfig) -> C) -> LazyClient<C> {
+        LazyClient { source: Source::Config { config: Arc::clone(config), build, client: OnceLock::new() } }
+    }
+
+    /// A client built already.
+    pub fn built(client: C) -> LazyClient<C> {
+        LazyClient { source: Source::Built(client) }
+    }
+
+    /// Whether the client exists yet.
+    pub fn is_built(&self) -> bool {
+        match &self.source {
+            Source::Built(_) => true,
+            Source::Config { client, .. } => client.get().is_some(),
+        }
+    }
+}
+
+impl<C> std::ops::Deref for LazyClient<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        match &self.source {
+            Source::Built(client) => client,
+            Source::Config { config, build, client } => client.get_or_init(|| build(config)),
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyClient").field("built", &self.is_built()).finish()
+    }
 }
 
 impl Clients {
@@ -47,13 +100,15 @@ impl Clients {
 
     /// Clients for an already loaded configuration (the CLI adds profile, region and endpoint).
     pub fn from_config(config: &aws_config::SdkConfig) -> Clients {
+        let config = Arc::new(config.clone());
+        let config = &config;
         Clients {
-            codedeploy: aws_sdk_codedeploy::Client::new(config),
-            ecs: aws_sdk_ecs::Client::new(config),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
-            sfn: aws_sdk_sfn::Client::new(config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
-            ssm: aws_sdk_ssm::Client::new(config),
+            codedeploy: LazyClient::new(config, aws_sdk_codedeploy::Client::new),
+            ecs: LazyClient::new(config, aws_sdk_ecs::Client::new),
+            elbv2: LazyClient::new(config, aws_sdk_elasticloadbalancingv2::Client::new),
+            sfn: LazyClient::new(config, aws_sdk_sfn::Client::new),
+            cloudwatch: LazyClient::new(config, aws_sdk_cloudwatch::Client::new),
+            ssm: LazyClient::new(config, aws_sdk_ssm::Client::new),
             http: Default::default(),
         }
     }
@@ -151,7 +206,6 @@ impl HttpClient for ValidatedOnce {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
 
     use aws_config::Region;
     use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture};
@@ -183,6 +237,11 @@ mod tests {
         }
     }
 
+    fn build_all(clients: &Clients) {
+        let _ = (clients.codedeploy.config(), clients.ecs.config(), clients.elbv2.config());
+        let _ = (clients.sfn.config(), clients.cloudwatch.config(), clients.ssm.config());
+    }
+
     fn config_with(http: impl HttpClient + 'static) -> aws_config::SdkConfig {
         aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -194,7 +253,8 @@ mod tests {
     #[test]
     fn the_six_clients_check_their_shared_http_client_once() {
         let inner = CountingClient::default();
-        let _clients = Clients::from_config(&config_with(ValidatedOnce::new(SharedHttpClient::new(inner.clone()))));
+        let clients = Clients::from_config(&config_with(ValidatedOnce::new(SharedHttpClient::new(inner.clone()))));
+        build_all(&clients);
         assert_eq!(inner.validations.load(Ordering::SeqCst), 1);
     }
 
@@ -202,8 +262,18 @@ mod tests {
     fn each_client_checks_an_unwrapped_http_client() {
         // What `ValidatedOnce` saves: the SDK checks the HTTP client once per client it builds.
         let inner = CountingClient::default();
-        let _clients = Clients::from_config(&config_with(inner.clone()));
+        let clients = Clients::from_config(&config_with(inner.clone()));
+        build_all(&clients);
         assert_eq!(inner.validations.load(Ordering::SeqCst), 6);
+    }
+
+    #[test]
+    fn a_client_is_built_when_first_used() {
+        let clients = Clients::from_config(&config_with(CountingClient::default()));
+        assert!(!clients.ssm.is_built() && !clients.cloudwatch.is_built());
+        let _ssm: aws_sdk_ssm::Client = clients.ssm.clone();
+        assert!(clients.ssm.is_built());
+        assert!(!clients.cloudwatch.is_built());
     }
 
     #[test]

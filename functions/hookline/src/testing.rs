@@ -11,20 +11,31 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
 
+use crate::clients::LazyClient;
 use crate::Clients;
 
 /// Clients whose calls are answered by `rules`, with the SDK's standard retries on.
 pub fn mocked_clients(rules: &[&Rule]) -> Clients {
     let rules = rules.to_vec();
     Clients {
-        codedeploy: mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, rules.clone()),
-        ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules.clone()),
-        elbv2: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.clone()),
-        sfn: mock_client!(aws_sdk_sfn, RuleMode::MatchAny, rules.clone()),
-        cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, rules.clone()),
-        ssm: mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules),
+        codedeploy: LazyClient::built(mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, rules.clone())),
+        ecs: LazyClient::built(mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules.clone())),
+        elbv2: LazyClient::built(mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.clone())),
+        sfn: LazyClient::built(mock_client!(aws_sdk_sfn, RuleMode::MatchAny, rules.clone())),
+        cloudwatch: LazyClient::built(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, rules.clone())),
+        ssm: LazyClient::built(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules)),
         http: Default::default(),
     }
+}
+
+/// Clients on a real (never used) configuration, none built yet: for checking which ones a
+/// function's dependencies build at init.
+pub fn unbuilt_clients() -> Clients {
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    Clients::from_config(&config)
 }
 
 /// An HTTP error body the SDKs classify as throttling, for `.sequence().http_status(400, Some(..))`.

@@ -12,15 +12,21 @@ use tracing::{info, info_span, Instrument};
 
 /// What register-taskdef needs, built once per container.
 pub struct Deps {
-    pub clients: Clients,
+    pub codedeploy: aws_sdk_codedeploy::Client,
+    pub ecs: aws_sdk_ecs::Client,
     /// The hook function named in the AppSpec.
     pub hook_function: String,
 }
 
 impl Deps {
     /// Reads `HOOK_FUNCTION_NAME` (default `hook`).
+    /// Builds the two clients this function uses (at init, from `main`).
     pub fn from_env(clients: Clients) -> Deps {
-        Deps { clients, hook_function: std::env::var("HOOK_FUNCTION_NAME").unwrap_or_else(|_| "hook".into()) }
+        Deps::new(&clients, std::env::var("HOOK_FUNCTION_NAME").unwrap_or_else(|_| "hook".into()))
+    }
+
+    pub fn new(clients: &Clients, hook_function: String) -> Deps {
+        Deps { codedeploy: clients.codedeploy.clone(), ecs: clients.ecs.clone(), hook_function }
     }
 }
 
@@ -51,7 +57,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
 }
 
 async fn release(deps: &Deps, input: &Input) -> Result<Output> {
-    let codedeploy = &deps.clients.codedeploy;
+    let codedeploy = &deps.codedeploy;
     let (cluster, service) = match (&input.cluster, &input.service) {
         (Some(c), Some(s)) => (c.clone(), s.clone()),
         _ => {
@@ -71,8 +77,8 @@ async fn release(deps: &Deps, input: &Input) -> Result<Output> {
             )
         }
     };
-    let target = service_target(&deps.clients.ecs, &cluster, &service).await?;
-    let registered = register_with_image(&deps.clients.ecs, &target, input.container.as_deref(), &input.image).await?;
+    let target = service_target(&deps.ecs, &cluster, &service).await?;
+    let registered = register_with_image(&deps.ecs, &target, input.container.as_deref(), &input.image).await?;
     info!(task_definition = %registered.task_definition_arn, image = %input.image, "task definition registered");
     let appspec = render_appspec(&registered, &deps.hook_function);
     let created = codedeploy

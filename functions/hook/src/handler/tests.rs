@@ -812,3 +812,19 @@ async fn a_malformed_event_is_invalid_input_naming_the_field() {
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("LifecycleEventHookExecutionId"), "{err}");
 }
+
+#[test]
+fn init_builds_the_clients_the_hook_uses_and_not_cloudwatchs() {
+    let clients = hookline::testing::unbuilt_clients();
+    let machines = HookStateMachines { canary: CANARY.into(), post_traffic: POST_TRAFFIC.into() };
+    let _deps = Deps::new(&clients, machines, "/hookline".into());
+    let built = [
+        clients.codedeploy.is_built(),
+        clients.ecs.is_built(),
+        clients.elbv2.is_built(),
+        clients.sfn.is_built(),
+        clients.ssm.is_built(),
+    ];
+    assert_eq!(built, [true; 5]);
+    assert!(!clients.cloudwatch.is_built());
+}

@@ -20,7 +20,7 @@ const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7";
 const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v2";
 
 fn deps(rules: &[&Rule]) -> Deps {
-    Deps { clients: mocked_clients(rules), hook_function: "hookline-hook".into() }
+    Deps::new(&mocked_clients(rules), "hookline-hook".into())
 }
 
 fn release(image: &str) -> Value {

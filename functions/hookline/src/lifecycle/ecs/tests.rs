@@ -9,7 +9,7 @@ use super::*;
 use crate::testing::mocked_clients;
 
 fn ecs(rules: &[&Rule]) -> EcsNative {
-    EcsNative { ecs: mocked_clients(rules).ecs }
+    EcsNative { ecs: mocked_clients(rules).ecs.clone() }
 }
 
 #[tokio::test]
