@@ -838,11 +838,15 @@ def render(r):
       "(`functions/hookline/src/clients.rs`); the read of the bundle stays at init, where Lambda runs an "
       "on-demand function on a full vCPU, instead of moving to the first invocation, which at 128 MB gets a "
       "fraction of one. The functions also run on a current-thread runtime, without the worker threads "
-      "`#[tokio::main]` starts (`clone3` and their first allocations, ~3–5%). Wall-clock A/B with "
-      "`coldstart.run_once`, 25–30 rounds: 4.19 → 3.85 ms (shared client), 4.05 → 3.69 ms (current thread); "
-      "the `rev-a57a93d` row below measures them together. What remains above the floor: the bundle's PEM "
-      "parse (~15% of the samples, once), six endpoint-partition tables parsed with their regexes (one per "
-      "SDK crate, ~60 µs a client), and page faults and relocations of a 10 MB binary against a 1 MB one.")
+      "`#[tokio::main]` starts (`clone3` and their first allocations, ~3–5%), and build each SDK client when "
+      "first used, so init builds only the clients a function's dependencies take (the hook five of six: each "
+      "costs its crate's endpoint-partition table and regexes, 60–80 µs timed with `Instant` around each "
+      "`Client::new`). Wall-clock A/B with `coldstart.run_once`, 25–30 rounds: 4.19 → 3.85 ms (shared "
+      "client), 4.05 → 3.69 ms (current thread), 3.68 → 3.53 ms (clients built when first used); the "
+      "`rev-a57a93d` row below measures them together. What remains above the floor: the bundle's PEM parse "
+      "(~15% of the samples, once; the first client's construction is ~0.75 ms of which the roots are most), "
+      "five partition tables, and page faults and relocations of a 10 MB binary against a 1 MB one "
+      "(a non-PIE build, tried and not kept, gained ~0.15 ms at the cost of the executable's ASLR).")
     a("")
     a("Earlier profiles that justified the defaults (kept in the variant table below): `jitter-off` (AWS-LC's "
       "CPU-jitter entropy sampled at the first random number: −38% of the first HTTPS invoke) and `opt-s` "
