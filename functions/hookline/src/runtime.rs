@@ -17,19 +17,34 @@ const NOT_JSON: &str = "hookline.not-json";
 /// JSON logs, one object per line, with the current span's fields (the
 /// deployment id) on every line. `RUST_LOG` filters, default `info`.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second init (tests) is harmless: keep the first subscriber.
-    let _already_set = tracing_subscriber::fmt()
+    let spec = std::env::var("RUST_LOG").unwrap_or_default();
+    let logs = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .flatten_event(true)
         .with_target(false)
-        .without_time()
-        .try_init()
-        .is_err();
+        .without_time();
+    // A second init (tests) is harmless: keep the first subscriber.
+    let _already_set = match plain_level(&spec) {
+        // The template's `LogLevel` is usually one word: a level filter does, without the directive
+        // parser `EnvFilter` builds (and its regex) at init.
+        Some(level) => logs.with_max_level(level).try_init().is_err(),
+        None => {
+            let filter = tracing_subscriber::EnvFilter::try_new(&spec)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            logs.with_env_filter(filter).try_init().is_err()
+        }
+    };
+}
+
+/// `RUST_LOG` that is one level for every target (`info`, `WARN`, `off`), or nothing (`info`).
+fn plain_level(spec: &str) -> Option<tracing_subscriber::filter::LevelFilter> {
+    let spec = spec.trim();
+    if spec.is_empty() {
+        return Some(tracing_subscriber::filter::LevelFilter::INFO);
+    }
+    spec.parse().ok()
 }
 
 /// Reads the event into `T`; a mismatch is `InvalidInput` naming the field's path.
@@ -106,6 +121,17 @@ where
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    #[test]
+    fn a_one_word_rust_log_is_a_level_and_anything_else_a_directive() {
+        use tracing_subscriber::filter::LevelFilter;
+        assert_eq!(plain_level(""), Some(LevelFilter::INFO));
+        assert_eq!(plain_level("warn"), Some(LevelFilter::WARN));
+        assert_eq!(plain_level(" DEBUG "), Some(LevelFilter::DEBUG));
+        assert_eq!(plain_level("off"), Some(LevelFilter::OFF));
+        assert_eq!(plain_level("hookline=debug"), None);
+        assert_eq!(plain_level("info,hook=trace"), None);
+    }
 
     #[test]
     fn functions_run_on_one_thread() {
