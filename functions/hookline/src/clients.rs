@@ -1,10 +1,11 @@
-//! AWS clients, built once per Lambda container in `main`: the adapters behind the
+//! AWS clients, made once per Lambda container in `main` (each SDK client built when its function
+//! first uses it, which `main` does while it makes the dependencies): the adapters behind the
 //! handlers' interfaces ([`crate::lifecycle::Lifecycle`], [`crate::traffic::RouterFactory`],
 //! [`crate::health::HealthFacts`]) are made from them.
 
-use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use std::sync::{Arc, OnceLock};
 
+use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_config::BehaviorVersion;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -84,10 +85,13 @@ impl Clients {
     /// The SDK's standard retry mode handles throttling and transient faults with backoff.
     ///
     /// Lambda hands every function its role's credentials and its region in the environment
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`), so the
-    /// credentials and region providers are the environment's alone. The SDK's default chains would
-    /// find the same values, but building them constructs an STS client (web identity) and an IMDS
-    /// client first: about half of the hook's init CPU in the bench's profile (BENCHMARKS.md §4).
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`: the reserved
+    /// variables of <https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html>), so the
+    /// credentials and region providers are the environment's alone, as AWS's Lambda guidance advises
+    /// (configure region and credential provider up front rather than let the SDK discover them).
+    /// The SDK's default chains would find the same values, but building them constructs an STS
+    /// client (web identity) and an IMDS client first: about a quarter of the hook's init CPU in the
+    /// bench's profile (BENCHMARKS.md §4).
     pub async fn from_env() -> Clients {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .credentials_provider(EnvironmentVariableCredentialsProvider::new())
@@ -153,8 +157,10 @@ impl Clients {
 /// Without it every SDK client gets its own default HTTPS client, and each one's
 /// `validate_base_client_config` builds (and drops) a TLS connector so that the CA roots are read
 /// at init rather than on the first request: six clients, six rustls configurations built from
-/// every root certificate. Doing it once keeps the roots read at init (where Lambda gives the
-/// process a full vCPU, unlike an invocation at 128 MB) without paying for it six times. The
+/// every root certificate. Doing it once keeps the roots read at init (where Lambda gives an
+/// on-demand function a full, unthrottled vCPU, unlike an invocation at 128 MB: AWS's serverless
+/// guide, <https://serverlessland.com/content/service/lambda/guides/effectively-running-java-on-serverless/init-heavy-lifting>)
+/// without paying for it six times. The
 /// check takes neither the components nor the configuration into account (`HyperClient` ignores
 /// both), so the first client's check stands for all. One client also means one connector cache
 /// and one connection pool for the process.

@@ -86,7 +86,7 @@ fn json_or_marker(mut invocation: LambdaInvocation) -> LambdaInvocation {
 
 /// Every function's `main`: the process-wide setup that must happen while the process has one
 /// thread ([`crate::tls::prefer_bundle_file`] sets an environment variable), then `body` on the
-/// tokio runtime of [`function_runtime`].
+/// current-thread tokio runtime `function_runtime` builds.
 pub fn main<F>(body: F) -> std::result::Result<(), lambda_runtime::Error>
 where
     F: Future<Output = std::result::Result<(), lambda_runtime::Error>>,
