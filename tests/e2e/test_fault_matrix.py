@@ -83,19 +83,23 @@ CELLS = {
         "crash": (("after", "Bake", "AfterAllowTraffic"), [dict(function="finalize", kind="crash", count=1)],
                   "rollback"),
     },
-    # post-traffic's StartExecution (hook), once the canary is finalizing: the only StartExecution
-    # after it. AllowTraffic has put production on green when it fails, and hook must restore
-    # blue before its own Failed report (the report-time check in conftest.py; found by make chaos)
+    # post-traffic's StartExecution (hook): the only StartExecution after the canary's own, so the
+    # fault goes in as soon as the canary runs (ValidateGreen; injecting at Finalize raced the
+    # hook once the functions got faster). AllowTraffic has put production on green when it fails,
+    # and hook must restore blue before its own Failed report (the report-time check in
+    # conftest.py; found by make chaos)
     "PostHook (hook)": {
-        "permanent": (("after", "Finalize"), [dict(DENIED, service="states", operation="StartExecution")],
+        "permanent": (("after", "ValidateGreen"), [dict(DENIED, service="states", operation="StartExecution")],
                       "rollback"),
     },
     # the AfterAllowTraffic hook's read of the target (its only call after the execution lookup: the
     # succeeded canary's document gives the context and the plan), denied for hook's first delivery
     # and Lambda's 2 async retries: the event in progress is unknown, so hook leaves the hook
-    # unreported each time and the dead-letter consumer restores and reports
+    # unreported each time and the dead-letter consumer restores and reports. Only hook reads the
+    # target, and its BeforeAllowTraffic read is done before the canary starts, so the fault goes in
+    # at ValidateGreen (at Finalize it raced the AfterAllowTraffic hook: CI, 2026-11-30)
     "PostHookTarget (hook)": {
-        "permanent": (("after", "Finalize"),
+        "permanent": (("after", "ValidateGreen"),
                       [dict(DENIED, service="codedeploy", operation="GetDeploymentTarget", count=3)], "rollback"),
     },
     "Rollback (rollback)": {
