@@ -2,7 +2,7 @@
 
 Starts its own sandbox (ports 4820/4821/9220, state /tmp/sbx-fleet) with SANDBOX_SERVICES=25 (services
 ``web``, ``web-2`` .. ``web-25``, tests/sandbox/provision.py) and runs two waves in it, one after the other:
-the compressed plan (``compressed_plan``, shown) then DESIGN.md's reference plan scaled by 30
+the compressed plan (``compressed_plan``, shown) then docs/design.md's reference plan scaled by 30
 (``reference_plan``, judged for goal 3; the bench approves each approval request as soon as it waits).
 Each wave starts one CodeDeploy deployment per service at once, waits for all, and reports:
 
@@ -71,13 +71,13 @@ def compressed_plan(alarms):
 
 
 def reference_plan(alarms):
-    """DESIGN.md's plan-format example (the plan users start from), every duration divided by 30 (30 s ->
+    """the plan-format example of docs/design.md (the plan users start from), every duration divided by 30 (30 s ->
     1 s): cohort on X-Canary, weight 10 bake 5m -> 10s, approval 30m -> 60s (the bench approves as soon as
     the execution waits), weight 50 bake 10m -> 20s, weight 100 bake 2m -> 4s, post_traffic bake 5m -> 10s,
     two alarms, min_healthy_percent 100. Left out: its `http` probe (not an AWS call; the fleet services
     k >= 2 share the sandbox ALB's port and have no health URL of their own, see provision.fleet_plan).
     ready_timeout 30s as in the compressed plan (the scaled default would be 10s) for 25 greens at once on
-    2 cores; hook_budget = ready timeout + bakes + approval timeout (124 s) rounded up (DESIGN.md's 55m
+    2 cores; hook_budget = ready timeout + bakes + approval timeout (124 s) rounded up (docs/design.md's 55m
     scales to 110 s with its 5m default ready timeout)."""
     return {"steps": [{"cohort": {"header": "X-Canary", "values": ["internal"]}},
                       {"weight": 10, "bake": "10s"},
@@ -107,7 +107,7 @@ def plan_bake_seconds(plan):
 
 
 def second_alarm(names):
-    """The second alarm of a service's reference plan (DESIGN.md's `web-p99`), created by the bench."""
+    """The second alarm of a service's reference plan (docs/design.md's `web-p99`), created by the bench."""
     return f"{names['service']}-p99"
 
 
@@ -387,7 +387,7 @@ def run(sandbox):
 
     sb = Sandbox(sandbox.endpoint)
     fleet = [provision.service_names(i) for i in range(1, SERVICES + 1)]
-    # The reference plan's second alarm per service (DESIGN.md's web-p99), OK like the first one.
+    # The reference plan's second alarm per service (docs/design.md's web-p99), OK like the first one.
     for n in fleet:
         sb.cloudwatch.put_metric_alarm(
             AlarmName=second_alarm(n), MetricName="TargetResponseTime", Namespace="AWS/ApplicationELB",
@@ -539,14 +539,14 @@ def render(doc):
              f"**compressed** plan, then {n} with the **reference** plan; the functions are debug builds under `cargo lambda watch` on "
              "this machine, so wall times are the sandbox's, counts are what AWS would see. Every duration is a "
              f"30 s interval's scaled to {MODEL_INTERVAL_S:g} s (÷{SCALE:g}).", "",
-             f"- **reference** (judged): DESIGN.md's plan-format example, the plan users start from, scaled: "
+             f"- **reference** (judged): the plan-format example of docs/design.md, the plan users start from, scaled: "
              f"`{plan_text(ref['plan'])}`. The bench approves each deployment as soon as its execution waits "
              "(SendTaskSuccess with the token, as the e2e tests do; the bench's calls are not counted). The second "
              "alarm per service (`web-k-p99`, OK) is created by the bench; both alarms are read by one "
-             "DescribeAlarms per check. DESIGN.md's `http` probe is left out: it "
+             "DescribeAlarms per check. docs/design.md's `http` probe is left out: it "
              "is not an AWS call, and the fleet's services have no health URL of their own (they share the sandbox "
              "ALB's port). `ready_timeout` stays 30s for 25 greens at once on 2 cores (the scaled default would be "
-             "10s; it moves no call), so `hook_budget` is 130s (DESIGN.md's 55m scales to 110s).",
+             "10s; it moves no call), so `hook_budget` is 130s (docs/design.md's 55m scales to 110s).",
              f"- **compressed** (shown, not judged): `{plan_text(cmp_['plan'])}`: its bakes make "
              f"{mcmp['d30_s'] / 60:.0f} minutes per deployment at 30 s, shorter than any plan in the docs.", "",
              "| goal | measured | |", "|---|---|---|",
@@ -560,7 +560,7 @@ def render(doc):
              f"**{g4['events_30m']:.0f}** events ({g4['margin']:.0f}× under the quota); "
              f"{g4['transitions_per_bake_minute']:.1f} transitions and {g4['invokes_per_bake_minute']:.1f} Lambda "
              f"invocations per bake minute | {'✅ met' if ok4 else '❌ missed'} |", "",
-             "Goal 3 is judged on the reference plan because it is DESIGN.md's plan, the one users start from; the "
+             "Goal 3 is judged on the reference plan because it is docs/design.md's plan, the one users start from; the "
              f"compressed plan bakes {mcmp['d30_s'] / 60:.0f} minutes per deployment at 30 s (the reference: "
              f"{mref['d30_s'] / 60:.0f}, the approval wait not counted), so its ceiling is Little's law on a shorter deployment than any documented "
              "plan. The quotas are the same for both plans and were not changed for this judgement.", ""]

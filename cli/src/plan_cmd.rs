@@ -253,7 +253,7 @@ pub enum NotStored {
 }
 
 /// Validates `text` (the file at `path`) for `controller` and turns it into the JSON stored in SSM:
-/// DESIGN.md's plan is JSON, whatever the team writes in its repository. The JSON is validated again
+/// The plan is JSON (docs/design.md "The plan"), whatever the team writes in its repository. The JSON is validated again
 /// and must give the same plan, so what the hook reads is exactly what was checked here.
 pub fn stored(path: &Path, text: &str, controller: Controller) -> Result<Stored, NotStored> {
     let plan = parse_for(path, text, controller).map_err(NotStored::Invalid)?;

@@ -7,7 +7,7 @@ access-denied answers on operations the functions call, latency, function crashe
 schedule is a pure function of (CHAOS_SEED, index), so any violation is reproduced with
 `CHAOS_SEED=<seed> CHAOS_ONLY=<index> make chaos`.
 
-After each deployment the invariants of DESIGN.md are checked through AWS APIs and the
+After each deployment the invariants of docs/design.md are checked through AWS APIs and the
 simulator's own record (never through hookline's view of itself):
 - the deployment ended (no hook left to CodeDeploy's timeout: errorInformation.code is never TIMEOUT);
 - every hook execution got one consistent reported status (a pending hook may be closed

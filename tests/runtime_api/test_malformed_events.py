@@ -1,5 +1,5 @@
 """Each release binary, fed malformed events through a Lambda Runtime API,
-answers with an errorType from DESIGN.md's set, never a Rust type name."""
+answers with an errorType from the contract's set (docs/design.md), never a Rust type name."""
 
 from __future__ import annotations
 

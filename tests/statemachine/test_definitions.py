@@ -1,6 +1,6 @@
 """Structural checks of statemachine/*.asl.json (no AWS, no moto).
 
-The invariant from DESIGN.md these guard: every canary/post-traffic execution ends by
+The invariant from docs/design.md these guard: every canary/post-traffic execution ends by
 reporting its hook exactly once (finalize -> Succeeded, rollback -> Failed) and a failed
 path never leaves production split (rollback restores). In graph terms: no terminal state
 is reachable without passing a reporting task, nothing runs after a report but a terminal

@@ -1,7 +1,7 @@
 //! The one error type every function returns, and how AWS SDK errors map to it.
 //!
 //! State machines `Retry`/`Catch` on the `errorType` a Lambda reports, so each
-//! variant maps to one of the stable names in DESIGN.md and nothing else.
+//! variant maps to one of the stable names in docs/design.md and nothing else.
 
 use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -45,7 +45,7 @@ impl Error {
         Error::InvalidInput { field: field.into(), expected: expected.into() }
     }
 
-    /// The stable `errorType` name from DESIGN.md that state machines match on.
+    /// The stable `errorType` name from docs/design.md that state machines match on.
     pub fn error_type(&self) -> &'static str {
         match self {
             Error::InvalidInput { .. } => "InvalidInput",

@@ -1,5 +1,5 @@
 //! What every function binary shares: JSON logs, reading the event, and the
-//! Lambda runtime loop that reports errors with DESIGN.md's `errorType`s.
+//! Lambda runtime loop that reports errors with the `errorType`s of docs/design.md.
 
 use std::future::Future;
 

@@ -1,4 +1,4 @@
-//! The plan as users write it (DESIGN.md "The plan"): durations as strings, a
+//! The plan as users write it (docs/design.md "The plan"): durations as strings, a
 //! step as an object with exactly one kind key. Unknown keys are rejected here,
 //! by serde, with the path of the offending field.
 
