@@ -321,10 +321,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// Headers of the HTML pages: a strict CSP (scripts and styles from here only, no framing), no referrer (a
 /// sign-in URL must not travel), never cached.
-fn page(status: StatusCode, extra: Option<(header::HeaderName, String)>, html: &'static str) -> Response {
+fn page(status: StatusCode, html: &'static str) -> Response {
     let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-    let mut response = (
+    (
         status,
         [
             (header::CONTENT_SECURITY_POLICY, csp),
@@ -334,22 +334,16 @@ fn page(status: StatusCode, extra: Option<(header::HeaderName, String)>, html: &
         ],
         Html(html),
     )
-        .into_response();
-    if let Some((name, value)) = extra {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
+        .into_response()
 }
 
 /// `/`: the app for a signed-in browser; otherwise a page that says to open the printed link (no script,
 /// no data, no secret).
 async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if state.signed_in(&headers) {
-        page(StatusCode::OK, None, INDEX_HTML)
+        page(StatusCode::OK, INDEX_HTML)
     } else {
-        page(StatusCode::FORBIDDEN, None, SIGN_IN_HTML)
+        page(StatusCode::FORBIDDEN, SIGN_IN_HTML)
     }
 }
 
@@ -363,7 +357,7 @@ struct SignIn {
 async fn login(State(state): State<Arc<AppState>>, Query(q): Query<SignIn>) -> Response {
     let right = q.secret.is_some_and(|s| constant_time_eq(s.as_bytes(), state.secret.as_bytes()));
     if !right {
-        return page(StatusCode::FORBIDDEN, None, SIGN_IN_HTML);
+        return page(StatusCode::FORBIDDEN, SIGN_IN_HTML);
     }
     let mut response = Redirect::to("/").into_response();
     let headers = response.headers_mut();
