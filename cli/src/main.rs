@@ -127,10 +127,14 @@ enum Command {
         /// Port to listen on (0 picks a free one; the URL is printed).
         #[arg(long, default_value_t = 7788)]
         port: u16,
-        /// Address to listen on; keep the default (loopback) unless you know who can reach it.
+        /// Address to listen on; a non-loopback one needs --allow-remote.
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
-        /// Open the page in the default browser.
+        /// Allow a non-loopback --bind: whoever reaches the port with the printed sign-in link acts with
+        /// your AWS credentials, over plain HTTP.
+        #[arg(long)]
+        allow_remote: bool,
+        /// Open the sign-in link in the default browser.
         #[arg(long)]
         open: bool,
     },
@@ -321,6 +325,9 @@ async fn run(cli: Cli) -> R<u8> {
     if let Command::Judge(args) = &cli.command {
         return Ok(judge::run(args));
     }
+    if let Command::Dashboard { bind, allow_remote, .. } = &cli.command {
+        dashboard::check_bind(*bind, *allow_remote)?; // before anything, AWS included, starts
+    }
     let aws = aws::Aws::connect(settings(&cli.global)).await?;
     match cli.command {
         Command::Status { deployment, json } => {
@@ -349,8 +356,8 @@ async fn run(cli: Cli) -> R<u8> {
             emit(&rollback::run(&aws, &deployment_id, yes, reason.as_deref()).await?);
             Ok(0)
         }
-        Command::Dashboard { port, bind, open } => {
-            dashboard::serve(aws, bind, port, open).await?;
+        Command::Dashboard { port, bind, allow_remote, open } => {
+            dashboard::serve(aws, bind, port, open, allow_remote).await?;
             Ok(0)
         }
         Command::History { target, limit, json } => {

@@ -2,11 +2,13 @@
 // against the sandbox. Run by `make check-dashboard` (node --test). The test starts what it needs: the sandbox
 // through driver.py (tests/sandbox/up.sh when it is not up; SANDBOX_* env picks the ports) and the dashboard on a
 // free port, and stops both at the end. Every outcome is checked through AWS APIs (driver.py: ELBv2, CodeDeploy).
+// The browser signs in the way an operator does: it opens the link the dashboard printed (/login?secret=...).
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import chromium from "@sparticuz/chromium";
@@ -23,7 +25,7 @@ const plan = (steps, interval = "1s") => ({ steps, health: { interval, alarms: [
 const W = (weight, bake) => (bake ? { weight, bake } : { weight });
 const APPROVAL = { approval: { timeout: "2m" } };
 
-let driver, driverLines, dashboard, url, browser, page;
+let driver, driverLines, dashboard, url, signIn, secret, browser, page;
 
 function startDriver() {
   const py = path.join(ROOT, ".venv", "bin", "python");
@@ -52,14 +54,35 @@ async function until(pred, what, timeoutMs = 60000) {
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
+// A request with headers fetch() would not send (a foreign Host), straight to the dashboard's port. One
+// connection each (agent: false): a refusal answers before reading a body, and a kept-alive connection would
+// hand the unread rest to the next request.
+function raw(method, p, headers, body) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path: p, headers, agent: false }, (res) => {
+      let data = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => { data += c; });
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
+    });
+    req.on("error", reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
 before(async () => {
   startDriver();
   const up = await call({ cmd: "up" });
   dashboard = spawn(BIN, ["dashboard", "--port", "0"], { cwd: ROOT, env: { ...process.env, ...up.env },
     stdio: ["ignore", "pipe", "inherit"] });
-  url = await new Promise((resolve, reject) => {
+  [signIn, url, secret] = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: dashboard.stdout });
-    rl.on("line", (l) => { const m = l.match(/(http:\/\/127\.0\.0\.1:\d+\/)/); if (m) resolve(m[1]); });
+    rl.on("line", (l) => {
+      const m = l.match(/open ((http:\/\/127\.0\.0\.1:\d+\/)login\?secret=([0-9a-f]{64}))/);
+      if (m) resolve([m[1], m[2], m[3]]);
+    });
     dashboard.on("exit", (code) => reject(new Error(`hookline dashboard exited ${code}`)));
   });
   browser = await puppeteer.launch({ args: chromium.args, executablePath: await chromium.executablePath(),
@@ -67,6 +90,14 @@ before(async () => {
   page = await browser.newPage();
   await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
   mkdirSync(SHOTS, { recursive: true });
+  // Before signing in, the browser gets the sign-in page: no script, no secret, no data.
+  await page.goto(url, { waitUntil: "domcontentloaded" });
+  assert.match(await page.$eval("h1", (e) => e.textContent), /sign-in link/);
+  assert.equal(await page.$("script"), null);
+  // Open the printed link, as the operator does: it lands on / with the secret gone from the address bar.
+  await page.goto(signIn, { waitUntil: "domcontentloaded" });
+  assert.equal(page.url(), url);
+  await page.waitForSelector("#list-view:not([hidden])");
 });
 
 after(async () => {
@@ -173,7 +204,7 @@ test("roll back mid-bake ends it with blue 100%", async () => {
   assert.equal(end.status, "Stopped");
 });
 
-test("a POST without the session token is refused, and nothing leaks a task token", async () => {
+test("access: Host on every route, the HttpOnly SameSite=Strict session cookie, CSRF; no task token leaks", async () => {
   const d = await call({ cmd: "deploy", plan: plan([W(10, "1s"), APPROVAL, W(100)]) });
   await openDeployment(d.id);
   await page.waitForSelector("#approve:not([disabled])", { timeout: 60000 });
@@ -195,21 +226,75 @@ test("a POST without the session token is refused, and nothing leaks a task toke
   await page.click("#theme");
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), undefined);
   assert.equal(await page.$eval("#live", (e) => e.getAttribute("aria-live")), "polite");
-  const post = (headers) => fetch(`${url}api/deployments/${d.id}/approve`, { method: "POST", headers, body: "{}" });
-  let r = await post({ "content-type": "application/json" });
+  // The session is a cookie the page's script cannot read (HttpOnly) and no other site's request carries.
+  const cookies = await page.cookies();
+  const session = cookies.find((c) => c.name.startsWith("hookline_session_"));
+  assert.ok(session, `a session cookie: ${JSON.stringify(cookies)}`);
+  assert.equal(session.value, secret);
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, "Strict");
+  assert.equal(session.path, "/");
+  assert.equal(await page.evaluate(() => document.cookie), "", "the script sees no cookie");
+  assert.ok(!(await page.content()).includes(secret), "the secret is not on the page");
+  const cookie = `${session.name}=${session.value}`;
+  const approvePath = `/api/deployments/${d.id}/approve`;
+  // A foreign Host (DNS rebinding, or a remote client claiming localhost) gets 421 on every route, even with
+  // the cookie; the cookie alone is not enough for a POST (no CSRF header / another origin); no cookie, no API.
+  for (const host of ["evil.example:" + new URL(url).port, "evil.example", "127.0.0.1:1"]) {
+    for (const [method, p] of [["GET", "/"], ["GET", "/app.js"], ["GET", "/api/deployments"],
+      ["GET", `/api/deployments/${d.id}`], ["GET", `/login?secret=${secret}`], ["POST", approvePath]]) {
+      const r = await raw(method, p, { host, cookie, "x-hookline-csrf": "1" }, method === "POST" ? "{}" : undefined);
+      assert.equal(r.status, 421, `${method} ${p} with Host ${host}`);
+      assert.ok(!r.body.includes(secret) && !r.body.includes(d.id), `${method} ${p}: ${r.body}`);
+    }
+  }
+  let r = await raw("GET", "/", {});
   assert.equal(r.status, 403);
-  assert.match((await r.json()).error, /session token/);
-  r = await post({ "x-hookline-token": "0".repeat(64) });
+  assert.ok(!r.body.includes(secret) && !/<script/.test(r.body), r.body);
+  for (const p of ["/api/identity", "/api/deployments", `/api/deployments/${d.id}`]) {
+    r = await raw("GET", p, {});
+    assert.equal(r.status, 403, p);
+    assert.match(JSON.parse(r.body).error, /not signed in/);
+    assert.ok(!r.body.includes(d.id) && !r.body.includes(CALLER), r.body);
+  }
+  r = await raw("POST", approvePath, { "content-type": "application/json", "x-hookline-csrf": "1" }, "{}");
   assert.equal(r.status, 403);
-  const token = await page.$eval('meta[name="hookline-session"]', (m) => m.content);
-  r = await post({ "x-hookline-token": token, origin: "https://evil.example" });
+  assert.match(JSON.parse(r.body).error, /not signed in/);
+  r = await raw("POST", approvePath, { cookie, "content-type": "application/json" }, "{}");
+  assert.equal(r.status, 403);
+  assert.match(JSON.parse(r.body).error, /x-hookline-csrf/);
+  r = await raw("POST", approvePath, { cookie, "x-hookline-csrf": "1", origin: "https://evil.example" }, "{}");
+  assert.equal(r.status, 403);
+  r = await raw("POST", approvePath, { cookie, "x-hookline-csrf": "1", "sec-fetch-site": "same-site" }, "{}");
   assert.equal(r.status, 403);
   // Still waiting: none of those approved anything.
   assert.equal((await call({ cmd: "weights" })).green, 10);
-  const body = await (await fetch(`${url}api/deployments/${d.id}`)).text();
+  // What the signed-in page reads carries the approval but no task token or credential.
+  const read = (p) => page.evaluate(async (p) => (await fetch(p)).text(), p);
+  const body = await read(`/api/deployments/${d.id}`);
   assert.ok(body.includes('"pending_approval":{'), "the approval is in the JSON");
   assert.ok(!/task_token|taskToken|AWS_SECRET|aws_secret_access_key/i.test(body), "no task token or credential");
-  const list = await (await fetch(`${url}api/deployments`)).text();
+  const list = await read("/api/deployments");
+  assert.ok(list.includes(d.id), "the signed-in page reads the list");
   assert.ok(!/task_token|taskToken/i.test(list));
   await call({ cmd: "clean" });
+});
+
+test("a non-loopback --bind without --allow-remote is refused and starts nothing", async () => {
+  for (const bind of ["0.0.0.0", "::"]) {
+    const p = spawn(BIN, ["dashboard", "--bind", bind, "--port", "0"], { cwd: ROOT,
+      env: { ...process.env, AWS_REGION: "us-east-1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "";
+    p.stdout.on("data", (c) => { out += c; });
+    p.stderr.on("data", (c) => { err += c; });
+    let timer;
+    const code = await Promise.race([new Promise((r) => p.on("exit", r)),
+      new Promise((r) => { timer = setTimeout(() => r("still running"), 15000); })]);
+    clearTimeout(timer);
+    if (code === "still running") p.kill("SIGINT");
+    assert.notEqual(code, "still running", `--bind ${bind} started a server: ${out}`);
+    assert.notEqual(code, 0);
+    assert.match(err, /--allow-remote/);
+    assert.ok(!/login\?secret=/.test(out), `no sign-in link printed: ${out}`);
+  }
 });

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{check_post, AppState, Sample};
+use super::{AppState, Sample};
 use crate::history::{marks, Mark, Tracker};
 use crate::plan_cmd::{schedule, ScheduledStep};
 use crate::status::{Gathered, Status};
@@ -84,9 +84,9 @@ fn aws_error(e: CliError) -> Response {
 }
 
 /// A refused request: status and message (a small error type; the response is built by [`error`]).
-type Refusal = (StatusCode, String);
+pub(super) type Refusal = (StatusCode, String);
 
-fn refused(r: Refusal) -> Response {
+pub(super) fn refused(r: Refusal) -> Response {
     error(r.0, r.1)
 }
 
@@ -210,11 +210,6 @@ pub fn view(g: Gathered, samples: Vec<Sample>, now: i64) -> DeploymentView {
     DeploymentView { status: g.status, marks: all_marks, plan, samples, checks, terminal, now }
 }
 
-async fn guarded(state: &AppState, headers: &HeaderMap, id: &str) -> Result<(), Refusal> {
-    check_post(headers, &state.token, &state.hosts).map_err(|why| (StatusCode::FORBIDDEN, why))?;
-    valid_id(id)
-}
-
 fn acted(result: R<String>, by: String) -> Response {
     match result {
         Ok(message) => Json(json!({ "message": message, "by": by })).into_response(),
@@ -231,23 +226,18 @@ fn reason_of(body: &str) -> Result<Option<String>, Refusal> {
     Ok(r.reason.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
 }
 
-/// `POST /api/deployments/{id}/approve` (token required).
-pub async fn approve(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = guarded(&state, &headers, &id).await {
+/// `POST /api/deployments/{id}/approve` (session and CSRF header checked by the router).
+pub async fn approve(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    if let Err(r) = valid_id(&id) {
         return refused(r);
     }
     let by = state.aws.caller().await;
     acted(crate::approve::decide(&state.aws, &id, true, None).await, by)
 }
 
-/// `POST /api/deployments/{id}/reject` with `{"reason": "..."}` (token required).
-pub async fn reject(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: String,
-) -> Response {
-    if let Err(r) = guarded(&state, &headers, &id).await {
+/// `POST /api/deployments/{id}/reject` with `{"reason": "..."}` (session and CSRF header checked by the router).
+pub async fn reject(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: String) -> Response {
+    if let Err(r) = valid_id(&id) {
         return refused(r);
     }
     let reason = match reason_of(&body) {
@@ -259,14 +249,10 @@ pub async fn reject(
     acted(crate::approve::decide(&state.aws, &id, false, Some(&reason)).await, by)
 }
 
-/// `POST /api/deployments/{id}/rollback` with `{"reason": "..."}` (token required; the page asked to confirm).
-pub async fn rollback(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: String,
-) -> Response {
-    if let Err(r) = guarded(&state, &headers, &id).await {
+/// `POST /api/deployments/{id}/rollback` with `{"reason": "..."}` (session and CSRF header checked by the
+/// router; the page asked to confirm).
+pub async fn rollback(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: String) -> Response {
+    if let Err(r) = valid_id(&id) {
         return refused(r);
     }
     let reason = match reason_of(&body) {

@@ -1,10 +1,19 @@
 //! `hookline dashboard`: a local web page (served on loopback by default) to watch deployments, approve,
 //! reject and roll back. The page is plain HTML/CSS/JS embedded in the binary; it polls the JSON API.
 //!
-//! Safety: every state-changing request is a POST carrying the per-session token (random at start,
-//! embedded in the served page only), compared in constant time; `Host` must be the address served and
-//! `Origin`, when a browser sends one, must be that same origin, so another site cannot drive the page's API
-//! (a cross-site form cannot set the token header, and DNS rebinding fails the `Host` check).
+//! Access (each rule is enforced by the router built in [`router`], for every route):
+//! - `Host` must name the address the connection arrived on (`127.0.0.1:7788`; `localhost:7788` too when
+//!   that address is loopback), or the request is refused with 421 before any handler runs: a DNS-rebinding
+//!   page (`Host: evil.example:7788`) and a remote client claiming `Host: localhost:7788` get nothing.
+//! - A session secret (random 256 bits at start) is printed once, inside the sign-in link
+//!   `http://<address>/login?secret=<hex>`. Opening it sets a `SameSite=Strict; HttpOnly` cookie and
+//!   redirects to `/` without the secret. Only the holder of that cookie gets the page's script and the API
+//!   (compared in constant time); the page never sees the secret (HttpOnly), so no script can read it.
+//! - A request from another origin is refused: `Sec-Fetch-Site` must be same-origin (or none) and `Origin`,
+//!   when sent, must be this very origin (other ports of 127.0.0.1 are the same *site*, so SameSite alone
+//!   would let them through). A POST must also carry [`CSRF_HEADER`], which a cross-origin page can only
+//!   send after a CORS preflight this server never grants.
+//! - A non-loopback `--bind` needs `--allow-remote` ([`check_bind`]).
 
 pub mod api;
 
@@ -13,20 +22,32 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::handler::Handler;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::MethodRouter;
+use axum::serve::IncomingStream;
 use axum::Router;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
 
 use crate::aws::Aws;
 use crate::{fail, R};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
+const SIGN_IN_HTML: &str = include_str!("assets/sign-in.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
-/// The header the page sends its session token in.
-pub const TOKEN_HEADER: &str = "x-hookline-token";
+/// The header every POST of the page carries (any value). Not a secret: a cross-origin script cannot send a
+/// custom header without a CORS preflight, which this server answers with no `Access-Control-Allow-*`.
+pub const CSRF_HEADER: &str = "x-hookline-csrf";
+
+/// The sign-in path; the printed link is `<origin>/login?secret=<hex>`.
+pub const LOGIN_PATH: &str = "/login";
 
 /// How long a deployment page keeps the server sampling its weights after the last view.
 const WATCH_FOR: Duration = Duration::from_secs(300);
@@ -45,9 +66,10 @@ pub struct Sample {
 /// What the handlers share.
 pub struct AppState {
     pub aws: Aws,
-    pub token: String,
-    /// `Host` values this server answers to (`127.0.0.1:7788`, `localhost:7788`).
-    pub hosts: Vec<String>,
+    /// The session secret: in the printed sign-in link and in the session cookie, nowhere else.
+    secret: String,
+    /// `hookline_session_<port>`: cookies are not scoped by port, so two dashboards on one host keep theirs apart.
+    cookie_name: String,
     /// Weights read so far, per deployment.
     pub samples: Mutex<HashMap<String, Vec<Sample>>>,
     /// Deployments whose page was viewed, and when last.
@@ -55,15 +77,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(aws: Aws, token: String, addr: SocketAddr) -> AppState {
-        let port = addr.port();
-        let mut hosts = vec![format!("{addr}"), format!("localhost:{port}")];
-        if addr.ip().is_loopback() {
-            hosts.push(format!("127.0.0.1:{port}"));
-            hosts.push(format!("[::1]:{port}"));
-        }
-        hosts.dedup();
-        AppState { aws, token, hosts, samples: Mutex::default(), watched: Mutex::default() }
+    pub fn new(aws: Aws, secret: String, addr: SocketAddr) -> AppState {
+        let cookie_name = format!("hookline_session_{}", addr.port());
+        AppState { aws, secret, cookie_name, samples: Mutex::default(), watched: Mutex::default() }
     }
 
     /// Records a reading (a repeat of the last one within the same second is dropped).
@@ -96,62 +112,206 @@ impl AppState {
             w.remove(deployment_id);
         }
     }
+
+    /// Whether the request carries this dashboard's session cookie (any of its `Cookie` pairs of our name:
+    /// another page on the same host can add a decoy of the same name, which must not lock the operator out).
+    pub fn signed_in(&self, headers: &HeaderMap) -> bool {
+        cookie_values(headers, &self.cookie_name).any(|v| constant_time_eq(v.as_bytes(), self.secret.as_bytes()))
+    }
+
+    /// The `Set-Cookie` value that signs a browser in: the secret, kept from scripts (`HttpOnly`) and from
+    /// every request another site starts (`SameSite=Strict`), for the whole dashboard (`Path=/`), until the
+    /// browser closes (no `Max-Age`: the secret dies with the server anyway).
+    pub fn session_cookie(&self) -> String {
+        format!("{}={}; Path=/; HttpOnly; SameSite=Strict", self.cookie_name, self.secret)
+    }
 }
 
-/// A random 256-bit session token, hex.
+/// The values of the cookies named `name` in the request's `Cookie` headers (`a=1; b=2`, RFC 6265 §4.2).
+fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(move |(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A random 256-bit session secret, hex.
 pub fn session_token() -> R<String> {
     let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| fail(format!("cannot draw a session token: {e}")))?;
+    getrandom::getrandom(&mut bytes).map_err(|e| fail(format!("cannot draw a session secret: {e}")))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Equal strings in time independent of where they differ (the token must not leak through timing).
+/// Equal strings in time independent of where they differ (the secret must not leak through timing).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
-/// Why a state-changing request is refused, or `Ok` when it carries the token from our own page.
-pub fn check_post(headers: &HeaderMap, token: &str, hosts: &[String]) -> Result<(), String> {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-        return Err(format!("refused: Host {host:?} is not this dashboard"));
+/// The address a connection arrived on (the connect info of every request; `None` if the OS did not say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Served(pub Option<SocketAddr>);
+
+impl Connected<IncomingStream<'_, TcpListener>> for Served {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Served {
+        Served(stream.io().local_addr().ok())
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or_default();
-        if !hosts.iter().any(|h| origin.eq_ignore_ascii_case(&format!("http://{h}"))) {
-            return Err(format!("refused: cross-site request from Origin {origin:?}"));
-        }
+}
+
+/// The `Host` values a request that arrived on `local` may carry: that IP and port (an IPv4 client of an
+/// IPv6 socket as the IPv4 address it used) and, on loopback, `localhost` at that port. Without a port
+/// only when it is 80 (browsers leave the default port out). Never a DNS name other than `localhost`: a
+/// rebinding attack needs its own name in `Host`.
+pub fn hosts_for(local: SocketAddr) -> Vec<String> {
+    let ip = local.ip().to_canonical();
+    let mut names = vec![match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }];
+    if ip.is_loopback() {
+        names.push("localhost".into());
     }
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|s| s.to_str().ok()) {
+    let port = local.port();
+    let mut hosts: Vec<String> = names.iter().map(|n| format!("{n}:{port}")).collect();
+    if port == 80 {
+        hosts.extend(names);
+    }
+    hosts
+}
+
+/// The host a request names: its `Host` header, or the authority of an absolute-form target; `None` when it
+/// names none, several, or two different ones (no way to tell which one a proxy or the browser meant).
+fn named_host(req: &Request) -> Option<&str> {
+    let mut headers = req.headers().get_all(header::HOST).iter();
+    let header = headers.next();
+    if headers.next().is_some() {
+        return None;
+    }
+    let header = match header {
+        Some(v) => Some(v.to_str().ok()?),
+        None => None,
+    };
+    let authority = req.uri().authority().map(|a| a.as_str());
+    match (header, authority) {
+        (Some(h), Some(a)) if !h.eq_ignore_ascii_case(a) => None,
+        (Some(h), _) => Some(h),
+        (None, a) => a,
+    }
+}
+
+/// Refuses (421, no data) a request whose `Host` is not the address it arrived on. Runs before every route,
+/// the fallback included.
+async fn check_host(req: Request, next: Next) -> Response {
+    let local = req.extensions().get::<ConnectInfo<Served>>().and_then(|c| c.0 .0);
+    let ok = match (local, named_host(&req)) {
+        (Some(local), Some(host)) => hosts_for(local).iter().any(|h| h.eq_ignore_ascii_case(host)),
+        _ => false,
+    };
+    if ok {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+            "refused: this dashboard answers only to the address it printed at start (Host header)\n",
+        )
+            .into_response()
+    }
+}
+
+/// Why an API request is refused, or `Ok` for one from our own signed-in page. `host` is the (already
+/// checked) `Host` of the request: `Origin` must be exactly `http://<host>`.
+pub fn check_api(state: &AppState, method: &Method, headers: &HeaderMap, host: &str) -> Result<(), String> {
+    if !state.signed_in(headers) {
+        return Err("refused: not signed in (open the link `hookline dashboard` printed at start)".into());
+    }
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or_default();
         if !matches!(site, "same-origin" | "none") {
             return Err(format!("refused: Sec-Fetch-Site {site}"));
         }
     }
-    let sent = headers.get(TOKEN_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
-    if sent.is_empty() {
-        return Err(format!("refused: no session token ({TOKEN_HEADER} header)"));
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !origin.eq_ignore_ascii_case(&format!("http://{host}")) {
+            return Err(format!("refused: cross-origin request from Origin {origin:?}"));
+        }
     }
-    if !constant_time_eq(sent, token.as_bytes()) {
-        return Err("refused: wrong session token".into());
+    if !matches!(*method, Method::GET | Method::HEAD) && !headers.contains_key(CSRF_HEADER) {
+        return Err(format!("refused: no {CSRF_HEADER} header (sent by the dashboard's own page)"));
     }
     Ok(())
 }
 
-/// The routes.
+/// The guard in front of every `/api/` route (after [`check_host`]).
+async fn require_session(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let host = named_host(&req).unwrap_or_default().to_string();
+    if let Err(why) = check_api(&state, req.method(), req.headers(), &host) {
+        return api::refused((StatusCode::FORBIDDEN, why));
+    }
+    let mut response = next.run(req).await;
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// One route: its method, its path and its handler, built together so the tests can enumerate them.
+pub struct Route {
+    /// The method `handler` answers (the router reads the handler; the tests read this).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<Arc<AppState>>,
+}
+
+impl Route {
+    fn get<H: Handler<T, Arc<AppState>>, T: 'static>(path: &'static str, handler: H) -> Route {
+        Route { method: Method::GET, path, handler: axum::routing::get(handler) }
+    }
+    fn post<H: Handler<T, Arc<AppState>>, T: 'static>(path: &'static str, handler: H) -> Route {
+        Route { method: Method::POST, path, handler: axum::routing::post(handler) }
+    }
+    /// Routes under `/api/` need the session ([`require_session`]); the others are the sign-in, the page
+    /// (which serves the app only to a signed-in browser) and the static assets (no data in them).
+    pub fn is_api(&self) -> bool {
+        self.path.starts_with("/api/")
+    }
+}
+
+/// Every route the dashboard serves; [`router`] is built from this list and nothing else.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::get("/", index),
+        Route::get(LOGIN_PATH, login),
+        Route::get("/app.js", || async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        Route::get("/style.css", || async { asset("text/css; charset=utf-8", STYLE_CSS) }),
+        Route::get("/api/identity", api::identity),
+        Route::get("/api/deployments", api::list),
+        Route::get("/api/deployments/{id}", api::detail),
+        Route::post("/api/deployments/{id}/approve", api::approve),
+        Route::post("/api/deployments/{id}/reject", api::reject),
+        Route::post("/api/deployments/{id}/rollback", api::rollback),
+    ]
+}
+
+/// The routes behind the guards: [`check_host`] on everything (fallback included), [`require_session`] on
+/// `/api/`. The server must be started with connect info [`Served`] (`into_make_service_with_connect_info`);
+/// without it every request is refused.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
-        .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
-        .route("/api/identity", get(api::identity))
-        .route("/api/deployments", get(api::list))
-        .route("/api/deployments/{id}", get(api::detail))
-        .route("/api/deployments/{id}/approve", post(api::approve))
-        .route("/api/deployments/{id}/reject", post(api::reject))
-        .route("/api/deployments/{id}/rollback", post(api::rollback))
+    let (mut public, mut api) = (Router::new(), Router::new());
+    for route in routes() {
+        if route.is_api() {
+            api = api.route(route.path, route.handler);
+        } else {
+            public = public.route(route.path, route.handler);
+        }
+    }
+    public
+        .merge(api.route_layer(middleware::from_fn_with_state(state.clone(), require_session)))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(middleware::from_fn(check_host))
         .with_state(state)
 }
 
@@ -159,21 +319,77 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], body).into_response()
 }
 
-async fn index(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
-    let page = INDEX_HTML.replace("{{SESSION_TOKEN}}", &state.token);
+/// Headers of the HTML pages: a strict CSP (scripts and styles from here only, no framing), no referrer (a
+/// sign-in URL must not travel), never cached.
+fn page(status: StatusCode, html: &'static str) -> Response {
     let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
     (
-        StatusCode::OK,
+        status,
         [
             (header::CONTENT_SECURITY_POLICY, csp),
             (header::X_FRAME_OPTIONS, "DENY"),
             (header::REFERRER_POLICY, "no-referrer"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        Html(page),
+        Html(html),
     )
         .into_response()
+}
+
+/// `/`: the app for a signed-in browser; otherwise a page that says to open the printed link (no script,
+/// no data, no secret).
+async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if state.signed_in(&headers) {
+        page(StatusCode::OK, INDEX_HTML)
+    } else {
+        page(StatusCode::FORBIDDEN, SIGN_IN_HTML)
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SignIn {
+    secret: Option<String>,
+}
+
+/// `GET /login?secret=<hex>`: the right secret sets the session cookie and redirects to `/` (303, so the
+/// secret leaves the address bar); a wrong or missing one gets the sign-in page.
+async fn login(State(state): State<Arc<AppState>>, Query(q): Query<SignIn>) -> Response {
+    let right = q.secret.is_some_and(|s| constant_time_eq(s.as_bytes(), state.secret.as_bytes()));
+    if !right {
+        return page(StatusCode::FORBIDDEN, SIGN_IN_HTML);
+    }
+    let mut response = Redirect::to("/").into_response();
+    let headers = response.headers_mut();
+    match HeaderValue::from_str(&state.session_cookie()) {
+        Ok(cookie) => headers.insert(header::SET_COOKIE, cookie),
+        Err(e) => return api::refused((StatusCode::INTERNAL_SERVER_ERROR, format!("session cookie: {e}"))),
+    };
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Refuses a non-loopback `--bind` unless `--allow-remote` says the operator means it.
+pub fn check_bind(bind: IpAddr, allow_remote: bool) -> R<()> {
+    if bind.to_canonical().is_loopback() || allow_remote {
+        return Ok(());
+    }
+    Err(fail(format!(
+        "--bind {bind} is not a loopback address: anyone who can reach that port and gets the sign-in link \
+         could approve, reject and roll back deployments with your AWS credentials, over plain HTTP. \
+         Pass --allow-remote to do so anyway, or keep the default --bind 127.0.0.1"
+    )))
+}
+
+/// The origin to print for a server bound to `addr`: itself, or loopback for an unspecified (any) address.
+fn printed_origin(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Reads the weights of recently viewed, running deployments every second (the chart's points).
@@ -197,20 +413,40 @@ async fn sample_loop(state: Arc<AppState>) {
     }
 }
 
-/// Serves until Ctrl-C.
-pub async fn serve(aws: Aws, bind: IpAddr, port: u16, open: bool) -> R<()> {
-    let listener = tokio::net::TcpListener::bind((bind, port))
+/// Serves until Ctrl-C. A non-loopback `bind` needs `allow_remote` (refused before anything listens).
+pub async fn serve(aws: Aws, bind: IpAddr, port: u16, open: bool, allow_remote: bool) -> R<()> {
+    check_bind(bind, allow_remote)?;
+    let listener = TcpListener::bind((bind, port))
         .await
         .map_err(|e| fail(format!("cannot listen on {bind}:{port}: {e} (pick another --port)")))?;
     let addr = listener.local_addr().map_err(|e| fail(format!("cannot read the bound address: {e}")))?;
     let state = Arc::new(AppState::new(aws, session_token()?, addr));
-    let url = format!("http://{addr}/");
-    crate::emit(&format!("hookline dashboard: {url}  (Ctrl-C to stop)"));
+    let origin = printed_origin(addr);
+    let link = format!("{origin}{LOGIN_PATH}?secret={}", state.secret);
+    if !addr.ip().to_canonical().is_loopback() {
+        let elsewhere = if addr.ip().is_unspecified() {
+            format!(
+                " From another machine, open the link with one of this machine's IP addresses in place of {} \
+                 (the dashboard answers to IP addresses, not to host names).",
+                if addr.is_ipv4() { "127.0.0.1" } else { "[::1]" }
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "hookline dashboard: WARNING: listening on {addr} (--allow-remote), plain HTTP. Anyone who can reach \
+             this port and has the sign-in link below can see your deployments and approve, reject and roll \
+             them back with your AWS credentials; the link and the session cookie cross the network \
+             unencrypted.{elsewhere}"
+        );
+    }
+    crate::emit(&format!("hookline dashboard: open {link}  (Ctrl-C to stop)"));
+    crate::emit("  This link signs a browser in (the secret changes at every start); do not share it.");
     if open {
-        open_browser(&url);
+        open_browser(&link);
     }
     tokio::spawn(sample_loop(state.clone()));
-    axum::serve(listener, router(state))
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<Served>())
         .with_graceful_shutdown(async {
             if let Err(e) = tokio::signal::ctrl_c().await {
                 eprintln!("hookline dashboard: cannot wait for Ctrl-C ({e}); stop it with a signal");
@@ -224,7 +460,7 @@ pub async fn serve(aws: Aws, bind: IpAddr, port: u16, open: bool) -> R<()> {
 fn open_browser(url: &str) {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
     if let Err(e) = std::process::Command::new(opener).arg(url).spawn() {
-        eprintln!("hookline dashboard: cannot open a browser with {opener} ({e}); open {url} yourself");
+        eprintln!("hookline dashboard: cannot open a browser with {opener} ({e}); open the link printed above");
     }
 }
 

@@ -1,56 +1,86 @@
-//! The dashboard API: the session token guard (refused/accepted, through the real router), and no task token
-//! in any JSON it returns.
+//! The dashboard's access rules through the real router (every route enumerated from [`routes`], so a new
+//! one cannot escape): `Host` checked everywhere, the session cookie on the API, the sign-in link and its
+//! cookie, CSRF on POSTs, the remote-bind refusal; and no task token in any JSON it returns.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use clap::Parser;
 use serde_json::json;
 use tower::ServiceExt;
 
 use super::*;
 use crate::history::{Event, Tracker};
 
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const SECRET_TASK_TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAZsecret-task-token";
+const LOCAL: &str = "127.0.0.1:7788";
+const ID: &str = "d-ABCDEF123";
+/// Every method a client could send (the router answers only some; the guards must run for all).
+const METHODS: [Method; 7] =
+    [Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS, Method::PATCH];
 
-fn hosts() -> Vec<String> {
-    vec!["127.0.0.1:7788".into(), "localhost:7788".into()]
+fn session() -> String {
+    format!("hookline_session_7788={SECRET}")
 }
 
-fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    for (k, v) in pairs {
-        h.insert(*k, HeaderValue::from_str(v).expect("test header"));
+fn concrete(path: &str) -> String {
+    path.replace("{id}", ID)
+}
+
+/// A request as the server would see it: arrived on `local` (its connect info), with `headers`.
+fn request(method: Method, uri: &str, local: Option<&str>, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(uri);
+    if let Some(local) = local {
+        b = b.extension(ConnectInfo(Served(Some(local.parse().expect("address")))));
     }
-    h
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(Body::from("{}")).expect("request")
 }
 
-#[test]
-fn a_post_needs_the_session_token() {
-    let h = hosts();
-    assert!(check_post(&headers(&[("host", "127.0.0.1:7788")]), TOKEN, &h).unwrap_err().contains("no session token"));
-    let wrong = headers(&[("host", "127.0.0.1:7788"), (TOKEN_HEADER, "0123456789abcdef0123456789abcdeX")]);
-    assert!(check_post(&wrong, TOKEN, &h).unwrap_err().contains("wrong session token"));
-    let short = headers(&[("host", "127.0.0.1:7788"), (TOKEN_HEADER, "0123")]);
-    assert!(check_post(&short, TOKEN, &h).is_err());
-    let good = headers(&[("host", "127.0.0.1:7788"), (TOKEN_HEADER, TOKEN), ("origin", "http://127.0.0.1:7788")]);
-    assert_eq!(check_post(&good, TOKEN, &h), Ok(()));
-    let no_origin = headers(&[("host", "localhost:7788"), (TOKEN_HEADER, TOKEN)]);
-    assert_eq!(check_post(&no_origin, TOKEN, &h), Ok(()));
+/// What our own signed-in page sends (so that only the thing a test changes is wrong).
+fn own_page(host: &str, cookie: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("host", host.to_string()),
+        ("cookie", cookie.to_string()),
+        ("origin", format!("http://{host}")),
+        ("sec-fetch-site", "same-origin".into()),
+        (CSRF_HEADER, "1".into()),
+        ("content-type", "application/json".into()),
+    ]
 }
 
-#[test]
-fn cross_site_and_rebound_hosts_are_refused_even_with_the_token() {
-    let h = hosts();
-    let other_origin =
-        headers(&[("host", "127.0.0.1:7788"), (TOKEN_HEADER, TOKEN), ("origin", "https://evil.example")]);
-    assert!(check_post(&other_origin, TOKEN, &h).unwrap_err().contains("cross-site"));
-    let rebound = headers(&[("host", "evil.example:7788"), (TOKEN_HEADER, TOKEN)]);
-    assert!(check_post(&rebound, TOKEN, &h).unwrap_err().contains("Host"));
-    let cross = headers(&[("host", "127.0.0.1:7788"), (TOKEN_HEADER, TOKEN), ("sec-fetch-site", "cross-site")]);
-    assert!(check_post(&cross, TOKEN, &h).unwrap_err().contains("Sec-Fetch-Site"));
+fn pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+async fn send(s: &Arc<AppState>, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
+    let r = router(s.clone()).oneshot(req).await.expect("response");
+    let (status, headers) = (r.status(), r.headers().clone());
+    let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.expect("body");
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A state whose AWS endpoint answers nothing: a request that passes the guards fails at AWS (502/409), one
+/// that does not is refused (421/403) before any AWS call.
+async fn state() -> Arc<AppState> {
+    std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+    let aws = crate::aws::Aws::connect(crate::aws::Settings {
+        endpoint_url: Some("http://127.0.0.1:9".into()),
+        region: Some("us-east-1".into()),
+        state_machine_prefix: "hookline".into(),
+        plan_parameter_prefix: "/hookline".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("config");
+    Arc::new(AppState::new(aws, SECRET.into(), LOCAL.parse().expect("addr")))
 }
 
 #[test]
@@ -62,77 +92,242 @@ fn constant_time_eq_compares_whole_strings() {
 }
 
 #[test]
-fn session_tokens_are_random_256_bit_hex() {
-    let a = session_token().expect("token");
-    let b = session_token().expect("token");
+fn session_secrets_are_random_256_bit_hex() {
+    let a = session_token().expect("secret");
+    let b = session_token().expect("secret");
     assert_eq!(a.len(), 64);
     assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
     assert_ne!(a, b);
 }
 
-/// A state whose AWS endpoint answers nothing: a request that passes the guard fails at AWS (502/409), one that
-/// does not is refused (403) before any AWS call.
-async fn state() -> Arc<AppState> {
-    let aws = crate::aws::Aws::connect(crate::aws::Settings {
-        endpoint_url: Some("http://127.0.0.1:9".into()),
-        region: Some("us-east-1".into()),
-        state_machine_prefix: "hookline".into(),
-        plan_parameter_prefix: "/hookline".into(),
-        ..Default::default()
-    })
-    .await
-    .expect("config");
-    let addr: SocketAddr = "127.0.0.1:7788".parse().expect("addr");
-    Arc::new(AppState::new(aws, TOKEN.into(), addr))
-}
-
-fn post(path: &str, token: Option<&str>, origin: Option<&str>) -> Request<Body> {
-    let mut b = Request::builder().method("POST").uri(path).header("host", "127.0.0.1:7788");
-    if let Some(t) = token {
-        b = b.header(TOKEN_HEADER, t);
-    }
-    if let Some(o) = origin {
-        b = b.header("origin", o);
-    }
-    b.header("content-type", "application/json").body(Body::from("{}")).expect("request")
+#[test]
+fn hosts_are_the_address_the_connection_arrived_on() {
+    let at = |a: &str| hosts_for(a.parse().expect("addr"));
+    assert_eq!(at("127.0.0.1:7788"), ["127.0.0.1:7788", "localhost:7788"]);
+    assert_eq!(at("[::1]:7788"), ["[::1]:7788", "localhost:7788"]);
+    // A remote connection: its IP only, never `localhost` (the `--bind 0.0.0.0` + `Host: localhost` attack).
+    assert_eq!(at("10.0.0.5:7788"), ["10.0.0.5:7788"]);
+    // An IPv4 client of an IPv6 socket names the IPv4 address.
+    assert_eq!(at("[::ffff:10.0.0.5]:7788"), ["10.0.0.5:7788"]);
+    assert_eq!(at("127.0.0.1:80"), ["127.0.0.1:80", "localhost:80", "127.0.0.1", "localhost"]);
 }
 
 #[tokio::test]
-async fn the_router_refuses_posts_without_the_token_and_accepts_them_with_it() {
-    std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+async fn every_route_refuses_a_foreign_host_before_anything_else() {
+    let s = state().await;
+    let mut paths: Vec<String> = routes().iter().map(|r| concrete(r.path)).collect();
+    paths.push("/no-such-page".into());
+    paths.push(format!("{LOGIN_PATH}?secret={SECRET}"));
+    // (the address the connection arrived on, the Host it names, the request target)
+    let foreign: Vec<(Option<&str>, Option<&str>, Option<&str>)> = vec![
+        (Some(LOCAL), Some("evil.example:7788"), None), // DNS rebinding
+        (Some(LOCAL), Some("evil.example"), None),
+        (Some(LOCAL), Some("127.0.0.1:7789"), None), // another port
+        (Some(LOCAL), Some("localhost.:7788"), None),
+        (Some(LOCAL), None, None),                             // no Host at all
+        (Some("10.0.0.5:7788"), Some("localhost:7788"), None), // --bind 0.0.0.0, a remote client lying
+        (Some("10.0.0.5:7788"), Some("127.0.0.1:7788"), None),
+        (Some(LOCAL), Some(LOCAL), Some("http://evil.example:7788")), // absolute-form target elsewhere
+        (None, Some(LOCAL), None),                                    // no connect info: refuse rather than guess
+    ];
+    for path in &paths {
+        for method in METHODS {
+            for (local, host, target) in &foreign {
+                let uri = format!("{}{path}", target.unwrap_or(""));
+                // Everything else is what the signed-in page sends: the Host alone must refuse it.
+                let mut headers = own_page(host.unwrap_or(LOCAL), &session());
+                if host.is_none() {
+                    headers.retain(|(k, _)| *k != "host");
+                }
+                let (status, _, body) = send(&s, request(method.clone(), &uri, *local, &pairs(&headers))).await;
+                let what = format!("{method} {uri} arriving on {local:?} with Host {host:?}");
+                assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{what}: {body}");
+                assert!(!body.contains(SECRET) && !body.contains('{'), "{what}: {body}");
+            }
+        }
+    }
+    // Two Host headers, one of them ours.
+    let mut req = request(Method::GET, "/", Some(LOCAL), &[("host", LOCAL), ("cookie", &session())]);
+    req.headers_mut().append("host", "evil.example:7788".parse().expect("value"));
+    assert_eq!(send(&s, req).await.0, StatusCode::MISDIRECTED_REQUEST);
+}
+
+#[tokio::test]
+async fn every_route_answers_its_own_host() {
+    let s = state().await;
+    for route in routes() {
+        let hosts: &[(&str, &str)] = if route.is_api() {
+            &[(LOCAL, "localhost:7788")] // each API call waits for the unreachable AWS endpoint: one host
+        } else {
+            &[(LOCAL, LOCAL), (LOCAL, "localhost:7788"), (LOCAL, "LOCALHOST:7788"), ("10.0.0.5:7788", "10.0.0.5:7788")]
+        };
+        for (local, host) in hosts {
+            let mut uri = concrete(route.path);
+            if route.path == LOGIN_PATH {
+                uri = format!("{uri}?secret={SECRET}");
+            }
+            let (status, _, body) =
+                send(&s, request(route.method.clone(), &uri, Some(local), &pairs(&own_page(host, &session())))).await;
+            let what = format!("{} {uri} Host {host}", route.method);
+            assert!(
+                ![StatusCode::MISDIRECTED_REQUEST, StatusCode::FORBIDDEN, StatusCode::NOT_FOUND].contains(&status)
+                    && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{what}: {status} {body}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_page_without_the_session_shows_no_secret_and_no_data() {
+    let s = state().await;
+    let wrong = format!("hookline_session_7788={}", "f".repeat(64));
+    let other_port = format!("hookline_session_7789={SECRET}");
+    for cookie in [None, Some(wrong.as_str()), Some(other_port.as_str())] {
+        let mut headers = vec![("host", LOCAL)];
+        headers.extend(cookie.map(|c| ("cookie", c)));
+        let (status, h, page) = send(&s, request(Method::GET, "/", Some(LOCAL), &headers)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{cookie:?}");
+        assert!(!page.contains(SECRET), "{cookie:?}: the secret is on the page");
+        assert!(!page.contains("<script") && !page.contains("app.js"), "{cookie:?}: the app is served: {page}");
+        assert!(page.contains("/login?secret="), "{cookie:?}: the page says what to open: {page}");
+        assert!(h.get("set-cookie").is_none());
+    }
+    // A wrong or missing secret signs nobody in.
+    for uri in [format!("{LOGIN_PATH}?secret={}", "f".repeat(64)), LOGIN_PATH.into(), format!("{LOGIN_PATH}?secret=")] {
+        let (status, h, page) = send(&s, request(Method::GET, &uri, Some(LOCAL), &[("host", LOCAL)])).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        assert!(h.get("set-cookie").is_none(), "{uri}");
+        assert!(!page.contains(SECRET));
+    }
+}
+
+#[tokio::test]
+async fn the_sign_in_link_sets_a_strict_http_only_cookie_and_leaves_the_address_bar() {
+    let s = state().await;
+    let uri = format!("{LOGIN_PATH}?secret={SECRET}");
+    let (status, h, _) = send(&s, request(Method::GET, &uri, Some(LOCAL), &[("host", LOCAL)])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(h.get("location").and_then(|v| v.to_str().ok()), Some("/"), "back to / without the secret");
+    let cookie = h.get("set-cookie").and_then(|v| v.to_str().ok()).expect("a session cookie");
+    let mut parts = cookie.split(';').map(str::trim);
+    assert_eq!(parts.next(), Some(session().as_str()));
+    let attrs: Vec<&str> = parts.collect();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(attrs.contains(&attr), "{attr} missing from {cookie}");
+    }
+    assert_eq!(h.get("referrer-policy").and_then(|v| v.to_str().ok()), Some("no-referrer"));
+    // With that cookie, `/` is the app, which still does not carry the secret (the script never needs it).
+    let (status, h, page) =
+        send(&s, request(Method::GET, "/", Some(LOCAL), &[("host", LOCAL), ("cookie", &session())])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<script src=\"/app.js\">"), "{page}");
+    assert!(!page.contains(SECRET));
+    assert!(h.get("content-security-policy").is_some());
+}
+
+#[tokio::test]
+async fn every_api_route_needs_the_session_and_our_own_origin() {
+    let s = state().await;
+    let api_routes: Vec<Route> = routes().into_iter().filter(Route::is_api).collect();
+    assert!(api_routes.len() >= 6, "the API routes are enumerated");
+    let wrong = format!("hookline_session_7788={}", "0".repeat(64));
+    let other_port = format!("hookline_session_7789={SECRET}");
+    for route in &api_routes {
+        let uri = concrete(route.path);
+        let own = own_page(LOCAL, &session());
+        let variants: Vec<(&str, Vec<(&'static str, String)>)> = vec![
+            ("no cookie", own.iter().filter(|(k, _)| *k != "cookie").cloned().collect()),
+            ("a wrong secret", own_page(LOCAL, &wrong)),
+            ("another port's cookie", own_page(LOCAL, &other_port)),
+            ("a same-site page on another port", {
+                let mut h = own.clone();
+                h.retain(|(k, _)| *k != "origin" && *k != "sec-fetch-site");
+                h.push(("origin", "http://127.0.0.1:8000".into()));
+                h.push(("sec-fetch-site", "same-site".into()));
+                h
+            }),
+            ("Sec-Fetch-Site cross-site", {
+                let mut h: Vec<_> = own.iter().filter(|(k, _)| *k != "sec-fetch-site").cloned().collect();
+                h.push(("sec-fetch-site", "cross-site".into()));
+                h
+            }),
+            ("another Origin", {
+                let mut h: Vec<_> = own.iter().filter(|(k, _)| *k != "origin").cloned().collect();
+                h.push(("origin", "http://localhost:7788".into()));
+                h
+            }),
+        ];
+        for (what, headers) in variants {
+            let (status, _, body) = send(&s, request(route.method.clone(), &uri, Some(LOCAL), &pairs(&headers))).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{} {uri} with {what}: {body}", route.method);
+            let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+            assert_eq!(json.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()), Some(vec!["error".into()]));
+            assert!(json["error"].as_str().is_some_and(|e| e.starts_with("refused:")), "{body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn posts_need_the_csrf_header_and_reach_the_verb_with_it() {
     let s = state().await;
     for verb in ["approve", "reject", "rollback"] {
-        let path = format!("/api/deployments/d-ABCDEF123/{verb}");
-        let r = router(s.clone()).oneshot(post(&path, None, None)).await.expect("response");
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{verb} without token");
-        let r = router(s.clone()).oneshot(post(&path, Some("nope"), None)).await.expect("response");
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{verb} with a wrong token");
-        let r = router(s.clone()).oneshot(post(&path, Some(TOKEN), Some("http://evil.example"))).await.expect("resp");
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{verb} cross-site");
-        // With the token the request reaches the verb, which fails at the unreachable AWS endpoint.
-        let r = router(s.clone()).oneshot(post(&path, Some(TOKEN), Some("http://127.0.0.1:7788"))).await.expect("r");
-        assert_ne!(r.status(), StatusCode::FORBIDDEN, "{verb} with the token");
-        assert!(r.status().is_client_error() || r.status().is_server_error());
+        let path = format!("/api/deployments/{ID}/{verb}");
+        let without: Vec<_> = own_page(LOCAL, &session()).into_iter().filter(|(k, _)| *k != CSRF_HEADER).collect();
+        let (status, _, body) = send(&s, request(Method::POST, &path, Some(LOCAL), &pairs(&without))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{verb} without {CSRF_HEADER}");
+        assert!(body.contains(CSRF_HEADER), "{body}");
+        // With everything the page sends, the request reaches the verb, which fails at the unreachable AWS.
+        let (status, _, body) =
+            send(&s, request(Method::POST, &path, Some(LOCAL), &pairs(&own_page(LOCAL, &session())))).await;
+        assert!(status.is_client_error() || status.is_server_error(), "{verb}: {status}");
+        assert_ne!(status, StatusCode::FORBIDDEN, "{verb} from our own page: {body}");
+        // A client without Origin / Sec-Fetch-Site (curl with the cookie) is not a browser page: accepted.
+        let bare: Vec<_> = without.iter().filter(|(k, _)| *k == "host" || *k == "cookie").cloned().collect();
+        let mut bare = bare;
+        bare.push((CSRF_HEADER, "1".into()));
+        let (status, _, _) = send(&s, request(Method::POST, &path, Some(LOCAL), &pairs(&bare))).await;
+        assert_ne!(status, StatusCode::FORBIDDEN, "{verb} from curl with the cookie");
     }
     // GET is not a way around it.
-    let r = router(s.clone())
-        .oneshot(Request::builder().uri("/api/deployments/d-ABCDEF123/approve").body(Body::empty()).expect("req"))
-        .await
-        .expect("response");
-    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let (status, _, _) = send(
+        &s,
+        request(
+            Method::GET,
+            &format!("/api/deployments/{ID}/approve"),
+            Some(LOCAL),
+            &pairs(&own_page(LOCAL, &session())),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
+#[test]
+fn a_non_loopback_bind_needs_allow_remote() {
+    for bind in ["0.0.0.0", "::", "192.168.1.5", "10.0.0.5"] {
+        let ip: IpAddr = bind.parse().expect("ip");
+        let e = check_bind(ip, false).expect_err(bind);
+        assert!(e.0.contains("--allow-remote") && e.0.contains("AWS credentials"), "{}", e.0);
+        assert_eq!(check_bind(ip, true), Ok(()));
+    }
+    for bind in ["127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"] {
+        assert_eq!(check_bind(bind.parse().expect("ip"), false), Ok(()), "{bind}");
+    }
+}
+
+/// `hookline dashboard --bind 0.0.0.0` through the CLI's own entry point: an error, and nothing listening.
 #[tokio::test]
-async fn the_page_embeds_the_session_token() {
-    let s = state().await;
-    let r = router(s).oneshot(Request::builder().uri("/").body(Body::empty()).expect("req")).await.expect("resp");
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers().get("content-security-policy").is_some());
-    let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.expect("body");
-    let page = String::from_utf8_lossy(&body);
-    assert!(page.contains(&format!("content=\"{TOKEN}\"")), "token not embedded");
-    assert!(!page.contains("{{SESSION_TOKEN}}"));
+async fn the_cli_refuses_a_remote_bind_without_the_flag_and_starts_nothing() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let args = ["hookline", "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:9", "dashboard"];
+    let cli = crate::Cli::try_parse_from(args.into_iter().chain(["--bind", "0.0.0.0", "--port", &port.to_string()]))
+        .expect("arguments");
+    let outcome = tokio::time::timeout(Duration::from_secs(10), crate::run(cli)).await;
+    let Ok(Err(e)) = outcome else { panic!("expected an error at once, got {outcome:?}") };
+    assert!(e.0.contains("--allow-remote"), "{}", e.0);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(), "something listens");
 }
 
 fn ev(id: i64, kind: &str) -> Event {

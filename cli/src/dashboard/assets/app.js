@@ -1,6 +1,6 @@
 // hookline dashboard: polls the JSON API, draws the chart in SVG. No framework, no build step.
+// The session is an HttpOnly cookie this script never sees; POSTs add the non-secret x-hookline-csrf header.
 "use strict";
-const TOKEN = document.querySelector('meta[name="hookline-session"]').content;
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 let identity = "";
@@ -35,7 +35,7 @@ async function api(path, opts = {}) {
   return body;
 }
 async function act(path, payload) {
-  return api(path, { method: "POST", headers: { "content-type": "application/json", "x-hookline-token": TOKEN },
+  return api(path, { method: "POST", headers: { "content-type": "application/json", "x-hookline-csrf": "1" },
     body: JSON.stringify(payload || {}) });
 }
 
