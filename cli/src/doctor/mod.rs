@@ -611,11 +611,14 @@ async fn alarm_check(aws: &Aws, plan: &Plan, out: &mut Found) {
 
 // ------------------------------------------------------------------ metrics
 
+/// One side of a judged metric: `(side, metric name, dimensions)`.
+type Series = (String, String, Vec<(String, String)>);
+
 async fn metric_check(aws: &Aws, plan: &Plan, seen: &Seen, out: &mut Found) {
     let Some(analysis) = &plan.analysis else { return };
     let mut seen_series = Vec::new();
     for m in &analysis.metrics {
-        let sides: Vec<(String, String, Vec<(String, String)>)> = match &m.source {
+        let sides: Vec<Series> = match &m.source {
             MetricSource::Alb { metric_name } => {
                 let Some(listener) = &seen.listener else { continue };
                 let mut sides = Vec::new();
@@ -633,7 +636,7 @@ async fn metric_check(aws: &Aws, plan: &Plan, seen: &Seen, out: &mut Found) {
                         ),
                     }
                 }
-                sides.into_iter().map(|(side, name, dims)| (side, name, dims)).collect()
+                sides
             }
             MetricSource::Custom { metric_name, dimensions, version_dimension, blue, green, .. } => [blue, green]
                 .into_iter()
