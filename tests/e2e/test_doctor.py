@@ -10,6 +10,7 @@ import copy
 import json
 import os
 import subprocess
+import uuid
 
 import pytest
 
@@ -211,3 +212,36 @@ def test_function_role_without_a_grant(sb, doctor):
         iam.put_role_policy(RoleName="ShiftWeightRole", PolicyName=name, PolicyDocument=json.dumps(doc))
     code, _ = doctor.json(*WEB)
     assert code == 0, "restored"
+
+
+def test_judge_metrics_are_looked_up_for_both_target_groups(sb, doctor, api_restored):
+    """With `analysis`, each ALB metric must be listed for both of the service's target groups: a series
+    with no data (here: before any PutMetricData) is a warning naming the group; once both have data, ok.
+    The metric's name is new on every run: CloudWatch (and moto) keep metric data, nothing deletes it."""
+    name = f"DoctorProbe{uuid.uuid4().hex[:8]}"
+    plan = {"steps": [{"weight": 10, "bake": "2m"}, {"weight": 100}], "hook_budget": "30m",
+            "health": {"interval": "5s", "alarms": ["api-5xx"]},
+            "analysis": {"min_samples": 2, "metrics": [{"metric": name, "statistic": "Sum",
+                                                         "period": "1m", "direction": "increase",
+                                                         "tolerance": 0.5}]}}
+    api_restored["ssm"].put_parameter(Name="/hookline/ecs/demo/api", Value=json.dumps(plan), Type="String",
+                                      Overwrite=True)
+    lb = api_restored["service"]["loadBalancers"][0]
+    groups = [lb["targetGroupArn"], lb["advancedConfiguration"]["alternateTargetGroupArn"]]
+    code, report = doctor.json(*API)
+    metrics = [c for c in checks(report) if c["group"] == "metrics"]
+    assert code == 0 and failing(report) == [], report
+    assert [(c["check"], c["status"]) for c in metrics] == [
+        (f"metric {name} Sum (target group api-blue)", "warn"),
+        (f"metric {name} Sum (target group api-green)", "warn")], metrics
+    assert "the judge would have no samples" in metrics[0]["detail"]
+    balancer = sb.client("elbv2").describe_load_balancers(Names=["demo-api"])["LoadBalancers"][0]["LoadBalancerArn"]
+    for tg in groups:
+        sb.client("cloudwatch").put_metric_data(Namespace="AWS/ApplicationELB", MetricData=[{
+            "MetricName": name, "Value": 1.0,
+            "Dimensions": [{"Name": "TargetGroup", "Value": tg.split(":")[-1]},
+                           {"Name": "LoadBalancer", "Value": balancer.split(":loadbalancer/")[1]}]}])
+    code, report = doctor.json(*API, "--strict")
+    metrics = [c for c in checks(report) if c["group"] == "metrics"]
+    assert [c["status"] for c in metrics] == ["ok", "ok"], metrics
+    assert code == 0, report
