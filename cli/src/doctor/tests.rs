@@ -363,3 +363,27 @@ fn the_report_groups_checks_and_sets_the_exit_code() {
     assert_eq!(json["groups"][1]["checks"][0]["status"], "fail");
     assert_eq!(json["ok"], false);
 }
+
+#[test]
+fn doctor_takes_either_controller_like_history() {
+    use clap::Parser;
+    let parse = |args: &[&str]| crate::Cli::try_parse_from(args.iter().copied()).map(|c| c.command);
+    match parse(&["hookline", "doctor", "--cluster", "demo", "--service", "api", "--json", "--strict"]) {
+        Ok(crate::Command::Doctor(a)) => {
+            assert!(a.json && a.strict && a.hook_function.is_none());
+            assert_eq!(
+                a.target.target(),
+                Ok(crate::plan_cmd::Target::Ecs { cluster: "demo".into(), service: "api".into() })
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(&["hookline", "doctor", "--application", "web", "--group", "web-prod", "--hook-function", "hook"]) {
+        Ok(crate::Command::Doctor(a)) => assert_eq!(a.hook_function.as_deref(), Some("hook")),
+        other => panic!("{other:?}"),
+    }
+    assert!(parse(&["hookline", "doctor", "--application", "web"]).is_err(), "--group is required");
+    assert!(parse(&["hookline", "doctor"]).is_err(), "a target is required");
+    assert!(parse(&["hookline", "doctor", "--application", "web", "--group", "g", "--cluster", "c", "--service", "s"])
+        .is_err());
+}
