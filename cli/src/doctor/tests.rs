@@ -387,3 +387,106 @@ fn doctor_takes_either_controller_like_history() {
     assert!(parse(&["hookline", "doctor", "--application", "web", "--group", "g", "--cluster", "c", "--service", "s"])
         .is_err());
 }
+
+mod iam_calls {
+    use aws_sdk_iam::operation::get_policy::GetPolicyOutput;
+    use aws_sdk_iam::operation::get_policy_version::GetPolicyVersionOutput;
+    use aws_sdk_iam::operation::get_role_policy::GetRolePolicyOutput;
+    use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
+    use aws_sdk_iam::operation::list_role_policies::ListRolePoliciesOutput;
+    use aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput;
+    use aws_sdk_iam::types::{AttachedPolicy, EvaluationResult, PolicyEvaluationDecisionType as D, PolicyVersion};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::super::{policy, role_documents, simulate};
+    use crate::aws::Aws;
+
+    fn need(action: &'static str) -> policy::Need {
+        policy::Need { function: "shift-weight", action, resource: "*".into(), context: vec![], why: "test" }
+    }
+
+    fn answer(action: &str, decision: D) -> SimulatePrincipalPolicyOutput {
+        SimulatePrincipalPolicyOutput::builder()
+            .evaluation_results(
+                EvaluationResult::builder().eval_action_name(action).eval_decision(decision).build().expect("result"),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn the_simulator_s_decisions_map_one_to_one_onto_the_needs() {
+        let rules = [
+            ("elasticloadbalancing:DescribeRules", D::Allowed),
+            ("elasticloadbalancing:ModifyListener", D::ImplicitDeny),
+            ("ssm:GetParameter", D::ExplicitDeny),
+        ]
+        .map(|(action, decision)| {
+            mock!(aws_sdk_iam::Client::simulate_principal_policy)
+                .match_requests(move |r| {
+                    r.action_names() == [action.to_string()]
+                        && r.policy_source_arn() == Some("arn:aws:iam::1:role/ShiftWeightRole")
+                })
+                .then_output(move || answer(action, decision.clone()))
+        });
+        let mut aws = Aws::with_clients(hookline::testing::mocked_clients(&[]));
+        aws.iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&rules[0], &rules[1], &rules[2]]);
+        let needs = [
+            need("elasticloadbalancing:DescribeRules"),
+            need("elasticloadbalancing:ModifyListener"),
+            need("ssm:GetParameter"),
+        ];
+        let refs: Vec<&policy::Need> = needs.iter().collect();
+        let got = simulate(&aws, "arn:aws:iam::1:role/ShiftWeightRole", &refs).await.expect("simulated");
+        assert_eq!(got, [policy::Decision::Allowed, policy::Decision::ImplicitDeny, policy::Decision::ExplicitDeny]);
+    }
+
+    #[tokio::test]
+    async fn a_role_s_inline_and_attached_policies_are_read_and_decoded() {
+        let inline =
+            r#"{"Statement": [{"Effect": "Allow", "Action": "elasticloadbalancing:ModifyListener", "Resource": "*"}]}"#;
+        let managed = r#"{"Statement": [{"Effect": "Deny", "Action": "ssm:*", "Resource": "*"}]}"#;
+        let encode = |t: &str| percent_encoding::utf8_percent_encode(t, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let (inline_doc, managed_doc) = (encode(inline), encode(managed));
+        let list = mock!(aws_sdk_iam::Client::list_role_policies)
+            .match_requests(|r| r.role_name() == Some("ShiftWeightRole"))
+            .then_output(|| {
+                ListRolePoliciesOutput::builder().policy_names("shift-weight").is_truncated(false).build().expect("out")
+            });
+        let get = mock!(aws_sdk_iam::Client::get_role_policy)
+            .match_requests(|r| r.policy_name() == Some("shift-weight"))
+            .then_output(move || {
+                GetRolePolicyOutput::builder()
+                    .role_name("ShiftWeightRole")
+                    .policy_name("shift-weight")
+                    .policy_document(&inline_doc)
+                    .build()
+                    .expect("out")
+            });
+        let attached = mock!(aws_sdk_iam::Client::list_attached_role_policies).then_output(|| {
+            ListAttachedRolePoliciesOutput::builder()
+                .attached_policies(AttachedPolicy::builder().policy_arn("arn:aws:iam::1:policy/guard").build())
+                .build()
+        });
+        let policy_ = mock!(aws_sdk_iam::Client::get_policy).then_output(|| {
+            GetPolicyOutput::builder()
+                .policy(aws_sdk_iam::types::Policy::builder().default_version_id("v3").build())
+                .build()
+        });
+        let version = mock!(aws_sdk_iam::Client::get_policy_version)
+            .match_requests(|r| r.version_id() == Some("v3"))
+            .then_output(move || {
+                GetPolicyVersionOutput::builder()
+                    .policy_version(PolicyVersion::builder().document(&managed_doc).build())
+                    .build()
+            });
+        let mut aws = Aws::with_clients(hookline::testing::mocked_clients(&[]));
+        aws.iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&list, &get, &attached, &policy_, &version]);
+        let docs = role_documents(&aws, "ShiftWeightRole").await.expect("read");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(
+            policy::evaluate(&docs, "elasticloadbalancing:ModifyListener", "arn:x", &[]),
+            policy::Decision::Allowed
+        );
+        assert_eq!(policy::evaluate(&docs, "ssm:GetParameter", "arn:x", &[]), policy::Decision::ExplicitDeny);
+    }
+}
