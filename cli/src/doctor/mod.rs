@@ -181,7 +181,18 @@ async fn codedeploy_config(
             return None;
         }
     };
-    let info = info?;
+    let Some(info) = info else {
+        push(
+            out,
+            c,
+            [Check::fail(
+                "deployment group",
+                format!("CodeDeploy returned no information for {application}/{group}"),
+                "check --application and --group, then run doctor again",
+            )],
+        );
+        return None;
+    };
     let pairs = info.load_balancer_info().map(|lb| lb.target_group_pair_info_list().to_vec()).unwrap_or_default();
     let shape = rules::CodeDeployGroup {
         compute_platform: info.compute_platform().map(|p| p.as_str().to_string()),

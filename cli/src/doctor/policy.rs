@@ -324,20 +324,24 @@ pub fn parse_document(text: &str) -> Option<Value> {
 }
 
 /// The role among `names` that holds `logical_id`'s role: the name itself, or the name CloudFormation
-/// gives a role without `RoleName` (`<stack>-<logical id>-<suffix>`); with several, the one whose stack
-/// is named `prefix`. `Err` lists the candidates when none or several fit.
+/// gives a role without `RoleName`: "CloudFormation might name an Amazon S3 bucket with the following
+/// physical ID MyStack-MyBucket-abcdefghijk1" (CloudFormation User Guide, "Name type"), i.e.
+/// `<stack>-<logical id>-<suffix>`, matched here without regard to case; with several, the one whose
+/// stack is named `prefix`. `Err` lists the candidates when none or several fit.
 pub fn role_for<'a>(names: &'a [String], logical_id: &str, prefix: &str) -> Result<&'a str, Vec<&'a str>> {
     if let Some(exact) = names.iter().find(|n| *n == logical_id) {
         return Ok(exact);
     }
-    let infix = format!("-{logical_id}-");
-    let candidates: Vec<&str> = names.iter().filter(|n| n.contains(&infix)).map(String::as_str).collect();
+    let infix = format!("-{logical_id}-").to_ascii_lowercase();
+    let candidates: Vec<&str> =
+        names.iter().filter(|n| n.to_ascii_lowercase().contains(&infix)).map(String::as_str).collect();
     match candidates.as_slice() {
         [one] => Ok(one),
         [] => Err(vec![]),
         many => {
-            let stack = format!("{prefix}-{logical_id}-");
-            let of_prefix: Vec<&str> = many.iter().copied().filter(|n| n.starts_with(&stack)).collect();
+            let stack = format!("{prefix}-{logical_id}-").to_ascii_lowercase();
+            let of_prefix: Vec<&str> =
+                many.iter().copied().filter(|n| n.to_ascii_lowercase().starts_with(&stack)).collect();
             match of_prefix.as_slice() {
                 [one] => Ok(one),
                 _ => Err(candidates),

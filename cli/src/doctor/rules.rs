@@ -626,8 +626,10 @@ pub struct SeriesSeen {
     pub exists: bool,
 }
 
-/// The judge's metrics: a series CloudWatch does not list has had no data point for two weeks
-/// (ListMetrics), so the judge would see no samples (and `on_no_data` decides).
+/// The judge's metrics: a series CloudWatch does not list has had no data point for two weeks, so the
+/// judge would see no samples (and `on_no_data` decides). "ListMetrics doesn't return information about
+/// metrics if those metrics haven't reported data in the past two weeks." (CloudWatch API reference,
+/// ListMetrics); a new metric takes up to 15 minutes to appear there.
 pub fn metric_checks(seen: &[SeriesSeen]) -> Vec<Check> {
     seen.iter()
         .map(|s| {

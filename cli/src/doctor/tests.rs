@@ -264,12 +264,12 @@ fn policy_documents_come_url_encoded_or_plain() {
 #[test]
 fn roles_are_found_by_the_template_name_or_cloudformation_s() {
     let names: Vec<String> =
-        ["HookRole", "prod-ShiftWeightRole-ABC", "hookline-FinalizeRole-1", "staging-FinalizeRole-2", "x"]
+        ["HookRole", "prod-shiftweightrole-abc", "hookline-FinalizeRole-1", "staging-FinalizeRole-2", "x"]
             .iter()
             .map(|s| s.to_string())
             .collect();
     assert_eq!(policy::role_for(&names, "HookRole", "hookline"), Ok("HookRole"));
-    assert_eq!(policy::role_for(&names, "ShiftWeightRole", "hookline"), Ok("prod-ShiftWeightRole-ABC"));
+    assert_eq!(policy::role_for(&names, "ShiftWeightRole", "hookline"), Ok("prod-shiftweightrole-abc"));
     assert_eq!(policy::role_for(&names, "FinalizeRole", "hookline"), Ok("hookline-FinalizeRole-1"));
     assert_eq!(
         policy::role_for(&names, "FinalizeRole", "other"),
