@@ -245,3 +245,31 @@ def test_judge_metrics_are_looked_up_for_both_target_groups(sb, doctor, api_rest
     metrics = [c for c in checks(report) if c["group"] == "metrics"]
     assert [c["status"] for c in metrics] == ["ok", "ok"], metrics
     assert code == 0, report
+
+
+def test_no_room_for_the_cohort_rule_before_the_production_rule(sb, doctor):
+    """``admin`` runs in rule mode (production rule /admin* at priority 10 on :80). With a cohort step in
+    its plan, shift-weight puts the cohort rule right before the production rule: another service's rule
+    at priority 9 leaves no room (the cohort rule would shadow it)."""
+    ssm, elb = sb.client("ssm"), sb.client("elbv2")
+    before = ssm.get_parameter(Name="/hookline/admin/admin-prod")["Parameter"]["Value"]
+    plan = json.loads(before)
+    plan["steps"] = [{"cohort": {"header": "X-Canary", "values": ["internal"]}}] + plan["steps"]
+    ssm.put_parameter(Name="/hookline/admin/admin-prod", Value=json.dumps(plan), Type="String", Overwrite=True)
+    target = ("--application", "admin", "--group", "admin-prod")
+    foreign = None
+    try:
+        code, report = doctor.json(*target)
+        room = [c for c in checks(report) if c["check"] == "cohort rule priority"]
+        assert code == 0 and [(c["status"], c["detail"]) for c in room] == [
+            ("ok", "the cohort rule goes at priority 9")], report
+        other = elb.describe_target_groups(Names=["web-blue"])["TargetGroups"][0]["TargetGroupArn"]
+        foreign = elb.create_rule(ListenerArn=sb.listener_arn(80), Priority=9, Conditions=[
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/reports*"]}}],
+            Actions=[{"Type": "forward", "TargetGroupArn": other}])["Rules"][0]["RuleArn"]
+        assert_only_fault(doctor, target, "cohort rule priority", "priority 9, right before the production rule (10)",
+                          f"taken by rule {foreign}", "leave a free priority right before the production rule")
+    finally:
+        if foreign:
+            elb.delete_rule(RuleArn=foreign)
+        ssm.put_parameter(Name="/hookline/admin/admin-prod", Value=before, Type="String", Overwrite=True)
