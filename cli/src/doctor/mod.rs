@@ -258,6 +258,41 @@ async fn codedeploy_config(
             }
         }
     }
+    // The listeners the pair names (production, test) exist.
+    let listeners: Vec<String> = shape.prod_listeners.iter().chain(&shape.test_listeners).cloned().collect();
+    if !listeners.is_empty() {
+        match aws.clients.elbv2.describe_listeners().set_listener_arns(Some(listeners.clone())).send().await {
+            Ok(o) if o.listeners().len() == listeners.len() => {
+                push(out, c, [Check::ok("listeners exist", format!("{} listener(s) of the pair", listeners.len()))])
+            }
+            Ok(o) => {
+                let found: Vec<&str> = o.listeners().iter().filter_map(|l| l.listener_arn()).collect();
+                let missing: Vec<&str> = listeners.iter().map(String::as_str).filter(|l| !found.contains(l)).collect();
+                push(
+                    out,
+                    c,
+                    [Check::fail(
+                        "listeners exist",
+                        format!("not found in ELBv2: {}", missing.join(", ")),
+                        "fix the deployment group's prodTrafficRoute / testTrafficRoute listener ARNs",
+                    )],
+                );
+            }
+            Err(e) => {
+                let e = hookline::Error::from_sdk("DescribeListeners", e);
+                let check = if e.aws_code() == Some("ListenerNotFound") {
+                    Check::fail(
+                        "listeners exist",
+                        format!("{} not all found in ELBv2", listeners.join(", ")),
+                        "fix the deployment group's prodTrafficRoute / testTrafficRoute listener ARNs",
+                    )
+                } else {
+                    unreadable("listeners exist", "describe the pair's listeners", &e)
+                };
+                push(out, c, [check]);
+            }
+        }
+    }
     // The ECS service: CODE_DEPLOY controller; its primary task set is the group that serves.
     let mut serving = None;
     match aws.clients.ecs.describe_services().cluster(&cluster).services(&service).send().await {
