@@ -107,7 +107,7 @@ def test_doctor_passes_on_the_demo_services_without_a_mutating_call(sb, doctor, 
     mutating = [c for c in made if c.split(".", 1)[1].startswith(MUTATING) and not c.startswith("sqs.")]
     assert mutating == [], f"doctor made mutating calls: {mutating} (all: {made})"
     # It did look: the controller, the listener rules, alarms, the plan and the roles' policies.
-    for expected in ("ssm.GetParameter", "monitoring.DescribeAlarms", "elasticloadbalancing.DescribeRules",
+    for expected in ("states.ListStateMachines", "ssm.GetParameter", "monitoring.DescribeAlarms", "elasticloadbalancing.DescribeRules",
                      "iam.ListRoles", "iam.GetRolePolicy"):
         assert expected in made, f"{expected} not called: {made}"
 
@@ -117,12 +117,14 @@ def test_doctor_json_is_grouped_checks_with_status_and_fix(doctor):
     assert code == 0
     assert set(report) == {"target", "controller", "ok", "strict", "counts", "groups"}
     assert (report["target"], report["controller"]) == ("ECS demo/api", "ecs")
-    assert [g["name"] for g in report["groups"]] == ["configuration", "traffic", "alarms", "plan", "permissions"]
+    assert [g["name"] for g in report["groups"]] == ["hookline", "configuration", "traffic", "alarms", "plan",
+                                                     "permissions"]
     for c in checks(report):
         assert set(c) - {"fix"} == {"status", "check", "detail", "group"} and c["status"] in ("ok", "warn", "fail")
         assert ("fix" in c) == (c["status"] != "ok"), c
     names = [c["check"] for c in checks(report)]
-    for n in ("lifecycle hook POST_TEST_TRAFFIC_SHIFT", "hook timeout POST_TEST_TRAFFIC_SHIFT", "production weights",
+    for n in ("state machine hookline-canary", "state machine hookline-post-traffic",
+              "lifecycle hook POST_TEST_TRAFFIC_SHIFT", "hook timeout POST_TEST_TRAFFIC_SHIFT", "production weights",
               "alarm api-5xx", "plan /hookline/ecs/demo/api", "shift-weight role"):
         assert n in names, names
     assert report["counts"]["ok"] == sum(1 for c in checks(report) if c["status"] == "ok")
@@ -273,3 +275,13 @@ def test_no_room_for_the_cohort_rule_before_the_production_rule(sb, doctor):
         if foreign:
             elb.delete_rule(RuleArn=foreign)
         ssm.put_parameter(Name="/hookline/admin/admin-prod", Value=before, Type="String", Overwrite=True)
+
+
+def test_state_machines_named_by_another_prefix_are_missing(sb, doctor):
+    """A wrong --state-machine-prefix (or no hookline stack): the hook could start nothing."""
+    code, report = doctor.json("--state-machine-prefix", "hookline-staging", *API)
+    fails = failing(report)
+    assert code == 1, report
+    assert [c["check"] for c in fails if c["group"] == "hookline"] == [
+        "state machine hookline-staging-canary", "state machine hookline-staging-post-traffic"], fails
+    assert "set --state-machine-prefix" in fails[0]["fix"]

@@ -65,6 +65,7 @@ pub async fn run(aws: &Aws, opts: &Options) -> Report {
     let mut out: Found = Vec::new();
     let controller = opts.target.controller();
     let parameter = opts.target.parameter(&aws.settings.plan_parameter_prefix);
+    state_machine_checks(aws, &mut out).await;
     let plan = plan_check(aws, &parameter, controller, &opts.target, &mut out).await;
     let seen = match &opts.target {
         Target::CodeDeploy { application, group } => {
@@ -83,6 +84,29 @@ pub async fn run(aws: &Aws, opts: &Options) -> Report {
         metric_check(aws, plan, seen, &mut out).await;
     }
     Report::new(opts.target.describe(), controller.as_str(), opts.strict, out)
+}
+
+// ------------------------------------------------------------------ hookline itself
+
+/// The state machines the hook starts (`<prefix>-canary`, `<prefix>-post-traffic`) exist.
+async fn state_machine_checks(aws: &Aws, out: &mut Found) {
+    for name in ["canary", "post-traffic"] {
+        let full = aws.state_machine_name(name);
+        let check = match aws.state_machine_arn(name).await {
+            Ok(Some(arn)) => Check::ok(format!("state machine {full}"), arn),
+            Ok(None) => Check::fail(
+                format!("state machine {full}"),
+                "not found: the hook cannot start the canary or the post-traffic bake",
+                "deploy the hookline stack (infra/template.yaml), or set --state-machine-prefix to its NamePrefix",
+            ),
+            Err(e) => Check::fail(
+                format!("state machine {full}"),
+                format!("cannot list state machines: {}", e.0),
+                "allow your credentials states:ListStateMachines, then run doctor again",
+            ),
+        };
+        push(out, "hookline", [check]);
+    }
 }
 
 // ------------------------------------------------------------------ plan

@@ -49,7 +49,7 @@ impl Check {
 }
 
 /// The groups, in the order they are printed.
-pub const GROUPS: [&str; 6] = ["configuration", "traffic", "alarms", "plan", "permissions", "metrics"];
+pub const GROUPS: [&str; 7] = ["hookline", "configuration", "traffic", "alarms", "plan", "permissions", "metrics"];
 
 /// Checks of one group.
 #[derive(Debug, Clone, Serialize)]
