@@ -548,14 +548,37 @@ fn forward_of(actions: &[aws_sdk_elasticloadbalancingv2::types::Action]) -> Forw
     }
 }
 
+/// Every rule of `listener` (DescribeRules pages with `Marker`).
+async fn listener_rules(
+    aws: &Aws,
+    listener: &str,
+) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::Rule>, hookline::Error> {
+    let mut rules = Vec::new();
+    let mut marker = None;
+    loop {
+        let o = aws
+            .clients
+            .elbv2
+            .describe_rules()
+            .listener_arn(listener)
+            .set_marker(marker)
+            .send()
+            .await
+            .aws("DescribeRules")?;
+        rules.extend(o.rules().iter().cloned());
+        marker = o.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return Ok(rules);
+        }
+    }
+}
+
 async fn traffic_checks(aws: &Aws, seen: &Seen, out: &mut Found) {
     let t = "traffic";
     let Some(listener) = &seen.listener else { return };
-    let rules_out = aws.clients.elbv2.describe_rules().listener_arn(listener).send().await;
-    let rules = match rules_out {
-        Ok(o) => o.rules().to_vec(),
+    let rules = match listener_rules(aws, listener).await {
+        Ok(rules) => rules,
         Err(e) => {
-            let e = hookline::Error::from_sdk("DescribeRules", e);
             push(out, t, [unreadable("production listener", "describe the production listener's rules", &e)]);
             return;
         }
