@@ -474,6 +474,33 @@ async fn ecs_config(
         .collect();
     push(out, c, rules::ecs_load_balancer_checks(&lbs));
     let lb = lbs.first().cloned().unwrap_or_default();
+    // The listener rules ECS shifts on exist (DescribeRules answers RuleNotFound for an unknown ARN).
+    let named: Vec<String> = [lb.production_rule.clone(), lb.test_rule.clone()].into_iter().flatten().collect();
+    if !named.is_empty() {
+        let check = match aws.clients.elbv2.describe_rules().set_rule_arns(Some(named.clone())).send().await {
+            Ok(o) if o.rules().len() == named.len() => {
+                Check::ok("listener rules exist", format!("{} rule(s) of advancedConfiguration", named.len()))
+            }
+            Ok(_) => Check::fail(
+                "listener rules exist",
+                format!("not all of {} found in ELBv2", named.join(", ")),
+                "point productionListenerRule / testListenerRule at existing rules",
+            ),
+            Err(e) => {
+                let e = hookline::Error::from_sdk("DescribeRules", e);
+                if e.aws_code() == Some("RuleNotFound") {
+                    Check::fail(
+                        "listener rules exist",
+                        format!("not all of {} found in ELBv2", named.join(", ")),
+                        "point productionListenerRule / testListenerRule at existing rules",
+                    )
+                } else {
+                    unreadable("listener rules exist", "describe the service's listener rules", &e)
+                }
+            }
+        };
+        push(out, c, [check]);
+    }
     let pair: Vec<String> =
         [lb.target_group.clone(), lb.alternate_target_group.clone()].into_iter().flatten().collect();
     let listener = match lb.production_rule.as_deref().map(hookline::lifecycle::ecs::listener_of_rule) {
