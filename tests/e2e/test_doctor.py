@@ -285,3 +285,14 @@ def test_state_machines_named_by_another_prefix_are_missing(sb, doctor):
     assert [c["check"] for c in fails if c["group"] == "hookline"] == [
         "state machine hookline-staging-canary", "state machine hookline-staging-post-traffic"], fails
     assert "set --state-machine-prefix" in fails[0]["fix"]
+
+
+def test_linear_strategy_is_named_as_where_hookline_cannot_shift(doctor, api_restored):
+    dc = api_restored["service"]["deploymentConfiguration"]
+    # Without linearConfiguration (ECS's defaults apply): the sandbox's UpdateService merges
+    # deploymentConfiguration's keys, so a key set here could not be taken out again.
+    dc["strategy"] = "LINEAR"
+    api_restored["ecs"].update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+    assert_only_fault(doctor, API, "deployment strategy", "LINEAR: ECS shifts production in its own steps",
+                      "hookline's weight steps cannot run there", "gate mode", "set deploymentConfiguration.strategy "
+                      "BLUE_GREEN")
