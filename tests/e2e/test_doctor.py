@@ -1,10 +1,13 @@
 """`hookline doctor` against the sandbox (issue 20 part D).
 
 Doctor passes on the demo services ``web`` (CodeDeploy) and ``api`` (ECS-native), makes no mutating
-call, and names the fault in each broken setup made here through AWS APIs (each restored afterwards):
-a missing hook stage, a hook timeout shorter than the plan, an alarm the plan names that does not
-exist, a plan invalid for its controller, production weights the controller does not expect (split
-with no deployment; on the group the controller does not serve), and a function role without a grant.
+call (the router's call counter), prints the documented ``--json`` shape, and names the fault in each
+broken setup made here through AWS APIs (each restored afterwards): a missing POST_TEST_TRAFFIC_SHIFT
+hook, a hook timeout shorter than the plan's budget plus the rollback reserve, strategy LINEAR, an
+alarm the plan names that does not exist, a plan invalid for its controller, production split 90/10
+with no deployment, production on the group CodeDeploy does not serve, a function role without a
+grant, no room for a cohort rule before the production rule, state machines of another prefix; and
+the judge's metrics are looked up per target group.
 """
 import copy
 import json
