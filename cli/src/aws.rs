@@ -29,6 +29,10 @@ pub struct Settings {
 pub struct Aws {
     pub clients: Clients,
     pub sts: aws_sdk_sts::Client,
+    /// IAM (`doctor` reads the function roles' policies).
+    pub iam: aws_sdk_iam::Client,
+    /// The region the clients call.
+    pub region: String,
     pub settings: Settings,
     /// State machine ARNs found so far (watch polls every second).
     machines: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -61,7 +65,15 @@ impl Aws {
             return Err(fail("no AWS region: pass --region, set AWS_REGION, or configure one in your profile"));
         }
         let clients = Clients::from_config(&config);
-        Ok(Aws { clients, sts: aws_sdk_sts::Client::new(&config), settings, machines: Default::default() })
+        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+        Ok(Aws {
+            clients,
+            sts: aws_sdk_sts::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            region,
+            settings,
+            machines: Default::default(),
+        })
     }
 
     /// `<prefix>-<name>`, e.g. `hookline-canary`.
@@ -299,12 +311,18 @@ impl Aws {
                 .region(aws_config::Region::new("us-east-1"))
                 .build(),
         );
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .build(),
+        );
         let settings = Settings {
             state_machine_prefix: "hookline".into(),
             plan_parameter_prefix: "/hookline".into(),
             ..Settings::default()
         };
-        Aws { clients, sts, settings, machines: Default::default() }
+        Aws { clients, sts, iam, region: "us-east-1".into(), settings, machines: Default::default() }
     }
 }
 

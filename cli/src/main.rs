@@ -6,6 +6,7 @@ mod approve;
 mod aws;
 mod dashboard;
 mod deployments;
+mod doctor;
 mod history;
 mod judge;
 mod plan_cmd;
@@ -138,6 +139,11 @@ enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Check a service against everything hookline relies on (read-only): controller configuration,
+    /// production weights and rules, alarms, the plan in SSM, the function roles' permissions, the
+    /// judge's metrics. One line per check; exit code 0 when nothing FAILs (warnings allowed unless
+    /// --strict), 1 otherwise.
+    Doctor(DoctorArgs),
     /// Check or preview a rollout plan (JSON or YAML) without AWS.
     Plan {
         #[command(subcommand)]
@@ -213,6 +219,22 @@ fn target_of([application, group, cluster, service]: [&Option<String>; 4], what:
         }
         _ => Err(fail(format!("{what}: --application A --group G, or --cluster C --service S"))),
     }
+}
+
+/// `hookline doctor`'s arguments.
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    #[command(flatten)]
+    target: TargetArg,
+    /// The hook function's name, as ECS lifecycle hooks must name it (default: <state-machine-prefix>-hook).
+    #[arg(long, env = "HOOKLINE_HOOK_FUNCTION", value_name = "NAME")]
+    hook_function: Option<String>,
+    /// Warnings fail too (exit code 1).
+    #[arg(long)]
+    strict: bool,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -371,6 +393,19 @@ async fn run(cli: Cli) -> R<u8> {
             };
             emit(&if json { to_json(&rows)? } else { deployments::render(&rows) });
             Ok(0)
+        }
+        Command::Doctor(args) => {
+            let opts = doctor::Options {
+                target: args.target.target()?,
+                hook_function: args
+                    .hook_function
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-hook", cli.global.state_machine_prefix)),
+                strict: args.strict,
+            };
+            let report = doctor::run(&aws, &opts).await;
+            emit(&if args.json { to_json(&report)? } else { report.render() });
+            Ok(report.exit_code())
         }
         Command::Plan { .. } | Command::Judge(_) => Ok(0),
     }

@@ -2,7 +2,8 @@
 # make demo: a full canary in the local sandbox, then a bad release that rolls back.
 #
 #   1. start the sandbox (tests/sandbox/up.sh) unless one is already up on the port
-#   2. show the plan (hookline plan validate / preview) and store it in SSM
+#   2. hookline doctor on both demo services (web: CodeDeploy, api: ECS-native): everything hookline
+#      relies on is in place, read-only; then show the plan (hookline plan validate / preview) and store it
 #   3. deploy v2: watch the live timeline, approve the approval step with `hookline approve`
 #   4. deploy a bad v3: the app-traffic loop puts web-5xx into ALARM once v3 takes traffic,
 #      the bake gate fails and hookline rolls back to blue 100%
@@ -87,7 +88,13 @@ else
     echo "demo: hookline dashboard did not start (see its log); going on without it" >&2
 fi
 
-bold "2. the rollout plan"
+bold "2. hookline doctor: is each demo service ready for hookline? (read-only checks)"
+# The sandbox runs the functions under their binary names: the hook function is `hook`.
+show "$HOOKLINE" doctor --application web --group web-prod --hook-function hook
+echo
+show "$HOOKLINE" doctor --cluster demo --service api --hook-function hook
+
+bold "2b. the rollout plan"
 show "$HOOKLINE" plan validate "$PLAN"
 show "$HOOKLINE" plan preview "$PLAN"
 SBPY="sb.put_plan(open('$PLAN').read()); sb.set_alarm('web-5xx', 'OK'); sb.traffic(True, interval_ms=500)
