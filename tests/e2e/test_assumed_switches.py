@@ -32,6 +32,8 @@ from conftest import ROOT, plan
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "sandbox"))
 import sources  # noqa: E402
+from test_ecs_native import (  # noqa: E402,F401 (api: the ECS-native service fixture)
+    RulePoller, api, ecs_plan, hook_answers, put_plan)
 
 SCENARIOS = ("succeeds", "alarm-rollback")
 FULL = os.environ.get("SWITCHES_FULL") == "1"
@@ -179,7 +181,6 @@ def codedeploy_alarm_rollback(sb, recorder):
 
 # ------------------------------------------------------------------------------ ECS-native (api)
 def ecs_succeeds(sb, api):
-    from test_ecs_native import RulePoller, ecs_plan, hook_answers, put_plan
     put_plan(sb, ecs_plan(sb, [W(10, "1s"), W(100, "1s")]))
     with RulePoller(api) as poll:
         arn = api.deploy("example/api:switch-ok")
@@ -199,7 +200,6 @@ def ecs_succeeds(sb, api):
 
 
 def ecs_alarm_rollback(sb, api):
-    from test_ecs_native import RulePoller, ecs_plan, hook_answers, put_plan
     put_plan(sb, ecs_plan(sb, [W(10, "30s"), W(100)]))
     with RulePoller(api) as poll:
         arn = api.deploy("example/api:switch-alarm")
