@@ -160,7 +160,7 @@ def codedeploy_alarm_rollback(sb, recorder):
         info = sb.wait_for_status(did, "Failed", timeout=60)
     finally:
         sb.set_alarm("web-5xx", "OK", reason="e2e switches reset")
-    rec.stop()
+    failed_at = time.time()
     sb.assert_hook_once(did, "BeforeAllowTraffic", "Failed")
     _every_hook_answered_once(sb, did)
     assert info["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE", info["errorInformation"]
@@ -169,7 +169,14 @@ def codedeploy_alarm_rollback(sb, recorder):
     assert any(err == "HealthCheckFailed" for err, _ in sb.task_failures(arn)), sb.task_failures(arn)
     rb = info.get("rollbackInfo", {}).get("rollbackDeploymentId")
     assert rb, info.get("rollbackInfo")
-    sb.wait_for_status(rb, "Succeeded", timeout=sb._ctl("GET", "/config")["hook_timeout_s"] * 2 + 30)
+    rb_info = sb.wait_terminal(rb, timeout=sb._ctl("GET", "/config")["hook_timeout_s"] * 2 + 30)
+    rec.stop()
+    # once the deployment failed (production already blue 100 %), nothing sends users to green
+    # again, whatever CodeDeploy's rollback deployment does (its hooks included)
+    moved = sorted({g for t, g, b in rec.reads if t >= failed_at and g != 0})
+    assert not moved, f"production moved to green {moved} % after {did} failed, during its rollback " \
+        f"deployment {rb} (ended {rb_info['status']}, events {sb.events(rb)})"
+    assert rb_info["status"] == "Succeeded", (rb, rb_info["status"], sb.events(rb))
     _every_hook_answered_once(sb, rb)
     assert sb.listener_weights(80) == {blue: 100, green: 0}
     assert sb.rules(80) == []

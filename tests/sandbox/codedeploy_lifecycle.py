@@ -585,14 +585,15 @@ class LifecycleEngine:
             rb.info["errorInformation"] = {"code": "ECS_UPDATE_ERROR", "message": f"Rollback failed: {e}"}
         if self.cfg.rollback_runs_hooks == "yes" and hooks_ok:
             hooks_ok = self._rollback_hook(rb, "AfterAllowTraffic")
+        rerouted = ok
         ok = ok and hooks_ok
         with self.reg.lock:
             t_now = now()
             for e in rb.events:
                 if e["status"] != "Pending":
                     continue   # a hook event the rollback ran (rollback_runs_hooks=yes)
-                e.update({"status": "Succeeded" if (e["lifecycleEventName"] == "AllowTraffic" and ok) else "Skipped",
-                          "startTime": t_now, "endTime": t_now})
+                e.update({"status": "Succeeded" if (e["lifecycleEventName"] == "AllowTraffic" and rerouted)
+                          else "Skipped", "startTime": t_now, "endTime": t_now})
             rb.info["status"] = "Succeeded" if ok else "Failed"
             rb.info["completeTime"] = t_now
             rb.info["deploymentOverview"] = {"Pending": 0, "InProgress": 0, "Succeeded": 1 if ok else 0,
