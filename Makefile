@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
 .PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
-        check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge bench-fleet chaos chaos-ecs iam-mutation
+        check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge bench-fleet chaos chaos-ecs iam-mutation switches
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
@@ -19,6 +19,7 @@ help:
 	@echo "make iam-mutation  remove each IAM statement in turn, show the tests fail (IAM_MUTATION_ARGS=--e2e)"
 	@echo "make chaos         randomized fault schedules (CHAOS_RUNS=300, CHAOS_SEED, CHAOS_ONLY=<index>)"
 	@echo "make chaos-ecs     the same in ECS-native mode (CHAOS_ECS_RUNS=50, CHAOS_SEED, CHAOS_ONLY=<index>)"
+	@echo "make switches      every assumed simulator behaviour under every setting, each scenario (SWITCHES_SEED)"
 	@echo "make bench         regenerate BENCHMARKS.md (cold start, memory, zip size, orchestration cost)"
 	@echo "make bench-judge   judging cost, 1,000 vs 1,000 samples: hookline's judge against scipy (also run by make bench)"
 	@echo "make bench-fleet   25 canaries at once: calls per API, the fleet ceiling per quota, history cost (BENCHMARKS.md)"
@@ -91,6 +92,12 @@ chaos: build venv
 CHAOS_ECS_RUNS ?= 50
 chaos-ecs: build venv
 	CHAOS_ECS_RUNS=$(CHAOS_ECS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos_ecs.py
+
+# The end-to-end invariants under every setting of every assumed simulator behaviour (the switches
+# of tests/sandbox/README.md "Sources"), each scenario (tests/e2e/test_assumed_switches.py);
+# `make test` (e2e) plays each non-default setting once, the scenario rotating with SWITCHES_SEED.
+switches: build venv
+	SWITCHES_FULL=1 $(PY) -m pytest -q tests/e2e/test_assumed_switches.py
 
 # Remove each IAM statement of infra/template.yaml in turn and show the checks fail
 # (tests/iam_mutation.py; docs/deploy.md records the result). Not part of `make test`:

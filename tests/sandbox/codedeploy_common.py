@@ -56,10 +56,6 @@ def _env_float(name, default):
     return float(v) if v not in (None, "") else default
 
 
-ALLOW_TRAFFIC_SCOPES = ("default_action", "listener_rules")
-ROLLBACK_RESTORES = ("own_changes", "snapshot")
-
-
 def _env_choice(name, choices):
     v = os.environ.get(name) or choices[0]
     if v not in choices:
@@ -68,9 +64,39 @@ def _env_choice(name, choices):
 
 
 class SimConfig:
-    # Switches where AWS documents nothing (U5); the first choice is the default and the
-    # pessimistic one (CodeDeploy does the least for hookline).
-    CHOICES = {"allow_traffic_scope": ALLOW_TRAFFIC_SCOPES, "rollback_restore": ROLLBACK_RESTORES}
+    """Run-time knobs (time scale, not AWS behaviour) and switches.
+
+    A switch is a behaviour no AWS page or sample states (source "assumed" in the source table,
+    tests/sandbox/README.md "Sources"): a key of CHOICES with its choices, the first one the
+    default and the pessimistic one for hookline (CodeDeploy does the least for it). Each is
+    settable at run time through ``POST /_sandbox/config`` and at start through the environment
+    variable ``SANDBOX_<KEY>`` (upper case). tests/e2e/test_assumed_switches.py runs the
+    end-to-end invariants under every choice."""
+    CHOICES = {
+        # CD-ALLOW-SCOPE: which production forwards AllowTraffic rewrites
+        "allow_traffic_scope": ("default_action", "listener_rules"),
+        # CD-ROLLBACK-RESTORE: what a rollback puts back on the listeners
+        "rollback_restore": ("own_changes", "snapshot"),
+        # CD-HOOK-INVOKE: invocation type of a hook (AWS states "asynchronously" for Lambda
+        # deployments only)
+        "hook_invocation": ("event", "request_response"),
+        # CD-ABSENT-HOOK: status of a hook event the AppSpec does not name
+        "absent_hook_event_status": ("Succeeded", "Skipped"),
+        # CD-REPORT-AFTER-END: a report for a hook whose deployment already ended
+        "report_after_end": ("already_completed", "accepted"),
+        # CD-TERMINATION-STATUS: deployment status during the blue task set's termination wait
+        "termination_wait_status": ("InProgress", "Succeeded"),
+        # CD-STOP-DEFAULT: StopDeployment without autoRollbackEnabled
+        "stop_rollback_default": ("group_config", "no_rollback"),
+        # CD-LIST-ORDER: order of ListDeployments ids
+        "list_deployments_order": ("oldest_first", "newest_first"),
+        # CD-TASKSET-ID: what taskSetsInfo[].identifer holds
+        "task_set_identifier": ("id", "arn"),
+        # CD-APPSPEC-CHECK: when an AppSpec that is not an ECS AppSpec is refused
+        "appspec_validation": ("at_create", "at_deployment"),
+        # CD-ROLLBACK-HOOKS: whether a rollback deployment invokes the AppSpec's traffic hooks
+        "rollback_runs_hooks": ("no", "yes"),
+    }
 
     def __init__(self, **kw):
         self.hook_timeout_s = kw.get("hook_timeout_s", _env_float("SANDBOX_HOOK_TIMEOUT_S", 3600))
@@ -83,10 +109,8 @@ class SimConfig:
         # existing /_sandbox/config callers keep working.
         self.hook_invoke_retries = int(kw.get("hook_invoke_retries", _env_float("SANDBOX_HOOK_RETRIES", 0)))
         self.hook_retry_delay_s = kw.get("hook_retry_delay_s", _env_float("SANDBOX_HOOK_RETRY_DELAY_S", 1))
-        self.allow_traffic_scope = kw.get("allow_traffic_scope",
-                                          _env_choice("SANDBOX_ALLOW_TRAFFIC_SCOPE", ALLOW_TRAFFIC_SCOPES))
-        self.rollback_restore = kw.get("rollback_restore", _env_choice("SANDBOX_ROLLBACK_RESTORE", ROLLBACK_RESTORES))
         for k, choices in self.CHOICES.items():
+            setattr(self, k, kw.get(k, _env_choice("SANDBOX_" + k.upper(), choices)))
             self.check(k, getattr(self, k))
 
     def check(self, key, value):

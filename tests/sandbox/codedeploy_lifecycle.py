@@ -2,7 +2,7 @@
 lifecycle against moto (events, hooks, test and production traffic, the ready and termination
 waits, alarms, stop, rollback). The API surface (codedeploy_sim.py) creates deployments and
 signals stops/continues through the shared Registry; this module never answers API calls.
-Behaviour where AWS is silent is listed (U1-U15) in codedeploy_sim.py's docstring.
+Every behaviour has a row (id CD-*) with its AWS source or its switch in codedeploy_sim.SOURCES.
 Listener weights are read with alb.py's functions (one place for the weight math)."""
 import base64
 import json
@@ -103,6 +103,8 @@ class LifecycleEngine:
 
 
     def _check_alarms(self, d):
+        # CD-ALARM: "false: The deployment stops if alarm status information can't be retrieved from
+        # Amazon CloudWatch." (API reference, AlarmConfiguration.ignorePollAlarmFailure)
         g = self.reg.groups.get((d.info["applicationName"], d.info["deploymentGroupName"])) or {}
         ac = d.info.get("overrideAlarmConfiguration") or g.get("alarmConfiguration") or {}
         names = [a["name"] for a in ac.get("alarms") or []]
@@ -122,12 +124,19 @@ class LifecycleEngine:
 
 
     def _run(self, d):
+        # CD-ORDER: "In an Amazon ECS deployment, event hooks run in the following order:" (AppSpec
+        # 'hooks' section, run-order diagram): BeforeInstall, Install, AfterInstall, AllowTestTraffic,
+        # AfterAllowTestTraffic, BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic
         c = d.ctx
         reached_install = False
         try:
             self._set_status(d, "InProgress")
             with self.reg.lock:
                 d.info["startTime"] = now()
+            if d.appspec is None:
+                # CD-APPSPEC-CHECK (appspec_validation=at_deployment): the revision is refused
+                # once the deployment runs instead of by CreateDeployment
+                raise Abort("Failed", "INVALID_REVISION", d.ctx.get("invalid_revision", "invalid AppSpec"), None)
             self._resolve(d)
             self._hook(d, "BeforeInstall")
             self._ev(d, "Install", "InProgress")
@@ -206,9 +215,14 @@ class LifecycleEngine:
 
 
     def _hook(self, d, name):
+        # CD-HOOK-ONCE: "Each hook is executed once per deployment." (AppSpec 'hooks' section);
+        # CD-HOOK-TIMEOUT: hook_timeout_s, 1 h by default (the AppSpec page's default script timeout;
+        # no page states the ECS hook's); CD-REPORT: Failed fails the deployment
         fn = d.appspec["hooks"].get(name)
         if not fn:
-            self._ev(d, name, "Succeeded")  # U1
+            # CD-ABSENT-HOOK: "If an event hook is not present, no operation is executed for that
+            # event" (AppSpec 'hooks' section); the status it then shows is a switch.
+            self._ev(d, name, self.cfg.absent_hook_event_status)
             return
         eid = base64.b64encode(secrets.token_bytes(48)).decode()
         with self.reg.lock:
@@ -241,23 +255,28 @@ class LifecycleEngine:
 
 
     def _invoke_hook(self, d, eid, fn):
-        """ONE asynchronous Invoke (``X-Amz-Invocation-Type: Event``, Lambda answers 202) through
-        the router, as CodeDeploy invokes hook functions (U2). Lambda's own async behaviour
-        (retries after a function error, duplicate deliveries, the dead-letter queue) is
-        emulated by the router's Invoke path, not here (Lambda developer guide, "Asynchronous
-        invocation": Lambda queues the event and retries twice on function errors)."""
+        """ONE Invoke through the router (CD-HOOK-INVOKE, switch ``hook_invocation``): ``event``
+        (default) is an asynchronous invoke (``X-Amz-Invocation-Type: Event``, Lambda answers 202):
+        "CodeDeploy invokes the hook function asynchronously" (aws/serverless-application-model,
+        docs/safe_lambda_deployments.rst, written for Lambda deployments; no page says so for ECS).
+        Lambda's own async behaviour (retries after a function error, duplicate deliveries, the
+        dead-letter queue) is emulated by the router's Invoke path, not here (Lambda developer
+        guide, "Asynchronous invocation"). ``request_response`` is a synchronous invoke: no
+        retries, no dead-letter queue; CodeDeploy still only learns the outcome from
+        PutLifecycleEventHookExecutionStatus or the hook timeout."""
+        sync = self.cfg.hook_invocation == "request_response"
         payload = json.dumps({"DeploymentId": d.id, "LifecycleEventHookExecutionId": eid})
         url = f"{self.router_url}/2015-03-31/functions/{quote(fn, safe='')}/invocations"
         try:
             r = self.http.post(url, data=payload, timeout=60, headers={
                 "Content-Type": "application/json", "X-Sandbox-Internal": "codedeploy",
-                "X-Amz-Invocation-Type": "Event",
+                "X-Amz-Invocation-Type": "RequestResponse" if sync else "Event",
                 "Authorization": f"AWS4-HMAC-SHA256 Credential=sandbox/20260101/{REGION}/lambda/aws4_request"})
-            log.info("hook %s for %s (%s) invoked (Event): %s %s", fn, d.id, d.hook_execs[eid]["event"],
-                     r.status_code, r.text[:300])
-            if r.status_code != 202:
+            log.info("hook %s for %s (%s) invoked (%s): %s %s", fn, d.id, d.hook_execs[eid]["event"],
+                     "RequestResponse" if sync else "Event", r.status_code, r.text[:300])
+            if r.status_code != (200 if sync else 202):
                 # CodeDeploy then only learns through the hook timeout, like a lost event
-                log.warning("hook %s async invoke answered %s (expected 202): %s", fn, r.status_code, r.text[:300])
+                log.warning("hook %s invoke answered %s: %s", fn, r.status_code, r.text[:300])
         except Exception as e:
             log.warning("hook %s async invoke failed: %s", fn, e)
 
@@ -305,6 +324,8 @@ class LifecycleEngine:
 
 
     def _route_test(self, d):
+        # CD-TEST-TRAFFIC: "AfterAllowTestTraffic – Use to run tasks after the test listener serves
+        # traffic to the replacement task set." (AppSpec 'hooks' section)
         c = d.ctx
         self.elb.modify_listener(ListenerArn=c["test_listener"],
                                  DefaultActions=[{"Type": "forward", "TargetGroupArn": c["green_tg"]}])
@@ -312,6 +333,8 @@ class LifecycleEngine:
 
 
     def _ready_wait(self, d):
+        # CD-READY-WAIT: "STOP_DEPLOYMENT: Do not register new instances with a load balancer unless
+        # traffic rerouting is started using ContinueDeployment. ..." (API reference, DeploymentReadyOption)
         """deploymentReadyOption STOP_DEPLOYMENT: status Ready until ContinueDeployment(READY_WAIT)
         or waitTimeInMinutes pass (then Stopped). CONTINUE_DEPLOYMENT reroutes at once."""
         bg = d.info.get("blueGreenDeploymentConfiguration") or {}
@@ -328,6 +351,8 @@ class LifecycleEngine:
 
 
     def _allow_traffic(self, d):
+        # CD-CANARY: TimeBasedCanary "shifts traffic ... in two increments", TimeBasedLinear "in equal
+        # increments" (API reference, TimeBasedCanary / TimeBasedLinear)
         cfg = self.reg.deployment_config(d.info["deploymentConfigName"])["trafficRoutingConfig"]
         t = cfg.get("type", "AllAtOnce")
         if t == "TimeBasedCanary":
@@ -390,7 +415,7 @@ class LifecycleEngine:
 
 
     def _set_prod_weights(self, d, green_w):
-        """One AllowTraffic increment (U5: allow_traffic_scope decides default action only or rules too).
+        """One AllowTraffic increment (CD-ALLOW-SCOPE: allow_traffic_scope decides default action only or rules too).
         Remembers what it changed so an own_changes rollback reroutes exactly that."""
         c = d.ctx
         scope = "all" if self.cfg.allow_traffic_scope == "listener_rules" else None
@@ -420,8 +445,28 @@ class LifecycleEngine:
         if wait is None:
             wait = float(term.get("terminationWaitTimeInMinutes") or 0) * 60
         if c.get("blue_ts") and term.get("action", "TERMINATE") == "TERMINATE":
+            # "For an Amazon ECS deployment, the number of minutes before deleting the original
+            # (blue) task set." (API reference, BlueInstanceTerminationOption)
             with self.reg.lock:
                 d.info["instanceTerminationWaitTimeStarted"] = True
+            if self.cfg.termination_wait_status == "Succeeded":
+                # CD-TERMINATION-STATUS=Succeeded: the deployment is Succeeded (and ended) while
+                # the blue task set waits for deletion; the group takes no new deployment until
+                # the task set is gone (the sandbox's own limit, so two deployments never share it)
+                with self.reg.lock:
+                    c["terminating_after_success"] = True
+                self._set_status(d, "Succeeded")
+                self._close_hooks(d)
+                with self.reg.lock:
+                    self.reg.cond.wait_for(lambda: d.continue_termination, timeout=wait)
+                    c["terminating"] = True
+                self._delete_task_set(c, c["blue_ts"])
+                self._deregister_all(c["blue_tg"])
+                with self.reg.lock:
+                    c["terminating_after_success"] = False
+                    self.reg.cond.notify_all()
+                return
+            # CD-TERMINATION-STATUS=InProgress (default): InProgress until the task set is deleted
             self._wait(d, wait, lambda: d.continue_termination)
             # once deletion starts no rollback is possible
             with self.reg.lock:
@@ -462,6 +507,10 @@ class LifecycleEngine:
 
 
     def _end(self, d, a, reached_install):
+        # CD-ROLLBACK-WHEN: "You can configure a deployment group or deployment to automatically roll
+        # back when a deployment fails or when a monitoring threshold you specify is met." (user guide,
+        # Redeploy and roll back a deployment); "BeforeInstall ... A rollback is not possible at this
+        # point." (AppSpec 'hooks' section)
         c = d.ctx
         if c.get("terminating"):
             # stop arrived while the blue task set was being deleted: too late to roll back
@@ -490,6 +539,9 @@ class LifecycleEngine:
 
 
     def _create_rollback_record(self, d, a):
+        # CD-ROLLBACK-RECORD: "These rolled-back deployments are technically new deployments, with new
+        # deployment IDs, rather than restored versions of a previous deployment." (user guide, Redeploy
+        # and roll back a deployment)
         rb = Deployment(new_deployment_id())
         rb.is_rollback = True
         rb.appspec = d.appspec
@@ -513,6 +565,9 @@ class LifecycleEngine:
     def _rollback(self, d, rb):
         c = d.ctx
         ok = True
+        hooks_ok = True
+        if self.cfg.rollback_runs_hooks == "yes":
+            hooks_ok = self._rollback_hook(rb, "BeforeAllowTraffic")
         try:
             if self.cfg.rollback_restore == "snapshot":
                 self._restore_snapshot(c)
@@ -528,11 +583,17 @@ class LifecycleEngine:
             ok = False
             log.exception("rollback of %s failed", d.id)
             rb.info["errorInformation"] = {"code": "ECS_UPDATE_ERROR", "message": f"Rollback failed: {e}"}
+        if self.cfg.rollback_runs_hooks == "yes" and hooks_ok:
+            hooks_ok = self._rollback_hook(rb, "AfterAllowTraffic")
+        rerouted = ok
+        ok = ok and hooks_ok
         with self.reg.lock:
             t_now = now()
             for e in rb.events:
-                e.update({"status": "Succeeded" if (e["lifecycleEventName"] == "AllowTraffic" and ok) else "Skipped",
-                          "startTime": t_now, "endTime": t_now})
+                if e["status"] != "Pending":
+                    continue   # a hook event the rollback ran (rollback_runs_hooks=yes)
+                e.update({"status": "Succeeded" if (e["lifecycleEventName"] == "AllowTraffic" and rerouted)
+                          else "Skipped", "startTime": t_now, "endTime": t_now})
             rb.info["status"] = "Succeeded" if ok else "Failed"
             rb.info["completeTime"] = t_now
             rb.info["deploymentOverview"] = {"Pending": 0, "InProgress": 0, "Succeeded": 1 if ok else 0,
@@ -541,6 +602,27 @@ class LifecycleEngine:
             rb.target_updated = t_now
             self.reg.cond.notify_all()
 
+
+    def _rollback_hook(self, rb, name):
+        """CD-ROLLBACK-HOOKS=yes: the rollback deployment invokes the AppSpec's hook for ``name``
+        (same payload, its own deployment id and execution id) and waits for its report up to
+        the hook timeout. Returns whether it was reported Succeeded; the rerouting happens
+        either way (the rollback deployment then ends Failed)."""
+        fn = (rb.appspec or {}).get("hooks", {}).get(name)
+        if not fn:
+            return True
+        eid = base64.b64encode(secrets.token_bytes(48)).decode()
+        with self.reg.lock:
+            rb.hook_execs[eid] = {"event": name, "status": None, "closed": False, "function": fn}
+        self._ev(rb, name, "InProgress")
+        self._invoke_hook(rb, eid, fn)
+        h = rb.hook_execs[eid]
+        with self.reg.lock:
+            self.reg.cond.wait_for(lambda: h["status"] is not None, timeout=self.cfg.hook_timeout_s)
+            h["closed"] = True
+        ok = h["status"] == "Succeeded"
+        self._ev(rb, name, "Succeeded" if ok else "Failed")
+        return ok
 
     def _restore_snapshot(self, c):
         """rollback_restore=snapshot: listeners and pre-existing rules as at deployment start."""
@@ -553,7 +635,7 @@ class LifecycleEngine:
 
 
     def _reroute_own_changes(self, d):
-        """rollback_restore=own_changes (U5): undo only CodeDeploy's own traffic changes.
+        """rollback_restore=own_changes (CD-ROLLBACK-RESTORE): undo only CodeDeploy's own traffic changes.
         AllowTraffic ran -> the forwards it rewrote go back to the original group at 100;
         it never ran -> production is left exactly as it is. AllowTestTraffic ran -> the
         test listener forwards to blue again."""
@@ -618,7 +700,10 @@ class LifecycleEngine:
             else:
                 continue
             desired = ts.get("computedDesiredCount", svc.get("desiredCount", 1))
-            out.append({"identifer": ts["id"], "desiredCount": desired, "pendingCount": 0,
+            # CD-TASKSET-ID: "A unique ID of an ECSTaskSet." (API reference, ECSTaskSet) does
+            # not say which one: the task set id (default) or its ARN
+            ident = ts["id"] if self.cfg.task_set_identifier == "id" else arn
+            out.append({"identifer": ident, "desiredCount": desired, "pendingCount": 0,
                         "runningCount": ts.get("runningCount", desired), "status": ts["status"],
                         "trafficWeight": float(weights.get(tg, 0.0)),
                         "targetGroup": {"name": tg.split("/")[1]}, "taskSetLabel": label})

@@ -24,76 +24,10 @@ ECS deployment" and "What happens during an Amazon ECS deployment"):
   -> AfterAllowTraffic (hook) -> green PRIMARY -> termination wait -> blue
   task set deleted -> Succeeded.
 
-UNCONFIRMED choices (no AWS page states them; all are listed in README.md):
-
-U1  A lifecycle event whose hook is absent from the AppSpec is reported
-    ``Succeeded`` (start == end), not ``Skipped``. AllowTestTraffic without a
-    test listener is ``Skipped``.
-U2  Hooks are invoked as ONE asynchronous Lambda invoke (``X-Amz-Invocation-
-    Type: Event``, answer 202) through the router; CodeDeploy learns the outcome
-    only through PutLifecycleEventHookExecutionStatus or the hook timeout.
-    Lambda's async retries, duplicate deliveries and dead-letter queue belong to
-    the router's Invoke path (``SANDBOX_ASYNC_*``). ``hook_invoke_retries`` /
-    ``hook_retry_delay_s`` are accepted and ignored (moved there).
-    Every report is logged on the hook execution (``report_log``); a ``Failed``
-    report also records the production listener at that moment (forwards that
-    reference the deployment's groups, rules tagged ``hookline:managed``).
-U3  Deployment status stays ``InProgress`` during the termination wait (with
-    ``instanceTerminationWaitTimeStarted: true``) and becomes ``Succeeded``
-    once the blue task set is deleted.
-U4  PutLifecycleEventHookExecutionStatus on a deployment that has already
-    ended (Stopped/Failed/Succeeded) for a hook that was still waiting answers
-    ``LifecycleEventAlreadyCompletedException``: ending a deployment closes its
-    open hook executions (the InProgress event is marked ``Failed`` on
-    failure/stop, remaining ``Pending`` events ``Skipped``).
-U5  AllowTraffic rewrites the production listener's forwards that reference
-    the deployment's target groups into a weighted ``ForwardConfig`` with both
-    groups (old group kept at weight 0, as CodeDeploy is reported to do). AWS
-    documents only that CodeDeploy "reroutes traffic from the original task
-    set to the new one" through the production listener (CodeDeploy user
-    guide, "Set up a load balancer, target groups, and listeners for
-    CodeDeploy Amazon ECS deployments"; API reference, TargetGroupPairInfo:
-    ``prodTrafficRoute.listenerArns`` names listeners, never rules), so which
-    forwards it rewrites is a switch, ``allow_traffic_scope``:
-      ``default_action`` (DEFAULT, pessimistic): only the listener's default
-        action; rules are never touched (a rule-mode service stays wherever
-        hookline left it).
-      ``listener_rules``: the default action and every rule.
-    Rollback is the switch ``rollback_restore``:
-      ``own_changes`` (DEFAULT, pessimistic): CodeDeploy reroutes only what
-        its own AllowTraffic changed: if AllowTraffic ran, those forwards go
-        back to the original group at 100 (green kept at 0); if it never ran
-        the production listener is left exactly as it is (hookline's shifts
-        and rules are not repaired). The test listener goes back to blue if
-        AllowTestTraffic moved it.
-      ``snapshot``: the listener actions and rules are restored exactly as
-        they were when the deployment started (rules created during the
-        deployment are left alone).
-    The test listener is pointed at green with a plain ``forward``.
-U6  A rollback deployment runs no hooks; its lifecycle events are
-    ``Skipped`` except ``AllowTraffic`` (``Succeeded``). It gets ``creator:
-    codeDeployRollback``, the triggering deployment's revision and
-    ``rollbackInfo.rollbackTriggeringDeploymentId``.
-U7  StopDeployment without ``autoRollbackEnabled`` rolls back when the
-    effective auto-rollback configuration is enabled and lists
-    ``DEPLOYMENT_STOP_ON_REQUEST``. StopDeployment answers ``Pending`` when a
-    rollback will run, ``Succeeded`` otherwise; the status becomes
-    ``Stopped`` asynchronously (normally within milliseconds).
-U8  The ready wait (``deploymentReadyOption`` STOP_DEPLOYMENT /
-    CONTINUE_DEPLOYMENT with ``waitTimeInMinutes``) sits after
-    AfterAllowTestTraffic and before BeforeAllowTraffic, with status
-    ``Ready``.  Timing out with STOP_DEPLOYMENT ends ``Stopped`` (green
-    removed, production never moved).
-U9  A failure without automatic rollback leaves green and the traffic as they
-    are (status Failed); before Install nothing exists to roll back.
-U10 Only one active deployment per group: a second CreateDeployment answers
-    ``DeploymentLimitExceededException``.
-U11 CreateDeployment parses the AppSpec at once and answers
-    ``InvalidRevisionException`` for content that is not an ECS AppSpec.
-U12 ``taskSetsInfo[].identifer`` is the ECS task set id (``ecs-svc/...``).
-U13 ListDeployments returns ids newest first.
-U14 Green targets are registered by the simulator (moto does not) with
-    made-up IPs 10.<n>.<m>.<i> on the container port, one per desired task.
+Every behaviour is a row of SOURCES below with its source: a quoted AWS sentence and its page,
+an AWS sample's file, or "assumed"; an assumed behaviour is a switch (SimConfig.CHOICES in
+codedeploy_common.py, settable through /_sandbox/config and SANDBOX_<KEY>). The rows are the
+table in README.md "Sources" (tests/sandbox/sources.py renders and checks it).
 
 Time scaling for tests (not AWS behaviour): ``hook_timeout_s`` (default
 3600), ``termination_wait_s`` (overrides ``terminationWaitTimeInMinutes``),
@@ -113,6 +47,172 @@ from codedeploy_common import (  # noqa: F401 (SimConfig and the constants are r
 from codedeploy_lifecycle import LifecycleEngine
 
 log = logging.getLogger("codedeploy-sim")
+
+
+HOOKS_PAGE = "CodeDeploy user guide, AppSpec 'hooks' section (docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html)"
+API = "CodeDeploy API reference"
+SAM_SAFE = "aws/serverless-application-model docs/safe_lambda_deployments.rst"
+ROLLBACK_PAGE = "CodeDeploy user guide, Redeploy and roll back a deployment with CodeDeploy (deployments-rollback-and-redeploy.html)"
+
+# The CodeDeploy simulator's behaviours and their sources (tests/sandbox/README.md, "Sources").
+SOURCES = [
+    {"id": "CD-ORDER", "behaviour": "One lifecycle event at a time, in the order BeforeInstall, Install, AfterInstall, "
+     "AllowTestTraffic, AfterAllowTestTraffic, BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic",
+     "source": '"In an Amazon ECS deployment, event hooks run in the following order:" (with the run-order '
+     'diagram: Start, BeforeInstall, Install, AfterInstall, AllowTestTraffic, AfterAllowTestTraffic, '
+     'BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic, End) — ' + HOOKS_PAGE, "switch": None},
+    {"id": "CD-INSTALL", "behaviour": "Install creates the replacement (green) task set behind the target group that "
+     "is not behind the original one, one target per desired task registered in that group (made-up IPs: moto "
+     "registers none); BeforeInstall runs before it exists",
+     "source": '"BeforeInstall – Use to run tasks before the replacement task set is created. One target group is '
+     'associated with the original task set." / "AfterInstall – Use to run tasks after the replacement task set is '
+     'created and one of the target groups is associated with it." — ' + HOOKS_PAGE, "switch": None},
+    {"id": "CD-TEST-TRAFFIC", "behaviour": "AllowTestTraffic points the test listener at green before "
+     "AfterAllowTestTraffic; without a test listener it is Skipped",
+     "source": '"AfterAllowTestTraffic – Use to run tasks after the test listener serves traffic to the replacement '
+     'task set." — ' + HOOKS_PAGE + '; "testTrafficRoute: An optional path used by a load balancer to route test '
+     'traffic after an Amazon ECS deployment." — ' + API + ", TargetGroupPairInfo", "switch": None},
+    {"id": "CD-PROD-UNTOUCHED", "behaviour": "Production stays on blue until AllowTraffic (BeforeAllowTraffic sees "
+     "blue 100 %)",
+     "source": '"BeforeAllowTraffic – Use to run tasks after the second target group is associated with the '
+     'replacement task set, but before traffic is shifted to the replacement task set." — ' + HOOKS_PAGE,
+     "switch": None},
+    {"id": "CD-HOOK-PAYLOAD", "behaviour": "A hook is invoked with {\"DeploymentId\", \"LifecycleEventHookExecutionId\"} "
+     "(an opaque id per hook execution) and must report it with PutLifecycleEventHookExecutionStatus",
+     "source": '"The function will receive a deploymentId and lifecycleEventHookExecutionId that should be used with a '
+     'call to the CodeDeploy API to report success or failure." — ' + SAM_SAFE + "; sample hook reading "
+     "event.DeploymentId / event.LifecycleEventHookExecutionId: aws/serverless-application-model "
+     "examples/2016-10-31/lambda_safe_deployments/src/preTrafficHook.js", "switch": None},
+    {"id": "CD-HOOK-ARN", "behaviour": "A hook function named by ARN in the AppSpec is invoked by that ARN (the "
+     "router maps it to the bare function name)",
+     "source": '"The name or ARN of the Lambda function, version, or alias." — Lambda API reference, Invoke '
+     '(FunctionName)', "switch": None},
+    {"id": "CD-HOOK-ONCE", "behaviour": "Each hook named in the AppSpec is invoked once per deployment (no retry by "
+     "CodeDeploy; Lambda's own async retries are the router's)",
+     "source": '"Each hook is executed once per deployment." — ' + HOOKS_PAGE, "switch": None},
+    {"id": "CD-HOOK-INVOKE", "behaviour": "The hook invoke is asynchronous (Event, 202; Lambda's retries, "
+     "duplicates and dead-letter queue apply) — or synchronous (RequestResponse)",
+     "source": "assumed", "switch": "hook_invocation"},
+    {"id": "CD-ABSENT-HOOK", "behaviour": "A hook event the AppSpec does not name runs nothing and shows Succeeded "
+     "(start = end) — or Skipped",
+     "source": "assumed", "switch": "absent_hook_event_status"},
+    {"id": "CD-REPORT", "behaviour": "PutLifecycleEventHookExecutionStatus takes Succeeded or Failed; Failed fails "
+     "the event and the deployment (errorInformation.code HOOK_EXECUTION_FAILURE)",
+     "source": '"only Succeeded and Failed can be passed successfully in your API call." — ' + API
+     + ', PutLifecycleEventHookExecutionStatus; "The result of a Lambda function that validates a deployment '
+     'lifecycle event." — ibid.; ErrorCode enum HOOK_EXECUTION_FAILURE — botocore codedeploy service-2.json',
+     "switch": None},
+    {"id": "CD-REPORT-ONCE", "behaviour": "The first report of a hook execution is accepted; every later one answers "
+     "LifecycleEventAlreadyCompletedException and changes nothing",
+     "source": '"An attempt to return the status of an already completed lifecycle event occurred." — ' + API
+     + ", LifecycleEventAlreadyCompletedException (an error of PutLifecycleEventHookExecutionStatus)",
+     "switch": None},
+    {"id": "CD-REPORT-AFTER-END", "behaviour": "A report for a hook still waiting when its deployment ended "
+     "(stopped, failed) answers LifecycleEventAlreadyCompletedException — or 200 with no effect",
+     "source": "assumed", "switch": "report_after_end"},
+    {"id": "CD-REPORT-ID", "behaviour": "A report with an execution id the deployment never issued answers "
+     "InvalidLifecycleEventHookExecutionIdException",
+     "source": '"A lifecycle event hook is invalid." — ' + API + ", InvalidLifecycleEventHookExecutionIdException",
+     "switch": None},
+    {"id": "CD-HOOK-TIMEOUT", "behaviour": "A hook not reported within the hook timeout fails the deployment "
+     "(errorInformation.code TIMEOUT, event diagnostics ScriptTimedOut); 1 hour by default (hook_timeout_s, a time "
+     "scale: the e2e suite uses 90 s)",
+     "source": '"timeout: The number of seconds to allow the script to execute before it is considered to have '
+     'failed. The default is 3600 seconds (1 hour)." — ' + HOOKS_PAGE + " (the EC2/On-Premises hooks' timeout; "
+     "no page gives the ECS hook's; hookline budgets within it)", "switch": None},
+    {"id": "CD-CANARY", "behaviour": "AllowTraffic follows the deployment configuration: AllAtOnce, TimeBasedCanary "
+     "(two increments), TimeBasedLinear (equal increments), predefined CodeDeployDefault.ECS* and custom configs",
+     "source": '"A configuration that shifts traffic from one version of a Lambda function or Amazon ECS task set to '
+     'another in two increments." — ' + API + ', TimeBasedCanary; "... in equal increments, with an equal number of '
+     'minutes between each increment." — ' + API + ", TimeBasedLinear", "switch": None},
+    {"id": "CD-ALLOW-SCOPE", "behaviour": "AllowTraffic rewrites only the production listener's default action "
+     "forward to the pair — or the default action and every rule forwarding to it; a weighted ForwardConfig "
+     "keeps the old group at weight 0",
+     "source": "assumed", "switch": "allow_traffic_scope"},
+    {"id": "CD-PROD-LISTENER", "behaviour": "Production traffic is rerouted on the one listener the deployment "
+     "group names (prodTrafficRoute.listenerArns)",
+     "source": '"listenerArns: The Amazon Resource Name (ARN) of one listener. The listener identifies the route '
+     'between a target group and a load balancer. This is an array of strings with a maximum size of one." — '
+     + API + ", TrafficRoute", "switch": None},
+    {"id": "CD-READY-WAIT", "behaviour": "deploymentReadyOption STOP_DEPLOYMENT: status Ready before rerouting until "
+     "ContinueDeployment(READY_WAIT); the wait timing out ends Stopped (green removed, production never moved)",
+     "source": '"STOP_DEPLOYMENT: Do not register new instances with a load balancer unless traffic rerouting is '
+     'started using ContinueDeployment. If traffic rerouting is not started before the end of the specified wait '
+     'period, the deployment status is changed to Stopped." — ' + API + ", DeploymentReadyOption", "switch": None},
+    {"id": "CD-TERMINATION-WAIT", "behaviour": "After AfterAllowTraffic green becomes PRIMARY; the blue task set is "
+     "deleted after terminationWaitTimeInMinutes (ContinueDeployment TERMINATION_WAIT ends the wait); "
+     "instanceTerminationWaitTimeStarted true meanwhile",
+     "source": '"For an Amazon ECS deployment, the number of minutes before deleting the original (blue) task set." '
+     '— ' + API + ', BlueInstanceTerminationOption; "TERMINATION_WAIT indicates that the traffic is shifted, but '
+     'the original target is not terminated." — ' + API + ', ContinueDeployment; "\'true\' as soon as the '
+     'termination wait period starts." — ' + API + ", DeploymentInfo.instanceTerminationWaitTimeStarted",
+     "switch": None},
+    {"id": "CD-TERMINATION-STATUS", "behaviour": "The deployment stays InProgress during the termination wait and is "
+     "Succeeded once blue is deleted — or Succeeded as the wait starts",
+     "source": "assumed", "switch": "termination_wait_status"},
+    {"id": "CD-ROLLBACK-WHEN", "behaviour": "A failure rolls back when the auto-rollback configuration is enabled for "
+     "DEPLOYMENT_FAILURE (DEPLOYMENT_STOP_ON_ALARM for an alarm); without it green and the traffic stay as they "
+     "are (Failed); before Install nothing is rolled back",
+     "source": '"You can configure a deployment group or deployment to automatically roll back when a deployment '
+     'fails or when a monitoring threshold you specify is met." — ' + ROLLBACK_PAGE + '; "BeforeInstall ... A '
+     'rollback is not possible at this point." — ' + HOOKS_PAGE, "switch": None},
+    {"id": "CD-ROLLBACK-RECORD", "behaviour": "A rollback is a new deployment (own id, creator codeDeployRollback, "
+     "rollbackInfo both ways)",
+     "source": '"These rolled-back deployments are technically new deployments, with new deployment IDs, rather '
+     'than restored versions of a previous deployment." — ' + ROLLBACK_PAGE + '; "codeDeployRollback: A rollback '
+     'process created the deployment." — ' + API + ", DeploymentInfo.creator", "switch": None},
+    {"id": "CD-ROLLBACK-RESTORE", "behaviour": "A rollback reroutes only what CodeDeploy's own AllowTraffic / "
+     "AllowTestTraffic changed (production left as it is when AllowTraffic never ran) — or restores the "
+     "listeners as they were at deployment start; blue PRIMARY again, green task set deleted",
+     "source": "assumed", "switch": "rollback_restore"},
+    {"id": "CD-ROLLBACK-HOOKS", "behaviour": "A rollback deployment invokes no hooks (its events Skipped, "
+     "AllowTraffic Succeeded) — or invokes the AppSpec's BeforeAllowTraffic / AfterAllowTraffic hooks around "
+     "its rerouting",
+     "source": "assumed", "switch": "rollback_runs_hooks"},
+    {"id": "CD-ALARM", "behaviour": "CloudWatch alarms of the group (or overrideAlarmConfiguration) are polled while "
+     "the deployment runs; one in ALARM stops it (ALARM_ACTIVE, DEPLOYMENT_STOP_ON_ALARM); a failed poll stops "
+     "it unless ignorePollAlarmFailure",
+     "source": '"false: The deployment stops if alarm status information can\'t be retrieved from Amazon '
+     'CloudWatch." — ' + API + ', AlarmConfiguration.ignorePollAlarmFailure; "The event type or types that '
+     'trigger a rollback. Valid values are DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM, or '
+     'DEPLOYMENT_STOP_ON_REQUEST." — CloudFormation, AWS::CodeDeploy::DeploymentGroup AutoRollbackConfiguration',
+     "switch": None},
+    {"id": "CD-STOP", "behaviour": "StopDeployment stops an active deployment (MANUAL_STOP, status Stopped, open "
+     "hooks closed); autoRollbackEnabled true rolls back; a completed deployment answers "
+     "DeploymentAlreadyCompletedException; the answer is Pending while a rollback runs, else Succeeded",
+     "source": '"Indicates, when a deployment is stopped, whether instances that have been updated should be rolled '
+     'back to the previous version of the application revision." / "Pending: The stop operation is pending. '
+     'Succeeded: The stop operation was successful." / "DeploymentAlreadyCompletedException: The deployment is '
+     'already complete." — ' + API + ", StopDeployment", "switch": None},
+    {"id": "CD-STOP-DEFAULT", "behaviour": "StopDeployment without autoRollbackEnabled rolls back when the "
+     "deployment's auto-rollback configuration lists DEPLOYMENT_STOP_ON_REQUEST — or never",
+     "source": "assumed", "switch": "stop_rollback_default"},
+    {"id": "CD-LIMIT", "behaviour": "A second CreateDeployment for a group with an active deployment answers "
+     "DeploymentLimitExceededException",
+     "source": '"The number of allowed deployments was exceeded." — ' + API
+     + ", DeploymentLimitExceededException (an error of CreateDeployment)", "switch": None},
+    {"id": "CD-APPSPEC-CHECK", "behaviour": "CreateDeployment refuses content that is not an ECS AppSpec with "
+     "InvalidRevisionException — or the deployment fails once it runs (INVALID_REVISION)",
+     "source": "assumed", "switch": "appspec_validation"},
+    {"id": "CD-REVISION", "behaviour": "GetDeployment shows revision.appSpecContent with sha256 only; "
+     "GetApplicationRevision returns the content",
+     "source": '"sha256: The SHA256 hash value of the revision content." — ' + API + ", AppSpecContent", "switch": None},
+    {"id": "CD-TARGET", "behaviour": "One ECS target per deployment, id <cluster>:<service>; GetDeploymentTarget "
+     "before it started answers DeploymentNotStartedException; its lifecycleEvents carry status, startTime, "
+     "endTime; taskSetsInfo labels Blue/Green with live trafficWeight and target group",
+     "source": '"The target list of both types of deployments must have exactly one item." — ' + API
+     + ', DeploymentTargetListSizeExceededException; "The specified deployment has not started." — ' + API
+     + ', DeploymentNotStartedException; "A label that identifies whether the ECS task set is an original target '
+     '(BLUE) or a replacement target (GREEN)." / "The percentage of traffic served by this task set." — ' + API
+     + ", ECSTaskSet", "switch": None},
+    {"id": "CD-TASKSET-ID", "behaviour": "taskSetsInfo[].identifer is the ECS task set id (ecs-svc/...) — or its ARN",
+     "source": "assumed", "switch": "task_set_identifier"},
+    {"id": "CD-LIST-ORDER", "behaviour": "ListDeployments returns the ids oldest first — or newest first",
+     "source": "assumed", "switch": "list_deployments_order"},
+    {"id": "CD-SHAPES", "behaviour": "Every answer's members, types, enums and errors follow botocore's CodeDeploy "
+     "model (test_sim_spec.py); anything else answers UnknownOperationException",
+     "source": "sample: boto/botocore/botocore/data/codedeploy/2014-10-06/service-2.json", "switch": None},
+]
 
 
 class CodeDeploySim:
@@ -324,13 +424,22 @@ class CodeDeploySim:
         content = (rev.get("appSpecContent") or {}).get("content")
         if not content:
             raise CDError("InvalidRevisionException", "appSpecContent.content is required")
-        appspec = self._parse_appspec(content)
+        try:
+            appspec = self._parse_appspec(content)
+            invalid = None
+        except CDError as e:
+            # CD-APPSPEC-CHECK: refused by CreateDeployment (at_create, default) or by the
+            # deployment once it runs (at_deployment)
+            if self.cfg.appspec_validation == "at_create":
+                raise
+            appspec, invalid = None, e.message
         cfg_name = b.get("deploymentConfigName") or g.get("deploymentConfigName") or "CodeDeployDefault.ECSAllAtOnce"
         self.reg.deployment_config(cfg_name)
         for did in self.reg.order:
             d = self.reg.deployments[did]
             if (d.info["applicationName"], d.info["deploymentGroupName"]) == (app["applicationName"], g["deploymentGroupName"]) \
-                    and d.info["status"] not in TERMINAL:
+                    and (d.info["status"] not in TERMINAL or d.ctx.get("terminating_after_success")):
+                # CD-LIMIT: "The number of allowed deployments was exceeded."
                 raise CDError("DeploymentLimitExceededException",
                               f"The Deployment Group '{g['deploymentGroupName']}' already has an active Deployment '{did}'")
         sha = hashlib.sha256(content.encode()).hexdigest()
@@ -343,6 +452,8 @@ class CodeDeploySim:
         did = new_deployment_id()
         d = Deployment(did)
         d.appspec = appspec
+        if invalid:
+            d.ctx["invalid_revision"] = f"The AppSpec content is not a valid ECS AppSpec: {invalid}"
         arc = b.get("autoRollbackConfiguration") or g.get("autoRollbackConfiguration") or {"enabled": False}
         prev = (g.get("lastSuccessfulDeployment") or {}).get("deploymentId")
         d.info = {
@@ -434,7 +545,9 @@ class CodeDeploySim:
         statuses = b.get("includeOnlyStatuses") or []
         tr = b.get("createTimeRange") or {}
         out = []
-        for did in reversed(self.reg.order):
+        # CD-LIST-ORDER: the API reference says "A list of deployment IDs." and no order
+        order = self.reg.order if self.cfg.list_deployments_order == "oldest_first" else list(reversed(self.reg.order))
+        for did in order:
             i = self.reg.deployments[did].info
             if app and i["applicationName"] != app:
                 continue
@@ -526,6 +639,12 @@ class CodeDeploySim:
             rec["production"] = self.engine.production_state(d)
         h.setdefault("report_log", []).append(rec)
         if not accepted:
+            if h["status"] is None and h["closed"] and d.info["status"] in TERMINAL \
+                    and self.cfg.report_after_end == "accepted":
+                # CD-REPORT-AFTER-END=accepted: answered 200, nothing changes
+                return {"lifecycleEventHookExecutionId": eid}
+            # CD-REPORT-ONCE: "An attempt to return the status of an already completed lifecycle
+            # event occurred." (API reference, LifecycleEventAlreadyCompletedException)
             raise CDError("LifecycleEventAlreadyCompletedException",
                           f"The lifecycle event {h['event']} of deployment {did} has already completed.")
         h["status"] = st
@@ -541,8 +660,11 @@ class CodeDeploySim:
             raise CDError("UnsupportedActionForDeploymentTypeException", "A rollback deployment cannot be stopped.")
         are = b.get("autoRollbackEnabled")
         if are is None:
+            # CD-STOP-DEFAULT: the flag omitted -> the deployment's auto-rollback configuration
+            # (group_config) or no rollback
             arc = d.info.get("autoRollbackConfiguration") or {}
-            are = bool(arc.get("enabled")) and "DEPLOYMENT_STOP_ON_REQUEST" in (arc.get("events") or [])
+            are = self.cfg.stop_rollback_default == "group_config" and bool(arc.get("enabled")) \
+                and "DEPLOYMENT_STOP_ON_REQUEST" in (arc.get("events") or [])
         d.stop = {"rollback": bool(are), "code": "MANUAL_STOP",
                   "message": "The deployment was stopped by the user" if not are else
                   "The deployment was stopped by the user and rolled back"}

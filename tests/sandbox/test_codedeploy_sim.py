@@ -376,3 +376,180 @@ def test_failed_report_records_production_at_that_moment(sandbox):
     assert by_rule[pre]["weights"] == {"web-blue": 100.0} and by_rule[pre]["priority"] == 10
     assert [(m["priority"], m["tags"], m["target_groups"]) for m in prod["managed_rules"]] == \
         [(5, {"hookline:managed": "cohort"}, ["web-green"])]
+
+
+# ---------------------------------------------------------------- switches of assumed behaviours
+# Each switch (SimConfig.CHOICES; source "assumed" in README.md "Sources") under both settings.
+def _hook_posts(sb):
+    posts = []
+    real_post = sb.sim.engine.http.post
+
+    def spy(url, **kw):
+        r = real_post(url, **kw)
+        if "/functions/" in url:
+            posts.append((dict(kw.get("headers") or {}), r.status_code))
+        return r
+
+    sb.sim.engine.http.post = spy
+    return posts
+
+
+@pytest.mark.parametrize("mode,header,status", [("event", "Event", 202), ("request_response", "RequestResponse", 200)])
+def test_hook_invocation_switch(sandbox, mode, header, status):
+    sb, c, stub = sandbox
+    posts = _hook_posts(sb)
+    c.config(hook_invocation=mode)
+    did = c.start_deployment("example/web:v2", hooks=("BeforeAllowTraffic",))
+    c.wait_for_status(did, "Succeeded", timeout=30)
+    assert [(h.get("X-Amz-Invocation-Type"), s) for h, s in posts] == [(header, status)]
+    assert stub.events(did) == ["BeforeAllowTraffic"]
+
+
+@pytest.mark.parametrize("status", ["Succeeded", "Skipped"])
+def test_absent_hook_event_status_switch(sandbox, status):
+    sb, c, stub = sandbox
+    c.config(absent_hook_event_status=status)
+    did = c.start_deployment("example/web:v2", hooks=("BeforeAllowTraffic",))
+    c.wait_for_status(did, "Succeeded", timeout=30)
+    ev = c.events(did)
+    assert [ev[e] for e in ("BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "AfterAllowTraffic")] == [status] * 4
+    assert ev["BeforeAllowTraffic"] == "Succeeded" and ev["AllowTraffic"] == "Succeeded"
+
+
+@pytest.mark.parametrize("mode", ["already_completed", "accepted"])
+def test_report_after_end_switch(sandbox, mode):
+    sb, c, stub = sandbox
+    c.config(report_after_end=mode)
+    stub.modes["BeforeAllowTraffic"] = "ignore"
+    did = c.start_deployment("example/web:v2")
+    c.wait_for_event(did, "BeforeAllowTraffic", "InProgress", timeout=20)
+    for _ in range(50):
+        if stub.calls:
+            break
+        time.sleep(0.1)
+    eid = stub.calls[0]["execution_id"]
+    c.codedeploy.stop_deployment(deploymentId=did, autoRollbackEnabled=True)
+    c.wait_for_status(did, "Stopped", timeout=20)
+    if mode == "already_completed":
+        with pytest.raises(ClientError) as e:
+            c.put_hook_status(did, eid, "Failed")
+        assert err_code(e) == "LifecycleEventAlreadyCompletedException"
+    else:
+        assert c.put_hook_status(did, eid, "Failed")["lifecycleEventHookExecutionId"] == eid
+    # either way nothing changes: the stop stays the outcome, the report is not accepted
+    assert c.deployment(did)["status"] == "Stopped"
+    (h,) = c._ctl("GET", "/codedeploy")["hooks"][did]
+    assert h["status"] is None and [r["accepted"] for r in h["report_log"]] == [False]
+    # a hook already answered is refused in both settings (CD-REPORT-ONCE)
+    did2 = c.start_deployment("example/web:v3", hooks=("AfterAllowTraffic",))
+    c.wait_for_status(did2, "Succeeded", timeout=30)
+    with pytest.raises(ClientError) as e:
+        c.put_hook_status(did2, stub.calls[-1]["execution_id"], "Succeeded")
+    assert err_code(e) == "LifecycleEventAlreadyCompletedException"
+
+
+def test_termination_wait_status_succeeded(sandbox):
+    sb, c, stub = sandbox
+    c.config(termination_wait_status="Succeeded", termination_wait_s=3)
+    did = c.start_deployment("example/web:v2", hooks=("AfterAllowTraffic",))
+    info = c.wait_for_status(did, "Succeeded", timeout=30)
+    assert info["instanceTerminationWaitTimeStarted"] is True
+    # Succeeded while blue still waits for deletion; the group takes no deployment meanwhile
+    assert sorted(t["status"] for t in c.task_sets()) == ["ACTIVE", "PRIMARY"]
+    with pytest.raises(ClientError) as e:
+        c.start_deployment("example/web:v3", hooks=())
+    assert err_code(e) == "DeploymentLimitExceededException"
+    for _ in range(100):
+        if len(c.task_sets()) == 1:
+            break
+        time.sleep(0.1)
+    assert [(t["status"], t["image"]) for t in c.task_sets()] == [("PRIMARY", "example/web:v2")]
+    assert c.target_health("web-blue") == []
+    d2 = c.start_deployment("example/web:v3", hooks=())
+    c.wait_for_status(d2, "Succeeded", timeout=30)
+
+
+@pytest.mark.parametrize("mode,rolls_back", [("group_config", True), ("no_rollback", False)])
+def test_stop_rollback_default_switch(sandbox, mode, rolls_back):
+    sb, c, stub = sandbox
+    c.config(stop_rollback_default=mode)
+    stub.modes["BeforeAllowTraffic"] = "ignore"
+    did = c.start_deployment("example/web:v2")   # the demo group rolls back on DEPLOYMENT_STOP_ON_REQUEST
+    c.wait_for_event(did, "BeforeAllowTraffic", "InProgress", timeout=20)
+    out = c.codedeploy.stop_deployment(deploymentId=did)
+    assert out["status"] == ("Pending" if rolls_back else "Succeeded")
+    info = c.wait_for_status(did, "Stopped", timeout=20)
+    assert bool(info.get("rollbackInfo")) is rolls_back
+    if rolls_back:
+        c.wait_for_status(info["rollbackInfo"]["rollbackDeploymentId"], "Succeeded", timeout=20)
+        assert [t["image"] for t in c.task_sets()] == ["example/web:v1"]
+    else:
+        assert sorted(t["image"] for t in c.task_sets()) == ["example/web:v1", "example/web:v2"]
+
+
+@pytest.mark.parametrize("order", ["oldest_first", "newest_first"])
+def test_list_deployments_order_switch(sandbox, order):
+    sb, c, stub = sandbox
+    c.config(list_deployments_order=order)
+    ids = []
+    for image in ("example/web:v2", "example/web:v3"):
+        ids.append(c.start_deployment(image, hooks=()))
+        c.wait_for_status(ids[-1], "Succeeded", timeout=30)
+    got = c.codedeploy.list_deployments(applicationName="web", deploymentGroupName="web-prod")["deployments"]
+    assert got == (ids if order == "oldest_first" else ids[::-1])
+
+
+@pytest.mark.parametrize("ident", ["id", "arn"])
+def test_task_set_identifier_switch(sandbox, ident):
+    sb, c, stub = sandbox
+    c.config(task_set_identifier=ident)
+    blue = c.task_sets()[0]
+    did = c.start_deployment("example/web:v2", hooks=("BeforeAllowTraffic",))
+    c.wait_for_status(did, "Succeeded", timeout=30)
+    got = stub.calls[0]["task_sets"]["Blue"]["identifer"]
+    assert got == (blue["id"] if ident == "id" else blue["arn"]), (got, blue)
+
+
+@pytest.mark.parametrize("mode", ["at_create", "at_deployment"])
+def test_appspec_validation_switch(sandbox, mode):
+    sb, c, stub = sandbox
+    c.config(appspec_validation=mode)
+    rev = {"revisionType": "AppSpecContent", "appSpecContent": {"content": "version: 0.0\nResources: []\n"}}
+    if mode == "at_create":
+        with pytest.raises(ClientError) as e:
+            c.codedeploy.create_deployment(applicationName="web", deploymentGroupName="web-prod", revision=rev)
+        assert err_code(e) == "InvalidRevisionException"
+        return
+    did = c.codedeploy.create_deployment(applicationName="web", deploymentGroupName="web-prod",
+                                         revision=rev)["deploymentId"]
+    info = c.wait_for_status(did, "Failed", timeout=20)
+    assert info["errorInformation"]["code"] == "INVALID_REVISION" and not info.get("rollbackInfo")
+    assert [t["image"] for t in c.task_sets()] == ["example/web:v1"] and stub.calls == []
+
+
+@pytest.mark.parametrize("mode", ["no", "yes"])
+def test_rollback_runs_hooks_switch(sandbox, mode):
+    sb, c, stub = sandbox
+    c.config(rollback_runs_hooks=mode)
+    answered = []
+
+    def fail_first(stub, payload, event):   # the deployment's hook fails, the rollback's succeed
+        answered.append(payload["DeploymentId"])
+        stub.client.put_hook_status(payload["DeploymentId"], payload["LifecycleEventHookExecutionId"],
+                                    "Failed" if len(answered) == 1 else "Succeeded")
+
+    stub.modes["BeforeAllowTraffic"] = fail_first
+    did = c.start_deployment("example/web:v2")
+    info = c.wait_for_status(did, "Failed", timeout=30)
+    rb = info["rollbackInfo"]["rollbackDeploymentId"]
+    c.wait_for_status(rb, "Succeeded", timeout=30)
+    rb_calls = [x["event"] for x in stub.calls if x["deployment_id"] == rb]
+    if mode == "no":
+        assert rb_calls == []
+        assert set(c.events(rb).values()) == {"Skipped", "Succeeded"}
+    else:
+        assert rb_calls == ["BeforeAllowTraffic", "AfterAllowTraffic"]
+        ev = c.events(rb)
+        assert (ev["BeforeAllowTraffic"], ev["AllowTraffic"], ev["AfterAllowTraffic"]) == ("Succeeded",) * 3
+    assert c.listener_weights(80) == {"web-blue": 100, "web-green": 0}
+    assert [t["image"] for t in c.task_sets()] == ["example/web:v1"]

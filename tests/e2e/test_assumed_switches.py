@@ -1,0 +1,232 @@
+"""The end-to-end invariants under every setting of every assumed behaviour (issue 20 part E).
+
+Where no AWS page or sample states a behaviour, the simulators make it a switch (source "assumed"
+in tests/sandbox/README.md "Sources"; a /_sandbox/config key with named choices, the first the
+default). hookline must be right whichever way AWS really behaves, so each switch's settings run
+the invariants of the controller the switch belongs to:
+
+  codedeploy  `web` canary 10 -> 100 that succeeds, and one rolled back by the `web-5xx` alarm
+  ecs         ECS-native `api` canary 10 -> 100 that succeeds, and one rolled back by `api-5xx`
+  cloudwatch  skipped until a scenario helper exists for the CloudWatch emulation's switches
+
+Invariants (as the other e2e tests assert them): every hook reported exactly once with the expected
+status (CodeDeploy: one accepted PutLifecycleEventHookExecutionStatus per hook execution; ECS: the
+last answer SUCCEEDED / exactly one FAILED), production on one side (green 100 after success, blue
+100 after a rollback, never a split that does not add up to 100, no rule left), the replaced side's
+task set gone, no hookline execution left running; the `sb` fixture's teardown also checks that
+production was blue 100 % at every Failed report.
+
+The switches come from the registry (tests/sandbox/sources.py), so a new assumed row is picked up
+without touching this file. The default settings run in the whole suite already; `make test` runs
+each switch's other settings once, with one scenario chosen by ``SWITCHES_SEED`` (default: the UTC
+day of the year, so the scenario rotates; the test id names it). ``SWITCHES_FULL=1`` (``make
+switches``) runs every setting, defaults included, with every scenario.
+"""
+import os
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, plan
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "sandbox"))
+import sources  # noqa: E402
+from test_ecs_native import (  # noqa: E402,F401 (api: the ECS-native service fixture)
+    RulePoller, api, ecs_plan, hook_answers, put_plan)
+
+SCENARIOS = ("succeeds", "alarm-rollback")
+FULL = os.environ.get("SWITCHES_FULL") == "1"
+SEED = int(os.environ.get("SWITCHES_SEED") or time.strftime("%j", time.gmtime()))
+W = lambda w, bake=None: {"weight": w, **({"bake": bake} if bake else {})}  # noqa: E731
+
+
+def cases():
+    """[(simulator, switch, choice, scenario)] to run (see the module docstring)."""
+    out = []
+    i = 0
+    for sim, key, choices in sources.assumed_switches():
+        for n, choice in enumerate(choices):
+            if FULL:
+                out += [(sim, key, choice, s) for s in SCENARIOS]
+            elif n > 0:
+                out.append((sim, key, choice, SCENARIOS[(SEED + i) % len(SCENARIOS)]))
+                i += 1
+    return out
+
+
+CASES = cases()
+
+
+@pytest.fixture
+def switch(sb):
+    """set(key, value): sets a simulator switch for this test; restores its value after."""
+    before = sb._ctl("GET", "/config")
+    changed = []
+
+    def set_(key, value):
+        changed.append(key)
+        sb.config(**{key: value})
+        assert sb._ctl("GET", "/config").get(key) == value, f"/_sandbox/config did not take {key}={value}"
+
+    yield set_
+    sb.config(**{k: before[k] for k in changed if k in before})
+
+
+def test_every_assumed_switch_is_in_the_matrix():
+    """Every assumed row's switch runs under each of its non-default settings in every mode."""
+    rows, _, _ = sources.collect()
+    want = {(r["switch"], c) for sim, key, choices in sources.assumed_switches(rows)
+            for r in rows if r.get("switch") == key for c in choices[1:]}
+    assert want, "the registry names no assumed switch"
+    assert want <= {(k, c) for _, k, c, _ in CASES}
+
+
+@pytest.mark.parametrize("sim,key,choice,scenario", CASES,
+                         ids=[f"{sim}-{key}={choice}-{scenario}" for sim, key, choice, scenario in CASES])
+def test_invariants_under_an_assumed_switch(sb, recorder, switch, request, sim, key, choice, scenario):
+    if sim == "codedeploy":
+        switch(key, choice)
+        (codedeploy_succeeds if scenario == "succeeds" else codedeploy_alarm_rollback)(sb, recorder)
+    elif sim == "ecs":
+        api = request.getfixturevalue("api")
+        switch(key, choice)
+        (ecs_succeeds if scenario == "succeeds" else ecs_alarm_rollback)(sb, api)
+    else:
+        pytest.skip(f"{sim} switch {key}: no end-to-end scenario helper for the {sim} emulation yet "
+                    "(the lead wires it; the switch is checked by tests/sandbox/test_sources.py)")
+
+
+# ------------------------------------------------------------------------------ CodeDeploy (web)
+def _every_hook_answered_once(sb, deployment_id):
+    """Every hook execution CodeDeploy opened for the deployment accepted exactly one report."""
+    for h in sb.hook_records(deployment_id):
+        accepted = [r for r in h.get("report_log") or [] if r.get("accepted")]
+        assert len(accepted) == 1, f"{deployment_id} {h['event']}: accepted reports {h.get('report_log')}"
+
+
+def _no_execution_running(sb, timeout=20):
+    end = time.time() + timeout
+    while sb.running_executions() and time.time() < end:
+        time.sleep(0.3)
+    assert not sb.running_executions(), [e["name"] for e in sb.running_executions()]
+
+
+def _only_task_set(sb, group, timeout=30):
+    """The other side's task set is deleted (after the termination wait, or by the rollback)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        ts = sb.task_sets()
+        if len(ts) == 1:
+            break
+        time.sleep(0.2)
+    assert [(t["status"], t["target_group"]) for t in sb.task_sets()] == [("PRIMARY", group)], sb.task_sets()
+
+
+def codedeploy_succeeds(sb, recorder):
+    sb.put_plan(plan([W(10, "1s"), W(100, "1s")]))
+    blue, green = sb.prod_groups()
+    assert sb.listener_weights(80) == {blue: 100, green: 0}
+    rec = recorder(green)
+    did = sb.deploy("example/web:switch-ok")
+    sb.wait_for_status(did, "Succeeded", timeout=120)
+    rec.stop()
+    assert not rec.errors, rec.errors[:3]
+    assert all(g + b == 100 for g, b in rec.seen), rec.seen
+    assert rec.green_sequence()[0] == 0 and rec.green_sequence()[-1] == 100 and 10 in rec.green_sequence(), rec.seen
+    sb.assert_hook_once(did, "BeforeAllowTraffic", "Succeeded")
+    sb.assert_hook_once(did, "AfterAllowTraffic", "Succeeded")
+    _every_hook_answered_once(sb, did)
+    for ev in ("BeforeAllowTraffic", "AfterAllowTraffic"):
+        e = sb.wait_execution_done(sb.wait_execution(did, ev)["executionArn"])
+        assert e["status"] == "SUCCEEDED", (ev, e["status"])
+    assert sb.listener_weights(80) == {blue: 0, green: 100}
+    assert sb.rules(80) == []
+    _only_task_set(sb, green)
+    _no_execution_running(sb)
+
+
+def codedeploy_alarm_rollback(sb, recorder):
+    sb.put_plan(plan([W(10, "60s"), W(100)], interval="1s"))
+    blue, green = sb.prod_groups()
+    assert sb.listener_weights(80) == {blue: 100, green: 0}
+    rec = recorder(green)
+    did = sb.deploy("example/web:switch-alarm")
+    arn = sb.wait_execution(did)["executionArn"]
+    sb.wait_state(arn, "Bake", timeout=60)
+    assert sb.green_share(green) == 10
+    try:
+        sb.set_alarm("web-5xx", "ALARM", reason="e2e switches: 5xx during the 10% bake")
+        info = sb.wait_for_status(did, "Failed", timeout=60)
+    finally:
+        sb.set_alarm("web-5xx", "OK", reason="e2e switches reset")
+    failed_at = time.time()
+    sb.assert_hook_once(did, "BeforeAllowTraffic", "Failed")
+    _every_hook_answered_once(sb, did)
+    assert info["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE", info["errorInformation"]
+    e = sb.wait_execution_done(arn)
+    assert e["status"] == "FAILED", e["status"]
+    assert any(err == "HealthCheckFailed" for err, _ in sb.task_failures(arn)), sb.task_failures(arn)
+    rb = info.get("rollbackInfo", {}).get("rollbackDeploymentId")
+    assert rb, info.get("rollbackInfo")
+    rb_info = sb.wait_terminal(rb, timeout=sb._ctl("GET", "/config")["hook_timeout_s"] * 2 + 30)
+    rec.stop()
+    # once the deployment failed (production already blue 100 %), nothing sends users to green
+    # again, whatever CodeDeploy's rollback deployment does (its hooks included)
+    moved = sorted({g for t, g, b in rec.reads if t >= failed_at and g != 0})
+    assert not moved, f"production moved to green {moved} % after {did} failed, during its rollback " \
+        f"deployment {rb} (ended {rb_info['status']}, events {sb.events(rb)})"
+    assert rb_info["status"] == "Succeeded", (rb, rb_info["status"], sb.events(rb))
+    _every_hook_answered_once(sb, rb)
+    assert sb.listener_weights(80) == {blue: 100, green: 0}
+    assert sb.rules(80) == []
+    assert all(g + b == 100 for g, b in rec.seen), rec.seen
+    assert rec.seen[-1] == (0, 100), rec.seen
+    _only_task_set(sb, blue)
+    _no_execution_running(sb)
+
+
+# ------------------------------------------------------------------------------ ECS-native (api)
+def ecs_succeeds(sb, api):
+    put_plan(sb, ecs_plan(sb, [W(10, "1s"), W(100, "1s")]))
+    with RulePoller(api) as poll:
+        arn = api.deploy("example/api:switch-ok")
+        blue, green = api.sides(arn)
+        done = api.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=180)
+    assert done["status"] == "SUCCESSFUL", done
+    assert not poll.errors, poll.errors[:3]
+    seq = poll.green_sequence(green)
+    assert seq[0] == 0 and seq[-1] == 100 and 10 in seq, seq
+    assert api.weights().get(green) == 100 and api.weights().get(blue, 0) == 0
+    answers = [s for _, s, _ in hook_answers(api, arn, "POST_TEST_TRAFFIC_SHIFT")]
+    assert answers and answers[-1] == "SUCCEEDED" and set(answers[:-1]) <= {"IN_PROGRESS"}, answers
+    end = time.time() + 20
+    while api.running() and time.time() < end:
+        time.sleep(0.3)
+    assert not api.running()
+
+
+def ecs_alarm_rollback(sb, api):
+    put_plan(sb, ecs_plan(sb, [W(10, "30s"), W(100)]))
+    with RulePoller(api) as poll:
+        arn = api.deploy("example/api:switch-alarm")
+        blue, green = api.sides(arn)
+        xarn = api.wait_execution(arn)["executionArn"]
+        end = time.time() + 60
+        while api.weights().get(green, 0) != 10 and time.time() < end:
+            time.sleep(0.1)
+        assert api.weights() == {blue: 90, green: 10}
+        sb.set_alarm("api-5xx", "ALARM", reason="e2e switches: 5xx during the bake")
+        done = api.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=120)
+    assert done["status"] == "ROLLBACK_SUCCESSFUL", done
+    assert not poll.errors, poll.errors[:3]
+    answers = hook_answers(api, arn, "POST_TEST_TRAFFIC_SHIFT")
+    failed = [(t, s) for t, s, rb in answers if s == "FAILED"]
+    assert len(failed) == 1 and answers[-1][1] == "FAILED", answers
+    recorded = [i["production"] for i in api.invocations(arn)
+                if not i.get("rollback") and (i.get("answer") or {}).get("hookStatus") == "FAILED"]
+    assert len(recorded) == 1 and recorded[0].get("weights", {}).get(green, 0) == 0 \
+        and not recorded[0].get("others"), f"production when the hook answered FAILED: {recorded}"
+    assert set(poll.since(failed[0][0], green)) == {0}, "production stayed on blue after the answer"
+    assert sb.wait_execution_done(xarn)["status"] == "FAILED"
+    assert not api.running()
