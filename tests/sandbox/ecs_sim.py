@@ -97,8 +97,8 @@ import logging
 import boto3
 from botocore.config import Config as BotoConfig
 
-from ecs_common import (ACCOUNT, ACTIVE, HOOK_STAGES, REGION, TERMINAL, Deployment, EcsConfig, EcsError, Registry,
-                        Revision, Service, new_id, now)
+from ecs_common import (ACCOUNT, ACTIVE, HOOK_STAGES, REGION, STRATEGIES, TERMINAL, Deployment, EcsConfig, EcsError,
+                        Registry, Revision, Service, new_id, now)
 from ecs_lifecycle import EcsLifecycleEngine
 
 log = logging.getLogger("ecs-sim")
@@ -114,8 +114,9 @@ def _name(v):
 
 
 def _blue_green(body):
+    """Whether the body sets a strategy the simulator runs (BLUE_GREEN, LINEAR, CANARY)."""
     dc = body.get("deploymentConfiguration") or {}
-    return dc.get("strategy") == "BLUE_GREEN"
+    return dc.get("strategy") in STRATEGIES
 
 
 class EcsSim:
@@ -230,10 +231,8 @@ class EcsSim:
             self.reg.services[svc.arn] = svc
             rev = self._new_revision(svc, s["taskDefinition"], svc.load_balancers[0]["targetGroupArn"])
             svc.current_revision = rev.arn
-            d = self._new_deployment(svc, None, rev)
-            d.status, d.started, d.finished = "SUCCESSFUL", now(), now()   # E11
-            d.status_reason = "Service created."
-        self.engine._register(rev, svc)
+            d = self._new_deployment(svc, None, rev)   # ECS-14: no source revision
+        self.engine.start(d)   # ECS-14: the stages and their hooks run on CreateService too
         return {"service": self.patch_service(s)}
 
     def op_UpdateService(self, b, forward):
@@ -243,7 +242,7 @@ class EcsSim:
         dc = dict(svc.deployment_configuration)
         dc.update(b.get("deploymentConfiguration") or {})
         lbs = b.get("loadBalancers") or svc.load_balancers
-        if dc.get("strategy") == "BLUE_GREEN":
+        if dc.get("strategy") in STRATEGIES:
             self._check_blue_green(dc, lbs)
         cur = self.reg.revisions.get(svc.current_revision)
         new_td = b.get("taskDefinition")
@@ -265,7 +264,7 @@ class EcsSim:
                 svc.desired = int(b["desiredCount"])
             if b.get("networkConfiguration"):
                 svc.network = b["networkConfiguration"]
-            if needs and dc.get("strategy") == "BLUE_GREEN":
+            if needs and dc.get("strategy") in STRATEGIES:
                 lb = svc.load_balancers[0]
                 pair = [lb["targetGroupArn"], lb["advancedConfiguration"]["alternateTargetGroupArn"]]
                 blue_tg = cur.target_group if cur and cur.target_group in pair else pair[0]
@@ -435,14 +434,21 @@ class EcsSim:
                     failures.append({"arn": a, "reason": "MISSING"})
                     continue
                 svc = r.service
-                lb = dict(svc.load_balancers[0]) if svc.load_balancers else None
                 doc = {"serviceRevisionArn": r.arn, "serviceArn": svc.arn, "clusterArn": svc.cluster_arn,
                        "taskDefinition": r.task_definition, "launchType": svc.launch_type,
                        "containerImages": [dict(i) for i in r.images], "createdAt": r.created,
                        "guardDutyEnabled": False}
-                if lb:
-                    # the revision serves r.target_group: that is the one it names (groups swap roles)
-                    doc["loadBalancers"] = [dict(lb, targetGroupArn=r.target_group)]
+                if svc.load_balancers:
+                    # ECS-2: loadBalancers is the service's configured load balancer, the same on
+                    # every revision; which group the revision's tasks serve is in
+                    # resolvedConfiguration, given for an active revision only.
+                    doc["loadBalancers"] = [dict(lb) for lb in svc.load_balancers]
+                    if r.active:
+                        adv = svc.load_balancers[0].get("advancedConfiguration") or {}
+                        resolved = {"targetGroupArn": r.target_group}
+                        if adv.get("productionListenerRule"):
+                            resolved["productionListenerRule"] = adv["productionListenerRule"]
+                        doc["resolvedConfiguration"] = {"loadBalancers": [resolved]}
                 if svc.network:
                     doc["networkConfiguration"] = svc.network
                 out.append(doc)
