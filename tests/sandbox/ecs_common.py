@@ -1,7 +1,7 @@
 """Definitions shared by the ECS service-deployment simulator's API surface (ecs_sim.py) and its
 lifecycle engine (ecs_lifecycle.py): constants, errors, the run-time knobs and switches
 (EcsConfig), the records (service, service revision, service deployment) and the registry that
-holds them. Behaviour where AWS is silent is listed (E1-E14) in ecs_sim.py's docstring."""
+holds them. Every behaviour and its source is a row of SOURCES in ecs_sim.py."""
 import os
 import secrets
 import string
@@ -16,7 +16,7 @@ STAGES = ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TES
           "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME",
           "CLEAN_UP"]
 # Stages a hook may name (botocore's DeploymentLifecycleHookStage enum): no SCALE_UP, BAKE_TIME or
-# CLEAN_UP, plus PRE_PRODUCTION_TRAFFIC_SHIFT, which is not a ServiceDeploymentLifecycleStage (E4).
+# CLEAN_UP, plus PRE_PRODUCTION_TRAFFIC_SHIFT, which is not a ServiceDeploymentLifecycleStage (ECS-9).
 HOOK_STAGES = ["RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT",
                "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"]
 # "When a rollback occurs, Amazon ECS runs lifecycle hooks for the following lifecycle stages:
@@ -54,7 +54,7 @@ class RollbackNeeded(Exception):
 
 
 class Aborted(Exception):
-    """Raised inside the engine: StopServiceDeployment(ABORT) (E9)."""
+    """Raised inside the engine: StopServiceDeployment(ABORT) (ECS-18)."""
 
 
 def now():

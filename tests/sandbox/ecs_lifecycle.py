@@ -2,8 +2,8 @@
 the BLUE_GREEN stages against moto (ELBv2 listener rules, target registrations, ECS service task
 definition), invokes the Lambda hooks synchronously through the router's Invoke path, waits,
 stops and rolls back. The API surface (ecs_sim.py) creates deployments and signals stops through
-the shared Registry; this module never answers API calls. Behaviour where AWS is silent is
-listed (E1-E14) in ecs_sim.py's docstring."""
+the shared Registry; this module never answers API calls. Every behaviour and its source is
+a row of SOURCES in ecs_sim.py."""
 import json
 import logging
 import threading
@@ -84,14 +84,14 @@ class EcsLifecycleEngine:
             for stage in STAGES:
                 self._check_stop(d)
                 if stage == "PRODUCTION_TRAFFIC_SHIFT":
-                    # E4: PRE_PRODUCTION_TRAFFIC_SHIFT hooks run before the production shift, reported
+                    # ECS-9: PRE_PRODUCTION_TRAFFIC_SHIFT hooks run before the production shift, reported
                     # as lifecycleStage PRODUCTION_TRAFFIC_SHIFT (not a ServiceDeploymentLifecycleStage).
                     self._stage(d, "PRODUCTION_TRAFFIC_SHIFT")
                     self._hooks(d, "PRE_PRODUCTION_TRAFFIC_SHIFT")
                 else:
                     self._stage(d, stage)
                 getattr(self, "_do_" + stage.lower())(d)
-                if stage != "RECONCILE_SERVICE":   # E3
+                if stage != "RECONCILE_SERVICE":   # ECS-7
                     self._hooks(d, stage)
             self._status(d, "SUCCESSFUL", "Service deployment completed successfully.")
         except RollbackNeeded as r:
@@ -116,7 +116,7 @@ class EcsLifecycleEngine:
         pass
 
     def _do_scale_up(self, d):
-        """Green tasks start: made-up IP targets registered in the green target group (E12)."""
+        """Green tasks start: made-up IP targets registered in the green target group (ECS-21)."""
         self._register(d.target, d.service)
         with self.reg.lock:
             d.weights["test"] = self._weights(d, green=0)
@@ -264,7 +264,7 @@ class EcsLifecycleEngine:
                 d.invocations.append(rec)
                 d.updated = now()
             if not rollback:
-                self._check_stop(d)   # E8: a stop during an invocation wins over its answer
+                self._check_stop(d)   # ECS-18: a stop during an invocation wins over its answer
             if outcome == "SUCCEEDED":
                 detail["status"] = "SUCCEEDED"
                 return
@@ -288,7 +288,7 @@ class EcsLifecycleEngine:
             self._wait(d, wait_s, stoppable=not rollback)
 
     def _invoke(self, fn, payload):
-        """ONE synchronous Invoke (RequestResponse) through the router (E1) -> (outcome, answer).
+        """ONE synchronous Invoke (RequestResponse) through the router (ECS-4) -> (outcome, answer).
         outcome: SUCCEEDED | FAILED | IN_PROGRESS. A function error, a non-200 answer, or an
         answer without a valid hookStatus is FAILED ("If your function doesn't return a valid
         hookStatus, or if it fails, Amazon ECS rolls back the deployment", lambda-lifecycle-hooks)."""

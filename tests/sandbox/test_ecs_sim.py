@@ -562,11 +562,11 @@ def test_hook_details_visible_while_a_hook_runs(env):
     assert h["targetArn"] == HOOK_ARN and h["status"] == "IN_PROGRESS" and h["timeoutAction"] == "ROLLBACK"
     assert d["targetServiceRevision"]["requestedTestTrafficWeight"] == 100.0
     assert d["sourceServiceRevisions"][0]["requestedProductionTrafficWeight"] == 100.0
-    # a second update-service while one is active is refused (E10)
+    # a second update-service while one is active is refused (ECS-13)
     with pytest.raises(ClientError) as e:
         env.ecs.update_service(cluster="demo", service="api", taskDefinition=env.new_task_definition())
     assert e.value.response["Error"]["Code"] == "InvalidParameterException"
-    env.ecs.stop_service_deployment(serviceDeploymentArn=arn)   # stopType defaults to ROLLBACK (E9)
+    env.ecs.stop_service_deployment(serviceDeploymentArn=arn)   # stopType defaults to ROLLBACK (ECS-17)
     env.wait(arn, "ROLLBACK_SUCCESSFUL")
 
 
@@ -587,7 +587,7 @@ def test_errors_and_every_operation_match_the_model(env):
     assert code(ecs.list_service_deployments, cluster="nope", service="api") == "ClusterNotFoundException"
     err = code(ecs.list_service_deployments, cluster="demo", service="api", maxResults=0)
     assert err == "InvalidParameterException"
-    assert ecs.list_service_deployments(cluster="demo", service="web")["serviceDeployments"] == []   # E13
+    assert ecs.list_service_deployments(cluster="demo", service="web")["serviceDeployments"] == []   # ECS-22
     assert code(ecs.describe_service_deployments, serviceDeploymentArns=[]) == "InvalidParameterException"
     lbs = [{"targetGroupArn": env.tg["api-blue"], "containerName": "api", "containerPort": 80}]
     err = code(ecs.create_service, cluster="demo", serviceName="api2", taskDefinition="api:1", loadBalancers=lbs,
@@ -602,7 +602,7 @@ def test_errors_and_every_operation_match_the_model(env):
     page = ecs.list_service_deployments(cluster="demo", service="api", maxResults=1)
     assert len(page["serviceDeployments"]) == 1 and page["nextToken"]
     rest = ecs.list_service_deployments(cluster="demo", service="api", nextToken=page["nextToken"])
-    assert len(rest["serviceDeployments"]) == 1   # the CreateService deployment (E11)
+    assert len(rest["serviceDeployments"]) == 1   # the CreateService deployment (ECS-14)
     assert rest["serviceDeployments"][0]["status"] == "SUCCESSFUL"
     only = ecs.list_service_deployments(cluster="demo", service="api", status=["ROLLBACK_SUCCESSFUL"])
     assert only["serviceDeployments"] == []
