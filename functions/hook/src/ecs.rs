@@ -47,7 +47,7 @@ use hookline::plan::{human, Controller, Plan};
 use hookline::traffic::Weights;
 use hookline::{Error, Result};
 use serde_json::{json, Value};
-use tracing::{error, info, info_span, warn, Instrument};
+use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use crate::handler::Deps;
 
@@ -70,16 +70,26 @@ pub async fn handle(deps: &Deps, event: Value) -> Value {
     handle_until(deps, event, None).await
 }
 
-/// [`handle`], answered IN_PROGRESS [`DEADLINE_RESERVE`] before `deadline` if the work is not done.
+/// [`handle`], answered IN_PROGRESS [`DEADLINE_RESERVE`] (at most a quarter of the time left) before
+/// `deadline` if the work is not done.
 pub async fn handle_until(deps: &Deps, event: Value, deadline: Option<tokio::time::Instant>) -> Value {
     let answer = match EcsNative::invocation(event) {
         Ok(invocation) => {
             let span = info_span!("hook", deployment_id = %invocation.deployment_arn, controller = "ecs");
             let work = answer(deps, &invocation).instrument(span.clone());
-            match deadline {
+            let now = tokio::time::Instant::now();
+            match deadline.map(|d| (d, d.saturating_duration_since(now))) {
+                // No deadline, or one already past as the invocation starts: not a real one (the
+                // sandbox's cargo-lambda emulator hands such a deadline; Lambda's is the function's
+                // timeout from the invocation's start), so nothing to answer before.
                 None => work.await,
-                Some(deadline) => {
-                    let cut = deadline.checked_sub(DEADLINE_RESERVE).unwrap_or(deadline);
+                Some((_, time_left)) if time_left.is_zero() => {
+                    span.in_scope(|| debug!("the invocation's deadline has passed as it starts; working without one"));
+                    work.await
+                }
+                Some((deadline, time_left)) => {
+                    // A quarter of a short timeout, so even a function given a few seconds works.
+                    let cut = deadline - DEADLINE_RESERVE.min(time_left / 4);
                     match tokio::time::timeout_at(cut, work).await {
                         Ok(answer) => answer,
                         Err(_) => {
@@ -88,6 +98,7 @@ pub async fn handle_until(deps: &Deps, event: Value, deadline: Option<tokio::tim
                             span.in_scope(|| {
                                 warn!(
                                     call_back_delay = DEADLINE_CALLBACK_DELAY_SECONDS,
+                                    time_left_at_start_ms = time_left.as_millis(),
                                     "the invocation's deadline is near; IN_PROGRESS, the next invocation resumes"
                                 )
                             });

@@ -501,3 +501,18 @@ async fn a_slow_restore_is_answered_in_progress_before_the_functions_deadline() 
     assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
     assert_eq!(start.num_calls(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_already_past_as_the_invocation_starts_is_not_a_deadline() {
+    // The sandbox's Lambda emulator hands one; cutting at once would answer IN_PROGRESS forever.
+    let running = execution_is(ExecutionStatus::Running);
+    let past = tokio::time::Instant::now() - std::time::Duration::from_secs(1);
+    let answer = handle_until(
+        &deps(&[&running]),
+        payload("POST_TEST_TRAFFIC_SHIFT", Some(json!({"hooklineCallBackDelay": 7}))),
+        Some(past),
+    )
+    .await;
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(answer["callBackDelay"], 7, "the execution was looked at: {answer}");
+}
