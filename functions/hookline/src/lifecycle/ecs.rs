@@ -411,8 +411,9 @@ pub struct EcsInvocation {
 pub enum EcsStage {
     /// A stage whose hook a hookline execution answers.
     Hook(HookEvent),
-    /// Any other stage, the rollback's re-invocations of TEST_/PRODUCTION_TRAFFIC_SHIFT included:
-    /// answered SUCCEEDED at once (hookline never blocks ECS's own rollback); the stage's name.
+    /// Any other stage (RECONCILE_SERVICE, PRE_SCALE_UP, POST_SCALE_UP, PRE_PRODUCTION_TRAFFIC_SHIFT,
+    /// ...), the rollback's re-invocations of TEST_/PRODUCTION_TRAFFIC_SHIFT included: answered
+    /// SUCCEEDED at once (hookline never blocks ECS's own rollback); the stage's name.
     PassThrough(String),
 }
 
