@@ -70,13 +70,23 @@ class Api:
         return self.ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
 
     def sides(self, arn):
-        """(blue, green) target group ARNs of the deployment, from its service revisions."""
+        """(blue, green) target group ARNs of the deployment: the group each of its service revisions
+        serves, ``resolvedConfiguration.loadBalancers`` (a revision's ``loadBalancers`` is the service's
+        configured one, the same on both)."""
         d = self.deployment(arn)
         source = d["sourceServiceRevisions"][0]["arn"]
         target = d["targetServiceRevision"]["arn"]
         revs = {r["serviceRevisionArn"]: r for r in
                 self.ecs.describe_service_revisions(serviceRevisionArns=[source, target])["serviceRevisions"]}
-        return revs[source]["loadBalancers"][0]["targetGroupArn"], revs[target]["loadBalancers"][0]["targetGroupArn"]
+        assert revs[source]["loadBalancers"] == revs[target]["loadBalancers"], "configured, never swapped"
+        return tuple(revs[r]["resolvedConfiguration"]["loadBalancers"][0]["targetGroupArn"] for r in (source, target))
+
+    def settle(self, timeout=180):
+        """Waits for every deployment of ``api`` to end (the CreateService one runs the hooks)."""
+        for d in self.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]:
+            if d["status"] in ("PENDING", "IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"):
+                self.wait(d["serviceDeploymentArn"], ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED",
+                                                      "STOPPED"), timeout=timeout)
 
     def weights(self):
         """{target group ARN: percent} of the production rule's forward."""
@@ -183,6 +193,7 @@ def api(sb):
     ssm = sb.client("ssm")
     plan_before = ssm.get_parameter(Name=PLAN_PARAMETER)["Parameter"]["Value"]
     a = Api(sb)
+    a.settle()
     hooks_before = a.service()["deploymentConfiguration"]
     yield a
     # Leave nothing running: stop an unfinished deployment (ECS rollback), wait for it.
@@ -355,3 +366,99 @@ def test_a_budget_beyond_the_hooks_timeout_is_refused_before_anything_moves(sb, 
     except sb.sfn.exceptions.ExecutionDoesNotExist:
         pass
     assert set(poll.green_sequence(green)) == {0}, poll.green_sequence(green)
+
+
+def no_execution(sb, xarn):
+    try:
+        sb.sfn.describe_execution(executionArn=xarn)
+    except sb.sfn.exceptions.ExecutionDoesNotExist:
+        return True
+    return False
+
+
+def test_service_creation_with_hooks_is_passed_through_and_the_deployment_completes(sb, api):
+    """ECS runs the lifecycle hooks on CreateService too (the deployment has no source revision):
+    hookline answers SUCCEEDED at once and starts nothing, so the service (and a stack creating it)
+    comes up."""
+    suffix = str(int(time.time() * 1000))[-7:]
+    name = f"api-created-{suffix}"
+    elb, ecs = api.elb, api.ecs
+    svc = api.service()
+    blue_info = elb.describe_target_groups(TargetGroupArns=[svc["loadBalancers"][0]["targetGroupArn"]])[
+        "TargetGroups"][0]
+    lb_arn = blue_info["LoadBalancerArns"][0]
+    listeners = {int(x["Port"]): x["ListenerArn"] for x in elb.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]}
+    groups, rules = [], []
+    try:
+        for side in ("b", "g"):
+            groups.append(elb.create_target_group(Name=f"c{suffix}-{side}", Protocol="HTTP", Port=80,
+                                                  VpcId=blue_info["VpcId"], TargetType="ip")["TargetGroups"][0][
+                "TargetGroupArn"])
+        for port in (80, 8080):
+            used = {int(r["Priority"]) for r in elb.describe_rules(ListenerArn=listeners[port])["Rules"]
+                    if not r.get("IsDefault")}
+            rules.append(elb.create_rule(
+                ListenerArn=listeners[port], Priority=min(set(range(100, 200)) - used),
+                Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"/{name}/*"]}}],
+                Actions=[{"Type": "forward", "TargetGroupArn": groups[0]}])["Rules"][0]["RuleArn"])
+        hook = svc["deploymentConfiguration"]["lifecycleHooks"][0]
+        ecs.create_service(
+            cluster="demo", serviceName=name, taskDefinition=svc["taskDefinition"], desiredCount=1,
+            launchType="FARGATE", networkConfiguration=svc["networkConfiguration"],
+            deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
+                {"hookTargetArn": hook["hookTargetArn"], "roleArn": hook["roleArn"],
+                 "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"]}]},
+            loadBalancers=[{"targetGroupArn": groups[0], "containerName": "api", "containerPort": 80,
+                            "advancedConfiguration": {"alternateTargetGroupArn": groups[1],
+                                                      "productionListenerRule": rules[0],
+                                                      "testListenerRule": rules[1],
+                                                      "roleArn": svc["loadBalancers"][0]["advancedConfiguration"][
+                                                          "roleArn"]}}])
+        listed = ecs.list_service_deployments(cluster="demo", service=name)["serviceDeployments"]
+        assert len(listed) == 1
+        arn = listed[0]["serviceDeploymentArn"]
+        done = api.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=180)
+        assert done["status"] == "SUCCESSFUL", done
+        assert done["sourceServiceRevisions"] == []
+        answers = [(i["stage"], i["answer"].get("hookStatus")) for i in api.invocations(arn)]
+        assert answers == [("POST_TEST_TRAFFIC_SHIFT", "SUCCEEDED"), ("POST_PRODUCTION_TRAFFIC_SHIFT", "SUCCEEDED")], \
+            answers
+        for event in ("BeforeAllowTraffic", "AfterAllowTraffic"):
+            assert no_execution(sb, api.execution_arn(arn, event)), f"a {event} execution was started"
+    finally:
+        try:
+            ecs.update_service(cluster="demo", service=name, desiredCount=0)
+            ecs.delete_service(cluster="demo", service=name, force=True)
+        except Exception as e:  # the service may not exist when creation itself failed
+            print(f"cleanup of {name}: {e}")
+        for rule in rules:
+            elb.delete_rule(RuleArn=rule)
+        for group in groups:
+            try:
+                elb.delete_target_group(TargetGroupArn=group)
+            except Exception as e:  # targets still registered in moto
+                print(f"cleanup of {group}: {e}")
+
+
+def test_a_linear_service_is_answered_failed_naming_the_strategy_and_production_is_untouched(sb, api):
+    """Under LINEAR (or CANARY) ECS shifts production in its own steps: hookline refuses at its first
+    hook, naming the strategy, and ECS rolls back with production never moved by hookline."""
+    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "1s"}, {"weight": 100}]))
+    dc = api.service()["deploymentConfiguration"]
+    dc["strategy"] = "LINEAR"
+    dc["linearConfiguration"] = {"stepPercent": 10.0, "stepBakeTimeInMinutes": 1}
+    api.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+    with RulePoller(api) as poll:
+        arn = api.deploy("example/api:v-linear")
+        blue, green = api.sides(arn)
+        done = api.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=120)
+    assert done["status"] == "ROLLBACK_SUCCESSFUL", done
+    assert done["deploymentConfiguration"]["strategy"] == "LINEAR"
+    answers = [i["answer"] for i in api.invocations(arn) if i["stage"] == "POST_TEST_TRAFFIC_SHIFT"]
+    assert len(answers) == 1 and answers[0]["hookStatus"] == "FAILED", answers
+    error = answers[0]["hookDetails"]["hooklineError"]
+    assert "LINEAR" in error and "BLUE_GREEN" in error, error
+    assert no_execution(sb, api.execution_arn(arn)), "an execution was started"
+    assert not poll.errors, poll.errors[:3]
+    assert set(poll.green_sequence(green)) == {0}, poll.green_sequence(green)
+    assert api.weights().get(blue) == 100

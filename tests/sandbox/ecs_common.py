@@ -1,7 +1,7 @@
 """Definitions shared by the ECS service-deployment simulator's API surface (ecs_sim.py) and its
 lifecycle engine (ecs_lifecycle.py): constants, errors, the run-time knobs and switches
 (EcsConfig), the records (service, service revision, service deployment) and the registry that
-holds them. Behaviour where AWS is silent is listed (E1-E14) in ecs_sim.py's docstring."""
+holds them. Every behaviour and its source is a row of SOURCES in ecs_sim.py."""
 import os
 import secrets
 import string
@@ -16,7 +16,7 @@ STAGES = ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TES
           "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME",
           "CLEAN_UP"]
 # Stages a hook may name (botocore's DeploymentLifecycleHookStage enum): no SCALE_UP, BAKE_TIME or
-# CLEAN_UP, plus PRE_PRODUCTION_TRAFFIC_SHIFT, which is not a ServiceDeploymentLifecycleStage (E4).
+# CLEAN_UP, plus PRE_PRODUCTION_TRAFFIC_SHIFT, which is not a ServiceDeploymentLifecycleStage (ECS-9).
 HOOK_STAGES = ["RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT",
                "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"]
 # "When a rollback occurs, Amazon ECS runs lifecycle hooks for the following lifecycle stages:
@@ -27,6 +27,14 @@ TERMINAL = {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
 DEFAULT_CALLBACK_DELAY_S = 30          # lambda-lifecycle-hooks: "By default, the delay is 30 seconds"
 DEFAULT_HOOK_TIMEOUT_MIN = 1440        # API_DeploymentLifecycleHookTimeoutConfiguration: default 1440
 ROLLBACK_RESTORES = ("own_changes", "full")
+# Strategies whose deployments the simulator runs (botocore's DeploymentStrategy less ROLLING, which
+# has no lifecycle hooks). LINEAR and CANARY run the BLUE_GREEN stages far enough to invoke the hooks
+# and roll back on FAILED; their production steps are not walked (production shifts 0 -> 100 at once).
+STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
+# Switches (first = default); see SOURCES in ecs_sim.py.
+PAYLOAD_WEIGHTS = ("empty", "filled")
+CREATE_BAKES = ("skip", "wait")
+EXECUTION_IDS = ("fresh", "stable")
 
 
 class EcsError(Exception):
@@ -46,7 +54,7 @@ class RollbackNeeded(Exception):
 
 
 class Aborted(Exception):
-    """Raised inside the engine: StopServiceDeployment(ABORT) (E9)."""
+    """Raised inside the engine: StopServiceDeployment(ABORT) (ECS-18)."""
 
 
 def now():
@@ -69,7 +77,10 @@ def _env_float(names, default):
 class EcsConfig:
     """Knobs (time scale; not AWS behaviour) and switches (where AWS documents nothing; the first
     choice is the default and the pessimistic one: ECS does the least for hookline)."""
-    CHOICES = {"ecs_rollback_restore": ROLLBACK_RESTORES}
+    CHOICES = {"ecs_rollback_restore": ROLLBACK_RESTORES, "ecs_payload_weights": PAYLOAD_WEIGHTS,
+               "ecs_create_bake": CREATE_BAKES, "ecs_execution_id": EXECUTION_IDS}
+    ENV = {"ecs_rollback_restore": "SANDBOX_ECS_ROLLBACK_RESTORE", "ecs_payload_weights": "SANDBOX_ECS_PAYLOAD_WEIGHTS",
+           "ecs_create_bake": "SANDBOX_ECS_CREATE_BAKE", "ecs_execution_id": "SANDBOX_ECS_EXECUTION_ID"}
     KNOBS = ("ecs_minute_s", "ecs_callback_scale", "ecs_callback_min_s")
 
     def __init__(self, **kw):
@@ -78,8 +89,8 @@ class EcsConfig:
         # factor on a hook's callBackDelay seconds, and a floor so a scaled delay never busy-loops
         self.ecs_callback_scale = float(kw.get("ecs_callback_scale", _env_float(["SANDBOX_ECS_CALLBACK_SCALE"], 1.0)))
         self.ecs_callback_min_s = float(kw.get("ecs_callback_min_s", _env_float(["SANDBOX_ECS_CALLBACK_MIN_S"], 0.1)))
-        v = kw.get("ecs_rollback_restore", os.environ.get("SANDBOX_ECS_ROLLBACK_RESTORE") or ROLLBACK_RESTORES[0])
-        self.ecs_rollback_restore = v
+        for k, choices in self.CHOICES.items():
+            setattr(self, k, kw.get(k, os.environ.get(self.ENV[k]) or choices[0]))
         for k in self.CHOICES:
             self.check(k, getattr(self, k))
 

@@ -2,8 +2,8 @@
 the BLUE_GREEN stages against moto (ELBv2 listener rules, target registrations, ECS service task
 definition), invokes the Lambda hooks synchronously through the router's Invoke path, waits,
 stops and rolls back. The API surface (ecs_sim.py) creates deployments and signals stops through
-the shared Registry; this module never answers API calls. Behaviour where AWS is silent is
-listed (E1-E14) in ecs_sim.py's docstring."""
+the shared Registry; this module never answers API calls. Every behaviour and its source is
+a row of SOURCES in ecs_sim.py."""
 import json
 import logging
 import threading
@@ -84,14 +84,14 @@ class EcsLifecycleEngine:
             for stage in STAGES:
                 self._check_stop(d)
                 if stage == "PRODUCTION_TRAFFIC_SHIFT":
-                    # E4: PRE_PRODUCTION_TRAFFIC_SHIFT hooks run before the production shift, reported
+                    # ECS-9: PRE_PRODUCTION_TRAFFIC_SHIFT hooks run before the production shift, reported
                     # as lifecycleStage PRODUCTION_TRAFFIC_SHIFT (not a ServiceDeploymentLifecycleStage).
                     self._stage(d, "PRODUCTION_TRAFFIC_SHIFT")
                     self._hooks(d, "PRE_PRODUCTION_TRAFFIC_SHIFT")
                 else:
                     self._stage(d, stage)
                 getattr(self, "_do_" + stage.lower())(d)
-                if stage != "RECONCILE_SERVICE":   # E3
+                if stage != "RECONCILE_SERVICE":   # ECS-7
                     self._hooks(d, stage)
             self._status(d, "SUCCESSFUL", "Service deployment completed successfully.")
         except RollbackNeeded as r:
@@ -116,7 +116,7 @@ class EcsLifecycleEngine:
         pass
 
     def _do_scale_up(self, d):
-        """Green tasks start: made-up IP targets registered in the green target group (E12)."""
+        """Green tasks start: made-up IP targets registered in the green target group (ECS-21)."""
         self._register(d.target, d.service)
         with self.reg.lock:
             d.weights["test"] = self._weights(d, green=0)
@@ -128,7 +128,7 @@ class EcsLifecycleEngine:
     def _do_test_traffic_shift(self, d):
         rule = self._adv(d).get("testListenerRule")
         if rule:
-            self._forward(rule, d.source.target_group, d.target.target_group, green=100)
+            self._forward(rule, self._blue_tg(d), d.target.target_group, green=100)
             with self.reg.lock:
                 d.shifted["test"] = True
         with self.reg.lock:
@@ -142,7 +142,7 @@ class EcsLifecycleEngine:
         first (containers-roadmap #2853): whatever hookline set there is overwritten."""
         rule = self._adv(d).get("productionListenerRule")
         if rule:
-            self._forward(rule, d.source.target_group, d.target.target_group, green=100)
+            self._forward(rule, self._blue_tg(d), d.target.target_group, green=100)
             with self.reg.lock:
                 d.shifted["production"] = True
         with self.reg.lock:
@@ -152,15 +152,19 @@ class EcsLifecycleEngine:
         pass
 
     def _do_bake_time(self, d):
+        if d.source is None and self.cfg.ecs_create_bake == "skip":   # ECS-15: no blue to keep at creation
+            return
         minutes = d.config.get("bakeTimeInMinutes") or 0
         self._wait(d, float(minutes) * self.cfg.ecs_minute_s)
 
     def _do_clean_up(self, d):
         """Blue's tasks are gone: its targets deregistered, the revision inactive; the service's
         current revision is green."""
-        self._deregister(d.source)
+        if d.source is not None:
+            self._deregister(d.source)
         with self.reg.lock:
-            d.source.active = False
+            if d.source is not None:
+                d.source.active = False
             d.service.current_revision = d.target.arn
             d.weights["test"] = {d.target.arn: 100}
             d.weights["production"] = {d.target.arn: 100}
@@ -170,7 +174,13 @@ class EcsLifecycleEngine:
         with self.reg.lock:
             if d.status != "ROLLBACK_REQUESTED":
                 self._status(d, "ROLLBACK_REQUESTED", reason)
-            d.rollback = {"reason": reason, "startedAt": now(), "serviceRevisionArn": d.source.arn}
+            if d.source is not None:
+                d.rollback = {"reason": reason, "startedAt": now(), "serviceRevisionArn": d.source.arn}
+        if d.source is None:
+            # ECS-16: a failed creation has no previous revision to roll back to: the rules and the
+            # new revision's tasks are left as they are.
+            self._status(d, "ROLLBACK_FAILED", f"{reason}; no previous service revision to roll back to")
+            return
         self._status(d, "ROLLBACK_IN_PROGRESS", reason)
         ok = True
         try:
@@ -230,11 +240,16 @@ class EcsLifecycleEngine:
         with self.reg.lock:
             d.hook_details.append(detail)
         details = dict(hook.get("hookDetails") or {})
+        execution_id = str(uuid.uuid4())
         while True:
-            payload = {"executionId": str(uuid.uuid4()), "lifecycleStage": stage, "resourceArn": d.arn,
+            filled = self.cfg.ecs_payload_weights == "filled"   # ECS-8
+            if self.cfg.ecs_execution_id == "fresh":            # ECS-5
+                execution_id = str(uuid.uuid4())
+            payload = {"executionId": execution_id, "lifecycleStage": stage, "resourceArn": d.arn,
                        "executionDetails": {"serviceArn": d.service.arn, "targetServiceRevisionArn": d.target.arn,
-                                            "testTrafficWeights": dict(d.weights["test"]),
-                                            "productionTrafficWeights": dict(d.weights["production"])}}
+                                            "testTrafficWeights": dict(d.weights["test"]) if filled else {},
+                                            "productionTrafficWeights":
+                                                dict(d.weights["production"]) if filled else {}}}
             if details:
                 payload["hookDetails"] = dict(details)
             outcome, answer = self._invoke(fn, payload)
@@ -249,7 +264,7 @@ class EcsLifecycleEngine:
                 d.invocations.append(rec)
                 d.updated = now()
             if not rollback:
-                self._check_stop(d)   # E8: a stop during an invocation wins over its answer
+                self._check_stop(d)   # ECS-18: a stop during an invocation wins over its answer
             if outcome == "SUCCEEDED":
                 detail["status"] = "SUCCEEDED"
                 return
@@ -273,7 +288,7 @@ class EcsLifecycleEngine:
             self._wait(d, wait_s, stoppable=not rollback)
 
     def _invoke(self, fn, payload):
-        """ONE synchronous Invoke (RequestResponse) through the router (E1) -> (outcome, answer).
+        """ONE synchronous Invoke (RequestResponse) through the router (ECS-4) -> (outcome, answer).
         outcome: SUCCEEDED | FAILED | IN_PROGRESS. A function error, a non-200 answer, or an
         answer without a valid hookStatus is FAILED ("If your function doesn't return a valid
         hookStatus, or if it fails, Amazon ECS rolls back the deployment", lambda-lifecycle-hooks)."""
@@ -303,9 +318,22 @@ class EcsLifecycleEngine:
 
     # ------------------------------------------------------------ ELB / targets
     def _weights(self, d, green):
+        if d.source is None:
+            return {d.target.arn: green}
         return {d.source.arn: 100 - green, d.target.arn: green}
 
+    def _blue_tg(self, d):
+        """The group production leaves: the source revision's; None at creation (ECS-14: the rule is
+        written to forward to the new revision's group alone, there is nothing to shift from)."""
+        return d.source.target_group if d.source is not None else None
+
     def _forward(self, rule_arn, blue_tg, green_tg, green):
+        if blue_tg == green_tg:   # creation without an alternate group: nothing to weigh against
+            blue_tg = None
+        if blue_tg is None:
+            self.elb.modify_rule(RuleArn=rule_arn, Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                {"TargetGroupArn": green_tg, "Weight": 100}]}}])
+            return
         self.elb.modify_rule(RuleArn=rule_arn, Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": blue_tg, "Weight": 100 - green}, {"TargetGroupArn": green_tg, "Weight": green}]}}])
 

@@ -43,53 +43,15 @@ ROLLBACK_FAILED when a rollback-stage hook fails). Which target group is blue co
 source service revision; green is the other of ``targetGroupArn`` /
 ``advancedConfiguration.alternateTargetGroupArn``, so the groups swap roles every deployment.
 
-UNCONFIRMED choices (no AWS page states them; all are listed in README.md):
-
-E1  Hooks are invoked as ONE synchronous Lambda invoke (``RequestResponse``) per callback through
-    the router's Invoke path (Lambda's function timeout applies); the docs say the function
-    "must return a JSON object containing a hookStatus", which only a synchronous invoke gives.
-    A non-200 Invoke answer (throttle, function not found) counts as FAILED, no retry.
-E2  Every invocation carries a fresh ``executionId`` (also the re-invocations after IN_PROGRESS):
-    hookline must not key on it. ``hookDetails`` is omitted when the hook configured none and no
-    answer returned any; answers' ``hookDetails`` are merged over the configured ones.
-E3  RECONCILE_SERVICE is entered but its hooks do not run: the guide says the stage "only happens
-    when you start a new service deployment with more than 1 service revision in an ACTIVE
-    state", which E10 never allows.
-E4  PRE_PRODUCTION_TRAFFIC_SHIFT (a hook stage in botocore's model, not a
-    ServiceDeploymentLifecycleStage) hooks run at the start of PRODUCTION_TRAFFIC_SHIFT, before the
-    production rule moves; the deployment reports lifecycleStage PRODUCTION_TRAFFIC_SHIFT meanwhile.
-E5  Hooks of a traffic-shift stage run after that stage's rule rewrite; payload weights are ECS's
-    own requested weights ({revision ARN: percent}), not the live rule: blue 100 / green 0 until
-    the shift, 0 / 100 after it; in rollback green 0.
-E6  The rules are rewritten as a weighted ``ForwardConfig`` naming both groups (the old one at 0).
-E7  Rollback is the switch ``ecs_rollback_restore``:
-      ``own_changes`` (DEFAULT, pessimistic): ECS puts back only the rules it moved: the
-        production rule goes back to blue 100 only if PRODUCTION_TRAFFIC_SHIFT ran; a rollback
-        earlier leaves the production rule exactly as hookline left it (not repaired).
-      ``full``: both rules are set to blue 100 / green 0 whatever happened before.
-    Rollback-stage hooks that answer FAILED (or time out) end in ROLLBACK_FAILED, after the rules
-    were restored. StopServiceDeployment during the rollback changes nothing.
-E8  A stop request is seen between stages, during waits (callBackDelay, bake time) and after each
-    hook invocation returns (that invocation's answer is then ignored); an invocation in flight is
-    not interrupted.
-E9  stopType defaults to ROLLBACK. ABORT -> STOP_REQUESTED -> STOPPED, leaving the rules, targets
-    and moto's service exactly as they are. Stopping a deployment that has ended answers
-    ConflictException.
-E10 UpdateService that needs a new deployment while one is active answers InvalidParameterException
-    (AWS may instead supersede it; not emulated).
-E11 CreateService records one SUCCESSFUL service deployment for revision 1 without running any
-    stage or hook (nothing to shift from); its targets are registered at once.
-E12 Targets are made-up IPs 10.2xx.<n>.<i> on the container port, one per desired task.
-E13 ListServiceDeployments answers newest first; on a service moto has but the simulator does
-    not own (e.g. a CODE_DEPLOY service) it answers an empty list. DescribeServiceDeployments /
-    DescribeServiceRevisions report unknown ARNs in ``failures`` with reason ``MISSING``.
-E14 ``deploymentConfiguration.alarms`` and the circuit breaker are stored and echoed, not enforced.
+Every behaviour and its source is a row of ``SOURCES`` below (and of the table in README.md,
+"Sources"); an "assumed" one is a switch (a ``ecs_*`` config key, first choice = default).
 
 Knobs (time scale, not AWS behaviour; env var for up.sh, same key via POST /_sandbox/config):
 ``ecs_minute_s`` (SANDBOX_ECS_MINUTE_S, else SANDBOX_MINUTE_S, else 60: one "minute" of
 bakeTimeInMinutes / timeoutInMinutes), ``ecs_callback_scale`` (SANDBOX_ECS_CALLBACK_SCALE, 1.0:
 factor on callBackDelay seconds), ``ecs_callback_min_s`` (SANDBOX_ECS_CALLBACK_MIN_S, 0.1: floor of a
-scaled delay), ``ecs_rollback_restore`` (SANDBOX_ECS_ROLLBACK_RESTORE).
+scaled delay). Switches: ``ecs_rollback_restore``, ``ecs_payload_weights``, ``ecs_create_bake``,
+``ecs_execution_id`` (SANDBOX_ECS_<KEY> env vars, see EcsConfig).
 """
 import json
 import logging
@@ -97,11 +59,100 @@ import logging
 import boto3
 from botocore.config import Config as BotoConfig
 
-from ecs_common import (ACCOUNT, ACTIVE, HOOK_STAGES, REGION, TERMINAL, Deployment, EcsConfig, EcsError, Registry,
-                        Revision, Service, new_id, now)
+from ecs_common import (ACCOUNT, ACTIVE, HOOK_STAGES, REGION, STRATEGIES, TERMINAL, Deployment, EcsConfig, EcsError,
+                        Registry, Revision, Service, new_id, now)
 from ecs_lifecycle import EcsLifecycleEngine
 
 log = logging.getLogger("ecs-sim")
+
+HOOK_PAGE = "ECS API reference, DeploymentLifecycleHook (lifecycleStages)"
+LAMBDA_PAGE = "ECS developer guide, Lambda hooks for Amazon ECS service deployments (lambda-lifecycle-hooks)"
+LIFECYCLE_PAGE = "ECS developer guide, Lifecycle hooks for Amazon ECS service deployments (deployment-lifecycle-hooks)"
+STOP_PAGE = "ECS developer guide, Stopping Amazon ECS service deployments (stop-service-deployment)"
+SAMPLE = "sample: aws-samples/sample-amazon-ecs-blue-green-deployment-patterns/ecs-bluegreen-lifecycle-hooks/src/canaryFunction/app.py"
+# One row per behaviour of this simulator (format: tests/sandbox/README.md, "Sources").
+SOURCES = [
+    {"id": "ECS-1", "behaviour": "stages run in the documented order RECONCILE_SERVICE .. CLEAN_UP; PRE_SCALE_UP and "
+     "POST_SCALE_UP leave production on blue with no test traffic",
+     "source": '"POST_SCALE_UP: The green service revision has started. The blue service revision is handling 100% '
+     'of the production traffic. There is no test traffic." — ' + HOOK_PAGE, "switch": None},
+    {"id": "ECS-2", "behaviour": "DescribeServiceRevisions: loadBalancers is the service's configured load balancer "
+     "(unswapped, the same on every revision); resolvedConfiguration.loadBalancers names the group the revision "
+     "serves, for an active revision only",
+     "source": '"The resolved configuration for a service revision, which contains the actual resources your service '
+     'revision uses, such as which target groups serve traffic." — ECS API reference, ResolvedConfiguration; '
+     '"A resolvedConfiguration key ... is only available for an active service revision" — ' + SAMPLE,
+     "switch": None},
+    {"id": "ECS-3", "behaviour": "hookStatus SUCCEEDED goes on, FAILED rolls back, IN_PROGRESS re-invokes after "
+     "callBackDelay (default 30 s)",
+     "source": '"IN_PROGRESS – Amazon ECS invokes the function again after a delay. By default, the delay is 30 '
+     'seconds." — ' + LAMBDA_PAGE, "switch": None},
+    {"id": "ECS-4", "behaviour": "one synchronous invoke per call; a function error, a non-200 answer or no valid "
+     "hookStatus rolls back (no retry)",
+     "source": '"When Amazon ECS invokes your hook, your function must return a JSON object containing a hookStatus '
+     'field. ... If your function doesn\'t return a valid hookStatus, or if it fails, Amazon ECS rolls back the '
+     'deployment." — ' + LAMBDA_PAGE, "switch": None},
+    {"id": "ECS-5", "behaviour": "every invocation carries a fresh executionId (re-invocations after IN_PROGRESS "
+     "included); stable: one per hook and stage", "source": "assumed", "switch": "ecs_execution_id"},
+    {"id": "ECS-6", "behaviour": "configured hookDetails are passed on every invocation, and an IN_PROGRESS answer's "
+     "hookDetails on the next one (merged over the configured ones)",
+     "source": '"Amazon ECS passes this data to your function on every invocation." — ' + LIFECYCLE_PAGE,
+     "switch": None},
+    {"id": "ECS-7", "behaviour": "RECONCILE_SERVICE is entered but its hooks never run (one ACTIVE revision at a "
+     "time, ECS-13)",
+     "source": '"RECONCILE_SERVICE: The reconciliation stage that only happens when you start a new service '
+     'deployment with more than 1 service revision in an ACTIVE state." — ' + HOOK_PAGE, "switch": None},
+    {"id": "ECS-8", "behaviour": "the payload's executionDetails.testTrafficWeights / productionTrafficWeights: empty "
+     "(AWS's launch post shows them empty at POST_TEST_TRAFFIC_SHIFT); filled: ECS's requested weights "
+     "{revision ARN: percent}. hookline must not rely on them", "source": "assumed", "switch": "ecs_payload_weights"},
+    {"id": "ECS-9", "behaviour": "a traffic-shift stage rewrites its rule first, its hooks run after; POST_* hooks "
+     "see the shift complete; PRE_PRODUCTION_TRAFFIC_SHIFT hooks run before the production rule moves",
+     "source": '"TEST_TRAFFIC_SHIFT: ... The green service revision is migrating from 0% to 100% of test traffic." / '
+     '"POST_TEST_TRAFFIC_SHIFT: The test traffic shift is complete. The green service revision handles 100% of the '
+     'test traffic." — ' + HOOK_PAGE, "switch": None},
+    {"id": "ECS-10", "behaviour": "the production rule is rewritten to green 100 without reading its live weights "
+     "(whatever hookline set there is overwritten); rules are written as a weighted ForwardConfig naming both groups",
+     "source": "aws/containers-roadmap#2853 (ECS does not check the listener's live weights before it shifts)",
+     "switch": None},
+    {"id": "ECS-11", "behaviour": "a rollback re-invokes the PRODUCTION_TRAFFIC_SHIFT then TEST_TRAFFIC_SHIFT hooks; "
+     "a rollback-stage hook that fails ends ROLLBACK_FAILED after the rules were restored",
+     "source": '"When a rollback occurs, Amazon ECS runs lifecycle hooks for the following lifecycle stages: '
+     'PRODUCTION_TRAFFIC_SHIFT, TEST_TRAFFIC_SHIFT" — ' + LIFECYCLE_PAGE, "switch": None},
+    {"id": "ECS-12", "behaviour": "what a rollback restores: own_changes puts back only the rules ECS moved; full "
+     "sets both rules to blue 100", "source": "assumed", "switch": "ecs_rollback_restore"},
+    {"id": "ECS-13", "behaviour": "UpdateService that needs a new deployment while one is active answers "
+     "InvalidParameterException (AWS may supersede it; not emulated)", "source": "assumed", "switch": None},
+    {"id": "ECS-14", "behaviour": "CreateService of a service with lifecycle hooks runs the stages and invokes the "
+     "hooks; the deployment has no source revision; its rules are written to forward to the new revision's group",
+     "source": SAMPLE + " (check_service_revision: \"Detect if this is a createService or an updateService\")",
+     "switch": None},
+    {"id": "ECS-15", "behaviour": "the CreateService deployment skips BAKE_TIME (no blue to keep); wait: bakes like "
+     "any deployment", "source": "assumed", "switch": "ecs_create_bake"},
+    {"id": "ECS-16", "behaviour": "a CreateService deployment whose hook fails ends ROLLBACK_FAILED (no previous "
+     "revision), rules and tasks left as they are", "source": "assumed", "switch": None},
+    {"id": "ECS-17", "behaviour": "StopServiceDeployment (stopType ROLLBACK, the default) moves a PENDING or "
+     "IN_PROGRESS deployment to ROLLBACK_REQUESTED, then the rollback runs",
+     "source": '"IN_PROGRESS - The service deployment moves to the ROLLBACK_REQUESTED state, and then the rollback '
+     'operation starts." — ' + STOP_PAGE, "switch": None},
+    {"id": "ECS-18", "behaviour": "a stop is seen between stages, during waits and after an invocation returns (its "
+     "answer ignored); ABORT leaves rules, targets and the service as they are; an ended deployment answers "
+     "ConflictException", "source": "assumed", "switch": None},
+    {"id": "ECS-19", "behaviour": "a hook's timeoutConfiguration: timeoutInMinutes default 1440, action ROLLBACK "
+     "(CONTINUE goes on); lifecycleHookDetails[].expiresAt when it times out",
+     "source": '"expiresAt: The time when the lifecycle hook times out. If the hook has not been completed by this '
+     'time, Amazon ECS takes the timeout action." — ECS API reference, DeploymentLifecycleHookDetail',
+     "switch": None},
+    {"id": "ECS-20", "behaviour": "strategy LINEAR and CANARY run the BLUE_GREEN stages far enough to invoke the hooks "
+     "and roll back on FAILED; their production steps are not walked (0 -> 100 at once)",
+     "source": "assumed", "switch": None},
+    {"id": "ECS-21", "behaviour": "tasks are made-up IP targets 10.2xx.<n>.<i>, one per desired task, registered at "
+     "SCALE_UP and deregistered at CLEAN_UP", "source": "assumed", "switch": None},
+    {"id": "ECS-22", "behaviour": "ListServiceDeployments is newest first, empty for a service the simulator does not "
+     "own; unknown ARNs come back in failures with reason MISSING", "source": "assumed", "switch": None},
+    {"id": "ECS-23", "behaviour": "deploymentConfiguration.alarms and the circuit breaker are stored and echoed, not "
+     "enforced", "source": "assumed", "switch": None},
+]
+
 SERVICE_DEPLOYMENT_OPS = {"ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions",
                           "StopServiceDeployment"}
 STATUSES = ["PENDING", "SUCCESSFUL", "STOPPED", "STOP_REQUESTED", "IN_PROGRESS", "ROLLBACK_REQUESTED",
@@ -114,8 +165,9 @@ def _name(v):
 
 
 def _blue_green(body):
+    """Whether the body sets a strategy the simulator runs (BLUE_GREEN, LINEAR, CANARY)."""
     dc = body.get("deploymentConfiguration") or {}
-    return dc.get("strategy") == "BLUE_GREEN"
+    return dc.get("strategy") in STRATEGIES
 
 
 class EcsSim:
@@ -230,10 +282,8 @@ class EcsSim:
             self.reg.services[svc.arn] = svc
             rev = self._new_revision(svc, s["taskDefinition"], svc.load_balancers[0]["targetGroupArn"])
             svc.current_revision = rev.arn
-            d = self._new_deployment(svc, None, rev)
-            d.status, d.started, d.finished = "SUCCESSFUL", now(), now()   # E11
-            d.status_reason = "Service created."
-        self.engine._register(rev, svc)
+            d = self._new_deployment(svc, None, rev)   # ECS-14: no source revision
+        self.engine.start(d)   # ECS-14: the stages and their hooks run on CreateService too
         return {"service": self.patch_service(s)}
 
     def op_UpdateService(self, b, forward):
@@ -243,7 +293,7 @@ class EcsSim:
         dc = dict(svc.deployment_configuration)
         dc.update(b.get("deploymentConfiguration") or {})
         lbs = b.get("loadBalancers") or svc.load_balancers
-        if dc.get("strategy") == "BLUE_GREEN":
+        if dc.get("strategy") in STRATEGIES:
             self._check_blue_green(dc, lbs)
         cur = self.reg.revisions.get(svc.current_revision)
         new_td = b.get("taskDefinition")
@@ -253,7 +303,7 @@ class EcsSim:
             active = [self.reg.deployments[a] for a in self.reg.order
                       if self.reg.deployments[a].service is svc and self.reg.deployments[a].status in ACTIVE]
         if needs and active:
-            raise EcsError("InvalidParameterException",   # E10
+            raise EcsError("InvalidParameterException",   # ECS-13
                            f"Service deployment {active[0].arn} is {active[0].status}; "
                            "the sandbox does not supersede an active blue/green deployment")
         out = self._moto(forward)
@@ -265,7 +315,7 @@ class EcsSim:
                 svc.desired = int(b["desiredCount"])
             if b.get("networkConfiguration"):
                 svc.network = b["networkConfiguration"]
-            if needs and dc.get("strategy") == "BLUE_GREEN":
+            if needs and dc.get("strategy") in STRATEGIES:
                 lb = svc.load_balancers[0]
                 pair = [lb["targetGroupArn"], lb["advancedConfiguration"]["alternateTargetGroupArn"]]
                 blue_tg = cur.target_group if cur and cur.target_group in pair else pair[0]
@@ -385,7 +435,7 @@ class EcsSim:
             found = self.ecs.describe_services(cluster=cluster, services=[_name(b["service"])])["services"]
             if not found or found[0].get("status") != "ACTIVE":
                 raise EcsError("ServiceNotFoundException", "Service not found.")
-            return {"serviceDeployments": []}   # E13
+            return {"serviceDeployments": []}   # ECS-22
         created = b.get("createdAt") or {}
         with self.reg.lock:
             ds = [self.reg.deployments[a] for a in reversed(self.reg.order)
@@ -435,14 +485,21 @@ class EcsSim:
                     failures.append({"arn": a, "reason": "MISSING"})
                     continue
                 svc = r.service
-                lb = dict(svc.load_balancers[0]) if svc.load_balancers else None
                 doc = {"serviceRevisionArn": r.arn, "serviceArn": svc.arn, "clusterArn": svc.cluster_arn,
                        "taskDefinition": r.task_definition, "launchType": svc.launch_type,
                        "containerImages": [dict(i) for i in r.images], "createdAt": r.created,
                        "guardDutyEnabled": False}
-                if lb:
-                    # the revision serves r.target_group: that is the one it names (groups swap roles)
-                    doc["loadBalancers"] = [dict(lb, targetGroupArn=r.target_group)]
+                if svc.load_balancers:
+                    # ECS-2: loadBalancers is the service's configured load balancer, the same on
+                    # every revision; which group the revision's tasks serve is in
+                    # resolvedConfiguration, given for an active revision only.
+                    doc["loadBalancers"] = [dict(lb) for lb in svc.load_balancers]
+                    if r.active:
+                        adv = svc.load_balancers[0].get("advancedConfiguration") or {}
+                        resolved = {"targetGroupArn": r.target_group}
+                        if adv.get("productionListenerRule"):
+                            resolved["productionListenerRule"] = adv["productionListenerRule"]
+                        doc["resolvedConfiguration"] = {"loadBalancers": [resolved]}
                 if svc.network:
                     doc["networkConfiguration"] = svc.network
                 out.append(doc)
@@ -452,7 +509,7 @@ class EcsSim:
         arn = b.get("serviceDeploymentArn")
         if not arn:
             raise EcsError("InvalidParameterException", "serviceDeploymentArn is required")
-        stop_type = b.get("stopType") or "ROLLBACK"    # E9
+        stop_type = b.get("stopType") or "ROLLBACK"    # ECS-17
         if stop_type not in ("ROLLBACK", "ABORT"):
             raise EcsError("InvalidParameterException", f"stopType {stop_type!r}: must be ROLLBACK or ABORT")
         with self.reg.lock:

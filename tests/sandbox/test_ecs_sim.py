@@ -106,6 +106,8 @@ class FakeHook:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def live(self, which):
+        if self.elb is None:   # the CreateService deployment's hooks run during provisioning
+            return {}
         rule = self.elb.describe_rules(RuleArns=[self.rules[which]])["Rules"][0]
         return {tg.split("/")[1]: round(w) for tg, w in weight_shares(rule["Actions"]).items()}
 
@@ -207,7 +209,7 @@ def env(moto_url):
     requests.post(moto_url + "/moto-api/reset", timeout=10)
     fake = FakeHook()
     ecs_cfg = EcsConfig(ecs_minute_s=0.2, ecs_callback_scale=0.01, ecs_callback_min_s=0.05,
-                        ecs_rollback_restore="own_changes")
+                        ecs_rollback_restore="own_changes", ecs_payload_weights="filled")
     sb = Sandbox(port=0, moto_url=moto_url, lambda_url=fake.url, app_traffic=False, ecs_config=ecs_cfg,
                  sim_config=SimConfig(hook_timeout_s=30, termination_wait_s=0.5, minute_s=1, alarm_poll_s=0.2)).start()
     recorded = []
@@ -227,6 +229,11 @@ def env(moto_url):
     fake.rules = {"prod": api["production_rule_arn"], "test": api["test_rule_arn"]}
     e = Env(sb, fake, boto3.client("ecs", **kw), fake.elb, api)
     e.recorded = recorded
+    # CreateService started a deployment that runs the hooks (ECS-14): let it end first.
+    created = e.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]
+    assert len(created) == 1
+    e.wait(created[0]["serviceDeploymentArn"], "SUCCESSFUL")
+    fake.calls.clear()
     yield e
     sb.stop()
     fake.stop()
@@ -314,7 +321,12 @@ def test_stages_in_order_with_documented_payloads(env):
     s = env.describe_service()
     assert [r["arn"] for r in s["currentServiceRevisions"]] == [green_rev]
     rev = env.ecs.describe_service_revisions(serviceRevisionArns=[green_rev])["serviceRevisions"][0]
-    assert rev["loadBalancers"][0]["targetGroupArn"] == env.tg["api-green"]
+    # ECS-2: the configured load balancer never swaps; the group served is in resolvedConfiguration
+    assert rev["loadBalancers"][0]["targetGroupArn"] == env.tg["api-blue"]
+    assert rev["resolvedConfiguration"]["loadBalancers"] == [
+        {"targetGroupArn": env.tg["api-green"], "productionListenerRule": env.api["production_rule_arn"]}]
+    old = env.ecs.describe_service_revisions(serviceRevisionArns=[blue_rev])["serviceRevisions"][0]
+    assert "resolvedConfiguration" not in old, "an inactive revision has no resolved configuration"
     r = requests.get(env.sb.url + "/_sandbox/alb/demo-api/80/health", timeout=5).json()
     assert r["target_group"] == "api-green" and r["version"] == "v2"
     # the next deployment swaps the groups' roles: green is api-blue now
@@ -325,6 +337,66 @@ def test_stages_in_order_with_documented_payloads(env):
     assert pt2["test"] == {"api-blue": 100, "api-green": 0} and pt2["prod"] == {"api-green": 100, "api-blue": 0}
     assert env.fake.live("prod") == {"api-blue": 100, "api-green": 0}
     assert env.targets("api-green") == [] and len(env.targets("api-blue")) == 2
+
+
+def test_payload_weights_are_empty_by_default_and_execution_ids_switchable(env):
+    """ECS-8: AWS's launch announcement shows the payload's traffic weights empty at
+    POST_TEST_TRAFFIC_SHIFT, so they are empty unless ecs_payload_weights=filled. ECS-5: a fresh
+    executionId per invocation unless ecs_execution_id=stable."""
+    env.sb.ecs_sim.cfg.update({"ecs_payload_weights": "empty"})
+    env.hooks(["POST_TEST_TRAFFIC_SHIFT"])
+
+    def twice(fake, payload, n):
+        return {"hookStatus": "IN_PROGRESS", "callBackDelay": 1} if n == 1 else {"hookStatus": "SUCCEEDED"}
+    env.fake.modes["POST_TEST_TRAFFIC_SHIFT"] = twice
+    env.wait(env.deploy(), "SUCCESSFUL")
+    calls = [c["payload"] for c in env.fake.calls]
+    assert len(calls) == 2 and len({p["executionId"] for p in calls}) == 2
+    assert all(p["executionDetails"]["testTrafficWeights"] == {} and
+               p["executionDetails"]["productionTrafficWeights"] == {} for p in calls), calls
+    env.fake.calls.clear()
+    env.sb.ecs_sim.cfg.update({"ecs_execution_id": "stable"})
+    env.wait(env.deploy(), "SUCCESSFUL")
+    assert len({c["payload"]["executionId"] for c in env.fake.calls}) == 1
+
+
+def test_create_service_runs_the_hooks_without_a_source_revision(env):
+    """ECS-14: CreateService of a service with hooks runs the stages and invokes the hooks; the
+    deployment has no source revision; ECS-15: no bake by default. ECS-16: FAILED at creation has no
+    revision to go back to (ROLLBACK_FAILED)."""
+    env.fake.calls.clear()
+    lb = env.describe_service()["loadBalancers"]
+    dc = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 50, "lifecycleHooks": [
+        {"hookTargetArn": HOOK_ARN, "roleArn": provision.ROLE_ARN,
+         "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"]}]}
+    env.ecs.create_service(cluster="demo", serviceName="api3", taskDefinition="api:1", desiredCount=1,
+                           launchType="FARGATE", loadBalancers=lb, deploymentConfiguration=dc)
+    listed = env.ecs.list_service_deployments(cluster="demo", service="api3")["serviceDeployments"]
+    assert len(listed) == 1
+    arn = listed[0]["serviceDeploymentArn"]
+    d = env.wait(arn, "SUCCESSFUL", timeout=8)
+    assert d["sourceServiceRevisions"] == []
+    assert env.fake.stages(arn) == ["POST_TEST_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"]
+    env.fake.modes["POST_TEST_TRAFFIC_SHIFT"] = "fail"
+    env.ecs.create_service(cluster="demo", serviceName="api4", taskDefinition="api:1", desiredCount=1,
+                           launchType="FARGATE", loadBalancers=lb, deploymentConfiguration=dc)
+    arn = env.ecs.list_service_deployments(cluster="demo", service="api4")["serviceDeployments"][0][
+        "serviceDeploymentArn"]
+    d = env.wait(arn, ("ROLLBACK_FAILED", "ROLLBACK_SUCCESSFUL", "SUCCESSFUL"))
+    assert d["status"] == "ROLLBACK_FAILED" and "no previous service revision" in d["statusReason"], d
+
+
+@pytest.mark.parametrize("strategy", ["LINEAR", "CANARY"])
+def test_linear_and_canary_invoke_the_hooks_and_roll_back_on_failed(env, strategy):
+    dc = env.describe_service()["deploymentConfiguration"]
+    dc["strategy"] = strategy
+    env.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+    env.fake.modes["POST_TEST_TRAFFIC_SHIFT"] = "fail"
+    arn = env.deploy()
+    d = env.wait(arn, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "SUCCESSFUL"))
+    assert d["status"] == "ROLLBACK_SUCCESSFUL" and d["deploymentConfiguration"]["strategy"] == strategy, d
+    assert env.fake.stages(arn) == ["POST_TEST_TRAFFIC_SHIFT"]
+    assert env.fake.live("prod") == {"api-blue": 100}
 
 
 def test_in_progress_is_reinvoked_after_callback_delay_with_hook_details_merged(env):
@@ -490,11 +562,11 @@ def test_hook_details_visible_while_a_hook_runs(env):
     assert h["targetArn"] == HOOK_ARN and h["status"] == "IN_PROGRESS" and h["timeoutAction"] == "ROLLBACK"
     assert d["targetServiceRevision"]["requestedTestTrafficWeight"] == 100.0
     assert d["sourceServiceRevisions"][0]["requestedProductionTrafficWeight"] == 100.0
-    # a second update-service while one is active is refused (E10)
+    # a second update-service while one is active is refused (ECS-13)
     with pytest.raises(ClientError) as e:
         env.ecs.update_service(cluster="demo", service="api", taskDefinition=env.new_task_definition())
     assert e.value.response["Error"]["Code"] == "InvalidParameterException"
-    env.ecs.stop_service_deployment(serviceDeploymentArn=arn)   # stopType defaults to ROLLBACK (E9)
+    env.ecs.stop_service_deployment(serviceDeploymentArn=arn)   # stopType defaults to ROLLBACK (ECS-17)
     env.wait(arn, "ROLLBACK_SUCCESSFUL")
 
 
@@ -515,7 +587,7 @@ def test_errors_and_every_operation_match_the_model(env):
     assert code(ecs.list_service_deployments, cluster="nope", service="api") == "ClusterNotFoundException"
     err = code(ecs.list_service_deployments, cluster="demo", service="api", maxResults=0)
     assert err == "InvalidParameterException"
-    assert ecs.list_service_deployments(cluster="demo", service="web")["serviceDeployments"] == []   # E13
+    assert ecs.list_service_deployments(cluster="demo", service="web")["serviceDeployments"] == []   # ECS-22
     assert code(ecs.describe_service_deployments, serviceDeploymentArns=[]) == "InvalidParameterException"
     lbs = [{"targetGroupArn": env.tg["api-blue"], "containerName": "api", "containerPort": 80}]
     err = code(ecs.create_service, cluster="demo", serviceName="api2", taskDefinition="api:1", loadBalancers=lbs,
@@ -530,7 +602,7 @@ def test_errors_and_every_operation_match_the_model(env):
     page = ecs.list_service_deployments(cluster="demo", service="api", maxResults=1)
     assert len(page["serviceDeployments"]) == 1 and page["nextToken"]
     rest = ecs.list_service_deployments(cluster="demo", service="api", nextToken=page["nextToken"])
-    assert len(rest["serviceDeployments"]) == 1   # the CreateService deployment (E11)
+    assert len(rest["serviceDeployments"]) == 1   # the CreateService deployment (ECS-14)
     assert rest["serviceDeployments"][0]["status"] == "SUCCESSFUL"
     only = ecs.list_service_deployments(cluster="demo", service="api", status=["ROLLBACK_SUCCESSFUL"])
     assert only["serviceDeployments"] == []

@@ -12,10 +12,25 @@
 //!   (restored here if it is not): ECS does not check live weights before it shifts or rolls back
 //!   (containers-roadmap #2853), and its rollback only undoes its own shifts.
 //!
+//! Before anything starts (first invocation of a stage):
+//! - a deployment with no source revision (ECS runs the hooks on CreateService too) is answered
+//!   SUCCEEDED: there is no blue to canary against;
+//! - a deployment whose strategy is not BLUE_GREEN (LINEAR, CANARY: ECS shifts production in its
+//!   own steps) is answered FAILED naming the strategy;
+//! - blue and green read from the revisions' `resolvedConfiguration` must agree with the live
+//!   production rule (blue at 100 when the canary starts, green at 100 after ECS's production
+//!   shift); when they do not, FAILED naming both readings, nothing started, nothing moved.
+//!
 //! Every path ends in an answer, never in a function error: ECS takes a function error as FAILED
-//! and rolls back at once, while hookline may have production split. An error with an execution
-//! that may still be running is answered IN_PROGRESS (the next invocation looks again); FAILED only
-//! when production is known to be on blue.
+//! and rolls back at once, while hookline may have production split ("If your function doesn't
+//! return a valid hookStatus, or if it fails, Amazon ECS rolls back the deployment",
+//! lambda-lifecycle-hooks). A function timeout is such a failure, so the work is cut short
+//! [`DEADLINE_RESERVE`] before the invocation's deadline and answered IN_PROGRESS with a short
+//! `callBackDelay`: every step is resumable (the execution is found by name, a second
+//! StartExecution of that name is `ExecutionAlreadyExists`, a restore is idempotent), so the next
+//! invocation finishes the work. An error with an execution that may still be running is answered
+//! IN_PROGRESS (the next invocation looks again); FAILED only when production is known to be on
+//! blue.
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use hookline::contract::ROLLBACK_RESERVE_SECONDS;
@@ -24,12 +39,15 @@ use hookline::execution::{
     execution_arn, execution_name, now_epoch, DeploymentContext, ExecutionDocument, HookEvent, HookKind, HookRef,
     RolloutState,
 };
-use hookline::lifecycle::ecs::{EcsAnswer, EcsInvocation, EcsStage, DEFAULT_CALLBACK_DELAY_SECONDS};
+use hookline::lifecycle::ecs::{
+    stage_of, Admission, EcsAnswer, EcsInvocation, EcsStage, DEFAULT_CALLBACK_DELAY_SECONDS,
+};
 use hookline::lifecycle::{EcsNative, HookStatus};
 use hookline::plan::{human, Controller, Plan};
+use hookline::traffic::Weights;
 use hookline::{Error, Result};
 use serde_json::{json, Value};
-use tracing::{error, info, info_span, warn, Instrument};
+use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use crate::handler::Deps;
 
@@ -40,12 +58,55 @@ const DELAY_DETAIL: &str = "hooklineCallBackDelay";
 /// DescribeServiceDeployments or the function's logs).
 const EXECUTION_DETAIL: &str = "hooklineExecutionArn";
 
+/// How long before the invocation's deadline hookline stops working and answers: the answer
+/// itself and Lambda's reply must fit in it, with room for an SDK call that ignores cancellation.
+pub const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_secs(3);
+/// The `callBackDelay` of an answer cut short by the deadline: the work resumes soon.
+pub const DEADLINE_CALLBACK_DELAY_SECONDS: u64 = 2;
+
 /// Answers one ECS invocation; never fails (see the module documentation).
+#[cfg(test)]
 pub async fn handle(deps: &Deps, event: Value) -> Value {
+    handle_until(deps, event, None).await
+}
+
+/// [`handle`], answered IN_PROGRESS [`DEADLINE_RESERVE`] (at most a quarter of the time left) before
+/// `deadline` if the work is not done.
+pub async fn handle_until(deps: &Deps, event: Value, deadline: Option<tokio::time::Instant>) -> Value {
     let answer = match EcsNative::invocation(event) {
         Ok(invocation) => {
             let span = info_span!("hook", deployment_id = %invocation.deployment_arn, controller = "ecs");
-            answer(deps, &invocation).instrument(span).await
+            let work = answer(deps, &invocation).instrument(span.clone());
+            let now = tokio::time::Instant::now();
+            match deadline.map(|d| (d, d.saturating_duration_since(now))) {
+                // No deadline, or one already past as the invocation starts: not a real one (the
+                // sandbox's cargo-lambda emulator hands such a deadline; Lambda's is the function's
+                // timeout from the invocation's start), so nothing to answer before.
+                None => work.await,
+                Some((_, time_left)) if time_left.is_zero() => {
+                    span.in_scope(|| debug!("the invocation's deadline has passed as it starts; working without one"));
+                    work.await
+                }
+                Some((deadline, time_left)) => {
+                    // A quarter of a short timeout, so even a function given a few seconds works.
+                    let cut = deadline - DEADLINE_RESERVE.min(time_left / 4);
+                    match tokio::time::timeout_at(cut, work).await {
+                        Ok(answer) => answer,
+                        Err(_) => {
+                            // Cancelled at an await: whatever was sent is idempotent, whatever was
+                            // not is sent by the next invocation, which reads AWS afresh.
+                            span.in_scope(|| {
+                                warn!(
+                                    call_back_delay = DEADLINE_CALLBACK_DELAY_SECONDS,
+                                    time_left_at_start_ms = time_left.as_millis(),
+                                    "the invocation's deadline is near; IN_PROGRESS, the next invocation resumes"
+                                )
+                            });
+                            EcsAnswer::in_progress(DEADLINE_CALLBACK_DELAY_SECONDS, invocation.hook_details.clone())
+                        }
+                    }
+                }
+            }
         }
         // Nothing can have been started for a payload that cannot be read, and at the stages
         // hookline answers production is ECS's (blue at the canary's stage): FAILED is safe.
@@ -171,11 +232,36 @@ async fn start(
     machine: &str,
     resolved: &mut Option<DeploymentContext>,
 ) -> Result<EcsAnswer> {
+    match deps.ecs.admission(&invocation.deployment_arn).await? {
+        Admission::Serve => {}
+        Admission::Creation => {
+            info!(
+                stage = stage_of(event),
+                "service creation (the deployment has no source revision): no blue to canary against, \
+                 nothing started; SUCCEEDED"
+            );
+            return Ok(EcsAnswer::done(HookStatus::Succeeded, invocation.hook_details.clone()));
+        }
+        Admission::Strategy(strategy) => {
+            let message = format!(
+                "deploymentConfiguration.strategy is {strategy}: hookline shifts production only under BLUE_GREEN \
+                 (under {strategy} ECS shifts production in its own steps, which hookline would fight); set the \
+                 service's strategy to BLUE_GREEN to use hookline's canary. A gate mode for LINEAR and CANARY \
+                 (hookline judging ECS's steps without moving traffic) is a later issue."
+            );
+            error!(strategy = %strategy, "{message}; FAILED, nothing started");
+            return Ok(refused(invocation, message));
+        }
+    }
     let found = deps.lifecycle.resolve(&invocation.deployment_arn, Some(&invocation.execution_id)).await?;
     let hook_expires_at = found.hook_expires_at;
     let mut context = found.context;
     *resolved = Some(context.clone());
     context.hook = Some(HookRef { kind: HookKind::Ecs, event, execution_id: invocation.execution_id.clone() });
+    if let Some(message) = disagreement(deps, &context, event).await? {
+        error!("{message}; FAILED, nothing started, nothing moved");
+        return Ok(refused(invocation, message));
+    }
     let plan = load_plan(deps, &context.cluster, &context.service).await?;
     // The hook's `timeoutConfiguration` may be shorter than ECS's 24 hours: a plan that cannot end
     // (with the rollback reserve) before ECS times the hook out would be rolled back by ECS mid-canary,
@@ -231,6 +317,42 @@ async fn start(
         map.insert(DELAY_DETAIL.into(), json!(delay));
     }
     Ok(EcsAnswer::in_progress(delay, Some(details)))
+}
+
+/// FAILED with `message` in `hookDetails.hooklineError`; nothing was started or moved.
+fn refused(invocation: &EcsInvocation, message: String) -> EcsAnswer {
+    let mut details = invocation.hook_details.clone().unwrap_or_else(|| json!({}));
+    if let Some(map) = details.as_object_mut() {
+        map.insert("hooklineError".into(), json!(message));
+    }
+    EcsAnswer::done(HookStatus::Failed, Some(details))
+}
+
+/// Cross-checks the revisions' reading of blue and green against the live production rule: when
+/// the canary starts, blue (the source revision's group) serves 100%; after ECS's production
+/// shift, green (the target revision's) does. `Some(message naming both readings)` when they
+/// disagree (or the rule forwards to a group of neither revision); an error when the rule cannot
+/// be read (the next invocation tries again).
+async fn disagreement(deps: &Deps, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<String>> {
+    let expected = match event {
+        HookEvent::BeforeAllowTraffic => Weights::BLUE_ONLY,
+        HookEvent::AfterAllowTraffic => Weights::green(100),
+    };
+    let found = match deps.routers.router(ctx).weights().await {
+        Ok(live) if live == expected => return Ok(None),
+        Ok(live) => live.to_string(),
+        Err(Error::TrafficDrift { found, .. }) => found,
+        Err(other) => return Err(other),
+    };
+    Ok(Some(format!(
+        "blue and green disagree: the service revisions' resolvedConfiguration.loadBalancers say blue is {} \
+         (source revision) and green is {} (target revision), so at {} the production listener rule {} should \
+         forward {expected}; it forwards {found}. hookline started nothing and moved nothing",
+        ctx.blue.target_group_arn,
+        ctx.green.target_group_arn,
+        stage_of(event),
+        ctx.production.rule_arn().unwrap_or_else(|| ctx.production.listener_arn()),
+    )))
 }
 
 /// The plan at `<prefix>/ecs/<cluster>/<service>`, validated for ECS mode (`Plan::parse_for`): a

@@ -44,6 +44,8 @@ use tracing::{error, info, info_span, warn, Instrument};
 /// Functions) and the plans (SSM).
 pub struct Deps {
     pub lifecycle: Arc<dyn Lifecycle>,
+    /// The ECS-native controller, for what only ECS mode asks (`EcsNative::admission`).
+    pub ecs: hookline::lifecycle::EcsNative,
     pub routers: Arc<dyn RouterFactory>,
     pub sfn: aws_sdk_sfn::Client,
     pub ssm: aws_sdk_ssm::Client,
@@ -54,8 +56,10 @@ pub struct Deps {
 impl Deps {
     /// The AWS adapters, for `state_machines` and plans under `plan_parameter_prefix`.
     pub fn new(clients: &Clients, state_machines: HookStateMachines, plan_parameter_prefix: String) -> Deps {
+        let lifecycle = clients.lifecycle();
         Deps {
-            lifecycle: Arc::new(clients.lifecycle()),
+            ecs: lifecycle.ecs.clone(),
+            lifecycle: Arc::new(lifecycle),
             routers: Arc::new(clients.routers()),
             sfn: clients.sfn.clone(),
             ssm: clients.ssm.clone(),
@@ -97,9 +101,16 @@ pub enum Reply {
 
 /// Serves both controllers: ECS's hook payload (`lifecycleStage`, `resourceArn`) goes to
 /// [`crate::ecs::handle`], which always answers; anything else is CodeDeploy's ([`handle`]).
+#[cfg(test)]
 pub async fn dispatch(deps: &Deps, event: Value) -> Result<Reply> {
+    dispatch_until(deps, event, None).await
+}
+
+/// [`dispatch`] with the invocation's deadline: an ECS answer is given before it (ECS takes a
+/// function that times out as FAILED and rolls back).
+pub async fn dispatch_until(deps: &Deps, event: Value, deadline: Option<tokio::time::Instant>) -> Result<Reply> {
     if hookline::lifecycle::EcsNative::is_invocation(&event) {
-        return Ok(Reply::Ecs(crate::ecs::handle(deps, event).await));
+        return Ok(Reply::Ecs(crate::ecs::handle_until(deps, event, deadline).await));
     }
     handle(deps, event).await
 }

@@ -8,6 +8,7 @@ fn main() -> Result<(), lambda_runtime::Error> {
     hookline::runtime::main(async {
         hookline::runtime::init_logging();
         let deps = handler::Deps::from_env(hookline::Clients::from_env().await);
-        hookline::runtime::run(|event| handler::dispatch(&deps, event)).await
+        hookline::runtime::run_with_deadline(|event, deadline| handler::dispatch_until(&deps, event, Some(deadline)))
+            .await
     })
 }

@@ -117,6 +117,27 @@ where
     Runtime::new(service).layer(MapRequestLayer::new(json_or_marker)).run().await
 }
 
+/// Like [`run`], and `handler` also gets the invocation's deadline (the Lambda `Context`'s
+/// `deadline`, when the function times out), so a handler can answer before Lambda ends it.
+pub async fn run_with_deadline<F, Fut, O>(handler: F) -> std::result::Result<(), lambda_runtime::Error>
+where
+    F: Fn(Value, tokio::time::Instant) -> Fut,
+    Fut: Future<Output = Result<O>>,
+    O: Serialize,
+{
+    let handler = &handler;
+    let service = service_fn(move |event: LambdaEvent<Value>| {
+        let deadline = deadline_instant(event.context.deadline(), std::time::SystemTime::now());
+        handler(event.payload, deadline)
+    });
+    Runtime::new(service).layer(MapRequestLayer::new(json_or_marker)).run().await
+}
+
+/// The tokio instant of a wall-clock `deadline` seen at `now` (an instant in the past is now).
+pub fn deadline_instant(deadline: std::time::SystemTime, now: std::time::SystemTime) -> tokio::time::Instant {
+    tokio::time::Instant::now() + deadline.duration_since(now).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +152,15 @@ mod tests {
         assert_eq!(plain_level("off"), Some(LevelFilter::OFF));
         assert_eq!(plain_level("hookline=debug"), None);
         assert_eq!(plain_level("info,hook=trace"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_is_the_time_left_from_now() {
+        use std::time::{Duration, SystemTime};
+        let now = SystemTime::now();
+        let start = tokio::time::Instant::now();
+        assert_eq!(deadline_instant(now + Duration::from_secs(30), now) - start, Duration::from_secs(30));
+        assert_eq!(deadline_instant(now - Duration::from_secs(5), now), start, "a past deadline is now");
     }
 
     #[test]

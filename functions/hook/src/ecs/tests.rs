@@ -141,7 +141,8 @@ async fn the_first_invocation_starts_the_canary_keyed_on_the_service_deployment_
     let plan = ecs_plan(ECS_PLAN);
     let sent = Sent::default();
     let start = started(&sent);
-    let deps = deps(&[&none, &deployment, &revisions, &plan, &start]);
+    let [rules, tags] = production_rule(100, 0);
+    let deps = deps(&[&none, &deployment, &revisions, &plan, &start, &rules, &tags]);
 
     let answer = handle(&deps, payload("POST_TEST_TRAFFIC_SHIFT", Some(json!({"team": "api"})))).await;
 
@@ -172,7 +173,8 @@ async fn a_plan_not_ending_at_100_is_answered_failed_and_starts_nothing() {
     let plan = ecs_plan(r#"{"steps":[{"weight":10,"bake":"1m"},{"weight":50}],"health":{"interval":"7s"}}"#);
     let sent = Sent::default();
     let start = started(&sent);
-    let deps = deps(&[&none, &deployment, &revisions, &plan, &start]);
+    let [rules, tags] = production_rule(100, 0);
+    let deps = deps(&[&none, &deployment, &revisions, &plan, &start, &rules, &tags]);
 
     let answer = handle(&deps, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
 
@@ -277,7 +279,8 @@ async fn a_plan_that_cannot_end_before_the_hooks_timeout_is_refused_before_anyth
     let plan = ecs_plan(ECS_PLAN);
     let sent = Sent::default();
     let start = started(&sent);
-    let deps = deps(&[&none, &deployment, &revisions, &plan, &start]);
+    let [rules, tags] = production_rule(100, 0);
+    let deps = deps(&[&none, &deployment, &revisions, &plan, &start, &rules, &tags]);
 
     let answer = handle(&deps, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
 
@@ -291,7 +294,7 @@ async fn a_plan_that_cannot_end_before_the_hooks_timeout_is_refused_before_anyth
     let deployment = described_with_hook_expiring(hookline::execution::now_epoch() + 86_400);
     let sent = Sent::default();
     let start = started(&sent);
-    let deps = self::deps(&[&none, &deployment, &revisions, &plan, &start]);
+    let deps = self::deps(&[&none, &deployment, &revisions, &plan, &start, &rules, &tags]);
     let answer = handle(&deps, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
     assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
     assert_eq!(start.num_calls(), 1);
@@ -329,4 +332,187 @@ async fn a_post_traffic_start_that_fails_puts_the_production_rule_back_on_blue_b
         .then_error(|| ModifyRuleError::generic(access_denied()));
     let answer = run(refused).await;
     assert_eq!(answer["hookStatus"], "IN_PROGRESS", "production still on green: {answer}");
+}
+
+/// Fails the test if ECS-mode code calls it: nothing may start.
+fn no_start() -> Rule {
+    mock!(aws_sdk_sfn::Client::start_execution)
+        .then_error(|| aws_sdk_sfn::operation::start_execution::StartExecutionError::generic(access_denied()))
+}
+
+/// Records ModifyRule requests (nothing may move).
+fn modify_recorded(sent: &Sent<ModifyRuleInput>) -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::modify_rule)
+        .match_requests(sent.recorder())
+        .then_output(|| ModifyRuleOutput::builder().build())
+}
+
+#[tokio::test]
+async fn a_service_creation_is_passed_through_succeeded_and_starts_nothing() {
+    use hookline::lifecycle::ecs::mocks::{creation, described_as};
+    // ECS runs the hooks on CreateService: no source revision, nothing to canary against.
+    for (stage, ecs_stage) in [
+        (Stage::PostTestTrafficShift, "POST_TEST_TRAFFIC_SHIFT"),
+        (Stage::PostProductionTrafficShift, "POST_PRODUCTION_TRAFFIC_SHIFT"),
+    ] {
+        let none = no_execution();
+        let deployment = described_as(stage, creation);
+        let start = no_start();
+        let modified = Sent::default();
+        let modify = modify_recorded(&modified);
+        let deps = deps(&[&none, &deployment, &start, &modify]);
+
+        let answer = handle(&deps, payload(ecs_stage, Some(json!({"team": "api"})))).await;
+
+        assert_eq!(answer, json!({"hookStatus": "SUCCEEDED", "hookDetails": {"team": "api"}}), "{ecs_stage}");
+        assert_eq!(start.num_calls(), 0);
+        assert_eq!(modify.num_calls(), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_linear_service_is_answered_failed_naming_the_strategy_and_nothing_moves() {
+    use hookline::lifecycle::ecs::mocks::{described_as, linear};
+    let none = no_execution();
+    let deployment = described_as(Stage::PostTestTrafficShift, linear);
+    let start = no_start();
+    let modified = Sent::default();
+    let modify = modify_recorded(&modified);
+    let deps = deps(&[&none, &deployment, &start, &modify]);
+
+    let answer = handle(&deps, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    let error = answer["hookDetails"]["hooklineError"].as_str().unwrap_or_default();
+    assert!(error.contains("LINEAR") && error.contains("BLUE_GREEN") && error.contains("later issue"), "{error}");
+    assert_eq!((start.num_calls(), modify.num_calls()), (0, 0));
+
+    // ECS's rollback re-invokes the traffic-shift hooks: they pass, so the rollback proceeds.
+    for stage in ["PRODUCTION_TRAFFIC_SHIFT", "TEST_TRAFFIC_SHIFT"] {
+        assert_eq!(handle(&deps, payload(stage, None)).await, json!({"hookStatus": "SUCCEEDED"}), "{stage}");
+    }
+}
+
+#[tokio::test]
+async fn revisions_and_live_rule_disagreeing_is_refused_naming_both_and_nothing_moves() {
+    // The revisions say blue is api-green, but the production rule sends everything to api-blue.
+    let none = no_execution();
+    let deployment = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+    let revisions = revisions();
+    let plan = ecs_plan(ECS_PLAN);
+    let start = no_start();
+    let [rules, tags] = production_rule(0, 100);
+    let modified = Sent::default();
+    let modify = modify_recorded(&modified);
+    let deps = deps(&[&none, &deployment, &revisions, &plan, &start, &rules, &tags, &modify]);
+
+    let answer = handle(&deps, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    let error = answer["hookDetails"]["hooklineError"].as_str().unwrap_or_default();
+    assert!(error.contains(BLUE) && error.contains(GREEN) && error.contains(PROD_RULE), "{error}");
+    assert!(error.contains("blue 0% / green 100%"), "the live reading: {error}");
+    assert_eq!((start.num_calls(), modify.num_calls()), (0, 0));
+
+    // After ECS's production shift green must serve 100%; blue at 100 there is the same refusal,
+    // without the post-traffic restore (which would trust the disputed reading).
+    let none = no_execution();
+    let deployment = described(EcsStatus::InProgress, Some(Stage::PostProductionTrafficShift));
+    let [rules, tags] = production_rule(100, 0);
+    let deps = self::deps(&[&none, &deployment, &revisions, &plan, &start, &rules, &tags, &modify]);
+    let answer = handle(&deps, payload("POST_PRODUCTION_TRAFFIC_SHIFT", None)).await;
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    assert!(answer["hookDetails"]["hooklineError"].as_str().is_some_and(|e| e.contains("disagree")), "{answer}");
+    assert_eq!((start.num_calls(), modify.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn stages_hookline_does_not_serve_succeed_at_once_without_a_call() {
+    let deps = deps(&[]);
+    for stage in ["RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "PRE_PRODUCTION_TRAFFIC_SHIFT"] {
+        let answer = handle(&deps, payload(stage, Some(json!({"k": 1})))).await;
+        assert_eq!(answer, json!({"hookStatus": "SUCCEEDED", "hookDetails": {"k": 1}}), "{stage}");
+    }
+}
+
+/// A production route whose every call takes a minute (a restore retrying under throttling).
+struct SlowRoutes;
+struct SlowRouter;
+
+impl hookline::traffic::RouterFactory for SlowRoutes {
+    fn router(&self, _ctx: &DeploymentContext) -> Box<dyn hookline::traffic::TrafficRouter> {
+        Box::new(SlowRouter)
+    }
+}
+
+#[async_trait::async_trait]
+impl hookline::traffic::TrafficRouter for SlowRouter {
+    async fn weights(&self) -> Result<hookline::traffic::Weights> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        Ok(hookline::traffic::Weights::BLUE_ONLY)
+    }
+    async fn set_weights(
+        &self,
+        _desired: hookline::traffic::Weights,
+        _expect: Option<hookline::traffic::Weights>,
+    ) -> Result<hookline::traffic::Change> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        Ok(hookline::traffic::Change::Applied)
+    }
+    async fn add_cohort(&self, _cohort: &hookline::traffic::Cohort) -> Result<hookline::traffic::Change> {
+        Ok(hookline::traffic::Change::AlreadyThere)
+    }
+    async fn remove_cohorts(&self) -> Result<usize> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        Ok(0)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_restore_is_answered_in_progress_before_the_functions_deadline() {
+    // The execution failed; restoring production takes a minute, the function has 30 s. Lambda
+    // would end the invocation (a function error: ECS rolls back with production maybe split);
+    // hookline answers IN_PROGRESS before its deadline and the next invocation resumes.
+    let failed = execution_is(ExecutionStatus::Failed);
+    let mut deps = deps(&[&failed]);
+    deps.routers = std::sync::Arc::new(SlowRoutes);
+    let began = tokio::time::Instant::now();
+    let deadline = began + std::time::Duration::from_secs(30);
+
+    let answer = handle_until(&deps, payload("POST_TEST_TRAFFIC_SHIFT", Some(json!({"k": 1}))), Some(deadline)).await;
+
+    assert_eq!(
+        answer,
+        json!({"hookStatus": "IN_PROGRESS", "callBackDelay": DEADLINE_CALLBACK_DELAY_SECONDS, "hookDetails": {"k": 1}})
+    );
+    let answered = tokio::time::Instant::now();
+    assert!(answered < deadline, "answered {:?} after the deadline", answered - deadline);
+    assert_eq!(deadline - answered, DEADLINE_RESERVE);
+
+    // A short deadline on the first invocation: the cross-check read is cut, nothing started.
+    let none = no_execution();
+    let deployment = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+    let revisions = revisions();
+    let start = no_start();
+    let mut deps = self::deps(&[&none, &deployment, &revisions, &start]);
+    deps.routers = std::sync::Arc::new(SlowRoutes);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let answer = handle_until(&deps, payload("POST_TEST_TRAFFIC_SHIFT", None), Some(deadline)).await;
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_already_past_as_the_invocation_starts_is_not_a_deadline() {
+    // The sandbox's Lambda emulator hands one; cutting at once would answer IN_PROGRESS forever.
+    let running = execution_is(ExecutionStatus::Running);
+    let past = tokio::time::Instant::now() - std::time::Duration::from_secs(1);
+    let answer = handle_until(
+        &deps(&[&running]),
+        payload("POST_TEST_TRAFFIC_SHIFT", Some(json!({"hooklineCallBackDelay": 7}))),
+        Some(past),
+    )
+    .await;
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(answer["callBackDelay"], 7, "the execution was looked at: {answer}");
 }

@@ -17,7 +17,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    DeploymentLifecycleHookStatus, ServiceDeployment, ServiceDeploymentStatus as EcsStatus,
+    DeploymentLifecycleHookStatus, DeploymentStrategy, ServiceDeployment, ServiceDeploymentStatus as EcsStatus,
     StopServiceDeploymentStopType,
 };
 use serde::{Deserialize, Serialize};
@@ -116,7 +116,7 @@ const STAGE_ORDER: [&str; 10] = [
 /// ECS's stage whose hook answers `event`: the canary runs at POST_TEST_TRAFFIC_SHIFT (green has
 /// all test traffic, blue all production), the post-traffic bake at POST_PRODUCTION_TRAFFIC_SHIFT
 /// (production on green).
-fn stage_of(event: HookEvent) -> &'static str {
+pub fn stage_of(event: HookEvent) -> &'static str {
     match event {
         HookEvent::BeforeAllowTraffic => "POST_TEST_TRAFFIC_SHIFT",
         HookEvent::AfterAllowTraffic => "POST_PRODUCTION_TRAFFIC_SHIFT",
@@ -176,8 +176,17 @@ impl EcsNative {
         })
     }
 
-    /// `(production listener rule, test listener rule, target group)` of each revision, in the order asked.
-    async fn revisions(&self, arns: &[&str]) -> Result<Vec<(Option<String>, Option<String>, String)>> {
+    /// The routes of each revision, in the order asked.
+    ///
+    /// The target group a revision serves is `resolvedConfiguration.loadBalancers[].targetGroupArn`:
+    /// "The resolved configuration for a service revision, which contains the actual resources your
+    /// service revision uses, such as which target groups serve traffic" (ECS API reference,
+    /// ResolvedConfiguration), and AWS's own canary hook reads it there
+    /// (aws-samples/sample-amazon-ecs-blue-green-deployment-patterns,
+    /// ecs-bluegreen-lifecycle-hooks/src/canaryFunction/app.py, `get_load_balancer_config`).
+    /// A revision's `loadBalancers` is the service's *configured* load balancer, the same on every
+    /// revision (`targetGroupArn` never swaps), so it cannot tell blue from green.
+    async fn revisions(&self, arns: &[&str]) -> Result<Vec<RevisionRoutes>> {
         let out = self
             .ecs
             .describe_service_revisions()
@@ -192,25 +201,79 @@ impl EcsNative {
                 .iter()
                 .find(|r| r.service_revision_arn() == Some(arn))
                 .ok_or_else(|| missing(&format!("service revision {arn} (DescribeServiceRevisions)")))?;
-            // Each revision names the target group its own tasks serve: blue and green swap
-            // roles every deployment, so they are read here, never derived from names.
-            let lb = revision
-                .load_balancers()
-                .first()
-                .ok_or_else(|| missing(&format!("load balancer on service revision {arn}")))?;
-            let target_group = lb
+            // The sample notes the resolved configuration "is only available for an active service
+            // revision": both are active while the hooks hookline serves run.
+            let resolved = revision
+                .resolved_configuration()
+                .and_then(|c| c.load_balancers().first())
+                .ok_or_else(|| missing(&format!("resolvedConfiguration.loadBalancers on service revision {arn}")))?;
+            let target_group = resolved
                 .target_group_arn()
-                .ok_or_else(|| missing(&format!("targetGroupArn on service revision {arn}")))?
+                .ok_or_else(|| {
+                    missing(&format!("resolvedConfiguration.loadBalancers[0].targetGroupArn on service revision {arn}"))
+                })?
                 .to_string();
-            let advanced = lb.advanced_configuration();
-            found.push((
-                advanced.and_then(|a| a.production_listener_rule()).map(str::to_string),
-                advanced.and_then(|a| a.test_listener_rule()).map(str::to_string),
+            let advanced = revision.load_balancers().first().and_then(|lb| lb.advanced_configuration());
+            found.push(RevisionRoutes {
+                production_rule: resolved
+                    .production_listener_rule()
+                    .or_else(|| advanced.and_then(|a| a.production_listener_rule()))
+                    .map(str::to_string),
+                test_rule: advanced.and_then(|a| a.test_listener_rule()).map(str::to_string),
                 target_group,
-            ));
+            });
         }
         Ok(found)
     }
+
+    /// Whether hookline serves this service deployment's hooks, read from the deployment itself
+    /// (one DescribeServiceDeployments, the call `resolve` makes anyway: no further IAM grant).
+    ///
+    /// - No source revision: ECS runs the lifecycle hooks on CreateService too; AWS's canary hook
+    ///   detects it ("Detect if this is a createService or an updateService. If its a createService
+    ///   then we dont want the manual approval flow", aws-samples/sample-amazon-ecs-blue-green-deployment-patterns,
+    ///   ecs-bluegreen-lifecycle-hooks/src/canaryFunction/app.py, `check_service_revision`) and answers
+    ///   SUCCEEDED. There is no blue to canary against, so there is nothing for hookline to do.
+    /// - The strategy: `ServiceDeployment.deploymentConfiguration` is the configuration this deployment
+    ///   runs with (ECS API reference, ServiceDeployment: "Optional deployment parameters that control
+    ///   how many tasks run during a deployment"), `strategy` one of ROLLING, BLUE_GREEN, LINEAR, CANARY
+    ///   (DeploymentConfiguration). Read here rather than from DescribeServices: an UpdateService after
+    ///   the deployment started changes the service's, not this deployment's. Under LINEAR and CANARY
+    ///   ECS shifts production in its own steps, which hookline's shifting would fight.
+    pub async fn admission(&self, deployment_arn: &str) -> Result<Admission> {
+        let deployment = self.describe(deployment_arn).await?;
+        Ok(admission_of(&deployment))
+    }
+}
+
+/// What [`EcsNative::admission`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// A BLUE_GREEN deployment from a source revision: hookline runs its canary.
+    Serve,
+    /// The deployment has no source revision (the service is being created).
+    Creation,
+    /// The deployment's strategy is not BLUE_GREEN; its name.
+    Strategy(String),
+}
+
+fn admission_of(deployment: &ServiceDeployment) -> Admission {
+    if deployment.source_service_revisions().iter().all(|r| r.arn().is_none()) {
+        return Admission::Creation;
+    }
+    match deployment.deployment_configuration().and_then(|c| c.strategy()) {
+        // Absent: the deployment does not say; `resolve` and the live rule's cross-check decide.
+        None | Some(DeploymentStrategy::BlueGreen) => Admission::Serve,
+        Some(other) => Admission::Strategy(other.as_str().to_string()),
+    }
+}
+
+/// The routes of one service revision (see [`EcsNative::revisions`]).
+struct RevisionRoutes {
+    production_rule: Option<String>,
+    test_rule: Option<String>,
+    /// `resolvedConfiguration.loadBalancers[0].targetGroupArn`: the group this revision's tasks serve.
+    target_group: String,
 }
 
 #[async_trait]
@@ -229,10 +292,14 @@ impl Lifecycle for EcsNative {
             .and_then(|r| r.arn())
             .ok_or_else(|| missing("sourceServiceRevisions (a first deployment has no blue to canary against)"))?;
         let revisions = self.revisions(&[source, target]).await?;
-        let [(source_prod, source_test, blue_tg), (target_prod, target_test, green_tg)] =
+        let [blue, green] =
             <[_; 2]>::try_from(revisions).map_err(|_| missing("source and target service revisions"))?;
+        let (source_prod, source_test, blue_tg) = (blue.production_rule, blue.test_rule, blue.target_group);
+        let (target_prod, target_test, green_tg) = (green.production_rule, green.test_rule, green.target_group);
         if blue_tg == green_tg {
-            return Err(missing(&format!("second target group (both revisions serve {blue_tg})")));
+            return Err(missing(&format!(
+                "second target group (resolvedConfiguration of both revisions serves {blue_tg})"
+            )));
         }
         // `advancedConfiguration.productionListenerRule`: the rule ECS shifts production on
         // (blue-green-deployment-how-it-works); the target revision's, else the source's.
@@ -344,8 +411,9 @@ pub struct EcsInvocation {
 pub enum EcsStage {
     /// A stage whose hook a hookline execution answers.
     Hook(HookEvent),
-    /// Any other stage, the rollback's re-invocations of TEST_/PRODUCTION_TRAFFIC_SHIFT included:
-    /// answered SUCCEEDED at once (hookline never blocks ECS's own rollback); the stage's name.
+    /// Any other stage (RECONCILE_SERVICE, PRE_SCALE_UP, POST_SCALE_UP, PRE_PRODUCTION_TRAFFIC_SHIFT,
+    /// ...), the rollback's re-invocations of TEST_/PRODUCTION_TRAFFIC_SHIFT included: answered
+    /// SUCCEEDED at once (hookline never blocks ECS's own rollback); the stage's name.
     PassThrough(String),
 }
 
@@ -466,7 +534,8 @@ pub mod mocks {
     pub use aws_sdk_ecs::types::ServiceDeploymentLifecycleStage as Stage;
     pub use aws_sdk_ecs::types::ServiceDeploymentStatus as EcsStatus;
     use aws_sdk_ecs::types::{
-        AdvancedConfiguration, LoadBalancer, ServiceDeployment, ServiceRevision, ServiceRevisionSummary,
+        AdvancedConfiguration, LoadBalancer, ResolvedConfiguration, ServiceDeployment, ServiceRevision,
+        ServiceRevisionLoadBalancer, ServiceRevisionSummary,
     };
     use aws_smithy_mocks::{mock, Rule};
 
@@ -490,6 +559,12 @@ pub mod mocks {
             .set_lifecycle_stage(stage)
             .source_service_revisions(ServiceRevisionSummary::builder().arn(SOURCE).build())
             .target_service_revision(ServiceRevisionSummary::builder().arn(TARGET).build())
+            .deployment_configuration(
+                aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                    .strategy(aws_sdk_ecs::types::DeploymentStrategy::BlueGreen)
+                    .bake_time_in_minutes(5)
+                    .build(),
+            )
             .build()
     }
 
@@ -516,17 +591,31 @@ pub mod mocks {
         })
     }
 
-    pub fn revision(arn: &str, tg: &str, alternate: &str) -> ServiceRevision {
+    /// A service revision as AWS describes it: `loadBalancers` is the service's configured load
+    /// balancer, the same on every revision (configured `targetGroupArn` api-blue, alternate
+    /// api-green, never swapped); `resolvedConfiguration.loadBalancers` names the group this
+    /// revision's tasks serve, `serving`.
+    pub fn revision(arn: &str, serving: &str) -> ServiceRevision {
         ServiceRevision::builder()
             .service_revision_arn(arn)
             .load_balancers(
                 LoadBalancer::builder()
-                    .target_group_arn(tg)
+                    .target_group_arn(TG_API_BLUE)
                     .advanced_configuration(
                         AdvancedConfiguration::builder()
-                            .alternate_target_group_arn(alternate)
+                            .alternate_target_group_arn(TG_API_GREEN)
                             .production_listener_rule(PROD_RULE)
                             .test_listener_rule(TEST_RULE)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .resolved_configuration(
+                ResolvedConfiguration::builder()
+                    .load_balancers(
+                        ServiceRevisionLoadBalancer::builder()
+                            .target_group_arn(serving)
+                            .production_listener_rule(PROD_RULE)
                             .build(),
                     )
                     .build(),
@@ -534,14 +623,38 @@ pub mod mocks {
             .build()
     }
 
+    /// This deployment's revisions: the source serves api-green (blue), the target api-blue (green).
     pub fn revisions() -> Rule {
         mock!(aws_sdk_ecs::Client::describe_service_revisions).then_output(|| {
             // Answered target first: the adapter matches by ARN, not by position.
             DescribeServiceRevisionsOutput::builder()
-                .service_revisions(revision(TARGET, TG_API_BLUE, TG_API_GREEN))
-                .service_revisions(revision(SOURCE, TG_API_GREEN, TG_API_BLUE))
+                .service_revisions(revision(TARGET, TG_API_BLUE))
+                .service_revisions(revision(SOURCE, TG_API_GREEN))
                 .build()
         })
+    }
+
+    /// DescribeServiceDeployments of a deployment with `edit` applied (a strategy, no source...).
+    pub fn described_as(stage: Stage, edit: fn(&mut ServiceDeployment)) -> Rule {
+        mock!(aws_sdk_ecs::Client::describe_service_deployments).then_output(move || {
+            let mut deployment = deployment(EcsStatus::InProgress, Some(stage.clone()));
+            edit(&mut deployment);
+            DescribeServiceDeploymentsOutput::builder().service_deployments(deployment).build()
+        })
+    }
+
+    /// The deployment CreateService starts: no source revision.
+    pub fn creation(deployment: &mut ServiceDeployment) {
+        deployment.source_service_revisions = None;
+    }
+
+    /// A deployment whose `deploymentConfiguration.strategy` is LINEAR.
+    pub fn linear(deployment: &mut ServiceDeployment) {
+        deployment.deployment_configuration = Some(
+            aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                .strategy(aws_sdk_ecs::types::DeploymentStrategy::Linear)
+                .build(),
+        );
     }
 }
 

@@ -1,4 +1,5 @@
 use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
+use aws_sdk_ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput;
 use aws_sdk_ecs::operation::stop_service_deployment::{StopServiceDeploymentError, StopServiceDeploymentOutput};
 use aws_sdk_ecs::types::error::ConflictException;
 use aws_smithy_mocks::{mock, Rule};
@@ -44,6 +45,40 @@ async fn resolve_reads_blue_and_green_from_the_revisions_and_the_route_from_the_
         ctx.hook,
         Some(HookRef { kind: HookKind::Ecs, event: HookEvent::BeforeAllowTraffic, execution_id: "exec-1".into() })
     );
+}
+
+#[tokio::test]
+async fn blue_and_green_come_from_the_resolved_configuration_not_the_configured_load_balancer() {
+    // As on AWS: both revisions carry the same configured loadBalancers (targetGroupArn api-blue);
+    // only resolvedConfiguration says which group each serves. Reading loadBalancers[0] gives
+    // api-blue for both and no deployment can be resolved.
+    let deployment = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+    let revisions = revisions();
+    let ctx = ecs(&[&deployment, &revisions]).resolve(DEPLOYMENT, None).await.expect("resolved").context;
+    assert_eq!((ctx.blue.target_group_arn.as_str(), ctx.green.target_group_arn.as_str()), (TG_API_GREEN, TG_API_BLUE));
+
+    // A revision without a resolved configuration (AWS gives it only for an active revision) is
+    // named, never guessed from the configured load balancer.
+    let bare = mock!(aws_sdk_ecs::Client::describe_service_revisions).then_output(|| {
+        let mut source = revision(SOURCE, TG_API_GREEN);
+        source.resolved_configuration = None;
+        DescribeServiceRevisionsOutput::builder()
+            .service_revisions(revision(TARGET, TG_API_BLUE))
+            .service_revisions(source)
+            .build()
+    });
+    let err = ecs(&[&deployment, &bare]).resolve(DEPLOYMENT, None).await.expect_err("no resolved configuration");
+    assert!(err.to_string().contains("resolvedConfiguration") && err.to_string().contains(SOURCE), "{err}");
+}
+
+#[tokio::test]
+async fn admission_passes_a_creation_and_names_a_strategy_other_than_blue_green() {
+    let blue_green = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+    assert_eq!(ecs(&[&blue_green]).admission(DEPLOYMENT).await.expect("admission"), Admission::Serve);
+    let created = described_as(Stage::PostTestTrafficShift, creation);
+    assert_eq!(ecs(&[&created]).admission(DEPLOYMENT).await.expect("admission"), Admission::Creation);
+    let linear = described_as(Stage::PostTestTrafficShift, linear);
+    assert_eq!(ecs(&[&linear]).admission(DEPLOYMENT).await.expect("admission"), Admission::Strategy("LINEAR".into()));
 }
 
 #[tokio::test]
