@@ -55,6 +55,14 @@ SOURCES = [
      "source": f"\"If there are no requests flowing through the load balancer or no data for a metric, the metric is "
                f"not reported.\"; HTTPCode_Target_5XX_Count \"Reporting criteria: There is a nonzero value\" — "
                f"{ALB_PAGE}", "switch": None},
+    {"id": "CW-8", "behaviour": "ABS, CEIL, FLOOR, LOG, LOG10 work per data point; AVG, SUM, MIN, MAX of one "
+                                "series are a scalar; PERIOD is a metric's period in seconds",
+     "source": "\"The AVG of a single time series returns a scalar representing the average of all the data points "
+               "in the metric.\"; PERIOD: \"Returns the period of the metric in seconds.\" — "
+               f"{METRIC_MATH_PAGE}", "switch": None},
+    {"id": "CW-9", "behaviour": "Results come newest first unless ScanBy is TimestampAscending",
+     "source": f"\"TimestampDescending returns the newest data first and paginates when the MaxDatapoints limit is "
+               f"reached. TimestampAscending returns the oldest data first\" — {GMD_PAGE} (ScanBy)", "switch": None},
     {"id": "CW-7", "behaviour": "A period's data point can be read only some time after the period ends "
                                 "(publication delay: 0s or 60s, in sandbox minutes)",
      "source": "assumed", "switch": "cw_publication_delay"},
