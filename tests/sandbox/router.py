@@ -41,6 +41,7 @@ from requests.structures import CaseInsensitiveDict  # noqa: E402
 import awsproto  # noqa: E402
 import iam  # noqa: E402
 from alb import AlbEmulator  # noqa: E402
+from cloudwatch import CloudWatchData  # noqa: E402
 from codedeploy_sim import CodeDeploySim, SimConfig  # noqa: E402
 from ecs_sim import EcsConfig, EcsSim  # noqa: E402
 from lambda_emul import FUNCTION_FAULT_KINDS, LambdaEmulator, load_template  # noqa: E402
@@ -155,6 +156,8 @@ class Sandbox:
         self.elb = boto3.client("elbv2", **kw)
         self.ecs = boto3.client("ecs", **kw)
         self.cw = boto3.client("cloudwatch", **kw)
+        # GetMetricData's metric math and publication delay in front of moto (cloudwatch.py)
+        self.cw_data = CloudWatchData(self.cw)
         # ECS-native blue/green (ecs_sim.py); its revisions serve target groups without task sets
         self.ecs_sim = EcsSim(self.moto_url, self.url, ecs_config or EcsConfig())
         self.alb = AlbEmulator(self.elb, self.ecs, is_unhealthy=self.faults.unhealthy,
@@ -446,6 +449,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return status, h, _json(out)
         if req.service == "lambda" and req.operation == "Invoke":
             return self._invoke(req, headers, body)
+        if req.operation == "GetMetricData" and req.protocol in ("cbor", "json") \
+                and awsproto.normalize_service(req.service) in ("cloudwatch", "monitoring"):
+            return self._get_metric_data(req, body)
         if req.protocol == "cbor":
             prefix, ver = awsproto.SERVICE_JSON.get(req.service, (req.target_prefix, "1.0"))
             h = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "accept", "smithy-protocol",
@@ -470,6 +476,15 @@ class _Handler(BaseHTTPRequestHandler):
                             b"<State>unhealthy</State><Reason>Target.FailedHealthChecks</Reason>"
                             b"<Description>Health checks failed</Description>", rb)
         return status, rh, rb
+
+    def _get_metric_data(self, req, body):
+        """GetMetricData through cloudwatch.py (metric math, publication delay), in the caller's protocol."""
+        jbody = awsproto.cbor_request_to_json(req, body) if req.protocol == "cbor" else body
+        status, out = self.sandbox.cw_data.get_metric_data(json.loads(jbody or b"{}"))
+        if req.protocol == "cbor":
+            return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
+                            "x-amzn-RequestId": str(uuid.uuid4())}, awsproto.json_response_to_cbor(req, status, _json(out))
+        return status, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": str(uuid.uuid4())}, _json(out)
 
     def _patch_task_sets(self, req, body, rb):
         """moto 5.2.5 leaves computedDesiredCount/runningCount/pendingCount out of task sets;
@@ -617,13 +632,14 @@ class _Handler(BaseHTTPRequestHandler):
                         if k in doc:
                             cfg.check(k, doc[k])
                     sb.ecs_sim.cfg.update(doc)   # ecs_* keys (ecs_sim.py)
+                    sb.cw_data.cfg.update(doc)   # cw_* keys (cloudwatch.py)
                 except ValueError as e:
                     return self._send_json(400, {"error": str(e)})
                 for k in ("hook_timeout_s", "termination_wait_s", "minute_s", "alarm_poll_s",
                           "hook_invoke_retries", "hook_retry_delay_s", *SimConfig.CHOICES):
                     if k in doc:
                         setattr(cfg, k, doc[k])
-            return self._send_json(200, dict(vars(cfg), **vars(sb.ecs_sim.cfg)))
+            return self._send_json(200, dict(vars(cfg), **vars(sb.ecs_sim.cfg), **vars(sb.cw_data.cfg)))
         if p == "/_sandbox/lambda":
             if m == "POST":
                 try:

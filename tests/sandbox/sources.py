@@ -44,6 +44,7 @@ END = "<!-- sources:end -->"
 SIMULATORS = {
     "codedeploy": ("codedeploy_sim", "codedeploy_lifecycle", "codedeploy_common"),
     "ecs": ("ecs_sim", "ecs_lifecycle", "ecs_common"),
+    "cloudwatch": ("cloudwatch",),
 }
 # Modules holding the config classes behind /_sandbox/config (their CHOICES are the switches).
 CONFIG_MODULES = ("codedeploy_common", "ecs_common")

@@ -5,7 +5,8 @@
 //! hook is always answered before CodeDeploy's deadline.
 //!
 //! When the plan has an `analysis`, the bake gate that ends a weight step's bake also runs the
-//! canary judge over the bake's window (green against blue, one GetMetricData call): a failed
+//! canary judge over the bake's window (less the metrics' publication lag, on period boundaries;
+//! green against blue, one GetMetricData call): a failed
 //! judgement is `HealthCheckFailed` naming the metric and its effect; a marginal or no-data one
 //! follows the plan's rule (roll back, continue, or ask an operator through the approval state).
 

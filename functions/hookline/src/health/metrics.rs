@@ -1,6 +1,8 @@
 //! The canary judge's samples: blue's and green's series of each `analysis` metric over a bake
 //! window, read through [`MetricsSource`]; [`CloudWatchMetrics`] reads them with ONE GetMetricData
-//! request (two queries per metric, followed through its pages), and [`judge_window`] judges them.
+//! request (per metric and side: one query per input, plus the metric math that answers; followed
+//! through its pages), and [`judge_window`] judges them. Each sample is one period's aggregate
+//! (a minute's p99, a minute's errors per request), not a request's value.
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
@@ -10,7 +12,7 @@ use serde::Serialize;
 use crate::error::AwsResultExt;
 use crate::execution::DeploymentContext;
 use crate::judge::{judge_metric, score, Judgement, Outcome};
-use crate::plan::analysis::{Analysis, MetricSource, OnMarginal, OnNoData, ALB_NAMESPACE};
+use crate::plan::analysis::{Analysis, AnalysisMetric, MetricSource, OnMarginal, OnNoData, ALB_NAMESPACE};
 use crate::{Error, Result};
 
 /// Which deployment side a series belongs to.
@@ -20,17 +22,30 @@ pub enum Side {
     Green,
 }
 
-/// One series to read: a metric, its dimensions, statistic and period.
+/// One CloudWatch metric read for a series: its own GetMetricData query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeriesQuery {
-    /// GetMetricData's query id: `m<metric index>_<side>` (ids must start with a lowercase letter).
+pub struct InputQuery {
+    /// GetMetricData's query id (ids must start with a lowercase letter).
     pub id: String,
-    pub side: Side,
     pub namespace: String,
     pub metric_name: String,
     pub dimensions: Vec<(String, String)>,
     pub statistic: String,
+}
+
+/// One series to judge: one side of one metric. Without an expression its single input answers
+/// under `id`; with one, the inputs are read but not returned and the expression answers under `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesQuery {
+    /// GetMetricData's id of the answering query: `m<metric index>_<side>`.
+    pub id: String,
+    pub side: Side,
+    pub inputs: Vec<InputQuery>,
+    /// Metric math over the inputs' ids (`FILL(m0_blue_errors, 0) / FILL(m0_blue_requests, 0)`).
+    pub expression: Option<String>,
     pub period_seconds: u64,
+    /// A period without a value is 0 (a count metric read without an expression).
+    pub fill_zero: bool,
 }
 
 /// Where the judge's samples come from; a test may serve them itself.
@@ -47,14 +62,14 @@ pub fn queries(analysis: &Analysis, ctx: &DeploymentContext) -> Result<Vec<Serie
     for (i, m) in analysis.metrics.iter().enumerate() {
         for side in [Side::Blue, Side::Green] {
             let (namespace, dimensions) = match &m.source {
-                MetricSource::Alb { .. } => {
+                MetricSource::Alb => {
                     let target_group = match side {
                         Side::Blue => &ctx.blue.target_group_arn,
                         Side::Green => &ctx.green.target_group_arn,
                     };
                     (ALB_NAMESPACE.to_string(), alb_dimensions(target_group, ctx.production.listener_arn())?)
                 }
-                MetricSource::Custom { namespace, dimensions, version_dimension, blue, green, .. } => {
+                MetricSource::Custom { namespace, dimensions, version_dimension, blue, green } => {
                     let mut dims: Vec<(String, String)> =
                         dimensions.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                     let version = match side {
@@ -69,18 +84,40 @@ pub fn queries(analysis: &Analysis, ctx: &DeploymentContext) -> Result<Vec<Serie
                 Side::Blue => "blue",
                 Side::Green => "green",
             };
+            let id = format!("m{i}_{suffix}");
+            let expression = m.expression_for(|name| input_id(&id, m, name));
+            let inputs = m
+                .inputs
+                .iter()
+                .map(|input| InputQuery {
+                    id: input_id(&id, m, &input.name),
+                    namespace: namespace.clone(),
+                    metric_name: input.metric_name.clone(),
+                    dimensions: dimensions.clone(),
+                    statistic: input.statistic.clone(),
+                })
+                .collect();
             out.push(SeriesQuery {
-                id: format!("m{i}_{suffix}"),
+                id,
                 side,
-                namespace,
-                metric_name: m.source.metric_name().to_string(),
-                dimensions,
-                statistic: m.statistic.clone(),
+                inputs,
+                expression,
                 period_seconds: m.period_seconds,
+                fill_zero: m.fills_zero(),
             });
         }
     }
     Ok(out)
+}
+
+/// The query id of an input: the series' own id when the input answers itself, else
+/// `<series id>_<input name>` (`m0_blue_errors`; `m0_blue_raw` under a FILL).
+fn input_id(series_id: &str, m: &AnalysisMetric, name: &str) -> String {
+    match (&m.expression, m.fills_zero()) {
+        (None, false) => series_id.to_string(),
+        (None, true) => format!("{series_id}_raw"),
+        (Some(_), _) => format!("{series_id}_{name}"),
+    }
 }
 
 /// An ALB metric's per-target-group dimensions: `TargetGroup` is the target group ARN's resource
@@ -105,7 +142,8 @@ pub fn alb_dimensions(target_group_arn: &str, listener_arn: &str) -> Result<Vec<
     Ok(vec![("TargetGroup".into(), target_group), ("LoadBalancer".into(), load_balancer)])
 }
 
-/// Reads every metric's two series over `[start, end)` and judges green against blue.
+/// Reads every metric's two series over the window `[start, end)` (see [`Analysis::window`]) and
+/// judges green against blue. An empty window reads nothing: every metric is `NoData`.
 pub async fn judge_window(
     source: &dyn MetricsSource,
     analysis: &Analysis,
@@ -114,13 +152,26 @@ pub async fn judge_window(
     end: i64,
 ) -> Result<Judgement> {
     let queries = queries(analysis, ctx)?;
-    let series = source.series(&queries, start, end).await?;
+    let mut series =
+        if end > start { source.series(&queries, start, end).await? } else { vec![Vec::new(); queries.len()] };
     if series.len() != queries.len() {
         return Err(Error::HealthCheckFailed(format!(
             "metrics source answered {} series for {} queries",
             series.len(),
             queries.len()
         )));
+    }
+    // A count read without an expression: every whole period of the window without a value counted
+    // nothing (ALB count metrics are "only reported when non-zero"), whether or not FILL extended a
+    // series that has no data point at all.
+    for (q, values) in queries.iter().zip(series.iter_mut()) {
+        if q.fill_zero {
+            let periods = usize::try_from((end - start).max(0) / i64::try_from(q.period_seconds.max(1)).unwrap_or(1))
+                .unwrap_or(0);
+            if values.len() < periods {
+                values.resize(periods, 0.0);
+            }
+        }
     }
     let settings = analysis.settings();
     let mut results = Vec::with_capacity(analysis.metrics.len());
@@ -146,7 +197,9 @@ impl MetricsSource for CloudWatchMetrics {
         let mut request =
             self.client.get_metric_data().start_time(DateTime::from_secs(start)).end_time(DateTime::from_secs(end));
         for q in queries {
-            request = request.metric_data_queries(metric_data_query(q)?);
+            for query in metric_data_queries(q)? {
+                request = request.metric_data_queries(query);
+            }
         }
         let mut values: Vec<Vec<f64>> = vec![Vec::new(); queries.len()];
         // One request; CloudWatch pages it by data points (NextToken) and a query's values may
@@ -156,28 +209,39 @@ impl MetricsSource for CloudWatchMetrics {
         while let Some(page) = pages.next().await {
             let page = page.aws("GetMetricData")?;
             for result in page.metric_data_results() {
-                let Some(i) = result.id().and_then(|id| queries.iter().position(|q| q.id == id)) else {
-                    return Err(Error::HealthCheckFailed(format!(
-                        "GetMetricData answered an unknown query id {:?}",
-                        result.id()
-                    )));
-                };
-                values[i].extend_from_slice(result.values());
+                let id = result.id();
+                if let Some(i) = id.and_then(|id| queries.iter().position(|q| q.id == id)) {
+                    values[i].extend_from_slice(result.values());
+                } else if !id.is_some_and(|id| queries.iter().any(|q| q.inputs.iter().any(|input| input.id == id))) {
+                    return Err(Error::HealthCheckFailed(format!("GetMetricData answered an unknown query id {id:?}")));
+                }
+                // An input's own values (returned although ReturnData is false) are not judged.
             }
         }
         Ok(values)
     }
 }
 
-fn metric_data_query(q: &SeriesQuery) -> Result<MetricDataQuery> {
-    let mut metric = Metric::builder().namespace(&q.namespace).metric_name(&q.metric_name);
-    for (name, value) in &q.dimensions {
-        metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
-    }
+/// A series' GetMetricData queries: its input (answering under the series id), or its inputs
+/// (`ReturnData: false`) and the expression answering.
+fn metric_data_queries(q: &SeriesQuery) -> Result<Vec<MetricDataQuery>> {
     let period = i32::try_from(q.period_seconds)
         .map_err(|_| Error::invalid("plan.analysis.metrics.period", "at most i32::MAX seconds"))?;
-    let stat = MetricStat::builder().metric(metric.build()).period(period).stat(&q.statistic).build();
-    Ok(MetricDataQuery::builder().id(&q.id).metric_stat(stat).return_data(true).build())
+    let mut out = Vec::with_capacity(q.inputs.len() + 1);
+    for input in &q.inputs {
+        let mut metric = Metric::builder().namespace(&input.namespace).metric_name(&input.metric_name);
+        for (name, value) in &input.dimensions {
+            metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
+        }
+        let stat = MetricStat::builder().metric(metric.build()).period(period).stat(&input.statistic).build();
+        out.push(
+            MetricDataQuery::builder().id(&input.id).metric_stat(stat).return_data(q.expression.is_none()).build(),
+        );
+    }
+    if let Some(expression) = &q.expression {
+        out.push(MetricDataQuery::builder().id(&q.id).expression(expression).return_data(true).build());
+    }
+    Ok(out)
 }
 
 /// What the canary does after a judgement.
@@ -241,18 +305,18 @@ pub fn action(outcome: Outcome, analysis: &Analysis) -> (Action, Option<String>)
     }
 }
 
-/// The window to judge when `state`'s bake is over: the bake of the current weight step, when the
-/// plan has an analysis and blue still takes traffic (a step at 100% leaves blue no samples, and the
+/// The window to judge when `state`'s bake is over: the bake of the current weight step less the
+/// metrics' lag, on period boundaries ([`Analysis::window`]), when the plan has an analysis and blue still takes traffic (a step at 100% leaves blue no samples, and the
 /// post-traffic bake runs at 100%). `None`: nothing to judge.
 pub fn bake_window(plan: &crate::plan::Plan, state: &crate::execution::RolloutState) -> Option<[i64; 2]> {
-    plan.analysis.as_ref()?;
+    let analysis = plan.analysis.as_ref()?;
     let step = plan.steps.get(usize::try_from(state.index).ok()?)?;
     let crate::plan::Step::Weight { weight, bake_seconds } = step else { return None };
     if *weight != state.weight || *weight >= 100 || *bake_seconds == 0 {
         return None;
     }
     let end = state.bake_until?;
-    Some([end - i64::try_from(*bake_seconds).ok()?, end])
+    Some(analysis.window(end - i64::try_from(*bake_seconds).ok()?, end))
 }
 
 #[cfg(test)]

@@ -307,7 +307,8 @@ fn structural(path: &serde_path_to_error::Path, err: &impl fmt::Display, locatio
         .replace("struct WirePostTraffic", "a post_traffic object")
         .replace("struct WireTraffic", "a traffic object")
         .replace("struct WireAnalysis", "an analysis object")
-        .replace("struct WireMetric", "an analysis metric object");
+        .replace("struct WireMetric", "an analysis metric object")
+        .replace("struct WireInput", "an analysis input object");
     PlanErrors(vec![Problem { field, expected: msg, location }])
 }
 

@@ -317,7 +317,7 @@ mod judgement {
     /// The plan of [`plan`] plus an analysis judging ALB latency, one critical metric.
     fn judged_plan(on_no_data: &str) -> Plan {
         Plan::from_json(&format!(
-            r#"{{"steps":[{{"weight":10,"bake":"10m"}},{{"weight":100}}],
+            r#"{{"steps":[{{"weight":10,"bake":"13m"}},{{"weight":100}}],
                 "health":{{"interval":"10s","alarms":["web-5xx"]}},
                 "analysis":{{"min_samples":10,"on_no_data":"{on_no_data}","metrics":[
                   {{"metric":"TargetResponseTime","direction":"increase","tolerance":0.1,"critical":true}}]}}}}"#
@@ -373,10 +373,16 @@ mod judgement {
             "{msg}"
         );
         assert!(msg.contains("(CI +") && msg.contains("p="), "{msg}");
-        // The window is the step's bake: the 10 minutes before bake_until.
+        // The window is the step's 13m bake less ALB's 2m lag, on whole minutes: GetMetricData would
+        // round an unaligned start down into the previous step, and the last 2 minutes are not
+        // published yet. 10 or 11 whole minutes, depending on where the bake started.
         let request = sent.only();
         let (start, end) = (request.start_time().map(|t| t.secs()), request.end_time().map(|t| t.secs()));
-        assert_eq!(end.zip(start).map(|(e, s)| e - s), Some(600));
+        let (start, end) = start.zip(end).expect("window");
+        let bake_until = hookline::execution::now_epoch() - 1;
+        assert_eq!((start % 60, end % 60), (0, 0), "{start}..{end}");
+        assert!(end <= bake_until - 120 && end > bake_until - 182, "{end} vs {bake_until}");
+        assert!(start >= bake_until - 13 * 60 - 2 && start < bake_until - 12 * 60, "{start} vs {bake_until}");
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use crate::testing::{context, Sent, LISTENER};
 const PLAN: &str = r#"{"steps":[{"weight":10,"bake":"10m"},{"weight":100}],"analysis":{"min_samples":5,"metrics":[
   {"metric":"TargetResponseTime","direction":"increase","tolerance":0.1,"critical":true},
   {"name":"errors","namespace":"Shop","metric":"Errors","dimensions":{"Service":"web"},
-   "version_dimension":"Version","blue":"v1","green":"v2","statistic":"Sum","period":"1m",
+   "version_dimension":"Version","blue":"v1","green":"v2","statistic":"Maximum","period":"1m",
    "direction":"increase","tolerance":0.5}]}}"#;
 
 fn analysis() -> Analysis {
@@ -57,7 +57,7 @@ async fn both_sides_of_every_metric_in_one_get_metric_data_call() {
     let lb = ("LoadBalancer".to_string(), "app/demo/50dc6c495c0c9188".to_string());
     assert_eq!(dims(&qs[0]), vec![("TargetGroup".into(), "targetgroup/web-blue/6d0ecf831eec9f09".into()), lb.clone()]);
     assert_eq!(dims(&qs[1]), vec![("TargetGroup".into(), "targetgroup/web-green/1e2f3a4b5c6d7e8f".into()), lb]);
-    assert_eq!(qs[2].metric_stat().and_then(|s| s.stat()), Some("Sum"));
+    assert_eq!(qs[2].metric_stat().and_then(|s| s.stat()), Some("Maximum"));
     assert_eq!(dims(&qs[2]), vec![("Service".into(), "web".into()), ("Version".into(), "v1".into())]);
     assert_eq!(dims(&qs[3]), vec![("Service".into(), "web".into()), ("Version".into(), "v2".into())]);
     assert!(qs.iter().all(|q| q.return_data() == Some(true)));
@@ -153,4 +153,98 @@ fn alb_dimensions_come_from_the_arns() {
     let err = alb_dimensions(tg, "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/x/1").expect_err("bad");
     assert!(err.to_string().contains("context.production.listener_arn"), "{err}");
     assert!(alb_dimensions("not-an-arn", LISTENER).is_err());
+}
+
+/// An error rate on ALB metrics, with the latency metric before it (so the rate is metric 1).
+const RATE_PLAN: &str = r#"{"steps":[{"weight":10,"bake":"13m"},{"weight":100}],"analysis":{"metrics":[
+  {"metric":"TargetResponseTime","direction":"increase","tolerance":0.1},
+  {"name":"5xx-rate","expression":"errors / requests","using":{
+    "errors":{"metric":"HTTPCode_Target_5XX_Count","statistic":"Sum"},
+    "requests":{"metric":"RequestCount","statistic":"Sum"}},"direction":"increase","tolerance":0.5}]}}"#;
+
+#[tokio::test]
+async fn a_ratio_reads_its_inputs_unreturned_and_answers_with_the_filled_expression() {
+    let sent: Sent<GetMetricDataInput> = Sent::default();
+    let rule = mock!(Client::get_metric_data).match_requests(sent.recorder()).then_output(|| {
+        GetMetricDataOutput::builder()
+            .metric_data_results(result("m0_blue", &[0.1]))
+            .metric_data_results(result("m0_green", &[0.1]))
+            .metric_data_results(result("m1_blue", &[0.01, 0.02]))
+            .metric_data_results(result("m1_green", &[0.0, 0.0]))
+            .build()
+    });
+    let source = CloudWatchMetrics { client: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule]) };
+    let analysis = Plan::parse(RATE_PLAN).unwrap_or_else(|e| panic!("{e}")).analysis.expect("analysis");
+    let queries = queries(&analysis, &context()).expect("queries");
+    let series = source.series(&queries, 36_060, 36_660).await.expect("series");
+    assert_eq!(series[3], vec![0.0, 0.0]);
+
+    let request = sent.only();
+    let qs = request.metric_data_queries();
+    let ids: Vec<&str> = qs.iter().filter_map(|q| q.id()).collect();
+    assert_eq!(
+        ids,
+        [
+            "m0_blue",
+            "m0_green",
+            "m1_blue_errors",
+            "m1_blue_requests",
+            "m1_blue",
+            "m1_green_errors",
+            "m1_green_requests",
+            "m1_green"
+        ]
+    );
+    // The inputs are read per side, not returned; the expression answers, counting a minute
+    // without a 5XX data point ("only reported when non-zero") as 0 errors.
+    let by_id = |id: &str| qs.iter().find(|q| q.id() == Some(id)).expect(id);
+    for id in ["m1_blue_errors", "m1_blue_requests", "m1_green_errors", "m1_green_requests"] {
+        assert_eq!(by_id(id).return_data(), Some(false), "{id}");
+        assert_eq!(by_id(id).metric_stat().and_then(|s| s.stat()), Some("Sum"), "{id}");
+        assert_eq!(by_id(id).metric_stat().and_then(|s| s.period()), Some(60), "{id}");
+    }
+    assert_eq!(
+        by_id("m1_green_errors").metric_stat().and_then(|s| s.metric()).and_then(|m| m.metric_name()),
+        Some("HTTPCode_Target_5XX_Count")
+    );
+    assert_eq!(dims(by_id("m1_green_requests"))[0].1, "targetgroup/web-green/1e2f3a4b5c6d7e8f");
+    assert_eq!(by_id("m1_blue").expression(), Some("FILL(m1_blue_errors, 0) / FILL(m1_blue_requests, 0)"));
+    assert_eq!(by_id("m1_green").expression(), Some("FILL(m1_green_errors, 0) / FILL(m1_green_requests, 0)"));
+    assert!(by_id("m1_green").metric_stat().is_none());
+    assert_eq!((by_id("m1_green").return_data(), by_id("m0_green").return_data()), (Some(true), Some(true)));
+}
+
+#[tokio::test]
+async fn a_count_without_data_points_is_zero_errors_and_passes() {
+    // A custom count judged as is (missing: zero): green's error count has no data point in any
+    // minute (nothing counted), blue had a few errors. Taken as returned it was NoData (rollback).
+    let plan = r#"{"steps":[{"weight":10,"bake":"10m"},{"weight":100}],"analysis":{"min_samples":5,"metrics":[
+      {"name":"errors","namespace":"Shop","metric":"Errors","missing":"zero","dimensions":{"Service":"web"},
+       "version_dimension":"Version","blue":"v1","green":"v2","statistic":"Maximum","direction":"increase",
+       "tolerance":0.5,"critical":true}]}}"#;
+    let analysis = Plan::parse(plan).unwrap_or_else(|e| panic!("{e}")).analysis.expect("analysis");
+    let served = Served(vec![vec![1.0, 2.0], vec![]]);
+    let j = judge_window(&served, &analysis, &context(), 36_000, 36_600).await.expect("judged");
+    assert_eq!(j.outcome, Outcome::Pass, "{}", j.reason);
+    assert_eq!((j.metrics[0].baseline_n, j.metrics[0].canary_n), (10, 10));
+    // and the query asks CloudWatch to fill too
+    let q = &queries(&analysis, &context()).expect("queries")[1];
+    assert_eq!((q.id.as_str(), q.expression.as_deref()), ("m0_green", Some("FILL(m0_green_raw, 0)")));
+    assert_eq!(q.inputs[0].id, "m0_green_raw");
+    // A window too short for a period reads nothing and is NoData.
+    let j = judge_window(&Served(vec![]), &analysis, &context(), 36_000, 36_000).await.expect("judged");
+    assert_eq!(j.outcome, Outcome::NoData);
+}
+
+#[test]
+fn the_bake_window_ends_lag_before_the_bake_on_minute_boundaries() {
+    let plan = Plan::parse(RATE_PLAN).unwrap_or_else(|e| panic!("{e}"));
+    let state = crate::execution::RolloutState {
+        index: 0,
+        weight: 10,
+        started_at: 0,
+        bake_until: Some(36_810), // a 13m bake from 10:00:30 to 10:13:30
+        judgements: vec![],
+    };
+    assert_eq!(bake_window(&plan, &state), Some([36_060, 36_660]));
 }
