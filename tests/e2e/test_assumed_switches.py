@@ -7,7 +7,9 @@ the invariants of the controller the switch belongs to:
 
   codedeploy  `web` canary 10 -> 100 that succeeds, and one rolled back by the `web-5xx` alarm
   ecs         ECS-native `api` canary 10 -> 100 that succeeds, and one rolled back by `api-5xx`
-  cloudwatch  skipped until a scenario helper exists for the CloudWatch emulation's switches
+  cloudwatch  `web` canary judged on its 5XX rate (metric math over ALB-style counts, `lag: 2s`,
+              sandbox minutes of 1 s): a green without errors succeeds, one with a higher error rate
+              than blue's is rolled back by the judge
 
 Invariants (as the other e2e tests assert them): every hook reported exactly once with the expected
 status (CodeDeploy: one accepted PutLifecycleEventHookExecutionStatus per hook execution; ECS: the
@@ -32,6 +34,7 @@ from conftest import ROOT, plan
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "sandbox"))
 import sources  # noqa: E402
+from test_judge import assert_rolled_back, bake_outputs, deploy_rated  # noqa: E402
 from test_ecs_native import (  # noqa: E402,F401 (api: the ECS-native service fixture)
     RulePoller, api, ecs_plan, hook_answers, put_plan)
 
@@ -92,9 +95,12 @@ def test_invariants_under_an_assumed_switch(sb, recorder, switch, request, sim, 
         api = request.getfixturevalue("api")
         switch(key, choice)
         (ecs_succeeds if scenario == "succeeds" else ecs_alarm_rollback)(sb, api)
+    elif sim == "cloudwatch":
+        switch("cw_minute_s", 1)   # a time scale, not a switch: sandbox minutes of one second
+        switch(key, choice)
+        (cloudwatch_judge_succeeds if scenario == "succeeds" else cloudwatch_judge_rollback)(sb)
     else:
-        pytest.skip(f"{sim} switch {key}: no end-to-end scenario helper for the {sim} emulation yet "
-                    "(the lead wires it; the switch is checked by tests/sandbox/test_sources.py)")
+        pytest.fail(f"{sim} switch {key}: no end-to-end scenario for the {sim} emulation: add one here")
 
 
 # ------------------------------------------------------------------------------ CodeDeploy (web)
@@ -230,3 +236,29 @@ def ecs_alarm_rollback(sb, api):
     assert set(poll.since(failed[0][0], green)) == {0}, "production stayed on blue after the answer"
     assert sb.wait_execution_done(xarn)["status"] == "FAILED"
     assert not api.running()
+
+
+# ------------------------------------------------------------------------------ CloudWatch data (web, judged)
+# The plan states a lag of 2 s (two sandbox minutes), which covers every publication delay the
+# switch offers; hookline must judge the same way whichever delay CloudWatch really has.
+def cloudwatch_judge_succeeds(sb):
+    did, blue, green, green_errors = deploy_rated(sb, 0.0, lag="2s", image="example/web:switch-judge-ok")
+    assert green_errors == 0   # green's 5XX count has no data point at all
+    sb.wait_for_status(did, "Succeeded", timeout=120)
+    sb.assert_hook_once(did, "BeforeAllowTraffic", "Succeeded")
+    _every_hook_answered_once(sb, did)
+    (j,) = bake_outputs(sb, sb.execution(did)["executionArn"])
+    (m,) = j["metrics"]
+    assert (j["outcome"], m["verdict"]) == ("Pass", "Pass"), j
+    assert m["baseline_n"] == m["canary_n"] == j["window"][1] - j["window"][0] >= 10, j
+    assert sb.listener_weights(80) == {blue: 0, green: 100}
+    _no_execution_running(sb)
+
+
+def cloudwatch_judge_rollback(sb):
+    did, blue, green, _ = deploy_rated(sb, 0.2, lag="2s", image="example/web:switch-judge-bad")
+    arn = sb.wait_execution(did)["executionArn"]
+    assert_rolled_back(sb, did, arn, blue, green, "canary judgement at 10% failed",
+                       "critical metric failed: 5xx-rate High: +")
+    _every_hook_answered_once(sb, did)
+    _no_execution_running(sb)

@@ -731,24 +731,20 @@ async fn alarm_check(aws: &Aws, plan: &Plan, out: &mut Found) {
 
 // ------------------------------------------------------------------ metrics
 
-/// One side of a judged metric: `(side, metric name, dimensions)`.
-type Series = (String, String, Vec<(String, String)>);
+/// One side of a judged metric: `(side, dimensions)`.
+type Series = (String, Vec<(String, String)>);
 
 async fn metric_check(aws: &Aws, plan: &Plan, seen: &Seen, out: &mut Found) {
     let Some(analysis) = &plan.analysis else { return };
     let mut seen_series = Vec::new();
     for m in &analysis.metrics {
         let sides: Vec<Series> = match &m.source {
-            MetricSource::Alb { metric_name } => {
+            MetricSource::Alb => {
                 let Some(listener) = &seen.listener else { continue };
                 let mut sides = Vec::new();
                 for tg in &seen.pair {
                     match hookline::health::metrics::alb_dimensions(tg, listener) {
-                        Ok(dims) => sides.push((
-                            format!("target group {}", rules::target_group_name(tg)),
-                            metric_name.clone(),
-                            dims,
-                        )),
+                        Ok(dims) => sides.push((format!("target group {}", rules::target_group_name(tg)), dims)),
                         Err(e) => push(
                             out,
                             "metrics",
@@ -758,21 +754,30 @@ async fn metric_check(aws: &Aws, plan: &Plan, seen: &Seen, out: &mut Found) {
                 }
                 sides
             }
-            MetricSource::Custom { metric_name, dimensions, version_dimension, blue, green, .. } => [blue, green]
+            MetricSource::Custom { dimensions, version_dimension, blue, green, .. } => [blue, green]
                 .into_iter()
                 .map(|version| {
                     let mut dims: Vec<(String, String)> =
                         dimensions.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                     dims.push((version_dimension.clone(), version.clone()));
-                    (format!("{version_dimension} {version}"), metric_name.clone(), dims)
+                    (format!("{version_dimension} {version}"), dims)
                 })
                 .collect(),
         };
         let namespace = match &m.source {
-            MetricSource::Alb { .. } => hookline::plan::analysis::ALB_NAMESPACE.to_string(),
+            MetricSource::Alb => hookline::plan::analysis::ALB_NAMESPACE.to_string(),
             MetricSource::Custom { namespace, .. } => namespace.clone(),
         };
-        for (side, metric_name, dims) in sides {
+        // Every CloudWatch metric the judged metric reads (its expression's inputs, or itself), per
+        // side. A count read with `missing: zero` is left out: ALB reports counts only when non-zero,
+        // so a healthy group's 5XX count is rightly absent from CloudWatch.
+        let series = sides.iter().flat_map(|(side, dims)| {
+            m.inputs
+                .iter()
+                .filter(|input| input.missing != hookline::plan::analysis::Missing::Zero)
+                .map(move |input| (side.clone(), input.metric_name.clone(), dims))
+        });
+        for (side, metric_name, dims) in series {
             let filters: Vec<aws_sdk_cloudwatch::types::DimensionFilter> = dims
                 .iter()
                 .map(|(k, v)| aws_sdk_cloudwatch::types::DimensionFilter::builder().name(k).value(v).build())
@@ -789,7 +794,7 @@ async fn metric_check(aws: &Aws, plan: &Plan, seen: &Seen, out: &mut Found) {
                 .aws("ListMetrics");
             match listed {
                 Ok(o) => seen_series.push(rules::SeriesSeen {
-                    metric: m.name.clone(),
+                    metric: if m.inputs.len() > 1 { format!("{} input {metric_name}", m.name) } else { m.name.clone() },
                     side,
                     exists: !o.metrics().is_empty(),
                 }),
