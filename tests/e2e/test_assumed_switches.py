@@ -256,7 +256,7 @@ def cloudwatch_judge_succeeds(sb):
 
 
 def cloudwatch_judge_rollback(sb):
-    did, blue, green, _ = deploy_rated(sb, 0.2, lag="2s", image="example/web:switch-judge-bad")
+    did, blue, green, _ = deploy_rated(sb, 0.2, lag="2s", image="example/web:switch-judge-errors")
     arn = sb.wait_execution(did)["executionArn"]
     assert_rolled_back(sb, did, arn, blue, green, "canary judgement at 10% failed",
                        "critical metric failed: 5xx-rate High: +")
