@@ -224,9 +224,11 @@ def test_judge_metrics_are_looked_up_for_both_target_groups(sb, doctor, api_rest
     with no data (here: before any PutMetricData) is a warning naming the group; once both have data, ok.
     The metric's name is new on every run: CloudWatch (and moto) keep metric data, nothing deletes it."""
     name = f"DoctorProbe{uuid.uuid4().hex[:8]}"
-    plan = {"steps": [{"weight": 10, "bake": "2m"}, {"weight": 100}], "hook_budget": "30m",
+    # Average, not Sum: the judge refuses a volume statistic judged on its own (it scales with the
+    # split); a 6m bake leaves min_samples whole 1m periods after ALB's 2m lag.
+    plan = {"steps": [{"weight": 10, "bake": "6m"}, {"weight": 100}], "hook_budget": "30m",
             "health": {"interval": "5s", "alarms": ["api-5xx"]},
-            "analysis": {"min_samples": 2, "metrics": [{"metric": name, "statistic": "Sum",
+            "analysis": {"min_samples": 2, "metrics": [{"metric": name, "statistic": "Average",
                                                          "period": "1m", "direction": "increase",
                                                          "tolerance": 0.5}]}}
     api_restored["ssm"].put_parameter(Name="/hookline/ecs/demo/api", Value=json.dumps(plan), Type="String",
@@ -237,8 +239,8 @@ def test_judge_metrics_are_looked_up_for_both_target_groups(sb, doctor, api_rest
     metrics = [c for c in checks(report) if c["group"] == "metrics"]
     assert code == 0 and failing(report) == [], report
     assert [(c["check"], c["status"]) for c in metrics] == [
-        (f"metric {name} Sum (target group api-blue)", "warn"),
-        (f"metric {name} Sum (target group api-green)", "warn")], metrics
+        (f"metric {name} Average (target group api-blue)", "warn"),
+        (f"metric {name} Average (target group api-green)", "warn")], metrics
     assert "the judge would have no samples" in metrics[0]["detail"]
     balancer = sb.client("elbv2").describe_load_balancers(Names=["demo-api"])["LoadBalancers"][0]["LoadBalancerArn"]
     for tg in groups:
