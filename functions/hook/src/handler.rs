@@ -442,10 +442,9 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
 /// - at AfterAllowTraffic the rerouting is done and production is on the old revision: a bake that
 ///   judged it bad could only answer `Failed`, with the same effect.
 ///
-/// A deployment creating a service ([`Admission::Creation`], ECS only) is answered the same way.
-/// CodeDeploy's adapter never says [`Admission::Strategy`] (CodeDeploy shifts by its own deployment
-/// configuration, which hookline replaces); were it said, the hook is served as usual and the plan
-/// and routes decide.
+/// A deployment creating a service ([`Admission::Creation`]) is answered the same way. Only ECS's
+/// adapter says Creation or [`Admission::Strategy`]; a Strategy reaching this CodeDeploy path is
+/// served as usual (the plan and routes decide).
 async fn passed_through(deps: &Deps, deployment_id: &str) -> Result<Option<String>> {
     let admission = deps.lifecycle.admission(deployment_id).await?;
     if let Admission::Rollback { of } = &admission {
