@@ -889,3 +889,23 @@ async fn a_rollback_deployments_hook_already_answered_is_done() {
     assert_eq!((passed.reported, passed.already_reported), (HookStatus::Succeeded, true));
     assert_eq!((reported.num_calls(), start.num_calls()), (1, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unreadable_deployment_reports_nothing_before_its_admission_is_known() {
+    // GetDeployment throttled past the SDK's retries: whether this is CodeDeploy's rollback is
+    // unknown, and a Failed report would fail a rollback. Nothing is reported: Lambda retries,
+    // then the dead-letter consumer.
+    let reports = Sent::default();
+    let rep = report(&reports);
+    let throttled = mock!(aws_sdk_codedeploy::Client::get_deployment)
+        .sequence()
+        .http_status(400, Some(throttling_json()))
+        .repeatedly()
+        .build();
+    let start = started(&Sent::default());
+
+    let err = handle(&deps(&[&throttled, &rep, &start]), event()).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "Throttled", "{err}");
+    assert_eq!((rep.num_calls(), start.num_calls()), (0, 0));
+}
