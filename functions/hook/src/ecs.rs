@@ -234,11 +234,13 @@ async fn start(
 ) -> Result<EcsAnswer> {
     match deps.ecs.admission(&invocation.deployment_arn).await? {
         Admission::Serve => {}
-        Admission::Creation => {
+        // ECS's adapter never says Rollback (ECS rolls back inside the deployment: its rollback
+        // stages pass through above); answered the same way as CodeDeploy's rollback if it did.
+        passed @ (Admission::Creation | Admission::Rollback { .. }) => {
             info!(
                 stage = stage_of(event),
-                "service creation (the deployment has no source revision): no blue to canary against, \
-                 nothing started; SUCCEEDED"
+                "{}; nothing started, nothing moved; SUCCEEDED",
+                passed.pass_through().unwrap_or_default()
             );
             return Ok(EcsAnswer::done(HookStatus::Succeeded, invocation.hook_details.clone()));
         }

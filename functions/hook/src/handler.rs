@@ -22,6 +22,11 @@
 //! the whole invocation (a transient fault then usually starts the execution),
 //! then the dead-letter queue's consumer (`rollback`) checks the same facts,
 //! restores and reports.
+//!
+//! A deployment CodeDeploy created to roll another back (`creator: codeDeployRollback`, or
+//! `rollbackInfo.rollbackTriggeringDeploymentId` set: [`Lifecycle::admission`]) gets no canary: if
+//! CodeDeploy invokes its hooks (AWS does not document whether it does), each is answered
+//! `Succeeded` at once, nothing started, no traffic moved. See [`Started::PassedThrough`].
 
 use std::sync::Arc;
 
@@ -31,7 +36,7 @@ use hookline::execution::{
     execution_name, hook_executions, now_epoch, DeploymentContext, ExecutionDocument, HookEvent, HookExecution,
     HookKind, HookRef, HookStateMachines, RolloutState,
 };
-use hookline::lifecycle::{CodeDeploy, HookStatus, Invocation, Lifecycle, Reported};
+use hookline::lifecycle::{Admission, CodeDeploy, HookStatus, Invocation, Lifecycle, Reported};
 use hookline::plan::Plan;
 use hookline::traffic::RouterFactory;
 use hookline::{Clients, Error, Result};
@@ -95,6 +100,9 @@ pub enum Reply {
     Started(Output),
     /// The execution could not be started, and this invocation answered the hook `Failed` itself.
     ReportedFailed(ReportedFailed),
+    /// A deployment hookline has nothing to do for (the controller's own rollback): the hook was
+    /// answered `Succeeded` at once, nothing started, no traffic moved.
+    PassedThrough(PassedThrough),
     /// An ECS-native hook's answer (its `hookStatus` and more): ECS reads it from the return value.
     Ecs(Value),
 }
@@ -125,6 +133,15 @@ pub struct ReportedFailed {
     pub error: String,
 }
 
+/// The hook of a deployment passed through, answered `Succeeded` by `hook` itself, and why.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct PassedThrough {
+    pub reported: HookStatus,
+    /// The hook had already been answered (an earlier delivery of this invocation).
+    pub already_reported: bool,
+    pub reason: String,
+}
+
 /// Handles one `{"DeploymentId", "LifecycleEventHookExecutionId"}` invocation.
 ///
 /// Once this invocation has answered the hook `Failed`, it succeeds: the hook is answered, and an
@@ -141,6 +158,17 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
             Ok(Started::Execution(out)) => {
                 info!(execution_arn = %out.execution_arn, event = out.event.as_str(), already_started = out.already_started, "execution started");
                 Ok(Reply::Started(out))
+            }
+            Ok(Started::PassedThrough(reason)) => {
+                // An error here (the report failed) leaves the hook unanswered: Lambda retries, then
+                // the dead-letter consumer (`rollback`) reads the same admission and reports Succeeded.
+                let reported = deps.lifecycle.report(&deployment_id, &execution_id, HookStatus::Succeeded).await?;
+                info!(?reported, reason = %reason, "hook reported Succeeded: nothing started, no traffic moved");
+                Ok(Reply::PassedThrough(PassedThrough {
+                    reported: HookStatus::Succeeded,
+                    already_reported: reported == Reported::Already,
+                    reason,
+                }))
             }
             Ok(Started::EventServedByAnother(other)) => {
                 // Not reported: this id may be a stale invocation of a hook already answered, and a
@@ -226,6 +254,9 @@ enum Started {
     Execution(Output),
     /// The event in progress already has its execution, answering another hook execution id.
     EventServedByAnother(HookExecution),
+    /// The deployment is passed through (the controller's own rollback): the hook is answered
+    /// `Succeeded` without starting anything; why.
+    PassedThrough(String),
 }
 
 fn already_started(found: &HookExecution) -> Started {
@@ -283,7 +314,15 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
         .cloned();
     let resolved = match &canary {
         Some(doc) => deps.lifecycle.resolve_known(&doc.context, Some(execution_id)).await?,
-        None => deps.lifecycle.resolve(deployment_id, Some(execution_id)).await?,
+        None => {
+            // Only a deployment with no running or succeeded canary can be one hookline passes
+            // through: hookline starts nothing for those. Read before resolving anything else, so
+            // such a hook is answered even when the rest of the deployment cannot be resolved.
+            if let Some(reason) = passed_through(deps, deployment_id).await? {
+                return Ok(Started::PassedThrough(reason));
+            }
+            deps.lifecycle.resolve(deployment_id, Some(execution_id)).await?
+        }
     };
     let mut context = resolved.context;
     if resolved.in_progress_hook.is_none() {
@@ -385,6 +424,33 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
         }
         Err(e) => Err(Error::from_sdk("StartExecution", e)),
     }
+}
+
+/// Why every hook of `deployment_id` is answered `Succeeded` without a canary, if it is.
+///
+/// A deployment CodeDeploy created to roll another back ([`Admission::Rollback`]) is answered
+/// `Succeeded` at every hook, BeforeAllowTraffic and AfterAllowTraffic alike (and any other event
+/// the function were named for), never `Failed`:
+/// - its target is the revision production ran before the failed deployment ("CodeDeploy rolls back
+///   deployments by redeploying a previously deployed revision of an application as a new
+///   deployment", CodeDeploy user guide, Redeploy and roll back a deployment with CodeDeploy), and
+///   CodeDeploy reroutes production to it itself: there is no new revision to canary, and the
+///   deployment's other side is the one that just failed, which a canary would send users to;
+/// - `Failed` would fail the rollback deployment itself, and nothing rolls a rollback back:
+///   production would stay wherever the failed rollback left it (on the failed revision, or split
+///   between the two), worse than letting CodeDeploy finish putting it back;
+/// - at AfterAllowTraffic the rerouting is done and production is on the old revision: a bake that
+///   judged it bad could only answer `Failed`, with the same effect.
+///
+/// A deployment creating a service ([`Admission::Creation`]) is answered the same way. Only ECS's
+/// adapter says Creation or [`Admission::Strategy`]; a Strategy reaching this CodeDeploy path is
+/// served as usual (the plan and routes decide).
+async fn passed_through(deps: &Deps, deployment_id: &str) -> Result<Option<String>> {
+    let admission = deps.lifecycle.admission(deployment_id).await?;
+    if let Admission::Rollback { of } = &admission {
+        info!(rollback_of = of.as_deref().unwrap_or("unknown"), "rollback deployment: no canary");
+    }
+    Ok(admission.pass_through())
 }
 
 /// The deployment's plan from SSM; when it does not validate but still names production's route,

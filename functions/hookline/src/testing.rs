@@ -219,6 +219,30 @@ pub fn deployment(status: &str) -> aws_sdk_codedeploy::operation::get_deployment
         .build()
 }
 
+/// GetDeployment of a deployment CodeDeploy created to roll `triggered_by` back, as CodeDeploy
+/// describes one: `creator` (e.g. `codeDeployRollback`; none: not said) and, when `triggered_by` is
+/// given, `rollbackInfo.rollbackTriggeringDeploymentId`.
+pub fn rollback_deployment(
+    creator: Option<&str>,
+    triggered_by: Option<&str>,
+) -> aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput {
+    use aws_sdk_codedeploy::types::{DeploymentCreator, RollbackInfo};
+    aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput::builder()
+        .deployment_info(
+            DeploymentInfo::builder()
+                .deployment_id(DEPLOYMENT)
+                .application_name("web")
+                .deployment_group_name("web-prod")
+                .status(DeploymentStatus::InProgress)
+                .set_creator(creator.map(DeploymentCreator::from))
+                .set_rollback_info(
+                    triggered_by.map(|id| RollbackInfo::builder().rollback_triggering_deployment_id(id).build()),
+                )
+                .build(),
+        )
+        .build()
+}
+
 /// The green/blue weights a ModifyListener request sets, if it is one.
 pub fn weights_in(actions: &[Action]) -> Option<(i32, i32)> {
     let groups = actions.iter().find_map(|a| a.forward_config())?.target_groups();

@@ -493,7 +493,9 @@ async fn after_allow_traffic_after_a_failed_canary_resolves_afresh_and_leaves_co
 
     started_output(handle(&deps(&rules), event_for(AFTER_HOOK)).await);
 
-    assert!(resolve.iter().all(|r| r.num_calls() == 1), "resolved afresh");
+    let calls: Vec<usize> = resolve.iter().map(Rule::num_calls).collect();
+    // GetDeployment twice: the admission (is this CodeDeploy's own rollback?), then the resolve.
+    assert_eq!(calls, [2, 1, 1, 1], "resolved afresh");
     assert_eq!(plan_rule.num_calls(), 1);
     let doc = document(&starts.only());
     assert!(!doc.context.cohort_rules_removed);
@@ -827,4 +829,83 @@ fn init_builds_the_clients_the_hook_uses_and_not_cloudwatchs() {
     ];
     assert_eq!(built, [true; 5]);
     assert!(!clients.cloudwatch.is_built());
+}
+
+#[tokio::test]
+async fn a_rollback_deployments_hooks_are_answered_succeeded_and_start_and_move_nothing() {
+    // CodeDeploy's own rollback deployment (a new deployment: creator codeDeployRollback,
+    // rollbackInfo.rollbackTriggeringDeploymentId set) invoking the AppSpec's hooks, if it does:
+    // its BeforeAllowTraffic is no canary (its other side is the revision that just failed) and
+    // its AfterAllowTraffic no bake. Everything a canary would call is there to be called.
+    use aws_sdk_elasticloadbalancingv2::operation::create_rule::CreateRuleOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::modify_rule::ModifyRuleOutput;
+    for (in_progress, hook) in [("BeforeAllowTraffic", BEFORE_HOOK), ("AfterAllowTraffic", AFTER_HOOK)] {
+        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let traffic = production(100, 0, &calls);
+        let modify_rule = mock!(aws_sdk_elasticloadbalancingv2::Client::modify_rule)
+            .then_output(|| ModifyRuleOutput::builder().build());
+        let create_rule = mock!(aws_sdk_elasticloadbalancingv2::Client::create_rule)
+            .then_output(|| CreateRuleOutput::builder().build());
+        let (starts, plan_rule) = (Sent::default(), plan_parameter(PLAN_JSON));
+        let start = started(&starts);
+        let mut resolve = resolve_rules(in_progress);
+        resolve[0] = mock!(aws_sdk_codedeploy::Client::get_deployment)
+            .then_output(|| hookline::testing::rollback_deployment(Some("codeDeployRollback"), Some("d-FAILED001")));
+        let rules: Vec<&Rule> =
+            resolve.iter().chain(traffic.iter()).chain([&modify_rule, &create_rule, &plan_rule, &start]).collect();
+
+        let reply = handle(&deps(&rules), event_for(hook)).await;
+
+        let Ok(Reply::PassedThrough(passed)) = reply else {
+            panic!("{in_progress}: expected the hook answered Succeeded without a canary, got {reply:?}")
+        };
+        assert_eq!((passed.reported, passed.already_reported), (HookStatus::Succeeded, false), "{in_progress}");
+        assert!(passed.reason.contains("rollback of d-FAILED001"), "{in_progress}: {}", passed.reason);
+        let calls = calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        assert_eq!(calls, ["Report Some(Succeeded)"], "{in_progress}: reported once, no listener change");
+        assert_eq!(
+            (start.num_calls(), modify_rule.num_calls(), create_rule.num_calls(), plan_rule.num_calls()),
+            (0, 0, 0, 0),
+            "{in_progress}: no execution started, no rule changed, no plan read"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rollback_deployments_hook_already_answered_is_done() {
+    // A second delivery of the same invocation: CodeDeploy says the hook is answered.
+    let reported = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_error(|| {
+        PutLifecycleEventHookExecutionStatusError::LifecycleEventAlreadyCompletedException(
+            LifecycleEventAlreadyCompletedException::builder().message("completed").build(),
+        )
+    });
+    let rollback = mock!(aws_sdk_codedeploy::Client::get_deployment)
+        .then_output(|| hookline::testing::rollback_deployment(None, Some("d-FAILED001")));
+    let start = started(&Sent::default());
+
+    let reply = handle(&deps(&[&rollback, &reported, &start]), event()).await;
+
+    let Ok(Reply::PassedThrough(passed)) = reply else { panic!("expected a pass-through, got {reply:?}") };
+    assert_eq!((passed.reported, passed.already_reported), (HookStatus::Succeeded, true));
+    assert_eq!((reported.num_calls(), start.num_calls()), (1, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreadable_deployment_reports_nothing_before_its_admission_is_known() {
+    // GetDeployment throttled past the SDK's retries: whether this is CodeDeploy's rollback is
+    // unknown, and a Failed report would fail a rollback. Nothing is reported: Lambda retries,
+    // then the dead-letter consumer.
+    let reports = Sent::default();
+    let rep = report(&reports);
+    let throttled = mock!(aws_sdk_codedeploy::Client::get_deployment)
+        .sequence()
+        .http_status(400, Some(throttling_json()))
+        .repeatedly()
+        .build();
+    let start = started(&Sent::default());
+
+    let err = handle(&deps(&[&throttled, &rep, &start]), event()).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "Throttled", "{err}");
+    assert_eq!((rep.num_calls(), start.num_calls()), (0, 0));
 }

@@ -5,11 +5,13 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_codedeploy::types::{DeploymentStatus as CodeDeployStatus, LifecycleEventStatus, TargetLabel};
+use aws_sdk_codedeploy::types::{
+    DeploymentCreator, DeploymentInfo, DeploymentStatus as CodeDeployStatus, LifecycleEventStatus, TargetLabel,
+};
 
 use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 
-use super::{DeploymentStatus, EventStatus, HookStatus, Invocation, Lifecycle, Reported, Resolved, Stop};
+use super::{Admission, DeploymentStatus, EventStatus, HookStatus, Invocation, Lifecycle, Reported, Resolved, Stop};
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
 use crate::{Error, Result};
@@ -190,6 +192,46 @@ impl Lifecycle for CodeDeploy {
             out.status().map(|s| s.as_str()).unwrap_or("Pending"),
             out.status_message().map(|m| format!(": {m}")).unwrap_or_default()
         )))
+    }
+
+    /// [`Admission::Rollback`] for a deployment CodeDeploy created to roll another back, else
+    /// [`Admission::Serve`] (one GetDeployment, the call `resolve` and `status` make: no further
+    /// IAM grant). See [`admission_of`].
+    async fn admission(&self, deployment_id: &str) -> Result<Admission> {
+        let out = self.codedeploy.get_deployment().deployment_id(deployment_id).send().await.aws("GetDeployment")?;
+        let info = out.deployment_info().ok_or_else(|| missing("deploymentInfo"))?;
+        Ok(admission_of(info))
+    }
+}
+
+/// Whether `info` is a deployment CodeDeploy created to roll another back.
+///
+/// "CodeDeploy rolls back deployments by redeploying a previously deployed revision of an
+/// application as a new deployment. These rolled-back deployments are technically new deployments,
+/// with new deployment IDs, rather than restored versions of a previous deployment." (CodeDeploy
+/// user guide, Redeploy and roll back a deployment with CodeDeploy). Such a deployment says so in
+/// two places (CodeDeploy API reference): `DeploymentInfo.creator` "`codeDeployRollback`: A
+/// rollback process created the deployment." and `RollbackInfo.rollbackTriggeringDeploymentId`
+/// "The deployment ID of the deployment that was underway and triggered a rollback deployment
+/// because it failed or was stopped." Either one is enough. `CloudFormationRollback` is in the same
+/// enum (botocore's model lists it without describing it); by its name a rollback created it, and
+/// it is passed through the same way: failing a rollback is worse than not watching it (below).
+///
+/// AWS does not document whether a rollback deployment invokes the AppSpec's BeforeAllowTraffic /
+/// AfterAllowTraffic hooks (the sandbox's switch `rollback_runs_hooks`, row CD-ROLLBACK-HOOKS). If
+/// it does, hookline must not take them for a new canary: the rollback's replacement is the revision
+/// production ran before, the deployment's "green" side is the one that just failed, and CodeDeploy
+/// reroutes production itself.
+pub(crate) fn admission_of(info: &DeploymentInfo) -> Admission {
+    let triggered_by = info.rollback_info().and_then(|r| r.rollback_triggering_deployment_id());
+    let by_rollback = matches!(
+        info.creator(),
+        Some(DeploymentCreator::CodeDeployRollback | DeploymentCreator::CloudFormationRollback)
+    );
+    if by_rollback || triggered_by.is_some() {
+        Admission::Rollback { of: triggered_by.map(str::to_string) }
+    } else {
+        Admission::Serve
     }
 }
 

@@ -23,6 +23,7 @@ use aws_sdk_ecs::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::Admission;
 use super::{DeploymentStatus, EventStatus, HookStatus, Lifecycle, Reported, Resolved, Stop};
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
@@ -246,17 +247,6 @@ impl EcsNative {
     }
 }
 
-/// What [`EcsNative::admission`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
-    /// A BLUE_GREEN deployment from a source revision: hookline runs its canary.
-    Serve,
-    /// The deployment has no source revision (the service is being created).
-    Creation,
-    /// The deployment's strategy is not BLUE_GREEN; its name.
-    Strategy(String),
-}
-
 fn admission_of(deployment: &ServiceDeployment) -> Admission {
     if deployment.source_service_revisions().iter().all(|r| r.arn().is_none()) {
         return Admission::Creation;
@@ -389,6 +379,13 @@ impl Lifecycle for EcsNative {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => Ok(Stop::AlreadyEnded),
             Err(e) => Err(Error::from_sdk("StopServiceDeployment", e)),
         }
+    }
+
+    /// [`EcsNative::admission`]. Never [`Admission::Rollback`]: ECS rolls back inside the same
+    /// service deployment, re-invoking its rollback stages, which pass through as
+    /// [`EcsStage::PassThrough`].
+    async fn admission(&self, deployment_id: &str) -> Result<Admission> {
+        EcsNative::admission(self, deployment_id).await
     }
 }
 

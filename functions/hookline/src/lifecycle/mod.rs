@@ -68,6 +68,9 @@ impl Lifecycle for Controllers {
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop> {
         self.of(deployment_id).stop_with_rollback(deployment_id).await
     }
+    async fn admission(&self, deployment_id: &str) -> Result<Admission> {
+        self.of(deployment_id).admission(deployment_id).await
+    }
 }
 
 /// One invocation of the hook function by a deployment controller.
@@ -161,6 +164,42 @@ pub enum Stop {
     AlreadyEnded,
 }
 
+/// Whether hookline runs its canary for a deployment, read by [`Lifecycle::admission`] from the
+/// deployment itself before anything is started for one of its hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// A deployment hookline serves: its hooks start the canary / post-traffic executions.
+    Serve,
+    /// The deployment creates the service (it has no source revision): there is no blue to canary
+    /// against. Passed through: every hook answered `Succeeded` at once, nothing started or moved.
+    Creation,
+    /// The deployment is the controller's own rollback of another one (`of`, when it says which):
+    /// the controller moves traffic back itself. Passed through like [`Admission::Creation`]: every
+    /// hook answered `Succeeded` at once, nothing started, no traffic moved.
+    Rollback { of: Option<String> },
+    /// The deployment's strategy is one under which the controller shifts production in its own
+    /// steps, which hookline's shifting would fight; its name. Refused (`Failed`), nothing started.
+    Strategy(String),
+}
+
+impl Admission {
+    /// Why every hook of the deployment is answered `Succeeded` at once without starting or moving
+    /// anything, when it is passed through (a creation or the controller's own rollback).
+    pub fn pass_through(&self) -> Option<String> {
+        match self {
+            Admission::Creation => {
+                Some("service creation (the deployment has no source revision): no blue to canary against".into())
+            }
+            Admission::Rollback { of } => Some(format!(
+                "the deployment is the controller's own rollback{}: the controller moves traffic back itself, and \
+                 its target is the revision production ran before",
+                of.as_deref().map(|id| format!(" of {id}")).unwrap_or_default()
+            )),
+            Admission::Serve | Admission::Strategy(_) => None,
+        }
+    }
+}
+
 /// A resolved hook invocation: the context, plus which event is waiting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
@@ -197,6 +236,10 @@ pub trait Lifecycle: Send + Sync {
     async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>>;
     /// Stops the deployment and asks the controller to roll back.
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop>;
+    /// Whether hookline runs its canary for this deployment ([`Admission`]), read from the
+    /// deployment itself before [`Lifecycle::resolve`]: a deployment passed through is answered
+    /// without resolving anything else.
+    async fn admission(&self, deployment_id: &str) -> Result<Admission>;
 }
 
 /// Fails with `DeploymentStopped` unless the deployment is still active.

@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
 use aws_smithy_mocks::{mock, Rule};
 
 use super::*;
-use crate::testing::{deployment, mocked_clients, BLUE_TG, DEPLOYMENT, GREEN_TG, HOOK_EXECUTION};
+use crate::testing::{deployment, mocked_clients, rollback_deployment, BLUE_TG, DEPLOYMENT, GREEN_TG, HOOK_EXECUTION};
 
 /// Install done at 100, BeforeAllowTraffic in progress since `started` (none: no startTime), AfterAllowTraffic pending.
 fn target(started: Option<i64>) -> GetDeploymentTargetOutput {
@@ -99,4 +99,31 @@ fn statuses_keep_their_words_in_outputs() {
     assert_eq!(DeploymentStatus::Stopped.to_string(), "Stopped");
     assert_eq!(DeploymentStatus::Unrecognized("Odd".into()).to_string(), "Odd");
     assert!(DeploymentStatus::Active.is_active() && !DeploymentStatus::Active.is_terminal());
+}
+
+#[tokio::test]
+async fn admission_passes_codedeploys_rollback_deployments_through() {
+    // Either sign is enough: the creator, or the deployment it rolls back.
+    let cases = [
+        (rollback_deployment(Some("codeDeployRollback"), Some("d-FAILED001")), Some("d-FAILED001")),
+        (rollback_deployment(Some("codeDeployRollback"), None), None),
+        (rollback_deployment(None, Some("d-FAILED001")), Some("d-FAILED001")),
+        (rollback_deployment(Some("CloudFormationRollback"), None), None),
+    ];
+    for (described, of) in cases {
+        let expected = described.clone();
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || expected.clone());
+        let admission = mocked_clients(&[&get]).lifecycle().admission(DEPLOYMENT).await.expect("admission");
+        assert_eq!(admission, Admission::Rollback { of: of.map(str::to_string) }, "{described:?}");
+        assert!(admission.pass_through().is_some_and(|why| why.contains("rollback")));
+    }
+    for creator in [None, Some("user"), Some("CodeDeploy")] {
+        let get =
+            mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || rollback_deployment(creator, None));
+        let admission = mocked_clients(&[&get]).lifecycle().admission(DEPLOYMENT).await.expect("admission");
+        assert_eq!(admission, Admission::Serve, "creator {creator:?}");
+        assert_eq!(admission.pass_through(), None);
+    }
+    let plain = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
+    assert_eq!(mocked_clients(&[&plain]).lifecycle().admission(DEPLOYMENT).await.ok(), Some(Admission::Serve));
 }

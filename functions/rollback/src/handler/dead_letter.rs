@@ -15,6 +15,11 @@
 //! - an execution answering this hook execution id exists (running or ended):
 //!   it answers the hook itself (finalize, its Catch's rollback, or the
 //!   EventBridge safety net): nothing;
+//! - the deployment is CodeDeploy's own rollback of another (`creator:
+//!   codeDeployRollback`, or `rollbackInfo.rollbackTriggeringDeploymentId` set):
+//!   `hook` answers its hooks `Succeeded` without a canary, so the consumer does
+//!   the same, touching no traffic (CodeDeploy reroutes it; a `Failed` would fail
+//!   the rollback itself; see `hook`'s `passed_through`);
 //! - no lifecycle event is in progress: no hook waits: nothing;
 //! - the event in progress is one hookline serves and already has its
 //!   execution, for another hook execution id: this id cannot be told apart from
@@ -34,7 +39,7 @@
 //! Lambda", AWS Lambda developer guide).
 
 use hookline::execution::hook_executions;
-use hookline::lifecycle::{CodeDeploy, Invocation, Reported};
+use hookline::lifecycle::{CodeDeploy, HookStatus, Invocation, Reported};
 use hookline::{Error, Result};
 use serde::Serialize;
 use serde_json::Value;
@@ -68,6 +73,9 @@ pub enum Handled {
     Left(String),
     /// The hook was reported `Failed` (or had been answered already), after restoring production if `restored`.
     ReportedFailed { restored: bool, already_reported: bool },
+    /// The deployment is passed through (the controller's own rollback, and why): the hook was
+    /// reported `Succeeded` (or had been answered already), no traffic touched.
+    ReportedSucceeded { reason: String, already_reported: bool },
 }
 
 /// Handles a batch of dead-lettered hook events; never fails as a whole for one bad message.
@@ -127,6 +135,13 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
             own.execution_arn,
             own.status.as_str()
         )));
+    }
+    // Before resolving anything else, as `hook` does: such a hook is answered even when the rest
+    // of the deployment cannot be resolved, and no route is read or restored for it.
+    if let Some(reason) = lifecycle.admission(deployment_id).await?.pass_through() {
+        let reported = lifecycle.report(deployment_id, execution_id, HookStatus::Succeeded).await?;
+        info!(reason = %reason, ?reported, "hook reported Succeeded: nothing restored, no traffic moved");
+        return Ok(Handled::ReportedSucceeded { reason, already_reported: reported == Reported::Already });
     }
     let resolved = lifecycle.resolve(deployment_id, Some(execution_id)).await?;
     let Some(in_progress) = resolved.in_progress_event else {

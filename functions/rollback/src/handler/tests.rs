@@ -676,6 +676,35 @@ mod dead_letter_queue {
     }
 
     #[tokio::test]
+    async fn a_rollback_deployments_hook_is_reported_succeeded_without_touching_traffic() {
+        // CodeDeploy's own rollback deployment invoked the hook (if it does) and every invocation
+        // failed. Production is split as a failed canary might leave it: CodeDeploy reroutes it, the
+        // hook's answer must not fail the rollback, and nothing here moves traffic.
+        for in_progress in ["BeforeAllowTraffic", "AfterAllowTraffic"] {
+            let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
+            let rollback = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| {
+                hookline::testing::rollback_deployment(Some("codeDeployRollback"), Some("d-FAILED001"))
+            });
+            let (w, production, m, rep) =
+                (world(in_progress), live(90, 10), modify(&calls, &modified), report(&calls, &reports));
+            let mut rules: Vec<&Rule> = vec![&rollback];
+            rules.extend(w.iter());
+            rules.extend([&production, &m, &rep]);
+
+            let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+
+            assert_eq!(out, handed_back(&[]), "{in_progress}: handled");
+            assert_eq!(*calls.lock().unwrap(), ["Report"], "{in_progress}: reported once, no listener change");
+            let req = reports.only();
+            assert_eq!(
+                (req.lifecycle_event_hook_execution_id(), req.status()),
+                (Some(HOOK_EXECUTION), Some(&LifecycleEventStatus::Succeeded)),
+                "{in_progress}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn a_hook_whose_execution_is_running_is_left_to_it() {
         let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
         let running = execution(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, ExecutionStatus::Running);
