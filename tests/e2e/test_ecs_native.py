@@ -56,8 +56,9 @@ class Api:
             containerDefinitions=[{"name": "api", "image": image, "essential": True,
                                    "portMappings": [{"containerPort": 80}]}])["taskDefinition"]["taskDefinitionArn"]
         self.ecs.update_service(cluster="demo", service="api", taskDefinition=td)
-        return self.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"][0][
-            "serviceDeploymentArn"]
+        # the newest by createdAt: the list's order is a sandbox switch (ECS-22, ecs_list_order)
+        listed = self.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]
+        return max(listed, key=lambda d: d["createdAt"])["serviceDeploymentArn"]
 
     def hook_stages(self, stages):
         """The ``hook`` function at ``stages`` (no new deployment: the task definition is unchanged)."""
