@@ -164,8 +164,9 @@ class Env:
         """``aws ecs update-service --task-definition <new>`` -> the new service deployment's ARN."""
         td = self.new_task_definition(image)
         self.ecs.update_service(cluster="demo", service="api", taskDefinition=td)
-        listed = self.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]
-        return max(listed, key=lambda d: d["createdAt"])["serviceDeploymentArn"]   # ECS-22: order is a switch
+        # ECS-22: the order is a switch, so the newest by createdAt (few enough for one page here)
+        listed = self.ecs.list_service_deployments(cluster="demo", service="api", maxResults=100)["serviceDeployments"]
+        return max(listed, key=lambda d: d["createdAt"])["serviceDeploymentArn"]
 
     def describe_service(self):
         return self.ecs.describe_services(cluster="demo", services=["api"])["services"][0]
