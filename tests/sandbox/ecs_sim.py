@@ -125,7 +125,8 @@ SOURCES = [
     {"id": "ECS-12", "behaviour": "what a rollback restores: own_changes puts back only the rules ECS moved; full "
      "sets both rules to blue 100", "source": "assumed", "switch": "ecs_rollback_restore"},
     {"id": "ECS-13", "behaviour": "UpdateService that needs a new deployment while one is active: supersede: the "
-     "newest active deployment is stopped with a rollback (ROLLBACK_REQUESTED, statusReason names the new one) and "
+     "newest active deployment is stopped with a rollback (ROLLBACK_REQUESTED, statusReason names the new one; one "
+     "already in CLEAN_UP finishes instead) and "
      "the new deployment stays PENDING until it has ended, then deploys from the revision the service runs by then; "
      "reject: InvalidParameterException, nothing changed", "source": "assumed", "switch": "ecs_update_while_active"},
     {"id": "ECS-14", "behaviour": "CreateService of a service with lifecycle hooks runs the stages and invokes the "
@@ -354,7 +355,8 @@ class EcsSim:
                 if active:   # ECS-13 supersede: the newest active one rolls back, this one starts after it
                     old = active[-1]
                     d.after = old
-                    if old.status in ("PENDING", "IN_PROGRESS"):
+                    # one already cleaning up (blue gone) finishes; the new one starts from its target
+                    if old.status in ("PENDING", "IN_PROGRESS") and old.stage != "CLEAN_UP":
                         old.stop, old.status = "ROLLBACK", "ROLLBACK_REQUESTED"
                         old.stop_reason = old.status_reason = f"Service deployment superseded by {d.arn}"
                         old.updated = now()
