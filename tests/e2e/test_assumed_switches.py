@@ -6,7 +6,11 @@ default). hookline must be right whichever way AWS really behaves, so each switc
 the invariants of the controller the switch belongs to:
 
   codedeploy  `web` canary 10 -> 100 that succeeds, and one rolled back by the `web-5xx` alarm
-  ecs         ECS-native `api` canary 10 -> 100 that succeeds, and one rolled back by `api-5xx`
+  ecs         ECS-native `api` canary 10 -> 100 that succeeds, and one rolled back by `api-5xx`;
+              creation switches (ECS_CREATION) also a CreateService of a hooked service, and
+              ecs_update_while_active a second deployment started during the canary's bake.
+              Under ecs_deployment_alarms `api` also names `api-5xx` in deploymentConfiguration.alarms
+              (rollback on), so under `enforce` ECS rolls back on the alarm by itself, racing hookline
   cloudwatch  `web` canary judged on its 5XX rate (metric math over ALB-style counts, `lag: 2s`,
               sandbox minutes of 1 s): a green without errors succeeds, one with a higher error rate
               than blue's is rolled back by the judge
@@ -24,6 +28,7 @@ each switch's other settings once, with one scenario chosen by ``SWITCHES_SEED``
 day of the year, so the scenario rotates; the test id names it). ``SWITCHES_FULL=1`` (``make
 switches``) runs every setting, defaults included, with every scenario.
 """
+import contextlib
 import os
 import sys
 import time
@@ -34,11 +39,22 @@ from conftest import ROOT, plan
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "sandbox"))
 import sources  # noqa: E402
+import test_ecs_native  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
 from test_judge import assert_rolled_back, bake_outputs, deploy_rated  # noqa: E402
 from test_ecs_native import (  # noqa: E402,F401 (api: the ECS-native service fixture)
     RulePoller, api, ecs_plan, hook_answers, put_plan)
 
 SCENARIOS = ("succeeds", "alarm-rollback")
+# ECS switches that act on a CreateService deployment: also run a service creation.
+ECS_CREATION = {"ecs_create_bake", "ecs_create_rollback"}
+# ECS switches that act on an UpdateService during an active deployment: also run that.
+ECS_SUPERSEDE = {"ecs_update_while_active"}
+
+
+def scenarios(key):
+    return SCENARIOS + (("creation",) if key in ECS_CREATION else ()) + (
+        ("second-deploy",) if key in ECS_SUPERSEDE else ())
 FULL = os.environ.get("SWITCHES_FULL") == "1"
 SEED = int(os.environ.get("SWITCHES_SEED") or time.strftime("%j", time.gmtime()))
 W = lambda w, bake=None: {"weight": w, **({"bake": bake} if bake else {})}  # noqa: E731
@@ -51,9 +67,9 @@ def cases():
     for sim, key, choices in sources.assumed_switches():
         for n, choice in enumerate(choices):
             if FULL:
-                out += [(sim, key, choice, s) for s in SCENARIOS]
+                out += [(sim, key, choice, s) for s in scenarios(key)]
             elif n > 0:
-                out.append((sim, key, choice, SCENARIOS[(SEED + i) % len(SCENARIOS)]))
+                out.append((sim, key, choice, scenarios(key)[(SEED + i) % len(scenarios(key))]))
                 i += 1
     return out
 
@@ -94,7 +110,13 @@ def test_invariants_under_an_assumed_switch(sb, recorder, switch, request, sim, 
     elif sim == "ecs":
         api = request.getfixturevalue("api")
         switch(key, choice)
-        (ecs_succeeds if scenario == "succeeds" else ecs_alarm_rollback)(sb, api)
+        run = {"succeeds": ecs_succeeds, "alarm-rollback": ecs_alarm_rollback, "creation": ecs_creation,
+               "second-deploy": ecs_second_deploy}[scenario]
+        if key == "ecs_deployment_alarms":
+            with ecs_deployment_alarm(api):
+                run(sb, api, ecs_rolls_back=(choice == "enforce"))
+        else:
+            run(sb, api)
     elif sim == "cloudwatch":
         switch("cw_minute_s", 1)   # a time scale, not a switch: sandbox minutes of one second
         switch(key, choice)
@@ -193,7 +215,22 @@ def codedeploy_alarm_rollback(sb, recorder):
 
 
 # ------------------------------------------------------------------------------ ECS-native (api)
-def ecs_succeeds(sb, api):
+@contextlib.contextmanager
+def ecs_deployment_alarm(api, name="api-5xx"):
+    """``api`` names ``name`` in deploymentConfiguration.alarms (enable, rollback) for the block."""
+    dc = api.service()["deploymentConfiguration"]
+    before = dc.get("alarms")
+    api.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dict(
+        dc, alarms={"alarmNames": [name], "enable": True, "rollback": True}))
+    try:
+        yield
+    finally:
+        dc = api.service()["deploymentConfiguration"]
+        dc["alarms"] = before or {"alarmNames": [], "enable": False, "rollback": False}
+        api.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+
+
+def ecs_succeeds(sb, api, ecs_rolls_back=False):
     put_plan(sb, ecs_plan(sb, [W(10, "1s"), W(100, "1s")]))
     with RulePoller(api) as poll:
         arn = api.deploy("example/api:switch-ok")
@@ -212,7 +249,10 @@ def ecs_succeeds(sb, api):
     assert not api.running()
 
 
-def ecs_alarm_rollback(sb, api):
+def ecs_alarm_rollback(sb, api, ecs_rolls_back=False):
+    """``ecs_rolls_back``: ECS enforces ``api-5xx`` itself (ECS-23 enforce) and may roll back before
+    hookline's hook answers FAILED: then the hook answers FAILED at most once, and production must
+    still end blue 100 with nothing left running."""
     put_plan(sb, ecs_plan(sb, [W(10, "30s"), W(100)]))
     with RulePoller(api) as poll:
         arn = api.deploy("example/api:switch-alarm")
@@ -228,6 +268,22 @@ def ecs_alarm_rollback(sb, api):
     assert not poll.errors, poll.errors[:3]
     answers = hook_answers(api, arn, "POST_TEST_TRAFFIC_SHIFT")
     failed = [(t, s) for t, s, rb in answers if s == "FAILED"]
+    if ecs_rolls_back and not failed:
+        # ECS rolled back on the alarm before the hook answered: no FAILED answer to check against;
+        # production must still be back on blue alone, nothing split, nothing left running.
+        assert "api-5xx" in (done.get("rollback") or {}).get("reason", ""), done
+        assert len(failed) <= 1, answers
+        end = time.time() + 30
+        while api.weights() != {blue: 100, green: 0} and api.weights() != {blue: 100} and time.time() < end:
+            time.sleep(0.2)
+        assert api.weights().get(green, 0) == 0 and api.weights().get(blue) == 100, api.weights()
+        assert all(abs(sum(w.values()) - 100) < 0.5 for _, w in poll.reads if w), "a split that does not add up"
+        assert sb.wait_execution_done(xarn)["status"] in ("FAILED", "SUCCEEDED", "ABORTED")
+        end = time.time() + 30
+        while api.running() and time.time() < end:
+            time.sleep(0.3)
+        assert not api.running()
+        return
     assert len(failed) == 1 and answers[-1][1] == "FAILED", answers
     recorded = [i["production"] for i in api.invocations(arn)
                 if not i.get("rollback") and (i.get("answer") or {}).get("hookStatus") == "FAILED"]
@@ -236,6 +292,66 @@ def ecs_alarm_rollback(sb, api):
     assert set(poll.since(failed[0][0], green)) == {0}, "production stayed on blue after the answer"
     assert sb.wait_execution_done(xarn)["status"] == "FAILED"
     assert not api.running()
+
+
+def ecs_creation(sb, api, ecs_rolls_back=False):
+    """A CreateService of a hooked service (the creation switches act on its deployment): hookline
+    answers SUCCEEDED at once and starts no canary; the deployment ends SUCCESSFUL."""
+    test_ecs_native.test_service_creation_with_hooks_is_passed_through_and_the_deployment_completes(sb, api)
+
+
+def ecs_second_deploy(sb, api, ecs_rolls_back=False):
+    """A second UpdateService during the first deployment's 10 % bake (ECS-13). supersede: ECS rolls
+    the first back (its hook's execution must stop, production back on blue alone), then the second
+    runs its canary to green 100 (or, when the first's canary still holds production at 10 % as the
+    second's hook runs, that hook answers FAILED and the second rolls back: production must end on
+    the first's blue alone); reject: the update is refused and the first goes on to green 100.
+    Either way: no split that does not add up, production on one side at the end, nothing running."""
+    put_plan(sb, ecs_plan(sb, [W(10, "20s"), W(100, "1s")]))
+    with RulePoller(api) as poll:
+        first = api.deploy("example/api:switch-first")
+        blue, green = api.sides(first)
+        xarn = api.wait_execution(first)["executionArn"]
+        end = time.time() + 60
+        while api.weights().get(green, 0) != 10 and time.time() < end:
+            time.sleep(0.1)
+        assert api.weights() == {blue: 90, green: 10}
+        superseded = True
+        try:
+            second = api.deploy("example/api:switch-second")
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "InvalidParameterException", e
+            superseded, second = False, None
+        if superseded:
+            assert second != first
+            final_green = api.sides(second)[1]   # while its source revision is still active
+            d1 = api.wait(first, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=120)
+            assert d1["status"] == "ROLLBACK_SUCCESSFUL", d1
+            assert sb.wait_execution_done(xarn)["status"] in ("FAILED", "ABORTED", "SUCCEEDED")
+            done = api.wait(second, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=180)
+        else:
+            done = api.wait(first, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=180)
+            final_green = green
+    assert not poll.errors, poll.errors[:3]
+    assert all(abs(sum(w.values()) - 100) < 0.5 for _, w in poll.reads if w), "a split that does not add up"
+    if done["status"] != "SUCCESSFUL":
+        # Seen under supersede: ECS rolled the first deployment back without invoking hookline (its
+        # hooks are at POST_* stages only) and started the second at once, while the first's canary
+        # still held production at 10 %; the second's hook refuses to start on a split production
+        # (FAILED, nothing moved) and the second rolls back. Safe if production ends blue alone.
+        assert superseded and done["status"] == "ROLLBACK_SUCCESSFUL", done
+        answers = hook_answers(api, second, "POST_TEST_TRAFFIC_SHIFT")
+        assert [s for _, s, _ in answers].count("FAILED") == 1 and answers[-1][1] == "FAILED", answers
+        final_green = blue
+    end = time.time() + 30
+    while api.weights().get(final_green) != 100 and time.time() < end:
+        time.sleep(0.2)
+    w = api.weights()
+    assert w.get(final_green) == 100 and all(v == 0 for g, v in w.items() if g != final_green), w
+    end = time.time() + 30
+    while api.running() and time.time() < end:
+        time.sleep(0.3)
+    assert not api.running(), api.running()
 
 
 # ------------------------------------------------------------------------------ CloudWatch data (web, judged)

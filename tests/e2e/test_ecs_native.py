@@ -56,8 +56,20 @@ class Api:
             containerDefinitions=[{"name": "api", "image": image, "essential": True,
                                    "portMappings": [{"containerPort": 80}]}])["taskDefinition"]["taskDefinitionArn"]
         self.ecs.update_service(cluster="demo", service="api", taskDefinition=td)
-        return self.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"][0][
-            "serviceDeploymentArn"]
+        # the newest by createdAt, over every page: the list's order is a sandbox switch (ECS-22,
+        # ecs_list_order), so the first page need not hold it
+        return max(self.deployments(), key=lambda d: d["createdAt"])["serviceDeploymentArn"]
+
+    def deployments(self, service="api"):
+        """Every ListServiceDeployments entry of ``service``, all pages."""
+        out, token = [], None
+        while True:
+            page = self.ecs.list_service_deployments(cluster="demo", service=service,
+                                                     **({"nextToken": token} if token else {}))
+            out += page["serviceDeployments"]
+            token = page.get("nextToken")
+            if not token:
+                return out
 
     def hook_stages(self, stages):
         """The ``hook`` function at ``stages`` (no new deployment: the task definition is unchanged)."""
@@ -83,7 +95,7 @@ class Api:
 
     def settle(self, timeout=180):
         """Waits for every deployment of ``api`` to end (the CreateService one runs the hooks)."""
-        for d in self.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]:
+        for d in self.deployments():
             if d["status"] in ("PENDING", "IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"):
                 self.wait(d["serviceDeploymentArn"], ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED",
                                                       "STOPPED"), timeout=timeout)
@@ -197,7 +209,7 @@ def api(sb):
     hooks_before = a.service()["deploymentConfiguration"]
     yield a
     # Leave nothing running: stop an unfinished deployment (ECS rollback), wait for it.
-    for d in a.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]:
+    for d in a.deployments():
         if d["status"] in ("PENDING", "IN_PROGRESS"):
             a.ecs.stop_service_deployment(serviceDeploymentArn=d["serviceDeploymentArn"], stopType="ROLLBACK")
             a.wait(d["serviceDeploymentArn"], ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"), timeout=60)

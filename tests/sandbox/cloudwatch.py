@@ -79,8 +79,9 @@ def _env_float(name, default):
 class CwConfig:
     CHOICES = {"cw_publication_delay": DELAYS}
 
-    def __init__(self):
-        self.cw_publication_delay = os.environ.get("SANDBOX_CW_PUBLICATION_DELAY") or DELAYS[0]
+    def __init__(self, **kw):
+        self.cw_publication_delay = kw.get("cw_publication_delay",
+                                           os.environ.get("SANDBOX_CW_PUBLICATION_DELAY") or DELAYS[0])
         self.check("cw_publication_delay", self.cw_publication_delay)
         self.cw_minute_s = _env_float("SANDBOX_CW_MINUTE_S", _env_float("SANDBOX_MINUTE_S", 60.0))
 

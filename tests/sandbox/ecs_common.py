@@ -35,6 +35,10 @@ STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
 PAYLOAD_WEIGHTS = ("empty", "filled")
 CREATE_BAKES = ("skip", "wait")
 EXECUTION_IDS = ("fresh", "stable")
+UPDATE_WHILE_ACTIVE = ("supersede", "reject")           # ECS-13
+CREATE_ROLLBACKS = ("rollback_failed", "rollback_successful")   # ECS-16
+LIST_ORDERS = ("oldest_first", "newest_first")          # ECS-22
+DEPLOYMENT_ALARMS = ("ignore", "enforce")               # ECS-23
 
 
 class EcsError(Exception):
@@ -51,10 +55,6 @@ class RollbackNeeded(Exception):
     def __init__(self, reason):
         super().__init__(reason)
         self.reason = reason
-
-
-class Aborted(Exception):
-    """Raised inside the engine: StopServiceDeployment(ABORT) (ECS-18)."""
 
 
 def now():
@@ -78,9 +78,10 @@ class EcsConfig:
     """Knobs (time scale; not AWS behaviour) and switches (where AWS documents nothing; the first
     choice is the default and the pessimistic one: ECS does the least for hookline)."""
     CHOICES = {"ecs_rollback_restore": ROLLBACK_RESTORES, "ecs_payload_weights": PAYLOAD_WEIGHTS,
-               "ecs_create_bake": CREATE_BAKES, "ecs_execution_id": EXECUTION_IDS}
-    ENV = {"ecs_rollback_restore": "SANDBOX_ECS_ROLLBACK_RESTORE", "ecs_payload_weights": "SANDBOX_ECS_PAYLOAD_WEIGHTS",
-           "ecs_create_bake": "SANDBOX_ECS_CREATE_BAKE", "ecs_execution_id": "SANDBOX_ECS_EXECUTION_ID"}
+               "ecs_create_bake": CREATE_BAKES, "ecs_execution_id": EXECUTION_IDS,
+               "ecs_update_while_active": UPDATE_WHILE_ACTIVE, "ecs_create_rollback": CREATE_ROLLBACKS,
+               "ecs_list_order": LIST_ORDERS, "ecs_deployment_alarms": DEPLOYMENT_ALARMS}
+    ENV = {k: "SANDBOX_" + k.upper() for k in CHOICES}
     KNOBS = ("ecs_minute_s", "ecs_callback_scale", "ecs_callback_min_s")
 
     def __init__(self, **kw):
@@ -130,7 +131,6 @@ class Service:
         self.network = body.get("networkConfiguration")
         self.current_revision = None     # ARN of the revision serving production
         self.revision_seq = 0
-        self.ip_base = 0
 
 
 class Revision:
@@ -155,7 +155,9 @@ class Deployment:
         self.started = self.finished = self.stopped = None
         self.config = dict(service.deployment_configuration)
         self.rollback = None                          # {"reason", "startedAt", "serviceRevisionArn"}
-        self.stop = None                              # None | "ROLLBACK" | "ABORT"
+        self.stop = None                              # None | "ROLLBACK"
+        self.stop_reason = None                       # why the stop was requested (ECS-13, ECS-17)
+        self.after = None                             # Deployment this one waits for (ECS-13 supersede)
         self.weights = {"test": {}, "production": {}}  # ECS's own requested weights {revision ARN: %}
         self.shifted = {"test": False, "production": False}
         self.hook_details = []                        # DeploymentLifecycleHookDetail of the current stage
@@ -172,3 +174,4 @@ class Registry:
         self.revisions = {}         # revision ARN -> Revision
         self.deployments = {}       # deployment ARN -> Deployment
         self.order = []             # deployment ARNs in creation order
+        self.ip_seq = 0             # made-up task IPs (ECS-21), unique across services

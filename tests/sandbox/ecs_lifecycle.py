@@ -15,7 +15,7 @@ import requests
 from botocore.config import Config as BotoConfig
 
 from alb import weight_shares
-from ecs_common import (DEFAULT_CALLBACK_DELAY_S, DEFAULT_HOOK_TIMEOUT_MIN, REGION, ROLLBACK_STAGES, STAGES, Aborted,
+from ecs_common import (DEFAULT_CALLBACK_DELAY_S, DEFAULT_HOOK_TIMEOUT_MIN, REGION, ROLLBACK_STAGES, STAGES, TERMINAL,
                         RollbackNeeded, now)
 
 log = logging.getLogger("ecs-sim")
@@ -30,6 +30,7 @@ class EcsLifecycleEngine:
                   aws_secret_access_key="sandbox", config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"}))
         self.ecs = boto3.client("ecs", **kw)
         self.elb = boto3.client("elbv2", **kw)
+        self.cloudwatch = boto3.client("cloudwatch", **kw)
         self.http = requests.Session()
 
     def start(self, d):
@@ -58,26 +59,65 @@ class EcsLifecycleEngine:
             self.reg.cond.notify_all()
 
     def _check_stop(self, d):
+        """A stop request or (ECS-23, enforce) a deployment alarm in ALARM: the rollback starts now."""
         if d.stop == "ROLLBACK":
-            raise RollbackNeeded("Service deployment stopped by StopServiceDeployment (stopType ROLLBACK)")
-        if d.stop == "ABORT":
-            raise Aborted()
+            raise RollbackNeeded(d.stop_reason or "Service deployment stopped by StopServiceDeployment (stopType ROLLBACK)")
+        alarm = self._alarm_firing(d)
+        if alarm:
+            raise RollbackNeeded(f"CloudWatch alarm {alarm} is in ALARM state")
+
+    def _alarm_firing(self, d):
+        """ECS-23: with ecs_deployment_alarms=enforce, the name of a deploymentConfiguration.alarms
+        alarm (enable and rollback true) in state ALARM, else None."""
+        alarms = d.config.get("alarms") or {}
+        if self.cfg.ecs_deployment_alarms != "enforce" or not alarms.get("enable") or not alarms.get("rollback"):
+            return None
+        names = list(alarms.get("alarmNames") or [])
+        if not names:
+            return None
+        try:
+            found = self.cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+        except Exception as e:  # unreadable alarms do not fail the deployment; logged
+            log.warning("deployment %s: DescribeAlarms: %s", d.arn, e)
+            return None
+        return next((a["AlarmName"] for a in found if a.get("StateValue") == "ALARM"), None)
 
     def _wait(self, d, seconds, stoppable=True):
         """Sleep ``seconds`` (scaled already); a stop request ends the wait at once (raises)."""
         deadline = now() + seconds
-        with self.reg.lock:
-            while True:
-                if stoppable:
-                    self._check_stop(d)
-                left = deadline - now()
-                if left <= 0:
-                    return
+        while True:
+            if stoppable:
+                self._check_stop(d)   # not under the lock: it may read the alarms (ECS-23)
+            left = deadline - now()
+            if left <= 0:
+                return
+            with self.reg.lock:
                 self.reg.cond.wait(min(left, 0.5))
 
     # ------------------------------------------------------------ run
+    def _supersede_wait(self, d):
+        """ECS-13 supersede: wait for the deployment this one replaced to end, then deploy from
+        whatever revision the service runs by then (the old source after its rollback, or the old
+        target when it ended SUCCESSFUL first)."""
+        with self.reg.lock:
+            while d.after.status not in TERMINAL:
+                self.reg.cond.wait(0.5)
+            cur = self.reg.revisions.get(d.service.current_revision)
+            if cur is not None and cur is not d.source:
+                lb = self._lb(d)
+                pair = [lb.get("targetGroupArn"), self._adv(d).get("alternateTargetGroupArn")]
+                d.source = cur
+                d.target.target_group = next((t for t in pair if t and t != cur.target_group), d.target.target_group)
+        try:   # the old deployment's rollback set the service back to its source task definition
+            self.ecs.update_service(cluster=d.service.cluster, service=d.service.name,
+                                    taskDefinition=d.target.task_definition)
+        except Exception as e:
+            log.warning("deployment %s: moto update_service: %s", d.arn, e)
+
     def _run(self, d):
         try:
+            if d.after is not None:
+                self._supersede_wait(d)
             with self.reg.lock:
                 d.started = now()
             self._status(d, "IN_PROGRESS")
@@ -96,8 +136,6 @@ class EcsLifecycleEngine:
             self._status(d, "SUCCESSFUL", "Service deployment completed successfully.")
         except RollbackNeeded as r:
             self._rollback(d, r.reason)
-        except Aborted:
-            self._status(d, "STOPPED", "Service deployment stopped by StopServiceDeployment (stopType ABORT)")
         except Exception as e:  # bug guard: never leave a deployment hanging
             log.exception("ECS service deployment %s crashed", d.arn)
             self._rollback(d, f"sandbox simulator error: {e}")
@@ -137,16 +175,44 @@ class EcsLifecycleEngine:
     def _do_post_test_traffic_shift(self, d):
         pass
 
+    def production_steps(self, d):
+        """[(green percent, bake seconds after the step)] of the production shift (ECS-20): BLUE_GREEN
+        all at once; LINEAR stepPercent increments with stepBakeTimeInMinutes between them (none after
+        100); CANARY canaryPercent, canaryBakeTimeInMinutes, then the rest. Defaults from botocore's
+        LinearConfiguration / CanaryConfiguration (10.0 / 6, 5.0 / 10)."""
+        strategy, minute = d.config.get("strategy"), self.cfg.ecs_minute_s
+        if strategy == "LINEAR":
+            lc = d.config.get("linearConfiguration") or {}
+            step = float(lc.get("stepPercent") or 10.0)
+            bake = float(lc.get("stepBakeTimeInMinutes", 6)) * minute
+            out, p = [], step
+            while p < 100 - 1e-9:
+                out.append((p, bake))
+                p += step
+            return out + [(100.0, 0.0)]
+        if strategy == "CANARY":
+            cc = d.config.get("canaryConfiguration") or {}
+            pct = float(cc.get("canaryPercent") or 5.0)
+            if pct >= 100:
+                return [(100.0, 0.0)]
+            return [(pct, float(cc.get("canaryBakeTimeInMinutes", 10)) * minute), (100.0, 0.0)]
+        return [(100.0, 0.0)]
+
     def _do_production_traffic_shift(self, d):
-        """The production rule forwards 100% to green, written without reading its live weights
-        first (containers-roadmap #2853): whatever hookline set there is overwritten."""
+        """The production rule moves to green (in steps for LINEAR / CANARY, ECS-20), each step
+        written without reading the rule's live weights first (ECS-10, containers-roadmap #2853):
+        whatever hookline set there is overwritten."""
         rule = self._adv(d).get("productionListenerRule")
-        if rule:
-            self._forward(rule, self._blue_tg(d), d.target.target_group, green=100)
+        for pct, bake in self.production_steps(d):
+            green = int(round(pct))
+            if rule:
+                self._forward(rule, self._blue_tg(d), d.target.target_group, green=green)
+                with self.reg.lock:
+                    d.shifted["production"] = True
             with self.reg.lock:
-                d.shifted["production"] = True
-        with self.reg.lock:
-            d.weights["production"] = self._weights(d, green=100)
+                d.weights["production"] = self._weights(d, green=green)
+            if bake > 0:
+                self._wait(d, bake)
 
     def _do_post_production_traffic_shift(self, d):
         pass
@@ -177,9 +243,16 @@ class EcsLifecycleEngine:
             if d.source is not None:
                 d.rollback = {"reason": reason, "startedAt": now(), "serviceRevisionArn": d.source.arn}
         if d.source is None:
-            # ECS-16: a failed creation has no previous revision to roll back to: the rules and the
-            # new revision's tasks are left as they are.
-            self._status(d, "ROLLBACK_FAILED", f"{reason}; no previous service revision to roll back to")
+            # ECS-16: a failed creation has no previous revision to roll back to. rollback_failed:
+            # the rules and the new revision's tasks are left as they are; rollback_successful: the
+            # new revision's tasks are stopped (targets deregistered), the rules left as they are.
+            if self.cfg.ecs_create_rollback == "rollback_successful":
+                self._deregister(d.target)
+                with self.reg.lock:
+                    d.target.active = False
+                self._status(d, "ROLLBACK_SUCCESSFUL", f"{reason}; the new service revision's tasks were stopped")
+            else:
+                self._status(d, "ROLLBACK_FAILED", f"{reason}; no previous service revision to roll back to")
             return
         self._status(d, "ROLLBACK_IN_PROGRESS", reason)
         ok = True
@@ -359,9 +432,9 @@ class EcsLifecycleEngine:
 
     def _register(self, rev, svc):
         port = int((svc.load_balancers or [{}])[0].get("containerPort") or 80)
-        with self.reg.lock:
-            svc.ip_base += 1
-            base = svc.ip_base
+        with self.reg.lock:   # one sequence for every service: two services may share a group
+            self.reg.ip_seq += 1
+            base = self.reg.ip_seq
         ids = [f"10.{200 + (base // 250) % 50}.{base % 250}.{i + 10}" for i in range(max(1, svc.desired))]
         self.elb.register_targets(TargetGroupArn=rev.target_group, Targets=[{"Id": i, "Port": port} for i in ids])
         rev.targets = [(i, port) for i in ids]

@@ -24,7 +24,7 @@ TEST_TRAFFIC_SHIFT hooks, payloads), lambda-lifecycle-hooks (hookStatus / callBa
 hookDetails passed back; a function that fails or answers no valid hookStatus rolls back),
 blue-green-deployment-how-it-works, stop-service-deployment (PENDING / IN_PROGRESS ->
 ROLLBACK_REQUESTED); ECS API reference: CreateService, UpdateService, DescribeServiceDeployments,
-ListServiceDeployments, DescribeServiceRevisions, StopServiceDeployment (stopType ABORT | ROLLBACK),
+ListServiceDeployments, DescribeServiceRevisions, StopServiceDeployment (stopType ROLLBACK),
 DeploymentLifecycleHookTimeoutConfiguration (timeoutInMinutes default 1440, action default
 ROLLBACK); containers-roadmap #2853 (ECS does not read the production rule's live weights before
 it shifts).
@@ -51,7 +51,8 @@ Knobs (time scale, not AWS behaviour; env var for up.sh, same key via POST /_san
 bakeTimeInMinutes / timeoutInMinutes), ``ecs_callback_scale`` (SANDBOX_ECS_CALLBACK_SCALE, 1.0:
 factor on callBackDelay seconds), ``ecs_callback_min_s`` (SANDBOX_ECS_CALLBACK_MIN_S, 0.1: floor of a
 scaled delay). Switches: ``ecs_rollback_restore``, ``ecs_payload_weights``, ``ecs_create_bake``,
-``ecs_execution_id`` (SANDBOX_ECS_<KEY> env vars, see EcsConfig).
+``ecs_execution_id``, ``ecs_update_while_active``, ``ecs_create_rollback``, ``ecs_list_order``,
+``ecs_deployment_alarms`` (SANDBOX_ECS_<KEY> env vars, see EcsConfig).
 """
 import json
 import logging
@@ -110,47 +111,76 @@ SOURCES = [
      "source": '"TEST_TRAFFIC_SHIFT: ... The green service revision is migrating from 0% to 100% of test traffic." / '
      '"POST_TEST_TRAFFIC_SHIFT: The test traffic shift is complete. The green service revision handles 100% of the '
      'test traffic." — ' + HOOK_PAGE, "switch": None},
-    {"id": "ECS-10", "behaviour": "the production rule is rewritten to green 100 without reading its live weights "
-     "(whatever hookline set there is overwritten); rules are written as a weighted ForwardConfig naming both groups",
-     "source": "aws/containers-roadmap#2853 (ECS does not check the listener's live weights before it shifts)",
-     "switch": None},
+    {"id": "ECS-10", "behaviour": "the production rule is rewritten to green (100, or each LINEAR / CANARY step) "
+     "without reading its live weights (whatever hookline set there is overwritten); rules are written as a weighted "
+     "ForwardConfig naming both groups",
+     "source": '"With ECS native blue/green, the deployment controller manages traffic by adjusting the weights on a '
+     'production listener rule that forwards across two target groups" / "have the deployment controller validate '
+     'the *current* production listener-rule weighting before it shifts traffic" (a feature request: today it does '
+     'not) — aws/containers-roadmap issue #2853', "switch": None},
     {"id": "ECS-11", "behaviour": "a rollback re-invokes the PRODUCTION_TRAFFIC_SHIFT then TEST_TRAFFIC_SHIFT hooks; "
      "a rollback-stage hook that fails ends ROLLBACK_FAILED after the rules were restored",
      "source": '"When a rollback occurs, Amazon ECS runs lifecycle hooks for the following lifecycle stages: '
      'PRODUCTION_TRAFFIC_SHIFT, TEST_TRAFFIC_SHIFT" — ' + LIFECYCLE_PAGE, "switch": None},
     {"id": "ECS-12", "behaviour": "what a rollback restores: own_changes puts back only the rules ECS moved; full "
      "sets both rules to blue 100", "source": "assumed", "switch": "ecs_rollback_restore"},
-    {"id": "ECS-13", "behaviour": "UpdateService that needs a new deployment while one is active answers "
-     "InvalidParameterException (AWS may supersede it; not emulated)", "source": "assumed", "switch": None},
+    {"id": "ECS-13", "behaviour": "UpdateService that needs a new deployment while one is active: supersede: the "
+     "newest active deployment is stopped with a rollback (ROLLBACK_REQUESTED, statusReason names the new one; one "
+     "already in CLEAN_UP finishes instead) and "
+     "the new deployment stays PENDING until it has ended, then deploys from the revision the service runs by then; "
+     "reject: InvalidParameterException, nothing changed", "source": "assumed", "switch": "ecs_update_while_active"},
     {"id": "ECS-14", "behaviour": "CreateService of a service with lifecycle hooks runs the stages and invokes the "
-     "hooks; the deployment has no source revision; its rules are written to forward to the new revision's group",
-     "source": SAMPLE + " (check_service_revision: \"Detect if this is a createService or an updateService\")",
-     "switch": None},
+     "hooks; the deployment has no source revision; its rules are written to forward to the new revision's group "
+     "(the sample's check_service_revision: \"Detect if this is a createService or an updateService\")",
+     "source": SAMPLE, "switch": None},
     {"id": "ECS-15", "behaviour": "the CreateService deployment skips BAKE_TIME (no blue to keep); wait: bakes like "
      "any deployment", "source": "assumed", "switch": "ecs_create_bake"},
-    {"id": "ECS-16", "behaviour": "a CreateService deployment whose hook fails ends ROLLBACK_FAILED (no previous "
-     "revision), rules and tasks left as they are", "source": "assumed", "switch": None},
+    {"id": "ECS-16", "behaviour": "a CreateService deployment whose hook fails (no previous revision): "
+     "rollback_failed: ends ROLLBACK_FAILED, rules and tasks left as they are; rollback_successful: the new "
+     "revision's tasks are stopped (targets deregistered), rules left as they are, ends ROLLBACK_SUCCESSFUL",
+     "source": "assumed", "switch": "ecs_create_rollback"},
     {"id": "ECS-17", "behaviour": "StopServiceDeployment (stopType ROLLBACK, the default) moves a PENDING or "
-     "IN_PROGRESS deployment to ROLLBACK_REQUESTED, then the rollback runs",
+     "IN_PROGRESS deployment to ROLLBACK_REQUESTED, then the rollback runs (it starts where the engine next looks: "
+     "between stages, during a wait, or when a hook invocation returns, whose answer is then not acted on)",
      "source": '"IN_PROGRESS - The service deployment moves to the ROLLBACK_REQUESTED state, and then the rollback '
      'operation starts." — ' + STOP_PAGE, "switch": None},
-    {"id": "ECS-18", "behaviour": "a stop is seen between stages, during waits and after an invocation returns (its "
-     "answer ignored); ABORT leaves rules, targets and the service as they are; an ended deployment answers "
-     "ConflictException", "source": "assumed", "switch": None},
+    {"id": "ECS-18", "behaviour": "StopServiceDeployment: a stopType other than ROLLBACK (the model also lists ABORT) "
+     "answers InvalidParameterException; a deployment that has ended answers ConflictException",
+     "source": '"stopType: How you want Amazon ECS to stop the service. The valid values are ROLLBACK." / '
+     '"ConflictException: The request could not be processed because of conflict in the current state of the '
+     'resource." — ECS API reference, StopServiceDeployment', "switch": None},
     {"id": "ECS-19", "behaviour": "a hook's timeoutConfiguration: timeoutInMinutes default 1440, action ROLLBACK "
      "(CONTINUE goes on); lifecycleHookDetails[].expiresAt when it times out",
      "source": '"expiresAt: The time when the lifecycle hook times out. If the hook has not been completed by this '
      'time, Amazon ECS takes the timeout action." — ECS API reference, DeploymentLifecycleHookDetail',
      "switch": None},
-    {"id": "ECS-20", "behaviour": "strategy LINEAR and CANARY run the BLUE_GREEN stages far enough to invoke the hooks "
-     "and roll back on FAILED; their production steps are not walked (0 -> 100 at once)",
-     "source": "assumed", "switch": None},
-    {"id": "ECS-21", "behaviour": "tasks are made-up IP targets 10.2xx.<n>.<i>, one per desired task, registered at "
-     "SCALE_UP and deregistered at CLEAN_UP", "source": "assumed", "switch": None},
-    {"id": "ECS-22", "behaviour": "ListServiceDeployments is newest first, empty for a service the simulator does not "
-     "own; unknown ARNs come back in failures with reason MISSING", "source": "assumed", "switch": None},
-    {"id": "ECS-23", "behaviour": "deploymentConfiguration.alarms and the circuit breaker are stored and echoed, not "
-     "enforced", "source": "assumed", "switch": None},
+    {"id": "ECS-20", "behaviour": "strategy LINEAR shifts production in stepPercent increments (default 10.0) with "
+     "stepBakeTimeInMinutes (default 6) between them, none after 100; CANARY shifts canaryPercent (default 5.0), "
+     "waits canaryBakeTimeInMinutes (default 10), then the rest; the PRODUCTION_TRAFFIC_SHIFT hooks run once the "
+     "shift reached 100 (ECS-9)",
+     "source": '"Configuration for linear deployment strategy that shifts production traffic in equal percentage '
+     'increments with configurable wait times between each step until 100% of traffic is shifted to the new service '
+     'revision." — ECS API reference, LinearConfiguration; "Configuration for a canary deployment strategy that '
+     'shifts a fixed percentage of traffic to the new service revision, waits for a specified bake time, then shifts '
+     'the remaining traffic." — ECS API reference, CanaryConfiguration', "switch": None},
+    {"id": "ECS-21", "behaviour": "green's tasks start at SCALE_UP (registered in the green target group, one target "
+     "per desired task; the sandbox makes up their IPs, 10.2xx.<n>.<i>) and blue's are gone at CLEAN_UP (its "
+     "targets deregistered)",
+     "source": '"SCALE_UP: The stage when the green service revision scales up to 100% and launches new tasks. The '
+     'green service revision is not serving any traffic at this point." / "CLEAN_UP: The stage when the blue service '
+     'revision has completely scaled down to 0 running tasks." — ECS API reference, ServiceDeployment '
+     '(lifecycleStage)', "switch": None},
+    {"id": "ECS-22", "behaviour": "ListServiceDeployments order: oldest_first or newest_first (hookline must pick a "
+     "deployment by its fields, not its place); a service without a BLUE_GREEN / LINEAR / CANARY strategy (moto's "
+     "own) lists none", "source": "assumed", "switch": "ecs_list_order"},
+    {"id": "ECS-22A", "behaviour": "DescribeServiceDeployments / DescribeServiceRevisions: an unknown ARN comes back "
+     "in failures with reason MISSING",
+     "source": '"The failure includes the service revision ARN and the reason set to MISSING." — ECS API reference, '
+     'DescribeServiceDeployments (failures)', "switch": None},
+    {"id": "ECS-23", "behaviour": "deploymentConfiguration.alarms (enable and rollback true): ignore: stored and "
+     "echoed only; enforce: an alarm in ALARM during the deployment (checked between stages and during waits) rolls "
+     "it back. The circuit breaker is stored and echoed; sandbox tasks never fail, so it never trips",
+     "source": "assumed", "switch": "ecs_deployment_alarms"},
 ]
 
 SERVICE_DEPLOYMENT_OPS = {"ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions",
@@ -302,7 +332,7 @@ class EcsSim:
         with self.reg.lock:
             active = [self.reg.deployments[a] for a in self.reg.order
                       if self.reg.deployments[a].service is svc and self.reg.deployments[a].status in ACTIVE]
-        if needs and active:
+        if needs and active and self.cfg.ecs_update_while_active == "reject":
             raise EcsError("InvalidParameterException",   # ECS-13
                            f"Service deployment {active[0].arn} is {active[0].status}; "
                            "the sandbox does not supersede an active blue/green deployment")
@@ -322,6 +352,15 @@ class EcsSim:
                 green_tg = next(t for t in pair if t != blue_tg)
                 rev = self._new_revision(svc, s["taskDefinition"], green_tg)
                 d = self._new_deployment(svc, cur, rev)
+                if active:   # ECS-13 supersede: the newest active one rolls back, this one starts after it
+                    old = active[-1]
+                    d.after = old
+                    # one already cleaning up (blue gone) finishes; the new one starts from its target
+                    if old.status in ("PENDING", "IN_PROGRESS") and old.stage != "CLEAN_UP":
+                        old.stop, old.status = "ROLLBACK", "ROLLBACK_REQUESTED"
+                        old.stop_reason = old.status_reason = f"Service deployment superseded by {d.arn}"
+                        old.updated = now()
+                        self.reg.cond.notify_all()
                 self.engine.start(d)
         return {"service": self.patch_service(s)}
 
@@ -438,8 +477,8 @@ class EcsSim:
             return {"serviceDeployments": []}   # ECS-22
         created = b.get("createdAt") or {}
         with self.reg.lock:
-            ds = [self.reg.deployments[a] for a in reversed(self.reg.order)
-                  if self.reg.deployments[a].service is svc]
+            order = self.reg.order if self.cfg.ecs_list_order == "oldest_first" else reversed(self.reg.order)
+            ds = [self.reg.deployments[a] for a in order if self.reg.deployments[a].service is svc]   # ECS-22
             ds = [d for d in ds if (not statuses or d.status in statuses)
                   and ("after" not in created or d.created >= float(created["after"]))
                   and ("before" not in created or d.created <= float(created["before"]))]
@@ -510,8 +549,8 @@ class EcsSim:
         if not arn:
             raise EcsError("InvalidParameterException", "serviceDeploymentArn is required")
         stop_type = b.get("stopType") or "ROLLBACK"    # ECS-17
-        if stop_type not in ("ROLLBACK", "ABORT"):
-            raise EcsError("InvalidParameterException", f"stopType {stop_type!r}: must be ROLLBACK or ABORT")
+        if stop_type != "ROLLBACK":                    # ECS-18: "The valid values are ROLLBACK."
+            raise EcsError("InvalidParameterException", f"stopType {stop_type!r}: the valid values are ROLLBACK")
         with self.reg.lock:
             d = self.reg.deployments.get(arn)
             if d is None:
@@ -520,11 +559,8 @@ class EcsSim:
                 raise EcsError("ConflictException", f"Service deployment {arn} is {d.status} and cannot be stopped.")
             if d.status in ("PENDING", "IN_PROGRESS"):
                 d.stop = stop_type
-                if stop_type == "ROLLBACK":
-                    d.status = "ROLLBACK_REQUESTED"
-                    d.status_reason = "Service deployment stopped by StopServiceDeployment (stopType ROLLBACK)"
-                else:
-                    d.status = "STOP_REQUESTED"
+                d.status = "ROLLBACK_REQUESTED"
+                d.status_reason = d.stop_reason = "Service deployment stopped by StopServiceDeployment (stopType ROLLBACK)"
                 d.updated = now()
                 self.reg.cond.notify_all()
         return {"serviceDeploymentArn": arn}

@@ -20,4 +20,11 @@ if [ -n "${SANDBOX_CREDENTIALS_DIR:-}" ] && [ -f "$creds" ]; then
 elif [ -n "${SANDBOX_CREDENTIALS_DIR:-}" ] && [ "${SANDBOX_IAM:-1}" = 1 ]; then
   echo "lambda-runner: no credentials for $bin in $SANDBOX_CREDENTIALS_DIR (provisioning not done?)" >&2
 fi
+# The runtime API through the router's RuntimeApiProxy (lambda_emul.py: the invocation's deadline),
+# same path (/.rt/<function>), when up.sh set one.
+if [ -n "${SANDBOX_RUNTIME_PROXY_PORT:-}" ] && [ -n "${AWS_LAMBDA_RUNTIME_API:-}" ]; then
+  rest="${AWS_LAMBDA_RUNTIME_API#*://}"
+  case "$rest" in */*) path="/${rest#*/}" ;; *) path="" ;; esac
+  export AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:${SANDBOX_RUNTIME_PROXY_PORT}${path}"
+fi
 exec "$@"

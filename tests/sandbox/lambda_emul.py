@@ -35,10 +35,24 @@ This module adds them, driven by ``infra/template.yaml`` (rendered with the sand
   Amazon SQS": https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html ; partial batch responses:
   https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html)
 
+- The invocation's deadline: cargo-lambda 1.9.2 answers every ``/runtime/invocation/next`` with
+  ``Lambda-Runtime-Deadline-Ms: 600000`` (a constant: 1970-01-01T00:10:00Z, crates/cargo-lambda-watch/
+  src/runtime/functions_router.rs), so a function's Context deadline has always passed. Lambda's is
+  the function's timeout from the invocation's start ("Lambda-Runtime-Deadline-Ms – The date that the
+  function times out in Unix time milliseconds.", Lambda runtime API). ``RuntimeApiProxy`` sits
+  between the function processes and cargo-lambda's runtime API (up.sh sets
+  SANDBOX_RUNTIME_PROXY_PORT / SANDBOX_RUNTIME_UPSTREAM, lambda-runner.sh points the process's
+  AWS_LAMBDA_RUNTIME_API at it) and rewrites that header to the time the event is handed over plus
+  the function's timeout (x ``function_timeout_scale``; a function not in the template keeps
+  cargo-lambda's value). The hand-over is the invocation's start as the function sees it; the
+  emulator's own cut counts from the Invoke (the difference is cargo-lambda's queueing, milliseconds
+  once the process runs).
+
 Every delivery (first, retry, duplicate, redelivery, event source mapping) passes the router's
 function faults (``crash``, ``latency``), so a permanent crash fails every one of them.
 """
 import base64
+import http.client
 import json
 import logging
 import os
@@ -47,6 +61,8 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse
 
 import yaml
 from botocore.exceptions import ClientError
@@ -370,6 +386,89 @@ def classify(status, headers, body, rid):
 
 
 # ----------------------------------------------------------------------------- the emulator
+RUNTIME_DEADLINE_HEADER = "Lambda-Runtime-Deadline-Ms"
+RUNTIME_PAGE = "Lambda developer guide, Using the Lambda runtime API for custom runtimes (runtimes-api)"
+# One row per emulated behaviour with its source (tests/sandbox/README.md, "Sources").
+SOURCES = [
+    {"id": "LAMBDA-DEADLINE", "behaviour": "a function's invocation deadline (Lambda-Runtime-Deadline-Ms, the "
+     "Context's deadline) is the time the event is handed to the process plus the function's Timeout from "
+     "infra/template.yaml (x function_timeout_scale); cargo-lambda's own value (a constant in 1970) is replaced",
+     "source": '"Lambda-Runtime-Deadline-Ms – The date that the function times out in Unix time milliseconds." — '
+     + RUNTIME_PAGE, "switch": None},
+]
+
+
+def function_of_runtime_path(path):
+    """The function name in a cargo-lambda runtime API path (``/.rt/<function>/2018-06-01/...``), or None."""
+    parts = path.split("/")
+    return parts[2] if len(parts) > 3 and parts[1] == ".rt" else None
+
+
+class RuntimeApiProxy:
+    """Forwards a function process's runtime API calls to cargo-lambda and gives each invocation
+    handed over (``GET .../runtime/invocation/next``) the deadline Lambda would: now + the
+    function's timeout (``timeout_for(function)`` seconds; None keeps cargo-lambda's header)."""
+
+    HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade"}
+
+    def __init__(self, upstream, timeout_for, port=0, host="127.0.0.1"):
+        u = urlparse(upstream)
+        self.upstream_host, self.upstream_port = u.hostname, u.port or 80
+        self.timeout_for = timeout_for
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _forward(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in proxy.HOP and k.lower() != "host"}
+                conn = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=None)
+                try:
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    r = conn.getresponse()
+                    data = r.read()
+                    out = [(k, v) for k, v in r.getheaders() if k.lower() not in proxy.HOP]
+                finally:
+                    conn.close()
+                if self.command == "GET" and self.path.endswith("/runtime/invocation/next") and r.status == 200:
+                    out = proxy.with_deadline(out, function_of_runtime_path(self.path), time.time())
+                self.send_response(r.status)
+                for k, v in out:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _forward
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+
+    def with_deadline(self, headers, function, now):
+        """``headers`` with Lambda-Runtime-Deadline-Ms = now + the function's timeout (unchanged when
+        the function has no timeout in the template)."""
+        timeout = self.timeout_for(function) if function else None
+        if timeout is None:
+            return headers
+        deadline = str(int((now + timeout) * 1000))
+        return [(k, v) for k, v in headers if k.lower() != RUNTIME_DEADLINE_HEADER.lower()] + [
+            (RUNTIME_DEADLINE_HEADER, deadline)]
+
+    def start(self):
+        threading.Thread(target=self.httpd.serve_forever, daemon=True, name="runtime-api-proxy").start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 class LambdaEmulator:
     """backend(function, payload bytes) -> (status, headers, body): one raw invoke (cargo-lambda),
     already in the Invoke API's form. take_fault(function) -> fault dict or None (consumes it).
@@ -398,6 +497,12 @@ class LambdaEmulator:
 
     # ------------------------------------------------------------- lifecycle
     def start(self):
+        # The function processes' runtime API (up.sh: SANDBOX_RUNTIME_PROXY_PORT, the port
+        # lambda-runner.sh points AWS_LAMBDA_RUNTIME_API at; SANDBOX_RUNTIME_UPSTREAM, cargo-lambda).
+        port, upstream = os.environ.get("SANDBOX_RUNTIME_PROXY_PORT"), os.environ.get("SANDBOX_RUNTIME_UPSTREAM")
+        self.runtime_proxy = None
+        if port and upstream:
+            self.runtime_proxy = RuntimeApiProxy(upstream, self.timeout_for, port=int(port)).start()
         if self.sqs is None:
             return self
         for m in self.spec.mappings:
@@ -408,6 +513,8 @@ class LambdaEmulator:
 
     def stop(self):
         self._stop.set()
+        if getattr(self, "runtime_proxy", None) is not None:
+            self.runtime_proxy.stop()
 
     # ------------------------------------------------------------- one delivery
     def timeout_for(self, fn):

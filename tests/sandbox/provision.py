@@ -33,6 +33,7 @@ import json
 import os
 import re
 import sys
+import time
 import warnings
 
 import boto3
@@ -468,6 +469,41 @@ def provision_api(c, demo, plan, bake_minutes=1):
             "target_groups": tgs, "service_arn": svc["serviceArn"], "task_definition": svc["taskDefinition"]}
 
 
+def warm_up(endpoint, functions, timeout_s=None):
+    """Start each function's process now (``{}`` is answered InvalidInput by every function, without
+    side effects), through the router's Invoke path with the warm-up header, which does not enforce
+    the function's timeout: a cold ``cargo run`` compiles the binary first. Raises when a function
+    does not answer in ``timeout_s`` (SANDBOX_WARM_TIMEOUT_S, default 600)."""
+    import requests
+    timeout_s = float(timeout_s or os.environ.get("SANDBOX_WARM_TIMEOUT_S") or 600)
+    for fn in functions:
+        started = time.time()
+        try:
+            r = requests.post(f"{endpoint.rstrip('/')}/2015-03-31/functions/{fn}/invocations", data=b"{}",
+                              headers={"X-Sandbox-Internal": "warmup"}, timeout=timeout_s)
+        except requests.RequestException as e:
+            raise SystemExit(f"provision: warm-up of {fn} failed after {time.time() - started:.0f}s: {e}") from e
+        print(f"warm-up: {fn} answered {r.status_code} in {time.time() - started:.1f}s", file=sys.stderr)
+
+
+def wait_creation_deployment(ecs, cluster, service, timeout_s=None):
+    """Wait for the service's CreateService deployment (its hooks run, ECS-14) to end; anything but
+    SUCCESSFUL fails provisioning loudly, with the deployment's statusReason."""
+    timeout_s = float(timeout_s or os.environ.get("SANDBOX_WARM_TIMEOUT_S") or 600)
+    end = time.time() + timeout_s
+    while True:
+        listed = ecs.list_service_deployments(cluster=cluster, service=service)["serviceDeployments"]
+        first = min(listed, key=lambda d: d["createdAt"]) if listed else None
+        if first and first["status"] in ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"):
+            if first["status"] != "SUCCESSFUL":
+                raise SystemExit(f"provision: {service}'s creation deployment {first['serviceDeploymentArn']} "
+                                 f"ended {first['status']}: {first.get('statusReason')}")
+            return first
+        if time.time() > end:
+            raise SystemExit(f"provision: {service}'s creation deployment not ended after {timeout_s:.0f}s: {first}")
+        time.sleep(0.5)
+
+
 def provision_lambda_queues(c):
     """The SQS queues infra/template.yaml gives Lambda (dead-letter queues, event source mapping
     sources), with the sandbox's names (${NamePrefix} = hookline): {name: {"url", "arn"}}. The router's
@@ -502,7 +538,12 @@ def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, terminat
     demo["admin"] = provision_admin(c, demo, admin_plan, termination_wait_minutes)
     # The ECS-native demo app (issue 11 part C): deployments run in the router's ECS simulator.
     api_plan = json.loads(json.dumps(API_PLAN).replace("http://127.0.0.1:4566", endpoint.rstrip("/")))
+    # `api`'s CreateService deployment invokes `hook` at once (ECS-14): start the function first (a
+    # cold `cargo run` compiles it, longer than its Lambda timeout), then let that deployment end.
+    if os.environ.get("SANDBOX_WARM", "1") == "1":
+        warm_up(endpoint, ["hook"])
     demo["api"] = provision_api(c, demo, api_plan)
+    wait_creation_deployment(c["ecs"], "demo", "api")
     # A fleet (SANDBOX_SERVICES=N, benches/fleet.py): services web-2 .. web-N, each with its own ALB.
     demo["fleet"] = {}
     for index in range(2, services + 1):

@@ -164,8 +164,9 @@ class Env:
         """``aws ecs update-service --task-definition <new>`` -> the new service deployment's ARN."""
         td = self.new_task_definition(image)
         self.ecs.update_service(cluster="demo", service="api", taskDefinition=td)
-        return self.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"][0][
-            "serviceDeploymentArn"]
+        # ECS-22: the order is a switch, so the newest by createdAt (few enough for one page here)
+        listed = self.ecs.list_service_deployments(cluster="demo", service="api", maxResults=100)["serviceDeployments"]
+        return max(listed, key=lambda d: d["createdAt"])["serviceDeploymentArn"]
 
     def describe_service(self):
         return self.ecs.describe_services(cluster="demo", services=["api"])["services"][0]
@@ -273,7 +274,7 @@ def test_update_service_creates_a_service_deployment(env):
     assert out["deploymentConfiguration"]["strategy"] == "BLUE_GREEN"
     listed = env.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]
     assert len(listed) == len(before) + 1
-    new = listed[0]
+    new = max(listed, key=lambda d: d["createdAt"])   # ECS-22: the order is a switch
     assert new["status"] in ("PENDING", "IN_PROGRESS")
     assert env.describe_service()["currentServiceDeployment"] == new["serviceDeploymentArn"]
     revs = env.ecs.describe_service_revisions(serviceRevisionArns=[new["targetServiceRevisionArn"]])
@@ -492,16 +493,133 @@ def test_stop_service_deployment_rollback(env):
     assert e.value.response["Error"]["Code"] == "ConflictException"
 
 
-def test_stop_service_deployment_abort_leaves_everything(env):
+def test_stop_service_deployment_abort_is_not_a_valid_value(env):
+    """ECS-18: "The valid values are ROLLBACK." ABORT is refused and the deployment goes on."""
     env.hooks(["POST_TEST_TRAFFIC_SHIFT"])
     env.fake.modes["POST_TEST_TRAFFIC_SHIFT"] = lambda f, p, n: {"hookStatus": "IN_PROGRESS", "callBackDelay": 100}
     arn = env.deploy()
     env.wait_calls("POST_TEST_TRAFFIC_SHIFT", 1)
-    env.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ABORT")
-    d = env.wait(arn, "STOPPED")
-    assert d["stoppedAt"] >= d["startedAt"]
-    assert env.fake.live("test") == {"api-blue": 0, "api-green": 100}
-    assert env.fake.stages(arn) == ["POST_TEST_TRAFFIC_SHIFT"]
+    with pytest.raises(ClientError) as e:
+        env.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ABORT")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "ROLLBACK" in e.value.response["Error"]["Message"]
+    assert env.deployment(arn)["status"] == "IN_PROGRESS"
+
+
+@pytest.mark.parametrize("mode", ["supersede", "reject"])
+def test_update_while_a_deployment_is_active(env, mode):
+    """ECS-13 (ecs_update_while_active): supersede rolls the active deployment back and runs the new
+    one after it; reject answers InvalidParameterException and changes nothing."""
+    env.sb.ecs_sim.cfg.ecs_update_while_active = mode
+    env.hooks(["POST_TEST_TRAFFIC_SHIFT"])
+    env.fake.modes["POST_TEST_TRAFFIC_SHIFT"] = lambda f, p, n: (
+        {"hookStatus": "IN_PROGRESS", "callBackDelay": 100} if p["resourceArn"] == first else {"hookStatus": "SUCCEEDED"})
+    first = None
+    first = env.deploy("example/api:first")
+    env.wait_calls("POST_TEST_TRAFFIC_SHIFT", 1)
+    td = env.new_task_definition("example/api:second")
+    if mode == "reject":
+        with pytest.raises(ClientError) as e:
+            env.ecs.update_service(cluster="demo", service="api", taskDefinition=td)
+        assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+        assert len(env.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]) == 2
+        assert env.deployment(first)["status"] == "IN_PROGRESS"
+        return
+    env.ecs.update_service(cluster="demo", service="api", taskDefinition=td)
+    listed = env.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]
+    second = max(listed, key=lambda d: d["createdAt"])["serviceDeploymentArn"]
+    assert second != first
+    d1 = env.wait(first, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "SUCCESSFUL"))
+    assert d1["status"] == "ROLLBACK_SUCCESSFUL" and second in d1["statusReason"], d1
+    d2 = env.wait(second, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "SUCCESSFUL"))
+    assert d2["status"] == "SUCCESSFUL", d2
+    assert d2["startedAt"] >= d1["finishedAt"]
+    assert env.fake.live("prod") == {"api-blue": 0, "api-green": 100}
+    assert env.describe_service()["taskDefinition"] == td
+
+
+@pytest.mark.parametrize("mode", ["rollback_failed", "rollback_successful"])
+def test_create_service_whose_hook_fails(env, mode):
+    """ECS-16 (ecs_create_rollback): no previous revision to go back to."""
+    env.sb.ecs_sim.cfg.ecs_create_rollback = mode
+    lb = env.describe_service()["loadBalancers"]
+    dc = {"strategy": "BLUE_GREEN", "lifecycleHooks": [
+        {"hookTargetArn": HOOK_ARN, "roleArn": provision.ROLE_ARN, "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}]}
+    env.fake.modes["POST_TEST_TRAFFIC_SHIFT"] = "fail"
+    group = lb[0]["targetGroupArn"].split("/")[1]
+    before = env.targets(group)
+    env.ecs.create_service(cluster="demo", serviceName="api5", taskDefinition="api:1", desiredCount=1,
+                           launchType="FARGATE", loadBalancers=lb, deploymentConfiguration=dc)
+    arn = env.ecs.list_service_deployments(cluster="demo", service="api5")["serviceDeployments"][0][
+        "serviceDeploymentArn"]
+    d = env.wait(arn, ("ROLLBACK_FAILED", "ROLLBACK_SUCCESSFUL", "SUCCESSFUL"))
+    after = env.targets(group)
+    if mode == "rollback_failed":
+        assert d["status"] == "ROLLBACK_FAILED" and "no previous service revision" in d["statusReason"], d
+        assert len(after) == len(before) + 1, (before, after)   # the new revision's task left running
+    else:
+        assert d["status"] == "ROLLBACK_SUCCESSFUL" and "tasks were stopped" in d["statusReason"], d
+        assert after == before, (before, after)
+
+
+@pytest.mark.parametrize("order", ["oldest_first", "newest_first"])
+def test_list_order_switch(env, order):
+    """ECS-22 (ecs_list_order)."""
+    env.sb.ecs_sim.cfg.ecs_list_order = order
+    arn = env.deploy()
+    env.wait(arn, "SUCCESSFUL")
+    listed = [d["serviceDeploymentArn"] for d in
+              env.ecs.list_service_deployments(cluster="demo", service="api")["serviceDeployments"]]
+    assert len(listed) == 2 and arn in listed
+    assert listed.index(arn) == (1 if order == "oldest_first" else 0)
+
+
+@pytest.mark.parametrize("mode", ["ignore", "enforce"])
+def test_deployment_alarms_switch(env, mode):
+    """ECS-23 (ecs_deployment_alarms): an alarm of deploymentConfiguration.alarms in ALARM rolls the
+    deployment back under enforce only."""
+    env.sb.ecs_sim.cfg.ecs_deployment_alarms = mode
+    cw = boto3.client("cloudwatch", endpoint_url=env.sb.url, region_name="us-east-1", aws_access_key_id="sandbox",
+                      aws_secret_access_key="sandbox")
+    cw.put_metric_alarm(AlarmName="api-deploy-alarm", MetricName="m", Namespace="n", Statistic="Sum", Period=60,
+                        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    cw.set_alarm_state(AlarmName="api-deploy-alarm", StateValue="ALARM", StateReason="test")
+    dc = env.describe_service()["deploymentConfiguration"]
+    dc["alarms"] = {"alarmNames": ["api-deploy-alarm"], "enable": True, "rollback": True}
+    env.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+    arn = env.deploy()
+    d = env.wait(arn, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "SUCCESSFUL"), timeout=30)
+    if mode == "ignore":
+        assert d["status"] == "SUCCESSFUL", d
+    else:
+        assert d["status"] == "ROLLBACK_SUCCESSFUL" and "api-deploy-alarm" in d["rollback"]["reason"], d
+        assert env.fake.live("prod") == {"api-blue": 100}
+
+
+@pytest.mark.parametrize("strategy,config,want", [
+    ("LINEAR", {"linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 1}}, [25, 50, 75, 100]),
+    ("CANARY", {"canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 1}}, [10, 100]),
+    ("BLUE_GREEN", {}, [100])])
+def test_linear_and_canary_walk_the_production_steps(env, strategy, config, want):
+    """ECS-20: the production rule walks LinearConfiguration / CanaryConfiguration's steps, baking between."""
+    dc = env.describe_service()["deploymentConfiguration"]
+    dc.update(strategy=strategy, bakeTimeInMinutes=0, **config)
+    env.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+    seen, stop = [], threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            g = env.fake.live("prod").get("api-green", 0)
+            if not seen or seen[-1] != g:
+                seen.append(g)
+            time.sleep(0.02)
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    arn = env.deploy()
+    env.wait(arn, "SUCCESSFUL", timeout=30)
+    stop.set()
+    t.join()
+    assert [g for g in seen if g] == want, seen
 
 
 @pytest.mark.parametrize("restore", ["own_changes", "full"])
@@ -562,7 +680,8 @@ def test_hook_details_visible_while_a_hook_runs(env):
     assert h["targetArn"] == HOOK_ARN and h["status"] == "IN_PROGRESS" and h["timeoutAction"] == "ROLLBACK"
     assert d["targetServiceRevision"]["requestedTestTrafficWeight"] == 100.0
     assert d["sourceServiceRevisions"][0]["requestedProductionTrafficWeight"] == 100.0
-    # a second update-service while one is active is refused (ECS-13)
+    # a second update-service while one is active is refused (ECS-13, reject)
+    env.sb.ecs_sim.cfg.ecs_update_while_active = "reject"
     with pytest.raises(ClientError) as e:
         env.ecs.update_service(cluster="demo", service="api", taskDefinition=env.new_task_definition())
     assert e.value.response["Error"]["Code"] == "InvalidParameterException"

@@ -537,3 +537,49 @@ def test_an_event_older_than_its_maximum_age_is_not_retried(tmp_path):
     eid = emu.submit_async("hook", b"{}")
     wait_until(lambda: settled(emu, eid))
     assert fake.count("hook") == 1 and record(emu, eid)["status"] == "discarded"
+
+
+def test_runtime_api_proxy_hands_the_function_timeout_as_the_deadline():
+    """LAMBDA-DEADLINE: cargo-lambda answers invocation/next with Lambda-Runtime-Deadline-Ms 600000 (1970);
+    through RuntimeApiProxy a template function gets now + its timeout, everything else passes as-is."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    seen = []
+
+    class Upstream(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def _answer(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            seen.append((self.command, self.path, self.rfile.read(n) if n else b""))
+            body = b'{"event": 1}'
+            self.send_response(200 if self.command == "GET" else 202)
+            self.send_header("Lambda-Runtime-Deadline-Ms", "600000")
+            self.send_header("Lambda-Runtime-Aws-Request-Id", "req-1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+    up = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=up.serve_forever, daemon=True).start()
+    proxy = lambda_emul.RuntimeApiProxy(f"http://127.0.0.1:{up.server_address[1]}",
+                                        {"hook": 30.0}.get).start()
+    try:
+        base = f"http://127.0.0.1:{proxy.port}"
+        before = time.time()
+        r = requests.get(base + "/.rt/hook/2018-06-01/runtime/invocation/next", timeout=5)
+        assert r.json() == {"event": 1} and r.headers["Lambda-Runtime-Aws-Request-Id"] == "req-1"
+        deadline = int(r.headers["Lambda-Runtime-Deadline-Ms"]) / 1000
+        assert before + 30 <= deadline <= time.time() + 30, (before, deadline)
+        # a function without a template timeout keeps cargo-lambda's header; responses pass unchanged
+        r = requests.get(base + "/.rt/other/2018-06-01/runtime/invocation/next", timeout=5)
+        assert r.headers["Lambda-Runtime-Deadline-Ms"] == "600000"
+        r = requests.post(base + "/.rt/hook/2018-06-01/runtime/invocation/req-1/response", data=b'{"ok":1}', timeout=5)
+        assert r.status_code == 202 and seen[-1] == ("POST", "/.rt/hook/2018-06-01/runtime/invocation/req-1/response",
+                                                      b'{"ok":1}')
+    finally:
+        proxy.stop()
+        up.shutdown()
+        up.server_close()

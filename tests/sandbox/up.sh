@@ -12,6 +12,15 @@ PORT="${SANDBOX_PORT:-4566}"
 MOTO_INTERNAL_PORT="${SANDBOX_MOTO_PORT:-4567}"
 LAMBDA_PORT="${SANDBOX_LAMBDA_PORT:-9000}"
 ENDPOINT="http://127.0.0.1:$PORT"
+# The function processes' runtime API goes through lambda_emul's RuntimeApiProxy (in the router),
+# which gives each invocation the deadline Lambda would (cargo-lambda hands one in 1970).
+# SANDBOX_RUNTIME_PROXY=0 leaves the processes on cargo-lambda's runtime API.
+RUNTIME_PROXY_PORT="${SANDBOX_RUNTIME_PROXY_PORT:-$((LAMBDA_PORT + 1))}"
+if [ "${SANDBOX_RUNTIME_PROXY:-1}" = 1 ]; then
+  export SANDBOX_RUNTIME_PROXY_PORT="$RUNTIME_PROXY_PORT" SANDBOX_RUNTIME_UPSTREAM="http://127.0.0.1:$LAMBDA_PORT"
+else
+  unset SANDBOX_RUNTIME_PROXY_PORT SANDBOX_RUNTIME_UPSTREAM
+fi
 mkdir -p "$STATE"
 
 [ -x "$VENV/bin/moto_server" ] || { echo "up.sh: $VENV missing; run 'make venv' first" >&2; exit 1; }
@@ -34,7 +43,7 @@ if alive moto && alive lambda && alive router && curl -sf "$ENDPOINT/_sandbox/he
 fi
 # Partially up (a crashed part): stop what we started before, then start clean.
 bash "$ROOT/tests/sandbox/down.sh" >/dev/null 2>&1 || true
-for p in "$PORT" "$MOTO_INTERNAL_PORT" "$LAMBDA_PORT"; do
+for p in "$PORT" "$MOTO_INTERNAL_PORT" "$LAMBDA_PORT" ${SANDBOX_RUNTIME_PROXY_PORT:+"$SANDBOX_RUNTIME_PROXY_PORT"}; do
   if port_open "$p"; then echo "up.sh: port $p is in use by another process; not starting" >&2; exit 1; fi
 done
 
