@@ -95,7 +95,7 @@ chaos-ecs: build venv
 
 # The end-to-end invariants under every setting of every assumed simulator behaviour (the switches
 # of tests/sandbox/README.md "Sources"), each scenario (tests/e2e/test_assumed_switches.py);
-# `make test` (e2e) plays each non-default setting once, the scenario rotating with SWITCHES_SEED.
+# `make test` (e2e) plays a window of SWITCHES_SAMPLE (8) non-default settings moving with SWITCHES_SEED.
 switches: build venv
 	SWITCHES_FULL=1 $(PY) -m pytest -q tests/e2e/test_assumed_switches.py
 

@@ -23,9 +23,11 @@ task set gone, no hookline execution left running; the `sb` fixture's teardown a
 production was blue 100 % at every Failed report.
 
 The switches come from the registry (tests/sandbox/sources.py), so a new assumed row is picked up
-without touching this file. The default settings run in the whole suite already; `make test` runs
+without touching this file. The default settings run in the whole suite already. The rotation holds
 each switch's other settings once, with one scenario chosen by ``SWITCHES_SEED`` (default: the UTC
-day of the year, so the scenario rotates; the test id names it). ``SWITCHES_FULL=1`` (``make
+day of the year, so the scenario rotates; the test id names it); `make test` plays a window of
+``SWITCHES_SAMPLE`` (default 8) cells of it that moves with the seed (``SWITCHES_SAMPLE=0``: the
+whole rotation). ``SWITCHES_FULL=1`` (``make
 switches``) runs every setting, defaults included, with every scenario.
 """
 import contextlib
@@ -60,18 +62,32 @@ SEED = int(os.environ.get("SWITCHES_SEED") or time.strftime("%j", time.gmtime())
 W = lambda w, bake=None: {"weight": w, **({"bake": bake} if bake else {})}  # noqa: E731
 
 
-def cases():
-    """[(simulator, switch, choice, scenario)] to run (see the module docstring)."""
+# How many cells of the rotation one `make test` plays (0: all of them). Each cell is a whole
+# deployment (30-60 s), so the rotation is played in windows: a window of SAMPLE cells per run,
+# moving with SWITCHES_SEED, covers every cell within ceil(cells / SAMPLE) days.
+SAMPLE = int(os.environ.get("SWITCHES_SAMPLE") or 8)
+
+
+def rotation():
+    """[(simulator, switch, choice, scenario)]: every non-default setting of every switch once,
+    with one scenario chosen by the seed (see the module docstring)."""
     out = []
-    i = 0
-    for sim, key, choices in sources.assumed_switches():
-        for n, choice in enumerate(choices):
-            if FULL:
-                out += [(sim, key, choice, s) for s in scenarios(key)]
-            elif n > 0:
-                out.append((sim, key, choice, scenarios(key)[(SEED + i) % len(scenarios(key))]))
-                i += 1
+    for i, (sim, key, choice) in enumerate((sim, key, choice) for sim, key, choices in sources.assumed_switches()
+                                           for choice in choices[1:]):
+        out.append((sim, key, choice, scenarios(key)[(SEED + i) % len(scenarios(key))]))
     return out
+
+
+def cases():
+    """[(simulator, switch, choice, scenario)] to run."""
+    if FULL:
+        return [(sim, key, choice, s) for sim, key, choices in sources.assumed_switches()
+                for choice in choices for s in scenarios(key)]
+    cells = rotation()
+    if SAMPLE <= 0 or SAMPLE >= len(cells):
+        return cells
+    start = (SEED * SAMPLE) % len(cells)
+    return [cells[(start + j) % len(cells)] for j in range(SAMPLE)]
 
 
 CASES = cases()
@@ -98,7 +114,7 @@ def test_every_assumed_switch_is_in_the_matrix():
     want = {(r["switch"], c) for sim, key, choices in sources.assumed_switches(rows)
             for r in rows if r.get("switch") == key for c in choices[1:]}
     assert want, "the registry names no assumed switch"
-    assert want <= {(k, c) for _, k, c, _ in CASES}
+    assert want <= {(k, c) for _, k, c, _ in (CASES if FULL else rotation())}
 
 
 @pytest.mark.parametrize("sim,key,choice,scenario", CASES,
