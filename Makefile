@@ -7,7 +7,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
-.PHONY: help venv lint-venv build build-release fmt-check clippy unit test-runtime-api \
+.PHONY: help venv lint-venv build build-release build-release-test fmt-check clippy unit test-runtime-api \
         check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge bench-fleet chaos chaos-ecs iam-mutation switches
 
 help:
@@ -57,8 +57,12 @@ clippy:
 unit:
 	cargo test --workspace
 
-test-runtime-api: build-release venv
-	$(PY) -m pytest -q tests/runtime_api
+# The six functions in the release-test profile (release's code without fat LTO: Cargo.toml).
+build-release-test:
+	cargo build --profile release-test --workspace --exclude hookline-cli --exclude bench-floor
+
+test-runtime-api: build-release-test venv
+	RUNTIME_API_PROFILE=release-test $(PY) -m pytest -q tests/runtime_api
 
 check-statemachines: venv
 	bash tests/statemachine/check.sh
@@ -95,7 +99,7 @@ chaos-ecs: build venv
 
 # The end-to-end invariants under every setting of every assumed simulator behaviour (the switches
 # of tests/sandbox/README.md "Sources"), each scenario (tests/e2e/test_assumed_switches.py);
-# `make test` (e2e) plays a window of SWITCHES_SAMPLE (8) non-default settings moving with SWITCHES_SEED.
+# `make test` (e2e) plays a window of SWITCHES_SAMPLE (4) non-default settings moving with SWITCHES_SEED.
 switches: build venv
 	SWITCHES_FULL=1 $(PY) -m pytest -q tests/e2e/test_assumed_switches.py
 

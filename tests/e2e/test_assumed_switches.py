@@ -26,7 +26,7 @@ The switches come from the registry (tests/sandbox/sources.py), so a new assumed
 without touching this file. The default settings run in the whole suite already. The rotation holds
 each switch's other settings once, with one scenario chosen by ``SWITCHES_SEED`` (default: the UTC
 day of the year, so the scenario rotates; the test id names it); `make test` plays a window of
-``SWITCHES_SAMPLE`` (default 8) cells of it that moves with the seed (``SWITCHES_SAMPLE=0``: the
+``SWITCHES_SAMPLE`` (default 4) cells of it that moves with the seed (``SWITCHES_SAMPLE=0``: the
 whole rotation). ``SWITCHES_FULL=1`` (``make
 switches``) runs every setting, defaults included, with every scenario.
 """
@@ -65,7 +65,7 @@ W = lambda w, bake=None: {"weight": w, **({"bake": bake} if bake else {})}  # no
 # How many cells of the rotation one `make test` plays (0: all of them). Each cell is a whole
 # deployment (30-60 s), so the rotation is played in windows: a window of SAMPLE cells per run,
 # moving with SWITCHES_SEED, covers every cell within ceil(cells / SAMPLE) days.
-SAMPLE = int(os.environ.get("SWITCHES_SAMPLE") or 8)
+SAMPLE = int(os.environ.get("SWITCHES_SAMPLE") or 4)
 
 
 def rotation():

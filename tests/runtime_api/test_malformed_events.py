@@ -3,6 +3,7 @@ answers with an errorType from the contract's set (docs/design.md), never a Rust
 
 from __future__ import annotations
 
+import os
 import pathlib
 import queue
 
@@ -34,8 +35,11 @@ WRONG_FIELD = {
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_malformed_events_answer_invalid_input(name):
-    binary = ROOT / "target" / "release" / name
-    assert binary.exists(), f"build first: cargo build --release ({binary})"
+    # RUNTIME_API_PROFILE: the cargo profile whose binaries to run (`make test`: release-test,
+    # the release profile's code without fat LTO); release by default.
+    profile = os.environ.get("RUNTIME_API_PROFILE", "release")
+    binary = ROOT / "target" / profile / name
+    assert binary.exists(), f"build first: cargo build --profile {profile} ({binary})"
     api = RuntimeApi()
     cases = MALFORMED + [WRONG_FIELD[name]]
     for payload, _ in cases:
