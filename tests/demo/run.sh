@@ -156,7 +156,10 @@ print(td['family'] + ':' + str(td['revision']))" sbpy)
 echo "registered task definition $API_TD (example/api:v2)"
 echo "$ aws ecs update-service --cluster demo --service api --task-definition $API_TD"
 SBPY="sb.client('ecs').update_service(cluster='demo', service='api', taskDefinition='$API_TD')" sbpy
-API=$(SBPY="print(sb.client('ecs').list_service_deployments(cluster='demo', service='api')['serviceDeployments'][0]['serviceDeploymentArn'])" sbpy)
+# The newest deployment by createdAt: AWS documents no order for ListServiceDeployments (the sandbox's
+# is a switch, oldest first by default), and the service's creation deployment is listed too.
+API=$(SBPY="ds = sb.client('ecs').list_service_deployments(cluster='demo', service='api')['serviceDeployments']
+print(max(ds, key=lambda d: d['createdAt'])['serviceDeploymentArn'])" sbpy)
 echo "ECS service deployment $API (ECS invokes hookline's hook at POST_TEST_TRAFFIC_SHIFT)"
 echo "$ hookline watch --cluster demo --service api"
 API_RC=0
