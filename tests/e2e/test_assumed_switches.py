@@ -271,13 +271,7 @@ def ecs_alarm_rollback(sb, api, ecs_rolls_back=False):
     still end blue 100 with nothing left running."""
     put_plan(sb, ecs_plan(sb, [W(10, "30s"), W(100)]))
     with RulePoller(api) as poll:
-        arn = api.deploy("example/api:switch-alarm")
-        blue, green = api.sides(arn)
-        xarn = api.wait_execution(arn)["executionArn"]
-        end = time.time() + 60
-        while api.weights().get(green, 0) != 10 and time.time() < end:
-            time.sleep(0.1)
-        assert api.weights() == {blue: 90, green: 10}
+        arn, blue, green, xarn = api.deploy_to_first_step("example/api:switch-alarm")
         sb.set_alarm("api-5xx", "ALARM", reason="e2e switches: 5xx during the bake")
         done = api.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=120)
     assert done["status"] == "ROLLBACK_SUCCESSFUL", done
@@ -325,13 +319,7 @@ def ecs_second_deploy(sb, api, ecs_rolls_back=False):
     Either way: no split that does not add up, production on one side at the end, nothing running."""
     put_plan(sb, ecs_plan(sb, [W(10, "20s"), W(100, "1s")]))
     with RulePoller(api) as poll:
-        first = api.deploy("example/api:switch-first")
-        blue, green = api.sides(first)
-        xarn = api.wait_execution(first)["executionArn"]
-        end = time.time() + 60
-        while api.weights().get(green, 0) != 10 and time.time() < end:
-            time.sleep(0.1)
-        assert api.weights() == {blue: 90, green: 10}
+        first, blue, green, xarn = api.deploy_to_first_step("example/api:switch-first")
         superseded = True
         try:
             second = api.deploy("example/api:switch-second")

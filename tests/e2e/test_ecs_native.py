@@ -141,6 +141,18 @@ class Api:
                 time.sleep(0.2)
         raise AssertionError(f"no {event} execution for {arn} after {timeout}s: {self.invocations(arn)}")
 
+    def deploy_to_first_step(self, image, weight=10, timeout=60):
+        """Deploys ``image`` and waits until hookline's canary holds production at ``weight`` %:
+        (service deployment ARN, blue, green, canary execution ARN)."""
+        arn = self.deploy(image)
+        blue, green = self.sides(arn)
+        xarn = self.wait_execution(arn)["executionArn"]
+        end = time.time() + timeout
+        while self.weights().get(green, 0) != weight and time.time() < end:
+            time.sleep(0.1)
+        assert self.weights() == {blue: 100 - weight, green: weight}
+        return arn, blue, green, xarn
+
     def running(self):
         return [e for sm in ("hookline-canary", "hookline-post-traffic")
                 for e in self.sb.sfn.list_executions(stateMachineArn=sm_arn(sm), statusFilter="RUNNING")["executions"]]
@@ -329,13 +341,7 @@ def test_ecs_rollback_mid_bake_restores_blue_within_one_health_interval(sb, api,
     shifts, so hookline's next health check must notice and put blue back."""
     put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "60s"}, {"weight": 100}]))
     with RulePoller(api) as poll:
-        arn = api.deploy("example/api:v-stopped")
-        blue, green = api.sides(arn)
-        xarn = api.wait_execution(arn)["executionArn"]
-        end = time.time() + 60
-        while api.weights().get(green, 0) != 10 and time.time() < end:
-            time.sleep(0.1)
-        assert api.weights() == {blue: 90, green: 10}
+        arn, blue, green, xarn = api.deploy_to_first_step("example/api:v-stopped")
         sb.wait_state(xarn, "Bake", timeout=30)
         stopped_at = time.time()
         if cause == "stop":
