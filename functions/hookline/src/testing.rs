@@ -206,16 +206,14 @@ pub fn deployment_group() -> aws_sdk_codedeploy::operation::get_deployment_group
         .build()
 }
 
+/// The demo deployment of `web` / `web-prod`, for GetDeployment answers to build on.
+fn web_deployment() -> aws_sdk_codedeploy::types::builders::DeploymentInfoBuilder {
+    DeploymentInfo::builder().deployment_id(DEPLOYMENT).application_name("web").deployment_group_name("web-prod")
+}
+
 pub fn deployment(status: &str) -> aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput {
     aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput::builder()
-        .deployment_info(
-            DeploymentInfo::builder()
-                .deployment_id(DEPLOYMENT)
-                .application_name("web")
-                .deployment_group_name("web-prod")
-                .status(DeploymentStatus::from(status))
-                .build(),
-        )
+        .deployment_info(web_deployment().status(DeploymentStatus::from(status)).build())
         .build()
 }
 
@@ -229,10 +227,7 @@ pub fn rollback_deployment(
     use aws_sdk_codedeploy::types::{DeploymentCreator, RollbackInfo};
     aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput::builder()
         .deployment_info(
-            DeploymentInfo::builder()
-                .deployment_id(DEPLOYMENT)
-                .application_name("web")
-                .deployment_group_name("web-prod")
+            web_deployment()
                 .status(DeploymentStatus::InProgress)
                 .set_creator(creator.map(DeploymentCreator::from))
                 .set_rollback_info(
