@@ -16,6 +16,7 @@
 //! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`] per route, ALB first).
 //! - [`health`]: the health gate (plain verdicts, the gate over [`health::HealthFacts`], the AWS/HTTP source).
 //! - [`judge`]: the statistical canary judge (Mann-Whitney U, Hodges–Lehmann, Kayenta-style score). Plain Rust.
+//! - [`ports`]: every interface the flows reach the world through, in one file (traits only).
 //! - [`rollback`]: the operator's rollback (console form), shared by the `rollback` function and the CLI.
 //! - [`taskdef`]: task definition revisions and AppSpec content.
 //! - [`error`]: the one error type and its stable `errorType` names.
@@ -30,6 +31,7 @@ pub mod health;
 pub mod judge;
 pub mod lifecycle;
 pub mod plan;
+pub mod ports;
 pub mod rollback;
 pub mod runtime;
 pub mod taskdef;

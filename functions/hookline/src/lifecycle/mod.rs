@@ -102,7 +102,7 @@ pub enum Reported {
 }
 
 /// A deployment's status, reduced to what hookline acts on; each adapter maps its controller's words.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum DeploymentStatus {
     /// Under way (created, queued, in progress, waiting, baking): hooks may run and traffic may move.
     Active,
@@ -216,9 +216,49 @@ pub struct Resolved {
     pub hook_expires_at: Option<i64>,
 }
 
+/// A deployment as every reader shows it (CLI verbs, dashboard), whatever its controller:
+/// [`Lifecycle::describe`]. The controller's own words stay in `status_word` and `message`, for
+/// operators; everything hookline acts on is typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentSummary {
+    pub deployment_id: String,
+    pub controller: Controller,
+    pub status: DeploymentStatus,
+    /// The controller is rolling the deployment back (not ended yet: production may still move).
+    pub rolling_back: bool,
+    /// The controller's own status word, as it said it (`InProgress`, `ROLLBACK_IN_PROGRESS`, ...).
+    pub status_word: String,
+    /// Where the plan lives: CodeDeploy's application and deployment group, or `ecs/<cluster>` and
+    /// the service (`contract::ecs_application`).
+    pub application: String,
+    pub group: String,
+    /// Epoch seconds.
+    pub created_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    /// Why it failed or stopped, in the controller's words (code and message), when it says.
+    pub message: Option<String>,
+}
+
 /// The deployment controller, seen from hookline.
 #[async_trait]
 pub trait Lifecycle: Send + Sync {
+    /// The deployment as readers show it ([`DeploymentSummary`]). By default only the status is
+    /// read; adapters fill in the rest.
+    async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
+        let status = self.status(deployment_id).await?;
+        Ok(DeploymentSummary {
+            deployment_id: deployment_id.to_string(),
+            controller: controller_of(deployment_id),
+            status_word: status.to_string(),
+            status,
+            rolling_back: false,
+            application: String::new(),
+            group: String::new(),
+            created_at: None,
+            ended_at: None,
+            message: None,
+        })
+    }
     /// Resolves the deployment's context; `execution_id` is the hook's opaque id, if any.
     async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved>;
     /// [`Lifecycle::resolve`] for a deployment whose context an earlier hook of it already
