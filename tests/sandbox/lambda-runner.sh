@@ -5,7 +5,7 @@
 # target/debug/<name> ...`). Like Lambda, which hands each function its
 # execution role's credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
 # AWS_SESSION_TOKEN, it exports the credentials provisioning wrote for this
-# binary's role (tests/sandbox/iam.py) and execs the binary. A binary without a
+# binary's role (tests/sandbox/sim/iam.py) and execs the binary. A binary without a
 # credentials file (not a function, or provisioning did not run) keeps the
 # environment it was given.
 set -euo pipefail
@@ -20,7 +20,7 @@ if [ -n "${SANDBOX_CREDENTIALS_DIR:-}" ] && [ -f "$creds" ]; then
 elif [ -n "${SANDBOX_CREDENTIALS_DIR:-}" ] && [ "${SANDBOX_IAM:-1}" = 1 ]; then
   echo "lambda-runner: no credentials for $bin in $SANDBOX_CREDENTIALS_DIR (provisioning not done?)" >&2
 fi
-# The runtime API through the router's RuntimeApiProxy (lambda_emul.py: the invocation's deadline),
+# The runtime API through the router's RuntimeApiProxy (sim/lambda_emul.py: the invocation's deadline),
 # same path (/.rt/<function>), when up.sh set one.
 if [ -n "${SANDBOX_RUNTIME_PROXY_PORT:-}" ] && [ -n "${AWS_LAMBDA_RUNTIME_API:-}" ]; then
   rest="${AWS_LAMBDA_RUNTIME_API#*://}"

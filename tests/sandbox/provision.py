@@ -397,7 +397,7 @@ API_RULE_PRIORITY = 1
 
 def provision_api(c, demo, plan, bake_minutes=1):
     """The ECS-native demo app (issue 11): service ``api`` in cluster ``demo`` with deployment
-    controller ECS and strategy BLUE_GREEN (the router's ECS simulator, ecs_sim.py, runs its
+    controller ECS and strategy BLUE_GREEN (the router's ECS simulator, sim/ecs/api.py, runs its
     deployments), ALB ``demo-api`` with production listener :80 and test listener :8080, each with one
     ECS-managed rule (path ``/*``, priority 1, forward ``api-blue``; the default action answers 404),
     target groups ``api-blue`` / ``api-green``, ``advancedConfiguration`` naming both rules, Lambda
@@ -507,8 +507,8 @@ def wait_creation_deployment(ecs, cluster, service, timeout_s=None):
 def provision_lambda_queues(c):
     """The SQS queues infra/template.yaml gives Lambda (dead-letter queues, event source mapping
     sources), with the sandbox's names (${NamePrefix} = hookline): {name: {"url", "arn"}}. The router's
-    Lambda emulation (lambda_emul.py) sends to and polls them; it creates them too if missing."""
-    import lambda_emul
+    Lambda emulation (sim/lambda_emul.py) sends to and polls them; it creates them too if missing."""
+    from sim import lambda_emul
     spec = lambda_emul.load_template()
     used = {f.dead_letter_queue for f in spec.functions.values() if f.dead_letter_queue}
     used |= {m.queue for m in spec.mappings}
@@ -522,10 +522,10 @@ def provision_lambda_queues(c):
 def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, termination_wait_minutes=1, services=1):
     c = clients(endpoint)
     ensure_role(c["iam"])
-    # The template's roles and each function's credentials (tests/sandbox/iam.py), while moto's
+    # The template's roles and each function's credentials (tests/sandbox/sim/iam.py), while moto's
     # IAM authorization is still off; up.sh turns it on after provisioning.
     if os.environ.get("SANDBOX_CREDENTIALS_DIR"):
-        import iam
+        from sim import iam
         iam.provision_roles(c["iam"], os.environ["SANDBOX_CREDENTIALS_DIR"])
     topic = c["sns"].create_topic(Name="hookline-approvals")["TopicArn"]
     sms = provision_state_machines(c, topic, sm_dir or os.path.join(ROOT, "statemachine"))

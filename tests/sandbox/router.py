@@ -1,10 +1,10 @@
 """hookline sandbox front router: one AWS endpoint (default http://127.0.0.1:4566).
 
 - CodeDeploy (``X-Amz-Target: CodeDeploy_20141006.*``, or rpc-v2-cbor) -> the
-  in-process CodeDeploy ECS blue/green simulator (codedeploy_sim.py).
+  in-process CodeDeploy ECS blue/green simulator (sim/codedeploy/api.py).
 - ECS service deployments (ListServiceDeployments, DescribeServiceDeployments,
   DescribeServiceRevisions, StopServiceDeployment; CreateService / UpdateService of a
-  BLUE_GREEN service with controller ECS) -> the ECS simulator (ecs_sim.py), which also
+  BLUE_GREEN service with controller ECS) -> the ECS simulator (sim/ecs/api.py), which also
   stores the service in moto; moto's DescribeServices answers get what moto drops.
 - Lambda Invoke (``/2015-03-31/functions/<name|ARN>/invocations``) ->
   ``cargo lambda watch`` with the bare function name; its HTTP 500
@@ -39,12 +39,12 @@ from botocore.config import Config as BotoConfig  # noqa: E402
 from requests.structures import CaseInsensitiveDict  # noqa: E402
 
 import awsproto  # noqa: E402
-import iam  # noqa: E402
-from alb import AlbEmulator  # noqa: E402
-from cloudwatch import CloudWatchData  # noqa: E402
-from codedeploy_sim import CodeDeploySim, SimConfig  # noqa: E402
-from ecs_sim import EcsConfig, EcsSim  # noqa: E402
-from lambda_emul import FUNCTION_FAULT_KINDS, LambdaEmulator, load_template  # noqa: E402
+from sim import iam  # noqa: E402
+from sim.alb import AlbEmulator  # noqa: E402
+from sim.cloudwatch import CloudWatchData  # noqa: E402
+from sim.codedeploy.api import CodeDeploySim, SimConfig  # noqa: E402
+from sim.ecs.api import EcsConfig, EcsSim  # noqa: E402
+from sim.lambda_emul import FUNCTION_FAULT_KINDS, LambdaEmulator, load_template  # noqa: E402
 
 log = logging.getLogger("router")
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade", "te",
@@ -146,7 +146,7 @@ class Sandbox:
         self.calls_lock = threading.Lock()
         self.calls = defaultdict(lambda: defaultdict(int))
         self.call_log = []
-        # IAM (iam.py): who calls (access key -> function role), the template's policies, operator signing
+        # IAM (sim/iam.py): who calls (access key -> function role), the template's policies, operator signing
         # of every client that uses the public key "sandbox" (installed before any client is created).
         self.iam = iam.Enforcer(os.environ.get("SANDBOX_CREDENTIALS_DIR", ""), self._deployment_group_of)
         iam.install_operator_signing(boto3._get_default_session(), self.iam)
@@ -156,14 +156,14 @@ class Sandbox:
         self.elb = boto3.client("elbv2", **kw)
         self.ecs = boto3.client("ecs", **kw)
         self.cw = boto3.client("cloudwatch", **kw)
-        # GetMetricData's metric math and publication delay in front of moto (cloudwatch.py)
+        # GetMetricData's metric math and publication delay in front of moto (sim/cloudwatch.py)
         self.cw_data = CloudWatchData(self.cw)
-        # ECS-native blue/green (ecs_sim.py); its revisions serve target groups without task sets
+        # ECS-native blue/green (sim/ecs/api.py); its revisions serve target groups without task sets
         self.ecs_sim = EcsSim(self.moto_url, self.url, ecs_config or EcsConfig())
         self.alb = AlbEmulator(self.elb, self.ecs, is_unhealthy=self.faults.unhealthy,
                                revision_for=self.ecs_sim.revision_for_target_group)
         # Lambda's own behaviour around cargo-lambda: timeouts, async retries and duplicates,
-        # dead-letter queue, SQS event source mapping (lambda_emul.py, from infra/template.yaml).
+        # dead-letter queue, SQS event source mapping (sim/lambda_emul.py, from infra/template.yaml).
         self.lambda_emul = LambdaEmulator(self.cargo_lambda_invoke, self.take_function_fault,
                                           sqs=boto3.client("sqs", **kw), spec=load_template(),
                                           sqs_for=self.function_sqs)
@@ -386,7 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
             if path.startswith("/moto-api"):
                 return self._send(*self._forward(sb.moto_url, self.command, path, headers, body))
             req = awsproto.classify(self.command, path, headers, body)
-            denied = sb.iam.authorize(req, headers, body)   # IAM: the caller's role (iam.py)
+            denied = sb.iam.authorize(req, headers, body)   # IAM: the caller's role (sim/iam.py)
             if not headers.get("X-Sandbox-Internal"):
                 sb.count(req)
             if denied:
@@ -478,7 +478,7 @@ class _Handler(BaseHTTPRequestHandler):
         return status, rh, rb
 
     def _get_metric_data(self, req, body):
-        """GetMetricData through cloudwatch.py (metric math, publication delay), in the caller's protocol."""
+        """GetMetricData through sim/cloudwatch.py (metric math, publication delay), in the caller's protocol."""
         jbody = awsproto.cbor_request_to_json(req, body) if req.protocol == "cbor" else body
         status, out = self.sandbox.cw_data.get_metric_data(json.loads(jbody or b"{}"))
         if req.protocol == "cbor":
@@ -631,8 +631,8 @@ class _Handler(BaseHTTPRequestHandler):
                     for k in SimConfig.CHOICES:
                         if k in doc:
                             cfg.check(k, doc[k])
-                    sb.ecs_sim.cfg.update(doc)   # ecs_* keys (ecs_sim.py)
-                    sb.cw_data.cfg.update(doc)   # cw_* keys (cloudwatch.py)
+                    sb.ecs_sim.cfg.update(doc)   # ecs_* keys (sim/ecs/api.py)
+                    sb.cw_data.cfg.update(doc)   # cw_* keys (sim/cloudwatch.py)
                 except ValueError as e:
                     return self._send_json(400, {"error": str(e)})
                 for k in ("hook_timeout_s", "termination_wait_s", "minute_s", "alarm_poll_s",

@@ -8,7 +8,7 @@ behaviour::
      "switch": None | "<config key>"}
 
 An ``assumed`` behaviour (no AWS page or sample states it) must be a switch: a key of a config
-class's ``CHOICES`` (``SimConfig`` in codedeploy_common.py, ``EcsConfig`` in ecs_common.py, ...)
+class's ``CHOICES`` (``SimConfig`` in sim/codedeploy/common.py, ``EcsConfig`` in sim/ecs/common.py, ...)
 with at least two choices, the first the default and the pessimistic one for hookline. The
 end-to-end invariants run under every choice (tests/e2e/test_assumed_switches.py).
 
@@ -21,7 +21,7 @@ crashed on), validates the rows and renders the one table of tests/sandbox/READM
     .venv/bin/python tests/sandbox/sources.py --write-readme  # rewrite the README's table
     .venv/bin/python tests/sandbox/sources.py --check         # exit 1 on a problem or a stale README
 
-tests/sandbox/test_sources.py checks the README against the rendering, the rows, and that every
+tests/sandbox/tests/test_sources.py checks the README against the rendering, the rows, and that every
 switch's choices are accepted by ``/_sandbox/config``.
 """
 import argparse
@@ -42,12 +42,12 @@ END = "<!-- sources:end -->"
 # The simulators whose behaviours the table must cover, and the modules that make them up. A
 # module listed here without SOURCES (or failing to import) is reported as pending.
 SIMULATORS = {
-    "codedeploy": ("codedeploy_sim", "codedeploy_lifecycle", "codedeploy_common"),
-    "ecs": ("ecs_sim", "ecs_lifecycle", "ecs_common"),
-    "cloudwatch": ("cloudwatch",),
+    "codedeploy": ("sim.codedeploy.api", "sim.codedeploy.lifecycle", "sim.codedeploy.common"),
+    "ecs": ("sim.ecs.api", "sim.ecs.lifecycle", "sim.ecs.common"),
+    "cloudwatch": ("sim.cloudwatch",),
 }
 # Modules holding the config classes behind /_sandbox/config (their CHOICES are the switches).
-CONFIG_MODULES = ("codedeploy_common", "ecs_common")
+CONFIG_MODULES = ("sim.codedeploy.common", "sim.ecs.common")
 
 QUOTE = re.compile(r'^".+".* — \S.+$', re.S)       # "<quoted sentence>" ... — <page>
 SAMPLE = re.compile(r"^sample: [\w.-]+/[\w.-]+/\S+$")   # sample: <owner>/<repo>/<path>
@@ -63,21 +63,33 @@ def simulator_of(module_name, module=None):
     for sim, mods in SIMULATORS.items():
         if module_name in mods:
             return sim
-    if "cloudwatch" in module_name or module_name.startswith(("cw_", "metrics")):
+    # sim.<simulator>[.<part>] (sim.codedeploy.api -> codedeploy, sim.lambda_emul -> lambda)
+    leaf = module_name.split(".")[1] if module_name.startswith("sim.") else module_name
+    if "cloudwatch" in leaf or leaf.startswith(("cw_", "metrics")):
         return "cloudwatch"
-    return module_name.split("_", 1)[0]
+    return leaf.split("_", 1)[0]
+
+
+def module_path(name):
+    """The file of the tests/sandbox module ``name`` (dotted: ``sim.ecs.api`` -> sim/ecs/api.py)."""
+    return os.path.join(HERE, *name.split(".")) + ".py"
 
 
 def declaring_modules():
-    """Names of the tests/sandbox modules whose source text assigns a module-level SOURCES."""
+    """Dotted names of the tests/sandbox modules (its own tests/ excluded) whose source text
+    assigns a module-level SOURCES."""
     out = []
-    for f in sorted(os.listdir(HERE)):
-        if not f.endswith(".py") or f.startswith("test_") or f in ("sources.py", "conftest.py"):
-            continue
-        with open(os.path.join(HERE, f), encoding="utf-8") as fh:
-            if re.search(r"^SOURCES\s*[:=]", fh.read(), re.M):
-                out.append(f[:-3])
-    return out
+    for top, dirs, files in os.walk(HERE):
+        dirs[:] = sorted(d for d in dirs if d not in ("tests", "__pycache__"))
+        rel = os.path.relpath(top, HERE)
+        for f in sorted(files):
+            if not f.endswith(".py") or f.startswith("test_") or f in ("sources.py", "conftest.py", "__init__.py"):
+                continue
+            with open(os.path.join(top, f), encoding="utf-8") as fh:
+                if re.search(r"^SOURCES\s*[:=]", fh.read(), re.M):
+                    parts = [] if rel == "." else rel.split(os.sep)
+                    out.append(".".join(parts + [f[:-3]]))
+    return sorted(out)
 
 
 def _import(name, problems):
@@ -108,9 +120,9 @@ def collect():
             row["module"] = name
             rows.append(row)
     for sim, mods in SIMULATORS.items():
-        present = [m for m in mods if os.path.exists(os.path.join(HERE, m + ".py"))]
+        present = [m for m in mods if os.path.exists(module_path(m))]
         if present and not any(m in names for m in mods):
-            pending.append(f"{sim}: no SOURCES list yet in {', '.join(m + '.py' for m in present)}")
+            pending.append(f"{sim}: no SOURCES list yet in {', '.join(m.replace('.', '/') + '.py' for m in present)}")
     return rows, pending, problems
 
 
@@ -118,7 +130,7 @@ def config_classes(problems=None):
     """{switch key: (config class, choices)} from every config class with a CHOICES dict."""
     problems = [] if problems is None else problems
     out = {}
-    mods = [m for m in CONFIG_MODULES if os.path.exists(os.path.join(HERE, m + ".py"))] + declaring_modules()
+    mods = [m for m in CONFIG_MODULES if os.path.exists(module_path(m))] + declaring_modules()
     for name in dict.fromkeys(mods):
         mod = _import(name, problems)
         if mod is None:

@@ -49,7 +49,7 @@ done
 
 export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_SESSION_TOKEN || true
-# IAM (tests/sandbox/iam.py; SANDBOX_IAM=0 turns it off): provisioning writes each function's role
+# IAM (tests/sandbox/sim/iam.py; SANDBOX_IAM=0 turns it off): provisioning writes each function's role
 # credentials here, lambda-runner.sh hands them to the function process, the router reads them.
 unset SANDBOX_CREDENTIALS_DIR
 if [ "${SANDBOX_IAM:-1}" = 1 ]; then
@@ -98,7 +98,7 @@ export SANDBOX_HOOK_TIMEOUT_S="${SANDBOX_HOOK_TIMEOUT_S:-3600}"
 # Where AWS documents nothing the simulator takes the pessimistic choice by default (README, U5).
 export SANDBOX_ALLOW_TRAFFIC_SCOPE="${SANDBOX_ALLOW_TRAFFIC_SCOPE:-default_action}"   # | listener_rules
 export SANDBOX_ROLLBACK_RESTORE="${SANDBOX_ROLLBACK_RESTORE:-own_changes}"             # | snapshot
-# Lambda's own behaviour (lambda_emul.py; README "Lambda"): async retries after a function error,
+# Lambda's own behaviour (sim/lambda_emul.py; README "Lambda"): async retries after a function error,
 # extra deliveries of async events (2 = pessimistic: up to 3 in all), function timeouts x scale.
 export SANDBOX_ASYNC_RETRIES="${SANDBOX_ASYNC_RETRIES:-2}" SANDBOX_ASYNC_RETRY_DELAY_S="${SANDBOX_ASYNC_RETRY_DELAY_S:-1}"
 export SANDBOX_ASYNC_DUPLICATES="${SANDBOX_ASYNC_DUPLICATES:-0}" SANDBOX_ASYNC_DUPLICATE_DELAY_S="${SANDBOX_ASYNC_DUPLICATE_DELAY_S:-5}"

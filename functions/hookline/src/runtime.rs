@@ -139,7 +139,7 @@ where
 /// future when an invocation starts; a past one is still mapped to now, not an error, because
 /// the wall clock and Lambda's may disagree (`SystemTime::duration_since` fails on a past
 /// instant). The sandbox used to hand one always (cargo-lambda 1.9.2 sends a constant
-/// `Lambda-Runtime-Deadline-Ms` of 600000, in 1970); `tests/sandbox/lambda_emul.py`'s
+/// `Lambda-Runtime-Deadline-Ms` of 600000, in 1970); `tests/sandbox/sim/lambda_emul.py`'s
 /// `RuntimeApiProxy` now hands the template's timeout instead.
 pub fn deadline_instant(deadline: std::time::SystemTime, now: std::time::SystemTime) -> tokio::time::Instant {
     tokio::time::Instant::now() + deadline.duration_since(now).unwrap_or_default()

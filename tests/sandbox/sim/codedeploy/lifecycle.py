@@ -1,6 +1,6 @@
 """The CodeDeploy simulator's lifecycle engine: one thread per deployment runs the ECS blue/green
 lifecycle against moto (events, hooks, test and production traffic, the ready and termination
-waits, alarms, stop, rollback). The API surface (codedeploy_sim.py) creates deployments and
+waits, alarms, stop, rollback). The API surface (sim/codedeploy/api.py) creates deployments and
 signals stops/continues through the shared Registry; this module never answers API calls.
 Every behaviour has a row (id CD-*) with its AWS source or its switch in codedeploy_sim.SOURCES.
 Listener weights are read with alb.py's functions (one place for the weight math)."""
@@ -15,8 +15,8 @@ import boto3
 import requests
 from botocore.config import Config as BotoConfig
 
-from alb import action_target_groups, weight_shares
-from codedeploy_common import EVENTS, REGION, TERMINAL, Abort, Deployment, new_deployment_id, now
+from sim.alb import action_target_groups, weight_shares
+from sim.codedeploy.common import EVENTS, REGION, TERMINAL, Abort, Deployment, new_deployment_id, now
 
 log = logging.getLogger("codedeploy-sim")
 

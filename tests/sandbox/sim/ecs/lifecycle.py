@@ -1,9 +1,9 @@
 """The ECS service-deployment simulator's lifecycle engine: one thread per service deployment runs
 the BLUE_GREEN stages against moto (ELBv2 listener rules, target registrations, ECS service task
 definition), invokes the Lambda hooks synchronously through the router's Invoke path, waits,
-stops and rolls back. The API surface (ecs_sim.py) creates deployments and signals stops through
+stops and rolls back. The API surface (sim/ecs/api.py) creates deployments and signals stops through
 the shared Registry; this module never answers API calls. Every behaviour and its source is
-a row of SOURCES in ecs_sim.py."""
+a row of SOURCES in sim/ecs/api.py."""
 import json
 import logging
 import threading
@@ -14,8 +14,8 @@ import boto3
 import requests
 from botocore.config import Config as BotoConfig
 
-from alb import weight_shares
-from ecs_common import (DEFAULT_CALLBACK_DELAY_S, DEFAULT_HOOK_TIMEOUT_MIN, REGION, ROLLBACK_STAGES, STAGES, TERMINAL,
+from sim.alb import weight_shares
+from sim.ecs.common import (DEFAULT_CALLBACK_DELAY_S, DEFAULT_HOOK_TIMEOUT_MIN, REGION, ROLLBACK_STAGES, STAGES, TERMINAL,
                         RollbackNeeded, now)
 
 log = logging.getLogger("ecs-sim")

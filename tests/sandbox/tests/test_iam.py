@@ -1,4 +1,4 @@
-"""IAM in the sandbox (iam.py): function calls are authorized against their
+"""IAM in the sandbox (sim/iam.py): function calls are authorized against their
 role in infra/template.yaml, by moto (signature, key, action) and by the
 router (resources, conditions, the CodeDeploy simulator), with AWS's errors."""
 import json
@@ -13,10 +13,10 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
 
-import iam  # noqa: E402
+from sim import iam  # noqa: E402
 import provision  # noqa: E402
 from router import Sandbox  # noqa: E402
 
@@ -37,7 +37,7 @@ def enforced(tmp_path_factory):
     port = _free_port()
     logdir = tmp_path_factory.mktemp("iam")
     log = open(logdir / "moto.log", "w")
-    proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto_server.py"), "-H", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "moto_server.py"), "-H", "127.0.0.1",
                              "-p", str(port)], stdout=log, stderr=log)
     moto_url = f"http://127.0.0.1:{port}"
     for _ in range(100):

@@ -120,11 +120,11 @@ def test_the_validator_catches_bad_rows():
 
 
 def test_a_module_without_sources_or_failing_to_import_is_reported_not_crashed(monkeypatch):
-    monkeypatch.setattr(sources, "SIMULATORS", dict(sources.SIMULATORS, alb=("alb",)))
+    monkeypatch.setattr(sources, "SIMULATORS", dict(sources.SIMULATORS, alb=("sim.alb",)))
     real = sources.declaring_modules
     monkeypatch.setattr(sources, "declaring_modules", lambda: real() + ["no_such_simulator_module"])
     rows, pending, problems = sources.collect()
-    assert any(p.startswith("alb: no SOURCES list yet in alb.py") for p in pending), pending
+    assert any(p.startswith("alb: no SOURCES list yet in sim/alb.py") for p in pending), pending
     assert any("no_such_simulator_module" in p and "import failed" in p for p in problems), problems
     assert any(r["simulator"] == "codedeploy" for r in rows)
     assert "Not yet in the table: alb:" in sources.render(rows, sources.config_classes(), pending)

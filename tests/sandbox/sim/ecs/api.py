@@ -4,12 +4,12 @@
 moto 5.2.5 stores ECS services but drops ``deploymentConfiguration`` and has no service
 deployments; this simulator owns what moto lacks. Three modules, as for CodeDeploy:
 
-  ecs_sim.py        the API surface: which ECS requests it takes (``wants``), request
+  sim/ecs/api.py        the API surface: which ECS requests it takes (``wants``), request
                     validation, op_* handlers, response shapes (checked against botocore's
                     ``ecs`` model in test_ecs_sim.py)
-  ecs_lifecycle.py  the lifecycle engine: one thread per service deployment (stages, hooks,
+  sim/ecs/lifecycle.py  the lifecycle engine: one thread per service deployment (stages, hooks,
                     listener rules, targets, bake time, stop, rollback)
-  ecs_common.py     constants, errors, EcsConfig, the records and the Registry
+  sim/ecs/common.py     constants, errors, EcsConfig, the records and the Registry
 
 The router sends it: ListServiceDeployments, DescribeServiceDeployments, DescribeServiceRevisions,
 StopServiceDeployment; CreateService whose controller is ECS (the default) with strategy
@@ -60,9 +60,9 @@ import logging
 import boto3
 from botocore.config import Config as BotoConfig
 
-from ecs_common import (ACCOUNT, ACTIVE, HOOK_STAGES, REGION, STRATEGIES, TERMINAL, Deployment, EcsConfig, EcsError,
+from sim.ecs.common import (ACCOUNT, ACTIVE, HOOK_STAGES, REGION, STRATEGIES, TERMINAL, Deployment, EcsConfig, EcsError,
                         Registry, Revision, Service, new_id, now)
-from ecs_lifecycle import EcsLifecycleEngine
+from sim.ecs.lifecycle import EcsLifecycleEngine
 
 log = logging.getLogger("ecs-sim")
 

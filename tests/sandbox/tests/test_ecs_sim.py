@@ -1,4 +1,4 @@
-"""The ECS-native blue/green service-deployment simulator (ecs_sim.py / ecs_lifecycle.py), driven
+"""The ECS-native blue/green service-deployment simulator (sim/ecs/api.py / sim/ecs/lifecycle.py), driven
 through boto3 against the router and a real moto, with hooks answered by a fake Lambda backend
 (the Rust ``hook`` does not speak the ECS payload yet). Every answer the simulator gives during
 these tests is checked against botocore's ``ecs`` model (outputs and modeled error codes)."""
@@ -15,10 +15,10 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 import provision
-from alb import weight_shares
-from codedeploy_sim import SimConfig
-from ecs_common import HOOK_STAGES
-from ecs_sim import EcsConfig, EcsSim
+from sim.alb import weight_shares
+from sim.codedeploy.api import SimConfig
+from sim.ecs.common import HOOK_STAGES
+from sim.ecs.api import EcsConfig, EcsSim
 from router import Sandbox
 import test_sim_spec
 

@@ -1,4 +1,4 @@
-"""Lambda's own behaviour in the sandbox (lambda_emul.py): template parsing, function timeouts,
+"""Lambda's own behaviour in the sandbox (sim/lambda_emul.py): template parsing, function timeouts,
 async retries and duplicates, the dead-letter queue, the SQS event source mapping, and the router's
 Lambda Invoke path and /_sandbox/lambda control API. Functions are fakes (no cargo-lambda); SQS is
 the session's moto server."""
@@ -11,8 +11,8 @@ import boto3
 import pytest
 import requests
 
-import lambda_emul
-from lambda_emul import LambdaConfig, LambdaEmulator, batch_failures, load_template
+from sim import lambda_emul
+from sim.lambda_emul import LambdaConfig, LambdaEmulator, batch_failures, load_template
 
 
 class FakeFunctions:

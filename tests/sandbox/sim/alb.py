@@ -11,7 +11,7 @@ the random draw, or a target group name to force) or a seeded RNG
 
 The chosen target group's task set (moto ECS, the non-deleted task set whose
 load balancer is that group), or for an ECS-native blue/green service the
-active service revision serving that group (``revision_for``, ecs_sim.py), gives the image; ``version`` is the image tag.
+active service revision serving that group (``revision_for``, sim/ecs/api.py), gives the image; ``version`` is the image tag.
 An image whose tag contains ``bad`` answers 500 on every path (``/health``
 included). A group without a task set or without registered targets, or
 marked unhealthy by fault injection, answers 503 like an ALB with no healthy

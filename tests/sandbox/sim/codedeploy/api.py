@@ -5,12 +5,12 @@ and the decoded JSON body) and runs the ECS blue/green lifecycle against the
 real moto ECS / ELBv2 / CloudWatch, invoking hooks through the router's Lambda
 Invoke path. Three modules:
 
-  codedeploy_sim.py        the API surface: request validation, op_* handlers,
+  sim/codedeploy/api.py        the API surface: request validation, op_* handlers,
                            response shapes (checked against botocore's model in
                            test_sim_spec.py)
-  codedeploy_lifecycle.py  the lifecycle engine: one thread per deployment
+  sim/codedeploy/lifecycle.py  the lifecycle engine: one thread per deployment
                            (events, hooks, traffic, waits, alarms, rollback)
-  codedeploy_common.py     constants, errors, SimConfig, Deployment, Registry
+  sim/codedeploy/common.py     constants, errors, SimConfig, Deployment, Registry
                            (the state both share)
 
 Listener weights are read with alb.py's functions, shared with the router's
@@ -26,7 +26,7 @@ ECS deployment" and "What happens during an Amazon ECS deployment"):
 
 Every behaviour is a row of SOURCES below with its source: a quoted AWS sentence and its page,
 an AWS sample's file, or "assumed"; an assumed behaviour is a switch (SimConfig.CHOICES in
-codedeploy_common.py, settable through /_sandbox/config and SANDBOX_<KEY>). The rows are the
+sim/codedeploy/common.py, settable through /_sandbox/config and SANDBOX_<KEY>). The rows are the
 table in README.md "Sources" (tests/sandbox/sources.py renders and checks it).
 
 Time scaling for tests (not AWS behaviour): ``hook_timeout_s`` (default
@@ -41,10 +41,10 @@ import uuid
 
 import yaml
 
-from codedeploy_common import (  # noqa: F401 (SimConfig and the constants are re-exported)
+from sim.codedeploy.common import (  # noqa: F401 (SimConfig and the constants are re-exported)
     ACCOUNT, EVENTS, HOOK_EVENTS, PREDEFINED_CONFIGS, REGION, TERMINAL, CDError, Deployment, Registry,
     SimConfig, new_deployment_id, now)
-from codedeploy_lifecycle import LifecycleEngine
+from sim.codedeploy.lifecycle import LifecycleEngine
 
 log = logging.getLogger("codedeploy-sim")
 

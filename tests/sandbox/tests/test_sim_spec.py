@@ -13,7 +13,7 @@ import time
 import botocore.session
 import pytest
 
-from codedeploy_sim import CodeDeploySim
+from sim.codedeploy.api import CodeDeploySim
 
 MODEL = botocore.session.get_session().get_service_model("codedeploy")
 SIM_OPS = sorted(n[3:] for n in dir(CodeDeploySim) if n.startswith("op_"))

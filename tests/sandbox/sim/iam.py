@@ -15,7 +15,7 @@ authorization is still off):
   moto's Step Functions interpreter), written to ``operator.env``.
 Then up.sh turns moto's authorization on (``POST /moto-api/reset-auth`` 0).
 
-What moto 5.2.5 enforces (tested, see tests/sandbox/test_iam.py): the SigV4
+What moto 5.2.5 enforces (tested, see tests/sandbox/tests/test_iam.py): the SigV4
 signature, that the key exists (IAM user key or an STS session with the right
 token), and the *action* against the principal's identity policies, but it
 evaluates every action of these services against the resource ``"*"`` (only
@@ -44,7 +44,7 @@ from botocore.credentials import Credentials
 import cfn_yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 # HOOKLINE_TEMPLATE: another copy of the template (tests/iam_mutation.py runs the checks on mutants).
 TEMPLATE = os.environ.get("HOOKLINE_TEMPLATE") or os.path.join(ROOT, "infra", "template.yaml")
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"

@@ -14,12 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# The sandbox's modules (client, provision, router, sim/) live one folder up.
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
 
 import provision  # noqa: E402
 from client import Sandbox as SandboxClient  # noqa: E402
-from codedeploy_sim import SimConfig  # noqa: E402
+from sim.codedeploy.api import SimConfig  # noqa: E402
 from router import Sandbox  # noqa: E402
 
 VENV_BIN = os.path.dirname(sys.executable)

@@ -71,7 +71,7 @@ import cfn_yaml
 
 log = logging.getLogger("lambda")
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 DEFAULT_TEMPLATE = os.path.join(ROOT, "infra", "template.yaml")
 NAME_PREFIX = "hookline"   # the sandbox renders ${NamePrefix} as provision.py does (hookline-<name>)
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"

@@ -5,7 +5,7 @@ import datetime
 import os
 import sys
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "benches"))
 import fleet  # noqa: E402
 import run  # noqa: E402

@@ -1,9 +1,9 @@
-"""cloudwatch.py: GetMetricData's metric math and publication delay over what moto returns."""
+"""sim/cloudwatch.py: GetMetricData's metric math and publication delay over what moto returns."""
 import datetime as dt
 
 import pytest
 
-from cloudwatch import SOURCES, CloudWatchData, CwConfig
+from sim.cloudwatch import SOURCES, CloudWatchData, CwConfig
 
 T0 = 1_800_000_000  # a minute boundary
 

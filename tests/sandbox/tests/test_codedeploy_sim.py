@@ -275,7 +275,7 @@ def test_allow_traffic_scope(sandbox, scope):
 
 def test_switches_default_to_the_pessimistic_choice_and_reject_bad_values(sandbox):
     sb, c, stub = sandbox
-    from codedeploy_sim import SimConfig
+    from sim.codedeploy.api import SimConfig
     cfg = SimConfig()
     assert (cfg.allow_traffic_scope, cfg.rollback_restore) == ("default_action", "own_changes")
     with pytest.raises(RuntimeError) as e:

@@ -206,7 +206,7 @@ def test_servers_send_without_nagle_delay():
     before = werkzeug.serving.WSGIRequestHandler.disable_nagle_algorithm
     try:
         werkzeug.serving.WSGIRequestHandler.disable_nagle_algorithm = False
-        runpy.run_path(str(__import__("pathlib").Path(__file__).with_name("moto_server.py")), run_name="not_main")
+        runpy.run_path(str(__import__("pathlib").Path(__file__).parent.with_name("moto_server.py")), run_name="not_main")
         assert werkzeug.serving.WSGIRequestHandler.disable_nagle_algorithm is True
     finally:
         werkzeug.serving.WSGIRequestHandler.disable_nagle_algorithm = before

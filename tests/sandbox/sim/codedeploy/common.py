@@ -1,5 +1,5 @@
-"""Definitions shared by the CodeDeploy simulator's API surface (codedeploy_sim.py) and its
-lifecycle engine (codedeploy_lifecycle.py): constants, errors, the run-time switches
+"""Definitions shared by the CodeDeploy simulator's API surface (sim/codedeploy/api.py) and its
+lifecycle engine (sim/codedeploy/lifecycle.py): constants, errors, the run-time switches
 (SimConfig), a deployment's record and the registry that holds them all."""
 import os
 import random

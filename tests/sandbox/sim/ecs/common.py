@@ -1,7 +1,7 @@
-"""Definitions shared by the ECS service-deployment simulator's API surface (ecs_sim.py) and its
-lifecycle engine (ecs_lifecycle.py): constants, errors, the run-time knobs and switches
+"""Definitions shared by the ECS service-deployment simulator's API surface (sim/ecs/api.py) and its
+lifecycle engine (sim/ecs/lifecycle.py): constants, errors, the run-time knobs and switches
 (EcsConfig), the records (service, service revision, service deployment) and the registry that
-holds them. Every behaviour and its source is a row of SOURCES in ecs_sim.py."""
+holds them. Every behaviour and its source is a row of SOURCES in sim/ecs/api.py."""
 import os
 import secrets
 import string
@@ -31,7 +31,7 @@ ROLLBACK_RESTORES = ("own_changes", "full")
 # has no lifecycle hooks). LINEAR and CANARY run the BLUE_GREEN stages far enough to invoke the hooks
 # and roll back on FAILED; their production steps are not walked (production shifts 0 -> 100 at once).
 STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
-# Switches (first = default); see SOURCES in ecs_sim.py.
+# Switches (first = default); see SOURCES in sim/ecs/api.py.
 PAYLOAD_WEIGHTS = ("empty", "filled")
 CREATE_BAKES = ("skip", "wait")
 EXECUTION_IDS = ("fresh", "stable")

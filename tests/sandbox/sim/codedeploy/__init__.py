@@ -1,0 +1,1 @@
+"""The CodeDeploy simulator: ``api`` (the API surface), ``lifecycle`` (the engine), ``common``."""

@@ -1,0 +1,1 @@
+"""The Amazon ECS simulator: ``api`` (the API surface), ``lifecycle`` (the engine), ``common``."""
