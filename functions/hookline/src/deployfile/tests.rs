@@ -51,7 +51,8 @@ fn the_seed_canary_section_parses_and_its_50s_step_is_refused_for_the_ttl() {
 
 #[test]
 fn the_seed_example_with_a_long_enough_second_wait_maps_onto_the_plan() {
-    let text = SEED.replace("wait: 50", "wait: 90");
+    // 70s: exactly the TTL (60s) + the default resolver grace (10s), the shortest accepted.
+    let text = SEED.replace("wait: 50", "wait: 70");
     let d = DeployFile::parse("dev.deploy.yml", &text, &ctx()).unwrap_or_else(|e| panic!("{e}"));
     // The format's example writes the tag values as numbers; they are tag values (strings).
     assert_eq!(d.canary.releases, Releases { blue: "1".into(), green: "2".into() });
@@ -59,14 +60,14 @@ fn the_seed_example_with_a_long_enough_second_wait_maps_onto_the_plan() {
     assert_eq!(d.canary.scale, Scale { wait_seconds: 60, desired: DEFAULT_DESIRED });
     assert_eq!(
         d.canary.strategy,
-        vec![StrategyStep { weight: 10, wait_seconds: 70 }, StrategyStep { weight: 60, wait_seconds: 90 }]
+        vec![StrategyStep { weight: 10, wait_seconds: 70 }, StrategyStep { weight: 60, wait_seconds: 70 }]
     );
     // strategy → weight/bake steps, and the final step to 100 with the shortest TTL-aware bake
     assert_eq!(
         d.plan.steps,
         vec![
             Step::Weight { weight: 10, bake_seconds: 70 },
-            Step::Weight { weight: 60, bake_seconds: 90 },
+            Step::Weight { weight: 60, bake_seconds: 70 },
             Step::Weight { weight: 100, bake_seconds: 70 },
         ]
     );
