@@ -370,3 +370,25 @@ fn file_errors_are_invalid_input_naming_the_key() {
     assert_eq!(err.error_type(), "InvalidInput");
     assert!(err.to_string().contains("canary.strategy[1].wait"), "{err}");
 }
+
+#[test]
+fn odd_texts_are_errors_naming_the_file_never_panics() {
+    let texts = [
+        "",
+        "---\n",
+        "[]\n",
+        "canary: 5\n",
+        "a: 1\n---\nb: 2\n",
+        "canary:\n  strategy:\n    - weight: 99999999999999999999\n",
+        "canary: &a\n  group: *a\n",
+        "{{name}}: x\n",
+    ];
+    for text in texts {
+        let all = problems(text);
+        assert!(!all.is_empty(), "{text:?}");
+        for p in &all {
+            assert!(p.to_string().starts_with("prod.deploy.yml:"), "{text:?}: {p}");
+            assert!(!p.key.is_empty(), "{text:?}: {p}");
+        }
+    }
+}
