@@ -397,7 +397,12 @@ impl DeployFile {
             Err(errs) => {
                 for problem in errs.0 {
                     let (key, at_key, note) = plan_key(&problem, &origins, scale_wait.is_some());
-                    let expected = format!("{note}{}", problem.expected);
+                    // The plan's messages may name its own steps ("bake 10m of steps[3]"): say
+                    // which plan step this key became, so the two names can be matched.
+                    let step = problem.field.split_once(']').map(|(head, _)| format!("{head}]"));
+                    let step = step.filter(|s| s.starts_with("steps[") && problem.expected.contains(s.as_str()));
+                    let step = step.map(|s| format!("(plan {s}) ")).unwrap_or_default();
+                    let expected = format!("{note}{step}{}", problem.expected);
                     if at_key {
                         p.add_at_key(key, expected);
                     } else {

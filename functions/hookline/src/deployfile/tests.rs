@@ -392,3 +392,47 @@ fn odd_texts_are_errors_naming_the_file_never_panics() {
         }
     }
 }
+
+const ANALYSIS: &str = "
+  analysis:
+    min_samples: 2
+    metrics:
+      - name: checkout-latency
+        namespace: Shop
+        metric: CheckoutLatency
+        statistic: Average
+        dimensions: {Service: \"{{name}}\"}
+        version_dimension: Version
+        blue: v1
+        green: \"{{version}}\"
+        period: 30s
+        direction: increase
+        tolerance: 0.5
+";
+
+#[test]
+fn the_judge_section_is_the_plans_with_templates_rendered() {
+    let text = PROD.replace("  hook_budget: 2h\n", &format!("  hook_budget: 2h\n{}", &ANALYSIS[1..]));
+    let d = DeployFile::parse("prod.deploy.yml", &text, &ctx()).unwrap_or_else(|e| panic!("{e}"));
+    let a = d.plan.analysis.expect("analysis");
+    assert_eq!(a.min_samples, 2);
+    let json = serde_json::to_value(&a.metrics[0]).expect("metric as JSON");
+    assert_eq!(json["source"]["dimensions"]["Service"], "shop-web", "{json}");
+    assert_eq!(json["source"]["green"], "2.0.1", "{json}");
+}
+
+#[test]
+fn the_judges_problems_name_the_files_keys() {
+    let with = |analysis: &str| PROD.replace("  hook_budget: 2h\n", &format!("  hook_budget: 2h\n{}", &analysis[1..]));
+    // a typo inside the plan's own section: the plan's parser finds it, the file's key is named
+    let text = with(&ANALYSIS.replace("        statistic: Average", "        statistik: Average"));
+    let p = problem_at(&text, "hookline.analysis.metrics[0].statistik");
+    assert_eq!(p.location, Some(pos(&text, "statistik", 0)));
+    // a bake too short for the judge's samples is the strategy step's wait
+    let text = with(&ANALYSIS.replace("min_samples: 2", "min_samples: 30"));
+    let p = problem_at(&text, "canary.strategy[0].wait");
+    assert!(p.expected.contains("min_samples 30"), "{p}");
+    assert!(p.expected.starts_with("(plan steps[0]) "), "the plan's name of the step is given: {p}");
+    let at = pos(&text, "wait: 120\n    - weight: 50", 0);
+    assert_eq!(p.location, Some(Location { line: at.line, column: at.column + "wait: ".len() }));
+}
