@@ -10,6 +10,7 @@
 //!
 //! Layout:
 //! - [`plan`]: the rollout plan (parse, validate, worst case). Plain Rust.
+//! - [`deployfile`]: the Route 53 controller's `<environment>.deploy.yml` (parse, templates, map onto a plan). Plain Rust.
 //! - [`contract`]: names and input shapes shared by functions, CLI and state machines (checked against the ASL).
 //! - [`execution`]: the document each state machine execution carries.
 //! - [`lifecycle`]: the deployment controller: context, typed statuses, hook reports (CodeDeploy's adapter).
@@ -25,6 +26,7 @@
 
 pub mod clients;
 pub mod contract;
+pub mod deployfile;
 pub mod error;
 pub mod execution;
 pub mod health;
