@@ -13,6 +13,9 @@
   JSON answer is read with its ``JSONParser`` (output shape) and written with
   its ``RpcV2CBORSerializer`` (timestamps become CBOR tag 1). Errors and
   operations botocore does not model use the ``cbor2`` package directly.
+- Route 53 (REST-XML, ``/2013-04-01/...``): named by the operation of botocore's Route 53
+  model whose method and requestUri match (``route53_operation``), its URI labels in
+  ``Req.params`` (the hosted zone or change id IAM checks); errors as ``<ErrorResponse>``.
 """
 import base64
 import json
@@ -56,6 +59,7 @@ SERVICE_ALIASES = {
     "stepfunctions": "states", "sfn": "states", "states": "states",
     "lambda": "lambda", "ecs": "ecs", "ssm": "ssm", "sns": "sns", "iam": "iam",
     "sts": "sts", "codedeploy": "codedeploy", "deploy": "codedeploy",
+    "route53": "route53", "route-53": "route53",
 }
 # botocore service model names for the signing names.
 BOTOCORE_NAME = {"monitoring": "cloudwatch", "elasticloadbalancing": "elbv2",
@@ -64,6 +68,8 @@ BOTOCORE_NAME = {"monitoring": "cloudwatch", "elasticloadbalancing": "elbv2",
 LAMBDA_INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
 CBOR_PATH_RE = re.compile(r"^/service/([^/]+)/operation/([^/?]+)")
 CRED_RE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
+ROUTE53_PATH_PREFIX = "/2013-04-01/"   # Route 53's API version: every requestUri of its model starts with it
+ROUTE53_XMLNS = "https://route53.amazonaws.com/doc/2013-04-01/"
 
 
 def normalize_service(name):
@@ -77,11 +83,11 @@ def normalize_service(name):
 class Req:
     service: str = "unknown"
     operation: str = "unknown"
-    protocol: str = "rest"       # query | json | cbor | rest
+    protocol: str = "rest"       # query | json | cbor | rest | rest-xml (Route 53)
     json_version: str = "1.1"
     target_prefix: str = ""
     function: str = None          # Lambda invoke: bare function name
-    params: dict = field(default_factory=dict)  # query-protocol params (first values)
+    params: dict = field(default_factory=dict)  # query-protocol params (first values); rest-xml: URI labels
 
 
 def function_name_from(raw):
@@ -126,6 +132,16 @@ def classify(method, path, headers, body) -> Req:
         r.service, r.protocol, r.operation = "lambda", "rest", "Invoke"
         r.function = function_name_from(lm.group(1))
         return r
+    if r.service == "route53" or (not m and split.path.startswith(ROUTE53_PATH_PREFIX)):
+        # REST-XML: the operation is the one of botocore's Route 53 model whose requestUri and
+        # method match; its URI labels (Id, ...) are the params IAM reads the resource from.
+        r.service, r.protocol = "route53", "rest-xml"
+        found = route53_operation(method, split.path)
+        if found:
+            r.operation, r.params = found
+        else:
+            r.operation = f"{method} {split.path}"
+        return r
     params = {}
     if split.query:
         params.update({k: v[0] for k, v in parse_qs(split.query).items()})
@@ -144,8 +160,58 @@ def classify(method, path, headers, body) -> Req:
     return r
 
 
+# ---------------------------------------------------------------- Route 53 (REST-XML)
+_route53_routes = None
+
+
+def _route53_table():
+    """[(method, regex, labels, operation, requestUri)] from botocore's Route 53 service model
+    (loaded, not copied): the most literal templates first, so ``hostedzone/{Id}/rrset`` wins
+    over a label in that place."""
+    global _route53_routes
+    if _route53_routes is None:
+        import botocore.loaders
+        model = botocore.loaders.Loader().load_service_model("route53", "service-2")
+        routes = []
+        for name, op in model["operations"].items():
+            uri = op["http"]["requestUri"].split("?", 1)[0]
+            parts, labels, literal = [], [], 0
+            for seg in uri.strip("/").split("/"):
+                lm = re.fullmatch(r"\{([^}+]+)(\+?)\}", seg)
+                if lm:
+                    labels.append(lm.group(1))
+                    parts.append("(.+)" if lm.group(2) else "([^/]+)")
+                else:
+                    literal += 1
+                    parts.append(re.escape(seg))
+            rx = re.compile("^/" + "/".join(parts) + "/?$")
+            routes.append((literal, op["http"]["method"], rx, labels, name, op["http"]["requestUri"]))
+        routes.sort(key=lambda t: -t[0])
+        _route53_routes = [t[1:] for t in routes]
+    return _route53_routes
+
+
+def route53_operation(method, path):
+    """(operation, {URI label: value}) of a Route 53 request, or None."""
+    for m, rx, labels, name, _ in _route53_table():
+        if m != method:
+            continue
+        hit = rx.match(path)
+        if hit:
+            return name, {k: unquote(v) for k, v in zip(labels, hit.groups())}
+    return None
+
+
+def route53_request_uri(operation):
+    """The operation's requestUri in botocore's Route 53 model (None when it has none)."""
+    for _, _, _, name, uri in _route53_table():
+        if name == operation:
+            return uri
+    return None
+
+
 def default_throttle_code(req):
-    if req.protocol == "query":
+    if req.protocol in ("query", "rest-xml"):   # Route 53 answers <Code>Throttling</Code>, HTTP 400
         return 400, "Throttling"
     if req.service == "lambda":
         return 429, "TooManyRequestsException"
@@ -166,6 +232,12 @@ def error_response(req, status, code, message):
         }.get(req.service, "http://webservices.amazon.com/AWSFault/2005-15-09")
         body = (f'<ErrorResponse xmlns="{ns}"><Error><Type>{typ}</Type><Code>{code}</Code>'
                 f"<Message>{_xml_escape(message)}</Message></Error>"
+                f"<RequestId>{rid}</RequestId></ErrorResponse>").encode()
+        return status, {"Content-Type": "text/xml", "x-amzn-RequestId": rid}, body
+    if req.protocol == "rest-xml":   # Route 53: <ErrorResponse> in its namespace, the code in <Error>
+        typ = "Sender" if status < 500 else "Receiver"
+        body = (f'<?xml version="1.0"?>\n<ErrorResponse xmlns="{ROUTE53_XMLNS}"><Error><Type>{typ}</Type>'
+                f"<Code>{code}</Code><Message>{_xml_escape(message)}</Message></Error>"
                 f"<RequestId>{rid}</RequestId></ErrorResponse>").encode()
         return status, {"Content-Type": "text/xml", "x-amzn-RequestId": rid}, body
     if req.protocol == "json":

@@ -348,10 +348,40 @@ def resources_for(action, params, lookup_deployment=None):
         return [(action, _arn("lambda", f"function:{p.get('FunctionName', '*')}"), None)]
     if svc == "sns" and op == "Publish":
         return [(action, p.get("TopicArn", "*"), None)]
+    if svc == "route53":
+        return _route53_resources(action, op, p)
     if svc == "sqs":
         url = p.get("QueueUrl", "")
         return [(action, _arn("sqs", url.rstrip("/").rsplit("/", 1)[-1]) if url else "*", None)]
     return star
+
+
+# Route 53's resource types (Service Authorization Reference, "Actions, resources, and condition keys
+# for Amazon Route 53": hostedzone arn:${Partition}:route53:::hostedzone/${Id}, change
+# arn:${Partition}:route53:::change/${Id}, ...): global, so no Region and no account. The
+# operation's requestUri in botocore's model says which one its URI label names.
+ROUTE53_RESOURCE_URIS = (
+    ("/2013-04-01/hostedzone/{Id}", "hostedzone"),
+    ("/2013-04-01/change/{Id}", "change"),
+    ("/2013-04-01/healthcheck/{HealthCheckId}", "healthcheck"),
+    ("/2013-04-01/delegationset/{Id}", "delegationset"),
+    ("/2013-04-01/trafficpolicy/{Id}", "trafficpolicy"),
+    ("/2013-04-01/trafficpolicyinstance/{Id}", "trafficpolicyinstance"),
+    ("/2013-04-01/queryloggingconfig/{Id}", "queryloggingconfig"),
+)
+
+
+def _route53_resources(action, op, p):
+    import awsproto
+
+    uri = awsproto.route53_request_uri(op) or ""
+    for prefix, kind in ROUTE53_RESOURCE_URIS:
+        if uri == prefix or uri.startswith(prefix + "/"):
+            label = prefix.rsplit("{", 1)[1].rstrip("}")
+            # SDKs send the bare id; an id written as "/hostedzone/Z1" names the same zone
+            value = str(p.get(label) or "*").rsplit("/", 1)[-1]
+            return [(action, f"arn:{PARTITION}:route53:::{kind}/{value}", None)]
+    return [(action, "*", None)]
 
 
 def is_allowed(documents, action, resource, conditions=None):
@@ -504,7 +534,7 @@ class Enforcer:
         who = f"arn:{PARTITION}:sts::{ACCOUNT}:assumed-role/{principal['role']}/{principal['function']}"
         msg = (f"User: {who} is not authorized to perform: {action} on resource: {resource} "
                f"because no identity-based policy allows the {action} action")
-        if req.protocol == "query":
+        if req.protocol in ("query", "rest-xml"):   # rest-xml: Route 53's <Code>AccessDenied</Code>
             code, status = ("AuthorizationError", 403) if req.service == "sns" else ("AccessDenied", 403)
         elif req.protocol == "rest":
             code, status = "AccessDeniedException", 403
@@ -586,7 +616,7 @@ def request_params(req, body):
 
     if req.service == "lambda" and req.operation == "Invoke":
         return {"FunctionName": req.function}
-    if req.protocol == "query":
+    if req.protocol in ("query", "rest-xml"):   # rest-xml (Route 53): the URI labels awsproto read
         return req.params
     try:
         if req.protocol == "json":
