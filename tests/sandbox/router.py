@@ -6,6 +6,8 @@
   DescribeServiceRevisions, StopServiceDeployment; CreateService / UpdateService of a
   BLUE_GREEN service with controller ECS) -> the ECS simulator (sim/ecs/api.py), which also
   stores the service in moto; moto's DescribeServices answers get what moto drops.
+- Route 53 ChangeResourceRecordSets / GetChange -> the Route 53 simulator (sim/route53.py: change
+  status, the batch validation moto skips; moto stays the store); other Route 53 calls -> moto.
 - Lambda Invoke (``/2015-03-31/functions/<name|ARN>/invocations``) ->
   ``cargo lambda watch`` with the bare function name; its HTTP 500
   ``{"errorType","errorMessage"}`` becomes AWS's 200 + ``X-Amz-Function-Error: Unhandled``.
@@ -45,6 +47,7 @@ from sim.cloudwatch import CloudWatchData  # noqa: E402
 from sim.codedeploy.api import CodeDeploySim, SimConfig  # noqa: E402
 from sim.ecs.api import EcsConfig, EcsSim  # noqa: E402
 from sim.lambda_emul import FUNCTION_FAULT_KINDS, LambdaEmulator, load_template  # noqa: E402
+from sim.route53 import Route53Config, Route53Sim  # noqa: E402
 
 log = logging.getLogger("router")
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade", "te",
@@ -138,7 +141,7 @@ class Faults:
 
 class Sandbox:
     def __init__(self, port=4566, moto_url="http://127.0.0.1:4567", lambda_url="http://127.0.0.1:9000",
-                 host="127.0.0.1", sim_config=None, app_traffic=None, ecs_config=None):
+                 host="127.0.0.1", sim_config=None, app_traffic=None, ecs_config=None, r53_config=None):
         self.port, self.host = port, host
         self.moto_url, self.lambda_url = moto_url.rstrip("/"), lambda_url.rstrip("/")
         self.url = f"http://{host}:{port}"
@@ -158,6 +161,8 @@ class Sandbox:
         self.cw = boto3.client("cloudwatch", **kw)
         # GetMetricData's metric math and publication delay in front of moto (sim/cloudwatch.py)
         self.cw_data = CloudWatchData(self.cw)
+        # Route 53 change status and the batch validation moto skips, moto as the store (sim/route53.py)
+        self.r53 = Route53Sim(boto3.client("route53", **kw), r53_config or Route53Config())
         # ECS-native blue/green (sim/ecs/api.py); its revisions serve target groups without task sets
         self.ecs_sim = EcsSim(self.moto_url, self.url, ecs_config or EcsConfig())
         self.alb = AlbEmulator(self.elb, self.ecs, is_unhealthy=self.faults.unhealthy,
@@ -449,6 +454,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return status, h, _json(out)
         if req.service == "lambda" and req.operation == "Invoke":
             return self._invoke(req, headers, body)
+        if sb.r53.wants(req):
+            return sb.r53.handle(req, body)
         if req.operation == "GetMetricData" and req.protocol in ("cbor", "json") \
                 and awsproto.normalize_service(req.service) in ("cloudwatch", "monitoring"):
             return self._get_metric_data(req, body)
@@ -633,13 +640,15 @@ class _Handler(BaseHTTPRequestHandler):
                             cfg.check(k, doc[k])
                     sb.ecs_sim.cfg.update(doc)   # ecs_* keys (sim/ecs/api.py)
                     sb.cw_data.cfg.update(doc)   # cw_* keys (sim/cloudwatch.py)
+                    sb.r53.cfg.update(doc)       # r53_* keys (sim/route53.py)
                 except ValueError as e:
                     return self._send_json(400, {"error": str(e)})
                 for k in ("hook_timeout_s", "termination_wait_s", "minute_s", "alarm_poll_s",
                           "hook_invoke_retries", "hook_retry_delay_s", *SimConfig.CHOICES):
                     if k in doc:
                         setattr(cfg, k, doc[k])
-            return self._send_json(200, dict(vars(cfg), **vars(sb.ecs_sim.cfg), **vars(sb.cw_data.cfg)))
+            return self._send_json(200, dict(vars(cfg), **vars(sb.ecs_sim.cfg), **vars(sb.cw_data.cfg),
+                                             **vars(sb.r53.cfg)))
         if p == "/_sandbox/lambda":
             if m == "POST":
                 try:

@@ -45,9 +45,10 @@ SIMULATORS = {
     "codedeploy": ("sim.codedeploy.api", "sim.codedeploy.lifecycle", "sim.codedeploy.common"),
     "ecs": ("sim.ecs.api", "sim.ecs.lifecycle", "sim.ecs.common"),
     "cloudwatch": ("sim.cloudwatch",),
+    "route53": ("sim.route53",),
 }
 # Modules holding the config classes behind /_sandbox/config (their CHOICES are the switches).
-CONFIG_MODULES = ("sim.codedeploy.common", "sim.ecs.common")
+CONFIG_MODULES = ("sim.codedeploy.common", "sim.ecs.common", "sim.route53")
 
 QUOTE = re.compile(r'^".+".* — \S.+$', re.S)       # "<quoted sentence>" ... — <page>
 SAMPLE = re.compile(r"^sample: [\w.-]+/[\w.-]+/\S+$")   # sample: <owner>/<repo>/<path>
