@@ -3,8 +3,8 @@ anything is built on it (docs/route53-controller.md "moto"). moto runs in-proces
 (`moto.mock_aws`); no sandbox is needed.
 
 Each test states what AWS documents and asserts what moto does. Where they differ the test
-name says `gap`: the sandbox must emulate the AWS side itself (with a source row and, where
-undocumented, a switch) before the controller's e2e tests may rely on it. A test that starts
+name says `gap`: the sandbox emulates the AWS side itself (tests/sandbox/sim/route53.py, rows
+R53-* of the source table; tests/sandbox/tests/test_route53_sim.py drives it through the router). A test that starts
 failing after a moto upgrade means moto changed: re-read the doc's table before changing it.
 """
 import boto3
