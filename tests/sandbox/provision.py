@@ -569,3 +569,52 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------- Route 53 demo (issue 22)
+ROUTE53_DEMO = {"group": "private", "releases": ("blue", "green"), "zone": "shop.example.com",
+                "fqdn": "web.shop.example.com"}
+
+
+def provision_route53_demo(endpoint="http://127.0.0.1:4566", group=ROUTE53_DEMO["group"],
+                           releases=ROUTE53_DEMO["releases"], zone_name=ROUTE53_DEMO["zone"],
+                           fqdn=ROUTE53_DEMO["fqdn"], weights=(100, 0)):
+    """The world of hookline's own controller (docs/route53-controller.md): two ALBs
+    `r53-<group>-<release>` tagged `CanaryGroup` = group and `CanaryRelease` = release, a hosted
+    zone, and one weighted alias record per release for `fqdn` (SetIdentifier = the release,
+    EvaluateTargetHealth true), written in one batch and waited to INSYNC (sim/route53.py).
+    Not called by provision(): the controller's tests call it. Idempotent (records are UPSERTed
+    to `weights`). Returns the zone id, the name and each release's load balancer."""
+    c = clients(endpoint)
+    ec2, elb = c["ec2"], c["elbv2"]
+    r53 = boto3.client("route53", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="sandbox",
+                       aws_secret_access_key="sandbox",
+                       config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}))
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"])[:2]
+    lbs = {}
+    for release in releases:
+        name = f"r53-{group}-{release}"
+        tags = [{"Key": "CanaryGroup", "Value": group}, {"Key": "CanaryRelease", "Value": release}]
+        try:
+            lb = elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]
+            elb.add_tags(ResourceArns=[lb["LoadBalancerArn"]], Tags=tags)
+        except elb.exceptions.LoadBalancerNotFoundException:
+            lb = elb.create_load_balancer(Name=name, Subnets=subnets, Scheme="internet-facing", Type="application",
+                                          Tags=tags)["LoadBalancers"][0]
+        lbs[release] = {"arn": lb["LoadBalancerArn"], "dns_name": lb["DNSName"],
+                        "hosted_zone_id": lb["CanonicalHostedZoneId"]}
+    zones = [z for z in r53.list_hosted_zones_by_name(DNSName=zone_name)["HostedZones"]
+             if z["Name"] == zone_name.rstrip(".") + "."]
+    zone = zones[0] if zones else r53.create_hosted_zone(Name=zone_name, CallerReference=f"hookline-{zone_name}")[
+        "HostedZone"]
+    zone_id = zone["Id"].rsplit("/", 1)[-1]
+    changes = [{"Action": "UPSERT", "ResourceRecordSet": {
+        "Name": fqdn, "Type": "A", "SetIdentifier": release, "Weight": weight,
+        "AliasTarget": {"HostedZoneId": lbs[release]["hosted_zone_id"], "DNSName": lbs[release]["dns_name"],
+                        "EvaluateTargetHealth": True}}} for release, weight in zip(releases, weights)]
+    info = r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+        "Comment": "hookline sandbox: Route 53 demo", "Changes": changes})["ChangeInfo"]
+    r53.get_waiter("resource_record_sets_changed").wait(Id=info["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    return {"hosted_zone_id": zone_id, "fqdn": fqdn, "group": group, "load_balancers": lbs, "change_id": info["Id"]}

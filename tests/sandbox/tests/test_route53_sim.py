@@ -248,3 +248,29 @@ def test_config_endpoint_takes_r53_propagation(router):
         assert requests.get(url, timeout=10).json()["r53_propagation"] == "0s"
     finally:
         requests.post(url, json={"r53_propagation": "2s"}, timeout=10)
+
+
+# --- the Route 53 demo (provision.provision_route53_demo; not part of the default provisioning) ---
+
+def test_route53_demo_has_two_tagged_load_balancers_and_their_weighted_records(router):
+    import provision
+
+    router.r53.cfg.r53_propagation = "0s"
+    zone_name = f"demo-{time.time_ns() % 10**9}.example.com"
+    demo = provision.provision_route53_demo(router.url, zone_name=zone_name, fqdn=f"web.{zone_name}")
+    again = provision.provision_route53_demo(router.url, zone_name=zone_name, fqdn=f"web.{zone_name}",
+                                             weights=(90, 10))
+    assert again["hosted_zone_id"] == demo["hosted_zone_id"] and again["load_balancers"] == demo["load_balancers"]
+    c = provision.clients(router.url)
+    tags = {d["ResourceArn"]: {t["Key"]: t["Value"] for t in d["Tags"]} for d in c["elbv2"].describe_tags(
+        ResourceArns=[lb["arn"] for lb in demo["load_balancers"].values()])["TagDescriptions"]}
+    assert {tags[lb["arn"]]["CanaryRelease"]: tags[lb["arn"]]["CanaryGroup"]
+            for lb in demo["load_balancers"].values()} == {"blue": "private", "green": "private"}
+    client = boto3.client("route53", endpoint_url=router.url, region_name="us-east-1", aws_access_key_id="sandbox",
+                          aws_secret_access_key="sandbox")
+    listed = [r for r in client.list_resource_record_sets(HostedZoneId=demo["hosted_zone_id"])["ResourceRecordSets"]
+              if r["Type"] == "A"]
+    assert {r["SetIdentifier"]: (r["Weight"], r["AliasTarget"]["DNSName"].rstrip(".")) for r in listed} == {
+        "blue": (90, demo["load_balancers"]["blue"]["dns_name"]),
+        "green": (10, demo["load_balancers"]["green"]["dns_name"])}
+    assert client.get_change(Id=again["change_id"])["ChangeInfo"]["Status"] == "INSYNC"
