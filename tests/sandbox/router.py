@@ -47,7 +47,7 @@ from sim.cloudwatch import CloudWatchData  # noqa: E402
 from sim.codedeploy.api import CodeDeploySim, SimConfig  # noqa: E402
 from sim.ecs.api import EcsConfig, EcsSim  # noqa: E402
 from sim.lambda_emul import FUNCTION_FAULT_KINDS, LambdaEmulator, load_template  # noqa: E402
-from sim.route53 import Route53Config, Route53Sim  # noqa: E402
+from sim.route53 import MOTO_AUTH_BODY, Route53Config, Route53Sim  # noqa: E402
 
 log = logging.getLogger("router")
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade", "te",
@@ -469,6 +469,8 @@ class _Handler(BaseHTTPRequestHandler):
             out = awsproto.json_response_to_cbor(req, status, rb)
             return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
                             "x-amzn-RequestId": rh.get("x-amzn-RequestId", str(uuid.uuid4()))}, out
+        if req.service == "route53" and not body:
+            body = MOTO_AUTH_BODY   # else moto's signature check fails (sim/route53.py); _forward re-signs
         status, rh, rb = self._forward(sb.moto_url, self.command, self.path, headers, body)
         if req.service == "ecs" and status == 200 and req.operation in ECS_TASK_SET_OPS:
             rb = self._patch_task_sets(req, body, rb)

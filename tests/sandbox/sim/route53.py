@@ -17,6 +17,13 @@ ChangeResourceRecordSets and GetChange here:
   removes every record of the zone with that SetIdentifier, whatever its name, so records it
   removed that the batch did not name are written back.
 
+moto 5.2.5 with its authorization on (up.sh turns it on) checks a request's signature over
+``data=body or params``, and a Route 53 GET or DELETE has no body and no form params, so moto
+signs the request's *headers* as its payload and answers SignatureDoesNotMatch to every one.
+Route 53 requests to moto therefore carry a small XML body (``MOTO_AUTH_BODY``: moto reads
+the body as XML and ignores it for these operations): the router's forwarded ones
+(router.py) and this simulator's own client (``add_moto_auth_body``).
+
 Switch (``/_sandbox/config``, env ``SANDBOX_R53_PROPAGATION`` at start):
 - ``r53_propagation``: "2s" (default) or "0s": how long a change stays PENDING (seconds).
 """
@@ -89,6 +96,13 @@ SOURCES = [
 ]
 
 PROPAGATIONS = ("2s", "0s")
+MOTO_AUTH_BODY = b"<Sandbox/>"
+
+
+def add_moto_auth_body(request, **_):
+    """botocore ``before-sign`` handler: a body for a body-less Route 53 request to moto (see above)."""
+    if not request.body:
+        request.data = MOTO_AUTH_BODY
 WEIGHT_MIN, WEIGHT_MAX = 0, 255   # botocore's route53 model, shape ResourceRecordSetWeight
 
 
@@ -227,6 +241,7 @@ class Route53Sim:
 
     def __init__(self, r53, cfg=None, clock=time.time):
         self.r53 = r53
+        r53.meta.events.register("before-sign.route53", add_moto_auth_body)
         self.cfg = cfg or Route53Config()
         self.clock = clock
         self.lock = threading.Lock()   # one batch at a time: validated and written as one transaction
