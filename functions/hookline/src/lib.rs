@@ -16,6 +16,7 @@
 //! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`] per route, ALB first).
 //! - [`health`]: the health gate (plain verdicts, the gate over [`health::HealthFacts`], the AWS/HTTP source).
 //! - [`judge`]: the statistical canary judge (Mann-Whitney U, Hodges–Lehmann, Kayenta-style score). Plain Rust.
+//! - [`flows`]: what hookline does, once for every controller, over the ports (the hook's start).
 //! - [`ports`]: every interface the flows reach the world through, in one file (traits only).
 //! - [`rollback`]: the operator's rollback (console form), shared by the `rollback` function and the CLI.
 //! - [`taskdef`]: task definition revisions and AppSpec content.
@@ -29,6 +30,7 @@ pub mod clients;
 pub mod contract;
 pub mod error;
 pub mod execution;
+pub mod flows;
 pub mod health;
 pub mod judge;
 pub mod lifecycle;

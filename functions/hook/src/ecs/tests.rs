@@ -10,7 +10,9 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
 use aws_smithy_mocks::{mock, Rule};
 use hookline::execution::mocks::{machines, no_execution};
-use hookline::execution::{DeploymentContext, Route, Side};
+use hookline::execution::{
+    execution_arn, DeploymentContext, ExecutionDocument, HookEvent, HookKind, HookRef, Route, Side,
+};
 use hookline::lifecycle::ecs::mocks::{
     described, revisions, EcsStatus, Stage, DEPLOYMENT, PROD_RULE, TG_API_BLUE, TG_API_GREEN,
 };
@@ -26,7 +28,7 @@ const PROD_LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012
 const ECS_PLAN: &str = r#"{"steps":[{"weight":10,"bake":"1m"},{"approval":{"timeout":"2h"}},{"weight":100}],"health":{"interval":"7s","alarms":["api-5xx"]},"hook_budget":"4h"}"#;
 
 fn deps(rules: &[&Rule]) -> Deps {
-    Deps::new(&mocked_clients(rules), machines(), "/hookline".into())
+    crate::dispatch::deps(&mocked_clients(rules), machines(), "/hookline".into())
 }
 
 fn payload(stage: &str, details: Option<Value>) -> Value {
@@ -242,7 +244,7 @@ async fn an_unreadable_payload_is_answered_not_raised() {
 
 #[tokio::test]
 async fn dispatch_sends_ecs_payloads_to_the_ecs_entry() {
-    let reply = crate::handler::dispatch(&deps(&[]), payload("PRODUCTION_TRAFFIC_SHIFT", None)).await.expect("reply");
+    let reply = crate::dispatch::dispatch(&deps(&[]), payload("PRODUCTION_TRAFFIC_SHIFT", None)).await.expect("reply");
     assert_eq!(serde_json::to_value(reply).expect("json"), json!({"hookStatus": "SUCCEEDED"}));
 }
 

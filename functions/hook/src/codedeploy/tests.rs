@@ -19,7 +19,10 @@ use aws_sdk_ssm::operation::get_parameter::{GetParameterError, GetParameterOutpu
 use aws_sdk_ssm::types::error::ParameterNotFound;
 use aws_smithy_mocks::{mock, Rule};
 use hookline::execution::mocks::{described, does_not_exist, execution, machines, no_execution};
-use hookline::execution::ExecutionDocument;
+use std::sync::Arc;
+
+use hookline::execution::{ExecutionDocument, HookKind, HookRef, HookStateMachines};
+use hookline::plan::Plan;
 use hookline::testing::{
     access_denied, cohort_rules, context, deployment, listener, mocked_clients, throttling_json, weights_in, Sent,
     BLUE_TG, DEPLOYMENT, GREEN_TG, HOOK_EXECUTION, LISTENER,
@@ -43,7 +46,7 @@ const AFTER_HOOK: &str = "eyJhZnRlciI6ImFsbG93LXRyYWZmaWMifQ==";
 fn deps(rules: &[&Rule]) -> Deps {
     let none = no_execution();
     let all: Vec<&Rule> = rules.iter().copied().chain([&none]).collect();
-    Deps::new(&mocked_clients(&all), machines(), "/hookline".into())
+    crate::dispatch::deps(&mocked_clients(&all), machines(), "/hookline".into())
 }
 
 fn event() -> Value {
@@ -819,7 +822,7 @@ async fn a_malformed_event_is_invalid_input_naming_the_field() {
 fn init_builds_the_clients_the_hook_uses_and_not_cloudwatchs() {
     let clients = hookline::testing::unbuilt_clients();
     let machines = HookStateMachines { canary: CANARY.into(), post_traffic: POST_TRAFFIC.into() };
-    let _deps = Deps::new(&clients, machines, "/hookline".into());
+    let _deps = crate::dispatch::deps(&clients, machines, "/hookline".into());
     let built = [
         clients.codedeploy.is_built(),
         clients.ecs.is_built(),
