@@ -6,6 +6,8 @@
 mod codedeploy;
 mod dispatch;
 mod ecs;
+#[cfg(test)]
+mod fakes;
 
 fn main() -> Result<(), lambda_runtime::Error> {
     hookline::runtime::main(async {
