@@ -246,6 +246,31 @@ mod tests {
         assert_eq!(err.error_type(), "Throttled", "{err}");
     }
 
+    /// Moved from the hook's handler tests (`a_throttled_start_is_retried_by_the_sdk`): the SDK's
+    /// standard retries take a throttled StartExecution, backing off on tokio's clock.
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_start_is_retried_by_the_sdk() {
+        let start = mock!(aws_sdk_sfn::Client::start_execution)
+            .sequence()
+            .http_status(400, Some(throttling_json()))
+            .times(2)
+            .output(|| {
+                StartExecutionOutput::builder()
+                    .execution_arn(EXECUTION)
+                    .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+                    .build()
+                    .expect("start execution output")
+            })
+            .build();
+        let clock = tokio::time::Instant::now();
+
+        let started = adapter(&[&start]).start(MACHINE, "d-1-BeforeAllowTraffic", "{}").await;
+
+        assert_eq!(started, Ok(StartOutcome::Started(EXECUTION.into())));
+        assert_eq!(start.num_calls(), 3);
+        assert!(clock.elapsed() > std::time::Duration::ZERO, "the SDK's backoff sleeps on tokio's (paused) clock");
+    }
+
     #[tokio::test]
     async fn list_running_asks_for_running_ones_follows_pages_and_keeps_the_prefix() {
         let sent: Sent<ListExecutionsInput> = Sent::default();
