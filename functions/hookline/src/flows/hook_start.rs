@@ -487,3 +487,6 @@ async fn sides_disagree(deps: &HookDeps, ctx: &DeploymentContext, event: HookEve
     warn!(expected = %expected, found = %found, "the controller's blue and green disagree with the live route");
     Ok(Some(Refusal::SidesDisagree { context: Box::new(ctx.clone()), event, expected, found }))
 }
+
+#[cfg(test)]
+mod tests;
