@@ -274,8 +274,7 @@ struct InputHookContext {
 }
 
 /// The deployment's hook executions that exist (`<deployment>-BeforeAllowTraffic` on the
-/// canary machine, `<deployment>-AfterAllowTraffic` on post-traffic), running or ended; a machine
-/// whose ARN is unset is skipped.
+/// canary machine, `<deployment>-AfterAllowTraffic` on post-traffic), running or ended.
 ///
 /// An execution's name is per deployment and event, so it cannot say which hook
 /// invocation started it; its input can. Closed executions stay describable for 90
@@ -297,7 +296,8 @@ pub async fn hook_executions(
     Ok(found)
 }
 
-/// The deployment's execution of `state_machine_arn` for `event`, if it exists (see [`hook_executions`]).
+/// The deployment's execution of `state_machine_arn` for `event`, if it exists (see
+/// [`hook_executions`]): what the hook's start looks up when the controller names the event.
 pub async fn hook_execution(
     executions: &dyn Executions,
     state_machine_arn: &str,
@@ -305,9 +305,7 @@ pub async fn hook_execution(
     event: HookEvent,
 ) -> Result<Option<HookExecution>> {
     let arn = execution_arn(state_machine_arn, &execution_name(deployment_id, event));
-    let Some(described) = executions.describe(&arn).await? else {
-        return Ok(None);
-    };
+    let Some(described) = executions.describe(&arn).await? else { return Ok(None) };
     let input = described.input.as_deref();
     let hook_execution_id = match input.map(serde_json::from_str::<InputHook>) {
         Some(Ok(input)) => input.context.hook.map(|h| h.execution_id),
