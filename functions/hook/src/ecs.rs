@@ -1,11 +1,12 @@
 //! The ECS-native entry: Amazon ECS invokes `hook` at POST_TEST_TRAFFIC_SHIFT (the canary) and
 //! POST_PRODUCTION_TRAFFIC_SHIFT (the post-traffic bake) and reads the answer from the function's
 //! return value, invoking it again after `callBackDelay` while it answers IN_PROGRESS (ECS
-//! developer guide, lambda-lifecycle-hooks).
+//! developer guide, lambda-lifecycle-hooks). This module translates ECS's payload into the hook's
+//! start ([`hookline::flows::hook_start`]) and its outcome into that return value.
 //!
 //! Each invocation maps the stage's execution, found by name (service deployment id + event, never
 //! ECS's `executionId`, which changes on every call):
-//! - none yet: resolve the deployment, load the plan, start the execution, IN_PROGRESS;
+//! - none yet: the flow resolves the deployment, loads the plan, starts the execution; IN_PROGRESS;
 //! - running: IN_PROGRESS;
 //! - succeeded: SUCCEEDED (finalize has removed the cohort rules; the canary ended at 100);
 //! - failed, aborted, timed out: FAILED, but only once production is blue 100% with no cohort rule
@@ -32,24 +33,19 @@
 //! IN_PROGRESS (the next invocation looks again); FAILED only when production is known to be on
 //! blue.
 
-use aws_sdk_sfn::types::ExecutionStatus;
-use hookline::contract::ROLLBACK_RESERVE_SECONDS;
-use hookline::error::AwsResultExt;
-use hookline::execution::{
-    execution_arn, execution_name, now_epoch, DeploymentContext, ExecutionDocument, HookEvent, HookKind, HookRef,
-    RolloutState,
+use hookline::execution::HookExecution;
+use hookline::flows::hook_start::{
+    start_hook, FailSafety, HookInvocation, HookStart, Refusal, StartFailure, StartedExecution,
 };
-use hookline::lifecycle::ecs::{
-    stage_of, Admission, EcsAnswer, EcsInvocation, EcsStage, DEFAULT_CALLBACK_DELAY_SECONDS,
-};
+use hookline::lifecycle::ecs::{stage_of, EcsAnswer, EcsInvocation, EcsStage, DEFAULT_CALLBACK_DELAY_SECONDS};
 use hookline::lifecycle::{EcsNative, HookStatus};
-use hookline::plan::{human, Controller, Plan};
-use hookline::traffic::Weights;
+use hookline::plan::Controller;
+use hookline::ports::RunStatus;
 use hookline::{Error, Result};
 use serde_json::{json, Value};
 use tracing::{debug, error, info, info_span, warn, Instrument};
 
-use crate::handler::Deps;
+use crate::dispatch::Deps;
 
 /// The `hookDetails` key hookline keeps its callback delay under (passed back by ECS on the next
 /// invocation, so later invocations need not read the plan again).
@@ -57,6 +53,8 @@ const DELAY_DETAIL: &str = "hooklineCallBackDelay";
 /// The `hookDetails` key naming the execution that answers the hook (for operators reading
 /// DescribeServiceDeployments or the function's logs).
 const EXECUTION_DETAIL: &str = "hooklineExecutionArn";
+/// The `hookDetails` key of why the hook was answered FAILED.
+const ERROR_DETAIL: &str = "hooklineError";
 
 /// How long before the invocation's deadline hookline stops working and answers: the answer
 /// itself and Lambda's reply must fit in it, with room for an SDK call that ignores cancellation.
@@ -112,10 +110,27 @@ pub async fn handle_until(deps: &Deps, event: Value, deadline: Option<tokio::tim
         // hookline answers production is ECS's (blue at the canary's stage): FAILED is safe.
         Err(err) => {
             error!(error = %err, "not a readable ECS hook payload; answering FAILED");
-            EcsAnswer::done(HookStatus::Failed, Some(json!({"hooklineError": err.to_string()})))
+            EcsAnswer::done(HookStatus::Failed, Some(json!({ERROR_DETAIL: err.to_string()})))
         }
     };
     answer.to_json()
+}
+
+/// `hookDetails` as ECS passed them (the configured ones merged with the last answer's), with
+/// `entries` set over them.
+fn details(invocation: &EcsInvocation, entries: &[(&str, Value)]) -> Option<Value> {
+    let mut details = invocation.hook_details.clone().unwrap_or_else(|| json!({}));
+    if let Some(map) = details.as_object_mut() {
+        for (key, value) in entries {
+            map.insert((*key).to_string(), value.clone());
+        }
+    }
+    Some(details)
+}
+
+/// FAILED with `message` in `hookDetails.hooklineError`.
+fn failed(invocation: &EcsInvocation, message: String) -> EcsAnswer {
+    EcsAnswer::done(HookStatus::Failed, details(invocation, &[(ERROR_DETAIL, json!(message))]))
 }
 
 async fn answer(deps: &Deps, invocation: &EcsInvocation) -> EcsAnswer {
@@ -128,242 +143,144 @@ async fn answer(deps: &Deps, invocation: &EcsInvocation) -> EcsAnswer {
             return EcsAnswer::done(HookStatus::Succeeded, invocation.hook_details.clone());
         }
     };
-    let delay = invocation
-        .hook_details
-        .as_ref()
-        .and_then(|d| d.get(DELAY_DETAIL))
-        .and_then(Value::as_u64)
-        .unwrap_or(DEFAULT_CALLBACK_DELAY_SECONDS);
-    match step(deps, invocation, event).await {
-        Ok(answer) => answer,
-        Err(err) => {
-            // Whatever failed, an execution may exist and hold production split: look again
-            // later unless we know nothing was started (`start` failing before StartExecution).
-            warn!(error = %err, error_type = err.error_type(), "could not map the execution; asking ECS to call again");
-            EcsAnswer::in_progress(delay, invocation.hook_details.clone())
-        }
-    }
-}
-
-/// The execution of `event` for this deployment, and what it says.
-async fn step(deps: &Deps, invocation: &EcsInvocation, event: HookEvent) -> Result<EcsAnswer> {
-    let machine = deps.state_machines.for_event(event);
-    if machine.is_empty() {
-        return Err(Error::invalid("environment", format!("the {} state machine ARN", event.as_str())));
-    }
-    let arn = execution_arn(machine, &execution_name(&invocation.deployment_arn, event));
-    let described = match deps.sfn.describe_execution().execution_arn(&arn).send().await {
-        Ok(out) => Some(out),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => None,
-        Err(e) => return Err(e).aws("DescribeExecution"),
-    };
-    let Some(described) = described else {
-        let mut resolved = None;
-        return match start(deps, invocation, event, machine, &mut resolved).await {
-            Ok(answer) => Ok(answer),
-            // Transient: nothing started yet, the next invocation tries again.
-            Err(err @ (Error::Throttled { .. } | Error::AwsTransient { .. })) => Err(err),
-            // Nothing was started and hookline moved nothing. At the canary's stage production is
-            // on blue. At the post-traffic stage ECS's PRODUCTION_TRAFFIC_SHIFT has put it on green
-            // 100%: FAILED only once it is blue again, as on every other path, so restore the
-            // service's production rule (known from the resolved deployment, whatever the plan
-            // says); a failed restore is answered IN_PROGRESS by the caller and tried again.
-            Err(err) => {
-                if event == HookEvent::AfterAllowTraffic {
-                    match &resolved {
-                        Some(ctx) => {
-                            deps.routers.router(ctx).restore().await?;
-                            info!("production restored to blue 100% with no cohort rule");
-                        }
-                        // The deployment itself could not be read: where its rule is is unknown.
-                        // Production is entirely on green (not split), and ECS's rollback undoes
-                        // its own shift.
-                        None => warn!("production rule unknown (deployment unreadable); FAILED without a restore"),
-                    }
-                }
-                error!(error = %err, error_type = err.error_type(), "could not start the execution; FAILED");
-                let mut details = invocation.hook_details.clone().unwrap_or_else(|| json!({}));
-                if let Some(map) = details.as_object_mut() {
-                    map.insert("hooklineError".into(), json!(err.to_string()));
-                }
-                Ok(EcsAnswer::done(HookStatus::Failed, Some(details)))
-            }
-        };
-    };
-    let details = |delay: Option<u64>| {
-        let mut details = invocation.hook_details.clone().unwrap_or_else(|| json!({}));
-        if let Some(map) = details.as_object_mut() {
-            map.insert(EXECUTION_DETAIL.into(), json!(arn));
-            if let Some(delay) = delay {
-                map.insert(DELAY_DETAIL.into(), json!(delay));
-            }
-        }
-        Some(details)
-    };
+    // The delay the first invocation's answer carried (the plan's health interval), if any.
     let delay = invocation.hook_details.as_ref().and_then(|d| d.get(DELAY_DETAIL)).and_then(Value::as_u64);
-    match described.status() {
-        ExecutionStatus::Running | ExecutionStatus::PendingRedrive => {
-            Ok(EcsAnswer::in_progress(delay.unwrap_or(DEFAULT_CALLBACK_DELAY_SECONDS), details(delay)))
+    let look_again =
+        || EcsAnswer::in_progress(delay.unwrap_or(DEFAULT_CALLBACK_DELAY_SECONDS), invocation.hook_details.clone());
+    // ECS names the stage (so the event) and gives every invocation a fresh `executionId`; its
+    // reading of blue and green comes from the revisions, checked against the live rule.
+    let hook = HookInvocation {
+        controller: Controller::Ecs,
+        deployment_id: invocation.deployment_arn.clone(),
+        execution_id: invocation.execution_id.clone(),
+        event: Some(event),
+        cross_check_route: true,
+    };
+    match start_hook(deps, &hook).await {
+        Ok(HookStart::Started(started)) => started_answer(invocation, &started),
+        Ok(HookStart::Found(found)) => match found_answer(deps, invocation, found, delay).await {
+            Ok(answer) => answer,
+            Err(err) => {
+                // Production may be split: look again later.
+                warn!(error = %err, error_type = err.error_type(), "could not map the execution; asking ECS to call again");
+                look_again()
+            }
+        },
+        Ok(HookStart::PassedThrough(reason)) => {
+            info!(stage = stage_of(event), "{reason}; nothing started, nothing moved; SUCCEEDED");
+            EcsAnswer::done(HookStatus::Succeeded, invocation.hook_details.clone())
         }
-        ExecutionStatus::Succeeded => {
-            info!(execution_arn = %arn, "execution succeeded; SUCCEEDED");
-            Ok(EcsAnswer::done(HookStatus::Succeeded, details(delay)))
+        // The stage's execution is this hook's whatever id it carries (ECS's ids are fresh at every
+        // call), so none answers another; were it to, the next invocation looks again.
+        Ok(HookStart::ServedByAnother(other)) => {
+            warn!(execution_arn = %other.execution_arn, "the stage's execution answers another id; asking ECS to call again");
+            look_again()
         }
-        status => {
-            // FAILED / ABORTED / TIMED_OUT: put production on blue 100% with no cohort rule first
-            // (idempotent: the rollback function normally did it already); an error here is
-            // answered IN_PROGRESS by the caller, and the next invocation tries again.
-            let text = described.input().ok_or_else(|| Error::invalid("execution input", "the execution document"))?;
-            let doc: ExecutionDocument = serde_json::from_str(text)
-                .map_err(|e| Error::invalid("execution input", format!("the execution document ({e})")))?;
-            deps.routers.router(&doc.context).restore().await?;
-            warn!(execution_arn = %arn, status = status.as_str(), "execution ended without success; production on blue 100%; FAILED");
-            Ok(EcsAnswer::done(HookStatus::Failed, details(delay)))
+        Ok(HookStart::Refused(refusal)) => {
+            let message = refusal_message(&refusal);
+            error!("{message}; FAILED, nothing started, nothing moved");
+            failed(invocation, message)
         }
+        Err(failure) => failure_answer(deps, invocation, failure, look_again).await,
     }
 }
 
-/// First invocation of the stage: resolve, load and check the plan, start the execution. Once the
-/// deployment is resolved, `resolved` holds its context (production's route), for the error path.
-async fn start(
+/// The execution is started: IN_PROGRESS, called again every health interval of the plan.
+fn started_answer(invocation: &EcsInvocation, started: &StartedExecution) -> EcsAnswer {
+    let delay = started.health_interval_seconds;
+    info!(execution_arn = %started.execution_arn, event = started.event.as_str(), callback_delay = delay, "execution started; IN_PROGRESS");
+    let entries = [(EXECUTION_DETAIL, json!(started.execution_arn)), (DELAY_DETAIL, json!(delay))];
+    EcsAnswer::in_progress(delay, details(invocation, &entries))
+}
+
+/// What the stage's execution says: running, IN_PROGRESS; succeeded, SUCCEEDED; ended otherwise,
+/// FAILED once production is on blue 100% with no cohort rule.
+async fn found_answer(
     deps: &Deps,
     invocation: &EcsInvocation,
-    event: HookEvent,
-    machine: &str,
-    resolved: &mut Option<DeploymentContext>,
+    found: HookExecution,
+    delay: Option<u64>,
 ) -> Result<EcsAnswer> {
-    match deps.ecs.admission(&invocation.deployment_arn).await? {
-        Admission::Serve => {}
-        // ECS's adapter never says Rollback (ECS rolls back inside the deployment: its rollback
-        // stages pass through above); answered the same way as CodeDeploy's rollback if it did.
-        passed @ (Admission::Creation | Admission::Rollback { .. }) => {
-            info!(
-                stage = stage_of(event),
-                "{}; nothing started, nothing moved; SUCCEEDED",
-                passed.pass_through().unwrap_or_default()
-            );
-            return Ok(EcsAnswer::done(HookStatus::Succeeded, invocation.hook_details.clone()));
+    let mut entries = vec![(EXECUTION_DETAIL, json!(found.execution_arn))];
+    entries.extend(delay.map(|delay| (DELAY_DETAIL, json!(delay))));
+    let details = details(invocation, &entries);
+    match &found.status {
+        // A status hookline has no word for (PENDING_REDRIVE, a newer one) is not known to have
+        // ended: production may be split, so look again rather than answer.
+        RunStatus::Running | RunStatus::Unrecognized(_) => {
+            Ok(EcsAnswer::in_progress(delay.unwrap_or(DEFAULT_CALLBACK_DELAY_SECONDS), details))
         }
-        Admission::Strategy(strategy) => {
-            let message = format!(
-                "deploymentConfiguration.strategy is {strategy}: hookline shifts production only under BLUE_GREEN \
-                 (under {strategy} ECS shifts production in its own steps, which hookline would fight); set the \
-                 service's strategy to BLUE_GREEN to use hookline's canary. A gate mode for LINEAR and CANARY \
-                 (hookline judging ECS's steps without moving traffic) is a later issue."
-            );
-            error!(strategy = %strategy, "{message}; FAILED, nothing started");
-            return Ok(refused(invocation, message));
+        RunStatus::Succeeded => {
+            info!(execution_arn = %found.execution_arn, "execution succeeded; SUCCEEDED");
+            Ok(EcsAnswer::done(HookStatus::Succeeded, details))
         }
-    }
-    let found = deps.lifecycle.resolve(&invocation.deployment_arn, Some(&invocation.execution_id)).await?;
-    let hook_expires_at = found.hook_expires_at;
-    let mut context = found.context;
-    *resolved = Some(context.clone());
-    context.hook = Some(HookRef { kind: HookKind::Ecs, event, execution_id: invocation.execution_id.clone() });
-    if let Some(message) = disagreement(deps, &context, event).await? {
-        error!("{message}; FAILED, nothing started, nothing moved");
-        return Ok(refused(invocation, message));
-    }
-    let plan = load_plan(deps, &context.cluster, &context.service).await?;
-    // The hook's `timeoutConfiguration` may be shorter than ECS's 24 hours: a plan that cannot end
-    // (with the rollback reserve) before ECS times the hook out would be rolled back by ECS mid-canary,
-    // which undoes only ECS's own shifts. Refused before anything moves.
-    if let Some(expires_at) = hook_expires_at {
-        let left = u64::try_from(expires_at - now_epoch()).unwrap_or(0);
-        let needed = plan.hook_budget_seconds.saturating_add(ROLLBACK_RESERVE_SECONDS);
-        if needed > left {
-            return Err(Error::invalid(
-                "hook_budget",
-                format!(
-                    "at most {} for this hook ({} s left before its timeoutConfiguration ends it, less the {} s \
-                     rollback reserve), got {}: shorten the plan or raise timeoutInMinutes",
-                    human(left.saturating_sub(ROLLBACK_RESERVE_SECONDS)),
-                    left,
-                    ROLLBACK_RESERVE_SECONDS,
-                    human(plan.hook_budget_seconds)
-                ),
-            ));
+        status @ (RunStatus::Failed | RunStatus::TimedOut | RunStatus::Aborted) => {
+            // Put production on blue 100% with no cohort rule first (idempotent: the rollback
+            // function normally did it already); an error here is answered IN_PROGRESS by the
+            // caller, and the next invocation tries again.
+            let doc =
+                found.document.as_deref().ok_or_else(|| Error::invalid("execution input", "the execution document"))?;
+            deps.routers.router(&doc.context).restore().await?;
+            warn!(execution_arn = %found.execution_arn, ?status, "execution ended without success; production on blue 100%; FAILED");
+            Ok(EcsAnswer::done(HookStatus::Failed, details))
         }
     }
-    let now = now_epoch();
-    let state = match event {
-        HookEvent::BeforeAllowTraffic => {
-            RolloutState { index: 0, weight: 0, started_at: now, bake_until: None, judgements: Vec::new() }
-        }
-        // Production is on green 100% since PRODUCTION_TRAFFIC_SHIFT: bake from now.
-        HookEvent::AfterAllowTraffic => RolloutState {
-            index: 0,
-            weight: 100,
-            started_at: now,
-            bake_until: Some(now + i64::try_from(plan.post_traffic.bake_seconds).unwrap_or(0)),
-            judgements: Vec::new(),
-        },
-    };
-    let delay = plan.health.interval_seconds;
-    let name = execution_name(&invocation.deployment_arn, event);
-    let doc = ExecutionDocument { context, plan, state };
-    let input = serde_json::to_string(&doc).map_err(|e| Error::invalid("execution input", e.to_string()))?;
-    let started = deps.sfn.start_execution().state_machine_arn(machine).name(&name).input(input).send().await;
-    let arn = match started {
-        Ok(out) => out.execution_arn().to_string(),
-        // Another invocation started it meanwhile: same execution, same answer.
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => {
-            execution_arn(machine, &name)
-        }
-        Err(e) => return Err(e).aws("StartExecution"),
-    };
-    info!(execution_arn = %arn, event = event.as_str(), callback_delay = delay, "execution started; IN_PROGRESS");
-    let mut details = invocation.hook_details.clone().unwrap_or_else(|| json!({}));
-    if let Some(map) = details.as_object_mut() {
-        map.insert(EXECUTION_DETAIL.into(), json!(arn));
-        map.insert(DELAY_DETAIL.into(), json!(delay));
-    }
-    Ok(EcsAnswer::in_progress(delay, Some(details)))
 }
 
-/// FAILED with `message` in `hookDetails.hooklineError`; nothing was started or moved.
-fn refused(invocation: &EcsInvocation, message: String) -> EcsAnswer {
-    let mut details = invocation.hook_details.clone().unwrap_or_else(|| json!({}));
-    if let Some(map) = details.as_object_mut() {
-        map.insert("hooklineError".into(), json!(message));
+/// The start failed. Whatever failed, an execution may exist and hold production split unless the
+/// flow knows none does: then FAILED, but only once production is on blue (ECS's
+/// PRODUCTION_TRAFFIC_SHIFT has put it on green 100% at the post-traffic stage: restored first).
+async fn failure_answer(
+    deps: &Deps,
+    invocation: &EcsInvocation,
+    failure: StartFailure,
+    look_again: impl Fn() -> EcsAnswer,
+) -> EcsAnswer {
+    let err = &failure.error;
+    // Transient: nothing started yet, the next invocation tries again.
+    if matches!(err, Error::Throttled { .. } | Error::AwsTransient { .. }) {
+        warn!(error = %err, error_type = err.error_type(), "could not start the execution (transient); asking ECS to call again");
+        return look_again();
     }
-    EcsAnswer::done(HookStatus::Failed, Some(details))
+    match failure.make_production_safe(deps.routers.as_ref()).await {
+        Ok(FailSafety::Untouched | FailSafety::Restored) => {}
+        // The deployment itself could not be read: where its rule is is unknown. Production is
+        // entirely on green (not split), and ECS's rollback undoes its own shift.
+        Ok(FailSafety::RouteUnknown) => {
+            warn!("production rule unknown (deployment unreadable); FAILED without a restore")
+        }
+        Ok(FailSafety::EventUnknown) => {
+            warn!(error = %err, error_type = err.error_type(), "could not map the execution; asking ECS to call again");
+            return look_again();
+        }
+        Err(restore_err) => {
+            warn!(error = %restore_err, start_error = %err, "could not restore production to blue; asking ECS to call again");
+            return look_again();
+        }
+    }
+    error!(error = %err, error_type = err.error_type(), "could not start the execution; FAILED");
+    failed(invocation, err.to_string())
 }
 
-/// Cross-checks the revisions' reading of blue and green against the live production rule: when
-/// the canary starts, blue (the source revision's group) serves 100%; after ECS's production
-/// shift, green (the target revision's) does. `Some(message naming both readings)` when they
-/// disagree (or the rule forwards to a group of neither revision); an error when the rule cannot
-/// be read (the next invocation tries again).
-async fn disagreement(deps: &Deps, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<String>> {
-    let expected = match event {
-        HookEvent::BeforeAllowTraffic => Weights::BLUE_ONLY,
-        HookEvent::AfterAllowTraffic => Weights::green(100),
-    };
-    let found = match deps.routers.router(ctx).weights().await {
-        Ok(live) if live == expected => return Ok(None),
-        Ok(live) => live.to_string(),
-        Err(Error::TrafficDrift { found, .. }) => found,
-        Err(other) => return Err(other),
-    };
-    Ok(Some(format!(
-        "blue and green disagree: the service revisions' resolvedConfiguration.loadBalancers say blue is {} \
-         (source revision) and green is {} (target revision), so at {} the production listener rule {} should \
-         forward {expected}; it forwards {found}. hookline started nothing and moved nothing",
-        ctx.blue.target_group_arn,
-        ctx.green.target_group_arn,
-        stage_of(event),
-        ctx.production.rule_arn().unwrap_or_else(|| ctx.production.listener_arn()),
-    )))
-}
-
-/// The plan at `<prefix>/ecs/<cluster>/<service>`, validated for ECS mode (`Plan::parse_for`): a
-/// hook budget up to 24 hours, and a last weight step of 100 (ECS moves production to green 100%
-/// itself right after the canary's hook succeeds, so a plan ending lower would jump to 100 unobserved).
-async fn load_plan(deps: &Deps, cluster: &str, service: &str) -> Result<Plan> {
-    let name = hookline::contract::ecs_plan_parameter(&deps.plan_parameter_prefix, cluster, service);
-    let text = crate::handler::plan_text(deps, &name).await?;
-    Ok(Plan::parse_for(&text, Controller::Ecs)?)
+/// Why hookline refuses the deployment, in ECS's words.
+fn refusal_message(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::Strategy(strategy) => format!(
+            "deploymentConfiguration.strategy is {strategy}: hookline shifts production only under BLUE_GREEN \
+             (under {strategy} ECS shifts production in its own steps, which hookline would fight); set the \
+             service's strategy to BLUE_GREEN to use hookline's canary. A gate mode for LINEAR and CANARY \
+             (hookline judging ECS's steps without moving traffic) is a later issue."
+        ),
+        Refusal::SidesDisagree { context: ctx, event, expected, found } => format!(
+            "blue and green disagree: the service revisions' resolvedConfiguration.loadBalancers say blue is {} \
+             (source revision) and green is {} (target revision), so at {} the production listener rule {} should \
+             forward {expected}; it forwards {found}. hookline started nothing and moved nothing",
+            ctx.blue.target_group_arn,
+            ctx.green.target_group_arn,
+            stage_of(*event),
+            ctx.production.rule_arn().unwrap_or_else(|| ctx.production.listener_arn()),
+        ),
+    }
 }
 
 #[cfg(test)]

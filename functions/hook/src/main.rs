@@ -1,14 +1,19 @@
 //! `hook`: the lifecycle hook entry, for CodeDeploy and for ECS-native blue/green.
-//! Resolves the deployment, loads the plan and starts one state machine execution per hook.
+//! Each controller's entry translates its invocation into the hook's start
+//! (`hookline::flows::hook_start`: find or start one state machine execution per hook) and the
+//! start's outcome into its answer.
 
+mod codedeploy;
+mod dispatch;
 mod ecs;
-mod handler;
+#[cfg(test)]
+mod fakes;
 
 fn main() -> Result<(), lambda_runtime::Error> {
     hookline::runtime::main(async {
         hookline::runtime::init_logging();
-        let deps = handler::Deps::from_env(hookline::Clients::from_env().await);
-        hookline::runtime::run_with_deadline(|event, deadline| handler::dispatch_until(&deps, event, Some(deadline)))
+        let deps = dispatch::deps_from_env(&hookline::Clients::from_env().await);
+        hookline::runtime::run_with_deadline(|event, deadline| dispatch::dispatch_until(&deps, event, Some(deadline)))
             .await
     })
 }

@@ -17,18 +17,22 @@
 //! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`] per route, ALB first).
 //! - [`health`]: the health gate (plain verdicts, the gate over [`health::HealthFacts`], the AWS/HTTP source).
 //! - [`judge`]: the statistical canary judge (Mann-Whitney U, Hodges–Lehmann, Kayenta-style score). Plain Rust.
+//! - [`flows`]: what hookline does, once for every controller, over the ports (the hook's start).
 //! - [`ports`]: every interface the flows reach the world through, in one file (traits only).
 //! - [`rollback`]: the operator's rollback (console form), shared by the `rollback` function and the CLI.
 //! - [`taskdef`]: task definition revisions and AppSpec content.
 //! - [`error`]: the one error type and its stable `errorType` names.
+//! - [`aws`]: the AWS adapters of [`ports::Executions`] (Step Functions) and [`ports::PlanStore`] (SSM).
 //! - [`clients`], [`runtime`]: AWS clients built once (the adapters' material), JSON logs, the Lambda loop.
 //! - [`tls`]: the CA bundle the SDK's HTTPS client reads (one file, no certificate-directory walk).
 
+pub mod aws;
 pub mod clients;
 pub mod contract;
 pub mod deployfile;
 pub mod error;
 pub mod execution;
+pub mod flows;
 pub mod health;
 pub mod judge;
 pub mod lifecycle;

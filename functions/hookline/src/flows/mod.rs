@@ -1,0 +1,8 @@
+//! The flows: what hookline does, written once over the [`crate::ports`] and driven by every
+//! controller's entry point, which only translates its payload into a flow's input and the flow's
+//! outcome into its answer.
+//!
+//! - [`hook_start`]: a lifecycle hook's start: find or start the state machine execution that
+//!   answers it (the `hook` function, for CodeDeploy and ECS-native alike).
+
+pub mod hook_start;
