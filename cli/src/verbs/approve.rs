@@ -4,9 +4,42 @@ use hookline::error::AwsResultExt;
 use hookline::execution::HookEvent;
 use serde_json::json;
 
+use crate::address::DeploymentArg;
 use crate::aws::Aws;
-use crate::history::Tracker;
-use crate::{fail, R};
+use crate::error::{fail, R};
+use crate::execution_history::Tracker;
+use crate::output::emit;
+
+/// `hookline approve`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub deployment: DeploymentArg,
+}
+
+/// `hookline reject`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct RejectArgs {
+    #[command(flatten)]
+    pub deployment: DeploymentArg,
+    /// Why (recorded in the execution history).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `hookline approve`.
+pub async fn run_approve(aws: &Aws, args: &ApproveArgs) -> R<u8> {
+    let deployment_id = aws.deployment_id_of(&args.deployment.address()?).await?;
+    emit(&decide(aws, &deployment_id, true, None).await?);
+    Ok(0)
+}
+
+/// `hookline reject`.
+pub async fn run_reject(aws: &Aws, args: &RejectArgs) -> R<u8> {
+    let deployment_id = aws.deployment_id_of(&args.deployment.address()?).await?;
+    emit(&decide(aws, &deployment_id, false, args.reason.as_deref()).await?);
+    Ok(0)
+}
 
 /// Approve (`reason` = None) or reject the approval the deployment's canary execution waits on.
 pub async fn decide(aws: &Aws, deployment_id: &str, approve: bool, reason: Option<&str>) -> R<String> {
@@ -19,7 +52,7 @@ pub async fn decide(aws: &Aws, deployment_id: &str, approve: bool, reason: Optio
              (the canary's hook has not started it, or the deployment id is wrong)"
         ))
     })?;
-    if exec.status != "RUNNING" {
+    if !exec.running {
         return Err(fail(format!(
             "nothing is waiting for approval: execution {} is {}, not RUNNING",
             exec.name, exec.status

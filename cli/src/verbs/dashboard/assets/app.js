@@ -67,7 +67,7 @@ async function refreshList() {
     el("td", { text: r.created ? age(r.created) : "–", title: r.created ? new Date(r.created * 1000).toISOString() : "" }),
   )));
   if (!rows.length) tbody.append(el("tr", {}, el("td", { colspan: 6, text: "No deployments." })));
-  const running = rows.filter((r) => !["Succeeded", "Failed", "Stopped"].includes(r.status)).length;
+  const running = rows.filter((r) => !r.terminal).length;
   announce(`${rows.length} deployments, ${running} running`);
 }
 
