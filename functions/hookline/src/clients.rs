@@ -140,6 +140,16 @@ impl Clients {
         crate::traffic::AlbRouter::new(self.elbv2.clone(), ctx)
     }
 
+    /// The state machine executions (Step Functions).
+    pub fn executions(&self) -> crate::aws::StepFunctions {
+        crate::aws::StepFunctions::new(self.sfn.clone())
+    }
+
+    /// The plans and release records (SSM Parameter Store).
+    pub fn plans(&self) -> crate::aws::ParameterStore {
+        crate::aws::ParameterStore::new(self.ssm.clone())
+    }
+
     /// The health gate.
     pub fn health_gate(&self) -> crate::health::HealthGate {
         crate::health::HealthGate {

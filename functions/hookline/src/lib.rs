@@ -20,9 +20,11 @@
 //! - [`rollback`]: the operator's rollback (console form), shared by the `rollback` function and the CLI.
 //! - [`taskdef`]: task definition revisions and AppSpec content.
 //! - [`error`]: the one error type and its stable `errorType` names.
+//! - [`aws`]: the AWS adapters of [`ports::Executions`] (Step Functions) and [`ports::PlanStore`] (SSM).
 //! - [`clients`], [`runtime`]: AWS clients built once (the adapters' material), JSON logs, the Lambda loop.
 //! - [`tls`]: the CA bundle the SDK's HTTPS client reads (one file, no certificate-directory walk).
 
+pub mod aws;
 pub mod clients;
 pub mod contract;
 pub mod error;

@@ -16,11 +16,130 @@
 
 use async_trait::async_trait;
 
-pub use crate::health::{HealthFacts, MetricsSource};
-pub use crate::lifecycle::{DeploymentSummary, Lifecycle};
-pub use crate::traffic::{RouterFactory, TrafficRouter};
+pub use crate::lifecycle::DeploymentSummary;
 
-use crate::Result;
+use crate::execution::{DeploymentContext, HookEvent};
+use crate::health::metrics::SeriesQuery;
+use crate::health::{TargetFacts, TaskSetFacts};
+use crate::lifecycle::{controller_of, Admission, DeploymentStatus, EventStatus, HookStatus, Reported, Resolved, Stop};
+use crate::plan::HttpProbe;
+use crate::traffic::{Change, Cohort, Weights};
+use crate::{Error, Result};
+
+/// The deployment controller, seen from hookline.
+#[async_trait]
+pub trait Lifecycle: Send + Sync {
+    /// The deployment as readers show it ([`DeploymentSummary`]). By default only the status is
+    /// read; adapters fill in the rest.
+    async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
+        let status = self.status(deployment_id).await?;
+        Ok(DeploymentSummary {
+            deployment_id: deployment_id.to_string(),
+            controller: controller_of(deployment_id),
+            status_word: status.to_string(),
+            status,
+            rolling_back: false,
+            application: String::new(),
+            group: String::new(),
+            created_at: None,
+            ended_at: None,
+            message: None,
+        })
+    }
+    /// Resolves the deployment's context; `execution_id` is the hook's opaque id, if any.
+    async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved>;
+    /// [`Lifecycle::resolve`] for a deployment whose context an earlier hook of it already
+    /// resolved (`known`, from that hook's execution document): what is fixed for the deployment
+    /// (its group, route, target groups, task sets) is taken from `known`, and only what moves
+    /// (the event in progress, when it started) is read. By default, everything is read afresh.
+    async fn resolve_known(&self, known: &DeploymentContext, execution_id: Option<&str>) -> Result<Resolved> {
+        self.resolve(&known.deployment_id, execution_id).await
+    }
+    /// The deployment's current status.
+    async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus>;
+    /// Reports the hook's outcome.
+    async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported>;
+    /// The status of `event` on the deployment's target, if listed.
+    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>>;
+    /// Stops the deployment and asks the controller to roll back.
+    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop>;
+    /// Whether hookline runs its canary for this deployment ([`Admission`]), read from the
+    /// deployment itself before [`Lifecycle::resolve`]: a deployment passed through is answered
+    /// without resolving anything else.
+    async fn admission(&self, deployment_id: &str) -> Result<Admission>;
+}
+
+/// Builds the [`TrafficRouter`] of a deployment's production route
+/// (`context.production`); handlers hold one, built once in `main`.
+pub trait RouterFactory: Send + Sync {
+    fn router(&self, ctx: &DeploymentContext) -> Box<dyn TrafficRouter>;
+}
+
+/// A place production traffic is split between blue and green.
+#[async_trait]
+pub trait TrafficRouter: Send + Sync {
+    /// The live split.
+    async fn weights(&self) -> Result<Weights>;
+
+    /// Sets the split. With `expect`, first checks the live split is what the
+    /// previous step left and, if not, fails with [`Error::TrafficDrift`]
+    /// without modifying anything. Reads once, writes only on a difference.
+    async fn set_weights(&self, desired: Weights, expect: Option<Weights>) -> Result<Change>;
+
+    /// Adds the header rule sending a cohort to green (kept if already there). It
+    /// matches only requests that would reach this service's production route.
+    async fn add_cohort(&self, cohort: &Cohort) -> Result<Change>;
+
+    /// Removes this service's cohort rules (never another service's); returns how many went.
+    async fn remove_cohorts(&self) -> Result<usize>;
+
+    /// Checks the live split is `expected`.
+    async fn verify_weights(&self, expected: Weights) -> Result<()> {
+        let live = self.weights().await?;
+        if live == expected {
+            Ok(())
+        } else {
+            Err(Error::TrafficDrift {
+                resource: "production route".into(),
+                expected: expected.to_string(),
+                found: live.to_string(),
+            })
+        }
+    }
+
+    /// Blue 100%, no cohort rules. Idempotent.
+    async fn restore(&self) -> Result<()> {
+        // Both halves are tried even when one fails: fewer cohort users on a
+        // dying green is better than more, whatever happened to the weights.
+        let weights = self.set_weights(Weights::BLUE_ONLY, None).await;
+        let cohorts = self.remove_cohorts().await;
+        weights?;
+        cohorts?;
+        Ok(())
+    }
+}
+
+/// Where the gate reads its facts from: target health, green's task set, alarms,
+/// HTTP probes. [`HealthGate`] reads them from AWS and HTTP; a test may serve them itself.
+#[async_trait]
+pub trait HealthFacts: Send + Sync {
+    /// Green's task set `task_set_arn` of `cluster`/`service`; `None` when it is gone.
+    async fn task_set(&self, cluster: &str, service: &str, task_set_arn: &str) -> Result<Option<TaskSetFacts>>;
+    /// How many of the target group's registered targets are healthy.
+    async fn targets(&self, target_group_arn: &str) -> Result<TargetFacts>;
+    /// The state (`OK`, `ALARM`, ...) of each alarm in `names`, in that order; `None` for an unknown alarm.
+    async fn alarm_states(&self, names: &[String]) -> Result<Vec<Option<String>>>;
+    /// The probe's HTTP status, or why there is none (never an error: a failed probe is a verdict).
+    async fn probe(&self, probe: &HttpProbe) -> std::result::Result<u16, String>;
+}
+
+/// Where the judge's samples come from; a test may serve them itself.
+#[async_trait]
+pub trait MetricsSource: Send + Sync {
+    /// The values (one per period with data) of each query over `[start, end)` epoch seconds, in the
+    /// order of `queries`.
+    async fn series(&self, queries: &[SeriesQuery], start: i64, end: i64) -> Result<Vec<Vec<f64>>>;
+}
 
 /// How a state machine execution stands, in hookline's words (Step Functions' `ExecutionStatus`
 /// stays in its adapter).

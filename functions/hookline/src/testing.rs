@@ -1,4 +1,5 @@
-//! Mocked AWS clients for unit tests (feature `test-util`).
+//! Test material (feature `test-util`): in-memory fakes of every port ([`fakes`], re-exported
+//! here) for handler and flow tests, and mocked AWS clients for the adapters' wire-level tests.
 //!
 //! Every client gets every rule: a rule only matches requests of its own
 //! operation, so one list describes a whole scenario. An unmatched call panics.
@@ -13,6 +14,12 @@ use aws_smithy_types::error::ErrorMetadata;
 
 use crate::clients::LazyClient;
 use crate::Clients;
+
+pub mod fakes;
+pub use fakes::{
+    denied, ExecutionsCall, FakeExecutions, FakeHealth, FakeLifecycle, FakeMetrics, FakePlanStore, FakeRouter,
+    FakeRouters, HealthCall, RouterCall, TaskAnswer,
+};
 
 /// Clients whose calls are answered by `rules`, with the SDK's standard retries on.
 pub fn mocked_clients(rules: &[&Rule]) -> Clients {

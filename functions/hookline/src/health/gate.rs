@@ -59,19 +59,7 @@ pub struct TargetFacts {
     pub registered: usize,
 }
 
-/// Where the gate reads its facts from: target health, green's task set, alarms,
-/// HTTP probes. [`HealthGate`] reads them from AWS and HTTP; a test may serve them itself.
-#[async_trait]
-pub trait HealthFacts: Send + Sync {
-    /// Green's task set `task_set_arn` of `cluster`/`service`; `None` when it is gone.
-    async fn task_set(&self, cluster: &str, service: &str, task_set_arn: &str) -> Result<Option<TaskSetFacts>>;
-    /// How many of the target group's registered targets are healthy.
-    async fn targets(&self, target_group_arn: &str) -> Result<TargetFacts>;
-    /// The state (`OK`, `ALARM`, ...) of each alarm in `names`, in that order; `None` for an unknown alarm.
-    async fn alarm_states(&self, names: &[String]) -> Result<Vec<Option<String>>>;
-    /// The probe's HTTP status, or why there is none (never an error: a failed probe is a verdict).
-    async fn probe(&self, probe: &HttpProbe) -> std::result::Result<u16, String>;
-}
+pub use crate::ports::HealthFacts;
 
 /// Judges green against `health` from the facts `facts` gives.
 pub async fn check(facts: &dyn HealthFacts, ctx: &DeploymentContext, health: &Health) -> Result<Verdict> {

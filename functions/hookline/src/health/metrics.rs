@@ -48,13 +48,7 @@ pub struct SeriesQuery {
     pub fill_zero: bool,
 }
 
-/// Where the judge's samples come from; a test may serve them itself.
-#[async_trait]
-pub trait MetricsSource: Send + Sync {
-    /// The values (one per period with data) of each query over `[start, end)` epoch seconds, in the
-    /// order of `queries`.
-    async fn series(&self, queries: &[SeriesQuery], start: i64, end: i64) -> Result<Vec<Vec<f64>>>;
-}
+pub use crate::ports::MetricsSource;
 
 /// The two queries (blue, then green) of every metric of `analysis`, in the metrics' order.
 pub fn queries(analysis: &Analysis, ctx: &DeploymentContext) -> Result<Vec<SeriesQuery>> {

@@ -246,48 +246,8 @@ pub struct DeploymentSummary {
 /// controller does not know; the message says so in the operator's words.
 pub const DEPLOYMENT_NOT_FOUND: &str = "DeploymentNotFound";
 
-/// The deployment controller, seen from hookline.
-#[async_trait]
-pub trait Lifecycle: Send + Sync {
-    /// The deployment as readers show it ([`DeploymentSummary`]). By default only the status is
-    /// read; adapters fill in the rest.
-    async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
-        let status = self.status(deployment_id).await?;
-        Ok(DeploymentSummary {
-            deployment_id: deployment_id.to_string(),
-            controller: controller_of(deployment_id),
-            status_word: status.to_string(),
-            status,
-            rolling_back: false,
-            application: String::new(),
-            group: String::new(),
-            created_at: None,
-            ended_at: None,
-            message: None,
-        })
-    }
-    /// Resolves the deployment's context; `execution_id` is the hook's opaque id, if any.
-    async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved>;
-    /// [`Lifecycle::resolve`] for a deployment whose context an earlier hook of it already
-    /// resolved (`known`, from that hook's execution document): what is fixed for the deployment
-    /// (its group, route, target groups, task sets) is taken from `known`, and only what moves
-    /// (the event in progress, when it started) is read. By default, everything is read afresh.
-    async fn resolve_known(&self, known: &DeploymentContext, execution_id: Option<&str>) -> Result<Resolved> {
-        self.resolve(&known.deployment_id, execution_id).await
-    }
-    /// The deployment's current status.
-    async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus>;
-    /// Reports the hook's outcome.
-    async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported>;
-    /// The status of `event` on the deployment's target, if listed.
-    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>>;
-    /// Stops the deployment and asks the controller to roll back.
-    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop>;
-    /// Whether hookline runs its canary for this deployment ([`Admission`]), read from the
-    /// deployment itself before [`Lifecycle::resolve`]: a deployment passed through is answered
-    /// without resolving anything else.
-    async fn admission(&self, deployment_id: &str) -> Result<Admission>;
-}
+/// The deployment controller, seen from hookline: defined with the other ports.
+pub use crate::ports::Lifecycle;
 
 /// Fails with `DeploymentStopped` unless the deployment is still active.
 pub async fn ensure_active(lifecycle: &dyn Lifecycle, deployment_id: &str) -> Result<DeploymentStatus> {

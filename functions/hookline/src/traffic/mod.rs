@@ -8,13 +8,11 @@
 
 mod alb;
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use alb::{AlbRouter, DEPLOYMENT_TAG, MANAGED_TAG, SERVICE_TAG};
 
 use crate::execution::DeploymentContext;
-use crate::{Error, Result};
 
 /// Production traffic split, in percent; always sums to 100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,11 +67,7 @@ pub enum Change {
     AlreadyThere,
 }
 
-/// Builds the [`TrafficRouter`] of a deployment's production route
-/// (`context.production`); handlers hold one, built once in `main`.
-pub trait RouterFactory: Send + Sync {
-    fn router(&self, ctx: &DeploymentContext) -> Box<dyn TrafficRouter>;
-}
+pub use crate::ports::{RouterFactory, TrafficRouter};
 
 /// ALB routes: every [`crate::execution::Route`] today is a listener or a rule of it.
 #[derive(Clone, Debug)]
@@ -84,50 +78,6 @@ pub struct AlbRouters {
 impl RouterFactory for AlbRouters {
     fn router(&self, ctx: &DeploymentContext) -> Box<dyn TrafficRouter> {
         Box::new(AlbRouter::new(self.elbv2.clone(), ctx))
-    }
-}
-
-/// A place production traffic is split between blue and green.
-#[async_trait]
-pub trait TrafficRouter: Send + Sync {
-    /// The live split.
-    async fn weights(&self) -> Result<Weights>;
-
-    /// Sets the split. With `expect`, first checks the live split is what the
-    /// previous step left and, if not, fails with [`Error::TrafficDrift`]
-    /// without modifying anything. Reads once, writes only on a difference.
-    async fn set_weights(&self, desired: Weights, expect: Option<Weights>) -> Result<Change>;
-
-    /// Adds the header rule sending a cohort to green (kept if already there). It
-    /// matches only requests that would reach this service's production route.
-    async fn add_cohort(&self, cohort: &Cohort) -> Result<Change>;
-
-    /// Removes this service's cohort rules (never another service's); returns how many went.
-    async fn remove_cohorts(&self) -> Result<usize>;
-
-    /// Checks the live split is `expected`.
-    async fn verify_weights(&self, expected: Weights) -> Result<()> {
-        let live = self.weights().await?;
-        if live == expected {
-            Ok(())
-        } else {
-            Err(Error::TrafficDrift {
-                resource: "production route".into(),
-                expected: expected.to_string(),
-                found: live.to_string(),
-            })
-        }
-    }
-
-    /// Blue 100%, no cohort rules. Idempotent.
-    async fn restore(&self) -> Result<()> {
-        // Both halves are tried even when one fails: fewer cohort users on a
-        // dying green is better than more, whatever happened to the weights.
-        let weights = self.set_weights(Weights::BLUE_ONLY, None).await;
-        let cohorts = self.remove_cohorts().await;
-        weights?;
-        cohorts?;
-        Ok(())
     }
 }
 
