@@ -6,10 +6,11 @@
 
 use aws_config::BehaviorVersion;
 use aws_sdk_ecs::types::ServiceDeploymentBrief;
-use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use aws_sdk_sfn::types::HistoryEvent;
 use hookline::error::AwsResultExt;
 use hookline::execution::{execution_name, DeploymentContext, ExecutionDocument, HookEvent};
 use hookline::lifecycle::{DeploymentSummary, Lifecycle};
+use hookline::ports::{Executions, RunStatus};
 use hookline::Clients;
 
 use crate::address::Address;
@@ -39,15 +40,14 @@ pub struct Aws {
     machines: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
-/// A deployment's canary or post-traffic execution.
+/// A deployment's canary or post-traffic execution: described through the [`Executions`] port, its
+/// event history read from Step Functions (no port reads histories).
 #[derive(Debug, Clone)]
 pub struct Execution {
     pub name: String,
     pub arn: String,
-    /// As Step Functions says it (`RUNNING`, `ABORTED`, ...), for operators.
-    pub status: String,
-    /// Still running: an approval may be waiting on it, a rollback stops it.
-    pub running: bool,
+    /// How it stands ([`Executions::describe`]); `execution_history::run_word` shows it.
+    pub status: RunStatus,
     pub events: Vec<Event>,
 }
 
@@ -203,14 +203,11 @@ impl Aws {
         };
         let name = execution_name(deployment_id, event);
         let arn = execution_arn(&sm, &name);
-        let described = match self.clients.sfn.describe_execution().execution_arn(&arn).send().await {
-            Ok(d) => d,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => return Ok(None),
-            Err(e) => return Err(hookline::Error::from_sdk("DescribeExecution", e).into()),
+        let Some(described) = self.clients.executions().describe(&arn).await? else {
+            return Ok(None);
         };
         let events = self.history(&arn).await?;
-        let running = described.status() == &ExecutionStatus::Running;
-        Ok(Some(Execution { name, arn, status: described.status().as_str().to_string(), running, events }))
+        Ok(Some(Execution { name, arn, status: described.status, events }))
     }
 
     /// The whole history of an execution, oldest first.

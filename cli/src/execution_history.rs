@@ -6,6 +6,7 @@
 use hookline::contract::state;
 use hookline::execution::{ExecutionDocument, HookEvent};
 use hookline::plan::{human, Controller, Step};
+use hookline::ports::RunStatus;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -16,6 +17,19 @@ pub fn hook_name(controller: Controller, event: HookEvent) -> &'static str {
     match controller {
         Controller::Ecs => hookline::lifecycle::ecs::stage_of(event),
         Controller::CodeDeploy => event.as_str(),
+    }
+}
+
+/// An execution's status as Step Functions spells it (`RUNNING`, `TIMED_OUT`, ...: API reference,
+/// DescribeExecution `status`), as `status` and `approve` have always shown it.
+pub fn run_word(status: &RunStatus) -> &str {
+    match status {
+        RunStatus::Running => "RUNNING",
+        RunStatus::Succeeded => "SUCCEEDED",
+        RunStatus::Failed => "FAILED",
+        RunStatus::TimedOut => "TIMED_OUT",
+        RunStatus::Aborted => "ABORTED",
+        RunStatus::Unrecognized(word) => word,
     }
 }
 

@@ -107,14 +107,8 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
     let done =
         hookline::rollback::console(reach, &machines, deployment_id, &reason, &aws.settings.plan_parameter_prefix)
             .await;
-    let done = match done {
-        Ok(done) => done,
-        // ECS refused the stop: traffic and executions were put right before the error came back.
-        Err(e) if info.controller == Controller::Ecs => {
-            return Err(fail(format!("rolled back {deployment_id}: {reason}\n{}", short_error(&e))));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    // A refused stop comes back after traffic and executions were put right (the console's order).
+    let done = done?;
     if !done.restored {
         let ended = match info.controller {
             Controller::CodeDeploy => done.deployment_status.clone(),

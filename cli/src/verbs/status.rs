@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::address::DeploymentArg;
 use crate::aws::{Aws, Execution};
 use crate::error::{short_error, R};
-use crate::execution_history::{clock, datetime, Decision, Event, HealthVerdict, PendingApproval, Tracker};
+use crate::execution_history::{clock, datetime, run_word, Decision, Event, HealthVerdict, PendingApproval, Tracker};
 use crate::output::{emit, to_json};
 
 /// `hookline status`'s arguments.
@@ -241,13 +241,13 @@ pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
         step: t.step.clone(),
     });
     let pending_approval =
-        canary.as_ref().filter(|e| e.running).and(canary_t.as_ref()).and_then(|t| t.pending.clone()).map(|approval| {
-            Pending {
+        canary.as_ref().filter(|e| e.status.is_running()).and(canary_t.as_ref()).and_then(|t| t.pending.clone()).map(
+            |approval| Pending {
                 approval,
                 approve: format!("hookline approve {deployment_id}"),
                 reject: format!("hookline reject {deployment_id}"),
-            }
-        });
+            },
+        );
     let known = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
     let status = Status {
         deployment_id: deployment_id.to_string(),
@@ -260,7 +260,7 @@ pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
         execution: current.map(|e| ExecutionStatus {
             name: e.name.clone(),
             arn: e.arn.clone(),
-            status: e.status.clone(),
+            status: run_word(&e.status).to_string(),
             state: current_t.and_then(|t| t.last_state.clone()),
         }),
         step,

@@ -192,7 +192,7 @@ pub fn view(g: Gathered, samples: Vec<Sample>, now: i64) -> DeploymentView {
     all_marks.sort_by_key(|m| m.at);
     let canary_tracker = g.canary.as_ref().map(|e| Tracker::over(&e.events));
     let started = g.canary.as_ref().and_then(|e| e.events.first()).map(|e| e.ts);
-    let running = g.canary.as_ref().is_some_and(|e| e.running);
+    let running = g.canary.as_ref().is_some_and(|e| e.status.is_running());
     let plan = g.document.as_ref().map(|doc| {
         let steps = schedule(&doc.plan);
         let worst = steps.last().map(|s| s.ends_by).unwrap_or(doc.plan.health.ready_timeout_seconds);

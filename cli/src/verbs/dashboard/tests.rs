@@ -380,8 +380,7 @@ fn no_task_token_in_the_deployment_json() {
     let canary = crate::aws::Execution {
         name: "d-ABCDEF123-BeforeAllowTraffic".into(),
         arn: "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-ABCDEF123-BeforeAllowTraffic".into(),
-        status: "RUNNING".into(),
-        running: true,
+        status: hookline::ports::RunStatus::Running,
         events,
     };
     let summary = hookline::lifecycle::DeploymentSummary {
