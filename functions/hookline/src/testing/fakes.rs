@@ -550,9 +550,16 @@ pub struct FakeExecutions {
     stops: Mutex<Vec<(String, String, String)>>,
     answers: Mutex<Vec<TaskAnswer>>,
     failures: Mutex<Vec<(ExecutionsCall, Error)>>,
+    journal: Mutex<Option<Journal>>,
 }
 
 impl FakeExecutions {
+    /// Notes `start_execution` and `stop_execution` calls in `journal`.
+    pub fn journaling(self, journal: &Journal) -> FakeExecutions {
+        *lock(&self.journal) = Some(Arc::clone(journal));
+        self
+    }
+
     /// Adds execution `name` of `state_machine_arn` with `status` and `input`; its ARN.
     pub fn insert(&self, state_machine_arn: &str, name: &str, status: RunStatus, input: Option<&str>) -> String {
         let arn = execution_arn(state_machine_arn, name);
@@ -609,6 +616,7 @@ impl Executions for FakeExecutions {
     }
 
     async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> Result<StartOutcome> {
+        note(&self.journal, "start_execution");
         lock(&self.starts).push((state_machine_arn.to_string(), name.to_string(), input.to_string()));
         check_failure(&self.failures, ExecutionsCall::Start)?;
         let arn = execution_arn(state_machine_arn, name);
@@ -629,6 +637,7 @@ impl Executions for FakeExecutions {
     }
 
     async fn stop(&self, execution_arn: &str, error: &str, cause: &str) -> Result<StopOutcome> {
+        note(&self.journal, "stop_execution");
         lock(&self.stops).push((execution_arn.to_string(), error.to_string(), cause.to_string()));
         check_failure(&self.failures, ExecutionsCall::Stop)?;
         let mut executions = lock(&self.executions);
