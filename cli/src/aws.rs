@@ -250,7 +250,7 @@ impl Aws {
         // ECS-native one is already the service's production listener rule, which no plan overrides.
         if ctx.production.rule_arn().is_none() {
             let prefix = &self.settings.plan_parameter_prefix;
-            let rule = hookline::rollback::production_rule(&self.clients.ssm, &ctx, prefix).await?;
+            let rule = hookline::rollback::production_rule(&self.clients.plans(), &ctx, prefix).await?;
             ctx.set_production_rule(rule);
         }
         Ok(ctx)

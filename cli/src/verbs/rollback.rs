@@ -98,12 +98,9 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
     let who = aws.caller().await;
     let reason = reason.map(str::to_string).unwrap_or_else(|| format!("rolled back with hookline rollback by {who}"));
     let (lifecycle, routers) = (aws.clients.lifecycle(), aws.clients.routers());
-    let reach = hookline::rollback::Reach {
-        lifecycle: &lifecycle,
-        routers: &routers,
-        sfn: &aws.clients.sfn,
-        ssm: &aws.clients.ssm,
-    };
+    let (executions, plans) = (aws.clients.executions(), aws.clients.plans());
+    let reach =
+        hookline::rollback::Reach { lifecycle: &lifecycle, routers: &routers, executions: &executions, plans: &plans };
     let done =
         hookline::rollback::console(reach, &machines, deployment_id, &reason, &aws.settings.plan_parameter_prefix)
             .await;

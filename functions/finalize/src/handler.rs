@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use hookline::contract::last_release_parameter;
-use hookline::error::AwsResultExt;
 use hookline::execution::{now_epoch, DeploymentContext, ExecutionDocument, HookEvent};
 use hookline::lifecycle::{EventStatus, HookStatus, Lifecycle, Reported};
+use hookline::ports::PlanStore;
 use hookline::runtime::parse_event;
 use hookline::traffic::RouterFactory;
 use hookline::{Clients, Error, Result};
@@ -16,12 +16,12 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tracing::{info, info_span, warn, Instrument};
 
-/// What finalize needs, built once per container: the deployment controller, the
-/// production routes, and the parameter store the release record goes to.
+/// What finalize needs, built once per container, all ports: the deployment controller, the
+/// production routes, and the plan store the release record goes to.
 pub struct Deps {
     pub lifecycle: Arc<dyn Lifecycle>,
     pub routers: Arc<dyn RouterFactory>,
-    pub ssm: aws_sdk_ssm::Client,
+    pub plans: Arc<dyn PlanStore>,
     pub plan_parameter_prefix: String,
 }
 
@@ -31,7 +31,7 @@ impl Deps {
         Deps {
             lifecycle: Arc::new(clients.lifecycle()),
             routers: Arc::new(clients.routers()),
-            ssm: clients.ssm.clone(),
+            plans: Arc::new(clients.plans()),
             plan_parameter_prefix,
         }
     }
@@ -111,17 +111,7 @@ async fn record_release(deps: &Deps, ctx: &DeploymentContext) {
         "target_group": ctx.green.target_group_name,
         "task_set": ctx.green.task_set_arn,
     });
-    let written = deps
-        .ssm
-        .put_parameter()
-        .name(&name)
-        .value(record.to_string())
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .overwrite(true)
-        .send()
-        .await
-        .aws("PutParameter");
-    match written {
+    match deps.plans.put_release_record(&name, &record.to_string()).await {
         Ok(_) => info!(parameter = %name, "release recorded"),
         Err(e) => warn!(parameter = %name, error = %e, "release not recorded (the deployment itself succeeded)"),
     }

@@ -30,7 +30,7 @@
 
 use std::sync::Arc;
 
-use aws_sdk_sfn::types::ExecutionStatus;
+use hookline::aws::StepFunctions;
 use hookline::error::AwsResultExt;
 use hookline::execution::{
     execution_name, hook_executions, now_epoch, DeploymentContext, ExecutionDocument, HookEvent, HookExecution,
@@ -38,6 +38,7 @@ use hookline::execution::{
 };
 use hookline::lifecycle::{Admission, CodeDeploy, HookStatus, Invocation, Lifecycle, Reported};
 use hookline::plan::Plan;
+use hookline::ports::RunStatus;
 use hookline::traffic::RouterFactory;
 use hookline::{Clients, Error, Result};
 use serde::Serialize;
@@ -184,7 +185,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Reply> {
                         other.execution_arn
                     ),
                 );
-                error!(error = %err, execution_status = other.status.as_str(), "invocation matches no hookline execution; not started, not reported");
+                error!(error = %err, execution_status = %other.status, "invocation matches no hookline execution; not started, not reported");
                 Err(err)
             }
             Err(err) => {
@@ -290,7 +291,7 @@ enum EventInProgress {
 async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established: &mut Established) -> Result<Started> {
     // First, before anything that needs the deployment still in progress: a duplicate or a
     // late retry of an invocation whose execution exists (running or ended) is done.
-    let existing = hook_executions(&deps.sfn, &deps.state_machines, deployment_id).await?;
+    let existing = hook_executions(&StepFunctions::new(deps.sfn.clone()), &deps.state_machines, deployment_id).await?;
     if let Some(found) = existing.iter().find(|e| e.serves(execution_id)) {
         info!(execution_arn = %found.execution_arn, event = found.event.as_str(), "this hook execution id already has its execution");
         return Ok(already_started(found));
@@ -306,8 +307,7 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
     let canary = existing
         .iter()
         .find(|e| {
-            e.event == HookEvent::BeforeAllowTraffic
-                && matches!(e.status, ExecutionStatus::Running | ExecutionStatus::Succeeded)
+            e.event == HookEvent::BeforeAllowTraffic && matches!(e.status, RunStatus::Running | RunStatus::Succeeded)
         })
         .and_then(|e| e.document.as_deref())
         .filter(|doc| doc.context.deployment_id == deployment_id)
@@ -415,7 +415,8 @@ async fn start(deps: &Deps, deployment_id: &str, execution_id: &str, established
         })),
         // Another invocation started it between our lookup and now: look at whom it answers.
         Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_already_exists()) => {
-            let existing = hook_executions(&deps.sfn, &deps.state_machines, deployment_id).await?;
+            let existing =
+                hook_executions(&StepFunctions::new(deps.sfn.clone()), &deps.state_machines, deployment_id).await?;
             match existing.into_iter().find(|e| e.event == event) {
                 Some(found) if found.serves(execution_id) => Ok(already_started(&found)),
                 Some(other) => Ok(Started::EventServedByAnother(other)),

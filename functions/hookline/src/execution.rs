@@ -1,13 +1,12 @@
 //! The execution document: what `hook` starts each state machine execution
 //! with and what every task passes along (docs/contracts.md).
 
-use aws_sdk_sfn::types::ExecutionStatus;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 pub use crate::contract::execution_name;
-use crate::error::AwsResultExt;
 use crate::plan::Plan;
+use crate::ports::{Executions, RunStatus};
 use crate::Result;
 
 /// Which lifecycle hook an execution answers.
@@ -241,7 +240,7 @@ pub struct HookExecution {
     pub event: HookEvent,
     pub execution_arn: String,
     pub state_machine_arn: String,
-    pub status: ExecutionStatus,
+    pub status: RunStatus,
     /// The CodeDeploy hook execution id the execution answers (`context.hook.execution_id`
     /// of its input); `None` when its input does not say.
     pub hook_execution_id: Option<String>,
@@ -253,7 +252,7 @@ pub struct HookExecution {
 impl HookExecution {
     /// Still running: it will answer its hook itself.
     pub fn is_running(&self) -> bool {
-        self.status == ExecutionStatus::Running
+        self.status.is_running()
     }
 
     /// It answers the hook execution `execution_id` (ids compared whole, never parsed).
@@ -282,7 +281,7 @@ struct InputHookContext {
 /// days (Step Functions developer guide, "Quotas": execution history retention), far
 /// longer than CodeDeploy's one-hour hook timeout.
 pub async fn hook_executions(
-    sfn: &aws_sdk_sfn::Client,
+    executions: &dyn Executions,
     machines: &HookStateMachines,
     deployment_id: &str,
 ) -> Result<Vec<HookExecution>> {
@@ -293,12 +292,9 @@ pub async fn hook_executions(
             continue;
         }
         let arn = execution_arn(state_machine_arn, &execution_name(deployment_id, event));
-        let described = match sfn.describe_execution().execution_arn(&arn).send().await {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => continue,
-            Err(e) => return Err(e).aws("DescribeExecution"),
-        };
-        let hook_execution_id = match described.input().map(serde_json::from_str::<InputHook>) {
+        let Some(described) = executions.describe(&arn).await? else { continue };
+        let input = described.input.as_deref();
+        let hook_execution_id = match input.map(serde_json::from_str::<InputHook>) {
             Some(Ok(input)) => input.context.hook.map(|h| h.execution_id),
             Some(Err(e)) => {
                 warn!(execution = %arn, error = %e, "execution input has no readable context.hook; it serves no known hook");
@@ -308,7 +304,7 @@ pub async fn hook_executions(
         };
         // Not an error when it does not read as today's document (an execution started by an
         // older hookline): whoever wants the document resolves the deployment afresh instead.
-        let document = match described.input().map(serde_json::from_str::<ExecutionDocument>) {
+        let document = match input.map(serde_json::from_str::<ExecutionDocument>) {
             Some(Ok(doc)) => Some(doc),
             Some(Err(e)) => {
                 info!(execution = %arn, error = %e, "execution input is not today's execution document; not reused");
@@ -320,7 +316,7 @@ pub async fn hook_executions(
             event,
             execution_arn: arn,
             state_machine_arn: state_machine_arn.to_string(),
-            status: described.status().clone(),
+            status: described.status,
             hook_execution_id,
             document: document.map(Box::new),
         });
@@ -448,7 +444,7 @@ mod tests {
         let none = mocks::no_execution();
         let clients = mocked_clients(&[&canary, &none]);
 
-        let found = hook_executions(&clients.sfn, &mocks::machines(), DEPLOYMENT).await.expect("lookup");
+        let found = hook_executions(&clients.executions(), &mocks::machines(), DEPLOYMENT).await.expect("lookup");
 
         assert_eq!(found.len(), 1, "{found:?}");
         let canary_execution = &found[0];
@@ -477,7 +473,7 @@ mod tests {
         });
         let clients = mocked_clients(&[&odd]);
 
-        let found = hook_executions(&clients.sfn, &mocks::machines(), DEPLOYMENT).await.expect("lookup");
+        let found = hook_executions(&clients.executions(), &mocks::machines(), DEPLOYMENT).await.expect("lookup");
 
         assert_eq!(found.len(), 2);
         assert!(found.iter().all(|e| e.hook_execution_id.is_none() && e.is_running()));

@@ -160,6 +160,16 @@ impl RunStatus {
     }
 }
 
+impl std::fmt::Display for RunStatus {
+    /// The variant's name (hookline's word, in logs and outputs); an unrecognized status as the service said it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunStatus::Unrecognized(word) => f.write_str(word),
+            known => write!(f, "{known:?}"),
+        }
+    }
+}
+
 /// One execution as [`Executions::describe`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutionInfo {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use hookline::contract::{RollbackInput, ROLLBACK_RETRIES};
 use hookline::execution::{DeploymentContext, ExecutionDocument, HookStateMachines};
 use hookline::lifecycle::{EventStatus, HookStatus, Lifecycle, Reported};
+use hookline::ports::{Executions, PlanStore};
 use hookline::rollback::Reach;
 use hookline::runtime::parse_event;
 use hookline::traffic::RouterFactory;
@@ -34,13 +35,13 @@ mod dead_letter;
 use dead_letter::BatchItemFailure;
 pub use dead_letter::BatchResponse;
 
-/// What rollback needs, built once per container: the deployment controller, the
-/// production routes, the executions (Step Functions) and the plans (SSM).
+/// What rollback needs, built once per container, all ports: the deployment controller, the
+/// production routes, the executions and the plans.
 pub struct Deps {
     pub lifecycle: Arc<dyn Lifecycle>,
     pub routers: Arc<dyn RouterFactory>,
-    pub sfn: aws_sdk_sfn::Client,
-    pub ssm: aws_sdk_ssm::Client,
+    pub executions: Arc<dyn Executions>,
+    pub plans: Arc<dyn PlanStore>,
     /// The state machines whose executions a console rollback stops.
     pub state_machine_arns: Vec<String>,
     /// The same two machines by event: the dead-letter consumer looks up a hook's execution.
@@ -60,8 +61,8 @@ impl Deps {
         Deps {
             lifecycle: Arc::new(clients.lifecycle()),
             routers: Arc::new(clients.routers()),
-            sfn: clients.sfn.clone(),
-            ssm: clients.ssm.clone(),
+            executions: Arc::new(clients.executions()),
+            plans: Arc::new(clients.plans()),
             state_machine_arns,
             hook_state_machines,
             plan_parameter_prefix,
@@ -70,7 +71,12 @@ impl Deps {
 
     /// What the shared rollback reaches, borrowed from these.
     pub fn reach(&self) -> Reach<'_> {
-        Reach { lifecycle: self.lifecycle.as_ref(), routers: self.routers.as_ref(), sfn: &self.sfn, ssm: &self.ssm }
+        Reach {
+            lifecycle: self.lifecycle.as_ref(),
+            routers: self.routers.as_ref(),
+            executions: self.executions.as_ref(),
+            plans: self.plans.as_ref(),
+        }
     }
 
     /// Reads `CANARY_STATE_MACHINE_ARN`, `POST_TRAFFIC_STATE_MACHINE_ARN` and `PLAN_PARAMETER_PREFIX`.

@@ -128,13 +128,9 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
     if !status.is_active() {
         return Ok(Handled::Left(format!("deployment is {status}: nobody waits for the hook")));
     }
-    let executions = hook_executions(&deps.sfn, &deps.hook_state_machines, deployment_id).await?;
+    let executions = hook_executions(deps.executions.as_ref(), &deps.hook_state_machines, deployment_id).await?;
     if let Some(own) = executions.iter().find(|e| e.serves(execution_id)) {
-        return Ok(Handled::Left(format!(
-            "execution {} ({}) answers this hook",
-            own.execution_arn,
-            own.status.as_str()
-        )));
+        return Ok(Handled::Left(format!("execution {} ({}) answers this hook", own.execution_arn, own.status)));
     }
     // Before resolving anything else, as `hook` does: such a hook is answered even when the rest
     // of the deployment cannot be resolved, and no route is read or restored for it.
@@ -155,7 +151,7 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
     if let Some(other) = executions.iter().find(|e| e.event == event) {
         error!(
             execution = %other.execution_arn,
-            execution_status = other.status.as_str(),
+            execution_status = %other.status,
             "the {} event is answered by another hook execution id's execution; this one is left alone",
             event.as_str()
         );
@@ -167,7 +163,7 @@ async fn answer_unserved_hook(deps: &Deps, deployment_id: &str, execution_id: &s
     }
 
     let mut ctx = resolved.context;
-    match hookline::rollback::production_rule(&deps.ssm, &ctx, &deps.plan_parameter_prefix).await {
+    match hookline::rollback::production_rule(deps.plans.as_ref(), &ctx, &deps.plan_parameter_prefix).await {
         Ok(rule) => ctx.set_production_rule(rule),
         // Without a plan `hook` would have answered Failed before any execution moved traffic, and
         // nothing says whether production lives on the listener or on a rule: answer, restore nothing.
