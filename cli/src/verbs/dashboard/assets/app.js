@@ -191,8 +191,15 @@ function renderDetail(v) {
     (p ? ", approval waiting" : ""));
 }
 
+// The page asks every second; under load an answer can come after a newer one (the approval
+// waiting, then an older "nothing waiting" drawn over it): only the newest answer is drawn.
+let detailAsked = 0, detailDrawn = 0;
 async function refreshDetail(id) {
-  renderDetail(await api(`/api/deployments/${encodeURIComponent(id)}`));
+  const asked = ++detailAsked;
+  const v = await api(`/api/deployments/${encodeURIComponent(id)}`);
+  if (asked < detailDrawn) return;
+  detailDrawn = asked;
+  renderDetail(v);
 }
 
 // ---------------------------------------------------------------- actions with confirmation
