@@ -1,19 +1,21 @@
 //! AWS access for the CLI: configuration as every AWS tool loads it
 //! (aws-config: profiles, region, credentials, `AWS_ENDPOINT_URL`), the
-//! library's clients, and the lookups several verbs share.
+//! library's clients, and the lookups several verbs share. A deployment is read
+//! through the library's [`Lifecycle::describe`] (the adapter of its controller:
+//! `lifecycle::Controllers`), never from a controller's own types here.
 
 use aws_config::BehaviorVersion;
-use aws_sdk_codedeploy::types::DeploymentInfo;
-use aws_sdk_ecs::types::{ServiceDeployment, ServiceDeploymentBrief};
+use aws_sdk_ecs::types::ServiceDeploymentBrief;
 use aws_sdk_sfn::types::HistoryEvent;
 use hookline::error::AwsResultExt;
 use hookline::execution::{execution_name, DeploymentContext, ExecutionDocument, HookEvent};
-use hookline::lifecycle::ecs::is_service_deployment_arn;
-use hookline::lifecycle::Lifecycle;
+use hookline::lifecycle::{DeploymentSummary, Lifecycle};
+use hookline::ports::{Executions, RunStatus};
 use hookline::Clients;
 
-use crate::history::Event;
-use crate::{fail, CliError, R};
+use crate::address::Address;
+use crate::error::{fail, R};
+use crate::execution_history::Event;
 
 /// Where to reach AWS and how hookline is named there.
 #[derive(Debug, Clone, Default)]
@@ -38,12 +40,14 @@ pub struct Aws {
     machines: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
-/// A deployment's canary or post-traffic execution.
+/// A deployment's canary or post-traffic execution: described through the [`Executions`] port, its
+/// event history read from Step Functions (no port reads histories).
 #[derive(Debug, Clone)]
 pub struct Execution {
     pub name: String,
     pub arn: String,
-    pub status: String,
+    /// How it stands ([`Executions::describe`]); `execution_history::run_word` shows it.
+    pub status: RunStatus,
     pub events: Vec<Event>,
 }
 
@@ -181,48 +185,10 @@ impl Aws {
         }
     }
 
-    /// The ECS service deployment `arn` (DescribeServiceDeployments), or an error saying it does not exist.
-    pub async fn service_deployment(&self, arn: &str) -> R<ServiceDeployment> {
-        let out = self
-            .clients
-            .ecs
-            .describe_service_deployments()
-            .service_deployment_arns(arn)
-            .send()
-            .await
-            .aws("DescribeServiceDeployments")?;
-        if let Some(found) = out.service_deployments().iter().find(|d| d.service_deployment_arn() == Some(arn)) {
-            return Ok(found.clone());
-        }
-        let why = out.failures().first().and_then(|f| f.reason()).unwrap_or("not found");
-        Err(fail(format!("service deployment {arn} not found in ECS ({why})")))
-    }
-
-    /// The deployment, or an error saying it does not exist. An ECS service deployment comes in the
-    /// same shape ([`deployment_info_of`]), so every verb reads both controllers' deployments alike.
-    pub async fn deployment(&self, deployment_id: &str) -> R<DeploymentInfo> {
-        if is_service_deployment_arn(deployment_id) {
-            return Ok(deployment_info_of(&self.service_deployment(deployment_id).await?));
-        }
-        let out = self.clients.codedeploy.get_deployment().deployment_id(deployment_id).send().await;
-        match out {
-            Ok(o) => o
-                .deployment_info()
-                .cloned()
-                .ok_or_else(|| fail(format!("CodeDeploy returned no information for {deployment_id}"))),
-            Err(e) => {
-                let err = hookline::Error::from_sdk("GetDeployment", e);
-                match err.aws_code() {
-                    Some("DeploymentDoesNotExistException") => Err(fail(format!(
-                        "deployment {deployment_id} not found in CodeDeploy (expected an id like d-ABCDEF123 of this account and region)"
-                    ))),
-                    Some("InvalidDeploymentIdException") => {
-                        Err(fail(format!("{deployment_id:?} is not a CodeDeploy deployment id (expected d- and 9 characters)")))
-                    }
-                    _ => Err(err.into()),
-                }
-            }
-        }
+    /// The deployment as readers show it, whatever its controller ([`Lifecycle::describe`]), or an
+    /// error saying it does not exist.
+    pub async fn deployment(&self, deployment_id: &str) -> R<DeploymentSummary> {
+        Ok(self.clients.lifecycle().describe(deployment_id).await?)
     }
 
     /// The execution `execution_name(deployment-id, event)` of the canary (BeforeAllowTraffic) or post-traffic
@@ -237,13 +203,11 @@ impl Aws {
         };
         let name = execution_name(deployment_id, event);
         let arn = execution_arn(&sm, &name);
-        let described = match self.clients.sfn.describe_execution().execution_arn(&arn).send().await {
-            Ok(d) => d,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_execution_does_not_exist()) => return Ok(None),
-            Err(e) => return Err(hookline::Error::from_sdk("DescribeExecution", e).into()),
+        let Some(described) = self.clients.executions().describe(&arn).await? else {
+            return Ok(None);
         };
         let events = self.history(&arn).await?;
-        Ok(Some(Execution { name, arn, status: described.status().as_str().to_string(), events }))
+        Ok(Some(Execution { name, arn, status: described.status, events }))
     }
 
     /// The whole history of an execution, oldest first.
@@ -326,66 +290,10 @@ impl Aws {
     }
 }
 
-/// How an operator names a deployment on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Address {
-    /// A CodeDeploy deployment id (`d-...`) or an ECS service deployment ARN.
-    Id(String),
-    /// An ECS-native service: its latest service deployment.
-    Service { cluster: String, service: String },
-}
-
 /// The most recently created (else started) of `briefs`.
 pub fn latest(briefs: &[ServiceDeploymentBrief]) -> Option<String> {
     let when = |b: &ServiceDeploymentBrief| b.created_at().or(b.started_at()).map(|t| t.as_nanos()).unwrap_or(0);
     briefs.iter().max_by_key(|b| when(b)).and_then(|b| b.service_deployment_arn()).map(str::to_string)
-}
-
-/// `arn:aws:ecs:r:a:cluster/demo` (or `.../service/demo/api`) → `demo`, the cluster's name.
-fn cluster_name(arn: &str) -> &str {
-    let path = arn.split_once(":cluster/").or_else(|| arn.split_once(":service/")).map_or(arn, |(_, rest)| rest);
-    path.split('/').next().unwrap_or(path)
-}
-
-/// An ECS service deployment in the shape the verbs read (CodeDeploy's `DeploymentInfo`), so
-/// `status`, `watch`, `rollback` and `history` serve both controllers with one code path:
-/// application `ecs/<cluster>` and group `<service>` (where the plan lives, `contract::ecs_application`),
-/// and ECS's status mapped onto the words the verbs act on. A rollback ECS has not finished stays
-/// in progress (so `watch` shows blue restored before it exits); ECS's own status word and reason
-/// are kept as the error (`ROLLBACK_SUCCESSFUL: <reason>`), so nothing ECS said is lost.
-/// Statuses: Amazon ECS API reference, ServiceDeployment.
-pub fn deployment_info_of(d: &ServiceDeployment) -> DeploymentInfo {
-    use aws_sdk_codedeploy::types::{DeploymentStatus as Shown, ErrorCode, ErrorInformation};
-    use aws_sdk_ecs::types::ServiceDeploymentStatus as Ecs;
-    let ecs_status = d.status().cloned();
-    let shown = match &ecs_status {
-        Some(Ecs::Pending) => Shown::Created,
-        Some(Ecs::Successful) => Shown::Succeeded,
-        Some(Ecs::Stopped) => Shown::Stopped,
-        Some(Ecs::RollbackSuccessful | Ecs::RollbackFailed) => Shown::Failed,
-        // IN_PROGRESS, STOP_REQUESTED, ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS, and words newer than this CLI
-        _ => Shown::InProgress,
-    };
-    let word = ecs_status.as_ref().map_or("unknown", |s| s.as_str());
-    let noteworthy = !matches!(ecs_status, Some(Ecs::Pending | Ecs::InProgress | Ecs::Successful));
-    let error = noteworthy.then(|| {
-        ErrorInformation::builder()
-            .code(ErrorCode::from(word))
-            .message(d.status_reason().or(d.rollback().and_then(|r| r.reason())).unwrap_or(word))
-            .build()
-    });
-    let service_arn = d.service_arn().unwrap_or_default();
-    let service = service_arn.rsplit('/').next().unwrap_or(service_arn);
-    let cluster = d.cluster_arn().map(cluster_name).unwrap_or_else(|| cluster_name(service_arn));
-    DeploymentInfo::builder()
-        .set_deployment_id(d.service_deployment_arn().map(str::to_string))
-        .application_name(hookline::contract::ecs_application(cluster))
-        .deployment_group_name(service)
-        .status(shown)
-        .set_create_time(d.created_at().or(d.started_at()).cloned())
-        .set_complete_time(d.finished_at().or(d.stopped_at()).cloned())
-        .set_error_information(error)
-        .build()
 }
 
 /// `arn:aws:states:r:a:stateMachine:sm` + `name` → `arn:aws:states:r:a:execution:sm:name`.
@@ -453,32 +361,4 @@ fn event_from_sdk(e: &HistoryEvent) -> Event {
         ev.cause = d.cause().map(str::to_string);
     }
     ev
-}
-
-impl From<hookline::Error> for CliError {
-    fn from(e: hookline::Error) -> Self {
-        CliError(short_error(&e))
-    }
-}
-
-/// The SDK's error text without its debug dump, plus a hint when AWS could not be reached.
-pub fn short_error(e: &hookline::Error) -> String {
-    let text = e.to_string();
-    let mut cut = text.as_str();
-    for marker in
-        [" (ServiceError(", " (DispatchFailure(", " (TimeoutError(", " (ResponseError(", " (ConstructionFailure("]
-    {
-        if let Some(i) = cut.find(marker) {
-            cut = &cut[..i];
-        }
-    }
-    if text.contains("loading credentials") || text.contains("no credentials") {
-        format!(
-            "{cut} (no AWS credentials: use --profile, AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or SSO)"
-        )
-    } else if text.contains("DispatchFailure") || text.contains("dispatch failure") {
-        format!("{cut} (is AWS reachable? check --endpoint-url / AWS_ENDPOINT_URL and your network)")
-    } else {
-        cut.to_string()
-    }
 }

@@ -18,7 +18,7 @@ use crate::Clients;
 pub mod fakes;
 pub use fakes::{
     denied, ExecutionsCall, FakeExecutions, FakeHealth, FakeLifecycle, FakeMetrics, FakePlanStore, FakeRouter,
-    FakeRouters, HealthCall, RouterCall, TaskAnswer,
+    FakeRouters, HealthCall, Journal, RouterCall, TaskAnswer,
 };
 
 /// Clients whose calls are answered by `rules`, with the SDK's standard retries on.

@@ -5,8 +5,13 @@
 //! statuses, stage names, hook answer words and service deployment SDK types stay in
 //! `lifecycle/ecs.rs`.
 //!
-//! Scanned: every `.rs` file under `functions/`, without its unit tests (`tests.rs`
-//! files, `tests/` folders, and the trailing `#[cfg(test)] mod tests` block).
+//! The CLI reads deployments through the same adapters (`Lifecycle::describe`, issue 21), so
+//! the same words stay out of `cli/` too, and its dashboard's page: what must stay is allowed
+//! per file below, each with its reason.
+//!
+//! Scanned: every `.rs` file under `functions/` and `cli/src/` (and the dashboard's `.js`),
+//! without its unit tests (`tests.rs` files, `tests/` folders, and the trailing
+//! `#[cfg(test)] mod tests` block).
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +59,37 @@ const ADAPTERS: [(&str, &[&str], &str); 6] = [
     ),
 ];
 
+/// Files of the CLI (paths from the repository root) allowed to use some of CodeDeploy's words, and why.
+const CLI_CODEDEPLOY: [(&str, &[&str], &str); 3] = [
+    (
+        "cli/src/codedeploy.rs",
+        &["aws_sdk_codedeploy", ".codedeploy", "LifecycleEventStatus"],
+        "what the CLI reads from CodeDeploy that no port offers: the account's applications and groups, a \
+         group's deployments with their rollback links (history), the ECS target's lifecycle events (watch); \
+         each deployment's status is still the adapter's (CodeDeploy::summary)",
+    ),
+    (
+        "cli/src/verbs/doctor/mod.rs",
+        &["aws_sdk_codedeploy", ".codedeploy"],
+        "doctor checks the deployment group's own CodeDeploy configuration and lists its deployments in \
+         progress (ListDeployments' includeOnlyStatuses takes CodeDeploy's words)",
+    ),
+    (
+        "cli/src/verbs/status.rs",
+        &["\"InProgress\""],
+        "the word status, watch and the dashboard show for an active deployment (or one its controller is \
+         still rolling back), as `status --json` always printed it: shown from hookline's status, never read \
+         from a controller",
+    ),
+];
+
+/// Files of the CLI allowed to use some of the ECS words, and why.
+const CLI_ECS: [(&str, &[&str], &str); 1] = [(
+    "cli/src/verbs/doctor/mod.rs",
+    &["ServiceDeploymentStatus"],
+    "doctor lists the service's deployments in progress (ListServiceDeployments' status filter takes ECS's words)",
+)];
+
 /// hookline's own names of the two hook events, in execution names and the document
 /// (`HookEvent::as_str`); the adapter maps CodeDeploy's event names onto them.
 const HOOK_EVENT_NAMES: (&str, &[&str]) =
@@ -92,18 +128,54 @@ const ECS_ADAPTERS: [(&str, &[&str], &str); 2] = [
 ];
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    source_files(dir, &[".rs"], found);
+}
+
+/// The files under `dir` whose names end with one of `extensions`, unit tests left out.
+fn source_files(dir: &Path, extensions: &[&str], found: &mut Vec<PathBuf>) {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     for entry in entries {
         let path = entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display())).path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if path.is_dir() {
             if name != "tests" && name != "target" {
-                rust_files(&path, found);
+                source_files(&path, extensions, found);
             }
-        } else if name.ends_with(".rs") && name != "tests.rs" {
+        } else if extensions.iter().any(|ext| name.ends_with(ext)) && name != "tests.rs" {
             found.push(path);
         }
     }
+}
+
+/// The CLI's sources (`.rs`, and the dashboard's `.js`), as paths from the repository root.
+fn cli_files() -> (PathBuf, Vec<PathBuf>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = Vec::new();
+    source_files(&root.join("cli/src"), &[".rs", ".js"], &mut files);
+    assert!(files.len() > 15, "scanned too few CLI files: {files:?}");
+    (root, files)
+}
+
+/// Every line of `files` (paths shown from `base`) that says one of `words` its file is not allowed.
+fn leaks(base: &Path, files: &[PathBuf], words: &[&str], allowed: &[(&str, &[&str], &str)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(base).unwrap_or(file).to_string_lossy().replace('\\', "/");
+        let allowed: Vec<&str> = allowed
+            .iter()
+            .filter(|(path, _, _)| *path == relative)
+            .flat_map(|(_, words, _)| words.iter().copied())
+            .collect();
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{relative}: {e}"));
+        for (number, line) in without_tests(&text).lines().enumerate() {
+            for word in words.iter().filter(|w| !allowed.contains(w)) {
+                if line.contains(word) {
+                    found.push(format!("{relative}:{}: {word}: {}", number + 1, line.trim()));
+                }
+            }
+        }
+    }
+    found
 }
 
 /// The file's text without its trailing unit-test module.
@@ -183,4 +255,34 @@ fn the_scan_sees_the_adapter() {
     for word in ["aws_sdk_codedeploy", "LifecycleEventStatus", "\"BeforeAllowTraffic\""] {
         assert!(text.contains(word), "{word} not in {}", adapter.display());
     }
+}
+
+#[test]
+fn no_controller_word_in_the_cli_outside_what_is_allowed() {
+    let (root, files) = cli_files();
+    let codedeploy = leaks(&root, &files, &CODEDEPLOY_WORDS, &CLI_CODEDEPLOY);
+    assert!(codedeploy.is_empty(), "CodeDeploy's words in the CLI:\n{}", codedeploy.join("\n"));
+    let ecs = leaks(&root, &files, &ECS_WORDS, &CLI_ECS);
+    assert!(ecs.is_empty(), "ECS's words in the CLI:\n{}", ecs.join("\n"));
+    // Every allowance is still needed (a stale one would let the word back in unnoticed).
+    for (path, words, why) in CLI_CODEDEPLOY.iter().chain(CLI_ECS.iter()) {
+        let text = std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        for word in *words {
+            assert!(without_tests(&text).contains(word), "{path} no longer says {word}: drop it ({why})");
+        }
+    }
+}
+
+#[test]
+fn the_cli_scan_sees_a_leak() {
+    // Guards the scan itself: a status word compared by hand in a verb is caught.
+    let dir = std::env::temp_dir().join(format!("hookline-controller-words-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("cli/src/verbs")).expect("scratch dir");
+    let file = dir.join("cli/src/verbs/watch.rs");
+    std::fs::write(&file, "fn ended(s: &str) -> bool {\n    s == \"Succeeded\" || s == \"ROLLBACK_SUCCESSFUL\"\n}\n")
+        .expect("write");
+    let files = vec![file];
+    assert_eq!(leaks(&dir, &files, &CODEDEPLOY_WORDS, &CLI_CODEDEPLOY).len(), 1);
+    assert_eq!(leaks(&dir, &files, &ECS_WORDS, &CLI_ECS).len(), 1);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
 }

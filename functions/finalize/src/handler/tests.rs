@@ -1,26 +1,65 @@
-use std::sync::{Arc, Mutex};
+//! finalize's logic over the in-memory fakes of its ports (the adapters' wire-level behaviour is
+//! tested in their own files; one test below keeps the SDK's retry of a throttled report).
 
-use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
-    PutLifecycleEventHookExecutionStatusError, PutLifecycleEventHookExecutionStatusInput,
-    PutLifecycleEventHookExecutionStatusOutput,
-};
-use aws_sdk_codedeploy::types::error::LifecycleEventAlreadyCompletedException;
-use aws_sdk_codedeploy::types::LifecycleEventStatus;
-use aws_sdk_elasticloadbalancingv2::operation::delete_rule::DeleteRuleOutput;
-use aws_sdk_ssm::operation::put_parameter::{PutParameterError, PutParameterInput, PutParameterOutput};
-use aws_smithy_mocks::{mock, Rule};
+use std::sync::Arc;
+
+use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::PutLifecycleEventHookExecutionStatusOutput;
+use aws_smithy_mocks::mock;
 use hookline::execution::{HookEvent, HookRef};
 use hookline::testing::{
-    access_denied, cohort_rules, context, mocked_clients, plan, state, throttling_json, Sent, DEPLOYMENT,
-    HOOK_EXECUTION,
+    cohort_rules, context, denied, mocked_clients, plan, state, throttling_json, FakeLifecycle, FakePlanStore,
+    FakeRouters, Journal, RouterCall, DEPLOYMENT, HOOK_EXECUTION,
 };
+use hookline::traffic::Cohort;
 
 use super::*;
 
-type Calls = Arc<Mutex<Vec<&'static str>>>;
+/// finalize's ports, each noting its calls in one journal.
+struct World {
+    lifecycle: Arc<FakeLifecycle>,
+    routers: FakeRouters,
+    plans: Arc<FakePlanStore>,
+    journal: Journal,
+}
 
-fn deps(rules: &[&Rule]) -> Deps {
-    Deps::new(&mocked_clients(rules), "/hookline".into())
+impl World {
+    fn new(lifecycle: FakeLifecycle, routers: FakeRouters, plans: FakePlanStore) -> World {
+        let journal = Journal::default();
+        World {
+            lifecycle: Arc::new(lifecycle.journaling(&journal)),
+            routers: routers.journaling(&journal),
+            plans: Arc::new(plans.journaling(&journal)),
+            journal,
+        }
+    }
+
+    /// No cohort rule, every call answered.
+    fn plain() -> World {
+        World::new(FakeLifecycle::default(), FakeRouters::default(), FakePlanStore::default())
+    }
+
+    /// The service's route carries one cohort rule.
+    fn with_cohort() -> World {
+        let cohort = Cohort { header: "X-Canary".into(), values: vec!["internal".into()] };
+        World::new(FakeLifecycle::default(), FakeRouters::default().with_cohort(cohort), FakePlanStore::default())
+    }
+
+    fn deps(&self) -> Deps {
+        Deps {
+            lifecycle: self.lifecycle.clone(),
+            routers: Arc::new(self.routers.clone()),
+            plans: self.plans.clone(),
+            plan_parameter_prefix: "/hookline".into(),
+        }
+    }
+
+    fn calls(&self) -> Vec<&'static str> {
+        self.journal.lock().expect("journal").clone()
+    }
+
+    fn assert_reported_succeeded(&self) {
+        assert_eq!(self.lifecycle.reports(), vec![(DEPLOYMENT.into(), HOOK_EXECUTION.into(), HookStatus::Succeeded)]);
+    }
 }
 
 /// The execution document of the hook for `event`.
@@ -30,195 +69,135 @@ fn document(event: HookEvent) -> Value {
     serde_json::to_value(ExecutionDocument { context: ctx, plan: plan(), state: state(100, 600) }).expect("document")
 }
 
-fn delete(calls: &Calls) -> Rule {
-    let calls = Arc::clone(calls);
-    mock!(aws_sdk_elasticloadbalancingv2::Client::delete_rule)
-        .match_requests(move |r| {
-            calls.lock().unwrap().push("DeleteRule");
-            r.rule_arn() == Some("arn:rule/cohort")
-        })
-        .then_output(|| DeleteRuleOutput::builder().build())
-}
-
-fn put_parameter(sent: &Sent<PutParameterInput>, calls: &Calls) -> Rule {
-    let (record, calls) = (sent.recorder(), Arc::clone(calls));
-    mock!(aws_sdk_ssm::Client::put_parameter)
-        .match_requests(move |r| {
-            calls.lock().unwrap().push("PutParameter");
-            record(r)
-        })
-        .then_output(|| PutParameterOutput::builder().version(2).build())
-}
-
-fn report(sent: &Sent<PutLifecycleEventHookExecutionStatusInput>, calls: &Calls) -> Rule {
-    let (record, calls) = (sent.recorder(), Arc::clone(calls));
-    mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status)
-        .match_requests(move |r| {
-            calls.lock().unwrap().push("Report");
-            record(r)
-        })
-        .then_output(|| PutLifecycleEventHookExecutionStatusOutput::builder().build())
-}
-
-fn assert_reported_succeeded(sent: &Sent<PutLifecycleEventHookExecutionStatusInput>) {
-    let req = sent.only();
-    assert_eq!(req.deployment_id(), Some(DEPLOYMENT));
-    assert_eq!(req.lifecycle_event_hook_execution_id(), Some(HOOK_EXECUTION));
-    assert_eq!(req.status(), Some(&LifecycleEventStatus::Succeeded));
-}
-
 #[tokio::test]
 async fn before_allow_traffic_removes_cohorts_and_reports_succeeded_once() {
-    let (calls, params, reports) = (Calls::default(), Sent::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
-    let (del, put, rep) = (delete(&calls), put_parameter(&params, &calls), report(&reports, &calls));
+    let world = World::with_cohort();
 
-    let out = handle(&deps(&[&rules, &tags, &del, &put, &rep]), document(HookEvent::BeforeAllowTraffic))
-        .await
-        .expect("finalize");
+    let out = handle(&world.deps(), document(HookEvent::BeforeAllowTraffic)).await.expect("finalize");
 
     assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 1 });
-    assert_reported_succeeded(&reports);
-    assert_eq!(*calls.lock().unwrap(), ["DeleteRule", "Report"]);
-    assert_eq!(put.num_calls(), 0, "the release is recorded after AfterAllowTraffic only");
+    world.assert_reported_succeeded();
+    assert_eq!(world.calls(), ["remove_cohorts", "report"]);
+    assert!(world.routers.cohorts().is_empty());
+    assert!(world.plans.writes().is_empty(), "the release is recorded after AfterAllowTraffic only");
 }
 
 #[tokio::test]
 async fn after_allow_traffic_records_the_release_after_reporting() {
-    let (calls, params, reports) = (Calls::default(), Sent::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&[]);
-    let (put, rep) = (put_parameter(&params, &calls), report(&reports, &calls));
+    let world = World::plain();
 
-    let out =
-        handle(&deps(&[&rules, &tags, &put, &rep]), document(HookEvent::AfterAllowTraffic)).await.expect("finalize");
+    let out = handle(&world.deps(), document(HookEvent::AfterAllowTraffic)).await.expect("finalize");
 
     assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 0 });
-    assert_eq!(*calls.lock().unwrap(), ["Report", "PutParameter"], "only a release that passed is recorded");
-    let req = params.only();
-    assert_eq!(req.name(), Some("/hookline/web/web-prod/last-release"));
-    assert_eq!(req.overwrite(), Some(true));
-    let record: Value = serde_json::from_str(req.value().expect("value")).expect("JSON record");
+    assert_eq!(
+        world.calls(),
+        ["remove_cohorts", "report", "put_release_record"],
+        "only a release that passed is recorded"
+    );
+    let writes = world.plans.writes();
+    assert_eq!(writes.len(), 1);
+    let (name, value) = &writes[0];
+    assert_eq!(name, "/hookline/web/web-prod/last-release");
+    let record: Value = serde_json::from_str(value).expect("JSON record");
     assert_eq!(record["deployment_id"], DEPLOYMENT);
     assert_eq!(record["target_group"], "web-green");
     assert_eq!(record["task_set"], "ts-green");
-    assert_reported_succeeded(&reports);
+    world.assert_reported_succeeded();
 }
 
 #[tokio::test]
 async fn after_allow_traffic_whose_canary_removed_the_cohorts_does_not_look_again() {
-    let (calls, params, reports) = (Calls::default(), Sent::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
-    let (del, put, rep) = (delete(&calls), put_parameter(&params, &calls), report(&reports, &calls));
+    let world = World::with_cohort();
     let mut doc = document(HookEvent::AfterAllowTraffic);
     doc["context"]["cohort_rules_removed"] = Value::Bool(true);
 
-    let out = handle(&deps(&[&rules, &tags, &del, &put, &rep]), doc).await.expect("finalize");
+    let out = handle(&world.deps(), doc).await.expect("finalize");
 
     assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 0 });
-    assert_reported_succeeded(&reports);
-    assert_eq!(*calls.lock().unwrap(), ["Report", "PutParameter"]);
-    assert_eq!((rules.num_calls(), tags.num_calls()), (0, 0), "no DescribeRules, no DescribeTags");
+    world.assert_reported_succeeded();
+    assert_eq!(world.calls(), ["report", "put_release_record"], "the route's rules are not read");
+    assert_eq!(world.routers.cohorts().len(), 1);
 }
 
 #[tokio::test]
 async fn after_allow_traffic_without_a_canary_that_removed_them_removes_leftover_cohorts() {
     // No canary execution removed them (its hook went elsewhere, or an older hookline started it):
     // a leftover of this service goes before the report, as at BeforeAllowTraffic.
-    let (calls, params, reports) = (Calls::default(), Sent::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
-    let (del, put, rep) = (delete(&calls), put_parameter(&params, &calls), report(&reports, &calls));
+    let world = World::with_cohort();
 
-    let out = handle(&deps(&[&rules, &tags, &del, &put, &rep]), document(HookEvent::AfterAllowTraffic))
-        .await
-        .expect("finalize");
+    let out = handle(&world.deps(), document(HookEvent::AfterAllowTraffic)).await.expect("finalize");
 
     assert_eq!(out.cohort_rules_removed, 1);
-    assert_eq!(*calls.lock().unwrap(), ["DeleteRule", "Report", "PutParameter"]);
+    assert_eq!(world.calls(), ["remove_cohorts", "report", "put_release_record"]);
 }
 
 #[tokio::test]
 async fn before_allow_traffic_removes_cohorts_whatever_the_context_says() {
-    let (calls, reports) = (Calls::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
-    let (del, rep) = (delete(&calls), report(&reports, &calls));
+    let world = World::with_cohort();
     let mut doc = document(HookEvent::BeforeAllowTraffic);
     doc["context"]["cohort_rules_removed"] = Value::Bool(true);
 
-    let out = handle(&deps(&[&rules, &tags, &del, &rep]), doc).await.expect("finalize");
+    let out = handle(&world.deps(), doc).await.expect("finalize");
 
     assert_eq!(out.cohort_rules_removed, 1);
-    assert_eq!(*calls.lock().unwrap(), ["DeleteRule", "Report"]);
-}
-
-fn already_completed() -> Rule {
-    mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_error(|| {
-        PutLifecycleEventHookExecutionStatusError::LifecycleEventAlreadyCompletedException(
-            LifecycleEventAlreadyCompletedException::builder().message("already completed").build(),
-        )
-    })
-}
-
-fn event_now(status: &'static str) -> Rule {
-    mock!(aws_sdk_codedeploy::Client::get_deployment_target)
-        .then_output(move || hookline::testing::hook_event("BeforeAllowTraffic", status))
+    assert_eq!(world.calls(), ["remove_cohorts", "report"]);
 }
 
 #[tokio::test]
 async fn a_hook_our_earlier_try_already_answered_is_done() {
-    let [rules, tags] = cohort_rules(&[]);
-    let (rep, event) = (already_completed(), event_now("Succeeded"));
+    let lifecycle = FakeLifecycle::default()
+        .reporting(Ok(Reported::Already))
+        .with_event(HookEvent::BeforeAllowTraffic, EventStatus::Succeeded);
+    let world = World::new(lifecycle, FakeRouters::default(), FakePlanStore::default());
 
-    let out =
-        handle(&deps(&[&rules, &tags, &rep, &event]), document(HookEvent::BeforeAllowTraffic)).await.expect("done");
+    let out = handle(&world.deps(), document(HookEvent::BeforeAllowTraffic)).await.expect("done");
 
     assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: true, cohort_rules_removed: 0 });
-    assert_eq!(rep.num_calls(), 1);
+    assert_eq!(world.lifecycle.reports().len(), 1);
 }
 
 #[tokio::test]
 async fn a_hook_closed_by_a_stop_before_the_report_goes_to_rollback() {
     // Found by make chaos: a console stop closed the hook while the canary had production on
     // green 100%; finalize took "already completed" for success and nobody put blue back.
-    let [rules, tags] = cohort_rules(&[]);
-    let (rep, event) = (already_completed(), event_now("Failed"));
+    let lifecycle = FakeLifecycle::default()
+        .reporting(Ok(Reported::Already))
+        .with_event(HookEvent::BeforeAllowTraffic, EventStatus::Failed);
+    let world = World::new(lifecycle, FakeRouters::default(), FakePlanStore::default());
 
-    let err = handle(&deps(&[&rules, &tags, &rep, &event]), document(HookEvent::BeforeAllowTraffic)).await.unwrap_err();
+    let err = handle(&world.deps(), document(HookEvent::BeforeAllowTraffic)).await.unwrap_err();
 
     assert_eq!(err.error_type(), "DeploymentStopped", "{err}");
-    assert_eq!(event.num_calls(), 1);
 }
 
 #[tokio::test]
 async fn a_failure_before_the_report_reports_nothing() {
-    let (calls, reports) = (Calls::default(), Sent::default());
-    let [rules, _] = cohort_rules(&["arn:rule/cohort"]);
-    let tags = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_tags).then_error(|| {
-        aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsError::generic(access_denied())
-    });
-    let rep = report(&reports, &calls);
+    let world = World::with_cohort();
+    world.routers.fail(RouterCall::RemoveCohorts, denied("DescribeTags"));
 
-    let err = handle(&deps(&[&rules, &tags, &rep]), document(HookEvent::AfterAllowTraffic)).await.unwrap_err();
+    let err = handle(&world.deps(), document(HookEvent::AfterAllowTraffic)).await.unwrap_err();
 
     assert_eq!(err.error_type(), "AwsPermanent", "{err}");
-    assert_eq!(rep.num_calls(), 0, "rollback reports Failed instead");
+    assert!(world.lifecycle.reports().is_empty(), "rollback reports Failed instead");
 }
 
 #[tokio::test]
 async fn a_release_record_that_cannot_be_written_does_not_fail_a_reported_hook() {
-    let (calls, reports) = (Calls::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&[]);
-    let put = mock!(aws_sdk_ssm::Client::put_parameter).then_error(|| PutParameterError::generic(access_denied()));
-    let rep = report(&reports, &calls);
+    let world = World::new(
+        FakeLifecycle::default(),
+        FakeRouters::default(),
+        FakePlanStore::default().failing_writes(denied("PutParameter")),
+    );
 
-    let out = handle(&deps(&[&rules, &tags, &put, &rep]), document(HookEvent::AfterAllowTraffic))
-        .await
-        .expect("a Succeeded report is final");
+    let out = handle(&world.deps(), document(HookEvent::AfterAllowTraffic)).await.expect("a Succeeded report is final");
 
     assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 0 });
-    assert_eq!(put.num_calls(), 1);
-    assert_reported_succeeded(&reports);
+    assert_eq!(world.plans.writes().len(), 1);
+    world.assert_reported_succeeded();
 }
 
+/// Kept wire-level: the CodeDeploy adapter's report has no throttling test of its own; this one
+/// checks the SDK's standard retries answer a throttled report through the whole function.
 #[tokio::test(start_paused = true)]
 async fn a_throttled_report_is_retried_by_the_sdk() {
     let [rules, tags] = cohort_rules(&[]);
@@ -229,8 +208,9 @@ async fn a_throttled_report_is_retried_by_the_sdk() {
         .output(|| PutLifecycleEventHookExecutionStatusOutput::builder().build())
         .build();
     let clock = tokio::time::Instant::now();
+    let deps = Deps::new(&mocked_clients(&[&rules, &tags, &rep]), "/hookline".into());
 
-    let out = handle(&deps(&[&rules, &tags, &rep]), document(HookEvent::BeforeAllowTraffic)).await.expect("finalize");
+    let out = handle(&deps, document(HookEvent::BeforeAllowTraffic)).await.expect("finalize");
 
     assert!(!out.already_reported);
     assert_eq!(rep.num_calls(), 3);
@@ -239,15 +219,17 @@ async fn a_throttled_report_is_retried_by_the_sdk() {
 
 #[tokio::test]
 async fn malformed_documents_are_invalid_input() {
+    let world = World::plain();
     let mut doc = document(HookEvent::BeforeAllowTraffic);
     doc["context"]["deployment_id"] = serde_json::json!(17);
-    let err = handle(&deps(&[]), doc).await.unwrap_err();
+    let err = handle(&world.deps(), doc).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("context.deployment_id"), "{err}");
 
     let mut doc = document(HookEvent::BeforeAllowTraffic);
     doc["context"]["hook"] = Value::Null;
-    let err = handle(&deps(&[]), doc).await.unwrap_err();
+    let err = handle(&world.deps(), doc).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("context.hook"), "{err}");
+    assert!(world.calls().is_empty(), "bad input changes nothing");
 }

@@ -11,7 +11,10 @@ use aws_sdk_codedeploy::types::{
 
 use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 
-use super::{Admission, DeploymentStatus, EventStatus, HookStatus, Invocation, Lifecycle, Reported, Resolved, Stop};
+use super::{
+    Admission, Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Invocation, Lifecycle,
+    Reported, Resolved, Stop,
+};
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
 use crate::{Error, Result};
@@ -33,6 +36,33 @@ fn missing(what: &str) -> Error {
 
 #[async_trait]
 impl Lifecycle for CodeDeploy {
+    /// One GetDeployment ([`CodeDeploy::summary`]). An id CodeDeploy does not know, or one that is
+    /// not an id, is an error saying so (code [`super::DEPLOYMENT_NOT_FOUND`]) in the operator's words.
+    async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
+        let out = match self.codedeploy.get_deployment().deployment_id(deployment_id).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let message = match e.as_service_error() {
+                    Some(s) if s.is_deployment_does_not_exist_exception() => format!(
+                        "deployment {deployment_id} not found in CodeDeploy (expected an id like d-ABCDEF123 of this \
+                         account and region)"
+                    ),
+                    Some(s) if s.is_invalid_deployment_id_exception() => {
+                        format!("{deployment_id:?} is not a CodeDeploy deployment id (expected d- and 9 characters)")
+                    }
+                    _ => return Err(Error::from_sdk("GetDeployment", e)),
+                };
+                return Err(Error::AwsPermanent {
+                    operation: "GetDeployment",
+                    code: Some(super::DEPLOYMENT_NOT_FOUND.into()),
+                    message,
+                });
+            }
+        };
+        let info = out.deployment_info().ok_or_else(|| missing("deploymentInfo"))?;
+        Ok(CodeDeploy::summary(deployment_id, info))
+    }
+
     async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved> {
         let deployment =
             self.codedeploy.get_deployment().deployment_id(deployment_id).send().await.aws("GetDeployment")?;
@@ -236,6 +266,30 @@ pub(crate) fn admission_of(info: &DeploymentInfo) -> Admission {
 }
 
 impl CodeDeploy {
+    /// A deployment as readers show it, from CodeDeploy's `DeploymentInfo` (GetDeployment, or one of
+    /// BatchGetDeployments' answers, which `history` lists): the one mapping of CodeDeploy's status,
+    /// its own word kept in `status_word` and its `errorInformation` as `code: message`. CodeDeploy
+    /// rolls back by a new deployment ("These rolled-back deployments are technically new deployments,
+    /// with new deployment IDs", see [`admission_of`]): the deployment rolled back has ended
+    /// (Failed or Stopped), so none is ever `rolling_back`.
+    pub fn summary(deployment_id: &str, info: &DeploymentInfo) -> DeploymentSummary {
+        let status = info.status().map_or(DeploymentStatus::Unrecognized("unknown".into()), deployment_status);
+        DeploymentSummary {
+            deployment_id: info.deployment_id().unwrap_or(deployment_id).to_string(),
+            controller: Controller::CodeDeploy,
+            status,
+            rolling_back: false,
+            status_word: info.status().map_or("unknown", |s| s.as_str()).to_string(),
+            application: info.application_name().unwrap_or_default().to_string(),
+            group: info.deployment_group_name().unwrap_or_default().to_string(),
+            created_at: info.create_time().map(|t| t.secs()),
+            ended_at: info.complete_time().map(|t| t.secs()),
+            message: info
+                .error_information()
+                .map(|e| format!("{}: {}", e.code().map_or("error", |c| c.as_str()), e.message().unwrap_or_default())),
+        }
+    }
+
     /// Reads CodeDeploy's hook payload `{"DeploymentId", "LifecycleEventHookExecutionId"}`;
     /// both must be non-empty.
     pub fn invocation(event: serde_json::Value) -> Result<Invocation> {

@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use super::Admission;
-use super::{DeploymentStatus, EventStatus, HookStatus, Lifecycle, Reported, Resolved, Stop};
+use super::{
+    Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Lifecycle, Reported, Resolved, Stop,
+};
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
 use crate::{Error, Result};
@@ -100,6 +102,46 @@ fn deployment_status(status: &EcsStatus) -> DeploymentStatus {
     }
 }
 
+/// A service deployment as readers show it: the one mapping of ECS's status ([`deployment_status`]),
+/// ECS's own word in `status_word`, and, once the deployment is more than pending, running or
+/// successful, `message` = `<ECS's word>: <statusReason, else the rollback's reason, else the word>`.
+/// Where the plan lives: application `ecs/<cluster>` and group `<service>` (`contract::ecs_application`).
+///
+/// `rolling_back` while ECS is still stopping or rolling back: "Ongoing: A service deployment is
+/// in-progress: IN_PROGRESS, STOP_REQUESTED, ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS" (Amazon ECS
+/// Developer Guide, "View service history using Amazon ECS service deployments"). Those are `Failed`
+/// or `Stopped` to hookline (the deployment will not go to green), but production may still move,
+/// so a reader watching it keeps watching until ECS says it ended.
+pub fn summary(deployment_id: &str, d: &ServiceDeployment) -> DeploymentSummary {
+    let status = d.status().map_or(DeploymentStatus::Unrecognized("unknown".into()), deployment_status);
+    let word = d.status().map_or("unknown", |s| s.as_str());
+    let noteworthy = !matches!(d.status(), Some(EcsStatus::Pending | EcsStatus::InProgress | EcsStatus::Successful));
+    let reason = d.status_reason().or(d.rollback().and_then(|r| r.reason())).unwrap_or(word);
+    let service_arn = d.service_arn().unwrap_or_default();
+    let cluster = d.cluster_arn().map(last_segment).unwrap_or_else(|| cluster_of_service(service_arn));
+    DeploymentSummary {
+        deployment_id: d.service_deployment_arn().unwrap_or(deployment_id).to_string(),
+        controller: Controller::Ecs,
+        rolling_back: matches!(
+            d.status(),
+            Some(EcsStatus::StopRequested | EcsStatus::RollbackRequested | EcsStatus::RollbackInProgress)
+        ),
+        status,
+        status_word: word.to_string(),
+        application: crate::contract::ecs_application(cluster),
+        group: last_segment(service_arn).to_string(),
+        created_at: d.created_at().or(d.started_at()).map(|t| t.secs()),
+        ended_at: d.finished_at().or(d.stopped_at()).map(|t| t.secs()),
+        message: noteworthy.then(|| format!("{word}: {reason}")),
+    }
+}
+
+/// `arn:aws:ecs:r:a:service/demo/api` → `demo` (a service ARN's cluster, for a deployment that names no cluster ARN).
+fn cluster_of_service(service_arn: &str) -> &str {
+    let path = service_arn.split_once(":service/").map_or(service_arn, |(_, rest)| rest);
+    path.split('/').next().unwrap_or(path)
+}
+
 /// The stages of a service deployment in the order ECS runs them (deployment-lifecycle-hooks).
 const STAGE_ORDER: [&str; 10] = [
     "RECONCILE_SERVICE",
@@ -155,7 +197,17 @@ fn event_status_of(deployment: &ServiceDeployment, event: HookEvent) -> Option<E
 }
 
 impl EcsNative {
-    async fn describe(&self, deployment_arn: &str) -> Result<ServiceDeployment> {
+    async fn service_deployment(&self, deployment_arn: &str) -> Result<ServiceDeployment> {
+        self.find(deployment_arn).await?.map_err(|reason| Error::AwsPermanent {
+            operation: "DescribeServiceDeployments",
+            code: Some("ServiceDeploymentNotFound".into()),
+            message: format!("service deployment {deployment_arn}: {reason}"),
+        })
+    }
+
+    /// The service deployment, or why ECS did not return it: unknown ARNs come back in `failures`
+    /// (reason MISSING), not as an error (API reference).
+    async fn find(&self, deployment_arn: &str) -> Result<std::result::Result<ServiceDeployment, String>> {
         let out = self
             .ecs
             .describe_service_deployments()
@@ -166,15 +218,9 @@ impl EcsNative {
         if let Some(found) =
             out.service_deployments().iter().find(|d| d.service_deployment_arn() == Some(deployment_arn))
         {
-            return Ok(found.clone());
+            return Ok(Ok(found.clone()));
         }
-        // Unknown ARNs come back in `failures` (reason MISSING), not as an error (API reference).
-        let reason = out.failures().first().and_then(|f| f.reason()).unwrap_or("not returned");
-        Err(Error::AwsPermanent {
-            operation: "DescribeServiceDeployments",
-            code: Some("ServiceDeploymentNotFound".into()),
-            message: format!("service deployment {deployment_arn}: {reason}"),
-        })
+        Ok(Err(out.failures().first().and_then(|f| f.reason()).unwrap_or("not returned").to_string()))
     }
 
     /// The routes of each revision, in the order asked.
@@ -242,7 +288,7 @@ impl EcsNative {
     ///   the deployment started changes the service's, not this deployment's. Under LINEAR and CANARY
     ///   ECS shifts production in its own steps, which hookline's shifting would fight.
     pub async fn admission(&self, deployment_arn: &str) -> Result<Admission> {
-        let deployment = self.describe(deployment_arn).await?;
+        let deployment = self.service_deployment(deployment_arn).await?;
         Ok(admission_of(&deployment))
     }
 }
@@ -268,8 +314,21 @@ struct RevisionRoutes {
 
 #[async_trait]
 impl Lifecycle for EcsNative {
+    /// One DescribeServiceDeployments ([`summary`]); an ARN ECS does not return is an error saying
+    /// so (code [`super::DEPLOYMENT_NOT_FOUND`]) with ECS's reason.
+    async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
+        match self.find(deployment_id).await? {
+            Ok(found) => Ok(summary(deployment_id, &found)),
+            Err(reason) => Err(Error::AwsPermanent {
+                operation: "DescribeServiceDeployments",
+                code: Some(super::DEPLOYMENT_NOT_FOUND.into()),
+                message: format!("service deployment {deployment_id} not found in ECS ({reason})"),
+            }),
+        }
+    }
+
     async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved> {
-        let deployment = self.describe(deployment_id).await?;
+        let deployment = self.service_deployment(deployment_id).await?;
         let cluster = last_segment(deployment.cluster_arn().ok_or_else(|| missing("clusterArn"))?).to_string();
         let service = last_segment(deployment.service_arn().ok_or_else(|| missing("serviceArn"))?).to_string();
         let target = deployment
@@ -346,7 +405,7 @@ impl Lifecycle for EcsNative {
     }
 
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
-        let deployment = self.describe(deployment_id).await?;
+        let deployment = self.service_deployment(deployment_id).await?;
         let status = deployment.status().ok_or_else(|| missing("status"))?;
         Ok(deployment_status(status))
     }
@@ -359,7 +418,7 @@ impl Lifecycle for EcsNative {
     }
 
     async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>> {
-        let deployment = self.describe(&ctx.deployment_id).await?;
+        let deployment = self.service_deployment(&ctx.deployment_id).await?;
         Ok(event_status_of(&deployment, event))
     }
 

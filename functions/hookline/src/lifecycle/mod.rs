@@ -50,6 +50,9 @@ impl Controllers {
 
 #[async_trait]
 impl Lifecycle for Controllers {
+    async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
+        self.of(deployment_id).describe(deployment_id).await
+    }
     async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved> {
         self.of(deployment_id).resolve(deployment_id, execution_id).await
     }
@@ -238,6 +241,10 @@ pub struct DeploymentSummary {
     /// Why it failed or stopped, in the controller's words (code and message), when it says.
     pub message: Option<String>,
 }
+
+/// The error code ([`crate::Error::aws_code`]) of a [`Lifecycle::describe`] whose deployment its
+/// controller does not know; the message says so in the operator's words.
+pub const DEPLOYMENT_NOT_FOUND: &str = "DeploymentNotFound";
 
 /// The deployment controller, seen from hookline: defined with the other ports.
 pub use crate::ports::Lifecycle;

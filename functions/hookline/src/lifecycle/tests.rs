@@ -127,3 +127,63 @@ async fn admission_passes_codedeploys_rollback_deployments_through() {
     let plain = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
     assert_eq!(mocked_clients(&[&plain]).lifecycle().admission(DEPLOYMENT).await.ok(), Some(Admission::Serve));
 }
+
+#[tokio::test]
+async fn describe_reads_a_codedeploy_deployment_once_with_its_own_word_and_error_kept() {
+    use aws_sdk_codedeploy::operation::get_deployment::{GetDeploymentError, GetDeploymentOutput};
+    use aws_sdk_codedeploy::types::{DeploymentInfo, ErrorCode, ErrorInformation};
+    let failed = mock!(aws_sdk_codedeploy::Client::get_deployment)
+        .match_requests(|r| r.deployment_id() == Some(DEPLOYMENT))
+        .then_output(|| {
+            GetDeploymentOutput::builder()
+                .deployment_info(
+                    DeploymentInfo::builder()
+                        .deployment_id(DEPLOYMENT)
+                        .application_name("web")
+                        .deployment_group_name("web-prod")
+                        .status(aws_sdk_codedeploy::types::DeploymentStatus::Failed)
+                        .create_time(DateTime::from_secs(100))
+                        .complete_time(DateTime::from_secs(460))
+                        .error_information(
+                            ErrorInformation::builder().code(ErrorCode::HookExecutionFailure).message("hook").build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let summary = mocked_clients(&[&failed]).lifecycle().describe(DEPLOYMENT).await.expect("described");
+    assert_eq!(failed.num_calls(), 1);
+    assert_eq!(
+        summary,
+        DeploymentSummary {
+            deployment_id: DEPLOYMENT.into(),
+            controller: Controller::CodeDeploy,
+            status: DeploymentStatus::Failed,
+            rolling_back: false,
+            status_word: "Failed".into(),
+            application: "web".into(),
+            group: "web-prod".into(),
+            created_at: Some(100),
+            ended_at: Some(460),
+            message: Some("HOOK_EXECUTION_FAILURE: hook".into()),
+        }
+    );
+    // Every in-progress word is Active, its own word kept for operators.
+    for word in ["Created", "Queued", "InProgress", "Ready", "Baking"] {
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || deployment(word));
+        let summary = mocked_clients(&[&get]).lifecycle().describe(DEPLOYMENT).await.expect("described");
+        assert_eq!(
+            (summary.status, summary.status_word.as_str(), summary.message),
+            (DeploymentStatus::Active, word, None)
+        );
+    }
+    // An id CodeDeploy does not know is an error saying so, with hookline's code.
+    let missing = mock!(aws_sdk_codedeploy::Client::get_deployment).then_error(|| {
+        GetDeploymentError::DeploymentDoesNotExistException(
+            aws_sdk_codedeploy::types::error::DeploymentDoesNotExistException::builder().build(),
+        )
+    });
+    let err = mocked_clients(&[&missing]).lifecycle().describe("d-NOPE12345").await.expect_err("missing");
+    assert_eq!(err.aws_code(), Some(DEPLOYMENT_NOT_FOUND));
+    assert!(err.to_string().contains("deployment d-NOPE12345 not found in CodeDeploy"), "{err}");
+}

@@ -35,6 +35,17 @@ fn check_failure<C: PartialEq>(failures: &Mutex<Vec<(C, Error)>>, call: C) -> Re
     }
 }
 
+/// One log of the calls several fakes were asked to make, in order across them (e.g.
+/// `["remove_cohorts", "report", "put_release_record"]`): give the same one to each fake with
+/// its `journaling`.
+pub type Journal = Arc<Mutex<Vec<&'static str>>>;
+
+fn note(journal: &Mutex<Option<Journal>>, call: &'static str) {
+    if let Some(j) = lock(journal).as_ref() {
+        lock(j).push(call);
+    }
+}
+
 /// A permanent AWS error of `operation`, for failing a fake on demand.
 pub fn denied(operation: &'static str) -> Error {
     Error::AwsPermanent {
@@ -63,9 +74,16 @@ pub struct FakeLifecycle {
     reports: Mutex<Vec<(String, String, HookStatus)>>,
     stops: Mutex<Vec<String>>,
     described: Mutex<Vec<String>>,
+    journal: Mutex<Option<Journal>>,
 }
 
 impl FakeLifecycle {
+    /// Notes `report` and `stop_with_rollback` calls in `journal`.
+    pub fn journaling(self, journal: &Journal) -> FakeLifecycle {
+        *lock(&self.journal) = Some(Arc::clone(journal));
+        self
+    }
+
     /// A deployment whose status calls answer `statuses` in order, the last one repeating.
     pub fn with_statuses(statuses: impl IntoIterator<Item = DeploymentStatus>) -> FakeLifecycle {
         let fake = FakeLifecycle::default();
@@ -179,6 +197,7 @@ impl Lifecycle for FakeLifecycle {
     }
 
     async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported> {
+        note(&self.journal, "report");
         lock(&self.reports).push((deployment_id.to_string(), execution_id.to_string(), status));
         lock(&self.report_answer).clone().unwrap_or(Ok(Reported::Now))
     }
@@ -188,6 +207,7 @@ impl Lifecycle for FakeLifecycle {
     }
 
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop> {
+        note(&self.journal, "stop_with_rollback");
         lock(&self.stops).push(deployment_id.to_string());
         lock(&self.stop_answer).clone().unwrap_or_else(|| Ok(Stop::Stopping("stopping (fake)".into())))
     }
@@ -225,6 +245,7 @@ struct RouteState {
 pub struct FakeRouters {
     state: Arc<Mutex<RouteState>>,
     failures: Arc<Mutex<Vec<(RouterCall, Error)>>>,
+    journal: Arc<Mutex<Option<Journal>>>,
 }
 
 impl Default for FakeRouters {
@@ -245,7 +266,14 @@ impl FakeRouters {
                 routes: Vec::new(),
             })),
             failures: Arc::default(),
+            journal: Arc::default(),
         }
+    }
+
+    /// Notes `set_weights`, `add_cohort` and `remove_cohorts` calls in `journal`.
+    pub fn journaling(self, journal: &Journal) -> FakeRouters {
+        *lock(&self.journal) = Some(Arc::clone(journal));
+        self
     }
 
     /// The route already carries `cohort`'s rule.
@@ -305,6 +333,7 @@ impl TrafficRouter for FakeRouter {
     }
 
     async fn set_weights(&self, desired: Weights, expect: Option<Weights>) -> Result<Change> {
+        note(&self.routers.journal, "set_weights");
         lock(&self.routers.state).set_calls.push((desired, expect));
         check_failure(&self.routers.failures, RouterCall::SetWeights)?;
         let mut state = lock(&self.routers.state);
@@ -325,6 +354,7 @@ impl TrafficRouter for FakeRouter {
     }
 
     async fn add_cohort(&self, cohort: &Cohort) -> Result<Change> {
+        note(&self.routers.journal, "add_cohort");
         check_failure(&self.routers.failures, RouterCall::AddCohort)?;
         let mut state = lock(&self.routers.state);
         if state.cohorts.contains(cohort) {
@@ -335,6 +365,7 @@ impl TrafficRouter for FakeRouter {
     }
 
     async fn remove_cohorts(&self) -> Result<usize> {
+        note(&self.routers.journal, "remove_cohorts");
         check_failure(&self.routers.failures, RouterCall::RemoveCohorts)?;
         Ok(std::mem::take(&mut lock(&self.routers.state).cohorts).len())
     }
@@ -519,9 +550,16 @@ pub struct FakeExecutions {
     stops: Mutex<Vec<(String, String, String)>>,
     answers: Mutex<Vec<TaskAnswer>>,
     failures: Mutex<Vec<(ExecutionsCall, Error)>>,
+    journal: Mutex<Option<Journal>>,
 }
 
 impl FakeExecutions {
+    /// Notes `start_execution` and `stop_execution` calls in `journal`.
+    pub fn journaling(self, journal: &Journal) -> FakeExecutions {
+        *lock(&self.journal) = Some(Arc::clone(journal));
+        self
+    }
+
     /// Adds execution `name` of `state_machine_arn` with `status` and `input`; its ARN.
     pub fn insert(&self, state_machine_arn: &str, name: &str, status: RunStatus, input: Option<&str>) -> String {
         let arn = execution_arn(state_machine_arn, name);
@@ -578,6 +616,7 @@ impl Executions for FakeExecutions {
     }
 
     async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> Result<StartOutcome> {
+        note(&self.journal, "start_execution");
         lock(&self.starts).push((state_machine_arn.to_string(), name.to_string(), input.to_string()));
         check_failure(&self.failures, ExecutionsCall::Start)?;
         let arn = execution_arn(state_machine_arn, name);
@@ -598,6 +637,7 @@ impl Executions for FakeExecutions {
     }
 
     async fn stop(&self, execution_arn: &str, error: &str, cause: &str) -> Result<StopOutcome> {
+        note(&self.journal, "stop_execution");
         lock(&self.stops).push((execution_arn.to_string(), error.to_string(), cause.to_string()));
         check_failure(&self.failures, ExecutionsCall::Stop)?;
         let mut executions = lock(&self.executions);
@@ -641,9 +681,16 @@ pub struct FakePlanStore {
     writes: Mutex<Vec<(String, String)>>,
     read_failure: Mutex<Option<Error>>,
     write_failure: Mutex<Option<Error>>,
+    journal: Mutex<Option<Journal>>,
 }
 
 impl FakePlanStore {
+    /// Notes `put_plan_text` and `put_release_record` calls in `journal`.
+    pub fn journaling(self, journal: &Journal) -> FakePlanStore {
+        *lock(&self.journal) = Some(Arc::clone(journal));
+        self
+    }
+
     /// Parameter `name` holds `text`.
     pub fn with(self, name: &str, text: &str) -> FakePlanStore {
         lock(&self.parameters).insert(name.to_string(), text.to_string());
@@ -692,10 +739,12 @@ impl PlanStore for FakePlanStore {
     }
 
     async fn put_plan_text(&self, parameter: &str, text: &str) -> Result<()> {
+        note(&self.journal, "put_plan_text");
         self.write(parameter, text)
     }
 
     async fn put_release_record(&self, parameter: &str, record: &str) -> Result<()> {
+        note(&self.journal, "put_release_record");
         self.write(parameter, record)
     }
 }
@@ -810,6 +859,18 @@ mod tests {
         executions.fail(ExecutionsCall::Start, denied("StartExecution"));
         assert!(executions.start(MACHINE, "n", "{}").await.is_err());
         assert_eq!(executions.get(&execution_arn(MACHINE, "n")), None, "a failed start starts nothing");
+    }
+
+    #[tokio::test]
+    async fn one_journal_orders_calls_across_fakes() {
+        let journal = Journal::default();
+        let lifecycle = FakeLifecycle::default().journaling(&journal);
+        let routers = FakeRouters::default().journaling(&journal);
+        let plans = FakePlanStore::default().journaling(&journal);
+        routers.router(&context()).remove_cohorts().await.expect("remove");
+        lifecycle.report("d", "h", HookStatus::Succeeded).await.expect("report");
+        plans.put_release_record("/r", "{}").await.expect("put");
+        assert_eq!(*lock(&journal), ["remove_cohorts", "report", "put_release_record"]);
     }
 
     #[tokio::test]

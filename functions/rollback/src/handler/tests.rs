@@ -27,6 +27,11 @@ use hookline::testing::{
 };
 use serde_json::json;
 
+use hookline::lifecycle::{DeploymentStatus, Stop};
+use hookline::ports::RunStatus;
+use hookline::testing::{FakeExecutions, FakeLifecycle, FakePlanStore, FakeRouters, Journal};
+use hookline::traffic::Weights;
+
 use super::*;
 
 const CANARY: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary";
@@ -362,6 +367,9 @@ fn status_changing(first: &'static str, then: &'static str) -> Rule {
         .build()
 }
 
+/// Kept wire-level: the console form end to end through the AWS adapters (ListExecutions of both
+/// machines, StopExecution's cause, CodeDeploy's StopDeployment with autoRollbackEnabled, which the
+/// CodeDeploy adapter has no test of); the logic's cases run on the fakes below.
 #[tokio::test]
 async fn the_console_form_stops_the_execution_and_the_deployment_then_restores_and_reports() {
     let world = Console::new();
@@ -395,10 +403,11 @@ async fn the_console_form_stops_the_execution_and_the_deployment_then_restores_a
     assert_eq!((stop.deployment_id(), stop.auto_rollback_enabled()), (Some(DEPLOYMENT), Some(true)));
 }
 
+/// Kept wire-level: CodeDeploy's refusal of StopDeployment (DeploymentAlreadyCompletedException)
+/// read as "already ended" by the CodeDeploy adapter (no test of its own there); the same case on
+/// the fakes is `a_deployment_that_succeeds_just_before_the_console_stop_keeps_its_production_traffic`.
 #[tokio::test]
-async fn a_deployment_that_succeeds_just_before_the_console_stop_keeps_its_production_traffic() {
-    // After Succeeded, green is production and blue's tasks are being terminated:
-    // moving traffic "back" would send every request to a dying task set.
+async fn a_stop_refused_as_already_completed_leaves_a_succeeded_deployments_traffic_through_the_adapters() {
     let world = Console::new();
     let (modified, reports) = (Sent::default(), Sent::default());
     let (m, rep) = (modify(&world.calls, &modified), report(&world.calls, &reports));
@@ -420,35 +429,120 @@ async fn a_deployment_that_succeeds_just_before_the_console_stop_keeps_its_produ
     assert_eq!(refused.num_calls(), 1);
 }
 
+/// A console rollback's world over the in-memory fakes: the deployment's execution running on the
+/// canary state machine (plus another deployment's), production at 90/10, every call journaled.
+struct FakeConsole {
+    lifecycle: Arc<FakeLifecycle>,
+    routers: FakeRouters,
+    executions: Arc<FakeExecutions>,
+    journal: Journal,
+}
+
+impl FakeConsole {
+    fn new(lifecycle: FakeLifecycle) -> FakeConsole {
+        let journal = Journal::default();
+        let executions = FakeExecutions::default().journaling(&journal);
+        let input = serde_json::to_string(&execution_document()).expect("input");
+        executions.insert(CANARY, "d-TESTDEP01-BeforeAllowTraffic", RunStatus::Running, Some(&input));
+        executions.insert(CANARY, "d-OTHER0001-BeforeAllowTraffic", RunStatus::Running, Some(&input));
+        FakeConsole {
+            lifecycle: Arc::new(lifecycle.journaling(&journal)),
+            routers: FakeRouters::with_weights(Weights::green(10)).journaling(&journal),
+            executions: Arc::new(executions),
+            journal,
+        }
+    }
+
+    async fn rollback(&self) -> Result<Output> {
+        let deps = Deps {
+            lifecycle: self.lifecycle.clone(),
+            routers: Arc::new(self.routers.clone()),
+            executions: self.executions.clone(),
+            plans: Arc::new(FakePlanStore::default()),
+            state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()],
+            hook_state_machines: hookline::execution::mocks::machines(),
+            plan_parameter_prefix: "/hookline".into(),
+        };
+        handle(&deps, json!({"deployment_id": DEPLOYMENT, "reason": "bad release"})).await
+    }
+
+    fn calls(&self) -> Vec<&'static str> {
+        self.journal.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn the_console_form_over_the_ports_stops_before_it_restores_and_reports() {
+    let world = FakeConsole::new(FakeLifecycle::default());
+
+    let out = world.rollback().await.expect("rollback");
+
+    assert_eq!(
+        out,
+        Output {
+            restored: true,
+            reported: Some(HookStatus::Failed),
+            already_reported: false,
+            stopped_executions: vec![RUNNING.to_string()],
+            deployment_status: Some("Stopped".into()),
+        }
+    );
+    // The deployment is stopped before any hook report, so it ends Stopped (a console stop), not Failed.
+    assert_eq!(world.calls(), ["stop_execution", "stop_with_rollback", "set_weights", "remove_cohorts", "report"]);
+    assert_eq!(world.executions.stops(), vec![(RUNNING.into(), "RolledBack".into(), "bad release".into())]);
+    assert!(world.executions.get(OTHER).is_some_and(|e| e.status.is_running()), "another deployment's runs on");
+    assert_eq!(world.routers.weights(), Weights::BLUE_ONLY);
+    assert_eq!(world.lifecycle.reports(), vec![(DEPLOYMENT.into(), HOOK_EXECUTION.into(), HookStatus::Failed)]);
+    assert_eq!(world.lifecycle.stops(), vec![DEPLOYMENT.to_string()]);
+}
+
+#[tokio::test]
+async fn a_deployment_that_succeeds_just_before_the_console_stop_keeps_its_production_traffic() {
+    // After Succeeded, green is production and blue's tasks are being terminated:
+    // moving traffic "back" would send every request to a dying task set.
+    let lifecycle = FakeLifecycle::with_statuses([DeploymentStatus::Active, DeploymentStatus::Succeeded])
+        .stopping(Ok(Stop::AlreadyEnded));
+    let world = FakeConsole::new(lifecycle);
+
+    let out = world.rollback().await.expect("rollback");
+
+    assert_eq!(
+        out,
+        Output {
+            restored: false,
+            reported: None,
+            already_reported: false,
+            stopped_executions: vec![RUNNING.to_string()],
+            deployment_status: Some("Succeeded".into()),
+        }
+    );
+    assert_eq!(world.calls(), ["stop_execution", "stop_with_rollback"], "no listener change, no hook report");
+    assert_eq!(world.routers.weights(), Weights::green(10));
+}
+
 #[tokio::test]
 async fn a_deployment_that_fails_just_before_the_console_stop_is_still_restored_and_answered() {
-    let world = Console::new();
-    let (modified, reports) = (Sent::default(), Sent::default());
-    let (m, rep) = (modify(&world.calls, &modified), report(&world.calls, &reports));
-    let (status, refused) = (status_changing("InProgress", "Failed"), stop_refused_already_completed());
+    let lifecycle = FakeLifecycle::with_statuses([DeploymentStatus::Active, DeploymentStatus::Failed])
+        .stopping(Ok(Stop::AlreadyEnded));
+    let world = FakeConsole::new(lifecycle);
 
-    let out = world.rollback(&[&m, &rep, &status, &refused]).await.expect("rollback");
+    let out = world.rollback().await.expect("rollback");
 
     assert_eq!((out.restored, out.deployment_status.as_deref()), (true, Some("Failed")));
-    assert_eq!(world.calls(), ["StopExecution", "ModifyListener", "Report"]);
-    assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
-    assert_reported_failed_once(&reports);
+    assert_eq!(world.calls(), ["stop_execution", "stop_with_rollback", "set_weights", "remove_cohorts", "report"]);
+    assert_eq!(world.routers.weights(), Weights::BLUE_ONLY);
+    assert_eq!(world.lifecycle.reports(), vec![(DEPLOYMENT.into(), HOOK_EXECUTION.into(), HookStatus::Failed)]);
 }
 
 #[tokio::test]
 async fn a_console_rollback_of_a_succeeded_deployment_changes_nothing() {
-    let world = Console::new();
-    let (modified, reports) = (Sent::default(), Sent::default());
-    let (m, rep) = (modify(&world.calls, &modified), report(&world.calls, &reports));
-    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("Succeeded"));
-    let stop_deployment = mock!(aws_sdk_codedeploy::Client::stop_deployment)
-        .then_output(|| StopDeploymentOutput::builder().status(StopStatus::Pending).build());
+    let world = FakeConsole::new(FakeLifecycle::with_statuses([DeploymentStatus::Succeeded]));
 
-    let out = world.rollback(&[&m, &rep, &status, &stop_deployment]).await.expect("rollback");
+    let out = world.rollback().await.expect("rollback");
 
     assert_eq!((out.restored, out.deployment_status.as_deref()), (false, Some("Succeeded")));
-    assert_eq!(stop_deployment.num_calls(), 0, "an ended deployment is not stopped");
-    assert_eq!(world.calls(), ["StopExecution"], "only the stale execution is stopped; traffic untouched");
+    assert!(world.lifecycle.stops().is_empty(), "an ended deployment is not stopped");
+    assert_eq!(world.calls(), ["stop_execution"], "only the stale execution is stopped; traffic untouched");
 }
 
 #[tokio::test]

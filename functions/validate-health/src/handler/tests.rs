@@ -2,13 +2,17 @@ use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
 use aws_sdk_ecs::operation::describe_task_sets::DescribeTaskSetsOutput;
 use aws_sdk_ecs::types::{StabilityStatus, TaskSet};
-use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::{
-    DescribeTargetHealthError, DescribeTargetHealthOutput,
-};
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types::{TargetHealth, TargetHealthDescription, TargetHealthStateEnum};
 use aws_smithy_mocks::{mock, Rule};
-use hookline::testing::{access_denied, context, deployment, mocked_clients, plan, state, throttling_cbor, GREEN_TG};
+use hookline::testing::{context, deployment, mocked_clients, plan, state, throttling_cbor, GREEN_TG};
 use serde_json::json;
+
+use std::sync::Arc;
+
+use hookline::health::TargetFacts;
+use hookline::lifecycle::DeploymentStatus;
+use hookline::testing::{denied, FakeHealth, FakeLifecycle, FakeMetrics, HealthCall};
 
 use super::*;
 
@@ -81,26 +85,44 @@ fn health(out: Output) -> (bool, bool, u64, Vec<hookline::health::Check>) {
     }
 }
 
+/// The handler over the in-memory fakes: the deployment answering `statuses`, green's facts from
+/// `facts`, no metrics.
+async fn handle_fakes(statuses: &[DeploymentStatus], facts: &Arc<FakeHealth>, event: Value) -> Result<Output> {
+    let deps = Deps {
+        lifecycle: Arc::new(FakeLifecycle::with_statuses(statuses.to_vec())),
+        health: facts.clone(),
+        metrics: Arc::new(FakeMetrics::default()),
+    };
+    super::handle(&deps, event).await
+}
+
+const ACTIVE: &[DeploymentStatus] = &[DeploymentStatus::Active];
+
+/// Green steady with two tasks, `healthy` of two targets healthy, the plan's alarm `web-5xx` in `alarm`.
+fn green(healthy: usize, alarm: &str) -> Arc<FakeHealth> {
+    let facts = FakeHealth::healthy(&[]).targets(GREEN_TG, TargetFacts { healthy, registered: 2 });
+    facts.set_alarm("web-5xx", alarm);
+    Arc::new(facts)
+}
+
+const EVERY_READ: [HealthCall; 3] = [HealthCall::TaskSet, HealthCall::Targets, HealthCall::Alarms];
+
 #[tokio::test]
 async fn ready_gate_passes_when_green_is_healthy() {
-    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok)];
-    let refs: Vec<&Rule> = rules.iter().collect();
+    let facts = green(2, "OK");
 
-    let out = handle(&mocked_clients(&refs), gate_event("ready", 30, None)).await.expect("gate");
+    let out = handle_fakes(ACTIVE, &facts, gate_event("ready", 30, None)).await.expect("gate");
 
     let (healthy, done, wait, checks) = health(out);
     assert_eq!((healthy, done, wait), (true, true, 0));
     let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["task set ts-green", "targets web-green", "alarm web-5xx"]);
-    assert!(rules.iter().all(|r| r.num_calls() == 1), "one call each");
+    assert_eq!(facts.reads(), EVERY_READ, "one read each");
 }
 
 #[tokio::test]
 async fn ready_gate_waits_while_green_is_unhealthy_within_the_ready_timeout() {
-    let rules = [status("InProgress"), task_set(), targets(1), alarm(StateValue::Ok)];
-    let refs: Vec<&Rule> = rules.iter().collect();
-
-    let out = handle(&mocked_clients(&refs), gate_event("ready", 30, None)).await.expect("not yet a failure");
+    let out = handle_fakes(ACTIVE, &green(1, "OK"), gate_event("ready", 30, None)).await.expect("not yet a failure");
 
     let (healthy, done, wait, checks) = health(out);
     assert_eq!((healthy, done, wait), (false, false, 10), "wait one health interval (10s)");
@@ -109,11 +131,8 @@ async fn ready_gate_waits_while_green_is_unhealthy_within_the_ready_timeout() {
 
 #[tokio::test]
 async fn ready_gate_fails_once_the_ready_timeout_passed() {
-    let rules = [status("InProgress"), task_set(), targets(1), alarm(StateValue::Ok)];
-    let refs: Vec<&Rule> = rules.iter().collect();
-
     // The default ready timeout is 5m.
-    let err = handle(&mocked_clients(&refs), gate_event("ready", 301, None)).await.unwrap_err();
+    let err = handle_fakes(ACTIVE, &green(1, "OK"), gate_event("ready", 301, None)).await.unwrap_err();
 
     assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
     assert!(err.to_string().contains("not healthy within 5m"), "{err}");
@@ -122,10 +141,7 @@ async fn ready_gate_fails_once_the_ready_timeout_passed() {
 
 #[tokio::test]
 async fn bake_gate_fails_on_an_alarm_naming_it() {
-    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Alarm)];
-    let refs: Vec<&Rule> = rules.iter().collect();
-
-    let err = handle(&mocked_clients(&refs), gate_event("bake", 30, Some(100))).await.unwrap_err();
+    let err = handle_fakes(ACTIVE, &green(2, "ALARM"), gate_event("bake", 30, Some(100))).await.unwrap_err();
 
     assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
     assert!(err.to_string().contains("alarm web-5xx: state ALARM"), "{err}");
@@ -133,10 +149,7 @@ async fn bake_gate_fails_on_an_alarm_naming_it() {
 
 #[tokio::test]
 async fn a_healthy_bake_waits_at_most_one_interval_until_bake_until() {
-    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok)];
-    let refs: Vec<&Rule> = rules.iter().collect();
-
-    let out = handle(&mocked_clients(&refs), gate_event("bake", 30, Some(100))).await.expect("gate");
+    let out = handle_fakes(ACTIVE, &green(2, "OK"), gate_event("bake", 30, Some(100))).await.expect("gate");
 
     let (healthy, done, wait, _) = health(out);
     assert!(healthy && !done, "healthy, still baking");
@@ -145,10 +158,7 @@ async fn a_healthy_bake_waits_at_most_one_interval_until_bake_until() {
 
 #[tokio::test]
 async fn a_healthy_bake_past_bake_until_is_done() {
-    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok)];
-    let refs: Vec<&Rule> = rules.iter().collect();
-
-    let out = handle(&mocked_clients(&refs), gate_event("bake", 300, Some(-1))).await.expect("gate");
+    let out = handle_fakes(ACTIVE, &green(2, "OK"), gate_event("bake", 300, Some(-1))).await.expect("gate");
 
     let (healthy, done, wait, _) = health(out);
     assert_eq!((healthy, done, wait), (true, true, 0));
@@ -156,25 +166,22 @@ async fn a_healthy_bake_past_bake_until_is_done() {
 
 #[tokio::test]
 async fn a_spent_hook_budget_fails_without_checking_health() {
-    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok)];
-    let refs: Vec<&Rule> = rules.iter().collect();
+    let facts = green(2, "OK");
 
     // The plan's default budget is 55m.
-    let err = handle(&mocked_clients(&refs), gate_event("bake", 55 * 60 + 1, Some(100))).await.unwrap_err();
+    let err = handle_fakes(ACTIVE, &facts, gate_event("bake", 55 * 60 + 1, Some(100))).await.unwrap_err();
 
     assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
     assert!(err.to_string().contains("hook budget"), "{err}");
-    assert!(rules[1..].iter().all(|r| r.num_calls() == 0));
+    assert!(facts.reads().is_empty());
 }
 
 #[tokio::test]
 async fn a_budget_beyond_the_rollback_reserve_is_capped() {
-    let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok)];
-    let refs: Vec<&Rule> = rules.iter().collect();
     let mut event = gate_event("bake", 3500, Some(100));
     event["plan"]["hook_budget_seconds"] = json!(3600);
 
-    let err = handle(&mocked_clients(&refs), event).await.unwrap_err();
+    let err = handle_fakes(ACTIVE, &green(2, "OK"), event).await.unwrap_err();
 
     assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
     assert!(err.to_string().contains("hook budget of 55m"), "{err}");
@@ -182,15 +189,27 @@ async fn a_budget_beyond_the_rollback_reserve_is_capped() {
 
 #[tokio::test]
 async fn a_stopped_deployment_is_deployment_stopped() {
-    let rules = [status("Stopped"), task_set(), targets(2), alarm(StateValue::Ok)];
-    let refs: Vec<&Rule> = rules.iter().collect();
+    let facts = green(2, "OK");
 
-    let err = handle(&mocked_clients(&refs), gate_event("bake", 30, Some(100))).await.unwrap_err();
+    let err = handle_fakes(&[DeploymentStatus::Stopped], &facts, gate_event("bake", 30, Some(100))).await.unwrap_err();
 
     assert_eq!(err.error_type(), "DeploymentStopped", "{err}");
-    assert!(rules[1..].iter().all(|r| r.num_calls() == 0));
+    assert!(facts.reads().is_empty());
 }
 
+#[tokio::test]
+async fn a_permanent_aws_error_is_aws_permanent() {
+    let facts = green(2, "OK");
+    facts.fail(HealthCall::Targets, denied("DescribeTargetHealth"));
+
+    let err = handle_fakes(ACTIVE, &facts, gate_event("ready", 30, None)).await.unwrap_err();
+
+    assert_eq!(err.error_type(), "AwsPermanent", "{err}");
+    assert!(err.to_string().contains("DescribeTargetHealth"), "{err}");
+    assert_eq!(facts.reads().iter().filter(|r| **r == HealthCall::Targets).count(), 1);
+}
+
+/// Kept wire-level: the CodeDeploy adapter's status words as the deployment gate answers them.
 #[tokio::test]
 async fn the_deployment_gate_answers_status_and_done() {
     // CodeDeploy's words (the mock) come out as hookline's (`DeploymentStatus`): every active one is `Active`.
@@ -210,6 +229,7 @@ async fn the_deployment_gate_answers_status_and_done() {
     }
 }
 
+/// Kept wire-level: the SDK's retries of CloudWatch's DescribeAlarms (CBOR protocol) through the gate.
 #[tokio::test(start_paused = true)]
 async fn throttled_alarms_are_retried_by_the_sdk() {
     let alarms = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
@@ -227,20 +247,6 @@ async fn throttled_alarms_are_retried_by_the_sdk() {
     assert!(health(out).0);
     assert_eq!(alarms.num_calls(), 3);
     assert!(clock.elapsed() > std::time::Duration::ZERO, "backoff slept on tokio's paused clock");
-}
-
-#[tokio::test]
-async fn a_permanent_aws_error_is_aws_permanent() {
-    let denied = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
-        .then_error(|| DescribeTargetHealthError::generic(access_denied()));
-    let rules = [status("InProgress"), task_set(), alarm(StateValue::Ok)];
-    let refs: Vec<&Rule> = rules.iter().chain([&denied]).collect();
-
-    let err = handle(&mocked_clients(&refs), gate_event("ready", 30, None)).await.unwrap_err();
-
-    assert_eq!(err.error_type(), "AwsPermanent", "{err}");
-    assert!(err.to_string().contains("DescribeTargetHealth"), "{err}");
-    assert_eq!(denied.num_calls(), 1);
 }
 
 #[tokio::test]

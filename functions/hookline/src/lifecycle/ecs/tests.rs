@@ -216,3 +216,80 @@ fn the_controller_is_told_by_the_deployment_id() {
     );
     assert_eq!(listener_of_rule("arn:x:listener/app/a/b/c").unwrap_err().error_type(), "InvalidInput");
 }
+
+/// The summary of a service deployment in `status` with `reason` (and the demo's times).
+fn summary_of(status: EcsStatus, reason: Option<&str>) -> DeploymentSummary {
+    let mut d = deployment(status, None);
+    d.status_reason = reason.map(str::to_string);
+    d.created_at = Some(aws_sdk_ecs::primitives::DateTime::from_secs(100));
+    d.finished_at = Some(aws_sdk_ecs::primitives::DateTime::from_secs(460));
+    summary(DEPLOYMENT, &d)
+}
+
+#[tokio::test]
+async fn describe_maps_with_the_one_mapping_and_keeps_ecs_s_word_and_reason() {
+    let rule = described(EcsStatus::RollbackSuccessful, None);
+    let described = ecs(&[&rule]).describe(DEPLOYMENT).await.expect("described");
+    assert_eq!(rule.num_calls(), 1);
+    assert_eq!(
+        (described.controller, described.application.as_str(), described.group.as_str()),
+        (Controller::Ecs, "ecs/demo", "api")
+    );
+    assert_eq!(described.deployment_id, DEPLOYMENT);
+
+    let seen = |status: EcsStatus| {
+        let s = summary_of(status, Some("hook FAILED"));
+        (s.status, s.rolling_back, s.status_word, s.message)
+    };
+    let word = |w: &str| w.to_string();
+    let said = |w: &str| Some(format!("{w}: hook FAILED"));
+    assert_eq!(seen(EcsStatus::Pending), (DeploymentStatus::Active, false, word("PENDING"), None));
+    assert_eq!(seen(EcsStatus::InProgress), (DeploymentStatus::Active, false, word("IN_PROGRESS"), None));
+    assert_eq!(seen(EcsStatus::Successful), (DeploymentStatus::Succeeded, false, word("SUCCESSFUL"), None));
+    assert_eq!(seen(EcsStatus::Stopped), (DeploymentStatus::Stopped, false, word("STOPPED"), said("STOPPED")));
+    // Not ended yet: ECS is still stopping or rolling back, production may still move.
+    assert_eq!(
+        seen(EcsStatus::StopRequested),
+        (DeploymentStatus::Stopped, true, word("STOP_REQUESTED"), said("STOP_REQUESTED"))
+    );
+    assert_eq!(
+        seen(EcsStatus::RollbackRequested),
+        (DeploymentStatus::Failed, true, word("ROLLBACK_REQUESTED"), said("ROLLBACK_REQUESTED"))
+    );
+    assert_eq!(
+        seen(EcsStatus::RollbackInProgress),
+        (DeploymentStatus::Failed, true, word("ROLLBACK_IN_PROGRESS"), said("ROLLBACK_IN_PROGRESS"))
+    );
+    assert_eq!(
+        seen(EcsStatus::RollbackSuccessful),
+        (DeploymentStatus::Failed, false, word("ROLLBACK_SUCCESSFUL"), said("ROLLBACK_SUCCESSFUL"))
+    );
+    assert_eq!(
+        seen(EcsStatus::RollbackFailed),
+        (DeploymentStatus::Failed, false, word("ROLLBACK_FAILED"), said("ROLLBACK_FAILED"))
+    );
+    let s = summary_of(EcsStatus::RollbackSuccessful, None);
+    assert_eq!((s.created_at, s.ended_at), (Some(100), Some(460)));
+    assert_eq!(s.message.as_deref(), Some("ROLLBACK_SUCCESSFUL: ROLLBACK_SUCCESSFUL"), "no reason: ECS's word");
+    // no reason: the rollback's
+    let mut rolled = deployment(EcsStatus::RollbackSuccessful, None);
+    rolled.rollback = Some(aws_sdk_ecs::types::Rollback::builder().reason("alarm api-5xx").build());
+    assert_eq!(summary(DEPLOYMENT, &rolled).message.as_deref(), Some("ROLLBACK_SUCCESSFUL: alarm api-5xx"));
+
+    let none = mock!(aws_sdk_ecs::Client::describe_service_deployments).then_output(|| {
+        DescribeServiceDeploymentsOutput::builder()
+            .failures(aws_sdk_ecs::types::Failure::builder().arn(DEPLOYMENT).reason("MISSING").build())
+            .build()
+    });
+    let err = ecs(&[&none]).describe(DEPLOYMENT).await.expect_err("missing");
+    assert_eq!(err.aws_code(), Some(crate::lifecycle::DEPLOYMENT_NOT_FOUND));
+    assert!(err.to_string().ends_with(&format!("service deployment {DEPLOYMENT} not found in ECS (MISSING)")), "{err}");
+}
+
+#[tokio::test]
+async fn controllers_describe_through_the_deployment_s_own_adapter() {
+    let rule = described(EcsStatus::InProgress, None);
+    let summary = crate::testing::mocked_clients(&[&rule]).lifecycle().describe(DEPLOYMENT).await.expect("described");
+    assert_eq!((summary.controller, summary.status_word.as_str()), (Controller::Ecs, "IN_PROGRESS"));
+    assert_eq!(rule.num_calls(), 1, "not the default describe (status only)");
+}

@@ -2,13 +2,17 @@
 //! (`doctor/mod.rs`) read. No SDK types here, so every verdict is unit-tested.
 
 use hookline::contract::ROLLBACK_RESERVE_SECONDS;
+use hookline::execution::HookEvent;
+use hookline::lifecycle::ecs::stage_of;
 use hookline::plan::{human, Plan};
 
 use super::report::Check;
 
-/// The ECS stages hookline's hook answers (docs/deploy.md section 11): the canary at
-/// POST_TEST_TRAFFIC_SHIFT, the post-traffic bake at POST_PRODUCTION_TRAFFIC_SHIFT.
-pub const ECS_HOOK_STAGES: [&str; 2] = ["POST_TEST_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"];
+/// The ECS stages hookline's hook answers (docs/deploy.md section 11), as the ECS adapter names
+/// them: the canary at POST_TEST_TRAFFIC_SHIFT, the post-traffic bake at POST_PRODUCTION_TRAFFIC_SHIFT.
+pub fn ecs_hook_stages() -> [&'static str; 2] {
+    [stage_of(HookEvent::BeforeAllowTraffic), stage_of(HookEvent::AfterAllowTraffic)]
+}
 
 /// ECS's hook timeout when `timeoutConfiguration` is absent: "Default: 1440 (24 hours)" (ECS API
 /// reference, DeploymentLifecycleHookTimeoutConfiguration `timeoutInMinutes`).
@@ -227,7 +231,7 @@ pub fn ecs_hook_checks(hooks: &[EcsHook], hook_function: &str, plan: Option<&Pla
     let mut out = Vec::new();
     let ours: Vec<&EcsHook> =
         hooks.iter().filter(|h| h.target_arn.as_deref().map(function_name_of) == Some(hook_function)).collect();
-    for stage in ECS_HOOK_STAGES {
+    for stage in ecs_hook_stages() {
         let check = format!("lifecycle hook {stage}");
         let mine: Vec<&&EcsHook> = ours.iter().filter(|h| h.stages.iter().any(|s| s == stage)).collect();
         let Some(hook) = mine.first() else {
@@ -241,9 +245,10 @@ pub fn ecs_hook_checks(hooks: &[EcsHook], hook_function: &str, plan: Option<&Pla
             } else {
                 format!("{stage} runs {} but not hookline's hook {hook_function}", elsewhere.join(", "))
             };
-            let what = match stage {
-                "POST_TEST_TRAFFIC_SHIFT" => "the canary never runs: ECS shifts production straight to green",
-                _ => "the post-traffic bake never runs",
+            let what = if stage == stage_of(HookEvent::BeforeAllowTraffic) {
+                "the canary never runs: ECS shifts production straight to green"
+            } else {
+                "the post-traffic bake never runs"
             };
             out.push(Check::fail(
                 check,
@@ -280,7 +285,7 @@ pub fn ecs_hook_checks(hooks: &[EcsHook], hook_function: &str, plan: Option<&Pla
     }
     for hook in &ours {
         let extra: Vec<&str> =
-            hook.stages.iter().map(String::as_str).filter(|s| !ECS_HOOK_STAGES.contains(s)).collect();
+            hook.stages.iter().map(String::as_str).filter(|s| !ecs_hook_stages().contains(s)).collect();
         if !extra.is_empty() {
             out.push(Check::warn(
                 "other lifecycle stages",

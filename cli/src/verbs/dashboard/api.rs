@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{AppState, Sample};
-use crate::history::{marks, Mark, Tracker};
-use crate::plan_cmd::{schedule, ScheduledStep};
-use crate::status::{Gathered, Status};
-use crate::{CliError, R};
+use crate::error::{fail, CliError, R};
+use crate::execution_history::{marks, Mark, Tracker};
+use crate::verbs;
+use crate::verbs::plan::{schedule, ScheduledStep};
+use crate::verbs::status::{has_ended, Gathered, Status};
 
 /// A row of the list page.
 #[derive(Debug, Serialize)]
@@ -25,6 +26,8 @@ pub struct Summary {
     pub application: String,
     pub deployment_group: String,
     pub status: String,
+    /// Over for good (the page counts the others as running).
+    pub terminal: bool,
     pub created: Option<i64>,
     pub completed: Option<i64>,
     /// `2/4` and what the step does, while the canary runs.
@@ -71,10 +74,6 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-fn is_terminal(status: &str) -> bool {
-    matches!(status, "Succeeded" | "Failed" | "Stopped")
-}
-
 fn error(code: StatusCode, message: impl Into<String>) -> Response {
     (code, Json(json!({ "error": message.into() }))).into_response()
 }
@@ -115,21 +114,22 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Response {
 async fn gather_list(state: &AppState) -> R<Vec<Summary>> {
     let aws = &state.aws;
     let mut out = Vec::new();
-    for (application, group) in crate::deployments::groups(aws).await? {
-        for row in crate::deployments::gather(aws, &application, &group, 10).await? {
+    for (application, group) in crate::codedeploy::groups(aws).await? {
+        for row in verbs::history::gather(aws, &application, &group, 10).await? {
             let mut summary = Summary {
                 deployment_id: row.deployment_id.clone(),
                 application: application.clone(),
                 deployment_group: group.clone(),
                 status: row.status.clone(),
+                terminal: row.ended,
                 created: row.created,
                 completed: row.completed,
                 step: None,
                 weights: None,
                 waiting_for_approval: false,
             };
-            if !is_terminal(&row.status) {
-                let s = crate::status::gather(aws, &row.deployment_id).await?;
+            if !row.ended {
+                let s = verbs::status::gather(aws, &row.deployment_id).await?;
                 summary.step = s.step.as_ref().map(|st| {
                     let of = st.step_count.map(|n| format!("/{n}")).unwrap_or_default();
                     let what = st
@@ -155,14 +155,14 @@ pub async fn detail(State(state): State<Arc<AppState>>, Path(id): Path<String>) 
     if let Err(r) = valid_id(&id) {
         return refused(r);
     }
-    let gathered = match crate::status::gather_all(&state.aws, &id).await {
+    let gathered = match verbs::status::gather_all(&state.aws, &id).await {
         Ok(g) => g,
         Err(e) => return aws_error(e),
     };
     if let Some(w) = &gathered.status.weights {
         state.record(&id, Sample { at_ms: now_ms(), blue: w.blue, green: w.green });
     }
-    if is_terminal(&gathered.status.status) {
+    if has_ended(&gathered.summary) {
         state.unwatch(&id);
     } else {
         state.watch(&id);
@@ -172,13 +172,13 @@ pub async fn detail(State(state): State<Arc<AppState>>, Path(id): Path<String>) 
 
 /// Reads the live weights of one deployment into its samples (the background sampler).
 pub async fn sample(state: &AppState, id: &str) -> R<()> {
-    let (weights, err) = crate::status::live_weights(&state.aws, id, None).await;
+    let (weights, err) = verbs::status::live_weights(&state.aws, id, None).await;
     match (weights, err) {
         (Some(w), _) => {
             state.record(id, Sample { at_ms: now_ms(), blue: w.blue, green: w.green });
             Ok(())
         }
-        (None, Some(e)) => Err(crate::fail(e)),
+        (None, Some(e)) => Err(fail(e)),
         (None, None) => Ok(()),
     }
 }
@@ -192,7 +192,7 @@ pub fn view(g: Gathered, samples: Vec<Sample>, now: i64) -> DeploymentView {
     all_marks.sort_by_key(|m| m.at);
     let canary_tracker = g.canary.as_ref().map(|e| Tracker::over(&e.events));
     let started = g.canary.as_ref().and_then(|e| e.events.first()).map(|e| e.ts);
-    let running = g.canary.as_ref().is_some_and(|e| e.status == "RUNNING");
+    let running = g.canary.as_ref().is_some_and(|e| e.status.is_running());
     let plan = g.document.as_ref().map(|doc| {
         let steps = schedule(&doc.plan);
         let worst = steps.last().map(|s| s.ends_by).unwrap_or(doc.plan.health.ready_timeout_seconds);
@@ -206,7 +206,7 @@ pub fn view(g: Gathered, samples: Vec<Sample>, now: i64) -> DeploymentView {
         }
     });
     let checks = g.status.health.as_ref().map(|h| h.checks.clone()).unwrap_or_default();
-    let terminal = is_terminal(&g.status.status);
+    let terminal = has_ended(&g.summary);
     DeploymentView { status: g.status, marks: all_marks, plan, samples, checks, terminal, now }
 }
 
@@ -232,7 +232,7 @@ pub async fn approve(State(state): State<Arc<AppState>>, Path(id): Path<String>)
         return refused(r);
     }
     let by = state.aws.caller().await;
-    acted(crate::approve::decide(&state.aws, &id, true, None).await, by)
+    acted(verbs::approve::decide(&state.aws, &id, true, None).await, by)
 }
 
 /// `POST /api/deployments/{id}/reject` with `{"reason": "..."}` (session and CSRF header checked by the router).
@@ -246,7 +246,7 @@ pub async fn reject(State(state): State<Arc<AppState>>, Path(id): Path<String>, 
     };
     let by = state.aws.caller().await;
     let reason = reason.unwrap_or_else(|| "rejected from hookline dashboard".into());
-    acted(crate::approve::decide(&state.aws, &id, false, Some(&reason)).await, by)
+    acted(verbs::approve::decide(&state.aws, &id, false, Some(&reason)).await, by)
 }
 
 /// `POST /api/deployments/{id}/rollback` with `{"reason": "..."}` (session and CSRF header checked by the
@@ -261,5 +261,5 @@ pub async fn rollback(State(state): State<Arc<AppState>>, Path(id): Path<String>
     };
     let by = state.aws.caller().await;
     let reason = reason.unwrap_or_else(|| format!("rolled back from hookline dashboard by {by}"));
-    acted(crate::rollback::run(&state.aws, &id, true, Some(&reason)).await, by)
+    acted(verbs::rollback::roll_back(&state.aws, &id, true, Some(&reason)).await, by)
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use super::*;
-use crate::history::{Event, Tracker};
+use crate::execution_history::{Event, Tracker};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const SECRET_TASK_TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAZsecret-task-token";
@@ -321,9 +321,10 @@ fn a_non_loopback_bind_needs_allow_remote() {
 async fn the_cli_refuses_a_remote_bind_without_the_flag_and_starts_nothing() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
     let args = ["hookline", "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:9", "dashboard"];
-    let cli = crate::Cli::try_parse_from(args.into_iter().chain(["--bind", "0.0.0.0", "--port", &port.to_string()]))
-        .expect("arguments");
-    let outcome = tokio::time::timeout(Duration::from_secs(10), crate::run(cli)).await;
+    let cli =
+        crate::verbs::Cli::try_parse_from(args.into_iter().chain(["--bind", "0.0.0.0", "--port", &port.to_string()]))
+            .expect("arguments");
+    let outcome = tokio::time::timeout(Duration::from_secs(10), crate::verbs::run(cli)).await;
     let Ok(Err(e)) = outcome else { panic!("expected an error at once, got {outcome:?}") };
     assert!(e.0.contains("--allow-remote"), "{}", e.0);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -355,7 +356,7 @@ fn no_task_token_in_the_deployment_json() {
     let tracker = Tracker::over(&events);
     let pending = tracker.pending.clone().expect("the history waits on an approval");
     assert_eq!(pending.task_token, SECRET_TASK_TOKEN);
-    let status = crate::status::Status {
+    let status = crate::verbs::status::Status {
         deployment_id: "d-ABCDEF123".into(),
         application: Some("web".into()),
         deployment_group: Some("web-prod".into()),
@@ -368,7 +369,7 @@ fn no_task_token_in_the_deployment_json() {
         weights: Some(hookline::traffic::Weights { blue: 90, green: 10 }),
         weights_error: None,
         health: None,
-        pending_approval: Some(crate::status::Pending {
+        pending_approval: Some(crate::verbs::status::Pending {
             approval: pending,
             approve: "hookline approve d-ABCDEF123".into(),
             reject: "hookline reject d-ABCDEF123".into(),
@@ -379,10 +380,22 @@ fn no_task_token_in_the_deployment_json() {
     let canary = crate::aws::Execution {
         name: "d-ABCDEF123-BeforeAllowTraffic".into(),
         arn: "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-ABCDEF123-BeforeAllowTraffic".into(),
-        status: "RUNNING".into(),
+        status: hookline::ports::RunStatus::Running,
         events,
     };
-    let g = crate::status::Gathered { status, canary: Some(canary), post: None, document: None };
+    let summary = hookline::lifecycle::DeploymentSummary {
+        deployment_id: "d-ABCDEF123".into(),
+        controller: hookline::plan::Controller::CodeDeploy,
+        status: hookline::lifecycle::DeploymentStatus::Active,
+        rolling_back: false,
+        status_word: "InProgress".into(),
+        application: "web".into(),
+        group: "web-prod".into(),
+        created_at: Some(1_700_000_000),
+        ended_at: None,
+        message: None,
+    };
+    let g = crate::verbs::status::Gathered { status, summary, canary: Some(canary), post: None, document: None };
     let samples = vec![Sample { at_ms: 1_700_000_001_000, blue: 90, green: 10 }];
     let text = serde_json::to_string(&api::view(g, samples, 1_700_000_010)).expect("json");
     assert!(!text.contains(SECRET_TASK_TOKEN), "task token leaked: {text}");
@@ -407,7 +420,7 @@ fn marks_classify_step_bake_alarm_and_rollback_for_the_chart() {
     let mut rollback = ev(5, "TaskStateEntered");
     rollback.name = Some("Rollback".into());
     rollback.input = Some(json!({"error": {"Error": "HealthCheckFailed", "Cause": "alarm"}}).to_string());
-    let marks = crate::history::marks(&[ev(1, "ExecutionStarted"), shift, bake, failed, rollback]);
+    let marks = crate::execution_history::marks(&[ev(1, "ExecutionStarted"), shift, bake, failed, rollback]);
     let kinds: Vec<(&str, i64)> = marks.iter().map(|m| (m.kind.as_str(), m.at)).collect();
     assert_eq!(
         kinds,

@@ -68,7 +68,7 @@ fn a_missing_hook_stage_names_the_stage_and_the_function() {
     assert_eq!(status_of(&checks, "lifecycle hook POST_PRODUCTION_TRAFFIC_SHIFT").map(|c| c.status), Some(Status::Ok));
 
     // A hook on another function does not count.
-    let mut other = hook(&rules::ECS_HOOK_STAGES, None);
+    let mut other = hook(&rules::ecs_hook_stages(), None);
     other.target_arn = Some("arn:aws:lambda:us-east-1:1:function:someone-else:live".into());
     let checks = rules::ecs_hook_checks(&[other], "hookline-hook", None);
     let c = status_of(&checks, "lifecycle hook POST_TEST_TRAFFIC_SHIFT").expect("checked");
@@ -88,19 +88,19 @@ fn a_missing_hook_stage_names_the_stage_and_the_function() {
 fn the_hook_timeout_must_hold_the_budget_and_the_rollback_reserve() {
     let p = plan("10m");
     // ECS's default (1440 minutes) holds any budget CodeDeploy or ECS validation allows.
-    let checks = rules::ecs_hook_checks(&[hook(&rules::ECS_HOOK_STAGES, None)], "hookline-hook", Some(&p));
+    let checks = rules::ecs_hook_checks(&[hook(&rules::ecs_hook_stages(), None)], "hookline-hook", Some(&p));
     let c = status_of(&checks, "hook timeout POST_TEST_TRAFFIC_SHIFT").expect("checked");
     assert_eq!(c.status, Status::Ok, "{c:?}");
     assert!(c.detail.contains("1d") && c.detail.contains("ECS's default"), "{c:?}");
     // 14 minutes < 10m + 5m reserve.
-    let checks = rules::ecs_hook_checks(&[hook(&rules::ECS_HOOK_STAGES, Some(14))], "hookline-hook", Some(&p));
+    let checks = rules::ecs_hook_checks(&[hook(&rules::ecs_hook_stages(), Some(14))], "hookline-hook", Some(&p));
     let c = status_of(&checks, "hook timeout POST_TEST_TRAFFIC_SHIFT").expect("checked");
     assert_eq!(c.status, Status::Fail, "{c:?}");
     assert!(c.detail.contains("14m (timeoutConfiguration)") && c.detail.contains("hook_budget 10m"), "{c:?}");
     assert!(c.fix.as_deref().unwrap_or("").contains("at least 15"), "{c:?}");
-    let checks = rules::ecs_hook_checks(&[hook(&rules::ECS_HOOK_STAGES, Some(15))], "hookline-hook", Some(&p));
+    let checks = rules::ecs_hook_checks(&[hook(&rules::ecs_hook_stages(), Some(15))], "hookline-hook", Some(&p));
     assert_eq!(status_of(&checks, "hook timeout POST_TEST_TRAFFIC_SHIFT").map(|c| c.status), Some(Status::Ok));
-    let mut cont = hook(&rules::ECS_HOOK_STAGES, Some(60));
+    let mut cont = hook(&rules::ecs_hook_stages(), Some(60));
     cont.timeout_action = Some("CONTINUE".into());
     let checks = rules::ecs_hook_checks(&[cont], "hookline-hook", Some(&p));
     assert_eq!(status_of(&checks, "hook timeout POST_TEST_TRAFFIC_SHIFT").map(|c| c.status), Some(Status::Warn));
@@ -367,19 +367,19 @@ fn the_report_groups_checks_and_sets_the_exit_code() {
 #[test]
 fn doctor_takes_either_controller_like_history() {
     use clap::Parser;
-    let parse = |args: &[&str]| crate::Cli::try_parse_from(args.iter().copied()).map(|c| c.command);
+    let parse = |args: &[&str]| crate::verbs::Cli::try_parse_from(args.iter().copied()).map(|c| c.command);
     match parse(&["hookline", "doctor", "--cluster", "demo", "--service", "api", "--json", "--strict"]) {
-        Ok(crate::Command::Doctor(a)) => {
+        Ok(crate::verbs::Command::Doctor(a)) => {
             assert!(a.json && a.strict && a.hook_function.is_none());
             assert_eq!(
                 a.target.target(),
-                Ok(crate::plan_cmd::Target::Ecs { cluster: "demo".into(), service: "api".into() })
+                Ok(crate::address::Target::Ecs { cluster: "demo".into(), service: "api".into() })
             );
         }
         other => panic!("{other:?}"),
     }
     match parse(&["hookline", "doctor", "--application", "web", "--group", "web-prod", "--hook-function", "hook"]) {
-        Ok(crate::Command::Doctor(a)) => assert_eq!(a.hook_function.as_deref(), Some("hook")),
+        Ok(crate::verbs::Command::Doctor(a)) => assert_eq!(a.hook_function.as_deref(), Some("hook")),
         other => panic!("{other:?}"),
     }
     assert!(parse(&["hookline", "doctor", "--application", "web"]).is_err(), "--group is required");

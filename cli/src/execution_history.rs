@@ -1,13 +1,37 @@
-//! Reading a canary/post-traffic execution's history: where it stands, the
-//! last health verdict, the pending approval (and its task token), who
-//! approved or rejected, and the timeline lines `watch` prints. Pure: events
-//! come in as [`Event`]s, built from the SDK or from JSON fixtures.
+//! Reading a canary/post-traffic execution's history (Step Functions' event history, not the
+//! `history` verb): where it stands, the last health verdict, the pending approval (and its task
+//! token), who approved or rejected, and the timeline lines `watch` prints. Pure: events come in
+//! as [`Event`]s, built from the SDK or from JSON fixtures.
 
 use hookline::contract::state;
-use hookline::execution::ExecutionDocument;
-use hookline::plan::{human, Step};
+use hookline::execution::{ExecutionDocument, HookEvent};
+use hookline::plan::{human, Controller, Step};
+use hookline::ports::RunStatus;
 use serde::Serialize;
 use serde_json::Value;
+
+/// The hook `event` as `controller` names it: ECS's stage (the ECS adapter's
+/// [`hookline::lifecycle::ecs::stage_of`]), or CodeDeploy's lifecycle event, which hookline's own
+/// event names follow ([`HookEvent::as_str`]).
+pub fn hook_name(controller: Controller, event: HookEvent) -> &'static str {
+    match controller {
+        Controller::Ecs => hookline::lifecycle::ecs::stage_of(event),
+        Controller::CodeDeploy => event.as_str(),
+    }
+}
+
+/// An execution's status as Step Functions spells it (`RUNNING`, `TIMED_OUT`, ...: API reference,
+/// DescribeExecution `status`), as `status` and `approve` have always shown it.
+pub fn run_word(status: &RunStatus) -> &str {
+    match status {
+        RunStatus::Running => "RUNNING",
+        RunStatus::Succeeded => "SUCCEEDED",
+        RunStatus::Failed => "FAILED",
+        RunStatus::TimedOut => "TIMED_OUT",
+        RunStatus::Aborted => "ABORTED",
+        RunStatus::Unrecognized(word) => word,
+    }
+}
 
 /// The health-gate states of the canary and post-traffic definitions.
 const HEALTH_STATES: [&str; 2] = [state::VALIDATE_GREEN, state::BAKE];
@@ -166,15 +190,18 @@ impl Tracker {
                 self.document = e.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
                 let doc = self.document.as_ref()?;
                 // The hook as its controller names it: ECS's stages, or CodeDeploy's lifecycle events.
-                let ecs = doc.context.hook.as_ref().is_some_and(|h| h.kind == hookline::execution::HookKind::Ecs);
+                let controller = match doc.context.hook.as_ref().map(|h| h.kind) {
+                    Some(hookline::execution::HookKind::Ecs) => Controller::Ecs,
+                    _ => Controller::CodeDeploy,
+                };
                 match doc.context.hook.as_ref().map(|h| h.event) {
-                    Some(hookline::execution::HookEvent::AfterAllowTraffic) => Some(format!(
+                    Some(HookEvent::AfterAllowTraffic) => Some(format!(
                         "{} hook: post-traffic execution started",
-                        if ecs { "POST_PRODUCTION_TRAFFIC_SHIFT" } else { "AfterAllowTraffic" }
+                        hook_name(controller, HookEvent::AfterAllowTraffic)
                     )),
                     _ => Some(format!(
                         "{} hook: canary started, {} plan steps",
-                        if ecs { "POST_TEST_TRAFFIC_SHIFT" } else { "BeforeAllowTraffic" },
+                        hook_name(controller, HookEvent::BeforeAllowTraffic),
                         doc.plan.step_count
                     )),
                 }

@@ -11,10 +11,43 @@ use aws_sdk_ecs::types::ServiceDeploymentStatus as EcsStatus;
 use hookline::error::AwsResultExt;
 use hookline::plan::{analysis::MetricSource, Controller, Plan, Step};
 
-use crate::aws::{short_error, Aws};
-use crate::plan_cmd::Target;
+use crate::address::{Target, TargetArg};
+use crate::aws::Aws;
+use crate::error::{short_error, R};
+use crate::output::{emit, to_json};
 use report::{Check, Report};
 use rules::{Forward, RuleInfo};
+
+/// `hookline doctor`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub target: TargetArg,
+    /// The hook function's name, as ECS lifecycle hooks must name it (default: <state-machine-prefix>-hook).
+    #[arg(long, env = "HOOKLINE_HOOK_FUNCTION", value_name = "NAME")]
+    pub hook_function: Option<String>,
+    /// Warnings fail too (exit code 1).
+    #[arg(long)]
+    pub strict: bool,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hookline doctor`: the report, exit code 0 when nothing FAILs (1 with --strict and a warning).
+pub async fn run(aws: &Aws, args: &DoctorArgs) -> R<u8> {
+    let opts = Options {
+        target: args.target.target()?,
+        hook_function: args
+            .hook_function
+            .clone()
+            .unwrap_or_else(|| format!("{}-hook", aws.settings.state_machine_prefix)),
+        strict: args.strict,
+    };
+    let report = examine(aws, &opts).await;
+    emit(&if args.json { to_json(&report)? } else { report.render() });
+    Ok(report.exit_code())
+}
 
 /// What `doctor` was asked to check and how hookline is named there.
 #[derive(Debug, Clone)]
@@ -61,7 +94,7 @@ struct Seen {
 }
 
 /// Runs every check on `opts.target`.
-pub async fn run(aws: &Aws, opts: &Options) -> Report {
+pub async fn examine(aws: &Aws, opts: &Options) -> Report {
     let mut out: Found = Vec::new();
     let controller = opts.target.controller();
     let parameter = opts.target.parameter(&aws.settings.plan_parameter_prefix);

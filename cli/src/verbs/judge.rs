@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use hookline::judge::{judge_metric, Direction, Method, MetricSpec, TestSettings, Verdict};
 use serde::Serialize;
 
-use crate::emit;
+use crate::output::emit;
 
 /// Exit code for bad input, as clap uses for usage errors.
 pub const BAD_INPUT: u8 = 2;

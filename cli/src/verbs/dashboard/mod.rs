@@ -35,7 +35,39 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 use crate::aws::Aws;
-use crate::{fail, R};
+use crate::error::{fail, R};
+use crate::output::emit;
+
+/// `hookline dashboard`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct DashboardArgs {
+    /// Port to listen on (0 picks a free one; the URL is printed).
+    #[arg(long, default_value_t = 7788)]
+    pub port: u16,
+    /// Address to listen on; a non-loopback one needs --allow-remote.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Allow a non-loopback --bind: whoever reaches the port with the printed sign-in link acts with
+    /// your AWS credentials, over plain HTTP.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Open the sign-in link in the default browser.
+    #[arg(long)]
+    pub open: bool,
+}
+
+impl DashboardArgs {
+    /// [`check_bind`]: run before anything, AWS included, starts.
+    pub fn check_bind(&self) -> R<()> {
+        check_bind(self.bind, self.allow_remote)
+    }
+}
+
+/// `hookline dashboard`: serves until Ctrl-C.
+pub async fn run(aws: Aws, args: &DashboardArgs) -> R<u8> {
+    serve(aws, args.bind, args.port, args.open, args.allow_remote).await?;
+    Ok(0)
+}
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const SIGN_IN_HTML: &str = include_str!("assets/sign-in.html");
@@ -440,8 +472,8 @@ pub async fn serve(aws: Aws, bind: IpAddr, port: u16, open: bool, allow_remote: 
              unencrypted.{elsewhere}"
         );
     }
-    crate::emit(&format!("hookline dashboard: open {link}  (Ctrl-C to stop)"));
-    crate::emit("  This link signs a browser in (the secret changes at every start); do not share it.");
+    emit(&format!("hookline dashboard: open {link}  (Ctrl-C to stop)"));
+    emit("  This link signs a browser in (the secret changes at every start); do not share it.");
     if open {
         open_browser(&link);
     }

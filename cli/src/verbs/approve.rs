@@ -1,12 +1,46 @@
-//! `hookline approve` / `hookline reject`: answer the waiting approval's task token.
+//! `hookline approve` / `hookline reject`: answer the waiting approval's task token (through the
+//! [`Executions`] port).
 
-use hookline::error::AwsResultExt;
 use hookline::execution::HookEvent;
+use hookline::ports::Executions;
 use serde_json::json;
 
+use crate::address::DeploymentArg;
 use crate::aws::Aws;
-use crate::history::Tracker;
-use crate::{fail, R};
+use crate::error::{fail, R};
+use crate::execution_history::{run_word, Tracker};
+use crate::output::emit;
+
+/// `hookline approve`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub deployment: DeploymentArg,
+}
+
+/// `hookline reject`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct RejectArgs {
+    #[command(flatten)]
+    pub deployment: DeploymentArg,
+    /// Why (recorded in the execution history).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `hookline approve`.
+pub async fn run_approve(aws: &Aws, args: &ApproveArgs) -> R<u8> {
+    let deployment_id = aws.deployment_id_of(&args.deployment.address()?).await?;
+    emit(&decide(aws, &deployment_id, true, None).await?);
+    Ok(0)
+}
+
+/// `hookline reject`.
+pub async fn run_reject(aws: &Aws, args: &RejectArgs) -> R<u8> {
+    let deployment_id = aws.deployment_id_of(&args.deployment.address()?).await?;
+    emit(&decide(aws, &deployment_id, false, args.reason.as_deref()).await?);
+    Ok(0)
+}
 
 /// Approve (`reason` = None) or reject the approval the deployment's canary execution waits on.
 pub async fn decide(aws: &Aws, deployment_id: &str, approve: bool, reason: Option<&str>) -> R<String> {
@@ -19,10 +53,11 @@ pub async fn decide(aws: &Aws, deployment_id: &str, approve: bool, reason: Optio
              (the canary's hook has not started it, or the deployment id is wrong)"
         ))
     })?;
-    if exec.status != "RUNNING" {
+    if !exec.status.is_running() {
         return Err(fail(format!(
             "nothing is waiting for approval: execution {} is {}, not RUNNING",
-            exec.name, exec.status
+            exec.name,
+            run_word(&exec.status)
         )));
     }
     let tracker = Tracker::over(&exec.events);
@@ -42,27 +77,12 @@ pub async fn decide(aws: &Aws, deployment_id: &str, approve: bool, reason: Optio
     let step = step.unwrap_or_else(|| "the approval step".into());
     if approve {
         let output = json!({ "approved_by": who }).to_string();
-        aws.clients
-            .sfn
-            .send_task_success()
-            .task_token(&pending.task_token)
-            .output(output)
-            .send()
-            .await
-            .aws("SendTaskSuccess")?;
+        aws.clients.executions().send_task_success(&pending.task_token, &output).await?;
         Ok(format!("approved {step} of {deployment_id} as {who}"))
     } else {
         let reason = reason.unwrap_or("rejected with hookline reject");
         let cause = rejection_cause(reason, &who);
-        aws.clients
-            .sfn
-            .send_task_failure()
-            .task_token(&pending.task_token)
-            .error("ApprovalRejected")
-            .cause(cause)
-            .send()
-            .await
-            .aws("SendTaskFailure")?;
+        aws.clients.executions().send_task_failure(&pending.task_token, "ApprovalRejected", &cause).await?;
         Ok(format!("rejected {step} of {deployment_id} as {who}: {reason} (the canary rolls back to blue)"))
     }
 }

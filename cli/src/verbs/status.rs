@@ -1,13 +1,56 @@
-//! `hookline status`: where a deployment stands.
+//! `hookline status`: where a deployment stands; and how every verb shows a deployment's status.
 
 use hookline::execution::HookEvent;
+use hookline::lifecycle::DeploymentSummary;
 use hookline::traffic::{TrafficRouter, Weights};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::address::DeploymentArg;
 use crate::aws::{Aws, Execution};
-use crate::history::{clock, datetime, Event, HealthVerdict, PendingApproval, Tracker};
-use crate::R;
+use crate::error::{short_error, R};
+use crate::execution_history::{clock, datetime, run_word, Decision, Event, HealthVerdict, PendingApproval, Tracker};
+use crate::output::{emit, to_json};
+
+/// `hookline status`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub deployment: DeploymentArg,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hookline status`: prints where the deployment stands.
+pub async fn run(aws: &Aws, args: &StatusArgs) -> R<u8> {
+    let deployment_id = aws.deployment_id_of(&args.deployment.address()?).await?;
+    let s = gather(aws, &deployment_id).await?;
+    emit(&if args.json { to_json(&s)? } else { render(&s) });
+    Ok(0)
+}
+
+/// How `status`, `watch` and the dashboard show an active deployment (and one its controller is
+/// still rolling back: production may still move), as `status --json` always has.
+const SHOWN_IN_PROGRESS: &str = "InProgress";
+
+/// The deployment's status as the verbs show it: hookline's [`DeploymentStatus`] (the controller's
+/// adapter mapped it), `InProgress` while it is active or its controller is still rolling it back.
+/// The controller's own word is the summary's `status_word` (`history` shows it).
+///
+/// [`DeploymentStatus`]: hookline::lifecycle::DeploymentStatus
+pub fn shown(s: &DeploymentSummary) -> String {
+    if s.status.is_active() || s.rolling_back {
+        SHOWN_IN_PROGRESS.to_string()
+    } else {
+        s.status.to_string()
+    }
+}
+
+/// Over for good: ended, and not still being rolled back by its controller.
+pub fn has_ended(s: &DeploymentSummary) -> bool {
+    s.status.is_terminal() && !s.rolling_back
+}
 
 /// Everything `status` reports (`--json` prints this).
 #[derive(Debug, Serialize)]
@@ -26,7 +69,7 @@ pub struct Status {
     pub weights_error: Option<String>,
     pub health: Option<HealthVerdict>,
     pub pending_approval: Option<Pending>,
-    pub approvals: Vec<crate::history::Decision>,
+    pub approvals: Vec<Decision>,
     /// The canary judge's judgements (plans with `analysis`), oldest first.
     pub judgements: Vec<JudgementSeen>,
 }
@@ -146,6 +189,8 @@ pub async fn gather(aws: &Aws, deployment_id: &str) -> R<Status> {
 /// The status plus what it was read from (the dashboard draws the executions' timelines and the plan).
 pub struct Gathered {
     pub status: Status,
+    /// The deployment as its controller's adapter described it.
+    pub summary: DeploymentSummary,
     pub canary: Option<Execution>,
     pub post: Option<Execution>,
     /// The execution document (plan, context) of the canary, else of the post-traffic execution.
@@ -161,7 +206,7 @@ pub async fn live_weights(
     match aws.context(deployment_id, document).await {
         Ok(ctx) => match aws.clients.router(&ctx).weights().await {
             Ok(w) => (Some(w), None),
-            Err(e) => (None, Some(crate::aws::short_error(&e))),
+            Err(e) => (None, Some(short_error(&e))),
         },
         Err(e) => (None, Some(e.0)),
     }
@@ -196,28 +241,26 @@ pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
         step: t.step.clone(),
     });
     let pending_approval =
-        canary.as_ref().filter(|e| e.status == "RUNNING").and(canary_t.as_ref()).and_then(|t| t.pending.clone()).map(
+        canary.as_ref().filter(|e| e.status.is_running()).and(canary_t.as_ref()).and_then(|t| t.pending.clone()).map(
             |approval| Pending {
                 approval,
                 approve: format!("hookline approve {deployment_id}"),
                 reject: format!("hookline reject {deployment_id}"),
             },
         );
-    let error = info
-        .error_information()
-        .map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("error"), e.message().unwrap_or_default()));
+    let known = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
     let status = Status {
         deployment_id: deployment_id.to_string(),
-        application: info.application_name().map(str::to_string),
-        deployment_group: info.deployment_group_name().map(str::to_string),
-        status: info.status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into()),
-        error,
-        created: info.create_time().map(|t| t.secs()),
-        completed: info.complete_time().map(|t| t.secs()),
+        application: known(&info.application),
+        deployment_group: known(&info.group),
+        status: shown(&info),
+        error: info.message.clone(),
+        created: info.created_at,
+        completed: info.ended_at,
         execution: current.map(|e| ExecutionStatus {
             name: e.name.clone(),
             arn: e.arn.clone(),
-            status: e.status.clone(),
+            status: run_word(&e.status).to_string(),
             state: current_t.and_then(|t| t.last_state.clone()),
         }),
         step,
@@ -231,7 +274,7 @@ pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
             .map(|e| e.events.iter().filter_map(JudgementSeen::from_event).collect())
             .unwrap_or_default(),
     };
-    Ok(Gathered { status, canary, post, document })
+    Ok(Gathered { status, summary: info, canary, post, document })
 }
 
 /// The human form.

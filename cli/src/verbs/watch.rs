@@ -4,13 +4,36 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hookline::execution::{DeploymentContext, HookEvent};
+use hookline::lifecycle::{controller_of, Controller, DeploymentStatus, DeploymentSummary};
 use hookline::traffic::{TrafficRouter, Weights};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::status::{shown, JudgementSeen};
+use crate::address::DeploymentArg;
 use crate::aws::Aws;
-use crate::history::{clock, Tracker};
-use crate::status::JudgementSeen;
-use crate::R;
+use crate::error::{fail, R};
+use crate::execution_history::{clock, Tracker};
+use crate::output::emit;
+
+/// `hookline watch`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub deployment: DeploymentArg,
+    /// Poll interval.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub interval: Duration,
+    /// Give up after this long (exit 3).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+/// `hookline watch`: the timeline until the deployment ends; exit code by its outcome.
+pub async fn run(aws: &Aws, args: &WatchArgs) -> R<u8> {
+    let deployment_id = aws.deployment_id_of(&args.deployment.address()?).await?;
+    let outcome = follow(aws, &deployment_id, args.interval, args.timeout).await?;
+    Ok(outcome.exit_code())
+}
 
 /// How a deployment ended, and the exit code `watch` answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,13 +44,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// CodeDeploy's terminal status, or `None` while it runs.
-    pub fn from_status(status: &str) -> Option<Outcome> {
-        match status {
-            "Succeeded" => Some(Outcome::Succeeded),
-            "Failed" => Some(Outcome::Failed),
-            "Stopped" => Some(Outcome::Stopped),
-            _ => None,
+    /// How the deployment ended, or `None` while it runs, or while its controller is still rolling
+    /// it back (production may still move: `watch` shows blue restored before it exits).
+    pub fn of(deployment: &DeploymentSummary) -> Option<Outcome> {
+        if deployment.rolling_back {
+            return None;
+        }
+        match deployment.status {
+            DeploymentStatus::Succeeded => Some(Outcome::Succeeded),
+            DeploymentStatus::Failed => Some(Outcome::Failed),
+            DeploymentStatus::Stopped => Some(Outcome::Stopped),
+            DeploymentStatus::Active | DeploymentStatus::Unrecognized(_) => None,
         }
     }
 
@@ -55,12 +82,12 @@ impl Out {
     fn print(&self, text: String) {
         // suspend() clears the bar, prints to stdout, redraws; a hidden bar just runs the closure,
         // so the lines print in CI and through pipes too.
-        self.bar.suspend(|| crate::emit(&text));
+        self.bar.suspend(|| emit(&text));
     }
 }
 
 /// Watches until the deployment is Succeeded, Failed or Stopped (or `timeout` passes).
-pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Option<Duration>) -> R<Outcome> {
+pub async fn follow(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Option<Duration>) -> R<Outcome> {
     let info = aws.deployment(deployment_id).await?;
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} steps  {msg}")
@@ -69,11 +96,10 @@ pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Op
     bar.set_style(style);
     bar.enable_steady_tick(Duration::from_millis(200));
     let out = Out { bar: bar.clone() };
-    out.print(format!(
-        "watching {deployment_id} ({} / {})",
-        info.application_name().unwrap_or("?"),
-        info.deployment_group_name().unwrap_or("?")
-    ));
+    let known = |s: &str| if s.is_empty() { "?".to_string() } else { s.to_string() };
+    out.print(format!("watching {deployment_id} ({} / {})", known(&info.application), known(&info.group)));
+    // Only a CodeDeploy deployment has a deployment target with lifecycle events.
+    let has_target_events = controller_of(deployment_id) == Controller::CodeDeploy;
 
     let started = std::time::Instant::now();
     let mut status = String::new();
@@ -88,35 +114,21 @@ pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Op
     loop {
         let now = hookline::execution::now_epoch();
         let info = aws.deployment(deployment_id).await?;
-        let new_status = info.status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into());
+        let new_status = shown(&info);
         // This poll's lines, printed in time order at the end of it.
         let mut lines: Vec<(i64, String)> = Vec::new();
 
         // Lifecycle events of the ECS target (printed after the executions' events of the same second,
         // which usually caused them).
         let mut lifecycle_lines: Vec<(i64, String)> = Vec::new();
-        // Lifecycle events of the ECS target.
-        if target_id.is_none() {
-            if let Ok(t) = aws.clients.codedeploy.list_deployment_targets().deployment_id(deployment_id).send().await {
-                target_id = t.target_ids().first().cloned();
-            }
-        }
-        if let Some(tid) = &target_id {
-            if let Ok(t) =
-                aws.clients.codedeploy.get_deployment_target().deployment_id(deployment_id).target_id(tid).send().await
-            {
-                let events = t.deployment_target().and_then(|t| t.ecs_target()).map(|e| e.lifecycle_events().to_vec());
-                for ev in events.unwrap_or_default() {
-                    let (Some(name), Some(st)) = (ev.lifecycle_event_name(), ev.status()) else { continue };
-                    let st = st.as_str().to_string();
-                    if lifecycle.get(name) != Some(&st) {
-                        let at = if st == "InProgress" { ev.start_time() } else { ev.end_time() };
-                        let at = at.map_or(now, |t| t.secs());
-                        if st != "Pending" {
-                            lifecycle_lines.push((at, format!("lifecycle  {name} {st}")));
-                        }
-                        lifecycle.insert(name.to_string(), st);
+        if has_target_events {
+            for ev in crate::codedeploy::target_events(aws, deployment_id, &mut target_id).await {
+                if lifecycle.get(&ev.name) != Some(&ev.status_word) {
+                    if !ev.pending {
+                        lifecycle_lines
+                            .push((ev.at.unwrap_or(now), format!("lifecycle  {} {}", ev.name, ev.status_word)));
                     }
+                    lifecycle.insert(ev.name, ev.status_word);
                 }
             }
         }
@@ -165,12 +177,8 @@ pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Op
         }
 
         if new_status != status {
-            let at = if status.is_empty() { info.create_time().map_or(now, |t| t.secs()) } else { now };
-            let at = if Outcome::from_status(&new_status).is_some() {
-                info.complete_time().map_or(now, |t| t.secs())
-            } else {
-                at
-            };
+            let at = if status.is_empty() { info.created_at.unwrap_or(now) } else { now };
+            let at = if Outcome::of(&info).is_some() { info.ended_at.unwrap_or(now) } else { at };
             lines.push((at, format!("deployment  {new_status}")));
             status = new_status;
         }
@@ -181,30 +189,23 @@ pub async fn run(aws: &Aws, deployment_id: &str, interval: Duration, timeout: Op
         let state = trackers.values().last().and_then(|t| t.last_state.clone()).unwrap_or_default();
         bar.set_message(format!("{status}  {state}  {}", weights.map(|w| w.to_string()).unwrap_or_default()));
 
-        if let Some(outcome) = Outcome::from_status(&status) {
+        if let Some(outcome) = Outcome::of(&info) {
             // One more poll after the end so the executions' last events (rollback, report) show.
             ending_polls += 1;
             if ending_polls > 1 {
                 bar.finish_and_clear();
-                let took = match (info.create_time(), info.complete_time()) {
-                    (Some(c), Some(d)) => {
-                        format!(" in {}", hookline::plan::human(u64::try_from(d.secs() - c.secs()).unwrap_or(0)))
-                    }
+                let took = match (info.created_at, info.ended_at) {
+                    (Some(c), Some(d)) => format!(" in {}", hookline::plan::human(u64::try_from(d - c).unwrap_or(0))),
                     _ => String::new(),
                 };
-                let err = info
-                    .error_information()
-                    .map(|e| {
-                        format!(" ({}: {})", e.code().map(|c| c.as_str()).unwrap_or("error"), e.message().unwrap_or(""))
-                    })
-                    .unwrap_or_default();
-                crate::emit(&format!("{deployment_id} {status}{took}{err}"));
+                let err = info.message.as_ref().map(|m| format!(" ({m})")).unwrap_or_default();
+                emit(&format!("{deployment_id} {status}{took}{err}"));
                 return Ok(outcome);
             }
         }
         if timeout.is_some_and(|t| started.elapsed() > t) {
             bar.finish_and_clear();
-            return Err(crate::fail(format!("{deployment_id} still {status} after the --timeout; stopped watching")));
+            return Err(fail(format!("{deployment_id} still {status} after the --timeout; stopped watching")));
         }
         tokio::time::sleep(interval).await;
     }

@@ -67,7 +67,7 @@ async function refreshList() {
     el("td", { text: r.created ? age(r.created) : "–", title: r.created ? new Date(r.created * 1000).toISOString() : "" }),
   )));
   if (!rows.length) tbody.append(el("tr", {}, el("td", { colspan: 6, text: "No deployments." })));
-  const running = rows.filter((r) => !["Succeeded", "Failed", "Stopped"].includes(r.status)).length;
+  const running = rows.filter((r) => !r.terminal).length;
   announce(`${rows.length} deployments, ${running} running`);
 }
 
@@ -191,8 +191,15 @@ function renderDetail(v) {
     (p ? ", approval waiting" : ""));
 }
 
+// The page asks every second; under load an answer can come after a newer one (the approval
+// waiting, then an older "nothing waiting" drawn over it): only the newest answer is drawn.
+let detailAsked = 0, detailDrawn = 0;
 async function refreshDetail(id) {
-  renderDetail(await api(`/api/deployments/${encodeURIComponent(id)}`));
+  const asked = ++detailAsked;
+  const v = await api(`/api/deployments/${encodeURIComponent(id)}`);
+  if (asked < detailDrawn) return;
+  detailDrawn = asked;
+  renderDetail(v);
 }
 
 // ---------------------------------------------------------------- actions with confirmation

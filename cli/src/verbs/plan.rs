@@ -1,10 +1,168 @@
-//! `hookline plan validate` / `hookline plan preview`: no AWS calls.
+//! `hookline plan validate` / `hookline plan preview` (no AWS calls) and `hookline plan push`
+//! (validated for the target's controller, then stored in SSM where the hook reads it).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use clap::{Args, Subcommand};
+use hookline::execution::HookEvent;
 use hookline::plan::{human, Controller, Plan, PlanErrors, Step};
 
-use crate::{fail, R};
+use crate::address::{target_of, Target};
+use crate::aws::{Aws, Settings};
+use crate::error::{fail, R};
+use crate::execution_history::hook_name;
+use crate::output::emit;
+
+/// `hookline plan`'s arguments.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(subcommand)]
+    pub command: PlanCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Exit non-zero with one problem per line, each naming the field (and file:line:column when the
+    /// text is not valid JSON/YAML).
+    Validate {
+        file: PathBuf,
+        #[command(flatten)]
+        controller: ControllerArg,
+    },
+    /// The steps as a timeline with cumulative worst-case times against the hook budget.
+    Preview {
+        file: PathBuf,
+        #[command(flatten)]
+        controller: ControllerArg,
+    },
+    /// Validate a plan for its target's controller, then store it in SSM where the hook reads it
+    /// (<prefix>/<application>/<group>, or <prefix>/ecs/<cluster>/<service>). A bad plan writes nothing.
+    Push(PushArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["file", "env"])))]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["application", "cluster"])))]
+pub struct PushArgs {
+    /// The plan file (JSON or YAML); or use --env.
+    pub file: Option<PathBuf>,
+    /// Push the environment's plan: <plans-dir>/<env>.plan.yaml, .plan.yml or .plan.json (exactly one).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Where --env looks for plan files.
+    #[arg(long, default_value = "plans", value_name = "DIR")]
+    pub plans_dir: PathBuf,
+    /// CodeDeploy application (with --group): the plan is validated for CodeDeploy (hook budget up to 60m).
+    #[arg(long, requires = "group")]
+    pub application: Option<String>,
+    /// CodeDeploy deployment group.
+    #[arg(long, requires = "application")]
+    pub group: Option<String>,
+    /// ECS cluster (with --service) of an ECS-native service: the plan is validated for ECS (up to 24h).
+    #[arg(long, requires = "service", conflicts_with_all = ["application", "group"])]
+    pub cluster: Option<String>,
+    /// ECS service.
+    #[arg(long, requires = "cluster", conflicts_with_all = ["application", "group"])]
+    pub service: Option<String>,
+    /// Validate and print what would be stored, without writing to SSM.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl PushArgs {
+    pub fn target(&self) -> R<Target> {
+        target_of([&self.application, &self.group, &self.cluster, &self.service], "plan push: name the target")
+    }
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ControllerArg {
+    /// The deployment controller the plan is for: codedeploy (hook budget up to 60m) or ecs (up to 24h;
+    /// the plan must end at weight 100).
+    #[arg(long, default_value = "codedeploy", value_parser = parse_controller)]
+    pub controller: Controller,
+}
+
+fn parse_controller(text: &str) -> Result<Controller, String> {
+    text.parse()
+}
+
+/// `hookline plan ...`: validate and preview need no AWS; push connects with `settings`.
+pub async fn run(settings: Settings, args: &PlanArgs) -> R<u8> {
+    match &args.command {
+        PlanCommand::Push(push_args) => push(settings, push_args).await,
+        command => Ok(check(command)),
+    }
+}
+
+/// `plan validate` / `plan preview`: exit 0 for a valid plan, 1 otherwise.
+fn check(command: &PlanCommand) -> u8 {
+    let (file, preview, controller) = match command {
+        PlanCommand::Validate { file, controller } => (file, false, controller.controller),
+        PlanCommand::Preview { file, controller } => (file, true, controller.controller),
+        PlanCommand::Push(_) => return 1, // needs AWS: `run` sends it to `push`
+    };
+    match load(file, controller) {
+        Err(e) => {
+            eprintln!("hookline: {}", e.0);
+            1
+        }
+        Ok(Err(errs)) => {
+            emit(&problems_in(file, &errs));
+            let n = errs.0.len();
+            eprintln!("{}: {n} problem{}", file.display(), if n == 1 { "" } else { "s" });
+            1
+        }
+        Ok(Ok(plan)) => {
+            if preview {
+                emit(&preview_for(&plan, controller));
+            } else {
+                emit(&valid_summary_for(file, &plan, controller));
+            }
+            0
+        }
+    }
+}
+
+/// `plan push`: exit 0 once stored, 1 for a bad plan (nothing written) or an error.
+async fn push(settings: Settings, args: &PushArgs) -> R<u8> {
+    let target = args.target()?;
+    let file = match (&args.file, &args.env) {
+        (Some(file), None) => file.clone(),
+        (None, Some(env)) => env_plan_file(&args.plans_dir, env)?,
+        _ => return Err(fail("plan push: pass the plan file or --env NAME, not both")),
+    };
+    let parameter = target.parameter(&settings.plan_parameter_prefix);
+    let text = read(&file)?;
+    let stored = match stored(&file, &text, target.controller()) {
+        Ok(stored) => stored,
+        Err(NotStored::Invalid(errs)) => {
+            emit(&problems_in(&file, &errs));
+            let n = errs.0.len();
+            eprintln!(
+                "{}: {n} problem{} for {}; nothing written to {parameter}",
+                file.display(),
+                if n == 1 { "" } else { "s" },
+                target.describe()
+            );
+            return Ok(1);
+        }
+        Err(NotStored::Other(e)) => return Err(e),
+    };
+    let summary = valid_summary_for(&file, &stored.plan, target.controller());
+    if args.dry_run {
+        emit(&summary);
+        emit(&format!("would store in {parameter} ({}):", target.describe()));
+        emit(&stored.value);
+        return Ok(0);
+    }
+    let aws = Aws::connect(settings).await?;
+    let description = format!("hookline plan for {} (hookline plan push {})", target.describe(), file.display());
+    let version = put(&aws.clients.ssm, &parameter, &stored.value, &description).await?;
+    emit(&summary);
+    emit(&format!("stored in {parameter} (version {version}) for {}", target.describe()));
+    Ok(0)
+}
 
 /// Reads and parses a plan file for `controller`: `.json` as JSON, `.yaml`/`.yml` as YAML, anything else by
 /// its first character.
@@ -127,10 +285,7 @@ pub fn preview_for(plan: &Plan, controller: Controller) -> String {
         format!("DOES NOT FIT by {}", human(t - budget))
     };
     out.push(format!("worst case {} against the hook budget {} ({fits})", human(t), human(budget)));
-    let post_traffic_hook = match controller {
-        Controller::CodeDeploy => "AfterAllowTraffic",
-        Controller::Ecs => "POST_PRODUCTION_TRAFFIC_SHIFT",
-    };
+    let post_traffic_hook = hook_name(controller, HookEvent::AfterAllowTraffic);
     out.push(format!(
         "after traffic: bake {} under full traffic ({post_traffic_hook}, same budget)",
         human(plan.post_traffic.bake_seconds)
@@ -165,41 +320,6 @@ fn at(seconds: u64) -> String {
         "0s".into()
     } else {
         human(seconds)
-    }
-}
-
-/// Where `plan push` stores a plan; the target decides the controller the plan is validated for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// A CodeDeploy deployment group: `<prefix>/<application>/<group>`.
-    CodeDeploy { application: String, group: String },
-    /// An ECS-native service: `<prefix>/ecs/<cluster>/<service>`.
-    Ecs { cluster: String, service: String },
-}
-
-impl Target {
-    /// The controller whose hook runs the plan.
-    pub fn controller(&self) -> Controller {
-        match self {
-            Target::CodeDeploy { .. } => Controller::CodeDeploy,
-            Target::Ecs { .. } => Controller::Ecs,
-        }
-    }
-
-    /// The SSM parameter the hook reads the plan from (the `contract` helpers the functions use).
-    pub fn parameter(&self, prefix: &str) -> String {
-        match self {
-            Target::CodeDeploy { application, group } => hookline::contract::plan_parameter(prefix, application, group),
-            Target::Ecs { cluster, service } => hookline::contract::ecs_plan_parameter(prefix, cluster, service),
-        }
-    }
-
-    /// `CodeDeploy web/web-prod`, `ECS demo/api`.
-    pub fn describe(&self) -> String {
-        match self {
-            Target::CodeDeploy { application, group } => format!("CodeDeploy {application}/{group}"),
-            Target::Ecs { cluster, service } => format!("ECS {cluster}/{service}"),
-        }
     }
 }
 
@@ -249,7 +369,7 @@ pub struct Stored {
 #[derive(Debug)]
 pub enum NotStored {
     Invalid(PlanErrors),
-    Other(crate::CliError),
+    Other(crate::error::CliError),
 }
 
 /// Validates `text` (the file at `path`) for `controller` and turns it into the JSON stored in SSM:

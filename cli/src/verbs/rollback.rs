@@ -1,0 +1,164 @@
+//! `hookline rollback`: the console rollback, done from here with the library's
+//! [`hookline::rollback::console`] for either controller (works even when Step Functions is impaired).
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use hookline::execution::HookEvent;
+use hookline::lifecycle::{Controller, DeploymentStatus};
+use hookline::traffic::TrafficRouter;
+
+use crate::address::DeploymentArg;
+use crate::aws::Aws;
+use crate::error::{fail, short_error, R};
+use crate::execution_history::Tracker;
+use crate::output::emit;
+
+/// `hookline rollback`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub deployment: DeploymentArg,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Why (recorded as the executions' stop cause).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `hookline rollback`.
+pub async fn run(aws: &Aws, args: &RollbackArgs) -> R<u8> {
+    let deployment_id = aws.deployment_id_of(&args.deployment.address()?).await?;
+    emit(&roll_back(aws, &deployment_id, args.yes, args.reason.as_deref()).await?);
+    Ok(0)
+}
+
+/// Asks on the terminal unless `yes`; refuses without a terminal.
+pub fn confirm(deployment_id: &str, summary: &str, yes: bool) -> R<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(format!(
+            "refusing to roll back {deployment_id} without confirmation: stdin is not a terminal; pass --yes"
+        )));
+    }
+    eprint!("Roll back {deployment_id} ({summary})? Production goes back to blue 100%. [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| fail(format!("reading the answer: {e}")))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(fail("not rolled back (answer y to confirm)"))
+    }
+}
+
+/// Stops the executions, restores traffic, reports the hooks Failed, stops the deployment with its
+/// controller's rollback ([`hookline::rollback::console`]).
+///
+/// An ECS-native service deployment is stopped with `StopServiceDeployment` `stopType: ROLLBACK`
+/// (the console's "Roll back"; Amazon ECS API reference, StopServiceDeployment). No hook is reported
+/// there: ECS reads a hook's answer from the hook function's return value, and the hook's next
+/// invocation finds its execution aborted and answers FAILED once blue is restored. ECS's rollback
+/// re-invokes the traffic-shift hooks, which hookline answers SUCCEEDED at once.
+pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option<&str>) -> R<String> {
+    let info = aws.deployment(deployment_id).await?;
+    // The controller's own word (ROLLBACK_IN_PROGRESS, Baking, ...) for the operator.
+    let word = &info.status_word;
+    let known = |s: &str| if s.is_empty() { "?".to_string() } else { s.to_string() };
+    let (what, summary) = match info.controller {
+        Controller::CodeDeploy => {
+            ("deployment", format!("{} / {}, {word}", known(&info.application), known(&info.group)))
+        }
+        Controller::Ecs => (
+            "service deployment",
+            format!(
+                "ECS service {} in cluster {}, {word}",
+                known(&info.group),
+                info.application.strip_prefix("ecs/").map_or_else(|| "?".to_string(), known)
+            ),
+        ),
+    };
+    // A deployment its controller is still rolling back is not over: production may still move.
+    if info.status.is_terminal() && !info.rolling_back {
+        return Err(fail(format!(
+            "{what} {deployment_id} is already {word}: nothing to roll back \
+             (to go back after a success, deploy the previous revision)"
+        )));
+    }
+    confirm(deployment_id, &summary, yes)?;
+
+    let mut machines = Vec::new();
+    for name in ["canary", "post-traffic"] {
+        if let Some(arn) = aws.state_machine_arn(name).await? {
+            machines.push(arn);
+        }
+    }
+    let who = aws.caller().await;
+    let reason = reason.map(str::to_string).unwrap_or_else(|| format!("rolled back with hookline rollback by {who}"));
+    let (lifecycle, routers) = (aws.clients.lifecycle(), aws.clients.routers());
+    let (executions, plans) = (aws.clients.executions(), aws.clients.plans());
+    let reach =
+        hookline::rollback::Reach { lifecycle: &lifecycle, routers: &routers, executions: &executions, plans: &plans };
+    let done =
+        hookline::rollback::console(reach, &machines, deployment_id, &reason, &aws.settings.plan_parameter_prefix)
+            .await;
+    // A refused stop comes back after traffic and executions were put right (the console's order).
+    let done = done?;
+    if !done.restored {
+        let ended = match info.controller {
+            Controller::CodeDeploy => done.deployment_status.clone(),
+            Controller::Ecs => "succeeded".to_string(),
+        };
+        return Err(fail(format!(
+            "{what} {deployment_id} {ended} before the rollback reached it: production left as it is \
+             (to go back, deploy the previous revision)"
+        )));
+    }
+    let mut lines = vec![format!("rolled back {deployment_id}: {reason}")];
+    if done.stopped_executions.is_empty() {
+        lines.push("  executions  none running".into());
+    }
+    for arn in &done.stopped_executions {
+        lines.push(format!("  stopped     {}", arn.rsplit(':').next().unwrap_or(arn)));
+    }
+    // Production's weights now, on the route the executions moved (their document's context), else as resolved.
+    let mut document = None;
+    for event in [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic] {
+        if let Some(exec) = aws.execution(deployment_id, event).await? {
+            document = document.or_else(|| Tracker::over(&exec.events).document);
+        }
+    }
+    let weights = match aws.context(deployment_id, document.as_ref()).await {
+        Ok(ctx) => aws.clients.router(&ctx).weights().await.map(|w| w.to_string()).unwrap_or_else(|e| short_error(&e)),
+        Err(_) => "blue 100% / green 0%".into(),
+    };
+    lines.push(format!("  traffic     {weights}, cohort rules removed"));
+    match info.controller {
+        Controller::CodeDeploy => {
+            if done.reported {
+                let already = if done.already_reported { " (already answered)" } else { "" };
+                lines.push(format!("  hook        reported Failed{already}"));
+            }
+            lines.push(format!(
+                "  deployment  {} (CodeDeploy rolls back: green removed, blue primary)",
+                done.deployment_status
+            ));
+        }
+        // The console stopped it when it was active and is now Stopped; else ECS had already ended or
+        // was already stopping it.
+        Controller::Ecs
+            if info.status.is_active() && done.deployment_status == DeploymentStatus::Stopped.to_string() =>
+        {
+            lines.push(
+                "  deployment  StopServiceDeployment(ROLLBACK) accepted (ECS rolls back to the previous revision)"
+                    .into(),
+            )
+        }
+        Controller::Ecs => {
+            lines.push(format!("  deployment  already {} (nothing for ECS to stop)", done.deployment_status))
+        }
+    }
+    Ok(lines.join("\n"))
+}
