@@ -104,8 +104,9 @@ chaos-ecs: build venv
 # The end-to-end invariants under every setting of every assumed simulator behaviour (the switches
 # of tests/sandbox/README.md "Sources"), each scenario (tests/e2e/test_assumed_switches.py);
 # `make test` (e2e) plays a window of SWITCHES_SAMPLE (4) non-default settings moving with SWITCHES_SEED.
+# Concurrently, as make e2e (E2E_WORKERS sandboxes).
 switches: build venv
-	SWITCHES_FULL=1 $(PY) -m pytest -q tests/e2e/test_assumed_switches.py
+	SWITCHES_FULL=1 $(PY) -m pytest -q -n $(E2E_WORKERS) tests/e2e/test_assumed_switches.py
 
 # Remove each IAM statement of infra/template.yaml in turn and show the checks fail
 # (tests/iam_mutation.py; docs/deploy.md records the result). Not part of `make test`:
