@@ -82,26 +82,31 @@ check-judge: build venv
 check-dashboard: build venv
 	cd tests/dashboard && npm ci --no-audit --no-fund --silent && node --test --test-concurrency=1 test_dashboard.mjs
 
+# Concurrently: E2E_WORKERS pytest-xdist workers, each with its own sandbox (tests/e2e/conftest.py:
+# worker N on the SANDBOX_* ports + 2N); the tests wait on bakes, not on the CPU.
+E2E_WORKERS ?= 4
 e2e: build venv
-	$(PY) -m pytest -q tests/e2e
+	$(PY) -m pytest -q -n $(E2E_WORKERS) tests/e2e
 
 test: fmt-check clippy unit test-runtime-api check-statemachines check-infra check-sandbox check-judge check-dashboard e2e
 
-# Randomized fault schedules against the sandbox (tests/e2e/test_chaos.py); `make test` plays 3 of them.
+# Randomized fault schedules against the sandbox (tests/e2e/test_chaos.py, the CodeDeploy family);
+# `make test` plays 3 of them.
 CHAOS_RUNS ?= 300
 chaos: build venv
-	CHAOS_RUNS=$(CHAOS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos.py
+	CHAOS_RUNS=$(CHAOS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos.py -k "not ecs"
 
-# The same for ECS-native deployments of `api` (tests/e2e/test_chaos_ecs.py); `make test` plays 3.
+# The same for ECS-native deployments of `api` (tests/e2e/test_chaos.py, the ECS family); `make test` plays 3.
 CHAOS_ECS_RUNS ?= 50
 chaos-ecs: build venv
-	CHAOS_ECS_RUNS=$(CHAOS_ECS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos_ecs.py
+	CHAOS_ECS_RUNS=$(CHAOS_ECS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos.py -k ecs
 
 # The end-to-end invariants under every setting of every assumed simulator behaviour (the switches
 # of tests/sandbox/README.md "Sources"), each scenario (tests/e2e/test_assumed_switches.py);
 # `make test` (e2e) plays a window of SWITCHES_SAMPLE (4) non-default settings moving with SWITCHES_SEED.
+# Concurrently, as make e2e (E2E_WORKERS sandboxes).
 switches: build venv
-	SWITCHES_FULL=1 $(PY) -m pytest -q tests/e2e/test_assumed_switches.py
+	SWITCHES_FULL=1 $(PY) -m pytest -q -n $(E2E_WORKERS) tests/e2e/test_assumed_switches.py
 
 # Remove each IAM statement of infra/template.yaml in turn and show the checks fail
 # (tests/iam_mutation.py; docs/deploy.md records the result). Not part of `make test`:

@@ -4,11 +4,22 @@ The session fixture starts the sandbox when it is not up (and stops it at the en
 only then). Every test gets ``sb`` (an ``E2E`` helper around ``tests/sandbox/client.Sandbox``)
 and leaves the sandbox clean even when it fails: no deployment in progress, no running
 hookline execution, no fault, alarm OK, production on one side.
+
+Concurrent runs (pytest-xdist, ``make e2e``): every worker runs its own sandbox, so the tests keep
+the demo's fixed names (``web`` on :80, ``api``, ``admin``). Worker ``gw0`` uses the sandbox of
+the environment (SANDBOX_PORT, SANDBOX_MOTO_PORT, SANDBOX_LAMBDA_PORT, SANDBOX_STATE, defaults
+4566 / 4567 / 9000 / .sandbox); worker ``gwN`` the same ports + 2N and state ``<SANDBOX_STATE>-gwN``
+(``worker_sandbox_env``), set before ``client`` reads them. What the run aggregates is brought
+together: the fault-matrix cells and chaos results through xdist's worker output to the controller,
+which prints and writes the table; the IAM usage of every worker's sandbox is read by
+test_zz_iam_usage.py once every other test of the run has ended (``wait_for_the_rest_of_the_run``).
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -16,6 +27,30 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "sandbox"))
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")          # "gw3" in an xdist worker, else None
+# Where the workers of one xdist run leave what the run aggregates (tests ended, sandboxes used).
+RUN_DIR = os.path.join(tempfile.gettempdir(), "hookline-e2e-" + os.environ.get("PYTEST_XDIST_TESTRUNUID", "solo"))
+
+
+def worker_sandbox_env(environ, worker):
+    """The SANDBOX_* variables of xdist worker ``worker`` (``gwN``): ``gw0`` keeps the environment's
+    sandbox, ``gwN`` takes every port + 2N (up.sh's default runtime-API proxy port, lambda + 1, follows)
+    and the state directory ``<SANDBOX_STATE>-gwN``."""
+    n = int(worker[2:])
+    if n == 0:
+        return {}
+    out = {}
+    for var, default in (("SANDBOX_PORT", 4566), ("SANDBOX_MOTO_PORT", 4567), ("SANDBOX_LAMBDA_PORT", 9000)):
+        out[var] = str(int(environ.get(var) or default) + 2 * n)
+    if environ.get("SANDBOX_RUNTIME_PROXY_PORT"):
+        out["SANDBOX_RUNTIME_PROXY_PORT"] = str(int(environ["SANDBOX_RUNTIME_PROXY_PORT"]) + 2 * n)
+    out["SANDBOX_STATE"] = f"{environ.get('SANDBOX_STATE') or '.sandbox'}-{worker}"
+    out["SANDBOX_ENDPOINT"] = f"http://127.0.0.1:{out['SANDBOX_PORT']}"
+    return out
+
+
+if WORKER:
+    os.environ.update(worker_sandbox_env(os.environ, WORKER))
 
 from client import DEFAULT_ENDPOINT, TERMINAL, Sandbox  # noqa: E402
 
@@ -314,8 +349,9 @@ def sandbox_session():
         if port.isdigit():
             env.setdefault("SANDBOX_PORT", port)
         r = subprocess.run(["bash", os.path.join(ROOT, "tests", "sandbox", "up.sh")], cwd=ROOT, env=env)
-        assert r.returncode == 0, "tests/sandbox/up.sh failed (see .sandbox/*.log)"
+        assert r.returncode == 0, f"tests/sandbox/up.sh failed (see {sandbox_state_dir()}/*.log)"
         started = True
+    record_run("sandbox", sandbox_state_dir())
     sb = E2E()
     old = sb._ctl("GET", "/config")
     sb.config(hook_timeout_s=HOOK_TIMEOUT_S, termination_wait_s=TERMINATION_WAIT_S, hook_invoke_retries=0)
@@ -388,12 +424,65 @@ def recorder(sb):
         r.stop()
 
 
+# ------------------------------------------------------------------ what the run aggregates
+def sandbox_state_dir():
+    """This process's sandbox state directory (SANDBOX_STATE, as up.sh resolves it)."""
+    state = os.environ.get("SANDBOX_STATE") or os.path.join(ROOT, ".sandbox")
+    return state if os.path.isabs(state) else os.path.join(ROOT, state)
+
+
+def record_run(kind, line):
+    """Appends ``line`` to the run's ``kind`` record (one file per worker; nothing outside xdist)."""
+    if WORKER:
+        os.makedirs(RUN_DIR, exist_ok=True)
+        with open(os.path.join(RUN_DIR, f"{kind}-{WORKER}"), "a") as f:
+            f.write(line + "\n")
+
+
+def run_records(kind):
+    """Every line the workers of this run appended to their ``kind`` record."""
+    out = []
+    if os.path.isdir(RUN_DIR):
+        for name in sorted(os.listdir(RUN_DIR)):
+            if name.startswith(kind + "-"):
+                with open(os.path.join(RUN_DIR, name)) as f:
+                    out += [line.rstrip("\n") for line in f if line.strip()]
+    return out
+
+
+def sandbox_state_dirs():
+    """The state directories of every sandbox this run used: every worker's under xdist, else this one's."""
+    return sorted(set(run_records("sandbox"))) if WORKER else [sandbox_state_dir()]
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    record_run("ended", nodeid)
+
+
+def wait_for_the_rest_of_the_run(session, module, timeout=1800, poll=2):
+    """Under xdist, waits until every test of the session outside ``module`` (a file name) has ended on
+    some worker: a check over the whole run (test_zz_iam_usage.py) runs after everything else, as it does
+    in one process by its file name. xdist hands out tests in collection order and never takes one back,
+    so ``module``'s tests, collected last, wait only for tests already given to the workers."""
+    if not WORKER:
+        return
+    want = {item.nodeid for item in session.items if os.path.basename(str(item.fspath)) != module}
+    end = time.time() + timeout
+    missing = want - set(run_records("ended"))
+    while missing and time.time() < end:
+        time.sleep(poll)
+        missing = want - set(run_records("ended"))
+    assert not missing, f"{len(missing)} tests of the run had not ended after {timeout}s: {sorted(missing)[:5]}"
+
+
 # ------------------------------------------------------------------ fault matrix report
 MATRIX = {}
 
 
-def record_cell(state, fault, outcome, ok):
-    MATRIX[(state, fault)] = (outcome, ok)
+def record_cell(state, fault, outcome, ok, order=None):
+    """One cell of the fault-matrix table; ``order`` (the cell's place in its suite) orders rows and
+    columns, whichever worker ran it."""
+    MATRIX[(state, fault)] = (outcome, ok, len(MATRIX) if order is None else order)
 
 
 def pytest_sessionstart(session):
@@ -405,12 +494,12 @@ def render_matrix():
         return ""
     states = []
     faults = []
-    for s, f in MATRIX:
+    for s, f in sorted(MATRIX, key=lambda k: MATRIX[k][2]):
         if s not in states:
             states.append(s)
         if f not in faults:
             faults.append(f)
-    cell = {k: (("" if ok else "FAIL: ") + o) for k, (o, ok) in MATRIX.items()}
+    cell = {k: (("" if ok else "FAIL: ") + o) for k, (o, ok, _) in MATRIX.items()}
     w0 = max(len("state"), *(len(s) for s in states))
     ws = [max(len(f), *(len(cell.get((s, f), "-")) for s in states)) for f in faults]
     line = "+" + "+".join("-" * (w + 2) for w in [w0] + ws) + "+"
@@ -423,10 +512,42 @@ def render_matrix():
 
 
 def pytest_sessionfinish(session, exitstatus):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # an xdist worker: hand the cells and schedules to the controller, which prints and writes them
+        workeroutput["fault_matrix"] = json.dumps([[s, f, *v] for (s, f), v in MATRIX.items()])
+        workeroutput["chaos"] = json.dumps(chaos_played())
+        return
+    for d in WORKER_RUN_DIRS:
+        shutil.rmtree(d, ignore_errors=True)
     text = render_matrix()
     if text:
         with open(MATRIX_FILE, "w") as f:
             f.write("hookline fault matrix (state x fault -> outcome)\n" + text + "\n")
+
+
+# Chaos schedules played by the workers of this run (the controller's copy; a single process reads test_chaos).
+CHAOS_FROM_WORKERS = []
+WORKER_RUN_DIRS = set()   # the workers' RUN_DIR, removed by the controller at the end
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_setupnodes(config, specs):
+    """Off a terminal (CI's log) xdist writes its workers' status as lines ("bringing up nodes...",
+    twice); the run prints what it printed in one process."""
+    trdist = config.pluginmanager.getplugin("terminaldistreporter")
+    if trdist is not None and not getattr(trdist, "_isatty", True):
+        trdist.ensure_show_status = lambda: None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist controller: a worker ended; keep its fault-matrix cells and chaos schedules."""
+    WORKER_RUN_DIRS.add(os.path.join(tempfile.gettempdir(), "hookline-e2e-" + node.workerinput["testrunuid"]))
+    out = getattr(node, "workeroutput", None) or {}
+    for s, f, outcome, ok, order in json.loads(out.get("fault_matrix", "[]")):
+        MATRIX[(s, f)] = (outcome, ok, order)
+    CHAOS_FROM_WORKERS.extend(json.loads(out.get("chaos", "[]")))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -442,17 +563,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 # ------------------------------------------------------------------ chaos summary (test_chaos.py)
-def chaos_summary():
-    """Lines summarizing the randomized fault schedules played in this session (empty if none)."""
+def chaos_played():
+    """The CodeDeploy schedules played in this process, with their seed (test_chaos.RESULTS)."""
     mod = sys.modules.get("test_chaos")
     results = getattr(mod, "RESULTS", None) if mod else None
+    return [dict(r, seed=r.get("seed", mod.SEED)) for r in results or [] if r.get("controller") == "codedeploy"]
+
+
+def chaos_summary():
+    """Lines summarizing the CodeDeploy randomized fault schedules played in this session (empty if none)."""
+    results = sorted(chaos_played() + CHAOS_FROM_WORKERS, key=lambda r: r["index"])
     if not results:
         return []
     bad = sum(1 for r in results if r["violations"])
-    lines = [f"{len(results)} schedules, seed {mod.SEED}, {bad} with invariant violations, "
+    lines = [f"{len(results)} schedules, seed {results[0]['seed']}, {bad} with invariant violations, "
              f"{sum(r['seconds'] for r in results):.0f} s of deployments"]
     for r in results:
         lines.append(f"  #{r['index']:<4} {r['status']:<9} {r['seconds']:>6.1f}s  {' '.join(r['actions']) or '-'}"
                      + (f"  VIOLATIONS: {r['violations']}" if r["violations"] else ""))
     return lines
-

@@ -1,260 +1,372 @@
-"""Randomized fault schedules (issue 10, part D): `make chaos`, and a few in `make test`.
+"""Randomized fault schedules, for each controller: `make chaos` (CodeDeploy, issue 10 part D),
+`make chaos-ecs` (ECS-native, issue 11 acceptance), and a few of each in `make test`.
 
-Each schedule is one short deployment of `web` with a random plan and up to four random
-faults injected through the sandbox's fault API at random moments: throttling, 5xx and
-access-denied answers on operations the functions call, latency, function crashes, the
-`web-5xx` alarm firing, a console StopDeployment, and approvals answered either way. The
-schedule is a pure function of (CHAOS_SEED, index), so any violation is reproduced with
-`CHAOS_SEED=<seed> CHAOS_ONLY=<index> make chaos`.
+Each schedule is one short deployment with a random plan and up to four random actions at random
+moments, injected through the sandbox's fault API: throttling, 5xx and access-denied answers on
+operations the functions call, latency, function crashes, the alarm firing, a console stop with
+rollback, and approvals answered either way. The schedule is a pure function of (CHAOS_SEED, index)
+and of its controller's family, so any violation is reproduced with
+`CHAOS_SEED=<seed> CHAOS_ONLY=<index> make chaos` (or `make chaos-ecs`).
+
+- CodeDeploy (``web``, ids ``seed<seed>-<index>``): actions in the first 14 s on the 18 operations
+  the functions call while a canary runs, the ``web-5xx`` alarm, StopDeployment with rollback.
+- ECS-native (``api``, cluster ``demo``, the sandbox's ECS simulator, ids ``ecs-seed<seed>-<index>``):
+  its own family (rng ``ecs:<seed>:<index>``), actions in the first 8 s on the 14 operations the
+  functions call in ECS mode (a crashed ``hook`` is a FAILED answer to ECS, which rolls back on its
+  own), the ``api-5xx`` alarm, StopServiceDeployment(ROLLBACK).
 
 After each deployment the invariants of docs/design.md are checked through AWS APIs and the
 simulator's own record (never through hookline's view of itself):
-- the deployment ended (no hook left to CodeDeploy's timeout: errorInformation.code is never TIMEOUT);
-- every hook execution got one consistent reported status (a pending hook may be closed
-  unreported only by a stop: status Stopped);
-- production is on one side only: Succeeded -> green 100%, Failed/Stopped -> blue 100%, and no
-  hookline-managed rule is left on the production listener;
-- no execution of this deployment is left running.
+- CodeDeploy: the deployment ended (no hook left to CodeDeploy's timeout: errorInformation.code is
+  never TIMEOUT); every hook execution got one consistent reported status (a pending hook may be
+  closed unreported only by a stop: status Stopped); production on one side only: Succeeded -> green
+  100%, Failed/Stopped -> blue 100%, and no hookline-managed rule left on the production listener;
+  no execution of this deployment left running.
+- ECS: the service deployment ended SUCCESSFUL or ROLLBACK_SUCCESSFUL (never ROLLBACK_FAILED), and
+  no hook was left to the hook's timeoutConfiguration; each stage's answers are IN_PROGRESS* then at
+  most one SUCCEEDED / FAILED, and every FAILED answer was given while the production rule was blue
+  100% with no other rule on the production listener (a poller reads the listener every 50 ms; an
+  answer with no read within 1 s before it is counted as unverified, not as a violation: the poller
+  pauses while a DescribeRules fault is pending so that the fault reaches the functions, not the
+  harness); rollback-stage re-invocations SUCCEEDED; no execution of the deployment left running;
+  production on one side: SUCCESSFUL -> green 100%, ROLLBACK_SUCCESSFUL -> blue 100%, no other rule.
 
-Knobs: CHAOS_RUNS (schedules, default 3), CHAOS_SEED (default 20261129), CHAOS_ONLY (one index),
-CHAOS_FIRST (first index, to shard a long run over sandboxes on other ports), CHAOS_LOG (results file).
+Knobs: CHAOS_RUNS (CodeDeploy schedules, default 3), CHAOS_ECS_RUNS (ECS schedules, default 3),
+CHAOS_SEED (default 20261129), CHAOS_ONLY (one index, in each family), CHAOS_FIRST (first index, to
+shard a long run over sandboxes on other ports), CHAOS_LOG (results file; default
+tests/e2e/chaos-results.jsonl for CodeDeploy, tests/e2e/chaos-ecs-results.jsonl for ECS).
+`make chaos` selects the CodeDeploy family (`-k "not ecs"`), `make chaos-ecs` the ECS one (`-k ecs`).
 """
 import json
 import os
-import random
-import threading
 import time
 
 import pytest
 
 from conftest import TERMINAL, plan
-from test_canary import W
+from fault_harness import (FaultAwarePoller, Runner, draw_actions, draw_steps, ecs, production_at_answer,  # noqa: F401
+                           retry, running_named, schedule_rng)
+from test_ecs_native import api, put_plan  # noqa: F401  (api: the fixture)
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261129"))
-# Every schedule's outcome is appended here as it ends (a long `make chaos` can be read while it runs).
-LOG_FILE = os.environ.get("CHAOS_LOG", os.path.join(os.path.dirname(os.path.abspath(__file__)), "chaos-results.jsonl"))
-RUNS = int(os.environ.get("CHAOS_RUNS", "3"))
+HERE = os.path.dirname(os.path.abspath(__file__))
 FIRST = int(os.environ.get("CHAOS_FIRST", "0"))  # shard a long run over several sandboxes
 ONLY = os.environ.get("CHAOS_ONLY")
-END_TIMEOUT_S = 200      # beyond the suite's 90 s hook timeout plus rollback and termination
 EXEC_GRACE_S = 45        # executions of an ended deployment notice it within a health interval or two
-MANAGED_TAG = "hookline:managed"
-
-# (service as the fault API names it, operation): calls the functions make while a canary runs.
-OPERATIONS = [
-    ("elasticloadbalancing", "DescribeListeners"), ("elasticloadbalancing", "ModifyListener"),
-    ("elasticloadbalancing", "DescribeRules"), ("elasticloadbalancing", "CreateRule"),
-    ("elasticloadbalancing", "DeleteRule"), ("elasticloadbalancing", "DescribeTags"),
-    ("elasticloadbalancing", "DescribeTargetHealth"), ("elasticloadbalancing", "DescribeTargetGroups"),
-    ("codedeploy", "GetDeployment"), ("codedeploy", "GetDeploymentTarget"),
-    ("codedeploy", "GetDeploymentGroup"), ("codedeploy", "PutLifecycleEventHookExecutionStatus"),
-    ("monitoring", "DescribeAlarms"), ("ecs", "DescribeTaskSets"), ("ssm", "GetParameter"),
-    ("states", "StartExecution"), ("states", "DescribeExecution"), ("lambda", "Invoke"),
-]
-FUNCTIONS = ["hook", "shift-weight", "validate-health", "finalize", "rollback"]
-COHORT = {"cohort": {"header": "X-Canary", "values": ["internal"]}}
 
 
-def make_schedule(seed, index):
-    """The schedule number `index` of `seed`: a plan and a list of timed actions (plain data)."""
-    rng = random.Random(f"{seed}:{index}")
-    steps = []
-    if rng.random() < 0.3:
-        steps.append(COHORT)
-    first = rng.choice([10, 25, 50])
-    steps.append(W(first, f"{rng.randint(1, 3)}s"))
-    approval = rng.random() < 0.3
-    if approval:
-        steps.append({"approval": {"timeout": "20s", "on_timeout": rng.choice(["rollback", "continue"])}})
-    steps.append(W(100, "1s"))
-    # Budget and ready timeout fit the suite's 90 s hook timeout, as a real plan fits CodeDeploy's hour:
-    # a green that never gets ready (an alarm firing from the start) must fail inside it, not time out.
-    p = plan(steps, interval="1s", post_bake=f"{rng.randint(1, 3)}s", budget="80s", ready_timeout="15s")
+# ------------------------------------------------------------------ CodeDeploy (``web``)
+class CodeDeploy:
+    """The CodeDeploy family: ``web`` through the CodeDeploy simulator."""
+    name = "codedeploy"
+    rng_prefix = ""
+    runs_var = "CHAOS_RUNS"
+    log_default = "chaos-results.jsonl"
+    id_prefix = ""
+    make_target = "make chaos"
+    END_TIMEOUT_S = 200      # beyond the suite's 90 s hook timeout plus rollback and termination
+    MANAGED_TAG = "hookline:managed"
+    # (service as the fault API names it, operation): calls the functions make while a canary runs.
+    OPERATIONS = [
+        ("elasticloadbalancing", "DescribeListeners"), ("elasticloadbalancing", "ModifyListener"),
+        ("elasticloadbalancing", "DescribeRules"), ("elasticloadbalancing", "CreateRule"),
+        ("elasticloadbalancing", "DeleteRule"), ("elasticloadbalancing", "DescribeTags"),
+        ("elasticloadbalancing", "DescribeTargetHealth"), ("elasticloadbalancing", "DescribeTargetGroups"),
+        ("codedeploy", "GetDeployment"), ("codedeploy", "GetDeploymentTarget"),
+        ("codedeploy", "GetDeploymentGroup"), ("codedeploy", "PutLifecycleEventHookExecutionStatus"),
+        ("monitoring", "DescribeAlarms"), ("ecs", "DescribeTaskSets"), ("ssm", "GetParameter"),
+        ("states", "StartExecution"), ("states", "DescribeExecution"), ("lambda", "Invoke"),
+    ]
 
-    actions = []
-    for _ in range(rng.randint(0, 4)):
-        at = round(rng.uniform(0, 14), 2)
-        kind = rng.choices(["throttle", "error", "denied", "latency", "crash", "alarm", "stop"],
-                           weights=[4, 3, 2, 2, 3, 1, 1])[0]
-        if kind in ("throttle", "error", "denied", "latency"):
-            service, op = rng.choice(OPERATIONS)
-            spec = {"service": service, "operation": op, "count": rng.randint(1, 4)}
-            if kind == "throttle":
-                spec["kind"] = "throttle"
-            elif kind == "error":
-                spec.update(kind="error", status=rng.choice([500, 503]),
-                            code="ServiceUnavailable" if service == "elasticloadbalancing" else "InternalFailure")
-            elif kind == "denied":
-                spec.update(kind="error", status=400, count=1,
-                            code="AccessDenied" if service in ("elasticloadbalancing", "monitoring")
-                            else "AccessDeniedException")
-            else:
-                spec.update(kind="latency", latency_ms=rng.choice([200, 800, 2500]))
-            actions.append({"at": at, "do": "fault", "spec": spec})
-        elif kind == "crash":
-            actions.append({"at": at, "do": "fault",
-                            "spec": {"kind": "crash", "function": rng.choice(FUNCTIONS), "count": rng.randint(1, 2)}})
-        else:
-            actions.append({"at": at, "do": kind})
-    if approval:
-        actions.append({"at": round(rng.uniform(2, 25), 2), "do": rng.choice(["approve", "approve", "reject"])})
-    actions.sort(key=lambda a: a["at"])
-    return {"seed": seed, "index": index, "plan": p, "actions": actions}
+    @staticmethod
+    def make_schedule(seed, index):
+        """The schedule number `index` of `seed`: a plan and a list of timed actions (plain data)."""
+        rng = schedule_rng(CodeDeploy.rng_prefix, seed, index)
+        steps, approval, post_bake = draw_steps(rng)
+        # Budget and ready timeout fit the suite's 90 s hook timeout, as a real plan fits CodeDeploy's hour:
+        # a green that never gets ready (an alarm firing from the start) must fail inside it, not time out.
+        p = plan(steps, interval="1s", post_bake=post_bake, budget="80s", ready_timeout="15s")
+        actions = draw_actions(rng, CodeDeploy.OPERATIONS, 14, approval, 25)
+        return {"seed": seed, "index": index, "plan": p, "actions": actions}
 
+    # the Runner's side of it
+    alarm = "web-5xx"
+    approval_attempts = 20
+    skip_len = None
 
-def _retry(fn, attempts=20, delay=0.5):
-    """The harness's own calls go through the same faulty endpoint: retry them, never give up early."""
-    for i in range(attempts):
-        try:
-            return fn()
-        except Exception:
-            if i == attempts - 1:
-                raise
-            time.sleep(delay)
+    def __init__(self, sb, request):
+        self.sb = sb
+        self.did = None
 
-
-class Runner:
-    """Plays one schedule's actions against a running deployment, from a background thread."""
-
-    def __init__(self, sb, deployment_id, schedule):
-        self.sb, self.did, self.schedule = sb, deployment_id, schedule
-        self.log, self.stopped_by_console = [], False
-        self._halt = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def start(self):
-        self.t0 = time.time()
-        self._t.start()
-        return self
-
-    def halt(self):
-        self._halt.set()
-        self._t.join(30)
-
-    def _ended(self):
+    def ended(self):
         return any(d["deploymentId"] == self.did and d["status"] in TERMINAL
                    for d in self.sb.cd_state()["deployments"])
 
-    def _run(self):
-        for a in self.schedule["actions"]:
-            if self._halt.wait(max(0.0, self.t0 + a["at"] - time.time())) or self._ended():
-                return
-            try:
-                self._do(a)
-                self.log.append((a["at"], a["do"], "done"))
-            except Exception as e:  # an action that cannot happen (no approval waiting) is part of the dice
-                self.log.append((a["at"], a["do"], f"skipped: {e}"))
+    def stop(self):
+        retry(lambda: self.sb.codedeploy.stop_deployment(deploymentId=self.did, autoRollbackEnabled=True))
 
-    def _do(self, a):
+    def execution_arn(self):
+        return self.sb.execution(self.did)["executionArn"]
+
+    def hookline_rules(self, port=80):
+        """ARNs of rules on the production listener tagged as hookline's."""
         sb = self.sb
-        if a["do"] == "fault":
-            sb.inject(**a["spec"])
-        elif a["do"] == "alarm":
-            _retry(lambda: sb.set_alarm("web-5xx", "ALARM", reason="chaos"))
-        elif a["do"] == "stop":
-            _retry(lambda: sb.codedeploy.stop_deployment(deploymentId=self.did, autoRollbackEnabled=True))
-            self.stopped_by_console = True
-        elif a["do"] in ("approve", "reject"):
-            arn = sb.execution(self.did)["executionArn"]
-            token, _ = _retry(lambda: sb.approval_token(arn, timeout=20))
-            if a["do"] == "approve":
-                _retry(lambda: sb.sfn.send_task_success(taskToken=token, output=json.dumps({"approved_by": "chaos"})))
-            else:
-                _retry(lambda: sb.sfn.send_task_failure(taskToken=token, error="ApprovalRejected", cause="chaos"))
+        arns = [r["arn"] for r in sb.rules(port)]
+        out = []
+        for i in range(0, len(arns), 20):
+            for d in sb.elbv2.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
+                if any(t["Key"] == self.MANAGED_TAG for t in d.get("Tags", [])):
+                    out.append(d["ResourceArn"])
+        return out
+
+    def play(self, schedule, index):
+        sb = self.sb
+        sb.put_plan(schedule["plan"])
+        blue, green = sb.prod_groups()
+        did = self.did = sb.deploy(f"example/web:chaos-{SEED}-{index}")
+        runner = Runner(sb, self, schedule).start()
+        end = time.time() + self.END_TIMEOUT_S
+        try:
+            while time.time() < end:
+                if any(d["deploymentId"] == did and d["status"] in TERMINAL for d in sb.cd_state()["deployments"]):
+                    break
+                time.sleep(0.5)
+        finally:
+            runner.halt()
+            sb.clear_faults()
+        violations = self.check_invariants(did, blue, green)
+        result = {"seed": SEED, "index": index, "deployment": did, "status": sb.status(did)}
+        return runner, result, violations, f"deployment {did}"
+
+    def check_invariants(self, did, blue, green):
+        """Violations of the invariants for deployment `did` (empty list: none)."""
+        sb = self.sb
+        violations = []
+        dep = next((d for d in sb.cd_state()["deployments"] if d["deploymentId"] == did), None)
+        if dep is None or dep["status"] not in TERMINAL:
+            return [f"deployment did not end within {self.END_TIMEOUT_S}s: {dep and dep['status']}"]
+        info = retry(lambda: sb.deployment(did))
+        status = info["status"]
+        code = (info.get("errorInformation") or {}).get("code")
+        if code == "TIMEOUT":
+            violations.append(f"a hook was left to CodeDeploy's timeout: {info.get('errorInformation')}")
+        for h in sb.hook_records(did):
+            reports = h.get("reports") or []
+            # What CodeDeploy took: one answer at most. Attempts it refused (the hook already closed, e.g.
+            # by a console stop racing finalize's Succeeded) change nothing and may differ from it.
+            accepted = [r["status"] for r in h.get("report_log") or [] if r.get("accepted")]
+            if len(accepted) > 1:
+                violations.append(f"{h['event']}: answered {len(accepted)} times {accepted} (attempts {reports})")
+            if not reports and status != "Stopped":
+                violations.append(f"{h['event']}: never reported (deployment {status})")
+        # The final state is judged once hookline's executions are done (a rollback may still be retrying
+        # its cleanup after the deployment ended); the state at each Failed report is judged by conftest.
+        running = running_named(sb.running_executions, did, EXEC_GRACE_S, 1)
+        if running:
+            violations.append(f"executions still running {EXEC_GRACE_S}s after the end: {running}")
+        weights = sb.listener_weights(80)
+        want = {green: 100, blue: 0} if status == "Succeeded" else {blue: 100, green: 0}
+        if {k: weights.get(k, 0) for k in (blue, green)} != want or sum(weights.values()) != 100:
+            violations.append(f"production {weights} after {status} (wanted {want})")
+        left = self.hookline_rules()
+        if left:
+            violations.append(f"hookline rules left on :80 after {status}: {left}")
+        return violations
 
 
-def hookline_rules(sb, port=80):
-    """ARNs of rules on the production listener tagged as hookline's."""
-    arns = [r["arn"] for r in sb.rules(port)]
-    out = []
-    for i in range(0, len(arns), 20):
-        for d in sb.elbv2.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
-            if any(t["Key"] == MANAGED_TAG for t in d.get("Tags", [])):
-                out.append(d["ResourceArn"])
-    return out
+# ------------------------------------------------------------------ ECS-native (``api``)
+class Ecs:
+    """The ECS family: ``api`` (cluster ``demo``) through the ECS simulator, set up as the fault matrix
+    sets it up (ECS minutes of 1 s, callBackDelay at half scale, room for cohort rules) with its hooks
+    timing out after HOOK_TIMEOUT_MIN minutes (the ``api`` fixture restores config, hooks, plan and
+    alarm after)."""
+    name = "ecs"
+    rng_prefix = "ecs:"
+    runs_var = "CHAOS_ECS_RUNS"
+    log_default = "chaos-ecs-results.jsonl"
+    id_prefix = "ecs-"
+    make_target = "make chaos-ecs"
+    # ECS minutes of 1 s (bakeTimeInMinutes=1 bakes 1 s) and hooks timing out after 600 of them: the
+    # plans' 80 s budget plus hookline's 300 s rollback reserve fits, and a hook nobody answers fails
+    # the schedule in minutes instead of ECS's 24 hours.
+    ECS_MINUTE_S = 1   # as set by the ``ecs`` fixture
+    HOOK_TIMEOUT_MIN = 600
+    END_TIMEOUT_S = HOOK_TIMEOUT_MIN * ECS_MINUTE_S + 60
+    ENDED = ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED")
+    # (service as the fault API names it, operation): calls the functions make in ECS mode.
+    OPERATIONS = [
+        ("ecs", "DescribeServiceDeployments"), ("ecs", "DescribeServiceRevisions"), ("ecs", "DescribeServices"),
+        ("elasticloadbalancing", "DescribeRules"), ("elasticloadbalancing", "ModifyRule"),
+        ("elasticloadbalancing", "CreateRule"), ("elasticloadbalancing", "DeleteRule"),
+        ("elasticloadbalancing", "DescribeTags"), ("elasticloadbalancing", "DescribeTargetHealth"),
+        ("monitoring", "DescribeAlarms"), ("ssm", "GetParameter"),
+        ("states", "StartExecution"), ("states", "DescribeExecution"), ("lambda", "Invoke"),
+    ]
+
+    @staticmethod
+    def make_schedule(seed, index):
+        """The ECS schedule number `index` of `seed`: a plan and a list of timed actions (plain data)."""
+        rng = schedule_rng(Ecs.rng_prefix, seed, index)
+        steps, approval, post_bake = draw_steps(rng)
+        plan_ = {"steps": steps, "post_traffic": {"bake": post_bake}, "hook_budget": "80s",
+                 "health": {"interval": "1s", "alarms": ["api-5xx"], "ready_timeout": "15s", "http": []}}
+        # An ECS deployment of these plans takes 5-12 s in the sandbox: actions land in its first 8 s
+        # (a first draw over 14 s played 69 of 113 actions, the rest came after the end).
+        actions = draw_actions(rng, Ecs.OPERATIONS, 8, approval, 15)
+        return {"seed": seed, "index": index, "plan": plan_, "actions": actions}
+
+    # the Runner's side of it
+    alarm = "api-5xx"
+    approval_attempts = 3
+    skip_len = 120
+
+    def __init__(self, sb, request):
+        self.sb = sb
+        self.api = api_ = request.getfixturevalue("ecs")
+        self.arn = None
+        dc = api_.service()["deploymentConfiguration"]
+        for h in dc["lifecycleHooks"]:
+            h["timeoutConfiguration"] = {"timeoutInMinutes": self.HOOK_TIMEOUT_MIN, "action": "ROLLBACK"}
+        api_.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+
+    def sim_deployment(self):
+        """The simulator's record of the deployment (the harness waits on it, so that its polling does not
+        consume the faults meant for the functions)."""
+        return next((d for d in self.sb._ctl("GET", "/ecs")["deployments"]
+                     if d["serviceDeploymentArn"] == self.arn), None)
+
+    def ended(self):
+        d = self.sim_deployment()
+        return bool(d and d["status"] in self.ENDED)
+
+    def stop(self):
+        retry(lambda: self.api.ecs.stop_service_deployment(serviceDeploymentArn=self.arn, stopType="ROLLBACK"),
+              attempts=5)
+
+    def execution_arn(self):
+        return self.api.execution_arn(self.arn)
+
+    def play(self, schedule, index):
+        sb, api_ = self.sb, self.api
+        plan_ = json.loads(json.dumps(schedule["plan"]))
+        # the test listener's health on this sandbox (the endpoint is not part of the schedule)
+        plan_["health"]["http"] = [{"url": sb.endpoint.rstrip("/") + "/_sandbox/alb/demo-api/8080/health",
+                                    "expect_status": 200, "timeout": "2s"}]
+        put_plan(sb, plan_)
+        with FaultAwarePoller(sb, api_) as poller:
+            arn = self.arn = api_.deploy(f"example/api:chaos-{SEED}-{index}")
+            blue, green = api_.sides(arn)
+            runner = Runner(sb, self, schedule).start()
+            end = time.time() + self.END_TIMEOUT_S
+            try:
+                d = self.sim_deployment()
+                while time.time() < end and d["status"] not in self.ENDED:
+                    time.sleep(0.5)
+                    d = self.sim_deployment()
+            finally:
+                runner.halt()
+                sb.clear_faults()
+            status = retry(lambda: api_.deployment(arn))["status"]
+            violations, unverified = self.check_invariants(arn, blue, green, poller, status)
+        result = {"seed": SEED, "index": index, "serviceDeployment": arn, "status": status,
+                  "unverified_failed_answers": unverified}
+        return runner, result, violations, f"service deployment {arn}"
+
+    def check_invariants(self, arn, blue, green, poller, status):
+        """(violations, unverified FAILED answers) for service deployment `arn`."""
+        api_ = self.api
+        violations, unverified = [], []
+        if status not in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL"):
+            return [f"service deployment did not end well within {self.END_TIMEOUT_S}s: {status}"], []
+        invocations = self.sim_deployment()["invocations"]
+        for stage in ("POST_TEST_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"):
+            mine = [i for i in invocations if i["stage"] == stage and not i.get("rollback")]
+            if any(i.get("timed_out") for i in mine):
+                violations.append(f"{stage}: left to the hook's timeoutConfiguration")
+            answers = [(i.get("answer") or {}).get("hookStatus") for i in mine]
+            ends = [a for a in answers if a in ("SUCCEEDED", "FAILED")]
+            if len(ends) > 1 or (ends and answers[-1] not in ("SUCCEEDED", "FAILED")):
+                violations.append(f"{stage}: answers {answers}")
+            for i in mine:
+                if (i.get("answer") or {}).get("hookStatus") != "FAILED":
+                    continue
+                read = production_at_answer(i, poller)
+                if isinstance(read, str):
+                    unverified.append(f"{stage} #{i['n']}: {read}")
+                    continue
+                w, others = read
+                if (w or {}).get(blue, 0) != 100 or others:
+                    violations.append(f"{stage} FAILED answer #{i['n']} while production was {w} with rules {others}")
+        if any(i.get("rollback") and (i.get("answer") or {}).get("hookStatus") != "SUCCEEDED" for i in invocations):
+            violations.append("a rollback-stage invocation was not answered SUCCEEDED")
+        running = running_named(lambda: retry(api_.running), arn.rsplit("/", 1)[1], EXEC_GRACE_S, 1)
+        if running:
+            violations.append(f"executions still running {EXEC_GRACE_S}s after the end: {running}")
+        w, others = retry(poller.read)
+        want = {green: 100, blue: 0} if status == "SUCCESSFUL" else {blue: 100, green: 0}
+        if {k: (w or {}).get(k, 0) for k in (blue, green)} != want:
+            violations.append(f"production {w} after {status} (wanted {want})")
+        if others:
+            violations.append(f"rules left on the production listener after {status}: {others}")
+        return violations, unverified
 
 
-def check_invariants(sb, did, blue, green, runner):
-    """Violations of the invariants for deployment `did` (empty list: none)."""
-    violations = []
-    dep = next((d for d in sb.cd_state()["deployments"] if d["deploymentId"] == did), None)
-    if dep is None or dep["status"] not in TERMINAL:
-        return [f"deployment did not end within {END_TIMEOUT_S}s: {dep and dep['status']}"]
-    info = _retry(lambda: sb.deployment(did))
-    status = info["status"]
-    code = (info.get("errorInformation") or {}).get("code")
-    if code == "TIMEOUT":
-        violations.append(f"a hook was left to CodeDeploy's timeout: {info.get('errorInformation')}")
-    for h in sb.hook_records(did):
-        reports = h.get("reports") or []
-        # What CodeDeploy took: one answer at most. Attempts it refused (the hook already closed, e.g.
-        # by a console stop racing finalize's Succeeded) change nothing and may differ from it.
-        accepted = [r["status"] for r in h.get("report_log") or [] if r.get("accepted")]
-        if len(accepted) > 1:
-            violations.append(f"{h['event']}: answered {len(accepted)} times {accepted} (attempts {reports})")
-        if not reports and status != "Stopped":
-            violations.append(f"{h['event']}: never reported (deployment {status})")
-    # The final state is judged once hookline's executions are done (a rollback may still be retrying
-    # its cleanup after the deployment ended); the state at each Failed report is judged by conftest.
-    end = time.time() + EXEC_GRACE_S
-    running = [e["name"] for e in sb.running_executions() if e["name"].startswith(did)]
-    while running and time.time() < end:
-        time.sleep(1)
-        running = [e["name"] for e in sb.running_executions() if e["name"].startswith(did)]
-    if running:
-        violations.append(f"executions still running {EXEC_GRACE_S}s after the end: {running}")
-    weights = sb.listener_weights(80)
-    want = {green: 100, blue: 0} if status == "Succeeded" else {blue: 100, green: 0}
-    if {k: weights.get(k, 0) for k in (blue, green)} != want or sum(weights.values()) != 100:
-        violations.append(f"production {weights} after {status} (wanted {want})")
-    left = hookline_rules(sb)
-    if left:
-        violations.append(f"hookline rules left on :80 after {status}: {left}")
-    return violations
+CONTROLLERS = {c.name: c for c in (CodeDeploy, Ecs)}
+
+
+def indexes(family):
+    runs = int(os.environ.get(family.runs_var, "3"))
+    return [int(ONLY)] if ONLY not in (None, "") else list(range(FIRST, FIRST + runs))
+
+
+def log_file(family):
+    # Every schedule's outcome is appended here as it ends (a long run can be read while it runs).
+    return os.environ.get("CHAOS_LOG", os.path.join(HERE, family.log_default))
 
 
 # One line per schedule played, for the run's summary (conftest prints it; `make chaos` records it).
 RESULTS = []
+PARAMS = [pytest.param(c.name, i, id=f"{c.id_prefix}seed{SEED}-{i}") for c in CONTROLLERS.values() for i in indexes(c)]
 
-INDEXES = [int(ONLY)] if ONLY not in (None, "") else list(range(FIRST, FIRST + RUNS))
 
-
-@pytest.mark.parametrize("index", INDEXES, ids=lambda i: f"seed{SEED}-{i}")
-def test_chaos_schedule(sb, index):
-    schedule = make_schedule(SEED, index)
-    sb.put_plan(schedule["plan"])
-    blue, green = sb.prod_groups()
-    did = sb.deploy(f"example/web:chaos-{SEED}-{index}")
-    runner = Runner(sb, did, schedule).start()
-    end = time.time() + END_TIMEOUT_S
-    try:
-        while time.time() < end:
-            if any(d["deploymentId"] == did and d["status"] in TERMINAL for d in sb.cd_state()["deployments"]):
-                break
-            time.sleep(0.5)
-    finally:
-        runner.halt()
-        sb.clear_faults()
-    violations = check_invariants(sb, did, blue, green, runner)
-    result = {"seed": SEED, "index": index, "deployment": did, "status": sb.status(did),
-              "actions": [f"{a['do']}{'/' + a['spec']['kind'] if a['do'] == 'fault' else ''}@{a['at']}"
-                          for a in schedule["actions"]],
-              "played": runner.log, "violations": violations, "seconds": round(time.time() - runner.t0, 1)}
+@pytest.mark.parametrize("controller,index", PARAMS)
+def test_chaos_schedule(sb, request, controller, index):
+    family = CONTROLLERS[controller]
+    schedule = family.make_schedule(SEED, index)
+    target = family(sb, request)
+    runner, result, violations, what = target.play(schedule, index)
+    result.update(actions=[f"{a['do']}{'/' + a['spec']['kind'] if a['do'] == 'fault' else ''}@{a['at']}"
+                           for a in schedule["actions"]],
+                  played=runner.log, violations=violations, seconds=round(time.time() - runner.t0, 1))
+    result = {"controller": controller, **result}
     RESULTS.append(result)
-    with open(LOG_FILE, "a") as f:
+    with open(log_file(family), "a") as f:
         f.write(json.dumps(result) + "\n")
+    if controller == "ecs":
+        unverified = result["unverified_failed_answers"]
+        print(f"#{index} {result['status']} {result['seconds']}s {' '.join(result['actions']) or '-'}"
+              + (f" unverified {unverified}" if unverified else ""))
+    label = "chaos schedule" if controller == "codedeploy" else "ECS chaos schedule"
     assert not violations, (
-        f"chaos schedule seed={SEED} index={index} (rerun: CHAOS_SEED={SEED} CHAOS_ONLY={index} make chaos)\n"
-        f"deployment {did}; actions played: {runner.log}\nschedule: {json.dumps(schedule)}\n"
+        f"{label} seed={SEED} index={index} (rerun: CHAOS_SEED={SEED} CHAOS_ONLY={index} {family.make_target})\n"
+        f"{what}; actions played: {runner.log}\nschedule: {json.dumps(schedule)}\n"
         + "\n".join(f"VIOLATION: {v}" for v in violations))
 
 
-def test_schedules_are_reproducible_and_varied():
-    """The same (seed, index) always gives the same schedule; a batch covers every kind of action."""
+@pytest.mark.parametrize("controller", list(CONTROLLERS))
+def test_schedules_are_reproducible_and_varied(controller):
+    """The same (seed, index) always gives the same schedule; a batch covers every kind of action (and,
+    in ECS mode, every operation the functions call)."""
+    family = CONTROLLERS[controller]
+    make_schedule = family.make_schedule
     assert make_schedule(7, 3) == make_schedule(7, 3)
     assert make_schedule(7, 3) != make_schedule(7, 4)
-    kinds = set()
-    for i in range(200):
+    kinds, ops = set(), set()
+    for i in range(200 if controller == "codedeploy" else 300):
         for a in make_schedule(7, i)["actions"]:
             kinds.add(a["spec"]["kind"] if a["do"] == "fault" else a["do"])
+            if a["do"] == "fault" and "operation" in a["spec"]:
+                ops.add((a["spec"]["service"], a["spec"]["operation"]))
     assert kinds >= {"throttle", "error", "latency", "crash", "alarm", "stop", "approve", "reject"}, kinds
+    if controller == "ecs":
+        assert ops == set(family.OPERATIONS), set(family.OPERATIONS) - ops

