@@ -69,7 +69,12 @@ fn test_code_is_not_in_the_graph() {
         ("src/lib.rs", "mod a;\nmod b;\n#[cfg(any(test, feature = \"test-util\"))]\npub mod testing;\n"),
         ("src/a.rs", "pub fn f() {}\n#[cfg(test)]\nmod tests;\n#[cfg(test)]\nmod more { use crate::b::g; }\n"),
         ("src/a/tests.rs", "use crate::b::g;\n"),
-        ("src/b.rs", "pub fn g() { crate::a::f() }\n#[cfg(test)]\nfn only_in_tests() { crate::testing::x() }\n"),
+        // A `tests.rs` is test code even where its `mod` line has no cfg.
+        (
+            "src/b.rs",
+            "pub fn g() { crate::a::f() }\n#[cfg(test)]\nfn only_in_tests() { crate::testing::x() }\nmod tests;\n",
+        ),
+        ("src/b/tests.rs", "use crate::a::f;\n"),
         ("src/testing.rs", "pub fn x() { crate::b::g() }\n"),
     ]);
     assert_eq!(edges(&g), vec!["demo::b -> demo::a"]);
