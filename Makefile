@@ -104,19 +104,20 @@ e2e: build venv
 # gets its own target directory, so the sandboxes' `cargo run` never waits for its lock, and the
 # lowest CPU priority, so the timing-sensitive sandbox lane keeps the CPU it needs and the Rust
 # lane takes what it leaves. The sandbox lane builds the binaries, then runs what needs them.
+# Each lane goes on after a failed check (-k), so one run reports every failure.
 TEST_RUST_TARGET_DIR ?= $(CURDIR)/target/test-lane
 test:
 	@$(MAKE) --no-print-directory -j2 test-lane-rust test-lane-sandbox
 
 test-lane-rust:
 	@set -o pipefail; start=$$(date +%s); \
-	CARGO_TARGET_DIR="$(TEST_RUST_TARGET_DIR)" nice -n 19 $(MAKE) --no-print-directory -j1 \
+	CARGO_TARGET_DIR="$(TEST_RUST_TARGET_DIR)" nice -n 19 $(MAKE) --no-print-directory -k -j1 \
 		fmt-check module-graph clippy unit 2>&1 | sed -u 's/^/[rust] /'; \
 	rc=$$?; echo "[rust] lane: $$(( $$(date +%s) - start )) s, exit $$rc"; exit $$rc
 
 test-lane-sandbox:
 	@set -o pipefail; start=$$(date +%s); \
-	$(MAKE) --no-print-directory -j1 build test-runtime-api check-statemachines check-infra check-sandbox \
+	$(MAKE) --no-print-directory -k -j1 build test-runtime-api check-statemachines check-infra check-sandbox \
 		check-judge check-dashboard e2e 2>&1 | sed -u 's/^/[sandbox] /'; \
 	rc=$$?; echo "[sandbox] lane: $$(( $$(date +%s) - start )) s, exit $$rc"; exit $$rc
 
