@@ -81,8 +81,9 @@ check-infra: lint-venv venv
 	bash tests/infra/check.sh
 
 # Concurrently (pytest-xdist): each test starts its own router and simulators on free ports, each
-# worker its own moto (tests/sandbox/conftest.py); the tests wait on simulated time, not the CPU.
-SANDBOX_TEST_WORKERS ?= 4
+# worker its own moto (tests/sandbox/conftest.py). As many workers as cores: some tests time
+# simulated intervals (e.g. test_ecs_sim.py, gaps in 0.18-2 s), which a starved CPU stretches.
+SANDBOX_TEST_WORKERS ?= 2
 check-sandbox: venv
 	$(PY) -m pytest -q -n $(SANDBOX_TEST_WORKERS) tests/sandbox
 
