@@ -7,12 +7,13 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
-.PHONY: help venv lint-venv build build-release build-release-test fmt-check clippy unit test-runtime-api \
-        check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge bench-fleet chaos chaos-ecs iam-mutation switches
+.PHONY: help venv lint-venv build build-release fmt-check module-graph clippy unit test-runtime-api \
+        test-runtime-api-release check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge bench-fleet chaos chaos-ecs iam-mutation switches
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
 	@echo "make test          everything CI checks"
+	@echo "make module-graph  fail on an import cycle among any crate's production modules"
 	@echo "make sandbox       start the local AWS sandbox on http://127.0.0.1:4566"
 	@echo "make sandbox-down  stop it"
 	@echo "make package       build the six Lambda zips (ARCH=arm64 default, or x86_64)"
@@ -57,12 +58,21 @@ clippy:
 unit:
 	cargo test --workspace
 
-# The six functions in the release-test profile (release's code without fat LTO: Cargo.toml).
-build-release-test:
-	cargo build --profile release-test --workspace --exclude hookline-cli --exclude bench-floor
+# No import cycle among the production modules of any crate (tools/module-graph: the graph from
+# each crate's `mod` tree and paths, read with syn; a cycle is named with its references).
+# `--bin`, not `-p`: features resolve as for `make build`, which then reuses what this builds.
+module-graph:
+	cargo run --quiet --bin module-graph
 
-test-runtime-api: build-release-test venv
-	RUNTIME_API_PROFILE=release-test $(PY) -m pytest -q tests/runtime_api
+# The six functions fed malformed events through a local Lambda Runtime API (tests/runtime_api),
+# on the debug binaries `make build` makes for the sandbox anyway: what the test asserts does not
+# depend on the profile (a panicking handler fails it under unwind as under abort; see the test).
+test-runtime-api: build venv
+	RUNTIME_API_PROFILE=debug $(PY) -m pytest -q tests/runtime_api
+
+# The same on the release binaries (panic = "abort", fat LTO: what Lambda runs); `make bench` runs it.
+test-runtime-api-release: build-release venv
+	RUNTIME_API_PROFILE=release $(PY) -m pytest -q tests/runtime_api
 
 check-statemachines: venv
 	bash tests/statemachine/check.sh
@@ -70,8 +80,12 @@ check-statemachines: venv
 check-infra: lint-venv venv
 	bash tests/infra/check.sh
 
+# Concurrently (pytest-xdist): each test starts its own router and simulators on free ports, each
+# worker its own moto (tests/sandbox/conftest.py). As many workers as cores: some tests time
+# simulated intervals (e.g. test_ecs_sim.py, gaps in 0.18-2 s), which a starved CPU stretches.
+SANDBOX_TEST_WORKERS ?= 2
 check-sandbox: venv
-	$(PY) -m pytest -q tests/sandbox
+	$(PY) -m pytest -q -n $(SANDBOX_TEST_WORKERS) tests/sandbox
 
 # hookline judge against scipy (known answers on generated samples); needs the debug CLI.
 check-judge: build venv
@@ -88,7 +102,28 @@ E2E_WORKERS ?= 4
 e2e: build venv
 	$(PY) -m pytest -q -n $(E2E_WORKERS) tests/e2e
 
-test: fmt-check clippy unit test-runtime-api check-statemachines check-infra check-sandbox check-judge check-dashboard e2e
+# Every check, in two lanes at once (2 cores; `.ci/run` prints the time). The Rust lane (fmt,
+# module graph, clippy, unit tests) compiles the workspace with its dev-dependencies' features
+# (test-util), a build of its own that shares no SDK crate with the binaries the sandbox runs; it
+# gets its own target directory, so the sandboxes' `cargo run` never waits for its lock, and the
+# lowest CPU priority, so the timing-sensitive sandbox lane keeps the CPU it needs and the Rust
+# lane takes what it leaves. The sandbox lane builds the binaries, then runs what needs them.
+# Each lane goes on after a failed check (-k), so one run reports every failure.
+TEST_RUST_TARGET_DIR ?= $(CURDIR)/target/test-lane
+test:
+	@$(MAKE) --no-print-directory -j2 test-lane-rust test-lane-sandbox
+
+test-lane-rust:
+	@set -o pipefail; start=$$(date +%s); \
+	CARGO_TARGET_DIR="$(TEST_RUST_TARGET_DIR)" nice -n 19 $(MAKE) --no-print-directory -k -j1 \
+		fmt-check module-graph clippy unit 2>&1 | sed -u 's/^/[rust] /'; \
+	rc=$$?; echo "[rust] lane: $$(( $$(date +%s) - start )) s, exit $$rc"; exit $$rc
+
+test-lane-sandbox:
+	@set -o pipefail; start=$$(date +%s); \
+	$(MAKE) --no-print-directory -k -j1 build test-runtime-api check-statemachines check-infra check-sandbox \
+		check-judge check-dashboard e2e 2>&1 | sed -u 's/^/[sandbox] /'; \
+	rc=$$?; echo "[sandbox] lane: $$(( $$(date +%s) - start )) s, exit $$rc"; exit $$rc
 
 # Randomized fault schedules against the sandbox (tests/e2e/test_chaos.py, the CodeDeploy family);
 # `make test` plays 3 of them.
@@ -141,6 +176,7 @@ package: venv
 # cost in a sandbox of its own (ports 4620/4621/9020) -> BENCHMARKS.md. Never fails on a number.
 # BENCH_VARIANT=jitter-off|opt-s|thin-lto also builds and measures a hook variant (benches/run.py).
 bench: build-release venv
+	$(MAKE) test-runtime-api-release
 	$(PY) benches/run.py
 	$(MAKE) bench-judge
 

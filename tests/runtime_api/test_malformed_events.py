@@ -1,5 +1,11 @@
-"""Each release binary, fed malformed events through a Lambda Runtime API,
-answers with an errorType from the contract's set (docs/design.md), never a Rust type name."""
+"""Each function binary, fed malformed events through a Lambda Runtime API,
+answers with an errorType from the contract's set (docs/design.md), never a Rust type name.
+
+`make test` runs the debug binaries `make build` produces (the ones the sandbox and e2e run);
+`make test-runtime-api-release` the release ones (panic = "abort", what Lambda runs). What is
+asserted does not depend on the profile: a handler that panicked would fail here under either
+(release: the process aborts, no answer; debug: lambda_runtime answers with the panic payload's
+Rust type name as errorType, which is neither InvalidInput nor free of `::`)."""
 
 from __future__ import annotations
 
@@ -35,11 +41,11 @@ WRONG_FIELD = {
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_malformed_events_answer_invalid_input(name):
-    # RUNTIME_API_PROFILE: the cargo profile whose binaries to run (`make test`: release-test,
-    # the release profile's code without fat LTO); release by default.
-    profile = os.environ.get("RUNTIME_API_PROFILE", "release")
+    # RUNTIME_API_PROFILE: the directory under target/ whose binaries to run: debug (`make build`,
+    # the default) or release (`make build-release`).
+    profile = os.environ.get("RUNTIME_API_PROFILE", "debug")
     binary = ROOT / "target" / profile / name
-    assert binary.exists(), f"build first: cargo build --profile {profile} ({binary})"
+    assert binary.exists(), f"build first: make {'build' if profile == 'debug' else 'build-release'} ({binary})"
     api = RuntimeApi()
     cases = MALFORMED + [WRONG_FIELD[name]]
     for payload, _ in cases:
