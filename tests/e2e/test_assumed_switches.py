@@ -48,6 +48,11 @@ from test_ecs_native import (  # noqa: E402,F401 (api: the ECS-native service fi
     RulePoller, api, ecs_plan, hook_answers, put_plan)
 
 SCENARIOS = ("succeeds", "alarm-rollback")
+# Simulators no hookline path uses yet, with where their switches are exercised meanwhile.
+SANDBOX_ONLY = {
+    "route53": "Route 53 is read by hookline's own controller (issue 22, docs/route53-controller.md), not built yet; "
+               "tests/sandbox/tests/test_route53_sim.py runs both settings of r53_propagation",
+}
 # ECS switches that act on a CreateService deployment: also run a service creation.
 ECS_CREATION = {"ecs_create_bake", "ecs_create_rollback"}
 # ECS switches that act on an UpdateService during an active deployment: also run that.
@@ -137,6 +142,10 @@ def test_invariants_under_an_assumed_switch(sb, recorder, switch, request, sim, 
         switch("cw_minute_s", 1)   # a time scale, not a switch: sandbox minutes of one second
         switch(key, choice)
         (cloudwatch_judge_succeeds if scenario == "succeeds" else cloudwatch_judge_rollback)(sb)
+    elif sim in SANDBOX_ONLY:
+        # No hookline path reads this simulator yet: its switch is exercised under every setting by the
+        # sandbox's own tests, and its end-to-end scenario comes with the controller that uses it.
+        pytest.skip(f"{sim} switch {key}: {SANDBOX_ONLY[sim]}")
     else:
         pytest.fail(f"{sim} switch {key}: no end-to-end scenario for the {sim} emulation: add one here")
 
