@@ -80,8 +80,8 @@ fn lower_order(null: &NullDistribution, pairs: usize, tail: f64) -> Option<usize
 
 #[cfg(test)]
 mod tests {
+    use super::super::hypothesis::Method;
     use super::super::mann_whitney::null_distribution;
-    use super::super::Method;
     use super::*;
 
     fn shift(canary: &[f64], baseline: &[f64], method: Method, level: f64) -> Shift {

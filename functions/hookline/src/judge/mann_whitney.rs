@@ -18,8 +18,9 @@
 //!   sum divided by `C(n₁+n₂, n₁)`. Samples whose `C(n₁+n₂, n₁)` does not fit are refused (about 60
 //!   against 60; 5 against 500 fits).
 
+use super::error::JudgeError;
+use super::hypothesis::{Alternative, Method};
 use super::normal::normal_cdf;
-use super::{Alternative, JudgeError, Method};
 
 /// U and the p-value.
 #[derive(Debug, Clone, Copy, PartialEq)]

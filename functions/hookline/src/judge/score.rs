@@ -9,8 +9,8 @@
 
 use serde::Serialize;
 
+use super::error::JudgeError;
 use super::verdict::{MetricResult, Verdict};
-use super::JudgeError;
 
 /// Score thresholds, on Kayenta's 0–100 scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,7 +127,7 @@ pub fn score(metrics: Vec<MetricResult>, thresholds: &Thresholds) -> Result<Judg
 
 #[cfg(test)]
 mod tests {
-    use super::super::Direction;
+    use super::super::hypothesis::Direction;
     use super::*;
 
     fn metric(name: &str, verdict: Verdict, weight: f64, critical: bool) -> MetricResult {

@@ -14,9 +14,10 @@
 
 use serde::Serialize;
 
+use super::error::JudgeError;
 use super::hodges_lehmann::{hodges_lehmann, median};
+use super::hypothesis::{Direction, Method};
 use super::mann_whitney::test_with_null;
-use super::{Direction, JudgeError, Method};
 
 /// What to judge about one metric.
 #[derive(Debug, Clone, PartialEq)]

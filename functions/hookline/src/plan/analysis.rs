@@ -33,7 +33,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{human, Problems, Step};
+use super::duration::human;
+use super::problem::Problems;
+use super::step::Step;
 use crate::judge::{Direction, Method, MetricSpec, TestSettings, Thresholds};
 
 /// CloudWatch's namespace of Application Load Balancer metrics.

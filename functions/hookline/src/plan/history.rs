@@ -11,7 +11,7 @@
 //! (it reads this file: keep each constant as `pub const NAME: u64 = <sums and products of
 //! numbers and the constants above>;`).
 
-use super::Plan;
+use super::model::Plan;
 
 /// AWS's hard quota of events in one execution's history.
 pub const HISTORY_QUOTA: u64 = 25_000;
@@ -86,7 +86,7 @@ fn waits(seconds: u64, interval: u64) -> u64 {
 /// checks every `interval` seconds: green's ready loop for the whole ready timeout, every step
 /// with its bake loop, finalize, and a rollback with every retry on top.
 pub fn canary_events(plan: &Plan, interval: u64) -> u64 {
-    use super::Step;
+    use super::step::Step;
     let ready = READY_FIRST + waits(plan.health.ready_timeout_seconds, interval) * READY_ITERATION;
     // A judgement may hand a judged weight step to an operator (validate-health, canary ASL).
     let judged_approval = plan.analysis.as_ref().is_some_and(|a| {

@@ -7,7 +7,10 @@
 //! plan validate` can print one per line.
 
 pub mod analysis;
+mod duration;
 pub mod history;
+mod model;
+mod problem;
 mod step;
 mod wire;
 
@@ -16,6 +19,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use duration::human;
+pub use model::{Health, HttpProbe, Plan, PostTraffic, Traffic};
+use problem::Problems;
+pub use problem::{Location, PlanErrors, Problem};
 pub use step::{OnTimeout, Step};
 use wire::{WirePlan, WireStep};
 
@@ -109,100 +116,6 @@ impl std::str::FromStr for Controller {
     }
 }
 
-/// A validated, normalized plan (the `plan` of the execution document).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Plan {
-    pub steps: Vec<Step>,
-    /// `steps.len()`, carried for the state machine's loop test.
-    pub step_count: usize,
-    pub health: Health,
-    pub post_traffic: PostTraffic,
-    pub hook_budget_seconds: u64,
-    #[serde(default)]
-    pub traffic: Traffic,
-    /// The canary judge's metrics and rules; absent in plans (and documents) without one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub analysis: Option<analysis::Analysis>,
-}
-
-/// How green's health is judged, at every gate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Health {
-    pub interval_seconds: u64,
-    pub alarms: Vec<String>,
-    pub min_healthy_percent: u8,
-    pub http: Vec<HttpProbe>,
-    /// How long green may take to become healthy behind the test listener.
-    pub ready_timeout_seconds: u64,
-}
-
-/// An HTTP GET that must answer `expect_status` within `timeout_ms`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HttpProbe {
-    pub url: String,
-    pub expect_status: u16,
-    pub timeout_ms: u64,
-}
-
-/// The AfterAllowTraffic bake under full traffic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct PostTraffic {
-    pub bake_seconds: u64,
-}
-
-/// Where production weights live: the listener's default action, or a rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Traffic {
-    pub production_rule_arn: Option<String>,
-}
-
-/// One thing wrong with a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Problem {
-    /// Path of the field, e.g. `steps[2].weight`.
-    pub field: String,
-    /// What was expected there (and what was found).
-    pub expected: String,
-    /// Where in the text the parser stopped, for text that is not valid JSON/YAML or has a value
-    /// of the wrong type; `None` for problems of meaning (a weight out of range).
-    pub location: Option<Location>,
-}
-
-/// A position in the plan's text, as the JSON or YAML parser reports it (both 1-based).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Location {
-    pub line: usize,
-    pub column: usize,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.expected)
-    }
-}
-
-/// Every problem found in a plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanErrors(pub Vec<Problem>);
-
-impl fmt::Display for PlanErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: Vec<String> = self.0.iter().map(Problem::to_string).collect();
-        f.write_str(&lines.join("; "))
-    }
-}
-
-impl std::error::Error for PlanErrors {}
-
-impl From<PlanErrors> for crate::Error {
-    fn from(errs: PlanErrors) -> Self {
-        match errs.0.as_slice() {
-            [one] => crate::Error::invalid(format!("plan.{}", one.field), one.expected.clone()),
-            _ => crate::Error::invalid("plan", errs.to_string()),
-        }
-    }
-}
-
 impl Plan {
     /// Parses and validates a plan written as JSON, for CodeDeploy.
     pub fn from_json(text: &str) -> Result<Plan, PlanErrors> {
@@ -257,12 +170,6 @@ impl Plan {
         let route: RouteOnly =
             if text.trim_start().starts_with('{') { wire_from_json(text)? } else { wire_from_yaml(text)? };
         Ok(route.traffic.and_then(|t| t.production_rule_arn))
-    }
-
-    /// The longest the BeforeAllowTraffic hook can take: green's ready
-    /// timeout, every bake and every approval timeout.
-    pub fn worst_case_seconds(&self) -> u64 {
-        self.health.ready_timeout_seconds + self.steps.iter().map(Step::worst_case_seconds).sum::<u64>()
     }
 }
 
@@ -322,39 +229,6 @@ fn without_position(msg: &str) -> String {
     let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
     let rest = rest.strip_prefix(" column ").map_or(rest, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
     format!("{}{rest}", &msg[..start])
-}
-
-/// Collects problems while a plan is checked.
-#[derive(Default)]
-struct Problems(Vec<Problem>);
-
-impl Problems {
-    fn add(&mut self, field: impl Into<String>, expected: impl Into<String>) {
-        self.0.push(Problem { field: field.into(), expected: expected.into(), location: None });
-    }
-
-    /// Parses an optional duration, recording a problem when malformed.
-    fn duration(&mut self, field: &str, text: Option<&str>, default: u64) -> u64 {
-        match text {
-            None => default,
-            Some(t) => match humantime::parse_duration(t.trim()) {
-                Ok(d) => seconds_rounded_up(d),
-                Err(e) => {
-                    self.add(field, format!("a duration like \"90s\", \"5m\" or \"1h\", got {t:?} ({e})"));
-                    default
-                }
-            },
-        }
-    }
-}
-
-fn seconds_rounded_up(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
-
-/// Formats seconds the way plans write them.
-pub fn human(seconds: u64) -> String {
-    humantime::format_duration(Duration::from_secs(seconds)).to_string()
 }
 
 fn validate(wire: WirePlan, controller: Controller) -> Result<Plan, PlanErrors> {

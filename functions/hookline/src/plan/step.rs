@@ -40,11 +40,11 @@ impl Step {
     pub fn describe(&self) -> String {
         match self {
             Step::Weight { weight, bake_seconds } => {
-                format!("shift green to {weight}%, bake {}", super::human(*bake_seconds))
+                format!("shift green to {weight}%, bake {}", super::duration::human(*bake_seconds))
             }
             Step::Approval { timeout_seconds, on_timeout } => format!(
                 "wait for approval, up to {} (then {})",
-                super::human(*timeout_seconds),
+                super::duration::human(*timeout_seconds),
                 match on_timeout {
                     OnTimeout::Rollback => "roll back",
                     OnTimeout::Continue => "continue",

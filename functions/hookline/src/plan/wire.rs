@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::OnTimeout;
+use super::step::OnTimeout;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
