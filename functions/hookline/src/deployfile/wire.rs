@@ -9,6 +9,9 @@ use std::fmt;
 use serde::de::{self, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer};
 
+/// The same `post_traffic` object as a plan's.
+pub(super) use crate::plan::wire::WirePostTraffic;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct WireFile {
@@ -149,12 +152,6 @@ pub(super) struct WireApproval {
     pub after_weight: i64,
     pub timeout: Option<String>,
     pub on_timeout: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct WirePostTraffic {
-    pub bake: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

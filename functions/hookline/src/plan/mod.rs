@@ -12,7 +12,7 @@ pub mod history;
 mod model;
 mod problem;
 mod step;
-mod wire;
+pub(crate) mod wire;
 
 use std::fmt;
 use std::time::Duration;

@@ -63,7 +63,8 @@ pub(super) struct WireHttpProbe {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct WirePostTraffic {
+/// Also the deployment file's `hookline.post_traffic` (`deployfile::wire`).
+pub(crate) struct WirePostTraffic {
     pub bake: Option<String>,
 }
 
