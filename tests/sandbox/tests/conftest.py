@@ -34,10 +34,10 @@ def free_port():
     return p
 
 
-@pytest.fixture(scope="session")
-def moto_url(tmp_path_factory):
+def start_moto(logdir):
+    """A moto server of its own on a free port, logging to ``logdir``/moto.log: (process, URL), once it answers."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
+    log = open(os.path.join(str(logdir), "moto.log"), "w")
     proc = subprocess.Popen([sys.executable, os.path.join(HERE, "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -47,6 +47,12 @@ def moto_url(tmp_path_factory):
             break
         except requests.ConnectionError:
             time.sleep(0.1)
+    return proc, url
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory):
+    proc, url = start_moto(tmp_path_factory.mktemp("moto"))
     yield url
     proc.terminate()
     proc.wait(10)

@@ -3,8 +3,6 @@ role in infra/template.yaml, by moto (signature, key, action) and by the
 router (resources, conditions, the CodeDeploy simulator), with AWS's errors."""
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 
@@ -19,33 +17,16 @@ sys.path.insert(0, HERE)
 from sim import iam  # noqa: E402
 import provision  # noqa: E402
 from router import Sandbox  # noqa: E402
+from conftest import start_moto  # noqa: E402
 
 ACCOUNT = "123456789012"
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture(scope="module")
 def enforced(tmp_path_factory):
     """Its own moto (authorization on after provisioning) behind an in-process router."""
-    port = _free_port()
     logdir = tmp_path_factory.mktemp("iam")
-    log = open(logdir / "moto.log", "w")
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "moto_server.py"), "-H", "127.0.0.1",
-                             "-p", str(port)], stdout=log, stderr=log)
-    moto_url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(moto_url + "/moto-api/", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    proc, moto_url = start_moto(logdir)
     cred_dir = str(logdir / "credentials")
     os.environ["SANDBOX_CREDENTIALS_DIR"] = cred_dir
     try:

@@ -283,25 +283,13 @@ def authorized(tmp_path_factory):
     """Its own moto with authorization on behind an in-process router that re-signs as the operator
     (tests/sandbox/tests/test_iam.py does the same for the other services)."""
     import os
-    import subprocess
-    import sys
 
     import provision
-    from conftest import HERE, free_port
+    from conftest import start_moto
     from sim import iam
 
-    port = free_port()
     logdir = tmp_path_factory.mktemp("r53auth")
-    log = open(logdir / "moto.log", "w")
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "moto_server.py"), "-H", "127.0.0.1",
-                             "-p", str(port)], stdout=log, stderr=log)
-    moto_url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(moto_url + "/moto-api/", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    proc, moto_url = start_moto(logdir)
     cred_dir = str(logdir / "credentials")
     os.environ["SANDBOX_CREDENTIALS_DIR"] = cred_dir
     try:
@@ -310,6 +298,7 @@ def authorized(tmp_path_factory):
     finally:
         del os.environ["SANDBOX_CREDENTIALS_DIR"]
     iam.provision_roles(provision.clients(sb.url)["iam"], cred_dir)
+    time.sleep(1.1)   # the enforcer rereads its files at most once a second (as tests/sandbox/tests/test_iam.py waits)
     requests.post(moto_url + "/moto-api/reset-auth", data=b"0", timeout=5)
     yield sb
     requests.post(moto_url + "/moto-api/reset-auth", data=b"inf", timeout=5)
