@@ -1,5 +1,5 @@
-//! What every form of `rollback` needs ([`Deps`]), apart from the forms themselves: the handler
-//! and its dead-letter consumer both take it from here.
+//! What every form of `rollback` needs ([`Deps`], all ports): the handler, the restore and the
+//! dead-letter consumer take it from here, so none of them depends on another for it.
 
 use std::sync::Arc;
 
