@@ -39,7 +39,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, info_span, warn, Instrument};
 
-use crate::dispatch::Deps;
+use crate::deps::Deps;
 
 /// The execution this invocation started (or found already started).
 #[derive(Debug, Serialize, PartialEq, Eq)]

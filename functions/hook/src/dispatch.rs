@@ -1,40 +1,13 @@
-//! The hook's dependencies (ports only) and the dispatch of an invocation to its controller's
-//! entry: ECS's hook payload (`lifecycleStage`, `resourceArn`) to [`crate::ecs`], anything else
-//! to [`crate::codedeploy`].
+//! The dispatch of an invocation to its controller's entry: ECS's hook payload (`lifecycleStage`,
+//! `resourceArn`) to [`crate::ecs`], anything else to [`crate::codedeploy`]. Dispatch depends on
+//! the entries, never the reverse: what they share (the dependencies) is [`crate::deps`].
 
-use std::sync::Arc;
-
-use hookline::execution::HookStateMachines;
 use hookline::lifecycle::EcsNative;
-use hookline::{Clients, Result};
+use hookline::Result;
 use serde::Serialize;
 use serde_json::Value;
 
-/// What the hook function needs, built once per container: the ports of the hook's start (the
-/// deployment controller, the executions, the plans, the production routes), the state machine
-/// ARNs and the plan prefix.
-pub type Deps = hookline::flows::hook_start::HookDeps;
-
-/// The AWS adapters, for `state_machines` and plans under `plan_parameter_prefix`.
-pub fn deps(clients: &Clients, state_machines: HookStateMachines, plan_parameter_prefix: String) -> Deps {
-    Deps {
-        lifecycle: Arc::new(clients.lifecycle()),
-        executions: Arc::new(clients.executions()),
-        plans: Arc::new(clients.plans()),
-        routers: Arc::new(clients.routers()),
-        state_machines,
-        plan_parameter_prefix,
-    }
-}
-
-/// Reads the state machine ARNs and the plan prefix from the environment.
-pub fn deps_from_env(clients: &Clients) -> Deps {
-    let state_machines = HookStateMachines {
-        canary: std::env::var("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
-        post_traffic: std::env::var("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
-    };
-    deps(clients, state_machines, hookline::contract::plan_parameter_prefix_from_env())
-}
+use crate::deps::Deps;
 
 /// What an invocation answers Lambda with.
 #[derive(Debug, Serialize, PartialEq, Eq)]

@@ -45,7 +45,7 @@ use hookline::{Error, Result};
 use serde_json::{json, Value};
 use tracing::{debug, error, info, info_span, warn, Instrument};
 
-use crate::dispatch::Deps;
+use crate::deps::Deps;
 
 /// The `hookDetails` key hookline keeps its callback delay under (passed back by ECS on the next
 /// invocation, so later invocations need not read the plan again).

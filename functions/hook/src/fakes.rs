@@ -13,7 +13,7 @@ use hookline::testing::{FakeExecutions, FakeLifecycle, FakePlanStore, FakeRouter
 use hookline::traffic::{Cohort, Weights};
 use hookline::{Error, Result};
 
-use crate::dispatch::Deps;
+use crate::deps::Deps;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)

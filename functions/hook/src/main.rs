@@ -4,6 +4,7 @@
 //! start's outcome into its answer.
 
 mod codedeploy;
+mod deps;
 mod dispatch;
 mod ecs;
 #[cfg(test)]
@@ -12,7 +13,7 @@ mod fakes;
 fn main() -> Result<(), lambda_runtime::Error> {
     hookline::runtime::main(async {
         hookline::runtime::init_logging();
-        let deps = dispatch::deps_from_env(&hookline::Clients::from_env().await);
+        let deps = deps::deps_from_env(&hookline::Clients::from_env().await);
         hookline::runtime::run_with_deadline(|event, deadline| dispatch::dispatch_until(&deps, event, Some(deadline)))
             .await
     })

@@ -15,80 +15,25 @@
 //! answered `Failed` instead of waiting out CodeDeploy's hour (see
 //! [`dead_letter`]).
 
-use std::sync::Arc;
-
 use hookline::contract::{RollbackInput, ROLLBACK_RETRIES};
-use hookline::execution::{DeploymentContext, ExecutionDocument, HookStateMachines};
-use hookline::lifecycle::{EventStatus, HookStatus, Lifecycle, Reported};
-use hookline::ports::{Executions, PlanStore};
-use hookline::rollback::Reach;
+use hookline::execution::ExecutionDocument;
+use hookline::lifecycle::HookStatus;
 use hookline::runtime::parse_event;
-use hookline::traffic::RouterFactory;
-use hookline::{Clients, Error, Result};
+use hookline::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tracing::{error, info, info_span, warn, Instrument};
+use tracing::{info, info_span, Instrument};
 
 mod dead_letter;
+mod deps;
+mod restore;
 
 #[cfg(test)]
 use dead_letter::BatchItemFailure;
 pub use dead_letter::BatchResponse;
-
-/// What rollback needs, built once per container, all ports: the deployment controller, the
-/// production routes, the executions and the plans.
-pub struct Deps {
-    pub lifecycle: Arc<dyn Lifecycle>,
-    pub routers: Arc<dyn RouterFactory>,
-    pub executions: Arc<dyn Executions>,
-    pub plans: Arc<dyn PlanStore>,
-    /// The state machines whose executions a console rollback stops.
-    pub state_machine_arns: Vec<String>,
-    /// The same two machines by event: the dead-letter consumer looks up a hook's execution.
-    pub hook_state_machines: HookStateMachines,
-    /// Where plans live (`PLAN_PARAMETER_PREFIX`, default `/hookline`).
-    pub plan_parameter_prefix: String,
-}
-
-impl Deps {
-    /// The AWS adapters, for `hook_state_machines` and plans under `plan_parameter_prefix`.
-    pub fn new(clients: &Clients, hook_state_machines: HookStateMachines, plan_parameter_prefix: String) -> Deps {
-        let state_machine_arns = [&hook_state_machines.canary, &hook_state_machines.post_traffic]
-            .into_iter()
-            .filter(|arn| !arn.is_empty())
-            .cloned()
-            .collect();
-        Deps {
-            lifecycle: Arc::new(clients.lifecycle()),
-            routers: Arc::new(clients.routers()),
-            executions: Arc::new(clients.executions()),
-            plans: Arc::new(clients.plans()),
-            state_machine_arns,
-            hook_state_machines,
-            plan_parameter_prefix,
-        }
-    }
-
-    /// What the shared rollback reaches, borrowed from these.
-    pub fn reach(&self) -> Reach<'_> {
-        Reach {
-            lifecycle: self.lifecycle.as_ref(),
-            routers: self.routers.as_ref(),
-            executions: self.executions.as_ref(),
-            plans: self.plans.as_ref(),
-        }
-    }
-
-    /// Reads `CANARY_STATE_MACHINE_ARN`, `POST_TRAFFIC_STATE_MACHINE_ARN` and `PLAN_PARAMETER_PREFIX`.
-    pub fn from_env(clients: Clients) -> Deps {
-        let env = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
-        let hook_state_machines = HookStateMachines {
-            canary: env("CANARY_STATE_MACHINE_ARN").unwrap_or_default(),
-            post_traffic: env("POST_TRAFFIC_STATE_MACHINE_ARN").unwrap_or_default(),
-        };
-        Deps::new(&clients, hook_state_machines, hookline::contract::plan_parameter_prefix_from_env())
-    }
-}
+pub use deps::Deps;
+pub use restore::Output;
+use restore::{from_execution, ReportWhen};
 
 /// What the function answers: a rollback's outcome, or the SQS form's partial batch response.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -108,19 +53,6 @@ pub async fn dispatch(deps: &Deps, event: Value) -> Result<Response> {
 
 /// The console form: `{"deployment_id", "reason"}`.
 pub use hookline::contract::RollbackConsoleInput as ConsoleInput;
-
-/// What the rollback did.
-#[derive(Debug, Serialize, PartialEq, Eq, Default)]
-pub struct Output {
-    pub restored: bool,
-    /// `Failed` when a hook was reported (now or earlier), `null` when there was none.
-    pub reported: Option<HookStatus>,
-    pub already_reported: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub stopped_executions: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deployment_status: Option<String>,
-}
 
 /// The part of an EventBridge Step Functions status-change event we read.
 #[derive(Debug, Deserialize)]
@@ -198,57 +130,6 @@ async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<O
     }
     .instrument(info_span!("rollback", deployment_id = %ctx.deployment_id, safety_net = true))
     .await
-}
-
-/// When a rollback that could not restore production reports the hook anyway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ReportWhen {
-    /// Only once production is back on blue 100% with no cohort rule: another attempt
-    /// follows, and CodeDeploy acts on a report at once (its own rollback does not undo
-    /// hookline's weights or rules), so an early `Failed` would leave users on a green
-    /// that is being torn down.
-    Restored,
-    /// Now, restored or not: no attempt follows, and an unanswered hook stalls the
-    /// deployment for CodeDeploy's hour.
-    Always,
-}
-
-async fn from_execution(deps: &Deps, ctx: &DeploymentContext, error: &Value, report: ReportWhen) -> Result<Output> {
-    if let Some(hook) = &ctx.hook {
-        // A hook that already reported Succeeded handed traffic back to
-        // CodeDeploy, which may be terminating blue: restoring blue now would
-        // send production to a dying task set. (finalize cannot fail after
-        // its report, but a crash or a late retry could still land here.)
-        if deps.lifecycle.event_status(ctx, hook.event).await? == Some(EventStatus::Succeeded) {
-            warn!(cause = %error, event = hook.event.as_str(), "hook already Succeeded; leaving traffic to CodeDeploy");
-            return Ok(Output { already_reported: true, ..Output::default() });
-        }
-    }
-    warn!(cause = %error, "rolling back");
-    // Restore first, report second: CodeDeploy acts on the report at once.
-    let restored = deps.routers.router(ctx).restore().await;
-    match (&restored, report) {
-        (Err(e), ReportWhen::Restored) => {
-            warn!(error = %e, "restoring traffic failed; the hook is reported once a retry has restored it");
-            return Err(e.clone());
-        }
-        (Err(e), ReportWhen::Always) => error!(error = %e, "restoring traffic failed; reporting Failed anyway"),
-        (Ok(()), _) => {}
-    }
-    let mut out = Output { restored: restored.is_ok(), ..Output::default() };
-    if let Some(hook) = &ctx.hook {
-        let reported = report_failed(deps, &ctx.deployment_id, &hook.execution_id).await?;
-        out.reported = Some(HookStatus::Failed);
-        out.already_reported = reported == Reported::Already;
-    }
-    // An error here makes the state machine retry; restore and report are both idempotent.
-    restored?;
-    info!(already_reported = out.already_reported, "production on blue 100%, hook reported Failed");
-    Ok(out)
-}
-
-async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Reported> {
-    hookline::rollback::report_failed(deps.lifecycle.as_ref(), deployment_id, execution_id).await
 }
 
 async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {

@@ -12,10 +12,9 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{AppState, Sample};
+use super::state::{AppState, Sample};
 use crate::error::{fail, CliError, R};
 use crate::execution_history::{marks, Mark, Tracker};
-use crate::verbs;
 use crate::verbs::plan::{schedule, ScheduledStep};
 use crate::verbs::status::{has_ended, Gathered, Status};
 
@@ -115,7 +114,7 @@ async fn gather_list(state: &AppState) -> R<Vec<Summary>> {
     let aws = &state.aws;
     let mut out = Vec::new();
     for (application, group) in crate::codedeploy::groups(aws).await? {
-        for row in verbs::history::gather(aws, &application, &group, 10).await? {
+        for row in crate::verbs::history::gather(aws, &application, &group, 10).await? {
             let mut summary = Summary {
                 deployment_id: row.deployment_id.clone(),
                 application: application.clone(),
@@ -129,7 +128,7 @@ async fn gather_list(state: &AppState) -> R<Vec<Summary>> {
                 waiting_for_approval: false,
             };
             if !row.ended {
-                let s = verbs::status::gather(aws, &row.deployment_id).await?;
+                let s = crate::verbs::status::gather(aws, &row.deployment_id).await?;
                 summary.step = s.step.as_ref().map(|st| {
                     let of = st.step_count.map(|n| format!("/{n}")).unwrap_or_default();
                     let what = st
@@ -155,7 +154,7 @@ pub async fn detail(State(state): State<Arc<AppState>>, Path(id): Path<String>) 
     if let Err(r) = valid_id(&id) {
         return refused(r);
     }
-    let gathered = match verbs::status::gather_all(&state.aws, &id).await {
+    let gathered = match crate::verbs::status::gather_all(&state.aws, &id).await {
         Ok(g) => g,
         Err(e) => return aws_error(e),
     };
@@ -172,7 +171,7 @@ pub async fn detail(State(state): State<Arc<AppState>>, Path(id): Path<String>) 
 
 /// Reads the live weights of one deployment into its samples (the background sampler).
 pub async fn sample(state: &AppState, id: &str) -> R<()> {
-    let (weights, err) = verbs::status::live_weights(&state.aws, id, None).await;
+    let (weights, err) = crate::verbs::status::live_weights(&state.aws, id, None).await;
     match (weights, err) {
         (Some(w), _) => {
             state.record(id, Sample { at_ms: now_ms(), blue: w.blue, green: w.green });
@@ -232,7 +231,7 @@ pub async fn approve(State(state): State<Arc<AppState>>, Path(id): Path<String>)
         return refused(r);
     }
     let by = state.aws.caller().await;
-    acted(verbs::approve::decide(&state.aws, &id, true, None).await, by)
+    acted(crate::verbs::approve::decide(&state.aws, &id, true, None).await, by)
 }
 
 /// `POST /api/deployments/{id}/reject` with `{"reason": "..."}` (session and CSRF header checked by the router).
@@ -246,7 +245,7 @@ pub async fn reject(State(state): State<Arc<AppState>>, Path(id): Path<String>, 
     };
     let by = state.aws.caller().await;
     let reason = reason.unwrap_or_else(|| "rejected from hookline dashboard".into());
-    acted(verbs::approve::decide(&state.aws, &id, false, Some(&reason)).await, by)
+    acted(crate::verbs::approve::decide(&state.aws, &id, false, Some(&reason)).await, by)
 }
 
 /// `POST /api/deployments/{id}/rollback` with `{"reason": "..."}` (session and CSRF header checked by the
@@ -261,5 +260,5 @@ pub async fn rollback(State(state): State<Arc<AppState>>, Path(id): Path<String>
     };
     let by = state.aws.caller().await;
     let reason = reason.unwrap_or_else(|| format!("rolled back from hookline dashboard by {by}"));
-    acted(verbs::rollback::roll_back(&state.aws, &id, true, Some(&reason)).await, by)
+    acted(crate::verbs::rollback::roll_back(&state.aws, &id, true, Some(&reason)).await, by)
 }

@@ -16,11 +16,11 @@
 //! - A non-loopback `--bind` needs `--allow-remote` ([`check_bind`]).
 
 pub mod api;
+mod state;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Query, Request, State};
@@ -31,12 +31,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::MethodRouter;
 use axum::serve::IncomingStream;
 use axum::Router;
-use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 use crate::aws::Aws;
 use crate::error::{fail, R};
 use crate::output::emit;
+#[cfg(test)]
+use state::Sample;
+pub use state::{constant_time_eq, AppState};
 
 /// `hookline dashboard`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -83,104 +85,11 @@ pub const LOGIN_PATH: &str = "/login";
 
 /// How long a deployment page keeps the server sampling its weights after the last view.
 const WATCH_FOR: Duration = Duration::from_secs(300);
-/// Samples kept per deployment (one a second: an hour).
-const MAX_SAMPLES: usize = 3600;
-
-/// One reading of production's weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Sample {
-    /// Epoch milliseconds.
-    pub at_ms: i64,
-    pub blue: u8,
-    pub green: u8,
-}
-
-/// What the handlers share.
-pub struct AppState {
-    pub aws: Aws,
-    /// The session secret: in the printed sign-in link and in the session cookie, nowhere else.
-    secret: String,
-    /// `hookline_session_<port>`: cookies are not scoped by port, so two dashboards on one host keep theirs apart.
-    cookie_name: String,
-    /// Weights read so far, per deployment.
-    pub samples: Mutex<HashMap<String, Vec<Sample>>>,
-    /// Deployments whose page was viewed, and when last.
-    pub watched: Mutex<HashMap<String, Instant>>,
-}
-
-impl AppState {
-    pub fn new(aws: Aws, secret: String, addr: SocketAddr) -> AppState {
-        let cookie_name = format!("hookline_session_{}", addr.port());
-        AppState { aws, secret, cookie_name, samples: Mutex::default(), watched: Mutex::default() }
-    }
-
-    /// Records a reading (a repeat of the last one within the same second is dropped).
-    pub fn record(&self, deployment_id: &str, sample: Sample) {
-        let Ok(mut all) = self.samples.lock() else { return };
-        let list = all.entry(deployment_id.to_string()).or_default();
-        if list.last().is_some_and(|l| l.at_ms / 1000 == sample.at_ms / 1000) {
-            return;
-        }
-        list.push(sample);
-        if list.len() > MAX_SAMPLES {
-            let extra = list.len() - MAX_SAMPLES;
-            list.drain(..extra);
-        }
-    }
-
-    pub fn samples_of(&self, deployment_id: &str) -> Vec<Sample> {
-        self.samples.lock().map(|m| m.get(deployment_id).cloned().unwrap_or_default()).unwrap_or_default()
-    }
-
-    pub fn watch(&self, deployment_id: &str) {
-        if let Ok(mut w) = self.watched.lock() {
-            w.insert(deployment_id.to_string(), Instant::now());
-        }
-    }
-
-    /// Stops sampling a deployment (it ended: its weights no longer move).
-    pub fn unwatch(&self, deployment_id: &str) {
-        if let Ok(mut w) = self.watched.lock() {
-            w.remove(deployment_id);
-        }
-    }
-
-    /// Whether the request carries this dashboard's session cookie (any of its `Cookie` pairs of our name:
-    /// another page on the same host can add a decoy of the same name, which must not lock the operator out).
-    pub fn signed_in(&self, headers: &HeaderMap) -> bool {
-        cookie_values(headers, &self.cookie_name).any(|v| constant_time_eq(v.as_bytes(), self.secret.as_bytes()))
-    }
-
-    /// The `Set-Cookie` value that signs a browser in: the secret, kept from scripts (`HttpOnly`) and from
-    /// every request another site starts (`SameSite=Strict`), for the whole dashboard (`Path=/`), until the
-    /// browser closes (no `Max-Age`: the secret dies with the server anyway).
-    pub fn session_cookie(&self) -> String {
-        format!("{}={}; Path=/; HttpOnly; SameSite=Strict", self.cookie_name, self.secret)
-    }
-}
-
-/// The values of the cookies named `name` in the request's `Cookie` headers (`a=1; b=2`, RFC 6265 §4.2).
-fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(move |(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 /// A random 256-bit session secret, hex.
 pub fn session_token() -> R<String> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| fail(format!("cannot draw a session secret: {e}")))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Equal strings in time independent of where they differ (the secret must not leak through timing).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.ct_eq(b).into()
 }
 
 /// The address a connection arrived on (the connect info of every request; `None` if the OS did not say).

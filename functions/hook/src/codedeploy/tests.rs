@@ -572,7 +572,7 @@ async fn a_malformed_event_is_invalid_input_naming_the_field() {
 fn init_builds_the_clients_the_hook_uses_and_not_cloudwatchs() {
     let clients = hookline::testing::unbuilt_clients();
     let machines = HookStateMachines { canary: CANARY.into(), post_traffic: POST_TRAFFIC.into() };
-    let _deps = crate::dispatch::deps(&clients, machines, "/hookline".into());
+    let _deps = crate::deps::deps(&clients, machines, "/hookline".into());
     let built = [
         clients.codedeploy.is_built(),
         clients.ecs.is_built(),

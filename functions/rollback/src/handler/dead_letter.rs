@@ -45,7 +45,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, info_span, warn, Instrument};
 
-use super::{from_execution, report_failed, Deps, ReportWhen};
+use super::deps::Deps;
+use super::restore::{from_execution, report_failed, ReportWhen};
 
 /// An event source mapping's SQS event: it has `Records`, every other form of `rollback` does not.
 pub fn is_sqs_event(event: &Value) -> bool {

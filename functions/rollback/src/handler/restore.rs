@@ -1,0 +1,81 @@
+//! The rollback of one execution's deployment: restore production to blue 100% with no cohort
+//! rule, then report the hook `Failed`. Shared by the state machines' Catch, the EventBridge safety
+//! net (both in the handler) and the dead-letter consumer, which all take it from here.
+
+use hookline::execution::DeploymentContext;
+use hookline::lifecycle::{EventStatus, HookStatus, Reported};
+use hookline::Result;
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{error, info, warn};
+
+use super::deps::Deps;
+
+/// What the rollback did.
+#[derive(Debug, Serialize, PartialEq, Eq, Default)]
+pub struct Output {
+    pub restored: bool,
+    /// `Failed` when a hook was reported (now or earlier), `null` when there was none.
+    pub reported: Option<HookStatus>,
+    pub already_reported: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopped_executions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_status: Option<String>,
+}
+
+/// When a rollback that could not restore production reports the hook anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReportWhen {
+    /// Only once production is back on blue 100% with no cohort rule: another attempt
+    /// follows, and CodeDeploy acts on a report at once (its own rollback does not undo
+    /// hookline's weights or rules), so an early `Failed` would leave users on a green
+    /// that is being torn down.
+    Restored,
+    /// Now, restored or not: no attempt follows, and an unanswered hook stalls the
+    /// deployment for CodeDeploy's hour.
+    Always,
+}
+
+pub(crate) async fn from_execution(
+    deps: &Deps,
+    ctx: &DeploymentContext,
+    error: &Value,
+    report: ReportWhen,
+) -> Result<Output> {
+    if let Some(hook) = &ctx.hook {
+        // A hook that already reported Succeeded handed traffic back to
+        // CodeDeploy, which may be terminating blue: restoring blue now would
+        // send production to a dying task set. (finalize cannot fail after
+        // its report, but a crash or a late retry could still land here.)
+        if deps.lifecycle.event_status(ctx, hook.event).await? == Some(EventStatus::Succeeded) {
+            warn!(cause = %error, event = hook.event.as_str(), "hook already Succeeded; leaving traffic to CodeDeploy");
+            return Ok(Output { already_reported: true, ..Output::default() });
+        }
+    }
+    warn!(cause = %error, "rolling back");
+    // Restore first, report second: CodeDeploy acts on the report at once.
+    let restored = deps.routers.router(ctx).restore().await;
+    match (&restored, report) {
+        (Err(e), ReportWhen::Restored) => {
+            warn!(error = %e, "restoring traffic failed; the hook is reported once a retry has restored it");
+            return Err(e.clone());
+        }
+        (Err(e), ReportWhen::Always) => error!(error = %e, "restoring traffic failed; reporting Failed anyway"),
+        (Ok(()), _) => {}
+    }
+    let mut out = Output { restored: restored.is_ok(), ..Output::default() };
+    if let Some(hook) = &ctx.hook {
+        let reported = report_failed(deps, &ctx.deployment_id, &hook.execution_id).await?;
+        out.reported = Some(HookStatus::Failed);
+        out.already_reported = reported == Reported::Already;
+    }
+    // An error here makes the state machine retry; restore and report are both idempotent.
+    restored?;
+    info!(already_reported = out.already_reported, "production on blue 100%, hook reported Failed");
+    Ok(out)
+}
+
+pub(crate) async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Reported> {
+    hookline::rollback::report_failed(deps.lifecycle.as_ref(), deployment_id, execution_id).await
+}
