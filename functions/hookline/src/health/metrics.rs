@@ -15,39 +15,7 @@ use crate::judge::{judge_metric, score, Judgement, Outcome};
 use crate::plan::analysis::{Analysis, AnalysisMetric, MetricSource, OnMarginal, OnNoData, ALB_NAMESPACE};
 use crate::{Error, Result};
 
-/// Which deployment side a series belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Blue,
-    Green,
-}
-
-/// One CloudWatch metric read for a series: its own GetMetricData query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InputQuery {
-    /// GetMetricData's query id (ids must start with a lowercase letter).
-    pub id: String,
-    pub namespace: String,
-    pub metric_name: String,
-    pub dimensions: Vec<(String, String)>,
-    pub statistic: String,
-}
-
-/// One series to judge: one side of one metric. Without an expression its single input answers
-/// under `id`; with one, the inputs are read but not returned and the expression answers under `id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeriesQuery {
-    /// GetMetricData's id of the answering query: `m<metric index>_<side>`.
-    pub id: String,
-    pub side: Side,
-    pub inputs: Vec<InputQuery>,
-    /// Metric math over the inputs' ids (`FILL(m0_blue_errors, 0) / FILL(m0_blue_requests, 0)`).
-    pub expression: Option<String>,
-    pub period_seconds: u64,
-    /// A period without a value is 0 (a count metric read without an expression).
-    pub fill_zero: bool,
-}
-
+pub use super::facts::{InputQuery, SeriesQuery, Side};
 pub use crate::ports::MetricsSource;
 
 /// The two queries (blue, then green) of every metric of `analysis`, in the metrics' order.
