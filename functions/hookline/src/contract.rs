@@ -134,7 +134,7 @@ pub enum GateOutput {
         checked_at: i64,
         checks: Vec<Check>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        judgement: Option<Box<crate::health::metrics::StepJudgement>>,
+        judgement: Option<Box<crate::health::verdict::StepJudgement>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         approval: Option<Step>,
         /// When a bake is done: the state's judgements plus this step's, if judged. The canary

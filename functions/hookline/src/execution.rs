@@ -190,7 +190,7 @@ pub struct RolloutState {
     #[serde(default)]
     pub bake_until: Option<i64>,
     /// The canary judge's result for each judged weight step so far, in step order, as
-    /// `validate-health` gave it (`health::metrics::StepJudgement`): carried in the state so that
+    /// `validate-health` gave it (`health::verdict::StepJudgement`): carried in the state so that
     /// the execution's output holds every judgement. Always serialized (the canary machine's
     /// Advance state copies `$.state.judgements`).
     #[serde(default)]
