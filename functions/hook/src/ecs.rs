@@ -33,7 +33,7 @@
 //! IN_PROGRESS (the next invocation looks again); FAILED only when production is known to be on
 //! blue.
 
-use hookline::execution::HookExecution;
+use hookline::flows::hook_executions::HookExecution;
 use hookline::flows::hook_start::{
     start_hook, FailSafety, HookInvocation, HookStart, Refusal, StartFailure, StartedExecution,
 };

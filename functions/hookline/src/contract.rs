@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::execution::{DeploymentContext, ExecutionDocument, HookEvent, RolloutState};
+use crate::execution::{DeploymentContext, ExecutionDocument, RolloutState};
 use crate::health::Check;
 use crate::plan::{Plan, Step};
 
@@ -59,30 +59,7 @@ pub fn ecs_plan_parameter(prefix: &str, cluster: &str, service: &str) -> String 
     plan_parameter(prefix, &ecs_application(cluster), service)
 }
 
-/// The execution name for a deployment's hook: a duplicate invocation maps to the same one.
-///
-/// CodeDeploy: `<deployment-id>-<event>`. ECS-native: the deployment id is the service deployment
-/// ARN; its last segment (the service deployment's own id) stands for it, so the name stays short
-/// and the event suffix is never cut. ECS gives every invocation a fresh `executionId`, so the
-/// name never depends on it: ECS's repeated invocations of one stage find the same execution.
-pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
-    let mut name = format!("{}{}", execution_name_prefix(deployment_id), event.as_str());
-    name.truncate(80);
-    name
-}
-
-/// What every hook execution name of `deployment_id` starts with (`<id>-`): how a console rollback
-/// finds the deployment's running executions among a state machine's.
-pub fn execution_name_prefix(deployment_id: &str) -> String {
-    let id = if deployment_id.starts_with("arn:") {
-        deployment_id.rsplit('/').next().unwrap_or(deployment_id)
-    } else {
-        deployment_id
-    };
-    // Step Functions names allow 80 characters of [A-Za-z0-9-_]; deployment ids are `d-` + 9 alphanumerics.
-    let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-    format!("{safe}-")
-}
+pub use crate::execution::{execution_name, execution_name_prefix};
 
 /// State names of the `canary` and `post-traffic` state machines that the CLI
 /// reads from execution history (`hookline history`, `watch`).
@@ -157,7 +134,7 @@ pub enum GateOutput {
         checked_at: i64,
         checks: Vec<Check>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        judgement: Option<Box<crate::health::metrics::StepJudgement>>,
+        judgement: Option<Box<crate::health::verdict::StepJudgement>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         approval: Option<Step>,
         /// When a bake is done: the state's judgements plus this step's, if judged. The canary

@@ -12,13 +12,19 @@
 //! - [`plan`]: the rollout plan (parse, validate, worst case). Plain Rust.
 //! - [`deployfile`]: the Route 53 controller's `<environment>.deploy.yml` (parse, templates, map onto a plan). Plain Rust.
 //! - [`contract`]: names and input shapes shared by functions, CLI and state machines (checked against the ASL).
-//! - [`execution`]: the document each state machine execution carries.
-//! - [`lifecycle`]: the deployment controller: context, typed statuses, hook reports (CodeDeploy's adapter).
-//! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`] per route, ALB first).
-//! - [`health`]: the health gate (plain verdicts, the gate over [`health::HealthFacts`], the AWS/HTTP source).
+//! - [`execution`]: the document each state machine execution carries, its execution names, [`execution::RunStatus`].
+//! - [`lifecycle`]: the deployment controller's adapters (CodeDeploy, ECS-native); the typed statuses the
+//!   [`ports::Lifecycle`] port speaks live in [`lifecycle::deployment`] (plain data, no port, no adapter).
+//! - [`traffic`]: moving production traffic ([`traffic::TrafficRouter`] per route, ALB first); the split it
+//!   speaks in [`traffic::split`].
+//! - [`health`]: the health gate (plain verdicts, the gate over [`health::HealthFacts`], the AWS/HTTP source);
+//!   the facts and series queries the health ports speak in [`health::facts`].
 //! - [`judge`]: the statistical canary judge (Mann-Whitney U, Hodges–Lehmann, Kayenta-style score). Plain Rust.
-//! - [`flows`]: what hookline does, once for every controller, over the ports (the hook's start).
-//! - [`ports`]: every interface the flows reach the world through, in one file (traits only).
+//! - [`flows`]: what hookline does, once for every controller, over the ports (the hook's start, finding a
+//!   deployment's hook executions).
+//! - [`ports`]: every interface the flows reach the world through, in one file (traits only). Layers:
+//!   domain types (the modules above marked plain data, [`execution`], [`plan`]) import no port and no
+//!   adapter; `ports` imports only them; the adapters import ports and domain (`tools/module-graph`).
 //! - [`rollback`]: the operator's rollback (console form), shared by the `rollback` function and the CLI.
 //! - [`taskdef`]: task definition revisions and AppSpec content.
 //! - [`error`]: the one error type and its stable `errorType` names.

@@ -16,14 +16,16 @@
 
 use async_trait::async_trait;
 
-pub use crate::lifecycle::DeploymentSummary;
+pub use crate::lifecycle::deployment::DeploymentSummary;
 
+pub use crate::execution::RunStatus;
 use crate::execution::{DeploymentContext, HookEvent};
-use crate::health::metrics::SeriesQuery;
-use crate::health::{TargetFacts, TaskSetFacts};
-use crate::lifecycle::{controller_of, Admission, DeploymentStatus, EventStatus, HookStatus, Reported, Resolved, Stop};
+use crate::health::facts::{SeriesQuery, TargetFacts, TaskSetFacts};
+use crate::lifecycle::deployment::{
+    controller_of, Admission, DeploymentStatus, EventStatus, HookStatus, Reported, Resolved, Stop,
+};
 use crate::plan::HttpProbe;
-use crate::traffic::{Change, Cohort, Weights};
+use crate::traffic::split::{Change, Cohort, Weights};
 use crate::{Error, Result};
 
 /// The deployment controller, seen from hookline.
@@ -139,35 +141,6 @@ pub trait MetricsSource: Send + Sync {
     /// The values (one per period with data) of each query over `[start, end)` epoch seconds, in the
     /// order of `queries`.
     async fn series(&self, queries: &[SeriesQuery], start: i64, end: i64) -> Result<Vec<Vec<f64>>>;
-}
-
-/// How a state machine execution stands, in hookline's words (Step Functions' `ExecutionStatus`
-/// stays in its adapter).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunStatus {
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Aborted,
-    /// A word hookline has no meaning for (a newer service status), as the service said it.
-    Unrecognized(String),
-}
-
-impl RunStatus {
-    pub fn is_running(&self) -> bool {
-        *self == RunStatus::Running
-    }
-}
-
-impl std::fmt::Display for RunStatus {
-    /// The variant's name (hookline's word, in logs and outputs); an unrecognized status as the service said it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RunStatus::Unrecognized(word) => f.write_str(word),
-            known => write!(f, "{known:?}"),
-        }
-    }
 }
 
 /// One execution as [`Executions::describe`] reads it.

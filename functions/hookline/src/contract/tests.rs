@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::*;
+use crate::execution::HookEvent;
 use crate::plan::Step;
 use crate::testing::{context, plan, state as rollout_state};
 

@@ -22,9 +22,10 @@ use tracing::{info, warn};
 
 use crate::contract::{plan_parameter, ROLLBACK_RESERVE_SECONDS};
 use crate::execution::{
-    execution_name, hook_execution, hook_executions, now_epoch, DeploymentContext, ExecutionDocument, HookEvent,
-    HookExecution, HookKind, HookRef, HookStateMachines, RolloutState,
+    execution_name, now_epoch, DeploymentContext, ExecutionDocument, HookEvent, HookKind, HookRef, HookStateMachines,
+    RolloutState,
 };
+use crate::flows::hook_executions::{hook_execution, hook_executions, HookExecution};
 use crate::lifecycle::Admission;
 use crate::plan::{human, Controller, Plan};
 use crate::ports::{Executions, Lifecycle, PlanStore, RouterFactory, RunStatus, StartOutcome};

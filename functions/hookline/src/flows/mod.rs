@@ -2,7 +2,9 @@
 //! controller's entry point, which only translates its payload into a flow's input and the flow's
 //! outcome into its answer.
 //!
+//! - [`hook_executions`]: a deployment's hook executions, read through the `Executions` port.
 //! - [`hook_start`]: a lifecycle hook's start: find or start the state machine execution that
 //!   answers it (the `hook` function, for CodeDeploy and ECS-native alike).
 
+pub mod hook_executions;
 pub mod hook_start;

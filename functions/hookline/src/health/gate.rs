@@ -43,22 +43,7 @@ impl ProbeClient {
     }
 }
 
-/// Green's task set as the orchestrator reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskSetFacts {
-    /// How many tasks it should run.
-    pub desired: i64,
-    /// `STEADY_STATE`, `STABILIZING`, as the orchestrator says it.
-    pub stability: Option<String>,
-}
-
-/// Green's target group behind the load balancer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TargetFacts {
-    pub healthy: usize,
-    pub registered: usize,
-}
-
+pub use super::facts::{TargetFacts, TaskSetFacts};
 pub use crate::ports::HealthFacts;
 
 /// Judges green against `health` from the facts `facts` gives.

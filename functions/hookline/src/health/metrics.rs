@@ -7,7 +7,6 @@
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_smithy_types::DateTime;
-use serde::Serialize;
 
 use crate::error::AwsResultExt;
 use crate::execution::DeploymentContext;
@@ -15,39 +14,7 @@ use crate::judge::{judge_metric, score, Judgement, Outcome};
 use crate::plan::analysis::{Analysis, AnalysisMetric, MetricSource, OnMarginal, OnNoData, ALB_NAMESPACE};
 use crate::{Error, Result};
 
-/// Which deployment side a series belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Blue,
-    Green,
-}
-
-/// One CloudWatch metric read for a series: its own GetMetricData query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InputQuery {
-    /// GetMetricData's query id (ids must start with a lowercase letter).
-    pub id: String,
-    pub namespace: String,
-    pub metric_name: String,
-    pub dimensions: Vec<(String, String)>,
-    pub statistic: String,
-}
-
-/// One series to judge: one side of one metric. Without an expression its single input answers
-/// under `id`; with one, the inputs are read but not returned and the expression answers under `id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeriesQuery {
-    /// GetMetricData's id of the answering query: `m<metric index>_<side>`.
-    pub id: String,
-    pub side: Side,
-    pub inputs: Vec<InputQuery>,
-    /// Metric math over the inputs' ids (`FILL(m0_blue_errors, 0) / FILL(m0_blue_requests, 0)`).
-    pub expression: Option<String>,
-    pub period_seconds: u64,
-    /// A period without a value is 0 (a count metric read without an expression).
-    pub fill_zero: bool,
-}
-
+pub use super::facts::{InputQuery, SeriesQuery, Side};
 pub use crate::ports::MetricsSource;
 
 /// The two queries (blue, then green) of every metric of `analysis`, in the metrics' order.
@@ -238,36 +205,7 @@ fn metric_data_queries(q: &SeriesQuery) -> Result<Vec<MetricDataQuery>> {
     Ok(out)
 }
 
-/// What the canary does after a judgement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// On to the next step.
-    Continue,
-    /// Restore blue and report the hook `Failed` (`HealthCheckFailed`).
-    Rollback,
-    /// Ask an operator through the canary's approval state.
-    Approval,
-}
-
-/// A judgement at the end of a weight step's bake, as `validate-health` reports it under
-/// `$.health.judgement`: the step, the window judged, every metric's statistics, the score and outcome,
-/// and what the canary does about it (with a note when a rule of the plan decided).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StepJudgement {
-    /// 0-based index of the weight step in `plan.steps`.
-    pub step: u64,
-    /// Green's share of production during the window.
-    pub weight: u8,
-    /// `[start, end)` epoch seconds.
-    pub window: [i64; 2],
-    #[serde(flatten)]
-    pub judgement: Judgement,
-    pub action: Action,
-    /// Why the action is not the outcome's own (a `Marginal` or `NoData` ruled by the plan).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
+pub use super::verdict::{Action, StepJudgement};
 
 /// What the plan's rules make of a judgement's outcome: `Pass` continues and `Fail` rolls back;
 /// `Marginal` follows `on_marginal`, `NoData` follows `on_no_data` (a pass on no data only because

@@ -5,6 +5,7 @@
 //! gate ([`gate::check`]) reads the facts through [`HealthFacts`], which
 //! [`gate::HealthGate`] serves from AWS and HTTP.
 
+pub mod facts;
 pub mod gate;
 pub mod metrics;
 pub mod verdict;

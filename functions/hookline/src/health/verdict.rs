@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::judge::Judgement;
+
 /// One check and why it passed or failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
@@ -89,6 +91,37 @@ pub fn bake_progress(now: i64, bake_until: Option<i64>, interval_seconds: u64) -
             (false, left.clamp(1, interval_seconds.max(1)))
         }
     }
+}
+
+/// What the canary does after a judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// On to the next step.
+    Continue,
+    /// Restore blue and report the hook `Failed` (`HealthCheckFailed`).
+    Rollback,
+    /// Ask an operator through the canary's approval state.
+    Approval,
+}
+
+/// A judgement at the end of a weight step's bake, as `validate-health` reports it under
+/// `$.health.judgement`: the step, the window judged, every metric's statistics, the score and outcome,
+/// and what the canary does about it (with a note when a rule of the plan decided).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepJudgement {
+    /// 0-based index of the weight step in `plan.steps`.
+    pub step: u64,
+    /// Green's share of production during the window.
+    pub weight: u8,
+    /// `[start, end)` epoch seconds.
+    pub window: [i64; 2],
+    #[serde(flatten)]
+    pub judgement: Judgement,
+    pub action: Action,
+    /// Why the action is not the outcome's own (a `Marginal` or `NoData` ruled by the plan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[cfg(test)]

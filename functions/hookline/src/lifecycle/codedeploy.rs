@@ -11,12 +11,13 @@ use aws_sdk_codedeploy::types::{
 
 use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 
-use super::{
-    Admission, Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Invocation, Lifecycle,
-    Reported, Resolved, Stop,
+use super::deployment::{
+    Admission, Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Invocation, Reported,
+    Resolved, Stop, DEPLOYMENT_NOT_FOUND,
 };
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
+use crate::ports::Lifecycle;
 use crate::{Error, Result};
 
 /// CodeDeploy, plus ELBv2 to turn the deployment group's target group names into ARNs.
@@ -37,7 +38,7 @@ fn missing(what: &str) -> Error {
 #[async_trait]
 impl Lifecycle for CodeDeploy {
     /// One GetDeployment ([`CodeDeploy::summary`]). An id CodeDeploy does not know, or one that is
-    /// not an id, is an error saying so (code [`super::DEPLOYMENT_NOT_FOUND`]) in the operator's words.
+    /// not an id, is an error saying so (code [`DEPLOYMENT_NOT_FOUND`]) in the operator's words.
     async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
         let out = match self.codedeploy.get_deployment().deployment_id(deployment_id).send().await {
             Ok(out) => out,
@@ -54,7 +55,7 @@ impl Lifecycle for CodeDeploy {
                 };
                 return Err(Error::AwsPermanent {
                     operation: "GetDeployment",
-                    code: Some(super::DEPLOYMENT_NOT_FOUND.into()),
+                    code: Some(DEPLOYMENT_NOT_FOUND.into()),
                     message,
                 });
             }

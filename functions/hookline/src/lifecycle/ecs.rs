@@ -23,12 +23,14 @@ use aws_sdk_ecs::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use super::Admission;
-use super::{
-    Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Lifecycle, Reported, Resolved, Stop,
+pub use super::deployment::{is_service_deployment_arn, Admission};
+use super::deployment::{
+    Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Reported, Resolved, Stop,
+    DEPLOYMENT_NOT_FOUND,
 };
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
+use crate::ports::Lifecycle;
 use crate::{Error, Result};
 
 /// The `callBackDelay` hookline answers with while its execution runs, in seconds: the plan's
@@ -45,13 +47,6 @@ pub const DEFAULT_CALLBACK_DELAY_SECONDS: u64 = 30;
 #[derive(Clone, Debug)]
 pub struct EcsNative {
     pub ecs: aws_sdk_ecs::Client,
-}
-
-/// Whether `deployment_id` names an ECS service deployment
-/// (`arn:aws:ecs:<region>:<account>:service-deployment/<cluster>/<service>/<id>`, ECS API reference,
-/// ServiceDeployment) rather than a CodeDeploy deployment id (`d-` + 9 characters).
-pub fn is_service_deployment_arn(deployment_id: &str) -> bool {
-    deployment_id.starts_with("arn:") && deployment_id.contains(":service-deployment/")
 }
 
 fn missing(what: &str) -> Error {
@@ -315,13 +310,13 @@ struct RevisionRoutes {
 #[async_trait]
 impl Lifecycle for EcsNative {
     /// One DescribeServiceDeployments ([`summary`]); an ARN ECS does not return is an error saying
-    /// so (code [`super::DEPLOYMENT_NOT_FOUND`]) with ECS's reason.
+    /// so (code [`DEPLOYMENT_NOT_FOUND`]) with ECS's reason.
     async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
         match self.find(deployment_id).await? {
             Ok(found) => Ok(summary(deployment_id, &found)),
             Err(reason) => Err(Error::AwsPermanent {
                 operation: "DescribeServiceDeployments",
-                code: Some(super::DEPLOYMENT_NOT_FOUND.into()),
+                code: Some(DEPLOYMENT_NOT_FOUND.into()),
                 message: format!("service deployment {deployment_id} not found in ECS ({reason})"),
             }),
         }

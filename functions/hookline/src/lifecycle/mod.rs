@@ -10,26 +10,19 @@
 //! so no controller's spelling leaves its adapter (a test greps for it).
 
 mod codedeploy;
+pub mod deployment;
 pub mod ecs;
 
 use async_trait::async_trait;
-use serde::Serialize;
 
 pub use crate::plan::Controller;
 
 pub use codedeploy::CodeDeploy;
+pub use deployment::{
+    controller_of, Admission, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Invocation, Reported,
+    Resolved, Stop, DEPLOYMENT_NOT_FOUND,
+};
 pub use ecs::EcsNative;
-
-/// The controller that runs `deployment_id`: an ECS service deployment ARN is ECS-native, anything
-/// else CodeDeploy's. Its hook timeout ([`Controller::max_hook_budget_seconds`]: one hour, 24 hours)
-/// bounds every deadline computed for the deployment.
-pub fn controller_of(deployment_id: &str) -> Controller {
-    if ecs::is_service_deployment_arn(deployment_id) {
-        Controller::Ecs
-    } else {
-        Controller::CodeDeploy
-    }
-}
 
 /// Both controllers behind one [`Lifecycle`]: each call goes to the controller of the deployment
 /// it names (an ECS service deployment ARN, else a CodeDeploy id: [`ecs::is_service_deployment_arn`]), so functions built once per container serve both.
@@ -76,175 +69,8 @@ impl Lifecycle for Controllers {
     }
 }
 
-/// One invocation of the hook function by a deployment controller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    pub deployment_id: String,
-    /// The hook's opaque id, answered exactly once.
-    pub execution_id: String,
-}
-
 use crate::execution::{DeploymentContext, HookEvent};
 use crate::Result;
-
-/// The answer a hook gets (serialized by its variant name in the functions' outputs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum HookStatus {
-    Succeeded,
-    Failed,
-}
-
-/// What reporting a hook came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reported {
-    /// This call delivered the status.
-    Now,
-    /// The hook had already been answered (by an earlier try, or the deployment ended):
-    /// done, not an error to retry.
-    Already,
-}
-
-/// A deployment's status, reduced to what hookline acts on; each adapter maps its controller's words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum DeploymentStatus {
-    /// Under way (created, queued, in progress, waiting, baking): hooks may run and traffic may move.
-    Active,
-    /// Ended with green serving production.
-    Succeeded,
-    /// Ended in failure (rolled back or not).
-    Failed,
-    /// Stopped by an operator or the controller.
-    Stopped,
-    /// A word of the controller's hookline has no meaning for: neither active nor ended.
-    Unrecognized(String),
-}
-
-impl DeploymentStatus {
-    /// Still worth working on: hooks may run and traffic may move.
-    pub fn is_active(&self) -> bool {
-        *self == DeploymentStatus::Active
-    }
-
-    /// Ended one way or another.
-    pub fn is_terminal(&self) -> bool {
-        matches!(self, DeploymentStatus::Succeeded | DeploymentStatus::Failed | DeploymentStatus::Stopped)
-    }
-}
-
-impl std::fmt::Display for DeploymentStatus {
-    /// The variant's name (hookline's word, in outputs and logs); an unrecognized status as the controller said it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DeploymentStatus::Unrecognized(word) => f.write_str(word),
-            known => write!(f, "{known:?}"),
-        }
-    }
-}
-
-/// The status of one lifecycle event (hook) on the deployment's target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventStatus {
-    /// Not reached yet.
-    Pending,
-    /// Its hook is waiting for an answer.
-    InProgress,
-    /// Answered `Succeeded`: the controller has moved on.
-    Succeeded,
-    /// Answered `Failed`, or timed out.
-    Failed,
-    /// Skipped by the controller.
-    Skipped,
-    /// A word of the controller's hookline has no meaning for.
-    Unrecognized(String),
-}
-
-/// What asking the controller to stop with rollback came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
-    /// Stopping; the controller's status message.
-    Stopping(String),
-    /// The deployment had already ended on its own: nothing to stop.
-    AlreadyEnded,
-}
-
-/// Whether hookline runs its canary for a deployment, read by [`Lifecycle::admission`] from the
-/// deployment itself before anything is started for one of its hooks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
-    /// A deployment hookline serves: its hooks start the canary / post-traffic executions.
-    Serve,
-    /// The deployment creates the service (it has no source revision): there is no blue to canary
-    /// against. Passed through: every hook answered `Succeeded` at once, nothing started or moved.
-    Creation,
-    /// The deployment is the controller's own rollback of another one (`of`, when it says which):
-    /// the controller moves traffic back itself. Passed through like [`Admission::Creation`]: every
-    /// hook answered `Succeeded` at once, nothing started, no traffic moved.
-    Rollback { of: Option<String> },
-    /// The deployment's strategy is one under which the controller shifts production in its own
-    /// steps, which hookline's shifting would fight; its name. Refused (`Failed`), nothing started.
-    Strategy(String),
-}
-
-impl Admission {
-    /// Why every hook of the deployment is answered `Succeeded` at once without starting or moving
-    /// anything, when it is passed through (a creation or the controller's own rollback).
-    pub fn pass_through(&self) -> Option<String> {
-        match self {
-            Admission::Creation => {
-                Some("service creation (the deployment has no source revision): no blue to canary against".into())
-            }
-            Admission::Rollback { of } => Some(format!(
-                "the deployment is the controller's own rollback{}: the controller moves traffic back itself, and \
-                 its target is the revision production ran before",
-                of.as_deref().map(|id| format!(" of {id}")).unwrap_or_default()
-            )),
-            Admission::Serve | Admission::Strategy(_) => None,
-        }
-    }
-}
-
-/// A resolved hook invocation: the context, plus which event is waiting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    pub context: DeploymentContext,
-    /// The lifecycle event that is in progress on the target, as the controller names it (for messages).
-    pub in_progress_event: Option<String>,
-    /// That event, when it is one hookline answers.
-    pub in_progress_hook: Option<HookEvent>,
-    /// When the controller started that event (epoch seconds), if it says: the hook's
-    /// deadline counts from here, not from when the hook function got to run.
-    pub in_progress_started_at: Option<i64>,
-    /// When the controller times that hook out (epoch seconds), if it says so sooner than its
-    /// general limit: an ECS hook's `timeoutConfiguration` may be shorter than 24 hours.
-    pub hook_expires_at: Option<i64>,
-}
-
-/// A deployment as every reader shows it (CLI verbs, dashboard), whatever its controller:
-/// [`Lifecycle::describe`]. The controller's own words stay in `status_word` and `message`, for
-/// operators; everything hookline acts on is typed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeploymentSummary {
-    pub deployment_id: String,
-    pub controller: Controller,
-    pub status: DeploymentStatus,
-    /// The controller is rolling the deployment back (not ended yet: production may still move).
-    pub rolling_back: bool,
-    /// The controller's own status word, as it said it (`InProgress`, `ROLLBACK_IN_PROGRESS`, ...).
-    pub status_word: String,
-    /// Where the plan lives: CodeDeploy's application and deployment group, or `ecs/<cluster>` and
-    /// the service (`contract::ecs_application`).
-    pub application: String,
-    pub group: String,
-    /// Epoch seconds.
-    pub created_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    /// Why it failed or stopped, in the controller's words (code and message), when it says.
-    pub message: Option<String>,
-}
-
-/// The error code ([`crate::Error::aws_code`]) of a [`Lifecycle::describe`] whose deployment its
-/// controller does not know; the message says so in the operator's words.
-pub const DEPLOYMENT_NOT_FOUND: &str = "DeploymentNotFound";
 
 /// The deployment controller, seen from hookline: defined with the other ports.
 pub use crate::ports::Lifecycle;

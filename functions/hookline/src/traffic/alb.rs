@@ -12,9 +12,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use tracing::{info, warn};
 
-use super::{Change, Cohort, TrafficRouter, Weights};
+use super::split::{Change, Cohort, Weights};
 use crate::error::AwsResultExt;
 use crate::execution::DeploymentContext;
+use crate::ports::TrafficRouter;
 use crate::{Error, Result};
 
 /// Tag (value `cohort`) that marks the listener rules hookline created. Alone it

@@ -38,7 +38,7 @@
 //! has `ReportBatchItemFailures`; "Handling errors for an SQS event source in
 //! Lambda", AWS Lambda developer guide).
 
-use hookline::execution::hook_executions;
+use hookline::flows::hook_executions::hook_executions;
 use hookline::lifecycle::{CodeDeploy, HookStatus, Invocation, Reported};
 use hookline::{Error, Result};
 use serde::Serialize;
