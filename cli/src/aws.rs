@@ -195,8 +195,8 @@ impl Aws {
     /// (AfterAllowTraffic) state machine, with its history; `None` when it was never started.
     pub async fn execution(&self, deployment_id: &str, event: HookEvent) -> R<Option<Execution>> {
         let machine = match event {
-            HookEvent::BeforeAllowTraffic => "canary",
-            HookEvent::AfterAllowTraffic => "post-traffic",
+            HookEvent::PreTraffic => "canary",
+            HookEvent::PostTraffic => "post-traffic",
         };
         let Some(sm) = self.state_machine_arn(machine).await? else {
             return Ok(None);

@@ -16,7 +16,7 @@ use serde_json::Value;
 pub fn hook_name(controller: Controller, event: HookEvent) -> &'static str {
     match controller {
         Controller::Ecs => hookline::lifecycle::ecs::stage_of(event),
-        Controller::CodeDeploy => event.as_str(),
+        Controller::CodeDeploy => hookline::lifecycle::codedeploy::event_name(event),
     }
 }
 
@@ -191,17 +191,17 @@ impl Tracker {
                 let doc = self.document.as_ref()?;
                 // The hook as its controller names it: ECS's stages, or CodeDeploy's lifecycle events.
                 let controller = match doc.context.hook.as_ref().map(|h| h.kind) {
-                    Some(hookline::execution::HookKind::Ecs) => Controller::Ecs,
+                    Some(hookline::plan::Controller::Ecs) => Controller::Ecs,
                     _ => Controller::CodeDeploy,
                 };
                 match doc.context.hook.as_ref().map(|h| h.event) {
-                    Some(HookEvent::AfterAllowTraffic) => Some(format!(
+                    Some(HookEvent::PostTraffic) => Some(format!(
                         "{} hook: post-traffic execution started",
-                        hook_name(controller, HookEvent::AfterAllowTraffic)
+                        hook_name(controller, HookEvent::PostTraffic)
                     )),
                     _ => Some(format!(
                         "{} hook: canary started, {} plan steps",
-                        hook_name(controller, HookEvent::BeforeAllowTraffic),
+                        hook_name(controller, HookEvent::PreTraffic),
                         doc.plan.step_count
                     )),
                 }
@@ -267,7 +267,7 @@ impl Tracker {
                         .document
                         .as_ref()
                         .and_then(|d| d.context.hook.as_ref())
-                        .is_none_or(|h| h.event == hookline::execution::HookEvent::BeforeAllowTraffic)
+                        .is_none_or(|h| h.event == hookline::execution::HookEvent::PreTraffic)
                     {
                         self.steps_done = n;
                     }

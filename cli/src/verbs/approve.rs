@@ -46,8 +46,8 @@ pub async fn run_reject(aws: &Aws, args: &RejectArgs) -> R<u8> {
 pub async fn decide(aws: &Aws, deployment_id: &str, approve: bool, reason: Option<&str>) -> R<String> {
     let canary = aws.state_machine_name("canary");
     aws.require_state_machine("canary").await?;
-    let exec = aws.execution(deployment_id, HookEvent::BeforeAllowTraffic).await?.ok_or_else(|| {
-        let name = hookline::contract::execution_name(deployment_id, HookEvent::BeforeAllowTraffic);
+    let exec = aws.execution(deployment_id, HookEvent::PreTraffic).await?.ok_or_else(|| {
+        let name = hookline::contract::execution_name(deployment_id, HookEvent::PreTraffic);
         fail(format!(
             "nothing is waiting for approval: no execution {name} of state machine {canary} \
              (the canary's hook has not started it, or the deployment id is wrong)"

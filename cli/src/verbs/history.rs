@@ -98,7 +98,7 @@ pub async fn gather_ecs(aws: &Aws, cluster: &str, service: &str, limit: usize) -
 
 /// The row of one deployment: its summary, and who decided its canary's approvals.
 async fn row_of(aws: &Aws, summary: DeploymentSummary) -> R<Row> {
-    let approvals = match aws.execution(&summary.deployment_id, HookEvent::BeforeAllowTraffic).await? {
+    let approvals = match aws.execution(&summary.deployment_id, HookEvent::PreTraffic).await? {
         Some(exec) => Tracker::over(&exec.events).decisions,
         None => vec![],
     };

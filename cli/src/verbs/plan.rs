@@ -285,7 +285,7 @@ pub fn preview_for(plan: &Plan, controller: Controller) -> String {
         format!("DOES NOT FIT by {}", human(t - budget))
     };
     out.push(format!("worst case {} against the hook budget {} ({fits})", human(t), human(budget)));
-    let post_traffic_hook = hook_name(controller, HookEvent::AfterAllowTraffic);
+    let post_traffic_hook = hook_name(controller, HookEvent::PostTraffic);
     out.push(format!(
         "after traffic: bake {} under full traffic ({post_traffic_hook}, same budget)",
         human(plan.post_traffic.bake_seconds)

@@ -125,7 +125,7 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
     }
     // Production's weights now, on the route the executions moved (their document's context), else as resolved.
     let mut document = None;
-    for event in [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic] {
+    for event in [HookEvent::PreTraffic, HookEvent::PostTraffic] {
         if let Some(exec) = aws.execution(deployment_id, event).await? {
             document = document.or_else(|| Tracker::over(&exec.events).document);
         }

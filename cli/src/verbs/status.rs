@@ -215,8 +215,8 @@ pub async fn live_weights(
 /// Like [`gather`], keeping the executions and the document.
 pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
     let info = aws.deployment(deployment_id).await?;
-    let canary = aws.execution(deployment_id, HookEvent::BeforeAllowTraffic).await?;
-    let post = aws.execution(deployment_id, HookEvent::AfterAllowTraffic).await?;
+    let canary = aws.execution(deployment_id, HookEvent::PreTraffic).await?;
+    let post = aws.execution(deployment_id, HookEvent::PostTraffic).await?;
     let canary_t = canary.as_ref().map(|e| Tracker::over(&e.events));
     let post_t = post.as_ref().map(|e| Tracker::over(&e.events));
 

@@ -134,7 +134,7 @@ pub async fn follow(aws: &Aws, deployment_id: &str, interval: Duration, timeout:
         }
 
         // The executions' histories.
-        for (key, event) in [("1-canary", HookEvent::BeforeAllowTraffic), ("2-post", HookEvent::AfterAllowTraffic)] {
+        for (key, event) in [("1-canary", HookEvent::PreTraffic), ("2-post", HookEvent::PostTraffic)] {
             if let Some(exec) = aws.execution(deployment_id, event).await? {
                 let tracker = trackers.entry(key).or_default();
                 let upto = judged_upto.entry(key).or_insert(0);
@@ -155,7 +155,7 @@ pub async fn follow(aws: &Aws, deployment_id: &str, interval: Duration, timeout:
                         context = aws.context(deployment_id, Some(doc)).await.ok();
                     }
                 }
-                if let Some(n) = tracker.step_count().filter(|_| event == HookEvent::BeforeAllowTraffic) {
+                if let Some(n) = tracker.step_count().filter(|_| event == HookEvent::PreTraffic) {
                     bar.set_length(n);
                     bar.set_position(tracker.steps_done);
                 }

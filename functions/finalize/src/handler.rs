@@ -61,7 +61,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
         // succeeded: its finalize removed the cohort rules before reporting, and only a canary
         // step creates one, so the listener's rules need no second look (DescribeRules, and
         // DescribeTags when it has rules, share ELBv2's Describe* quota with every deployment).
-        let removed = if hook.event == HookEvent::AfterAllowTraffic && ctx.cohort_rules_removed {
+        let removed = if hook.event == HookEvent::PostTraffic && ctx.cohort_rules_removed {
             0
         } else {
             deps.routers.router(ctx).remove_cohorts().await?
@@ -86,7 +86,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
         // production back to a task set CodeDeploy is about to terminate. So
         // the release record is written only for a release that passed, and
         // best effort.
-        if hook.event == HookEvent::AfterAllowTraffic {
+        if hook.event == HookEvent::PostTraffic {
             record_release(deps, ctx).await;
         }
         Ok(Output {

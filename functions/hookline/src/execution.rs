@@ -3,45 +3,49 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Plan;
+use crate::plan::{Controller, Plan};
 
-/// Which lifecycle hook an execution answers.
+/// Which lifecycle hook an execution answers, in hookline's words: before production traffic
+/// moves, or after. Each controller's adapter maps its own stage names onto these (CodeDeploy's
+/// `BeforeAllowTraffic`/`AfterAllowTraffic`, ECS's `POST_TEST_TRAFFIC_SHIFT`/`POST_PRODUCTION_TRAFFIC_SHIFT`).
+/// Documents written by hookline versions that used CodeDeploy's names still parse (aliases).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum HookEvent {
     /// Before production traffic moves: the canary runs here.
-    BeforeAllowTraffic,
+    #[serde(alias = "BeforeAllowTraffic")]
+    PreTraffic,
     /// After production traffic moved: bake under full traffic, finalize.
-    AfterAllowTraffic,
+    #[serde(alias = "AfterAllowTraffic")]
+    PostTraffic,
 }
 
 impl HookEvent {
-    /// The event's name in execution names and logs (hookline's word; the controller's own
-    /// spelling is its adapter's business).
+    /// The event's word in logs and messages (`pre-traffic`, `post-traffic`).
     pub fn as_str(self) -> &'static str {
         match self {
-            HookEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
-            HookEvent::AfterAllowTraffic => "AfterAllowTraffic",
+            HookEvent::PreTraffic => "pre-traffic",
+            HookEvent::PostTraffic => "post-traffic",
         }
     }
-}
 
-/// Who is waiting for the hook's answer, so it can be reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum HookKind {
-    /// CodeDeploy's `PutLifecycleEventHookExecutionStatus`.
-    #[default]
-    Codedeploy,
-    /// Amazon ECS's Lambda hook: the answer is the hook function's return value, which its next
-    /// invocation derives from how this execution ended (`lifecycle::ecs`).
-    Ecs,
+    /// The event's suffix in execution names (`<deployment>-<suffix>`, `contract::execution_name`):
+    /// kept from hookline's first version, which named events after CodeDeploy's, so that an
+    /// execution started before an upgrade is still found (by name) after it.
+    pub fn execution_suffix(self) -> &'static str {
+        match self {
+            HookEvent::PreTraffic => "BeforeAllowTraffic",
+            HookEvent::PostTraffic => "AfterAllowTraffic",
+        }
+    }
 }
 
 /// The lifecycle hook invocation an execution must answer exactly once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HookRef {
+    /// Who waits for the answer (serialized `codedeploy` / `ecs`, as before).
     #[serde(default)]
-    pub kind: HookKind,
+    pub kind: Controller,
     pub event: HookEvent,
     /// Opaque; never parsed.
     pub execution_id: String,
@@ -218,8 +222,8 @@ impl HookStateMachines {
     /// The state machine that answers `event`.
     pub fn for_event(&self, event: HookEvent) -> &str {
         match event {
-            HookEvent::BeforeAllowTraffic => &self.canary,
-            HookEvent::AfterAllowTraffic => &self.post_traffic,
+            HookEvent::PreTraffic => &self.canary,
+            HookEvent::PostTraffic => &self.post_traffic,
         }
     }
 }
@@ -231,7 +235,7 @@ impl HookStateMachines {
 /// and the event suffix is never cut. ECS gives every invocation a fresh `executionId`, so the
 /// name never depends on it: ECS's repeated invocations of one stage find the same execution.
 pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
-    let mut name = format!("{}{}", execution_name_prefix(deployment_id), event.as_str());
+    let mut name = format!("{}{}", execution_name_prefix(deployment_id), event.execution_suffix());
     name.truncate(80);
     name
 }
@@ -239,10 +243,10 @@ pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
 /// What every hook execution name of `deployment_id` starts with (`<id>-`): how a console rollback
 /// finds the deployment's running executions among a state machine's.
 pub fn execution_name_prefix(deployment_id: &str) -> String {
-    let id = if deployment_id.starts_with("arn:") {
-        deployment_id.rsplit('/').next().unwrap_or(deployment_id)
-    } else {
-        deployment_id
+    let id = match Controller::of_deployment(deployment_id) {
+        // ECS: the service deployment ARN's last segment, the service deployment's own id.
+        Controller::Ecs => deployment_id.rsplit('/').next().unwrap_or(deployment_id),
+        Controller::CodeDeploy => deployment_id,
     };
     // Step Functions names allow 80 characters of [A-Za-z0-9-_]; deployment ids are `d-` + 9 alphanumerics.
     let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
@@ -320,11 +324,11 @@ pub mod mocks {
     /// The execution document `hook` starts `event`'s execution with, answering `hook_execution_id`.
     pub fn input(event: HookEvent, hook_execution_id: &str) -> String {
         let mut ctx = context();
-        ctx.hook = Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: hook_execution_id.into() });
+        ctx.hook = Some(HookRef { kind: Controller::CodeDeploy, event, execution_id: hook_execution_id.into() });
         let doc = ExecutionDocument {
             context: ctx,
             plan: plan(),
-            state: state(if event == HookEvent::AfterAllowTraffic { 100 } else { 0 }, 60),
+            state: state(if event == HookEvent::PostTraffic { 100 } else { 0 }, 60),
         };
         serde_json::to_string(&doc).unwrap_or_else(|e| panic!("execution document: {e}"))
     }
@@ -392,5 +396,22 @@ mod tests {
         json.as_object_mut().expect("object").remove("prod_listener_arn");
         let err = serde_json::from_value::<DeploymentContext>(json).expect_err("no route at all");
         assert!(err.to_string().contains("production"), "{err}");
+    }
+
+    #[test]
+    fn hook_refs_written_by_older_versions_still_parse() {
+        let old: HookRef = serde_json::from_str(r#"{"event":"BeforeAllowTraffic","execution_id":"x"}"#).unwrap();
+        assert_eq!((old.kind, old.event), (Controller::CodeDeploy, HookEvent::PreTraffic));
+        let old: HookRef =
+            serde_json::from_str(r#"{"kind":"ecs","event":"AfterAllowTraffic","execution_id":"x"}"#).unwrap();
+        assert_eq!((old.kind, old.event), (Controller::Ecs, HookEvent::PostTraffic));
+        let new = serde_json::to_value(HookRef {
+            kind: Controller::Ecs,
+            event: HookEvent::PreTraffic,
+            execution_id: "x".into(),
+        })
+        .unwrap();
+        assert_eq!(new, serde_json::json!({"kind": "ecs", "event": "pre-traffic", "execution_id": "x"}));
+        assert_eq!(crate::contract::execution_name("d-1", HookEvent::PostTraffic), "d-1-AfterAllowTraffic");
     }
 }

@@ -4,6 +4,7 @@
 //! Every client gets every rule: a rule only matches requests of its own
 //! operation, so one list describes a whole scenario. An unmatched call panics.
 
+use crate::plan::Controller;
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_mocks::{mock_client, Rule, RuleMode};
@@ -110,7 +111,7 @@ pub fn throttling_xml() -> String {
 use aws_sdk_codedeploy::types::{DeploymentInfo, DeploymentStatus};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ForwardActionConfig, Listener, TargetGroupTuple};
 
-use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, RolloutState, Route, Side};
+use crate::execution::{DeploymentContext, HookEvent, HookRef, RolloutState, Route, Side};
 use crate::plan::Plan;
 
 pub const LISTENER: &str =
@@ -127,8 +128,8 @@ pub fn context() -> DeploymentContext {
         application: "web".into(),
         deployment_group: "web-prod".into(),
         hook: Some(HookRef {
-            kind: HookKind::Codedeploy,
-            event: HookEvent::BeforeAllowTraffic,
+            kind: Controller::CodeDeploy,
+            event: HookEvent::PreTraffic,
             execution_id: HOOK_EXECUTION.into(),
         }),
         cluster: "demo".into(),

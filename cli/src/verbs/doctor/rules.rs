@@ -11,7 +11,7 @@ use super::report::Check;
 /// The ECS stages hookline's hook answers (docs/deploy.md section 11), as the ECS adapter names
 /// them: the canary at POST_TEST_TRAFFIC_SHIFT, the post-traffic bake at POST_PRODUCTION_TRAFFIC_SHIFT.
 pub fn ecs_hook_stages() -> [&'static str; 2] {
-    [stage_of(HookEvent::BeforeAllowTraffic), stage_of(HookEvent::AfterAllowTraffic)]
+    [stage_of(HookEvent::PreTraffic), stage_of(HookEvent::PostTraffic)]
 }
 
 /// ECS's hook timeout when `timeoutConfiguration` is absent: "Default: 1440 (24 hours)" (ECS API
@@ -245,7 +245,7 @@ pub fn ecs_hook_checks(hooks: &[EcsHook], hook_function: &str, plan: Option<&Pla
             } else {
                 format!("{stage} runs {} but not hookline's hook {hook_function}", elsewhere.join(", "))
             };
-            let what = if stage == stage_of(HookEvent::BeforeAllowTraffic) {
+            let what = if stage == stage_of(HookEvent::PreTraffic) {
                 "the canary never runs: ECS shifts production straight to green"
             } else {
                 "the post-traffic bake never runs"

@@ -73,7 +73,7 @@ fn document(event: HookEvent) -> Value {
 async fn before_allow_traffic_removes_cohorts_and_reports_succeeded_once() {
     let world = World::with_cohort();
 
-    let out = handle(&world.deps(), document(HookEvent::BeforeAllowTraffic)).await.expect("finalize");
+    let out = handle(&world.deps(), document(HookEvent::PreTraffic)).await.expect("finalize");
 
     assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 1 });
     world.assert_reported_succeeded();
@@ -86,7 +86,7 @@ async fn before_allow_traffic_removes_cohorts_and_reports_succeeded_once() {
 async fn after_allow_traffic_records_the_release_after_reporting() {
     let world = World::plain();
 
-    let out = handle(&world.deps(), document(HookEvent::AfterAllowTraffic)).await.expect("finalize");
+    let out = handle(&world.deps(), document(HookEvent::PostTraffic)).await.expect("finalize");
 
     assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 0 });
     assert_eq!(
@@ -108,7 +108,7 @@ async fn after_allow_traffic_records_the_release_after_reporting() {
 #[tokio::test]
 async fn after_allow_traffic_whose_canary_removed_the_cohorts_does_not_look_again() {
     let world = World::with_cohort();
-    let mut doc = document(HookEvent::AfterAllowTraffic);
+    let mut doc = document(HookEvent::PostTraffic);
     doc["context"]["cohort_rules_removed"] = Value::Bool(true);
 
     let out = handle(&world.deps(), doc).await.expect("finalize");
@@ -125,7 +125,7 @@ async fn after_allow_traffic_without_a_canary_that_removed_them_removes_leftover
     // a leftover of this service goes before the report, as at BeforeAllowTraffic.
     let world = World::with_cohort();
 
-    let out = handle(&world.deps(), document(HookEvent::AfterAllowTraffic)).await.expect("finalize");
+    let out = handle(&world.deps(), document(HookEvent::PostTraffic)).await.expect("finalize");
 
     assert_eq!(out.cohort_rules_removed, 1);
     assert_eq!(world.calls(), ["remove_cohorts", "report", "put_release_record"]);
@@ -134,7 +134,7 @@ async fn after_allow_traffic_without_a_canary_that_removed_them_removes_leftover
 #[tokio::test]
 async fn before_allow_traffic_removes_cohorts_whatever_the_context_says() {
     let world = World::with_cohort();
-    let mut doc = document(HookEvent::BeforeAllowTraffic);
+    let mut doc = document(HookEvent::PreTraffic);
     doc["context"]["cohort_rules_removed"] = Value::Bool(true);
 
     let out = handle(&world.deps(), doc).await.expect("finalize");
@@ -147,10 +147,10 @@ async fn before_allow_traffic_removes_cohorts_whatever_the_context_says() {
 async fn a_hook_our_earlier_try_already_answered_is_done() {
     let lifecycle = FakeLifecycle::default()
         .reporting(Ok(Reported::Already))
-        .with_event(HookEvent::BeforeAllowTraffic, EventStatus::Succeeded);
+        .with_event(HookEvent::PreTraffic, EventStatus::Succeeded);
     let world = World::new(lifecycle, FakeRouters::default(), FakePlanStore::default());
 
-    let out = handle(&world.deps(), document(HookEvent::BeforeAllowTraffic)).await.expect("done");
+    let out = handle(&world.deps(), document(HookEvent::PreTraffic)).await.expect("done");
 
     assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: true, cohort_rules_removed: 0 });
     assert_eq!(world.lifecycle.reports().len(), 1);
@@ -162,10 +162,10 @@ async fn a_hook_closed_by_a_stop_before_the_report_goes_to_rollback() {
     // green 100%; finalize took "already completed" for success and nobody put blue back.
     let lifecycle = FakeLifecycle::default()
         .reporting(Ok(Reported::Already))
-        .with_event(HookEvent::BeforeAllowTraffic, EventStatus::Failed);
+        .with_event(HookEvent::PreTraffic, EventStatus::Failed);
     let world = World::new(lifecycle, FakeRouters::default(), FakePlanStore::default());
 
-    let err = handle(&world.deps(), document(HookEvent::BeforeAllowTraffic)).await.unwrap_err();
+    let err = handle(&world.deps(), document(HookEvent::PreTraffic)).await.unwrap_err();
 
     assert_eq!(err.error_type(), "DeploymentStopped", "{err}");
 }
@@ -175,7 +175,7 @@ async fn a_failure_before_the_report_reports_nothing() {
     let world = World::with_cohort();
     world.routers.fail(RouterCall::RemoveCohorts, denied("DescribeTags"));
 
-    let err = handle(&world.deps(), document(HookEvent::AfterAllowTraffic)).await.unwrap_err();
+    let err = handle(&world.deps(), document(HookEvent::PostTraffic)).await.unwrap_err();
 
     assert_eq!(err.error_type(), "AwsPermanent", "{err}");
     assert!(world.lifecycle.reports().is_empty(), "rollback reports Failed instead");
@@ -189,7 +189,7 @@ async fn a_release_record_that_cannot_be_written_does_not_fail_a_reported_hook()
         FakePlanStore::default().failing_writes(denied("PutParameter")),
     );
 
-    let out = handle(&world.deps(), document(HookEvent::AfterAllowTraffic)).await.expect("a Succeeded report is final");
+    let out = handle(&world.deps(), document(HookEvent::PostTraffic)).await.expect("a Succeeded report is final");
 
     assert_eq!(out, Output { reported: HookStatus::Succeeded, already_reported: false, cohort_rules_removed: 0 });
     assert_eq!(world.plans.writes().len(), 1);
@@ -210,7 +210,7 @@ async fn a_throttled_report_is_retried_by_the_sdk() {
     let clock = tokio::time::Instant::now();
     let deps = Deps::new(&mocked_clients(&[&rules, &tags, &rep]), "/hookline".into());
 
-    let out = handle(&deps, document(HookEvent::BeforeAllowTraffic)).await.expect("finalize");
+    let out = handle(&deps, document(HookEvent::PreTraffic)).await.expect("finalize");
 
     assert!(!out.already_reported);
     assert_eq!(rep.num_calls(), 3);
@@ -220,13 +220,13 @@ async fn a_throttled_report_is_retried_by_the_sdk() {
 #[tokio::test]
 async fn malformed_documents_are_invalid_input() {
     let world = World::plain();
-    let mut doc = document(HookEvent::BeforeAllowTraffic);
+    let mut doc = document(HookEvent::PreTraffic);
     doc["context"]["deployment_id"] = serde_json::json!(17);
     let err = handle(&world.deps(), doc).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("context.deployment_id"), "{err}");
 
-    let mut doc = document(HookEvent::BeforeAllowTraffic);
+    let mut doc = document(HookEvent::PreTraffic);
     doc["context"]["hook"] = Value::Null;
     let err = handle(&world.deps(), doc).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "{err}");

@@ -1,8 +1,9 @@
 //! The CodeDeploy entry over the in-memory fakes of the ports (`crate::fakes`).
 
 use hookline::execution::mocks::{input, machines};
-use hookline::execution::{ExecutionDocument, HookKind, HookRef, HookStateMachines};
+use hookline::execution::{ExecutionDocument, HookRef, HookStateMachines};
 use hookline::lifecycle::{Admission, DeploymentStatus, Resolved};
+use hookline::plan::Controller;
 use hookline::plan::Plan;
 use hookline::ports::RunStatus;
 use hookline::testing::{
@@ -46,8 +47,12 @@ fn event_for(hook_execution_id: &str) -> Value {
 fn resolved_started(in_progress: &str, started_at: Option<i64>) -> Resolved {
     let mut context = context();
     context.test_listener_arn = Some(TEST_LISTENER.into());
-    let in_progress_hook =
-        [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic].into_iter().find(|e| e.as_str() == in_progress);
+    // CodeDeploy's names of the two events hookline answers (its adapter maps them the same way).
+    let in_progress_hook = match in_progress {
+        "BeforeAllowTraffic" => Some(HookEvent::PreTraffic),
+        "AfterAllowTraffic" => Some(HookEvent::PostTraffic),
+        _ => None,
+    };
     Resolved {
         context,
         in_progress_event: Some(in_progress.into()),
@@ -140,7 +145,7 @@ async fn before_allow_traffic_starts_the_canary_execution_with_the_resolved_docu
     let out = started_output(run(&world, event()).await);
 
     assert_eq!(out.state_machine_arn, CANARY);
-    assert_eq!(out.event, HookEvent::BeforeAllowTraffic);
+    assert_eq!(out.event, HookEvent::PreTraffic);
     assert!(!out.already_started);
     assert!(out.execution_arn.ends_with(":d-TESTDEP01-BeforeAllowTraffic"), "{}", out.execution_arn);
     let (machine, name, doc) = only_start(&world);
@@ -162,10 +167,10 @@ async fn after_allow_traffic_starts_post_traffic_at_weight_100_with_the_bake_clo
     let out = started_output(run(&world, event()).await);
 
     assert_eq!(out.state_machine_arn, POST_TRAFFIC);
-    assert_eq!(out.event, HookEvent::AfterAllowTraffic);
+    assert_eq!(out.event, HookEvent::PostTraffic);
     let (machine, name, doc) = only_start(&world);
     assert_eq!((machine.as_str(), name.as_str()), (POST_TRAFFIC, "d-TESTDEP01-AfterAllowTraffic"));
-    assert_eq!(doc.context.hook.as_ref().map(|h| h.event), Some(HookEvent::AfterAllowTraffic));
+    assert_eq!(doc.context.hook.as_ref().map(|h| h.event), Some(HookEvent::PostTraffic));
     assert_eq!(doc.state.weight, 100);
     assert_eq!(doc.state.started_at, EVENT_STARTED_AT, "the budget counts from the event's startTime");
     assert_eq!(doc.state.bake_until, Some(EVENT_STARTED_AT + 300), "the event's start + post_traffic.bake (5m)");
@@ -199,7 +204,7 @@ async fn an_event_start_time_ahead_of_our_clock_counts_from_now() {
 #[tokio::test]
 async fn a_duplicate_invocation_is_already_started_and_touches_nothing() {
     let world = world("BeforeAllowTraffic");
-    existing(&world, HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, RunStatus::Running);
+    existing(&world, HookEvent::PreTraffic, HOOK_EXECUTION, RunStatus::Running);
 
     let out = started_output(run(&world, event()).await);
 
@@ -208,7 +213,7 @@ async fn a_duplicate_invocation_is_already_started_and_touches_nothing() {
         Output {
             execution_arn: CANARY_EXECUTION.into(),
             state_machine_arn: CANARY.into(),
-            event: HookEvent::BeforeAllowTraffic,
+            event: HookEvent::PreTraffic,
             already_started: true
         }
     );
@@ -221,7 +226,7 @@ async fn a_duplicate_invocation_is_already_started_and_touches_nothing() {
 async fn a_start_raced_by_a_duplicate_of_the_same_hook_is_already_started() {
     // Not there at the first lookup, there (answering this hook) once StartExecution says it exists.
     let world = world("BeforeAllowTraffic");
-    let racing = input(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION);
+    let racing = input(HookEvent::PreTraffic, HOOK_EXECUTION);
     world.executions.race_next_start(CANARY, "d-TESTDEP01-BeforeAllowTraffic", RunStatus::Running, racing);
 
     let out = started_output(run(&world, event()).await);
@@ -237,7 +242,7 @@ async fn a_start_raced_by_a_duplicate_of_the_same_hook_is_already_started() {
 #[tokio::test]
 async fn a_start_raced_by_another_hook_id_starts_nothing_and_reports_nothing() {
     let world = world("BeforeAllowTraffic");
-    let racing = input(HookEvent::BeforeAllowTraffic, "someone-else");
+    let racing = input(HookEvent::PreTraffic, "someone-else");
     world.executions.race_next_start(CANARY, "d-TESTDEP01-BeforeAllowTraffic", RunStatus::Running, racing);
 
     let err = run(&world, event()).await.unwrap_err();
@@ -253,7 +258,7 @@ async fn a_start_raced_by_another_hook_id_starts_nothing_and_reports_nothing() {
 /// The deployment has moved on to AfterAllowTraffic; the canary execution answered BeforeAllowTraffic.
 fn after_moved_on(canary_status: RunStatus) -> World {
     let world = world("AfterAllowTraffic");
-    existing(&world, HookEvent::BeforeAllowTraffic, BEFORE_HOOK, canary_status);
+    existing(&world, HookEvent::PreTraffic, BEFORE_HOOK, canary_status);
     world
 }
 
@@ -263,7 +268,7 @@ async fn a_stale_before_allow_traffic_invocation_while_after_allow_traffic_is_in
 
     let out = started_output(run(&world, event_for(BEFORE_HOOK)).await);
 
-    assert_eq!(out.event, HookEvent::BeforeAllowTraffic, "matched to the hook it carries, not the event in progress");
+    assert_eq!(out.event, HookEvent::PreTraffic, "matched to the hook it carries, not the event in progress");
     assert!(out.already_started);
     assert_eq!(out.execution_arn, CANARY_EXECUTION);
     assert!(world.starts().is_empty(), "no post-traffic execution for the BeforeAllowTraffic hook id");
@@ -279,20 +284,20 @@ async fn after_a_stale_invocation_the_genuine_after_allow_traffic_one_starts_pos
     let stale = started_output(handle(&deps, event_for(BEFORE_HOOK)).await);
     let genuine = started_output(handle(&deps, event_for(AFTER_HOOK)).await);
 
-    assert!(stale.already_started && stale.event == HookEvent::BeforeAllowTraffic, "{stale:?}");
+    assert!(stale.already_started && stale.event == HookEvent::PreTraffic, "{stale:?}");
     assert_eq!(
         genuine,
         Output {
             execution_arn: POST_TRAFFIC_EXECUTION.into(),
             state_machine_arn: POST_TRAFFIC.into(),
-            event: HookEvent::AfterAllowTraffic,
+            event: HookEvent::PostTraffic,
             already_started: false
         }
     );
     let (machine, name, doc) = only_start(&world);
     assert_eq!((machine.as_str(), name.as_str()), (POST_TRAFFIC, "d-TESTDEP01-AfterAllowTraffic"));
     let hook = doc.context.hook.expect("hook");
-    assert_eq!((hook.event, hook.execution_id.as_str()), (HookEvent::AfterAllowTraffic, AFTER_HOOK));
+    assert_eq!((hook.event, hook.execution_id.as_str()), (HookEvent::PostTraffic, AFTER_HOOK));
     assert!(world.lifecycle.reports().is_empty());
 }
 
@@ -305,7 +310,7 @@ async fn after_allow_traffic_reuses_the_succeeded_canary_executions_context_and_
 
     let out = started_output(run(&world, event_for(AFTER_HOOK)).await);
 
-    assert_eq!((out.event, out.already_started), (HookEvent::AfterAllowTraffic, false));
+    assert_eq!((out.event, out.already_started), (HookEvent::PostTraffic, false));
     assert_eq!(
         world.lifecycle.calls(),
         ["resolve_known"],
@@ -314,11 +319,8 @@ async fn after_allow_traffic_reuses_the_succeeded_canary_executions_context_and_
     assert!(world.plans.reads().is_empty(), "the plan is the canary's");
     let (_, _, doc) = only_start(&world);
     let mut expected = context();
-    expected.hook = Some(HookRef {
-        kind: HookKind::Codedeploy,
-        event: HookEvent::AfterAllowTraffic,
-        execution_id: AFTER_HOOK.into(),
-    });
+    expected.hook =
+        Some(HookRef { kind: Controller::CodeDeploy, event: HookEvent::PostTraffic, execution_id: AFTER_HOOK.into() });
     expected.cohort_rules_removed = true;
     assert_eq!(doc.context, expected);
     assert_eq!(doc.plan, hookline::testing::plan());
@@ -358,7 +360,7 @@ async fn after_allow_traffic_after_a_failed_canary_resolves_afresh_and_leaves_co
 #[tokio::test]
 async fn an_unknown_id_for_an_event_already_served_starts_nothing_and_reports_nothing() {
     let world = after_moved_on(RunStatus::Succeeded);
-    existing(&world, HookEvent::AfterAllowTraffic, AFTER_HOOK, RunStatus::Running);
+    existing(&world, HookEvent::PostTraffic, AFTER_HOOK, RunStatus::Running);
 
     let err = run(&world, event_for("an-id-no-execution-answers")).await.unwrap_err();
 

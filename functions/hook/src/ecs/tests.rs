@@ -1,11 +1,10 @@
 //! The ECS entry over the in-memory fakes of the ports (`crate::fakes`).
 
 use hookline::execution::mocks::machines;
-use hookline::execution::{
-    execution_arn, DeploymentContext, ExecutionDocument, HookEvent, HookKind, HookRef, Route, Side,
-};
+use hookline::execution::{execution_arn, DeploymentContext, ExecutionDocument, HookEvent, HookRef, Route, Side};
 use hookline::lifecycle::ecs::mocks::{DEPLOYMENT, PROD_RULE, TG_API_BLUE, TG_API_GREEN};
 use hookline::lifecycle::{Admission, Resolved};
+use hookline::plan::Controller;
 use hookline::ports::RunStatus;
 use hookline::testing::{plan, state, FakeLifecycle, FakePlanStore, RouterCall};
 use hookline::traffic::Weights;
@@ -39,7 +38,7 @@ fn ecs_context() -> DeploymentContext {
         deployment_id: DEPLOYMENT.into(),
         application: "ecs/demo".into(),
         deployment_group: "api".into(),
-        hook: Some(HookRef { kind: HookKind::Ecs, event: HookEvent::BeforeAllowTraffic, execution_id: "e0".into() }),
+        hook: Some(HookRef { kind: Controller::Ecs, event: HookEvent::PreTraffic, execution_id: "e0".into() }),
         cluster: "demo".into(),
         service: "api".into(),
         production: Route::AlbRule { listener_arn: PROD_LISTENER.into(), rule_arn: PROD_RULE.into() },
@@ -111,7 +110,7 @@ async fn the_first_invocation_starts_the_canary_keyed_on_the_service_deployment_
         (doc.context.blue.target_group_arn.as_str(), doc.context.green.target_group_arn.as_str()),
         (BLUE, GREEN)
     );
-    assert_eq!(doc.context.hook.as_ref().map(|h| h.kind), Some(HookKind::Ecs));
+    assert_eq!(doc.context.hook.as_ref().map(|h| h.kind), Some(Controller::Ecs));
     assert_eq!(doc.plan.hook_budget_seconds, 4 * 3600, "hours of budget are valid in ECS mode");
     assert_eq!(world.plans.reads(), [PLAN_PARAMETER]);
 }

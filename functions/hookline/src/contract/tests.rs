@@ -168,13 +168,13 @@ fn advance_rebuilds_the_whole_document() {
 fn names_are_stable() {
     assert_eq!(plan_parameter("/hookline/", "web", "web-prod"), "/hookline/web/web-prod");
     assert_eq!(last_release_parameter("/hookline", "web", "web-prod"), "/hookline/web/web-prod/last-release");
-    assert_eq!(execution_name("d-ABC123XYZ", HookEvent::BeforeAllowTraffic), "d-ABC123XYZ-BeforeAllowTraffic");
-    assert_eq!(execution_name("d-ABC123XYZ", HookEvent::AfterAllowTraffic), "d-ABC123XYZ-AfterAllowTraffic");
-    assert_eq!(execution_name("d-A B/C", HookEvent::AfterAllowTraffic), "d-ABC-AfterAllowTraffic");
+    assert_eq!(execution_name("d-ABC123XYZ", HookEvent::PreTraffic), "d-ABC123XYZ-BeforeAllowTraffic");
+    assert_eq!(execution_name("d-ABC123XYZ", HookEvent::PostTraffic), "d-ABC123XYZ-AfterAllowTraffic");
+    assert_eq!(execution_name("d-A B/C", HookEvent::PostTraffic), "d-ABC-AfterAllowTraffic");
     // ECS-native: the service deployment ARN's own id, whatever the cluster and service names' length.
     let long =
         format!("arn:aws:ecs:us-east-1:123456789012:service-deployment/{}/{}/Ab3dEf", "c".repeat(60), "s".repeat(60));
-    assert_eq!(execution_name(&long, HookEvent::AfterAllowTraffic), "Ab3dEf-AfterAllowTraffic");
+    assert_eq!(execution_name(&long, HookEvent::PostTraffic), "Ab3dEf-AfterAllowTraffic");
     assert_eq!(ecs_plan_parameter("/hookline/", "demo", "api"), "/hookline/ecs/demo/api");
 }
 

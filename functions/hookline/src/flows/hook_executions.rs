@@ -62,7 +62,7 @@ pub async fn hook_executions(
     deployment_id: &str,
 ) -> Result<Vec<HookExecution>> {
     let mut found = Vec::new();
-    for event in [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic] {
+    for event in [HookEvent::PreTraffic, HookEvent::PostTraffic] {
         let state_machine_arn = machines.for_event(event);
         if state_machine_arn.is_empty() {
             continue;
@@ -122,7 +122,7 @@ mod tests {
 
     #[tokio::test]
     async fn hook_executions_reads_whom_each_existing_execution_answers() {
-        let canary = mocks::execution(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, ExecutionStatus::Succeeded);
+        let canary = mocks::execution(HookEvent::PreTraffic, HOOK_EXECUTION, ExecutionStatus::Succeeded);
         let none = mocks::no_execution();
         let clients = mocked_clients(&[&canary, &none]);
 
@@ -130,8 +130,8 @@ mod tests {
 
         assert_eq!(found.len(), 1, "{found:?}");
         let canary_execution = &found[0];
-        assert_eq!(canary_execution.event, HookEvent::BeforeAllowTraffic);
-        assert_eq!(canary_execution.execution_arn, mocks::arn(HookEvent::BeforeAllowTraffic));
+        assert_eq!(canary_execution.event, HookEvent::PreTraffic);
+        assert_eq!(canary_execution.execution_arn, mocks::arn(HookEvent::PreTraffic));
         assert_eq!(
             canary_execution.execution_arn,
             "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-TESTDEP01-BeforeAllowTraffic"

@@ -22,7 +22,7 @@ use tracing::{info, warn};
 
 use crate::contract::{plan_parameter, ROLLBACK_RESERVE_SECONDS};
 use crate::execution::{
-    execution_name, now_epoch, DeploymentContext, ExecutionDocument, HookEvent, HookKind, HookRef, HookStateMachines,
+    execution_name, now_epoch, DeploymentContext, ExecutionDocument, HookEvent, HookRef, HookStateMachines,
     RolloutState,
 };
 use crate::flows::hook_executions::{hook_execution, hook_executions, HookExecution};
@@ -151,8 +151,8 @@ pub enum ProductionAtEvent {
 impl ProductionAtEvent {
     fn of(event: HookEvent) -> ProductionAtEvent {
         match event {
-            HookEvent::BeforeAllowTraffic => ProductionAtEvent::Untouched,
-            HookEvent::AfterAllowTraffic => ProductionAtEvent::OnGreen,
+            HookEvent::PreTraffic => ProductionAtEvent::Untouched,
+            HookEvent::PostTraffic => ProductionAtEvent::OnGreen,
         }
     }
 }
@@ -215,14 +215,6 @@ pub async fn start_hook(deps: &HookDeps, invocation: &HookInvocation) -> std::re
     }
 }
 
-/// Who waits for a hook's answer, by controller.
-fn hook_kind(controller: Controller) -> HookKind {
-    match controller {
-        Controller::CodeDeploy => HookKind::Codedeploy,
-        Controller::Ecs => HookKind::Ecs,
-    }
-}
-
 /// The state machine answering `event`; an unset one is a configuration error.
 fn machine(deps: &HookDeps, event: HookEvent) -> Result<&str> {
     let machine = deps.state_machines.for_event(event);
@@ -268,9 +260,7 @@ async fn start(deps: &HookDeps, invocation: &HookInvocation, established: &mut E
     // anything: the deployment is resolved afresh. (Only found when the lookup covered both events.)
     let canary = existing
         .iter()
-        .find(|e| {
-            e.event == HookEvent::BeforeAllowTraffic && matches!(e.status, RunStatus::Running | RunStatus::Succeeded)
-        })
+        .find(|e| e.event == HookEvent::PreTraffic && matches!(e.status, RunStatus::Running | RunStatus::Succeeded))
         .and_then(|e| e.document.as_deref())
         .filter(|doc| doc.context.deployment_id == deployment_id)
         .cloned();
@@ -323,8 +313,7 @@ async fn start(deps: &HookDeps, invocation: &HookInvocation, established: &mut E
     }
     established.event = Some(ProductionAtEvent::of(event));
     // The one place the hook an execution answers is set.
-    context.hook =
-        Some(HookRef { kind: hook_kind(invocation.controller), event, execution_id: invocation.execution_id.clone() });
+    context.hook = Some(HookRef { kind: invocation.controller, event, execution_id: invocation.execution_id.clone() });
     if invocation.cross_check_route {
         if let Some(refusal) = sides_disagree(deps, &context, event).await? {
             return Ok(HookStart::Refused(refusal));
@@ -332,7 +321,7 @@ async fn start(deps: &HookDeps, invocation: &HookInvocation, established: &mut E
     }
 
     let plan = match (canary, event) {
-        (Some(doc), HookEvent::AfterAllowTraffic) => {
+        (Some(doc), HookEvent::PostTraffic) => {
             // AfterAllowTraffic in progress means BeforeAllowTraffic was answered Succeeded, which in
             // hookline only the canary's finalize does, after removing the service's cohort rules
             // (a failed removal reports nothing and rolls back). After Finalize the canary machine
@@ -371,14 +360,14 @@ async fn start(deps: &HookDeps, invocation: &HookInvocation, established: &mut E
     let state = RolloutState {
         index: 0,
         weight: match event {
-            HookEvent::BeforeAllowTraffic => 0,
-            HookEvent::AfterAllowTraffic => 100,
+            HookEvent::PreTraffic => 0,
+            HookEvent::PostTraffic => 100,
         },
         started_at,
         // The post-traffic bake counts from the event's start too: production has been on green
         // since the controller moved it, before this event began (and a bake past the budget
         // would only end in a rollback).
-        bake_until: (event == HookEvent::AfterAllowTraffic)
+        bake_until: (event == HookEvent::PostTraffic)
             .then(|| started_at + i64::try_from(plan.post_traffic.bake_seconds).unwrap_or(0)),
         judgements: Vec::new(),
     };
@@ -476,8 +465,8 @@ fn fits_before_expiry(plan: &Plan, expires_at: i64) -> Result<()> {
 /// neither side); an error when the route cannot be read (the caller tries again).
 async fn sides_disagree(deps: &HookDeps, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<Refusal>> {
     let expected = match event {
-        HookEvent::BeforeAllowTraffic => Weights::BLUE_ONLY,
-        HookEvent::AfterAllowTraffic => Weights::green(100),
+        HookEvent::PreTraffic => Weights::BLUE_ONLY,
+        HookEvent::PostTraffic => Weights::green(100),
     };
     let found = match deps.routers.router(ctx).weights().await {
         Ok(live) if live == expected => return Ok(None),

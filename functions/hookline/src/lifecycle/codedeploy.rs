@@ -16,7 +16,7 @@ use super::deployment::{
     Resolved, Stop, DEPLOYMENT_NOT_FOUND,
 };
 use crate::error::AwsResultExt;
-use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
+use crate::execution::{DeploymentContext, HookEvent, HookRef, Route, Side};
 use crate::ports::Lifecycle;
 use crate::{Error, Result};
 
@@ -362,17 +362,17 @@ fn event_status(status: &LifecycleEventStatus) -> EventStatus {
     }
 }
 
-/// CodeDeploy's name of the lifecycle event whose hook an execution answers.
-fn event_name(event: HookEvent) -> &'static str {
+/// CodeDeploy's name of the lifecycle event whose hook an execution answers (what operators see).
+pub fn event_name(event: HookEvent) -> &'static str {
     match event {
-        HookEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
-        HookEvent::AfterAllowTraffic => "AfterAllowTraffic",
+        HookEvent::PreTraffic => "BeforeAllowTraffic",
+        HookEvent::PostTraffic => "AfterAllowTraffic",
     }
 }
 
 /// The hook event of CodeDeploy's lifecycle event `name`, when hookline answers it.
 fn hook_event(name: &str) -> Option<HookEvent> {
-    [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic].into_iter().find(|e| event_name(*e) == name)
+    [HookEvent::PreTraffic, HookEvent::PostTraffic].into_iter().find(|e| event_name(*e) == name)
 }
 
 /// The lifecycle event in progress on an ECS target, and when CodeDeploy started it.
@@ -394,7 +394,7 @@ fn in_progress_of(ecs: &aws_sdk_codedeploy::types::EcsTarget) -> InProgress {
 /// The hook `execution_id` answers, when hookline serves the event in progress.
 fn hook_ref(execution_id: Option<&str>, in_progress_hook: Option<HookEvent>) -> Option<HookRef> {
     match (execution_id, in_progress_hook) {
-        (Some(id), Some(event)) => Some(HookRef { kind: HookKind::Codedeploy, event, execution_id: id.to_string() }),
+        (Some(id), Some(event)) => Some(HookRef { kind: Controller::CodeDeploy, event, execution_id: id.to_string() }),
         _ => None,
     }
 }

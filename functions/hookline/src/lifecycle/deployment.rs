@@ -14,18 +14,13 @@ use crate::execution::{DeploymentContext, HookEvent};
 /// else CodeDeploy's. Its hook timeout ([`Controller::max_hook_budget_seconds`]: one hour, 24 hours)
 /// bounds every deadline computed for the deployment.
 pub fn controller_of(deployment_id: &str) -> Controller {
-    if is_service_deployment_arn(deployment_id) {
-        Controller::Ecs
-    } else {
-        Controller::CodeDeploy
-    }
+    Controller::of_deployment(deployment_id)
 }
 
-/// Whether `deployment_id` names an ECS service deployment
-/// (`arn:aws:ecs:<region>:<account>:service-deployment/<cluster>/<service>/<id>`, ECS API reference,
-/// ServiceDeployment) rather than a CodeDeploy deployment id (`d-` + 9 characters).
+/// Whether `deployment_id` names an ECS service deployment rather than a CodeDeploy deployment id
+/// ([`Controller::of_deployment`]).
 pub fn is_service_deployment_arn(deployment_id: &str) -> bool {
-    deployment_id.starts_with("arn:") && deployment_id.contains(":service-deployment/")
+    Controller::of_deployment(deployment_id) == Controller::Ecs
 }
 
 /// One invocation of the hook function by a deployment controller.

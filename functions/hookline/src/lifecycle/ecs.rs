@@ -29,7 +29,7 @@ use super::deployment::{
     DEPLOYMENT_NOT_FOUND,
 };
 use crate::error::AwsResultExt;
-use crate::execution::{DeploymentContext, HookEvent, HookKind, HookRef, Route, Side};
+use crate::execution::{DeploymentContext, HookEvent, HookRef, Route, Side};
 use crate::ports::Lifecycle;
 use crate::{Error, Result};
 
@@ -156,14 +156,14 @@ const STAGE_ORDER: [&str; 10] = [
 /// (production on green).
 pub fn stage_of(event: HookEvent) -> &'static str {
     match event {
-        HookEvent::BeforeAllowTraffic => "POST_TEST_TRAFFIC_SHIFT",
-        HookEvent::AfterAllowTraffic => "POST_PRODUCTION_TRAFFIC_SHIFT",
+        HookEvent::PreTraffic => "POST_TEST_TRAFFIC_SHIFT",
+        HookEvent::PostTraffic => "POST_PRODUCTION_TRAFFIC_SHIFT",
     }
 }
 
 /// The hook event of ECS's stage `name`, when hookline answers it.
 fn hook_event(name: &str) -> Option<HookEvent> {
-    [HookEvent::BeforeAllowTraffic, HookEvent::AfterAllowTraffic].into_iter().find(|e| stage_of(*e) == name)
+    [HookEvent::PreTraffic, HookEvent::PostTraffic].into_iter().find(|e| stage_of(*e) == name)
 }
 
 fn stage_index(name: &str) -> Option<usize> {
@@ -357,7 +357,7 @@ impl Lifecycle for EcsNative {
         let stage = deployment.lifecycle_stage().map(|s| s.as_str().to_string());
         let in_progress_hook = stage.as_deref().and_then(hook_event);
         let hook = match (execution_id, in_progress_hook) {
-            (Some(id), Some(event)) => Some(HookRef { kind: HookKind::Ecs, event, execution_id: id.to_string() }),
+            (Some(id), Some(event)) => Some(HookRef { kind: Controller::Ecs, event, execution_id: id.to_string() }),
             _ => None,
         };
         Ok(Resolved {

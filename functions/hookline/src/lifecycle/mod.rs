@@ -9,7 +9,7 @@
 //! status words onto [`DeploymentStatus`], [`EventStatus`] and [`HookStatus`],
 //! so no controller's spelling leaves its adapter (a test greps for it).
 
-mod codedeploy;
+pub mod codedeploy;
 pub mod deployment;
 pub mod ecs;
 

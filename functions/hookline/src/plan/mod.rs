@@ -53,6 +53,18 @@ pub enum Controller {
 }
 
 impl Controller {
+    /// The controller that runs `deployment_id`, from the id's form: an ECS service deployment ARN
+    /// (`arn:aws:ecs:<region>:<account>:service-deployment/<cluster>/<service>/<id>`, ECS API
+    /// reference, ServiceDeployment) is ECS-native, anything else (`d-` + 9 characters) CodeDeploy's.
+    /// The one place hookline tells controllers apart by an id (`lifecycle::controller_of`).
+    pub fn of_deployment(deployment_id: &str) -> Controller {
+        if deployment_id.starts_with("arn:") && deployment_id.contains(":service-deployment/") {
+            Controller::Ecs
+        } else {
+            Controller::CodeDeploy
+        }
+    }
+
     /// Every controller, in the order `--controller` lists them.
     pub const ALL: [Controller; 2] = [Controller::CodeDeploy, Controller::Ecs];
 

@@ -67,11 +67,8 @@ fn log<T: Clone + Send + 'static>(
 
 fn execution_document() -> ExecutionDocument {
     let mut ctx = context();
-    ctx.hook = Some(HookRef {
-        kind: Default::default(),
-        event: HookEvent::BeforeAllowTraffic,
-        execution_id: HOOK_EXECUTION.into(),
-    });
+    ctx.hook =
+        Some(HookRef { kind: Default::default(), event: HookEvent::PreTraffic, execution_id: HOOK_EXECUTION.into() });
     ExecutionDocument { context: ctx, plan: plan(), state: state(10, 600) }
 }
 
@@ -801,7 +798,7 @@ mod dead_letter_queue {
     #[tokio::test]
     async fn a_hook_whose_execution_is_running_is_left_to_it() {
         let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
-        let running = execution(HookEvent::BeforeAllowTraffic, HOOK_EXECUTION, ExecutionStatus::Running);
+        let running = execution(HookEvent::PreTraffic, HOOK_EXECUTION, ExecutionStatus::Running);
         let (w, production, m, rep) =
             (world("BeforeAllowTraffic"), live(90, 10), modify(&calls, &modified), report(&calls, &reports));
         let mut rules: Vec<&Rule> = vec![&running];
@@ -834,7 +831,7 @@ mod dead_letter_queue {
     #[tokio::test]
     async fn an_event_answered_by_another_hook_ids_execution_is_left_alone() {
         let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
-        let other = execution(HookEvent::BeforeAllowTraffic, "another-hook-execution", ExecutionStatus::Running);
+        let other = execution(HookEvent::PreTraffic, "another-hook-execution", ExecutionStatus::Running);
         let (w, production, m, rep) =
             (world("BeforeAllowTraffic"), live(90, 10), modify(&calls, &modified), report(&calls, &reports));
         let mut rules: Vec<&Rule> = vec![&other];

@@ -50,30 +50,26 @@ fn started_hook(executions: &FakeExecutions) -> Option<HookRef> {
 
 #[tokio::test]
 async fn the_flow_sets_the_hook_an_execution_answers_from_the_invocation_whatever_the_adapter_said() {
-    let stale = HookRef { kind: HookKind::Codedeploy, event: HookEvent::AfterAllowTraffic, execution_id: "old".into() };
+    let stale = HookRef { kind: Controller::CodeDeploy, event: HookEvent::PostTraffic, execution_id: "old".into() };
     // The controller names the event (ECS): the invocation's event, id and controller.
     let (deps, executions) = world(Some(stale.clone()), None);
-    let started = start_hook(&deps, &invocation(Some(HookEvent::BeforeAllowTraffic), Controller::Ecs)).await;
+    let started = start_hook(&deps, &invocation(Some(HookEvent::PreTraffic), Controller::Ecs)).await;
     assert!(matches!(started, Ok(HookStart::Started(StartedExecution { already_started: false, .. }))), "{started:?}");
     assert_eq!(
         started_hook(&executions),
-        Some(HookRef {
-            kind: HookKind::Ecs,
-            event: HookEvent::BeforeAllowTraffic,
-            execution_id: "this-invocation".into()
-        })
+        Some(HookRef { kind: Controller::Ecs, event: HookEvent::PreTraffic, execution_id: "this-invocation".into() })
     );
 
     // The controller does not (CodeDeploy): the event in progress, as resolved.
-    let (deps, executions) = world(Some(stale), Some(HookEvent::BeforeAllowTraffic));
+    let (deps, executions) = world(Some(stale), Some(HookEvent::PreTraffic));
     let started = start_hook(&deps, &invocation(None, Controller::CodeDeploy)).await;
     let Ok(HookStart::Started(started)) = started else { panic!("{started:?}") };
     assert_eq!(started.health_interval_seconds, 9, "the plan's health interval");
     assert_eq!(
         started_hook(&executions),
         Some(HookRef {
-            kind: HookKind::Codedeploy,
-            event: HookEvent::BeforeAllowTraffic,
+            kind: Controller::CodeDeploy,
+            event: HookEvent::PreTraffic,
             execution_id: "this-invocation".into()
         })
     );
@@ -81,7 +77,7 @@ async fn the_flow_sets_the_hook_an_execution_answers_from_the_invocation_whateve
 
 #[tokio::test]
 async fn a_failure_before_the_event_is_known_establishes_nothing() {
-    let (deps, executions) = world(None, Some(HookEvent::AfterAllowTraffic));
+    let (deps, executions) = world(None, Some(HookEvent::PostTraffic));
     executions.fail(crate::testing::ExecutionsCall::Describe, crate::testing::denied("DescribeExecution"));
 
     let Err(failure) = start_hook(&deps, &invocation(None, Controller::CodeDeploy)).await else {

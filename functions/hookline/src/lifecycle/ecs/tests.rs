@@ -40,10 +40,10 @@ async fn resolve_reads_blue_and_green_from_the_revisions_and_the_route_from_the_
         crate::contract::plan_parameter("/hookline", &ctx.application, &ctx.deployment_group),
         "/hookline/ecs/demo/api"
     );
-    assert_eq!(resolved.in_progress_hook, Some(HookEvent::BeforeAllowTraffic));
+    assert_eq!(resolved.in_progress_hook, Some(HookEvent::PreTraffic));
     assert_eq!(
         ctx.hook,
-        Some(HookRef { kind: HookKind::Ecs, event: HookEvent::BeforeAllowTraffic, execution_id: "exec-1".into() })
+        Some(HookRef { kind: Controller::Ecs, event: HookEvent::PreTraffic, execution_id: "exec-1".into() })
     );
 }
 
@@ -125,8 +125,8 @@ async fn event_status_follows_the_stage_and_a_rollback_is_never_succeeded() {
     ] {
         let rule = described(status.clone(), Some(stage.clone()));
         let adapter = ecs(&[&rule]);
-        assert_eq!(adapter.event_status(&ctx, HookEvent::BeforeAllowTraffic).await.expect("s"), Some(canary));
-        assert_eq!(adapter.event_status(&ctx, HookEvent::AfterAllowTraffic).await.expect("s"), Some(post));
+        assert_eq!(adapter.event_status(&ctx, HookEvent::PreTraffic).await.expect("s"), Some(canary));
+        assert_eq!(adapter.event_status(&ctx, HookEvent::PostTraffic).await.expect("s"), Some(post));
     }
 }
 
@@ -159,11 +159,11 @@ fn the_payload_is_read_and_rollback_stages_pass_through() {
     assert!(!EcsNative::is_invocation(&json!({"DeploymentId": "d-1", "LifecycleEventHookExecutionId": "x"})));
 
     let canary = EcsNative::invocation(payload("POST_TEST_TRAFFIC_SHIFT")).expect("canary");
-    assert_eq!(canary.stage, EcsStage::Hook(HookEvent::BeforeAllowTraffic));
+    assert_eq!(canary.stage, EcsStage::Hook(HookEvent::PreTraffic));
     assert_eq!(canary.deployment_arn, DEPLOYMENT);
     assert_eq!(canary.hook_details, Some(json!({"k": 1})));
     let post = EcsNative::invocation(payload("POST_PRODUCTION_TRAFFIC_SHIFT")).expect("post");
-    assert_eq!(post.stage, EcsStage::Hook(HookEvent::AfterAllowTraffic));
+    assert_eq!(post.stage, EcsStage::Hook(HookEvent::PostTraffic));
     for stage in ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"] {
         assert_eq!(EcsNative::invocation(payload(stage)).expect("rb").stage, EcsStage::PassThrough(stage.into()));
     }
@@ -210,10 +210,7 @@ fn the_controller_is_told_by_the_deployment_id() {
     assert!(is_service_deployment_arn(DEPLOYMENT));
     assert!(!is_service_deployment_arn("d-ABC123XYZ"));
     assert!(!is_service_deployment_arn("arn:aws:ecs:us-east-1:123456789012:service/demo/api"));
-    assert_eq!(
-        crate::contract::execution_name(DEPLOYMENT, HookEvent::BeforeAllowTraffic),
-        "r4nd0mId-BeforeAllowTraffic"
-    );
+    assert_eq!(crate::contract::execution_name(DEPLOYMENT, HookEvent::PreTraffic), "r4nd0mId-BeforeAllowTraffic");
     assert_eq!(listener_of_rule("arn:x:listener/app/a/b/c").unwrap_err().error_type(), "InvalidInput");
 }
 
