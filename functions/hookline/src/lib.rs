@@ -1,12 +1,25 @@
-//! hookline's shared library: everything the six Lambda functions have in
-//! common, so each binary is a thin `main` over one handler.
+//! hookline's shared library: everything the six Lambda functions and the CLI have in common,
+//! so each binary is a thin `main` over one handler or verb.
 //!
-//! Handlers depend on three small interfaces, not on SDK clients: the deployment
-//! controller ([`lifecycle::Lifecycle`]), a router factory ([`traffic::RouterFactory`])
-//! and a health-facts source ([`health::HealthFacts`]). Each function's `main` builds
-//! [`Clients`] once and makes the adapters from them ([`lifecycle::CodeDeploy`],
-//! [`traffic::AlbRouters`], [`health::HealthGate`]); only those adapters know an SDK
-//! or a controller's words (`tests/controller_words.rs` checks it).
+//! One controller seam runs through it: flows and handlers depend on the ports
+//! ([`ports`]: [`ports::Lifecycle`], [`ports::TrafficRouter`] / [`ports::RouterFactory`],
+//! [`ports::HealthFacts`], [`ports::MetricsSource`], [`ports::Executions`], [`ports::PlanStore`]),
+//! never on SDK clients. Each `main` builds [`Clients`] once and makes the adapters from them;
+//! tests use the in-memory fakes of `testing` (feature `test-util`). Only the adapters know an SDK
+//! or a controller's words (`tests/controller_words.rs` checks it), and no production module
+//! imports one that imports it back (`make module-graph`).
+//!
+//! ```text
+//!   entries: functions/<fn> handlers, functions/hook/{codedeploy,ecs}.rs, cli verbs
+//!                              |
+//!   flows: flows::hook_start, flows::hook_executions, rollback::console
+//!                              |
+//!   ports.rs: Lifecycle  TrafficRouter/RouterFactory  HealthFacts  MetricsSource  Executions  PlanStore
+//!            /                                                                        \
+//!   domain (plain Rust): plan, judge, execution,            adapters: lifecycle::{codedeploy, ecs} (+ Controllers),
+//!   lifecycle::deployment, traffic::split,                  traffic::alb, health::{gate, metrics},
+//!   health::{facts, verdict}, deployfile, contract          aws::{step_functions, parameter_store}
+//! ```
 //!
 //! Layout:
 //! - [`plan`]: the rollout plan (parse, validate, worst case). Plain Rust.
