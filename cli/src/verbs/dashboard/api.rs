@@ -236,10 +236,7 @@ pub async fn approve(State(state): State<Arc<AppState>>, Path(id): Path<String>)
 
 /// `POST /api/deployments/{id}/reject` with `{"reason": "..."}` (session and CSRF header checked by the router).
 pub async fn reject(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: String) -> Response {
-    if let Err(r) = valid_id(&id) {
-        return refused(r);
-    }
-    let reason = match reason_of(&body) {
+    let reason = match valid_id(&id).and_then(|()| reason_of(&body)) {
         Ok(r) => r,
         Err(r) => return refused(r),
     };
@@ -251,10 +248,7 @@ pub async fn reject(State(state): State<Arc<AppState>>, Path(id): Path<String>, 
 /// `POST /api/deployments/{id}/rollback` with `{"reason": "..."}` (session and CSRF header checked by the
 /// router; the page asked to confirm).
 pub async fn rollback(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: String) -> Response {
-    if let Err(r) = valid_id(&id) {
-        return refused(r);
-    }
-    let reason = match reason_of(&body) {
+    let reason = match valid_id(&id).and_then(|()| reason_of(&body)) {
         Ok(r) => r,
         Err(r) => return refused(r),
     };
