@@ -1,7 +1,7 @@
 //! `hookline status`: where a deployment stands; and how every verb shows a deployment's status.
 
 use hookline::execution::HookEvent;
-use hookline::lifecycle::DeploymentSummary;
+use hookline::lifecycle::{DeploymentSummary, Phase};
 use hookline::traffic::{TrafficRouter, Weights};
 use serde::Serialize;
 use serde_json::Value;
@@ -30,18 +30,21 @@ pub async fn run(aws: &Aws, args: &StatusArgs) -> R<u8> {
     Ok(0)
 }
 
-/// How `status`, `watch` and the dashboard show an active deployment (and one its controller is
-/// still rolling back: production may still move), as `status --json` always has.
-const SHOWN_IN_PROGRESS: &str = "InProgress";
+/// How `status`, `watch` and the dashboard show a deployment its controller is still rolling back
+/// (production may still move), as `status --json` always has.
+const SHOWN_ROLLING_BACK: Phase = Phase::InProgress;
 
-/// The deployment's status as the verbs show it: hookline's [`DeploymentStatus`] (the controller's
-/// adapter mapped it), `InProgress` while it is active or its controller is still rolling it back.
-/// The controller's own word is the summary's `status_word` (`history` shows it).
+/// The deployment's status as the verbs show it: while it is active, its [`Phase`] (`Created`,
+/// `Queued`, `InProgress`, `Ready`, `Baking`: each adapter maps its controller's words onto them);
+/// `InProgress` while its controller is still rolling it back; once ended, hookline's
+/// [`DeploymentStatus`]. The controller's own word is the summary's `status_word` (`history` shows it).
 ///
 /// [`DeploymentStatus`]: hookline::lifecycle::DeploymentStatus
 pub fn shown(s: &DeploymentSummary) -> String {
-    if s.status.is_active() || s.rolling_back {
-        SHOWN_IN_PROGRESS.to_string()
+    if s.rolling_back {
+        SHOWN_ROLLING_BACK.to_string()
+    } else if s.status.is_active() {
+        s.phase.unwrap_or(Phase::InProgress).to_string()
     } else {
         s.status.to_string()
     }

@@ -28,6 +28,14 @@ fn watch_exit_codes_follow_the_deployment_outcome() {
 }
 
 #[test]
+fn status_and_watch_show_where_an_active_deployment_stands() {
+    // CodeDeploy's words, as the CLI has always printed them
+    for word in ["Created", "Queued", "InProgress", "Ready", "Baking", "Succeeded", "Failed", "Stopped"] {
+        assert_eq!(status::shown(&codedeploy(word)), word);
+    }
+}
+
+#[test]
 fn timeline_lines_start_with_the_utc_time() {
     assert_eq!(watch::line(1_763_776_000, "weights  blue 90% / green 10%"), "01:46:40  weights  blue 90% / green 10%");
 }
@@ -465,8 +473,7 @@ mod ecs_addressing {
             (Some(shown(&info)), code)
         };
         let s = |w: &str| Some(w.to_string());
-        // PENDING is active like IN_PROGRESS (hookline has one word for both; the CLI showed it as Created)
-        assert_eq!(shown_of(Ecs::Pending), (s("InProgress"), None));
+        assert_eq!(shown_of(Ecs::Pending), (s("Created"), None));
         assert_eq!(shown_of(Ecs::InProgress), (s("InProgress"), None));
         assert_eq!(shown_of(Ecs::Successful), (s("Succeeded"), None));
         assert_eq!(shown_of(Ecs::Stopped), (s("Stopped"), s("STOPPED")));

@@ -22,7 +22,7 @@ pub use crate::execution::RunStatus;
 use crate::execution::{DeploymentContext, HookEvent};
 use crate::health::facts::{SeriesQuery, TargetFacts, TaskSetFacts};
 use crate::lifecycle::deployment::{
-    controller_of, Admission, DeploymentStatus, EventStatus, HookStatus, Reported, Resolved, Stop,
+    controller_of, Admission, DeploymentStatus, EventStatus, HookStatus, Phase, Reported, Resolved, Stop,
 };
 use crate::plan::HttpProbe;
 use crate::traffic::split::{Change, Cohort, Weights};
@@ -39,6 +39,7 @@ pub trait Lifecycle: Send + Sync {
             deployment_id: deployment_id.to_string(),
             controller: controller_of(deployment_id),
             status_word: status.to_string(),
+            phase: status.is_active().then_some(Phase::InProgress),
             status,
             rolling_back: false,
             application: String::new(),

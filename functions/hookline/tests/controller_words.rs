@@ -60,7 +60,7 @@ const ADAPTERS: [(&str, &[&str], &str); 6] = [
 ];
 
 /// Files of the CLI (paths from the repository root) allowed to use some of CodeDeploy's words, and why.
-const CLI_CODEDEPLOY: [(&str, &[&str], &str); 3] = [
+const CLI_CODEDEPLOY: [(&str, &[&str], &str); 2] = [
     (
         "cli/src/codedeploy.rs",
         &["aws_sdk_codedeploy", ".codedeploy", "LifecycleEventStatus"],
@@ -73,13 +73,6 @@ const CLI_CODEDEPLOY: [(&str, &[&str], &str); 3] = [
         &["aws_sdk_codedeploy", ".codedeploy"],
         "doctor checks the deployment group's own CodeDeploy configuration and lists its deployments in \
          progress (ListDeployments' includeOnlyStatuses takes CodeDeploy's words)",
-    ),
-    (
-        "cli/src/verbs/status.rs",
-        &["\"InProgress\""],
-        "the word status, watch and the dashboard show for an active deployment (or one its controller is \
-         still rolling back), as `status --json` always printed it: shown from hookline's status, never read \
-         from a controller",
     ),
 ];
 

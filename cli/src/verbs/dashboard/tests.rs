@@ -387,6 +387,7 @@ fn no_task_token_in_the_deployment_json() {
         deployment_id: "d-ABCDEF123".into(),
         controller: hookline::plan::Controller::CodeDeploy,
         status: hookline::lifecycle::DeploymentStatus::Active,
+        phase: Some(hookline::lifecycle::Phase::InProgress),
         rolling_back: false,
         status_word: "InProgress".into(),
         application: "web".into(),

@@ -12,7 +12,7 @@ use aws_sdk_codedeploy::types::{
 use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 
 use super::deployment::{
-    Admission, Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Invocation, Reported,
+    Admission, Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Invocation, Phase, Reported,
     Resolved, Stop, DEPLOYMENT_NOT_FOUND,
 };
 use crate::error::AwsResultExt;
@@ -279,6 +279,7 @@ impl CodeDeploy {
             deployment_id: info.deployment_id().unwrap_or(deployment_id).to_string(),
             controller: Controller::CodeDeploy,
             status,
+            phase: info.status().and_then(phase),
             rolling_back: false,
             status_word: info.status().map_or("unknown", |s| s.as_str()).to_string(),
             application: info.application_name().unwrap_or_default().to_string(),
@@ -347,6 +348,18 @@ fn deployment_status(status: &CodeDeployStatus) -> DeploymentStatus {
         CodeDeployStatus::Failed => DeploymentStatus::Failed,
         CodeDeployStatus::Stopped => DeploymentStatus::Stopped,
         other => DeploymentStatus::Unrecognized(other.as_str().to_string()),
+    }
+}
+
+/// Where an active deployment stands: CodeDeploy's in-progress words are hookline's phases.
+fn phase(status: &CodeDeployStatus) -> Option<Phase> {
+    match status {
+        CodeDeployStatus::Created => Some(Phase::Created),
+        CodeDeployStatus::Queued => Some(Phase::Queued),
+        CodeDeployStatus::InProgress => Some(Phase::InProgress),
+        CodeDeployStatus::Ready => Some(Phase::Ready),
+        CodeDeployStatus::Baking => Some(Phase::Baking),
+        _ => None,
     }
 }
 

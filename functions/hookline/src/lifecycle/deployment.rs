@@ -85,6 +85,31 @@ impl std::fmt::Display for DeploymentStatus {
     }
 }
 
+/// Where an active deployment stands, as readers show it (`status`, `watch`, the dashboard): the
+/// phases deployments go through whatever their controller, each adapter mapping its own words
+/// onto them. Only [`DeploymentStatus::Active`] deployments have one; hookline acts on the
+/// status, never on the phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Phase {
+    /// Accepted, not started yet.
+    Created,
+    /// Waiting behind another deployment of the same target.
+    Queued,
+    /// Running: replacement tasks, hooks, traffic moving.
+    InProgress,
+    /// Green is up and waits for traffic to be rerouted to it.
+    Ready,
+    /// Traffic is on green; the old revision is kept for a while before it is removed.
+    Baking,
+}
+
+impl std::fmt::Display for Phase {
+    /// The variant's name: the word `status` and `watch` print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
 /// The status of one lifecycle event (hook) on the deployment's target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventStatus {
@@ -171,6 +196,8 @@ pub struct DeploymentSummary {
     pub deployment_id: String,
     pub controller: Controller,
     pub status: DeploymentStatus,
+    /// Where it stands while [`DeploymentStatus::Active`]; `None` otherwise.
+    pub phase: Option<Phase>,
     /// The controller is rolling the deployment back (not ended yet: production may still move).
     pub rolling_back: bool,
     /// The controller's own status word, as it said it (`InProgress`, `ROLLBACK_IN_PROGRESS`, ...).

@@ -25,7 +25,7 @@ use serde_json::Value;
 
 pub use super::deployment::{is_service_deployment_arn, Admission};
 use super::deployment::{
-    Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Reported, Resolved, Stop,
+    Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Phase, Reported, Resolved, Stop,
     DEPLOYMENT_NOT_FOUND,
 };
 use crate::error::AwsResultExt;
@@ -121,6 +121,11 @@ pub fn summary(deployment_id: &str, d: &ServiceDeployment) -> DeploymentSummary 
             d.status(),
             Some(EcsStatus::StopRequested | EcsStatus::RollbackRequested | EcsStatus::RollbackInProgress)
         ),
+        phase: match d.status() {
+            Some(EcsStatus::Pending) => Some(Phase::Created),
+            _ if status.is_active() => Some(Phase::InProgress),
+            _ => None,
+        },
         status,
         status_word: word.to_string(),
         application: crate::contract::ecs_application(cluster),

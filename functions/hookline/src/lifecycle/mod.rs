@@ -19,8 +19,8 @@ pub use crate::plan::Controller;
 
 pub use codedeploy::CodeDeploy;
 pub use deployment::{
-    controller_of, Admission, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Invocation, Reported,
-    Resolved, Stop, DEPLOYMENT_NOT_FOUND,
+    controller_of, Admission, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Invocation, Phase,
+    Reported, Resolved, Stop, DEPLOYMENT_NOT_FOUND,
 };
 pub use ecs::EcsNative;
 

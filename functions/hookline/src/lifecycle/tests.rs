@@ -159,6 +159,7 @@ async fn describe_reads_a_codedeploy_deployment_once_with_its_own_word_and_error
             deployment_id: DEPLOYMENT.into(),
             controller: Controller::CodeDeploy,
             status: DeploymentStatus::Failed,
+            phase: None,
             rolling_back: false,
             status_word: "Failed".into(),
             application: "web".into(),
@@ -176,6 +177,8 @@ async fn describe_reads_a_codedeploy_deployment_once_with_its_own_word_and_error
             (summary.status, summary.status_word.as_str(), summary.message),
             (DeploymentStatus::Active, word, None)
         );
+        // ... and its phase is the same word in hookline's vocabulary
+        assert_eq!(summary.phase.map(|p| p.to_string()).as_deref(), Some(word));
     }
     // An id CodeDeploy does not know is an error saying so, with hookline's code.
     let missing = mock!(aws_sdk_codedeploy::Client::get_deployment).then_error(|| {

@@ -153,6 +153,7 @@ impl Lifecycle for FakeLifecycle {
             deployment_id: deployment_id.to_string(),
             controller: crate::lifecycle::controller_of(deployment_id),
             status_word: status.to_string(),
+            phase: status.is_active().then_some(crate::lifecycle::Phase::InProgress),
             status,
             rolling_back: false,
             application: ctx.as_ref().map(|c| c.application.clone()).unwrap_or_default(),
