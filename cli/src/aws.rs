@@ -6,16 +6,14 @@
 
 use aws_config::BehaviorVersion;
 use aws_sdk_ecs::types::ServiceDeploymentBrief;
-use aws_sdk_sfn::types::HistoryEvent;
 use hookline::error::AwsResultExt;
 use hookline::execution::{execution_name, DeploymentContext, ExecutionDocument, HookEvent};
 use hookline::lifecycle::{DeploymentSummary, Lifecycle};
-use hookline::ports::{Executions, RunStatus};
+use hookline::ports::{ExecutionEvent, Executions, RunStatus};
 use hookline::Clients;
 
 use crate::address::Address;
 use crate::error::{fail, R};
-use crate::execution_history::Event;
 
 /// Where to reach AWS and how hookline is named there.
 #[derive(Debug, Clone, Default)]
@@ -40,15 +38,16 @@ pub struct Aws {
     machines: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
-/// A deployment's canary or post-traffic execution: described through the [`Executions`] port, its
-/// event history read from Step Functions (no port reads histories).
+/// A deployment's canary or post-traffic execution, described and its event history read through
+/// the [`Executions`] port.
 #[derive(Debug, Clone)]
 pub struct Execution {
     pub name: String,
     pub arn: String,
     /// How it stands ([`Executions::describe`]); `execution_history::run_word` shows it.
     pub status: RunStatus,
-    pub events: Vec<Event>,
+    /// Its whole event history, oldest first ([`Executions::history`]).
+    pub events: Vec<ExecutionEvent>,
 }
 
 impl Aws {
@@ -203,36 +202,7 @@ impl Aws {
         };
         let name = execution_name(deployment_id, event);
         let arn = execution_arn(&sm, &name);
-        let Some(described) = self.clients.executions().describe(&arn).await? else {
-            return Ok(None);
-        };
-        let events = self.history(&arn).await?;
-        Ok(Some(Execution { name, arn, status: described.status, events }))
-    }
-
-    /// The whole history of an execution, oldest first.
-    pub async fn history(&self, execution_arn: &str) -> R<Vec<Event>> {
-        let mut events = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .clients
-                .sfn
-                .get_execution_history()
-                .execution_arn(execution_arn)
-                .max_results(1000)
-                .set_next_token(token)
-                .send()
-                .await
-                .aws("GetExecutionHistory")?;
-            events.extend(out.events().iter().map(event_from_sdk));
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        events.sort_by_key(|e| e.id);
-        Ok(events)
+        read_execution(&self.clients.executions(), name, arn).await
     }
 
     /// The deployment's context: from an execution's document, else resolved from CodeDeploy
@@ -296,69 +266,58 @@ pub fn latest(briefs: &[ServiceDeploymentBrief]) -> Option<String> {
     briefs.iter().max_by_key(|b| when(b)).and_then(|b| b.service_deployment_arn()).map(str::to_string)
 }
 
+/// Execution `name` at `arn`, described and with its whole history; `None` when it does not exist.
+pub async fn read_execution(executions: &dyn Executions, name: String, arn: String) -> R<Option<Execution>> {
+    let Some(described) = executions.describe(&arn).await? else {
+        return Ok(None);
+    };
+    let events = executions.history(&arn).await?;
+    Ok(Some(Execution { name, arn, status: described.status, events }))
+}
+
 /// `arn:aws:states:r:a:stateMachine:sm` + `name` → `arn:aws:states:r:a:execution:sm:name`.
 pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
     format!("{}:{name}", state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
 }
 
-fn event_from_sdk(e: &HistoryEvent) -> Event {
-    let mut ev =
-        Event { id: e.id(), ts: e.timestamp().secs(), kind: e.r#type().as_str().to_string(), ..Event::default() };
-    if let Some(d) = e.state_entered_event_details() {
-        ev.name = Some(d.name().to_string());
-        ev.input = d.input().map(str::to_string);
+#[cfg(test)]
+mod tests {
+    use hookline::testing::{denied, ExecutionsCall, FakeExecutions};
+
+    use super::*;
+
+    const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary";
+
+    fn event(id: i64, kind: &str) -> ExecutionEvent {
+        ExecutionEvent { id, timestamp: 1_763_776_000 + id, kind: kind.into(), ..ExecutionEvent::default() }
     }
-    if let Some(d) = e.state_exited_event_details() {
-        ev.name = Some(d.name().to_string());
-        ev.output = d.output().map(str::to_string);
+
+    #[tokio::test]
+    async fn an_execution_is_read_with_its_whole_history_through_the_port() {
+        let executions = FakeExecutions::default();
+        let name = "d-1-BeforeAllowTraffic";
+        let arn = executions.insert(MACHINE, name, RunStatus::Running, Some("{}"));
+        let entered = ExecutionEvent { state_name: Some("ShiftWeight".into()), ..event(2, "TaskStateEntered") };
+        executions.record(&arn, [event(1, "ExecutionStarted"), entered.clone()]);
+
+        let read = read_execution(&executions, name.into(), arn.clone()).await.expect("read").expect("exists");
+
+        assert_eq!((read.name.as_str(), read.arn.as_str(), &read.status), (name, arn.as_str(), &RunStatus::Running));
+        assert_eq!(read.events, vec![event(1, "ExecutionStarted"), entered]);
     }
-    if let Some(d) = e.execution_started_event_details() {
-        ev.input = d.input().map(str::to_string);
+
+    #[tokio::test]
+    async fn an_execution_never_started_is_none_and_a_failed_history_read_is_the_error() {
+        let executions = FakeExecutions::default();
+        let never = execution_arn(MACHINE, "d-2-BeforeAllowTraffic");
+        assert_eq!(
+            read_execution(&executions, "d-2-BeforeAllowTraffic".into(), never).await.map(|e| e.is_none()),
+            Ok(true)
+        );
+
+        let arn = executions.insert(MACHINE, "d-1-BeforeAllowTraffic", RunStatus::Running, None);
+        executions.fail(ExecutionsCall::History, denied("GetExecutionHistory"));
+        let err = read_execution(&executions, "d-1-BeforeAllowTraffic".into(), arn).await.unwrap_err();
+        assert!(err.0.contains("GetExecutionHistory"), "{}", err.0);
     }
-    if let Some(d) = e.execution_succeeded_event_details() {
-        ev.output = d.output().map(str::to_string);
-    }
-    if let Some(d) = e.execution_failed_event_details() {
-        ev.error = d.error().map(str::to_string);
-        ev.cause = d.cause().map(str::to_string);
-    }
-    if let Some(d) = e.execution_aborted_event_details() {
-        ev.error = d.error().map(str::to_string);
-        ev.cause = d.cause().map(str::to_string);
-    }
-    if let Some(d) = e.execution_timed_out_event_details() {
-        ev.error = d.error().map(str::to_string);
-        ev.cause = d.cause().map(str::to_string);
-    }
-    if let Some(d) = e.task_scheduled_event_details() {
-        ev.resource = Some(format!("{}:{}", d.resource_type(), d.resource()));
-        ev.parameters = Some(d.parameters().to_string());
-    }
-    if let Some(d) = e.task_succeeded_event_details() {
-        ev.output = d.output().map(str::to_string);
-    }
-    if let Some(d) = e.task_failed_event_details() {
-        ev.error = d.error().map(str::to_string);
-        ev.cause = d.cause().map(str::to_string);
-    }
-    if let Some(d) = e.task_timed_out_event_details() {
-        ev.error = d.error().map(str::to_string);
-        ev.cause = d.cause().map(str::to_string);
-    }
-    if let Some(d) = e.lambda_function_scheduled_event_details() {
-        ev.resource = Some(d.resource().to_string());
-        ev.input = d.input().map(str::to_string);
-    }
-    if let Some(d) = e.lambda_function_succeeded_event_details() {
-        ev.output = d.output().map(str::to_string);
-    }
-    if let Some(d) = e.lambda_function_failed_event_details() {
-        ev.error = d.error().map(str::to_string);
-        ev.cause = d.cause().map(str::to_string);
-    }
-    if let Some(d) = e.lambda_function_timed_out_event_details() {
-        ev.error = d.error().map(str::to_string);
-        ev.cause = d.cause().map(str::to_string);
-    }
-    ev
 }

@@ -1,12 +1,12 @@
 //! Reading a canary/post-traffic execution's history (Step Functions' event history, not the
 //! `history` verb): where it stands, the last health verdict, the pending approval (and its task
 //! token), who approved or rejected, and the timeline lines `watch` prints. Pure: events come in
-//! as [`Event`]s, built from the SDK or from JSON fixtures.
+//! as the [`Executions`](hookline::ports::Executions) port's [`ExecutionEvent`]s (or from JSON fixtures).
 
 use hookline::contract::state;
 use hookline::execution::{ExecutionDocument, HookEvent};
 use hookline::plan::{human, Controller, Step};
-use hookline::ports::RunStatus;
+use hookline::ports::{ExecutionEvent, RunStatus};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -36,53 +36,28 @@ pub fn run_word(status: &RunStatus) -> &str {
 /// The health-gate states of the canary and post-traffic definitions.
 const HEALTH_STATES: [&str; 2] = [state::VALIDATE_GREEN, state::BAKE];
 
-/// One history event, reduced to what hookline reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Event {
-    pub id: i64,
-    /// Epoch seconds.
-    pub ts: i64,
-    /// The event type as Step Functions spells it (`TaskStateEntered`, `TaskScheduled`, ...).
-    pub kind: String,
-    /// State name (state entered/exited events).
-    pub name: Option<String>,
-    pub input: Option<String>,
-    pub output: Option<String>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    /// `taskScheduledEventDetails.parameters`.
-    pub parameters: Option<String>,
-    pub resource: Option<String>,
+/// From the AWS JSON form of a history event (`{"id", "type", "timestamp", "<x>EventDetails": {...}}`),
+/// as boto3 or the aws CLI print it, for fixtures. Timestamps may be epoch numbers or absent.
+#[cfg(test)]
+pub fn event_from_aws_json(v: &Value) -> Option<ExecutionEvent> {
+    let details = v.as_object()?.iter().find(|(k, _)| k.ends_with("EventDetails")).map(|(_, d)| d);
+    let field = |name: &str| details.and_then(|d| d.get(name)).and_then(Value::as_str).map(str::to_string);
+    Some(ExecutionEvent {
+        id: v.get("id")?.as_i64()?,
+        timestamp: v.get("timestamp").and_then(Value::as_f64).map_or(0, |t| t as i64),
+        kind: v.get("type")?.as_str()?.to_string(),
+        state_name: field("name"),
+        input: field("input"),
+        output: field("output"),
+        error: field("error"),
+        cause: field("cause"),
+        parameters: field("parameters"),
+    })
 }
 
-impl Event {
-    /// From the AWS JSON form (`{"id", "type", "timestamp", "<x>EventDetails": {...}}`), as boto3 or the
-    /// aws CLI print it. Timestamps may be epoch numbers or absent.
-    #[cfg(test)]
-    pub fn from_aws_json(v: &Value) -> Option<Event> {
-        let details = v.as_object()?.iter().find(|(k, _)| k.ends_with("EventDetails")).map(|(_, d)| d);
-        let field = |name: &str| details.and_then(|d| d.get(name)).and_then(Value::as_str).map(str::to_string);
-        Some(Event {
-            id: v.get("id")?.as_i64()?,
-            ts: v.get("timestamp").and_then(Value::as_f64).map_or(0, |t| t as i64),
-            kind: v.get("type")?.as_str()?.to_string(),
-            name: field("name"),
-            input: field("input"),
-            output: field("output"),
-            error: field("error"),
-            cause: field("cause"),
-            parameters: field("parameters"),
-            resource: field("resource"),
-        })
-    }
-
-    fn input_json(&self) -> Option<Value> {
-        self.input.as_deref().and_then(|s| serde_json::from_str(s).ok())
-    }
-
-    fn output_json(&self) -> Option<Value> {
-        self.output.as_deref().and_then(|s| serde_json::from_str(s).ok())
-    }
+/// An event's input or output, when it parses as JSON.
+fn json_of(text: Option<&str>) -> Option<Value> {
+    text.and_then(|s| serde_json::from_str(s).ok())
 }
 
 /// A health gate run as the history shows it.
@@ -158,7 +133,7 @@ pub struct Tracker {
 
 impl Tracker {
     /// A tracker over a whole history.
-    pub fn over(events: &[Event]) -> Tracker {
+    pub fn over(events: &[ExecutionEvent]) -> Tracker {
         let mut t = Tracker::default();
         for e in events {
             t.feed(e);
@@ -180,7 +155,7 @@ impl Tracker {
     }
 
     /// Takes one event (in id order; older ids are ignored) and returns the timeline text for it, if any.
-    pub fn feed(&mut self, e: &Event) -> Option<String> {
+    pub fn feed(&mut self, e: &ExecutionEvent) -> Option<String> {
         if e.id <= self.last_id {
             return None;
         }
@@ -230,9 +205,9 @@ impl Tracker {
         }
     }
 
-    fn entered(&mut self, e: &Event) -> Option<String> {
-        let name = e.name.clone()?;
-        let input = e.input_json();
+    fn entered(&mut self, e: &ExecutionEvent) -> Option<String> {
+        let name = e.state_name.clone()?;
+        let input = json_of(e.input.as_deref());
         self.last_state = Some(name.clone());
         if let Some(input) = &input {
             if let Some(i) = input.pointer("/state/index").and_then(Value::as_u64) {
@@ -298,11 +273,11 @@ impl Tracker {
         self.last_state.as_deref().is_some_and(|s| HEALTH_STATES.contains(&s))
     }
 
-    fn health_output(&mut self, e: &Event) -> Option<String> {
+    fn health_output(&mut self, e: &ExecutionEvent) -> Option<String> {
         if !self.in_health_state() {
             return None;
         }
-        let out = e.output_json()?;
+        let out = json_of(e.output.as_deref())?;
         let healthy = out.get("healthy").and_then(Value::as_bool).unwrap_or(false);
         let checks: Vec<Value> = out.get("checks").and_then(Value::as_array).cloned().unwrap_or_default();
         let ok = checks.iter().filter(|c| c.get("ok").and_then(Value::as_bool) == Some(true)).count();
@@ -323,11 +298,12 @@ impl Tracker {
             format!("not healthy yet: {}", failed.join("; "))
         };
         let state = self.last_state.clone().unwrap_or_default();
-        self.health = Some(HealthVerdict { state: state.clone(), healthy, at: e.ts, summary: summary.clone(), checks });
+        self.health =
+            Some(HealthVerdict { state: state.clone(), healthy, at: e.timestamp, summary: summary.clone(), checks });
         Some(format!("health  {summary} [{}]", gate_name(&state)))
     }
 
-    fn health_failure(&mut self, e: &Event) -> Option<String> {
+    fn health_failure(&mut self, e: &ExecutionEvent) -> Option<String> {
         if !self.in_health_state() {
             return None;
         }
@@ -338,14 +314,14 @@ impl Tracker {
         self.health = Some(HealthVerdict {
             state: state.clone(),
             healthy: false,
-            at: e.ts,
+            at: e.timestamp,
             summary: summary.clone(),
             checks: vec![],
         });
         Some(format!("health  {summary} [{}]", gate_name(&state)))
     }
 
-    fn scheduled(&mut self, e: &Event) -> Option<String> {
+    fn scheduled(&mut self, e: &ExecutionEvent) -> Option<String> {
         let message = approval_message(e.parameters.as_deref()?)?;
         let task_token = message.get("task_token").and_then(Value::as_str)?.to_string();
         let step = message.get("step").cloned();
@@ -354,7 +330,7 @@ impl Tracker {
             step_index: message.get("step_index").and_then(Value::as_u64),
             timeout_seconds: step.as_ref().and_then(|s| s.get("timeout_seconds")).and_then(Value::as_u64),
             step,
-            since: e.ts,
+            since: e.timestamp,
         };
         let approve = message.get("approve").and_then(Value::as_str).unwrap_or("hookline approve <deployment>");
         let reject = message.get("reject").and_then(Value::as_str).unwrap_or("hookline reject <deployment>");
@@ -363,29 +339,30 @@ impl Tracker {
         Some(format!("approval  WAITING{timeout}: `{approve}` or `{reject}`"))
     }
 
-    fn task_ended(&mut self, e: &Event) -> Option<String> {
+    fn task_ended(&mut self, e: &ExecutionEvent) -> Option<String> {
         let pending = self.pending.take()?;
         let decision = match e.kind.as_str() {
             "TaskSucceeded" => Decision {
                 step_index: pending.step_index,
                 outcome: "approved".into(),
-                by: e.output_json().and_then(|o| o.get("approved_by").and_then(Value::as_str).map(str::to_string)),
+                by: json_of(e.output.as_deref())
+                    .and_then(|o| o.get("approved_by").and_then(Value::as_str).map(str::to_string)),
                 reason: None,
-                at: e.ts,
+                at: e.timestamp,
             },
             "TaskFailed" if e.error.as_deref() == Some("ApprovalRejected") => Decision {
                 step_index: pending.step_index,
                 outcome: "rejected".into(),
                 by: None,
                 reason: e.cause.clone().filter(|c| !c.is_empty()),
-                at: e.ts,
+                at: e.timestamp,
             },
             "TaskTimedOut" => Decision {
                 step_index: pending.step_index,
                 outcome: "timed out".into(),
                 by: None,
                 reason: None,
-                at: e.ts,
+                at: e.timestamp,
             },
             _ => Decision {
                 step_index: pending.step_index,
@@ -396,7 +373,7 @@ impl Tracker {
                         .trim()
                         .to_string(),
                 ),
-                at: e.ts,
+                at: e.timestamp,
             },
         };
         let line = format!("approval  {}", decision.describe());
@@ -420,7 +397,7 @@ pub struct Mark {
 }
 
 /// The marks of a whole history, oldest first (same reading as [`Tracker::feed`], no task token).
-pub fn marks(events: &[Event]) -> Vec<Mark> {
+pub fn marks(events: &[ExecutionEvent]) -> Vec<Mark> {
     let mut t = Tracker::default();
     let mut out = Vec::new();
     for e in events {
@@ -434,7 +411,7 @@ pub fn marks(events: &[Event]) -> Vec<Mark> {
                 Some(secs) => format!("bake {}", human(secs)),
                 None => "bake".to_string(),
             };
-            out.push(Mark { at: e.ts, kind: "bake".into(), label, healthy: None, green: None });
+            out.push(Mark { at: e.timestamp, kind: "bake".into(), label, healthy: None, green: None });
         }
         let Some(line) = line else { continue };
         let (kind, healthy) = if line.starts_with("health") {
@@ -474,7 +451,7 @@ pub fn marks(events: &[Event]) -> Vec<Mark> {
             "rollback" => Some(0),
             _ => None,
         };
-        out.push(Mark { at: e.ts, kind: kind.into(), label: line, healthy, green });
+        out.push(Mark { at: e.timestamp, kind: kind.into(), label: line, healthy, green });
     }
     out
 }
@@ -503,7 +480,7 @@ pub fn approval_message(parameters: &str) -> Option<Value> {
 /// The pending approval's task token of a history: the latest `TaskScheduled` carrying an
 /// approval message with no `TaskSucceeded`/`TaskFailed`/`TaskTimedOut` after it.
 #[cfg(test)]
-pub fn pending_approval(events: &[Event]) -> Option<PendingApproval> {
+pub fn pending_approval(events: &[ExecutionEvent]) -> Option<PendingApproval> {
     Tracker::over(events).pending
 }
 

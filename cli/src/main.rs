@@ -11,7 +11,7 @@
 //! address.rs            how a verb is pointed at a deployment or a target (shared clap args)
 //! aws.rs                configuration, clients, deployments through Lifecycle::describe, executions
 //! codedeploy.rs         CodeDeploy listings no port offers (groups, a group's deployments, target events)
-//! execution_history.rs  reading a Step Functions execution's event history (steps, health, approvals)
+//! execution_history.rs  reading an execution's event history (Executions::history): steps, health, approvals
 //! verbs/
 //!   mod.rs              Cli, Global, Command, run (dispatch)
 //!   status.rs           status       (+ how a deployment's status is shown)

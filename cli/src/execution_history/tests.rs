@@ -2,19 +2,19 @@ use serde_json::json;
 
 use super::*;
 
-fn fixture(name: &str) -> Vec<Event> {
+fn fixture(name: &str) -> Vec<ExecutionEvent> {
     let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let raw: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    raw.iter().map(|v| Event::from_aws_json(v).unwrap_or_else(|| panic!("not an event: {v}"))).collect()
+    raw.iter().map(|v| event_from_aws_json(v).unwrap_or_else(|| panic!("not an event: {v}"))).collect()
 }
 
-fn ev(id: i64, kind: &str) -> Event {
-    Event { id, ts: 1_763_776_000 + id, kind: kind.into(), ..Event::default() }
+fn ev(id: i64, kind: &str) -> ExecutionEvent {
+    ExecutionEvent { id, timestamp: 1_763_776_000 + id, kind: kind.into(), ..ExecutionEvent::default() }
 }
 
-fn scheduled(id: i64, message: Value) -> Event {
-    Event {
+fn scheduled(id: i64, message: Value) -> ExecutionEvent {
+    ExecutionEvent {
         parameters: Some(
             json!({"TopicArn": "arn:aws:sns:us-east-1:123456789012:hookline-approvals", "Subject": "s", "Message": message})
                 .to_string(),
@@ -62,7 +62,7 @@ fn an_answered_approval_is_no_longer_pending_and_names_the_approver() {
 fn the_message_may_be_a_json_string_and_the_latest_unanswered_one_wins() {
     let events = vec![
         scheduled(10, message("old", 1)),
-        Event { output: Some(r#"{"approved_by": "alice"}"#.into()), ..ev(11, "TaskSucceeded") },
+        ExecutionEvent { output: Some(r#"{"approved_by": "alice"}"#.into()), ..ev(11, "TaskSucceeded") },
         scheduled(20, Value::String(message("new", 3).to_string())),
         ev(21, "TaskStarted"),
         ev(22, "TaskSubmitted"),
@@ -89,7 +89,7 @@ fn failed_timed_out_or_foreign_tasks_leave_nothing_pending() {
 fn a_rejection_is_recorded_with_its_cause() {
     let events = vec![
         scheduled(1, message("t", 2)),
-        Event {
+        ExecutionEvent {
             error: Some("ApprovalRejected".into()),
             cause: Some("error rate too high (rejected by bob)".into()),
             ..ev(2, "TaskFailed")
@@ -113,32 +113,32 @@ fn the_timeline_names_steps_weights_health_and_rollback() {
     let mut t = Tracker::default();
     let state_input = |index: u64, step: Value| json!({"state": {"index": index}, "step": step}).to_string();
     let lines: Vec<Option<String>> = vec![
-        t.feed(&Event { input: Some(doc_input), ..ev(1, "ExecutionStarted") }),
-        t.feed(&Event {
-            name: Some("ShiftWeight".into()),
+        t.feed(&ExecutionEvent { input: Some(doc_input), ..ev(1, "ExecutionStarted") }),
+        t.feed(&ExecutionEvent {
+            state_name: Some("ShiftWeight".into()),
             input: Some(state_input(0, json!({"kind": "weight", "weight": 10, "bake_seconds": 3}))),
             ..ev(2, "TaskStateEntered")
         }),
-        t.feed(&Event {
-            name: Some("Bake".into()),
+        t.feed(&ExecutionEvent {
+            state_name: Some("Bake".into()),
             input: Some(state_input(0, json!({"kind": "weight", "weight": 10, "bake_seconds": 3}))),
             ..ev(3, "TaskStateEntered")
         }),
-        t.feed(&Event {
+        t.feed(&ExecutionEvent {
             output: Some(r#"{"healthy": true, "done": false, "wait_seconds": 2, "checks": [{"name": "alarm web-5xx", "ok": true, "reason": "OK"}]}"#.into()),
             ..ev(4, "LambdaFunctionSucceeded")
         }),
-        t.feed(&Event {
+        t.feed(&ExecutionEvent {
             error: Some("HealthCheckFailed".into()),
             cause: Some(r#"{"errorType": "HealthCheckFailed", "errorMessage": "health check failed: alarm web-5xx: ALARM"}"#.into()),
             ..ev(5, "LambdaFunctionFailed")
         }),
-        t.feed(&Event {
-            name: Some("Rollback".into()),
+        t.feed(&ExecutionEvent {
+            state_name: Some("Rollback".into()),
             input: Some(json!({"state": {"index": 0}, "error": {"Error": "HealthCheckFailed", "Cause": "{\"errorMessage\": \"alarm web-5xx: ALARM\"}"}}).to_string()),
             ..ev(6, "TaskStateEntered")
         }),
-        t.feed(&Event {
+        t.feed(&ExecutionEvent {
             error: Some("RolledBack".into()),
             cause: Some(r#"{"Error":"HealthCheckFailed","Cause":"{\"errorType\":\"HealthCheckFailed\",\"errorMessage\":\"alarm web-5xx: state ALARM\"}"}"#.into()),
             ..ev(7, "ExecutionFailed")
@@ -182,9 +182,9 @@ fn an_ecs_native_execution_is_named_by_its_ecs_stage() {
             .and_then(|i| serde_json::from_str(&i).ok())
             .expect("ExecutionStarted input");
     doc["context"]["hook"]["kind"] = json!("ecs");
-    let canary = Tracker::default().feed(&Event { input: Some(doc.to_string()), ..ev(1, "ExecutionStarted") });
+    let canary = Tracker::default().feed(&ExecutionEvent { input: Some(doc.to_string()), ..ev(1, "ExecutionStarted") });
     assert_eq!(canary.as_deref(), Some("POST_TEST_TRAFFIC_SHIFT hook: canary started, 4 plan steps"));
     doc["context"]["hook"]["event"] = json!("AfterAllowTraffic");
-    let post = Tracker::default().feed(&Event { input: Some(doc.to_string()), ..ev(1, "ExecutionStarted") });
+    let post = Tracker::default().feed(&ExecutionEvent { input: Some(doc.to_string()), ..ev(1, "ExecutionStarted") });
     assert_eq!(post.as_deref(), Some("POST_PRODUCTION_TRAFFIC_SHIFT hook: post-traffic execution started"));
 }

@@ -2,6 +2,7 @@
 
 use hookline::execution::HookEvent;
 use hookline::lifecycle::{DeploymentSummary, Phase};
+use hookline::ports::ExecutionEvent;
 use hookline::traffic::{TrafficRouter, Weights};
 use serde::Serialize;
 use serde_json::Value;
@@ -9,7 +10,7 @@ use serde_json::Value;
 use crate::address::DeploymentArg;
 use crate::aws::{Aws, Execution};
 use crate::error::{short_error, R};
-use crate::execution_history::{clock, datetime, run_word, Decision, Event, HealthVerdict, PendingApproval, Tracker};
+use crate::execution_history::{clock, datetime, run_word, Decision, HealthVerdict, PendingApproval, Tracker};
 use crate::output::{emit, to_json};
 
 /// `hookline status`'s arguments.
@@ -94,7 +95,7 @@ pub struct JudgementSeen {
 
 impl JudgementSeen {
     /// From one history event, when it carries a judgement.
-    pub fn from_event(e: &Event) -> Option<JudgementSeen> {
+    pub fn from_event(e: &ExecutionEvent) -> Option<JudgementSeen> {
         match e.kind.as_str() {
             "LambdaFunctionSucceeded" => {
                 let out: Value = serde_json::from_str(e.output.as_deref()?).ok()?;
@@ -110,7 +111,7 @@ impl JudgementSeen {
                     j.get("action").and_then(Value::as_str).unwrap_or("?"),
                 );
                 let metrics = j.get("metrics").and_then(Value::as_array).map(|ms| ms.iter().map(metric_line).collect());
-                Some(JudgementSeen { at: e.ts, summary, metrics: metrics.unwrap_or_default(), detail: Some(j) })
+                Some(JudgementSeen { at: e.timestamp, summary, metrics: metrics.unwrap_or_default(), detail: Some(j) })
             }
             "LambdaFunctionFailed" if e.error.as_deref() == Some("HealthCheckFailed") => {
                 let cause = e.cause.as_deref()?;
@@ -120,7 +121,12 @@ impl JudgementSeen {
                     .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(str::to_string))
                     .unwrap_or_else(|| cause.to_string());
                 let at = message.find("canary judgement")?;
-                Some(JudgementSeen { at: e.ts, summary: message[at..].to_string(), metrics: vec![], detail: None })
+                Some(JudgementSeen {
+                    at: e.timestamp,
+                    summary: message[at..].to_string(),
+                    metrics: vec![],
+                    detail: None,
+                })
             }
             _ => None,
         }
@@ -359,9 +365,11 @@ mod judgement_tests {
 
     use super::*;
 
-    fn event(kind: &str, details: Value) -> Event {
-        Event::from_aws_json(&json!({"id": 7, "type": kind, "timestamp": 1_763_776_000, "x_EventDetails": details}))
-            .expect("event")
+    fn event(kind: &str, details: Value) -> ExecutionEvent {
+        crate::execution_history::event_from_aws_json(
+            &json!({"id": 7, "type": kind, "timestamp": 1_763_776_000, "x_EventDetails": details}),
+        )
+        .expect("event")
     }
 
     #[test]

@@ -140,13 +140,13 @@ pub async fn follow(aws: &Aws, deployment_id: &str, interval: Duration, timeout:
                 let upto = judged_upto.entry(key).or_insert(0);
                 for e in &exec.events {
                     if let Some(text) = tracker.feed(e) {
-                        lines.push((e.ts, text));
+                        lines.push((e.timestamp, text));
                     }
                     if e.id > *upto {
                         *upto = e.id;
                         if let Some(j) = JudgementSeen::from_event(e) {
-                            lines.push((e.ts, format!("judged  {}", j.summary)));
-                            lines.extend(j.metrics.into_iter().map(|m| (e.ts, format!("        {m}"))));
+                            lines.push((e.timestamp, format!("judged  {}", j.summary)));
+                            lines.extend(j.metrics.into_iter().map(|m| (e.timestamp, format!("        {m}"))));
                         }
                     }
                 }

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use hookline::execution::{DeploymentContext, HookEvent, HookStateMachines};
 use hookline::lifecycle::{Admission, DeploymentStatus, EventStatus, HookStatus, Reported, Resolved, Stop};
-use hookline::ports::{ExecutionInfo, Executions, Lifecycle, PlanStore, RunStatus, StartOutcome, StopOutcome};
+use hookline::ports::{
+    ExecutionEvent, ExecutionInfo, Executions, Lifecycle, PlanStore, RunStatus, StartOutcome, StopOutcome,
+};
 use hookline::testing::{FakeExecutions, FakeLifecycle, FakePlanStore, FakeRouters};
 use hookline::traffic::{Cohort, Weights};
 use hookline::{Error, Result};
@@ -149,6 +151,9 @@ impl Executions for RecordingExecutions {
     async fn describe(&self, execution_arn: &str) -> Result<Option<ExecutionInfo>> {
         lock(&self.described).push(execution_arn.to_string());
         self.fake.describe(execution_arn).await
+    }
+    async fn history(&self, execution_arn: &str) -> Result<Vec<ExecutionEvent>> {
+        self.fake.history(execution_arn).await
     }
     async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> Result<StartOutcome> {
         let racer = lock(&self.racer).take();

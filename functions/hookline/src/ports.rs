@@ -11,7 +11,7 @@
 //! | [`TrafficRouter`] / [`RouterFactory`] | moving production traffic on one route | `traffic::AlbRouters` |
 //! | [`HealthFacts`] | targets, alarms, HTTP probes of green | `health::HealthGate` |
 //! | [`MetricsSource`] | the judge's samples | `health::metrics` (CloudWatch) |
-//! | [`Executions`] | state machine executions: describe, start, list, stop, task tokens | Step Functions |
+//! | [`Executions`] | state machine executions: describe, event history, start, list, stop, task tokens | Step Functions |
 //! | [`PlanStore`] | the plan's text and the release record | SSM Parameter Store |
 
 use async_trait::async_trait;
@@ -162,6 +162,32 @@ pub struct ExecutionInfo {
     pub cause: Option<String>,
 }
 
+/// One event of an execution's history as [`Executions::history`] reads it: the event's kind,
+/// and the details hookline reads whichever kind carries them (a state's name, input, output,
+/// error, cause, a task's parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionEvent {
+    /// Grows with time within one execution: events come in this order.
+    pub id: i64,
+    /// Epoch seconds.
+    pub timestamp: i64,
+    /// The event type as Step Functions spells it (`ExecutionStarted`, `TaskStateEntered`,
+    /// `TaskScheduled`, `LambdaFunctionSucceeded`, ...).
+    pub kind: String,
+    /// The state's name (state entered and exited events).
+    pub state_name: Option<String>,
+    /// The execution's, state's or Lambda function's input (started, entered, scheduled events).
+    pub input: Option<String>,
+    /// The execution's, state's, task's or Lambda function's output (succeeded and exited events).
+    pub output: Option<String>,
+    /// How the execution, task or Lambda function failed, timed out or was aborted.
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    /// A task's parameters as scheduled (`TaskScheduled`, JSON): for the approval step, the SNS
+    /// publish whose `Message` carries the task token (`statemachine/README.md`).
+    pub parameters: Option<String>,
+}
+
 /// What [`Executions::start`] came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartOutcome {
@@ -185,6 +211,9 @@ pub enum StopOutcome {
 pub trait Executions: Send + Sync {
     /// The execution, or `None` when it does not exist.
     async fn describe(&self, execution_arn: &str) -> Result<Option<ExecutionInfo>>;
+    /// The whole event history of the execution, oldest first (every page read); an error when
+    /// it does not exist ([`Executions::describe`] tells that first).
+    async fn history(&self, execution_arn: &str) -> Result<Vec<ExecutionEvent>>;
     /// Starts execution `name` of `state_machine_arn` with `input`.
     async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> Result<StartOutcome>;
     /// The ARNs of the running executions of `state_machine_arn` whose name starts with `name_prefix`.

@@ -190,7 +190,7 @@ pub fn view(g: Gathered, samples: Vec<Sample>, now: i64) -> DeploymentView {
     }
     all_marks.sort_by_key(|m| m.at);
     let canary_tracker = g.canary.as_ref().map(|e| Tracker::over(&e.events));
-    let started = g.canary.as_ref().and_then(|e| e.events.first()).map(|e| e.ts);
+    let started = g.canary.as_ref().and_then(|e| e.events.first()).map(|e| e.timestamp);
     let running = g.canary.as_ref().is_some_and(|e| e.status.is_running());
     let plan = g.document.as_ref().map(|doc| {
         let steps = schedule(&doc.plan);

@@ -13,7 +13,8 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use super::*;
-use crate::execution_history::{Event, Tracker};
+use crate::execution_history::Tracker;
+use hookline::ports::ExecutionEvent;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const SECRET_TASK_TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAZsecret-task-token";
@@ -331,19 +332,19 @@ async fn the_cli_refuses_a_remote_bind_without_the_flag_and_starts_nothing() {
     assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(), "something listens");
 }
 
-fn ev(id: i64, kind: &str) -> Event {
-    Event { id, ts: 1_700_000_000 + id, kind: kind.into(), ..Event::default() }
+fn ev(id: i64, kind: &str) -> ExecutionEvent {
+    ExecutionEvent { id, timestamp: 1_700_000_000 + id, kind: kind.into(), ..ExecutionEvent::default() }
 }
 
 /// A canary history waiting on an approval whose task token is [`SECRET_TASK_TOKEN`], then one decided.
-fn waiting_history() -> Vec<Event> {
+fn waiting_history() -> Vec<ExecutionEvent> {
     let message = json!({
         "task_token": SECRET_TASK_TOKEN, "step_index": 1, "step": {"kind": "approval", "timeout_seconds": 120,
         "on_timeout": "rollback"}, "approve": "hookline approve d-ABCDEF123", "reject": "hookline reject d-ABCDEF123"
     });
     let params = json!({ "TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": message.to_string() });
     let mut entered = ev(2, "TaskStateEntered");
-    entered.name = Some("RequestApproval".into());
+    entered.state_name = Some("RequestApproval".into());
     entered.input = Some(json!({"state": {"index": 1}, "step": message["step"]}).to_string());
     let mut scheduled = ev(3, "TaskScheduled");
     scheduled.parameters = Some(params.to_string());
@@ -410,16 +411,16 @@ fn no_task_token_in_the_deployment_json() {
 fn marks_classify_step_bake_alarm_and_rollback_for_the_chart() {
     let step = json!({"kind": "weight", "weight": 10, "bake_seconds": 3});
     let mut shift = ev(2, "TaskStateEntered");
-    shift.name = Some("ShiftWeight".into());
+    shift.state_name = Some("ShiftWeight".into());
     shift.input = Some(json!({"state": {"index": 0}, "step": step}).to_string());
     let mut bake = ev(3, "TaskStateEntered");
-    bake.name = Some("Bake".into());
+    bake.state_name = Some("Bake".into());
     bake.input = Some(json!({"state": {"index": 0}, "step": step}).to_string());
     let mut failed = ev(4, "LambdaFunctionFailed");
     failed.error = Some("HealthCheckFailed".into());
     failed.cause = Some(json!({"errorMessage": "health check failed: alarm web-5xx: state ALARM"}).to_string());
     let mut rollback = ev(5, "TaskStateEntered");
-    rollback.name = Some("Rollback".into());
+    rollback.state_name = Some("Rollback".into());
     rollback.input = Some(json!({"error": {"Error": "HealthCheckFailed", "Cause": "alarm"}}).to_string());
     let marks = crate::execution_history::marks(&[ev(1, "ExecutionStarted"), shift, bake, failed, rollback]);
     let kinds: Vec<(&str, i64)> = marks.iter().map(|m| (m.kind.as_str(), m.at)).collect();

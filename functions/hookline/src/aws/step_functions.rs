@@ -1,12 +1,12 @@
 //! [`Executions`] over AWS Step Functions.
 
 use async_trait::async_trait;
-use aws_sdk_sfn::types::ExecutionStatus;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
 use aws_smithy_types::DateTime;
 
 use crate::error::AwsResultExt;
 use crate::execution::execution_arn;
-use crate::ports::{ExecutionInfo, Executions, RunStatus, StartOutcome, StopOutcome};
+use crate::ports::{ExecutionEvent, ExecutionInfo, Executions, RunStatus, StartOutcome, StopOutcome};
 use crate::{Error, Result};
 
 /// The state machine executions of one account and region, through Step Functions' API.
@@ -38,6 +38,70 @@ fn epoch(date: &DateTime) -> i64 {
     date.secs()
 }
 
+/// One history event in hookline's words: its kind, and the fields of whichever
+/// `<kind>EventDetails` it carries that hookline reads.
+fn event_of(e: &HistoryEvent) -> ExecutionEvent {
+    let mut event = ExecutionEvent {
+        id: e.id(),
+        timestamp: epoch(e.timestamp()),
+        kind: e.r#type().as_str().to_string(),
+        ..ExecutionEvent::default()
+    };
+    let text = |s: Option<&str>| s.map(str::to_string);
+    let mut failed = |error: Option<&str>, cause: Option<&str>| {
+        event.error = text(error);
+        event.cause = text(cause);
+    };
+    if let Some(d) = e.execution_failed_event_details() {
+        failed(d.error(), d.cause());
+    }
+    if let Some(d) = e.execution_aborted_event_details() {
+        failed(d.error(), d.cause());
+    }
+    if let Some(d) = e.execution_timed_out_event_details() {
+        failed(d.error(), d.cause());
+    }
+    if let Some(d) = e.task_failed_event_details() {
+        failed(d.error(), d.cause());
+    }
+    if let Some(d) = e.task_timed_out_event_details() {
+        failed(d.error(), d.cause());
+    }
+    if let Some(d) = e.lambda_function_failed_event_details() {
+        failed(d.error(), d.cause());
+    }
+    if let Some(d) = e.lambda_function_timed_out_event_details() {
+        failed(d.error(), d.cause());
+    }
+    if let Some(d) = e.state_entered_event_details() {
+        event.state_name = Some(d.name().to_string());
+        event.input = text(d.input());
+    }
+    if let Some(d) = e.state_exited_event_details() {
+        event.state_name = Some(d.name().to_string());
+        event.output = text(d.output());
+    }
+    if let Some(d) = e.execution_started_event_details() {
+        event.input = text(d.input());
+    }
+    if let Some(d) = e.execution_succeeded_event_details() {
+        event.output = text(d.output());
+    }
+    if let Some(d) = e.task_scheduled_event_details() {
+        event.parameters = Some(d.parameters().to_string());
+    }
+    if let Some(d) = e.task_succeeded_event_details() {
+        event.output = text(d.output());
+    }
+    if let Some(d) = e.lambda_function_scheduled_event_details() {
+        event.input = text(d.input());
+    }
+    if let Some(d) = e.lambda_function_succeeded_event_details() {
+        event.output = text(d.output());
+    }
+    event
+}
+
 #[async_trait]
 impl Executions for StepFunctions {
     async fn describe(&self, execution_arn: &str) -> Result<Option<ExecutionInfo>> {
@@ -58,6 +122,21 @@ impl Executions for StepFunctions {
             error: out.error().map(str::to_string),
             cause: out.cause().map(str::to_string),
         }))
+    }
+
+    async fn history(&self, execution_arn: &str) -> Result<Vec<ExecutionEvent>> {
+        // "By default, the results are returned in ascending order of the timeStamp of the events
+        // [...] If nextToken is returned, there are more results available." (API reference,
+        // GetExecutionHistory): every page, 1000 events a page (the maximum), oldest first.
+        let mut pages =
+            self.sfn.get_execution_history().execution_arn(execution_arn).max_results(1000).into_paginator().send();
+        let mut events = Vec::new();
+        while let Some(page) = pages.next().await {
+            events.extend(page.aws("GetExecutionHistory")?.events().iter().map(event_of));
+        }
+        // Ids grow with time; sorting keeps the port's order whatever the pages' order.
+        events.sort_by_key(|e| e.id);
+        Ok(events)
     }
 
     async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> Result<StartOutcome> {
@@ -127,13 +206,21 @@ impl Executions for StepFunctions {
 #[cfg(test)]
 mod tests {
     use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionError, DescribeExecutionOutput};
+    use aws_sdk_sfn::operation::get_execution_history::{
+        GetExecutionHistoryError, GetExecutionHistoryInput, GetExecutionHistoryOutput,
+    };
     use aws_sdk_sfn::operation::list_executions::{ListExecutionsInput, ListExecutionsOutput};
     use aws_sdk_sfn::operation::send_task_failure::{SendTaskFailureInput, SendTaskFailureOutput};
     use aws_sdk_sfn::operation::send_task_success::{SendTaskSuccessInput, SendTaskSuccessOutput};
     use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionInput, StartExecutionOutput};
     use aws_sdk_sfn::operation::stop_execution::{StopExecutionError, StopExecutionInput, StopExecutionOutput};
     use aws_sdk_sfn::types::error::{ExecutionAlreadyExists, ExecutionDoesNotExist};
-    use aws_sdk_sfn::types::ExecutionListItem;
+    use aws_sdk_sfn::types::{
+        ExecutionFailedEventDetails, ExecutionListItem, ExecutionStartedEventDetails, HistoryEventType,
+        LambdaFunctionFailedEventDetails, LambdaFunctionScheduledEventDetails, LambdaFunctionSucceededEventDetails,
+        StateEnteredEventDetails, StateExitedEventDetails, TaskFailedEventDetails, TaskScheduledEventDetails,
+        TaskSucceededEventDetails,
+    };
     use aws_smithy_mocks::mock;
 
     use super::*;
@@ -203,6 +290,215 @@ mod tests {
         assert_eq!(run_status(&ExecutionStatus::PendingRedrive), RunStatus::Unrecognized("PENDING_REDRIVE".into()));
         assert_eq!(run_status(&ExecutionStatus::Running), RunStatus::Running);
         assert_eq!(run_status(&ExecutionStatus::TimedOut), RunStatus::TimedOut);
+    }
+
+    fn history_event(id: i64, kind: HistoryEventType) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
+        HistoryEvent::builder().id(id).timestamp(DateTime::from_secs_f64(1_763_776_000.75 + id as f64)).r#type(kind)
+    }
+
+    /// The approval step's SNS publish as Step Functions records it (statemachine/README.md).
+    const APPROVAL_PARAMETERS: &str =
+        r#"{"TopicArn":"arn:aws:sns:us-east-1:123456789012:hookline-approvals","Message":{"task_token":"t-1"}}"#;
+
+    /// A canary's history in two pages: what each kind of event carries, in the details of its kind.
+    fn first_page() -> GetExecutionHistoryOutput {
+        GetExecutionHistoryOutput::builder()
+            .events(
+                history_event(1, HistoryEventType::ExecutionStarted)
+                    .execution_started_event_details(
+                        ExecutionStartedEventDetails::builder().input(r#"{"doc":1}"#).build(),
+                    )
+                    .build()
+                    .expect("event"),
+            )
+            .events(
+                history_event(2, HistoryEventType::TaskStateEntered)
+                    .state_entered_event_details(
+                        StateEnteredEventDetails::builder()
+                            .name("RequestApproval")
+                            .input(r#"{"step":{}}"#)
+                            .build()
+                            .expect("details"),
+                    )
+                    .build()
+                    .expect("event"),
+            )
+            .events(
+                history_event(3, HistoryEventType::TaskScheduled)
+                    .task_scheduled_event_details(
+                        TaskScheduledEventDetails::builder()
+                            .resource_type("sns")
+                            .resource("publish.waitForTaskToken")
+                            .region("us-east-1")
+                            .parameters(APPROVAL_PARAMETERS)
+                            .build()
+                            .expect("details"),
+                    )
+                    .build()
+                    .expect("event"),
+            )
+            .events(
+                history_event(4, HistoryEventType::TaskSucceeded)
+                    .task_succeeded_event_details(
+                        TaskSucceededEventDetails::builder()
+                            .resource_type("sns")
+                            .resource("publish.waitForTaskToken")
+                            .output(r#"{"approved_by":"alice"}"#)
+                            .build()
+                            .expect("details"),
+                    )
+                    .build()
+                    .expect("event"),
+            )
+            .next_token("page-2")
+            .build()
+            .expect("page")
+    }
+
+    fn second_page() -> GetExecutionHistoryOutput {
+        GetExecutionHistoryOutput::builder()
+            .events(
+                history_event(5, HistoryEventType::LambdaFunctionScheduled)
+                    .lambda_function_scheduled_event_details(
+                        LambdaFunctionScheduledEventDetails::builder()
+                            .resource("arn:aws:lambda:us-east-1:123456789012:function:validate-health")
+                            .input(r#"{"gate":"bake"}"#)
+                            .build()
+                            .expect("details"),
+                    )
+                    .build()
+                    .expect("event"),
+            )
+            .events(
+                history_event(6, HistoryEventType::LambdaFunctionSucceeded)
+                    .lambda_function_succeeded_event_details(
+                        LambdaFunctionSucceededEventDetails::builder().output(r#"{"healthy":true}"#).build(),
+                    )
+                    .build()
+                    .expect("event"),
+            )
+            .events(
+                history_event(7, HistoryEventType::LambdaFunctionFailed)
+                    .lambda_function_failed_event_details(
+                        LambdaFunctionFailedEventDetails::builder().error("HealthCheckFailed").cause("5xx").build(),
+                    )
+                    .build()
+                    .expect("event"),
+            )
+            .events(
+                history_event(8, HistoryEventType::TaskFailed)
+                    .task_failed_event_details(
+                        TaskFailedEventDetails::builder()
+                            .resource_type("sns")
+                            .resource("publish.waitForTaskToken")
+                            .error("ApprovalRejected")
+                            .cause("no")
+                            .build()
+                            .expect("details"),
+                    )
+                    .build()
+                    .expect("event"),
+            )
+            .events(
+                history_event(9, HistoryEventType::TaskStateExited)
+                    .state_exited_event_details(
+                        StateExitedEventDetails::builder().name("Bake").output("{}").build().expect("details"),
+                    )
+                    .build()
+                    .expect("event"),
+            )
+            .events(
+                history_event(10, HistoryEventType::ExecutionFailed)
+                    .execution_failed_event_details(
+                        ExecutionFailedEventDetails::builder().error("RolledBack").cause(r#"{"Error":"x"}"#).build(),
+                    )
+                    .build()
+                    .expect("event"),
+            )
+            .build()
+            .expect("page")
+    }
+
+    #[tokio::test]
+    async fn history_reads_every_page_oldest_first_with_each_kinds_details() {
+        let sent: Sent<GetExecutionHistoryInput> = Sent::default();
+        let first = mock!(aws_sdk_sfn::Client::get_execution_history)
+            .match_requests(|r| r.next_token().is_none())
+            .then_output(first_page);
+        let second =
+            mock!(aws_sdk_sfn::Client::get_execution_history).match_requests(sent.recorder()).then_output(second_page);
+
+        let events = adapter(&[&first, &second]).history(EXECUTION).await.expect("history");
+
+        let request = sent.only();
+        assert_eq!(
+            (request.execution_arn(), request.next_token(), request.max_results(), request.reverse_order()),
+            (Some(EXECUTION), Some("page-2"), Some(1000), None),
+            "the next page of the same execution, oldest first"
+        );
+        let event = |id: i64, kind: &str| ExecutionEvent {
+            id,
+            timestamp: 1_763_776_000 + id,
+            kind: kind.into(),
+            ..ExecutionEvent::default()
+        };
+        let text = |s: &str| Some(s.to_string());
+        assert_eq!(
+            events,
+            vec![
+                ExecutionEvent { input: text(r#"{"doc":1}"#), ..event(1, "ExecutionStarted") },
+                ExecutionEvent {
+                    state_name: text("RequestApproval"),
+                    input: text(r#"{"step":{}}"#),
+                    ..event(2, "TaskStateEntered")
+                },
+                ExecutionEvent { parameters: text(APPROVAL_PARAMETERS), ..event(3, "TaskScheduled") },
+                ExecutionEvent { output: text(r#"{"approved_by":"alice"}"#), ..event(4, "TaskSucceeded") },
+                ExecutionEvent { input: text(r#"{"gate":"bake"}"#), ..event(5, "LambdaFunctionScheduled") },
+                ExecutionEvent { output: text(r#"{"healthy":true}"#), ..event(6, "LambdaFunctionSucceeded") },
+                ExecutionEvent {
+                    error: text("HealthCheckFailed"),
+                    cause: text("5xx"),
+                    ..event(7, "LambdaFunctionFailed")
+                },
+                ExecutionEvent { error: text("ApprovalRejected"), cause: text("no"), ..event(8, "TaskFailed") },
+                ExecutionEvent { state_name: text("Bake"), output: text("{}"), ..event(9, "TaskStateExited") },
+                ExecutionEvent {
+                    error: text("RolledBack"),
+                    cause: text(r#"{"Error":"x"}"#),
+                    ..event(10, "ExecutionFailed")
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn history_fails_with_the_classified_error_of_any_page() {
+        let missing = mock!(aws_sdk_sfn::Client::get_execution_history).then_error(|| {
+            GetExecutionHistoryError::ExecutionDoesNotExist(ExecutionDoesNotExist::builder().message("no").build())
+        });
+        let err = adapter(&[&missing]).history(EXECUTION).await.unwrap_err();
+        assert_eq!(err.error_type(), "AwsPermanent", "{err}");
+
+        // A failure after the first page is the answer: no half history.
+        let first = mock!(aws_sdk_sfn::Client::get_execution_history)
+            .match_requests(|r| r.next_token().is_none())
+            .then_output(first_page);
+        let denied = mock!(aws_sdk_sfn::Client::get_execution_history)
+            .then_error(|| GetExecutionHistoryError::generic(access_denied()));
+        let err = adapter(&[&first, &denied]).history(EXECUTION).await.unwrap_err();
+        assert_eq!((err.error_type(), err.aws_code()), ("AwsPermanent", Some("AccessDeniedException")), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn history_throttled_past_the_sdks_retries_is_throttled() {
+        let throttled = mock!(aws_sdk_sfn::Client::get_execution_history)
+            .sequence()
+            .http_status(400, Some(throttling_json()))
+            .times(10)
+            .build();
+        let err = adapter(&[&throttled]).history(EXECUTION).await.unwrap_err();
+        assert_eq!(err.error_type(), "Throttled", "{err}");
     }
 
     #[tokio::test]

@@ -16,8 +16,8 @@ use crate::lifecycle::{
 };
 use crate::plan::HttpProbe;
 use crate::ports::{
-    ExecutionInfo, Executions, HealthFacts, Lifecycle, MetricsSource, PlanStore, RouterFactory, RunStatus,
-    StartOutcome, StopOutcome, TrafficRouter,
+    ExecutionEvent, ExecutionInfo, Executions, HealthFacts, Lifecycle, MetricsSource, PlanStore, RouterFactory,
+    RunStatus, StartOutcome, StopOutcome, TrafficRouter,
 };
 use crate::traffic::{Change, Cohort, Weights};
 use crate::{Error, Result};
@@ -528,6 +528,7 @@ impl MetricsSource for FakeMetrics {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecutionsCall {
     Describe,
+    History,
     Start,
     ListRunning,
     Stop,
@@ -543,10 +544,12 @@ pub enum TaskAnswer {
 
 /// State machine executions in memory, by ARN (`execution_arn(machine, name)`): a start of a name
 /// that exists answers `AlreadyExists` and changes nothing; a stop ends a running one `Aborted`
-/// with its error and cause; task-token answers are recorded.
+/// with its error and cause; task-token answers are recorded. Histories hold what
+/// [`FakeExecutions::record`] put there.
 #[derive(Default)]
 pub struct FakeExecutions {
     executions: Mutex<BTreeMap<String, ExecutionInfo>>,
+    histories: Mutex<BTreeMap<String, Vec<ExecutionEvent>>>,
     starts: Mutex<Vec<(String, String, String)>>,
     stops: Mutex<Vec<(String, String, String)>>,
     answers: Mutex<Vec<TaskAnswer>>,
@@ -583,6 +586,12 @@ impl FakeExecutions {
         arn
     }
 
+    /// Appends `events` to the history of the execution at `arn` (which [`FakeExecutions::insert`]
+    /// adds; a history of an execution not there is an error, as on AWS).
+    pub fn record(&self, arn: &str, events: impl IntoIterator<Item = ExecutionEvent>) {
+        lock(&self.histories).entry(arn.to_string()).or_default().extend(events);
+    }
+
     /// Every `call` fails with `error` from now on (nothing changes).
     pub fn fail(&self, call: ExecutionsCall, error: Error) {
         lock(&self.failures).push((call, error));
@@ -614,6 +623,20 @@ impl Executions for FakeExecutions {
     async fn describe(&self, execution_arn: &str) -> Result<Option<ExecutionInfo>> {
         check_failure(&self.failures, ExecutionsCall::Describe)?;
         Ok(self.get(execution_arn))
+    }
+
+    async fn history(&self, execution_arn: &str) -> Result<Vec<ExecutionEvent>> {
+        check_failure(&self.failures, ExecutionsCall::History)?;
+        if self.get(execution_arn).is_none() {
+            return Err(Error::AwsPermanent {
+                operation: "GetExecutionHistory",
+                code: Some("ExecutionDoesNotExist".into()),
+                message: format!("execution {execution_arn} does not exist (fake)"),
+            });
+        }
+        let mut events = lock(&self.histories).get(execution_arn).cloned().unwrap_or_default();
+        events.sort_by_key(|e| e.id);
+        Ok(events)
     }
 
     async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> Result<StartOutcome> {
@@ -860,6 +883,23 @@ mod tests {
         executions.fail(ExecutionsCall::Start, denied("StartExecution"));
         assert!(executions.start(MACHINE, "n", "{}").await.is_err());
         assert_eq!(executions.get(&execution_arn(MACHINE, "n")), None, "a failed start starts nothing");
+    }
+
+    #[tokio::test]
+    async fn executions_serve_recorded_histories_oldest_first() {
+        let executions = FakeExecutions::default();
+        let arn = executions.insert(MACHINE, "d-1-BeforeAllowTraffic", RunStatus::Running, Some("{}"));
+        let event = |id: i64, kind: &str| ExecutionEvent { id, timestamp: id, kind: kind.into(), ..Default::default() };
+        assert_eq!(executions.history(&arn).await, Ok(vec![]), "an execution with nothing recorded");
+        executions.record(&arn, [event(2, "TaskStateEntered")]);
+        executions.record(&arn, [event(1, "ExecutionStarted")]);
+
+        let kinds: Vec<String> = executions.history(&arn).await.expect("history").into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["ExecutionStarted", "TaskStateEntered"]);
+        let missing = executions.history(&execution_arn(MACHINE, "d-2-BeforeAllowTraffic")).await.unwrap_err();
+        assert_eq!(missing.aws_code(), Some("ExecutionDoesNotExist"));
+        executions.fail(ExecutionsCall::History, denied("GetExecutionHistory"));
+        assert_eq!(executions.history(&arn).await.unwrap_err().aws_code(), Some("AccessDeniedException"));
     }
 
     #[tokio::test]
