@@ -144,6 +144,47 @@ async fn later_invocations_map_the_execution() {
 }
 
 #[tokio::test]
+async fn an_execution_status_hookline_has_no_word_for_is_answered_in_progress_and_touches_nothing() {
+    // PENDING_REDRIVE, or a status Step Functions adds later: not known to have ended, so
+    // production may be split; neither SUCCEEDED nor FAILED (ECS would act on either at once).
+    let world = world(Weights::green(10));
+    execution_is(&world, RunStatus::Unrecognized("PENDING_REDRIVE".into()));
+
+    let answer = answer_of(&world, payload("POST_TEST_TRAFFIC_SHIFT", Some(json!({"hooklineCallBackDelay": 7})))).await;
+
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(answer["callBackDelay"], 7, "looked at again after the carried delay");
+    assert_eq!(answer["hookDetails"]["hooklineExecutionArn"], canary_execution_arn());
+    assert_eq!(world.routers.set_calls(), [], "no restore: the execution may still hold production");
+    assert_eq!(world.routers.weights(), Weights::green(10));
+    assert!(world.starts().is_empty() && world.lifecycle.calls().is_empty(), "nothing started, nothing asked");
+}
+
+#[tokio::test]
+async fn a_start_that_finds_the_execution_already_exists_describes_it_again_and_answers_from_it() {
+    // Another invocation of the stage started the execution between this one's lookup and its
+    // StartExecution (ExecutionAlreadyExists): the stage's execution is this hook's, found by name.
+    let world = world(Weights::BLUE_ONLY);
+    let doc = ExecutionDocument { context: ecs_context(), plan: plan(), state: state(0, 1) };
+    let racing = serde_json::to_string(&doc).expect("doc");
+    world.executions.race_next_start(&machines().canary, "r4nd0mId-BeforeAllowTraffic", RunStatus::Running, &racing);
+
+    let answer = answer_of(&world, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(answer["hookDetails"]["hooklineExecutionArn"], canary_execution_arn(), "the execution found");
+    assert_eq!(world.starts().len(), 1, "one start, refused");
+    assert_eq!(
+        world.executions.described(),
+        [canary_execution_arn(), canary_execution_arn()],
+        "looked up before the start and again once it said the execution exists"
+    );
+    let running = world.executions.get(&canary_execution_arn()).expect("the racer's execution");
+    assert_eq!(running.input.as_deref(), Some(racing.as_str()), "the racer's execution kept, not replaced");
+    assert_eq!(world.routers.set_calls(), [], "nothing moved");
+}
+
+#[tokio::test]
 async fn a_failed_execution_is_answered_failed_only_after_production_is_back_on_blue() {
     let world = world(Weights::green(50));
     execution_is(&world, RunStatus::Failed);
