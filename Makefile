@@ -7,13 +7,14 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
-.PHONY: help venv lint-venv build build-release fmt-check module-graph clippy unit test-runtime-api \
+.PHONY: help venv lint-venv build build-release fmt-check module-graph clippy doc-check unit test-runtime-api \
         test-runtime-api-release check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge bench-fleet chaos chaos-ecs iam-mutation switches
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
 	@echo "make test          everything CI checks"
 	@echo "make module-graph  fail on an import cycle among any crate's production modules"
+	@echo "make doc-check     fail on any rustdoc warning in the workspace's own docs"
 	@echo "make sandbox       start the local AWS sandbox on http://127.0.0.1:4566"
 	@echo "make sandbox-down  stop it"
 	@echo "make package       build the six Lambda zips (ARCH=arm64 default, or x86_64)"
@@ -54,6 +55,11 @@ fmt-check:
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# The workspace's own rustdoc (no dependency's docs: cheap) with every rustdoc warning an error:
+# a broken or private intra-doc link, an unclosed HTML tag.
+doc-check:
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 unit:
 	cargo test --workspace
@@ -103,7 +109,7 @@ e2e: build venv
 	$(PY) -m pytest -q -n $(E2E_WORKERS) tests/e2e
 
 # Every check, in two lanes at once (2 cores; `.ci/run` prints the time). The Rust lane (fmt,
-# module graph, clippy, unit tests) compiles the workspace with its dev-dependencies' features
+# module graph, clippy, rustdoc, unit tests) compiles the workspace with its dev-dependencies' features
 # (test-util), a build of its own that shares no SDK crate with the binaries the sandbox runs; it
 # gets its own target directory, so the sandboxes' `cargo run` never waits for its lock, and the
 # lowest CPU priority, so the timing-sensitive sandbox lane keeps the CPU it needs and the Rust
@@ -116,7 +122,7 @@ test:
 test-lane-rust:
 	@set -o pipefail; start=$$(date +%s); \
 	CARGO_TARGET_DIR="$(TEST_RUST_TARGET_DIR)" nice -n 19 $(MAKE) --no-print-directory -k -j1 \
-		fmt-check module-graph clippy unit 2>&1 | sed -u 's/^/[rust] /'; \
+		fmt-check module-graph clippy doc-check unit 2>&1 | sed -u 's/^/[rust] /'; \
 	rc=$$?; echo "[rust] lane: $$(( $$(date +%s) - start )) s, exit $$rc"; exit $$rc
 
 test-lane-sandbox:

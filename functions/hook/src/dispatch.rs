@@ -25,8 +25,8 @@ pub async fn dispatch(deps: &Deps, event: Value) -> Result<Reply> {
     dispatch_until(deps, event, None).await
 }
 
-/// [`dispatch`] with the invocation's deadline: an ECS answer is given before it (ECS takes a
-/// function that times out as FAILED and rolls back).
+/// Serves both controllers (see the module documentation) within the invocation's deadline: an ECS
+/// answer is given before it (ECS takes a function that times out as FAILED and rolls back).
 pub async fn dispatch_until(deps: &Deps, event: Value, deadline: Option<tokio::time::Instant>) -> Result<Reply> {
     if EcsNative::is_invocation(&event) {
         return Ok(Reply::Ecs(crate::ecs::handle_until(deps, event, deadline).await));

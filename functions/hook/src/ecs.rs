@@ -68,7 +68,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Value {
     handle_until(deps, event, None).await
 }
 
-/// [`handle`], answered IN_PROGRESS [`DEADLINE_RESERVE`] (at most a quarter of the time left) before
+/// Answers one ECS invocation (never fails), IN_PROGRESS [`DEADLINE_RESERVE`] (at most a quarter of the time left) before
 /// `deadline` if the work is not done.
 pub async fn handle_until(deps: &Deps, event: Value, deadline: Option<tokio::time::Instant>) -> Value {
     let answer = match EcsNative::invocation(event) {

@@ -7,8 +7,6 @@ mod codedeploy;
 mod deps;
 mod dispatch;
 mod ecs;
-#[cfg(test)]
-mod fakes;
 
 fn main() -> Result<(), lambda_runtime::Error> {
     hookline::runtime::main(async {

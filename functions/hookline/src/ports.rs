@@ -2,7 +2,7 @@
 //!
 //! A flow (the hook's start, a step, a rollback, the CLI's verbs) depends on these traits only;
 //! each has one AWS adapter per service that implements it and one in-memory fake in
-//! [`crate::testing`] for handler and flow tests. No SDK type crosses a port: what comes back is
+//! `hookline::testing` (feature `test-util`) for handler and flow tests. No SDK type crosses a port: what comes back is
 //! hookline's own vocabulary ([`crate::lifecycle::DeploymentStatus`], [`RunStatus`], ...).
 //!
 //! | Port | What it is | AWS adapter |
@@ -123,7 +123,7 @@ pub trait TrafficRouter: Send + Sync {
 }
 
 /// Where the gate reads its facts from: target health, green's task set, alarms,
-/// HTTP probes. [`HealthGate`] reads them from AWS and HTTP; a test may serve them itself.
+/// HTTP probes. [`crate::health::HealthGate`] reads them from AWS and HTTP; a test may serve them itself.
 #[async_trait]
 pub trait HealthFacts: Send + Sync {
     /// Green's task set `task_set_arn` of `cluster`/`service`; `None` when it is gone.

@@ -1,5 +1,6 @@
 //! Test material (feature `test-util`): in-memory fakes of every port ([`fakes`], re-exported
-//! here) for handler and flow tests, and mocked AWS clients for the adapters' wire-level tests.
+//! here) for handler and flow tests, one hook's start's world over them ([`HookWorld`]), and
+//! mocked AWS clients for the adapters' wire-level tests.
 //!
 //! Every client gets every rule: a rule only matches requests of its own
 //! operation, so one list describes a whole scenario. An unmatched call panics.
@@ -17,10 +18,12 @@ use crate::clients::LazyClient;
 use crate::Clients;
 
 pub mod fakes;
+pub mod hook_world;
 pub use fakes::{
-    denied, ExecutionsCall, FakeExecutions, FakeHealth, FakeLifecycle, FakeMetrics, FakePlanStore, FakeRouter,
-    FakeRouters, HealthCall, Journal, RouterCall, TaskAnswer,
+    denied, throttled, ExecutionsCall, FakeExecutions, FakeHealth, FakeLifecycle, FakeMetrics, FakePlanStore,
+    FakeRouter, FakeRouters, HealthCall, Journal, RouterCall, TaskAnswer,
 };
+pub use hook_world::HookWorld;
 
 /// Clients whose calls are answered by `rules`, with the SDK's standard retries on.
 pub fn mocked_clients(rules: &[&Rule]) -> Clients {

@@ -1,4 +1,4 @@
-//! The CodeDeploy entry over the in-memory fakes of the ports (`crate::fakes`).
+//! The CodeDeploy entry over the in-memory fakes of the ports (`hookline::testing`).
 
 use hookline::execution::mocks::{input, machines};
 use hookline::execution::{ExecutionDocument, HookRef, HookStateMachines};
@@ -7,13 +7,13 @@ use hookline::plan::Controller;
 use hookline::plan::Plan;
 use hookline::ports::RunStatus;
 use hookline::testing::{
-    context, ExecutionsCall, FakeLifecycle, FakePlanStore, RouterCall, DEPLOYMENT, HOOK_EXECUTION, LISTENER,
+    context, denied, throttled, ExecutionsCall, FakeLifecycle, FakePlanStore, HookWorld, RouterCall, DEPLOYMENT,
+    HOOK_EXECUTION, LISTENER,
 };
 use hookline::traffic::{Cohort, Weights};
 use serde_json::json;
 
 use super::*;
-use crate::fakes::{access_denied, throttled, World};
 
 const CANARY: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-canary";
 const POST_TRAFFIC: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:hookline-post-traffic";
@@ -72,26 +72,26 @@ fn plan_stored(text: &str) -> FakePlanStore {
 }
 
 /// The demo deployment with `in_progress` waiting, [`PLAN_JSON`] stored, production at `weights`.
-fn world_at(in_progress: &str, weights: Weights) -> World {
-    World::new(deployment(in_progress), plan_stored(PLAN_JSON), weights)
+fn world_at(in_progress: &str, weights: Weights) -> HookWorld {
+    HookWorld::new(deployment(in_progress), plan_stored(PLAN_JSON), weights)
 }
 
-fn world(in_progress: &str) -> World {
+fn world(in_progress: &str) -> HookWorld {
     world_at(in_progress, Weights::BLUE_ONLY)
 }
 
 /// Production on green 100% (AllowTraffic has run) with one of this service's cohort rules.
-fn world_on_green(in_progress: &str, plan: FakePlanStore) -> World {
-    let world = World::new(deployment(in_progress), plan, Weights::green(100));
+fn world_on_green(in_progress: &str, plan: FakePlanStore) -> HookWorld {
+    let world = HookWorld::new(deployment(in_progress), plan, Weights::green(100));
     let routers = world.routers.clone().with_cohort(cohort());
-    World { routers, ..world }
+    HookWorld { routers, ..world }
 }
 
 fn cohort() -> Cohort {
     Cohort { header: "X-Canary".into(), values: vec!["internal".into()] }
 }
 
-async fn run(world: &World, event: Value) -> Result<Reply> {
+async fn run(world: &HookWorld, event: Value) -> Result<Reply> {
     handle(&world.deps(machines()), event).await
 }
 
@@ -115,7 +115,7 @@ fn reported_failed(reply: Result<Reply>) -> ReportedFailed {
 }
 
 /// The one execution started: (state machine, name, document).
-fn only_start(world: &World) -> (String, String, ExecutionDocument) {
+fn only_start(world: &HookWorld) -> (String, String, ExecutionDocument) {
     let starts = world.starts();
     assert_eq!(starts.len(), 1, "expected exactly one start: {starts:?}");
     let (machine, name, input) = starts.into_iter().next().expect("one start");
@@ -124,7 +124,7 @@ fn only_start(world: &World) -> (String, String, ExecutionDocument) {
 }
 
 /// The one status reported, checking it went to this deployment's hook.
-fn only_status(world: &World) -> HookStatus {
+fn only_status(world: &HookWorld) -> HookStatus {
     let reports = world.lifecycle.reports();
     assert_eq!(reports.len(), 1, "expected exactly one report: {reports:?}");
     let (deployment, hook, status) = reports.into_iter().next().expect("one report");
@@ -133,9 +133,9 @@ fn only_status(world: &World) -> HookStatus {
 }
 
 /// The demo deployment's `event` execution exists with `status`, answering `hook_execution_id`.
-fn existing(world: &World, event: HookEvent, hook_execution_id: &str, status: RunStatus) {
+fn existing(world: &HookWorld, event: HookEvent, hook_execution_id: &str, status: RunStatus) {
     let name = hookline::execution::execution_name(DEPLOYMENT, event);
-    world.executions.fake.insert(machines().for_event(event), &name, status, Some(&input(event, hook_execution_id)));
+    world.executions.insert(machines().for_event(event), &name, status, Some(&input(event, hook_execution_id)));
 }
 
 #[tokio::test]
@@ -180,7 +180,7 @@ async fn after_allow_traffic_starts_post_traffic_at_weight_100_with_the_bake_clo
 #[tokio::test]
 async fn without_an_event_start_time_the_budget_counts_from_now() {
     let lifecycle = FakeLifecycle::default().resolving(resolved_started("BeforeAllowTraffic", None));
-    let world = World::new(lifecycle, plan_stored(PLAN_JSON), Weights::BLUE_ONLY);
+    let world = HookWorld::new(lifecycle, plan_stored(PLAN_JSON), Weights::BLUE_ONLY);
     let before = hookline::execution::now_epoch();
 
     run(&world, event()).await.expect("hook");
@@ -193,7 +193,7 @@ async fn without_an_event_start_time_the_budget_counts_from_now() {
 async fn an_event_start_time_ahead_of_our_clock_counts_from_now() {
     let ahead = hookline::execution::now_epoch() + 3600;
     let lifecycle = FakeLifecycle::default().resolving(resolved_started("BeforeAllowTraffic", Some(ahead)));
-    let world = World::new(lifecycle, plan_stored(PLAN_JSON), Weights::BLUE_ONLY);
+    let world = HookWorld::new(lifecycle, plan_stored(PLAN_JSON), Weights::BLUE_ONLY);
 
     run(&world, event()).await.expect("hook");
 
@@ -227,7 +227,7 @@ async fn a_start_raced_by_a_duplicate_of_the_same_hook_is_already_started() {
     // Not there at the first lookup, there (answering this hook) once StartExecution says it exists.
     let world = world("BeforeAllowTraffic");
     let racing = input(HookEvent::PreTraffic, HOOK_EXECUTION);
-    world.executions.race_next_start(CANARY, "d-TESTDEP01-BeforeAllowTraffic", RunStatus::Running, racing);
+    world.executions.race_next_start(CANARY, "d-TESTDEP01-BeforeAllowTraffic", RunStatus::Running, &racing);
 
     let out = started_output(run(&world, event()).await);
 
@@ -243,7 +243,7 @@ async fn a_start_raced_by_a_duplicate_of_the_same_hook_is_already_started() {
 async fn a_start_raced_by_another_hook_id_starts_nothing_and_reports_nothing() {
     let world = world("BeforeAllowTraffic");
     let racing = input(HookEvent::PreTraffic, "someone-else");
-    world.executions.race_next_start(CANARY, "d-TESTDEP01-BeforeAllowTraffic", RunStatus::Running, racing);
+    world.executions.race_next_start(CANARY, "d-TESTDEP01-BeforeAllowTraffic", RunStatus::Running, &racing);
 
     let err = run(&world, event()).await.unwrap_err();
 
@@ -256,7 +256,7 @@ async fn a_start_raced_by_another_hook_id_starts_nothing_and_reports_nothing() {
 }
 
 /// The deployment has moved on to AfterAllowTraffic; the canary execution answered BeforeAllowTraffic.
-fn after_moved_on(canary_status: RunStatus) -> World {
+fn after_moved_on(canary_status: RunStatus) -> HookWorld {
     let world = world("AfterAllowTraffic");
     existing(&world, HookEvent::PreTraffic, BEFORE_HOOK, canary_status);
     world
@@ -379,7 +379,7 @@ async fn a_failing_execution_lookup_is_left_unreported_for_lambda_to_retry() {
     // that execution has production split (or after AllowTraffic moved it). The error goes back to
     // Lambda (retries, then the dead-letter consumer, which checks the same facts).
     let world = world("BeforeAllowTraffic");
-    world.executions.fake.fail(ExecutionsCall::Describe, access_denied("DescribeExecution"));
+    world.executions.fail(ExecutionsCall::Describe, denied("DescribeExecution"));
 
     let err = run(&world, event()).await.unwrap_err();
 
@@ -392,7 +392,7 @@ async fn a_failing_execution_lookup_is_left_unreported_for_lambda_to_retry() {
 async fn a_failure_before_the_route_is_known_after_allow_traffic_is_left_unreported() {
     // AllowTraffic has put production on green, and without the plan hook cannot tell where
     // production lives: no report (CodeDeploy would roll back at once with production on green).
-    let plans_down = FakePlanStore::default().failing_reads(access_denied("GetParameter"));
+    let plans_down = FakePlanStore::default().failing_reads(denied("GetParameter"));
     let world = world_on_green("AfterAllowTraffic", plans_down);
 
     let err = run(&world, event()).await.unwrap_err();
@@ -408,7 +408,7 @@ async fn a_failing_start_after_allow_traffic_restores_blue_before_reporting_fail
     // AllowTraffic has put production on green 100%: the Failed report (CodeDeploy rolls back
     // at once) must find it on blue 100% with no cohort rule, as on every other path.
     let world = world_on_green("AfterAllowTraffic", plan_stored(PLAN_JSON));
-    world.executions.fake.fail(ExecutionsCall::Start, access_denied("StartExecution"));
+    world.executions.fail(ExecutionsCall::Start, denied("StartExecution"));
 
     let failed = reported_failed(run(&world, event()).await);
 
@@ -427,8 +427,8 @@ async fn a_start_failure_whose_restore_fails_is_left_unreported_for_lambda_to_re
     // Reporting now would make CodeDeploy roll back with production still on green: the error
     // goes back to Lambda instead (retries, then the dead-letter consumer restores and reports).
     let world = world_on_green("AfterAllowTraffic", plan_stored(PLAN_JSON));
-    world.routers.fail(RouterCall::SetWeights, access_denied("ModifyListener"));
-    world.executions.fake.fail(ExecutionsCall::Start, access_denied("StartExecution"));
+    world.routers.fail(RouterCall::SetWeights, denied("ModifyListener"));
+    world.executions.fail(ExecutionsCall::Start, denied("StartExecution"));
 
     let err = run(&world, event()).await.unwrap_err();
 
@@ -439,7 +439,7 @@ async fn a_start_failure_whose_restore_fails_is_left_unreported_for_lambda_to_re
 #[tokio::test]
 async fn a_failing_start_reports_failed_exactly_once() {
     let world = world("BeforeAllowTraffic");
-    world.executions.fake.fail(ExecutionsCall::Start, access_denied("StartExecution"));
+    world.executions.fail(ExecutionsCall::Start, denied("StartExecution"));
 
     // Before AllowTraffic nobody has moved production: reported at once, no listener change.
     let err = reported_failed(run(&world, event()).await);
@@ -454,7 +454,7 @@ async fn a_failing_start_reports_failed_exactly_once() {
 async fn a_hook_answered_failed_is_done_for_lambda_but_an_unanswered_one_is_an_error() {
     // Answered (now or already): success, so Lambda neither retries (each retry would report again,
     // on a deployment that already failed) nor dead-letters an answered hook.
-    let no_plan = |lifecycle: FakeLifecycle| World::new(lifecycle, FakePlanStore::default(), Weights::BLUE_ONLY);
+    let no_plan = |lifecycle: FakeLifecycle| HookWorld::new(lifecycle, FakePlanStore::default(), Weights::BLUE_ONLY);
     let world = no_plan(deployment("BeforeAllowTraffic"));
     let failed = reported_failed(run(&world, event()).await);
     assert!(!failed.already_reported);
@@ -465,7 +465,7 @@ async fn a_hook_answered_failed_is_done_for_lambda_but_an_unanswered_one_is_an_e
     assert!(failed.already_reported);
 
     // The report itself failed: the hook is unanswered, the error goes back to Lambda to retry.
-    let refused = Err(access_denied("PutLifecycleEventHookExecutionStatus"));
+    let refused = Err(denied("PutLifecycleEventHookExecutionStatus"));
     let world = no_plan(deployment("BeforeAllowTraffic").reporting(refused));
     let err = run(&world, event()).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "the original error: {err}");
@@ -477,7 +477,7 @@ async fn a_late_delivery_for_a_deployment_that_ended_reports_nothing() {
     // The first delivery answered Failed (no plan) and the deployment failed; a duplicate arrives.
     let ended = FakeLifecycle::with_statuses([DeploymentStatus::Failed])
         .resolving(resolved_started("BeforeAllowTraffic", Some(EVENT_STARTED_AT)));
-    let world = World::new(ended, FakePlanStore::default(), Weights::BLUE_ONLY);
+    let world = HookWorld::new(ended, FakePlanStore::default(), Weights::BLUE_ONLY);
 
     let failed = reported_failed(run(&world, event()).await);
 
@@ -488,7 +488,7 @@ async fn a_late_delivery_for_a_deployment_that_ended_reports_nothing() {
 
 #[tokio::test]
 async fn a_missing_plan_reports_failed_and_is_invalid_input() {
-    let world = World::new(deployment("BeforeAllowTraffic"), FakePlanStore::default(), Weights::BLUE_ONLY);
+    let world = HookWorld::new(deployment("BeforeAllowTraffic"), FakePlanStore::default(), Weights::BLUE_ONLY);
 
     let err = reported_failed(run(&world, event()).await);
 
@@ -500,7 +500,7 @@ async fn a_missing_plan_reports_failed_and_is_invalid_input() {
 
 #[tokio::test]
 async fn an_invalid_plan_reports_failed_and_names_the_field() {
-    let world = World::new(
+    let world = HookWorld::new(
         deployment("BeforeAllowTraffic"),
         plan_stored(r#"{"steps":[{"weight":"ten"}]}"#),
         Weights::BLUE_ONLY,
@@ -516,8 +516,11 @@ async fn an_invalid_plan_reports_failed_and_names_the_field() {
 
 #[tokio::test]
 async fn a_plan_that_is_not_json_reports_failed() {
-    let world =
-        World::new(deployment("BeforeAllowTraffic"), plan_stored(r#"{"steps": [{"weight": 10},"#), Weights::BLUE_ONLY);
+    let world = HookWorld::new(
+        deployment("BeforeAllowTraffic"),
+        plan_stored(r#"{"steps": [{"weight": 10},"#),
+        Weights::BLUE_ONLY,
+    );
 
     let err = reported_failed(run(&world, event()).await);
 
@@ -594,7 +597,7 @@ async fn a_rollback_deployments_hooks_are_answered_succeeded_and_start_and_move_
     // its AfterAllowTraffic no bake.
     for (in_progress, hook) in [("BeforeAllowTraffic", BEFORE_HOOK), ("AfterAllowTraffic", AFTER_HOOK)] {
         let rollback = deployment(in_progress).admitting(Admission::Rollback { of: Some("d-FAILED001".into()) });
-        let world = World::new(rollback, plan_stored(PLAN_JSON), Weights::BLUE_ONLY);
+        let world = HookWorld::new(rollback, plan_stored(PLAN_JSON), Weights::BLUE_ONLY);
 
         let reply = run(&world, event_for(hook)).await;
 
@@ -624,7 +627,7 @@ async fn a_rollback_deployments_hook_already_answered_is_done() {
     let rollback = FakeLifecycle::default()
         .admitting(Admission::Rollback { of: Some("d-FAILED001".into()) })
         .reporting(Ok(Reported::Already));
-    let world = World::new(rollback, FakePlanStore::default(), Weights::BLUE_ONLY);
+    let world = HookWorld::new(rollback, FakePlanStore::default(), Weights::BLUE_ONLY);
 
     let reply = run(&world, event()).await;
 

@@ -1,4 +1,4 @@
-//! The ECS entry over the in-memory fakes of the ports (`crate::fakes`).
+//! The ECS entry over the in-memory fakes of the ports (`hookline::testing`).
 
 use hookline::execution::mocks::machines;
 use hookline::execution::{execution_arn, DeploymentContext, ExecutionDocument, HookEvent, HookRef, Route, Side};
@@ -6,12 +6,11 @@ use hookline::lifecycle::ecs::mocks::{DEPLOYMENT, PROD_RULE, TG_API_BLUE, TG_API
 use hookline::lifecycle::{Admission, Resolved};
 use hookline::plan::Controller;
 use hookline::ports::RunStatus;
-use hookline::testing::{plan, state, FakeLifecycle, FakePlanStore, RouterCall};
+use hookline::testing::{denied, plan, state, throttled, FakeLifecycle, FakePlanStore, HookWorld, RouterCall};
 use hookline::traffic::Weights;
 use serde_json::json;
 
 use super::*;
-use crate::fakes::{access_denied, throttled, World};
 
 /// This deployment's blue is the source revision's group (`api-green` in the fixtures), green the target's.
 const BLUE: &str = TG_API_GREEN;
@@ -57,27 +56,27 @@ fn resolved(hook_expires_at: Option<i64>) -> Resolved {
 }
 
 /// The demo service deployment in progress with `plan` stored, production at `weights`.
-fn world_with(lifecycle: FakeLifecycle, plan: &str, weights: Weights) -> World {
-    World::new(lifecycle, FakePlanStore::default().with(PLAN_PARAMETER, plan), weights)
+fn world_with(lifecycle: FakeLifecycle, plan: &str, weights: Weights) -> HookWorld {
+    HookWorld::new(lifecycle, FakePlanStore::default().with(PLAN_PARAMETER, plan), weights)
 }
 
-fn world(weights: Weights) -> World {
+fn world(weights: Weights) -> HookWorld {
     world_with(FakeLifecycle::default().resolving(resolved(None)), ECS_PLAN, weights)
 }
 
-async fn answer_of(world: &World, payload: Value) -> Value {
+async fn answer_of(world: &HookWorld, payload: Value) -> Value {
     handle(&world.deps(machines()), payload).await
 }
 
 /// The canary execution exists with `status`, started with the ECS context.
-fn execution_is(world: &World, status: RunStatus) {
+fn execution_is(world: &HookWorld, status: RunStatus) {
     let doc = ExecutionDocument { context: ecs_context(), plan: plan(), state: state(10, 60) };
     let input = serde_json::to_string(&doc).expect("doc");
-    world.executions.fake.insert(&machines().canary, "r4nd0mId-BeforeAllowTraffic", status, Some(&input));
+    world.executions.insert(&machines().canary, "r4nd0mId-BeforeAllowTraffic", status, Some(&input));
 }
 
 /// Production was restored once, on the service's production rule: blue 100%, no cohort rule.
-fn restored_on_the_production_rule(world: &World) {
+fn restored_on_the_production_rule(world: &HookWorld) {
     assert_eq!(world.routers.set_calls(), [(Weights::BLUE_ONLY, None)]);
     assert_eq!(
         world.routers.routes().last(),
@@ -145,6 +144,47 @@ async fn later_invocations_map_the_execution() {
 }
 
 #[tokio::test]
+async fn an_execution_status_hookline_has_no_word_for_is_answered_in_progress_and_touches_nothing() {
+    // PENDING_REDRIVE, or a status Step Functions adds later: not known to have ended, so
+    // production may be split; neither SUCCEEDED nor FAILED (ECS would act on either at once).
+    let world = world(Weights::green(10));
+    execution_is(&world, RunStatus::Unrecognized("PENDING_REDRIVE".into()));
+
+    let answer = answer_of(&world, payload("POST_TEST_TRAFFIC_SHIFT", Some(json!({"hooklineCallBackDelay": 7})))).await;
+
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(answer["callBackDelay"], 7, "looked at again after the carried delay");
+    assert_eq!(answer["hookDetails"]["hooklineExecutionArn"], canary_execution_arn());
+    assert_eq!(world.routers.set_calls(), [], "no restore: the execution may still hold production");
+    assert_eq!(world.routers.weights(), Weights::green(10));
+    assert!(world.starts().is_empty() && world.lifecycle.calls().is_empty(), "nothing started, nothing asked");
+}
+
+#[tokio::test]
+async fn a_start_that_finds_the_execution_already_exists_describes_it_again_and_answers_from_it() {
+    // Another invocation of the stage started the execution between this one's lookup and its
+    // StartExecution (ExecutionAlreadyExists): the stage's execution is this hook's, found by name.
+    let world = world(Weights::BLUE_ONLY);
+    let doc = ExecutionDocument { context: ecs_context(), plan: plan(), state: state(0, 1) };
+    let racing = serde_json::to_string(&doc).expect("doc");
+    world.executions.race_next_start(&machines().canary, "r4nd0mId-BeforeAllowTraffic", RunStatus::Running, &racing);
+
+    let answer = answer_of(&world, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
+
+    assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+    assert_eq!(answer["hookDetails"]["hooklineExecutionArn"], canary_execution_arn(), "the execution found");
+    assert_eq!(world.starts().len(), 1, "one start, refused");
+    assert_eq!(
+        world.executions.described(),
+        [canary_execution_arn(), canary_execution_arn()],
+        "looked up before the start and again once it said the execution exists"
+    );
+    let running = world.executions.get(&canary_execution_arn()).expect("the racer's execution");
+    assert_eq!(running.input.as_deref(), Some(racing.as_str()), "the racer's execution kept, not replaced");
+    assert_eq!(world.routers.set_calls(), [], "nothing moved");
+}
+
+#[tokio::test]
 async fn a_failed_execution_is_answered_failed_only_after_production_is_back_on_blue() {
     let world = world(Weights::green(50));
     execution_is(&world, RunStatus::Failed);
@@ -159,7 +199,7 @@ async fn a_failed_execution_is_answered_failed_only_after_production_is_back_on_
 async fn a_failed_execution_whose_restore_fails_is_asked_again_never_failed() {
     let world = world(Weights::green(50));
     execution_is(&world, RunStatus::Failed);
-    world.routers.fail(RouterCall::SetWeights, access_denied("ModifyRule"));
+    world.routers.fail(RouterCall::SetWeights, denied("ModifyRule"));
 
     let answer = answer_of(&world, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
 
@@ -202,7 +242,7 @@ async fn a_transient_error_before_the_start_is_asked_again_a_permanent_one_answe
     assert_eq!(answer["callBackDelay"], 30, "ECS's default delay when no plan said otherwise");
 
     let world = self::world(Weights::BLUE_ONLY);
-    world.lifecycle.fail_admission(access_denied("DescribeServiceDeployments"));
+    world.lifecycle.fail_admission(denied("DescribeServiceDeployments"));
     let answer = answer_of(&world, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
     assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
     assert!(answer["hookDetails"]["hooklineError"].as_str().is_some_and(|e| e.contains("AccessDenied")), "{answer}");
@@ -239,7 +279,7 @@ async fn a_post_traffic_start_that_fails_puts_the_production_rule_back_on_blue_b
     // once) only once the service's production rule is on blue again; a refused restore asks again.
     let on_green = || {
         let world = world(Weights::green(100));
-        world.executions.fake.fail(hookline::testing::ExecutionsCall::Start, access_denied("StartExecution"));
+        world.executions.fail(hookline::testing::ExecutionsCall::Start, denied("StartExecution"));
         world
     };
 
@@ -249,7 +289,7 @@ async fn a_post_traffic_start_that_fails_puts_the_production_rule_back_on_blue_b
     restored_on_the_production_rule(&world);
 
     let world = on_green();
-    world.routers.fail(RouterCall::SetWeights, access_denied("ModifyRule"));
+    world.routers.fail(RouterCall::SetWeights, denied("ModifyRule"));
     let answer = answer_of(&world, payload("POST_PRODUCTION_TRAFFIC_SHIFT", None)).await;
     assert_eq!(answer["hookStatus"], "IN_PROGRESS", "production still on green: {answer}");
 }

@@ -211,4 +211,47 @@ mod tests {
         let down = Served { alarm: "OK", probe: Err("request failed".into()) };
         assert!(!check(&down, &context(), &health()).await.expect("verdict").healthy());
     }
+
+    /// A local HTTP server answering `/ok` 200 and anything else 503, for the probes.
+    async fn probe_server() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let status = if request.starts_with(b"GET /ok ") { "200 OK" } else { "503 Service Unavailable" };
+                let response = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _client_gone = socket.write_all(response.as_bytes()).await.is_err();
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn probes_answer_the_http_status_with_one_client_built_on_first_use() {
+        let base = probe_server().await;
+        let gate = crate::testing::mocked_clients(&[]).health_gate();
+        let probe = |path: &str| HttpProbe { url: format!("{base}{path}"), expect_status: 200, timeout_ms: 2000 };
+        assert!(gate.http.0.get().is_none(), "no HTTP client before a probe");
+
+        assert_eq!(gate.probe(&probe("/broken")).await, Ok(503));
+        let built = gate.http.0.get().map(|c| c as *const reqwest::Client);
+        assert!(built.is_some(), "built by the first probe");
+
+        // The same (lazily built) client serves the next check of this container.
+        assert_eq!(gate.clone().probe(&probe("/ok")).await, Ok(200));
+        assert_eq!(gate.http.0.get().map(|c| c as *const reqwest::Client), built);
+
+        let refused = HttpProbe { url: "http://127.0.0.1:1/health".into(), expect_status: 200, timeout_ms: 2000 };
+        let err = gate.probe(&refused).await.expect_err("nothing listens on port 1");
+        assert!(err.starts_with("request failed"), "{err}");
+    }
 }

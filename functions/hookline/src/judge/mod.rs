@@ -5,7 +5,7 @@
 //! - [`hodges_lehmann`]: the shift estimate (median of pairwise differences) and its confidence
 //!   interval from the Mann-Whitney order statistics.
 //! - [`verdict`]: one metric's verdict (`Pass`, `High`, `Low`, `NoData`).
-//! - [`score`]: the weighted score over all metrics and the judgement (`Pass`, `Marginal`, `Fail`, `NoData`).
+//! - [`score`](mod@score): the weighted score over all metrics and the judgement (`Pass`, `Marginal`, `Fail`, `NoData`).
 //! - [`normal`]: the normal distribution function the approximation needs.
 //! - [`hypothesis`]: which way a change hurts, the alternative hypothesis, the p-value's method.
 //! - [`error`]: what the judge refuses.

@@ -227,7 +227,7 @@ impl Lifecycle for CodeDeploy {
 
     /// [`Admission::Rollback`] for a deployment CodeDeploy created to roll another back, else
     /// [`Admission::Serve`] (one GetDeployment, the call `resolve` and `status` make: no further
-    /// IAM grant). See [`admission_of`].
+    /// IAM grant). See `admission_of`.
     async fn admission(&self, deployment_id: &str) -> Result<Admission> {
         let out = self.codedeploy.get_deployment().deployment_id(deployment_id).send().await.aws("GetDeployment")?;
         let info = out.deployment_info().ok_or_else(|| missing("deploymentInfo"))?;
@@ -271,7 +271,7 @@ impl CodeDeploy {
     /// BatchGetDeployments' answers, which `history` lists): the one mapping of CodeDeploy's status,
     /// its own word kept in `status_word` and its `errorInformation` as `code: message`. CodeDeploy
     /// rolls back by a new deployment ("These rolled-back deployments are technically new deployments,
-    /// with new deployment IDs", see [`admission_of`]): the deployment rolled back has ended
+    /// with new deployment IDs", see `admission_of`): the deployment rolled back has ended
     /// (Failed or Stopped), so none is ever `rolling_back`.
     pub fn summary(deployment_id: &str, info: &DeploymentInfo) -> DeploymentSummary {
         let status = info.status().map_or(DeploymentStatus::Unrecognized("unknown".into()), deployment_status);

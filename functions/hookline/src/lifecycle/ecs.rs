@@ -97,7 +97,7 @@ fn deployment_status(status: &EcsStatus) -> DeploymentStatus {
     }
 }
 
-/// A service deployment as readers show it: the one mapping of ECS's status ([`deployment_status`]),
+/// A service deployment as readers show it: the one mapping of ECS's status (`deployment_status`),
 /// ECS's own word in `status_word`, and, once the deployment is more than pending, running or
 /// successful, `message` = `<ECS's word>: <statusReason, else the rollback's reason, else the word>`.
 /// Where the plan lives: application `ecs/<cluster>` and group `<service>` (`contract::ecs_application`).

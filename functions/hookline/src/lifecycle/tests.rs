@@ -190,3 +190,87 @@ async fn describe_reads_a_codedeploy_deployment_once_with_its_own_word_and_error
     assert_eq!(err.aws_code(), Some(DEPLOYMENT_NOT_FOUND));
     assert!(err.to_string().contains("deployment d-NOPE12345 not found in CodeDeploy"), "{err}");
 }
+
+#[tokio::test]
+async fn report_sends_the_hooks_status_and_an_event_already_completed_is_reported_already() {
+    use crate::testing::{access_denied, Sent};
+    use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
+        PutLifecycleEventHookExecutionStatusError, PutLifecycleEventHookExecutionStatusInput,
+        PutLifecycleEventHookExecutionStatusOutput,
+    };
+    use aws_sdk_codedeploy::types::error::LifecycleEventAlreadyCompletedException;
+
+    let sent: Sent<PutLifecycleEventHookExecutionStatusInput> = Sent::default();
+    let ok = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status)
+        .match_requests(sent.recorder())
+        .then_output(|| PutLifecycleEventHookExecutionStatusOutput::builder().build());
+    let reported = mocked_clients(&[&ok]).lifecycle().report(DEPLOYMENT, HOOK_EXECUTION, HookStatus::Failed).await;
+    assert_eq!(reported, Ok(Reported::Now));
+    let req = sent.only();
+    assert_eq!(
+        (req.deployment_id(), req.lifecycle_event_hook_execution_id(), req.status()),
+        (Some(DEPLOYMENT), Some(HOOK_EXECUTION), Some(&LifecycleEventStatus::Failed))
+    );
+
+    // CodeDeploy's answer to a second report of the same hook.
+    let already = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_error(|| {
+        PutLifecycleEventHookExecutionStatusError::LifecycleEventAlreadyCompletedException(
+            LifecycleEventAlreadyCompletedException::builder().build(),
+        )
+    });
+    let lifecycle = mocked_clients(&[&already]).lifecycle();
+    assert_eq!(lifecycle.report(DEPLOYMENT, HOOK_EXECUTION, HookStatus::Failed).await, Ok(Reported::Already));
+
+    let refused = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status)
+        .then_error(|| PutLifecycleEventHookExecutionStatusError::generic(access_denied()));
+    let err = mocked_clients(&[&refused])
+        .lifecycle()
+        .report(DEPLOYMENT, HOOK_EXECUTION, HookStatus::Failed)
+        .await
+        .expect_err("refused");
+    assert_eq!((err.error_type(), err.aws_code()), ("AwsPermanent", Some("AccessDeniedException")));
+}
+
+#[tokio::test]
+async fn stop_with_rollback_asks_codedeploy_to_roll_back_and_a_deployment_already_completed_has_ended() {
+    use crate::testing::Sent;
+    use aws_sdk_codedeploy::operation::stop_deployment::{StopDeploymentInput, StopDeploymentOutput};
+    use aws_sdk_codedeploy::types::StopStatus;
+
+    let sent: Sent<StopDeploymentInput> = Sent::default();
+    let stop = mock!(aws_sdk_codedeploy::Client::stop_deployment)
+        .match_requests(sent.recorder())
+        .then_output(|| StopDeploymentOutput::builder().status(StopStatus::Pending).build());
+    let stopped = mocked_clients(&[&stop]).lifecycle().stop_with_rollback(DEPLOYMENT).await;
+    assert_eq!(stopped, Ok(Stop::Stopping("Pending".into())));
+    let req = sent.only();
+    assert_eq!((req.deployment_id(), req.auto_rollback_enabled()), (Some(DEPLOYMENT), Some(true)));
+
+    // CodeDeploy's refusal of a deployment that has just ended, as its JSON protocol sends it.
+    let refused = mock!(aws_sdk_codedeploy::Client::stop_deployment)
+        .sequence()
+        .http_status(
+            400,
+            Some(
+                r#"{"__type":"DeploymentAlreadyCompletedException","message":"The deployment is already completed"}"#
+                    .into(),
+            ),
+        )
+        .build();
+    let lifecycle = mocked_clients(&[&refused]).lifecycle();
+    assert_eq!(lifecycle.stop_with_rollback(DEPLOYMENT).await, Ok(Stop::AlreadyEnded));
+    assert_eq!(refused.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn event_status_reads_the_event_on_the_services_target() {
+    use crate::testing::{context, hook_event};
+    for (word, status) in [("InProgress", EventStatus::InProgress), ("Succeeded", EventStatus::Succeeded)] {
+        let target = mock!(aws_sdk_codedeploy::Client::get_deployment_target)
+            .match_requests(|r| r.deployment_id() == Some(DEPLOYMENT) && r.target_id() == Some("demo:web"))
+            .then_output(move || hook_event("BeforeAllowTraffic", word));
+        let lifecycle = mocked_clients(&[&target]).lifecycle();
+        assert_eq!(lifecycle.event_status(&context(), HookEvent::PreTraffic).await, Ok(Some(status)), "{word}");
+        assert_eq!(lifecycle.event_status(&context(), HookEvent::PostTraffic).await, Ok(None), "not listed");
+    }
+}

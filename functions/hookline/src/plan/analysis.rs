@@ -27,7 +27,7 @@
 //! ```
 //!
 //! Like the rest of the plan: serde rejects unknown keys and wrong types with the path, then
-//! [`validate`] reports every problem naming its field (`analysis.metrics[1].tolerance`).
+//! `validate` reports every problem naming its field (`analysis.metrics[1].tolerance`).
 
 use std::collections::BTreeMap;
 

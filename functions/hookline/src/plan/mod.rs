@@ -2,7 +2,7 @@
 //! duration. Plain Rust, no AWS types.
 //!
 //! Parsing is two passes: serde reads the wire format (rejecting unknown keys
-//! and wrong types with the field's path), then [`validate`] checks the
+//! and wrong types with the field's path), then `validate` checks the
 //! meaning and reports *every* problem, each naming its field, so `hookline
 //! plan validate` can print one per line.
 

@@ -46,13 +46,19 @@ fn note(journal: &Mutex<Option<Journal>>, call: &'static str) {
     }
 }
 
-/// A permanent AWS error of `operation`, for failing a fake on demand.
+/// A permanent AWS error of `operation`, for failing a fake on demand; its message starts with the
+/// code, as the SDK's errors read through [`Error::from_sdk`].
 pub fn denied(operation: &'static str) -> Error {
     Error::AwsPermanent {
         operation,
         code: Some("AccessDeniedException".into()),
-        message: "not authorized (fake)".into(),
+        message: "AccessDeniedException: not authorized (fake)".into(),
     }
+}
+
+/// A throttling error of `operation`, as one left after the SDK's retries, for failing a fake on demand.
+pub fn throttled(operation: &'static str) -> Error {
+    Error::Throttled { operation, message: "ThrottlingException: Rate exceeded (fake)".into() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -60,8 +66,9 @@ pub fn denied(operation: &'static str) -> Error {
 
 /// A deployment controller for one deployment at a time, scripted: each [`Lifecycle::status`]
 /// call takes the next scripted status, the last one repeating (none scripted: `Active`). It
-/// resolves to [`crate::testing::context`] unless told otherwise, and records every report, stop
-/// and describe.
+/// resolves to [`crate::testing::context`] unless told otherwise, and records every call
+/// ([`FakeLifecycle::calls`]), report, stop and describe; watching a [`FakeRouters`], it also
+/// records where production stood at each report.
 #[derive(Default)]
 pub struct FakeLifecycle {
     statuses: Mutex<VecDeque<DeploymentStatus>>,
@@ -75,6 +82,11 @@ pub struct FakeLifecycle {
     stops: Mutex<Vec<String>>,
     described: Mutex<Vec<String>>,
     journal: Mutex<Option<Journal>>,
+    calls: Mutex<Vec<&'static str>>,
+    admission_error: Mutex<Option<Error>>,
+    status_errors: Mutex<Vec<(String, Error)>>,
+    production: Mutex<Option<FakeRouters>>,
+    production_at_reports: Mutex<Vec<(Weights, Vec<Cohort>)>>,
 }
 
 impl FakeLifecycle {
@@ -141,30 +153,46 @@ impl FakeLifecycle {
     pub fn described(&self) -> Vec<String> {
         lock(&self.described).clone()
     }
-}
 
-#[async_trait]
-impl Lifecycle for FakeLifecycle {
-    async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
-        lock(&self.described).push(deployment_id.to_string());
-        let status = self.status(deployment_id).await?;
-        let ctx = self.resolve(deployment_id, None).await.ok().map(|r| r.context);
-        Ok(DeploymentSummary {
-            deployment_id: deployment_id.to_string(),
-            controller: crate::lifecycle::controller_of(deployment_id),
-            status_word: status.to_string(),
-            phase: status.is_active().then_some(crate::lifecycle::Phase::InProgress),
-            status,
-            rolling_back: false,
-            application: ctx.as_ref().map(|c| c.application.clone()).unwrap_or_default(),
-            group: ctx.map(|c| c.deployment_group).unwrap_or_default(),
-            created_at: None,
-            ended_at: None,
-            message: None,
-        })
+    /// [`Lifecycle::admission`] fails with `error` from now on.
+    pub fn fail_admission(&self, error: Error) {
+        *lock(&self.admission_error) = Some(error);
     }
 
-    async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved> {
+    /// [`Lifecycle::status`] of `deployment_id` fails with `error` (other deployments answer as scripted).
+    pub fn failing_status(self, deployment_id: &str, error: Error) -> FakeLifecycle {
+        lock(&self.status_errors).push((deployment_id.to_string(), error));
+        self
+    }
+
+    /// Records production's split and cohort rules on `routers` at each report
+    /// ([`FakeLifecycle::production_at_reports`]).
+    pub fn watching(self, routers: &FakeRouters) -> FakeLifecycle {
+        *lock(&self.production) = Some(routers.clone());
+        self
+    }
+
+    /// Every port call made, by the [`Lifecycle`] method's name (`admission`, `resolve`,
+    /// `resolve_known`, `status`, `report`, `event_status`, `stop_with_rollback`, `describe`), in order.
+    pub fn calls(&self) -> Vec<&'static str> {
+        lock(&self.calls).clone()
+    }
+
+    /// How many times the [`Lifecycle`] method `call` was called.
+    pub fn count(&self, call: &str) -> usize {
+        lock(&self.calls).iter().filter(|c| **c == call).count()
+    }
+
+    /// Production's split and cohort rules when each report was made (see [`FakeLifecycle::watching`]).
+    pub fn production_at_reports(&self) -> Vec<(Weights, Vec<Cohort>)> {
+        lock(&self.production_at_reports).clone()
+    }
+
+    fn call(&self, call: &'static str) {
+        lock(&self.calls).push(call);
+    }
+
+    fn resolved(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved> {
         if let Some(e) = lock(&self.resolve_error).clone() {
             return Err(e);
         }
@@ -188,7 +216,10 @@ impl Lifecycle for FakeLifecycle {
         })
     }
 
-    async fn status(&self, _deployment_id: &str) -> Result<DeploymentStatus> {
+    fn next_status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
+        if let Some((_, e)) = lock(&self.status_errors).iter().find(|(d, _)| d == deployment_id) {
+            return Err(e.clone());
+        }
         let mut statuses = lock(&self.statuses);
         Ok(match statuses.len() {
             0 => DeploymentStatus::Active,
@@ -196,24 +227,76 @@ impl Lifecycle for FakeLifecycle {
             _ => statuses.pop_front().unwrap_or(DeploymentStatus::Active),
         })
     }
+}
+
+#[async_trait]
+impl Lifecycle for FakeLifecycle {
+    async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
+        self.call("describe");
+        lock(&self.described).push(deployment_id.to_string());
+        let status = self.next_status(deployment_id)?;
+        let ctx = self.resolved(deployment_id, None).ok().map(|r| r.context);
+        Ok(DeploymentSummary {
+            deployment_id: deployment_id.to_string(),
+            controller: crate::lifecycle::controller_of(deployment_id),
+            status_word: status.to_string(),
+            phase: status.is_active().then_some(crate::lifecycle::Phase::InProgress),
+            status,
+            rolling_back: false,
+            application: ctx.as_ref().map(|c| c.application.clone()).unwrap_or_default(),
+            group: ctx.map(|c| c.deployment_group).unwrap_or_default(),
+            created_at: None,
+            ended_at: None,
+            message: None,
+        })
+    }
+
+    async fn resolve(&self, deployment_id: &str, execution_id: Option<&str>) -> Result<Resolved> {
+        self.call("resolve");
+        self.resolved(deployment_id, execution_id)
+    }
+
+    /// As the adapters do: the deployment's fixed context from `known`, what moves read afresh.
+    async fn resolve_known(&self, known: &DeploymentContext, execution_id: Option<&str>) -> Result<Resolved> {
+        self.call("resolve_known");
+        let read = self.resolved(&known.deployment_id, execution_id)?;
+        let mut context = known.clone();
+        context.hook = read.context.hook;
+        Ok(Resolved { context, ..read })
+    }
+
+    async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
+        self.call("status");
+        self.next_status(deployment_id)
+    }
 
     async fn report(&self, deployment_id: &str, execution_id: &str, status: HookStatus) -> Result<Reported> {
+        self.call("report");
         note(&self.journal, "report");
+        if let Some(routers) = lock(&self.production).as_ref() {
+            lock(&self.production_at_reports).push((routers.weights(), routers.cohorts()));
+        }
         lock(&self.reports).push((deployment_id.to_string(), execution_id.to_string(), status));
         lock(&self.report_answer).clone().unwrap_or(Ok(Reported::Now))
     }
 
     async fn event_status(&self, _ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>> {
+        self.call("event_status");
         Ok(lock(&self.events).iter().find(|(e, _)| *e == event).map(|(_, s)| s.clone()))
     }
 
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop> {
+        self.call("stop_with_rollback");
         note(&self.journal, "stop_with_rollback");
         lock(&self.stops).push(deployment_id.to_string());
         lock(&self.stop_answer).clone().unwrap_or_else(|| Ok(Stop::Stopping("stopping (fake)".into())))
     }
 
     async fn admission(&self, _deployment_id: &str) -> Result<Admission> {
+        self.call("admission");
+        if let Some(e) = lock(&self.admission_error).clone() {
+            return Err(e);
+        }
         Ok(lock(&self.admission).clone().unwrap_or(Admission::Serve))
     }
 }
@@ -545,7 +628,8 @@ pub enum TaskAnswer {
 /// State machine executions in memory, by ARN (`execution_arn(machine, name)`): a start of a name
 /// that exists answers `AlreadyExists` and changes nothing; a stop ends a running one `Aborted`
 /// with its error and cause; task-token answers are recorded. Histories hold what
-/// [`FakeExecutions::record`] put there.
+/// [`FakeExecutions::record`] put there. Every describe is recorded too, and
+/// a start can be raced by another invocation ([`FakeExecutions::race_next_start`]).
 #[derive(Default)]
 pub struct FakeExecutions {
     executions: Mutex<BTreeMap<String, ExecutionInfo>>,
@@ -555,6 +639,16 @@ pub struct FakeExecutions {
     answers: Mutex<Vec<TaskAnswer>>,
     failures: Mutex<Vec<(ExecutionsCall, Error)>>,
     journal: Mutex<Option<Journal>>,
+    described: Mutex<Vec<String>>,
+    racer: Mutex<Option<Racer>>,
+}
+
+/// An execution another invocation starts just before this one's next start.
+struct Racer {
+    state_machine_arn: String,
+    name: String,
+    status: RunStatus,
+    input: String,
 }
 
 impl FakeExecutions {
@@ -616,11 +710,29 @@ impl FakeExecutions {
     pub fn task_answers(&self) -> Vec<TaskAnswer> {
         lock(&self.answers).clone()
     }
+
+    /// Every execution described, in order, including failed describes.
+    pub fn described(&self) -> Vec<String> {
+        lock(&self.described).clone()
+    }
+
+    /// At the next start, another invocation has just started execution `name` of
+    /// `state_machine_arn` with `status` and `input` (between this one's lookup and its start):
+    /// the start finds it exists, as Step Functions' ExecutionAlreadyExists says.
+    pub fn race_next_start(&self, state_machine_arn: &str, name: &str, status: RunStatus, input: &str) {
+        *lock(&self.racer) = Some(Racer {
+            state_machine_arn: state_machine_arn.to_string(),
+            name: name.to_string(),
+            status,
+            input: input.to_string(),
+        });
+    }
 }
 
 #[async_trait]
 impl Executions for FakeExecutions {
     async fn describe(&self, execution_arn: &str) -> Result<Option<ExecutionInfo>> {
+        lock(&self.described).push(execution_arn.to_string());
         check_failure(&self.failures, ExecutionsCall::Describe)?;
         Ok(self.get(execution_arn))
     }
@@ -640,6 +752,10 @@ impl Executions for FakeExecutions {
     }
 
     async fn start(&self, state_machine_arn: &str, name: &str, input: &str) -> Result<StartOutcome> {
+        let racer = lock(&self.racer).take();
+        if let Some(r) = racer {
+            self.insert(&r.state_machine_arn, &r.name, r.status, Some(&r.input));
+        }
         note(&self.journal, "start_execution");
         lock(&self.starts).push((state_machine_arn.to_string(), name.to_string(), input.to_string()));
         check_failure(&self.failures, ExecutionsCall::Start)?;
@@ -698,7 +814,7 @@ impl Executions for FakeExecutions {
 // ---------------------------------------------------------------------------------------------
 // Plans
 
-/// Parameters in memory (name → text); every write recorded and kept.
+/// Parameters in memory (name → text); every read recorded, every write recorded and kept.
 #[derive(Default)]
 pub struct FakePlanStore {
     parameters: Mutex<BTreeMap<String, String>>,
@@ -706,6 +822,7 @@ pub struct FakePlanStore {
     read_failure: Mutex<Option<Error>>,
     write_failure: Mutex<Option<Error>>,
     journal: Mutex<Option<Journal>>,
+    reads: Mutex<Vec<String>>,
 }
 
 impl FakePlanStore {
@@ -738,6 +855,11 @@ impl FakePlanStore {
         lock(&self.writes).clone()
     }
 
+    /// The plan parameters read, in order (failed reads included).
+    pub fn reads(&self) -> Vec<String> {
+        lock(&self.reads).clone()
+    }
+
     /// The text parameter `name` holds now.
     pub fn get(&self, name: &str) -> Option<String> {
         lock(&self.parameters).get(name).cloned()
@@ -756,6 +878,7 @@ impl FakePlanStore {
 #[async_trait]
 impl PlanStore for FakePlanStore {
     async fn plan_text(&self, parameter: &str) -> Result<Option<String>> {
+        lock(&self.reads).push(parameter.to_string());
         if let Some(e) = lock(&self.read_failure).clone() {
             return Err(e);
         }
@@ -797,6 +920,59 @@ mod tests {
         assert_eq!((summary.status, summary.application.as_str()), (DeploymentStatus::Active, "web"));
         assert_eq!(lifecycle.reports(), vec![("d".into(), "hook-1".into(), HookStatus::Failed)]);
         assert_eq!((lifecycle.stops(), lifecycle.described()), (vec!["d".to_string()], vec!["d".to_string()]));
+    }
+
+    #[tokio::test]
+    async fn lifecycle_records_every_call_by_name_and_fails_on_demand() {
+        let lifecycle = FakeLifecycle::default().failing_status("d-DOWN", throttled("GetDeployment"));
+        assert_eq!(lifecycle.admission("d").await, Ok(Admission::Serve));
+        lifecycle.resolve("d", Some("hook-1")).await.expect("resolve");
+        assert_eq!(lifecycle.status("d").await, Ok(DeploymentStatus::Active));
+        assert_eq!(lifecycle.status("d-DOWN").await.map_err(|e| e.error_type()), Err("Throttled"));
+        lifecycle.fail_admission(denied("GetDeployment"));
+        assert_eq!(
+            lifecycle.admission("d").await.map_err(|e| e.aws_code().map(str::to_string)),
+            Err(Some("AccessDeniedException".into()))
+        );
+        lifecycle.describe("d").await.expect("describe");
+        assert_eq!(lifecycle.calls(), ["admission", "resolve", "status", "status", "admission", "describe"]);
+        assert_eq!((lifecycle.count("status"), lifecycle.count("report")), (2, 0));
+    }
+
+    #[tokio::test]
+    async fn lifecycle_resolve_known_keeps_the_known_context_and_reads_what_moves() {
+        let mut read = crate::testing::context();
+        read.application = "read-afresh".into();
+        let resolved = Resolved {
+            context: read,
+            in_progress_event: Some("AfterAllowTraffic".into()),
+            in_progress_hook: Some(HookEvent::PostTraffic),
+            in_progress_started_at: Some(42),
+            hook_expires_at: None,
+        };
+        let lifecycle = FakeLifecycle::default().resolving(resolved);
+        let known = context();
+
+        let got = lifecycle.resolve_known(&known, None).await.expect("resolve_known");
+
+        assert_eq!(got.context.application, "web", "the fixed context is the known one");
+        assert_eq!((got.in_progress_hook, got.in_progress_started_at), (Some(HookEvent::PostTraffic), Some(42)));
+        assert_eq!(lifecycle.calls(), ["resolve_known"]);
+    }
+
+    #[tokio::test]
+    async fn lifecycle_watching_a_route_records_production_at_each_report() {
+        let cohort = Cohort { header: "X-Canary".into(), values: vec!["internal".into()] };
+        let routers = FakeRouters::with_weights(Weights::green(10)).with_cohort(cohort.clone());
+        let lifecycle = FakeLifecycle::default().watching(&routers);
+        lifecycle.report("d", "h", HookStatus::Failed).await.expect("report");
+        routers.router(&context()).restore().await.expect("restore");
+        lifecycle.report("d", "h", HookStatus::Failed).await.expect("report");
+        assert_eq!(
+            lifecycle.production_at_reports(),
+            [(Weights::green(10), vec![cohort]), (Weights::BLUE_ONLY, vec![])]
+        );
+        assert!(FakeLifecycle::default().production_at_reports().is_empty(), "nothing watched, nothing recorded");
     }
 
     #[tokio::test]
@@ -873,6 +1049,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn executions_record_describes_and_a_raced_start_finds_the_racers_execution() {
+        let executions = FakeExecutions::default();
+        let arn = execution_arn(MACHINE, "d-1-BeforeAllowTraffic");
+        assert_eq!(executions.describe(&arn).await, Ok(None));
+        executions.race_next_start(MACHINE, "d-1-BeforeAllowTraffic", RunStatus::Running, "{\"racer\":1}");
+
+        let outcome = executions.start(MACHINE, "d-1-BeforeAllowTraffic", "{\"mine\":1}").await;
+
+        assert_eq!(outcome, Ok(StartOutcome::AlreadyExists(arn.clone())));
+        let found = executions.describe(&arn).await.expect("describe").expect("the racer's execution");
+        assert_eq!((found.status, found.input.as_deref()), (RunStatus::Running, Some("{\"racer\":1}")));
+        assert_eq!(executions.described(), [arn.clone(), arn.clone()]);
+        assert_eq!(executions.starts().len(), 1, "the refused start is recorded");
+        // The race is played once: the next start of another name starts.
+        let other = executions.start(MACHINE, "d-2-BeforeAllowTraffic", "{}").await.expect("start");
+        assert!(matches!(other, StartOutcome::Started(_)), "{other:?}");
+        executions.fail(ExecutionsCall::Describe, denied("DescribeExecution"));
+        assert!(executions.describe(&arn).await.is_err());
+        assert_eq!(executions.described().len(), 3, "a failed describe is recorded too");
+    }
+
+    #[tokio::test]
     async fn executions_record_task_answers_and_fail_on_demand() {
         let executions = FakeExecutions::default();
         executions.send_task_failure("t", "ApprovalRejected", "no").await.expect("answer");
@@ -922,6 +1120,8 @@ mod tests {
         plans.put_release_record("/hookline/web/web-prod/last-release", "{\"a\":1}").await.expect("put");
         assert_eq!(plans.get("/hookline/web/web-prod/last-release").as_deref(), Some("{\"a\":1}"));
         assert_eq!(plans.writes().len(), 1);
+
+        assert_eq!(plans.reads(), ["/hookline/web/web-prod", "/hookline/other"]);
 
         let refusing = FakePlanStore::default().failing_writes(denied("PutParameter"));
         assert!(refusing.put_plan_text("/p", "x").await.is_err());

@@ -1,36 +1,20 @@
-use std::sync::{Arc, Mutex};
+//! rollback's forms over the in-memory fakes of its ports: the Catch form, the console form, the
+//! EventBridge safety net and the dead-letter queue consumer. The adapters' wire-level behaviour
+//! (CodeDeploy's report and StopDeployment answers, ELBv2's reads and the SDK's retries of its
+//! writes, Step Functions' listings) is tested in the adapters' own files.
 
-use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
-    PutLifecycleEventHookExecutionStatusError, PutLifecycleEventHookExecutionStatusInput,
-    PutLifecycleEventHookExecutionStatusOutput,
-};
-use aws_sdk_codedeploy::operation::stop_deployment::{StopDeploymentInput, StopDeploymentOutput};
-use aws_sdk_codedeploy::types::error::LifecycleEventAlreadyCompletedException;
-use aws_sdk_codedeploy::types::{LifecycleEventStatus, StopStatus};
-use aws_sdk_elasticloadbalancingv2::operation::delete_rule::{DeleteRuleError, DeleteRuleInput, DeleteRuleOutput};
-use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
-use aws_sdk_elasticloadbalancingv2::operation::modify_listener::{
-    ModifyListenerError, ModifyListenerInput, ModifyListenerOutput,
-};
-use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Listener};
-use aws_sdk_elasticloadbalancingv2::Client as Elbv2;
-use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
-use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
-use aws_sdk_sfn::operation::stop_execution::{StopExecutionInput, StopExecutionOutput};
-use aws_sdk_sfn::primitives::DateTime;
-use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
-use aws_smithy_mocks::{mock, Rule};
+use std::sync::Arc;
+
+use hookline::execution::mocks::machines;
 use hookline::execution::{HookEvent, HookRef};
-use hookline::testing::{
-    access_denied, cohort_rules, context, deployment, hook_event, listener, mocked_clients, plan, state,
-    throttling_xml, weights_in, Sent, BLUE_TG, DEPLOYMENT, HOOK_EXECUTION, LISTENER,
-};
-use serde_json::json;
-
-use hookline::lifecycle::{DeploymentStatus, Stop};
+use hookline::lifecycle::{Admission, DeploymentStatus, EventStatus, Reported, Resolved, Stop};
 use hookline::ports::RunStatus;
-use hookline::testing::{FakeExecutions, FakeLifecycle, FakePlanStore, FakeRouters, Journal};
-use hookline::traffic::Weights;
+use hookline::testing::{
+    context, denied, plan, state, throttled, unbuilt_clients, ExecutionsCall, FakeExecutions, FakeLifecycle,
+    FakePlanStore, FakeRouters, Journal, RouterCall, DEPLOYMENT, HOOK_EXECUTION,
+};
+use hookline::traffic::{Cohort, Weights};
+use serde_json::json;
 
 use super::*;
 
@@ -39,30 +23,86 @@ const POST_TRAFFIC: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:h
 const RUNNING: &str = "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-TESTDEP01-BeforeAllowTraffic";
 const OTHER: &str = "arn:aws:states:us-east-1:123456789012:execution:hookline-canary:d-OTHER0001-BeforeAllowTraffic";
 
-type Calls = Arc<Mutex<Vec<&'static str>>>;
-
-/// Clients answering `rules`, plus (after them, so a test can override it) the hook still in progress.
-fn deps(rules: &[&Rule]) -> Deps {
-    let pending = mock!(aws_sdk_codedeploy::Client::get_deployment_target)
-        .then_output(|| hook_event("BeforeAllowTraffic", "InProgress"));
-    let mut all = rules.to_vec();
-    all.push(&pending);
-    let deps = Deps::new(&mocked_clients(&all), hookline::execution::mocks::machines(), "/hookline".into());
-    assert_eq!(deps.state_machine_arns, [CANARY, POST_TRAFFIC], "the console form stops both machines' executions");
-    deps
+fn cohort() -> Cohort {
+    Cohort { header: "X-Canary".into(), values: vec!["internal".into()] }
 }
 
-/// A `match_requests` filter logging `name` to `calls` and recording the request.
-fn log<T: Clone + Send + 'static>(
-    calls: &Calls,
-    name: &'static str,
-    sent: &Sent<T>,
-) -> impl Fn(&T) -> bool + Send + Sync + 'static {
-    let (calls, record) = (Arc::clone(calls), sent.recorder());
-    move |r| {
-        calls.lock().unwrap().push(name);
-        record(r)
+/// rollback's ports, each noting its calls in one journal.
+struct World {
+    lifecycle: Arc<FakeLifecycle>,
+    routers: FakeRouters,
+    executions: Arc<FakeExecutions>,
+    plans: Arc<FakePlanStore>,
+    journal: Journal,
+}
+
+impl World {
+    fn new(lifecycle: FakeLifecycle, routers: FakeRouters, plans: FakePlanStore) -> World {
+        let journal = Journal::default();
+        World {
+            lifecycle: Arc::new(lifecycle.journaling(&journal)),
+            routers: routers.journaling(&journal),
+            executions: Arc::new(FakeExecutions::default().journaling(&journal)),
+            plans: Arc::new(plans.journaling(&journal)),
+            journal,
+        }
     }
+
+    /// The deployment in progress with its BeforeAllowTraffic hook still waiting, production at `routers`.
+    fn pending(routers: FakeRouters) -> World {
+        World::waiting(FakeLifecycle::default(), routers)
+    }
+
+    /// `lifecycle` with the BeforeAllowTraffic hook still waiting, production at `routers`.
+    fn waiting(lifecycle: FakeLifecycle, routers: FakeRouters) -> World {
+        let lifecycle = lifecycle.with_event(HookEvent::PreTraffic, EventStatus::InProgress);
+        World::new(lifecycle, routers, FakePlanStore::default())
+    }
+
+    fn deps(&self) -> Deps {
+        Deps {
+            lifecycle: self.lifecycle.clone(),
+            routers: Arc::new(self.routers.clone()),
+            executions: self.executions.clone(),
+            plans: self.plans.clone(),
+            state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()],
+            hook_state_machines: machines(),
+            plan_parameter_prefix: "/hookline".into(),
+        }
+    }
+
+    async fn handle(&self, event: Value) -> Result<Output> {
+        handle(&self.deps(), event).await
+    }
+
+    /// The calls made across the ports, in order.
+    fn calls(&self) -> Vec<&'static str> {
+        self.journal.lock().expect("journal").clone()
+    }
+
+    /// Production on blue 100% with no cohort rule, on the deployment's production listener.
+    fn assert_restored(&self) {
+        assert_eq!((self.routers.weights(), self.routers.cohorts()), (Weights::BLUE_ONLY, vec![]));
+        assert_eq!(self.routers.routes().last(), Some(&context().production));
+    }
+
+    fn assert_reported_failed_once(&self) {
+        assert_eq!(self.lifecycle.reports(), vec![(DEPLOYMENT.into(), HOOK_EXECUTION.into(), HookStatus::Failed)]);
+    }
+
+    /// No listener change, no cohort rule removed, no hook reported.
+    fn assert_untouched(&self, weights: Weights) {
+        assert_eq!(self.routers.weights(), weights, "production left where it was");
+        assert!(self.routers.set_calls().is_empty(), "no listener change: {:?}", self.routers.set_calls());
+        assert!(self.lifecycle.reports().is_empty(), "no report: {:?}", self.lifecycle.reports());
+        assert!(!self.calls().contains(&"remove_cohorts"), "{:?}", self.calls());
+    }
+}
+
+#[test]
+fn the_console_form_stops_both_hook_machines_executions() {
+    let deps = Deps::new(&unbuilt_clients(), machines(), "/hookline".into());
+    assert_eq!(deps.state_machine_arns, [CANARY, POST_TRAFFIC], "the console form stops both machines' executions");
 }
 
 fn execution_document() -> ExecutionDocument {
@@ -79,100 +119,45 @@ fn caught() -> Value {
     doc
 }
 
-fn live(blue: i32, green: i32) -> Rule {
-    mock!(Elbv2::describe_listeners).then_output(move || listener(blue, green))
-}
-
-fn modify(calls: &Calls, sent: &Sent<ModifyListenerInput>) -> Rule {
-    mock!(Elbv2::modify_listener)
-        .match_requests(log(calls, "ModifyListener", sent))
-        .then_output(|| ModifyListenerOutput::builder().build())
-}
-
-fn delete(calls: &Calls, sent: &Sent<DeleteRuleInput>) -> Rule {
-    mock!(Elbv2::delete_rule)
-        .match_requests(log(calls, "DeleteRule", sent))
-        .then_output(|| DeleteRuleOutput::builder().build())
-}
-
-fn report(calls: &Calls, sent: &Sent<PutLifecycleEventHookExecutionStatusInput>) -> Rule {
-    mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status)
-        .match_requests(log(calls, "Report", sent))
-        .then_output(|| PutLifecycleEventHookExecutionStatusOutput::builder().build())
-}
-
-fn already_completed() -> Rule {
-    mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_error(|| {
-        PutLifecycleEventHookExecutionStatusError::LifecycleEventAlreadyCompletedException(
-            LifecycleEventAlreadyCompletedException::builder().build(),
-        )
-    })
-}
-
-fn assert_reported_failed_once(sent: &Sent<PutLifecycleEventHookExecutionStatusInput>) {
-    let req = sent.only();
-    assert_eq!(req.deployment_id(), Some(DEPLOYMENT));
-    assert_eq!(req.lifecycle_event_hook_execution_id(), Some(HOOK_EXECUTION));
-    assert_eq!(req.status(), Some(&LifecycleEventStatus::Failed));
-}
-
 #[tokio::test]
 async fn restores_blue_removes_cohorts_then_reports_failed_once() {
-    let (calls, modified, deleted, reports) = (Calls::default(), Sent::default(), Sent::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
-    let (describe, m, d, rep) =
-        (live(90, 10), modify(&calls, &modified), delete(&calls, &deleted), report(&calls, &reports));
+    let world = World::pending(FakeRouters::with_weights(Weights::green(10)).with_cohort(cohort()));
 
-    let out = handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught()).await.expect("rollback");
+    let out = world.handle(caught()).await.expect("rollback");
 
     assert_eq!(out, Output { restored: true, reported: Some(HookStatus::Failed), ..Output::default() });
-    assert_eq!(*calls.lock().unwrap(), ["ModifyListener", "DeleteRule", "Report"], "restore first, report last");
-    let req = modified.only();
-    assert_eq!(req.listener_arn(), Some(LISTENER));
-    assert_eq!(weights_in(req.default_actions()), Some((100, 0)));
-    assert_eq!(deleted.only().rule_arn(), Some("arn:rule/cohort"));
-    assert_reported_failed_once(&reports);
+    assert_eq!(world.calls(), ["set_weights", "remove_cohorts", "report"], "restore first, report last");
+    assert_eq!(world.routers.set_calls(), [(Weights::BLUE_ONLY, None)]);
+    world.assert_restored();
+    world.assert_reported_failed_once();
 }
 
 #[tokio::test]
 async fn a_second_call_changes_nothing_and_is_already_reported() {
-    let (calls, modified, deleted) = (Calls::default(), Sent::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&[]);
-    let (describe, m, d, rep) =
-        (live(100, 0), modify(&calls, &modified), delete(&calls, &deleted), already_completed());
+    let world = World::waiting(FakeLifecycle::default().reporting(Ok(Reported::Already)), FakeRouters::default());
 
-    let out = handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught()).await.expect("rollback again");
+    let out = world.handle(caught()).await.expect("rollback again");
 
     assert_eq!(
         out,
         Output { restored: true, reported: Some(HookStatus::Failed), already_reported: true, ..Output::default() }
     );
-    assert_eq!((m.num_calls(), d.num_calls(), rep.num_calls()), (0, 0, 1));
+    world.assert_restored();
+    assert_eq!(world.routers.restores(), 1, "restored again (idempotent), nothing to change");
+    assert_eq!(world.lifecycle.reports().len(), 1, "reported once more, answered already");
 }
 
 #[tokio::test]
-async fn green_already_gone_is_fine() {
-    let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&[]);
-    let describe = mock!(Elbv2::describe_listeners).then_output(|| {
-        DescribeListenersOutput::builder()
-            .listeners(
-                Listener::builder()
-                    .listener_arn(LISTENER)
-                    .default_actions(
-                        Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(BLUE_TG).build(),
-                    )
-                    .build(),
-            )
-            .build()
-    });
-    let (m, rep) = (modify(&calls, &modified), report(&calls, &reports));
+async fn production_already_on_blue_is_fine() {
+    // Green already gone from the listener (a plain forward to blue reads as blue 100%: the ALB
+    // adapter's `restore_of_a_plain_forward_to_blue_writes_nothing`).
+    let world = World::pending(FakeRouters::with_weights(Weights::BLUE_ONLY));
 
-    let out = handle(&deps(&[&describe, &m, &rules, &tags, &rep]), caught()).await.expect("rollback");
+    let out = world.handle(caught()).await.expect("rollback");
 
     assert_eq!(out, Output { restored: true, reported: Some(HookStatus::Failed), ..Output::default() });
-    assert_eq!(m.num_calls(), 0);
-    assert_reported_failed_once(&reports);
+    world.assert_restored();
+    world.assert_reported_failed_once();
 }
 
 /// What the state machine's Catch sends on attempt `attempt` (`$$.State.RetryCount`).
@@ -184,295 +169,82 @@ fn caught_on_attempt(attempt: u32) -> Value {
 
 #[tokio::test]
 async fn a_failing_restore_reports_nothing_while_step_functions_will_retry() {
-    let (calls, reports) = (Calls::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&["arn:rule/cohort"]);
-    let describe = live(50, 50);
-    let (m, rep) = (modify(&calls, &Sent::default()), report(&calls, &reports));
-    let d = mock!(Elbv2::delete_rule).then_error(|| DeleteRuleError::generic(access_denied()));
+    let world = World::pending(FakeRouters::with_weights(Weights::green(50)).with_cohort(cohort()));
+    world.routers.fail(RouterCall::RemoveCohorts, denied("DeleteRule"));
 
     for attempt in 0..hookline::contract::ROLLBACK_RETRIES {
-        let err =
-            handle(&deps(&[&describe, &m, &rules, &tags, &d, &rep]), caught_on_attempt(attempt)).await.unwrap_err();
+        let err = world.handle(caught_on_attempt(attempt)).await.unwrap_err();
         assert_eq!(err.error_type(), "AwsPermanent", "attempt {attempt}: {err}");
         assert!(err.to_string().contains("DeleteRule"), "{err}");
     }
-    assert_eq!(rep.num_calls(), 0, "a hook reported Failed while a cohort rule still sends users to green");
+    assert!(
+        world.lifecycle.reports().is_empty(),
+        "a hook reported Failed while a cohort rule still sends users to green"
+    );
+    assert_eq!(world.routers.cohorts(), [cohort()]);
 }
 
 #[tokio::test]
 async fn a_failing_restore_on_the_last_attempt_still_reports_failed_once_and_returns_the_error() {
-    let (calls, reports) = (Calls::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&[]);
-    let describe = live(50, 50);
-    let m = mock!(Elbv2::modify_listener).then_error(|| ModifyListenerError::generic(access_denied()));
-    let rep = report(&calls, &reports);
+    let world = World::pending(FakeRouters::with_weights(Weights::green(50)));
+    world.routers.fail(RouterCall::SetWeights, denied("ModifyListener"));
 
-    let last = caught_on_attempt(hookline::contract::ROLLBACK_RETRIES);
-    let err = handle(&deps(&[&describe, &m, &rules, &tags, &rep]), last).await.unwrap_err();
+    let err = world.handle(caught_on_attempt(hookline::contract::ROLLBACK_RETRIES)).await.unwrap_err();
 
     assert_eq!(err.error_type(), "AwsPermanent", "{err}");
-    assert_reported_failed_once(&reports);
+    world.assert_reported_failed_once();
 }
 
 #[tokio::test]
 async fn a_failing_restore_still_reports_failed_once_and_returns_the_error() {
     // Without an attempt count (a state machine definition older than the field), as before.
-    let (calls, reports) = (Calls::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&[]);
-    let describe = live(50, 50);
-    let m = mock!(Elbv2::modify_listener).then_error(|| ModifyListenerError::generic(access_denied()));
-    let rep = report(&calls, &reports);
+    let world = World::pending(FakeRouters::with_weights(Weights::green(50)));
+    world.routers.fail(RouterCall::SetWeights, denied("ModifyListener"));
 
-    let err = handle(&deps(&[&describe, &m, &rules, &tags, &rep]), caught()).await.unwrap_err();
+    let err = world.handle(caught()).await.unwrap_err();
 
     assert_eq!(err.error_type(), "AwsPermanent", "{err}");
     assert!(err.to_string().contains("ModifyListener"), "{err}");
-    assert_eq!(m.num_calls(), 1);
-    assert_reported_failed_once(&reports);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_throttled_restore_is_retried_by_the_sdk() {
-    let (calls, reports) = (Calls::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&[]);
-    let describe = live(50, 50);
-    let m = mock!(Elbv2::modify_listener)
-        .sequence()
-        .http_status(400, Some(throttling_xml()))
-        .times(2)
-        .output(|| ModifyListenerOutput::builder().build())
-        .build();
-    let rep = report(&calls, &reports);
-    let clock = tokio::time::Instant::now();
-
-    let out = handle(&deps(&[&describe, &m, &rules, &tags, &rep]), caught()).await.expect("rollback");
-
-    assert!(out.restored);
-    assert_eq!(m.num_calls(), 3);
-    assert!(clock.elapsed() > std::time::Duration::ZERO, "backoff slept on tokio's paused clock");
-    assert_reported_failed_once(&reports);
+    assert_eq!(world.routers.set_calls().len(), 1);
+    assert_eq!(world.routers.weights(), Weights::green(50));
+    world.assert_reported_failed_once();
 }
 
 #[tokio::test]
 async fn a_report_refused_after_the_deployment_ended_counts_as_done() {
-    let [rules, tags] = cohort_rules(&[]);
-    let describe = live(100, 0);
-    let rep = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status)
-        .then_error(|| PutLifecycleEventHookExecutionStatusError::generic(access_denied()));
-    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("Stopped"));
+    let refused = || Err(denied("PutLifecycleEventHookExecutionStatus"));
+    let ended = FakeLifecycle::with_statuses([DeploymentStatus::Stopped]).reporting(refused());
+    let world = World::waiting(ended, FakeRouters::default());
 
-    let out = handle(&deps(&[&describe, &rules, &tags, &rep, &status]), caught()).await.expect("ended");
+    let out = world.handle(caught()).await.expect("ended");
     assert!(out.already_reported);
 
     // While the deployment is still running, the same refusal is an error to retry or surface.
-    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
-    let err = handle(&deps(&[&describe, &rules, &tags, &rep, &status]), caught()).await.unwrap_err();
+    let running = FakeLifecycle::with_statuses([DeploymentStatus::Active]).reporting(refused());
+    let world = World::waiting(running, FakeRouters::default());
+    let err = world.handle(caught()).await.unwrap_err();
     assert_eq!(err.error_type(), "AwsPermanent", "{err}");
 }
 
-/// A console rollback's world: the deployment's execution running on the canary state
-/// machine (plus another deployment's), production at 90/10, no cohort rules.
-struct Console {
-    calls: Calls,
-    stopped: Sent<StopExecutionInput>,
-    list: Rule,
-    describe_execution: Rule,
-    stop_execution: Rule,
-    rules: Rule,
-    tags: Rule,
-    describe: Rule,
+/// A console rollback's world: the deployment's execution running on the canary state machine
+/// (plus another deployment's), production at 90/10, every call journaled.
+fn console(lifecycle: FakeLifecycle) -> World {
+    let world = World::new(lifecycle, FakeRouters::with_weights(Weights::green(10)), FakePlanStore::default());
+    let input = serde_json::to_string(&execution_document()).expect("input");
+    world.executions.insert(CANARY, "d-TESTDEP01-BeforeAllowTraffic", RunStatus::Running, Some(&input));
+    world.executions.insert(CANARY, "d-OTHER0001-BeforeAllowTraffic", RunStatus::Running, Some(&input));
+    world
 }
 
-impl Console {
-    fn new() -> Console {
-        let (calls, stopped) = (Calls::default(), Sent::default());
-        let item = |arn: &str, name: &str| {
-            ExecutionListItem::builder()
-                .execution_arn(arn)
-                .state_machine_arn(CANARY)
-                .name(name)
-                .status(ExecutionStatus::Running)
-                .start_date(DateTime::from_secs(0))
-                .build()
-                .expect("execution list item")
-        };
-        let list = mock!(aws_sdk_sfn::Client::list_executions)
-            .match_requests(|r| r.status_filter() == Some(&ExecutionStatus::Running))
-            .then_compute_output(move |r| {
-                let items = if r.state_machine_arn() == Some(CANARY) {
-                    vec![item(RUNNING, "d-TESTDEP01-BeforeAllowTraffic"), item(OTHER, "d-OTHER0001-BeforeAllowTraffic")]
-                } else {
-                    vec![]
-                };
-                ListExecutionsOutput::builder().set_executions(Some(items)).build().expect("list output")
-            });
-        let describe_execution = mock!(aws_sdk_sfn::Client::describe_execution)
-            .match_requests(|r| r.execution_arn() == Some(RUNNING))
-            .then_output(|| {
-                DescribeExecutionOutput::builder()
-                    .execution_arn(RUNNING)
-                    .state_machine_arn(CANARY)
-                    .status(ExecutionStatus::Running)
-                    .start_date(DateTime::from_secs(0))
-                    .input(serde_json::to_string(&execution_document()).expect("input"))
-                    .build()
-                    .expect("describe output")
-            });
-        let stop_execution = mock!(aws_sdk_sfn::Client::stop_execution)
-            .match_requests(log::<StopExecutionInput>(&calls, "StopExecution", &stopped))
-            .then_output(|| {
-                StopExecutionOutput::builder().stop_date(DateTime::from_secs(0)).build().expect("stop output")
-            });
-        let [rules, tags] = cohort_rules(&[]);
-        Console { calls, stopped, list, describe_execution, stop_execution, rules, tags, describe: live(90, 10) }
-    }
-
-    /// Runs the console form with these rules added to the world's.
-    async fn rollback(&self, extra: &[&Rule]) -> Result<Output> {
-        let mut all =
-            vec![&self.list, &self.describe_execution, &self.stop_execution, &self.rules, &self.tags, &self.describe];
-        all.extend_from_slice(extra);
-        handle(&deps(&all), json!({"deployment_id": DEPLOYMENT, "reason": "bad release"})).await
-    }
-
-    fn calls(&self) -> Vec<&'static str> {
-        self.calls.lock().unwrap().clone()
-    }
-}
-
-/// CodeDeploy's answer to StopDeployment on a deployment that has just ended.
-fn stop_refused_already_completed() -> Rule {
-    mock!(aws_sdk_codedeploy::Client::stop_deployment)
-        .sequence()
-        .http_status(
-            400,
-            Some(
-                r#"{"__type":"DeploymentAlreadyCompletedException","message":"The deployment is already completed"}"#
-                    .into(),
-            ),
-        )
-        .build()
-}
-
-/// GetDeployment answering `first`, then `then` from the second call on.
-fn status_changing(first: &'static str, then: &'static str) -> Rule {
-    mock!(aws_sdk_codedeploy::Client::get_deployment)
-        .sequence()
-        .output(move || deployment(first))
-        .output(move || deployment(then))
-        .repeatedly()
-        .build()
-}
-
-/// Kept wire-level: the console form end to end through the AWS adapters (ListExecutions of both
-/// machines, StopExecution's cause, CodeDeploy's StopDeployment with autoRollbackEnabled, which the
-/// CodeDeploy adapter has no test of); the logic's cases run on the fakes below.
-#[tokio::test]
-async fn the_console_form_stops_the_execution_and_the_deployment_then_restores_and_reports() {
-    let world = Console::new();
-    let (modified, reports, stops) = (Sent::default(), Sent::default(), Sent::default());
-    let (m, rep) = (modify(&world.calls, &modified), report(&world.calls, &reports));
-    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
-    let stop_deployment = mock!(aws_sdk_codedeploy::Client::stop_deployment)
-        .match_requests(log::<StopDeploymentInput>(&world.calls, "StopDeployment", &stops))
-        .then_output(|| StopDeploymentOutput::builder().status(StopStatus::Pending).build());
-
-    let out = world.rollback(&[&m, &rep, &status, &stop_deployment]).await.expect("rollback");
-
-    assert_eq!(
-        out,
-        Output {
-            restored: true,
-            reported: Some(HookStatus::Failed),
-            already_reported: false,
-            stopped_executions: vec![RUNNING.to_string()],
-            deployment_status: Some("Stopped".into()),
-        }
-    );
-    // The deployment is stopped before any hook report, so it ends Stopped (a console stop), not Failed.
-    assert_eq!(world.calls(), ["StopExecution", "StopDeployment", "ModifyListener", "Report"]);
-    assert_eq!(world.list.num_calls(), 2, "both state machines are searched");
-    let stop = world.stopped.only();
-    assert_eq!((stop.execution_arn(), stop.cause()), (Some(RUNNING), Some("bad release")));
-    assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
-    assert_reported_failed_once(&reports);
-    let stop = stops.only();
-    assert_eq!((stop.deployment_id(), stop.auto_rollback_enabled()), (Some(DEPLOYMENT), Some(true)));
-}
-
-/// Kept wire-level: CodeDeploy's refusal of StopDeployment (DeploymentAlreadyCompletedException)
-/// read as "already ended" by the CodeDeploy adapter (no test of its own there); the same case on
-/// the fakes is `a_deployment_that_succeeds_just_before_the_console_stop_keeps_its_production_traffic`.
-#[tokio::test]
-async fn a_stop_refused_as_already_completed_leaves_a_succeeded_deployments_traffic_through_the_adapters() {
-    let world = Console::new();
-    let (modified, reports) = (Sent::default(), Sent::default());
-    let (m, rep) = (modify(&world.calls, &modified), report(&world.calls, &reports));
-    let (status, refused) = (status_changing("InProgress", "Succeeded"), stop_refused_already_completed());
-
-    let out = world.rollback(&[&m, &rep, &status, &refused]).await.expect("rollback");
-
-    assert_eq!(
-        out,
-        Output {
-            restored: false,
-            reported: None,
-            already_reported: false,
-            stopped_executions: vec![RUNNING.to_string()],
-            deployment_status: Some("Succeeded".into()),
-        }
-    );
-    assert_eq!(world.calls(), ["StopExecution"], "no listener change, no hook report");
-    assert_eq!(refused.num_calls(), 1);
-}
-
-/// A console rollback's world over the in-memory fakes: the deployment's execution running on the
-/// canary state machine (plus another deployment's), production at 90/10, every call journaled.
-struct FakeConsole {
-    lifecycle: Arc<FakeLifecycle>,
-    routers: FakeRouters,
-    executions: Arc<FakeExecutions>,
-    journal: Journal,
-}
-
-impl FakeConsole {
-    fn new(lifecycle: FakeLifecycle) -> FakeConsole {
-        let journal = Journal::default();
-        let executions = FakeExecutions::default().journaling(&journal);
-        let input = serde_json::to_string(&execution_document()).expect("input");
-        executions.insert(CANARY, "d-TESTDEP01-BeforeAllowTraffic", RunStatus::Running, Some(&input));
-        executions.insert(CANARY, "d-OTHER0001-BeforeAllowTraffic", RunStatus::Running, Some(&input));
-        FakeConsole {
-            lifecycle: Arc::new(lifecycle.journaling(&journal)),
-            routers: FakeRouters::with_weights(Weights::green(10)).journaling(&journal),
-            executions: Arc::new(executions),
-            journal,
-        }
-    }
-
-    async fn rollback(&self) -> Result<Output> {
-        let deps = Deps {
-            lifecycle: self.lifecycle.clone(),
-            routers: Arc::new(self.routers.clone()),
-            executions: self.executions.clone(),
-            plans: Arc::new(FakePlanStore::default()),
-            state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()],
-            hook_state_machines: hookline::execution::mocks::machines(),
-            plan_parameter_prefix: "/hookline".into(),
-        };
-        handle(&deps, json!({"deployment_id": DEPLOYMENT, "reason": "bad release"})).await
-    }
-
-    fn calls(&self) -> Vec<&'static str> {
-        self.journal.lock().unwrap().clone()
-    }
+async fn console_rollback(world: &World) -> Result<Output> {
+    world.handle(json!({"deployment_id": DEPLOYMENT, "reason": "bad release"})).await
 }
 
 #[tokio::test]
 async fn the_console_form_over_the_ports_stops_before_it_restores_and_reports() {
-    let world = FakeConsole::new(FakeLifecycle::default());
+    let world = console(FakeLifecycle::default());
 
-    let out = world.rollback().await.expect("rollback");
+    let out = console_rollback(&world).await.expect("rollback");
 
     assert_eq!(
         out,
@@ -499,9 +271,9 @@ async fn a_deployment_that_succeeds_just_before_the_console_stop_keeps_its_produ
     // moving traffic "back" would send every request to a dying task set.
     let lifecycle = FakeLifecycle::with_statuses([DeploymentStatus::Active, DeploymentStatus::Succeeded])
         .stopping(Ok(Stop::AlreadyEnded));
-    let world = FakeConsole::new(lifecycle);
+    let world = console(lifecycle);
 
-    let out = world.rollback().await.expect("rollback");
+    let out = console_rollback(&world).await.expect("rollback");
 
     assert_eq!(
         out,
@@ -521,9 +293,9 @@ async fn a_deployment_that_succeeds_just_before_the_console_stop_keeps_its_produ
 async fn a_deployment_that_fails_just_before_the_console_stop_is_still_restored_and_answered() {
     let lifecycle = FakeLifecycle::with_statuses([DeploymentStatus::Active, DeploymentStatus::Failed])
         .stopping(Ok(Stop::AlreadyEnded));
-    let world = FakeConsole::new(lifecycle);
+    let world = console(lifecycle);
 
-    let out = world.rollback().await.expect("rollback");
+    let out = console_rollback(&world).await.expect("rollback");
 
     assert_eq!((out.restored, out.deployment_status.as_deref()), (true, Some("Failed")));
     assert_eq!(world.calls(), ["stop_execution", "stop_with_rollback", "set_weights", "remove_cohorts", "report"]);
@@ -533,9 +305,9 @@ async fn a_deployment_that_fails_just_before_the_console_stop_is_still_restored_
 
 #[tokio::test]
 async fn a_console_rollback_of_a_succeeded_deployment_changes_nothing() {
-    let world = FakeConsole::new(FakeLifecycle::with_statuses([DeploymentStatus::Succeeded]));
+    let world = console(FakeLifecycle::with_statuses([DeploymentStatus::Succeeded]));
 
-    let out = world.rollback().await.expect("rollback");
+    let out = console_rollback(&world).await.expect("rollback");
 
     assert_eq!((out.restored, out.deployment_status.as_deref()), (false, Some("Succeeded")));
     assert!(world.lifecycle.stops().is_empty(), "an ended deployment is not stopped");
@@ -543,20 +315,40 @@ async fn a_console_rollback_of_a_succeeded_deployment_changes_nothing() {
 }
 
 #[tokio::test]
+async fn the_console_form_stops_the_deployments_executions_on_both_machines() {
+    let world = console(FakeLifecycle::default());
+    let mut post = execution_document();
+    post.context.hook =
+        Some(HookRef { kind: Default::default(), event: HookEvent::PostTraffic, execution_id: "after-hook".into() });
+    let input = serde_json::to_string(&post).expect("input");
+    let post_traffic =
+        world.executions.insert(POST_TRAFFIC, "d-TESTDEP01-AfterAllowTraffic", RunStatus::Running, Some(&input));
+
+    let out = console_rollback(&world).await.expect("rollback");
+
+    assert_eq!(out.stopped_executions, vec![RUNNING.to_string(), post_traffic.clone()]);
+    let stopped: Vec<String> = world.executions.stops().into_iter().map(|(arn, _, _)| arn).collect();
+    assert_eq!(stopped, [RUNNING.to_string(), post_traffic]);
+    assert!(world.executions.get(OTHER).is_some_and(|e| e.status.is_running()), "another deployment's runs on");
+}
+
+#[tokio::test]
 async fn malformed_events_are_invalid_input() {
+    let world = World::pending(FakeRouters::default());
     let mut doc = caught();
     doc["context"]["deployment_id"] = json!(false);
-    let err = handle(&deps(&[]), doc).await.unwrap_err();
+    let err = world.handle(doc).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("context.deployment_id"), "{err}");
 
-    let err = handle(&deps(&[]), json!({"deploymentId": DEPLOYMENT})).await.unwrap_err();
+    let err = world.handle(json!({"deploymentId": DEPLOYMENT})).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("deploymentId"), "{err}");
 
-    let err = handle(&deps(&[]), json!({"deployment_id": ""})).await.unwrap_err();
+    let err = world.handle(json!({"deployment_id": ""})).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("deployment_id"), "{err}");
+    assert!(world.lifecycle.calls().is_empty() && world.calls().is_empty(), "no port asked");
 }
 
 /// An EventBridge "Step Functions Execution Status Change" event for the canary execution.
@@ -579,39 +371,40 @@ fn status_change(status: &str, error: Option<&str>) -> Value {
 
 #[tokio::test]
 async fn an_execution_aborted_by_hand_gets_restored_and_its_hook_answered() {
-    let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
-    let [rules, tags] = cohort_rules(&[]);
-    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress"));
-    let (describe, m, rep) = (live(90, 10), modify(&calls, &modified), report(&calls, &reports));
+    let world = World::pending(FakeRouters::with_weights(Weights::green(10)));
 
-    let out = handle(&deps(&[&status, &describe, &m, &rules, &tags, &rep]), status_change("ABORTED", None))
-        .await
-        .expect("safety net");
+    let out = world.handle(status_change("ABORTED", None)).await.expect("safety net");
 
     assert_eq!(out, Output { restored: true, reported: Some(HookStatus::Failed), ..Output::default() });
-    assert_eq!(*calls.lock().unwrap(), ["ModifyListener", "Report"]);
-    assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
-    assert_reported_failed_once(&reports);
+    assert_eq!(world.calls(), ["set_weights", "remove_cohorts", "report"], "restore first, report last");
+    world.assert_restored();
+    world.assert_reported_failed_once();
 }
 
 #[tokio::test]
 async fn the_safety_net_leaves_ended_deployments_and_self_rolled_back_executions_alone() {
-    // Rolled back by the state machine itself, or succeeded: no AWS call at all (an unmatched call panics).
+    // Rolled back by the state machine itself, or succeeded: no port asked anything.
     for (status, error) in [("FAILED", Some("RolledBack")), ("SUCCEEDED", None)] {
-        let out = handle(&deps(&[]), status_change(status, error)).await.expect("nothing to do");
+        let world = World::pending(FakeRouters::with_weights(Weights::green(10)));
+        let out = world.handle(status_change(status, error)).await.expect("nothing to do");
         assert_eq!(out, Output::default(), "{status} {error:?}");
+        assert!(world.lifecycle.calls().is_empty(), "{status}: {:?}", world.lifecycle.calls());
+        world.assert_untouched(Weights::green(10));
     }
     // The deployment already ended: traffic is CodeDeploy's again (maybe a newer deployment's).
-    let status = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("Failed"));
-    let out = handle(&deps(&[&status]), status_change("TIMED_OUT", Some("States.Timeout"))).await.expect("ended");
+    let world = World::waiting(FakeLifecycle::with_statuses([DeploymentStatus::Failed]), FakeRouters::default());
+    let out = world.handle(status_change("TIMED_OUT", Some("States.Timeout"))).await.expect("ended");
     assert_eq!(out, Output { deployment_status: Some("Failed".into()), ..Output::default() });
+    assert_eq!(world.lifecycle.calls(), ["status"]);
+    world.assert_untouched(Weights::BLUE_ONLY);
 }
 
 #[tokio::test]
 async fn a_status_change_without_a_usable_input_is_invalid_input() {
+    let world = World::pending(FakeRouters::default());
     let mut event = status_change("ABORTED", None);
     event["detail"]["input"] = json!("{\"context\": 5}");
-    let err = handle(&deps(&[]), event).await.unwrap_err();
+    let err = world.handle(event).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput");
     assert!(err.to_string().contains("context"), "{err}");
 }
@@ -619,13 +412,15 @@ async fn a_status_change_without_a_usable_input_is_invalid_input() {
 #[tokio::test]
 async fn a_hook_that_already_succeeded_keeps_its_traffic() {
     // finalize reported Succeeded, then something failed: CodeDeploy owns traffic now.
-    let succeeded = mock!(aws_sdk_codedeploy::Client::get_deployment_target)
-        .then_output(|| hook_event("BeforeAllowTraffic", "Succeeded"));
+    let succeeded = FakeLifecycle::default().with_event(HookEvent::PreTraffic, EventStatus::Succeeded);
+    let world = World::new(succeeded, FakeRouters::with_weights(Weights::green(10)), FakePlanStore::default());
 
-    let out = handle(&deps(&[&succeeded]), caught()).await.expect("nothing to undo");
+    let out = world.handle(caught()).await.expect("nothing to undo");
 
     assert_eq!(out, Output { already_reported: true, ..Output::default() });
-    assert_eq!(succeeded.num_calls(), 1, "no ELBv2 call, no report: an unmatched call would panic");
+    assert_eq!(world.lifecycle.calls(), ["event_status"], "the event's status read, nothing else");
+    world.assert_untouched(Weights::green(10));
+    assert!(world.routers.routes().is_empty(), "no router built");
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -633,20 +428,12 @@ async fn a_hook_that_already_succeeded_keeps_its_traffic() {
 
 mod dead_letter_queue {
 
-    use aws_sdk_codedeploy::operation::get_deployment_target::GetDeploymentTargetOutput;
-    use aws_sdk_codedeploy::types::{
-        DeploymentTarget, EcsTarget, EcsTaskSet, LifecycleEvent, TargetGroupInfo, TargetLabel,
-    };
-    use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
-    use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
-    use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
-    use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
-    use hookline::execution::mocks::{execution, no_execution};
-    use hookline::testing::{throttling_json, GREEN_TG};
+    use hookline::execution::mocks::input;
 
     use super::*;
 
     const MESSAGE: &str = "059f36b4-87a3-44ab-83d2-661975830a7d";
+    const PLAN_PARAMETER: &str = "/hookline/web/web-prod";
 
     /// What Lambda's event source mapping delivers for one dead-lettered hook event.
     fn sqs_event(bodies: &[(&str, &str)]) -> Value {
@@ -673,74 +460,43 @@ mod dead_letter_queue {
         json!({"DeploymentId": DEPLOYMENT, "LifecycleEventHookExecutionId": HOOK_EXECUTION}).to_string()
     }
 
-    /// The demo service's target with `in_progress` waiting for its hook.
-    fn target(in_progress: &'static str) -> GetDeploymentTargetOutput {
-        let task_set = |label: TargetLabel, tg: &str| {
-            EcsTaskSet::builder()
-                .identifer(format!("ts-{tg}"))
-                .task_set_label(label)
-                .target_group(TargetGroupInfo::builder().name(tg).build())
-                .build()
+    /// The demo deployment as the controller resolves it for the dead-lettered hook, `in_progress`
+    /// waiting for its hook (CodeDeploy's event names, as its adapter maps them).
+    fn waiting_for(in_progress: &str) -> FakeLifecycle {
+        let in_progress_hook = match in_progress {
+            "BeforeAllowTraffic" => Some(HookEvent::PreTraffic),
+            "AfterAllowTraffic" => Some(HookEvent::PostTraffic),
+            _ => None,
         };
-        GetDeploymentTargetOutput::builder()
-            .deployment_target(
-                DeploymentTarget::builder()
-                    .ecs_target(
-                        EcsTarget::builder()
-                            .lifecycle_events(
-                                LifecycleEvent::builder()
-                                    .lifecycle_event_name(in_progress)
-                                    .status(LifecycleEventStatus::InProgress)
-                                    .build(),
-                            )
-                            .task_sets_info(task_set(TargetLabel::Blue, "web-blue"))
-                            .task_sets_info(task_set(TargetLabel::Green, "web-green"))
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build()
+        let mut context = context();
+        if let Some(hook) = context.hook.as_mut() {
+            hook.event = in_progress_hook.unwrap_or(HookEvent::PreTraffic);
+        }
+        FakeLifecycle::default().resolving(Resolved {
+            context,
+            in_progress_event: Some(in_progress.into()),
+            in_progress_hook,
+            in_progress_started_at: None,
+            hook_expires_at: None,
+        })
     }
 
-    /// The deployment in progress with `in_progress` waiting, its plan (default-action mode), no cohort rules.
-    fn world(in_progress: &'static str) -> Vec<Rule> {
-        let [rules, tags] = cohort_rules(&[]);
-        vec![
-            mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("InProgress")),
-            mock!(aws_sdk_codedeploy::Client::get_deployment_group).then_output(hookline::testing::deployment_group),
-            mock!(aws_sdk_codedeploy::Client::get_deployment_target).then_output(move || target(in_progress)),
-            mock!(Elbv2::describe_target_groups).then_output(|| {
-                DescribeTargetGroupsOutput::builder()
-                    .target_groups(
-                        TargetGroup::builder().target_group_name("web-blue").target_group_arn(BLUE_TG).build(),
-                    )
-                    .target_groups(
-                        TargetGroup::builder().target_group_name("web-green").target_group_arn(GREEN_TG).build(),
-                    )
-                    .build()
-            }),
-            mock!(aws_sdk_ssm::Client::get_parameter)
-                .match_requests(|r| r.name() == Some("/hookline/web/web-prod"))
-                .then_output(|| {
-                    GetParameterOutput::builder()
-                        .parameter(
-                            aws_sdk_ssm::types::Parameter::builder()
-                                .name("/hookline/web/web-prod")
-                                .value(r#"{"steps":[{"weight":10,"bake":"1m"},{"weight":100}]}"#)
-                                .build(),
-                        )
-                        .build()
-                }),
-            rules,
-            tags,
-        ]
+    /// `lifecycle`'s deployment with its plan stored (default-action mode), production at `weights`,
+    /// no cohort rule, no execution.
+    fn world(lifecycle: FakeLifecycle, weights: Weights) -> World {
+        let plan =
+            FakePlanStore::default().with(PLAN_PARAMETER, r#"{"steps":[{"weight":10,"bake":"1m"},{"weight":100}]}"#);
+        World::new(lifecycle, FakeRouters::with_weights(weights), plan)
     }
 
-    async fn consume(rules: &[&Rule], event: Value) -> Response {
-        let none = no_execution();
-        let mut all = rules.to_vec();
-        all.push(&none);
-        dispatch(&deps(&all), event).await.expect("a batch never fails as a whole")
+    /// The demo deployment's `event` execution exists with `status`, answering `hook_execution_id`.
+    fn existing(world: &World, event: HookEvent, hook_execution_id: &str, status: RunStatus) -> String {
+        let name = hookline::execution::execution_name(DEPLOYMENT, event);
+        world.executions.insert(machines().for_event(event), &name, status, Some(&input(event, hook_execution_id)))
+    }
+
+    async fn consume(world: &World, event: Value) -> Response {
+        dispatch(&world.deps(), event).await.expect("a batch never fails as a whole")
     }
 
     fn handed_back(ids: &[&str]) -> Response {
@@ -751,19 +507,16 @@ mod dead_letter_queue {
 
     #[tokio::test]
     async fn a_hook_whose_every_invocation_failed_is_restored_then_reported_failed() {
-        let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
         // AfterAllowTraffic: CodeDeploy has moved production to green; no post-traffic execution exists.
-        let (w, production, m, rep) =
-            (world("AfterAllowTraffic"), live(0, 100), modify(&calls, &modified), report(&calls, &reports));
-        let mut rules: Vec<&Rule> = w.iter().collect();
-        rules.extend([&production, &m, &rep]);
+        let world = world(waiting_for("AfterAllowTraffic"), Weights::green(100));
 
-        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+        let out = consume(&world, sqs_event(&[(MESSAGE, &hook_payload())])).await;
 
         assert_eq!(out, handed_back(&[]), "handled: deleted from the queue");
-        assert_eq!(*calls.lock().unwrap(), ["ModifyListener", "Report"], "restore first, report last");
-        assert_eq!(weights_in(modified.only().default_actions()), Some((100, 0)));
-        assert_reported_failed_once(&reports);
+        assert_eq!(world.calls(), ["set_weights", "remove_cohorts", "report"], "restore first, report last");
+        world.assert_restored();
+        world.assert_reported_failed_once();
+        assert_eq!(world.plans.reads(), [PLAN_PARAMETER], "the plan says where production lives");
     }
 
     #[tokio::test]
@@ -772,107 +525,77 @@ mod dead_letter_queue {
         // failed. Production is split as a failed canary might leave it: CodeDeploy reroutes it, the
         // hook's answer must not fail the rollback, and nothing here moves traffic.
         for in_progress in ["BeforeAllowTraffic", "AfterAllowTraffic"] {
-            let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
-            let rollback = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| {
-                hookline::testing::rollback_deployment(Some("codeDeployRollback"), Some("d-FAILED001"))
-            });
-            let (w, production, m, rep) =
-                (world(in_progress), live(90, 10), modify(&calls, &modified), report(&calls, &reports));
-            let mut rules: Vec<&Rule> = vec![&rollback];
-            rules.extend(w.iter());
-            rules.extend([&production, &m, &rep]);
+            let rollback = waiting_for(in_progress).admitting(Admission::Rollback { of: Some("d-FAILED001".into()) });
+            let world = world(rollback, Weights::green(10));
 
-            let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+            let out = consume(&world, sqs_event(&[(MESSAGE, &hook_payload())])).await;
 
             assert_eq!(out, handed_back(&[]), "{in_progress}: handled");
-            assert_eq!(*calls.lock().unwrap(), ["Report"], "{in_progress}: reported once, no listener change");
-            let req = reports.only();
+            assert_eq!(world.calls(), ["report"], "{in_progress}: reported once, no listener change");
             assert_eq!(
-                (req.lifecycle_event_hook_execution_id(), req.status()),
-                (Some(HOOK_EXECUTION), Some(&LifecycleEventStatus::Succeeded)),
+                world.lifecycle.reports(),
+                [(DEPLOYMENT.to_string(), HOOK_EXECUTION.to_string(), HookStatus::Succeeded)],
                 "{in_progress}"
             );
+            assert_eq!(world.routers.weights(), Weights::green(10), "{in_progress}");
         }
     }
 
     #[tokio::test]
     async fn a_hook_whose_execution_is_running_is_left_to_it() {
-        let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
-        let running = execution(HookEvent::PreTraffic, HOOK_EXECUTION, ExecutionStatus::Running);
-        let (w, production, m, rep) =
-            (world("BeforeAllowTraffic"), live(90, 10), modify(&calls, &modified), report(&calls, &reports));
-        let mut rules: Vec<&Rule> = vec![&running];
-        rules.extend(w.iter());
-        rules.extend([&production, &m, &rep]);
+        let world = world(waiting_for("BeforeAllowTraffic"), Weights::green(10));
+        let running = existing(&world, HookEvent::PreTraffic, HOOK_EXECUTION, RunStatus::Running);
 
-        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+        let out = consume(&world, sqs_event(&[(MESSAGE, &hook_payload())])).await;
 
         assert_eq!(out, handed_back(&[]));
-        assert!(calls.lock().unwrap().is_empty(), "no restore, no report: {:?}", calls.lock().unwrap());
-        assert_eq!(running.num_calls(), 1);
+        assert!(world.calls().is_empty(), "no restore, no report: {:?}", world.calls());
+        world.assert_untouched(Weights::green(10));
+        assert_eq!(world.executions.described().iter().filter(|a| **a == running).count(), 1);
     }
 
     #[tokio::test]
     async fn a_hook_of_a_deployment_that_succeeded_changes_nothing() {
-        let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
-        let succeeded = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| deployment("Succeeded"));
-        let (w, production, m, rep) =
-            (world("AfterAllowTraffic"), live(0, 100), modify(&calls, &modified), report(&calls, &reports));
-        let mut rules: Vec<&Rule> = vec![&succeeded];
-        rules.extend(w.iter());
-        rules.extend([&production, &m, &rep]);
+        let world = world(FakeLifecycle::with_statuses([DeploymentStatus::Succeeded]), Weights::green(100));
 
-        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+        let out = consume(&world, sqs_event(&[(MESSAGE, &hook_payload())])).await;
 
         assert_eq!(out, handed_back(&[]));
-        assert!(calls.lock().unwrap().is_empty(), "green stays production: {:?}", calls.lock().unwrap());
+        assert!(world.calls().is_empty(), "green stays production: {:?}", world.calls());
+        world.assert_untouched(Weights::green(100));
     }
 
     #[tokio::test]
     async fn an_event_answered_by_another_hook_ids_execution_is_left_alone() {
-        let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
-        let other = execution(HookEvent::PreTraffic, "another-hook-execution", ExecutionStatus::Running);
-        let (w, production, m, rep) =
-            (world("BeforeAllowTraffic"), live(90, 10), modify(&calls, &modified), report(&calls, &reports));
-        let mut rules: Vec<&Rule> = vec![&other];
-        rules.extend(w.iter());
-        rules.extend([&production, &m, &rep]);
+        let world = world(waiting_for("BeforeAllowTraffic"), Weights::green(10));
+        existing(&world, HookEvent::PreTraffic, "another-hook-execution", RunStatus::Running);
 
-        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+        let out = consume(&world, sqs_event(&[(MESSAGE, &hook_payload())])).await;
 
         assert_eq!(out, handed_back(&[]));
-        assert!(calls.lock().unwrap().is_empty(), "the running canary keeps its traffic: {:?}", calls.lock().unwrap());
+        assert!(world.calls().is_empty(), "the running canary keeps its traffic: {:?}", world.calls());
+        world.assert_untouched(Weights::green(10));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_transient_failure_hands_only_that_message_back() {
-        let (calls, modified, reports) = (Calls::default(), Sent::default(), Sent::default());
         // The second message's deployment cannot be read (throttled past the SDK's retries).
-        let throttled = mock!(aws_sdk_codedeploy::Client::get_deployment)
-            .match_requests(|r| r.deployment_id() == Some("d-THROTTLED"))
-            .sequence()
-            .http_status(400, Some(throttling_json()))
-            .repeatedly()
-            .build();
-        let (w, production, m, rep) =
-            (world("BeforeAllowTraffic"), live(100, 0), modify(&calls, &modified), report(&calls, &reports));
-        let mut rules: Vec<&Rule> = vec![&throttled];
-        rules.extend(w.iter());
-        rules.extend([&production, &m, &rep]);
+        let lifecycle = waiting_for("BeforeAllowTraffic").failing_status("d-THROTTLED", throttled("GetDeployment"));
+        let world = world(lifecycle, Weights::BLUE_ONLY);
         let throttled_payload =
             json!({"DeploymentId": "d-THROTTLED", "LifecycleEventHookExecutionId": "x"}).to_string();
 
-        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload()), ("m-2", &throttled_payload)])).await;
+        let out = consume(&world, sqs_event(&[(MESSAGE, &hook_payload()), ("m-2", &throttled_payload)])).await;
 
         assert_eq!(out, handed_back(&["m-2"]));
-        assert_reported_failed_once(&reports);
+        world.assert_reported_failed_once();
     }
 
     #[tokio::test]
     async fn messages_that_can_never_succeed_are_dropped_without_a_call() {
-        // No rules but the defaults: any AWS call would fail the test.
+        let world = world(waiting_for("BeforeAllowTraffic"), Weights::green(10));
         let out = dispatch(
-            &deps(&[]),
+            &world.deps(),
             json!({"Records": [
                 {"messageId": "m-1", "body": "not json", "eventSource": "aws:sqs"},
                 {"messageId": "m-2", "body": "{\"DeploymentId\": 7}", "eventSource": "aws:sqs"},
@@ -886,26 +609,28 @@ mod dead_letter_queue {
         .expect("dropped, not failed");
 
         assert_eq!(out, handed_back(&[]));
+        assert!(world.lifecycle.calls().is_empty(), "{:?}", world.lifecycle.calls());
+        assert!(world.executions.described().is_empty() && world.plans.reads().is_empty());
+        world.assert_untouched(Weights::green(10));
     }
 
     #[tokio::test]
     async fn records_that_are_not_a_list_are_invalid_input() {
-        let err = dispatch(&deps(&[]), json!({"Records": "nope"})).await.unwrap_err();
+        let world = world(waiting_for("BeforeAllowTraffic"), Weights::BLUE_ONLY);
+        let err = dispatch(&world.deps(), json!({"Records": "nope"})).await.unwrap_err();
         assert_eq!(err.error_type(), "InvalidInput");
         assert!(err.to_string().contains("Records"), "{err}");
     }
 
     #[tokio::test]
     async fn a_failing_execution_lookup_hands_the_message_back() {
-        let denied = mock!(aws_sdk_sfn::Client::describe_execution)
-            .then_error(|| DescribeExecutionError::generic(access_denied()));
-        let w = world("BeforeAllowTraffic");
-        let mut rules: Vec<&Rule> = vec![&denied];
-        rules.extend(w.iter());
+        let world = world(waiting_for("BeforeAllowTraffic"), Weights::green(10));
+        world.executions.fail(ExecutionsCall::Describe, denied("DescribeExecution"));
 
-        let out = consume(&rules, sqs_event(&[(MESSAGE, &hook_payload())])).await;
+        let out = consume(&world, sqs_event(&[(MESSAGE, &hook_payload())])).await;
 
         assert_eq!(out, handed_back(&[MESSAGE]), "an operator may fix the grant within the hook's hour");
+        world.assert_untouched(Weights::green(10));
     }
 
     #[test]

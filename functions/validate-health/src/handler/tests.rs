@@ -1,3 +1,9 @@
+//! validate-health's gates over the in-memory fakes of its ports (FakeLifecycle's statuses,
+//! FakeHealth's facts and probe answers, FakeMetrics' samples). Two tests stay wire-level, for
+//! what they check of the adapters through the gate: CodeDeploy's status words as the deployment
+//! gate answers them, and the SDK's retries of CloudWatch's DescribeAlarms; the probes' HTTP is
+//! the HealthGate adapter's own test (hookline's health/gate.rs).
+
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
 use aws_sdk_ecs::operation::describe_task_sets::DescribeTaskSetsOutput;
@@ -64,13 +70,6 @@ fn alarms_output(state: StateValue) -> DescribeAlarmsOutput {
         .build()
 }
 
-/// The plan's alarm `web-5xx` in `state`.
-fn alarm(state: StateValue) -> Rule {
-    mock!(aws_sdk_cloudwatch::Client::describe_alarms)
-        .match_requests(|r| r.alarm_names() == ["web-5xx"])
-        .then_output(move || alarms_output(state.clone()))
-}
-
 /// A `gate` event whose execution started `ago` seconds before now.
 fn gate_event(gate: &str, ago: i64, bake_until_in: Option<i64>) -> Value {
     let mut s = state(10, ago);
@@ -88,10 +87,20 @@ fn health(out: Output) -> (bool, bool, u64, Vec<hookline::health::Check>) {
 /// The handler over the in-memory fakes: the deployment answering `statuses`, green's facts from
 /// `facts`, no metrics.
 async fn handle_fakes(statuses: &[DeploymentStatus], facts: &Arc<FakeHealth>, event: Value) -> Result<Output> {
+    handle_judged(statuses, facts, &Arc::new(FakeMetrics::default()), event).await
+}
+
+/// [`handle_fakes`] with the judge's samples from `metrics`.
+async fn handle_judged(
+    statuses: &[DeploymentStatus],
+    facts: &Arc<FakeHealth>,
+    metrics: &Arc<FakeMetrics>,
+    event: Value,
+) -> Result<Output> {
     let deps = Deps {
         lifecycle: Arc::new(FakeLifecycle::with_statuses(statuses.to_vec())),
         health: facts.clone(),
-        metrics: Arc::new(FakeMetrics::default()),
+        metrics: metrics.clone(),
     };
     super::handle(&deps, event).await
 }
@@ -251,72 +260,49 @@ async fn throttled_alarms_are_retried_by_the_sdk() {
 
 #[tokio::test]
 async fn malformed_events_are_invalid_input() {
+    let facts = green(2, "OK");
     let mut event = gate_event("ready", 30, None);
     event["context"]["deployment_id"] = json!(["d-1"]);
-    let err = handle(&mocked_clients(&[]), event).await.unwrap_err();
+    let err = handle_fakes(ACTIVE, &facts, event).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("context.deployment_id"), "{err}");
 
-    let err = handle(&mocked_clients(&[]), json!({"gate": "canary", "deployment_id": "d-1"})).await.unwrap_err();
+    let err = handle_fakes(ACTIVE, &facts, json!({"gate": "canary", "deployment_id": "d-1"})).await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput", "{err}");
     assert!(err.to_string().contains("gate: unknown variant `canary`"), "{err}");
-}
-
-/// A local HTTP server answering `/ok` 200 and anything else 503, for the plan's probes.
-async fn probe_server() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match socket.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let status = if request.starts_with(b"GET /ok ") { "200 OK" } else { "503 Service Unavailable" };
-            let response = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            let _client_gone = socket.write_all(response.as_bytes()).await.is_err();
-        }
-    });
-    format!("http://{addr}")
+    assert!(facts.reads().is_empty(), "nothing read");
 }
 
 #[tokio::test]
 async fn http_probes_judge_green_by_their_status() {
-    let base = probe_server().await;
+    // The probes' HTTP itself (a real server, one client built on first use) is the HealthGate
+    // adapter's test: `probes_answer_the_http_status_with_one_client_built_on_first_use`.
+    let base = "http://green.internal:8080";
+    let facts = Arc::new(
+        FakeHealth::healthy(&[]).probe(&format!("{base}/ok"), Ok(200)).probe(&format!("{base}/broken"), Ok(503)),
+    );
     let mut plan = hookline::plan::Plan::from_json(&format!(
         r#"{{"steps":[{{"weight":100}}],"health":{{"interval":"10s","http":[
             {{"url":"{base}/ok"}},{{"url":"{base}/broken","expect_status":200,"timeout":"2s"}}]}}}}"#
     ))
     .expect("plan");
-    let rules = [status("InProgress"), task_set(), targets(2)];
-    let refs: Vec<&Rule> = rules.iter().collect();
-    let clients = mocked_clients(&refs);
     let event = |plan: &hookline::plan::Plan| json!({"gate": "bake", "context": context(), "plan": plan, "state": state(100, 30)});
 
-    let err = handle(&clients, event(&plan)).await.unwrap_err();
+    let err = handle_fakes(ACTIVE, &facts, event(&plan)).await.unwrap_err();
 
     assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
     assert!(err.to_string().contains(&format!("http {base}/broken: status 503, expected 200")), "{err}");
     assert!(!err.to_string().contains(&format!("{base}/ok:")), "the healthy probe passed: {err}");
 
-    // The same (lazily built) client serves the next check of this container.
     plan.health.http.truncate(1);
-    let out = handle(&clients, event(&plan)).await.expect("healthy");
+    let out = handle_fakes(ACTIVE, &facts, event(&plan)).await.expect("healthy");
     let (healthy, _, _, checks) = health(out);
     assert!(healthy, "{checks:?}");
     assert!(checks.iter().any(|c| c.ok && c.name == format!("http {base}/ok")), "{checks:?}");
 }
 
 mod judgement {
-    use aws_sdk_cloudwatch::operation::get_metric_data::{GetMetricDataInput, GetMetricDataOutput};
-    use aws_sdk_cloudwatch::types::MetricDataResult;
     use hookline::judge::Outcome;
-    use hookline::testing::Sent;
 
     use super::*;
 
@@ -342,13 +328,14 @@ mod judgement {
         (0..n).map(|i| (0.100 + f64::from(i) * 0.001) * scale).collect()
     }
 
-    fn metric_data(sent: &Sent<GetMetricDataInput>, blue: Vec<f64>, green: Vec<f64>) -> Rule {
-        mock!(aws_sdk_cloudwatch::Client::get_metric_data).match_requests(sent.recorder()).then_output(move || {
-            GetMetricDataOutput::builder()
-                .metric_data_results(MetricDataResult::builder().id("m0_blue").set_values(Some(blue.clone())).build())
-                .metric_data_results(MetricDataResult::builder().id("m0_green").set_values(Some(green.clone())).build())
-                .build()
-        })
+    /// The judge's samples: blue's and green's latency (query ids `m0_blue`, `m0_green`).
+    fn samples(blue: Vec<f64>, green: Vec<f64>) -> Arc<FakeMetrics> {
+        Arc::new(FakeMetrics::default().with_series("m0_blue", blue).with_series("m0_green", green))
+    }
+
+    /// The gate over green healthy (its alarm `OK`) and `metrics`.
+    async fn gate(metrics: &Arc<FakeMetrics>, event: Value) -> Result<Output> {
+        handle_judged(ACTIVE, &green(2, "OK"), metrics, event).await
     }
 
     fn judged(out: Output) -> (Option<Box<StepJudgement>>, Option<Step>) {
@@ -360,17 +347,9 @@ mod judgement {
 
     #[tokio::test]
     async fn a_forty_percent_slower_green_fails_the_bake_naming_the_metric() {
-        let sent = Sent::default();
-        let rules = [
-            status("InProgress"),
-            task_set(),
-            targets(2),
-            alarm(StateValue::Ok),
-            metric_data(&sent, latency(10, 1.0), latency(10, 1.4)),
-        ];
-        let refs: Vec<&Rule> = rules.iter().collect();
+        let metrics = samples(latency(10, 1.0), latency(10, 1.4));
 
-        let err = handle(&mocked_clients(&refs), bake_over(&judged_plan("rollback"))).await.unwrap_err();
+        let err = gate(&metrics, bake_over(&judged_plan("rollback"))).await.unwrap_err();
 
         assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
         let msg = err.to_string();
@@ -382,9 +361,10 @@ mod judgement {
         // The window is the step's 13m bake less ALB's 2m lag, on whole minutes: GetMetricData would
         // round an unaligned start down into the previous step, and the last 2 minutes are not
         // published yet. 10 or 11 whole minutes, depending on where the bake started.
-        let request = sent.only();
-        let (start, end) = (request.start_time().map(|t| t.secs()), request.end_time().map(|t| t.secs()));
-        let (start, end) = start.zip(end).expect("window");
+        let windows = metrics.windows();
+        assert_eq!(windows.len(), 1, "one read: {windows:?}");
+        let (ids, start, end) = windows.into_iter().next().expect("one window");
+        assert_eq!(ids, ["m0_blue", "m0_green"]);
         let bake_until = hookline::execution::now_epoch() - 1;
         assert_eq!((start % 60, end % 60), (0, 0), "{start}..{end}");
         assert!(end <= bake_until - 120 && end > bake_until - 182, "{end} vs {bake_until}");
@@ -393,23 +373,15 @@ mod judgement {
 
     #[tokio::test]
     async fn an_unchanged_green_passes_with_the_judgement_in_the_output() {
-        let sent = Sent::default();
-        let rules = [
-            status("InProgress"),
-            task_set(),
-            targets(2),
-            alarm(StateValue::Ok),
-            metric_data(&sent, latency(10, 1.0), latency(10, 1.0)),
-        ];
-        let refs: Vec<&Rule> = rules.iter().collect();
+        let metrics = samples(latency(10, 1.0), latency(10, 1.0));
 
-        let out = handle(&mocked_clients(&refs), bake_over(&judged_plan("rollback"))).await.expect("passes");
+        let out = gate(&metrics, bake_over(&judged_plan("rollback"))).await.expect("passes");
 
         let (judgement, approval) = judged(out.clone());
         let j = judgement.expect("judged");
         assert_eq!((j.judgement.outcome, j.action, j.step, j.weight), (Outcome::Pass, Action::Continue, 0, 10));
         assert_eq!(approval, None);
-        assert_eq!(sent.all().len(), 1, "one GetMetricData call");
+        assert_eq!(metrics.windows().len(), 1, "one read of the samples (one GetMetricData call)");
         let json = serde_json::to_value(&out).expect("json");
         assert_eq!(json["judgement"]["metrics"][0]["verdict"], "Pass", "{json}");
         assert_eq!(json["judgement"]["metrics"][0]["u"], 50.0, "{json}");
@@ -422,30 +394,20 @@ mod judgement {
 
     #[tokio::test]
     async fn too_few_samples_follow_the_plans_no_data_rule() {
-        let few = || (latency(3, 1.0), latency(3, 1.0));
+        let few = || samples(latency(3, 1.0), latency(3, 1.0));
         // rollback (the default)
-        let sent = Sent::default();
-        let (b, g) = few();
-        let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok), metric_data(&sent, b, g)];
-        let refs: Vec<&Rule> = rules.iter().collect();
-        let err = handle(&mocked_clients(&refs), bake_over(&judged_plan("rollback"))).await.unwrap_err();
+        let err = gate(&few(), bake_over(&judged_plan("rollback"))).await.unwrap_err();
         assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
         assert!(err.to_string().contains("no data: rolled back (analysis.on_no_data: rollback)"), "{err}");
 
         // pass: only because the plan says so, and the output says so
-        let (b, g) = few();
-        let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok), metric_data(&sent, b, g)];
-        let refs: Vec<&Rule> = rules.iter().collect();
-        let out = handle(&mocked_clients(&refs), bake_over(&judged_plan("pass"))).await.expect("passes by rule");
+        let out = gate(&few(), bake_over(&judged_plan("pass"))).await.expect("passes by rule");
         let j = judged(out).0.expect("judged");
         assert_eq!((j.judgement.outcome, j.action), (Outcome::NoData, Action::Continue));
         assert!(j.note.as_deref().is_some_and(|n| n.contains("NOT judged")), "{j:?}");
 
         // approval: the approval step the canary runs next, within the hook budget
-        let (b, g) = few();
-        let rules = [status("InProgress"), task_set(), targets(2), alarm(StateValue::Ok), metric_data(&sent, b, g)];
-        let refs: Vec<&Rule> = rules.iter().collect();
-        let out = handle(&mocked_clients(&refs), bake_over(&judged_plan("approval"))).await.expect("asks");
+        let out = gate(&few(), bake_over(&judged_plan("approval"))).await.expect("asks");
         let (j, approval) = judged(out);
         assert_eq!(j.map(|j| j.action), Some(Action::Approval));
         match approval {
@@ -459,22 +421,14 @@ mod judgement {
 
     #[tokio::test]
     async fn a_bake_still_running_or_a_plan_without_analysis_reads_no_metrics() {
-        let sent = Sent::default();
-        let rules = [
-            status("InProgress"),
-            task_set(),
-            targets(2),
-            alarm(StateValue::Ok),
-            metric_data(&sent, latency(10, 1.0), latency(10, 2.0)),
-        ];
-        let refs: Vec<&Rule> = rules.iter().collect();
+        let metrics = samples(latency(10, 1.0), latency(10, 2.0));
         let mut running = bake_over(&judged_plan("rollback"));
         running["state"]["bake_until"] = json!(hookline::execution::now_epoch() + 100);
-        let out = handle(&mocked_clients(&refs), running).await.expect("still baking");
+        let out = gate(&metrics, running).await.expect("still baking");
         assert_eq!(judged_or_none(out), None);
-        let out = handle(&mocked_clients(&refs), bake_over(&plan())).await.expect("no analysis");
+        let out = gate(&metrics, bake_over(&plan())).await.expect("no analysis");
         assert_eq!(judged_or_none(out), None);
-        assert!(sent.all().is_empty(), "no GetMetricData call");
+        assert!(metrics.windows().is_empty(), "no read of the samples (no GetMetricData call)");
     }
 
     fn judged_or_none(out: Output) -> Option<Outcome> {
@@ -495,21 +449,14 @@ fn ecs_bake_event(ago: i64, budget: u64) -> Value {
 
 #[tokio::test]
 async fn an_ecs_native_budget_runs_for_hours_within_ecs_hook_timeout() {
-    use hookline::lifecycle::ecs::mocks::{described, EcsStatus, Stage};
-    let rules = [
-        described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift)),
-        task_set(),
-        targets(2),
-        alarm(StateValue::Ok),
-    ];
-    let refs: Vec<&Rule> = rules.iter().collect();
-
     // Two hours into a four-hour budget: CodeDeploy's hour would have ended it, ECS's 24 h does not.
-    let out = handle(&mocked_clients(&refs), ecs_bake_event(2 * 3600, 4 * 3600)).await.expect("gate");
+    let out = handle_fakes(ACTIVE, &green(2, "OK"), ecs_bake_event(2 * 3600, 4 * 3600)).await.expect("gate");
     assert!(health(out).0, "healthy");
 
     // Still capped: the reserve is kept inside ECS's 24 hours.
-    let err = handle(&mocked_clients(&refs), ecs_bake_event(24 * 3600 - 299, 24 * 3600)).await.unwrap_err();
+    let facts = green(2, "OK");
+    let err = handle_fakes(ACTIVE, &facts, ecs_bake_event(24 * 3600 - 299, 24 * 3600)).await.unwrap_err();
     assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
     assert!(err.to_string().contains("hook budget"), "{err}");
+    assert!(facts.reads().is_empty(), "a spent budget reads nothing");
 }

@@ -87,3 +87,41 @@ async fn a_failure_before_the_event_is_known_establishes_nothing() {
     assert_eq!(failure.established, Established::default());
     assert_eq!(failure.make_production_safe(deps.routers.as_ref()).await, Ok(FailSafety::EventUnknown));
 }
+
+/// The demo deployment's canary execution, as a racing invocation started it for `hook_execution_id`.
+fn racing_canary(executions: &FakeExecutions, hook_execution_id: &str) -> String {
+    let name = execution_name(DEPLOYMENT, HookEvent::PreTraffic);
+    let input = crate::execution::mocks::input(HookEvent::PreTraffic, hook_execution_id);
+    executions.race_next_start(&machines().canary, &name, RunStatus::Running, &input);
+    crate::execution::execution_arn(&machines().canary, &name)
+}
+
+#[tokio::test]
+async fn a_start_that_already_exists_is_described_again_and_answered_from_what_is_found() {
+    // This hook's own execution, started by a duplicate invocation between the lookup and the start.
+    let (deps, executions) = world(None, Some(HookEvent::PreTraffic));
+    let arn = racing_canary(&executions, "this-invocation");
+
+    let started = start_hook(&deps, &invocation(None, Controller::CodeDeploy)).await;
+
+    let Ok(HookStart::Started(started)) = started else { panic!("expected a started execution, got {started:?}") };
+    assert_eq!((started.execution_arn.as_str(), started.already_started), (arn.as_str(), true));
+    let lookups = executions.described().iter().filter(|a| **a == arn).count();
+    assert_eq!(lookups, 2, "described before the start and again once it said the execution exists");
+
+    // Another hook execution id's execution: served by it, nothing else started.
+    let (deps, executions) = world(None, Some(HookEvent::PreTraffic));
+    let arn = racing_canary(&executions, "someone-else");
+
+    let started = start_hook(&deps, &invocation(None, Controller::CodeDeploy)).await;
+
+    let Ok(HookStart::ServedByAnother(other)) = started else {
+        panic!("expected another's execution, got {started:?}")
+    };
+    assert_eq!(
+        (other.execution_arn.as_str(), other.hook_execution_id.as_deref()),
+        (arn.as_str(), Some("someone-else"))
+    );
+    assert_eq!(executions.described().iter().filter(|a| **a == arn).count(), 2);
+    assert_eq!(executions.starts().len(), 1);
+}

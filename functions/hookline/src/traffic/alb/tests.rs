@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule as MockRule, RuleMode};
 
 use super::*;
-use crate::testing::{context, listener, weights_in, Sent, DEPLOYMENT, GREEN_TG, LISTENER};
+use crate::testing::{context, listener, throttling_xml, weights_in, Sent, BLUE_TG, DEPLOYMENT, GREEN_TG, LISTENER};
 
 fn router(rules: &[&MockRule]) -> AlbRouter {
     let client: Client = mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.iter().copied());
@@ -469,4 +469,44 @@ async fn restore_puts_blue_back_to_100() {
     let r = router(&[&describe, &modify, &rules(vec![]), &tags(&[])]);
     assert_eq!(r.restore().await, Ok(()));
     assert_eq!(modify.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn restore_of_a_plain_forward_to_blue_writes_nothing() {
+    // Green already gone from the listener: a forward to blue alone is blue 100%.
+    let describe = mock!(Client::describe_listeners).then_output(|| {
+        aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput::builder()
+            .listeners(
+                aws_sdk_elasticloadbalancingv2::types::Listener::builder()
+                    .listener_arn(LISTENER)
+                    .default_actions(
+                        Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(BLUE_TG).build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let modify = modify_listener();
+    let r = router(&[&describe, &modify, &rules(vec![]), &tags(&[])]);
+    assert_eq!(r.restore().await, Ok(()));
+    assert_eq!(modify.num_calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_modify_listener_is_retried_by_the_sdk() {
+    let describe = mock!(Client::describe_listeners).then_output(|| listener(50, 50));
+    let modify = mock!(Client::modify_listener)
+        .match_requests(|r| r.listener_arn() == Some(LISTENER) && weights_in(r.default_actions()) == Some((100, 0)))
+        .sequence()
+        .http_status(400, Some(throttling_xml()))
+        .times(2)
+        .output(|| ModifyListenerOutput::builder().build())
+        .build();
+    let r = router(&[&describe, &modify, &rules(vec![]), &tags(&[])]);
+    let clock = tokio::time::Instant::now();
+
+    assert_eq!(r.restore().await, Ok(()));
+
+    assert_eq!(modify.num_calls(), 3);
+    assert!(clock.elapsed() > std::time::Duration::ZERO, "backoff slept on tokio's paused clock");
 }
