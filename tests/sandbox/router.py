@@ -663,6 +663,8 @@ class _Handler(BaseHTTPRequestHandler):
                             "x-amzn-RequestId": rh.get("x-amzn-RequestId", str(uuid.uuid4()))}, out
         if req.service == "route53" and not body:
             body = MOTO_AUTH_BODY   # else moto's signature check fails (sim/route53.py); _forward re-signs
+        if req.operation in ("DescribeTargetHealth", "DescribeServices"):
+            sb.rolling.reconcile()   # plain services' due tasks are registered before moto answers
         status, rh, rb = self._forward(sb.moto_url, self.command, self.path, headers, body)
         if req.service == "ecs" and status == 200 and req.operation in ECS_TASK_SET_OPS:
             rb = self._patch_task_sets(req, body, rb)

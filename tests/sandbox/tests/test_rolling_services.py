@@ -49,6 +49,8 @@ def env(moto_url):
         cluster="shop", services=[name], WaiterConfig={"Delay": 0.25, "MaxAttempts": attempts})
     yield e
     sb.stop()
+    # the services this router ran are unknown to the next test's router: leave moto empty
+    requests.post(moto_url + "/moto-api/reset", timeout=10)
 
 
 def wait_for(fn, timeout=10.0, step=0.1):
@@ -187,3 +189,4 @@ def test_the_route53_world_has_blue_stable_and_healthy_and_no_green_service(moto
         assert again["service"]["blue_arn"] == out["service"]["blue_arn"]
     finally:
         sb.stop()
+        requests.post(moto_url + "/moto-api/reset", timeout=10)

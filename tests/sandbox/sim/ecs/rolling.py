@@ -124,16 +124,18 @@ def answers_5xx(image):
 
 
 class Task:
-    __slots__ = ("ip", "port", "image", "running_at", "healthy_at", "registered")
+    """A task: PENDING until the scheduler found it due (``running_at``) and registered it, RUNNING
+    after (so a RUNNING task of a service with a load balancer is always registered)."""
+    __slots__ = ("ip", "port", "image", "running_at", "healthy_at", "registered", "running")
 
     def __init__(self, ip, port, image, running_at, healthy_at):
         self.ip, self.port, self.image = ip, port, image
         self.running_at, self.healthy_at = running_at, healthy_at
-        self.registered = False
+        self.registered = self.running = False
 
-    def state(self, t):
+    def state(self, t=None):
         """PENDING | RUNNING."""
-        return "RUNNING" if t >= self.running_at else "PENDING"
+        return "RUNNING" if self.running else "PENDING"
 
     def health(self, t):
         """The target's state: None (not registered), initial, healthy, unhealthy."""
@@ -331,14 +333,15 @@ class RollingSim:
 
     def _reconcile(self, svc, t):
         desired = 0 if svc.status == "DRAINING" else svc.desired
-        for d in svc.deployments:          # RUNNING tasks are registered (ECS-R1)
+        for d in svc.deployments:          # due tasks run, registered first (ECS-R1)
             for task in d.tasks:
-                if not task.registered and task.state(t) == "RUNNING":
+                if not task.running and t >= task.running_at:
                     for lb in svc.load_balancers:
                         if lb.get("targetGroupArn"):
                             self.elb.register_targets(TargetGroupArn=lb["targetGroupArn"],
                                                       Targets=[{"Id": task.ip, "Port": task.port}])
-                    task.registered = True
+                    task.registered = bool(svc.load_balancers)
+                    task.running = True
         primary, olds = (svc.deployments[0], svc.deployments[1:]) if svc.deployments else (None, [])
         if primary is None:
             return
@@ -371,6 +374,7 @@ class RollingSim:
         svc = self.services.get((_name(s.get("clusterArn")) or "default", s.get("serviceName")))
         if svc is None or svc.arn != s.get("serviceArn"):
             return s
+        self.reconcile()   # what is due has happened before anyone reads it
         t = self.clock()
         s = dict(s)
         with self.lock:
@@ -401,6 +405,7 @@ class RollingSim:
     def target_health(self, tg_arn, ip):
         """(state, reason, description) of a task's target in ``tg_arn``, or None when no task of
         the simulator has that ip (ECS-R2)."""
+        self.reconcile()
         t = self.clock()
         with self.lock:
             for svc in self.services.values():
