@@ -126,6 +126,13 @@ class Sandbox:
             kw["enabled"] = enabled
         return self._ctl("POST", "/traffic", kw)
 
+    def dns(self):
+        """The DNS data plane of the traffic loop (GET /_sandbox/dns): settings, ``ticks``,
+        ``totals`` {load balancer name: {requests, target_5xx, elb_5xx}} since the last reset and
+        ``last`` (the tick's counts, the answers the resolvers hold, the records as answered).
+        Configure it with ``traffic(dns={"clients": 100, "requests_per_client": 2, "reset": True})``."""
+        return self._ctl("GET", "/dns")
+
     def alb(self, port=80, path="/", headers=None, pick=None):
         """Request through the ALB emulation -> (status, body dict)."""
         params = {} if pick is None else {"pick": pick}

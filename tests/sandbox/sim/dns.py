@@ -101,7 +101,8 @@ SOURCES = [
                                              "LoadBalancer app/<name>/<id>, Sum) counts the requests its clients sent "
                                              "it in the tick, published only when nonzero; HTTPCode_Target_5XX_Count "
                                              "those a target answered 5xx (an image tag containing 'bad'); a load "
-                                             "balancer with no healthy target answers 503 itself "
+                                             "balancer with no target to send a request to (none registered, or "
+                                             "only ones in their initial checks) answers 503 itself "
                                              "(HTTPCode_ELB_5XX_Count) and counts no request",
      "source": "\"RequestCount: The number of requests processed over IPv4 and IPv6. This metric is only incremented "
                "for requests where the load balancer node was able to choose a target.\" — " + ALB_METRICS_PAGE,
