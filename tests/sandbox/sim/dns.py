@@ -98,7 +98,7 @@ SOURCES = [
                                                "the new records",
      "source": "assumed", "switch": "dns_pending_answers"},
     {"id": "DNS-REQUEST-COUNT", "behaviour": "Each load balancer's RequestCount (AWS/ApplicationELB, dimension "
-                                             "LoadBalancer app/<name>/<id>, Sum) counts the requests its clients sent "
+                                             "LoadBalancer app/<name>/<id>, Sum, in the load balancer's Region) counts the requests its clients sent "
                                              "it in the tick, published only when nonzero; HTTPCode_Target_5XX_Count "
                                              "those a target answered 5xx (an image tag containing 'bad'); a load "
                                              "balancer with no target to send a request to (none registered, or "

@@ -158,6 +158,7 @@ class RDeployment:
 class RService:
     def __init__(self, arn, cluster_arn, name, body):
         self.arn, self.cluster_arn, self.name = arn, cluster_arn, name
+        self.region = arn.split(":")[3]
         self.cluster = cluster_arn.rsplit("/", 1)[1]
         self.load_balancers = list(body.get("loadBalancers") or [])
         self.desired = int(body.get("desiredCount") or 0)
@@ -170,40 +171,41 @@ class RService:
 
 
 class RollingSim:
-    """See the module doc. ``elb`` / ``ecs``: boto3 clients of moto; ``cfg``: EcsConfig (knobs
+    """See the module doc. ``client(service, region)``: a boto3 client of moto in that Region (a
+    service's tasks register in its own Region's target groups); ``cfg``: EcsConfig (knobs
     ecs_task_start_s, ecs_health_check_s); ``reg``: the ECS registry (its ip sequence)."""
 
-    def __init__(self, elb, ecs, cfg, reg, clock=now):
-        self.elb, self.ecs, self.cfg, self.reg = elb, ecs, cfg, reg
+    def __init__(self, client, cfg, reg, clock=now):
+        self.client, self.cfg, self.reg = client, cfg, reg
         self.clock = clock
         self.lock = threading.RLock()
-        self.services = {}        # (cluster name, service name) -> RService
+        self.services = {}        # (Region, cluster name, service name) -> RService
         self.ip_seq = 0
 
     # ------------------------------------------------------------ routing
-    def _get(self, cluster, service):
-        return self.services.get((_name(cluster) or "default", _name(service)))
+    def _get(self, cluster, service, region):
+        return self.services.get((region, _name(cluster) or "default", _name(service)))
 
-    def wants(self, op, body):
+    def wants(self, op, body, region="us-east-1"):
         if op == "CreateService":
             ctl = (body.get("deploymentController") or {}).get("type") or "ECS"
             strategy = (body.get("deploymentConfiguration") or {}).get("strategy")
             return ctl == "ECS" and strategy not in BLUE_GREEN_STRATEGIES
         if op in ("UpdateService", "DeleteService"):
-            return self._get(body.get("cluster"), body.get("service")) is not None
+            return self._get(body.get("cluster"), body.get("service"), region) is not None
         return False
 
-    def forget(self, cluster, service):
+    def forget(self, cluster, service, region="us-east-1"):
         """The ECS-native simulator took the service over (UpdateService to BLUE_GREEN)."""
         with self.lock:
-            svc = self.services.pop((_name(cluster) or "default", _name(service)), None)
+            svc = self.services.pop((region, _name(cluster) or "default", _name(service)), None)
             if svc:
                 for d in svc.deployments:
                     self._stop(svc, d, list(d.tasks))
 
-    def handle(self, op, body, forward):
+    def handle(self, op, body, forward, region="us-east-1"):
         try:
-            return 200, getattr(self, "op_" + op)(body, forward)
+            return 200, getattr(self, "op_" + op)(body, forward, region)
         except EcsError as e:
             return e.status, {"__type": e.code, "message": e.message}
 
@@ -215,27 +217,28 @@ class RollingSim:
         return out
 
     # ------------------------------------------------------------ operations
-    def op_CreateService(self, b, forward):
+    def op_CreateService(self, b, forward, region):
         cluster, name = _name(b.get("cluster")) or "default", b.get("serviceName")
         with self.lock:
-            mine = self._get(cluster, name)
+            mine = self._get(cluster, name, region)
             if mine is not None and mine.status in ("ACTIVE", "DRAINING"):
                 raise EcsError("InvalidParameterException", "Creation of service was not idempotent.")   # ECS-R7
             if mine is None and name:
-                found = self.ecs.describe_services(cluster=cluster, services=[name]).get("services") or []
+                found = self.client("ecs", region).describe_services(cluster=cluster, services=[name]).get(
+                    "services") or []
                 if found and found[0].get("status") in ("ACTIVE", "DRAINING"):
                     raise EcsError("InvalidParameterException", "Creation of service was not idempotent.")
             s = self._moto(forward)["service"]
             svc = RService(s["serviceArn"], s["clusterArn"], s["serviceName"], b)
-            self.services[(svc.cluster, svc.name)] = svc
+            self.services[(svc.region, svc.cluster, svc.name)] = svc
             self._new_deployment(svc, s.get("taskDefinition"), b.get("launchType") or s.get("launchType"),
                                  b.get("networkConfiguration"))
             self.reconcile()
             return {"service": self.patch_service(s)}
 
-    def op_UpdateService(self, b, forward):
+    def op_UpdateService(self, b, forward, region):
         with self.lock:
-            svc = self._get(b.get("cluster"), b.get("service"))
+            svc = self._get(b.get("cluster"), b.get("service"), region)
             if svc.status != "ACTIVE":   # ECS-R8
                 raise EcsError("ServiceNotActiveException", "The specified service isn't active. You can't update a "
                                "service that's inactive. If you have previously deleted a service, you can re-create it "
@@ -260,9 +263,9 @@ class RollingSim:
             self.reconcile()
             return {"service": self.patch_service(s)}
 
-    def op_DeleteService(self, b, forward):
+    def op_DeleteService(self, b, forward, region):
         with self.lock:
-            svc = self._get(b.get("cluster"), b.get("service"))
+            svc = self._get(b.get("cluster"), b.get("service"), region)
             if svc.status != "ACTIVE":
                 return {"service": self.patch_service(self._moto(forward)["service"])}
             if svc.desired > 0 and not b.get("force"):   # ECS-R6
@@ -276,7 +279,7 @@ class RollingSim:
     # ------------------------------------------------------------ the scheduler
     def _image(self, svc, td_arn):
         try:
-            td = self.ecs.describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
+            td = self.client("ecs", svc.region).describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
         except Exception:
             return "unknown"
         containers = td.get("containerDefinitions") or []
@@ -311,7 +314,7 @@ class RollingSim:
                 for lb in svc.load_balancers:
                     if lb.get("targetGroupArn"):
                         try:
-                            self.elb.deregister_targets(TargetGroupArn=lb["targetGroupArn"],
+                            self.client("elbv2", svc.region).deregister_targets(TargetGroupArn=lb["targetGroupArn"],
                                                         Targets=[{"Id": task.ip, "Port": task.port}])
                         except Exception:   # the group was deleted: nothing left to deregister
                             pass
@@ -338,7 +341,7 @@ class RollingSim:
                 if not task.running and t >= task.running_at:
                     for lb in svc.load_balancers:
                         if lb.get("targetGroupArn"):
-                            self.elb.register_targets(TargetGroupArn=lb["targetGroupArn"],
+                            self.client("elbv2", svc.region).register_targets(TargetGroupArn=lb["targetGroupArn"],
                                                       Targets=[{"Id": task.ip, "Port": task.port}])
                     task.registered = bool(svc.load_balancers)
                     task.running = True
@@ -371,8 +374,10 @@ class RollingSim:
     # ------------------------------------------------------------ views
     def patch_service(self, s):
         """moto's Service dict with the simulator's counts, status and deployments (ECS-R4)."""
-        svc = self.services.get((_name(s.get("clusterArn")) or "default", s.get("serviceName")))
-        if svc is None or svc.arn != s.get("serviceArn"):
+        arn = s.get("serviceArn") or ""
+        region = arn.split(":")[3] if arn.count(":") >= 5 else "us-east-1"
+        svc = self.services.get((region, _name(s.get("clusterArn")) or "default", s.get("serviceName")))
+        if svc is None or svc.arn != arn:
             return s
         self.reconcile()   # what is due has happened before anyone reads it
         t = self.clock()
@@ -451,7 +456,7 @@ class RollingSim:
     def snapshot(self):
         t = self.clock()
         with self.lock:
-            return {f"{c}/{n}": {"status": s.status, "desired": s.desired, "deployments": [
+            return {(f"{c}/{n}" if r == "us-east-1" else f"{r}/{c}/{n}"): {"status": s.status, "desired": s.desired, "deployments": [
                 {"id": d.id, "status": d.status, "taskDefinition": d.task_definition, "image": d.image,
                  "tasks": [{"ip": k.ip, "state": k.state(t), "health": k.health(t)} for k in d.tasks]}
-                for d in s.deployments]} for (c, n), s in self.services.items()}
+                for d in s.deployments]} for (r, c, n), s in self.services.items()}
