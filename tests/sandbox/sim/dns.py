@@ -35,10 +35,10 @@ import threading
 SIMULATOR = "route53"
 WEIGHTED_PAGE = "Route 53 developer guide, Weighted routing " \
                 "(https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-policy-weighted.html)"
-# The English page's sections on zero weights and on all-unhealthy sets were not in the search
-# results; its Chinese edition's were, and are quoted as written (with an English rendering).
-CHOOSES_PAGE = "Route 53 developer guide, How Amazon Route 53 chooses records when health checking is configured " \
-               "(https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-how-route-53-chooses-records.html)"
+# Route 53 developer guide, "How Amazon Route 53 chooses records when health checking is configured"
+# (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-how-route-53-chooses-records.html):
+# its English sections on zero weights and on all-unhealthy sets were not in the search results, its
+# Chinese edition's were, and are quoted as written (with an English rendering).
 CHOOSES_PAGE_CN = "the same page's Chinese edition " \
                   "(https://docs.amazonaws.cn/Route53/latest/DeveloperGuide/health-checks-how-route-53-chooses-records.html)"
 RRSET_PAGE = "Amazon Route 53 API reference, ResourceRecordSet " \

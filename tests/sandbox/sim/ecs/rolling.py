@@ -429,17 +429,6 @@ class RollingSim:
                                 return ("healthy", None, None)
         return None
 
-    def healthy_images(self, tg_arn):
-        """[image] of each healthy task target in ``tg_arn`` (one entry per target)."""
-        t = self.clock()
-        out = []
-        with self.lock:
-            for svc in self.services.values():
-                if any(lb.get("targetGroupArn") == tg_arn for lb in svc.load_balancers):
-                    for d in svc.deployments:
-                        out += [k.image for k in d.tasks if k.health(t) == "healthy"]
-        return out
-
     def serving_for_target_group(self, tg_arn):
         """What alb.py's task_set_for gives for a group served by a plain service: the newest
         deployment with a healthy task there ({"id", "arn", "image", "status"}), or None."""
