@@ -270,3 +270,31 @@ def test_a_release_in_another_region_runs_its_tasks_there_and_gets_its_share(wor
     assert sum(west) == w.ctl("/dns").json()["totals"]["r53-private-west"]["requests"]
     ecs.update_service(cluster="shop-west", service="shop-web-green", desiredCount=0)
     assert elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"] == []
+
+
+def test_restore_route53_world_puts_back_what_provisioning_left(world):
+    """client.restore_route53_world(): what e2e tests of hookline's own controller call to leave the
+    sandbox as they found it (green's service gone, blue's back, weights 100/0, alarm OK)."""
+    from client import Sandbox as Client
+    w = world
+    w.green("2.0.0")
+    w.weights(0, 100)
+    blue_td = w.ecs.register_task_definition(
+        family="shop-web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "web", "image": provision.route53_demo_image("3.0.0"),
+                               "portMappings": [{"containerPort": 8080}]}])["taskDefinition"]["taskDefinitionArn"]
+    w.ecs.update_service(cluster="shop", service="shop-web-blue", taskDefinition=blue_td, desiredCount=1)
+    w.cw.set_alarm_state(AlarmName="shop-web-5xx", StateValue="ALARM", StateReason="test")
+    out = Client(w.sb.url, max_attempts=2).restore_route53_world()
+    assert out["hosted_zone_id"] == w.out["hosted_zone_id"]
+    services = {s["serviceName"]: s for s in w.ecs.describe_services(
+        cluster="shop", services=["shop-web-blue", "shop-web-green"])["services"]}
+    assert services["shop-web-green"]["status"] in ("DRAINING", "INACTIVE")
+    blue = services["shop-web-blue"]
+    assert blue["taskDefinition"].endswith("shop-web:1") and (blue["runningCount"], blue["desiredCount"]) == (2, 2)
+    assert len(blue["deployments"]) == 1
+    recs = w.r53.list_resource_record_sets(HostedZoneId=w.out["hosted_zone_id"])["ResourceRecordSets"]
+    assert {r["SetIdentifier"]: r["Weight"] for r in recs if r["Type"] == "A"} == {"blue": 100, "green": 0}
+    assert w.cw.describe_alarms(AlarmNames=["shop-web-5xx"])["MetricAlarms"][0]["StateValue"] == "OK"
+    # after the restore green's name is free for the next deploy
+    w.green("2.0.1")
