@@ -702,6 +702,8 @@ class _Handler(BaseHTTPRequestHandler):
         if req.service == "ecs" and status == 200 and req.operation == "DescribeServices":
             rb = sb.ecs_sim.patch_describe_services(rb)
             rb = self._patch_rolling_services(rb)
+        if req.service == "ecs" and status == 200 and req.operation == "ListServices":
+            rb = self._hide_deleted_services(rb)
         if req.operation == "DescribeTargetHealth" and status == 200:
             tg = req.params.get("TargetGroupArn")
             if tg is None and req.protocol == "json":
@@ -729,6 +731,16 @@ class _Handler(BaseHTTPRequestHandler):
             return json.dumps(doc, default=str).encode()
         except Exception:
             log.exception("patching DescribeServices (rolling)")
+            return rb
+
+    def _hide_deleted_services(self, rb):
+        """ListServices: a plain service that is DRAINING or INACTIVE is not listed (ECS-R9; moto lists it)."""
+        try:
+            doc = json.loads(rb)
+            doc["serviceArns"] = [a for a in doc.get("serviceArns") or [] if self.sandbox.rolling.listed(a)]
+            return json.dumps(doc).encode()
+        except Exception:
+            log.exception("patching ListServices (rolling)")
             return rb
 
     def _patch_target_health(self, tg, rb):

@@ -100,6 +100,12 @@ SOURCES = [
      "source": "\"ServiceNotActiveException: The specified service isn't active. You can't update a service that's "
                "inactive. If you have previously deleted a service, you can re-create it with CreateService.\" — "
                + NOT_ACTIVE_PAGE, "switch": None},
+    {"id": "ECS-R9", "behaviour": "ListServices leaves out a plain service that is DRAINING or INACTIVE; "
+                                  "DescribeServices still shows it (moto lists it)",
+     "source": "\"When you delete a service, if there are still running tasks that require cleanup, the service "
+               "status moves from ACTIVE to DRAINING, and the service is no longer visible in the console or in the "
+               "ListServices API operation.\" and \"Services in the DRAINING or INACTIVE status can still be viewed "
+               "with the DescribeServices API operation.\" — " + DELETE_PAGE, "switch": None},
 ]
 
 BLUE_GREEN_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
@@ -406,6 +412,11 @@ class RollingSim:
             if svc.deployments:
                 s["taskDefinition"] = svc.deployments[0].task_definition
         return s
+
+    def listed(self, service_arn):
+        """Whether ListServices shows the service: not when the simulator has it DRAINING or INACTIVE (ECS-R9)."""
+        with self.lock:
+            return not any(s.arn == service_arn and s.status != "ACTIVE" for s in self.services.values())
 
     def target_health(self, tg_arn, ip):
         """(state, reason, description) of a task's target in ``tg_arn``, or None when no task of
