@@ -102,7 +102,8 @@ pub async fn observed_split(
     let start = end - period;
     let queries = observed_split_queries(&blue.load_balancer_arn, &green.load_balancer_arn)?;
     let series = source.series(&queries, start, end).await?;
-    let sum = |i: usize| series.get(i).map_or(0.0, |v| v.iter().sum::<f64>());
+    // A fold from 0.0: `Sum` of no f64 is -0.0.
+    let sum = |i: usize| series.get(i).map_or(0.0, |v| v.iter().fold(0.0, |a, b| a + b));
     Ok(Some(crate::dns::ObservedSplit::new(set_weight, sum(0), sum(1), [start, end])))
 }
 

@@ -272,3 +272,12 @@ async fn the_observed_split_reads_both_load_balancers_request_counts_over_the_la
     assert_eq!(observed_split(&source, &crate::testing::context(), 0, 50).await.unwrap(), None);
     assert_eq!(source.windows().len(), 1);
 }
+
+#[tokio::test]
+async fn a_minute_without_requests_is_zero_requests_and_no_share() {
+    let source = crate::testing::FakeMetrics::default();
+    let split = observed_split(&source, &crate::testing::dns_context(), 1_796_546_416, 10).await.unwrap().unwrap();
+    assert_eq!(split.green_percent, None);
+    // Written as 0, not -0 (an empty f64 sum is -0.0).
+    assert_eq!(serde_json::to_value(&split).unwrap()["blue_requests"].to_string(), "0.0");
+}
