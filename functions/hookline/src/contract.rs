@@ -59,6 +59,12 @@ pub fn ecs_plan_parameter(prefix: &str, cluster: &str, service: &str) -> String 
     plan_parameter(prefix, &ecs_application(cluster), service)
 }
 
+/// The SSM parameter holding the release record of hookline's own Route 53 controller's
+/// deployment `deployment_id` (`dns-...`): `<prefix>/dns/<deployment id>` ([`crate::dns::ReleaseRecord`]).
+pub fn dns_release_parameter(prefix: &str, deployment_id: &str) -> String {
+    format!("{}/dns/{deployment_id}", prefix.trim_end_matches('/'))
+}
+
 pub use crate::execution::{execution_name, execution_name_prefix};
 
 /// State names of the `canary` and `post-traffic` state machines that the CLI
@@ -141,6 +147,10 @@ pub enum GateOutput {
         /// machine keeps them in `$.state.judgements` (KeepJudgements) for the execution's output.
         #[serde(skip_serializing_if = "Option::is_none")]
         judgements: Option<Vec<serde_json::Value>>,
+        /// hookline's Route 53 controller, at each bake check: green's observed share of requests
+        /// next to the set weight (`dns::ObservedSplit`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        observed: Option<crate::dns::ObservedSplit>,
     },
     /// The `deployment` gate: hookline's deployment status word and whether it has ended.
     Deployment { status: String, done: bool },

@@ -20,8 +20,8 @@ use crate::Clients;
 pub mod fakes;
 pub mod hook_world;
 pub use fakes::{
-    denied, throttled, ExecutionsCall, FakeExecutions, FakeHealth, FakeLifecycle, FakeMetrics, FakePlanStore,
-    FakeRouter, FakeRouters, HealthCall, Journal, RouterCall, TaskAnswer,
+    denied, throttled, ExecutionsCall, FakeDiscovery, FakeExecutions, FakeHealth, FakeLifecycle, FakeMetrics,
+    FakePlanStore, FakeRouter, FakeRouters, FakeServices, HealthCall, Journal, RouterCall, ServicesCall, TaskAnswer,
 };
 pub use hook_world::HookWorld;
 
@@ -34,7 +34,8 @@ pub fn mocked_clients(rules: &[&Rule]) -> Clients {
         elbv2: LazyClient::built(mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.clone())),
         sfn: LazyClient::built(mock_client!(aws_sdk_sfn, RuleMode::MatchAny, rules.clone())),
         cloudwatch: LazyClient::built(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, rules.clone())),
-        ssm: LazyClient::built(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules)),
+        ssm: LazyClient::built(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules.clone())),
+        route53: LazyClient::built(mock_client!(aws_sdk_route53, RuleMode::MatchAny, rules)),
         http: Default::default(),
     }
 }
@@ -143,11 +144,13 @@ pub fn context() -> DeploymentContext {
             target_group_arn: BLUE_TG.into(),
             target_group_name: "web-blue".into(),
             task_set_arn: Some("ts-blue".into()),
+            service: None,
         },
         green: Side {
             target_group_arn: GREEN_TG.into(),
             target_group_name: "web-green".into(),
             task_set_arn: Some("ts-green".into()),
+            service: None,
         },
         cohort_rules_removed: false,
     }
@@ -339,4 +342,28 @@ pub fn hook_event(
                 .build(),
         )
         .build()
+}
+
+/// [`context`] as hookline's own Route 53 controller writes it: a `dns-` id, production on the
+/// weighted records `web.shop.example.com` A of zone `Z1`, releases `blue` and `green`.
+pub fn dns_context() -> DeploymentContext {
+    let mut ctx = context();
+    ctx.deployment_id = "dns-20261206-084016-abcd".into();
+    let release = |name: &str| crate::execution::DnsRelease {
+        set_identifier: name.into(),
+        load_balancer_arn: format!(
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/r53-private-{name}/1"
+        ),
+        alias_dns_name: format!("r53-private-{name}.elb.amazonaws.com"),
+        alias_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
+        region: None,
+    };
+    ctx.production = crate::execution::Route::DnsWeighted {
+        hosted_zone_id: "Z1".into(),
+        record_name: "web.shop.example.com".into(),
+        record_type: "A".into(),
+        blue: Box::new(release("blue")),
+        green: Box::new(release("green")),
+    };
+    ctx
 }

@@ -304,6 +304,10 @@ def resources_for(action, params, lookup_deployment=None):
         if op == "DescribeServices":
             return [(action, _arn("ecs", f"service/{cluster}/{_ecs_name(s)}"), None) for s in p.get("services", [])] \
                 or star
+        if op in ("UpdateService", "DeleteService"):
+            return [(action, _arn("ecs", f"service/{cluster}/{_ecs_name(p.get('service'))}"), None)]
+        if op == "CreateService":
+            return [(action, _arn("ecs", f"service/{cluster}/{_ecs_name(p.get('serviceName'))}"), None)]
         if op == "DescribeTaskSets":
             service = _ecs_name(p.get("service")) or "*"
             ids = [_ecs_name(t) for t in p.get("taskSets") or []] or ["*"]

@@ -36,13 +36,7 @@ impl ParameterStore {
 #[async_trait]
 impl PlanStore for ParameterStore {
     async fn plan_text(&self, parameter: &str) -> Result<Option<String>> {
-        match self.ssm.get_parameter().name(parameter).send().await {
-            // GetParameter always returns the value of a parameter that exists (Parameter.Value is
-            // required); an answer without one reads as empty text, which no plan parses from.
-            Ok(out) => Ok(Some(out.parameter().and_then(|p| p.value()).unwrap_or_default().to_string())),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
-            Err(e) => Err(e).aws("GetParameter"),
-        }
+        self.get(parameter).await
     }
 
     async fn put_plan_text(&self, parameter: &str, text: &str) -> Result<()> {
@@ -51,6 +45,31 @@ impl PlanStore for ParameterStore {
 
     async fn put_release_record(&self, parameter: &str, record: &str) -> Result<()> {
         self.put(parameter, record).await
+    }
+
+    async fn release_record(&self, parameter: &str) -> Result<Option<String>> {
+        self.get(parameter).await
+    }
+
+    async fn delete_release_record(&self, parameter: &str) -> Result<bool> {
+        match self.ssm.delete_parameter().name(parameter).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(false),
+            Err(e) => Err(e).aws("DeleteParameter"),
+        }
+    }
+}
+
+impl ParameterStore {
+    /// The value of String parameter `name`; `None` when there is none.
+    async fn get(&self, parameter: &str) -> Result<Option<String>> {
+        match self.ssm.get_parameter().name(parameter).send().await {
+            // GetParameter always returns the value of a parameter that exists (Parameter.Value is
+            // required); an answer without one reads as empty text, which no plan parses from.
+            Ok(out) => Ok(Some(out.parameter().and_then(|p| p.value()).unwrap_or_default().to_string())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
+            Err(e) => Err(e).aws("GetParameter"),
+        }
     }
 }
 
@@ -136,5 +155,29 @@ mod tests {
             mock!(aws_sdk_ssm::Client::put_parameter).then_error(|| PutParameterError::generic(access_denied()));
         let err = adapter(&[&denied]).put_release_record("/p", "{}").await.unwrap_err();
         assert_eq!(err.aws_code(), Some("AccessDeniedException"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_release_record_is_read_and_deleted_by_name_and_a_missing_one_is_none_or_false() {
+        use aws_sdk_ssm::operation::delete_parameter::{DeleteParameterError, DeleteParameterOutput};
+        const RECORD: &str = "/hookline/dns/dns-20261206-084016-abcd";
+        let read =
+            mock!(aws_sdk_ssm::Client::get_parameter).match_requests(|r| r.name() == Some(RECORD)).then_output(|| {
+                GetParameterOutput::builder()
+                    .parameter(Parameter::builder().name(RECORD).value(r#"{"status":"in-progress"}"#).build())
+                    .build()
+            });
+        let missing = mock!(aws_sdk_ssm::Client::get_parameter)
+            .then_error(|| GetParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
+        let deleted = mock!(aws_sdk_ssm::Client::delete_parameter)
+            .match_requests(|r| r.name() == Some(RECORD))
+            .then_output(|| DeleteParameterOutput::builder().build());
+        let gone = mock!(aws_sdk_ssm::Client::delete_parameter)
+            .then_error(|| DeleteParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
+        let store = adapter(&[&read, &missing, &deleted, &gone]);
+        assert_eq!(store.release_record(RECORD).await.unwrap().as_deref(), Some(r#"{"status":"in-progress"}"#));
+        assert_eq!(store.release_record("/hookline/dns/other").await.unwrap(), None);
+        assert!(store.delete_release_record(RECORD).await.unwrap());
+        assert!(!store.delete_release_record("/hookline/dns/other").await.unwrap());
     }
 }

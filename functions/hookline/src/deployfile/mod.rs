@@ -392,7 +392,7 @@ impl DeployFile {
         }
 
         let (plan_json, origins, final_step_added) = plan_document(&mut p, &wire, hookline, &dns, &vars);
-        let plan = match Plan::from_json_for(&plan_json.to_string(), Controller::Ecs) {
+        let plan = match Plan::from_json_for(&plan_json.to_string(), Controller::Route53) {
             Ok(plan) => Some(plan),
             Err(errs) => {
                 for problem in errs.0 {
@@ -833,6 +833,9 @@ fn plan_document(
         }
     }
     doc.insert("health".into(), health);
+    if let Some(min) = dns.min_observed_percent {
+        doc.insert("dns".into(), json!({ "min_observed_percent": min }));
+    }
     if let Some(h) = hookline {
         if let Some(a) = &h.analysis {
             doc.insert("analysis".into(), rendered_json(p, hookline_key.clone().key("analysis"), a, vars));

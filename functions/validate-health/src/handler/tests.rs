@@ -460,3 +460,95 @@ async fn an_ecs_native_budget_runs_for_hours_within_ecs_hook_timeout() {
     assert!(err.to_string().contains("hook budget"), "{err}");
     assert!(facts.reads().is_empty(), "a spent budget reads nothing");
 }
+
+/// hookline's own Route 53 controller: green is a whole service (no task set), and the ready gate
+/// waits for it to be stable (the `services_stable` rule) with its targets healthy, up to
+/// `health.ready_timeout` (the file's `canary.scale.wait`), then fails naming the service.
+#[tokio::test]
+async fn the_ready_gate_waits_for_greens_own_service_to_be_stable_and_healthy() {
+    use hookline::dns::ServiceFacts;
+    let mut ctx = hookline::testing::dns_context();
+    ctx.green.service = Some(hookline::execution::ServiceRef {
+        cluster: "shop".into(),
+        service: "shop-web-green".into(),
+        region: None,
+    });
+    ctx.green.task_set_arn = None;
+    let facts = Arc::new(FakeHealth::default().targets(GREEN_TG, TargetFacts { healthy: 1, registered: 1 }));
+    let settling = ServiceFacts { desired: 2, running: 1, task_definition: None, deployments: 1, active: true };
+    facts.set_service("shop", "shop-web-green", settling.clone());
+    let event = |ago: i64| json!({"gate": "ready", "context": ctx, "plan": plan(), "state": state(0, ago)});
+
+    // Inside the ready timeout: not yet, check again.
+    let out = handle_fakes(ACTIVE, &facts, event(10)).await.expect("waits");
+    let Output::Health { healthy, done, checks, .. } = out else { panic!("health output") };
+    assert!(!healthy && !done);
+    assert!(
+        checks.iter().any(|c| c.name == "service shop-web-green" && !c.ok && c.reason.contains("1 of 2")),
+        "{checks:?}"
+    );
+    assert!(facts.reads().contains(&HealthCall::Service));
+
+    // Past it: failed, naming the service.
+    let past = i64::try_from(plan().health.ready_timeout_seconds).unwrap() + 5;
+    let err = handle_fakes(ACTIVE, &facts, event(past)).await.unwrap_err().to_string();
+    assert!(err.contains("service shop-web-green") && err.contains("green not healthy within"), "{err}");
+
+    // Stable, and as many healthy targets as desired tasks: ready.
+    facts.set_service("shop", "shop-web-green", ServiceFacts { running: 2, ..settling });
+    let facts2 =
+        Arc::new(FakeHealth::healthy(&["web-5xx"]).targets(GREEN_TG, TargetFacts { healthy: 2, registered: 2 }));
+    facts2.set_service(
+        "shop",
+        "shop-web-green",
+        ServiceFacts { running: 2, desired: 2, task_definition: None, deployments: 1, active: true },
+    );
+    let out = handle_fakes(ACTIVE, &facts2, event(10)).await.expect("ready");
+    assert!(matches!(out, Output::Health { healthy: true, done: true, .. }), "{out:?}");
+}
+
+/// hookline's own Route 53 controller: every bake check reports green's observed share of the two
+/// load balancers' requests next to the set weight, and with `dns.min_observed_percent` a bake
+/// whose time is up does not end before the share reached that percent of the weight.
+#[tokio::test]
+async fn a_dns_bake_reports_the_observed_split_and_waits_for_the_plans_minimum() {
+    use hookline::plan::Controller;
+    let plan = Plan::from_json_for(
+        r#"{"steps":[{"weight":50,"bake":"1m"},{"weight":100}],"health":{"interval":"10s"},"dns":{"min_observed_percent":80}}"#,
+        Controller::Route53,
+    )
+    .expect("plan");
+    let mut s = state(50, 120);
+    s.bake_until = Some(hookline::execution::now_epoch() - 1);
+    let event = json!({"gate": "bake", "context": hookline::testing::dns_context(), "plan": plan, "state": s});
+    let run = |blue: f64, green: f64| {
+        let event = event.clone();
+        async move {
+            let deps = Deps {
+                lifecycle: Arc::new(FakeLifecycle::with_statuses(vec![DeploymentStatus::Active])),
+                health: Arc::new(FakeHealth::healthy(&[])),
+                metrics: Arc::new(
+                    FakeMetrics::default()
+                        .with_series("requests_blue", vec![blue])
+                        .with_series("requests_green", vec![green]),
+                ),
+            };
+            super::handle(&deps, event).await
+        }
+    };
+    // Resolvers still cache blue: 20% observed of 50% set, the plan wants 80% of it (40%).
+    let lagging = run(80.0, 20.0).await.expect("healthy");
+    let Output::Health { done, wait_seconds, observed, .. } = lagging else { panic!("health output") };
+    assert!(!done, "the bake's time is up but the observed share is short");
+    assert_eq!(wait_seconds, 10);
+    let observed = observed.expect("reported");
+    assert_eq!((observed.set_weight, observed.green_percent), (50, Some(20.0)));
+    // Converged: done, and still reported.
+    let converged = run(55.0, 45.0).await.expect("healthy");
+    let Output::Health { done, observed, .. } = converged else { panic!("health output") };
+    assert!(done);
+    assert_eq!(observed.and_then(|o| o.green_percent), Some(45.0));
+    // The output carries it for status, watch and history.
+    let json = serde_json::to_value(run(55.0, 45.0).await.expect("healthy")).expect("json");
+    assert_eq!(json["observed"]["set_weight"], 50);
+}
