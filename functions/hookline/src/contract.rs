@@ -59,7 +59,7 @@ pub fn ecs_plan_parameter(prefix: &str, cluster: &str, service: &str) -> String 
     plan_parameter(prefix, &ecs_application(cluster), service)
 }
 
-pub use crate::execution::{execution_name, execution_name_prefix};
+pub use crate::execution::{execution_name, execution_name_prefix, gate_execution_name};
 
 /// State names of the `canary` and `post-traffic` state machines that the CLI
 /// reads from execution history (`hookline history`, `watch`).

@@ -6,5 +6,9 @@
 //! - [`hook_start`]: a lifecycle hook's start: find or start the state machine execution that
 //!   answers it (the `hook` function, for CodeDeploy and ECS-native alike).
 
+//! - [`gate`]: gate mode's hook before each of ECS's LINEAR / CANARY production steps: find or start
+//!   the gate execution that judges the step just baked.
+
+pub mod gate;
 pub mod hook_executions;
 pub mod hook_start;

@@ -152,6 +152,11 @@ pub enum Admission {
     /// The deployment's strategy is one under which the controller shifts production in its own
     /// steps, which hookline's shifting would fight; its name. Refused (`Failed`), nothing started.
     Strategy(String),
+    /// The controller shifts production in its own steps (ECS's LINEAR, CANARY) and invokes hookline
+    /// before each one: gate mode ([`crate::plan::gate`]). Served at the stage before each step
+    /// (hookline judges the step just baked and never moves production); refused like
+    /// [`Admission::Strategy`] at the stages where hookline's own canary would shift production.
+    Gate(crate::plan::gate::ServiceSteps),
 }
 
 impl Admission {
@@ -167,7 +172,7 @@ impl Admission {
                  its target is the revision production ran before",
                 of.as_deref().map(|id| format!(" of {id}")).unwrap_or_default()
             )),
-            Admission::Serve | Admission::Strategy(_) => None,
+            Admission::Serve | Admission::Strategy(_) | Admission::Gate(_) => None,
         }
     }
 }

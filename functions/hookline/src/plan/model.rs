@@ -19,6 +19,10 @@ pub struct Plan {
     /// The canary judge's metrics and rules; absent in plans (and documents) without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Analysis>,
+    /// Gate mode (`mode: gate`): ECS shifts production in its LINEAR / CANARY steps and hookline
+    /// judges each one ([`super::gate`]); `None` when hookline shifts production itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<super::gate::Gate>,
 }
 
 /// How green's health is judged, at every gate.
@@ -56,6 +60,9 @@ impl Plan {
     /// The longest the BeforeAllowTraffic hook can take: green's ready
     /// timeout, every bake and every approval timeout.
     pub fn worst_case_seconds(&self) -> u64 {
-        self.health.ready_timeout_seconds + self.steps.iter().map(Step::worst_case_seconds).sum::<u64>()
+        let gate_approvals = self.gate.as_ref().map_or(0, super::gate::Gate::worst_case_seconds);
+        self.health.ready_timeout_seconds
+            + self.steps.iter().map(Step::worst_case_seconds).sum::<u64>()
+            + gate_approvals
     }
 }

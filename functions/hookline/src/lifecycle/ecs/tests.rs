@@ -72,13 +72,26 @@ async fn blue_and_green_come_from_the_resolved_configuration_not_the_configured_
 }
 
 #[tokio::test]
-async fn admission_passes_a_creation_and_names_a_strategy_other_than_blue_green() {
+async fn admission_passes_a_creation_and_reads_a_stepped_strategy_for_gate_mode() {
     let blue_green = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
     assert_eq!(ecs(&[&blue_green]).admission(DEPLOYMENT).await.expect("admission"), Admission::Serve);
     let created = described_as(Stage::PostTestTrafficShift, creation);
     assert_eq!(ecs(&[&created]).admission(DEPLOYMENT).await.expect("admission"), Admission::Creation);
     let linear = described_as(Stage::PostTestTrafficShift, linear);
-    assert_eq!(ecs(&[&linear]).admission(DEPLOYMENT).await.expect("admission"), Admission::Strategy("LINEAR".into()));
+    let expected = crate::plan::gate::ServiceSteps {
+        strategy: "LINEAR".into(),
+        percent_tenths: Some(250),
+        pre_production_hook_timeouts_minutes: Some(vec![30]),
+    };
+    assert_eq!(ecs(&[&linear]).admission(DEPLOYMENT).await.expect("admission"), Admission::Gate(expected));
+    let rolling = described_as(Stage::PostTestTrafficShift, |d| {
+        d.deployment_configuration = Some(
+            aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                .strategy(aws_sdk_ecs::types::DeploymentStrategy::Rolling)
+                .build(),
+        );
+    });
+    assert_eq!(ecs(&[&rolling]).admission(DEPLOYMENT).await.expect("admission"), Admission::Strategy("ROLLING".into()));
 }
 
 #[tokio::test]
