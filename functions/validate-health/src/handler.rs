@@ -139,7 +139,9 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
             });
         }
         warn!(failures = %verdict.failures(), "health gate failed");
-        let prefix = if ready {
+        // A gate past ECS's first step runs the ready gate with no ready timeout (one check, as a
+        // bake's): nothing was waited for.
+        let prefix = if ready && plan.health.ready_timeout_seconds > 0 {
             format!("green not healthy within {}: ", human(plan.health.ready_timeout_seconds))
         } else {
             String::new()
