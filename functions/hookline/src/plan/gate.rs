@@ -17,39 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::human;
 use super::problem::{Problem, Problems};
-use super::step::{OnTimeout, Step};
+use super::step::Step;
 use super::Plan;
 
-/// What a gate-mode plan asks beyond the health gates, which run at every gate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Gate {
-    /// The approvals, each asked at the gate of its weight, in the plan's order.
-    pub approvals: Vec<GateApproval>,
-}
-
-/// An approval asked at the `PRE_PRODUCTION_TRAFFIC_SHIFT` hook that finds production at
-/// `after_weight` percent green (0: before the first production shift).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GateApproval {
-    pub after_weight: u8,
-    pub timeout_seconds: u64,
-    pub on_timeout: OnTimeout,
-    /// Its index in the plan's `steps`, for problems that name it.
-    pub step: usize,
-}
-
-impl Gate {
-    /// The longest one gate can wait: the largest sum of approval timeouts asked at one weight.
-    pub fn worst_case_seconds(&self) -> u64 {
-        let mut weights: Vec<u8> = self.approvals.iter().map(|a| a.after_weight).collect();
-        weights.dedup();
-        weights
-            .into_iter()
-            .map(|w| self.approvals.iter().filter(|a| a.after_weight == w).map(|a| a.timeout_seconds).sum::<u64>())
-            .max()
-            .unwrap_or(0)
-    }
-}
+pub use super::model::{Gate, GateApproval};
 
 /// ECS's deployment strategies that shift production in steps (gate mode serves them).
 pub const GATE_STRATEGIES: [&str; 2] = ["LINEAR", "CANARY"];
@@ -227,7 +198,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Controller;
+    use crate::plan::{Controller, OnTimeout};
 
     fn linear(tenths: u16, timeout: u64) -> ServiceSteps {
         ServiceSteps {
