@@ -702,6 +702,8 @@ def test_errors_and_every_operation_match_the_model(env):
     out = ecs.describe_service_revisions(serviceRevisionArns=[missing.replace("deployment", "revision")])
     assert out["failures"][0]["reason"] == "MISSING"
     assert code(ecs.stop_service_deployment, serviceDeploymentArn=missing) == "ServiceDeploymentNotFoundException"
+    err = code(ecs.continue_service_deployment, serviceDeploymentArn=missing, hookId="ecs-pause-x")
+    assert err == "ServiceDeploymentNotFoundException"
     assert code(ecs.list_service_deployments, cluster="demo", service="nope") == "ServiceNotFoundException"
     assert code(ecs.list_service_deployments, cluster="nope", service="api") == "ClusterNotFoundException"
     err = code(ecs.list_service_deployments, cluster="demo", service="api", maxResults=0)
@@ -845,3 +847,58 @@ def test_lifecycle_stage_between_production_steps_switch(env, stage):
     assert want in seen and seen <= {"BAKE_TIME", "PRODUCTION_TRAFFIC_SHIFT"}, seen
     if stage == "production_traffic_shift":
         assert "BAKE_TIME" not in seen, seen
+
+
+def _pause_at(env, stage="POST_TEST_TRAFFIC_SHIFT", minutes=100, action="ROLLBACK"):
+    dc = env.describe_service()["deploymentConfiguration"]
+    dc["lifecycleHooks"] = [{"targetType": "PAUSE", "lifecycleStages": [stage],
+                             "timeoutConfiguration": {"timeoutInMinutes": minutes, "action": action}}]
+    env.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+
+
+def _awaiting(env, arn, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        hooks = [h for h in env.deployment(arn).get("lifecycleHookDetails") or []
+                 if h.get("targetType") == "PAUSE" and h["status"] == "AWAITING_ACTION"]
+        if hooks:
+            return hooks[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no pause hook awaiting action: {env.deployment(arn)}")
+
+
+@pytest.mark.parametrize("action", ["CONTINUE", "ROLLBACK"])
+def test_a_pause_hook_holds_until_continue_service_deployment(env, action):
+    """ECS-27: the deployment waits at the stage with the hook AWAITING_ACTION, then goes on or rolls back."""
+    _pause_at(env)
+    arn = env.deploy()
+    hook = _awaiting(env, arn)
+    assert hook["hookId"].startswith("ecs-pause-") and hook["timeoutAction"] == "ROLLBACK" and "expiresAt" in hook
+    time.sleep(0.5)
+    d = env.deployment(arn)
+    assert d["status"] == "IN_PROGRESS" and d["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT", d
+    events = [e for x in env.snapshot()["deployments"] if x["serviceDeploymentArn"] == arn for e in x["pauseEvents"]]
+    assert [e["eventName"] for e in events] == ["HOOK_AWAITING_ACTION"] and events[0]["hookId"] == hook["hookId"]
+    env.ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action=action)
+    d = env.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=30)
+    assert d["status"] == ("SUCCESSFUL" if action == "CONTINUE" else "ROLLBACK_SUCCESSFUL"), d
+    with pytest.raises(ClientError) as e:   # answered: no longer AWAITING_ACTION
+        env.ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+@pytest.mark.parametrize("action", ["CONTINUE", "ROLLBACK"])
+def test_a_pause_hook_times_out_with_its_action(env, action):
+    """ECS-27 + ECS-19: a pause hook nobody answers takes its timeoutConfiguration.action."""
+    _pause_at(env, minutes=2, action=action)   # 2 x 0.2 s
+    arn = env.deploy()
+    d = env.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=30)
+    assert d["status"] == ("SUCCESSFUL" if action == "CONTINUE" else "ROLLBACK_SUCCESSFUL"), d
+
+
+def test_a_pause_hook_at_a_traffic_shift_stage_is_refused(env):
+    """ECS-28."""
+    with pytest.raises(ClientError) as e:
+        _pause_at(env, stage="PRODUCTION_TRAFFIC_SHIFT")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "PAUSE hooks cannot be configured" in e.value.response["Error"]["Message"]

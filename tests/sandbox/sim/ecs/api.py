@@ -181,6 +181,22 @@ SOURCES = [
      "echoed only; enforce: an alarm in ALARM during the deployment (checked between stages and during waits) rolls "
      "it back. The circuit breaker is stored and echoed; sandbox tasks never fail, so it never trips",
      "source": "assumed", "switch": "ecs_deployment_alarms"},
+    {"id": "ECS-27", "behaviour": "a PAUSE hook (targetType PAUSE) holds its stage: lifecycleHookDetails shows it with "
+     "a hookId, status AWAITING_ACTION, expiresAt and timeoutAction until ContinueServiceDeployment (action CONTINUE, the "
+     "default, goes on; ROLLBACK rolls back) or its timeout (timeoutConfiguration, action as for Lambda hooks); "
+     "ContinueServiceDeployment on a hook not AWAITING_ACTION or a deployment not IN_PROGRESS answers "
+     "InvalidParameterException. The HOOK_AWAITING_ACTION EventBridge event is recorded in GET /_sandbox/ecs "
+     "(pauseEvents), not delivered (the sandbox has no EventBridge)",
+     "source": '"The deployment remains paused until you call ContinueServiceDeployment with the hookId and an action '
+     'of CONTINUE or ROLLBACK, or until the configured timeout is reached." / "Amazon ECS emits an EventBridge event '
+     'with the detail-type ECS Hook State Change and the event name HOOK_AWAITING_ACTION." — ECS developer guide, '
+     'Pause hooks for Amazon ECS service deployments (pause-lifecycle-hooks); "You can continue a deployment that has '
+     'a pause hook in AWAITING_ACTION status. The deployment must be in the IN_PROGRESS state." — ECS developer '
+     'guide, Continuing service deployments', "switch": None},
+    {"id": "ECS-28", "behaviour": "a PAUSE hook at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT is refused "
+     "(InvalidParameterException)",
+     "source": '"PAUSE hooks cannot be configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages. These '
+     'stages are only valid for AWS_LAMBDA hooks." — ' + HOOK_PAGE, "switch": None},
     {"id": "ECS-24", "behaviour": "LINEAR / CANARY: the PRE_PRODUCTION_TRAFFIC_SHIFT hooks run before every production "
      "step (a FAILED answer rolls back before the rule moves again) and the PRODUCTION_TRAFFIC_SHIFT hooks at every "
      "step, after the rule was written; BLUE_GREEN has one step",
@@ -197,7 +213,7 @@ SOURCES = [
 ]
 
 SERVICE_DEPLOYMENT_OPS = {"ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions",
-                          "StopServiceDeployment"}
+                          "StopServiceDeployment", "ContinueServiceDeployment"}
 STATUSES = ["PENDING", "SUCCESSFUL", "STOPPED", "STOP_REQUESTED", "IN_PROGRESS", "ROLLBACK_REQUESTED",
             "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"]
 
@@ -274,6 +290,11 @@ class EcsSim:
             stages = h.get("lifecycleStages") or []
             if not stages:
                 raise EcsError("InvalidParameterException", f"{where}.lifecycleStages must name at least one stage")
+            if h.get("targetType") == "PAUSE":   # ECS-28
+                shift = [s for s in stages if s in ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")]
+                if shift:
+                    raise EcsError("InvalidParameterException",
+                                   f"{where}: PAUSE hooks cannot be configured at {', '.join(shift)}")
             bad = [s for s in stages if s not in HOOK_STAGES]
             if bad:
                 raise EcsError("InvalidParameterException",
@@ -557,6 +578,30 @@ class EcsSim:
                 out.append(doc)
         return {"serviceRevisions": out, "failures": failures}
 
+    def op_ContinueServiceDeployment(self, b):
+        """ECS-27: answers the PAUSE hook ``hookId`` (AWAITING_ACTION) of an IN_PROGRESS deployment with
+        CONTINUE (the default) or ROLLBACK; the engine acts on it (sim/ecs/lifecycle.py ``_run_pause``)."""
+        arn, hook_id = b.get("serviceDeploymentArn"), b.get("hookId")
+        if not arn or not hook_id:
+            raise EcsError("InvalidParameterException", "serviceDeploymentArn and hookId are required")
+        action = b.get("action") or "CONTINUE"
+        if action not in ("CONTINUE", "ROLLBACK"):
+            raise EcsError("InvalidParameterException", f"action {action!r}: valid values are ROLLBACK | CONTINUE")
+        with self.reg.lock:
+            d = self.reg.deployments.get(arn)
+            if d is None:
+                raise EcsError("ServiceDeploymentNotFoundException", f"Service deployment {arn} not found.")
+            hook = next((h for h in d.hook_details if h.get("hookId") == hook_id), None)
+            if d.status != "IN_PROGRESS" or hook is None or hook.get("status") != "AWAITING_ACTION":
+                raise EcsError("InvalidParameterException",
+                               f"hook {hook_id} of {arn} is not a pause hook in AWAITING_ACTION status of an "
+                               f"IN_PROGRESS deployment (deployment {d.status}, hook "
+                               f"{hook.get('status') if hook else 'not found'})")
+            d.pause_actions[hook_id] = action
+            d.updated = now()
+            self.reg.cond.notify_all()
+        return {"serviceDeploymentArn": arn}
+
     def op_StopServiceDeployment(self, b):
         arn = b.get("serviceDeploymentArn")
         if not arn:
@@ -600,5 +645,6 @@ class EcsSim:
                             "targetTargetGroup": d.target.target_group,
                             "stages": list(d.stages), "invocations": [dict(i) for i in d.invocations],
                             "rollback": d.rollback, "weights": json.loads(json.dumps(d.weights)),
-                            "productionSteps": list(d.production_steps)})
+                            "productionSteps": list(d.production_steps),
+                            "pauseEvents": list(d.pause_events)})
             return {"config": dict(vars(self.cfg)), "deployments": out}

@@ -167,6 +167,8 @@ class Deployment:
         self.invocations = []                         # every hook invocation (GET /_sandbox/ecs)
         self.stages = []                              # [{"stage", "at", "rollback"}]
         self.production_steps = []                    # [{"green", "at"}]: each production step written
+        self.pause_actions = {}                       # hookId -> CONTINUE | ROLLBACK (ContinueServiceDeployment)
+        self.pause_events = []                        # HOOK_AWAITING_ACTION events ECS would emit (ECS-27)
         self.thread = None
 
 

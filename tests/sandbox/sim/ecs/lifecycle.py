@@ -16,7 +16,7 @@ from botocore.config import Config as BotoConfig
 
 from sim.alb import weight_shares
 from sim.ecs.common import (DEFAULT_CALLBACK_DELAY_S, DEFAULT_HOOK_TIMEOUT_MIN, REGION, ROLLBACK_STAGES, STAGES, TERMINAL,
-                        RollbackNeeded, now)
+                        RollbackNeeded, new_id, now)
 
 log = logging.getLogger("ecs-sim")
 
@@ -320,10 +320,45 @@ class EcsLifecycleEngine:
 
     # ------------------------------------------------------------ hooks
     def _hooks(self, d, stage, rollback=False):
-        hooks = [h for h in d.config.get("lifecycleHooks") or []
-                 if stage in (h.get("lifecycleStages") or []) and (h.get("targetType") or "AWS_LAMBDA") == "AWS_LAMBDA"]
+        hooks = [h for h in d.config.get("lifecycleHooks") or [] if stage in (h.get("lifecycleStages") or [])]
         for h in hooks:
-            self._run_hook(d, h, stage, rollback)
+            kind = h.get("targetType") or "AWS_LAMBDA"
+            if kind == "AWS_LAMBDA":
+                self._run_hook(d, h, stage, rollback)
+            elif kind == "PAUSE" and not rollback:
+                self._run_pause(d, h, stage)
+
+    def _run_pause(self, d, hook, stage):
+        """ECS-27: hold the stage until ContinueServiceDeployment answers the hook (CONTINUE: return;
+        ROLLBACK: raise RollbackNeeded) or its timeout takes its action."""
+        tc = hook.get("timeoutConfiguration") or {}
+        timeout_s = float(tc.get("timeoutInMinutes") or DEFAULT_HOOK_TIMEOUT_MIN) * self.cfg.ecs_minute_s
+        action = tc.get("action") or "ROLLBACK"
+        hook_id = "ecs-pause-" + new_id(43)
+        started = now()
+        detail = {"hookId": hook_id, "targetType": "PAUSE", "status": "AWAITING_ACTION",
+                  "expiresAt": started + timeout_s, "timeoutAction": action}
+        with self.reg.lock:
+            d.hook_details.append(detail)
+            d.pause_events.append({"detail-type": "ECS Hook State Change", "eventName": "HOOK_AWAITING_ACTION",
+                                   "hookId": hook_id, "lifecycleStage": stage, "at": started})
+            self.reg.cond.notify_all()
+        while True:
+            with self.reg.lock:
+                answer = d.pause_actions.get(hook_id)
+            if answer == "CONTINUE":
+                detail["status"] = "SUCCEEDED"
+                return
+            if answer == "ROLLBACK":
+                detail["status"] = "FAILED"
+                raise RollbackNeeded(f"Pause hook {hook_id} at {stage}: ContinueServiceDeployment action ROLLBACK")
+            left = started + timeout_s - now()
+            if left <= 0:
+                detail["status"] = "TIMED_OUT"
+                if action == "CONTINUE":
+                    return
+                raise RollbackNeeded(f"Pause hook {hook_id} at {stage} timed out")
+            self._wait(d, min(left, 0.2))
 
     def _run_hook(self, d, hook, stage, rollback):
         """Invoke one hook until it answers SUCCEEDED (return) or FAILED / times out with action
