@@ -170,3 +170,54 @@ def test_a_canary_waits_at_10_for_hookline_approve_then_completes(sb, gate):
     assert not [e for e in sb.sfn.list_executions(stateMachineArn=sm_arn("hookline-canary"),
                                                  statusFilter="RUNNING")["executions"]
                 if arn.rsplit("/", 1)[1] in e["name"]]
+
+
+def paused_service(api, minutes=500):
+    """``api`` (BLUE_GREEN) with one PAUSE hook after the test traffic shift and no Lambda hook."""
+    dc = api.service()["deploymentConfiguration"]
+    dc["lifecycleHooks"] = [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+                             "timeoutConfiguration": {"timeoutInMinutes": minutes, "action": "ROLLBACK"}}]
+    api.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+
+
+def awaiting_pause(api, arn, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        hooks = [h for h in api.deployment(arn).get("lifecycleHookDetails") or []
+                 if h.get("targetType") == "PAUSE" and h["status"] == "AWAITING_ACTION"]
+        if hooks:
+            return hooks[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no PAUSE hook awaiting action: {api.deployment(arn)}")
+
+
+@pytest.mark.parametrize("verb", ["approve", "reject"])
+def test_a_pause_hook_shows_waiting_and_is_answered_by_hookline_approve_or_reject(sb, gate, verb):
+    paused_service(gate)
+    arn = gate.deploy(f"example/api:pause-{verb}")
+    blue, green = gate.sides(arn)
+    hook = awaiting_pause(gate, arn)
+
+    status = subprocess.run([BIN, "status", arn], env=sb.env(), capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert f"WAITING FOR APPROVAL: ECS pause hook {hook['hookId']} at POST_TEST_TRAFFIC_SHIFT" in status.stdout, \
+        status.stdout
+    assert "(then ROLLBACK)" in status.stdout
+    as_json = json.loads(subprocess.run([BIN, "status", arn, "--json"], env=sb.env(), capture_output=True,
+                                        text=True, timeout=60).stdout)
+    assert as_json["controller_pause"]["hook_id"] == hook["hookId"]
+
+    args = [BIN, verb, arn] + (["--reason", "e2e says no"] if verb == "reject" else [])
+    r = subprocess.run(args, env=sb.env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert hook["hookId"] in r.stdout and "sandbox-operator" in r.stdout, r.stdout
+    assert ("ContinueServiceDeployment CONTINUE" if verb == "approve" else "ContinueServiceDeployment ROLLBACK") \
+        in r.stdout, r.stdout
+
+    d = gate.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=120)
+    if verb == "approve":
+        assert d["status"] == "SUCCESSFUL", d
+        assert gate.weights().get(green) == 100
+    else:
+        assert d["status"] == "ROLLBACK_SUCCESSFUL" and "ROLLBACK" in d["rollback"]["reason"], d
+        assert gate.weights().get(blue) == 100 and gate.weights().get(green, 0) == 0

@@ -2,7 +2,7 @@
 //! [`Executions`] port).
 
 use hookline::execution::HookEvent;
-use hookline::ports::Executions;
+use hookline::ports::{Executions, Lifecycle};
 use serde_json::json;
 
 use crate::address::DeploymentArg;
@@ -42,8 +42,37 @@ pub async fn run_reject(aws: &Aws, args: &RejectArgs) -> R<u8> {
     Ok(0)
 }
 
-/// Approve (`reason` = None) or reject the approval the deployment's canary execution waits on.
+/// Approve (`reason` = None) or reject the approval the deployment's canary execution waits on; when
+/// none waits, the controller's own pause (an ECS `PAUSE` hook awaiting action), answered with
+/// ContinueServiceDeployment CONTINUE / ROLLBACK.
 pub async fn decide(aws: &Aws, deployment_id: &str, approve: bool, reason: Option<&str>) -> R<String> {
+    match decide_approval(aws, deployment_id, approve, reason).await {
+        Ok(done) => Ok(done),
+        Err(nothing_waits) => {
+            let lifecycle = aws.clients.lifecycle();
+            let Some(pause) = lifecycle.paused(deployment_id).await? else { return Err(nothing_waits) };
+            let who = aws.caller().await;
+            lifecycle.answer_pause(deployment_id, &pause.hook_id, approve).await?;
+            let at = pause.stage.as_deref().map(|s| format!(" at {s}")).unwrap_or_default();
+            Ok(if approve {
+                format!(
+                    "continued pause hook {}{at} of {deployment_id} as {who} (ContinueServiceDeployment CONTINUE)",
+                    pause.hook_id
+                )
+            } else {
+                format!(
+                    "rolled back pause hook {}{at} of {deployment_id} as {who}: {} (ContinueServiceDeployment \
+                     ROLLBACK: ECS rolls the deployment back)",
+                    pause.hook_id,
+                    reason.unwrap_or("rejected with hookline reject")
+                )
+            })
+        }
+    }
+}
+
+/// The approval a hookline execution waits on, answered; an error saying nothing waits otherwise.
+async fn decide_approval(aws: &Aws, deployment_id: &str, approve: bool, reason: Option<&str>) -> R<String> {
     let canary = aws.state_machine_name("canary");
     aws.require_state_machine("canary").await?;
     let canary_exec = aws.execution(deployment_id, HookEvent::PreTraffic).await?;

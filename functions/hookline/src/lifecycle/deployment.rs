@@ -127,6 +127,20 @@ pub enum EventStatus {
     Unrecognized(String),
 }
 
+/// A pause of the controller's own that the deployment waits on (an ECS `PAUSE` lifecycle hook):
+/// an operator answers it to go on or roll back ([`Lifecycle::answer_pause`](crate::ports::Lifecycle::answer_pause)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pause {
+    /// The controller's id of the paused hook (ECS's `hookId`).
+    pub hook_id: String,
+    /// Where the deployment waits, in the controller's words (ECS's `lifecycleStage`), if it says.
+    pub stage: Option<String>,
+    /// When the controller takes the timeout action (epoch seconds), if it says.
+    pub expires_at: Option<i64>,
+    /// What the controller does then, in its words (`ROLLBACK`, `CONTINUE`), if it says.
+    pub timeout_action: Option<String>,
+}
+
 /// What asking the controller to stop with rollback came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {

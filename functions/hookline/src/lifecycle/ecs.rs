@@ -17,15 +17,16 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    DeploymentLifecycleHookStage, DeploymentLifecycleHookStatus, DeploymentLifecycleHookTargetType, DeploymentStrategy,
-    ServiceDeployment, ServiceDeploymentStatus as EcsStatus, StopServiceDeploymentStopType,
+    DeploymentLifecycleHookAction, DeploymentLifecycleHookStage, DeploymentLifecycleHookStatus,
+    DeploymentLifecycleHookTargetType, DeploymentStrategy, ServiceDeployment, ServiceDeploymentStatus as EcsStatus,
+    StopServiceDeploymentStopType,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use super::deployment::{is_service_deployment_arn, Admission};
 use super::deployment::{
-    Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Phase, Reported, Resolved, Stop,
+    Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Pause, Phase, Reported, Resolved, Stop,
     DEPLOYMENT_NOT_FOUND,
 };
 use crate::error::AwsResultExt;
@@ -484,6 +485,48 @@ impl Lifecycle for EcsNative {
     /// [`EcsStage::PassThrough`].
     async fn admission(&self, deployment_id: &str) -> Result<Admission> {
         EcsNative::admission(self, deployment_id).await
+    }
+
+    /// The `PAUSE` hook awaiting action in `lifecycleHookDetails` (DescribeServiceDeployments): "The
+    /// deployment remains paused until you call ContinueServiceDeployment with the hookId and an
+    /// action of CONTINUE or ROLLBACK, or until the configured timeout is reached" (ECS developer
+    /// guide, Pause hooks for Amazon ECS service deployments). Only while the deployment is
+    /// IN_PROGRESS: "The deployment must be in the IN_PROGRESS state" (Continuing service deployments).
+    async fn paused(&self, deployment_id: &str) -> Result<Option<Pause>> {
+        let deployment = self.service_deployment(deployment_id).await?;
+        if deployment.status() != Some(&EcsStatus::InProgress) {
+            return Ok(None);
+        }
+        Ok(deployment
+            .lifecycle_hook_details()
+            .iter()
+            .filter(|h| h.target_type() == Some(&DeploymentLifecycleHookTargetType::Pause))
+            .filter(|h| h.status() == Some(&DeploymentLifecycleHookStatus::AwaitingAction))
+            .find_map(|h| {
+                Some(Pause {
+                    hook_id: h.hook_id()?.to_string(),
+                    stage: deployment.lifecycle_stage().map(|s| s.as_str().to_string()),
+                    expires_at: h.expires_at().map(|t| t.secs()),
+                    timeout_action: h.timeout_action().map(|a| a.as_str().to_string()),
+                })
+            }))
+    }
+
+    /// `ContinueServiceDeployment` with `action` CONTINUE or ROLLBACK ("CONTINUE - Proceeds the
+    /// deployment to the next lifecycle stage. ROLLBACK - Rolls back the deployment to the previous
+    /// service revision.", ECS API reference, ContinueServiceDeployment).
+    async fn answer_pause(&self, deployment_id: &str, hook_id: &str, go_on: bool) -> Result<()> {
+        let action =
+            if go_on { DeploymentLifecycleHookAction::Continue } else { DeploymentLifecycleHookAction::Rollback };
+        self.ecs
+            .continue_service_deployment()
+            .service_deployment_arn(deployment_id)
+            .hook_id(hook_id)
+            .action(action)
+            .send()
+            .await
+            .aws("ContinueServiceDeployment")?;
+        Ok(())
     }
 }
 

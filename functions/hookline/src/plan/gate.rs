@@ -13,7 +13,6 @@
 //! [`ServiceSteps`]; [`Plan::problems_on`] says what of the plan those steps cannot express, and
 //! [`Plan::at_gate`] is the plan one gate's execution runs.
 
-
 use super::duration::human;
 use super::problem::{Problem, Problems};
 use super::step::Step;
