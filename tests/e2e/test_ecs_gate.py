@@ -221,3 +221,36 @@ def test_a_pause_hook_shows_waiting_and_is_answered_by_hookline_approve_or_rejec
     else:
         assert d["status"] == "ROLLBACK_SUCCESSFUL" and "ROLLBACK" in d["rollback"]["reason"], d
         assert gate.weights().get(blue) == 100 and gate.weights().get(green, 0) == 0
+
+
+def test_a_judge_failure_at_a_step_fails_its_gate_and_ecs_rolls_back(sb, gate):
+    """The plan's analysis judges each step over its window (from ECS's step, once the window holds
+    min_samples periods): green twice as slow as blue fails the gate at 25 %."""
+    from test_judge import latencies, put_series
+    run = os.urandom(4).hex()
+    namespace = f"E2E/Gate/{run}"
+    start = int(time.time()) - 5
+    for version, scale, seed in (("v1", 1.0, 1), ("v2", 2.0, 2)):
+        put_series(sb, namespace, "TargetResponseTime", {"Run": run, "Version": version},
+                   latencies(180, scale, seed), start, 1)
+    plan = gate_plan(sb)
+    plan["analysis"] = {"min_samples": 5, "metrics": [{
+        "name": "TargetResponseTime", "namespace": namespace, "metric": "TargetResponseTime",
+        "dimensions": {"Run": run}, "version_dimension": "Version", "blue": "v1", "green": "v2",
+        "statistic": "Average", "period": "1s", "lag": "0s", "direction": "increase", "tolerance": 0.1,
+        "critical": True}]}
+    put(sb, plan)
+    stepped(gate, "LINEAR", 25.0)
+    since = time.time()
+    arn = gate.deploy("example/api:gate-judged")
+    blue, green = gate.sides(arn)
+    d = gate.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=120)
+    assert d["status"] == "ROLLBACK_SUCCESSFUL", (d.get("statusReason"), gate_answers(gate, arn))
+
+    answers = gate_answers(gate, arn)
+    assert [a[0] for a in answers] == ["SUCCEEDED", "FAILED"], answers
+    error = answers[-1][1].get("hooklineError", "")
+    assert "gate at 25%" in error and "canary judgement at 25% failed" in error and "TargetResponseTime" in error, error
+    assert [s["green"] for s in snapshot(gate, arn)["productionSteps"]] == [25]
+    assert gate.weights().get(green, 0) == 0 and gate.weights().get(blue) == 100, gate.weights()
+    assert rule_writes_by_functions(sb, since) == []

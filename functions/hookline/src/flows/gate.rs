@@ -120,7 +120,26 @@ pub async fn gate_hook(deps: &HookDeps, deployment_id: &str, execution_id: &str)
     }
     context.hook =
         Some(HookRef { kind: Controller::Ecs, event: HookEvent::PreTraffic, execution_id: execution_id.to_string() });
-    let gate_plan = plan.at_gate(weight);
+    let mut gate_plan = plan.at_gate(weight);
+    if gate_plan.analysis.is_some() && weight > 0 {
+        // The judge's window starts when ECS took this step: right after the previous gate answered
+        // SUCCEEDED, so at that execution's end (a few seconds early at most: ECS shifts at its
+        // next invocation of the hook, within the callBackDelay).
+        let previous = steps.gate_weights().into_iter().filter(|w| *w < weight).max();
+        let ended = match previous {
+            Some(w) => {
+                deps.executions.describe(&execution_arn(machine, &gate_execution_name(deployment_id, w))).await?
+            }
+            None => None,
+        };
+        let started = ended.and_then(|e| e.stopped_at);
+        if started.is_none() {
+            info!(weight, "no previous gate's end to start the judge's window from; this step is not judged");
+        }
+        if let Some(gate) = gate_plan.gate.as_mut() {
+            gate.step_started_at = started;
+        }
+    }
     let health_interval_seconds = gate_plan.health.interval_seconds;
     let state = RolloutState { index: 0, weight, started_at: now_epoch(), bake_until: None, judgements: Vec::new() };
     let doc = ExecutionDocument { context, plan: gate_plan, state };

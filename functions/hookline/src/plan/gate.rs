@@ -286,9 +286,9 @@ mod tests {
                 "only in gate mode",
             ),
             (
-                "mode: gate\nsteps: []\nanalysis: {metrics: [{name: x, metric: TargetResponseTime, statistic: p99}]}\n",
+                "mode: gate\nsteps: []\nanalysis: {on_marginal: approval, metrics: [{name: x, metric: TargetResponseTime, statistic: p99}]}\n",
                 Controller::Ecs,
-                "analysis",
+                "analysis.on_marginal",
                 "gate mode",
             ),
         ];

@@ -316,14 +316,16 @@ fn validate(wire: WirePlan, controller: Controller) -> Result<Plan, PlanErrors> 
         }
     }
 
-    if gate.is_some() && wire.analysis.is_some() {
-        p.add(
-            "analysis",
-            "absent in gate mode for now: the judge's window is a weight step's bake, and ECS bakes its own steps \
-             (gate mode runs the health gates and approvals at each step; docs/design.md, ECS gate mode)",
-        );
+    let analysis = wire.analysis.map(|a| analysis::validate(&mut p, a, &steps));
+    if let (Some(_), Some(a)) = (&gate, &analysis) {
+        // A gate hands a marginal or no-data judgement to nobody: its approvals are the plan's.
+        if a.on_marginal == analysis::OnMarginal::Approval {
+            p.add("analysis.on_marginal", "rollback or pass in gate mode (ask with an approval step's after_weight)");
+        }
+        if a.on_no_data == analysis::OnNoData::Approval {
+            p.add("analysis.on_no_data", "rollback or pass in gate mode (ask with an approval step's after_weight)");
+        }
     }
-    let analysis = wire.analysis.filter(|_| gate.is_none()).map(|a| analysis::validate(&mut p, a, &steps));
     let plan =
         Plan { step_count: steps.len(), steps, health, post_traffic, hook_budget_seconds, traffic, analysis, gate };
     let worst = plan.worst_case_seconds();
@@ -492,7 +494,7 @@ fn validate_gate(p: &mut Problems, wire: &WirePlan, controller: Controller) -> g
             step: i,
         });
     }
-    gate::Gate { approvals }
+    gate::Gate { approvals, step_started_at: None }
 }
 
 fn validate_step(p: &mut Problems, i: usize, ws: &WireStep, last_weight: &mut Option<(usize, i64)>) -> Option<Step> {

@@ -60,7 +60,12 @@ impl Plan {
     /// The longest the BeforeAllowTraffic hook can take: green's ready
     /// timeout, every bake and every approval timeout.
     pub fn worst_case_seconds(&self) -> u64 {
-        let gate_approvals = self.gate.as_ref().map_or(0, Gate::worst_case_seconds);
+        // A judged gate waits for its window before it judges (and may then ask its approvals).
+        let judge_wait = match (&self.gate, &self.analysis) {
+            (Some(_), Some(analysis)) => analysis.needed_bake_seconds(),
+            _ => 0,
+        };
+        let gate_approvals = self.gate.as_ref().map_or(0, Gate::worst_case_seconds) + judge_wait;
         self.health.ready_timeout_seconds
             + self.steps.iter().map(Step::worst_case_seconds).sum::<u64>()
             + gate_approvals
@@ -72,6 +77,10 @@ impl Plan {
 pub struct Gate {
     /// The approvals, each asked at the gate of its weight, in the plan's order.
     pub approvals: Vec<GateApproval>,
+    /// In one gate's execution document: when ECS took the step the gate judges (epoch seconds; the
+    /// previous gate's end), the start of the judge's window. Absent in stored plans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_started_at: Option<i64>,
 }
 
 /// An approval asked at the `PRE_PRODUCTION_TRAFFIC_SHIFT` hook that finds production at

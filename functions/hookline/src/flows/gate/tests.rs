@@ -104,3 +104,19 @@ async fn blue_green_and_creations_pass_through() {
         assert!(executions.starts().is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_judged_gate_starts_its_window_when_the_previous_gate_ended() {
+    let judged = "mode: gate\nsteps: []\nhealth: {interval: 7s}\nanalysis: {min_samples: 3, metrics: \
+                  [{metric: TargetResponseTime, direction: increase, tolerance: 0.1, period: 1m}]}\n";
+    let (deps, executions, _) = world(Admission::Gate(linear()), 25, judged);
+    executions.insert(&machines().canary, "d-TESTDEP01-Gate0", crate::ports::RunStatus::Succeeded, None);
+    let ended = executions.get(&execution_arn(&machines().canary, "d-TESTDEP01-Gate0")).and_then(|e| e.stopped_at);
+    assert!(ended.is_some());
+
+    let answer = gate_hook(&deps, DEPLOYMENT, "ecs-1").await.expect("gate");
+    assert!(matches!(answer, GateStart::Execution(_)), "{answer:?}");
+
+    let doc: ExecutionDocument = serde_json::from_str(&executions.starts()[0].2).expect("document");
+    assert_eq!(doc.plan.gate.and_then(|g| g.step_started_at), ended, "the window starts at ECS's step");
+}
