@@ -24,9 +24,9 @@ MINUTE_S = 2
 RULE_WRITES = {"ModifyRule", "ModifyListener", "CreateRule", "DeleteRule", "SetRulePriorities"}
 
 
-def gate_plan(sb, approvals=()):
+def gate_plan(sb, approvals=(), budget="30m"):
     url = sb.endpoint.rstrip("/") + "/_sandbox/alb/demo-api/8080/health"
-    return {"mode": "gate", "steps": [{"approval": a} for a in approvals], "hook_budget": "30m",
+    return {"mode": "gate", "steps": [{"approval": a} for a in approvals], "hook_budget": budget,
             "health": {"interval": "1s", "alarms": ["api-5xx"], "ready_timeout": "30s",
                        "http": [{"url": url, "expect_status": 200, "timeout": "2s"}]}}
 
@@ -254,3 +254,28 @@ def test_a_judge_failure_at_a_step_fails_its_gate_and_ecs_rolls_back(sb, gate):
     assert [s["green"] for s in snapshot(gate, arn)["productionSteps"]] == [25]
     assert gate.weights().get(green, 0) == 0 and gate.weights().get(blue) == 100, gate.weights()
     assert rule_writes_by_functions(sb, since) == []
+
+
+def test_a_stop_during_a_steps_bake_rolls_back_with_no_gate_left_running(sb, gate):
+    """StopServiceDeployment (ROLLBACK) while ECS bakes the 25 % step: ECS rolls back its own steps,
+    production ends on blue, no gate execution is left running and no function wrote a rule."""
+    put(sb, gate_plan(sb))
+    stepped(gate, "LINEAR", 25.0, bake_minutes=4)   # 8 s per step
+    since = time.time()
+    arn = gate.deploy("example/api:gate-stop")
+    blue, green = gate.sides(arn)
+    end = time.time() + 120
+    while gate.weights().get(green, 0) != 25 and time.time() < end:
+        time.sleep(0.1)
+    assert gate.weights().get(green) == 25, gate.weights()
+    time.sleep(2)   # into the step's bake
+    gate.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    d = gate.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=120)
+    assert d["status"] == "ROLLBACK_SUCCESSFUL", d
+    assert [s["green"] for s in snapshot(gate, arn)["productionSteps"]] == [25]
+    assert gate.weights().get(green, 0) == 0 and gate.weights().get(blue) == 100, gate.weights()
+    assert rule_writes_by_functions(sb, since) == []
+    end = time.time() + 30
+    while [e for e in gate.running() if arn.rsplit("/", 1)[1] in e["name"]] and time.time() < end:
+        time.sleep(0.5)
+    assert not [e for e in gate.running() if arn.rsplit("/", 1)[1] in e["name"]]
