@@ -279,3 +279,30 @@ def test_a_stop_during_a_steps_bake_rolls_back_with_no_gate_left_running(sb, gat
     while [e for e in gate.running() if arn.rsplit("/", 1)[1] in e["name"]] and time.time() < end:
         time.sleep(0.5)
     assert not [e for e in gate.running() if arn.rsplit("/", 1)[1] in e["name"]]
+
+
+def rule_writes(sb, since):
+    """Every listener rule write since ``since``, whoever made it (functions and operators alike)."""
+    log = sb._ctl("GET", "/calls?log=1").get("log") or []
+    return [(e["operation"], e.get("principal")) for e in log if e["t"] >= since and e["operation"] in RULE_WRITES]
+
+
+def test_hookline_rollback_of_a_gate_deployment_leaves_the_rule_to_ecs(sb, gate):
+    """`hookline rollback` during a step's bake: the deployment stopped with rollback, ECS puts
+    production back on blue, and nobody but ECS writes the rule (the CLI included)."""
+    put(sb, gate_plan(sb))
+    stepped(gate, "LINEAR", 25.0, bake_minutes=4)
+    since = time.time()
+    arn = gate.deploy("example/api:gate-cli-rollback")
+    blue, green = gate.sides(arn)
+    end = time.time() + 120
+    while gate.weights().get(green, 0) != 25 and time.time() < end:
+        time.sleep(0.1)
+    time.sleep(1)
+    r = subprocess.run([BIN, "rollback", arn, "--yes", "--reason", "e2e"], env=sb.env(), capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "gate mode" in r.stdout, (r.stdout, r.stderr)
+    d = gate.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=120)
+    assert d["status"] == "ROLLBACK_SUCCESSFUL", d
+    assert gate.weights().get(green, 0) == 0 and gate.weights().get(blue) == 100, gate.weights()
+    assert rule_writes(sb, since) == []
