@@ -25,6 +25,7 @@ answers (``GET /_sandbox/ecs``):
   held no other rule (no hookline cohort rule), as the simulator read them when the answer arrived
   (a poller reading every 50 ms also runs, for the end state);
 - no execution of the deployment is left running; production on one side at the end.
+Gate cells (ids ``gate-Gate-<fault>``, rows ``ECS gate ...``): see GATE_CELLS.
 The sandbox runs ECS minutes of 1 s (bakeTimeInMinutes=1 bakes 1 s; a hook's default 1440-minute
 timeout ends it after 24 min, which a 10m budget plus the rollback reserve fits) and callBackDelay
 at half scale (the ``ecs`` fixture).
@@ -33,7 +34,7 @@ import time
 
 import pytest
 
-from conftest import TERMINAL, plan, record_cell
+from conftest import TERMINAL, exec_arn, plan, record_cell
 from fault_harness import (COHORT, DENIED, DENIED_QUERY, THROTTLE, ListenerPoller, ecs,  # noqa: F401
                            failed_answer_violations, faults_left, inject_all, inject_once_entered, running_named,
                            wait_until)
@@ -185,10 +186,27 @@ ECS_CELLS = {
                           dict(function="rollback", kind="crash", count=1)], "rollback"),
     },
 }
-CELLS = {"codedeploy": CODEDEPLOY_CELLS, "ecs": ECS_CELLS}
+# Gate mode (issue 23): ``api`` under ECS's LINEAR 50 % steps with the hook at
+# PRE_PRODUCTION_TRAFFIC_SHIFT and a ``mode: gate`` plan. The hook's first gate reads the deployment
+# (DescribeServiceDeployments: the hook is its only caller before the first gate; the harness waits on
+# ListServiceDeployments meanwhile). hookline never writes the production rule here, so a FAILED
+# answer needs no blue first: ECS's rollback undoes its own steps; the invariants are the deployment
+# ending, production on one revision, no rule write by a function, no execution left running.
+GATE_CELLS = {
+    "Gate (hook)": {
+        # throttled past the SDK's attempts: IN_PROGRESS, ECS asks again, the gate runs
+        "throttle": ("pre", [dict(THROTTLE, service="ecs", operation="DescribeServiceDeployments")], "ok"),
+        # denied: nothing started, hookline moved nothing: FAILED at once, ECS rolls back
+        "permanent": ("pre", [dict(DENIED, service="ecs", operation="DescribeServiceDeployments")],
+                      "rollback-unstarted"),
+        # a function error is FAILED to ECS (ECS-4): it rolls back before any gate started
+        "crash": ("pre", [dict(function="hook", kind="crash", count=1)], "rollback-unstarted"),
+    },
+}
+CELLS = {"codedeploy": CODEDEPLOY_CELLS, "ecs": ECS_CELLS, "gate": GATE_CELLS}
 # The ids of the cells and the rows of the table: ECS rows and ids carry the controller's name.
-ID_PREFIX = {"codedeploy": "", "ecs": "ecs-"}
-ROW_PREFIX = {"codedeploy": "", "ecs": "ECS "}
+ID_PREFIX = {"codedeploy": "", "ecs": "ecs-", "gate": "gate-"}
+ROW_PREFIX = {"codedeploy": "", "ecs": "ECS ", "gate": "ECS gate "}
 KNOWN_OPEN = {}  # (controller, state, fault) -> reason: a cell known to fail, run as xfail(strict)
 PARAMS = [pytest.param(c, s, f, id=f"{ID_PREFIX[c]}{s.split(' ')[0]}-{f}",
                        marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OPEN[(c, s, f)])]
@@ -217,6 +235,8 @@ def test_fault_matrix(sb, request, controller, state, fault):
     try:
         if controller == "ecs":
             outcome = run_ecs_cell(sb, request.getfixturevalue("ecs"), state, fault, when, specs, expected)
+        elif controller == "gate":
+            outcome = run_gate_cell(sb, request.getfixturevalue("ecs"), state, fault, specs, expected)
         else:
             outcome = run_codedeploy_cell(sb, state, fault, when, specs, expected)
         ok = True
@@ -355,3 +375,47 @@ def run_ecs_cell(sb, api, state, fault, when, specs, expected):  # noqa: F811  (
     ex = sb.sfn.describe_execution(executionArn=api.execution_arn(arn, event))
     assert ex["status"] == "FAILED", ex["status"]
     return f"FAILED once at blue 100, ROLLBACK_SUCCESSFUL {took:.0f}s"
+
+
+def run_gate_cell(sb, api, state, fault, specs, expected):  # noqa: F811  (api: the ``ecs`` fixture's)
+    from test_ecs_gate import gate_plan, rule_writes_by_functions, stepped
+    put_plan(sb, gate_plan(sb, budget="10m"))   # fits the hook's 24-minute timeout (ECS minutes of 1 s)
+    stepped(api, "LINEAR", 50.0)
+    # Blue is where production is before the deployment (read now: after a rollback the target
+    # revision is inactive and has no resolvedConfiguration to tell the sides by).
+    before = api.weights()
+    blue = next(g for g, p in before.items() if p == 100)
+    green = next(g for g in api.groups if g != blue)
+    inject_all(sb, specs)
+    t0 = time.time()
+    arn = api.deploy(f"example/api:e2e-gate-{short(state).lower()}-{fault}")
+
+    def listed():   # ListServiceDeployments: the faulted DescribeServiceDeployments stays the hook's
+        return next(d for d in api.deployments() if d["serviceDeploymentArn"] == arn)
+    d = wait_until(listed, lambda d: d["status"] in ECS_ENDED, t0 + ECS_CELL_BUDGET_S)
+    took = time.time() - t0
+    assert d["status"] in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL"), \
+        f"HUNG/{d['status']} after {took:.0f}s ({d.get('statusReason')}): {api.invocations(arn)[-3:]}"
+    running = running_named(api.running, arn.rsplit("/", 1)[1], EXEC_GRACE_S, 0.5)
+    left = faults_left(sb)
+    w = api.weights()
+    assert not running, f"executions still running {EXEC_GRACE_S}s after the end: {running}"
+    assert not left, f"fault never hit (targeted nothing): {left}"
+    assert rule_writes_by_functions(sb, t0) == [], "a function wrote a listener rule in gate mode"
+    gates = [(i["answer"] or {}).get("hookStatus") for i in api.invocations(arn)
+             if i["stage"] == "PRE_PRODUCTION_TRAFFIC_SHIFT" and not i.get("rollback")]
+    if expected == "ok":
+        assert d["status"] == "SUCCESSFUL", f"{d['status']}: {d.get('statusReason')}"
+        assert w.get(green, 0) == 100, w
+        assert gates.count("SUCCEEDED") == 2 and "FAILED" not in gates and gates[0] == "IN_PROGRESS", gates
+        return f"SUCCESSFUL, green 100 ({gates.count('IN_PROGRESS')} IN_PROGRESS) {took:.0f}s"
+    assert d["status"] == "ROLLBACK_SUCCESSFUL", f"{d['status']}: {d.get('statusReason')}"
+    assert w.get(blue, 0) == 100 and w.get(green, 0) == 0, w
+    assert gates and gates[-1] != "SUCCEEDED" and "SUCCEEDED" not in gates, gates
+    try:
+        sb.sfn.describe_execution(executionArn=exec_arn("hookline-canary", f"{arn.rsplit('/', 1)[1]}-Gate0"))
+        raise AssertionError("a gate execution was started")
+    except sb.sfn.exceptions.ExecutionDoesNotExist:
+        pass
+    how = "function error" if fault == "crash" else "FAILED"
+    return f"ROLLBACK_SUCCESSFUL ({how} at the first gate), blue 100, no execution {took:.0f}s"

@@ -2,11 +2,11 @@
 //! [`Executions`] port).
 
 use hookline::execution::HookEvent;
-use hookline::ports::Executions;
+use hookline::ports::{Executions, Lifecycle};
 use serde_json::json;
 
 use crate::address::DeploymentArg;
-use crate::aws::Aws;
+use crate::aws::{Aws, Execution};
 use crate::error::{fail, R};
 use crate::execution_history::{run_word, Tracker};
 use crate::output::emit;
@@ -42,11 +42,46 @@ pub async fn run_reject(aws: &Aws, args: &RejectArgs) -> R<u8> {
     Ok(0)
 }
 
-/// Approve (`reason` = None) or reject the approval the deployment's canary execution waits on.
+/// Approve (`reason` = None) or reject the approval the deployment's canary execution waits on; when
+/// none waits, the controller's own pause (an ECS `PAUSE` hook awaiting action), answered with
+/// ContinueServiceDeployment CONTINUE / ROLLBACK.
 pub async fn decide(aws: &Aws, deployment_id: &str, approve: bool, reason: Option<&str>) -> R<String> {
+    match decide_approval(aws, deployment_id, approve, reason).await {
+        Ok(done) => Ok(done),
+        Err(nothing_waits) => {
+            let lifecycle = aws.clients.lifecycle();
+            let Some(pause) = lifecycle.paused(deployment_id).await? else { return Err(nothing_waits) };
+            let who = aws.caller().await;
+            lifecycle.answer_pause(deployment_id, &pause.hook_id, approve).await?;
+            let at = pause.stage.as_deref().map(|s| format!(" at {s}")).unwrap_or_default();
+            Ok(if approve {
+                format!(
+                    "continued pause hook {}{at} of {deployment_id} as {who} (ContinueServiceDeployment CONTINUE)",
+                    pause.hook_id
+                )
+            } else {
+                format!(
+                    "rolled back pause hook {}{at} of {deployment_id} as {who}: {} (ContinueServiceDeployment \
+                     ROLLBACK: ECS rolls the deployment back)",
+                    pause.hook_id,
+                    reason.unwrap_or("rejected with hookline reject")
+                )
+            })
+        }
+    }
+}
+
+/// The approval a hookline execution waits on, answered; an error saying nothing waits otherwise.
+async fn decide_approval(aws: &Aws, deployment_id: &str, approve: bool, reason: Option<&str>) -> R<String> {
     let canary = aws.state_machine_name("canary");
     aws.require_state_machine("canary").await?;
-    let exec = aws.execution(deployment_id, HookEvent::PreTraffic).await?.ok_or_else(|| {
+    let canary_exec = aws.execution(deployment_id, HookEvent::PreTraffic).await?;
+    // Gate mode (ECS LINEAR / CANARY): the running gate execution of the step ECS waits on.
+    let exec = match canary_exec {
+        Some(exec) if exec.status.is_running() => Some(exec),
+        other => gate_execution(aws, deployment_id).await?.or(other),
+    };
+    let exec = exec.ok_or_else(|| {
         let name = hookline::contract::execution_name(deployment_id, HookEvent::PreTraffic);
         fail(format!(
             "nothing is waiting for approval: no execution {name} of state machine {canary} \
@@ -85,6 +120,19 @@ pub async fn decide(aws: &Aws, deployment_id: &str, approve: bool, reason: Optio
         aws.clients.executions().send_task_failure(&pending.task_token, "ApprovalRejected", &cause).await?;
         Ok(format!("rejected {step} of {deployment_id} as {who}: {reason} (the canary rolls back to blue)"))
     }
+}
+
+/// The deployment's running gate execution (`<id>-Gate<weight>` on the canary machine, gate mode:
+/// docs/design.md "ECS gate mode"), with its history; `None` when none runs. ECS waits on one step's
+/// hook at a time, so at most one runs; were there more, the highest weight's is ECS's current step.
+async fn gate_execution(aws: &Aws, deployment_id: &str) -> R<Option<Execution>> {
+    let Some(canary) = aws.state_machine_arn("canary").await? else { return Ok(None) };
+    let prefix = format!("{}Gate", hookline::contract::execution_name_prefix(deployment_id));
+    let running = aws.clients.executions().list_running(&canary, &prefix).await?;
+    let weight_of = |arn: &str| arn.rsplit_once("Gate").and_then(|(_, w)| w.parse::<u8>().ok()).unwrap_or(0);
+    let Some(arn) = running.into_iter().max_by_key(|arn| weight_of(arn)) else { return Ok(None) };
+    let name = arn.rsplit(':').next().unwrap_or(&arn).to_string();
+    crate::aws::read_execution(&aws.clients.executions(), name, arn).await
 }
 
 /// The `SendTaskFailure` cause: the reason, and who rejected (history reads it back).

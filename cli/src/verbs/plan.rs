@@ -28,6 +28,13 @@ pub enum PlanCommand {
         file: PathBuf,
         #[command(flatten)]
         controller: ControllerArg,
+        /// The ECS service the plan is for, as `aws ecs describe-services` prints it (a JSON file;
+        /// its `services[0].deploymentConfiguration`): the plan is also checked against the
+        /// service's strategy and steps (gate mode: approvals at the weights ECS reaches, the hook at
+        /// PRE_PRODUCTION_TRAFFIC_SHIFT and its timeout), each problem naming the plan's field and the
+        /// service setting it conflicts with.
+        #[arg(long, value_name = "FILE")]
+        service_config: Option<PathBuf>,
     },
     /// The steps as a timeline with cumulative worst-case times against the hook budget.
     Preview {
@@ -97,12 +104,24 @@ pub async fn run(settings: Settings, args: &PlanArgs) -> R<u8> {
 
 /// `plan validate` / `plan preview`: exit 0 for a valid plan, 1 otherwise.
 fn check(command: &PlanCommand) -> u8 {
-    let (file, preview, controller) = match command {
-        PlanCommand::Validate { file, controller } => (file, false, controller.controller),
-        PlanCommand::Preview { file, controller } => (file, true, controller.controller),
+    let (file, preview, controller, service_config) = match command {
+        PlanCommand::Validate { file, controller, service_config } => {
+            (file, false, controller.controller, service_config.as_deref())
+        }
+        PlanCommand::Preview { file, controller } => (file, true, controller.controller, None),
         PlanCommand::Push(_) => return 1, // needs AWS: `run` sends it to `push`
     };
-    match load(file, controller) {
+    let loaded = match (load(file, controller), service_config) {
+        (Ok(Ok(plan)), Some(config)) => match service_steps_of(config) {
+            Err(e) => Err(e),
+            Ok(steps) => match plan.problems_on(&steps) {
+                problems if problems.is_empty() => Ok(Ok(plan)),
+                problems => Ok(Err(PlanErrors(problems))),
+            },
+        },
+        (loaded, _) => loaded,
+    };
+    match loaded {
         Err(e) => {
             eprintln!("hookline: {}", e.0);
             1
@@ -189,6 +208,56 @@ pub fn parse_for(path: &Path, text: &str, controller: Controller) -> Result<Plan
         Some("yaml" | "yml") => Plan::from_yaml_for(text, controller),
         _ => Plan::parse_for(text, controller),
     }
+}
+
+/// The step configuration of the service in `path`: `aws ecs describe-services` output
+/// (`services[0].deploymentConfiguration`), a service object, or a deployment configuration.
+pub fn service_steps_of(path: &Path) -> R<hookline::plan::gate::ServiceSteps> {
+    let text = read(path)?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| fail(format!("{}: not JSON ({e})", path.display())))?;
+    service_steps_from_json(&json).map_err(|e| fail(format!("{}: {e}", path.display())))
+}
+
+/// [`service_steps_of`] on parsed JSON; an error names what is missing.
+pub fn service_steps_from_json(json: &serde_json::Value) -> Result<hookline::plan::gate::ServiceSteps, String> {
+    use hookline::plan::gate::{ServiceSteps, DEFAULT_HOOK_TIMEOUT_MINUTES};
+    let service = json.get("services").and_then(|s| s.get(0)).unwrap_or(json);
+    let config = service.get("deploymentConfiguration").unwrap_or(service);
+    if !config.is_object() {
+        return Err("services[0].deploymentConfiguration: an object (aws ecs describe-services output)".into());
+    }
+    // Unset: not LINEAR or CANARY, which is all gate mode asks; named as such in problems.
+    let strategy = config.get("strategy").and_then(|s| s.as_str()).unwrap_or("(unset)").to_string();
+    let percent = match strategy.as_str() {
+        "CANARY" => config.pointer("/canaryConfiguration/canaryPercent"),
+        _ => config.pointer("/linearConfiguration/stepPercent"),
+    }
+    .and_then(serde_json::Value::as_f64);
+    let timeouts: Vec<u64> = config
+        .get("lifecycleHooks")
+        .and_then(|h| h.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|h| {
+            h.get("lifecycleStages")
+                .and_then(|s| s.as_array())
+                .is_some_and(|s| s.iter().any(|x| x.as_str() == Some("PRE_PRODUCTION_TRAFFIC_SHIFT")))
+        })
+        .filter(|h| h.get("targetType").and_then(|t| t.as_str()).is_none_or(|t| t == "AWS_LAMBDA"))
+        .map(|h| {
+            h.pointer("/timeoutConfiguration/timeoutInMinutes")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(DEFAULT_HOOK_TIMEOUT_MINUTES)
+        })
+        .collect();
+    Ok(ServiceSteps {
+        strategy,
+        // Multiples of 0.1 from 0.1 to 100 (ECS API reference, LinearConfiguration): in range.
+        percent_tenths: percent.map(|p| (p * 10.0).round().clamp(0.0, 1000.0) as u16),
+        pre_production_hook_timeouts_minutes: (!timeouts.is_empty()).then_some(timeouts),
+    })
 }
 
 /// One problem per line, each naming the field, without positions.

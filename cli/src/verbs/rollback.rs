@@ -109,7 +109,9 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
             .await;
     // A refused stop comes back after traffic and executions were put right (the console's order).
     let done = done?;
-    if !done.restored {
+    // Not restored: the deployment had succeeded, or (gate mode) ECS's own rollback moves production.
+    let succeeded = done.deployment_status == hookline::lifecycle::DeploymentStatus::Succeeded.to_string();
+    if !done.restored && (succeeded || info.controller == Controller::CodeDeploy) {
         let ended = match info.controller {
             Controller::CodeDeploy | Controller::Route53 => done.deployment_status.clone(),
             Controller::Ecs => "succeeded".to_string(),
@@ -137,7 +139,11 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
         Ok(ctx) => aws.clients.router(&ctx).weights().await.map(|w| w.to_string()).unwrap_or_else(|e| short_error(&e)),
         Err(_) => "blue 100% / green 0%".into(),
     };
-    lines.push(format!("  traffic     {weights}, cohort rules removed"));
+    if done.restored {
+        lines.push(format!("  traffic     {weights}, cohort rules removed"));
+    } else {
+        lines.push(format!("  traffic     {weights} (gate mode: ECS's rollback puts production back on blue)"));
+    }
     match info.controller {
         Controller::CodeDeploy => {
             if done.reported {

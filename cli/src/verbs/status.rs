@@ -1,7 +1,7 @@
 //! `hookline status`: where a deployment stands; and how every verb shows a deployment's status.
 
 use hookline::execution::HookEvent;
-use hookline::lifecycle::{DeploymentSummary, Phase};
+use hookline::lifecycle::{DeploymentSummary, Lifecycle, Phase};
 use hookline::ports::ExecutionEvent;
 use hookline::traffic::{TrafficRouter, Weights};
 use serde::Serialize;
@@ -59,6 +59,10 @@ pub fn has_ended(s: &DeploymentSummary) -> bool {
 /// Everything `status` reports (`--json` prints this).
 #[derive(Debug, Serialize)]
 pub struct Status {
+    /// The controller's own pause the deployment waits on (an ECS PAUSE hook awaiting action):
+    /// `hookline approve` / `reject` answer it with ContinueServiceDeployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_pause: Option<hookline::lifecycle::Pause>,
     pub deployment_id: String,
     pub application: Option<String>,
     pub deployment_group: Option<String>,
@@ -258,7 +262,10 @@ pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
             },
         );
     let known = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+    let controller_pause =
+        if info.status.is_active() { aws.clients.lifecycle().paused(deployment_id).await? } else { None };
     let status = Status {
+        controller_pause,
         deployment_id: deployment_id.to_string(),
         application: known(&info.application),
         deployment_group: known(&info.group),
@@ -284,6 +291,14 @@ pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
             .unwrap_or_default(),
     };
     Ok(Gathered { status, summary: info, canary, post, document })
+}
+
+/// A controller pause in one line: the hook id, where it waits, when and how it times out.
+pub fn pause_line(p: &hookline::lifecycle::Pause) -> String {
+    let at = p.stage.as_deref().map(|s| format!(" at {s}")).unwrap_or_default();
+    let until = p.expires_at.map(|t| format!(", times out at {}", datetime(t))).unwrap_or_default();
+    let then = p.timeout_action.as_deref().map(|a| format!(" (then {a})")).unwrap_or_default();
+    format!("WAITING FOR APPROVAL: ECS pause hook {}{at}{until}{then}", p.hook_id)
 }
 
 /// The human form.
@@ -347,6 +362,10 @@ pub fn render(s: &Status) -> String {
         }
         None => out.push("approval    none pending".into()),
     }
+    if let Some(p) = &s.controller_pause {
+        out.push(format!("paused      {}", pause_line(p)));
+        out.push(format!("            hookline approve {id}   |   hookline reject {id}", id = s.deployment_id));
+    }
     for d in &s.approvals {
         out.push(format!("decided     {}", d.describe()));
     }
@@ -406,5 +425,23 @@ mod judgement_tests {
         let alarm = json!({"errorType": "HealthCheckFailed", "errorMessage": "health check failed: alarm web-5xx: state ALARM"});
         let e = event("LambdaFunctionFailed", json!({"error": "HealthCheckFailed", "cause": alarm.to_string()}));
         assert_eq!(JudgementSeen::from_event(&e), None, "other health failures are not judgements");
+    }
+}
+
+#[cfg(test)]
+mod pause_tests {
+    use super::*;
+
+    #[test]
+    fn a_controller_pause_reads_as_waiting_for_approval_with_its_hook_and_timeout() {
+        let pause = hookline::lifecycle::Pause {
+            hook_id: "ecs-pause-abc".into(),
+            stage: Some("WAITING_STAGE".into()),
+            expires_at: Some(0),
+            timeout_action: Some("ROLLBACK".into()),
+        };
+        let line = pause_line(&pause);
+        assert!(line.starts_with("WAITING FOR APPROVAL: ECS pause hook ecs-pause-abc at WAITING_STAGE"));
+        assert!(line.contains(&format!("times out at {}", datetime(0))) && line.ends_with("(then ROLLBACK)"), "{line}");
     }
 }

@@ -611,3 +611,46 @@ mod ecs_addressing {
         );
     }
 }
+
+#[test]
+fn plan_validate_reads_the_service_steps_from_describe_services_output() {
+    let describe = serde_json::json!({"services": [{"serviceName": "api", "deploymentConfiguration": {
+    "strategy": "LINEAR",
+    "linearConfiguration": {"stepPercent": 20.0, "stepBakeTimeInMinutes": 5},
+    "lifecycleHooks": [
+        {"hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:hookline-hook",
+         "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"], "timeoutConfiguration": {"timeoutInMinutes": 20}},
+        {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}
+    ]}}]});
+    let steps = super::plan::service_steps_from_json(&describe).expect("steps");
+    assert_eq!(steps.strategy, "LINEAR");
+    assert_eq!(steps.percent_tenths, Some(200));
+    assert_eq!(steps.pre_production_hook_timeouts_minutes, Some(vec![20]), "the PAUSE hook is not hookline's");
+
+    let plan = hookline::plan::Plan::parse_for(
+        "mode: gate\nsteps:\n  - approval: {timeout: 5m, after_weight: 25}\nhook_budget: 30m\n",
+        Controller::Ecs,
+    )
+    .expect("valid on its own");
+    let fields: Vec<String> = plan.problems_on(&steps).into_iter().map(|p| p.field).collect();
+    assert_eq!(fields, ["steps[0].approval.after_weight", "hook_budget"]);
+
+    // The CLI takes the file.
+    let cli = Cli::try_parse_from([
+        "hookline",
+        "plan",
+        "validate",
+        "p.yaml",
+        "--controller",
+        "ecs",
+        "--service-config",
+        "svc.json",
+    ]);
+    assert!(
+        matches!(
+            cli.map(|c| c.command),
+            Ok(Command::Plan(PlanArgs { command: PlanCommand::Validate { service_config: Some(_), .. } }))
+        ),
+        "--service-config parses"
+    );
+}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hookline::execution::{DeploymentContext, HookEvent};
-use hookline::lifecycle::{controller_of, Controller, DeploymentStatus, DeploymentSummary};
+use hookline::lifecycle::{controller_of, Controller, DeploymentStatus, DeploymentSummary, Lifecycle};
 use hookline::traffic::{TrafficRouter, Weights};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -111,6 +111,7 @@ pub async fn follow(aws: &Aws, deployment_id: &str, interval: Duration, timeout:
     let mut weights: Option<Weights> = None;
     let mut target_id: Option<String> = None;
     let mut ending_polls = 0;
+    let mut paused_seen = std::collections::BTreeSet::new();
     loop {
         let now = hookline::execution::now_epoch();
         let info = aws.deployment(deployment_id).await?;
@@ -172,6 +173,15 @@ pub async fn follow(aws: &Aws, deployment_id: &str, interval: Duration, timeout:
                 if weights != Some(w) {
                     lines.push((now, format!("weights  {w}")));
                     weights = Some(w);
+                }
+            }
+        }
+
+        // The controller's own pause (an ECS PAUSE hook awaiting action), once per hook.
+        if info.status.is_active() {
+            if let Ok(Some(p)) = aws.clients.lifecycle().paused(deployment_id).await {
+                if paused_seen.insert(p.hook_id.clone()) {
+                    lines.push((now, format!("paused  {}", super::status::pause_line(&p))));
                 }
             }
         }

@@ -33,11 +33,14 @@
 //! IN_PROGRESS (the next invocation looks again); FAILED only when production is known to be on
 //! blue.
 
+use hookline::flows::gate::{gate_hook, GateStart};
 use hookline::flows::hook_executions::HookExecution;
 use hookline::flows::hook_start::{
     start_hook, FailSafety, HookInvocation, HookStart, Refusal, StartFailure, StartedExecution,
 };
-use hookline::lifecycle::ecs::{stage_of, EcsAnswer, EcsInvocation, EcsStage, DEFAULT_CALLBACK_DELAY_SECONDS};
+use hookline::lifecycle::ecs::{
+    stage_of, EcsAnswer, EcsInvocation, EcsStage, DEFAULT_CALLBACK_DELAY_SECONDS, GATE_STAGE,
+};
 use hookline::lifecycle::{EcsNative, HookStatus};
 use hookline::plan::Controller;
 use hookline::ports::RunStatus;
@@ -136,6 +139,7 @@ fn failed(invocation: &EcsInvocation, message: String) -> EcsAnswer {
 async fn answer(deps: &Deps, invocation: &EcsInvocation) -> EcsAnswer {
     let event = match &invocation.stage {
         EcsStage::Hook(event) => *event,
+        EcsStage::Gate => return gate_answer(deps, invocation).await,
         // The rollback's re-invocations (TEST_/PRODUCTION_TRAFFIC_SHIFT) and any stage hookline has
         // no work at: SUCCEEDED at once, hookline never blocks ECS's own rollback.
         EcsStage::PassThrough(stage) => {
@@ -182,6 +186,60 @@ async fn answer(deps: &Deps, invocation: &EcsInvocation) -> EcsAnswer {
             failed(invocation, message)
         }
         Err(failure) => failure_answer(deps, invocation, failure, look_again).await,
+    }
+}
+
+/// Gate mode's answer at PRE_PRODUCTION_TRAFFIC_SHIFT (`hookline::flows::gate`): the gate's
+/// execution running, IN_PROGRESS; succeeded, SUCCEEDED (ECS takes its next step); ended otherwise,
+/// FAILED (ECS rolls back its own shifts: hookline wrote no rule, so FAILED never needs a restore
+/// first). Not a LINEAR or CANARY deployment: SUCCEEDED at once.
+async fn gate_answer(deps: &Deps, invocation: &EcsInvocation) -> EcsAnswer {
+    let carried = invocation.hook_details.as_ref().and_then(|d| d.get(DELAY_DETAIL)).and_then(Value::as_u64);
+    match gate_hook(deps, &invocation.deployment_arn, &invocation.execution_id).await {
+        Ok(GateStart::PassedThrough(reason)) => {
+            info!(stage = GATE_STAGE, "{reason}; nothing to judge; SUCCEEDED");
+            EcsAnswer::done(HookStatus::Succeeded, invocation.hook_details.clone())
+        }
+        Ok(GateStart::Refused(why)) => {
+            error!("{why}; FAILED, nothing started (ECS rolls back its own shifts)");
+            failed(invocation, why)
+        }
+        Ok(GateStart::Execution(gate)) => {
+            let delay = gate.health_interval_seconds.or(carried).unwrap_or(DEFAULT_CALLBACK_DELAY_SECONDS);
+            let details =
+                details(invocation, &[(EXECUTION_DETAIL, json!(gate.execution_arn)), (DELAY_DETAIL, json!(delay))]);
+            match gate.status {
+                RunStatus::Running | RunStatus::Unrecognized(_) => EcsAnswer::in_progress(delay, details),
+                RunStatus::Succeeded => {
+                    info!(execution_arn = %gate.execution_arn, weight = gate.weight, "gate passed; SUCCEEDED");
+                    EcsAnswer::done(HookStatus::Succeeded, details)
+                }
+                RunStatus::Failed | RunStatus::TimedOut | RunStatus::Aborted => {
+                    let why = format!(
+                        "gate at {}% failed ({}): {}",
+                        gate.weight,
+                        gate.status,
+                        gate.cause.as_deref().unwrap_or("see the execution")
+                    );
+                    warn!(execution_arn = %gate.execution_arn, "{why}; FAILED");
+                    let mut details = details.unwrap_or_else(|| json!({}));
+                    if let Some(map) = details.as_object_mut() {
+                        map.insert(ERROR_DETAIL.into(), json!(why));
+                    }
+                    EcsAnswer::done(HookStatus::Failed, Some(details))
+                }
+            }
+        }
+        // Transient: the next invocation tries again.
+        Err(err @ (Error::Throttled { .. } | Error::AwsTransient { .. })) => {
+            warn!(error = %err, error_type = err.error_type(), "gate: transient error; asking ECS to call again");
+            EcsAnswer::in_progress(carried.unwrap_or(DEFAULT_CALLBACK_DELAY_SECONDS), invocation.hook_details.clone())
+        }
+        // hookline moved nothing in gate mode: FAILED lets ECS roll back its own shifts.
+        Err(err) => {
+            error!(error = %err, error_type = err.error_type(), "gate: could not judge the step; FAILED");
+            failed(invocation, format!("gate: {err}"))
+        }
     }
 }
 
@@ -268,8 +326,8 @@ fn refusal_message(refusal: &Refusal) -> String {
         Refusal::Strategy(strategy) => format!(
             "deploymentConfiguration.strategy is {strategy}: hookline shifts production only under BLUE_GREEN \
              (under {strategy} ECS shifts production in its own steps, which hookline would fight); set the \
-             service's strategy to BLUE_GREEN to use hookline's canary. A gate mode for LINEAR and CANARY \
-             (hookline judging ECS's steps without moving traffic) is a later issue."
+             service's strategy to BLUE_GREEN to use hookline's canary, or point the hook at \
+             PRE_PRODUCTION_TRAFFIC_SHIFT with a plan in gate mode (mode: gate) to have hookline judge ECS's steps"
         ),
         Refusal::SidesDisagree { context: ctx, event, expected, found } => format!(
             "blue and green disagree: the service revisions' resolvedConfiguration.loadBalancers say blue is {} \

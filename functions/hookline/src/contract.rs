@@ -65,7 +65,7 @@ pub fn dns_release_parameter(prefix: &str, deployment_id: &str) -> String {
     format!("{}/dns/{deployment_id}", prefix.trim_end_matches('/'))
 }
 
-pub use crate::execution::{execution_name, execution_name_prefix};
+pub use crate::execution::{execution_name, execution_name_prefix, gate_execution_name};
 
 /// State names of the `canary` and `post-traffic` state machines that the CLI
 /// reads from execution history (`hookline history`, `watch`).

@@ -288,6 +288,16 @@ pub fn execution_name(deployment_id: &str, event: HookEvent) -> String {
     name
 }
 
+/// The name of a gate-mode execution (`docs/design.md`, ECS gate mode): `<id>-Gate<weight>`, one per
+/// PRE_PRODUCTION_TRAFFIC_SHIFT hook, told apart by the production weight ECS had reached when it
+/// invoked the hook (the weight does not move while the hook runs). It starts with
+/// [`execution_name_prefix`], so a console rollback finds it with the deployment's other executions.
+pub fn gate_execution_name(deployment_id: &str, weight: u8) -> String {
+    let mut name = format!("{}Gate{weight}", execution_name_prefix(deployment_id));
+    name.truncate(80);
+    name
+}
+
 /// What every hook execution name of `deployment_id` starts with (`<id>-`): how a console rollback
 /// finds the deployment's running executions among a state machine's.
 pub fn execution_name_prefix(deployment_id: &str) -> String {

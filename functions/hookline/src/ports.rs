@@ -25,7 +25,7 @@ pub use crate::execution::RunStatus;
 use crate::execution::{DeploymentContext, HookEvent, ServiceRef};
 use crate::health::facts::{SeriesQuery, TargetFacts, TaskSetFacts};
 use crate::lifecycle::deployment::{
-    controller_of, Admission, DeploymentStatus, EventStatus, HookStatus, Phase, Reported, Resolved, Stop,
+    controller_of, Admission, DeploymentStatus, EventStatus, HookStatus, Pause, Phase, Reported, Resolved, Stop,
 };
 use crate::plan::HttpProbe;
 use crate::traffic::split::{Change, Cohort, Weights};
@@ -73,6 +73,16 @@ pub trait Lifecycle: Send + Sync {
     /// deployment itself before [`Lifecycle::resolve`]: a deployment passed through is answered
     /// without resolving anything else.
     async fn admission(&self, deployment_id: &str) -> Result<Admission>;
+    /// The controller's own pause the deployment waits on (an ECS `PAUSE` hook awaiting action), if
+    /// any. By default a controller has none.
+    async fn paused(&self, _deployment_id: &str) -> Result<Option<Pause>> {
+        Ok(None)
+    }
+    /// Answers the controller's pause `hook_id`: go on (`go_on`) or roll back. By default a
+    /// controller has no pauses to answer.
+    async fn answer_pause(&self, deployment_id: &str, hook_id: &str, _go_on: bool) -> Result<()> {
+        Err(Error::invalid("deployment", format!("{deployment_id} has no controller pause {hook_id} to answer")))
+    }
 }
 
 /// Builds the [`TrafficRouter`] of a deployment's production route

@@ -80,10 +80,14 @@ pub async fn console(
 
     let mut stopped = Vec::new();
     let mut running_contexts = Vec::new();
+    // Gate mode (ECS LINEAR / CANARY): ECS shifted production and its rollback undoes its steps;
+    // hookline writes no rule (docs/design.md, ECS gate mode).
+    let mut gate_mode = false;
     for sm in state_machine_arns {
         for arn in reach.executions.list_running(sm, &prefix).await? {
             let input = reach.executions.describe(&arn).await?.and_then(|e| e.input);
             if let Some(doc) = input.and_then(|i| serde_json::from_str::<ExecutionDocument>(&i).ok()) {
+                gate_mode |= doc.plan.is_gate();
                 running_contexts.push(doc.context);
             }
             match reach.executions.stop(&arn, crate::contract::state::ROLLED_BACK, reason).await? {
@@ -104,6 +108,14 @@ pub async fn console(
             if ctx.production.is_alb() && ctx.production.rule_arn().is_none() {
                 let rule = production_rule(reach.plans, &ctx, plan_parameter_prefix).await?;
                 ctx.set_production_rule(rule);
+            } else {
+                // Between two gates no execution runs: the stored plan says whether this is gate
+                // mode (a plan that cannot be read is not: production is restored, as before).
+                let name =
+                    crate::contract::plan_parameter(plan_parameter_prefix, &ctx.application, &ctx.deployment_group);
+                if let Ok(Some(text)) = reach.plans.plan_text(&name).await {
+                    gate_mode |= Plan::parse_for(&text, crate::plan::Controller::Ecs).is_ok_and(|p| p.is_gate());
+                }
             }
             ctx
         }
@@ -134,9 +146,13 @@ pub async fn console(
         return Ok(out);
     }
 
-    reach.routers.router(&ctx).restore().await?;
-    out.restored = true;
-    info!("production on blue 100%, cohort rules removed");
+    if gate_mode {
+        info!("gate mode: ECS's rollback puts production back on blue; hookline writes no rule");
+    } else {
+        reach.routers.router(&ctx).restore().await?;
+        out.restored = true;
+        info!("production on blue 100%, cohort rules removed");
+    }
     // The stopped executions' hooks; with none running, the hook the resolved context names (only
     // hookline's own Route 53 releases name one without an execution: their report scales green
     // down, which must happen however the canary ended).

@@ -33,7 +33,7 @@ use dead_letter::BatchItemFailure;
 pub use dead_letter::BatchResponse;
 pub use deps::Deps;
 pub use restore::Output;
-use restore::{from_execution, ReportWhen};
+use restore::{from_execution, gate_failed, ReportWhen};
 
 /// What the function answers: a rollback's outcome, or the SQS form's partial batch response.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -92,6 +92,9 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
             _ => ReportWhen::Always,
         };
         let span = info_span!("rollback", deployment_id = %input.context.deployment_id, attempt = ?input.attempt);
+        if input.plan.is_gate() {
+            return gate_failed(deps, &input.context, &input.error).instrument(span).await;
+        }
         from_execution(deps, &input.context, &input.error, report).instrument(span).await
     } else {
         let input: ConsoleInput = parse_event(event)?;
@@ -114,6 +117,7 @@ async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<O
     let doc: ExecutionDocument = serde_json::from_str::<Value>(text)
         .map_err(|e| Error::invalid("detail.input", format!("the execution document as JSON ({e})")))
         .and_then(parse_event)?;
+    let gate = doc.plan.is_gate();
     let ctx = doc.context;
     async {
         // Once the deployment has ended nobody waits for the hook, and traffic
@@ -125,6 +129,9 @@ async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<O
         }
         let error =
             serde_json::json!({"Error": detail.error, "Cause": detail.cause, "Execution": detail.execution_arn});
+        if gate {
+            return gate_failed(deps, &ctx, &error).await;
+        }
         // No retry of ours follows this invocation's error: report whatever happens.
         from_execution(deps, &ctx, &error, ReportWhen::Always).await
     }

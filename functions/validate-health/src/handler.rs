@@ -140,12 +140,54 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
             });
         }
         warn!(failures = %verdict.failures(), "health gate failed");
-        let prefix = if ready {
+        // A gate past ECS's first step runs the ready gate with no ready timeout (one check, as a
+        // bake's): nothing was waited for.
+        let prefix = if ready && plan.health.ready_timeout_seconds > 0 {
             format!("green not healthy within {}: ", human(plan.health.ready_timeout_seconds))
         } else {
             String::new()
         };
         return Err(Error::HealthCheckFailed(format!("{prefix}{}", verdict.failures())));
+    }
+    // Gate mode past ECS's first step (docs/design.md, ECS gate mode): with an analysis, the step is
+    // judged over its window once that window holds what the judge needs, health re-checked every
+    // interval until then (a bake of its own); a failed judgement fails the gate.
+    let gate_window = plan.gate.as_ref().and_then(|g| g.step_started_at).filter(|_| ready && state.weight > 0);
+    if let (Some(analysis), Some(step_start)) = (&plan.analysis, gate_window) {
+        let judge_at = step_start + i64::try_from(analysis.needed_bake_seconds()).unwrap_or(i64::MAX / 2);
+        if now < judge_at {
+            let wait = u64::try_from(judge_at - now).unwrap_or(1).clamp(1, interval.max(1));
+            info!(wait_seconds = wait, "gate: healthy; waiting for the step's window to fill before judging it");
+            return Ok(Output::Health {
+                healthy: false,
+                done: false,
+                wait_seconds: wait,
+                checked_at: now,
+                checks: verdict.checks,
+                judgement: None,
+                approval: None,
+                judgements: None,
+                observed: None,
+            });
+        }
+        let window = analysis.window(step_start, now);
+        let (judgement, _) = judge(deps, ctx, plan, state, window, budget_end - now).await?;
+        let judgements = judgement
+            .as_ref()
+            .map(|j| serde_json::to_value(j).map_err(|e| Error::invalid("judgement", e.to_string())))
+            .transpose()?
+            .map(|j| vec![j]);
+        return Ok(Output::Health {
+            healthy: true,
+            done: true,
+            wait_seconds: 0,
+            checked_at: now,
+            checks: verdict.checks,
+            judgement,
+            approval: None,
+            judgements,
+            observed: None,
+        });
     }
     let (mut done, mut wait_seconds) = if ready { (true, 0) } else { bake_progress(now, state.bake_until, interval) };
     // Route 53 records: the weights are not the split (resolvers cache for the TTL). Each bake

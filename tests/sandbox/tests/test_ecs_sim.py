@@ -702,6 +702,8 @@ def test_errors_and_every_operation_match_the_model(env):
     out = ecs.describe_service_revisions(serviceRevisionArns=[missing.replace("deployment", "revision")])
     assert out["failures"][0]["reason"] == "MISSING"
     assert code(ecs.stop_service_deployment, serviceDeploymentArn=missing) == "ServiceDeploymentNotFoundException"
+    err = code(ecs.continue_service_deployment, serviceDeploymentArn=missing, hookId="ecs-pause-x")
+    assert err == "ServiceDeploymentNotFoundException"
     assert code(ecs.list_service_deployments, cluster="demo", service="nope") == "ServiceNotFoundException"
     assert code(ecs.list_service_deployments, cluster="nope", service="api") == "ClusterNotFoundException"
     err = code(ecs.list_service_deployments, cluster="demo", service="api", maxResults=0)
@@ -775,3 +777,128 @@ def test_app_traffic_loop_on_demo_api_raises_api_5xx_for_a_bad_green(env):
     assert alarm() == "ALARM"
     last = requests.get(env.sb.url + "/_sandbox/traffic", timeout=5).json()["last"]
     assert last["bad_groups"] == ["api-green"]
+
+
+def _linear_25(env, bake_minutes=3, stages=("PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")):
+    dc = env.describe_service()["deploymentConfiguration"]
+    dc.update(strategy="LINEAR", bakeTimeInMinutes=0,
+              linearConfiguration={"stepPercent": 25.0, "stepBakeTimeInMinutes": bake_minutes})
+    dc["lifecycleHooks"] = [{"hookTargetArn": HOOK_ARN, "roleArn": provision.ROLE_ARN, "lifecycleStages": list(stages)}]
+    env.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+
+
+@pytest.mark.parametrize("order", ["hook_then_bake", "bake_then_hook"])
+def test_linear_invokes_pre_production_before_and_production_at_every_step(env, order):
+    """ECS-24 (PRE_PRODUCTION_TRAFFIC_SHIFT before every step, PRODUCTION_TRAFFIC_SHIFT at every step)
+    and ECS-25 (ecs_step_bake: whether a step's bake comes before or after the next step's hook)."""
+    env.sb.ecs_sim.cfg.ecs_step_bake = order
+    _linear_25(env)   # a step bakes 3 x 0.2 s
+    arn = env.deploy()
+    env.wait(arn, "SUCCESSFUL", timeout=30)
+    calls = [c for c in env.fake.calls if c["payload"]["resourceArn"] == arn]
+    pre = [c for c in calls if c["stage"] == "PRE_PRODUCTION_TRAFFIC_SHIFT"]
+    at = [c for c in calls if c["stage"] == "PRODUCTION_TRAFFIC_SHIFT"]
+    assert [c["prod"].get("api-green", 0) for c in pre] == [0, 25, 50, 75]
+    assert [c["prod"].get("api-green", 0) for c in at] == [25, 50, 75, 100]
+    # The gap between a step's PRODUCTION_TRAFFIC_SHIFT hook and the next step's
+    # PRE_PRODUCTION_TRAFFIC_SHIFT hook holds the bake under bake_then_hook only.
+    gaps = [p["t"] - a["t"] for a, p in zip(at, pre[1:])]
+    if order == "bake_then_hook":
+        assert all(g >= 0.55 for g in gaps), gaps
+    else:
+        assert all(g < 0.3 for g in gaps), gaps
+    steps = [s["green"] for d in env.snapshot()["deployments"] if d["serviceDeploymentArn"] == arn
+             for s in d["productionSteps"]]
+    assert steps == [25, 50, 75, 100]
+
+
+def test_a_failed_pre_production_hook_rolls_back_before_the_next_step(env):
+    """ECS-24 + ECS-3: FAILED at the hook before the third step (production at 50): the rule never
+    reaches 75, the rollback puts production back on blue."""
+    _linear_25(env, bake_minutes=1, stages=("PRE_PRODUCTION_TRAFFIC_SHIFT",))
+    env.fake.modes["PRE_PRODUCTION_TRAFFIC_SHIFT"] = lambda f, p, n: {"hookStatus": "FAILED" if n == 3 else "SUCCEEDED"}
+    arn = env.deploy()
+    d = env.wait(arn, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "SUCCESSFUL"), timeout=30)
+    assert d["status"] == "ROLLBACK_SUCCESSFUL", d
+    steps = [s["green"] for x in env.snapshot()["deployments"] if x["serviceDeploymentArn"] == arn
+             for s in x["productionSteps"]]
+    assert steps == [25, 50]
+    live = env.fake.live("prod")
+    assert live.get("api-blue") == 100 and live.get("api-green", 0) == 0, live
+
+
+@pytest.mark.parametrize("stage", ["bake_time", "production_traffic_shift"])
+def test_lifecycle_stage_between_production_steps_switch(env, stage):
+    """ECS-26 (ecs_step_stage): what DescribeServiceDeployments reports during a step's bake."""
+    env.sb.ecs_sim.cfg.ecs_step_stage = stage
+    _linear_25(env, bake_minutes=3, stages=("POST_SCALE_UP",))
+    arn = env.deploy()
+    seen = set()
+    end = time.time() + 30
+    while time.time() < end:
+        d = env.deployment(arn)
+        if d["status"] != "IN_PROGRESS":
+            break
+        green = env.fake.live("prod").get("api-green", 0)
+        if 0 < green < 100:
+            seen.add(d.get("lifecycleStage"))
+        time.sleep(0.05)
+    want = "BAKE_TIME" if stage == "bake_time" else "PRODUCTION_TRAFFIC_SHIFT"
+    assert want in seen and seen <= {"BAKE_TIME", "PRODUCTION_TRAFFIC_SHIFT"}, seen
+    if stage == "production_traffic_shift":
+        assert "BAKE_TIME" not in seen, seen
+
+
+def _pause_at(env, stage="POST_TEST_TRAFFIC_SHIFT", minutes=100, action="ROLLBACK"):
+    dc = env.describe_service()["deploymentConfiguration"]
+    dc["lifecycleHooks"] = [{"targetType": "PAUSE", "lifecycleStages": [stage],
+                             "timeoutConfiguration": {"timeoutInMinutes": minutes, "action": action}}]
+    env.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=dc)
+
+
+def _awaiting(env, arn, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        hooks = [h for h in env.deployment(arn).get("lifecycleHookDetails") or []
+                 if h.get("targetType") == "PAUSE" and h["status"] == "AWAITING_ACTION"]
+        if hooks:
+            return hooks[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no pause hook awaiting action: {env.deployment(arn)}")
+
+
+@pytest.mark.parametrize("action", ["CONTINUE", "ROLLBACK"])
+def test_a_pause_hook_holds_until_continue_service_deployment(env, action):
+    """ECS-27: the deployment waits at the stage with the hook AWAITING_ACTION, then goes on or rolls back."""
+    _pause_at(env)
+    arn = env.deploy()
+    hook = _awaiting(env, arn)
+    assert hook["hookId"].startswith("ecs-pause-") and hook["timeoutAction"] == "ROLLBACK" and "expiresAt" in hook
+    time.sleep(0.5)
+    d = env.deployment(arn)
+    assert d["status"] == "IN_PROGRESS" and d["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT", d
+    events = [e for x in env.snapshot()["deployments"] if x["serviceDeploymentArn"] == arn for e in x["pauseEvents"]]
+    assert [e["eventName"] for e in events] == ["HOOK_AWAITING_ACTION"] and events[0]["hookId"] == hook["hookId"]
+    env.ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action=action)
+    d = env.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=30)
+    assert d["status"] == ("SUCCESSFUL" if action == "CONTINUE" else "ROLLBACK_SUCCESSFUL"), d
+    with pytest.raises(ClientError) as e:   # answered: no longer AWAITING_ACTION
+        env.ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+@pytest.mark.parametrize("action", ["CONTINUE", "ROLLBACK"])
+def test_a_pause_hook_times_out_with_its_action(env, action):
+    """ECS-27 + ECS-19: a pause hook nobody answers takes its timeoutConfiguration.action."""
+    _pause_at(env, minutes=2, action=action)   # 2 x 0.2 s
+    arn = env.deploy()
+    d = env.wait(arn, ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"), timeout=30)
+    assert d["status"] == ("SUCCESSFUL" if action == "CONTINUE" else "ROLLBACK_SUCCESSFUL"), d
+
+
+def test_a_pause_hook_at_a_traffic_shift_stage_is_refused(env):
+    """ECS-28."""
+    with pytest.raises(ClientError) as e:
+        _pause_at(env, stage="PRODUCTION_TRAFFIC_SHIFT")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "PAUSE hooks cannot be configured" in e.value.response["Error"]["Message"]

@@ -140,7 +140,7 @@ async fn gather_list(state: &AppState) -> R<Vec<Summary>> {
                     format!("{}{of}{what}", st.index + 1)
                 });
                 summary.weights = s.weights;
-                summary.waiting_for_approval = s.pending_approval.is_some();
+                summary.waiting_for_approval = s.pending_approval.is_some() || s.controller_pause.is_some();
             }
             out.push(summary);
         }

@@ -358,6 +358,7 @@ fn no_task_token_in_the_deployment_json() {
     let pending = tracker.pending.clone().expect("the history waits on an approval");
     assert_eq!(pending.task_token, SECRET_TASK_TOKEN);
     let status = crate::verbs::status::Status {
+        controller_pause: None,
         deployment_id: "d-ABCDEF123".into(),
         application: Some("web".into()),
         deployment_group: Some("web-prod".into()),

@@ -211,7 +211,9 @@ pub fn ecs_controller_checks(controller: Option<&str>, strategy: Option<&str>) -
             "deployment strategy",
             format!(
                 "{s}: ECS shifts production in its own steps, so hookline's weight steps cannot run there \
-                 (a gate mode for {s} is a later feature)"
+                 (gate mode judges those steps instead: mode: gate in the plan, the hook at \
+                 PRE_PRODUCTION_TRAFFIC_SHIFT; hookline plan validate --service-config checks that setup, \
+                 doctor does not yet)"
             ),
             "set deploymentConfiguration.strategy BLUE_GREEN and let the plan's steps move the weights",
         )),

@@ -321,14 +321,14 @@ async fn a_service_creation_is_passed_through_succeeded_and_starts_nothing() {
 
 #[tokio::test]
 async fn a_linear_service_is_answered_failed_naming_the_strategy_and_nothing_moves() {
-    let linear = FakeLifecycle::default().resolving(resolved(None)).admitting(Admission::Strategy("LINEAR".into()));
+    let linear = FakeLifecycle::default().resolving(resolved(None)).admitting(Admission::Gate(linear_steps()));
     let world = world_with(linear, ECS_PLAN, Weights::BLUE_ONLY);
 
     let answer = answer_of(&world, payload("POST_TEST_TRAFFIC_SHIFT", None)).await;
 
     assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
     let error = answer["hookDetails"]["hooklineError"].as_str().unwrap_or_default();
-    assert!(error.contains("LINEAR") && error.contains("BLUE_GREEN") && error.contains("later issue"), "{error}");
+    assert!(error.contains("LINEAR") && error.contains("BLUE_GREEN") && error.contains("mode: gate"), "{error}");
     assert_eq!((world.starts().len(), world.routers.set_calls().len()), (0, 0));
 
     // ECS's rollback re-invokes the traffic-shift hooks: they pass, so the rollback proceeds.
@@ -362,7 +362,9 @@ async fn revisions_and_live_rule_disagreeing_is_refused_naming_both_and_nothing_
 #[tokio::test]
 async fn stages_hookline_does_not_serve_succeed_at_once_without_a_call() {
     let world = world(Weights::BLUE_ONLY);
-    for stage in ["RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "PRE_PRODUCTION_TRAFFIC_SHIFT"] {
+    // PRE_PRODUCTION_TRAFFIC_SHIFT reads the deployment's strategy first (gate mode serves it under
+    // LINEAR and CANARY): gate_mode_is_a_pass_through_for_blue_green_and_refuses_a_plan_that_does_not_fit.
+    for stage in ["RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP"] {
         let answer = answer_of(&world, payload(stage, Some(json!({"k": 1})))).await;
         assert_eq!(answer, json!({"hookStatus": "SUCCEEDED", "hookDetails": {"k": 1}}), "{stage}");
     }
@@ -448,4 +450,54 @@ async fn a_deadline_already_past_as_the_invocation_starts_is_not_a_deadline() {
     .await;
     assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
     assert_eq!(answer["callBackDelay"], 7, "the execution was looked at: {answer}");
+}
+
+/// A LINEAR deployment's steps: 25% at a time, the hook at PRE_PRODUCTION_TRAFFIC_SHIFT.
+fn linear_steps() -> hookline::plan::gate::ServiceSteps {
+    hookline::plan::gate::ServiceSteps {
+        strategy: "LINEAR".into(),
+        percent_tenths: Some(250),
+        pre_production_hook_timeouts_minutes: Some(vec![60]),
+    }
+}
+
+const GATE_PLAN: &str = "mode: gate\nsteps:\n  - approval: {timeout: 5m, after_weight: 25}\nhealth: {interval: 4s}\n";
+
+#[tokio::test]
+async fn gate_mode_answers_each_step_from_its_gate_execution_and_never_moves_production() {
+    let linear = FakeLifecycle::default().resolving(resolved(None)).admitting(Admission::Gate(linear_steps()));
+    let world = world_with(linear, GATE_PLAN, Weights::green(25));
+
+    let first = answer_of(&world, payload("PRE_PRODUCTION_TRAFFIC_SHIFT", None)).await;
+    assert_eq!(first["hookStatus"], "IN_PROGRESS", "{first}");
+    assert_eq!(first["callBackDelay"], 4, "the plan's health interval");
+    let gate = execution_arn(machines().canary.as_str(), "r4nd0mId-Gate25");
+    assert_eq!(first["hookDetails"]["hooklineExecutionArn"], gate.as_str(), "{first}");
+    assert_eq!(world.starts().len(), 1);
+
+    world.executions.insert(&machines().canary, "r4nd0mId-Gate25", RunStatus::Succeeded, None);
+    let passed = answer_of(&world, payload("PRE_PRODUCTION_TRAFFIC_SHIFT", Some(first["hookDetails"].clone()))).await;
+    assert_eq!(passed["hookStatus"], "SUCCEEDED", "{passed}");
+
+    world.executions.insert(&machines().canary, "r4nd0mId-Gate25", RunStatus::Failed, None);
+    let failed = answer_of(&world, payload("PRE_PRODUCTION_TRAFFIC_SHIFT", None)).await;
+    assert_eq!(failed["hookStatus"], "FAILED", "{failed}");
+    assert!(failed["hookDetails"]["hooklineError"].as_str().is_some_and(|e| e.contains("25%")), "{failed}");
+    assert_eq!(world.starts().len(), 1, "the same step's hook never starts a second gate");
+    assert!(world.routers.set_calls().is_empty() && world.routers.restores() == 0, "hookline wrote no rule");
+}
+
+#[tokio::test]
+async fn gate_mode_is_a_pass_through_for_blue_green_and_refuses_a_plan_that_does_not_fit() {
+    let world = world_with(FakeLifecycle::default().resolving(resolved(None)), GATE_PLAN, Weights::BLUE_ONLY);
+    let answer = answer_of(&world, payload("PRE_PRODUCTION_TRAFFIC_SHIFT", None)).await;
+    assert_eq!(answer, json!({"hookStatus": "SUCCEEDED"}));
+
+    let linear = FakeLifecycle::default().resolving(resolved(None)).admitting(Admission::Gate(linear_steps()));
+    let world = world_with(linear, ECS_PLAN, Weights::BLUE_ONLY);
+    let answer = answer_of(&world, payload("PRE_PRODUCTION_TRAFFIC_SHIFT", None)).await;
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    let error = answer["hookDetails"]["hooklineError"].as_str().unwrap_or_default();
+    assert!(error.contains("mode") && error.contains("LINEAR"), "{error}");
+    assert!(world.starts().is_empty());
 }

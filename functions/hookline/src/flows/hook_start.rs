@@ -274,6 +274,9 @@ async fn start(deps: &HookDeps, invocation: &HookInvocation, established: &mut E
             match deps.lifecycle.admission(deployment_id).await? {
                 Admission::Serve => {}
                 Admission::Strategy(strategy) => return Ok(HookStart::Refused(Refusal::Strategy(strategy))),
+                // Gate mode is served at the stage before each of the controller's steps
+                // (`flows::gate`), never at the stages where hookline's canary shifts production.
+                Admission::Gate(steps) => return Ok(HookStart::Refused(Refusal::Strategy(steps.strategy))),
                 passed @ (Admission::Creation | Admission::Rollback { .. }) => {
                     if let Admission::Rollback { of } = &passed {
                         info!(rollback_of = of.as_deref().unwrap_or("unknown"), "rollback deployment: no canary");
@@ -440,7 +443,7 @@ async fn read_plan(
 /// `timeoutConfiguration`): a plan that cannot end (with the rollback reserve) before then would be
 /// rolled back by the controller mid-canary, which undoes only its own shifts. Refused as invalid
 /// input before anything moves.
-fn fits_before_expiry(plan: &Plan, expires_at: i64) -> Result<()> {
+pub(crate) fn fits_before_expiry(plan: &Plan, expires_at: i64) -> Result<()> {
     let left = u64::try_from(expires_at - now_epoch()).unwrap_or(0);
     let needed = plan.hook_budget_seconds.saturating_add(ROLLBACK_RESERVE_SECONDS);
     if needed <= left {

@@ -5,9 +5,11 @@
 //! - [`hook_executions`]: a deployment's hook executions, read through the `Executions` port.
 //! - [`hook_start`]: a lifecycle hook's start: find or start the state machine execution that
 //!   answers it (the `hook` function, for CodeDeploy and ECS-native alike).
-
 //! - [`dns_release`]: hookline's own Route 53 controller's `deploy` and `undeploy`.
+//! - [`gate`]: gate mode's hook before each of ECS's LINEAR / CANARY production steps: find or start
+//!   the gate execution that judges the step just baked.
 
 pub mod dns_release;
+pub mod gate;
 pub mod hook_executions;
 pub mod hook_start;

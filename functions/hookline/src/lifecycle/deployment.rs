@@ -127,6 +127,20 @@ pub enum EventStatus {
     Unrecognized(String),
 }
 
+/// A pause of the controller's own that the deployment waits on (an ECS `PAUSE` lifecycle hook):
+/// an operator answers it to go on or roll back ([`Lifecycle::answer_pause`](crate::ports::Lifecycle::answer_pause)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pause {
+    /// The controller's id of the paused hook (ECS's `hookId`).
+    pub hook_id: String,
+    /// Where the deployment waits, in the controller's words (ECS's `lifecycleStage`), if it says.
+    pub stage: Option<String>,
+    /// When the controller takes the timeout action (epoch seconds), if it says.
+    pub expires_at: Option<i64>,
+    /// What the controller does then, in its words (`ROLLBACK`, `CONTINUE`), if it says.
+    pub timeout_action: Option<String>,
+}
+
 /// What asking the controller to stop with rollback came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {
@@ -152,6 +166,11 @@ pub enum Admission {
     /// The deployment's strategy is one under which the controller shifts production in its own
     /// steps, which hookline's shifting would fight; its name. Refused (`Failed`), nothing started.
     Strategy(String),
+    /// The controller shifts production in its own steps (ECS's LINEAR, CANARY) and invokes hookline
+    /// before each one: gate mode ([`crate::plan::gate`]). Served at the stage before each step
+    /// (hookline judges the step just baked and never moves production); refused like
+    /// [`Admission::Strategy`] at the stages where hookline's own canary would shift production.
+    Gate(crate::plan::gate::ServiceSteps),
 }
 
 impl Admission {
@@ -167,7 +186,7 @@ impl Admission {
                  its target is the revision production ran before",
                 of.as_deref().map(|id| format!(" of {id}")).unwrap_or_default()
             )),
-            Admission::Serve | Admission::Strategy(_) => None,
+            Admission::Serve | Admission::Strategy(_) | Admission::Gate(_) => None,
         }
     }
 }

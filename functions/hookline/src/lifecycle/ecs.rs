@@ -17,7 +17,8 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    DeploymentLifecycleHookStatus, DeploymentStrategy, ServiceDeployment, ServiceDeploymentStatus as EcsStatus,
+    DeploymentLifecycleHookAction, DeploymentLifecycleHookStage, DeploymentLifecycleHookStatus,
+    DeploymentLifecycleHookTargetType, DeploymentStrategy, ServiceDeployment, ServiceDeploymentStatus as EcsStatus,
     StopServiceDeploymentStopType,
 };
 use serde::{Deserialize, Serialize};
@@ -25,11 +26,12 @@ use serde_json::Value;
 
 pub use super::deployment::{is_service_deployment_arn, Admission};
 use super::deployment::{
-    Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Phase, Reported, Resolved, Stop,
+    Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Pause, Phase, Reported, Resolved, Stop,
     DEPLOYMENT_NOT_FOUND,
 };
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, HookEvent, HookRef, Route, Side};
+use crate::plan::gate::{ServiceSteps, DEFAULT_HOOK_TIMEOUT_MINUTES};
 use crate::ports::Lifecycle;
 use crate::{Error, Result};
 
@@ -297,10 +299,48 @@ fn admission_of(deployment: &ServiceDeployment) -> Admission {
     if deployment.source_service_revisions().iter().all(|r| r.arn().is_none()) {
         return Admission::Creation;
     }
-    match deployment.deployment_configuration().and_then(|c| c.strategy()) {
+    let config = deployment.deployment_configuration();
+    match config.and_then(|c| c.strategy()) {
         // Absent: the deployment does not say; `resolve` and the live rule's cross-check decide.
         None | Some(DeploymentStrategy::BlueGreen) => Admission::Serve,
+        Some(DeploymentStrategy::Linear | DeploymentStrategy::Canary) => {
+            Admission::Gate(config.map(service_steps).unwrap_or_else(|| ServiceSteps {
+                strategy: String::new(),
+                percent_tenths: None,
+                pre_production_hook_timeouts_minutes: None,
+            }))
+        }
         Some(other) => Admission::Strategy(other.as_str().to_string()),
+    }
+}
+
+/// A deployment configuration's steps as gate mode reads them ([`ServiceSteps`]): the strategy,
+/// `linearConfiguration.stepPercent` / `canaryConfiguration.canaryPercent` in tenths of a percent,
+/// and the `timeoutInMinutes` of its Lambda hooks at PRE_PRODUCTION_TRAFFIC_SHIFT (1440 where unset:
+/// ECS API reference, DeploymentLifecycleHookTimeoutConfiguration).
+pub fn service_steps(config: &aws_sdk_ecs::types::DeploymentConfiguration) -> ServiceSteps {
+    let strategy = config.strategy().map(|s| s.as_str().to_string()).unwrap_or_default();
+    let percent = match config.strategy() {
+        Some(DeploymentStrategy::Canary) => config.canary_configuration().and_then(|c| c.canary_percent()),
+        _ => config.linear_configuration().and_then(|c| c.step_percent()),
+    };
+    let timeouts: Vec<u64> = config
+        .lifecycle_hooks()
+        .iter()
+        .filter(|h| h.lifecycle_stages().contains(&DeploymentLifecycleHookStage::PreProductionTrafficShift))
+        .filter(|h| h.target_type().is_none_or(|t| *t == DeploymentLifecycleHookTargetType::AwsLambda))
+        .map(|h| {
+            h.timeout_configuration()
+                .and_then(|t| t.timeout_in_minutes())
+                .and_then(|m| u64::try_from(m).ok())
+                .unwrap_or(DEFAULT_HOOK_TIMEOUT_MINUTES)
+        })
+        .collect();
+    ServiceSteps {
+        strategy,
+        // Multiples of 0.1 from 0.1 to 100 (LinearConfiguration, CanaryConfiguration): in range.
+        percent_tenths: percent.map(|p| (p * 10.0).round().clamp(0.0, 1000.0) as u16),
+        pre_production_hook_timeouts_minutes: (!timeouts.is_empty()).then_some(timeouts),
     }
 }
 
@@ -448,6 +488,48 @@ impl Lifecycle for EcsNative {
     async fn admission(&self, deployment_id: &str) -> Result<Admission> {
         EcsNative::admission(self, deployment_id).await
     }
+
+    /// The `PAUSE` hook awaiting action in `lifecycleHookDetails` (DescribeServiceDeployments): "The
+    /// deployment remains paused until you call ContinueServiceDeployment with the hookId and an
+    /// action of CONTINUE or ROLLBACK, or until the configured timeout is reached" (ECS developer
+    /// guide, Pause hooks for Amazon ECS service deployments). Only while the deployment is
+    /// IN_PROGRESS: "The deployment must be in the IN_PROGRESS state" (Continuing service deployments).
+    async fn paused(&self, deployment_id: &str) -> Result<Option<Pause>> {
+        let deployment = self.service_deployment(deployment_id).await?;
+        if deployment.status() != Some(&EcsStatus::InProgress) {
+            return Ok(None);
+        }
+        Ok(deployment
+            .lifecycle_hook_details()
+            .iter()
+            .filter(|h| h.target_type() == Some(&DeploymentLifecycleHookTargetType::Pause))
+            .filter(|h| h.status() == Some(&DeploymentLifecycleHookStatus::AwaitingAction))
+            .find_map(|h| {
+                Some(Pause {
+                    hook_id: h.hook_id()?.to_string(),
+                    stage: deployment.lifecycle_stage().map(|s| s.as_str().to_string()),
+                    expires_at: h.expires_at().map(|t| t.secs()),
+                    timeout_action: h.timeout_action().map(|a| a.as_str().to_string()),
+                })
+            }))
+    }
+
+    /// `ContinueServiceDeployment` with `action` CONTINUE or ROLLBACK ("CONTINUE - Proceeds the
+    /// deployment to the next lifecycle stage. ROLLBACK - Rolls back the deployment to the previous
+    /// service revision.", ECS API reference, ContinueServiceDeployment).
+    async fn answer_pause(&self, deployment_id: &str, hook_id: &str, go_on: bool) -> Result<()> {
+        let action =
+            if go_on { DeploymentLifecycleHookAction::Continue } else { DeploymentLifecycleHookAction::Rollback };
+        self.ecs
+            .continue_service_deployment()
+            .service_deployment_arn(deployment_id)
+            .hook_id(hook_id)
+            .action(action)
+            .send()
+            .await
+            .aws("ContinueServiceDeployment")?;
+        Ok(())
+    }
 }
 
 /// One invocation of the hook function by ECS (lambda-lifecycle-hooks, "Lifecycle payloads"):
@@ -464,11 +546,19 @@ pub struct EcsInvocation {
     pub hook_details: Option<Value>,
 }
 
+/// ECS's stage before each production traffic shift step of a LINEAR or CANARY deployment (and
+/// before the one shift of a BLUE_GREEN one): gate mode's ("For linear and canary deployments,
+/// this stage is invoked before every traffic shift step", ECS API reference, DeploymentLifecycleHook).
+pub const GATE_STAGE: &str = "PRE_PRODUCTION_TRAFFIC_SHIFT";
+
 /// What an invoked stage asks of hookline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EcsStage {
     /// A stage whose hook a hookline execution answers.
     Hook(HookEvent),
+    /// PRE_PRODUCTION_TRAFFIC_SHIFT ([`GATE_STAGE`]): gate mode judges the step just baked when the
+    /// deployment is LINEAR or CANARY ([`Admission::Gate`]); under BLUE_GREEN it is passed through.
+    Gate,
     /// Any other stage (RECONCILE_SERVICE, PRE_SCALE_UP, POST_SCALE_UP, PRE_PRODUCTION_TRAFFIC_SHIFT,
     /// ...), the rollback's re-invocations of TEST_/PRODUCTION_TRAFFIC_SHIFT included: answered
     /// SUCCEEDED at once (hookline never blocks ECS's own rollback); the stage's name.
@@ -506,6 +596,7 @@ impl EcsNative {
         }
         let stage = match hook_event(&payload.lifecycle_stage) {
             Some(event) => EcsStage::Hook(event),
+            None if payload.lifecycle_stage == GATE_STAGE => EcsStage::Gate,
             None => EcsStage::PassThrough(payload.lifecycle_stage),
         };
         Ok(EcsInvocation {
@@ -706,11 +797,31 @@ pub mod mocks {
         deployment.source_service_revisions = None;
     }
 
-    /// A deployment whose `deploymentConfiguration.strategy` is LINEAR.
+    /// A deployment whose `deploymentConfiguration.strategy` is LINEAR: 25% steps, a Lambda hook at
+    /// PRE_PRODUCTION_TRAFFIC_SHIFT timing out after 30 minutes (and one at POST_SCALE_UP, which
+    /// gate mode does not count).
     pub fn linear(deployment: &mut ServiceDeployment) {
+        use aws_sdk_ecs::types::{
+            DeploymentLifecycleHook, DeploymentLifecycleHookStage as HookStage,
+            DeploymentLifecycleHookTimeoutConfiguration, LinearConfiguration,
+        };
+        let hook = |stage: HookStage, minutes: i32| {
+            DeploymentLifecycleHook::builder()
+                .hook_target_arn("arn:aws:lambda:us-east-1:123456789012:function:hookline-hook")
+                .lifecycle_stages(stage)
+                .timeout_configuration(
+                    DeploymentLifecycleHookTimeoutConfiguration::builder().timeout_in_minutes(minutes).build(),
+                )
+                .build()
+        };
         deployment.deployment_configuration = Some(
             aws_sdk_ecs::types::DeploymentConfiguration::builder()
                 .strategy(aws_sdk_ecs::types::DeploymentStrategy::Linear)
+                .linear_configuration(
+                    LinearConfiguration::builder().step_percent(25.0).step_bake_time_in_minutes(1).build(),
+                )
+                .lifecycle_hooks(hook(HookStage::PostScaleUp, 5))
+                .lifecycle_hooks(hook(HookStage::PreProductionTrafficShift, 30))
                 .build(),
         );
     }

@@ -20,7 +20,7 @@ pub use crate::plan::Controller;
 
 pub use codedeploy::CodeDeploy;
 pub use deployment::{
-    controller_of, Admission, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Invocation, Phase,
+    controller_of, Admission, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Invocation, Pause, Phase,
     Reported, Resolved, Stop, DEPLOYMENT_NOT_FOUND,
 };
 pub use ecs::EcsNative;
@@ -71,6 +71,12 @@ impl Lifecycle for Controllers {
     }
     async fn admission(&self, deployment_id: &str) -> Result<Admission> {
         self.of(deployment_id).admission(deployment_id).await
+    }
+    async fn paused(&self, deployment_id: &str) -> Result<Option<Pause>> {
+        self.of(deployment_id).paused(deployment_id).await
+    }
+    async fn answer_pause(&self, deployment_id: &str, hook_id: &str, go_on: bool) -> Result<()> {
+        self.of(deployment_id).answer_pause(deployment_id, hook_id, go_on).await
     }
 }
 

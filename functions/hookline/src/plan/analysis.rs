@@ -236,6 +236,13 @@ impl Analysis {
         self.metrics.iter().map(|m| m.period_seconds.max(1)).fold(1, lcm)
     }
 
+    /// The shortest bake sure to give every metric `min_samples` whole periods in its window
+    /// ([`Analysis::window`]): how long a gate-mode judge waits after ECS's step before judging it.
+    pub fn needed_bake_seconds(&self) -> u64 {
+        let (unit, lag, n) = (self.alignment_seconds(), self.lag_seconds(), self.min_samples as u64);
+        self.metrics.iter().map(|m| bake_for(n, unit, lag, m.period_seconds)).max().unwrap_or(0)
+    }
+
     /// The longest lag of any metric: the window ends that long before the bake does.
     pub fn lag_seconds(&self) -> u64 {
         self.metrics.iter().map(|m| m.lag_seconds).max().unwrap_or(0)

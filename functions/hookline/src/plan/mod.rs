@@ -8,6 +8,7 @@
 
 pub mod analysis;
 mod duration;
+pub mod gate;
 pub mod history;
 mod model;
 mod problem;
@@ -263,13 +264,22 @@ fn without_position(msg: &str) -> String {
 
 fn validate(wire: WirePlan, controller: Controller) -> Result<Plan, PlanErrors> {
     let mut p = Problems::default();
-    if wire.steps.is_empty() {
+    let gate = match wire.mode.as_deref() {
+        None | Some("shift") => None,
+        Some("gate") => Some(validate_gate(&mut p, &wire, controller)),
+        Some(other) => {
+            p.add("mode", format!("shift (hookline moves production, the default) or gate, got {other:?}"));
+            None
+        }
+    };
+    let steps_wire: &[WireStep] = if gate.is_some() { &[] } else { &wire.steps };
+    if gate.is_none() && wire.steps.is_empty() {
         p.add("steps", "at least one step");
     }
     let mut steps = Vec::with_capacity(wire.steps.len());
     let mut last_weight: Option<(usize, i64)> = None;
     let mut cohorts = 0;
-    for (i, ws) in wire.steps.iter().enumerate() {
+    for (i, ws) in steps_wire.iter().enumerate() {
         if let Some(step) = validate_step(&mut p, i, ws, &mut last_weight) {
             if matches!(step, Step::Cohort { .. }) {
                 cohorts += 1;
@@ -318,7 +328,9 @@ fn validate(wire: WirePlan, controller: Controller) -> Result<Plan, PlanErrors> 
                      (loadBalancers[].advancedConfiguration.productionListenerRule), and a second name could disagree",
                 );
             }
-            check_ecs_ends_at_100(&mut p, last_weight);
+            if gate.is_none() {
+                check_ecs_ends_at_100(&mut p, last_weight);
+            }
         }
         Controller::Route53 => {
             if traffic.production_rule_arn.is_some() {
@@ -345,8 +357,26 @@ fn validate(wire: WirePlan, controller: Controller) -> Result<Plan, PlanErrors> 
         });
         DnsPlan { min_observed_percent }
     });
-    let plan =
-        Plan { step_count: steps.len(), steps, health, post_traffic, hook_budget_seconds, traffic, analysis, dns };
+    if let (Some(_), Some(a)) = (&gate, &analysis) {
+        // A gate hands a marginal or no-data judgement to nobody: its approvals are the plan's.
+        if a.on_marginal == analysis::OnMarginal::Approval {
+            p.add("analysis.on_marginal", "rollback or pass in gate mode (ask with an approval step's after_weight)");
+        }
+        if a.on_no_data == analysis::OnNoData::Approval {
+            p.add("analysis.on_no_data", "rollback or pass in gate mode (ask with an approval step's after_weight)");
+        }
+    }
+    let plan = Plan {
+        step_count: steps.len(),
+        steps,
+        health,
+        post_traffic,
+        hook_budget_seconds,
+        traffic,
+        analysis,
+        dns,
+        gate,
+    };
     let worst = plan.worst_case_seconds();
     if hook_budget_seconds <= max_budget && worst > hook_budget_seconds {
         p.add(
@@ -453,6 +483,82 @@ fn check_history(p: &mut Problems, plan: &Plan) {
     }
 }
 
+/// The steps of a gate-mode plan: approvals only, each at the production weight ECS has reached
+/// (`after_weight`, 0 to 99: ECS's steps set the weights, the plan only says where to stop and ask).
+fn validate_gate(p: &mut Problems, wire: &WirePlan, controller: Controller) -> gate::Gate {
+    if controller != Controller::Ecs {
+        p.add("mode", "gate only with the ecs controller (--controller ecs): it judges ECS's LINEAR and CANARY steps");
+    }
+    if wire.post_traffic.is_some() {
+        p.add(
+            "post_traffic",
+            "absent in gate mode: hookline answers only the PRE_PRODUCTION_TRAFFIC_SHIFT hook, and the bake after \
+             the last step is ECS's (deploymentConfiguration.bakeTimeInMinutes)",
+        );
+    }
+    let mut approvals = Vec::new();
+    let mut last = None;
+    for (i, ws) in wire.steps.iter().enumerate() {
+        let at = format!("steps[{i}]");
+        if ws.weight.is_some() || ws.bake.is_some() {
+            let field = if ws.weight.is_some() { "weight" } else { "bake" };
+            p.add(
+                format!("{at}.{field}"),
+                "absent in gate mode: ECS sets the weights and bakes (deploymentConfiguration.linearConfiguration / \
+                 canaryConfiguration); name the weight an approval waits at with approval.after_weight",
+            );
+            continue;
+        }
+        if ws.cohort.is_some() {
+            p.add(format!("{at}.cohort"), "absent in gate mode: hookline writes no listener rule in gate mode");
+            continue;
+        }
+        let Some(a) = &ws.approval else {
+            p.add(&at, "an approval step (gate mode has no other kind)");
+            continue;
+        };
+        let field = format!("{at}.approval.timeout");
+        let timeout_seconds = match a.timeout.as_deref() {
+            None => {
+                p.add(&field, "a duration like \"30m\" (an approval must end before the hook deadline)");
+                0
+            }
+            Some(t) => p.duration(&field, Some(t), 0),
+        };
+        if a.timeout.is_some() && timeout_seconds == 0 {
+            p.add(&field, "a positive duration");
+        }
+        let weight_field = format!("{at}.approval.after_weight");
+        let after_weight = match a.after_weight {
+            None => {
+                p.add(&weight_field, "the production weight (0 to 99) at whose step the approval is asked");
+                continue;
+            }
+            Some(w) if !(0..=99).contains(&w) => {
+                p.add(&weight_field, format!("an integer from 0 to 99 (after 100 ECS asks no more), got {w}"));
+                continue;
+            }
+            Some(w) => u8::try_from(w).unwrap_or(0),
+        };
+        if let Some(prev) = last {
+            if after_weight < prev {
+                p.add(
+                    &weight_field,
+                    format!("at least the previous approval's {prev} (in the order ECS reaches them)"),
+                );
+            }
+        }
+        last = Some(after_weight);
+        approvals.push(gate::GateApproval {
+            after_weight,
+            timeout_seconds,
+            on_timeout: a.on_timeout.unwrap_or_default(),
+            step: i,
+        });
+    }
+    gate::Gate { approvals, step_started_at: None }
+}
+
 fn validate_step(p: &mut Problems, i: usize, ws: &WireStep, last_weight: &mut Option<(usize, i64)>) -> Option<Step> {
     let at = format!("steps[{i}]");
     let kinds = [ws.weight.is_some(), ws.approval.is_some(), ws.cohort.is_some()];
@@ -487,6 +593,9 @@ fn validate_step(p: &mut Problems, i: usize, ws: &WireStep, last_weight: &mut Op
             .map(|weight| Step::Weight { weight, bake_seconds });
     }
     if let Some(a) = &ws.approval {
+        if a.after_weight.is_some() {
+            p.add(format!("{at}.approval.after_weight"), "only in gate mode (mode: gate)");
+        }
         let field = format!("{at}.approval.timeout");
         let timeout_seconds = match a.timeout.as_deref() {
             None => {

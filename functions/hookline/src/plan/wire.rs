@@ -9,6 +9,10 @@ use super::step::OnTimeout;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct WirePlan {
+    /// `shift` (the default: hookline moves production) or `gate` (ECS's LINEAR / CANARY steps move
+    /// it; hookline judges them: `plan::gate`).
+    pub mode: Option<String>,
+    #[serde(default)]
     pub steps: Vec<WireStep>,
     pub health: Option<WireHealth>,
     pub post_traffic: Option<WirePostTraffic>,
@@ -40,6 +44,9 @@ pub(super) struct WireStep {
 pub(super) struct WireApproval {
     pub timeout: Option<String>,
     pub on_timeout: Option<OnTimeout>,
+    /// Gate mode only: the production weight ECS has reached when the approval is asked (0: before
+    /// the first production shift).
+    pub after_weight: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

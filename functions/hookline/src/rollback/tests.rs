@@ -278,3 +278,43 @@ async fn a_dns_release_is_rolled_back_through_its_record() {
         assert_eq!(services.get("shop", "shop-web-blue").map(|s| s.desired), Some(2));
     }
 }
+
+/// Gate mode (ECS LINEAR / CANARY): ECS's rollback undoes its own steps; the console rollback stops
+/// the gate execution and the deployment and writes no rule, whether a gate runs or not.
+#[tokio::test]
+async fn a_gate_mode_console_rollback_stops_the_gate_and_the_deployment_and_writes_no_rule() {
+    let gate_plan = "mode: gate\nsteps: []\nhealth: {interval: 5s}\n";
+    let parsed = Plan::parse_for(gate_plan, crate::plan::Controller::Ecs).expect("gate plan").at_gate(25);
+    let world = World::new(FakeLifecycle::default(), FakePlanStore::default());
+    let input = serde_json::to_string(&ExecutionDocument { context: ecs_context(), plan: parsed, state: state(25, 5) })
+        .expect("document");
+    let gate = world.executions.insert(MACHINE, "r4nd0mId-Gate25", RunStatus::Running, Some(&input));
+
+    let done = console(world.reach(), &[MACHINE.to_string()], ECS_DEPLOYMENT, "operator", "/hookline")
+        .await
+        .expect("rollback");
+
+    assert_eq!(done.stopped_executions, vec![gate]);
+    assert!(!done.restored && done.reported);
+    assert_eq!(world.lifecycle.stops(), vec![ECS_DEPLOYMENT.to_string()]);
+    assert!(world.routers.set_calls().is_empty() && world.routers.restores() == 0, "no rule written");
+
+    // Between two gates: the stored plan says gate mode.
+    let mut ctx = ecs_context();
+    ctx.hook = None;
+    let resolved = Resolved {
+        context: ctx.clone(),
+        in_progress_event: None,
+        in_progress_hook: None,
+        in_progress_started_at: None,
+        hook_expires_at: None,
+    };
+    let parameter = crate::contract::plan_parameter("/hookline", &ctx.application, &ctx.deployment_group);
+    let world =
+        World::new(FakeLifecycle::default().resolving(resolved), FakePlanStore::default().with(&parameter, gate_plan));
+    let done = console(world.reach(), &[MACHINE.to_string()], ECS_DEPLOYMENT, "operator", "/hookline")
+        .await
+        .expect("rollback");
+    assert!(!done.restored && world.lifecycle.stops().len() == 1);
+    assert!(world.routers.set_calls().is_empty() && world.routers.restores() == 0, "no rule written");
+}

@@ -76,6 +76,21 @@ pub(crate) async fn from_execution(
     Ok(out)
 }
 
+/// The rollback of a gate-mode execution (`plan.gate`, docs/design.md "ECS gate mode"): ECS shifted
+/// production in its own steps and its rollback undoes them; hookline wrote no rule and restores
+/// none (a write now would race ECS's). The hook is answered `Failed` (for ECS, by how the
+/// execution ends), and ECS rolls back.
+pub(crate) async fn gate_failed(deps: &Deps, ctx: &DeploymentContext, error: &Value) -> Result<Output> {
+    warn!(cause = %error, "gate failed; production is ECS's to roll back, no rule touched");
+    let mut out = Output::default();
+    if let Some(hook) = &ctx.hook {
+        let reported = report_failed(deps, &ctx.deployment_id, &hook.execution_id).await?;
+        out.reported = Some(HookStatus::Failed);
+        out.already_reported = reported == Reported::Already;
+    }
+    Ok(out)
+}
+
 pub(crate) async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Reported> {
     hookline::rollback::report_failed(deps.lifecycle.as_ref(), deployment_id, execution_id).await
 }

@@ -639,3 +639,35 @@ mod dead_letter_queue {
         assert_eq!(serde_json::to_value(out).expect("json"), json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]}));
     }
 }
+
+/// A gate-mode execution's Catch (ECS shifted production in its own steps): no router call at all,
+/// the hook answered Failed.
+#[tokio::test]
+async fn a_gate_mode_rollback_touches_no_rule() {
+    let mut doc = execution_document();
+    doc.context.deployment_id = hookline::lifecycle::ecs::mocks::DEPLOYMENT.into();
+    doc.context.hook = Some(HookRef {
+        kind: hookline::plan::Controller::Ecs,
+        event: HookEvent::PreTraffic,
+        execution_id: "ecs".into(),
+    });
+    doc.plan = hookline::plan::Plan::parse_for(
+        "mode: gate\nsteps: []\nhealth: {interval: 10s}\n",
+        hookline::plan::Controller::Ecs,
+    )
+    .expect("gate plan")
+    .at_gate(25);
+    let mut event = serde_json::to_value(&doc).expect("document");
+    event["error"] = json!({"Error": "HealthCheckFailed", "Cause": "alarm api-5xx: state ALARM"});
+    let world = World::pending(FakeRouters::with_weights(Weights::green(25)));
+
+    let out = world.handle(event).await.expect("rolled back");
+
+    assert_eq!(out, Output { restored: false, reported: Some(HookStatus::Failed), ..Output::default() });
+    assert!(world.routers.set_calls().is_empty() && world.routers.routes().is_empty(), "no rule touched");
+    assert_eq!(world.routers.weights(), Weights::green(25), "ECS's rule left to ECS");
+    assert_eq!(
+        world.lifecycle.reports(),
+        vec![(hookline::lifecycle::ecs::mocks::DEPLOYMENT.into(), "ecs".into(), HookStatus::Failed)]
+    );
+}

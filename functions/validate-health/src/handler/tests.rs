@@ -552,3 +552,55 @@ async fn a_dns_bake_reports_the_observed_split_and_waits_for_the_plans_minimum()
     let json = serde_json::to_value(run(55.0, 45.0).await.expect("healthy")).expect("json");
     assert_eq!(json["observed"]["set_weight"], 50);
 }
+
+/// Gate mode (ECS LINEAR / CANARY): the ready gate of a gate past ECS's first step waits until the
+/// step's window holds what the judge needs, then judges it; a slower green fails the gate.
+#[tokio::test]
+async fn a_gate_waits_for_its_steps_window_then_judges_it() {
+    let mut plan = Plan::parse_for(
+        "mode: gate\nsteps: []\nhealth: {interval: 2s, alarms: [web-5xx]}\nanalysis: {min_samples: 5, metrics: \
+         [{metric: TargetResponseTime, direction: increase, tolerance: 0.1, critical: true, period: 1m, lag: 0s}]}\n",
+        hookline::plan::Controller::Ecs,
+    )
+    .expect("gate plan")
+    .at_gate(25);
+    let now = hookline::execution::now_epoch();
+    let event = |plan: &Plan| json!({"gate": "ready", "context": context(), "plan": plan, "state": state(25, 1)});
+    let judge_of = |metrics: FakeMetrics| Deps {
+        lifecycle: Arc::new(FakeLifecycle::with_statuses(vec![DeploymentStatus::Active])),
+        health: green(2, "OK"),
+        metrics: Arc::new(metrics),
+    };
+
+    // ECS took the step 10 s ago: the window (5 whole minutes) is not there yet.
+    plan.gate.as_mut().expect("gate").step_started_at = Some(now - 10);
+    let metrics = FakeMetrics::default();
+    let out = super::handle(&judge_of(metrics), event(&plan)).await.expect("waits");
+    let (healthy, done, wait, _) = health(out);
+    assert!(!healthy && !done && (1..=2).contains(&wait), "waits at most an interval, re-checking health");
+
+    // 10 minutes ago: judged over the window; green 40 % slower fails the gate naming the metric.
+    plan.gate.as_mut().expect("gate").step_started_at = Some(now - 600);
+    let slower = FakeMetrics::default()
+        .with_series("m0_blue", (0..8).map(|i| 0.100 + f64::from(i) * 0.001).collect())
+        .with_series("m0_green", (0..8).map(|i| (0.100 + f64::from(i) * 0.001) * 1.4).collect());
+    let deps = judge_of(slower);
+    let err = super::handle(&deps, event(&plan)).await.expect_err("judged");
+    assert_eq!(err.error_type(), "HealthCheckFailed");
+    assert!(err.to_string().contains("canary judgement at 25% failed"), "{err}");
+
+    // An unchanged green passes with the judgement in the output.
+    let same = FakeMetrics::default()
+        .with_series("m0_blue", (0..8).map(|i| 0.100 + f64::from(i) * 0.001).collect())
+        .with_series("m0_green", (0..8).map(|i| 0.100 + f64::from(i) * 0.001).collect());
+    let metrics = Arc::new(same);
+    let deps = Deps { metrics: metrics.clone(), ..judge_of(FakeMetrics::default()) };
+    match super::handle(&deps, event(&plan)).await.expect("passes") {
+        Output::Health { healthy: true, done: true, judgement: Some(j), judgements: Some(all), .. } => {
+            assert_eq!((j.weight, all.len()), (25, 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    let (_, start, _) = metrics.windows()[0].clone();
+    assert!(start >= now - 600 && start < now - 540, "the window starts at ECS's step, on a period boundary");
+}

@@ -32,7 +32,8 @@ it shifts).
 Lifecycle: RECONCILE_SERVICE -> PRE_SCALE_UP (hooks) -> SCALE_UP (green targets registered) ->
 POST_SCALE_UP (hooks) -> TEST_TRAFFIC_SHIFT (test rule forwards green 100, hooks) ->
 POST_TEST_TRAFFIC_SHIFT (hooks) -> PRODUCTION_TRAFFIC_SHIFT (PRE_PRODUCTION_TRAFFIC_SHIFT hooks,
-production rule forwards green 100 without reading it first, hooks) -> POST_PRODUCTION_TRAFFIC_SHIFT
+production rule forwards green 100 without reading it first, hooks; LINEAR / CANARY: both hooks at every
+step, the step bakes in between) -> POST_PRODUCTION_TRAFFIC_SHIFT
 (hooks) -> BAKE_TIME (bakeTimeInMinutes) -> CLEAN_UP (blue targets deregistered, blue revision
 inactive) -> SUCCESSFUL. A FAILED hook (or a function error, an invalid answer, a hook timeout
 with action ROLLBACK, StopServiceDeployment ROLLBACK) -> ROLLBACK_REQUESTED ->
@@ -52,7 +53,7 @@ bakeTimeInMinutes / timeoutInMinutes), ``ecs_callback_scale`` (SANDBOX_ECS_CALLB
 factor on callBackDelay seconds), ``ecs_callback_min_s`` (SANDBOX_ECS_CALLBACK_MIN_S, 0.1: floor of a
 scaled delay). Switches: ``ecs_rollback_restore``, ``ecs_payload_weights``, ``ecs_create_bake``,
 ``ecs_execution_id``, ``ecs_update_while_active``, ``ecs_create_rollback``, ``ecs_list_order``,
-``ecs_deployment_alarms`` (SANDBOX_ECS_<KEY> env vars, see EcsConfig).
+``ecs_deployment_alarms``, ``ecs_step_bake``, ``ecs_step_stage`` (SANDBOX_ECS_<KEY> env vars, see EcsConfig).
 """
 import json
 import logging
@@ -156,8 +157,7 @@ SOURCES = [
      "switch": None},
     {"id": "ECS-20", "behaviour": "strategy LINEAR shifts production in stepPercent increments (default 10.0) with "
      "stepBakeTimeInMinutes (default 6) between them, none after 100; CANARY shifts canaryPercent (default 5.0), "
-     "waits canaryBakeTimeInMinutes (default 10), then the rest; the PRODUCTION_TRAFFIC_SHIFT hooks run once the "
-     "shift reached 100 (ECS-9)",
+     "waits canaryBakeTimeInMinutes (default 10), then the rest (hooks at each step: ECS-24)",
      "source": '"Configuration for linear deployment strategy that shifts production traffic in equal percentage '
      'increments with configurable wait times between each step until 100% of traffic is shifted to the new service '
      'revision." — ECS API reference, LinearConfiguration; "Configuration for a canary deployment strategy that '
@@ -181,10 +181,39 @@ SOURCES = [
      "echoed only; enforce: an alarm in ALARM during the deployment (checked between stages and during waits) rolls "
      "it back. The circuit breaker is stored and echoed; sandbox tasks never fail, so it never trips",
      "source": "assumed", "switch": "ecs_deployment_alarms"},
+    {"id": "ECS-27", "behaviour": "a PAUSE hook (targetType PAUSE) holds its stage: lifecycleHookDetails shows it with "
+     "a hookId, status AWAITING_ACTION, expiresAt and timeoutAction until ContinueServiceDeployment (action CONTINUE, the "
+     "default, goes on; ROLLBACK rolls back) or its timeout (timeoutConfiguration, action as for Lambda hooks); "
+     "ContinueServiceDeployment on a hook not AWAITING_ACTION or a deployment not IN_PROGRESS answers "
+     "InvalidParameterException. The HOOK_AWAITING_ACTION EventBridge event is recorded in GET /_sandbox/ecs "
+     "(pauseEvents), not delivered (the sandbox has no EventBridge)",
+     "source": '"The deployment remains paused until you call ContinueServiceDeployment with the hookId and an action '
+     'of CONTINUE or ROLLBACK, or until the configured timeout is reached." / "Amazon ECS emits an EventBridge event '
+     'with the detail-type ECS Hook State Change and the event name HOOK_AWAITING_ACTION." — ECS developer guide, '
+     'Pause hooks for Amazon ECS service deployments (pause-lifecycle-hooks); "You can continue a deployment that has '
+     'a pause hook in AWAITING_ACTION status. The deployment must be in the IN_PROGRESS state." — ECS developer '
+     'guide, Continuing service deployments', "switch": None},
+    {"id": "ECS-28", "behaviour": "a PAUSE hook at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT is refused "
+     "(InvalidParameterException)",
+     "source": '"PAUSE hooks cannot be configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages. These '
+     'stages are only valid for AWS_LAMBDA hooks." — ' + HOOK_PAGE, "switch": None},
+    {"id": "ECS-24", "behaviour": "LINEAR / CANARY: the PRE_PRODUCTION_TRAFFIC_SHIFT hooks run before every production "
+     "step (a FAILED answer rolls back before the rule moves again) and the PRODUCTION_TRAFFIC_SHIFT hooks at every "
+     "step, after the rule was written; BLUE_GREEN has one step",
+     "source": '"PRE_PRODUCTION_TRAFFIC_SHIFT: Occurs before production traffic shift. For linear and canary '
+     'deployments, this stage is invoked before every traffic shift step." / "PRODUCTION_TRAFFIC_SHIFT: ... For linear '
+     'and canary deployments, this stage is invoked at every traffic shift step." — ' + HOOK_PAGE, "switch": None},
+    {"id": "ECS-25", "behaviour": "where a step's bake (stepBakeTimeInMinutes / canaryBakeTimeInMinutes) falls: "
+     "hook_then_bake: the next step's PRE_PRODUCTION_TRAFFIC_SHIFT hooks run as soon as the step was taken, then the "
+     "bake, then the next shift (a hook judging the step sees it unbaked); bake_then_hook: the bake, then the hooks, "
+     "then the shift", "source": "assumed", "switch": "ecs_step_bake"},
+    {"id": "ECS-26", "behaviour": "DescribeServiceDeployments' lifecycleStage during a bake between production steps: "
+     "bake_time: BAKE_TIME (as after the last step, so a reader cannot take BAKE_TIME for production on green); "
+     "production_traffic_shift: PRODUCTION_TRAFFIC_SHIFT", "source": "assumed", "switch": "ecs_step_stage"},
 ]
 
 SERVICE_DEPLOYMENT_OPS = {"ListServiceDeployments", "DescribeServiceDeployments", "DescribeServiceRevisions",
-                          "StopServiceDeployment"}
+                          "StopServiceDeployment", "ContinueServiceDeployment"}
 STATUSES = ["PENDING", "SUCCESSFUL", "STOPPED", "STOP_REQUESTED", "IN_PROGRESS", "ROLLBACK_REQUESTED",
             "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"]
 
@@ -261,6 +290,11 @@ class EcsSim:
             stages = h.get("lifecycleStages") or []
             if not stages:
                 raise EcsError("InvalidParameterException", f"{where}.lifecycleStages must name at least one stage")
+            if h.get("targetType") == "PAUSE":   # ECS-28
+                shift = [s for s in stages if s in ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")]
+                if shift:
+                    raise EcsError("InvalidParameterException",
+                                   f"{where}: PAUSE hooks cannot be configured at {', '.join(shift)}")
             bad = [s for s in stages if s not in HOOK_STAGES]
             if bad:
                 raise EcsError("InvalidParameterException",
@@ -544,6 +578,30 @@ class EcsSim:
                 out.append(doc)
         return {"serviceRevisions": out, "failures": failures}
 
+    def op_ContinueServiceDeployment(self, b):
+        """ECS-27: answers the PAUSE hook ``hookId`` (AWAITING_ACTION) of an IN_PROGRESS deployment with
+        CONTINUE (the default) or ROLLBACK; the engine acts on it (sim/ecs/lifecycle.py ``_run_pause``)."""
+        arn, hook_id = b.get("serviceDeploymentArn"), b.get("hookId")
+        if not arn or not hook_id:
+            raise EcsError("InvalidParameterException", "serviceDeploymentArn and hookId are required")
+        action = b.get("action") or "CONTINUE"
+        if action not in ("CONTINUE", "ROLLBACK"):
+            raise EcsError("InvalidParameterException", f"action {action!r}: valid values are ROLLBACK | CONTINUE")
+        with self.reg.lock:
+            d = self.reg.deployments.get(arn)
+            if d is None:
+                raise EcsError("ServiceDeploymentNotFoundException", f"Service deployment {arn} not found.")
+            hook = next((h for h in d.hook_details if h.get("hookId") == hook_id), None)
+            if d.status != "IN_PROGRESS" or hook is None or hook.get("status") != "AWAITING_ACTION":
+                raise EcsError("InvalidParameterException",
+                               f"hook {hook_id} of {arn} is not a pause hook in AWAITING_ACTION status of an "
+                               f"IN_PROGRESS deployment (deployment {d.status}, hook "
+                               f"{hook.get('status') if hook else 'not found'})")
+            d.pause_actions[hook_id] = action
+            d.updated = now()
+            self.reg.cond.notify_all()
+        return {"serviceDeploymentArn": arn}
+
     def op_StopServiceDeployment(self, b):
         arn = b.get("serviceDeploymentArn")
         if not arn:
@@ -586,5 +644,7 @@ class EcsSim:
                             "sourceTargetGroup": d.source.target_group if d.source else None,
                             "targetTargetGroup": d.target.target_group,
                             "stages": list(d.stages), "invocations": [dict(i) for i in d.invocations],
-                            "rollback": d.rollback, "weights": json.loads(json.dumps(d.weights))})
+                            "rollback": d.rollback, "weights": json.loads(json.dumps(d.weights)),
+                            "productionSteps": list(d.production_steps),
+                            "pauseEvents": list(d.pause_events)})
             return {"config": dict(vars(self.cfg)), "deployments": out}

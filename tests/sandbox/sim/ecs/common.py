@@ -28,8 +28,8 @@ DEFAULT_CALLBACK_DELAY_S = 30          # lambda-lifecycle-hooks: "By default, th
 DEFAULT_HOOK_TIMEOUT_MIN = 1440        # API_DeploymentLifecycleHookTimeoutConfiguration: default 1440
 ROLLBACK_RESTORES = ("own_changes", "full")
 # Strategies whose deployments the simulator runs (botocore's DeploymentStrategy less ROLLING, which
-# has no lifecycle hooks). LINEAR and CANARY run the BLUE_GREEN stages far enough to invoke the hooks
-# and roll back on FAILED; their production steps are not walked (production shifts 0 -> 100 at once).
+# has no lifecycle hooks). LINEAR and CANARY run the BLUE_GREEN stages with the production shift
+# walked in steps (ECS-20, ECS-24..26).
 STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
 # Switches (first = default); see SOURCES in sim/ecs/api.py.
 PAYLOAD_WEIGHTS = ("empty", "filled")
@@ -39,6 +39,8 @@ UPDATE_WHILE_ACTIVE = ("supersede", "reject")           # ECS-13
 CREATE_ROLLBACKS = ("rollback_failed", "rollback_successful")   # ECS-16
 LIST_ORDERS = ("oldest_first", "newest_first")          # ECS-22
 DEPLOYMENT_ALARMS = ("ignore", "enforce")               # ECS-23
+STEP_BAKES = ("hook_then_bake", "bake_then_hook")       # ECS-25
+STEP_STAGES = ("bake_time", "production_traffic_shift")  # ECS-26
 
 
 class EcsError(Exception):
@@ -80,7 +82,8 @@ class EcsConfig:
     CHOICES = {"ecs_rollback_restore": ROLLBACK_RESTORES, "ecs_payload_weights": PAYLOAD_WEIGHTS,
                "ecs_create_bake": CREATE_BAKES, "ecs_execution_id": EXECUTION_IDS,
                "ecs_update_while_active": UPDATE_WHILE_ACTIVE, "ecs_create_rollback": CREATE_ROLLBACKS,
-               "ecs_list_order": LIST_ORDERS, "ecs_deployment_alarms": DEPLOYMENT_ALARMS}
+               "ecs_list_order": LIST_ORDERS, "ecs_deployment_alarms": DEPLOYMENT_ALARMS,
+               "ecs_step_bake": STEP_BAKES, "ecs_step_stage": STEP_STAGES}
     ENV = {k: "SANDBOX_" + k.upper() for k in CHOICES}
     KNOBS = ("ecs_minute_s", "ecs_callback_scale", "ecs_callback_min_s", "ecs_task_start_s", "ecs_health_check_s")
 
@@ -167,6 +170,9 @@ class Deployment:
         self.hook_details = []                        # DeploymentLifecycleHookDetail of the current stage
         self.invocations = []                         # every hook invocation (GET /_sandbox/ecs)
         self.stages = []                              # [{"stage", "at", "rollback"}]
+        self.production_steps = []                    # [{"green", "at"}]: each production step written
+        self.pause_actions = {}                       # hookId -> CONTINUE | ROLLBACK (ContinueServiceDeployment)
+        self.pause_events = []                        # HOOK_AWAITING_ACTION events ECS would emit (ECS-27)
         self.thread = None
 
 

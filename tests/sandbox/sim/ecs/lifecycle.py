@@ -16,7 +16,7 @@ from botocore.config import Config as BotoConfig
 
 from sim.alb import weight_shares
 from sim.ecs.common import (DEFAULT_CALLBACK_DELAY_S, DEFAULT_HOOK_TIMEOUT_MIN, REGION, ROLLBACK_STAGES, STAGES, TERMINAL,
-                        RollbackNeeded, now)
+                        RollbackNeeded, new_id, now)
 
 log = logging.getLogger("ecs-sim")
 
@@ -123,13 +123,13 @@ class EcsLifecycleEngine:
             self._status(d, "IN_PROGRESS")
             for stage in STAGES:
                 self._check_stop(d)
+                self._stage(d, stage)
                 if stage == "PRODUCTION_TRAFFIC_SHIFT":
-                    # ECS-9: PRE_PRODUCTION_TRAFFIC_SHIFT hooks run before the production shift, reported
-                    # as lifecycleStage PRODUCTION_TRAFFIC_SHIFT (not a ServiceDeploymentLifecycleStage).
-                    self._stage(d, "PRODUCTION_TRAFFIC_SHIFT")
-                    self._hooks(d, "PRE_PRODUCTION_TRAFFIC_SHIFT")
-                else:
-                    self._stage(d, stage)
+                    # ECS-9, ECS-20, ECS-24: PRE_PRODUCTION_TRAFFIC_SHIFT hooks before every step (reported
+                    # as lifecycleStage PRODUCTION_TRAFFIC_SHIFT, not a ServiceDeploymentLifecycleStage),
+                    # the rule rewritten, PRODUCTION_TRAFFIC_SHIFT hooks at every step, the step bakes.
+                    self._do_production_traffic_shift(d)
+                    continue
                 getattr(self, "_do_" + stage.lower())(d)
                 if stage != "RECONCILE_SERVICE":   # ECS-7
                     self._hooks(d, stage)
@@ -199,11 +199,20 @@ class EcsLifecycleEngine:
         return [(100.0, 0.0)]
 
     def _do_production_traffic_shift(self, d):
-        """The production rule moves to green (in steps for LINEAR / CANARY, ECS-20), each step
-        written without reading the rule's live weights first (ECS-10, containers-roadmap #2853):
-        whatever hookline set there is overwritten."""
+        """The production rule moves to green in steps (one for BLUE_GREEN; LINEAR / CANARY, ECS-20),
+        each step written without reading the rule's live weights first (ECS-10, containers-roadmap
+        #2853): whatever hookline set there is overwritten. Before every step the
+        PRE_PRODUCTION_TRAFFIC_SHIFT hooks run, at every step the PRODUCTION_TRAFFIC_SHIFT hooks (ECS-24,
+        DeploymentLifecycleHook). Where a step's bake falls relative to the next step's
+        PRE_PRODUCTION_TRAFFIC_SHIFT hooks is the switch ecs_step_bake (ECS-25); what lifecycleStage
+        reads during a bake between steps is ecs_step_stage (ECS-26)."""
         rule = self._adv(d).get("productionListenerRule")
+        pending_bake = 0.0
         for pct, bake in self.production_steps(d):
+            self._hooks(d, "PRE_PRODUCTION_TRAFFIC_SHIFT")
+            if pending_bake > 0:      # hook_then_bake: the previous step bakes after this hook
+                self._step_bake(d, pending_bake)
+                pending_bake = 0.0
             green = int(round(pct))
             if rule:
                 self._forward(rule, self._blue_tg(d), d.target.target_group, green=green)
@@ -211,8 +220,25 @@ class EcsLifecycleEngine:
                     d.shifted["production"] = True
             with self.reg.lock:
                 d.weights["production"] = self._weights(d, green=green)
+                d.production_steps.append({"green": green, "at": now()})
+            self._hooks(d, "PRODUCTION_TRAFFIC_SHIFT")
             if bake > 0:
-                self._wait(d, bake)
+                if self.cfg.ecs_step_bake == "hook_then_bake":
+                    pending_bake = bake
+                else:
+                    self._step_bake(d, bake)
+
+    def _step_bake(self, d, seconds):
+        """A step's bake (stepBakeTimeInMinutes / canaryBakeTimeInMinutes, scaled); lifecycleStage
+        reads ecs_step_stage during it (ECS-26), PRODUCTION_TRAFFIC_SHIFT again after."""
+        if self.cfg.ecs_step_stage == "bake_time":
+            with self.reg.lock:
+                d.stage = "BAKE_TIME"
+                d.updated = now()
+        self._wait(d, seconds)
+        with self.reg.lock:
+            d.stage = "PRODUCTION_TRAFFIC_SHIFT"
+            d.updated = now()
 
     def _do_post_production_traffic_shift(self, d):
         pass
@@ -294,10 +320,45 @@ class EcsLifecycleEngine:
 
     # ------------------------------------------------------------ hooks
     def _hooks(self, d, stage, rollback=False):
-        hooks = [h for h in d.config.get("lifecycleHooks") or []
-                 if stage in (h.get("lifecycleStages") or []) and (h.get("targetType") or "AWS_LAMBDA") == "AWS_LAMBDA"]
+        hooks = [h for h in d.config.get("lifecycleHooks") or [] if stage in (h.get("lifecycleStages") or [])]
         for h in hooks:
-            self._run_hook(d, h, stage, rollback)
+            kind = h.get("targetType") or "AWS_LAMBDA"
+            if kind == "AWS_LAMBDA":
+                self._run_hook(d, h, stage, rollback)
+            elif kind == "PAUSE" and not rollback:
+                self._run_pause(d, h, stage)
+
+    def _run_pause(self, d, hook, stage):
+        """ECS-27: hold the stage until ContinueServiceDeployment answers the hook (CONTINUE: return;
+        ROLLBACK: raise RollbackNeeded) or its timeout takes its action."""
+        tc = hook.get("timeoutConfiguration") or {}
+        timeout_s = float(tc.get("timeoutInMinutes") or DEFAULT_HOOK_TIMEOUT_MIN) * self.cfg.ecs_minute_s
+        action = tc.get("action") or "ROLLBACK"
+        hook_id = "ecs-pause-" + new_id(43)
+        started = now()
+        detail = {"hookId": hook_id, "targetType": "PAUSE", "status": "AWAITING_ACTION",
+                  "expiresAt": started + timeout_s, "timeoutAction": action}
+        with self.reg.lock:
+            d.hook_details.append(detail)
+            d.pause_events.append({"detail-type": "ECS Hook State Change", "eventName": "HOOK_AWAITING_ACTION",
+                                   "hookId": hook_id, "lifecycleStage": stage, "at": started})
+            self.reg.cond.notify_all()
+        while True:
+            with self.reg.lock:
+                answer = d.pause_actions.get(hook_id)
+            if answer == "CONTINUE":
+                detail["status"] = "SUCCEEDED"
+                return
+            if answer == "ROLLBACK":
+                detail["status"] = "FAILED"
+                raise RollbackNeeded(f"Pause hook {hook_id} at {stage}: ContinueServiceDeployment action ROLLBACK")
+            left = started + timeout_s - now()
+            if left <= 0:
+                detail["status"] = "TIMED_OUT"
+                if action == "CONTINUE":
+                    return
+                raise RollbackNeeded(f"Pause hook {hook_id} at {stage} timed out")
+            self._wait(d, min(left, 0.2))
 
     def _run_hook(self, d, hook, stage, rollback):
         """Invoke one hook until it answers SUCCEEDED (return) or FAILED / times out with action

@@ -173,11 +173,17 @@ function renderDetail(v) {
     el("li", { class: `k-${m.kind}` }, el("time", { text: clock(m.at) }), document.createTextNode(m.label))));
 
   const p = s.pending_approval;
+  // An ECS PAUSE hook awaiting action: approve / reject answer it (ContinueServiceDeployment).
+  const pause = s.controller_pause;
   $("approval-state").textContent = p
     ? `Waiting since ${clock(p.since)}${p.step_index !== null && p.step_index !== undefined ? ` (step ${p.step_index + 1})` : ""}` +
       (p.timeout_seconds ? `, times out after ${p.timeout_seconds}s` : "")
-    : "No approval waiting.";
-  $("approve").disabled = !p; $("reject").disabled = !p;
+    : pause
+      ? `ECS pause hook ${pause.hook_id} waiting${pause.stage ? ` at ${pause.stage}` : ""}` +
+        (pause.expires_at ? `, times out at ${clock(pause.expires_at)}` : "") +
+        (pause.timeout_action ? ` (then ${pause.timeout_action})` : "")
+      : "No approval waiting.";
+  $("approve").disabled = !p && !pause; $("reject").disabled = !p && !pause;
   $("rollback").disabled = v.terminal;
   $("decisions").replaceChildren(...s.approvals.map((d) => el("li", {
     text: `${clock(d.at)} step ${d.step_index !== null ? d.step_index + 1 : "?"}: ${d.outcome}` +
@@ -188,7 +194,7 @@ function renderDetail(v) {
   $("checks").replaceChildren(...v.checks.map((c) => el("li", { class: c.ok ? "good" : "bad",
     text: `${c.name || "check"}: ${c.ok ? "ok" : (c.reason || "failed")}` })));
   announce(`${s.deployment_id} ${s.status}, ${step}, ${s.weights ? `blue ${s.weights.blue}% green ${s.weights.green}%` : ""}` +
-    (p ? ", approval waiting" : ""));
+    (p || pause ? ", approval waiting" : ""));
 }
 
 // The page asks every second; under load an answer can come after a newer one (the approval

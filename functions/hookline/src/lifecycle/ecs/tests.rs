@@ -72,13 +72,26 @@ async fn blue_and_green_come_from_the_resolved_configuration_not_the_configured_
 }
 
 #[tokio::test]
-async fn admission_passes_a_creation_and_names_a_strategy_other_than_blue_green() {
+async fn admission_passes_a_creation_and_reads_a_stepped_strategy_for_gate_mode() {
     let blue_green = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
     assert_eq!(ecs(&[&blue_green]).admission(DEPLOYMENT).await.expect("admission"), Admission::Serve);
     let created = described_as(Stage::PostTestTrafficShift, creation);
     assert_eq!(ecs(&[&created]).admission(DEPLOYMENT).await.expect("admission"), Admission::Creation);
     let linear = described_as(Stage::PostTestTrafficShift, linear);
-    assert_eq!(ecs(&[&linear]).admission(DEPLOYMENT).await.expect("admission"), Admission::Strategy("LINEAR".into()));
+    let expected = crate::plan::gate::ServiceSteps {
+        strategy: "LINEAR".into(),
+        percent_tenths: Some(250),
+        pre_production_hook_timeouts_minutes: Some(vec![30]),
+    };
+    assert_eq!(ecs(&[&linear]).admission(DEPLOYMENT).await.expect("admission"), Admission::Gate(expected));
+    let rolling = described_as(Stage::PostTestTrafficShift, |d| {
+        d.deployment_configuration = Some(
+            aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                .strategy(aws_sdk_ecs::types::DeploymentStrategy::Rolling)
+                .build(),
+        );
+    });
+    assert_eq!(ecs(&[&rolling]).admission(DEPLOYMENT).await.expect("admission"), Admission::Strategy("ROLLING".into()));
 }
 
 #[tokio::test]
@@ -289,4 +302,59 @@ async fn controllers_describe_through_the_deployment_s_own_adapter() {
     let summary = crate::testing::mocked_clients(&[&rule]).lifecycle().describe(DEPLOYMENT).await.expect("described");
     assert_eq!((summary.controller, summary.status_word.as_str()), (Controller::Ecs, "IN_PROGRESS"));
     assert_eq!(rule.num_calls(), 1, "not the default describe (status only)");
+}
+
+/// A deployment IN_PROGRESS at POST_TEST_TRAFFIC_SHIFT held by a PAUSE hook (and a Lambda hook done).
+fn paused_deployment() -> Rule {
+    use aws_sdk_ecs::types::{DeploymentLifecycleHookAction, DeploymentLifecycleHookDetail};
+    mock!(aws_sdk_ecs::Client::describe_service_deployments).then_output(|| {
+        let mut d = deployment(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+        d.lifecycle_hook_details = Some(vec![
+            DeploymentLifecycleHookDetail::builder()
+                .target_type(DeploymentLifecycleHookTargetType::AwsLambda)
+                .hook_id("lambda-1")
+                .status(DeploymentLifecycleHookStatus::Succeeded)
+                .build(),
+            DeploymentLifecycleHookDetail::builder()
+                .target_type(DeploymentLifecycleHookTargetType::Pause)
+                .hook_id("ecs-pause-abc")
+                .status(DeploymentLifecycleHookStatus::AwaitingAction)
+                .expires_at(aws_sdk_ecs::primitives::DateTime::from_secs(1_900_000_000))
+                .timeout_action(DeploymentLifecycleHookAction::Rollback)
+                .build(),
+        ]);
+        DescribeServiceDeploymentsOutput::builder().service_deployments(d).build()
+    })
+}
+
+#[tokio::test]
+async fn a_pause_hook_awaiting_action_is_read_and_answered_with_continue_service_deployment() {
+    use aws_sdk_ecs::operation::continue_service_deployment::ContinueServiceDeploymentOutput;
+    let paused = paused_deployment();
+    let pause = ecs(&[&paused]).paused(DEPLOYMENT).await.expect("read");
+    assert_eq!(
+        pause,
+        Some(Pause {
+            hook_id: "ecs-pause-abc".into(),
+            stage: Some("POST_TEST_TRAFFIC_SHIFT".into()),
+            expires_at: Some(1_900_000_000),
+            timeout_action: Some("ROLLBACK".into()),
+        })
+    );
+    let running = described(EcsStatus::InProgress, Some(Stage::PostTestTrafficShift));
+    assert_eq!(ecs(&[&running]).paused(DEPLOYMENT).await.expect("read"), None, "no pause hook, no pause");
+
+    for (go_on, action) in
+        [(true, DeploymentLifecycleHookAction::Continue), (false, DeploymentLifecycleHookAction::Rollback)]
+    {
+        let answered = mock!(aws_sdk_ecs::Client::continue_service_deployment)
+            .match_requests(move |r| {
+                r.service_deployment_arn() == Some(DEPLOYMENT)
+                    && r.hook_id() == Some("ecs-pause-abc")
+                    && r.action() == Some(&action)
+            })
+            .then_output(|| ContinueServiceDeploymentOutput::builder().service_deployment_arn(DEPLOYMENT).build());
+        ecs(&[&answered]).answer_pause(DEPLOYMENT, "ecs-pause-abc", go_on).await.expect("answered");
+        assert_eq!(answered.num_calls(), 1);
+    }
 }
