@@ -1,0 +1,164 @@
+//! `hookline deploy` / `hookline undeploy`: the entry of hookline's own Route 53 controller
+//! (docs/route53-controller.md). Thin: read the deployment file, check it completely, then hand
+//! it to the library's flows (`hookline::flows::deploy` / `undeploy`), which do the work over the
+//! ports. A bad file changes nothing in AWS: it is checked before any call, the caller's identity
+//! included (see [`crate::deploy_file::CHECK_ACCOUNT_ID`]).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hookline::deployfile::{Context, DeployFile};
+
+use crate::aws::Aws;
+use crate::deploy_file::{self as df, DeployFileArgs};
+use crate::error::R;
+use crate::output::emit;
+
+/// `hookline deploy`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub file: DeployFileArgs,
+    /// Remove the old release's service after a success (the file's `hookline.remove_old`).
+    #[arg(long)]
+    pub remove_old: bool,
+    /// Follow the deployment like `hookline watch` until it ends; exit code as `watch`'s.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: poll interval.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, requires = "wait")]
+    pub interval: Duration,
+}
+
+/// `hookline undeploy`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct UndeployArgs {
+    #[command(flatten)]
+    pub file: DeployFileArgs,
+    /// The release (its CanaryRelease tag value) whose service and record to remove (default: the
+    /// idle one, at weight 0 or without a record). The one taking traffic is refused.
+    #[arg(long, value_name = "TAG")]
+    pub release: Option<String>,
+}
+
+/// A deployment file read and checked for the account deployed to.
+pub struct Checked {
+    pub path: PathBuf,
+    pub file: DeployFile,
+}
+
+/// Reads and checks the file `args` name; `Ok(Err(exit code))` when it has problems (printed, one
+/// per line; no AWS call made).
+pub async fn checked(aws: &Aws, args: &DeployFileArgs) -> R<Result<Checked, u8>> {
+    let path = args.path()?;
+    let text = df::read(&path)?;
+    // First with a stand-in account id (same length and characters): a bad file stops here,
+    // before any AWS call.
+    let stand_in = Context { account_id: df::CHECK_ACCOUNT_ID.into(), region: aws.region.clone() };
+    if let Err(errs) = df::parse(&path, &text, &stand_in) {
+        df::print_problems(&path, &errs);
+        return Ok(Err(1));
+    }
+    let ctx = Context { account_id: df::account_id(aws, None).await?, region: aws.region.clone() };
+    match df::parse(&path, &text, &ctx) {
+        Err(errs) => {
+            df::print_problems(&path, &errs);
+            Ok(Err(1))
+        }
+        Ok(file) => {
+            df::print_notes(&file.ignored);
+            Ok(Ok(Checked { path, file }))
+        }
+    }
+}
+
+/// `hookline deploy`: prints the deployment id (`dns-...`); with `--wait`, follows it (exit code
+/// as `watch`'s), else 0 once started. A bad file: its problems, exit 1, nothing changed.
+pub async fn run_deploy(aws: &Aws, args: &DeployArgs) -> R<u8> {
+    let Checked { path, mut file } = match checked(aws, &args.file).await? {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    file.remove_old |= args.remove_old;
+    let id = start(aws, &args.file.env, &path, &file).await?;
+    emit(&id);
+    if !args.wait {
+        return Ok(0);
+    }
+    let outcome = super::watch::follow(aws, &id, args.interval, None).await?;
+    Ok(outcome.exit_code())
+}
+
+/// `hookline undeploy`: removes a release's service and record, refusing the one taking traffic.
+pub async fn run_undeploy(aws: &Aws, args: &UndeployArgs) -> R<u8> {
+    let Checked { path, file } = match checked(aws, &args.file).await? {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let removed = remove(aws, &args.file.env, &path, &file, args.release.as_deref()).await?;
+    emit(&removed);
+    Ok(0)
+}
+
+/// Starts the deployment through the library's flow; its id.
+async fn start(_aws: &Aws, _env: &str, path: &std::path::Path, _file: &DeployFile) -> R<String> {
+    Err(crate::error::fail(format!(
+        "{}: valid, but this build has no Route 53 controller flow yet (hookline::flows::deploy)",
+        path.display()
+    )))
+}
+
+/// Removes a release through the library's flow; what was removed.
+async fn remove(
+    _aws: &Aws,
+    _env: &str,
+    path: &std::path::Path,
+    _file: &DeployFile,
+    _release: Option<&str>,
+) -> R<String> {
+    Err(crate::error::fail(format!(
+        "{}: valid, but this build has no Route 53 controller flow yet (hookline::flows::undeploy)",
+        path.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = include_str!("../../../functions/hookline/src/deployfile/fixtures/seed.deploy.yml");
+
+    fn args_for(dir: &std::path::Path) -> DeployFileArgs {
+        DeployFileArgs { env: "dev".into(), file: None, dir: Some(dir.to_path_buf()) }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hookline-deploy-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[tokio::test]
+    async fn a_bad_file_is_refused_before_any_aws_call_and_a_good_one_then_asks_who_deploys() {
+        // No mocked answer and no credentials: any AWS call would be an error, not a refused file.
+        let aws = Aws::with_clients(hookline::testing::mocked_clients(&[]));
+        let dir = temp_dir("bad");
+        std::fs::write(dir.join("dev.deploy.yml"), SEED).expect("write");
+        assert!(matches!(checked(&aws, &args_for(&dir)).await, Ok(Err(1))), "the seed's 50s wait is refused");
+
+        let dir = temp_dir("good");
+        std::fs::write(dir.join("dev.deploy.yml"), SEED.replace("wait: 50", "wait: 70")).expect("write");
+        match checked(&aws, &args_for(&dir)).await {
+            Err(e) => assert!(e.0.contains("GetCallerIdentity"), "{e:?}"),
+            Ok(_) => panic!("a good file needs the caller's account id (STS), which is not reachable here"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_file_is_an_error_naming_it() {
+        let aws = Aws::with_clients(hookline::testing::mocked_clients(&[]));
+        let dir = temp_dir("missing");
+        let err = checked(&aws, &args_for(&dir)).await.err().expect("no file");
+        assert!(err.0.starts_with("cannot read deployment file ") && err.0.contains("dev.deploy.yml"), "{err:?}");
+    }
+}
