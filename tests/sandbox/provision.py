@@ -519,6 +519,148 @@ def provision_lambda_queues(c):
     return out
 
 
+# ---------------------------------------------------------------- Route 53 demo (issue 22)
+ROUTE53_DEMO = {"group": "private", "releases": ("blue", "green"), "zone": "shop.example.com",
+                "fqdn": "web.shop.example.com", "cluster": "shop", "service": "shop-web", "family": "shop-web",
+                "container": "web", "port": 8080, "version": "1.0.0", "desired": 2, "alarm": "shop-web-5xx"}
+
+
+def route53_demo_image(version=ROUTE53_DEMO["version"], name=ROUTE53_DEMO["service"]):
+    """The deployment file's default image (docs/route53-controller.md): <account>.dkr.ecr.<region>.amazonaws.com/<name>:<version>."""
+    return f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}:{version}"
+
+
+def provision_route53_demo(endpoint="http://127.0.0.1:4566", group=ROUTE53_DEMO["group"],
+                           releases=ROUTE53_DEMO["releases"], zone_name=ROUTE53_DEMO["zone"],
+                           fqdn=ROUTE53_DEMO["fqdn"], weights=(100, 0), wait=True):
+    """The world of hookline's own controller (docs/route53-controller.md), provisioned by default:
+
+    - per release (blue, green): an ALB `r53-<group>-<release>` tagged `CanaryGroup` = group and
+      `CanaryRelease` = release, a target group of the same name (ip targets, port 8080, health check
+      /health, the default VPC) and an HTTP :80 listener forwarding to it;
+    - hosted zone `shop.example.com` with one weighted alias record per release for `fqdn`
+      (SetIdentifier = the release, Weight blue 100 / green 0, EvaluateTargetHealth true, no TTL),
+      written in one batch (UPSERT) and waited to INSYNC (sim/route53.py);
+    - ECS cluster `shop`, task definition family `shop-web` (container `web`, image
+      `<account>.dkr.ecr.us-east-1.amazonaws.com/shop-web:1.0.0`, port 8080, awsvpc / Fargate) and
+      blue's service `shop-web-blue` (controller ECS, rolling, desired 2) registered in blue's target
+      group, waited until stable with healthy targets (sim/ecs/rolling.py). Green's service
+      `shop-web-green` is not created: `hookline deploy` creates it (`<service.name>-<release>`);
+    - alarm `shop-web-5xx` (OK): HTTPCode_Target_5XX_Count of both load balancers summed (metric
+      math); the router's DNS traffic loop sets it ALARM while a release whose image tag contains
+      `bad` serves, OK after.
+
+    Idempotent (records are UPSERTed to `weights`; an ACTIVE service is left as it is). Returns
+    every id and ARN (provision.json `demo.route53`)."""
+    c = clients(endpoint)
+    ec2, elb, ecs, cw = c["ec2"], c["elbv2"], c["ecs"], c["cloudwatch"]
+    r53 = boto3.client("route53", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="sandbox",
+                       aws_secret_access_key="sandbox",
+                       config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}))
+    d = ROUTE53_DEMO
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"])[:2]
+    sg = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                               {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
+    lbs = {}
+    for release in releases:
+        name = f"r53-{group}-{release}"
+        tags = [{"Key": "CanaryGroup", "Value": group}, {"Key": "CanaryRelease", "Value": release}]
+        try:
+            lb = elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]
+            elb.add_tags(ResourceArns=[lb["LoadBalancerArn"]], Tags=tags)
+        except elb.exceptions.LoadBalancerNotFoundException:
+            lb = elb.create_load_balancer(Name=name, Subnets=subnets, SecurityGroups=[sg], Scheme="internet-facing",
+                                          Type="application", Tags=tags)["LoadBalancers"][0]
+        try:
+            tg = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+        except elb.exceptions.TargetGroupNotFoundException:
+            tg = elb.create_target_group(Name=name, Protocol="HTTP", Port=d["port"], VpcId=vpc, TargetType="ip",
+                                         HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+        listeners = {int(l["Port"]): l["ListenerArn"] for l in
+                     elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+        if 80 not in listeners:
+            listeners[80] = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                                                DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}]
+                                                )["Listeners"][0]["ListenerArn"]
+        lbs[release] = {"name": name, "arn": lb["LoadBalancerArn"], "dns_name": lb["DNSName"],
+                        "hosted_zone_id": lb["CanonicalHostedZoneId"],
+                        "dimension": lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1],
+                        "target_group_arn": tg, "listener_arn": listeners[80], "service": f"{d['service']}-{release}"}
+    zones = [z for z in r53.list_hosted_zones_by_name(DNSName=zone_name)["HostedZones"]
+             if z["Name"] == zone_name.rstrip(".") + "."]
+    zone = zones[0] if zones else r53.create_hosted_zone(Name=zone_name, CallerReference=f"hookline-{zone_name}")[
+        "HostedZone"]
+    zone_id = zone["Id"].rsplit("/", 1)[-1]
+    changes = [{"Action": "UPSERT", "ResourceRecordSet": {
+        "Name": fqdn, "Type": "A", "SetIdentifier": release, "Weight": weight,
+        "AliasTarget": {"HostedZoneId": lbs[release]["hosted_zone_id"], "DNSName": lbs[release]["dns_name"],
+                        "EvaluateTargetHealth": True}}} for release, weight in zip(releases, weights)]
+    info = r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+        "Comment": "hookline sandbox: Route 53 demo", "Changes": changes})["ChangeInfo"]
+    # ECS: blue's service (the first release) on its target group; green's is hookline's to create
+    ecs.create_cluster(clusterName=d["cluster"])
+    blue = lbs[releases[0]]
+    svc = ecs.describe_services(cluster=d["cluster"], services=[blue["service"]])["services"]
+    svc = svc[0] if svc and svc[0]["status"] == "ACTIVE" else None
+    if svc is None:
+        td = ecs.register_task_definition(
+            family=d["family"], networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+            containerDefinitions=[{"name": d["container"], "image": route53_demo_image(), "essential": True,
+                                   "portMappings": [{"containerPort": d["port"], "protocol": "tcp"}]}]
+        )["taskDefinition"]["taskDefinitionArn"]
+        svc = ecs.create_service(
+            cluster=d["cluster"], serviceName=blue["service"], taskDefinition=td, desiredCount=d["desired"],
+            launchType="FARGATE", deploymentController={"type": "ECS"},
+            deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
+            loadBalancers=[{"targetGroupArn": blue["target_group_arn"], "containerName": d["container"],
+                            "containerPort": d["port"]}],
+            networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [sg],
+                                                          "assignPublicIp": "DISABLED"}})["service"]
+    # the alarm: both load balancers' target 5xx, summed (each release serves in turn)
+    cw.put_metric_alarm(
+        AlarmName=d["alarm"], EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching", AlarmDescription="hookline sandbox: target 5xx of either release "
+                                                          "(set by the router's DNS traffic loop)",
+        Metrics=[{"Id": "total", "Expression": " + ".join(f"FILL(m{i}, 0)" for i in range(len(releases))),
+                  "Label": "HTTPCode_Target_5XX_Count of the releases", "ReturnData": True}] + [
+            {"Id": f"m{i}", "ReturnData": False, "MetricStat": {"Metric": {
+                "Namespace": "AWS/ApplicationELB", "MetricName": "HTTPCode_Target_5XX_Count",
+                "Dimensions": [{"Name": "LoadBalancer", "Value": lbs[r]["dimension"]}]}, "Period": 60, "Stat": "Sum"}}
+            for i, r in enumerate(releases)])
+    cw.set_alarm_state(AlarmName=d["alarm"], StateValue="OK", StateReason="sandbox provisioning")
+    alarm_arn = cw.describe_alarms(AlarmNames=[d["alarm"]])["MetricAlarms"][0]["AlarmArn"]
+    if wait:
+        r53.get_waiter("resource_record_sets_changed").wait(Id=info["Id"], WaiterConfig={"Delay": 0.5,
+                                                                                           "MaxAttempts": 240})
+        wait_service_healthy(c, d["cluster"], blue["service"], blue["target_group_arn"], d["desired"])
+    svc = ecs.describe_services(cluster=d["cluster"], services=[blue["service"]])["services"][0]
+    return {"hosted_zone_id": zone_id, "zone": zone_name, "fqdn": fqdn, "group": group, "load_balancers": lbs,
+            "change_id": info["Id"], "cluster": d["cluster"], "cluster_arn": svc["clusterArn"],
+            "service": {"name": d["service"], "blue_arn": svc["serviceArn"], "task_definition": svc["taskDefinition"],
+                        "family": d["family"], "container": d["container"], "port": d["port"],
+                        "image": route53_demo_image(), "desired": d["desired"]},
+            "alarm": {"name": d["alarm"], "arn": alarm_arn}}
+
+
+def wait_service_healthy(c, cluster, service, target_group_arn, desired, timeout_s=60):
+    """Until ``service`` is stable (botocore's services_stable rule) with ``desired`` healthy targets."""
+    end = time.time() + timeout_s
+    while True:
+        s = c["ecs"].describe_services(cluster=cluster, services=[service])["services"][0]
+        healthy = [t for t in c["elbv2"].describe_target_health(TargetGroupArn=target_group_arn)[
+            "TargetHealthDescriptions"] if t["TargetHealth"]["State"] == "healthy"]
+        if len(s["deployments"]) == 1 and s["runningCount"] == s["desiredCount"] == desired \
+                and len(healthy) >= desired:
+            return s
+        if time.time() > end:
+            raise SystemExit(f"provision: {service} not stable with {desired} healthy targets after {timeout_s}s: "
+                             f"running {s['runningCount']}/{s['desiredCount']}, {len(s['deployments'])} deployments, "
+                             f"{len(healthy)} healthy")
+        time.sleep(0.25)
+
+
 def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, termination_wait_minutes=1, services=1):
     c = clients(endpoint)
     ensure_role(c["iam"])
@@ -549,6 +691,8 @@ def provision(endpoint="http://127.0.0.1:4566", plan=None, sm_dir=None, terminat
     for index in range(2, services + 1):
         names = service_names(index)
         demo["fleet"][names["service"]] = provision_demo(c, fleet_plan(plan, names), termination_wait_minutes, index)
+    # hookline's own controller (issue 22): two ALB releases, Route 53 weights, blue's ECS service
+    demo["route53"] = provision_route53_demo(endpoint)
     queues = provision_lambda_queues(c)
     return {"endpoint": endpoint, "approval_topic_arn": topic, "state_machines": sms,
             "functions": {f: function_arn(f) for f in FUNCTIONS}, "role_arn": ROLE_ARN, "demo": demo,
@@ -569,52 +713,3 @@ def main():
 
 if __name__ == "__main__":
     main()
-
-
-# ---------------------------------------------------------------- Route 53 demo (issue 22)
-ROUTE53_DEMO = {"group": "private", "releases": ("blue", "green"), "zone": "shop.example.com",
-                "fqdn": "web.shop.example.com"}
-
-
-def provision_route53_demo(endpoint="http://127.0.0.1:4566", group=ROUTE53_DEMO["group"],
-                           releases=ROUTE53_DEMO["releases"], zone_name=ROUTE53_DEMO["zone"],
-                           fqdn=ROUTE53_DEMO["fqdn"], weights=(100, 0)):
-    """The world of hookline's own controller (docs/route53-controller.md): two ALBs
-    `r53-<group>-<release>` tagged `CanaryGroup` = group and `CanaryRelease` = release, a hosted
-    zone, and one weighted alias record per release for `fqdn` (SetIdentifier = the release,
-    EvaluateTargetHealth true), written in one batch and waited to INSYNC (sim/route53.py).
-    Not called by provision(): the controller's tests call it. Idempotent (records are UPSERTed
-    to `weights`). Returns the zone id, the name and each release's load balancer."""
-    c = clients(endpoint)
-    ec2, elb = c["ec2"], c["elbv2"]
-    r53 = boto3.client("route53", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="sandbox",
-                       aws_secret_access_key="sandbox",
-                       config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}))
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(
-        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"])[:2]
-    lbs = {}
-    for release in releases:
-        name = f"r53-{group}-{release}"
-        tags = [{"Key": "CanaryGroup", "Value": group}, {"Key": "CanaryRelease", "Value": release}]
-        try:
-            lb = elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]
-            elb.add_tags(ResourceArns=[lb["LoadBalancerArn"]], Tags=tags)
-        except elb.exceptions.LoadBalancerNotFoundException:
-            lb = elb.create_load_balancer(Name=name, Subnets=subnets, Scheme="internet-facing", Type="application",
-                                          Tags=tags)["LoadBalancers"][0]
-        lbs[release] = {"arn": lb["LoadBalancerArn"], "dns_name": lb["DNSName"],
-                        "hosted_zone_id": lb["CanonicalHostedZoneId"]}
-    zones = [z for z in r53.list_hosted_zones_by_name(DNSName=zone_name)["HostedZones"]
-             if z["Name"] == zone_name.rstrip(".") + "."]
-    zone = zones[0] if zones else r53.create_hosted_zone(Name=zone_name, CallerReference=f"hookline-{zone_name}")[
-        "HostedZone"]
-    zone_id = zone["Id"].rsplit("/", 1)[-1]
-    changes = [{"Action": "UPSERT", "ResourceRecordSet": {
-        "Name": fqdn, "Type": "A", "SetIdentifier": release, "Weight": weight,
-        "AliasTarget": {"HostedZoneId": lbs[release]["hosted_zone_id"], "DNSName": lbs[release]["dns_name"],
-                        "EvaluateTargetHealth": True}}} for release, weight in zip(releases, weights)]
-    info = r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
-        "Comment": "hookline sandbox: Route 53 demo", "Changes": changes})["ChangeInfo"]
-    r53.get_waiter("resource_record_sets_changed").wait(Id=info["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-    return {"hosted_zone_id": zone_id, "fqdn": fqdn, "group": group, "load_balancers": lbs, "change_id": info["Id"]}

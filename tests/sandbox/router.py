@@ -20,6 +20,7 @@ Run: python tests/sandbox/router.py --port 4566 --moto-url http://127.0.0.1:4567
 """
 import argparse
 import copy
+import datetime
 import http.client
 import json
 import logging
@@ -41,11 +42,14 @@ from botocore.config import Config as BotoConfig  # noqa: E402
 from requests.structures import CaseInsensitiveDict  # noqa: E402
 
 import awsproto  # noqa: E402
+from sim import dns as dns_mod  # noqa: E402
 from sim import iam  # noqa: E402
 from sim.alb import AlbEmulator  # noqa: E402
 from sim.cloudwatch import CloudWatchData  # noqa: E402
 from sim.codedeploy.api import CodeDeploySim, SimConfig  # noqa: E402
+from sim.dns import DnsConfig, DnsPlane, Record as DnsRecord  # noqa: E402
 from sim.ecs.api import EcsConfig, EcsSim  # noqa: E402
+from sim.ecs.rolling import RollingSim, answers_5xx  # noqa: E402
 from sim.lambda_emul import FUNCTION_FAULT_KINDS, LambdaEmulator, load_template  # noqa: E402
 from sim.route53 import MOTO_AUTH_BODY, Route53Config, Route53Sim  # noqa: E402
 
@@ -54,6 +58,11 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy
        "trailer", "expect"}
 ECS_TASK_SET_OPS = {"DescribeServices", "DescribeTaskSets", "CreateTaskSet", "UpdateTaskSet", "DeleteTaskSet"}
 FAULT_KINDS = {"throttle", "error", "latency", "crash", "unhealthy"}
+# The DNS data plane's settings (POST /_sandbox/traffic {"dns": {...}}): the Route 53 demo's name
+# (provision.py ROUTE53_DEMO), its alarm, 40 clients sending one request each per tick.
+DNS_DEFAULTS = {"enabled": True, "fqdn": "web.shop.example.com", "alarm": "shop-web-5xx", "clients": 40,
+                "requests_per_client": 1, "set_alarm": False, "ticks": 0, "last": None, "totals": {}}
+DNS_SETTABLE = ("enabled", "fqdn", "alarm", "clients", "requests_per_client")
 
 
 class Faults:
@@ -141,7 +150,8 @@ class Faults:
 
 class Sandbox:
     def __init__(self, port=4566, moto_url="http://127.0.0.1:4567", lambda_url="http://127.0.0.1:9000",
-                 host="127.0.0.1", sim_config=None, app_traffic=None, ecs_config=None, r53_config=None):
+                 host="127.0.0.1", sim_config=None, app_traffic=None, ecs_config=None, r53_config=None,
+                 dns_config=None):
         self.port, self.host = port, host
         self.moto_url, self.lambda_url = moto_url.rstrip("/"), lambda_url.rstrip("/")
         self.url = f"http://{host}:{port}"
@@ -165,8 +175,15 @@ class Sandbox:
         self.r53 = Route53Sim(boto3.client("route53", **kw), r53_config or Route53Config())
         # ECS-native blue/green (sim/ecs/api.py); its revisions serve target groups without task sets
         self.ecs_sim = EcsSim(self.moto_url, self.url, ecs_config or EcsConfig())
+        # plain (rolling) ECS services whose tasks run and register in their target groups (sim/ecs/rolling.py)
+        self.rolling = RollingSim(self.elb, self.ecs, self.ecs_sim.cfg, self.ecs_sim.reg)
         self.alb = AlbEmulator(self.elb, self.ecs, is_unhealthy=self.faults.unhealthy,
-                               revision_for=self.ecs_sim.revision_for_target_group)
+                               revision_for=lambda tg: (self.ecs_sim.revision_for_target_group(tg)
+                                                        or self.rolling.serving_for_target_group(tg)))
+        # the DNS data plane of the traffic loop: clients resolving a weighted name through caching
+        # resolvers (sim/dns.py)
+        self.dns_cfg = dns_config or DnsConfig()
+        self.dns_plane = DnsPlane(clients=DNS_DEFAULTS["clients"])
         # Lambda's own behaviour around cargo-lambda: timeouts, async retries and duplicates,
         # dead-letter queue, SQS event source mapping (sim/lambda_emul.py, from infra/template.yaml).
         self.lambda_emul = LambdaEmulator(self.cargo_lambda_invoke, self.take_function_fault,
@@ -174,7 +191,7 @@ class Sandbox:
                                           sqs_for=self.function_sqs)
         self._function_sqs = {}
         self.traffic = {"enabled": False, "interval_ms": 1000, "alarm": "web-5xx", "port": 80,
-                        "set_alarm": False, "ticks": 0, "last": None}
+                        "set_alarm": False, "ticks": 0, "last": None, "dns": copy.deepcopy(DNS_DEFAULTS)}
         if app_traffic is None:
             app_traffic = os.environ.get("SANDBOX_APP_TRAFFIC", "0") == "1"
         self.traffic["enabled"] = app_traffic
@@ -197,6 +214,7 @@ class Sandbox:
         self.ecs_sim.router_url = self.url
         threading.Thread(target=self.httpd.serve_forever, daemon=True, name="router").start()
         threading.Thread(target=self._traffic_loop, daemon=True, name="app-traffic").start()
+        threading.Thread(target=self._rolling_loop, daemon=True, name="ecs-rolling").start()
         self.lambda_emul.start()
         return self
 
@@ -308,7 +326,157 @@ class Sandbox:
             except Exception as e:
                 self.traffic["last"] = f"error: {e}"
 
+    def _rolling_loop(self):
+        """The plain ECS services' scheduler (sim/ecs/rolling.py): tasks start, register, stop."""
+        while not self._stop:
+            time.sleep(0.2)
+            try:
+                self.rolling.reconcile()
+            except Exception:
+                log.exception("rolling ECS services")
+
     def _traffic_tick(self):
+        if self.traffic["dns"].get("enabled"):
+            try:
+                self._dns_tick(time.time())
+            except Exception as e:
+                self.traffic["dns"]["last"] = f"error: {e}"
+                log.exception("DNS data plane")
+        self._alb_tick()
+
+    # ------------------------------------------------------------ DNS data plane (sim/dns.py)
+    @staticmethod
+    def _dns_name(name):
+        n = (name or "").lower().rstrip(".")
+        return n[len("dualstack."):] if n.startswith("dualstack.") else n
+
+    def target_states(self, tg_arn):
+        """[(target id, state)] of a target group as DescribeTargetHealth answers it through the router:
+        moto's, each plain-service task's own state (sim/ecs/rolling.py), fault injection's 'unhealthy'."""
+        out = []
+        down = self.faults.unhealthy(tg_arn)
+        for d in self.elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]:
+            tid = d["Target"]["Id"]
+            mine = self.rolling.target_health(tg_arn, tid)
+            state = mine[0] if mine else d["TargetHealth"]["State"]
+            out.append((tid, "unhealthy" if down and state == "healthy" else state))
+        return out
+
+    def _dns_view(self, fqdn):
+        """(records, load balancers): the weighted records of ``fqdn`` the name servers answer now, as
+        sim/dns.py Records (target = load balancer name, healthy per EvaluateTargetHealth), and
+        {name: {"dimension", "groups": {tg ARN: [(target id, state)]}, "weights": {tg ARN: weight}}}."""
+        raw = self.r53.answered_records(fqdn, self.dns_cfg.dns_pending_answers)
+        lbs = {self._dns_name(lb["DNSName"]): lb for lb in self.elb.describe_load_balancers()["LoadBalancers"]}
+        info, records = {}, []
+        for r in raw:
+            if r.get("Weight") is None or r.get("Type") not in ("A", "AAAA", "CNAME"):
+                continue
+            alias = r.get("AliasTarget")
+            lb = lbs.get(self._dns_name(alias.get("DNSName"))) if alias else None
+            if lb is None:   # a record that names no load balancer of the sandbox: nothing serves it
+                target, healthy, ttl = (alias or {}).get("DNSName") or r.get("SetIdentifier"), True, \
+                    float(r.get("TTL") or 60)
+            else:
+                target = lb["LoadBalancerName"]
+                if target not in info:
+                    weights = self.alb.production_weights(80, target)
+                    info[target] = {"dimension": lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1],
+                                    "weights": weights,
+                                    "groups": {tg: self.target_states(tg) for tg in weights}}
+                groups = info[target]["groups"]
+                # DNS-EVALUATE-HEALTH: every group with targets has a healthy one; a group without targets is unhealthy
+                lb_healthy = bool(groups) and all(any(s == "healthy" for _, s in ts) for ts in groups.values())
+                healthy = lb_healthy if alias.get("EvaluateTargetHealth") else True
+                ttl = dns_mod.ELB_ALIAS_TTL_S   # DNS-ALIAS-TTL
+            records.append(DnsRecord(r.get("SetIdentifier"), r["Weight"], target, healthy, ttl))
+        return records, info
+
+    def _dns_tick(self, now):
+        d = self.traffic["dns"]
+        if len(self.dns_plane.resolvers) != int(d["clients"]):
+            self.dns_plane.resize(int(d["clients"]), now)
+        records, lbs = self._dns_view(d["fqdn"])
+        sent = self.dns_plane.tick(now, records, int(d["requests_per_client"]), self.dns_cfg.dns_resolver_cache)
+        stats = {}
+        for target, n in sent.items():
+            st = stats.setdefault(target or "(no answer)", {"requests": 0, "target_5xx": 0, "elb_5xx": 0})
+            lb = lbs.get(target)
+            if lb is None:
+                st["elb_5xx"] += n if target else 0
+                continue
+            # the listener's forward splits by target group weight; a group routes to its healthy targets,
+            # to all of them when none is healthy (fail open); no target at all: the load balancer's own 503
+            pool = []
+            live = {tg: w for tg, w in lb["weights"].items() if w > 0}
+            total_w = sum(live.values())
+            for tg, w in live.items():
+                targets = lb["groups"].get(tg) or []
+                # ALB-FAIL-OPEN: only unhealthy targets -> all of them
+                up = [tid for tid, s in targets if s == "healthy"] or [tid for tid, s in targets if s == "unhealthy"]
+                share = n * w / total_w if total_w else 0
+                for tid in up:
+                    pool.append((tg, tid, share / len(up)))
+            if not pool:
+                st["elb_5xx"] += n
+                continue
+            st["requests"] += n
+            for tg, tid, share in pool:
+                if answers_5xx(self._target_image(tg, tid)):
+                    st["target_5xx"] += share
+        for st in stats.values():
+            st["target_5xx"] = int(round(st["target_5xx"]))
+        self._dns_publish(now, lbs, stats)
+        bad = sorted(k for k, st in stats.items() if st["target_5xx"] > 0)
+        alarm = d.get("alarm")
+        if alarm:
+            if bad:
+                a = self.cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+                if a and a[0]["StateValue"] != "ALARM":
+                    self.cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM",
+                                            StateReason=f"sandbox DNS traffic: 5xx from {', '.join(bad)}")
+                d["set_alarm"] = True
+            elif d.get("set_alarm"):
+                self.cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="sandbox DNS traffic: no 5xx")
+                d["set_alarm"] = False
+        totals = d.setdefault("totals", {})
+        for k, st in stats.items():
+            tot = totals.setdefault(k, {"requests": 0, "target_5xx": 0, "elb_5xx": 0})
+            for m in tot:
+                tot[m] += st[m]
+        d["ticks"] = d.get("ticks", 0) + 1
+        d["last"] = {"at": now, "sent": stats, "cached": {k or "(no answer)": v for k, v in self.dns_plane.cached().items()},
+                     "records": [{"set_identifier": r.set_id, "weight": r.weight, "load_balancer": r.target,
+                                  "healthy": r.healthy, "ttl": r.ttl} for r in records]}
+
+    def _target_image(self, tg, target_id):
+        with self.rolling.lock:
+            for svc in self.rolling.services.values():
+                for dep in svc.deployments:
+                    for k in dep.tasks:
+                        if k.ip == target_id and any(lb.get("targetGroupArn") == tg for lb in svc.load_balancers):
+                            return k.image
+        ts = self.alb.task_set_for(tg)
+        return ts["image"] if ts else ""
+
+    def _dns_publish(self, now, lbs, stats):
+        """DNS-REQUEST-COUNT: the tick's counts as ALB metrics, only the nonzero ones (CW-6)."""
+        ts = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+        data = []
+        for name, st in stats.items():
+            lb = lbs.get(name)
+            if lb is None:
+                continue
+            dims = [{"Name": "LoadBalancer", "Value": lb["dimension"]}]
+            for metric, key in (("RequestCount", "requests"), ("HTTPCode_Target_5XX_Count", "target_5xx"),
+                                ("HTTPCode_ELB_5XX_Count", "elb_5xx")):
+                if st[key] > 0:
+                    data.append({"MetricName": metric, "Dimensions": dims, "Timestamp": ts, "Value": float(st[key]),
+                                 "Unit": "Count"})
+        if data:
+            self.cw.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)
+
+    def _alb_tick(self):
         t = self.traffic
         weights = self.alb.production_weights(t["port"], t.get("load_balancer"))
         bad = []
@@ -334,6 +502,23 @@ class Sandbox:
 
 def _json(obj):
     return json.dumps(obj, default=str).encode()
+
+
+def _check_dns_traffic(doc):
+    """The problem with a POST /_sandbox/traffic "dns" object, or None."""
+    if not isinstance(doc, dict):
+        return "dns: expected an object"
+    unknown = sorted(set(doc) - set(DNS_SETTABLE) - {"reset"})
+    if unknown:
+        return f"dns: unknown key(s) {unknown}; known: enabled, fqdn, alarm, clients, requests_per_client, reset"
+    for k in ("clients", "requests_per_client"):
+        if k in doc and (not isinstance(doc[k], int) or isinstance(doc[k], bool) or not 1 <= doc[k] <= 10000):
+            return f"dns.{k}: expected an integer from 1 to 10000, got {doc[k]!r}"
+    if "fqdn" in doc and (not isinstance(doc["fqdn"], str) or not doc["fqdn"]):
+        return "dns.fqdn: expected a name"
+    if "enabled" in doc and not isinstance(doc["enabled"], bool):
+        return "dns.enabled: expected true or false"
+    return None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -442,7 +627,14 @@ class _Handler(BaseHTTPRequestHandler):
                 data = json.loads(body or b"{}")
             except ValueError:
                 data = None
+            if isinstance(data, dict) and not sb.ecs_sim.wants(req.operation, data) \
+                    and sb.rolling.wants(req.operation, data):
+                status, out = sb.rolling.handle(req.operation, data, lambda: self._forward_json(headers, body))
+                h = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": str(uuid.uuid4())}
+                return status, h, _json(out)
             if isinstance(data, dict) and sb.ecs_sim.wants(req.operation, data):
+                if req.operation == "UpdateService":   # a plain service switched to blue/green changes owner
+                    sb.rolling.forget(data.get("cluster"), data.get("service"))
                 def forward():
                     st, _, rb = self._forward(sb.moto_url, self.command, self.path, headers, body)
                     try:
@@ -476,15 +668,55 @@ class _Handler(BaseHTTPRequestHandler):
             rb = self._patch_task_sets(req, body, rb)
         if req.service == "ecs" and status == 200 and req.operation == "DescribeServices":
             rb = sb.ecs_sim.patch_describe_services(rb)
+            rb = self._patch_rolling_services(rb)
         if req.operation == "DescribeTargetHealth" and status == 200:
             tg = req.params.get("TargetGroupArn")
             if tg is None and req.protocol == "json":
                 tg = json.loads(body or b"{}").get("TargetGroupArn")
+            rb = self._patch_target_health(tg, rb)
             if sb.faults.unhealthy(tg):
                 rb = re.sub(rb"<State>healthy</State>",
                             b"<State>unhealthy</State><Reason>Target.FailedHealthChecks</Reason>"
                             b"<Description>Health checks failed</Description>", rb)
         return status, rh, rb
+
+    def _forward_json(self, headers, body):
+        """The current request sent to moto as it came: (status, JSON answer)."""
+        st, _, rb = self._forward(self.sandbox.moto_url, self.command, self.path, headers, body)
+        try:
+            return st, json.loads(rb or b"{}")
+        except ValueError:
+            return 500, {"__type": "ServerException", "message": rb.decode("utf-8", "replace")[:500]}
+
+    def _patch_rolling_services(self, rb):
+        """DescribeServices: the plain services' counts, status and deployments (sim/ecs/rolling.py)."""
+        try:
+            doc = json.loads(rb)
+            doc["services"] = [self.sandbox.rolling.patch_service(s) for s in doc.get("services") or []]
+            return json.dumps(doc, default=str).encode()
+        except Exception:
+            log.exception("patching DescribeServices (rolling)")
+            return rb
+
+    def _patch_target_health(self, tg, rb):
+        """DescribeTargetHealth (query XML): each plain-service task's target state (ECS-R2)."""
+        rolling = self.sandbox.rolling
+
+        def member(m):
+            block = m.group(0)
+            tid = re.search(rb"<Id>([^<]+)</Id>", block)
+            state = rolling.target_health(tg, tid.group(1).decode()) if tid else None
+            if not state or state[0] == "healthy":
+                return block
+            st, reason, desc = state
+            new = (f"<TargetHealth><State>{st}</State><Reason>{reason}</Reason>"
+                   f"<Description>{desc}</Description></TargetHealth>").encode()
+            return re.sub(rb"<TargetHealth>.*?</TargetHealth>", lambda _: new, block, flags=re.S)
+        try:
+            return re.sub(rb"<member>.*?</member>", member, rb, flags=re.S)
+        except Exception:
+            log.exception("patching DescribeTargetHealth (rolling)")
+            return rb
 
     def _get_metric_data(self, req, body):
         """GetMetricData through sim/cloudwatch.py (metric math, publication delay), in the caller's protocol."""
@@ -627,6 +859,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(status, out)
         if p == "/_sandbox/traffic":
             if m == "POST":
+                dns = doc.get("dns")
+                if dns is not None:
+                    err = _check_dns_traffic(dns)
+                    if err:
+                        return self._send_json(400, {"error": err})
+                    if dns.get("reset"):
+                        sb.traffic["dns"].update(totals={}, ticks=0, last=None)
+                    sb.traffic["dns"].update({k: v for k, v in dns.items() if k in DNS_SETTABLE})
                 for k in ("enabled", "interval_ms", "alarm", "port", "load_balancer"):
                     if k in doc:
                         sb.traffic[k] = doc[k]
@@ -643,6 +883,7 @@ class _Handler(BaseHTTPRequestHandler):
                     sb.ecs_sim.cfg.update(doc)   # ecs_* keys (sim/ecs/api.py)
                     sb.cw_data.cfg.update(doc)   # cw_* keys (sim/cloudwatch.py)
                     sb.r53.cfg.update(doc)       # r53_* keys (sim/route53.py)
+                    sb.dns_cfg.update(doc)       # dns_* keys (sim/dns.py)
                 except ValueError as e:
                     return self._send_json(400, {"error": str(e)})
                 for k in ("hook_timeout_s", "termination_wait_s", "minute_s", "alarm_poll_s",
@@ -650,7 +891,7 @@ class _Handler(BaseHTTPRequestHandler):
                     if k in doc:
                         setattr(cfg, k, doc[k])
             return self._send_json(200, dict(vars(cfg), **vars(sb.ecs_sim.cfg), **vars(sb.cw_data.cfg),
-                                             **vars(sb.r53.cfg)))
+                                             **vars(sb.r53.cfg), **vars(sb.dns_cfg)))
         if p == "/_sandbox/lambda":
             if m == "POST":
                 try:
@@ -669,7 +910,9 @@ class _Handler(BaseHTTPRequestHandler):
         if p == "/_sandbox/codedeploy":
             return self._send_json(200, sb.sim.snapshot_state())
         if p == "/_sandbox/ecs":
-            return self._send_json(200, sb.ecs_sim.snapshot_state())
+            return self._send_json(200, dict(sb.ecs_sim.snapshot_state(), services=sb.rolling.snapshot()))
+        if p == "/_sandbox/dns":
+            return self._send_json(200, sb.traffic["dns"])
         return self._send_json(404, {"error": f"unknown sandbox path {p}"})
 
 

@@ -43,12 +43,12 @@ END = "<!-- sources:end -->"
 # module listed here without SOURCES (or failing to import) is reported as pending.
 SIMULATORS = {
     "codedeploy": ("sim.codedeploy.api", "sim.codedeploy.lifecycle", "sim.codedeploy.common"),
-    "ecs": ("sim.ecs.api", "sim.ecs.lifecycle", "sim.ecs.common"),
+    "ecs": ("sim.ecs.api", "sim.ecs.lifecycle", "sim.ecs.common", "sim.ecs.rolling"),
     "cloudwatch": ("sim.cloudwatch",),
-    "route53": ("sim.route53",),
+    "route53": ("sim.route53", "sim.dns"),
 }
 # Modules holding the config classes behind /_sandbox/config (their CHOICES are the switches).
-CONFIG_MODULES = ("sim.codedeploy.common", "sim.ecs.common", "sim.route53")
+CONFIG_MODULES = ("sim.codedeploy.common", "sim.ecs.common", "sim.route53", "sim.dns")
 
 QUOTE = re.compile(r'^".+".* — \S.+$', re.S)       # "<quoted sentence>" ... — <page>
 SAMPLE = re.compile(r"^sample: [\w.-]+/[\w.-]+/\S+$")   # sample: <owner>/<repo>/<path>

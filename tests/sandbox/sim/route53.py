@@ -268,6 +268,28 @@ class Route53Sim:
             raise Route53Error(404, "NoSuchChange", f"A change with the specified change ID does not exist: {cid}")
         return _xml_response("GetChangeResponse", dict(change, status=self._status(change)))
 
+    def answered_records(self, name, pending="previous"):
+        """The records of ``name`` (any type) the name servers answer now: moto's, or with ``pending``
+        "previous" while a change of the zone is PENDING, the zone's records as they were before the
+        oldest pending change (DNS-PENDING-ANSWERS, sim/dns.py). [] when no hosted zone holds the name."""
+        want = fqdn(name)
+        zones = [z for page in self.r53.get_paginator("list_hosted_zones").paginate() for z in page["HostedZones"]]
+        zones = [z for z in zones if want == z["Name"] or want.endswith("." + z["Name"])]
+        if not zones:
+            return []
+        zone = max(zones, key=lambda z: len(z["Name"]))["Id"].rsplit("/", 1)[-1]
+        now = self.clock()
+        with self.lock:
+            records = None
+            if pending == "previous":
+                waiting = sorted((c for c in self.changes.values() if c.get("zone") == zone and now < c["insync_at"]),
+                                 key=lambda c: c["insync_at"])
+                if waiting:
+                    records = waiting[0]["before"]
+            if records is None:
+                records = self._records(zone)
+        return [r for r in records if fqdn(r.get("Name")) == want]
+
     def _status(self, change):
         return "INSYNC" if self.clock() >= change["insync_at"] else "PENDING"
 
@@ -291,6 +313,7 @@ class Route53Sim:
             now = self.clock()
             cid = "C" + uuid.uuid4().hex[:20].upper()
             change = {"id": cid, "insync_at": now + self.cfg.propagation_s(), "comment": batch.get("Comment"),
+                      "zone": zone, "before": before,   # what name servers answer until INSYNC (sim/dns.py)
                       "submitted_at": dt.datetime.fromtimestamp(now, dt.timezone.utc)
                       .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
             self.changes[cid] = change

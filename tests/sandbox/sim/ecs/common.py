@@ -82,7 +82,7 @@ class EcsConfig:
                "ecs_update_while_active": UPDATE_WHILE_ACTIVE, "ecs_create_rollback": CREATE_ROLLBACKS,
                "ecs_list_order": LIST_ORDERS, "ecs_deployment_alarms": DEPLOYMENT_ALARMS}
     ENV = {k: "SANDBOX_" + k.upper() for k in CHOICES}
-    KNOBS = ("ecs_minute_s", "ecs_callback_scale", "ecs_callback_min_s")
+    KNOBS = ("ecs_minute_s", "ecs_callback_scale", "ecs_callback_min_s", "ecs_task_start_s", "ecs_health_check_s")
 
     def __init__(self, **kw):
         # length of a "minute" (bakeTimeInMinutes, timeoutConfiguration.timeoutInMinutes)
@@ -90,6 +90,10 @@ class EcsConfig:
         # factor on a hook's callBackDelay seconds, and a floor so a scaled delay never busy-loops
         self.ecs_callback_scale = float(kw.get("ecs_callback_scale", _env_float(["SANDBOX_ECS_CALLBACK_SCALE"], 1.0)))
         self.ecs_callback_min_s = float(kw.get("ecs_callback_min_s", _env_float(["SANDBOX_ECS_CALLBACK_MIN_S"], 0.1)))
+        # plain (rolling) services, sim/ecs/rolling.py: how long a task is PENDING before it runs, and how
+        # long its target then reads 'initial' before it passes the load balancer's health checks
+        self.ecs_task_start_s = float(kw.get("ecs_task_start_s", _env_float(["SANDBOX_ECS_TASK_START_S"], 1.0)))
+        self.ecs_health_check_s = float(kw.get("ecs_health_check_s", _env_float(["SANDBOX_ECS_HEALTH_CHECK_S"], 1.0)))
         for k, choices in self.CHOICES.items():
             setattr(self, k, kw.get(k, os.environ.get(self.ENV[k]) or choices[0]))
         for k in self.CHOICES:
