@@ -134,3 +134,15 @@ fn deploy_and_undeploy_need_an_environment_and_take_a_file_or_a_directory() {
     assert!(parse(&["hookline", "deploy", "-e", "p", "-f", "x.yml", "-d", "ops"]).is_err(), "-f or -d");
     assert!(parse(&["hookline", "deploy", "-e", "p", "--interval", "2s"]).is_err(), "--interval goes with --wait");
 }
+
+#[test]
+fn the_readme_minimal_deployment_file_is_valid() {
+    let readme = include_str!("../../../README.md");
+    let at = readme.find("A minimal deployment file").expect("README section");
+    let block = &readme[at..];
+    let start = block.find("```yaml\n").expect("yaml block") + "```yaml\n".len();
+    let text = &block[start..start + block[start..].find("```").expect("end of block")];
+    let d = parse(Path::new("prod.deploy.yml"), text, &ctx()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(d.service.fqdn, "web.shop.example.com");
+    assert!(d.final_step_added);
+}
