@@ -184,11 +184,13 @@ def weighted_answer(records, draw):
 
 
 class Resolver:
-    """One client's caching resolver (DNS-RESOLVER-CACHE)."""
-    __slots__ = ("answer", "expires_at")
+    """One client's caching resolver (DNS-RESOLVER-CACHE). ``first_expiry``: when the first answer
+    expires, if later than that first query (a client of a population that was already running holds
+    an answer fetched earlier; DnsPlane spreads these over one TTL)."""
+    __slots__ = ("answer", "expires_at", "first_expiry")
 
-    def __init__(self, expires_at=0.0):
-        self.answer, self.expires_at = None, expires_at
+    def __init__(self, first_expiry=0.0):
+        self.answer, self.expires_at, self.first_expiry = None, 0.0, first_expiry
 
     def lookup(self, now, records, draw, cache="ttl"):
         """The target this client connects to now: its cached answer until it expires, else a new
@@ -199,8 +201,9 @@ class Resolver:
         if rec is None:
             self.answer = None
             return None
+        first = self.answer is None and self.expires_at == 0.0
         self.answer = rec.target
-        self.expires_at = now + rec.ttl
+        self.expires_at = self.first_expiry if first and now < self.first_expiry <= now + rec.ttl else now + rec.ttl
         return self.answer
 
 
@@ -223,7 +226,7 @@ class DnsPlane:
             self.resolvers = self.resolvers[:clients]
             n0 = len(self.resolvers)
             for i in range(n0, clients):
-                self.resolvers.append(Resolver(expires_at=now + self.ttl * (i - n0) / max(1, clients - n0)))
+                self.resolvers.append(Resolver(first_expiry=now + self.ttl * (i - n0) / max(1, clients - n0)))
 
     def tick(self, now, records, requests_per_client=1, cache="ttl"):
         """{target: requests} sent this tick by every client (targets None = no answer)."""

@@ -134,3 +134,8 @@ def sandbox(moto_url):
     yield sb, client, stub
     sb.stop()
     stub.stop()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs a real AWS duration (e.g. Route 53's 60 s TTL); "
+                                       "deselect with -m 'not slow'")
