@@ -17,6 +17,8 @@ pub fn hook_name(controller: Controller, event: HookEvent) -> &'static str {
     match controller {
         Controller::Ecs => hookline::lifecycle::ecs::stage_of(event),
         Controller::CodeDeploy => hookline::lifecycle::codedeploy::event_name(event),
+        // hookline's own controller has no hook: its events are hookline's words.
+        Controller::Route53 => event.as_str(),
     }
 }
 

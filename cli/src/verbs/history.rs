@@ -171,6 +171,6 @@ pub fn render(rows: &[Row]) -> String {
 pub fn short_id(row: &Row) -> &str {
     match row.controller {
         Controller::Ecs => row.deployment_id.rsplit('/').next().unwrap_or(&row.deployment_id),
-        Controller::CodeDeploy => &row.deployment_id,
+        Controller::CodeDeploy | Controller::Route53 => &row.deployment_id,
     }
 }

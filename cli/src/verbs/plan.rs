@@ -298,6 +298,7 @@ pub fn valid_summary_for(path: &Path, plan: &Plan, controller: Controller) -> St
     match controller {
         Controller::CodeDeploy => summary,
         Controller::Ecs => summary.replacen(": valid (", ": valid for ECS (", 1),
+        Controller::Route53 => summary.replacen(": valid (", ": valid for Route 53 (", 1),
     }
 }
 
@@ -348,6 +349,7 @@ pub fn preview_for(plan: &Plan, controller: Controller) -> String {
             Controller::Ecs => {
                 "finalize: answer POST_TEST_TRAFFIC_SHIFT SUCCEEDED; ECS's PRODUCTION_TRAFFIC_SHIFT keeps production on green"
             }
+            Controller::Route53 => "finalize: DNS stays on green 100; the old release's service is scaled down",
         }
     ));
     out.push(String::new());

@@ -79,6 +79,9 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
                 info.application.strip_prefix("ecs/").map_or_else(|| "?".to_string(), known)
             ),
         ),
+        Controller::Route53 => {
+            ("release", format!("Route 53 release {} / {}, {word}", known(&info.application), known(&info.group)))
+        }
     };
     // A deployment its controller is still rolling back is not over: production may still move.
     if info.status.is_terminal() && !info.rolling_back {
@@ -108,7 +111,7 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
     let done = done?;
     if !done.restored {
         let ended = match info.controller {
-            Controller::CodeDeploy => done.deployment_status.clone(),
+            Controller::CodeDeploy | Controller::Route53 => done.deployment_status.clone(),
             Controller::Ecs => "succeeded".to_string(),
         };
         return Err(fail(format!(
@@ -156,6 +159,10 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
                     .into(),
             )
         }
+        Controller::Route53 => lines.push(format!(
+            "  release     {} (DNS on blue 100; green's service scaled to 0 by the rollback's report)",
+            done.deployment_status
+        )),
         Controller::Ecs => {
             lines.push(format!("  deployment  already {} (nothing for ECS to stop)", done.deployment_status))
         }

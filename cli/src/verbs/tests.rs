@@ -182,7 +182,7 @@ fn plan_validate_takes_a_controller_and_a_two_hour_approval_needs_ecs() {
         Ok(Command::Plan(PlanArgs { command: PlanCommand::Preview { .. } }))
     ));
     let bad = parse(&["hookline", "plan", "validate", "p.yaml", "--controller", "lambda"]).unwrap_err().to_string();
-    assert!(bad.contains("a controller, codedeploy or ecs, got \"lambda\""), "{bad}");
+    assert!(bad.contains("a controller, codedeploy, ecs or route53, got \"lambda\""), "{bad}");
 
     let text = "steps:\n  - weight: 10\n    bake: 5m\n  - approval: {timeout: 2h}\n  - weight: 100\nhook_budget: 3h\n";
     let plan = plan::parse_for(Path::new("prod.plan.yaml"), text, Controller::Ecs).expect("valid for ECS");

@@ -278,7 +278,7 @@ fn refusal_message(refusal: &Refusal) -> String {
             ctx.blue.target_group_arn,
             ctx.green.target_group_arn,
             stage_of(*event),
-            ctx.production.rule_arn().unwrap_or_else(|| ctx.production.listener_arn()),
+            ctx.production.rule_arn().or(ctx.production.listener_arn()).unwrap_or("(none)"),
         ),
     }
 }

@@ -200,6 +200,12 @@ impl PlanStore for CountingPlans {
     async fn put_release_record(&self, parameter: &str, record: &str) -> Result<()> {
         self.fake.put_release_record(parameter, record).await
     }
+    async fn release_record(&self, parameter: &str) -> Result<Option<String>> {
+        self.fake.release_record(parameter).await
+    }
+    async fn delete_release_record(&self, parameter: &str) -> Result<bool> {
+        self.fake.delete_release_record(parameter).await
+    }
 }
 
 /// One scenario's ports, kept for assertions once the hook has answered.

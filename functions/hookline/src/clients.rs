@@ -27,58 +27,13 @@ pub struct Clients {
     pub sfn: LazyClient<aws_sdk_sfn::Client>,
     pub cloudwatch: LazyClient<aws_sdk_cloudwatch::Client>,
     pub ssm: LazyClient<aws_sdk_ssm::Client>,
+    /// hookline's own Route 53 controller's weighted records.
+    pub route53: LazyClient<aws_sdk_route53::Client>,
     /// Built on first use (only validate-health with HTTP probes needs it).
     pub http: crate::health::gate::ProbeClient,
 }
 
-/// An SDK client built from the shared configuration the first time it is used (through `Deref`:
-/// `clients.ssm.get_parameter()`, `&clients.ssm`, `clients.ssm.clone()` all reach the client), or
-/// one built already (tests' mocks).
-pub struct LazyClient<C> {
-    source: Source<C>,
-}
-
-enum Source<C> {
-    Built(C),
-    Config { config: Arc<aws_config::SdkConfig>, build: fn(&aws_config::SdkConfig) -> C, client: OnceLock<C> },
-}
-
-impl<C> LazyClient<C> {
-    /// A client built from `config` with `build` when first used.
-    pub fn new(config: &Arc<aws_config::SdkConfig>, build: fn(&aws_config::SdkConfig) -> C) -> LazyClient<C> {
-        LazyClient { source: Source::Config { config: Arc::clone(config), build, client: OnceLock::new() } }
-    }
-
-    /// A client built already.
-    pub fn built(client: C) -> LazyClient<C> {
-        LazyClient { source: Source::Built(client) }
-    }
-
-    /// Whether the client exists yet.
-    pub fn is_built(&self) -> bool {
-        match &self.source {
-            Source::Built(_) => true,
-            Source::Config { client, .. } => client.get().is_some(),
-        }
-    }
-}
-
-impl<C> std::ops::Deref for LazyClient<C> {
-    type Target = C;
-
-    fn deref(&self) -> &C {
-        match &self.source {
-            Source::Built(client) => client,
-            Source::Config { config, build, client } => client.get_or_init(|| build(config)),
-        }
-    }
-}
-
-impl<C> std::fmt::Debug for LazyClient<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LazyClient").field("built", &self.is_built()).finish()
-    }
-}
+pub use crate::lazy_client::LazyClient;
 
 impl Clients {
     /// Loads region, credentials and endpoint overrides (`AWS_ENDPOINT_URL`) from the environment.
@@ -113,26 +68,56 @@ impl Clients {
             sfn: LazyClient::new(config, aws_sdk_sfn::Client::new),
             cloudwatch: LazyClient::new(config, aws_sdk_cloudwatch::Client::new),
             ssm: LazyClient::new(config, aws_sdk_ssm::Client::new),
+            route53: LazyClient::new(config, aws_sdk_route53::Client::new),
             http: Default::default(),
         }
     }
 }
 
 impl Clients {
-    /// The deployment controllers (CodeDeploy and ECS-native), each deployment served by its own.
+    /// The deployment controllers (CodeDeploy, ECS-native, hookline's own Route 53 releases with
+    /// their records under `PLAN_PARAMETER_PREFIX`), each deployment served by its own.
     pub fn lifecycle(&self) -> crate::lifecycle::Controllers {
+        self.lifecycle_with_prefix(&crate::contract::plan_parameter_prefix_from_env())
+    }
+
+    /// [`Clients::lifecycle`] with the Route 53 releases' records under `plan_parameter_prefix`.
+    /// The Route 53 releases' SDK clients (SSM, Step Functions, ECS) are built only when one of
+    /// their deployments is served.
+    pub fn lifecycle_with_prefix(&self, plan_parameter_prefix: &str) -> crate::lifecycle::Controllers {
         crate::lifecycle::Controllers {
             code_deploy: crate::lifecycle::CodeDeploy {
                 codedeploy: self.codedeploy.clone(),
                 elbv2: self.elbv2.clone(),
             },
             ecs: crate::lifecycle::EcsNative { ecs: self.ecs.clone() },
+            route53: self.route53_releases(plan_parameter_prefix),
         }
     }
 
-    /// Builds the production route of each deployment (ALB listener or rule).
-    pub fn routers(&self) -> crate::traffic::AlbRouters {
-        crate::traffic::AlbRouters { elbv2: self.elbv2.clone() }
+    /// hookline's own Route 53 releases alone (records under `plan_parameter_prefix`).
+    pub fn route53_releases(&self, plan_parameter_prefix: &str) -> crate::lifecycle::Route53Releases {
+        crate::lifecycle::Route53Releases {
+            plans: Arc::new(crate::aws::Lazy::new(self.ssm.share(), crate::aws::ParameterStore::new)),
+            executions: Arc::new(crate::aws::Lazy::new(self.sfn.share(), crate::aws::StepFunctions::new)),
+            services: Arc::new(crate::aws::Lazy::new(self.ecs.share(), |ecs| crate::aws::EcsServices { ecs })),
+            plan_parameter_prefix: plan_parameter_prefix.to_string(),
+        }
+    }
+
+    /// Builds the production route of each deployment (ALB listener or rule, Route 53 records).
+    pub fn routers(&self) -> crate::traffic::Routers {
+        crate::traffic::Routers { elbv2: self.elbv2.clone(), route53: self.route53.share() }
+    }
+
+    /// A release's own ECS services (hookline's Route 53 controller).
+    pub fn services(&self) -> crate::aws::EcsServices {
+        crate::aws::EcsServices { ecs: self.ecs.clone() }
+    }
+
+    /// Finds a group's load balancer releases and the fqdn's weighted records.
+    pub fn release_discovery(&self) -> crate::aws::ReleaseFinder {
+        crate::aws::ReleaseFinder { elbv2: self.elbv2.clone(), route53: self.route53.clone() }
     }
 
     /// The production route of a deployment (ALB listener or rule).

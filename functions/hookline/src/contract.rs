@@ -59,6 +59,12 @@ pub fn ecs_plan_parameter(prefix: &str, cluster: &str, service: &str) -> String 
     plan_parameter(prefix, &ecs_application(cluster), service)
 }
 
+/// The SSM parameter holding the release record of hookline's own Route 53 controller's
+/// deployment `deployment_id` (`dns-...`): `<prefix>/dns/<deployment id>` ([`crate::dns::ReleaseRecord`]).
+pub fn dns_release_parameter(prefix: &str, deployment_id: &str) -> String {
+    format!("{}/dns/{deployment_id}", prefix.trim_end_matches('/'))
+}
+
 pub use crate::execution::{execution_name, execution_name_prefix};
 
 /// State names of the `canary` and `post-traffic` state machines that the CLI

@@ -57,6 +57,34 @@ pub struct Side {
     pub target_group_arn: String,
     pub target_group_name: String,
     pub task_set_arn: Option<String>,
+    /// The side's own ECS service, when the side is a whole service rather than a task set of one
+    /// (hookline's own Route 53 controller: one service per release). Absent in documents written
+    /// before it, and for CodeDeploy and ECS-native deployments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceRef>,
+}
+
+/// An ECS service by cluster and name, and the Region it runs in (`None`: the functions' own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRef {
+    pub cluster: String,
+    pub service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// One release of a Route 53 weighted pair: its record and the load balancer the record aliases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsRelease {
+    /// The record's `SetIdentifier` (the release's `CanaryRelease` tag value).
+    pub set_identifier: String,
+    pub load_balancer_arn: String,
+    /// The alias target: the load balancer's `DNSName` and `CanonicalHostedZoneId`.
+    pub alias_dns_name: String,
+    pub alias_hosted_zone_id: String,
+    /// The load balancer's Region (`None`: the functions' own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// Where production traffic lives: the weights [`crate::traffic::TrafficRouter`] moves.
@@ -67,6 +95,17 @@ pub enum Route {
     AlbListener { listener_arn: String },
     /// A rule of the listener forwards to blue and green (the default action may serve others).
     AlbRule { listener_arn: String, rule_arn: String },
+    /// Two weighted alias records of one name and type in a hosted zone, one per release (hookline's
+    /// own Route 53 controller): green's record gets the green weight, blue's the rest.
+    DnsWeighted {
+        hosted_zone_id: String,
+        record_name: String,
+        /// `A` (or `AAAA`).
+        record_type: String,
+        /// Boxed: a release is five strings, and routes are moved around by value.
+        blue: Box<DnsRelease>,
+        green: Box<DnsRelease>,
+    },
 }
 
 impl Route {
@@ -78,19 +117,25 @@ impl Route {
         }
     }
 
-    /// The production listener.
-    pub fn listener_arn(&self) -> &str {
+    /// The production listener (`None` for a route that is not a load balancer's listener).
+    pub fn listener_arn(&self) -> Option<&str> {
         match self {
-            Route::AlbListener { listener_arn } | Route::AlbRule { listener_arn, .. } => listener_arn,
+            Route::AlbListener { listener_arn } | Route::AlbRule { listener_arn, .. } => Some(listener_arn),
+            Route::DnsWeighted { .. } => None,
         }
     }
 
     /// The rule the weights live on, if they are not on the default action.
     pub fn rule_arn(&self) -> Option<&str> {
         match self {
-            Route::AlbListener { .. } => None,
+            Route::AlbListener { .. } | Route::DnsWeighted { .. } => None,
             Route::AlbRule { rule_arn, .. } => Some(rule_arn),
         }
+    }
+
+    /// Whether the weights live on a load balancer listener (a listener's default action or a rule).
+    pub fn is_alb(&self) -> bool {
+        matches!(self, Route::AlbListener { .. } | Route::AlbRule { .. })
     }
 }
 
@@ -119,9 +164,12 @@ pub struct DeploymentContext {
 }
 
 impl DeploymentContext {
-    /// Production stays on the same listener, on `rule_arn` (`None`: its default action).
+    /// Production stays on the same listener, on `rule_arn` (`None`: its default action). A route
+    /// that is not a listener's (Route 53 records) has no rule and is left as it is.
     pub fn set_production_rule(&mut self, rule_arn: Option<String>) {
-        self.production = Route::alb(self.production.listener_arn().to_string(), rule_arn);
+        if let Some(listener_arn) = self.production.listener_arn() {
+            self.production = Route::alb(listener_arn.to_string(), rule_arn);
+        }
     }
 }
 
@@ -246,7 +294,8 @@ pub fn execution_name_prefix(deployment_id: &str) -> String {
     let id = match Controller::of_deployment(deployment_id) {
         // ECS: the service deployment ARN's last segment, the service deployment's own id.
         Controller::Ecs => deployment_id.rsplit('/').next().unwrap_or(deployment_id),
-        Controller::CodeDeploy => deployment_id,
+        // Route 53: hookline's own id, `dns-<yyyymmdd>-<hhmmss>-<4 hex>` (24 characters).
+        Controller::CodeDeploy | Controller::Route53 => deployment_id,
     };
     // Step Functions names allow 80 characters of [A-Za-z0-9-_]; deployment ids are `d-` + 9 alphanumerics.
     let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
@@ -370,7 +419,7 @@ mod tests {
     #[test]
     fn production_route_is_tagged_data() {
         let mut ctx = crate::testing::context();
-        let listener = ctx.production.listener_arn().to_string();
+        let listener = ctx.production.listener_arn().map(str::to_string).unwrap_or_default();
         let json = serde_json::to_value(&ctx).expect("serialize");
         assert_eq!(json["production"], serde_json::json!({"kind": "alb-listener", "listener_arn": listener}));
         assert!(json.get("prod_listener_arn").is_none() && json.get("prod_rule_arn").is_none());
@@ -383,6 +432,46 @@ mod tests {
     }
 
     #[test]
+    fn a_dns_weighted_route_and_a_side_with_its_service_round_trip_and_old_sides_parse() {
+        let release = |name: &str| DnsRelease {
+            set_identifier: name.into(),
+            load_balancer_arn: format!("arn:lb/{name}"),
+            alias_dns_name: format!("{name}.elb"),
+            alias_hosted_zone_id: "Z35".into(),
+            region: Some("eu-west-1".into()),
+        };
+        let mut ctx = crate::testing::context();
+        ctx.production = Route::DnsWeighted {
+            hosted_zone_id: "Z1".into(),
+            record_name: "web.shop.example.com".into(),
+            record_type: "A".into(),
+            blue: Box::new(release("blue")),
+            green: Box::new(release("green")),
+        };
+        ctx.green.service = Some(ServiceRef { cluster: "shop".into(), service: "shop-web-green".into(), region: None });
+        let json = serde_json::to_value(&ctx).expect("serialize");
+        assert_eq!(json["production"]["kind"], "dns-weighted");
+        assert_eq!(json["production"]["green"]["set_identifier"], "green");
+        assert_eq!(json["green"]["service"], serde_json::json!({"cluster": "shop", "service": "shop-web-green"}));
+        assert!(json["blue"].get("service").is_none(), "absent, not null: old readers see the shape they know");
+        assert_eq!(serde_json::from_value::<DeploymentContext>(json).expect("parses"), ctx);
+        assert_eq!(
+            (ctx.production.listener_arn(), ctx.production.rule_arn(), ctx.production.is_alb()),
+            (None, None, false)
+        );
+        // A route that is not a listener's keeps no rule.
+        let before = ctx.production.clone();
+        ctx.set_production_rule(Some("arn:rule".into()));
+        assert_eq!(ctx.production, before);
+        // A side written before `service` existed parses.
+        let old: Side = serde_json::from_value(serde_json::json!(
+            {"target_group_arn": "arn:tg", "target_group_name": "tg", "task_set_arn": null}
+        ))
+        .expect("old side");
+        assert_eq!(old.service, None);
+    }
+
+    #[test]
     fn a_document_of_the_shape_before_route_still_parses() {
         let mut json = serde_json::to_value(crate::testing::context()).expect("serialize");
         let map = json.as_object_mut().expect("object");
@@ -391,7 +480,7 @@ mod tests {
         map.insert("prod_rule_arn".into(), serde_json::json!("arn:rule"));
         let ctx: DeploymentContext = serde_json::from_value(json.clone()).expect("legacy shape parses");
         assert_eq!(ctx.production.rule_arn(), Some("arn:rule"));
-        assert_eq!(Some(ctx.production.listener_arn()), listener.as_str());
+        assert_eq!(ctx.production.listener_arn(), listener.as_str());
 
         json.as_object_mut().expect("object").remove("prod_listener_arn");
         let err = serde_json::from_value::<DeploymentContext>(json).expect_err("no route at all");

@@ -24,6 +24,8 @@
 //! Layout:
 //! - [`plan`]: the rollout plan (parse, validate, worst case). Plain Rust.
 //! - [`deployfile`]: the Route 53 controller's `<environment>.deploy.yml` (parse, templates, map onto a plan). Plain Rust.
+//! - [`dns`]: what the Route 53 controller speaks (releases, weighted records, services, the release record,
+//!   deployment ids). Plain data.
 //! - [`contract`]: names and input shapes shared by functions, CLI and state machines (checked against the ASL).
 //! - [`execution`]: the document each state machine execution carries, its execution names, [`execution::RunStatus`].
 //! - [`lifecycle`]: the deployment controller's adapters (CodeDeploy, ECS-native); the typed statuses the
@@ -42,6 +44,7 @@
 //! - [`taskdef`]: task definition revisions and AppSpec content.
 //! - [`error`]: the one error type and its stable `errorType` names.
 //! - [`aws`]: the AWS adapters of [`ports::Executions`] (Step Functions) and [`ports::PlanStore`] (SSM).
+//! - [`lazy_client`]: an SDK client built on first use, shared by its handles.
 //! - [`clients`], [`runtime`]: AWS clients built once (the adapters' material), JSON logs, the Lambda loop.
 //! - [`tls`]: the CA bundle the SDK's HTTPS client reads (one file, no certificate-directory walk).
 
@@ -49,11 +52,13 @@ pub mod aws;
 pub mod clients;
 pub mod contract;
 pub mod deployfile;
+pub mod dns;
 pub mod error;
 pub mod execution;
 pub mod flows;
 pub mod health;
 pub mod judge;
+pub mod lazy_client;
 pub mod lifecycle;
 pub mod plan;
 pub mod ports;

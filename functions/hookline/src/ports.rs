@@ -7,19 +7,22 @@
 //!
 //! | Port | What it is | AWS adapter |
 //! |---|---|---|
-//! | [`Lifecycle`] | the deployment controller: context, status, hook answers, stop | `lifecycle::CodeDeploy`, `lifecycle::EcsNative` (one per controller, picked by `lifecycle::Controllers`) |
-//! | [`TrafficRouter`] / [`RouterFactory`] | moving production traffic on one route | `traffic::AlbRouters` |
+//! | [`Lifecycle`] | the deployment controller: context, status, hook answers, stop | `lifecycle::CodeDeploy`, `lifecycle::EcsNative`, `lifecycle::Route53Releases` (one per controller, picked by `lifecycle::Controllers`) |
+//! | [`TrafficRouter`] / [`RouterFactory`] | moving production traffic on one route | `traffic::Routers` (`AlbRouter`, `Route53Router`) |
 //! | [`HealthFacts`] | targets, alarms, HTTP probes of green | `health::HealthGate` |
 //! | [`MetricsSource`] | the judge's samples | `health::metrics` (CloudWatch) |
 //! | [`Executions`] | state machine executions: describe, start, list, stop, task tokens | Step Functions |
 //! | [`PlanStore`] | the plan's text and the release record | SSM Parameter Store |
+//! | [`Services`] | a release's own ECS service (hookline's Route 53 controller) | `aws::EcsServices` |
+//! | [`ReleaseDiscovery`] | a group's load balancer releases and the fqdn's weighted records | `aws::ReleaseFinder` (ELBv2 + Route 53) |
 
 use async_trait::async_trait;
 
 pub use crate::lifecycle::deployment::DeploymentSummary;
 
+use crate::dns::{HostedZone, LoadBalancerRelease, ServiceFacts, ServiceSpec, TaskDefinitionSpec, WeightedRecord};
 pub use crate::execution::RunStatus;
-use crate::execution::{DeploymentContext, HookEvent};
+use crate::execution::{DeploymentContext, HookEvent, ServiceRef};
 use crate::health::facts::{SeriesQuery, TargetFacts, TaskSetFacts};
 use crate::lifecycle::deployment::{
     controller_of, Admission, DeploymentStatus, EventStatus, HookStatus, Reported, Resolved, Stop,
@@ -206,4 +209,36 @@ pub trait PlanStore: Send + Sync {
     async fn put_plan_text(&self, parameter: &str, text: &str) -> Result<()>;
     /// Writes the release record (JSON) at `parameter`, overwriting the previous one.
     async fn put_release_record(&self, parameter: &str, record: &str) -> Result<()>;
+    /// The release record (JSON) at `parameter`; `None` when there is none.
+    async fn release_record(&self, parameter: &str) -> Result<Option<String>>;
+    /// Deletes the record at `parameter`; `false` when there was none.
+    async fn delete_release_record(&self, parameter: &str) -> Result<bool>;
+}
+
+/// A release's own ECS service (hookline's Route 53 controller runs one service per release).
+#[async_trait]
+pub trait Services: Send + Sync {
+    /// The service, or `None` when it does not exist (or was deleted).
+    async fn describe(&self, service: &ServiceRef) -> Result<Option<ServiceFacts>>;
+    /// Registers a task definition revision from `spec`; its ARN.
+    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, region: Option<&str>) -> Result<String>;
+    /// Creates the service with `spec`, or updates it (task definition, desired count) when it exists.
+    async fn create_or_update(&self, service: &ServiceRef, spec: &ServiceSpec) -> Result<()>;
+    /// Sets the desired count.
+    async fn scale(&self, service: &ServiceRef, desired: u32) -> Result<()>;
+    /// Deletes the service (scaled to 0 first, as ECS requires of a service with tasks); `false`
+    /// when there was none.
+    async fn delete(&self, service: &ServiceRef) -> Result<bool>;
+}
+
+/// Finds a group's two load balancer releases and the live weights of the fqdn's weighted records.
+#[async_trait]
+pub trait ReleaseDiscovery: Send + Sync {
+    /// The load balancers tagged `CanaryGroup` = `group` in `region` (`None`: the functions' own),
+    /// each with its `CanaryRelease` tag and the target group its listener forwards to.
+    async fn load_balancers(&self, group: &str, region: Option<&str>) -> Result<Vec<LoadBalancerRelease>>;
+    /// The hosted zone that holds `fqdn` (the longest suffix match among the account's zones).
+    async fn hosted_zone(&self, fqdn: &str) -> Result<HostedZone>;
+    /// The weighted records named `fqdn` in `zone_id`.
+    async fn weighted_records(&self, zone_id: &str, fqdn: &str) -> Result<Vec<WeightedRecord>>;
 }

@@ -18,8 +18,8 @@ use crate::Clients;
 
 pub mod fakes;
 pub use fakes::{
-    denied, ExecutionsCall, FakeExecutions, FakeHealth, FakeLifecycle, FakeMetrics, FakePlanStore, FakeRouter,
-    FakeRouters, HealthCall, Journal, RouterCall, TaskAnswer,
+    denied, ExecutionsCall, FakeDiscovery, FakeExecutions, FakeHealth, FakeLifecycle, FakeMetrics, FakePlanStore,
+    FakeRouter, FakeRouters, FakeServices, HealthCall, Journal, RouterCall, ServicesCall, TaskAnswer,
 };
 
 /// Clients whose calls are answered by `rules`, with the SDK's standard retries on.
@@ -31,7 +31,8 @@ pub fn mocked_clients(rules: &[&Rule]) -> Clients {
         elbv2: LazyClient::built(mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, rules.clone())),
         sfn: LazyClient::built(mock_client!(aws_sdk_sfn, RuleMode::MatchAny, rules.clone())),
         cloudwatch: LazyClient::built(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, rules.clone())),
-        ssm: LazyClient::built(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules)),
+        ssm: LazyClient::built(mock_client!(aws_sdk_ssm, RuleMode::MatchAny, rules.clone())),
+        route53: LazyClient::built(mock_client!(aws_sdk_route53, RuleMode::MatchAny, rules)),
         http: Default::default(),
     }
 }
@@ -140,11 +141,13 @@ pub fn context() -> DeploymentContext {
             target_group_arn: BLUE_TG.into(),
             target_group_name: "web-blue".into(),
             task_set_arn: Some("ts-blue".into()),
+            service: None,
         },
         green: Side {
             target_group_arn: GREEN_TG.into(),
             target_group_name: "web-green".into(),
             task_set_arn: Some("ts-green".into()),
+            service: None,
         },
         cohort_rules_removed: false,
     }

@@ -43,8 +43,18 @@ fn ecs_context() -> DeploymentContext {
         service: "api".into(),
         production: Route::AlbRule { listener_arn: PROD_LISTENER.into(), rule_arn: PROD_RULE.into() },
         test_listener_arn: None,
-        blue: Side { target_group_arn: BLUE.into(), target_group_name: "api-green".into(), task_set_arn: None },
-        green: Side { target_group_arn: GREEN.into(), target_group_name: "api-blue".into(), task_set_arn: None },
+        blue: Side {
+            target_group_arn: BLUE.into(),
+            target_group_name: "api-green".into(),
+            task_set_arn: None,
+            service: None,
+        },
+        green: Side {
+            target_group_arn: GREEN.into(),
+            target_group_name: "api-blue".into(),
+            task_set_arn: None,
+            service: None,
+        },
         cohort_rules_removed: false,
     }
 }

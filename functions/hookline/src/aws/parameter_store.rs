@@ -36,13 +36,7 @@ impl ParameterStore {
 #[async_trait]
 impl PlanStore for ParameterStore {
     async fn plan_text(&self, parameter: &str) -> Result<Option<String>> {
-        match self.ssm.get_parameter().name(parameter).send().await {
-            // GetParameter always returns the value of a parameter that exists (Parameter.Value is
-            // required); an answer without one reads as empty text, which no plan parses from.
-            Ok(out) => Ok(Some(out.parameter().and_then(|p| p.value()).unwrap_or_default().to_string())),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
-            Err(e) => Err(e).aws("GetParameter"),
-        }
+        self.get(parameter).await
     }
 
     async fn put_plan_text(&self, parameter: &str, text: &str) -> Result<()> {
@@ -51,6 +45,31 @@ impl PlanStore for ParameterStore {
 
     async fn put_release_record(&self, parameter: &str, record: &str) -> Result<()> {
         self.put(parameter, record).await
+    }
+
+    async fn release_record(&self, parameter: &str) -> Result<Option<String>> {
+        self.get(parameter).await
+    }
+
+    async fn delete_release_record(&self, parameter: &str) -> Result<bool> {
+        match self.ssm.delete_parameter().name(parameter).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(false),
+            Err(e) => Err(e).aws("DeleteParameter"),
+        }
+    }
+}
+
+impl ParameterStore {
+    /// The value of String parameter `name`; `None` when there is none.
+    async fn get(&self, parameter: &str) -> Result<Option<String>> {
+        match self.ssm.get_parameter().name(parameter).send().await {
+            // GetParameter always returns the value of a parameter that exists (Parameter.Value is
+            // required); an answer without one reads as empty text, which no plan parses from.
+            Ok(out) => Ok(Some(out.parameter().and_then(|p| p.value()).unwrap_or_default().to_string())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
+            Err(e) => Err(e).aws("GetParameter"),
+        }
     }
 }
 

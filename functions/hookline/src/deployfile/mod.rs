@@ -392,7 +392,7 @@ impl DeployFile {
         }
 
         let (plan_json, origins, final_step_added) = plan_document(&mut p, &wire, hookline, &dns, &vars);
-        let plan = match Plan::from_json_for(&plan_json.to_string(), Controller::Ecs) {
+        let plan = match Plan::from_json_for(&plan_json.to_string(), Controller::Route53) {
             Ok(plan) => Some(plan),
             Err(errs) => {
                 for problem in errs.0 {

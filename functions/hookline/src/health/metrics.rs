@@ -28,7 +28,7 @@ pub fn queries(analysis: &Analysis, ctx: &DeploymentContext) -> Result<Vec<Serie
                         Side::Blue => &ctx.blue.target_group_arn,
                         Side::Green => &ctx.green.target_group_arn,
                     };
-                    (ALB_NAMESPACE.to_string(), alb_dimensions(target_group, ctx.production.listener_arn())?)
+                    (ALB_NAMESPACE.to_string(), side_dimensions(ctx, side, target_group)?)
                 }
                 MetricSource::Custom { namespace, dimensions, version_dimension, blue, green } => {
                     let mut dims: Vec<(String, String)> =
@@ -79,6 +79,46 @@ fn input_id(series_id: &str, m: &AnalysisMetric, name: &str) -> String {
         (None, true) => format!("{series_id}_raw"),
         (Some(_), _) => format!("{series_id}_{name}"),
     }
+}
+
+/// The ALB dimensions of `side`'s target group: the load balancer is the production listener's, or
+/// under hookline's Route 53 controller the side's own release load balancer.
+fn side_dimensions(ctx: &DeploymentContext, side: Side, target_group: &str) -> Result<Vec<(String, String)>> {
+    match (&ctx.production, ctx.production.listener_arn()) {
+        (crate::execution::Route::DnsWeighted { blue, green, .. }, _) => {
+            let release = if side == Side::Blue { blue } else { green };
+            let target_group = target_group_dimension(target_group)?;
+            Ok(vec![
+                ("TargetGroup".into(), target_group),
+                ("LoadBalancer".into(), load_balancer_dimension(&release.load_balancer_arn)?),
+            ])
+        }
+        (_, listener) => alb_dimensions(target_group, listener.unwrap_or_default()),
+    }
+}
+
+/// The `LoadBalancer` dimension of an Application Load Balancer: its ARN's resource without
+/// `loadbalancer/` (`app/<name>/<id>`).
+/// <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html>
+pub fn load_balancer_dimension(load_balancer_arn: &str) -> Result<String> {
+    load_balancer_arn
+        .splitn(6, ':')
+        .nth(5)
+        .and_then(|r| r.strip_prefix("loadbalancer/"))
+        .filter(|r| r.starts_with("app/"))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Error::invalid(
+                "context.production.load_balancer_arn",
+                format!("an Application Load Balancer ARN, got {load_balancer_arn:?}"),
+            )
+        })
+}
+
+fn target_group_dimension(target_group_arn: &str) -> Result<String> {
+    target_group_arn.splitn(6, ':').nth(5).filter(|r| r.starts_with("targetgroup/")).map(str::to_string).ok_or_else(
+        || Error::invalid("context.target_group_arn", format!("a target group ARN, got {target_group_arn:?}")),
+    )
 }
 
 /// An ALB metric's per-target-group dimensions: `TargetGroup` is the target group ARN's resource

@@ -140,11 +140,17 @@ impl Lifecycle for CodeDeploy {
                 // comes from the plan (`traffic.production_rule_arn`).
                 production: Route::AlbListener { listener_arn: prod_listener_arn },
                 test_listener_arn,
-                blue: Side { target_group_arn: arn_of(&blue_tg)?, target_group_name: blue_tg, task_set_arn: blue_ts },
+                blue: Side {
+                    target_group_arn: arn_of(&blue_tg)?,
+                    target_group_name: blue_tg,
+                    task_set_arn: blue_ts,
+                    service: None,
+                },
                 green: Side {
                     target_group_arn: arn_of(&green_tg)?,
                     target_group_name: green_tg,
                     task_set_arn: green_ts,
+                    service: None,
                 },
                 cohort_rules_removed: false,
             },

@@ -374,11 +374,13 @@ impl Lifecycle for EcsNative {
                     target_group_name: target_group_name(&blue_tg),
                     target_group_arn: blue_tg,
                     task_set_arn: None,
+                    service: None,
                 },
                 green: Side {
                     target_group_name: target_group_name(&green_tg),
                     target_group_arn: green_tg,
                     task_set_arn: None,
+                    service: None,
                 },
                 cohort_rules_removed: false,
             },

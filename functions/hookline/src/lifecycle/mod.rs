@@ -12,6 +12,7 @@
 pub mod codedeploy;
 pub mod deployment;
 pub mod ecs;
+pub mod route53;
 
 use async_trait::async_trait;
 
@@ -23,13 +24,16 @@ pub use deployment::{
     Resolved, Stop, DEPLOYMENT_NOT_FOUND,
 };
 pub use ecs::EcsNative;
+pub use route53::Route53Releases;
 
-/// Both controllers behind one [`Lifecycle`]: each call goes to the controller of the deployment
-/// it names (an ECS service deployment ARN, else a CodeDeploy id: [`ecs::is_service_deployment_arn`]), so functions built once per container serve both.
+/// Every controller behind one [`Lifecycle`]: each call goes to the controller of the deployment
+/// it names ([`controller_of`]: an ECS service deployment ARN, a `dns-` id of hookline's own Route 53
+/// controller, else a CodeDeploy id), so functions built once per container serve all three.
 #[derive(Clone, Debug)]
 pub struct Controllers {
     pub code_deploy: CodeDeploy,
     pub ecs: EcsNative,
+    pub route53: Route53Releases,
 }
 
 impl Controllers {
@@ -37,6 +41,7 @@ impl Controllers {
         match controller_of(deployment_id) {
             Controller::Ecs => &self.ecs,
             Controller::CodeDeploy => &self.code_deploy,
+            Controller::Route53 => &self.route53,
         }
     }
 }

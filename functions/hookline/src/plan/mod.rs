@@ -50,29 +50,43 @@ pub enum Controller {
     /// An ECS service with deployment controller `ECS` and Lambda lifecycle hooks.
     #[serde(rename = "ecs")]
     Ecs,
+    /// hookline's own controller: two load balancer releases moved by Route 53 weighted alias
+    /// records (docs/route53-controller.md). No hook waits for it: hookline starts the canary
+    /// execution itself (`hookline deploy`) and its release record is the deployment.
+    #[serde(rename = "route53")]
+    Route53,
 }
+
+/// What every deployment id of hookline's own Route 53 controller starts with
+/// (`dns-<yyyymmdd>-<hhmmss>-<4 hex>`): neither a CodeDeploy id (`d-`) nor an ARN.
+pub const DNS_DEPLOYMENT_PREFIX: &str = "dns-";
 
 impl Controller {
     /// The controller that runs `deployment_id`, from the id's form: an ECS service deployment ARN
     /// (`arn:aws:ecs:<region>:<account>:service-deployment/<cluster>/<service>/<id>`, ECS API
-    /// reference, ServiceDeployment) is ECS-native, anything else (`d-` + 9 characters) CodeDeploy's.
+    /// reference, ServiceDeployment) is ECS-native, an id starting with [`DNS_DEPLOYMENT_PREFIX`]
+    /// hookline's own Route 53 controller's, anything else (`d-` + 9 characters) CodeDeploy's.
     /// The one place hookline tells controllers apart by an id (`lifecycle::controller_of`).
     pub fn of_deployment(deployment_id: &str) -> Controller {
         if deployment_id.starts_with("arn:") && deployment_id.contains(":service-deployment/") {
             Controller::Ecs
+        } else if deployment_id.starts_with(DNS_DEPLOYMENT_PREFIX) {
+            Controller::Route53
         } else {
             Controller::CodeDeploy
         }
     }
 
     /// Every controller, in the order `--controller` lists them.
-    pub const ALL: [Controller; 2] = [Controller::CodeDeploy, Controller::Ecs];
+    pub const ALL: [Controller; 3] = [Controller::CodeDeploy, Controller::Ecs, Controller::Route53];
 
     /// The longest `hook_budget` a plan may have under this controller.
     pub const fn max_hook_budget_seconds(self) -> u64 {
         match self {
             Controller::CodeDeploy => MAX_HOOK_BUDGET_SECONDS,
-            Controller::Ecs => MAX_ECS_HOOK_BUDGET_SECONDS,
+            // No hook deadline: the budget bounds the canary execution hookline starts itself;
+            // the ECS limit is kept (docs/route53-controller.md, decision 11).
+            Controller::Ecs | Controller::Route53 => MAX_ECS_HOOK_BUDGET_SECONDS,
         }
     }
 
@@ -81,6 +95,7 @@ impl Controller {
         match self {
             Controller::CodeDeploy => "codedeploy",
             Controller::Ecs => "ecs",
+            Controller::Route53 => "route53",
         }
     }
 
@@ -88,7 +103,7 @@ impl Controller {
     const fn max_hook_budget_text(self) -> &'static str {
         match self {
             Controller::CodeDeploy => "60m",
-            Controller::Ecs => "24h",
+            Controller::Ecs | Controller::Route53 => "24h",
         }
     }
 
@@ -99,6 +114,7 @@ impl Controller {
             Controller::Ecs => {
                 "an ECS lifecycle hook times out after 24h unless its timeoutConfiguration says otherwise"
             }
+            Controller::Route53 => "hookline's own controller keeps the ECS limit for its canary execution",
         }
     }
 
@@ -107,6 +123,7 @@ impl Controller {
         match self {
             Controller::CodeDeploy => "the AfterAllowTraffic hook",
             Controller::Ecs => "the POST_PRODUCTION_TRAFFIC_SHIFT hook",
+            Controller::Route53 => "the canary execution",
         }
     }
 }
@@ -124,7 +141,7 @@ impl std::str::FromStr for Controller {
         Controller::ALL
             .into_iter()
             .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("a controller, codedeploy or ecs, got {s:?}"))
+            .ok_or_else(|| format!("a controller, codedeploy, ecs or route53, got {s:?}"))
     }
 }
 
@@ -302,6 +319,15 @@ fn validate(wire: WirePlan, controller: Controller) -> Result<Plan, PlanErrors> 
             }
             check_ecs_ends_at_100(&mut p, last_weight);
         }
+        Controller::Route53 => {
+            if traffic.production_rule_arn.is_some() {
+                p.add(
+                    "traffic.production_rule_arn",
+                    "absent for the route53 controller: production is the fqdn's weighted records",
+                );
+            }
+            check_dns_ends_at_100(&mut p, last_weight);
+        }
     }
 
     let analysis = wire.analysis.map(|a| analysis::validate(&mut p, a, &steps));
@@ -353,6 +379,19 @@ fn check_rule_mode_ends_at_100(p: &mut Problems, last_weight: Option<(usize, i64
 fn check_ecs_ends_at_100(p: &mut Problems, last_weight: Option<(usize, i64)>) {
     let why = "in ECS mode the last weight step must be 100: ECS's PRODUCTION_TRAFFIC_SHIFT moves production \
                to green 100% after the canary, unwatched by any health gate, so the canary must get there itself";
+    match last_weight {
+        Some((_, 100)) => {}
+        Some((i, w)) => p.add("steps", format!("{why}, got steps[{i}].weight {w}")),
+        None => p.add("steps", format!("{why}, got no weight step")),
+    }
+}
+
+/// hookline's own controller scales the old release down after the canary: a plan ending below 100
+/// would leave users on a release being emptied (the deployment file adds the last step itself,
+/// docs/route53-controller.md decision 2).
+fn check_dns_ends_at_100(p: &mut Problems, last_weight: Option<(usize, i64)>) {
+    let why = "for the route53 controller the last weight step must be 100: the old release is scaled down \
+               after the canary";
     match last_weight {
         Some((_, 100)) => {}
         Some((i, w)) => p.add("steps", format!("{why}, got steps[{i}].weight {w}")),

@@ -327,13 +327,27 @@ fn ecs_plans_must_end_at_weight_100_and_name_no_rule() {
 }
 
 #[test]
+fn a_route53_plan_must_end_at_100_and_names_no_rule() {
+    let split = Plan::from_json_for(r#"{"steps":[{"weight":10},{"weight":50}]}"#, Controller::Route53).unwrap_err();
+    assert!(split.0.iter().any(|p| p.field == "steps" && p.expected.contains("route53")), "{split:?}");
+    let named =
+        Plan::from_json_for(&format!(r#"{{"steps":[{{"weight":100}}],{RULE}}}"#), Controller::Route53).unwrap_err();
+    assert!(named.0.iter().any(|p| p.field == "traffic.production_rule_arn"), "{named:?}");
+    assert!(Plan::from_json_for(r#"{"steps":[{"weight":10},{"weight":100}]}"#, Controller::Route53).is_ok());
+}
+
+#[test]
 fn controllers_parse_from_their_names() {
     assert_eq!("ecs".parse::<Controller>(), Ok(Controller::Ecs));
     assert_eq!("CodeDeploy".parse::<Controller>(), Ok(Controller::CodeDeploy));
     assert_eq!(Controller::default(), Controller::CodeDeploy);
     let err = "lambda".parse::<Controller>().unwrap_err();
-    assert_eq!(err, r#"a controller, codedeploy or ecs, got "lambda""#);
+    assert_eq!(err, r#"a controller, codedeploy, ecs or route53, got "lambda""#);
     assert_eq!(serde_json::to_value(Controller::Ecs).unwrap(), "ecs");
+    assert_eq!("route53".parse::<Controller>(), Ok(Controller::Route53));
+    assert_eq!(serde_json::to_value(Controller::Route53).unwrap(), "route53");
+    assert_eq!(Controller::of_deployment("dns-20261206-084016-abcd"), Controller::Route53);
+    assert_eq!(Controller::of_deployment("d-ABCDEF123"), Controller::CodeDeploy);
     assert_eq!(serde_json::from_value::<Controller>(serde_json::json!("codedeploy")).unwrap(), Controller::CodeDeploy);
 }
 

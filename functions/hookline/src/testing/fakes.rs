@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::execution::{execution_arn, now_epoch, DeploymentContext, HookEvent, Route};
+use crate::dns::{HostedZone, LoadBalancerRelease, ServiceFacts, ServiceSpec, TaskDefinitionSpec, WeightedRecord};
+use crate::execution::{execution_arn, now_epoch, DeploymentContext, HookEvent, Route, ServiceRef};
 use crate::health::metrics::SeriesQuery;
 use crate::health::{TargetFacts, TaskSetFacts};
 use crate::lifecycle::{
@@ -16,8 +17,8 @@ use crate::lifecycle::{
 };
 use crate::plan::HttpProbe;
 use crate::ports::{
-    ExecutionInfo, Executions, HealthFacts, Lifecycle, MetricsSource, PlanStore, RouterFactory, RunStatus,
-    StartOutcome, StopOutcome, TrafficRouter,
+    ExecutionInfo, Executions, HealthFacts, Lifecycle, MetricsSource, PlanStore, ReleaseDiscovery, RouterFactory,
+    RunStatus, Services, StartOutcome, StopOutcome, TrafficRouter,
 };
 use crate::traffic::{Change, Cohort, Weights};
 use crate::{Error, Result};
@@ -746,6 +747,252 @@ impl PlanStore for FakePlanStore {
     async fn put_release_record(&self, parameter: &str, record: &str) -> Result<()> {
         note(&self.journal, "put_release_record");
         self.write(parameter, record)
+    }
+
+    async fn release_record(&self, parameter: &str) -> Result<Option<String>> {
+        self.plan_text(parameter).await
+    }
+
+    async fn delete_release_record(&self, parameter: &str) -> Result<bool> {
+        note(&self.journal, "delete_release_record");
+        if let Some(e) = lock(&self.write_failure).clone() {
+            return Err(e);
+        }
+        Ok(lock(&self.parameters).remove(parameter).is_some())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services (hookline's Route 53 controller)
+
+/// Which [`FakeServices`] call to fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServicesCall {
+    Describe,
+    Register,
+    CreateOrUpdate,
+    Scale,
+    Delete,
+}
+
+/// ECS services in memory, keyed `<cluster>/<service>`. A created or scaled service runs as many
+/// tasks as desired at once with one deployment (stable), unless [`FakeServices::unsettled`] says
+/// otherwise; every change is recorded.
+#[derive(Default)]
+pub struct FakeServices {
+    services: Mutex<BTreeMap<String, ServiceFacts>>,
+    unsettled: Mutex<Vec<String>>,
+    registered: Mutex<Vec<TaskDefinitionSpec>>,
+    changes: Mutex<Vec<String>>,
+    specs: Mutex<Vec<(String, ServiceSpec)>>,
+    failures: Mutex<Vec<(ServicesCall, Error)>>,
+}
+
+fn service_key(s: &ServiceRef) -> String {
+    format!("{}/{}", s.cluster, s.service)
+}
+
+impl FakeServices {
+    /// Service `cluster/service` exists, stable, running `desired` tasks of `task_definition`.
+    pub fn with(self, cluster: &str, service: &str, desired: u32, task_definition: &str) -> FakeServices {
+        lock(&self.services).insert(
+            format!("{cluster}/{service}"),
+            ServiceFacts {
+                desired,
+                running: desired,
+                task_definition: Some(task_definition.into()),
+                deployments: 1,
+                active: true,
+            },
+        );
+        self
+    }
+
+    /// Service `cluster/service` never settles: its running count stays where it was.
+    pub fn unsettled(self, cluster: &str, service: &str) -> FakeServices {
+        lock(&self.unsettled).push(format!("{cluster}/{service}"));
+        self
+    }
+
+    pub fn fail(&self, call: ServicesCall, error: Error) {
+        lock(&self.failures).push((call, error));
+    }
+
+    /// The service now (`None`: none, or deleted).
+    pub fn get(&self, cluster: &str, service: &str) -> Option<ServiceFacts> {
+        lock(&self.services).get(&format!("{cluster}/{service}")).cloned()
+    }
+
+    /// Every change made, in order: `create <key> <desired>`, `update <key> <desired>`,
+    /// `scale <key> <desired>`, `delete <key>`.
+    pub fn changes(&self) -> Vec<String> {
+        lock(&self.changes).clone()
+    }
+
+    /// Every task definition registered.
+    pub fn registered(&self) -> Vec<TaskDefinitionSpec> {
+        lock(&self.registered).clone()
+    }
+
+    /// Every create/update's spec, with the service's key.
+    pub fn specs(&self) -> Vec<(String, ServiceSpec)> {
+        lock(&self.specs).clone()
+    }
+
+    fn set_desired(&self, key: &str, desired: u32, task_definition: Option<String>) {
+        let settles = !lock(&self.unsettled).iter().any(|k| k == key);
+        let mut services = lock(&self.services);
+        let entry = services.entry(key.to_string()).or_insert(ServiceFacts {
+            desired: 0,
+            running: 0,
+            task_definition: None,
+            deployments: 1,
+            active: true,
+        });
+        entry.desired = desired;
+        if settles {
+            entry.running = desired;
+        }
+        if task_definition.is_some() {
+            entry.task_definition = task_definition;
+        }
+    }
+}
+
+#[async_trait]
+impl Services for FakeServices {
+    async fn describe(&self, service: &ServiceRef) -> Result<Option<ServiceFacts>> {
+        check_failure(&self.failures, ServicesCall::Describe)?;
+        Ok(lock(&self.services).get(&service_key(service)).cloned())
+    }
+
+    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, _region: Option<&str>) -> Result<String> {
+        check_failure(&self.failures, ServicesCall::Register)?;
+        let mut registered = lock(&self.registered);
+        registered.push(spec.clone());
+        let revision = registered.iter().filter(|s| s.family == spec.family).count();
+        Ok(format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{}:{revision}", spec.family))
+    }
+
+    async fn create_or_update(&self, service: &ServiceRef, spec: &ServiceSpec) -> Result<()> {
+        check_failure(&self.failures, ServicesCall::CreateOrUpdate)?;
+        let key = service_key(service);
+        let verb = if lock(&self.services).contains_key(&key) { "update" } else { "create" };
+        lock(&self.changes).push(format!("{verb} {key} {}", spec.desired));
+        lock(&self.specs).push((key.clone(), spec.clone()));
+        self.set_desired(&key, spec.desired, Some(spec.task_definition_arn.clone()));
+        Ok(())
+    }
+
+    async fn scale(&self, service: &ServiceRef, desired: u32) -> Result<()> {
+        check_failure(&self.failures, ServicesCall::Scale)?;
+        let key = service_key(service);
+        if !lock(&self.services).contains_key(&key) {
+            return Err(Error::AwsPermanent {
+                operation: "UpdateService",
+                code: Some("ServiceNotFoundException".into()),
+                message: format!("service {key} not found (fake)"),
+            });
+        }
+        lock(&self.changes).push(format!("scale {key} {desired}"));
+        self.set_desired(&key, desired, None);
+        Ok(())
+    }
+
+    async fn delete(&self, service: &ServiceRef) -> Result<bool> {
+        check_failure(&self.failures, ServicesCall::Delete)?;
+        let key = service_key(service);
+        let existed = lock(&self.services).remove(&key).is_some();
+        if existed {
+            lock(&self.changes).push(format!("delete {key}"));
+        }
+        Ok(existed)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Release discovery (hookline's Route 53 controller)
+
+/// A group's load balancers and a zone's weighted records, in memory.
+#[derive(Default)]
+pub struct FakeDiscovery {
+    load_balancers: Mutex<Vec<(String, LoadBalancerRelease)>>,
+    zones: Mutex<Vec<HostedZone>>,
+    records: Mutex<Vec<(String, String, WeightedRecord)>>,
+    failure: Mutex<Option<Error>>,
+}
+
+impl FakeDiscovery {
+    /// `release` of `group`: its load balancer and target group.
+    pub fn with_load_balancer(self, group: &str, release: LoadBalancerRelease) -> FakeDiscovery {
+        lock(&self.load_balancers).push((group.to_string(), release));
+        self
+    }
+
+    pub fn with_zone(self, id: &str, name: &str) -> FakeDiscovery {
+        lock(&self.zones).push(HostedZone { id: id.into(), name: name.into() });
+        self
+    }
+
+    /// A weighted `A` record of `fqdn` in zone `zone_id`.
+    pub fn with_record(self, zone_id: &str, fqdn: &str, set_identifier: &str, weight: u8) -> FakeDiscovery {
+        self.set_record(zone_id, fqdn, set_identifier, weight);
+        self
+    }
+
+    /// Sets (or adds) a record's weight.
+    pub fn set_record(&self, zone_id: &str, fqdn: &str, set_identifier: &str, weight: u8) {
+        let mut records = lock(&self.records);
+        records.retain(|(z, n, r)| !(z == zone_id && n == fqdn && r.set_identifier == set_identifier));
+        records.push((
+            zone_id.into(),
+            fqdn.into(),
+            WeightedRecord {
+                set_identifier: set_identifier.into(),
+                weight,
+                record_type: "A".into(),
+                alias_dns_name: None,
+            },
+        ));
+    }
+
+    /// Every call fails with `error`.
+    pub fn failing(self, error: Error) -> FakeDiscovery {
+        *lock(&self.failure) = Some(error);
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        match lock(&self.failure).clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl ReleaseDiscovery for FakeDiscovery {
+    async fn load_balancers(&self, group: &str, _region: Option<&str>) -> Result<Vec<LoadBalancerRelease>> {
+        self.check()?;
+        Ok(lock(&self.load_balancers).iter().filter(|(g, _)| g == group).map(|(_, l)| l.clone()).collect())
+    }
+
+    async fn hosted_zone(&self, fqdn: &str) -> Result<HostedZone> {
+        self.check()?;
+        let zones = lock(&self.zones).clone();
+        crate::dns::longest_suffix_zone(fqdn, &zones).cloned().ok_or_else(|| {
+            Error::invalid("service.fqdn", format!("a name in one of the account's hosted zones, got {fqdn}"))
+        })
+    }
+
+    async fn weighted_records(&self, zone_id: &str, fqdn: &str) -> Result<Vec<WeightedRecord>> {
+        self.check()?;
+        let name = crate::dns::normalize(fqdn);
+        Ok(lock(&self.records)
+            .iter()
+            .filter(|(z, n, _)| z == zone_id && crate::dns::normalize(n) == name)
+            .map(|(_, _, r)| r.clone())
+            .collect())
     }
 }
 

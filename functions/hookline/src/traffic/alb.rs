@@ -63,7 +63,9 @@ impl AlbRouter {
     pub fn new(elbv2: Client, ctx: &DeploymentContext) -> AlbRouter {
         AlbRouter {
             elbv2,
-            listener_arn: ctx.production.listener_arn().to_string(),
+            // Only ALB routes are given an AlbRouter (`traffic::Routers`); another route's empty ARN
+            // would fail its first call with the service's own error.
+            listener_arn: ctx.production.listener_arn().unwrap_or_default().to_string(),
             rule_arn: ctx.production.rule_arn().map(str::to_string),
             blue_tg: ctx.blue.target_group_arn.clone(),
             green_tg: ctx.green.target_group_arn.clone(),

@@ -1,0 +1,378 @@
+//! [`Services`] over Amazon ECS: a release's own service (hookline's Route 53 controller).
+//!
+//! A release may name its own Region ([`ServiceRef::region`]): each call then overrides the
+//! client's Region for that request only (the SDK's per-operation config override).
+
+use async_trait::async_trait;
+use aws_sdk_ecs::config::Region;
+use aws_sdk_ecs::types::{
+    Compatibility, ContainerDefinition, KeyValuePair, LoadBalancer, NetworkMode, PortMapping, SchedulingStrategy,
+    TransportProtocol,
+};
+
+use crate::dns::{ServiceFacts, ServiceSpec, TaskDefinitionSpec};
+use crate::error::AwsResultExt;
+use crate::execution::ServiceRef;
+use crate::ports::Services;
+use crate::{Error, Result};
+
+/// ECS services of the releases.
+#[derive(Clone, Debug)]
+pub struct EcsServices {
+    pub ecs: aws_sdk_ecs::Client,
+}
+
+/// The request's Region override, when the release names one.
+fn region(region: Option<&str>) -> aws_sdk_ecs::config::Builder {
+    let mut b = aws_sdk_ecs::config::Builder::default();
+    if let Some(r) = region {
+        b = b.region(Region::new(r.to_string()));
+    }
+    b
+}
+
+/// ECS's service status words: `ACTIVE`, `DRAINING` (being deleted), `INACTIVE` (deleted).
+const ACTIVE: &str = "ACTIVE";
+const INACTIVE: &str = "INACTIVE";
+
+impl EcsServices {
+    /// The raw description: `None` when ECS lists the service among `failures` (reason `MISSING`)
+    /// or as `INACTIVE` (deleted: "INACTIVE services can still be described", DescribeServices).
+    async fn find(&self, service: &ServiceRef) -> Result<Option<aws_sdk_ecs::types::Service>> {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(&service.cluster)
+            .services(&service.service)
+            .customize()
+            .config_override(region(service.region.as_deref()))
+            .send()
+            .await
+            .aws("DescribeServices")?;
+        Ok(out.services().iter().find(|s| s.status() != Some(INACTIVE)).cloned())
+    }
+}
+
+#[async_trait]
+impl Services for EcsServices {
+    async fn describe(&self, service: &ServiceRef) -> Result<Option<ServiceFacts>> {
+        Ok(self.find(service).await?.map(|s| ServiceFacts {
+            desired: u32::try_from(s.desired_count()).unwrap_or(0),
+            running: u32::try_from(s.running_count()).unwrap_or(0),
+            task_definition: s.task_definition().map(str::to_string),
+            deployments: s.deployments().len(),
+            active: s.status() == Some(ACTIVE),
+        }))
+    }
+
+    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, region_name: Option<&str>) -> Result<String> {
+        let containers = spec.containers.iter().map(container).collect::<Result<Vec<_>>>()?;
+        // The task's size is the containers' sum (the file states the containers' own: decision 7).
+        let cpu: u32 = spec.containers.iter().map(|c| c.cpu).sum();
+        let memory: u32 = spec.containers.iter().map(|c| c.memory).sum();
+        let mut req = self
+            .ecs
+            .register_task_definition()
+            .family(&spec.family)
+            .set_container_definitions(Some(containers))
+            .cpu(cpu.to_string())
+            .memory(memory.to_string());
+        // What the file does not say (network mode, launch type compatibility, roles) is the live
+        // release's: its task definition, when there is one.
+        if let Some(like) = &spec.like {
+            let live = self
+                .ecs
+                .describe_task_definition()
+                .task_definition(like)
+                .customize()
+                .config_override(region(region_name))
+                .send()
+                .await
+                .aws("DescribeTaskDefinition")?;
+            if let Some(td) = live.task_definition() {
+                req = req
+                    .set_network_mode(td.network_mode().cloned())
+                    .set_requires_compatibilities(
+                        (!td.requires_compatibilities().is_empty()).then(|| td.requires_compatibilities().to_vec()),
+                    )
+                    .set_execution_role_arn(td.execution_role_arn().map(str::to_string))
+                    .set_task_role_arn(td.task_role_arn().map(str::to_string));
+            }
+        } else if spec.fargate {
+            req = req.network_mode(NetworkMode::Awsvpc).requires_compatibilities(Compatibility::Fargate);
+        }
+        let out = req.customize().config_override(region(region_name)).send().await.aws("RegisterTaskDefinition")?;
+        out.task_definition().and_then(|t| t.task_definition_arn()).map(str::to_string).ok_or_else(|| {
+            Error::AwsPermanent {
+                operation: "RegisterTaskDefinition",
+                code: None,
+                message: "the answer names no task definition ARN".into(),
+            }
+        })
+    }
+
+    async fn create_or_update(&self, service: &ServiceRef, spec: &ServiceSpec) -> Result<()> {
+        let desired = i32::try_from(spec.desired).map_err(|_| {
+            Error::invalid("canary.scale.desired", format!("at most {}, got {}", i32::MAX, spec.desired))
+        })?;
+        if self.find(service).await?.is_some() {
+            self.ecs
+                .update_service()
+                .cluster(&service.cluster)
+                .service(&service.service)
+                .task_definition(&spec.task_definition_arn)
+                .desired_count(desired)
+                .customize()
+                .config_override(region(service.region.as_deref()))
+                .send()
+                .await
+                .aws("UpdateService")?;
+            return Ok(());
+        }
+        let port = i32::from(spec.container_port);
+        let mut req = self
+            .ecs
+            .create_service()
+            .cluster(&service.cluster)
+            .service_name(&service.service)
+            .task_definition(&spec.task_definition_arn)
+            .desired_count(desired)
+            .load_balancers(
+                LoadBalancer::builder()
+                    .target_group_arn(&spec.target_group_arn)
+                    .container_name(&spec.container_name)
+                    .container_port(port)
+                    .build(),
+            )
+            .set_platform_version(spec.platform_version.clone())
+            .set_scheduling_strategy(spec.scheduling_strategy.as_deref().map(SchedulingStrategy::from));
+        // What the file does not say (launch type, network configuration, capacity providers) is
+        // the live release's service's.
+        if let Some(like) = &spec.like {
+            if let Some(live) = self.find(like).await? {
+                req = req
+                    .set_launch_type(live.launch_type().cloned())
+                    .set_network_configuration(live.network_configuration().cloned())
+                    .set_capacity_provider_strategy(
+                        (!live.capacity_provider_strategy().is_empty())
+                            .then(|| live.capacity_provider_strategy().to_vec()),
+                    );
+            }
+        }
+        req.customize().config_override(region(service.region.as_deref())).send().await.aws("CreateService")?;
+        Ok(())
+    }
+
+    async fn scale(&self, service: &ServiceRef, desired: u32) -> Result<()> {
+        let desired = i32::try_from(desired).unwrap_or(i32::MAX);
+        self.ecs
+            .update_service()
+            .cluster(&service.cluster)
+            .service(&service.service)
+            .desired_count(desired)
+            .customize()
+            .config_override(region(service.region.as_deref()))
+            .send()
+            .await
+            .aws("UpdateService")?;
+        Ok(())
+    }
+
+    async fn delete(&self, service: &ServiceRef) -> Result<bool> {
+        // `force`: "If true, allows you to delete a service even if it wasn't scaled down to zero
+        // tasks." (Amazon ECS API reference, DeleteService).
+        let sent = self
+            .ecs
+            .delete_service()
+            .cluster(&service.cluster)
+            .service(&service.service)
+            .force(true)
+            .customize()
+            .config_override(region(service.region.as_deref()))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_ecs::operation::delete_service::DeleteServiceError::is_service_not_found_exception,
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e).aws("DeleteService"),
+        }
+    }
+}
+
+/// One container definition from the deployment file's container.
+fn container(c: &crate::deployfile::Container) -> Result<ContainerDefinition> {
+    let ports = c
+        .port_mappings
+        .iter()
+        .map(|p| {
+            PortMapping::builder()
+                .container_port(i32::from(p.container_port))
+                .host_port(i32::from(p.host_port))
+                .protocol(TransportProtocol::from(p.protocol.as_str()))
+                .build()
+        })
+        .collect::<Vec<_>>();
+    let env = c.environment.iter().map(|(k, v)| KeyValuePair::builder().name(k).value(v).build()).collect::<Vec<_>>();
+    let int = |field: &str, v: u32| {
+        i32::try_from(v)
+            .map_err(|_| Error::invalid(format!("service.containers[{}].{field}", c.name), "at most 2147483647"))
+    };
+    Ok(ContainerDefinition::builder()
+        .name(&c.name)
+        .image(&c.image)
+        .cpu(int("cpu", c.cpu)?)
+        .memory(int("memory", c.memory)?)
+        .set_memory_reservation(c.memory_reservation.map(|m| int("memory_reservation", m)).transpose()?)
+        .set_port_mappings((!ports.is_empty()).then_some(ports))
+        .set_entry_point((!c.entry_point.is_empty()).then(|| c.entry_point.clone()))
+        .set_environment((!env.is_empty()).then_some(env))
+        .set_command((!c.command.is_empty()).then(|| c.command.clone()))
+        .set_dns_search_domains((!c.dns_search_domains.is_empty()).then(|| c.dns_search_domains.clone()))
+        .set_dns_servers((!c.dns_servers.is_empty()).then(|| c.dns_servers.clone()))
+        .set_disable_networking(c.disable_networking)
+        .essential(true)
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::operation::create_service::CreateServiceOutput;
+    use aws_sdk_ecs::operation::delete_service::DeleteServiceError;
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+    use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+    use aws_sdk_ecs::types::error::ServiceNotFoundException;
+    use aws_sdk_ecs::types::{Deployment, Failure, Service};
+    use aws_smithy_mocks::{mock, RuleMode};
+
+    use super::*;
+    use crate::testing::Sent;
+
+    fn adapter(rules: &[&aws_smithy_mocks::Rule]) -> EcsServices {
+        let client = aws_smithy_mocks::mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules);
+        EcsServices { ecs: client }
+    }
+
+    fn svc(name: &str) -> ServiceRef {
+        ServiceRef { cluster: "shop".into(), service: name.into(), region: None }
+    }
+
+    fn service(name: &str, status: &str, desired: i32, running: i32, deployments: usize) -> Service {
+        Service::builder()
+            .service_name(name)
+            .status(status)
+            .desired_count(desired)
+            .running_count(running)
+            .task_definition("arn:td:1")
+            .set_deployments(Some((0..deployments).map(|_| Deployment::builder().build()).collect()))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn describe_reads_counts_and_a_missing_or_inactive_service_is_none() {
+        let rules = [
+            mock!(aws_sdk_ecs::Client::describe_services)
+                .match_requests(|r| r.services() == ["shop-web-blue"])
+                .then_output(|| {
+                    DescribeServicesOutput::builder().services(service("shop-web-blue", "ACTIVE", 2, 1, 2)).build()
+                }),
+            mock!(aws_sdk_ecs::Client::describe_services).match_requests(|r| r.services() == ["gone"]).then_output(
+                || DescribeServicesOutput::builder().services(service("gone", "INACTIVE", 0, 0, 1)).build(),
+            ),
+            mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+                DescribeServicesOutput::builder().failures(Failure::builder().reason("MISSING").build()).build()
+            }),
+        ];
+        let a = adapter(&rules.iter().collect::<Vec<_>>());
+        let facts = a.describe(&svc("shop-web-blue")).await.unwrap().unwrap();
+        assert_eq!((facts.desired, facts.running, facts.deployments, facts.stable()), (2, 1, 2, false));
+        assert_eq!(a.describe(&svc("gone")).await.unwrap(), None);
+        assert_eq!(a.describe(&svc("never")).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn create_when_missing_copies_the_live_services_network_and_sets_the_target_group() {
+        type Created = (Option<String>, Option<i32>, Option<String>, Option<i32>);
+        let created: Sent<Created> = Sent::default();
+        let rec = created.recorder();
+        let rules = [
+            mock!(aws_sdk_ecs::Client::describe_services)
+                .match_requests(|r| r.services() == ["shop-web-blue"])
+                .then_output(|| {
+                    DescribeServicesOutput::builder()
+                        .services({
+                            let mut s = service("shop-web-blue", "ACTIVE", 2, 2, 1);
+                            s.launch_type = Some(aws_sdk_ecs::types::LaunchType::Fargate);
+                            s
+                        })
+                        .build()
+                }),
+            mock!(aws_sdk_ecs::Client::describe_services).then_output(|| DescribeServicesOutput::builder().build()),
+            mock!(aws_sdk_ecs::Client::create_service)
+                .match_requests(move |r| {
+                    let lb = r.load_balancers().first();
+                    rec(&(
+                        r.service_name().map(str::to_string),
+                        r.desired_count(),
+                        lb.and_then(|l| l.target_group_arn()).map(str::to_string),
+                        lb.and_then(|l| l.container_port()),
+                    ));
+                    r.launch_type() == Some(&aws_sdk_ecs::types::LaunchType::Fargate)
+                })
+                .then_output(|| CreateServiceOutput::builder().build()),
+        ];
+        let a = adapter(&rules.iter().collect::<Vec<_>>());
+        let spec = ServiceSpec {
+            task_definition_arn: "arn:td:2".into(),
+            desired: 3,
+            target_group_arn: "arn:tg/green".into(),
+            container_name: "web".into(),
+            container_port: 8080,
+            like: Some(svc("shop-web-blue")),
+            scheduling_strategy: None,
+            platform_version: None,
+        };
+        a.create_or_update(&svc("shop-web-green"), &spec).await.unwrap();
+        assert_eq!(created.only(), (Some("shop-web-green".into()), Some(3), Some("arn:tg/green".into()), Some(8080)));
+    }
+
+    #[tokio::test]
+    async fn update_when_present_and_delete_of_a_missing_service_is_false() {
+        let updated: Sent<(Option<String>, Option<i32>)> = Sent::default();
+        let rec = updated.recorder();
+        let rules = [
+            mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+                DescribeServicesOutput::builder().services(service("shop-web-green", "ACTIVE", 0, 0, 1)).build()
+            }),
+            mock!(aws_sdk_ecs::Client::update_service)
+                .match_requests(move |r| {
+                    rec(&(r.task_definition().map(str::to_string), r.desired_count()));
+                    true
+                })
+                .then_output(|| UpdateServiceOutput::builder().build()),
+            mock!(aws_sdk_ecs::Client::delete_service).then_error(|| {
+                DeleteServiceError::ServiceNotFoundException(ServiceNotFoundException::builder().build())
+            }),
+        ];
+        let a = adapter(&rules.iter().collect::<Vec<_>>());
+        let spec = ServiceSpec {
+            task_definition_arn: "arn:td:3".into(),
+            desired: 2,
+            target_group_arn: "arn:tg/green".into(),
+            container_name: "web".into(),
+            container_port: 8080,
+            like: None,
+            scheduling_strategy: None,
+            platform_version: None,
+        };
+        a.create_or_update(&svc("shop-web-green"), &spec).await.unwrap();
+        a.scale(&svc("shop-web-green"), 0).await.unwrap();
+        assert_eq!(updated.all(), vec![(Some("arn:td:3".into()), Some(2)), (None, Some(0))]);
+        assert!(!a.delete(&svc("shop-web-green")).await.unwrap());
+    }
+}

@@ -1,0 +1,343 @@
+//! [`Lifecycle`] for a release hookline itself runs (its own Route 53 controller,
+//! docs/route53-controller.md): no controller waits for a hook, so the deployment is hookline's
+//! release record ([`ReleaseRecord`], kept through [`PlanStore`] at
+//! [`crate::contract::dns_release_parameter`]) plus its canary execution ([`Executions`]), and the
+//! hook's answer is the release's end, done here on the release's ECS services ([`Services`]):
+//!
+//! - `Succeeded` (finalize, after the last bake at 100): the record is marked `Succeeded` FIRST, so a
+//!   rollback racing in after it ([`Lifecycle::event_status`] says `Succeeded`) leaves DNS on green;
+//!   then blue's service is scaled to 0 (removed with `remove_old`).
+//! - `Failed` (rollback, after it restored DNS to blue 100 through the router): the record is marked
+//!   `Failed` (kept `Stopped` when an operator stopped it) and green's service is scaled to 0.
+//!
+//! Both are idempotent: the services' part is done until the record says so (`services_done`), and
+//! the call after that answers [`Reported::Already`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::deployment::{
+    Admission, Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Reported, Resolved, Stop,
+    DEPLOYMENT_NOT_FOUND,
+};
+use crate::contract::dns_release_parameter;
+use crate::dns::{ReleaseRecord, ReleaseStatus};
+use crate::execution::{now_epoch, DeploymentContext, HookEvent};
+use crate::ports::{Executions, Lifecycle, PlanStore, RunStatus, Services};
+use crate::{Error, Result};
+
+/// hookline's own releases: the record in the plan store, the canary execution, the services.
+#[derive(Clone)]
+pub struct Route53Releases {
+    pub plans: Arc<dyn PlanStore>,
+    pub executions: Arc<dyn Executions>,
+    pub services: Arc<dyn Services>,
+    /// Where records live (`<prefix>/dns/<deployment id>`).
+    pub plan_parameter_prefix: String,
+}
+
+impl std::fmt::Debug for Route53Releases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route53Releases").field("plan_parameter_prefix", &self.plan_parameter_prefix).finish()
+    }
+}
+
+impl Route53Releases {
+    fn parameter(&self, deployment_id: &str) -> String {
+        dns_release_parameter(&self.plan_parameter_prefix, deployment_id)
+    }
+
+    /// The deployment's record; an unknown deployment is an error with code [`DEPLOYMENT_NOT_FOUND`].
+    pub async fn record(&self, deployment_id: &str) -> Result<ReleaseRecord> {
+        let parameter = self.parameter(deployment_id);
+        let text = self.plans.release_record(&parameter).await?.ok_or_else(|| Error::AwsPermanent {
+            operation: "GetParameter",
+            code: Some(DEPLOYMENT_NOT_FOUND.into()),
+            message: format!("deployment {deployment_id} has no release record ({parameter} not found)"),
+        })?;
+        serde_json::from_str(&text).map_err(|e| {
+            Error::invalid(parameter, format!("a release record (JSON) of hookline's Route 53 controller: {e}"))
+        })
+    }
+
+    /// Writes `record` at its parameter.
+    pub async fn save(&self, record: &ReleaseRecord) -> Result<()> {
+        let text = serde_json::to_string(record).map_err(|e| Error::invalid("release record", e.to_string()))?;
+        self.plans.put_release_record(&self.parameter(&record.deployment_id), &text).await
+    }
+
+    /// The record's status, corrected by its execution: a record still `InProgress` whose canary
+    /// execution ended without reporting (a crash no rollback caught) is `Failed`.
+    async fn status_of(&self, record: &ReleaseRecord) -> Result<DeploymentStatus> {
+        Ok(match record.status {
+            ReleaseStatus::Succeeded => DeploymentStatus::Succeeded,
+            ReleaseStatus::Failed => DeploymentStatus::Failed,
+            ReleaseStatus::Stopped => DeploymentStatus::Stopped,
+            ReleaseStatus::InProgress => match &record.execution_arn {
+                Some(arn) => match self.executions.describe(arn).await? {
+                    Some(e) if !e.status.is_running() && e.status != RunStatus::Succeeded => DeploymentStatus::Failed,
+                    _ => DeploymentStatus::Active,
+                },
+                None => DeploymentStatus::Active,
+            },
+        })
+    }
+
+    /// The services' part of the end, once: blue scaled down (or removed) after a success, green
+    /// scaled to 0 after a failure or a stop.
+    async fn finish_services(&self, record: &mut ReleaseRecord) -> Result<()> {
+        if record.services_done {
+            return Ok(());
+        }
+        let (blue, green) = record.services();
+        match record.status {
+            ReleaseStatus::Succeeded => {
+                if let Some(blue) = blue {
+                    if record.remove_old {
+                        self.services.delete(blue).await?;
+                    } else if self.services.describe(blue).await?.is_some() {
+                        self.services.scale(blue, 0).await?;
+                    }
+                }
+            }
+            ReleaseStatus::Failed | ReleaseStatus::Stopped => {
+                if let Some(green) = green {
+                    if self.services.describe(green).await?.is_some() {
+                        self.services.scale(green, 0).await?;
+                    }
+                }
+            }
+            ReleaseStatus::InProgress => return Ok(()),
+        }
+        record.services_done = true;
+        self.save(record).await
+    }
+}
+
+/// The record's status word (`in-progress`, `succeeded`, ...), as readers show it.
+fn status_word(status: ReleaseStatus) -> String {
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+#[async_trait]
+impl Lifecycle for Route53Releases {
+    async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
+        let record = self.record(deployment_id).await?;
+        let status = self.status_of(&record).await?;
+        Ok(DeploymentSummary {
+            deployment_id: deployment_id.to_string(),
+            controller: Controller::Route53,
+            status,
+            // DNS goes back to blue in one batch by the rollback itself: never "rolling back" for long.
+            rolling_back: false,
+            status_word: status_word(record.status),
+            application: record.context.application.clone(),
+            group: record.context.deployment_group.clone(),
+            created_at: Some(record.created_at),
+            ended_at: record.ended_at,
+            message: record.message.clone(),
+        })
+    }
+
+    async fn resolve(&self, deployment_id: &str, _execution_id: Option<&str>) -> Result<Resolved> {
+        let record = self.record(deployment_id).await?;
+        let active = record.status == ReleaseStatus::InProgress;
+        Ok(Resolved {
+            context: record.context,
+            in_progress_event: active.then(|| HookEvent::PreTraffic.as_str().to_string()),
+            in_progress_hook: active.then_some(HookEvent::PreTraffic),
+            in_progress_started_at: Some(record.created_at),
+            hook_expires_at: None,
+        })
+    }
+
+    async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
+        let record = self.record(deployment_id).await?;
+        self.status_of(&record).await
+    }
+
+    async fn report(&self, deployment_id: &str, _execution_id: &str, status: HookStatus) -> Result<Reported> {
+        let mut record = self.record(deployment_id).await?;
+        let reported = match (record.status, status) {
+            (ReleaseStatus::InProgress, HookStatus::Succeeded) => {
+                record.status = ReleaseStatus::Succeeded;
+                record.ended_at = Some(now_epoch());
+                self.save(&record).await?;
+                Reported::Now
+            }
+            (ReleaseStatus::InProgress, HookStatus::Failed) => {
+                record.status = ReleaseStatus::Failed;
+                record.ended_at = Some(now_epoch());
+                self.save(&record).await?;
+                Reported::Now
+            }
+            // The same answer again (an earlier try got the record written): finish its services.
+            (ReleaseStatus::Succeeded, HookStatus::Succeeded)
+            | (ReleaseStatus::Failed | ReleaseStatus::Stopped, HookStatus::Failed) => {
+                if record.services_done {
+                    Reported::Already
+                } else {
+                    Reported::Now
+                }
+            }
+            // Closed the other way: not ours to change (finalize then reads event_status, rollback
+            // after a success leaves green serving).
+            (ReleaseStatus::Succeeded, HookStatus::Failed)
+            | (ReleaseStatus::Failed | ReleaseStatus::Stopped, HookStatus::Succeeded) => return Ok(Reported::Already),
+        };
+        self.finish_services(&mut record).await?;
+        Ok(reported)
+    }
+
+    async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>> {
+        if event != HookEvent::PreTraffic {
+            return Ok(None);
+        }
+        let record = self.record(&ctx.deployment_id).await?;
+        Ok(Some(match record.status {
+            ReleaseStatus::InProgress => EventStatus::InProgress,
+            ReleaseStatus::Succeeded => EventStatus::Succeeded,
+            ReleaseStatus::Failed | ReleaseStatus::Stopped => EventStatus::Failed,
+        }))
+    }
+
+    /// Marks the record `Stopped`: the running canary's next step fails with `DeploymentStopped`,
+    /// and the rollback that follows (the console's, or the execution's own) restores DNS and
+    /// reports `Failed`, which scales green to 0.
+    async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop> {
+        let mut record = self.record(deployment_id).await?;
+        if record.status != ReleaseStatus::InProgress {
+            return Ok(Stop::AlreadyEnded);
+        }
+        record.status = ReleaseStatus::Stopped;
+        record.ended_at = Some(now_epoch());
+        record.message = Some("stopped by an operator (hookline rollback)".into());
+        self.save(&record).await?;
+        Ok(Stop::Stopping("release stopped; DNS goes back to blue 100 and green is scaled to 0".into()))
+    }
+
+    async fn admission(&self, _deployment_id: &str) -> Result<Admission> {
+        Ok(Admission::Serve)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execution::ServiceRef;
+    use crate::testing::{FakeExecutions, FakePlanStore, FakeServices};
+
+    const ID: &str = "dns-20261206-084016-abcd";
+
+    fn svc(name: &str) -> ServiceRef {
+        ServiceRef { cluster: "shop".into(), service: name.into(), region: None }
+    }
+
+    fn record(remove_old: bool) -> ReleaseRecord {
+        let mut context = crate::testing::context();
+        context.deployment_id = ID.into();
+        context.blue.service = Some(svc("shop-web-blue"));
+        context.green.service = Some(svc("shop-web-green"));
+        ReleaseRecord {
+            deployment_id: ID.into(),
+            environment: "prod".into(),
+            status: ReleaseStatus::InProgress,
+            context,
+            execution_arn: None,
+            remove_old,
+            created_at: 1,
+            ended_at: None,
+            services_done: false,
+            message: None,
+        }
+    }
+
+    fn releases(
+        record: &ReleaseRecord,
+        services: FakeServices,
+    ) -> (Route53Releases, Arc<FakePlanStore>, Arc<FakeServices>) {
+        let plans = Arc::new(
+            FakePlanStore::default()
+                .with(&dns_release_parameter("/hookline", ID), &serde_json::to_string(record).unwrap()),
+        );
+        let services = Arc::new(services);
+        let adapter = Route53Releases {
+            plans: plans.clone(),
+            executions: Arc::new(FakeExecutions::default()),
+            services: services.clone(),
+            plan_parameter_prefix: "/hookline".into(),
+        };
+        (adapter, plans, services)
+    }
+
+    fn two_services() -> FakeServices {
+        FakeServices::default().with("shop", "shop-web-blue", 2, "td:1").with("shop", "shop-web-green", 3, "td:2")
+    }
+
+    #[tokio::test]
+    async fn success_scales_blue_to_zero_once_and_marks_the_record() {
+        let (adapter, _, services) = releases(&record(false), two_services());
+        assert_eq!(adapter.status(ID).await.unwrap(), DeploymentStatus::Active);
+        assert_eq!(adapter.report(ID, "", HookStatus::Succeeded).await.unwrap(), Reported::Now);
+        assert_eq!(services.get("shop", "shop-web-blue").map(|s| s.desired), Some(0));
+        assert_eq!(services.get("shop", "shop-web-green").map(|s| s.desired), Some(3));
+        assert_eq!(adapter.report(ID, "", HookStatus::Succeeded).await.unwrap(), Reported::Already);
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-blue 0"]);
+        assert_eq!(adapter.status(ID).await.unwrap(), DeploymentStatus::Succeeded);
+        let ctx = adapter.record(ID).await.unwrap().context;
+        assert_eq!(adapter.event_status(&ctx, HookEvent::PreTraffic).await.unwrap(), Some(EventStatus::Succeeded));
+        // A rollback's Failed after the success changes nothing.
+        assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Already);
+        assert_eq!(services.changes().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn success_with_remove_old_deletes_blue() {
+        let (adapter, _, services) = releases(&record(true), two_services());
+        adapter.report(ID, "", HookStatus::Succeeded).await.unwrap();
+        assert_eq!(services.get("shop", "shop-web-blue"), None);
+        assert_eq!(services.changes(), vec!["delete shop/shop-web-blue"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_scale_is_finished_by_the_next_report() {
+        let (adapter, _, services) = releases(&record(false), two_services());
+        services.fail(crate::testing::fakes::ServicesCall::Scale, crate::testing::denied("UpdateService"));
+        assert!(adapter.report(ID, "", HookStatus::Failed).await.is_err());
+        // The record says Failed already (a racing finalize would not report Succeeded over it)...
+        assert_eq!(adapter.status(ID).await.unwrap(), DeploymentStatus::Failed);
+        assert_eq!(services.get("shop", "shop-web-green").map(|s| s.desired), Some(3));
+        // ...and the retry scales green down.
+        let services2 = two_services();
+        let (adapter2, plans, services2) = {
+            let rec = adapter.record(ID).await.unwrap();
+            releases(&rec, services2)
+        };
+        assert_eq!(adapter2.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Now);
+        assert_eq!(services2.changes(), vec!["scale shop/shop-web-green 0"]);
+        assert_eq!(adapter2.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Already);
+        assert!(plans.get(&dns_release_parameter("/hookline", ID)).unwrap().contains("\"services_done\":true"));
+    }
+
+    #[tokio::test]
+    async fn stop_marks_stopped_and_the_failed_report_scales_green() {
+        let (adapter, _, services) = releases(&record(false), two_services());
+        assert!(matches!(adapter.stop_with_rollback(ID).await.unwrap(), Stop::Stopping(_)));
+        assert_eq!(adapter.status(ID).await.unwrap(), DeploymentStatus::Stopped);
+        assert_eq!(adapter.stop_with_rollback(ID).await.unwrap(), Stop::AlreadyEnded);
+        assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Now);
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-green 0"]);
+        // A finalize arriving after the stop is not ours: DNS must not stay on green.
+        assert_eq!(adapter.report(ID, "", HookStatus::Succeeded).await.unwrap(), Reported::Already);
+        let summary = adapter.describe(ID).await.unwrap();
+        assert_eq!((summary.controller, summary.status_word.as_str()), (Controller::Route53, "stopped"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_deployment_is_not_found() {
+        let (adapter, _, _) = releases(&record(false), two_services());
+        let err = adapter.status("dns-20000101-000000-0000").await.unwrap_err();
+        assert_eq!(err.aws_code(), Some(DEPLOYMENT_NOT_FOUND));
+    }
+}
