@@ -326,13 +326,17 @@ def assert_back_on_blue(sb, world, walk, arn):
 
 @NEEDS_FLOWS
 def test_b_an_alarm_during_a_bake_puts_dns_back_on_blue_and_scales_green_to_zero(sb, world, tmp_path):
-    directory = deploy_file(tmp_path, [(50, 70)])
+    # Green's image tag has `bad`: its targets pass health checks and answer 5xx to requests, so the
+    # DNS data plane's clients that resolve to green raise shop-web-5xx once green has a weight.
+    directory = deploy_file(tmp_path, [(50, 70)], version="2.0.0-bad")
+    sb.traffic(True, dns={"enabled": True, "reset": True})
     with WeightWalk(world) as walk:
         deployment_id = start(sb, directory)
         arn = canary_execution(sb, deployment_id)
         walk.wait_for((50, 50), STEP_TIMEOUT_S)
-        sb.set_alarm(ALARM, "ALARM", reason="e2e: 5xx during the bake")
         done = assert_back_on_blue(sb, world, walk, arn)
+    failures = [e for e, _ in sb.task_failures(arn)]
+    assert "HealthCheckFailed" in failures, f"the canary must fail on its health gate: {failures}"
     assert done["status"] == "FAILED", done
     r = hookline(sb, "status", deployment_id, timeout=60)
     assert r.returncode == 0 and "Failed" in r.stdout, f"{r.stdout}\n{r.stderr}"

@@ -154,6 +154,42 @@ mod tests {
         }
     }
 
+    /// A release record of hookline's Route 53 controller, as `deploy` writes it.
+    pub fn release_record(id: &str) -> String {
+        let record = hookline::dns::ReleaseRecord {
+            deployment_id: id.into(),
+            environment: "prod".into(),
+            status: hookline::dns::ReleaseStatus::InProgress,
+            context: hookline::testing::context(),
+            execution_arn: None,
+            remove_old: false,
+            created_at: 1_796_546_416,
+            ended_at: None,
+            services_done: false,
+            message: None,
+        };
+        serde_json::to_string(&record).expect("a record serializes")
+    }
+
+    #[tokio::test]
+    async fn dns_deployments_are_read_under_the_cli_plan_parameter_prefix() {
+        use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
+        use aws_sdk_ssm::types::Parameter;
+        use aws_smithy_mocks::mock;
+        const ID: &str = "dns-20261206-084016-abcd";
+        let record = mock!(aws_sdk_ssm::Client::get_parameter)
+            .match_requests(|r| r.name() == Some("/team-a/dns/dns-20261206-084016-abcd"))
+            .then_output(|| {
+                GetParameterOutput::builder().parameter(Parameter::builder().value(release_record(ID)).build()).build()
+            });
+        let mut aws = Aws::with_clients(hookline::testing::mocked_clients(&[&record]));
+        aws.settings.plan_parameter_prefix = "/team-a".into();
+        let info = aws.deployment(ID).await.expect("read from /team-a/dns/...");
+        assert_eq!(info.controller, hookline::plan::Controller::Route53);
+        assert_eq!(super::super::status::shown(&info), "InProgress");
+        assert_eq!(record.num_calls(), 1);
+    }
+
     #[tokio::test]
     async fn a_missing_file_is_an_error_naming_it() {
         let aws = Aws::with_clients(hookline::testing::mocked_clients(&[]));

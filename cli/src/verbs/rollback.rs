@@ -100,7 +100,7 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
     }
     let who = aws.caller().await;
     let reason = reason.map(str::to_string).unwrap_or_else(|| format!("rolled back with hookline rollback by {who}"));
-    let (lifecycle, routers) = (aws.clients.lifecycle(), aws.clients.routers());
+    let (lifecycle, routers) = (aws.lifecycle(), aws.clients.routers());
     let (executions, plans) = (aws.clients.executions(), aws.clients.plans());
     let reach =
         hookline::rollback::Reach { lifecycle: &lifecycle, routers: &routers, executions: &executions, plans: &plans };
