@@ -86,6 +86,13 @@ impl Aws {
         self.clients.lifecycle_with_prefix(&self.settings.plan_parameter_prefix)
     }
 
+    /// The router of the deployment's production route, whatever it is (a load balancer's listener
+    /// or rule, or hookline's own Route 53 records): the functions' [`hookline::traffic::Routers`].
+    pub fn router(&self, ctx: &DeploymentContext) -> Box<dyn hookline::traffic::TrafficRouter> {
+        use hookline::ports::RouterFactory;
+        self.clients.routers().router(ctx)
+    }
+
     /// `<prefix>-<name>`, e.g. `hookline-canary`.
     pub fn state_machine_name(&self, name: &str) -> String {
         format!("{}-{name}", self.settings.state_machine_prefix)

@@ -191,6 +191,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_weights_of_a_dns_deployment_are_its_two_records() {
+        use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
+        use aws_sdk_route53::types::{AliasTarget, ResourceRecordSet, RrType};
+        use aws_smithy_mocks::mock;
+        use hookline::execution::{DnsRelease, Route};
+        let record = |id: &str, weight: i64| {
+            let alias =
+                AliasTarget::builder().hosted_zone_id("Z35").dns_name(format!("{id}.elb")).evaluate_target_health(true);
+            ResourceRecordSet::builder()
+                .name("web.shop.example.com.")
+                .r#type(RrType::A)
+                .set_identifier(id)
+                .weight(weight)
+                .alias_target(alias.build().expect("alias"))
+                .build()
+                .expect("record")
+        };
+        let listed = mock!(aws_sdk_route53::Client::list_resource_record_sets)
+            .match_requests(|r| r.hosted_zone_id() == Some("Z1"))
+            .then_output(move || {
+                ListResourceRecordSetsOutput::builder()
+                    .resource_record_sets(record("blue", 90))
+                    .resource_record_sets(record("green", 10))
+                    .is_truncated(false)
+                    .max_items(100)
+                    .build()
+                    .expect("output")
+            });
+        let aws = Aws::with_clients(hookline::testing::mocked_clients(&[&listed]));
+        let release = |name: &str| DnsRelease {
+            set_identifier: name.into(),
+            load_balancer_arn: format!("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/r53-{name}/1"),
+            alias_dns_name: format!("{name}.elb"),
+            alias_hosted_zone_id: "Z35".into(),
+            region: None,
+        };
+        let mut ctx = hookline::testing::context();
+        ctx.production = Route::DnsWeighted {
+            hosted_zone_id: "Z1".into(),
+            record_name: "web.shop.example.com".into(),
+            record_type: "A".into(),
+            blue: Box::new(release("blue")),
+            green: Box::new(release("green")),
+        };
+        let weights = aws.router(&ctx).weights().await.expect("both records read");
+        assert_eq!(weights.to_string(), "blue 90% / green 10%");
+        assert_eq!(listed.num_calls(), 1);
+    }
+
+    #[tokio::test]
     async fn a_missing_file_is_an_error_naming_it() {
         let aws = Aws::with_clients(hookline::testing::mocked_clients(&[]));
         let dir = temp_dir("missing");

@@ -5,7 +5,6 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use hookline::execution::HookEvent;
 use hookline::lifecycle::{Controller, DeploymentStatus};
-use hookline::traffic::TrafficRouter;
 
 use crate::address::DeploymentArg;
 use crate::aws::Aws;
@@ -134,7 +133,7 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
         }
     }
     let weights = match aws.context(deployment_id, document.as_ref()).await {
-        Ok(ctx) => aws.clients.router(&ctx).weights().await.map(|w| w.to_string()).unwrap_or_else(|e| short_error(&e)),
+        Ok(ctx) => aws.router(&ctx).weights().await.map(|w| w.to_string()).unwrap_or_else(|e| short_error(&e)),
         Err(_) => "blue 100% / green 0%".into(),
     };
     lines.push(format!("  traffic     {weights}, cohort rules removed"));
