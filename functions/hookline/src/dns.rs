@@ -198,6 +198,8 @@ pub struct ServiceSpec {
     pub like: Option<ServiceRef>,
     pub scheduling_strategy: Option<String>,
     pub platform_version: Option<String>,
+    pub placement_constraints: Vec<crate::deployfile::PlacementConstraint>,
+    pub placement_strategies: Vec<crate::deployfile::PlacementStrategy>,
 }
 
 /// Where a release record stands.

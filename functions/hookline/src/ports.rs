@@ -14,7 +14,7 @@
 //! | [`Executions`] | state machine executions: describe, start, list, stop, task tokens | Step Functions |
 //! | [`PlanStore`] | the plan's text and the release record | SSM Parameter Store |
 //! | [`Services`] | a release's own ECS service (hookline's Route 53 controller) | `aws::EcsServices` |
-//! | [`ReleaseDiscovery`] | a group's load balancer releases and the fqdn's weighted records | `aws::ReleaseFinder` (ELBv2 + Route 53) |
+//! | [`ReleaseDiscovery`] / [`RecordRemoval`] | a group's load balancer releases and the fqdn's weighted records; deleting an idle one | `aws::ReleaseFinder` (ELBv2 + Route 53) |
 
 use async_trait::async_trait;
 
@@ -132,6 +132,9 @@ pub trait HealthFacts: Send + Sync {
     async fn task_set(&self, cluster: &str, service: &str, task_set_arn: &str) -> Result<Option<TaskSetFacts>>;
     /// How many of the target group's registered targets are healthy.
     async fn targets(&self, target_group_arn: &str) -> Result<TargetFacts>;
+    /// Green's own ECS service, when green is a whole service (hookline's Route 53 controller);
+    /// `None` when it does not exist.
+    async fn service(&self, service: &ServiceRef) -> Result<Option<ServiceFacts>>;
     /// The state (`OK`, `ALARM`, ...) of each alarm in `names`, in that order; `None` for an unknown alarm.
     async fn alarm_states(&self, names: &[String]) -> Result<Vec<Option<String>>>;
     /// The probe's HTTP status, or why there is none (never an error: a failed probe is a verdict).
@@ -241,4 +244,14 @@ pub trait ReleaseDiscovery: Send + Sync {
     async fn hosted_zone(&self, fqdn: &str) -> Result<HostedZone>;
     /// The weighted records named `fqdn` in `zone_id`.
     async fn weighted_records(&self, zone_id: &str, fqdn: &str) -> Result<Vec<WeightedRecord>>;
+}
+
+/// Deleting an idle release's weighted record (only `hookline undeploy` deletes one).
+#[async_trait]
+pub trait RecordRemoval: Send + Sync {
+    /// Deletes the weighted record `set_identifier` of `record_name` in `zone_id` when it exists at
+    /// weight 0, repeating its listed values (Route 53 deletes only an exact match, so a record that
+    /// took traffic meanwhile is kept and the call fails); `false` when there was none. A record
+    /// with a weight above 0 is refused (`InvalidInput`) without a call.
+    async fn delete_idle_record(&self, zone_id: &str, record_name: &str, set_identifier: &str) -> Result<bool>;
 }

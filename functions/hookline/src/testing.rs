@@ -340,3 +340,27 @@ pub fn hook_event(
         )
         .build()
 }
+
+/// [`context`] as hookline's own Route 53 controller writes it: a `dns-` id, production on the
+/// weighted records `web.shop.example.com` A of zone `Z1`, releases `blue` and `green`.
+pub fn dns_context() -> DeploymentContext {
+    let mut ctx = context();
+    ctx.deployment_id = "dns-20261206-084016-abcd".into();
+    let release = |name: &str| crate::execution::DnsRelease {
+        set_identifier: name.into(),
+        load_balancer_arn: format!(
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/r53-private-{name}/1"
+        ),
+        alias_dns_name: format!("r53-private-{name}.elb.amazonaws.com"),
+        alias_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
+        region: None,
+    };
+    ctx.production = crate::execution::Route::DnsWeighted {
+        hosted_zone_id: "Z1".into(),
+        record_name: "web.shop.example.com".into(),
+        record_type: "A".into(),
+        blue: Box::new(release("blue")),
+        green: Box::new(release("green")),
+    };
+    ctx
+}

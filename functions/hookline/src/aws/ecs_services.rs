@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 use aws_sdk_ecs::config::Region;
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, KeyValuePair, LoadBalancer, NetworkMode, PortMapping, SchedulingStrategy,
+    Compatibility, ContainerDefinition, KeyValuePair, LoadBalancer, NetworkMode, PlacementConstraint,
+    PlacementConstraintType, PlacementStrategy, PlacementStrategyType, PortMapping, SchedulingStrategy,
     TransportProtocol,
 };
 
@@ -145,6 +146,28 @@ impl Services for EcsServices {
                     .build(),
             )
             .set_platform_version(spec.platform_version.clone())
+            .set_placement_constraints((!spec.placement_constraints.is_empty()).then(|| {
+                spec.placement_constraints
+                    .iter()
+                    .map(|c| {
+                        PlacementConstraint::builder()
+                            .r#type(PlacementConstraintType::from(c.kind.as_str()))
+                            .set_expression(c.expression.clone())
+                            .build()
+                    })
+                    .collect()
+            }))
+            .set_placement_strategy((!spec.placement_strategies.is_empty()).then(|| {
+                spec.placement_strategies
+                    .iter()
+                    .map(|s| {
+                        PlacementStrategy::builder()
+                            .r#type(PlacementStrategyType::from(s.kind.as_str()))
+                            .set_field(s.field.clone())
+                            .build()
+                    })
+                    .collect()
+            }))
             .set_scheduling_strategy(spec.scheduling_strategy.as_deref().map(SchedulingStrategy::from));
         // What the file does not say (launch type, network configuration, capacity providers) is
         // the live release's service's.
@@ -336,6 +359,8 @@ mod tests {
             like: Some(svc("shop-web-blue")),
             scheduling_strategy: None,
             platform_version: None,
+            placement_constraints: vec![],
+            placement_strategies: vec![],
         };
         a.create_or_update(&svc("shop-web-green"), &spec).await.unwrap();
         assert_eq!(created.only(), (Some("shop-web-green".into()), Some(3), Some("arn:tg/green".into()), Some(8080)));
@@ -369,6 +394,8 @@ mod tests {
             like: None,
             scheduling_strategy: None,
             platform_version: None,
+            placement_constraints: vec![],
+            placement_strategies: vec![],
         };
         a.create_or_update(&svc("shop-web-green"), &spec).await.unwrap();
         a.scale(&svc("shop-web-green"), 0).await.unwrap();

@@ -10,8 +10,9 @@ use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum};
 
 use crate::dns::{longest_suffix_zone, HostedZone, LoadBalancerRelease, WeightedRecord, GROUP_TAG, RELEASE_TAG};
 use crate::error::AwsResultExt;
-use crate::ports::ReleaseDiscovery;
+use crate::ports::{RecordRemoval, ReleaseDiscovery};
 use crate::{Error, Result};
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
 
 /// DescribeTags takes at most 20 resource ARNs (ELBv2 API reference, DescribeTags, ResourceArns).
 const TAGS_PER_CALL: usize = 20;
@@ -159,6 +160,57 @@ impl ReleaseDiscovery for ReleaseFinder {
 
     async fn weighted_records(&self, zone_id: &str, fqdn: &str) -> Result<Vec<WeightedRecord>> {
         crate::traffic::route53::weighted_records(&self.route53, zone_id, fqdn).await
+    }
+}
+
+#[async_trait]
+impl RecordRemoval for ReleaseFinder {
+    async fn delete_idle_record(&self, zone_id: &str, record_name: &str, set_identifier: &str) -> Result<bool> {
+        let wanted = crate::dns::normalize(record_name);
+        let listed = self
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .start_record_name(record_name)
+            .send()
+            .await
+            .aws("ListResourceRecordSets")?;
+        let found = listed
+            .resource_record_sets()
+            .iter()
+            .take_while(|r| crate::dns::normalize(r.name()) == wanted)
+            .find(|r| r.set_identifier() == Some(set_identifier))
+            .cloned();
+        let Some(record) = found else { return Ok(false) };
+        if record.weight().unwrap_or(0) != 0 {
+            return Err(Error::invalid(
+                "release",
+                format!(
+                    "an idle release: the record {record_name} {set_identifier} has weight {}",
+                    record.weight().unwrap_or(0)
+                ),
+            ));
+        }
+        // "To delete a resource record set, you must specify all the same values that you specified
+        // when you created it." (API reference, ChangeResourceRecordSets): the record as listed.
+        let change = Change::builder()
+            .action(ChangeAction::Delete)
+            .resource_record_set(record)
+            .build()
+            .map_err(|e| Error::invalid("change", e.to_string()))?;
+        let batch = ChangeBatch::builder()
+            .comment(format!("hookline undeploy: {set_identifier}"))
+            .changes(change)
+            .build()
+            .map_err(|e| Error::invalid("change batch", e.to_string()))?;
+        self.route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+            .aws("ChangeResourceRecordSets")?;
+        Ok(true)
     }
 }
 

@@ -6,5 +6,8 @@
 //! - [`hook_start`]: a lifecycle hook's start: find or start the state machine execution that
 //!   answers it (the `hook` function, for CodeDeploy and ECS-native alike).
 
+//! - [`dns_release`]: hookline's own Route 53 controller's `deploy` and `undeploy`.
+
+pub mod dns_release;
 pub mod hook_executions;
 pub mod hook_start;

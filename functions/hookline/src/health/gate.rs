@@ -10,9 +10,11 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 
 use super::verdict::{self, Verdict};
+use crate::dns::ServiceFacts;
 use crate::error::AwsResultExt;
-use crate::execution::DeploymentContext;
+use crate::execution::{DeploymentContext, ServiceRef};
 use crate::plan::{Health, HttpProbe};
+use crate::ports::Services;
 use crate::Result;
 
 /// The clients a gate run needs.
@@ -59,6 +61,12 @@ pub async fn check(facts: &dyn HealthFacts, ctx: &DeploymentContext, health: &He
             }
             None => checks.push(verdict::steady(task_set, Some("MISSING"))),
         }
+    } else if let Some(service) = &ctx.green.service {
+        // A whole service per release (hookline's Route 53 controller): stable, and its desired
+        // count is what the targets are measured against.
+        let facts = facts.service(service).await?;
+        desired = facts.as_ref().map(|f| i64::from(f.desired));
+        checks.push(verdict::service_stable(&service.service, facts.as_ref()));
     }
 
     let targets = facts.targets(&ctx.green.target_group_arn).await?;
@@ -128,6 +136,10 @@ impl HealthFacts for HealthGate {
         })
     }
 
+    async fn service(&self, service: &ServiceRef) -> Result<Option<ServiceFacts>> {
+        crate::aws::EcsServices { ecs: self.ecs.clone() }.describe(service).await
+    }
+
     async fn alarm_states(&self, names: &[String]) -> Result<Vec<Option<String>>> {
         let out = self
             .cloudwatch
@@ -183,6 +195,9 @@ mod tests {
         }
         async fn targets(&self, _: &str) -> Result<TargetFacts> {
             Ok(TargetFacts { healthy: 2, registered: 2 })
+        }
+        async fn service(&self, _: &ServiceRef) -> Result<Option<ServiceFacts>> {
+            Ok(None)
         }
         async fn alarm_states(&self, names: &[String]) -> Result<Vec<Option<String>>> {
             Ok(names.iter().map(|_| Some(self.alarm.to_string())).collect())

@@ -63,6 +63,20 @@ pub fn steady(task_set: &str, stability: Option<&str>) -> Check {
     Check::new(format!("task set {task_set}"), status == "STEADY_STATE", format!("stability {status}"))
 }
 
+/// Green's own service is stable as the `services_stable` waiter says (one deployment, as many
+/// tasks running as desired, at least one); a missing service fails.
+pub fn service_stable(service: &str, facts: Option<&crate::dns::ServiceFacts>) -> Check {
+    let name = format!("service {service}");
+    match facts {
+        None => Check::new(name, false, "service does not exist"),
+        Some(f) => Check::new(
+            name,
+            f.stable() && f.desired > 0,
+            format!("{} of {} tasks running, {} deployment(s)", f.running, f.desired, f.deployments),
+        ),
+    }
+}
+
 /// A CloudWatch alarm is not firing. A missing alarm fails: a gate that
 /// watches nothing must not pass silently.
 pub fn alarm(name: &str, state: Option<&str>) -> Check {

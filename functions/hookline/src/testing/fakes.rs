@@ -17,8 +17,8 @@ use crate::lifecycle::{
 };
 use crate::plan::HttpProbe;
 use crate::ports::{
-    ExecutionInfo, Executions, HealthFacts, Lifecycle, MetricsSource, PlanStore, ReleaseDiscovery, RouterFactory,
-    RunStatus, Services, StartOutcome, StopOutcome, TrafficRouter,
+    ExecutionInfo, Executions, HealthFacts, Lifecycle, MetricsSource, PlanStore, RecordRemoval, ReleaseDiscovery,
+    RouterFactory, RunStatus, Services, StartOutcome, StopOutcome, TrafficRouter,
 };
 use crate::traffic::{Change, Cohort, Weights};
 use crate::{Error, Result};
@@ -391,6 +391,7 @@ pub enum HealthCall {
     TaskSet,
     Targets,
     Alarms,
+    Service,
 }
 
 /// Health facts from memory: task sets, target groups, alarm states and probe answers by name.
@@ -402,6 +403,7 @@ pub struct FakeHealth {
     targets: Mutex<BTreeMap<String, TargetFacts>>,
     alarms: Mutex<BTreeMap<String, String>>,
     probes: Mutex<BTreeMap<String, std::result::Result<u16, String>>>,
+    services: Mutex<BTreeMap<String, ServiceFacts>>,
     failures: Mutex<Vec<(HealthCall, Error)>>,
     reads: Mutex<Vec<HealthCall>>,
 }
@@ -427,6 +429,11 @@ impl FakeHealth {
     pub fn targets(self, target_group_arn: &str, facts: TargetFacts) -> FakeHealth {
         lock(&self.targets).insert(target_group_arn.to_string(), facts);
         self
+    }
+
+    /// Green's own service `cluster/service` reads as `facts`, now or between calls.
+    pub fn set_service(&self, cluster: &str, service: &str, facts: ServiceFacts) {
+        lock(&self.services).insert(format!("{cluster}/{service}"), facts);
     }
 
     pub fn probe(self, url: &str, answer: std::result::Result<u16, String>) -> FakeHealth {
@@ -465,6 +472,11 @@ impl HealthFacts for FakeHealth {
     async fn targets(&self, target_group_arn: &str) -> Result<TargetFacts> {
         self.read(HealthCall::Targets)?;
         Ok(lock(&self.targets).get(target_group_arn).copied().unwrap_or(TargetFacts { healthy: 0, registered: 0 }))
+    }
+
+    async fn service(&self, service: &ServiceRef) -> Result<Option<ServiceFacts>> {
+        self.read(HealthCall::Service)?;
+        Ok(lock(&self.services).get(&service_key(service)).cloned())
     }
 
     async fn alarm_states(&self, names: &[String]) -> Result<Vec<Option<String>>> {
@@ -966,6 +978,35 @@ impl FakeDiscovery {
         match lock(&self.failure).clone() {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+}
+
+impl FakeDiscovery {
+    /// The weight of record `set_identifier` of `fqdn` now (`None`: no record).
+    pub fn record(&self, zone_id: &str, fqdn: &str, set_identifier: &str) -> Option<u8> {
+        let name = crate::dns::normalize(fqdn);
+        lock(&self.records)
+            .iter()
+            .find(|(z, n, r)| z == zone_id && crate::dns::normalize(n) == name && r.set_identifier == set_identifier)
+            .map(|(_, _, r)| r.weight)
+    }
+}
+
+#[async_trait]
+impl RecordRemoval for FakeDiscovery {
+    async fn delete_idle_record(&self, zone_id: &str, record_name: &str, set_identifier: &str) -> Result<bool> {
+        self.check()?;
+        match self.record(zone_id, record_name, set_identifier) {
+            None => Ok(false),
+            Some(0) => {
+                let name = crate::dns::normalize(record_name);
+                lock(&self.records).retain(|(z, n, r)| {
+                    !(z == zone_id && crate::dns::normalize(n) == name && r.set_identifier == set_identifier)
+                });
+                Ok(true)
+            }
+            Some(w) => Err(Error::invalid("release", format!("an idle release, {set_identifier} has weight {w}"))),
         }
     }
 }

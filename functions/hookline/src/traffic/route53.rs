@@ -282,29 +282,7 @@ mod tests {
     use aws_smithy_mocks::mock;
 
     use super::*;
-    use crate::testing::{mocked_clients, Sent};
-
-    pub(crate) fn dns_context() -> DeploymentContext {
-        let mut ctx = crate::testing::context();
-        ctx.deployment_id = "dns-20261206-084016-abcd".into();
-        let release = |name: &str| DnsRelease {
-            set_identifier: name.into(),
-            load_balancer_arn: format!(
-                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/r53-private-{name}/1"
-            ),
-            alias_dns_name: format!("r53-private-{name}.elb.amazonaws.com"),
-            alias_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
-            region: None,
-        };
-        ctx.production = Route::DnsWeighted {
-            hosted_zone_id: "Z1".into(),
-            record_name: "web.shop.example.com".into(),
-            record_type: "A".into(),
-            blue: Box::new(release("blue")),
-            green: Box::new(release("green")),
-        };
-        ctx
-    }
+    use crate::testing::{dns_context, mocked_clients, Sent};
 
     fn listed(blue: i64, green: i64) -> ListResourceRecordSetsOutput {
         let rrs = |id: &str, w: i64| {

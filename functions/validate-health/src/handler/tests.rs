@@ -513,3 +513,49 @@ async fn an_ecs_native_budget_runs_for_hours_within_ecs_hook_timeout() {
     assert_eq!(err.error_type(), "HealthCheckFailed", "{err}");
     assert!(err.to_string().contains("hook budget"), "{err}");
 }
+
+/// hookline's own Route 53 controller: green is a whole service (no task set), and the ready gate
+/// waits for it to be stable (the `services_stable` rule) with its targets healthy, up to
+/// `health.ready_timeout` (the file's `canary.scale.wait`), then fails naming the service.
+#[tokio::test]
+async fn the_ready_gate_waits_for_greens_own_service_to_be_stable_and_healthy() {
+    use hookline::dns::ServiceFacts;
+    let mut ctx = hookline::testing::dns_context();
+    ctx.green.service = Some(hookline::execution::ServiceRef {
+        cluster: "shop".into(),
+        service: "shop-web-green".into(),
+        region: None,
+    });
+    ctx.green.task_set_arn = None;
+    let facts = Arc::new(FakeHealth::default().targets(GREEN_TG, TargetFacts { healthy: 1, registered: 1 }));
+    let settling = ServiceFacts { desired: 2, running: 1, task_definition: None, deployments: 1, active: true };
+    facts.set_service("shop", "shop-web-green", settling.clone());
+    let event = |ago: i64| json!({"gate": "ready", "context": ctx, "plan": plan(), "state": state(0, ago)});
+
+    // Inside the ready timeout: not yet, check again.
+    let out = handle_fakes(ACTIVE, &facts, event(10)).await.expect("waits");
+    let Output::Health { healthy, done, checks, .. } = out else { panic!("health output") };
+    assert!(!healthy && !done);
+    assert!(
+        checks.iter().any(|c| c.name == "service shop-web-green" && !c.ok && c.reason.contains("1 of 2")),
+        "{checks:?}"
+    );
+    assert!(facts.reads().contains(&HealthCall::Service));
+
+    // Past it: failed, naming the service.
+    let past = i64::try_from(plan().health.ready_timeout_seconds).unwrap() + 5;
+    let err = handle_fakes(ACTIVE, &facts, event(past)).await.unwrap_err().to_string();
+    assert!(err.contains("service shop-web-green") && err.contains("green not healthy within"), "{err}");
+
+    // Stable, and as many healthy targets as desired tasks: ready.
+    facts.set_service("shop", "shop-web-green", ServiceFacts { running: 2, ..settling });
+    let facts2 =
+        Arc::new(FakeHealth::healthy(&["web-5xx"]).targets(GREEN_TG, TargetFacts { healthy: 2, registered: 2 }));
+    facts2.set_service(
+        "shop",
+        "shop-web-green",
+        ServiceFacts { running: 2, desired: 2, task_definition: None, deployments: 1, active: true },
+    );
+    let out = handle_fakes(ACTIVE, &facts2, event(10)).await.expect("ready");
+    assert!(matches!(out, Output::Health { healthy: true, done: true, .. }), "{out:?}");
+}
