@@ -4,14 +4,14 @@
 //! ports. A bad file changes nothing in AWS: it is checked before any call, the caller's identity
 //! included (see [`crate::deploy_file::CHECK_ACCOUNT_ID`]).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use hookline::deployfile::{Context, DeployFile};
+use hookline::flows::dns_release::{self, DeployRequest, Reach};
 
 use crate::aws::Aws;
 use crate::deploy_file::{self as df, DeployFileArgs};
-use crate::error::R;
+use crate::error::{fail, R};
 use crate::output::emit;
 
 /// `hookline deploy`'s arguments.
@@ -41,15 +41,9 @@ pub struct UndeployArgs {
     pub release: Option<String>,
 }
 
-/// A deployment file read and checked for the account deployed to.
-pub struct Checked {
-    pub path: PathBuf,
-    pub file: DeployFile,
-}
-
-/// Reads and checks the file `args` name; `Ok(Err(exit code))` when it has problems (printed, one
+/// Reads and checks the file `args` name for the account deployed to; `Ok(Err(exit code))` when it has problems (printed, one
 /// per line; no AWS call made).
-pub async fn checked(aws: &Aws, args: &DeployFileArgs) -> R<Result<Checked, u8>> {
+pub async fn checked(aws: &Aws, args: &DeployFileArgs) -> R<Result<DeployFile, u8>> {
     let path = args.path()?;
     let text = df::read(&path)?;
     // First with a stand-in account id (same length and characters): a bad file stops here,
@@ -67,7 +61,7 @@ pub async fn checked(aws: &Aws, args: &DeployFileArgs) -> R<Result<Checked, u8>>
         }
         Ok(file) => {
             df::print_notes(&file.ignored);
-            Ok(Ok(Checked { path, file }))
+            Ok(Ok(file))
         }
     }
 }
@@ -75,12 +69,11 @@ pub async fn checked(aws: &Aws, args: &DeployFileArgs) -> R<Result<Checked, u8>>
 /// `hookline deploy`: prints the deployment id (`dns-...`); with `--wait`, follows it (exit code
 /// as `watch`'s), else 0 once started. A bad file: its problems, exit 1, nothing changed.
 pub async fn run_deploy(aws: &Aws, args: &DeployArgs) -> R<u8> {
-    let Checked { path, mut file } = match checked(aws, &args.file).await? {
+    let file = match checked(aws, &args.file).await? {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    file.remove_old |= args.remove_old;
-    let id = start(aws, &args.file.env, &path, &file).await?;
+    let id = start(aws, &args.file.env, &file, args.remove_old).await?;
     emit(&id);
     if !args.wait {
         return Ok(0);
@@ -91,35 +84,81 @@ pub async fn run_deploy(aws: &Aws, args: &DeployArgs) -> R<u8> {
 
 /// `hookline undeploy`: removes a release's service and record, refusing the one taking traffic.
 pub async fn run_undeploy(aws: &Aws, args: &UndeployArgs) -> R<u8> {
-    let Checked { path, file } = match checked(aws, &args.file).await? {
+    let file = match checked(aws, &args.file).await? {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let removed = remove(aws, &args.file.env, &path, &file, args.release.as_deref()).await?;
+    let removed = remove(aws, &file, args.release.as_deref()).await?;
     emit(&removed);
     Ok(0)
 }
 
-/// Starts the deployment through the library's flow; its id.
-async fn start(_aws: &Aws, _env: &str, path: &std::path::Path, _file: &DeployFile) -> R<String> {
-    Err(crate::error::fail(format!(
-        "{}: valid, but this build has no Route 53 controller flow yet (hookline::flows::deploy)",
-        path.display()
-    )))
+/// The ports the flows reach, over the CLI's clients.
+struct Ports {
+    discovery: hookline::aws::ReleaseFinder,
+    services: hookline::aws::EcsServices,
+    plans: hookline::aws::ParameterStore,
+    executions: hookline::aws::StepFunctions,
 }
 
-/// Removes a release through the library's flow; what was removed.
-async fn remove(
-    _aws: &Aws,
-    _env: &str,
-    path: &std::path::Path,
-    _file: &DeployFile,
-    _release: Option<&str>,
-) -> R<String> {
-    Err(crate::error::fail(format!(
-        "{}: valid, but this build has no Route 53 controller flow yet (hookline::flows::undeploy)",
-        path.display()
-    )))
+impl Ports {
+    fn of(aws: &Aws) -> Ports {
+        Ports {
+            discovery: aws.clients.release_discovery(),
+            services: aws.clients.services(),
+            plans: aws.clients.plans(),
+            executions: aws.clients.executions(),
+        }
+    }
+
+    fn reach(&self) -> Reach<'_> {
+        Reach { discovery: &self.discovery, services: &self.services, plans: &self.plans, executions: &self.executions }
+    }
+}
+
+/// Starts the deployment ([`hookline::flows::dns_release::deploy`]); its id.
+async fn start(aws: &Aws, env: &str, file: &DeployFile, remove_old: bool) -> R<String> {
+    let canary = aws.require_state_machine("canary").await?;
+    let mut salt = [0u8; 4];
+    getrandom::getrandom(&mut salt).map_err(|e| fail(format!("cannot draw the deployment id's salt: {e}")))?;
+    let ports = Ports::of(aws);
+    let request = DeployRequest {
+        file,
+        environment: env,
+        canary_state_machine_arn: &canary,
+        plan_parameter_prefix: &aws.settings.plan_parameter_prefix,
+        // The clients already call --region: the functions the canary runs run there too.
+        region: None,
+        remove_old,
+        now: hookline::execution::now_epoch(),
+        salt: u32::from_le_bytes(salt),
+    };
+    let deployed = dns_release::deploy(ports.reach(), &request).await?;
+    eprintln!(
+        "{} {} → release {} ({}/{}, {}), {} keeps the traffic; canary {}",
+        file.service.name,
+        file.service.version,
+        deployed.green,
+        deployed.green_service.cluster,
+        deployed.green_service.service,
+        deployed.task_definition_arn.rsplit('/').next().unwrap_or(&deployed.task_definition_arn),
+        deployed.blue,
+        deployed.execution_arn.rsplit(':').next().unwrap_or(&deployed.execution_arn),
+    );
+    Ok(deployed.deployment_id)
+}
+
+/// Removes a release ([`hookline::flows::dns_release::undeploy`]); what was removed.
+async fn remove(aws: &Aws, file: &DeployFile, release: Option<&str>) -> R<String> {
+    let ports = Ports::of(aws);
+    let gone = dns_release::undeploy(ports.reach(), &ports.discovery, file, release, None).await?;
+    let service = format!("{}/{}", gone.service.cluster, gone.service.service);
+    Ok(format!(
+        "undeployed release {}: service {service} {}, its weighted record {}",
+        gone.release,
+        if gone.service_deleted { "deleted" } else { "already gone" },
+        if gone.record_deleted { "deleted" } else { "already gone" }
+    ))
 }
 
 #[cfg(test)]
@@ -132,7 +171,7 @@ mod tests {
         DeployFileArgs { env: "dev".into(), file: None, dir: Some(dir.to_path_buf()) }
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
+    fn temp_dir(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("hookline-deploy-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         dir
