@@ -283,7 +283,7 @@ mod tests {
     async fn a_missing_file_is_an_error_naming_it() {
         let aws = Aws::with_clients(hookline::testing::mocked_clients(&[]));
         let dir = temp_dir("missing");
-        let err = checked(&aws, &args_for(&dir)).await.err().expect("no file");
+        let err = checked(&aws, &args_for(&dir)).await.expect_err("no file");
         assert!(err.0.starts_with("cannot read deployment file ") && err.0.contains("dev.deploy.yml"), "{err:?}");
     }
 }
