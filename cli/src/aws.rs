@@ -146,6 +146,7 @@ impl Aws {
         match address {
             Address::Id(id) => Ok(id.clone()),
             Address::Service { cluster, service } => self.latest_service_deployment(cluster, service).await,
+            Address::Fqdn(fqdn) => crate::dns::latest(self, fqdn).await,
         }
     }
 

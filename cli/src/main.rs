@@ -12,6 +12,7 @@
 //! aws.rs                configuration, clients, deployments through Lifecycle::describe, executions
 //! codedeploy.rs         CodeDeploy listings no port offers (groups, a group's deployments, target events)
 //! deploy_file.rs        deployment files (Route 53 controller): -e/-f/-d, account and Region, problems, preview
+//! dns.rs                hookline's own Route 53 deployments: their release records (--fqdn, history, dashboard)
 //! execution_history.rs  reading a Step Functions execution's event history (steps, health, approvals)
 //! verbs/
 //!   mod.rs              Cli, Global, Command, run (dispatch)
@@ -30,6 +31,7 @@ mod address;
 mod aws;
 mod codedeploy;
 mod deploy_file;
+mod dns;
 mod error;
 mod execution_history;
 mod output;

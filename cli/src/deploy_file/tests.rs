@@ -146,3 +146,33 @@ fn the_readme_minimal_deployment_file_is_valid() {
     assert_eq!(d.service.fqdn, "web.shop.example.com");
     assert!(d.final_step_added);
 }
+
+#[test]
+fn every_verb_on_a_deployment_takes_fqdn_for_the_newest_deploy_on_a_name() {
+    use crate::address::Address;
+    let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied()).map(|c| c.command);
+    let address = |args: &[&str]| match parse(args) {
+        Ok(Command::Status(a)) => a.deployment.address(),
+        Ok(Command::Watch(a)) => a.deployment.address(),
+        Ok(Command::Approve(a)) => a.deployment.address(),
+        Ok(Command::Rollback(a)) => a.deployment.address(),
+        other => panic!("{other:?}"),
+    };
+    let fqdn = Ok(Address::Fqdn("web.shop.example.com".into()));
+    assert_eq!(address(&["hookline", "status", "--fqdn", "web.shop.example.com"]), fqdn);
+    assert_eq!(address(&["hookline", "watch", "--fqdn", "web.shop.example.com"]), fqdn);
+    assert_eq!(address(&["hookline", "approve", "--fqdn", "web.shop.example.com"]), fqdn);
+    assert_eq!(address(&["hookline", "rollback", "--fqdn", "web.shop.example.com", "--yes"]), fqdn);
+    assert_eq!(
+        address(&["hookline", "status", "dns-20261206-084016-abcd"]),
+        Ok(Address::Id("dns-20261206-084016-abcd".into()))
+    );
+    assert!(parse(&["hookline", "status", "dns-1", "--fqdn", "web"]).is_err(), "an id or a name");
+    assert!(parse(&["hookline", "status", "--cluster", "c", "--service", "s", "--fqdn", "web"]).is_err());
+    match parse(&["hookline", "history", "--fqdn", "web.shop.example.com"]) {
+        Ok(Command::History(a)) => assert_eq!(a.fqdn.as_deref(), Some("web.shop.example.com")),
+        other => panic!("{other:?}"),
+    }
+    assert!(parse(&["hookline", "history", "--fqdn", "w", "--application", "a", "--group", "g"]).is_err());
+    assert!(parse(&["hookline", "history"]).is_err(), "a target or a name is required");
+}

@@ -1,5 +1,6 @@
-//! `hookline history`: recent deployments of a CodeDeploy deployment group or of an ECS-native
-//! service, with who decided each approval.
+//! `hookline history`: recent deployments of a CodeDeploy deployment group, of an ECS-native
+//! service, or on the weighted records of hookline's own Route 53 controller, with who decided
+//! each approval.
 
 use hookline::execution::HookEvent;
 use hookline::lifecycle::DeploymentSummary;
@@ -18,6 +19,9 @@ use crate::output::{emit, to_json};
 pub struct HistoryArgs {
     #[command(flatten)]
     pub target: TargetArg,
+    /// The name of the weighted records of `hookline deploy` (Route 53): the deployments on it.
+    #[arg(long, value_name = "NAME", group = "target", conflicts_with_all = ["application", "group", "cluster", "service"])]
+    pub fqdn: Option<String>,
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
     /// Print JSON for scripts.
@@ -27,9 +31,12 @@ pub struct HistoryArgs {
 
 /// `hookline history`: the table (or JSON) of the target's recent deployments.
 pub async fn run(aws: &Aws, args: &HistoryArgs) -> R<u8> {
-    let rows = match args.target.target()? {
-        Target::CodeDeploy { application, group } => gather(aws, &application, &group, args.limit).await?,
-        Target::Ecs { cluster, service } => gather_ecs(aws, &cluster, &service, args.limit).await?,
+    let rows = match (&args.fqdn, args.target.target()) {
+        (Some(fqdn), _) => gather_dns(aws, Some(fqdn), args.limit).await?,
+        (None, target) => match target? {
+            Target::CodeDeploy { application, group } => gather(aws, &application, &group, args.limit).await?,
+            Target::Ecs { cluster, service } => gather_ecs(aws, &cluster, &service, args.limit).await?,
+        },
     };
     emit(&if args.json { to_json(&rows)? } else { render(&rows) });
     Ok(0)
@@ -92,6 +99,16 @@ pub async fn gather_ecs(aws: &Aws, cluster: &str, service: &str, limit: usize) -
         let Some(arn) = brief.service_deployment_arn() else { continue };
         // DescribeServiceDeployments, through the ECS adapter, for the reason and times the brief lacks.
         rows.push(row_of(aws, aws.deployment(arn).await?).await?);
+    }
+    Ok(rows)
+}
+
+/// The `limit` newest deployments of hookline's own Route 53 controller on `fqdn` (`None`: on any
+/// name), newest first, each read through `Lifecycle::describe`.
+pub async fn gather_dns(aws: &Aws, fqdn: Option<&str>, limit: usize) -> R<Vec<Row>> {
+    let mut rows = Vec::new();
+    for id in crate::dns::recent(aws, fqdn, limit).await? {
+        rows.push(row_of(aws, aws.deployment(&id).await?).await?);
     }
     Ok(rows)
 }
