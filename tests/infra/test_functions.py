@@ -13,8 +13,8 @@ CONTRACT_ENV = {
     "rollback": {"CANARY_STATE_MACHINE_ARN", "POST_TRAFFIC_STATE_MACHINE_ARN", "PLAN_PARAMETER_PREFIX"},
     "finalize": {"PLAN_PARAMETER_PREFIX"},
     "register-taskdef": {"HOOK_FUNCTION_NAME"},
-    "shift-weight": set(),
-    "validate-health": set(),
+    "shift-weight": {"PLAN_PARAMETER_PREFIX"},
+    "validate-health": {"PLAN_PARAMETER_PREFIX"},
 }
 
 

@@ -27,16 +27,23 @@ EXPECTED = {
         "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
         "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule", "codedeploy:GetDeployment",
         "elasticloadbalancing:AddTags",  # CreateRule with Tags (issue 10 item 2)
-        "ecs:DescribeServiceDeployments"},  # ECS-native deployment status (issue 11)
+        "ecs:DescribeServiceDeployments",  # ECS-native deployment status (issue 11)
+        # hookline's own Route 53 controller (issue 22): its release record, both weighted records
+        # in one batch, waited to INSYNC
+        "ssm:GetParameter", "route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets",
+        "route53:GetChange"},
     "ValidateHealthRole": {
         "codedeploy:GetDeployment", "elasticloadbalancing:DescribeTargetHealth",
         "ecs:DescribeTaskSets", "cloudwatch:DescribeAlarms",
         "cloudwatch:GetMetricData",  # the canary judge's samples (issue 12)
-        "ecs:DescribeServiceDeployments"},  # ECS-native deployment status (issue 11)
+        "ecs:DescribeServiceDeployments",  # ECS-native deployment status (issue 11)
+        "ssm:GetParameter", "ecs:DescribeServices"},  # Route 53 controller: record, green's service (issue 22)
     "FinalizeRole": {
         "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags",
         "elasticloadbalancing:DeleteRule", "ssm:PutParameter",
-        "codedeploy:PutLifecycleEventHookExecutionStatus", "codedeploy:GetDeploymentTarget"},
+        "codedeploy:PutLifecycleEventHookExecutionStatus", "codedeploy:GetDeploymentTarget",
+        # Route 53 controller (issue 22): the record marked, the old release scaled down or removed
+        "ssm:GetParameter", "ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService"},
     "RollbackRole": {
         "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
@@ -49,7 +56,10 @@ EXPECTED = {
         "ecs:DescribeServiceDeployments",  # ECS-native: has the hook's stage passed? (issue 11)
         "ecs:StopServiceDeployment",  # console rollback of an ECS-native deployment (issue 11)
         # the SQS event source mapping from HookFailureQueue polls with this role (issue 10 item 4)
-        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+        # Route 53 controller (issue 22): DNS back on blue 100, the record marked, green scaled to 0
+        "route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets", "route53:GetChange",
+        "ssm:PutParameter", "ecs:DescribeServices", "ecs:UpdateService"},
     "RegisterTaskdefRole": {
         "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition",
         "iam:PassRole", "codedeploy:GetDeploymentGroup", "codedeploy:CreateDeployment",

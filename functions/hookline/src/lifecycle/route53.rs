@@ -67,21 +67,28 @@ impl Route53Releases {
         self.plans.put_release_record(&self.parameter(&record.deployment_id), &text).await
     }
 
-    /// The record's status, corrected by its execution: a record still `InProgress` whose canary
-    /// execution ended without reporting (a crash no rollback caught) is `Failed`.
-    async fn status_of(&self, record: &ReleaseRecord) -> Result<DeploymentStatus> {
-        Ok(match record.status {
+    /// The record's status (what the functions act on: one SSM read, no other permission).
+    fn status_of(record: &ReleaseRecord) -> DeploymentStatus {
+        match record.status {
+            ReleaseStatus::InProgress => DeploymentStatus::Active,
             ReleaseStatus::Succeeded => DeploymentStatus::Succeeded,
             ReleaseStatus::Failed => DeploymentStatus::Failed,
             ReleaseStatus::Stopped => DeploymentStatus::Stopped,
-            ReleaseStatus::InProgress => match &record.execution_arn {
-                Some(arn) => match self.executions.describe(arn).await? {
-                    Some(e) if !e.status.is_running() && e.status != RunStatus::Succeeded => DeploymentStatus::Failed,
-                    _ => DeploymentStatus::Active,
-                },
-                None => DeploymentStatus::Active,
-            },
-        })
+        }
+    }
+
+    /// The record's status as readers show it, corrected by its execution: a record still
+    /// `InProgress` whose canary execution ended without a report (a crash no rollback caught) is
+    /// `Failed`.
+    async fn status_read(&self, record: &ReleaseRecord) -> Result<DeploymentStatus> {
+        if let (ReleaseStatus::InProgress, Some(arn)) = (record.status, &record.execution_arn) {
+            if let Some(e) = self.executions.describe(arn).await? {
+                if !e.status.is_running() && e.status != RunStatus::Succeeded {
+                    return Ok(DeploymentStatus::Failed);
+                }
+            }
+        }
+        Ok(Self::status_of(record))
     }
 
     /// The services' part of the end, once: blue scaled down (or removed) after a success, green
@@ -124,7 +131,7 @@ fn status_word(status: ReleaseStatus) -> String {
 impl Lifecycle for Route53Releases {
     async fn describe(&self, deployment_id: &str) -> Result<DeploymentSummary> {
         let record = self.record(deployment_id).await?;
-        let status = self.status_of(&record).await?;
+        let status = self.status_read(&record).await?;
         Ok(DeploymentSummary {
             deployment_id: deployment_id.to_string(),
             controller: Controller::Route53,
@@ -153,8 +160,7 @@ impl Lifecycle for Route53Releases {
     }
 
     async fn status(&self, deployment_id: &str) -> Result<DeploymentStatus> {
-        let record = self.record(deployment_id).await?;
-        self.status_of(&record).await
+        Ok(Self::status_of(&self.record(deployment_id).await?))
     }
 
     async fn report(&self, deployment_id: &str, _execution_id: &str, status: HookStatus) -> Result<Reported> {
