@@ -280,15 +280,10 @@ def canary_execution(sb, deployment_id, timeout=60):
     return sb.wait_execution(deployment_id, "BeforeAllowTraffic", timeout=timeout)["executionArn"]
 
 
-# Until the Route 53 controller's flows land (branch h/r53core: hookline::flows::deploy / undeploy,
-# Controller::Route53), `hookline deploy` checks the file and stops there.
-NEEDS_FLOWS = pytest.mark.skip(reason="needs hookline::flows::deploy/undeploy and Controller::Route53 (h/r53core)")
-
 # Ready (green's service stable: seconds in the sandbox) + every bake (70 s) + the end's TTL wait.
 STEP_TIMEOUT_S = 150
 
 
-@NEEDS_FLOWS
 def test_a_dns_canary_with_an_approval_walks_the_weights_and_ends_on_green(sb, world, tmp_path):
     directory = deploy_file(tmp_path, [(50, 70)], approval=50)
     with WeightWalk(world) as walk:
@@ -324,7 +319,6 @@ def assert_back_on_blue(sb, world, walk, arn):
     return done
 
 
-@NEEDS_FLOWS
 def test_b_an_alarm_during_a_bake_puts_dns_back_on_blue_and_scales_green_to_zero(sb, world, tmp_path):
     # Green's image tag has `bad`: its targets pass health checks and answer 5xx to requests, so the
     # DNS data plane's clients that resolve to green raise shop-web-5xx once green has a weight.
@@ -342,7 +336,6 @@ def test_b_an_alarm_during_a_bake_puts_dns_back_on_blue_and_scales_green_to_zero
     assert r.returncode == 0 and "Failed" in r.stdout, f"{r.stdout}\n{r.stderr}"
 
 
-@NEEDS_FLOWS
 def test_c_hookline_rollback_mid_canary_puts_dns_back_on_blue_and_scales_green_to_zero(sb, world, tmp_path):
     directory = deploy_file(tmp_path, [(50, 70)])
     with WeightWalk(world) as walk:
@@ -354,7 +347,6 @@ def test_c_hookline_rollback_mid_canary_puts_dns_back_on_blue_and_scales_green_t
         assert_back_on_blue(sb, world, walk, arn)
 
 
-@NEEDS_FLOWS
 def test_d_undeploy_removes_the_idle_release_and_refuses_the_live_one(sb, world, tmp_path):
     # Green idle with a service of its own (as a finished rollback leaves it: weight 0, scaled down).
     tg = world.elb.describe_target_groups(Names=[LOAD_BALANCER["green"]])["TargetGroups"][0]["TargetGroupArn"]
@@ -366,7 +358,7 @@ def test_d_undeploy_removes_the_idle_release_and_refuses_the_live_one(sb, world,
 
     r = hookline(sb, "undeploy", "-e", ENV, "-d", directory, "--release", "blue", timeout=120)
     assert r.returncode != 0, f"undeploy of the live release must be refused:\n{r.stdout}\n{r.stderr}"
-    assert "blue" in r.stderr, r.stderr
+    assert "CanaryRelease=blue takes the traffic" in r.stderr, f"the refusal must name the live release: {r.stderr}"
     assert world.weights() == (100, 0)
     assert stable(DESIRED)(world.service("blue")), summary(world.service("blue"))
 

@@ -114,7 +114,7 @@ pub async fn gather_dns(aws: &Aws, fqdn: Option<&str>, limit: usize) -> R<Vec<Ro
 }
 
 /// The row of one deployment: its summary, and who decided its canary's approvals.
-async fn row_of(aws: &Aws, summary: DeploymentSummary) -> R<Row> {
+pub async fn row_of(aws: &Aws, summary: DeploymentSummary) -> R<Row> {
     let approvals = match aws.execution(&summary.deployment_id, HookEvent::PreTraffic).await? {
         Some(exec) => Tracker::over(&exec.events).decisions,
         None => vec![],
