@@ -211,7 +211,9 @@ class WeightWalk:
     weights it saw."""
 
     def __init__(self, world):
-        self.world, self.seen, self._stop = world, [], threading.Event()
+        self.world, self.seen, self.since, self._stop = world, [], [], threading.Event()
+        # When green's service was first seen with tasks, and then first seen wanting none.
+        self.green_up_at = self.green_down_at = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
@@ -220,6 +222,13 @@ class WeightWalk:
             w = world.weights()
             if not self.seen or self.seen[-1] != w:
                 self.seen.append(w)
+                self.since.append(time.time())
+            green = world.service("green")
+            wanted = green["desiredCount"] if green else 0
+            if wanted > 0 and self.green_up_at is None:
+                self.green_up_at = time.time()
+            elif wanted == 0 and self.green_up_at is not None and self.green_down_at is None:
+                self.green_down_at = time.time()
             self._stop.wait(0.25)
 
     def __enter__(self):
@@ -307,13 +316,26 @@ def test_a_dns_canary_with_an_approval_walks_the_weights_and_ends_on_green(sb, w
     assert r.returncode == 0 and "Succeeded" in r.stdout, f"{r.stdout}\n{r.stderr}"
 
 
+# The records' TTL (60 s, a load balancer alias's) + the default resolver grace (10 s): resolvers
+# that fetched green's answer just before DNS went back keep sending users there that long, so green
+# keeps its tasks until then (docs/route53-controller.md, "What the controller must do").
+TTL_PLUS_GRACE_S = 70
+
+
 def assert_back_on_blue(sb, world, walk, arn):
     done = sb.wait_execution_done(arn, timeout=STEP_TIMEOUT_S)
     assert done["status"] in ("FAILED", "ABORTED"), done
     walk.wait_for((100, 0), 30)
     world.wait_service("green", lambda s: s is None or (s["desiredCount"] == 0 and s["runningCount"] == 0),
-                       "scaled to 0")
+                       "scaled to 0", timeout=TTL_PLUS_GRACE_S + 60)
+    time.sleep(0.6)  # one more look of the walker
     assert walk.seen == [(100, 0), (50, 50), (100, 0)], f"records walked {walk.seen}"
+    assert walk.green_down_at is not None, "the walker never saw green's service wanting 0 tasks"
+    back_at = walk.since[-1]
+    # Both are seen by the same 0.25 s poll: each up to one poll late.
+    assert walk.green_down_at - back_at >= TTL_PLUS_GRACE_S - 0.5, \
+        f"green scaled to 0 {walk.green_down_at - back_at:.1f}s after DNS went back to blue: cached answers " \
+        f"still send users to green for the TTL + grace ({TTL_PLUS_GRACE_S}s)"
     blue = world.service("blue")
     assert stable(DESIRED)(blue), f"blue must keep serving: {summary(blue)}"
     return done
