@@ -192,10 +192,11 @@ impl Tracker {
                 self.document = e.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
                 let doc = self.document.as_ref()?;
                 // The hook as its controller names it: ECS's stages, or CodeDeploy's lifecycle events.
-                let controller = match doc.context.hook.as_ref().map(|h| h.kind) {
-                    Some(hookline::plan::Controller::Ecs) => Controller::Ecs,
-                    _ => Controller::CodeDeploy,
-                };
+                let controller = self.controller();
+                if controller == Controller::Route53 {
+                    // No controller's hook: `hookline deploy` started the canary itself.
+                    return Some(format!("hookline deploy: canary started, {} plan steps", doc.plan.step_count));
+                }
                 match doc.context.hook.as_ref().map(|h| h.event) {
                     Some(HookEvent::PostTraffic) => Some(format!(
                         "{} hook: post-traffic execution started",
@@ -247,7 +248,11 @@ impl Tracker {
         match name.as_str() {
             state::VALIDATE_GREEN if !self.bake_announced => {
                 self.bake_announced = true;
-                Some("checking green through the test listener".into())
+                Some(match self.controller() {
+                    // Green is a release of its own with no traffic yet (weight 0).
+                    Controller::Route53 => "checking green's service: stable, targets healthy".into(),
+                    _ => "checking green through the test listener".into(),
+                })
             }
             state::SHIFT_WEIGHT | state::ROUTE_COHORT | state::REQUEST_APPROVAL => {
                 let what = step.map(|s| s.describe()).unwrap_or_else(|| name.clone());
@@ -274,7 +279,12 @@ impl Tracker {
                         self.steps_done = n;
                     }
                 }
-                Some("finalize: remove cohort rules, report the hook Succeeded".into())
+                Some(match self.controller() {
+                    Controller::Route53 => {
+                        "finalize: the release Succeeded, DNS stays on green; blue's service scaled down".into()
+                    }
+                    _ => "finalize: remove cohort rules, report the hook Succeeded".into(),
+                })
             }
             state::ROLLBACK => {
                 let why = input
@@ -290,10 +300,23 @@ impl Tracker {
                         }
                     })
                     .unwrap_or_default();
-                Some(format!("ROLLBACK  restoring blue 100%, reporting the hook Failed ({why})"))
+                Some(match self.controller() {
+                    Controller::Route53 => {
+                        format!(
+                            "ROLLBACK  DNS back to blue 100%, green's service scaled to 0, the release Failed ({why})"
+                        )
+                    }
+                    _ => format!("ROLLBACK  restoring blue 100%, reporting the hook Failed ({why})"),
+                })
             }
             _ => None,
         }
+    }
+
+    /// The controller of the execution's deployment (its document's hook; CodeDeploy for documents
+    /// written before hooks named one).
+    fn controller(&self) -> Controller {
+        self.document.as_ref().and_then(|d| d.context.hook.as_ref()).map_or(Controller::CodeDeploy, |h| h.kind)
     }
 
     fn in_health_state(&self) -> bool {

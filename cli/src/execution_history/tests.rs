@@ -188,3 +188,24 @@ fn an_ecs_native_execution_is_named_by_its_ecs_stage() {
     let post = Tracker::default().feed(&Event { input: Some(doc.to_string()), ..ev(1, "ExecutionStarted") });
     assert_eq!(post.as_deref(), Some("POST_PRODUCTION_TRAFFIC_SHIFT hook: post-traffic execution started"));
 }
+
+/// A real canary execution of hookline's own Route 53 controller (`hookline deploy` in the sandbox:
+/// 50% with an approval, the added final 100 step; its finalize failed, so it rolled back), reduced
+/// to the events the timeline reads.
+#[test]
+fn a_route53_canary_reads_in_its_own_words() {
+    let events = fixture("dns-canary");
+    let mut t = Tracker::default();
+    let lines: Vec<String> = events.iter().filter_map(|e| t.feed(e)).collect();
+    assert_eq!(lines[0], "hookline deploy: canary started, 3 plan steps", "{lines:#?}");
+    assert_eq!(lines[1], "checking green's service: stable, targets healthy", "{lines:#?}");
+    assert!(lines.iter().any(|l| l.ends_with("shift green to 50%, bake 1m 10s")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l == "finalize: the release Succeeded, DNS stays on green; blue's service scaled down"),
+        "{lines:#?}"
+    );
+    let rollback = lines.iter().find(|l| l.starts_with("ROLLBACK")).expect("the rollback line");
+    assert!(rollback.starts_with("ROLLBACK  DNS back to blue 100%, green's service scaled to 0"), "{rollback}");
+    assert!(!lines.iter().any(|l| l.contains("BeforeAllowTraffic") || l.contains("test listener")), "{lines:#?}");
+    assert_eq!(t.decisions.len(), 1, "the approval was decided");
+}
