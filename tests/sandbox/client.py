@@ -126,6 +126,38 @@ class Sandbox:
             kw["enabled"] = enabled
         return self._ctl("POST", "/traffic", kw)
 
+    def dns(self):
+        """The DNS data plane of the traffic loop (GET /_sandbox/dns): settings, ``ticks``,
+        ``totals`` {load balancer name: {requests, target_5xx, elb_5xx}} since the last reset and
+        ``last`` (the tick's counts, the answers the resolvers hold, the records as answered).
+        Configure it with ``traffic(dns={"clients": 100, "requests_per_client": 2, "reset": True})``."""
+        return self._ctl("GET", "/dns")
+
+    def restore_route53_world(self):
+        """Put the Route 53 world of hookline's own controller back as provisioning left it
+        (provision.provision_route53_demo; tests/sandbox/README.md "Provisioned resources"): every
+        service of cluster ``shop`` other than ``shop-web-blue`` deleted (scaled to 0 first),
+        ``shop-web-blue`` on the first ``shop-web`` revision with 2 tasks (re-created if gone), the
+        records blue 100 / green 0 waited to INSYNC, alarm ``shop-web-5xx`` OK. Returns the world's
+        ids and ARNs (as provision.json ``demo.route53``)."""
+        import provision
+        d = provision.ROUTE53_DEMO
+        blue = f"{d['service']}-{d['releases'][0]}"
+        arns = self.ecs.list_services(cluster=d["cluster"])["serviceArns"] if self.ecs.describe_clusters(
+            clusters=[d["cluster"]])["clusters"] else []
+        for arn in arns:
+            svc = self.ecs.describe_services(cluster=d["cluster"], services=[arn])["services"][0]
+            if svc["status"] != "ACTIVE":
+                continue
+            if svc["serviceName"] != blue:
+                self.ecs.update_service(cluster=d["cluster"], service=arn, desiredCount=0)
+                self.ecs.delete_service(cluster=d["cluster"], service=arn, force=True)
+            elif not svc["taskDefinition"].endswith(f":task-definition/{d['family']}:1") \
+                    or svc["desiredCount"] != d["desired"]:
+                self.ecs.update_service(cluster=d["cluster"], service=arn, taskDefinition=f"{d['family']}:1",
+                                        desiredCount=d["desired"])
+        return provision.provision_route53_demo(self.endpoint)
+
     def alb(self, port=80, path="/", headers=None, pick=None):
         """Request through the ALB emulation -> (status, body dict)."""
         params = {} if pick is None else {"pick": pick}

@@ -44,7 +44,7 @@ from requests.structures import CaseInsensitiveDict  # noqa: E402
 import awsproto  # noqa: E402
 from sim import dns as dns_mod  # noqa: E402
 from sim import iam  # noqa: E402
-from sim.alb import AlbEmulator  # noqa: E402
+from sim.alb import AlbEmulator, forward_weights, routing_action  # noqa: E402
 from sim.cloudwatch import CloudWatchData  # noqa: E402
 from sim.codedeploy.api import CodeDeploySim, SimConfig  # noqa: E402
 from sim.dns import DnsConfig, DnsPlane, Record as DnsRecord  # noqa: E402
@@ -62,6 +62,7 @@ FAULT_KINDS = {"throttle", "error", "latency", "crash", "unhealthy"}
 # (provision.py ROUTE53_DEMO), its alarm, 40 clients sending one request each per tick.
 DNS_DEFAULTS = {"enabled": True, "fqdn": "web.shop.example.com", "alarm": "shop-web-5xx", "clients": 40,
                 "requests_per_client": 1, "set_alarm": False, "ticks": 0, "last": None, "totals": {}}
+ELB_REGION = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.elb\.amazonaws\.com$")   # <name>-<n>.<region>.elb.amazonaws.com
 DNS_SETTABLE = ("enabled", "fqdn", "alarm", "clients", "requests_per_client")
 
 
@@ -176,7 +177,11 @@ class Sandbox:
         # ECS-native blue/green (sim/ecs/api.py); its revisions serve target groups without task sets
         self.ecs_sim = EcsSim(self.moto_url, self.url, ecs_config or EcsConfig())
         # plain (rolling) ECS services whose tasks run and register in their target groups (sim/ecs/rolling.py)
-        self.rolling = RollingSim(self.elb, self.ecs, self.ecs_sim.cfg, self.ecs_sim.reg)
+        self._clients_kw = kw
+        self._clients = {("elbv2", "us-east-1"): self.elb, ("ecs", "us-east-1"): self.ecs,
+                         ("cloudwatch", "us-east-1"): self.cw}
+        self._clients_lock = threading.Lock()
+        self.rolling = RollingSim(self.client, self.ecs_sim.cfg, self.ecs_sim.reg)
         self.alb = AlbEmulator(self.elb, self.ecs, is_unhealthy=self.faults.unhealthy,
                                revision_for=lambda tg: (self.ecs_sim.revision_for_target_group(tg)
                                                         or self.rolling.serving_for_target_group(tg)))
@@ -198,6 +203,15 @@ class Sandbox:
         self.traffic_cv = threading.Condition()
         self.httpd = None
         self._stop = False
+
+    def client(self, service, region="us-east-1"):
+        """The router's own boto3 client of moto for ``service`` in ``region`` (cached)."""
+        with self._clients_lock:
+            c = self._clients.get((service, region))
+            if c is None:
+                c = self._clients[(service, region)] = boto3.client(service, **dict(self._clients_kw,
+                                                                                     region_name=region))
+            return c
 
     # ------------------------------------------------------------ lifecycle
     def start(self):
@@ -355,7 +369,8 @@ class Sandbox:
         moto's, each plain-service task's own state (sim/ecs/rolling.py), fault injection's 'unhealthy'."""
         out = []
         down = self.faults.unhealthy(tg_arn)
-        for d in self.elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]:
+        elb = self.client("elbv2", tg_arn.split(":")[3])
+        for d in elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]:
             tid = d["Target"]["Id"]
             mine = self.rolling.target_health(tg_arn, tid)
             state = mine[0] if mine else d["TargetHealth"]["State"]
@@ -367,7 +382,11 @@ class Sandbox:
         sim/dns.py Records (target = load balancer name, healthy per EvaluateTargetHealth), and
         {name: {"dimension", "groups": {tg ARN: [(target id, state)]}, "weights": {tg ARN: weight}}}."""
         raw = self.r53.answered_records(fqdn, self.dns_cfg.dns_pending_answers)
-        lbs = {self._dns_name(lb["DNSName"]): lb for lb in self.elb.describe_load_balancers()["LoadBalancers"]}
+        # the load balancers of every Region a record's alias names (a release may live in another Region)
+        regions = {"us-east-1"} | {m.group(1) for r in raw for m in [ELB_REGION.search(
+            self._dns_name((r.get("AliasTarget") or {}).get("DNSName")))] if m}
+        lbs = {self._dns_name(lb["DNSName"]): lb for region in sorted(regions)
+               for lb in self.client("elbv2", region).describe_load_balancers()["LoadBalancers"]}
         info, records = {}, []
         for r in raw:
             if r.get("Weight") is None or r.get("Type") not in ("A", "AAAA", "CNAME"):
@@ -380,9 +399,14 @@ class Sandbox:
             else:
                 target = lb["LoadBalancerName"]
                 if target not in info:
-                    weights = self.alb.production_weights(80, target)
+                    region = lb["LoadBalancerArn"].split(":")[3]
+                    listeners = self.client("elbv2", region).describe_listeners(
+                        LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+                    action = next((routing_action(x["DefaultActions"]) for x in listeners if int(x["Port"]) == 80),
+                                  None)
+                    weights = forward_weights(action) if action else {}
                     info[target] = {"dimension": lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1],
-                                    "weights": weights,
+                                    "region": region, "weights": weights,
                                     "groups": {tg: self.target_states(tg) for tg in weights}}
                 groups = info[target]["groups"]
                 # DNS-EVALUATE-HEALTH: every group with targets has a healthy one; a group without targets is unhealthy
@@ -456,13 +480,13 @@ class Sandbox:
                     for k in dep.tasks:
                         if k.ip == target_id and any(lb.get("targetGroupArn") == tg for lb in svc.load_balancers):
                             return k.image
-        ts = self.alb.task_set_for(tg)
+        ts = self.alb.task_set_for(tg) if tg.split(":")[3] == "us-east-1" else None
         return ts["image"] if ts else ""
 
     def _dns_publish(self, now, lbs, stats):
         """DNS-REQUEST-COUNT: the tick's counts as ALB metrics, only the nonzero ones (CW-6)."""
         ts = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
-        data = []
+        data = defaultdict(list)   # ALB metrics live in the load balancer's Region
         for name, st in stats.items():
             lb = lbs.get(name)
             if lb is None:
@@ -471,10 +495,10 @@ class Sandbox:
             for metric, key in (("RequestCount", "requests"), ("HTTPCode_Target_5XX_Count", "target_5xx"),
                                 ("HTTPCode_ELB_5XX_Count", "elb_5xx")):
                 if st[key] > 0:
-                    data.append({"MetricName": metric, "Dimensions": dims, "Timestamp": ts, "Value": float(st[key]),
-                                 "Unit": "Count"})
-        if data:
-            self.cw.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)
+                    data[lb["region"]].append({"MetricName": metric, "Dimensions": dims, "Timestamp": ts,
+                                               "Value": float(st[key]), "Unit": "Count"})
+        for region, items in data.items():
+            self.client("cloudwatch", region).put_metric_data(Namespace="AWS/ApplicationELB", MetricData=items)
 
     def _alb_tick(self):
         t = self.traffic
@@ -502,6 +526,12 @@ class Sandbox:
 
 def _json(obj):
     return json.dumps(obj, default=str).encode()
+
+
+def _signed_region(headers):
+    """The Region a SigV4 request was signed for (Credential=<key>/<date>/<region>/<service>/aws4_request)."""
+    m = re.search(r"Credential=[^/]+/\d+/([^/]+)/", headers.get("Authorization") or "")
+    return m.group(1) if m else "us-east-1"
 
 
 def _check_dns_traffic(doc):
@@ -627,14 +657,15 @@ class _Handler(BaseHTTPRequestHandler):
                 data = json.loads(body or b"{}")
             except ValueError:
                 data = None
+            region = _signed_region(headers)
             if isinstance(data, dict) and not sb.ecs_sim.wants(req.operation, data) \
-                    and sb.rolling.wants(req.operation, data):
-                status, out = sb.rolling.handle(req.operation, data, lambda: self._forward_json(headers, body))
+                    and sb.rolling.wants(req.operation, data, region):
+                status, out = sb.rolling.handle(req.operation, data, lambda: self._forward_json(headers, body), region)
                 h = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": str(uuid.uuid4())}
                 return status, h, _json(out)
             if isinstance(data, dict) and sb.ecs_sim.wants(req.operation, data):
                 if req.operation == "UpdateService":   # a plain service switched to blue/green changes owner
-                    sb.rolling.forget(data.get("cluster"), data.get("service"))
+                    sb.rolling.forget(data.get("cluster"), data.get("service"), region)
                 def forward():
                     st, _, rb = self._forward(sb.moto_url, self.command, self.path, headers, body)
                     try:
@@ -663,12 +694,16 @@ class _Handler(BaseHTTPRequestHandler):
                             "x-amzn-RequestId": rh.get("x-amzn-RequestId", str(uuid.uuid4()))}, out
         if req.service == "route53" and not body:
             body = MOTO_AUTH_BODY   # else moto's signature check fails (sim/route53.py); _forward re-signs
+        if req.operation in ("DescribeTargetHealth", "DescribeServices"):
+            sb.rolling.reconcile()   # plain services' due tasks are registered before moto answers
         status, rh, rb = self._forward(sb.moto_url, self.command, self.path, headers, body)
         if req.service == "ecs" and status == 200 and req.operation in ECS_TASK_SET_OPS:
             rb = self._patch_task_sets(req, body, rb)
         if req.service == "ecs" and status == 200 and req.operation == "DescribeServices":
             rb = sb.ecs_sim.patch_describe_services(rb)
             rb = self._patch_rolling_services(rb)
+        if req.service == "ecs" and status == 200 and req.operation == "ListServices":
+            rb = self._hide_deleted_services(rb)
         if req.operation == "DescribeTargetHealth" and status == 200:
             tg = req.params.get("TargetGroupArn")
             if tg is None and req.protocol == "json":
@@ -698,6 +733,16 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("patching DescribeServices (rolling)")
             return rb
 
+    def _hide_deleted_services(self, rb):
+        """ListServices: a plain service that is DRAINING or INACTIVE is not listed (ECS-R9; moto lists it)."""
+        try:
+            doc = json.loads(rb)
+            doc["serviceArns"] = [a for a in doc.get("serviceArns") or [] if self.sandbox.rolling.listed(a)]
+            return json.dumps(doc).encode()
+        except Exception:
+            log.exception("patching ListServices (rolling)")
+            return rb
+
     def _patch_target_health(self, tg, rb):
         """DescribeTargetHealth (query XML): each plain-service task's target state (ECS-R2)."""
         rolling = self.sandbox.rolling
@@ -719,9 +764,14 @@ class _Handler(BaseHTTPRequestHandler):
             return rb
 
     def _get_metric_data(self, req, body):
-        """GetMetricData through sim/cloudwatch.py (metric math, publication delay), in the caller's protocol."""
+        """GetMetricData through sim/cloudwatch.py (metric math, publication delay), in the caller's protocol,
+        from the Region the request is signed for (metrics are regional)."""
         jbody = awsproto.cbor_request_to_json(req, body) if req.protocol == "cbor" else body
-        status, out = self.sandbox.cw_data.get_metric_data(json.loads(jbody or b"{}"))
+        sb = self.sandbox
+        region = _signed_region(self.headers)
+        data = sb.cw_data if region == "us-east-1" else \
+            CloudWatchData(sb.client("cloudwatch", region), sb.cw_data.cfg)   # one config for every Region
+        status, out = data.get_metric_data(json.loads(jbody or b"{}"))
         if req.protocol == "cbor":
             return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
                             "x-amzn-RequestId": str(uuid.uuid4())}, awsproto.json_response_to_cbor(req, status, _json(out))

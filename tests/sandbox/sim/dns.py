@@ -35,10 +35,10 @@ import threading
 SIMULATOR = "route53"
 WEIGHTED_PAGE = "Route 53 developer guide, Weighted routing " \
                 "(https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-policy-weighted.html)"
-# The English page's sections on zero weights and on all-unhealthy sets were not in the search
-# results; its Chinese edition's were, and are quoted as written (with an English rendering).
-CHOOSES_PAGE = "Route 53 developer guide, How Amazon Route 53 chooses records when health checking is configured " \
-               "(https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-how-route-53-chooses-records.html)"
+# Route 53 developer guide, "How Amazon Route 53 chooses records when health checking is configured"
+# (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-how-route-53-chooses-records.html):
+# its English sections on zero weights and on all-unhealthy sets were not in the search results, its
+# Chinese edition's were, and are quoted as written (with an English rendering).
 CHOOSES_PAGE_CN = "the same page's Chinese edition " \
                   "(https://docs.amazonaws.cn/Route53/latest/DeveloperGuide/health-checks-how-route-53-chooses-records.html)"
 RRSET_PAGE = "Amazon Route 53 API reference, ResourceRecordSet " \
@@ -98,10 +98,11 @@ SOURCES = [
                                                "the new records",
      "source": "assumed", "switch": "dns_pending_answers"},
     {"id": "DNS-REQUEST-COUNT", "behaviour": "Each load balancer's RequestCount (AWS/ApplicationELB, dimension "
-                                             "LoadBalancer app/<name>/<id>, Sum) counts the requests its clients sent "
+                                             "LoadBalancer app/<name>/<id>, Sum, in the load balancer's Region) counts the requests its clients sent "
                                              "it in the tick, published only when nonzero; HTTPCode_Target_5XX_Count "
                                              "those a target answered 5xx (an image tag containing 'bad'); a load "
-                                             "balancer with no healthy target answers 503 itself "
+                                             "balancer with no target to send a request to (none registered, or "
+                                             "only ones in their initial checks) answers 503 itself "
                                              "(HTTPCode_ELB_5XX_Count) and counts no request",
      "source": "\"RequestCount: The number of requests processed over IPv4 and IPv6. This metric is only incremented "
                "for requests where the load balancer node was able to choose a target.\" — " + ALB_METRICS_PAGE,

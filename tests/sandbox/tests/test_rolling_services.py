@@ -1,7 +1,7 @@
 """Plain ECS services behind a load balancer (sim/ecs/rolling.py), driven with boto3 through the
 router as hookline's own controller drives them: tasks run and register (ECS-R1, ECS-R2), the
 services_stable waiter holds only after a rollout (ECS-R3, ECS-R4), scaling to 0 deregisters
-(ECS-R5), DeleteService (ECS-R6), names (ECS-R7), inactive services (ECS-R8). Each test of a gap
+(ECS-R5), DeleteService (ECS-R6), names (ECS-R7), inactive services (ECS-R8), ListServices (ECS-R9). Each test of a gap
 fails against moto alone (moto: runningCount 0 for ever, no targets, INACTIVE at once)."""
 import time
 
@@ -49,6 +49,8 @@ def env(moto_url):
         cluster="shop", services=[name], WaiterConfig={"Delay": 0.25, "MaxAttempts": attempts})
     yield e
     sb.stop()
+    # the services this router ran are unknown to the next test's router: leave moto empty
+    requests.post(moto_url + "/moto-api/reset", timeout=10)
 
 
 def wait_for(fn, timeout=10.0, step=0.1):
@@ -139,8 +141,11 @@ def test_delete_service_needs_zero_or_force_then_drains_to_inactive_and_the_name
         env.create()                                                          # ECS-R7
     assert e.value.response["Error"]["Code"] == "InvalidParameterException"
     assert "not idempotent" in e.value.response["Error"]["Message"]
+    listed = env.ecs.list_services(cluster="shop")["serviceArns"]
+    assert [a.rsplit("/", 1)[1] for a in listed] == ["shop-web-green"]
     out = env.ecs.delete_service(cluster="shop", service="shop-web-green", force=True)["service"]
     assert out["status"] in ("DRAINING", "INACTIVE")
+    assert env.ecs.list_services(cluster="shop")["serviceArns"] == []          # ECS-R9
     wait_for(lambda: env.describe()["status"] == "INACTIVE")
     assert env.health() == []
     with pytest.raises(ClientError) as e:
@@ -187,3 +192,4 @@ def test_the_route53_world_has_blue_stable_and_healthy_and_no_green_service(moto
         assert again["service"]["blue_arn"] == out["service"]["blue_arn"]
     finally:
         sb.stop()
+        requests.post(moto_url + "/moto-api/reset", timeout=10)

@@ -100,6 +100,12 @@ SOURCES = [
      "source": "\"ServiceNotActiveException: The specified service isn't active. You can't update a service that's "
                "inactive. If you have previously deleted a service, you can re-create it with CreateService.\" — "
                + NOT_ACTIVE_PAGE, "switch": None},
+    {"id": "ECS-R9", "behaviour": "ListServices leaves out a plain service that is DRAINING or INACTIVE; "
+                                  "DescribeServices still shows it (moto lists it)",
+     "source": "\"When you delete a service, if there are still running tasks that require cleanup, the service "
+               "status moves from ACTIVE to DRAINING, and the service is no longer visible in the console or in the "
+               "ListServices API operation.\" and \"Services in the DRAINING or INACTIVE status can still be viewed "
+               "with the DescribeServices API operation.\" — " + DELETE_PAGE, "switch": None},
 ]
 
 BLUE_GREEN_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")
@@ -124,16 +130,18 @@ def answers_5xx(image):
 
 
 class Task:
-    __slots__ = ("ip", "port", "image", "running_at", "healthy_at", "registered")
+    """A task: PENDING until the scheduler found it due (``running_at``) and registered it, RUNNING
+    after (so a RUNNING task of a service with a load balancer is always registered)."""
+    __slots__ = ("ip", "port", "image", "running_at", "healthy_at", "registered", "running")
 
     def __init__(self, ip, port, image, running_at, healthy_at):
         self.ip, self.port, self.image = ip, port, image
         self.running_at, self.healthy_at = running_at, healthy_at
-        self.registered = False
+        self.registered = self.running = False
 
-    def state(self, t):
+    def state(self, t=None):
         """PENDING | RUNNING."""
-        return "RUNNING" if t >= self.running_at else "PENDING"
+        return "RUNNING" if self.running else "PENDING"
 
     def health(self, t):
         """The target's state: None (not registered), initial, healthy, unhealthy."""
@@ -156,6 +164,7 @@ class RDeployment:
 class RService:
     def __init__(self, arn, cluster_arn, name, body):
         self.arn, self.cluster_arn, self.name = arn, cluster_arn, name
+        self.region = arn.split(":")[3]
         self.cluster = cluster_arn.rsplit("/", 1)[1]
         self.load_balancers = list(body.get("loadBalancers") or [])
         self.desired = int(body.get("desiredCount") or 0)
@@ -168,40 +177,41 @@ class RService:
 
 
 class RollingSim:
-    """See the module doc. ``elb`` / ``ecs``: boto3 clients of moto; ``cfg``: EcsConfig (knobs
+    """See the module doc. ``client(service, region)``: a boto3 client of moto in that Region (a
+    service's tasks register in its own Region's target groups); ``cfg``: EcsConfig (knobs
     ecs_task_start_s, ecs_health_check_s); ``reg``: the ECS registry (its ip sequence)."""
 
-    def __init__(self, elb, ecs, cfg, reg, clock=now):
-        self.elb, self.ecs, self.cfg, self.reg = elb, ecs, cfg, reg
+    def __init__(self, client, cfg, reg, clock=now):
+        self.client, self.cfg, self.reg = client, cfg, reg
         self.clock = clock
         self.lock = threading.RLock()
-        self.services = {}        # (cluster name, service name) -> RService
+        self.services = {}        # (Region, cluster name, service name) -> RService
         self.ip_seq = 0
 
     # ------------------------------------------------------------ routing
-    def _get(self, cluster, service):
-        return self.services.get((_name(cluster) or "default", _name(service)))
+    def _get(self, cluster, service, region):
+        return self.services.get((region, _name(cluster) or "default", _name(service)))
 
-    def wants(self, op, body):
+    def wants(self, op, body, region="us-east-1"):
         if op == "CreateService":
             ctl = (body.get("deploymentController") or {}).get("type") or "ECS"
             strategy = (body.get("deploymentConfiguration") or {}).get("strategy")
             return ctl == "ECS" and strategy not in BLUE_GREEN_STRATEGIES
         if op in ("UpdateService", "DeleteService"):
-            return self._get(body.get("cluster"), body.get("service")) is not None
+            return self._get(body.get("cluster"), body.get("service"), region) is not None
         return False
 
-    def forget(self, cluster, service):
+    def forget(self, cluster, service, region="us-east-1"):
         """The ECS-native simulator took the service over (UpdateService to BLUE_GREEN)."""
         with self.lock:
-            svc = self.services.pop((_name(cluster) or "default", _name(service)), None)
+            svc = self.services.pop((region, _name(cluster) or "default", _name(service)), None)
             if svc:
                 for d in svc.deployments:
                     self._stop(svc, d, list(d.tasks))
 
-    def handle(self, op, body, forward):
+    def handle(self, op, body, forward, region="us-east-1"):
         try:
-            return 200, getattr(self, "op_" + op)(body, forward)
+            return 200, getattr(self, "op_" + op)(body, forward, region)
         except EcsError as e:
             return e.status, {"__type": e.code, "message": e.message}
 
@@ -213,27 +223,28 @@ class RollingSim:
         return out
 
     # ------------------------------------------------------------ operations
-    def op_CreateService(self, b, forward):
+    def op_CreateService(self, b, forward, region):
         cluster, name = _name(b.get("cluster")) or "default", b.get("serviceName")
         with self.lock:
-            mine = self._get(cluster, name)
+            mine = self._get(cluster, name, region)
             if mine is not None and mine.status in ("ACTIVE", "DRAINING"):
                 raise EcsError("InvalidParameterException", "Creation of service was not idempotent.")   # ECS-R7
             if mine is None and name:
-                found = self.ecs.describe_services(cluster=cluster, services=[name]).get("services") or []
+                found = self.client("ecs", region).describe_services(cluster=cluster, services=[name]).get(
+                    "services") or []
                 if found and found[0].get("status") in ("ACTIVE", "DRAINING"):
                     raise EcsError("InvalidParameterException", "Creation of service was not idempotent.")
             s = self._moto(forward)["service"]
             svc = RService(s["serviceArn"], s["clusterArn"], s["serviceName"], b)
-            self.services[(svc.cluster, svc.name)] = svc
+            self.services[(svc.region, svc.cluster, svc.name)] = svc
             self._new_deployment(svc, s.get("taskDefinition"), b.get("launchType") or s.get("launchType"),
                                  b.get("networkConfiguration"))
             self.reconcile()
             return {"service": self.patch_service(s)}
 
-    def op_UpdateService(self, b, forward):
+    def op_UpdateService(self, b, forward, region):
         with self.lock:
-            svc = self._get(b.get("cluster"), b.get("service"))
+            svc = self._get(b.get("cluster"), b.get("service"), region)
             if svc.status != "ACTIVE":   # ECS-R8
                 raise EcsError("ServiceNotActiveException", "The specified service isn't active. You can't update a "
                                "service that's inactive. If you have previously deleted a service, you can re-create it "
@@ -258,9 +269,9 @@ class RollingSim:
             self.reconcile()
             return {"service": self.patch_service(s)}
 
-    def op_DeleteService(self, b, forward):
+    def op_DeleteService(self, b, forward, region):
         with self.lock:
-            svc = self._get(b.get("cluster"), b.get("service"))
+            svc = self._get(b.get("cluster"), b.get("service"), region)
             if svc.status != "ACTIVE":
                 return {"service": self.patch_service(self._moto(forward)["service"])}
             if svc.desired > 0 and not b.get("force"):   # ECS-R6
@@ -274,7 +285,7 @@ class RollingSim:
     # ------------------------------------------------------------ the scheduler
     def _image(self, svc, td_arn):
         try:
-            td = self.ecs.describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
+            td = self.client("ecs", svc.region).describe_task_definition(taskDefinition=td_arn)["taskDefinition"]
         except Exception:
             return "unknown"
         containers = td.get("containerDefinitions") or []
@@ -309,7 +320,7 @@ class RollingSim:
                 for lb in svc.load_balancers:
                     if lb.get("targetGroupArn"):
                         try:
-                            self.elb.deregister_targets(TargetGroupArn=lb["targetGroupArn"],
+                            self.client("elbv2", svc.region).deregister_targets(TargetGroupArn=lb["targetGroupArn"],
                                                         Targets=[{"Id": task.ip, "Port": task.port}])
                         except Exception:   # the group was deleted: nothing left to deregister
                             pass
@@ -331,14 +342,15 @@ class RollingSim:
 
     def _reconcile(self, svc, t):
         desired = 0 if svc.status == "DRAINING" else svc.desired
-        for d in svc.deployments:          # RUNNING tasks are registered (ECS-R1)
+        for d in svc.deployments:          # due tasks run, registered first (ECS-R1)
             for task in d.tasks:
-                if not task.registered and task.state(t) == "RUNNING":
+                if not task.running and t >= task.running_at:
                     for lb in svc.load_balancers:
                         if lb.get("targetGroupArn"):
-                            self.elb.register_targets(TargetGroupArn=lb["targetGroupArn"],
+                            self.client("elbv2", svc.region).register_targets(TargetGroupArn=lb["targetGroupArn"],
                                                       Targets=[{"Id": task.ip, "Port": task.port}])
-                    task.registered = True
+                    task.registered = bool(svc.load_balancers)
+                    task.running = True
         primary, olds = (svc.deployments[0], svc.deployments[1:]) if svc.deployments else (None, [])
         if primary is None:
             return
@@ -368,9 +380,12 @@ class RollingSim:
     # ------------------------------------------------------------ views
     def patch_service(self, s):
         """moto's Service dict with the simulator's counts, status and deployments (ECS-R4)."""
-        svc = self.services.get((_name(s.get("clusterArn")) or "default", s.get("serviceName")))
-        if svc is None or svc.arn != s.get("serviceArn"):
+        arn = s.get("serviceArn") or ""
+        region = arn.split(":")[3] if arn.count(":") >= 5 else "us-east-1"
+        svc = self.services.get((region, _name(s.get("clusterArn")) or "default", s.get("serviceName")))
+        if svc is None or svc.arn != arn:
             return s
+        self.reconcile()   # what is due has happened before anyone reads it
         t = self.clock()
         s = dict(s)
         with self.lock:
@@ -398,9 +413,15 @@ class RollingSim:
                 s["taskDefinition"] = svc.deployments[0].task_definition
         return s
 
+    def listed(self, service_arn):
+        """Whether ListServices shows the service: not when the simulator has it DRAINING or INACTIVE (ECS-R9)."""
+        with self.lock:
+            return not any(s.arn == service_arn and s.status != "ACTIVE" for s in self.services.values())
+
     def target_health(self, tg_arn, ip):
         """(state, reason, description) of a task's target in ``tg_arn``, or None when no task of
         the simulator has that ip (ECS-R2)."""
+        self.reconcile()
         t = self.clock()
         with self.lock:
             for svc in self.services.values():
@@ -419,17 +440,6 @@ class RollingSim:
                                 return ("healthy", None, None)
         return None
 
-    def healthy_images(self, tg_arn):
-        """[image] of each healthy task target in ``tg_arn`` (one entry per target)."""
-        t = self.clock()
-        out = []
-        with self.lock:
-            for svc in self.services.values():
-                if any(lb.get("targetGroupArn") == tg_arn for lb in svc.load_balancers):
-                    for d in svc.deployments:
-                        out += [k.image for k in d.tasks if k.health(t) == "healthy"]
-        return out
-
     def serving_for_target_group(self, tg_arn):
         """What alb.py's task_set_for gives for a group served by a plain service: the newest
         deployment with a healthy task there ({"id", "arn", "image", "status"}), or None."""
@@ -446,7 +456,7 @@ class RollingSim:
     def snapshot(self):
         t = self.clock()
         with self.lock:
-            return {f"{c}/{n}": {"status": s.status, "desired": s.desired, "deployments": [
+            return {(f"{c}/{n}" if r == "us-east-1" else f"{r}/{c}/{n}"): {"status": s.status, "desired": s.desired, "deployments": [
                 {"id": d.id, "status": d.status, "taskDefinition": d.task_definition, "image": d.image,
                  "tasks": [{"ip": k.ip, "state": k.state(t), "health": k.health(t)} for k in d.tasks]}
-                for d in s.deployments]} for (c, n), s in self.services.items()}
+                for d in s.deployments]} for (r, c, n), s in self.services.items()}
