@@ -168,29 +168,14 @@ class DnsWorld:
                 raise AssertionError(f"{SERVICE[release]}: not {what} after {timeout}s: {summary(s)}")
             time.sleep(0.5)
 
-    def alias_record(self, release, weight):
-        lb = self.elb.describe_load_balancers(Names=[LOAD_BALANCER[release]])["LoadBalancers"][0]
-        return {"Name": FQDN, "Type": "A", "SetIdentifier": release, "Weight": weight,
-                "AliasTarget": {"HostedZoneId": lb["CanonicalHostedZoneId"], "DNSName": lb["DNSName"],
-                                "EvaluateTargetHealth": True}}
-
     def reset(self):
         """Blue live (records blue 100 / green 0, its service at 2 tasks), green without a service,
-        the alarm OK: the world as provisioned, whatever the previous test left."""
-        if self.sb.alarm_state(ALARM) != "OK":
-            self.sb.set_alarm(ALARM, "OK", reason="e2e reset")
-        changes = [{"Action": "UPSERT", "ResourceRecordSet": self.alias_record(r, w)}
-                   for r, w in (("blue", 100), ("green", 0))]
-        self.r53.change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": changes})
-        blue = self.service("blue")
-        assert blue is not None, "blue's service is gone (a test removed it)"
-        if blue["desiredCount"] != DESIRED:
-            self.ecs.update_service(cluster=CLUSTER, service=SERVICE["blue"], desiredCount=DESIRED)
-        green = self.service("green")
-        if green is not None and green["status"] == "ACTIVE":
-            self.ecs.delete_service(cluster=CLUSTER, service=SERVICE["green"], force=True)
+        the alarm OK: the world as provisioned (the sandbox client's restore), whatever the previous
+        test left; waited until the services have settled."""
+        self.sb.restore_route53_world()
         self.wait_service("green", lambda s: s is None, "gone")
         self.wait_service("blue", stable(DESIRED), f"stable at {DESIRED}")
+        assert self.weights() == (100, 0), self.weights()
 
 
 def summary(s):
@@ -289,10 +274,15 @@ def canary_execution(sb, deployment_id, timeout=60):
     return sb.wait_execution(deployment_id, "BeforeAllowTraffic", timeout=timeout)["executionArn"]
 
 
+# A DNS canary's bakes are at least the records' TTL + grace (70 s): the scenarios below take one to
+# four minutes each (`-m "not slow"` leaves them out).
+SLOW = pytest.mark.slow
+
 # Ready (green's service stable: seconds in the sandbox) + every bake (70 s) + the end's TTL wait.
 STEP_TIMEOUT_S = 150
 
 
+@SLOW
 def test_a_dns_canary_with_an_approval_walks_the_weights_and_ends_on_green(sb, world, tmp_path):
     directory = deploy_file(tmp_path, [(50, 70)], approval=50)
     with WeightWalk(world) as walk:
@@ -341,6 +331,7 @@ def assert_back_on_blue(sb, world, walk, arn):
     return done
 
 
+@SLOW
 def test_b_an_alarm_during_a_bake_puts_dns_back_on_blue_and_scales_green_to_zero(sb, world, tmp_path):
     # Green's image tag has `bad`: its targets pass health checks and answer 5xx to requests, so the
     # DNS data plane's clients that resolve to green raise shop-web-5xx once green has a weight.
@@ -358,6 +349,7 @@ def test_b_an_alarm_during_a_bake_puts_dns_back_on_blue_and_scales_green_to_zero
     assert r.returncode == 0 and "Failed" in r.stdout, f"{r.stdout}\n{r.stderr}"
 
 
+@SLOW
 def test_c_hookline_rollback_mid_canary_puts_dns_back_on_blue_and_scales_green_to_zero(sb, world, tmp_path):
     directory = deploy_file(tmp_path, [(50, 70)])
     with WeightWalk(world) as walk:
