@@ -93,6 +93,11 @@ impl Aws {
         self.clients.routers().router(ctx)
     }
 
+    /// Where hookline's own Route 53 deployments keep their release records.
+    pub fn release_records(&self) -> crate::dns::Records<'_> {
+        crate::dns::Records { ssm: &self.clients.ssm, prefix: &self.settings.plan_parameter_prefix }
+    }
+
     /// `<prefix>-<name>`, e.g. `hookline-canary`.
     pub fn state_machine_name(&self, name: &str) -> String {
         format!("{}-{name}", self.settings.state_machine_prefix)
@@ -146,7 +151,7 @@ impl Aws {
         match address {
             Address::Id(id) => Ok(id.clone()),
             Address::Service { cluster, service } => self.latest_service_deployment(cluster, service).await,
-            Address::Fqdn(fqdn) => crate::dns::latest(self, fqdn).await,
+            Address::Fqdn(fqdn) => crate::dns::latest(self.release_records(), fqdn).await,
         }
     }
 

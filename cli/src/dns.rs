@@ -8,8 +8,15 @@ use hookline::dns::{normalize, ReleaseRecord};
 use hookline::error::AwsResultExt;
 use hookline::execution::Route;
 
-use crate::aws::Aws;
 use crate::error::{fail, R};
+
+/// Where the records are: the SSM client and the plan parameter prefix (`--plan-parameter-prefix`).
+/// Not `crate::aws::Aws`, which uses this module to resolve `--fqdn`.
+#[derive(Clone, Copy)]
+pub struct Records<'a> {
+    pub ssm: &'a aws_sdk_ssm::Client,
+    pub prefix: &'a str,
+}
 
 /// The fqdn a deployment's records are named (`None` for a record whose route is not Route 53's).
 pub fn fqdn_of(record: &ReleaseRecord) -> Option<&str> {
@@ -21,14 +28,13 @@ pub fn fqdn_of(record: &ReleaseRecord) -> Option<&str> {
 
 /// Every release record under `<prefix>/dns/`, newest first. A parameter that is not a record is
 /// named on stderr and left out (it is not hookline's, or was written by a newer version).
-pub async fn records(aws: &Aws) -> R<Vec<ReleaseRecord>> {
-    let path = hookline::contract::dns_release_parameter(&aws.settings.plan_parameter_prefix, "");
+pub async fn records(at: Records<'_>) -> R<Vec<ReleaseRecord>> {
+    let path = hookline::contract::dns_release_parameter(at.prefix, "");
     let path = path.trim_end_matches('/').to_string();
     let mut out = Vec::new();
     let mut token = None;
     loop {
-        let page = aws
-            .clients
+        let page = at
             .ssm
             .get_parameters_by_path()
             .path(&path)
@@ -54,9 +60,9 @@ pub async fn records(aws: &Aws) -> R<Vec<ReleaseRecord>> {
 }
 
 /// The ids of the `limit` newest deployments on `fqdn` (`None`: on any name), newest first.
-pub async fn recent(aws: &Aws, fqdn: Option<&str>, limit: usize) -> R<Vec<String>> {
+pub async fn recent(at: Records<'_>, fqdn: Option<&str>, limit: usize) -> R<Vec<String>> {
     let wanted = fqdn.map(normalize);
-    Ok(records(aws)
+    Ok(records(at)
         .await?
         .into_iter()
         .filter(|r| wanted.is_none() || fqdn_of(r).map(normalize) == wanted)
@@ -66,12 +72,12 @@ pub async fn recent(aws: &Aws, fqdn: Option<&str>, limit: usize) -> R<Vec<String
 }
 
 /// The newest deployment on `fqdn`, or an error saying there is none.
-pub async fn latest(aws: &Aws, fqdn: &str) -> R<String> {
-    recent(aws, Some(fqdn), 1).await?.into_iter().next().ok_or_else(|| {
+pub async fn latest(at: Records<'_>, fqdn: &str) -> R<String> {
+    recent(at, Some(fqdn), 1).await?.into_iter().next().ok_or_else(|| {
         fail(format!(
             "no hookline deploy on {fqdn} (no release record under {}/dns/ names it: deployed with another \
              --plan-parameter-prefix?)",
-            aws.settings.plan_parameter_prefix.trim_end_matches('/')
+            at.prefix.trim_end_matches('/')
         ))
     })
 }
@@ -85,6 +91,7 @@ mod tests {
     use hookline::execution::DnsRelease;
 
     use super::*;
+    use crate::aws::Aws;
 
     fn record(id: &str, fqdn: &str, created_at: i64) -> String {
         let release = |name: &str| DnsRelease {
@@ -142,10 +149,11 @@ mod tests {
             });
         let mut aws = Aws::with_clients(hookline::testing::mocked_clients(&[&first, &second]));
         aws.settings.plan_parameter_prefix = "/team/".into();
+        let at = aws.release_records();
         // Names compare as DNS names: case and the trailing dot do not matter.
-        assert_eq!(latest(&aws, "Web.Shop.Example.com.").await, Ok("dns-2".to_string()));
-        assert_eq!(recent(&aws, None, 10).await.expect("all"), ["dns-3", "dns-2", "dns-1"]);
-        let none = latest(&aws, "www.shop.example.com").await.expect_err("nothing there");
+        assert_eq!(latest(at, "Web.Shop.Example.com.").await, Ok("dns-2".to_string()));
+        assert_eq!(recent(at, None, 10).await.expect("all"), ["dns-3", "dns-2", "dns-1"]);
+        let none = latest(at, "www.shop.example.com").await.expect_err("nothing there");
         assert!(none.0.starts_with("no hookline deploy on www.shop.example.com"), "{none:?}");
     }
 }

@@ -107,7 +107,7 @@ pub async fn gather_ecs(aws: &Aws, cluster: &str, service: &str, limit: usize) -
 /// name), newest first, each read through `Lifecycle::describe`.
 pub async fn gather_dns(aws: &Aws, fqdn: Option<&str>, limit: usize) -> R<Vec<Row>> {
     let mut rows = Vec::new();
-    for id in crate::dns::recent(aws, fqdn, limit).await? {
+    for id in crate::dns::recent(aws.release_records(), fqdn, limit).await? {
         rows.push(row_of(aws, aws.deployment(&id).await?).await?);
     }
     Ok(rows)

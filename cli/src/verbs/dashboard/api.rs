@@ -120,7 +120,7 @@ async fn gather_list(state: &AppState) -> R<Vec<Summary>> {
         }
     }
     // hookline's own Route 53 deployments (their release records): the 10 newest, on any name.
-    for record in crate::dns::records(aws).await?.into_iter().take(10) {
+    for record in crate::dns::records(aws.release_records()).await?.into_iter().take(10) {
         let row = crate::verbs::history::row_of(aws, aws.deployment(&record.deployment_id).await?).await?;
         out.push(summary_of(aws, row, &record.context.application, &record.context.deployment_group).await?);
     }
