@@ -147,6 +147,10 @@ pub enum GateOutput {
         /// machine keeps them in `$.state.judgements` (KeepJudgements) for the execution's output.
         #[serde(skip_serializing_if = "Option::is_none")]
         judgements: Option<Vec<serde_json::Value>>,
+        /// hookline's Route 53 controller, at each bake check: green's observed share of requests
+        /// next to the set weight (`dns::ObservedSplit`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        observed: Option<crate::dns::ObservedSplit>,
     },
     /// The `deployment` gate: hookline's deployment status word and whether it has ended.
     Deployment { status: String, done: bool },

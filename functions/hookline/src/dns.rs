@@ -151,6 +151,37 @@ pub fn pick_releases(
     })
 }
 
+/// The measured split at one bake check: both load balancers' `RequestCount` over the last
+/// whole period, next to the weight the records were set to (DNS weights are not the traffic
+/// split: resolvers keep the previous answer for up to the TTL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedSplit {
+    /// Green's weight as set on the records, in percent.
+    pub set_weight: u8,
+    /// Green's share of the requests of both load balancers, in percent (`None`: no requests).
+    pub green_percent: Option<f64>,
+    pub blue_requests: f64,
+    pub green_requests: f64,
+    /// `[start, end)` epoch seconds.
+    pub window: [i64; 2],
+}
+
+impl ObservedSplit {
+    /// From the two load balancers' request counts.
+    pub fn new(set_weight: u8, blue_requests: f64, green_requests: f64, window: [i64; 2]) -> ObservedSplit {
+        let total = blue_requests + green_requests;
+        let green_percent = (total > 0.0).then(|| green_requests * 100.0 / total);
+        ObservedSplit { set_weight, green_percent, blue_requests, green_requests, window }
+    }
+
+    /// Whether green's observed share reached `min_percent` percent of the set weight (no
+    /// requests at all: not reached).
+    pub fn reaches(&self, min_percent: u8) -> bool {
+        let needed = f64::from(self.set_weight) * f64::from(min_percent) / 100.0;
+        self.green_percent.is_some_and(|observed| observed + 1e-9 >= needed)
+    }
+}
+
 /// A release's ECS service as hookline reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceFacts {
@@ -335,6 +366,19 @@ mod tests {
         assert_eq!(id, "dns-20261206-084016-abcd");
         assert_eq!(crate::plan::Controller::of_deployment(&id), crate::plan::Controller::Route53);
         assert!(crate::execution::execution_name(&id, crate::execution::HookEvent::PreTraffic).len() <= 80);
+    }
+
+    #[test]
+    fn the_observed_share_against_a_percent_of_the_set_weight() {
+        let lagging = ObservedSplit::new(50, 80.0, 20.0, [0, 60]);
+        assert_eq!(lagging.green_percent, Some(20.0));
+        assert!(!lagging.reaches(80), "20% observed < 80% of 50");
+        assert!(lagging.reaches(40), "20% observed = 40% of 50");
+        let converged = ObservedSplit::new(50, 52.0, 48.0, [0, 60]);
+        assert!(converged.reaches(80));
+        let silent = ObservedSplit::new(50, 0.0, 0.0, [0, 60]);
+        assert_eq!(silent.green_percent, None);
+        assert!(!silent.reaches(1));
     }
 
     #[test]

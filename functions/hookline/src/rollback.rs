@@ -99,8 +99,9 @@ pub async fn console(
             let mut ctx = lifecycle.resolve(deployment_id, None).await?.context;
             // A CodeDeploy deployment's route is its production listener unless the plan names a
             // rule; an ECS-native one is already the service's production listener rule (its plan
-            // names none), which must not fall back to the listener's default action.
-            if ctx.production.rule_arn().is_none() {
+            // names none), which must not fall back to the listener's default action. Route 53
+            // records (hookline's own controller) are no listener: nothing to look up.
+            if ctx.production.is_alb() && ctx.production.rule_arn().is_none() {
                 let rule = production_rule(reach.plans, &ctx, plan_parameter_prefix).await?;
                 ctx.set_production_rule(rule);
             }
@@ -136,7 +137,15 @@ pub async fn console(
     reach.routers.router(&ctx).restore().await?;
     out.restored = true;
     info!("production on blue 100%, cohort rules removed");
-    for hook in running_contexts.iter().filter_map(|c| c.hook.as_ref()) {
+    // The stopped executions' hooks; with none running, the hook the resolved context names (only
+    // hookline's own Route 53 releases name one without an execution: their report scales green
+    // down, which must happen however the canary ended).
+    let hooks: Vec<&crate::execution::HookRef> = if running_contexts.is_empty() {
+        ctx.hook.iter().collect()
+    } else {
+        running_contexts.iter().filter_map(|c| c.hook.as_ref()).collect()
+    };
+    for hook in hooks {
         let reported = report_failed(lifecycle, deployment_id, &hook.execution_id).await?;
         out.reported = true;
         out.already_reported |= reported == Reported::Already;

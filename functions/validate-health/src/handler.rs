@@ -136,6 +136,7 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
                 judgement: None,
                 approval: None,
                 judgements: None,
+                observed: None,
             });
         }
         warn!(failures = %verdict.failures(), "health gate failed");
@@ -146,8 +147,25 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
         };
         return Err(Error::HealthCheckFailed(format!("{prefix}{}", verdict.failures())));
     }
-    let (done, wait_seconds) = if ready { (true, 0) } else { bake_progress(now, state.bake_until, interval) };
-    info!(done, wait_seconds, checks = verdict.checks.len(), "healthy");
+    let (mut done, mut wait_seconds) = if ready { (true, 0) } else { bake_progress(now, state.bake_until, interval) };
+    // Route 53 records: the weights are not the split (resolvers cache for the TTL). Each bake
+    // check reads the observed share; with `dns.min_observed_percent` a bake whose time is up
+    // does not end before green's share reached that percent of the set weight (the hook budget
+    // above still bounds it).
+    let observed =
+        if ready { None } else { metrics::observed_split(deps.metrics.as_ref(), ctx, now, state.weight).await? };
+    if let (Some(split), Some(min)) = (&observed, plan.dns.as_ref().and_then(|d| d.min_observed_percent)) {
+        if done && !split.reaches(min) {
+            info!(
+                observed = ?split.green_percent,
+                set_weight = split.set_weight,
+                min_observed_percent = min,
+                "bake time is up but green's observed share has not reached the plan's minimum yet"
+            );
+            (done, wait_seconds) = (false, interval.max(1));
+        }
+    }
+    info!(done, wait_seconds, checks = verdict.checks.len(), observed = ?observed.as_ref().and_then(|o| o.green_percent), "healthy");
     let (judgement, approval) = match (done && !ready).then(|| metrics::bake_window(plan, state)).flatten() {
         Some(window) => judge(deps, ctx, plan, state, window, budget_end - now).await?,
         None => (None, None),
@@ -172,6 +190,7 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
         judgement,
         approval,
         judgements,
+        observed,
     })
 }
 

@@ -321,4 +321,87 @@ mod tests {
         let err = finder.hosted_zone("web.example.org").await.unwrap_err();
         assert!(err.to_string().contains("service.fqdn"), "{err}");
     }
+
+    #[tokio::test]
+    async fn an_idle_record_is_deleted_with_its_listed_values_and_a_live_one_is_refused() {
+        use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsOutput;
+        use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
+        use aws_sdk_route53::primitives::DateTime;
+        use aws_sdk_route53::types::{AliasTarget, ChangeInfo, ChangeStatus, ResourceRecordSet, RrType};
+
+        use crate::testing::Sent;
+
+        let listed = |green: i64| {
+            let rrs = |id: &str, w: i64| {
+                ResourceRecordSet::builder()
+                    .name("web.shop.example.com.")
+                    .r#type(RrType::A)
+                    .set_identifier(id)
+                    .weight(w)
+                    .alias_target(
+                        AliasTarget::builder()
+                            .hosted_zone_id("Z35")
+                            .dns_name(format!("{id}.elb"))
+                            .evaluate_target_health(true)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap()
+            };
+            ListResourceRecordSetsOutput::builder()
+                .resource_record_sets(rrs("blue", 100 - green))
+                .resource_record_sets(rrs("green", green))
+                .is_truncated(false)
+                .max_items(100)
+                .build()
+                .unwrap()
+        };
+        type Deleted = Vec<(String, Option<String>, Option<i64>, Option<String>)>;
+        let sent: Sent<Deleted> = Sent::default();
+        let rec = sent.recorder();
+        let change = mock!(aws_sdk_route53::Client::change_resource_record_sets)
+            .match_requests(move |r| {
+                let changes = r.change_batch().map(|b| b.changes().to_vec()).unwrap_or_default();
+                rec(&changes
+                    .iter()
+                    .map(|c| {
+                        let rrs = c.resource_record_set();
+                        (
+                            c.action().as_str().to_string(),
+                            rrs.and_then(|r| r.set_identifier()).map(str::to_string),
+                            rrs.and_then(ResourceRecordSet::weight),
+                            rrs.and_then(|r| r.alias_target()).map(|a| a.dns_name().to_string()),
+                        )
+                    })
+                    .collect());
+                true
+            })
+            .then_output(|| {
+                ChangeResourceRecordSetsOutput::builder()
+                    .change_info(
+                        ChangeInfo::builder()
+                            .id("C1")
+                            .status(ChangeStatus::Pending)
+                            .submitted_at(DateTime::from_secs(0))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            });
+        let idle = mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(move || listed(0));
+        let clients = mocked_clients(&[&idle, &change]);
+        let finder = ReleaseFinder { elbv2: (*clients.elbv2).clone(), route53: (*clients.route53).clone() };
+        assert!(finder.delete_idle_record("Z1", "web.shop.example.com", "green").await.unwrap());
+        assert_eq!(sent.only(), vec![("DELETE".into(), Some("green".into()), Some(0), Some("green.elb".into()))]);
+        assert!(!finder.delete_idle_record("Z1", "web.shop.example.com", "purple").await.unwrap());
+
+        let live = mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(move || listed(10));
+        let clients = mocked_clients(&[&live]);
+        let finder = ReleaseFinder { elbv2: (*clients.elbv2).clone(), route53: (*clients.route53).clone() };
+        let err = finder.delete_idle_record("Z1", "web.shop.example.com", "green").await.unwrap_err();
+        // Refused before any change: no ChangeResourceRecordSets rule here, so a call would fail
+        // with the mock's own error instead of naming the weight.
+        assert!(err.to_string().contains("weight 10"), "{err}");
+    }
 }

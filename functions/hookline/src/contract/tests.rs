@@ -211,6 +211,8 @@ fn every_path_read_from_a_function_result_names_a_field_of_its_output() {
         approval: Some(Step::Approval { timeout_seconds: 60, on_timeout: crate::plan::OnTimeout::Rollback }),
         // Present when a bake is done; the canary machine keeps it (KeepJudgements).
         judgements: Some(Vec::new()),
+        // Route 53 controller's bake checks: reported, read by no state.
+        observed: None,
     });
     let deployment = fields_of(&GateOutput::Deployment { status: "Succeeded".into(), done: true });
     let rollout = fields_of(&RolloutState { bake_until: Some(1), ..rollout_state(0, 0) });

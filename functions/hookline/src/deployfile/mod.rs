@@ -833,6 +833,9 @@ fn plan_document(
         }
     }
     doc.insert("health".into(), health);
+    if let Some(min) = dns.min_observed_percent {
+        doc.insert("dns".into(), json!({ "min_observed_percent": min }));
+    }
     if let Some(h) = hookline {
         if let Some(a) = &h.analysis {
             doc.insert("analysis".into(), rendered_json(p, hookline_key.clone().key("analysis"), a, vars));

@@ -109,6 +109,8 @@ fn the_full_example_maps_every_key() {
     assert_eq!(d.plan.health.http[0].url, "https://shop-web.shop.example.com/health");
     assert_eq!(d.canary.scale, Scale { wait_seconds: 120, desired: 3 });
     assert_eq!(d.dns, Dns { ttl_seconds: 60, resolver_grace_seconds: 30, min_observed_percent: Some(80) });
+    // The plan carries it to validate-health's bake gate.
+    assert_eq!(d.plan.dns, Some(crate::plan::DnsPlan { min_observed_percent: Some(80) }));
     assert!(d.remove_old);
 
     let s = &d.service;

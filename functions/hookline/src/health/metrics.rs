@@ -81,6 +81,57 @@ fn input_id(series_id: &str, m: &AnalysisMetric, name: &str) -> String {
     }
 }
 
+/// The period the observed split is read over: ALB metrics' own granularity ("Elastic Load
+/// Balancing reports metrics to CloudWatch only when requests are flowing through the load
+/// balancer ... every 60 seconds", ELB user guide, CloudWatch metrics for your Application Load
+/// Balancer).
+pub const OBSERVED_SPLIT_PERIOD_SECONDS: u64 = 60;
+
+/// Both load balancers' `RequestCount` (Sum, dimension `LoadBalancer`) over the last whole period
+/// before `now`, as green's observed share next to `set_weight`: `None` for a route that is not
+/// Route 53 records (a listener's weights are the split).
+pub async fn observed_split(
+    source: &dyn MetricsSource,
+    ctx: &DeploymentContext,
+    now: i64,
+    set_weight: u8,
+) -> Result<Option<crate::dns::ObservedSplit>> {
+    let crate::execution::Route::DnsWeighted { blue, green, .. } = &ctx.production else { return Ok(None) };
+    let period = i64::try_from(OBSERVED_SPLIT_PERIOD_SECONDS).unwrap_or(60);
+    let end = now - now.rem_euclid(period);
+    let start = end - period;
+    let queries = observed_split_queries(&blue.load_balancer_arn, &green.load_balancer_arn)?;
+    let series = source.series(&queries, start, end).await?;
+    // A fold from 0.0: `Sum` of no f64 is -0.0.
+    let sum = |i: usize| series.get(i).map_or(0.0, |v| v.iter().fold(0.0, |a, b| a + b));
+    Ok(Some(crate::dns::ObservedSplit::new(set_weight, sum(0), sum(1), [start, end])))
+}
+
+/// The two `RequestCount` queries (blue's, then green's) of the observed split.
+fn observed_split_queries(blue_load_balancer_arn: &str, green_load_balancer_arn: &str) -> Result<[SeriesQuery; 2]> {
+    let query = |side: Side, load_balancer_arn: &str| -> Result<SeriesQuery> {
+        let id = match side {
+            Side::Blue => "requests_blue",
+            Side::Green => "requests_green",
+        };
+        Ok(SeriesQuery {
+            id: id.into(),
+            side,
+            inputs: vec![InputQuery {
+                id: id.into(),
+                namespace: ALB_NAMESPACE.into(),
+                metric_name: "RequestCount".into(),
+                dimensions: vec![("LoadBalancer".into(), load_balancer_dimension(load_balancer_arn)?)],
+                statistic: "Sum".into(),
+            }],
+            expression: None,
+            period_seconds: OBSERVED_SPLIT_PERIOD_SECONDS,
+            fill_zero: true,
+        })
+    };
+    Ok([query(Side::Blue, blue_load_balancer_arn)?, query(Side::Green, green_load_balancer_arn)?])
+}
+
 /// The ALB dimensions of `side`'s target group: the load balancer is the production listener's, or
 /// under hookline's Route 53 controller the side's own release load balancer.
 fn side_dimensions(ctx: &DeploymentContext, side: Side, target_group: &str) -> Result<Vec<(String, String)>> {

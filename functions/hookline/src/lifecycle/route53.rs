@@ -341,6 +341,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn readers_see_failed_when_the_execution_ended_without_a_report() {
+        let executions = Arc::new(FakeExecutions::default());
+        let arn = executions.insert("arn:machine", "dns-x-BeforeAllowTraffic", RunStatus::Aborted, None);
+        let mut rec = record(false);
+        rec.execution_arn = Some(arn);
+        let (mut adapter, _, _) = releases(&rec, two_services());
+        adapter.executions = executions;
+        let summary = adapter.describe(ID).await.unwrap();
+        assert_eq!((summary.status, summary.status_word.as_str()), (DeploymentStatus::Failed, "in-progress"));
+        // What the functions act on is the record alone (no Step Functions permission needed).
+        assert_eq!(adapter.status(ID).await.unwrap(), DeploymentStatus::Active);
+    }
+
+    #[tokio::test]
     async fn an_unknown_deployment_is_not_found() {
         let (adapter, _, _) = releases(&record(false), two_services());
         let err = adapter.status("dns-20000101-000000-0000").await.unwrap_err();

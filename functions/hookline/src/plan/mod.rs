@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use duration::human;
-pub use model::{Health, HttpProbe, Plan, PostTraffic, Traffic};
+pub use model::{DnsPlan, Health, HttpProbe, Plan, PostTraffic, Traffic};
 use problem::Problems;
 pub use problem::{Location, PlanErrors, Problem};
 pub use step::{OnTimeout, Step};
@@ -244,7 +244,8 @@ fn structural(path: &serde_path_to_error::Path, err: &impl fmt::Display, locatio
         .replace("struct WireTraffic", "a traffic object")
         .replace("struct WireAnalysis", "an analysis object")
         .replace("struct WireMetric", "an analysis metric object")
-        .replace("struct WireInput", "an analysis input object");
+        .replace("struct WireInput", "an analysis input object")
+        .replace("struct WireDns", "a dns object");
     PlanErrors(vec![Problem { field, expected: msg, location }])
 }
 
@@ -331,7 +332,21 @@ fn validate(wire: WirePlan, controller: Controller) -> Result<Plan, PlanErrors> 
     }
 
     let analysis = wire.analysis.map(|a| analysis::validate(&mut p, a, &steps));
-    let plan = Plan { step_count: steps.len(), steps, health, post_traffic, hook_budget_seconds, traffic, analysis };
+    let dns = wire.dns.map(|d| {
+        if controller != Controller::Route53 {
+            p.add("dns", "absent: only the route53 controller moves DNS weights");
+        }
+        let min_observed_percent = d.min_observed_percent.and_then(|m| match u8::try_from(m) {
+            Ok(m) if (1..=100).contains(&m) => Some(m),
+            _ => {
+                p.add("dns.min_observed_percent", format!("an integer from 1 to 100, got {m}"));
+                None
+            }
+        });
+        DnsPlan { min_observed_percent }
+    });
+    let plan =
+        Plan { step_count: steps.len(), steps, health, post_traffic, hook_budget_seconds, traffic, analysis, dns };
     let worst = plan.worst_case_seconds();
     if hook_budget_seconds <= max_budget && worst > hook_budget_seconds {
         p.add(

@@ -19,6 +19,19 @@ pub struct Plan {
     /// The canary judge's metrics and rules; absent in plans (and documents) without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Analysis>,
+    /// hookline's own Route 53 controller's rules on the measured split; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsPlan>,
+}
+
+/// The measured split under hookline's Route 53 controller (DNS weights are not the traffic split:
+/// resolvers cache answers for the TTL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DnsPlan {
+    /// A bake counts only once green's observed share of requests (both load balancers'
+    /// `RequestCount`) reaches this percent of the step's set weight; `None`: reported only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_observed_percent: Option<u8>,
 }
 
 /// How green's health is judged, at every gate.

@@ -337,6 +337,24 @@ fn a_route53_plan_must_end_at_100_and_names_no_rule() {
 }
 
 #[test]
+fn the_measured_split_minimum_is_the_route53_controllers_and_a_percent() {
+    let plan = r#"{"steps":[{"weight":100}],"dns":{"min_observed_percent":80}}"#;
+    let p = Plan::from_json_for(plan, Controller::Route53).expect("valid");
+    assert_eq!(p.dns, Some(DnsPlan { min_observed_percent: Some(80) }));
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(json["dns"], serde_json::json!({"min_observed_percent": 80}));
+    let errs = Plan::from_json_for(plan, Controller::Ecs).unwrap_err();
+    assert!(errs.0.iter().any(|e| e.field == "dns" && e.expected.contains("route53")), "{errs:?}");
+    let errs = Plan::from_json_for(&plan.replace("80", "0"), Controller::Route53).unwrap_err();
+    assert!(errs.0.iter().any(|e| e.field == "dns.min_observed_percent"), "{errs:?}");
+    let errs = Plan::from_json_for(&plan.replace("min_observed", "minimum_observed"), Controller::Route53).unwrap_err();
+    assert!(errs.0.iter().any(|e| e.expected.contains("unknown field")), "{errs:?}");
+    // Without it the plan is written as before.
+    let none = Plan::from_json_for(r#"{"steps":[{"weight":100}]}"#, Controller::Route53).unwrap();
+    assert!(serde_json::to_value(&none).unwrap().get("dns").is_none());
+}
+
+#[test]
 fn controllers_parse_from_their_names() {
     assert_eq!("ecs".parse::<Controller>(), Ok(Controller::Ecs));
     assert_eq!("CodeDeploy".parse::<Controller>(), Ok(Controller::CodeDeploy));

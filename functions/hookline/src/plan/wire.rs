@@ -15,6 +15,14 @@ pub(super) struct WirePlan {
     pub hook_budget: Option<String>,
     pub traffic: Option<WireTraffic>,
     pub analysis: Option<super::analysis::WireAnalysis>,
+    pub dns: Option<WireDns>,
+}
+
+/// `dns` (hookline's Route 53 controller; the deployment file's `hookline.dns.min_observed_percent`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WireDns {
+    pub min_observed_percent: Option<i64>,
 }
 
 /// Argo-style struct of optional fields; [`super::Step`] is what it becomes.

@@ -206,3 +206,75 @@ async fn a_deployment_that_succeeded_is_left_where_it_is() {
     assert!(world.lifecycle.stops().is_empty() && world.routers.set_calls().is_empty());
     assert_eq!(world.routers.weights(), Weights::green(10), "green is production: not moved");
 }
+
+/// hookline's own Route 53 controller: `hookline rollback` of a DNS deployment stops its canary
+/// execution, marks the release record stopped, puts DNS back on blue 100 and, reporting Failed,
+/// scales green's service to 0; with no execution running it still does all but the stop of one
+/// (no plan parameter is read: the records are no listener).
+#[tokio::test]
+async fn a_dns_release_is_rolled_back_through_its_record() {
+    use std::sync::Arc;
+
+    use crate::dns::{ReleaseRecord, ReleaseStatus};
+    use crate::execution::{ExecutionDocument, ServiceRef};
+    use crate::lifecycle::Route53Releases;
+    use crate::testing::FakeServices;
+
+    for running in [true, false] {
+        let mut ctx = crate::testing::dns_context();
+        ctx.green.service = Some(ServiceRef { cluster: "shop".into(), service: "shop-web-green".into(), region: None });
+        ctx.blue.service = Some(ServiceRef { cluster: "shop".into(), service: "shop-web-blue".into(), region: None });
+        let id = ctx.deployment_id.clone();
+        let record = ReleaseRecord {
+            deployment_id: id.clone(),
+            environment: "prod".into(),
+            status: ReleaseStatus::InProgress,
+            context: ctx.clone(),
+            execution_arn: None,
+            remove_old: false,
+            created_at: 1,
+            ended_at: None,
+            services_done: false,
+            message: None,
+        };
+        let parameter = crate::contract::dns_release_parameter("/hookline", &id);
+        let plans = Arc::new(FakePlanStore::default().with(&parameter, &serde_json::to_string(&record).unwrap()));
+        let services = Arc::new(FakeServices::default().with("shop", "shop-web-blue", 2, "td:1").with(
+            "shop",
+            "shop-web-green",
+            2,
+            "td:2",
+        ));
+        let executions = Arc::new(FakeExecutions::default());
+        if running {
+            let doc = ExecutionDocument { context: ctx.clone(), plan: plan(), state: state(50, 60) };
+            executions.insert(
+                MACHINE,
+                &crate::contract::execution_name(&id, crate::execution::HookEvent::PreTraffic),
+                RunStatus::Running,
+                Some(&serde_json::to_string(&doc).unwrap()),
+            );
+        }
+        let lifecycle = Route53Releases {
+            plans: plans.clone(),
+            executions: executions.clone(),
+            services: services.clone(),
+            plan_parameter_prefix: "/hookline".into(),
+        };
+        let routers = FakeRouters::with_weights(Weights::green(50));
+        let reach =
+            Reach { lifecycle: &lifecycle, routers: &routers, executions: executions.as_ref(), plans: plans.as_ref() };
+        let out = console(reach, &[MACHINE.to_string()], &id, "operator", "/hookline").await.expect("rolled back");
+        assert!(out.restored, "running={running}");
+        assert_eq!(routers.weights(), Weights::BLUE_ONLY);
+        assert_eq!(out.stopped_executions.len(), usize::from(running));
+        assert_eq!(out.deployment_status, "Stopped");
+        let record: ReleaseRecord = serde_json::from_str(&plans.get(&parameter).unwrap()).unwrap();
+        assert_eq!(record.status, ReleaseStatus::Stopped);
+        // The stopped execution's hook (or, with none running, the record's) reported Failed:
+        // green scaled to 0, blue untouched.
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-green 0"], "running={running}");
+        assert!(record.services_done && out.reported);
+        assert_eq!(services.get("shop", "shop-web-blue").map(|s| s.desired), Some(2));
+    }
+}

@@ -559,3 +559,49 @@ async fn the_ready_gate_waits_for_greens_own_service_to_be_stable_and_healthy() 
     let out = handle_fakes(ACTIVE, &facts2, event(10)).await.expect("ready");
     assert!(matches!(out, Output::Health { healthy: true, done: true, .. }), "{out:?}");
 }
+
+/// hookline's own Route 53 controller: every bake check reports green's observed share of the two
+/// load balancers' requests next to the set weight, and with `dns.min_observed_percent` a bake
+/// whose time is up does not end before the share reached that percent of the weight.
+#[tokio::test]
+async fn a_dns_bake_reports_the_observed_split_and_waits_for_the_plans_minimum() {
+    use hookline::plan::Controller;
+    let plan = Plan::from_json_for(
+        r#"{"steps":[{"weight":50,"bake":"1m"},{"weight":100}],"health":{"interval":"10s"},"dns":{"min_observed_percent":80}}"#,
+        Controller::Route53,
+    )
+    .expect("plan");
+    let mut s = state(50, 120);
+    s.bake_until = Some(hookline::execution::now_epoch() - 1);
+    let event = json!({"gate": "bake", "context": hookline::testing::dns_context(), "plan": plan, "state": s});
+    let run = |blue: f64, green: f64| {
+        let event = event.clone();
+        async move {
+            let deps = Deps {
+                lifecycle: Arc::new(FakeLifecycle::with_statuses(vec![DeploymentStatus::Active])),
+                health: Arc::new(FakeHealth::healthy(&[])),
+                metrics: Arc::new(
+                    FakeMetrics::default()
+                        .with_series("requests_blue", vec![blue])
+                        .with_series("requests_green", vec![green]),
+                ),
+            };
+            super::handle(&deps, event).await
+        }
+    };
+    // Resolvers still cache blue: 20% observed of 50% set, the plan wants 80% of it (40%).
+    let lagging = run(80.0, 20.0).await.expect("healthy");
+    let Output::Health { done, wait_seconds, observed, .. } = lagging else { panic!("health output") };
+    assert!(!done, "the bake's time is up but the observed share is short");
+    assert_eq!(wait_seconds, 10);
+    let observed = observed.expect("reported");
+    assert_eq!((observed.set_weight, observed.green_percent), (50, Some(20.0)));
+    // Converged: done, and still reported.
+    let converged = run(55.0, 45.0).await.expect("healthy");
+    let Output::Health { done, observed, .. } = converged else { panic!("health output") };
+    assert!(done);
+    assert_eq!(observed.and_then(|o| o.green_percent), Some(45.0));
+    // The output carries it for status, watch and history.
+    let json = serde_json::to_value(run(55.0, 45.0).await.expect("healthy")).expect("json");
+    assert_eq!(json["observed"]["set_weight"], 50);
+}

@@ -248,3 +248,36 @@ fn the_bake_window_ends_lag_before_the_bake_on_minute_boundaries() {
     };
     assert_eq!(bake_window(&plan, &state), Some([36_060, 36_660]));
 }
+
+#[tokio::test]
+async fn the_observed_split_reads_both_load_balancers_request_counts_over_the_last_whole_minute() {
+    let source = crate::testing::FakeMetrics::default()
+        .with_series("requests_blue", vec![70.0, 10.0])
+        .with_series("requests_green", vec![20.0]);
+    let ctx = crate::testing::dns_context();
+    // 08:40:16 → the minute 08:39:00–08:40:00.
+    let split = observed_split(&source, &ctx, 1_796_546_416, 50).await.unwrap().expect("a DNS route");
+    assert_eq!(split.window, [1_796_546_340, 1_796_546_400]);
+    assert_eq!((split.blue_requests, split.green_requests, split.green_percent), (80.0, 20.0, Some(20.0)));
+    assert_eq!(split.set_weight, 50);
+    assert_eq!(
+        source.windows(),
+        vec![(vec!["requests_blue".into(), "requests_green".into()], 1_796_546_340, 1_796_546_400)]
+    );
+    let crate::execution::Route::DnsWeighted { blue, green, .. } = &ctx.production else { panic!("DNS route") };
+    let q = observed_split_queries(&blue.load_balancer_arn, &green.load_balancer_arn).unwrap();
+    assert_eq!(q[1].inputs[0].metric_name, "RequestCount");
+    assert_eq!(q[1].inputs[0].dimensions, vec![("LoadBalancer".to_string(), "app/r53-private-green/1".to_string())]);
+    // A listener's weights are the split: nothing read.
+    assert_eq!(observed_split(&source, &crate::testing::context(), 0, 50).await.unwrap(), None);
+    assert_eq!(source.windows().len(), 1);
+}
+
+#[tokio::test]
+async fn a_minute_without_requests_is_zero_requests_and_no_share() {
+    let source = crate::testing::FakeMetrics::default();
+    let split = observed_split(&source, &crate::testing::dns_context(), 1_796_546_416, 10).await.unwrap().unwrap();
+    assert_eq!(split.green_percent, None);
+    // Written as 0, not -0 (an empty f64 sum is -0.0).
+    assert_eq!(serde_json::to_value(&split).unwrap()["blue_requests"].to_string(), "0.0");
+}
