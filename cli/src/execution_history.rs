@@ -88,7 +88,7 @@ impl Event {
 }
 
 /// A health gate run as the history shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthVerdict {
     /// `ValidateGreen` (ready gate) or `Bake`.
     pub state: String,
@@ -98,6 +98,20 @@ pub struct HealthVerdict {
     pub summary: String,
     /// The checks as `validate-health` returned them (empty when it failed with an error).
     pub checks: Vec<Value>,
+    /// hookline's own Route 53 controller: green's observed share of both load balancers'
+    /// requests next to the weight the records were set to (DNS weights are not the split).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<hookline::dns::ObservedSplit>,
+}
+
+/// Green's observed share next to the set weight: `observed green 45.7% of 1234 requests (set 50%)`,
+/// or `observed no requests (set 50%)` for a minute without any.
+pub fn observed_text(split: &hookline::dns::ObservedSplit) -> String {
+    let total = split.blue_requests + split.green_requests;
+    match split.green_percent {
+        Some(p) => format!("observed green {p:.1}% of {total:.0} requests (set {}%)", split.set_weight),
+        None => format!("observed no requests (set {}%)", split.set_weight),
+    }
 }
 
 /// An approval waiting for `hookline approve`/`reject`.
@@ -342,13 +356,19 @@ impl Tracker {
                 )
             })
             .collect();
-        let summary = if healthy {
+        let mut summary = if healthy {
             format!("healthy ({ok}/{} checks ok)", checks.len())
         } else {
             format!("not healthy yet: {}", failed.join("; "))
         };
+        let observed: Option<hookline::dns::ObservedSplit> =
+            out.get("observed").cloned().and_then(|o| serde_json::from_value(o).ok());
+        if let Some(split) = &observed {
+            summary = format!("{summary}; {}", observed_text(split));
+        }
         let state = self.last_state.clone().unwrap_or_default();
-        self.health = Some(HealthVerdict { state: state.clone(), healthy, at: e.ts, summary: summary.clone(), checks });
+        self.health =
+            Some(HealthVerdict { state: state.clone(), healthy, at: e.ts, summary: summary.clone(), checks, observed });
         Some(format!("health  {summary} [{}]", gate_name(&state)))
     }
 
@@ -366,6 +386,7 @@ impl Tracker {
             at: e.ts,
             summary: summary.clone(),
             checks: vec![],
+            observed: None,
         });
         Some(format!("health  {summary} [{}]", gate_name(&state)))
     }
