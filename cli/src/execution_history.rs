@@ -161,6 +161,8 @@ pub struct Tracker {
     /// `$.step` of the last state entered, when it carries one.
     pub step: Option<Value>,
     pub health: Option<HealthVerdict>,
+    /// hookline's own Route 53 controller: the last observed split read at each weight, in order.
+    pub observed: Vec<hookline::dns::ObservedSplit>,
     pub pending: Option<PendingApproval>,
     pub decisions: Vec<Decision>,
     /// Plan steps completed.
@@ -365,6 +367,10 @@ impl Tracker {
             out.get("observed").cloned().and_then(|o| serde_json::from_value(o).ok());
         if let Some(split) = &observed {
             summary = format!("{summary}; {}", observed_text(split));
+            match self.observed.last_mut() {
+                Some(last) if last.set_weight == split.set_weight => *last = split.clone(),
+                _ => self.observed.push(split.clone()),
+            }
         }
         let state = self.last_state.clone().unwrap_or_default();
         self.health =

@@ -236,6 +236,9 @@ fn a_dns_bake_check_shows_the_observed_split_next_to_the_set_weight() {
                       "window": [1_796_549_100, 1_796_549_160]});
     let line = t.feed(&check(4, none)).expect("a health line");
     assert!(line.ends_with("observed no requests (set 50%) [bake gate]"), "{line}");
+    // history keeps the last split read at each weight.
+    assert_eq!(t.observed.len(), 1);
+    assert_eq!(t.observed[0].green_percent, None);
     // Other controllers' checks have no observed split.
     t.feed(&bake(5));
     let line = t.feed(&check(6, Value::Null)).expect("a health line");

@@ -68,6 +68,9 @@ pub struct Row {
     #[serde(skip)]
     pub is_rollback: bool,
     pub approvals: Vec<Decision>,
+    /// hookline's own Route 53 controller: green's observed share as last read at each weight.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<hookline::dns::ObservedSplit>,
 }
 
 /// The `limit` most recent deployments of `application`/`group`, newest first.
@@ -115,9 +118,12 @@ pub async fn gather_dns(aws: &Aws, fqdn: Option<&str>, limit: usize) -> R<Vec<Ro
 
 /// The row of one deployment: its summary, and who decided its canary's approvals.
 pub async fn row_of(aws: &Aws, summary: DeploymentSummary) -> R<Row> {
-    let approvals = match aws.execution(&summary.deployment_id, HookEvent::PreTraffic).await? {
-        Some(exec) => Tracker::over(&exec.events).decisions,
-        None => vec![],
+    let (approvals, observed) = match aws.execution(&summary.deployment_id, HookEvent::PreTraffic).await? {
+        Some(exec) => {
+            let t = Tracker::over(&exec.events);
+            (t.decisions, t.observed)
+        }
+        None => (vec![], vec![]),
     };
     Ok(Row {
         controller: summary.controller,
@@ -134,6 +140,7 @@ pub async fn row_of(aws: &Aws, summary: DeploymentSummary) -> R<Row> {
         rollback_of: None,
         is_rollback: false,
         approvals,
+        observed,
     })
 }
 
@@ -170,6 +177,13 @@ pub fn render(rows: &[Row]) -> String {
         }
         if let Some(by) = &r.rolled_back_by {
             notes.push(format!("rolled back by {by}"));
+        }
+        if !r.observed.is_empty() {
+            let at = |o: &hookline::dns::ObservedSplit| match o.green_percent {
+                Some(p) => format!("{p:.1}% at {}%", o.set_weight),
+                None => format!("no requests at {}%", o.set_weight),
+            };
+            notes.push(format!("observed green {}", r.observed.iter().map(at).collect::<Vec<_>>().join(", ")));
         }
         let notes = if notes.is_empty() { "-".to_string() } else { notes.join("; ") };
         out.push(format!(
