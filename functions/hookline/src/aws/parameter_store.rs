@@ -156,4 +156,28 @@ mod tests {
         let err = adapter(&[&denied]).put_release_record("/p", "{}").await.unwrap_err();
         assert_eq!(err.aws_code(), Some("AccessDeniedException"), "{err}");
     }
+
+    #[tokio::test]
+    async fn a_release_record_is_read_and_deleted_by_name_and_a_missing_one_is_none_or_false() {
+        use aws_sdk_ssm::operation::delete_parameter::{DeleteParameterError, DeleteParameterOutput};
+        const RECORD: &str = "/hookline/dns/dns-20261206-084016-abcd";
+        let read =
+            mock!(aws_sdk_ssm::Client::get_parameter).match_requests(|r| r.name() == Some(RECORD)).then_output(|| {
+                GetParameterOutput::builder()
+                    .parameter(Parameter::builder().name(RECORD).value(r#"{"status":"in-progress"}"#).build())
+                    .build()
+            });
+        let missing = mock!(aws_sdk_ssm::Client::get_parameter)
+            .then_error(|| GetParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
+        let deleted = mock!(aws_sdk_ssm::Client::delete_parameter)
+            .match_requests(|r| r.name() == Some(RECORD))
+            .then_output(|| DeleteParameterOutput::builder().build());
+        let gone = mock!(aws_sdk_ssm::Client::delete_parameter)
+            .then_error(|| DeleteParameterError::ParameterNotFound(ParameterNotFound::builder().build()));
+        let store = adapter(&[&read, &missing, &deleted, &gone]);
+        assert_eq!(store.release_record(RECORD).await.unwrap().as_deref(), Some(r#"{"status":"in-progress"}"#));
+        assert_eq!(store.release_record("/hookline/dns/other").await.unwrap(), None);
+        assert!(store.delete_release_record(RECORD).await.unwrap());
+        assert!(!store.delete_release_record("/hookline/dns/other").await.unwrap());
+    }
 }

@@ -788,12 +788,11 @@ pub enum ServicesCall {
 }
 
 /// ECS services in memory, keyed `<cluster>/<service>`. A created or scaled service runs as many
-/// tasks as desired at once with one deployment (stable), unless [`FakeServices::unsettled`] says
-/// otherwise; every change is recorded.
+/// tasks as desired at once with one deployment (stable); every change is recorded. (Green's
+/// settling is the health gate's business: `FakeHealth::set_service`.)
 #[derive(Default)]
 pub struct FakeServices {
     services: Mutex<BTreeMap<String, ServiceFacts>>,
-    unsettled: Mutex<Vec<String>>,
     registered: Mutex<Vec<TaskDefinitionSpec>>,
     changes: Mutex<Vec<String>>,
     specs: Mutex<Vec<(String, ServiceSpec)>>,
@@ -817,12 +816,6 @@ impl FakeServices {
                 active: true,
             },
         );
-        self
-    }
-
-    /// Service `cluster/service` never settles: its running count stays where it was.
-    pub fn unsettled(self, cluster: &str, service: &str) -> FakeServices {
-        lock(&self.unsettled).push(format!("{cluster}/{service}"));
         self
     }
 
@@ -852,7 +845,6 @@ impl FakeServices {
     }
 
     fn set_desired(&self, key: &str, desired: u32, task_definition: Option<String>) {
-        let settles = !lock(&self.unsettled).iter().any(|k| k == key);
         let mut services = lock(&self.services);
         let entry = services.entry(key.to_string()).or_insert(ServiceFacts {
             desired: 0,
@@ -862,9 +854,7 @@ impl FakeServices {
             active: true,
         });
         entry.desired = desired;
-        if settles {
-            entry.running = desired;
-        }
+        entry.running = desired;
         if task_definition.is_some() {
             entry.task_definition = task_definition;
         }
