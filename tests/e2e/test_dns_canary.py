@@ -339,9 +339,14 @@ def test_b_an_alarm_during_a_bake_puts_dns_back_on_blue_and_scales_green_to_zero
     directory = deploy_file(tmp_path, [(50, 70)], version="2.0.0-bad")
     sb.traffic(True, dns={"enabled": True, "reset": True})
     with WeightWalk(world) as walk:
-        deployment_id = start(sb, directory)
+        # --wait follows the deployment like `watch` and exits with its outcome: 1, Failed.
+        r = hookline(sb, "deploy", "-e", ENV, "-d", directory, "--wait", timeout=2 * STEP_TIMEOUT_S)
+        assert r.returncode == 1, f"hookline deploy --wait: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+        deployment_id = r.stdout.splitlines()[0].strip()
+        assert deployment_id.startswith("dns-"), r.stdout
+        assert "ROLLBACK  DNS back to blue 100%" in r.stdout, r.stdout
+        assert r.stdout.rstrip().splitlines()[-1].startswith(f"{deployment_id} Failed"), r.stdout
         arn = canary_execution(sb, deployment_id)
-        walk.wait_for((50, 50), STEP_TIMEOUT_S)
         done = assert_back_on_blue(sb, world, walk, arn)
     failures = [e for e, _ in sb.task_failures(arn)]
     assert "HealthCheckFailed" in failures, f"the canary must fail on its health gate: {failures}"
