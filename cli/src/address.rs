@@ -1,6 +1,7 @@
 //! How an operator names what a verb acts on: one deployment (`DEPLOYMENT_ID`, or
-//! `--cluster C --service S` for an ECS-native service's latest), or the deployments of one target
-//! (`--application A --group G`, or `--cluster C --service S`). The clap arguments the verbs share.
+//! `--cluster C --service S` for an ECS-native service's latest, or `--fqdn NAME` for the newest
+//! `hookline deploy` on a name), or the deployments of one target (`--application A --group G`,
+//! `--cluster C --service S`, or for `history` `--fqdn NAME`). The clap arguments the verbs share.
 
 use clap::Args;
 use hookline::plan::Controller;
@@ -14,6 +15,8 @@ pub enum Address {
     Id(String),
     /// An ECS-native service: its latest service deployment.
     Service { cluster: String, service: String },
+    /// The weighted records of hookline's own Route 53 controller: the newest deployment on them.
+    Fqdn(String),
 }
 
 /// Which deployment a verb acts on: a CodeDeploy deployment id, an ECS service deployment ARN, or the
@@ -30,18 +33,23 @@ pub struct DeploymentArg {
     /// ECS service (with --cluster).
     #[arg(long, requires = "cluster", conflicts_with = "deployment_id")]
     pub service: Option<String>,
+    /// The name of the weighted records of a `hookline deploy` (Route 53): its newest deployment.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["deployment_id", "cluster", "service"], group = "deployment")]
+    pub fqdn: Option<String>,
 }
 
 impl DeploymentArg {
     pub fn address(&self) -> R<Address> {
-        match (&self.deployment_id, &self.cluster, &self.service) {
-            (Some(id), None, None) => Ok(Address::Id(id.clone())),
-            (None, Some(cluster), Some(service)) => {
+        match (&self.deployment_id, &self.cluster, &self.service, &self.fqdn) {
+            (Some(id), None, None, None) => Ok(Address::Id(id.clone())),
+            (None, Some(cluster), Some(service), None) => {
                 Ok(Address::Service { cluster: cluster.clone(), service: service.clone() })
             }
-            _ => {
-                Err(fail("name the deployment: DEPLOYMENT_ID (or service deployment ARN), or --cluster C --service S"))
-            }
+            (None, None, None, Some(fqdn)) => Ok(Address::Fqdn(fqdn.clone())),
+            _ => Err(fail(
+                "name the deployment: DEPLOYMENT_ID (d-..., a service deployment ARN or dns-...), --cluster C \
+                 --service S, or --fqdn NAME",
+            )),
         }
     }
 }

@@ -79,6 +79,24 @@ impl Aws {
         })
     }
 
+    /// Every controller's [`Lifecycle`], hookline's own Route 53 releases read under
+    /// `--plan-parameter-prefix` (where `hookline deploy` wrote their records).
+    pub fn lifecycle(&self) -> hookline::lifecycle::Controllers {
+        self.clients.lifecycle_with_prefix(&self.settings.plan_parameter_prefix)
+    }
+
+    /// The router of the deployment's production route, whatever it is (a load balancer's listener
+    /// or rule, or hookline's own Route 53 records): the functions' [`hookline::traffic::Routers`].
+    pub fn router(&self, ctx: &DeploymentContext) -> Box<dyn hookline::traffic::TrafficRouter> {
+        use hookline::ports::RouterFactory;
+        self.clients.routers().router(ctx)
+    }
+
+    /// Where hookline's own Route 53 deployments keep their release records.
+    pub fn release_records(&self) -> crate::dns::Records<'_> {
+        crate::dns::Records { ssm: &self.clients.ssm, prefix: &self.settings.plan_parameter_prefix }
+    }
+
     /// `<prefix>-<name>`, e.g. `hookline-canary`.
     pub fn state_machine_name(&self, name: &str) -> String {
         format!("{}-{name}", self.settings.state_machine_prefix)
@@ -132,6 +150,7 @@ impl Aws {
         match address {
             Address::Id(id) => Ok(id.clone()),
             Address::Service { cluster, service } => self.latest_service_deployment(cluster, service).await,
+            Address::Fqdn(fqdn) => crate::dns::latest(self.release_records(), fqdn).await,
         }
     }
 
@@ -187,7 +206,7 @@ impl Aws {
     /// The deployment as readers show it, whatever its controller ([`Lifecycle::describe`]), or an
     /// error saying it does not exist.
     pub async fn deployment(&self, deployment_id: &str) -> R<DeploymentSummary> {
-        Ok(self.clients.lifecycle().describe(deployment_id).await?)
+        Ok(self.lifecycle().describe(deployment_id).await?)
     }
 
     /// The execution `execution_name(deployment-id, event)` of the canary (BeforeAllowTraffic) or post-traffic
@@ -215,7 +234,7 @@ impl Aws {
             }
             return Ok(ctx);
         }
-        let mut ctx = self.clients.lifecycle().resolve(deployment_id, None).await?.context;
+        let mut ctx = self.lifecycle().resolve(deployment_id, None).await?.context;
         // A CodeDeploy deployment's route is its production listener unless the plan names a rule; an
         // ECS-native one is already the service's production listener rule, which no plan overrides.
         if ctx.production.rule_arn().is_none() {

@@ -63,7 +63,7 @@ fn json_of(text: Option<&str>) -> Option<Value> {
 }
 
 /// A health gate run as the history shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthVerdict {
     /// `ValidateGreen` (ready gate) or `Bake`.
     pub state: String,
@@ -73,6 +73,20 @@ pub struct HealthVerdict {
     pub summary: String,
     /// The checks as `validate-health` returned them (empty when it failed with an error).
     pub checks: Vec<Value>,
+    /// hookline's own Route 53 controller: green's observed share of both load balancers'
+    /// requests next to the weight the records were set to (DNS weights are not the split).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<hookline::dns::ObservedSplit>,
+}
+
+/// Green's observed share next to the set weight: `observed green 45.7% of 1234 requests (set 50%)`,
+/// or `observed no requests (set 50%)` for a minute without any.
+pub fn observed_text(split: &hookline::dns::ObservedSplit) -> String {
+    let total = split.blue_requests + split.green_requests;
+    match split.green_percent {
+        Some(p) => format!("observed green {p:.1}% of {total:.0} requests (set {}%)", split.set_weight),
+        None => format!("observed no requests (set {}%)", split.set_weight),
+    }
 }
 
 /// An approval waiting for `hookline approve`/`reject`.
@@ -122,6 +136,8 @@ pub struct Tracker {
     /// `$.step` of the last state entered, when it carries one.
     pub step: Option<Value>,
     pub health: Option<HealthVerdict>,
+    /// hookline's own Route 53 controller: the last observed split read at each weight, in order.
+    pub observed: Vec<hookline::dns::ObservedSplit>,
     pub pending: Option<PendingApproval>,
     pub decisions: Vec<Decision>,
     /// Plan steps completed.
@@ -167,10 +183,11 @@ impl Tracker {
                 self.document = e.input.as_deref().and_then(|i| serde_json::from_str(i).ok());
                 let doc = self.document.as_ref()?;
                 // The hook as its controller names it: ECS's stages, or CodeDeploy's lifecycle events.
-                let controller = match doc.context.hook.as_ref().map(|h| h.kind) {
-                    Some(hookline::plan::Controller::Ecs) => Controller::Ecs,
-                    _ => Controller::CodeDeploy,
-                };
+                let controller = self.controller();
+                if controller == Controller::Route53 {
+                    // No controller's hook: `hookline deploy` started the canary itself.
+                    return Some(format!("hookline deploy: canary started, {} plan steps", doc.plan.step_count));
+                }
                 match doc.context.hook.as_ref().map(|h| h.event) {
                     Some(HookEvent::PostTraffic) => Some(format!(
                         "{} hook: post-traffic execution started",
@@ -222,7 +239,11 @@ impl Tracker {
         match name.as_str() {
             state::VALIDATE_GREEN if !self.bake_announced => {
                 self.bake_announced = true;
-                Some("checking green through the test listener".into())
+                Some(match self.controller() {
+                    // Green is a release of its own with no traffic yet (weight 0).
+                    Controller::Route53 => "checking green's service: stable, targets healthy".into(),
+                    _ => "checking green through the test listener".into(),
+                })
             }
             state::SHIFT_WEIGHT | state::ROUTE_COHORT | state::REQUEST_APPROVAL => {
                 let what = step.map(|s| s.describe()).unwrap_or_else(|| name.clone());
@@ -249,7 +270,12 @@ impl Tracker {
                         self.steps_done = n;
                     }
                 }
-                Some("finalize: remove cohort rules, report the hook Succeeded".into())
+                Some(match self.controller() {
+                    Controller::Route53 => {
+                        "finalize: the release Succeeded, DNS stays on green; blue's service scaled down".into()
+                    }
+                    _ => "finalize: remove cohort rules, report the hook Succeeded".into(),
+                })
             }
             state::ROLLBACK => {
                 let why = input
@@ -265,10 +291,23 @@ impl Tracker {
                         }
                     })
                     .unwrap_or_default();
-                Some(format!("ROLLBACK  restoring blue 100%, reporting the hook Failed ({why})"))
+                Some(match self.controller() {
+                    Controller::Route53 => {
+                        format!(
+                            "ROLLBACK  DNS back to blue 100%, green's service scaled to 0, the release Failed ({why})"
+                        )
+                    }
+                    _ => format!("ROLLBACK  restoring blue 100%, reporting the hook Failed ({why})"),
+                })
             }
             _ => None,
         }
+    }
+
+    /// The controller of the execution's deployment (its document's hook; CodeDeploy for documents
+    /// written before hooks named one).
+    fn controller(&self) -> Controller {
+        self.document.as_ref().and_then(|d| d.context.hook.as_ref()).map_or(Controller::CodeDeploy, |h| h.kind)
     }
 
     fn in_health_state(&self) -> bool {
@@ -294,14 +333,29 @@ impl Tracker {
                 )
             })
             .collect();
-        let summary = if healthy {
+        let mut summary = if healthy {
             format!("healthy ({ok}/{} checks ok)", checks.len())
         } else {
             format!("not healthy yet: {}", failed.join("; "))
         };
+        let observed: Option<hookline::dns::ObservedSplit> =
+            out.get("observed").cloned().and_then(|o| serde_json::from_value(o).ok());
+        if let Some(split) = &observed {
+            summary = format!("{summary}; {}", observed_text(split));
+            match self.observed.last_mut() {
+                Some(last) if last.set_weight == split.set_weight => *last = split.clone(),
+                _ => self.observed.push(split.clone()),
+            }
+        }
         let state = self.last_state.clone().unwrap_or_default();
-        self.health =
-            Some(HealthVerdict { state: state.clone(), healthy, at: e.timestamp, summary: summary.clone(), checks });
+        self.health = Some(HealthVerdict {
+            state: state.clone(),
+            healthy,
+            at: e.timestamp,
+            summary: summary.clone(),
+            checks,
+            observed,
+        });
         Some(format!("health  {summary} [{}]", gate_name(&state)))
     }
 
@@ -319,6 +373,7 @@ impl Tracker {
             at: e.timestamp,
             summary: summary.clone(),
             checks: vec![],
+            observed: None,
         });
         Some(format!("health  {summary} [{}]", gate_name(&state)))
     }

@@ -11,6 +11,8 @@
 //! address.rs            how a verb is pointed at a deployment or a target (shared clap args)
 //! aws.rs                configuration, clients, deployments through Lifecycle::describe, executions
 //! codedeploy.rs         CodeDeploy listings no port offers (groups, a group's deployments, target events)
+//! deploy_file.rs        deployment files (Route 53 controller): -e/-f/-d, account and Region, problems, preview
+//! dns.rs                hookline's own Route 53 deployments: their release records (--fqdn, history, dashboard)
 //! execution_history.rs  reading an execution's event history (Executions::history): steps, health, approvals
 //! verbs/
 //!   mod.rs              Cli, Global, Command, run (dispatch)
@@ -28,6 +30,8 @@
 mod address;
 mod aws;
 mod codedeploy;
+mod deploy_file;
+mod dns;
 mod error;
 mod execution_history;
 mod output;

@@ -188,3 +188,59 @@ fn an_ecs_native_execution_is_named_by_its_ecs_stage() {
     let post = Tracker::default().feed(&ExecutionEvent { input: Some(doc.to_string()), ..ev(1, "ExecutionStarted") });
     assert_eq!(post.as_deref(), Some("POST_PRODUCTION_TRAFFIC_SHIFT hook: post-traffic execution started"));
 }
+
+/// A real canary execution of hookline's own Route 53 controller (`hookline deploy` in the sandbox:
+/// 50% with an approval, the added final 100 step; its finalize failed, so it rolled back), reduced
+/// to the events the timeline reads.
+#[test]
+fn a_route53_canary_reads_in_its_own_words() {
+    let events = fixture("dns-canary");
+    let mut t = Tracker::default();
+    let lines: Vec<String> = events.iter().filter_map(|e| t.feed(e)).collect();
+    assert_eq!(lines[0], "hookline deploy: canary started, 3 plan steps", "{lines:#?}");
+    assert_eq!(lines[1], "checking green's service: stable, targets healthy", "{lines:#?}");
+    assert!(lines.iter().any(|l| l.ends_with("shift green to 50%, bake 1m 10s")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l == "finalize: the release Succeeded, DNS stays on green; blue's service scaled down"),
+        "{lines:#?}"
+    );
+    let rollback = lines.iter().find(|l| l.starts_with("ROLLBACK")).expect("the rollback line");
+    assert!(rollback.starts_with("ROLLBACK  DNS back to blue 100%, green's service scaled to 0"), "{rollback}");
+    assert!(!lines.iter().any(|l| l.contains("BeforeAllowTraffic") || l.contains("test listener")), "{lines:#?}");
+    assert_eq!(t.decisions.len(), 1, "the approval was decided");
+}
+
+#[test]
+fn a_dns_bake_check_shows_the_observed_split_next_to_the_set_weight() {
+    let bake = |id: i64| ExecutionEvent { state_name: Some("Bake".into()), ..ev(id, "TaskStateEntered") };
+    let check = |id: i64, observed: Value| ExecutionEvent {
+        output: Some(
+            json!({"healthy": true, "done": false, "wait_seconds": 2, "checked_at": 1,
+                   "checks": [{"name": "alarm shop-web-5xx", "ok": true}], "observed": observed})
+            .to_string(),
+        ),
+        ..ev(id, "LambdaFunctionSucceeded")
+    };
+    let split = |green: Value| {
+        json!({"set_weight": 50, "green_percent": green, "blue_requests": 1300.0, "green_requests": 1100.0,
+               "window": [1_796_549_040, 1_796_549_100]})
+    };
+    let mut t = Tracker::default();
+    t.feed(&bake(1));
+    let line = t.feed(&check(2, split(json!(45.833)))).expect("a health line");
+    assert_eq!(line, "health  healthy (1/1 checks ok); observed green 45.8% of 2400 requests (set 50%) [bake gate]");
+    let verdict = t.health.clone().expect("the verdict");
+    assert_eq!(verdict.observed.map(|o| o.set_weight), Some(50));
+    t.feed(&bake(3));
+    let none = json!({"set_weight": 50, "green_percent": null, "blue_requests": 0.0, "green_requests": 0.0,
+                      "window": [1_796_549_100, 1_796_549_160]});
+    let line = t.feed(&check(4, none)).expect("a health line");
+    assert!(line.ends_with("observed no requests (set 50%) [bake gate]"), "{line}");
+    // history keeps the last split read at each weight.
+    assert_eq!(t.observed.len(), 1);
+    assert_eq!(t.observed[0].green_percent, None);
+    // Other controllers' checks have no observed split.
+    t.feed(&bake(5));
+    let line = t.feed(&check(6, Value::Null)).expect("a health line");
+    assert_eq!(line, "health  healthy (1/1 checks ok) [bake gate]");
+}

@@ -1,5 +1,6 @@
-//! `hookline history`: recent deployments of a CodeDeploy deployment group or of an ECS-native
-//! service, with who decided each approval.
+//! `hookline history`: recent deployments of a CodeDeploy deployment group, of an ECS-native
+//! service, or on the weighted records of hookline's own Route 53 controller, with who decided
+//! each approval.
 
 use hookline::execution::HookEvent;
 use hookline::lifecycle::DeploymentSummary;
@@ -18,6 +19,9 @@ use crate::output::{emit, to_json};
 pub struct HistoryArgs {
     #[command(flatten)]
     pub target: TargetArg,
+    /// The name of the weighted records of `hookline deploy` (Route 53): the deployments on it.
+    #[arg(long, value_name = "NAME", group = "target", conflicts_with_all = ["application", "group", "cluster", "service"])]
+    pub fqdn: Option<String>,
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
     /// Print JSON for scripts.
@@ -27,9 +31,12 @@ pub struct HistoryArgs {
 
 /// `hookline history`: the table (or JSON) of the target's recent deployments.
 pub async fn run(aws: &Aws, args: &HistoryArgs) -> R<u8> {
-    let rows = match args.target.target()? {
-        Target::CodeDeploy { application, group } => gather(aws, &application, &group, args.limit).await?,
-        Target::Ecs { cluster, service } => gather_ecs(aws, &cluster, &service, args.limit).await?,
+    let rows = match (&args.fqdn, args.target.target()) {
+        (Some(fqdn), _) => gather_dns(aws, Some(fqdn), args.limit).await?,
+        (None, target) => match target? {
+            Target::CodeDeploy { application, group } => gather(aws, &application, &group, args.limit).await?,
+            Target::Ecs { cluster, service } => gather_ecs(aws, &cluster, &service, args.limit).await?,
+        },
     };
     emit(&if args.json { to_json(&rows)? } else { render(&rows) });
     Ok(0)
@@ -61,6 +68,9 @@ pub struct Row {
     #[serde(skip)]
     pub is_rollback: bool,
     pub approvals: Vec<Decision>,
+    /// hookline's own Route 53 controller: green's observed share as last read at each weight.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<hookline::dns::ObservedSplit>,
 }
 
 /// The `limit` most recent deployments of `application`/`group`, newest first.
@@ -96,11 +106,24 @@ pub async fn gather_ecs(aws: &Aws, cluster: &str, service: &str, limit: usize) -
     Ok(rows)
 }
 
+/// The `limit` newest deployments of hookline's own Route 53 controller on `fqdn` (`None`: on any
+/// name), newest first, each read through `Lifecycle::describe`.
+pub async fn gather_dns(aws: &Aws, fqdn: Option<&str>, limit: usize) -> R<Vec<Row>> {
+    let mut rows = Vec::new();
+    for id in crate::dns::recent(aws.release_records(), fqdn, limit).await? {
+        rows.push(row_of(aws, aws.deployment(&id).await?).await?);
+    }
+    Ok(rows)
+}
+
 /// The row of one deployment: its summary, and who decided its canary's approvals.
-async fn row_of(aws: &Aws, summary: DeploymentSummary) -> R<Row> {
-    let approvals = match aws.execution(&summary.deployment_id, HookEvent::PreTraffic).await? {
-        Some(exec) => Tracker::over(&exec.events).decisions,
-        None => vec![],
+pub async fn row_of(aws: &Aws, summary: DeploymentSummary) -> R<Row> {
+    let (approvals, observed) = match aws.execution(&summary.deployment_id, HookEvent::PreTraffic).await? {
+        Some(exec) => {
+            let t = Tracker::over(&exec.events);
+            (t.decisions, t.observed)
+        }
+        None => (vec![], vec![]),
     };
     Ok(Row {
         controller: summary.controller,
@@ -117,6 +140,7 @@ async fn row_of(aws: &Aws, summary: DeploymentSummary) -> R<Row> {
         rollback_of: None,
         is_rollback: false,
         approvals,
+        observed,
     })
 }
 
@@ -153,6 +177,13 @@ pub fn render(rows: &[Row]) -> String {
         }
         if let Some(by) = &r.rolled_back_by {
             notes.push(format!("rolled back by {by}"));
+        }
+        if !r.observed.is_empty() {
+            let at = |o: &hookline::dns::ObservedSplit| match o.green_percent {
+                Some(p) => format!("{p:.1}% at {}%", o.set_weight),
+                None => format!("no requests at {}%", o.set_weight),
+            };
+            notes.push(format!("observed green {}", r.observed.iter().map(at).collect::<Vec<_>>().join(", ")));
         }
         let notes = if notes.is_empty() { "-".to_string() } else { notes.join("; ") };
         out.push(format!(

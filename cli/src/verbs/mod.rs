@@ -3,6 +3,7 @@
 
 pub mod approve;
 pub mod dashboard;
+pub mod deploy;
 pub mod doctor;
 pub mod history;
 pub mod judge;
@@ -78,6 +79,13 @@ pub enum Command {
     /// judge's metrics. One line per check; exit code 0 when nothing FAILs (warnings allowed unless
     /// --strict), 1 otherwise.
     Doctor(doctor::DoctorArgs),
+    /// Deploy with hookline's own Route 53 controller: read <env>.deploy.yml (or -f FILE), check it
+    /// (a bad file changes nothing), start the canary between the group's two load balancer
+    /// releases; prints the deployment id (dns-...). With --wait, follows it (exit code as watch's).
+    Deploy(deploy::DeployArgs),
+    /// Remove a release of a Route 53 deployment file (its ECS service and weighted record): the idle
+    /// one by default or --release TAG; the release taking traffic is refused.
+    Undeploy(deploy::UndeployArgs),
     /// Check or preview a rollout plan (JSON or YAML) without AWS.
     Plan(plan::PlanArgs),
     /// Judge a canary sample against a baseline sample (JSON arrays of numbers) without AWS: prints one
@@ -90,6 +98,7 @@ impl Command {
     pub fn error_exit_code(&self) -> u8 {
         match self {
             Command::Watch(_) => 3,
+            Command::Deploy(args) if args.wait => 3,
             _ => 1,
         }
     }
@@ -114,6 +123,8 @@ pub async fn run(cli: Cli) -> R<u8> {
         Command::History(args) => history::run(&aws, &args).await,
         Command::Dashboard(args) => dashboard::run(aws, &args).await,
         Command::Doctor(args) => doctor::run(&aws, &args).await,
+        Command::Deploy(args) => deploy::run_deploy(&aws, &args).await,
+        Command::Undeploy(args) => deploy::run_undeploy(&aws, &args).await,
         Command::Plan(_) | Command::Judge(_) => Ok(0),
     }
 }

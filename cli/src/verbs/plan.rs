@@ -24,8 +24,11 @@ pub struct PlanArgs {
 pub enum PlanCommand {
     /// Exit non-zero with one problem per line, each naming the field (and file:line:column when the
     /// text is not valid JSON/YAML).
+    /// A deployment file (`*.deploy.yml`, or `-e ENV [-d DIR]`) is parsed, rendered and mapped onto
+    /// its plan: problems print as `file:line:col: key: message`.
     Validate {
-        file: PathBuf,
+        #[command(flatten)]
+        source: PlanSource,
         #[command(flatten)]
         controller: ControllerArg,
         /// The ECS service the plan is for, as `aws ecs describe-services` prints it (a JSON file;
@@ -36,9 +39,11 @@ pub enum PlanCommand {
         #[arg(long, value_name = "FILE")]
         service_config: Option<PathBuf>,
     },
-    /// The steps as a timeline with cumulative worst-case times against the hook budget.
+    /// The steps as a timeline with cumulative worst-case times against the hook budget (for a
+    /// deployment file: the records' weights at each step, the bakes, the final 100 step when added).
     Preview {
-        file: PathBuf,
+        #[command(flatten)]
+        source: PlanSource,
         #[command(flatten)]
         controller: ControllerArg,
     },
@@ -82,6 +87,36 @@ impl PushArgs {
     }
 }
 
+/// What `plan validate` / `preview` read: a plan file, or a deployment file of hookline's Route 53
+/// controller (`*.deploy.yml`, or `-e ENV [-d DIR]`).
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("plan_source").required(true).args(["file", "env"])))]
+pub struct PlanSource {
+    /// The plan file (JSON or YAML), or a deployment file (`*.deploy.yml`).
+    pub file: Option<PathBuf>,
+    /// A deployment file by environment: <dir>/<env>.deploy.yml.
+    #[arg(short = 'e', long = "env", value_name = "ENV", conflicts_with = "file")]
+    pub env: Option<String>,
+    /// Where -e looks for <env>.deploy.yml.
+    #[arg(short = 'd', long = "dir", value_name = "DIR", conflicts_with = "file")]
+    pub dir: Option<PathBuf>,
+    /// A deployment file's {{account_id}} (default: the caller's, from STS GetCallerIdentity).
+    /// Its {{region}} is --region (or AWS_REGION / the profile's).
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+}
+
+impl PlanSource {
+    /// The deployment file named, if these arguments name one (`-e`, or a `*.deploy.yml` file).
+    pub fn deploy_file(&self) -> R<Option<PathBuf>> {
+        match (&self.file, &self.env) {
+            (Some(file), None) if crate::deploy_file::is_deploy_file(file) => Ok(Some(file.clone())),
+            (Some(_), None) => Ok(None),
+            (file, env) => crate::deploy_file::file_of(env.as_deref(), file.as_deref(), self.dir.as_deref()).map(Some),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Args)]
 pub struct ControllerArg {
     /// The deployment controller the plan is for: codedeploy (hook budget up to 60m) or ecs (up to 24h;
@@ -94,22 +129,60 @@ fn parse_controller(text: &str) -> Result<Controller, String> {
     text.parse()
 }
 
-/// `hookline plan ...`: validate and preview need no AWS; push connects with `settings`.
+/// `hookline plan ...`: validate and preview need no AWS (a deployment file: only for its account
+/// id and Region when not given); push connects with `settings`.
 pub async fn run(settings: Settings, args: &PlanArgs) -> R<u8> {
-    match &args.command {
-        PlanCommand::Push(push_args) => push(settings, push_args).await,
-        command => Ok(check(command)),
+    let (source, preview) = match &args.command {
+        PlanCommand::Push(push_args) => return push(settings, push_args).await,
+        PlanCommand::Validate { source, .. } => (source, false),
+        PlanCommand::Preview { source, .. } => (source, true),
+    };
+    match source.deploy_file()? {
+        Some(path) => check_deploy_file(settings, source, &path, preview).await,
+        None => Ok(check(&args.command)),
+    }
+}
+
+/// `plan validate` / `preview` of a deployment file: exit 0 when it maps onto a valid plan, 1
+/// otherwise (its problems one per line, `file:line:col: key: message`).
+async fn check_deploy_file(settings: Settings, source: &PlanSource, path: &Path, preview: bool) -> R<u8> {
+    use crate::deploy_file as df;
+    let text = df::read(path)?;
+    let given = source.account_id.as_deref().map(df::check_account_id).transpose()?;
+    // Offline when both are given; AWS is asked only for what is missing.
+    let (account_id, region) = match (given, &settings.region) {
+        (Some(account_id), Some(region)) => (account_id, region.clone()),
+        (given, _) => {
+            let aws = Aws::connect(settings).await?;
+            (df::account_id(&aws, given.as_deref()).await?, aws.region.clone())
+        }
+    };
+    let ctx = hookline::deployfile::Context { account_id, region };
+    match df::parse(path, &text, &ctx) {
+        Err(errs) => {
+            df::print_problems(path, &errs);
+            Ok(1)
+        }
+        Ok(d) => {
+            df::print_notes(&d.ignored);
+            emit(&if preview { df::preview(&d) } else { df::valid_summary(path, &d) });
+            Ok(0)
+        }
     }
 }
 
 /// `plan validate` / `plan preview`: exit 0 for a valid plan, 1 otherwise.
 fn check(command: &PlanCommand) -> u8 {
-    let (file, preview, controller, service_config) = match command {
-        PlanCommand::Validate { file, controller, service_config } => {
-            (file, false, controller.controller, service_config.as_deref())
+    let (source, preview, controller, service_config) = match command {
+        PlanCommand::Validate { source, controller, service_config } => {
+            (source, false, controller.controller, service_config.as_deref())
         }
-        PlanCommand::Preview { file, controller } => (file, true, controller.controller, None),
+        PlanCommand::Preview { source, controller } => (source, true, controller.controller, None),
         PlanCommand::Push(_) => return 1, // needs AWS: `run` sends it to `push`
+    };
+    let Some(file) = &source.file else {
+        eprintln!("hookline: plan validate/preview: name the plan file");
+        return 1;
     };
     let loaded = match (load(file, controller), service_config) {
         (Ok(Ok(plan)), Some(config)) => match service_steps_of(config) {

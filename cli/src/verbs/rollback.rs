@@ -5,7 +5,6 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use hookline::execution::HookEvent;
 use hookline::lifecycle::{Controller, DeploymentStatus};
-use hookline::traffic::TrafficRouter;
 
 use crate::address::DeploymentArg;
 use crate::aws::Aws;
@@ -100,7 +99,7 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
     }
     let who = aws.caller().await;
     let reason = reason.map(str::to_string).unwrap_or_else(|| format!("rolled back with hookline rollback by {who}"));
-    let (lifecycle, routers) = (aws.clients.lifecycle(), aws.clients.routers());
+    let (lifecycle, routers) = (aws.lifecycle(), aws.clients.routers());
     let (executions, plans) = (aws.clients.executions(), aws.clients.plans());
     let reach =
         hookline::rollback::Reach { lifecycle: &lifecycle, routers: &routers, executions: &executions, plans: &plans };
@@ -136,7 +135,7 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
         }
     }
     let weights = match aws.context(deployment_id, document.as_ref()).await {
-        Ok(ctx) => aws.clients.router(&ctx).weights().await.map(|w| w.to_string()).unwrap_or_else(|e| short_error(&e)),
+        Ok(ctx) => aws.router(&ctx).weights().await.map(|w| w.to_string()).unwrap_or_else(|e| short_error(&e)),
         Err(_) => "blue 100% / green 0%".into(),
     };
     if done.restored {

@@ -3,7 +3,7 @@
 use hookline::execution::HookEvent;
 use hookline::lifecycle::{DeploymentSummary, Lifecycle, Phase};
 use hookline::ports::ExecutionEvent;
-use hookline::traffic::{TrafficRouter, Weights};
+use hookline::traffic::Weights;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -217,7 +217,7 @@ pub async fn live_weights(
     document: Option<&hookline::execution::ExecutionDocument>,
 ) -> (Option<Weights>, Option<String>) {
     match aws.context(deployment_id, document).await {
-        Ok(ctx) => match aws.clients.router(&ctx).weights().await {
+        Ok(ctx) => match aws.router(&ctx).weights().await {
             Ok(w) => (Some(w), None),
             Err(e) => (None, Some(short_error(&e))),
         },

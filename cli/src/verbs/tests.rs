@@ -577,6 +577,39 @@ mod ecs_addressing {
     }
 
     #[test]
+    fn history_shows_a_dns_deployment_with_its_observed_split_per_weight() {
+        use crate::verbs::history::{render, Row};
+        use hookline::dns::ObservedSplit;
+        let row = Row {
+            controller: hookline::plan::Controller::Route53,
+            deployment_id: "dns-20261206-092359-ab10".into(),
+            status: "succeeded".into(),
+            created: Some(1_763_776_000),
+            completed: Some(1_763_776_150),
+            duration_seconds: Some(150),
+            creator: None,
+            description: None,
+            error: None,
+            rolled_back_by: None,
+            rollback_of: None,
+            ended: true,
+            is_rollback: false,
+            approvals: vec![],
+            observed: vec![
+                ObservedSplit::new(50, 1300.0, 1100.0, [0, 60]),
+                ObservedSplit::new(100, 0.0, 0.0, [60, 120]),
+            ],
+        };
+        let text = render(std::slice::from_ref(&row));
+        let line = text.lines().nth(1).expect("a row");
+        assert!(line.starts_with("dns-20261206-092359-ab10 succeeded "), "{text}");
+        assert!(line.ends_with("2m 30s  observed green 45.8% at 50%, no requests at 100%"), "{text}");
+        let json = serde_json::to_value(&row).expect("json");
+        assert_eq!(json["observed"][0]["set_weight"], 50);
+        assert_eq!(json["controller"], "route53");
+    }
+
+    #[test]
     fn history_shows_a_service_deployment_by_its_id_and_ecs_s_status_word() {
         use crate::verbs::history::{render, Row};
         let row = |id: &str, status: &str, error: Option<&str>| Row {
@@ -594,6 +627,7 @@ mod ecs_addressing {
             ended: true,
             is_rollback: false,
             approvals: vec![],
+            observed: vec![],
         };
         let text = render(&[
             row("aaaa1111", "SUCCESSFUL", None),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hookline::execution::{DeploymentContext, HookEvent};
 use hookline::lifecycle::{controller_of, Controller, DeploymentStatus, DeploymentSummary, Lifecycle};
-use hookline::traffic::{TrafficRouter, Weights};
+use hookline::traffic::Weights;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::status::{shown, JudgementSeen};
@@ -169,7 +169,7 @@ pub async fn follow(aws: &Aws, deployment_id: &str, interval: Duration, timeout:
 
         // Live production weights.
         if let Some(ctx) = &context {
-            if let Ok(w) = aws.clients.router(ctx).weights().await {
+            if let Ok(w) = aws.router(ctx).weights().await {
                 if weights != Some(w) {
                     lines.push((now, format!("weights  {w}")));
                     weights = Some(w);

@@ -102,7 +102,8 @@ pub async fn identity(State(state): State<Arc<AppState>>) -> Response {
     Json(json!({ "caller": state.aws.caller().await })).into_response()
 }
 
-/// `GET /api/deployments`: the 10 latest deployments of every group, newest first.
+/// `GET /api/deployments`: the 10 latest deployments of every group, and the 10 newest `hookline deploy`s
+/// (Route 53), newest first.
 pub async fn list(State(state): State<Arc<AppState>>) -> Response {
     match gather_list(&state).await {
         Ok(rows) => Json(rows).into_response(),
@@ -115,38 +116,53 @@ async fn gather_list(state: &AppState) -> R<Vec<Summary>> {
     let mut out = Vec::new();
     for (application, group) in crate::codedeploy::groups(aws).await? {
         for row in crate::verbs::history::gather(aws, &application, &group, 10).await? {
-            let mut summary = Summary {
-                deployment_id: row.deployment_id.clone(),
-                application: application.clone(),
-                deployment_group: group.clone(),
-                status: row.status.clone(),
-                terminal: row.ended,
-                created: row.created,
-                completed: row.completed,
-                step: None,
-                weights: None,
-                waiting_for_approval: false,
-            };
-            if !row.ended {
-                let s = crate::verbs::status::gather(aws, &row.deployment_id).await?;
-                summary.step = s.step.as_ref().map(|st| {
-                    let of = st.step_count.map(|n| format!("/{n}")).unwrap_or_default();
-                    let what = st
-                        .step
-                        .clone()
-                        .and_then(|v| serde_json::from_value::<hookline::plan::Step>(v).ok())
-                        .map(|x| format!(" {}", x.describe()))
-                        .unwrap_or_default();
-                    format!("{}{of}{what}", st.index + 1)
-                });
-                summary.weights = s.weights;
-                summary.waiting_for_approval = s.pending_approval.is_some() || s.controller_pause.is_some();
-            }
-            out.push(summary);
+            out.push(summary_of(aws, row, &application, &group).await?);
         }
+    }
+    // hookline's own Route 53 deployments (their release records): the 10 newest, on any name.
+    for record in crate::dns::records(aws.release_records()).await?.into_iter().take(10) {
+        let row = crate::verbs::history::row_of(aws, aws.deployment(&record.deployment_id).await?).await?;
+        out.push(summary_of(aws, row, &record.context.application, &record.context.deployment_group).await?);
     }
     out.sort_by_key(|s| std::cmp::Reverse(s.created.unwrap_or(0)));
     Ok(out)
+}
+
+/// A row of the list page; while the deployment runs, its step, weights and pending approval.
+async fn summary_of(
+    aws: &crate::aws::Aws,
+    row: crate::verbs::history::Row,
+    application: &str,
+    group: &str,
+) -> R<Summary> {
+    let mut summary = Summary {
+        deployment_id: row.deployment_id.clone(),
+        application: application.to_string(),
+        deployment_group: group.to_string(),
+        status: row.status.clone(),
+        terminal: row.ended,
+        created: row.created,
+        completed: row.completed,
+        step: None,
+        weights: None,
+        waiting_for_approval: false,
+    };
+    if !row.ended {
+        let s = crate::verbs::status::gather(aws, &row.deployment_id).await?;
+        summary.step = s.step.as_ref().map(|st| {
+            let of = st.step_count.map(|n| format!("/{n}")).unwrap_or_default();
+            let what = st
+                .step
+                .clone()
+                .and_then(|v| serde_json::from_value::<hookline::plan::Step>(v).ok())
+                .map(|x| format!(" {}", x.describe()))
+                .unwrap_or_default();
+            format!("{}{of}{what}", st.index + 1)
+        });
+        summary.weights = s.weights;
+        summary.waiting_for_approval = s.pending_approval.is_some() || s.controller_pause.is_some();
+    }
+    Ok(summary)
 }
 
 /// `GET /api/deployments/{id}`: status, plan, marks, weights over time.
