@@ -10,7 +10,12 @@
 #   5. ECS-native mode (no CodeDeploy): `aws ecs update-service` on the `api` service; ECS calls the
 #      hook at POST_TEST_TRAFFIC_SHIFT, hookline moves the production listener rule 10% -> approval ->
 #      50% -> 100% and answers ECS IN_PROGRESS until done; same CLI, addressed by --cluster/--service
-#   6. summary (hookline history, final weights), then stop the sandbox (also on Ctrl-C/failure)
+#   6. hookline's own controller (no CodeDeploy, no ECS blue/green): `hookline deploy -e demo -d tests/demo`
+#      reads tests/demo/demo.deploy.yml, creates green's service on the idle load balancer release and
+#      moves users by the Route 53 weights of web.shop.example.com (25% -> 100%, each bake at least the
+#      records' TTL); the sandbox's simulated clients resolve the name through caching resolvers, so
+#      status shows the observed split next to the set weight
+#   7. summary (hookline history, final weights), then stop the sandbox (also on Ctrl-C/failure)
 #
 # Ports and state directory follow up.sh: SANDBOX_PORT (4566), SANDBOX_MOTO_PORT,
 # SANDBOX_LAMBDA_PORT, SANDBOX_STATE. Needs `make build venv` first (make demo does it).
@@ -167,7 +172,21 @@ watch_and_approve "$API" || API_RC=$?
 echo "hookline watch exited $API_RC (0 = SUCCESSFUL)"
 show "$HOOKLINE" history --cluster demo --service api --limit 1
 
-bold "6. summary"
+bold "6. hookline's own controller: a DNS canary of shop-web between two load balancers (Route 53 weights)"
+show "$HOOKLINE" plan preview tests/demo/demo.deploy.yml
+# The simulated clients of the sandbox's DNS data plane resolve web.shop.example.com and send requests:
+# each load balancer's RequestCount is the split users really see (resolvers cache answers for the TTL).
+SBPY="sb.traffic(True, dns={'enabled': True, 'reset': True})" sbpy
+echo "$ hookline deploy -e demo -d tests/demo"
+DNS=$("$HOOKLINE" deploy -e demo -d tests/demo)
+echo "$DNS"
+echo "$ hookline watch $DNS"
+DNS_RC=0
+"$HOOKLINE" watch "$DNS" || DNS_RC=$?
+echo "hookline watch exited $DNS_RC (0 = Succeeded)"
+show "$HOOKLINE" history --fqdn web.shop.example.com --limit 1
+
+bold "7. summary"
 show "$HOOKLINE" history --application web --group web-prod --limit 3
 echo
 SBPY="w = sb.listener_weights(80, include_zero=False)
@@ -179,6 +198,13 @@ fwd = [a for a in sb.client('elbv2').describe_rules(RuleArns=[rule])['Rules'][0]
 groups = (fwd.get('ForwardConfig') or {}).get('TargetGroups') or [{'TargetGroupArn': fwd['TargetGroupArn'], 'Weight': 1}]
 total = sum(g.get('Weight', 1) for g in groups) or 1
 print('ECS api production rule now:', ', '.join(g['TargetGroupArn'].split('/')[1] + ' ' + str(round(100 * g.get('Weight', 1) / total)) + '%' for g in groups))
+r53 = sb.client('route53')
+zone = r53.list_hosted_zones_by_name(DNSName='shop.example.com')['HostedZones'][0]['Id']
+records = [r for r in r53.list_resource_record_sets(HostedZoneId=zone)['ResourceRecordSets'] if r['Name'] == 'web.shop.example.com.']
+print('Route 53 web.shop.example.com now:', ', '.join(r['SetIdentifier'] + ' ' + str(r['Weight']) for r in sorted(records, key=lambda r: r['SetIdentifier'])))
+ecs = sb.client('ecs')
+for svc in ecs.describe_services(cluster='shop', services=['shop-web-blue', 'shop-web-green'])['services']:
+    print(f\"ECS {svc['serviceName']}: desired {svc['desiredCount']}, running {svc['runningCount']}\")
 sb.traffic(False)" sbpy
 echo
 printf '%-12s %-22s %-10s %s\n' DEPLOYMENT IMAGE OUTCOME "WATCH EXIT"
@@ -186,11 +212,13 @@ printf '%-12s %-22s %-10s %s\n' "$V2" example/web:v2 "$(SBPY="print(sb.status('$
 printf '%-12s %-22s %-10s %s\n' "$V3" example/web:v3-bad "$(SBPY="print(sb.status('$V3'))" sbpy)" "$V3_RC"
 API_STATUS=$(SBPY="print(sb.client('ecs').describe_service_deployments(serviceDeploymentArns=['$API'])['serviceDeployments'][0]['status'])" sbpy)
 printf '%-12s %-22s %-10s %s\n' "${API##*/}" example/api:v2 "$API_STATUS" "$API_RC"
-if [ "$V2_RC" != 0 ] || [ "$V3_RC" != 1 ] || [ "$API_RC" != 0 ] || [ "$API_STATUS" != SUCCESSFUL ]; then
-    echo "demo: unexpected outcome (wanted v2 Succeeded, v3 Failed, api v2 SUCCESSFUL)" >&2
+printf '%-12s %-22s %-10s %s\n' "$DNS" shop-web:2.0.0 "$([ "$DNS_RC" = 0 ] && echo Succeeded || echo Failed)" "$DNS_RC"
+if [ "$V2_RC" != 0 ] || [ "$V3_RC" != 1 ] || [ "$API_RC" != 0 ] || [ "$API_STATUS" != SUCCESSFUL ] || [ "$DNS_RC" != 0 ]; then
+    echo "demo: unexpected outcome (wanted v2 Succeeded, v3 Failed, api v2 SUCCESSFUL, shop-web 2.0.0 Succeeded)" >&2
     exit 1
 fi
 echo
 echo "demo done: v2 rolled out through the canary, v3 was caught by its alarm and rolled back,"
-echo "and api v2 rolled out through the same kind of plan under ECS's own blue/green controller."
+echo "api v2 rolled out through the same kind of plan under ECS's own blue/green controller, and"
+echo "shop-web 2.0.0 moved users between two load balancers by Route 53 weights under hookline's own controller."
 [ -z "$DASHBOARD_URL" ] || echo "(the dashboard at $DASHBOARD_URL stops with the demo)"
