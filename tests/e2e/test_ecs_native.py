@@ -91,7 +91,17 @@ class Api:
         revs = {r["serviceRevisionArn"]: r for r in
                 self.ecs.describe_service_revisions(serviceRevisionArns=[source, target])["serviceRevisions"]}
         assert revs[source]["loadBalancers"] == revs[target]["loadBalancers"], "configured, never swapped"
-        return tuple(revs[r]["resolvedConfiguration"]["loadBalancers"][0]["targetGroupArn"] for r in (source, target))
+        blue = revs[source]["resolvedConfiguration"]["loadBalancers"][0]["targetGroupArn"]
+        resolved = revs[target].get("resolvedConfiguration")
+        if resolved:
+            return blue, resolved["loadBalancers"][0]["targetGroupArn"]
+        # resolvedConfiguration is given for an active revision only (ECS-2): a deployment rolled
+        # back before this read (a hook that crashes at once) left its target revision inactive.
+        # Green is then the service's other group, whichever of the two blue is not.
+        lb = revs[source]["loadBalancers"][0]
+        groups = {lb["targetGroupArn"], lb["advancedConfiguration"]["alternateTargetGroupArn"]}
+        (green,) = groups - {blue}
+        return blue, green
 
     def settle(self, timeout=180):
         """Waits for every deployment of ``api`` to end (the CreateService one runs the hooks)."""
