@@ -206,6 +206,14 @@ def test_a_pause_hook_shows_waiting_and_is_answered_by_hookline_approve_or_rejec
     as_json = json.loads(subprocess.run([BIN, "status", arn, "--json"], env=sb.env(), capture_output=True,
                                         text=True, timeout=60).stdout)
     assert as_json["controller_pause"]["hook_id"] == hook["hookId"]
+    # history shows it waiting too, read the way status reads it (its row is the service deployment's id)
+    history = subprocess.run([BIN, "history", "--cluster", "demo", "--service", "api"], env=sb.env(),
+                             capture_output=True, text=True, timeout=60)
+    assert history.returncode == 0, history.stderr
+    row = next((line for line in history.stdout.splitlines() if line.startswith(arn.rsplit("/", 1)[1])), None)
+    assert row is not None, history.stdout
+    assert f"WAITING FOR APPROVAL: ECS pause hook {hook['hookId']} at POST_TEST_TRAFFIC_SHIFT, times out at " \
+        in row and row.endswith("(then ROLLBACK)"), history.stdout
 
     args = [BIN, verb, arn] + (["--reason", "e2e says no"] if verb == "reject" else [])
     r = subprocess.run(args, env=sb.env(), capture_output=True, text=True, timeout=60)
