@@ -8,8 +8,11 @@ State is read through AWS APIs only (ECS DescribeServiceDeployments, ELBv2 Descr
 Functions), plus the sandbox's ``GET /_sandbox/ecs`` (the hook's answers, the steps ECS wrote) and
 ``GET /_sandbox/calls?log=1`` (which calls each function made: no rule write from hookline).
 """
+import contextlib
+import http.client
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -191,6 +194,37 @@ def awaiting_pause(api, arn, timeout=60):
     raise AssertionError(f"no PAUSE hook awaiting action: {api.deployment(arn)}")
 
 
+@contextlib.contextmanager
+def dashboard(sb):
+    """``hookline dashboard --port 0`` signed in: yields ``get(path)`` of its JSON API (with the session
+    cookie the printed sign-in link sets; same-origin as the rules in cli/src/verbs/dashboard/mod.rs ask)."""
+    proc = subprocess.Popen([BIN, "dashboard", "--port", "0"], env=sb.env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"http://(127\.0\.0\.1:\d+)(/login\?secret=[0-9a-f]+)", line)
+        assert m, (line, proc.poll())
+        host, login = m.groups()
+        conn = http.client.HTTPConnection(host, timeout=60)
+        conn.request("GET", login)
+        signed_in = conn.getresponse()
+        signed_in.read()
+        cookie = signed_in.getheader("Set-Cookie", "").split(";", 1)[0]
+        assert signed_in.status in (302, 303, 307) and cookie, (signed_in.status, signed_in.getheaders())
+
+        def get(path):
+            conn.request("GET", path, headers={"Cookie": cookie, "Sec-Fetch-Site": "same-origin",
+                                               "Origin": f"http://{host}"})
+            r = conn.getresponse()
+            body = r.read()
+            assert r.status == 200, (r.status, body)
+            return json.loads(body)
+        yield get
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 @pytest.mark.parametrize("verb", ["approve", "reject"])
 def test_a_pause_hook_shows_waiting_and_is_answered_by_hookline_approve_or_reject(sb, gate, verb):
     paused_service(gate)
@@ -206,6 +240,19 @@ def test_a_pause_hook_shows_waiting_and_is_answered_by_hookline_approve_or_rejec
     as_json = json.loads(subprocess.run([BIN, "status", arn, "--json"], env=sb.env(), capture_output=True,
                                         text=True, timeout=60).stdout)
     assert as_json["controller_pause"]["hook_id"] == hook["hookId"]
+    # history shows it waiting too, read the way status reads it (its row is the service deployment's id)
+    history = subprocess.run([BIN, "history", "--cluster", "demo", "--service", "api"], env=sb.env(),
+                             capture_output=True, text=True, timeout=60)
+    assert history.returncode == 0, history.stderr
+    row = next((line for line in history.stdout.splitlines() if line.startswith(arn.rsplit("/", 1)[1])), None)
+    assert row is not None, history.stdout
+    assert f"WAITING FOR APPROVAL: ECS pause hook {hook['hookId']} at POST_TEST_TRAFFIC_SHIFT, times out at " \
+        in row and row.endswith("(then ROLLBACK)"), history.stdout
+    # and so does the dashboard's list (its JSON API), where the service's deployments are listed
+    with dashboard(sb) as get:
+        [listed] = [d for d in get("/api/deployments") if d["deployment_id"] == arn]
+    assert (listed["application"], listed["deployment_group"]) == ("ecs/demo", "api"), listed
+    assert listed["waiting_for_approval"] is True and listed["terminal"] is False, listed
 
     args = [BIN, verb, arn] + (["--reason", "e2e says no"] if verb == "reject" else [])
     r = subprocess.run(args, env=sb.env(), capture_output=True, text=True, timeout=60)

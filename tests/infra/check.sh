@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make check-infra`: lint and check everything under infra/ and appspec/.
-#   1. cfn-lint on the five templates: no error, no warning (exit code 0).
+#   1. cfn-lint on the six templates: no error, no warning (exit code 0).
 #   2. checkov on each template: no failed check, and the template was
 #      really scanned (a file checkov cannot parse yields no results).
 #   3. the pytest checks in tests/infra (AppSpec/taskdef structure, template
@@ -17,7 +17,7 @@ for tool in "$LINT/cfn-lint" "$LINT/checkov" "$LINT/python" "$PY"; do
   [[ -x "$tool" ]] || { echo "check-infra: $tool missing (run: make lint-venv venv)" >&2; exit 1; }
 done
 
-templates=(infra/template.yaml infra/pipeline.yaml infra/ecs-service-example.yaml infra/ecs-native-service-example.yaml
+templates=(infra/template.yaml infra/pipeline.yaml infra/ecs-service-example.yaml infra/ecs-native-service-example.yaml infra/ecs-gate-service-example.yaml
            infra/route53-canary-example.yaml)
 for t in "${templates[@]}"; do
   [[ -f "$t" ]] || { echo "check-infra: $t missing" >&2; exit 1; }

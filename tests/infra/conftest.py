@@ -13,7 +13,7 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 TEMPLATES = ["template.yaml", "pipeline.yaml", "ecs-service-example.yaml", "ecs-native-service-example.yaml",
-             "route53-canary-example.yaml"]
+             "ecs-gate-service-example.yaml", "route53-canary-example.yaml"]
 
 
 # One loader for CloudFormation's short-form intrinsics, shared with the sandbox.

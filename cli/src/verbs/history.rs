@@ -71,6 +71,10 @@ pub struct Row {
     /// hookline's own Route 53 controller: green's observed share as last read at each weight.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<hookline::dns::ObservedSplit>,
+    /// The controller's own pause the deployment waits on (an ECS `PAUSE` hook awaiting action), as
+    /// `status` reads it ([`super::status::controller_pause`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controller_pause: Option<hookline::lifecycle::Pause>,
 }
 
 /// The `limit` most recent deployments of `application`/`group`, newest first.
@@ -125,7 +129,9 @@ pub async fn row_of(aws: &Aws, summary: DeploymentSummary) -> R<Row> {
         }
         None => (vec![], vec![]),
     };
+    let controller_pause = super::status::controller_pause(aws, &summary).await?;
     Ok(Row {
+        controller_pause,
         controller: summary.controller,
         ended: has_ended(&summary),
         duration_seconds: summary.created_at.zip(summary.ended_at).map(|(c, d)| d - c),
@@ -163,6 +169,9 @@ pub fn render(rows: &[Row]) -> String {
             .unwrap_or_else(|| "-".into());
         let started = r.created.map(datetime).unwrap_or_else(|| "-".into());
         let mut notes: Vec<String> = r.approvals.iter().map(Decision::describe).collect();
+        if let Some(p) = &r.controller_pause {
+            notes.push(super::status::pause_line(p));
+        }
         match &r.rollback_of {
             Some(of) => notes.push(format!("rollback of {of}")),
             None if r.is_rollback => notes.push("rollback deployment".into()),

@@ -262,8 +262,7 @@ pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
             },
         );
     let known = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
-    let controller_pause =
-        if info.status.is_active() { aws.clients.lifecycle().paused(deployment_id).await? } else { None };
+    let controller_pause = controller_pause(aws, &info).await?;
     let status = Status {
         controller_pause,
         deployment_id: deployment_id.to_string(),
@@ -291,6 +290,15 @@ pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
             .unwrap_or_default(),
     };
     Ok(Gathered { status, summary: info, canary, post, document })
+}
+
+/// The controller's own pause an active deployment waits on (an ECS `PAUSE` hook awaiting action,
+/// `Lifecycle::paused`): the one reading `status`, `history` and the dashboard show as waiting for approval.
+pub async fn controller_pause(aws: &Aws, info: &DeploymentSummary) -> R<Option<hookline::lifecycle::Pause>> {
+    if !info.status.is_active() {
+        return Ok(None);
+    }
+    Ok(aws.clients.lifecycle().paused(&info.deployment_id).await?)
 }
 
 /// A controller pause in one line: the hook id, where it waits, when and how it times out.

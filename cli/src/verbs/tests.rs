@@ -599,6 +599,7 @@ mod ecs_addressing {
                 ObservedSplit::new(50, 1300.0, 1100.0, [0, 60]),
                 ObservedSplit::new(100, 0.0, 0.0, [60, 120]),
             ],
+            controller_pause: None,
         };
         let text = render(std::slice::from_ref(&row));
         let line = text.lines().nth(1).expect("a row");
@@ -607,6 +608,60 @@ mod ecs_addressing {
         let json = serde_json::to_value(&row).expect("json");
         assert_eq!(json["observed"][0]["set_weight"], 50);
         assert_eq!(json["controller"], "route53");
+    }
+
+    #[tokio::test]
+    async fn history_shows_a_deployment_held_by_a_pause_hook_as_waiting_with_its_hook_and_timeout() {
+        use aws_sdk_ecs::types::{
+            DeploymentLifecycleHookDetail, DeploymentLifecycleHookStatus, DeploymentLifecycleHookTargetType,
+            ServiceDeploymentLifecycleStage,
+        };
+        use aws_sdk_sfn::operation::list_state_machines::ListStateMachinesOutput;
+        // ECS's IN_PROGRESS deployment held at POST_TEST_TRAFFIC_SHIFT by a PAUSE hook awaiting action
+        // (DescribeServiceDeployments' lifecycleHookDetails), and no hookline canary execution.
+        let mut paused = deployment(Ecs::InProgress, None);
+        paused.finished_at = None;
+        paused.lifecycle_stage = Some(ServiceDeploymentLifecycleStage::PostTestTrafficShift);
+        paused.lifecycle_hook_details = Some(vec![DeploymentLifecycleHookDetail::builder()
+            .hook_id("ecs-pause-1234")
+            .target_type(DeploymentLifecycleHookTargetType::Pause)
+            .status(DeploymentLifecycleHookStatus::AwaitingAction)
+            .expires_at(DateTime::from_secs(1_763_779_600))
+            .timeout_action(aws_sdk_ecs::types::DeploymentLifecycleHookAction::Rollback)
+            .build()]);
+        let described = mock!(aws_sdk_ecs::Client::describe_service_deployments).then_output(move || {
+            DescribeServiceDeploymentsOutput::builder().service_deployments(paused.clone()).build()
+        });
+        let machines = mock!(aws_sdk_sfn::Client::list_state_machines)
+            .then_output(|| ListStateMachinesOutput::builder().set_state_machines(Some(vec![])).build().expect("out"));
+        let aws = Aws::with_clients(hookline::testing::mocked_clients(&[&described, &machines]));
+        let info = aws.deployment(&format!("{ARN}r4nd0m")).await.expect("described");
+        let row = crate::verbs::history::row_of(&aws, info).await.expect("row");
+        let pause = row.controller_pause.as_ref().expect("the pause, as status reads it");
+        assert_eq!(pause.hook_id, "ecs-pause-1234");
+        let text = crate::verbs::history::render(std::slice::from_ref(&row));
+        let line = text.lines().nth(1).expect("a row");
+        assert!(
+            line.contains(&format!(
+                "WAITING FOR APPROVAL: ECS pause hook ecs-pause-1234 at POST_TEST_TRAFFIC_SHIFT, times out at {} (then ROLLBACK)",
+                crate::execution_history::datetime(1_763_779_600)
+            )),
+            "{text}"
+        );
+        let json = serde_json::to_value(&row).expect("json");
+        assert_eq!(json["controller_pause"]["hook_id"], "ecs-pause-1234");
+
+        // once ECS has finished, nothing waits (and ECS is not asked again)
+        let calls = described.num_calls();
+        let done = crate::verbs::history::row_of(
+            &aws,
+            hookline::lifecycle::ecs::summary("", &deployment(Ecs::Successful, None)),
+        )
+        .await
+        .expect("row");
+        assert!(done.controller_pause.is_none());
+        assert_eq!(described.num_calls(), calls);
+        assert!(!crate::verbs::history::render(&[done]).contains("WAITING"));
     }
 
     #[test]
@@ -628,6 +683,7 @@ mod ecs_addressing {
             is_rollback: false,
             approvals: vec![],
             observed: vec![],
+            controller_pause: None,
         };
         let text = render(&[
             row("aaaa1111", "SUCCESSFUL", None),

@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use hookline::error::AwsResultExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -102,8 +103,8 @@ pub async fn identity(State(state): State<Arc<AppState>>) -> Response {
     Json(json!({ "caller": state.aws.caller().await })).into_response()
 }
 
-/// `GET /api/deployments`: the 10 latest deployments of every group, and the 10 newest `hookline deploy`s
-/// (Route 53), newest first.
+/// `GET /api/deployments`: the 10 latest deployments of every group and of every ECS-native service with a
+/// plan, and the 10 newest `hookline deploy`s (Route 53), newest first.
 pub async fn list(State(state): State<Arc<AppState>>) -> Response {
     match gather_list(&state).await {
         Ok(rows) => Json(rows).into_response(),
@@ -119,6 +120,12 @@ async fn gather_list(state: &AppState) -> R<Vec<Summary>> {
             out.push(summary_of(aws, row, &application, &group).await?);
         }
     }
+    // ECS-native services (hookline has their plan): each one's 10 latest service deployments.
+    for (cluster, service) in ecs_services(aws).await? {
+        for row in crate::verbs::history::gather_ecs(aws, &cluster, &service, 10).await? {
+            out.push(summary_of(aws, row, &hookline::contract::ecs_application(&cluster), &service).await?);
+        }
+    }
     // hookline's own Route 53 deployments (their release records): the 10 newest, on any name.
     for record in crate::dns::records(aws.release_records()).await?.into_iter().take(10) {
         let row = crate::verbs::history::row_of(aws, aws.deployment(&record.deployment_id).await?).await?;
@@ -126,6 +133,48 @@ async fn gather_list(state: &AppState) -> R<Vec<Summary>> {
     }
     out.sort_by_key(|s| std::cmp::Reverse(s.created.unwrap_or(0)));
     Ok(out)
+}
+
+/// The ECS-native services hookline has a plan for: every parameter named
+/// `<prefix>/ecs/<cluster>/<service>` (`contract::ecs_plan_parameter`), as (cluster, service), sorted.
+/// What hookline keeps beside a plan (`<plan>/last-release`) is not a service.
+pub async fn ecs_services(aws: &crate::aws::Aws) -> R<Vec<(String, String)>> {
+    let prefix = &aws.settings.plan_parameter_prefix;
+    let root = format!("{}/ecs", prefix.trim_end_matches('/'));
+    let mut services = Vec::new();
+    let mut token = None;
+    loop {
+        let page = aws
+            .clients
+            .ssm
+            .get_parameters_by_path()
+            .path(&root)
+            .recursive(true)
+            .set_next_token(token)
+            .send()
+            .await
+            .aws("GetParametersByPath")?;
+        services.extend(page.parameters().iter().filter_map(|p| ecs_service_of(prefix, p.name()?)));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    services.sort();
+    services.dedup();
+    Ok(services)
+}
+
+/// (cluster, service) when `name` is the plan parameter of an ECS-native service under `prefix`.
+pub fn ecs_service_of(prefix: &str, name: &str) -> Option<(String, String)> {
+    let rest = name.strip_prefix(&format!("{}/ecs/", prefix.trim_end_matches('/')))?;
+    let (cluster, service) = rest.split_once('/')?;
+    let parsed = (cluster.to_string(), service.to_string());
+    (hookline::contract::ecs_plan_parameter(prefix, cluster, service) == name
+        && !cluster.is_empty()
+        && !service.is_empty()
+        && !service.contains('/'))
+    .then_some(parsed)
 }
 
 /// A row of the list page; while the deployment runs, its step, weights and pending approval.

@@ -434,3 +434,37 @@ fn marks_classify_step_bake_alarm_and_rollback_for_the_chart() {
     assert_eq!(marks[2].healthy, Some(false));
     assert_eq!((marks[0].green, marks[1].green, marks[3].green), (Some(10), None, Some(0)));
 }
+
+#[tokio::test]
+async fn the_list_finds_the_ecs_native_services_by_their_plans_and_nothing_kept_beside_them() {
+    use aws_sdk_ssm::operation::get_parameters_by_path::GetParametersByPathOutput;
+    use aws_sdk_ssm::types::Parameter;
+    use aws_smithy_mocks::mock;
+    let param = |name: &str| Parameter::builder().name(name).value("{}").build();
+    let first = mock!(aws_sdk_ssm::Client::get_parameters_by_path)
+        .match_requests(|r| {
+            r.path() == Some("/hookline/ecs") && r.recursive() == Some(true) && r.next_token().is_none()
+        })
+        .then_output(move || {
+            GetParametersByPathOutput::builder()
+                .parameters(param("/hookline/ecs/demo/web"))
+                .parameters(param("/hookline/ecs/demo/api/last-release"))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_ssm::Client::get_parameters_by_path)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(move || {
+            GetParametersByPathOutput::builder()
+                .parameters(param("/hookline/ecs/demo/api"))
+                .parameters(param("/hookline/ecs/orphan"))
+                .build()
+        });
+    let aws = crate::aws::Aws::with_clients(hookline::testing::mocked_clients(&[&first, &second]));
+    let services = api::ecs_services(&aws).await.expect("listed");
+    assert_eq!(services, [("demo".to_string(), "api".to_string()), ("demo".to_string(), "web".to_string())]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    assert_eq!(api::ecs_service_of("/hookline/", "/hookline/ecs/c/s"), Some(("c".into(), "s".into())));
+    assert_eq!(api::ecs_service_of("/hookline", "/other/ecs/c/s"), None);
+    assert_eq!(api::ecs_service_of("/hookline", "/hookline/ecs//s"), None);
+}
