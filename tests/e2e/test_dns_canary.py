@@ -86,7 +86,7 @@ BAD_FILES = [
 ]
 
 
-def test_ten_bad_deployment_files_are_refused_naming_file_line_and_key_and_nothing_changes(sb, tmp_path):
+def test_ten_bad_deployment_files_are_refused_naming_file_line_and_key_and_nothing_changes(sb, world, tmp_path):
     assert len(BAD_FILES) == 10
     sb.reset_calls()
     for i, (what, old, new, key, needle) in enumerate(BAD_FILES):
@@ -107,6 +107,8 @@ def test_ten_bad_deployment_files_are_refused_naming_file_line_and_key_and_nothi
         assert "dns-" not in r.stdout, f"{what}: a deployment was started: {r.stdout}"
     mutating, made = mutating_calls(sb)
     assert mutating == [], f"bad files changed something: {mutating} (all calls: {made})"
+    assert world.weights() == (100, 0)
+    assert world.service("green") is None
 
 
 # ------------------------------------------------------------------ the DNS world, through AWS APIs
