@@ -1,7 +1,7 @@
 //! `hookline deploy` / `hookline undeploy`: the entry of hookline's own Route 53 controller
 //! (docs/route53-controller.md). Thin: read the deployment file, check it completely, then hand
-//! it to the library's flows (`hookline::flows::deploy` / `undeploy`), which do the work over the
-//! ports. A bad file changes nothing in AWS: it is checked before any call, the caller's identity
+//! it to the library's flows (`hookline::flows::dns_release::{deploy, undeploy}`), which do the
+//! work over the ports. A bad file changes nothing in AWS: it is checked before any call, the caller's identity
 //! included (see [`crate::deploy_file::CHECK_ACCOUNT_ID`]).
 
 use std::time::Duration;
@@ -41,8 +41,8 @@ pub struct UndeployArgs {
     pub release: Option<String>,
 }
 
-/// Reads and checks the file `args` name for the account deployed to; `Ok(Err(exit code))` when it has problems (printed, one
-/// per line; no AWS call made).
+/// Reads and checks the file `args` name for the account deployed to; `Ok(Err(exit code))` when
+/// it has problems (printed, one per line; no AWS call made).
 pub async fn checked(aws: &Aws, args: &DeployFileArgs) -> R<Result<DeployFile, u8>> {
     let path = args.path()?;
     let text = df::read(&path)?;
@@ -70,7 +70,7 @@ pub async fn checked(aws: &Aws, args: &DeployFileArgs) -> R<Result<DeployFile, u
 /// as `watch`'s), else 0 once started. A bad file: its problems, exit 1, nothing changed.
 pub async fn run_deploy(aws: &Aws, args: &DeployArgs) -> R<u8> {
     let file = match checked(aws, &args.file).await? {
-        Ok(c) => c,
+        Ok(file) => file,
         Err(code) => return Ok(code),
     };
     let id = start(aws, &args.file.env, &file, args.remove_old).await?;
@@ -85,7 +85,7 @@ pub async fn run_deploy(aws: &Aws, args: &DeployArgs) -> R<u8> {
 /// `hookline undeploy`: removes a release's service and record, refusing the one taking traffic.
 pub async fn run_undeploy(aws: &Aws, args: &UndeployArgs) -> R<u8> {
     let file = match checked(aws, &args.file).await? {
-        Ok(c) => c,
+        Ok(file) => file,
         Err(code) => return Ok(code),
     };
     let removed = remove(aws, &file, args.release.as_deref()).await?;
