@@ -582,3 +582,8 @@ def chaos_summary():
         lines.append(f"  #{r['index']:<4} {r['status']:<9} {r['seconds']:>6.1f}s  {' '.join(r['actions']) or '-'}"
                      + (f"  VIOLATIONS: {r['violations']}" if r["violations"] else ""))
     return lines
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: waits real AWS durations (Route 53's 60 s TTL in every DNS "
+                                       "bake); make e2e runs them, deselect with -m 'not slow'")

@@ -280,20 +280,11 @@ def canary_execution(sb, deployment_id, timeout=60):
 # four minutes each (`-m "not slow"` leaves them out).
 SLOW = pytest.mark.slow
 
-# finalize and rollback scale the releases' services with ecs:UpdateService, which infra/template.yaml
-# grants on service/<cluster>/*; the sandbox's IAM (tests/sandbox/sim/iam.py) checks UpdateService on
-# "*" (no resource for it), so it is denied, green stays up and the success ends rolled back. Both
-# scenarios pass with SANDBOX_IAM=0.
-NEEDS_ECS_SERVICE_IAM = pytest.mark.skip(
-    reason="needs the sandbox's IAM to authorize ecs:UpdateService on the service's ARN "
-           "(tests/sandbox/sim/iam.py answers '*' and denies the template's service/<cluster>/* grant)")
-
 # Ready (green's service stable: seconds in the sandbox) + every bake (70 s) + the end's TTL wait.
 STEP_TIMEOUT_S = 150
 
 
 @SLOW
-@NEEDS_ECS_SERVICE_IAM
 def test_a_dns_canary_with_an_approval_walks_the_weights_and_ends_on_green(sb, world, tmp_path):
     directory = deploy_file(tmp_path, [(50, 70)], approval=50)
     # The DNS data plane's clients resolve the name and send requests: the observed split.
@@ -344,7 +335,6 @@ def assert_back_on_blue(sb, world, walk, arn):
 
 
 @SLOW
-@NEEDS_ECS_SERVICE_IAM
 def test_b_an_alarm_during_a_bake_puts_dns_back_on_blue_and_scales_green_to_zero(sb, world, tmp_path):
     # Green's image tag has `bad`: its targets pass health checks and answer 5xx to requests, so the
     # DNS data plane's clients that resolve to green raise shop-web-5xx once green has a weight.
