@@ -152,23 +152,14 @@ pub fn preview(d: &DeployFile) -> String {
          is green)",
         d.canary.group, releases.blue, releases.green
     ));
-    let h = &d.plan.health;
-    let mut gates = vec![format!("every {}", human(h.interval_seconds))];
-    if !h.alarms.is_empty() {
-        gates.push(format!("alarms {}", h.alarms.join(", ")));
-    }
-    for p in &h.http {
-        gates.push(format!("GET {} = {}", p.url, p.expect_status));
-    }
-    gates.push(format!("targets >= {}% healthy", h.min_healthy_percent));
-    out.push(format!("health gate: {}", gates.join("; ")));
+    out.push(crate::verbs::plan::health_gate_line(&d.plan.health));
     if let Some(min) = d.dns.min_observed_percent {
         out.push(format!("observed split: a bake counts once green's share reaches {min}% of its weight"));
     }
     out.push(String::new());
     out.push(format!("{:>4}  {:>10}  {:>10}  {}", "STEP", "STARTS BY", "ENDS BY", "WHAT (worst case)"));
     let mut t = 0u64;
-    let ready = h.ready_timeout_seconds;
+    let ready = d.plan.health.ready_timeout_seconds;
     out.push(format!(
         "{:>4}  {:>10}  {:>10}  green's service: {} task{} stable, targets healthy (up to {}; scale.wait)",
         "-",

@@ -377,10 +377,9 @@ pub fn preview(plan: &Plan) -> String {
     preview_for(plan, Controller::CodeDeploy)
 }
 
-/// The steps as a timeline with cumulative worst-case times, naming `controller`'s hooks.
-pub fn preview_for(plan: &Plan, controller: Controller) -> String {
-    let mut out = Vec::new();
-    let h = &plan.health;
+/// `health gate: every 5s; alarms a, b; GET url = 200; targets >= 100% healthy`: what every check
+/// of the plan's health gate looks at (preview of a plan and of a deployment file).
+pub fn health_gate_line(h: &hookline::plan::Health) -> String {
     let mut gates = vec![format!("every {}", human(h.interval_seconds))];
     if !h.alarms.is_empty() {
         gates.push(format!("alarms {}", h.alarms.join(", ")));
@@ -389,11 +388,16 @@ pub fn preview_for(plan: &Plan, controller: Controller) -> String {
         gates.push(format!("GET {} = {}", p.url, p.expect_status));
     }
     gates.push(format!("targets >= {}% healthy", h.min_healthy_percent));
-    out.push(format!("health gate: {}", gates.join("; ")));
+    format!("health gate: {}", gates.join("; "))
+}
+
+/// The steps as a timeline with cumulative worst-case times, naming `controller`'s hooks.
+pub fn preview_for(plan: &Plan, controller: Controller) -> String {
+    let mut out = vec![health_gate_line(&plan.health)];
     out.push(String::new());
     out.push(format!("{:>4}  {:>10}  {:>10}  {}", "STEP", "STARTS BY", "ENDS BY", "WHAT (worst case)"));
     let mut t = 0u64;
-    let ready = h.ready_timeout_seconds;
+    let ready = plan.health.ready_timeout_seconds;
     let ready_line = format!("green ready behind the test listener (up to {})", human(ready));
     out.push(format!("{:>4}  {:>10}  {:>10}  {ready_line}", "-", at(t), at(t + ready)));
     t += ready;

@@ -110,6 +110,21 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Output> {
     }
 }
 
+/// Not healthy (yet) or not judged yet: the gate asks to be called again in `wait_seconds`.
+fn check_again(now: i64, wait_seconds: u64, checks: Vec<hookline::health::Check>) -> Output {
+    Output::Health {
+        healthy: false,
+        done: false,
+        wait_seconds,
+        checked_at: now,
+        checks,
+        judgement: None,
+        approval: None,
+        judgements: None,
+        observed: None,
+    }
+}
+
 async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &RolloutState, ready: bool) -> Result<Output> {
     ensure_active(deps.lifecycle.as_ref(), &ctx.deployment_id).await?;
     let now = now_epoch();
@@ -127,17 +142,7 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
         let ready_end = state.started_at + i64::try_from(plan.health.ready_timeout_seconds).unwrap_or(0);
         if ready && now < ready_end {
             warn!(failures = %verdict.failures(), "green not healthy yet; checking again");
-            return Ok(Output::Health {
-                healthy: false,
-                done: false,
-                wait_seconds: interval,
-                checked_at: now,
-                checks: verdict.checks,
-                judgement: None,
-                approval: None,
-                judgements: None,
-                observed: None,
-            });
+            return Ok(check_again(now, interval, verdict.checks));
         }
         warn!(failures = %verdict.failures(), "health gate failed");
         // A gate past ECS's first step runs the ready gate with no ready timeout (one check, as a
@@ -158,17 +163,7 @@ async fn gate(deps: &Deps, ctx: &DeploymentContext, plan: &Plan, state: &Rollout
         if now < judge_at {
             let wait = u64::try_from(judge_at - now).unwrap_or(1).clamp(1, interval.max(1));
             info!(wait_seconds = wait, "gate: healthy; waiting for the step's window to fill before judging it");
-            return Ok(Output::Health {
-                healthy: false,
-                done: false,
-                wait_seconds: wait,
-                checked_at: now,
-                checks: verdict.checks,
-                judgement: None,
-                approval: None,
-                judgements: None,
-                observed: None,
-            });
+            return Ok(check_again(now, wait, verdict.checks));
         }
         let window = analysis.window(step_start, now);
         let (judgement, _) = judge(deps, ctx, plan, state, window, budget_end - now).await?;

@@ -517,17 +517,7 @@ fn validate_gate(p: &mut Problems, wire: &WirePlan, controller: Controller) -> g
             p.add(&at, "an approval step (gate mode has no other kind)");
             continue;
         };
-        let field = format!("{at}.approval.timeout");
-        let timeout_seconds = match a.timeout.as_deref() {
-            None => {
-                p.add(&field, "a duration like \"30m\" (an approval must end before the hook deadline)");
-                0
-            }
-            Some(t) => p.duration(&field, Some(t), 0),
-        };
-        if a.timeout.is_some() && timeout_seconds == 0 {
-            p.add(&field, "a positive duration");
-        }
+        let timeout_seconds = approval_timeout(p, &at, a);
         let weight_field = format!("{at}.approval.after_weight");
         let after_weight = match a.after_weight {
             None => {
@@ -557,6 +547,22 @@ fn validate_gate(p: &mut Problems, wire: &WirePlan, controller: Controller) -> g
         });
     }
     gate::Gate { approvals, step_started_at: None }
+}
+
+/// An approval step's `timeout` (at `at`): required, a positive duration; 0 once a problem is noted.
+fn approval_timeout(p: &mut Problems, at: &str, a: &wire::WireApproval) -> u64 {
+    let field = format!("{at}.approval.timeout");
+    let timeout_seconds = match a.timeout.as_deref() {
+        None => {
+            p.add(&field, "a duration like \"30m\" (an approval must end before the hook deadline)");
+            0
+        }
+        Some(t) => p.duration(&field, Some(t), 0),
+    };
+    if a.timeout.is_some() && timeout_seconds == 0 {
+        p.add(&field, "a positive duration");
+    }
+    timeout_seconds
 }
 
 fn validate_step(p: &mut Problems, i: usize, ws: &WireStep, last_weight: &mut Option<(usize, i64)>) -> Option<Step> {
@@ -596,17 +602,7 @@ fn validate_step(p: &mut Problems, i: usize, ws: &WireStep, last_weight: &mut Op
         if a.after_weight.is_some() {
             p.add(format!("{at}.approval.after_weight"), "only in gate mode (mode: gate)");
         }
-        let field = format!("{at}.approval.timeout");
-        let timeout_seconds = match a.timeout.as_deref() {
-            None => {
-                p.add(&field, "a duration like \"30m\" (an approval must end before the hook deadline)");
-                0
-            }
-            Some(t) => p.duration(&field, Some(t), 0),
-        };
-        if a.timeout.is_some() && timeout_seconds == 0 {
-            p.add(&field, "a positive duration");
-        }
+        let timeout_seconds = approval_timeout(p, &at, a);
         return Some(Step::Approval { timeout_seconds, on_timeout: a.on_timeout.unwrap_or_default() });
     }
     let c = ws.cohort.as_ref()?;
