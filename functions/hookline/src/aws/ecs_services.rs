@@ -146,27 +146,17 @@ impl Services for EcsServices {
                     .build(),
             )
             .set_platform_version(spec.platform_version.clone())
-            .set_placement_constraints((!spec.placement_constraints.is_empty()).then(|| {
-                spec.placement_constraints
-                    .iter()
-                    .map(|c| {
-                        PlacementConstraint::builder()
-                            .r#type(PlacementConstraintType::from(c.kind.as_str()))
-                            .set_expression(c.expression.clone())
-                            .build()
-                    })
-                    .collect()
+            .set_placement_constraints(unless_empty(&spec.placement_constraints, |c| {
+                PlacementConstraint::builder()
+                    .r#type(PlacementConstraintType::from(c.kind.as_str()))
+                    .set_expression(c.expression.clone())
+                    .build()
             }))
-            .set_placement_strategy((!spec.placement_strategies.is_empty()).then(|| {
-                spec.placement_strategies
-                    .iter()
-                    .map(|s| {
-                        PlacementStrategy::builder()
-                            .r#type(PlacementStrategyType::from(s.kind.as_str()))
-                            .set_field(s.field.clone())
-                            .build()
-                    })
-                    .collect()
+            .set_placement_strategy(unless_empty(&spec.placement_strategies, |s| {
+                PlacementStrategy::builder()
+                    .r#type(PlacementStrategyType::from(s.kind.as_str()))
+                    .set_field(s.field.clone())
+                    .build()
             }))
             .set_scheduling_strategy(spec.scheduling_strategy.as_deref().map(SchedulingStrategy::from));
         // What the file does not say (launch type, network configuration, capacity providers) is
@@ -229,6 +219,12 @@ impl Services for EcsServices {
 }
 
 /// One container definition from the deployment file's container.
+/// `items` mapped by `f`, or `None` when there are none: the file did not set them, so the request
+/// leaves them out (an empty list would be a setting of its own).
+fn unless_empty<T, U>(items: &[T], f: impl Fn(&T) -> U) -> Option<Vec<U>> {
+    (!items.is_empty()).then(|| items.iter().map(f).collect())
+}
+
 fn container(c: &crate::deployfile::Container) -> Result<ContainerDefinition> {
     let ports = c
         .port_mappings
