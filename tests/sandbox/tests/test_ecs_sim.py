@@ -831,10 +831,12 @@ def test_a_failed_pre_production_hook_rolls_back_before_the_next_step(env):
 def test_lifecycle_stage_between_production_steps_switch(env, stage):
     """ECS-26 (ecs_step_stage): what DescribeServiceDeployments reports during a step's bake."""
     env.sb.ecs_sim.cfg.ecs_step_stage = stage
-    _linear_25(env, bake_minutes=3, stages=("POST_SCALE_UP",))
+    # 15 sandbox minutes = 3 s a step: polls slowed by a loaded machine (CI runs the Rust lane beside
+    # this suite) still land inside a bake (3 minutes, 0.6 s, were missed there once)
+    _linear_25(env, bake_minutes=15, stages=("POST_SCALE_UP",))
     arn = env.deploy()
     seen = set()
-    end = time.time() + 30
+    end = time.time() + 60
     while time.time() < end:
         d = env.deployment(arn)
         if d["status"] != "IN_PROGRESS":

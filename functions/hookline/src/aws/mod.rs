@@ -5,7 +5,7 @@
 //! controller); [`Lazy`] makes any of them on first use. Each maps its service's errors with
 //! [`crate::error::AwsResultExt`] and its words onto hookline's ([`crate::ports::RunStatus`], ...);
 //! no SDK type leaves its file. Each file's tests are the wire-level ones (aws-smithy-mocks);
-//! handler and flow tests use the in-memory fakes of [`crate::testing`].
+//! handler and flow tests use the in-memory fakes of `hookline::testing` (feature `test-util`).
 
 mod ecs_services;
 mod lazy;
