@@ -341,6 +341,35 @@ def test_rollback_mid_bake_restores_blue_and_watch_exits_2(sb, cli):
     assert r.returncode != 0 and "already Stopped" in r.stderr
 
 
+def test_rollback_while_waiting_for_approval_leaves_nothing_running(sb, cli):
+    """`hookline rollback` while the execution waits in RequestApproval (a `.waitForTaskToken` task):
+    production blue 100 with no rule, the execution ABORTED at once (StopExecution stops an execution
+    whatever state it is in; moto left a task-token wait RUNNING until the approval's timeout, row
+    SFN-STOP), no execution left running, and the next deploy is accepted and runs."""
+    sb.put_plan(cli_plan([W(10, "1s"), APPROVAL, W(100)]))
+    blue, green = sb.prod_groups()
+    did = sb.deploy("example/web:cli-rollback-approval")
+    wait_for(lambda: status_json(cli, did)["pending_approval"], f"{did} waiting for approval", timeout=90)
+    assert sb.listener_weights(80).get(green) == 10
+    arn = sb.execution(did)["executionArn"]
+
+    r = cli("rollback", did, "--yes", "--reason", "e2e: stop during the approval")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"stopped     {did}-BeforeAllowTraffic" in r.stdout, r.stdout
+    assert sb.listener_weights(80) == {blue: 100, green: 0} and not sb.rules(80)
+    assert sb.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert sb.running_executions() == [], sb.running_executions()
+    sb.wait_for_status(did, "Stopped")
+    assert sb.one_side() and not sb.rules(80)
+    assert not status_json(cli, did)["pending_approval"]
+
+    # The next deployment is not refused as "a canary is running": it runs to Succeeded.
+    sb.put_plan(cli_plan([W(100)]))
+    nxt = sb.deploy("example/web:cli-after-approval-rollback")
+    sb.wait_for_status(nxt, "Succeeded", timeout=90)
+    assert sb.running_executions() == [], sb.running_executions()
+
+
 # ------------------------------------------------------------------ watch 2: stopped from the console
 
 def test_watch_exits_2_when_the_deployment_is_stopped(sb, cli):
