@@ -482,3 +482,36 @@ def test_ecs_rollback_by_service_stops_the_deployment_and_restores_the_rule(sb, 
     assert r.returncode == 1 and "already ROLLBACK_SUCCESSFUL: nothing to roll back" in r.stderr, r.stderr
     r = cli("status", "--cluster", "demo", "--service", "nope")
     assert r.returncode == 1 and "service nope not found in ECS cluster demo" in r.stderr, r.stderr
+
+
+def test_ecs_rollback_while_waiting_for_approval_leaves_nothing_running(sb, cli, api):
+    """ECS-native `api`: `hookline rollback --cluster C --service S` while the execution waits in
+    RequestApproval (a `.waitForTaskToken` task): the execution ABORTED at once (row SFN-STOP: moto
+    left it RUNNING until the approval's timeout), the production rule blue 100, ROLLBACK_SUCCESSFUL,
+    no execution left running, and the next deployment runs to SUCCESSFUL."""
+    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "1s"}, {"approval": {"timeout": "2h"}},
+                               {"weight": 100, "bake": "1s"}]))
+    arn = api.deploy("example/api:cli-rollback-approval")
+    blue, green = api.sides(arn)
+    svc = ("--cluster", "demo", "--service", "api")
+    wait_for(lambda: json.loads(cli("status", *svc, "--json").stdout)["pending_approval"],
+             "the approval step waiting", timeout=90)
+    assert api.weights() == {blue: 90, green: 10}
+    xarn = api.wait_execution(arn)["executionArn"]
+
+    r = cli("rollback", *svc, "--yes", "--reason", "e2e: stop during the approval")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "StopServiceDeployment(ROLLBACK) accepted" in r.stdout, r.stdout
+    assert api.weights().get(green, 0) == 0, api.weights()
+    assert sb.sfn.describe_execution(executionArn=xarn)["status"] == "ABORTED"
+    assert sb.running_executions() == [], sb.running_executions()
+
+    done = api.wait(arn, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "SUCCESSFUL"), timeout=120)
+    assert done["status"] == "ROLLBACK_SUCCESSFUL", done
+    assert api.weights().get(green, 0) == 0 and not api.running()
+
+    put_plan(sb, ecs_plan(sb, [{"weight": 100, "bake": "1s"}]))
+    nxt = api.deploy("example/api:cli-after-approval-rollback")
+    done = api.wait(nxt, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "SUCCESSFUL"), timeout=120)
+    assert done["status"] == "SUCCESSFUL", done
+    assert not api.running()
