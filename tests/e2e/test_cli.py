@@ -361,7 +361,10 @@ def test_rollback_while_waiting_for_approval_leaves_nothing_running(sb, cli):
     assert sb.running_executions() == [], sb.running_executions()
     sb.wait_for_status(did, "Stopped")
     assert sb.one_side() and not sb.rules(80)
-    assert not status_json(cli, did)["pending_approval"]
+    after = status_json(cli, did)
+    assert not after["pending_approval"], after
+    # The approval was neither answered nor timed out: the history has no decision for it.
+    assert after["approvals"] == [], after["approvals"]
 
     # The next deployment is not refused as "a canary is running": it runs to Succeeded.
     sb.put_plan(cli_plan([W(100)]))

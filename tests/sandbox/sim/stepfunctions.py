@@ -9,7 +9,7 @@ stopped, but its status (DescribeExecution, ListExecutions) is only written when
 thread returns, and that thread blocks on the task token until the task's TimeoutSeconds: the
 execution stays RUNNING for the approval's whole timeout after a 200 from StopExecution.
 """
-from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.backend.execution import Execution
@@ -20,7 +20,7 @@ SOURCES = [
         "behaviour": "StopExecution ends a running execution at once whatever state it is in, a "
         "`.waitForTaskToken` task included (moto 5.2 leaves it RUNNING until the task's timeout and "
         "answers without stopDate): the response carries the stopDate, DescribeExecution answers "
-        "ABORTED, the waiting task is woken and nothing after it runs",
+        "ABORTED, the waiting task is woken, nothing after it runs and the history ends with ExecutionAborted",
         "source": '"Stops an execution."; stopDate: "The date the execution is stopped." — Step '
         "Functions API reference, StopExecution "
         "(https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html)",
@@ -35,20 +35,34 @@ def _stop_at_once(self, stop_date, error, cause):
     """moto's Execution.stop, then what it leaves undone: wake every task-token wait of the
     execution (its frames share one callback pool), so the interpreter's thread sees the stopped
     program and returns, and write ABORTED now, as AWS's StopExecution does, rather than when that
-    thread gets round to it."""
-    _INSTALLED["stop"](self, stop_date=stop_date, error=error, cause=cause)
+    thread gets round to it.
+
+    moto reads the woken wait as the task's timeout: the history would get a TaskTimedOut (read by
+    `hookline status` as an approval that timed out) and the Catch's events. The task did not time
+    out, so from the stop on the execution's history (its frames share one event manager) records
+    only moto's own ExecutionAborted."""
     worker = self.exec_worker
     env = worker.env if worker is not None else None
-    if env is None:
+    if env is None or self.exec_status != ExecutionStatus.RUNNING:
+        _INSTALLED["stop"](self, stop_date=stop_date, error=error, cause=cause)
         return
+    manager = env.event_manager
+    record = manager.add_event
+
+    def only_the_abort(context, event_type, *args, **kwargs):
+        if event_type == HistoryEventType.ExecutionAborted:
+            return record(context, event_type, *args, **kwargs)
+        return context.source_event_id
+
+    manager.add_event = only_the_abort
+    _INSTALLED["stop"](self, stop_date=stop_date, error=error, cause=cause)
     for endpoint in list(env.callback_pool_manager._pool.values()):
         endpoint.interrupt_all()
-    if self.exec_status == ExecutionStatus.RUNNING:
-        self.exec_status = ExecutionStatus.ABORTED
-        self.stop_date = stop_date
-        # moto's StopExecution passes "" for an absent error/cause; AWS answers neither then.
-        self.error = error or None
-        self.cause = cause or None
+    # moto's StopExecution passes "" for an absent error/cause; AWS answers neither then.
+    self.exec_status = ExecutionStatus.ABORTED
+    self.stop_date = stop_date
+    self.error = error or None
+    self.cause = cause or None
 
 
 def _error_unless_stopped(self, error):
