@@ -12,7 +12,7 @@ execution stays RUNNING for the approval's whole timeout after a 200 from StopEx
 from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
-from moto.stepfunctions.parser.backend.execution import Execution
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
 SOURCES = [
     {
@@ -75,13 +75,24 @@ def _error_unless_stopped(self, error):
     _INSTALLED["set_error"](self, error)
 
 
+def _reflect_keeping_the_stop_date(self):
+    """moto's status reflection when the interpreter's thread returns, except that a stopped
+    execution keeps the stopDate its StopExecution answered (moto writes the thread's end time)."""
+    stopped_at = self.execution.stop_date if self.execution.exec_status == ExecutionStatus.ABORTED else None
+    _INSTALLED["reflect"](self)
+    if stopped_at is not None:
+        self.execution.stop_date = stopped_at
+
+
 def install():
     """Patch moto's Step Functions in this process (idempotent)."""
     if "stop" not in _INSTALLED:
         _INSTALLED["stop"] = Execution.stop
         _INSTALLED["set_error"] = Environment.set_error
+        _INSTALLED["reflect"] = BaseExecutionWorkerCommunication._reflect_execution_status
         Execution.stop = _stop_at_once
         Environment.set_error = _error_unless_stopped
+        BaseExecutionWorkerCommunication._reflect_execution_status = _reflect_keeping_the_stop_date
 
 
 def uninstall():
@@ -89,3 +100,4 @@ def uninstall():
     if "stop" in _INSTALLED:
         Execution.stop = _INSTALLED.pop("stop")
         Environment.set_error = _INSTALLED.pop("set_error")
+        BaseExecutionWorkerCommunication._reflect_execution_status = _INSTALLED.pop("reflect")

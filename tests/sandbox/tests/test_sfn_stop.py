@@ -83,7 +83,8 @@ def test_stop_execution_ends_a_task_token_wait(moto_sfn, patched):
     # Nothing between the wait and the abort: the woken wait is not recorded as a timeout.
     assert types == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted",
                      "ExecutionAborted"], types
-    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    final = sfn.describe_execution(executionArn=execution)
+    assert final["status"] == "ABORTED" and final["stopDate"] == stopped["stopDate"], final
 
 
 def test_gap_moto_leaves_a_stopped_task_token_wait_running(moto_sfn):
