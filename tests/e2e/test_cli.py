@@ -341,6 +341,38 @@ def test_rollback_mid_bake_restores_blue_and_watch_exits_2(sb, cli):
     assert r.returncode != 0 and "already Stopped" in r.stderr
 
 
+def test_rollback_while_waiting_for_approval_leaves_nothing_running(sb, cli):
+    """`hookline rollback` while the execution waits in RequestApproval (a `.waitForTaskToken` task):
+    production blue 100 with no rule, the execution ABORTED at once (StopExecution stops an execution
+    whatever state it is in; moto left a task-token wait RUNNING until the approval's timeout, row
+    SFN-STOP), no execution left running, and the next deploy is accepted and runs."""
+    sb.put_plan(cli_plan([W(10, "1s"), APPROVAL, W(100)]))
+    blue, green = sb.prod_groups()
+    did = sb.deploy("example/web:cli-rollback-approval")
+    wait_for(lambda: status_json(cli, did)["pending_approval"], f"{did} waiting for approval", timeout=90)
+    assert sb.listener_weights(80).get(green) == 10
+    arn = sb.execution(did)["executionArn"]
+
+    r = cli("rollback", did, "--yes", "--reason", "e2e: stop during the approval")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"stopped     {did}-BeforeAllowTraffic" in r.stdout, r.stdout
+    assert sb.listener_weights(80) == {blue: 100, green: 0} and not sb.rules(80)
+    assert sb.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert sb.running_executions() == [], sb.running_executions()
+    sb.wait_for_status(did, "Stopped")
+    assert sb.one_side() and not sb.rules(80)
+    after = status_json(cli, did)
+    assert not after["pending_approval"], after
+    # The approval was neither answered nor timed out: the history has no decision for it.
+    assert after["approvals"] == [], after["approvals"]
+
+    # The next deployment is not refused as "a canary is running": it runs to Succeeded.
+    sb.put_plan(cli_plan([W(100)]))
+    nxt = sb.deploy("example/web:cli-after-approval-rollback")
+    sb.wait_for_status(nxt, "Succeeded", timeout=90)
+    assert sb.running_executions() == [], sb.running_executions()
+
+
 # ------------------------------------------------------------------ watch 2: stopped from the console
 
 def test_watch_exits_2_when_the_deployment_is_stopped(sb, cli):
@@ -453,3 +485,36 @@ def test_ecs_rollback_by_service_stops_the_deployment_and_restores_the_rule(sb, 
     assert r.returncode == 1 and "already ROLLBACK_SUCCESSFUL: nothing to roll back" in r.stderr, r.stderr
     r = cli("status", "--cluster", "demo", "--service", "nope")
     assert r.returncode == 1 and "service nope not found in ECS cluster demo" in r.stderr, r.stderr
+
+
+def test_ecs_rollback_while_waiting_for_approval_leaves_nothing_running(sb, cli, api):
+    """ECS-native `api`: `hookline rollback --cluster C --service S` while the execution waits in
+    RequestApproval (a `.waitForTaskToken` task): the execution ABORTED at once (row SFN-STOP: moto
+    left it RUNNING until the approval's timeout), the production rule blue 100, ROLLBACK_SUCCESSFUL,
+    no execution left running, and the next deployment runs to SUCCESSFUL."""
+    put_plan(sb, ecs_plan(sb, [{"weight": 10, "bake": "1s"}, {"approval": {"timeout": "2h"}},
+                               {"weight": 100, "bake": "1s"}]))
+    arn = api.deploy("example/api:cli-rollback-approval")
+    blue, green = api.sides(arn)
+    svc = ("--cluster", "demo", "--service", "api")
+    wait_for(lambda: json.loads(cli("status", *svc, "--json").stdout)["pending_approval"],
+             "the approval step waiting", timeout=90)
+    assert api.weights() == {blue: 90, green: 10}
+    xarn = api.wait_execution(arn)["executionArn"]
+
+    r = cli("rollback", *svc, "--yes", "--reason", "e2e: stop during the approval")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "StopServiceDeployment(ROLLBACK) accepted" in r.stdout, r.stdout
+    assert api.weights().get(green, 0) == 0, api.weights()
+    assert sb.sfn.describe_execution(executionArn=xarn)["status"] == "ABORTED"
+    assert sb.running_executions() == [], sb.running_executions()
+
+    done = api.wait(arn, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "SUCCESSFUL"), timeout=120)
+    assert done["status"] == "ROLLBACK_SUCCESSFUL", done
+    assert api.weights().get(green, 0) == 0 and not api.running()
+
+    put_plan(sb, ecs_plan(sb, [{"weight": 100, "bake": "1s"}]))
+    nxt = api.deploy("example/api:cli-after-approval-rollback")
+    done = api.wait(nxt, ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "SUCCESSFUL"), timeout=120)
+    assert done["status"] == "SUCCESSFUL", done
+    assert not api.running()

@@ -370,6 +370,32 @@ def test_c_hookline_rollback_mid_canary_puts_dns_back_on_blue_and_scales_green_t
 
 
 @SLOW
+def test_c3_hookline_rollback_during_an_approval_aborts_the_execution_and_frees_the_next_deploy(sb, world, tmp_path):
+    """`hookline rollback` while the canary waits in RequestApproval (a `.waitForTaskToken` task): the
+    execution ABORTED at once (row SFN-STOP of tests/sandbox/README.md: moto left it RUNNING until the
+    approval's timeout), DNS back on blue, green scaled to 0, and the next `hookline deploy` is not
+    refused as a canary still running."""
+    directory = deploy_file(tmp_path, [(50, 70)], approval=50)
+    with WeightWalk(world) as walk:
+        deployment_id = start(sb, directory)
+        arn = canary_execution(sb, deployment_id)
+        walk.wait_for((50, 50), STEP_TIMEOUT_S)
+        sb.approval_token(arn, timeout=STEP_TIMEOUT_S)
+        r = hookline(sb, "rollback", deployment_id, "--yes", "--reason", "e2e rollback during the approval",
+                     timeout=120)
+        assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
+        assert sb.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+        assert sb.running_executions() == [], sb.running_executions()
+        assert_back_on_blue(sb, world, walk, arn)
+    following_dir = tmp_path / "following"
+    following_dir.mkdir()
+    following = start(sb, deploy_file(following_dir, [(50, 70)], version="2.0.1"))
+    assert following != deployment_id
+    r = hookline(sb, "rollback", following, "--yes", "--reason", "e2e cleanup", timeout=120)
+    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
+
+
+@SLOW
 @pytest.mark.skip(reason="known gap, docs/route53-controller.md decision 23: the canary machine needs a Wait "
                          "state of TTL + grace between the rollback's restore and its report (green is scaled "
                          "to 0 at once today)")

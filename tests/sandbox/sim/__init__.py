@@ -8,6 +8,8 @@
 - ``iam``: the enforcement of the template's IAM policies on every call.
 - ``lambda_emul``: Lambda's own behaviour around cargo-lambda (async retries, destinations,
   event source mappings, the runtime API's deadline).
+- ``stepfunctions``: patches to moto's Step Functions in the moto process (moto_server.py), where
+  its interpreter deviates from AWS (StopExecution during a task-token wait).
 
 Every behaviour cites its source in the module's ``SOURCES`` list (README.md "Sources").
 """
