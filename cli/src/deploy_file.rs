@@ -152,7 +152,7 @@ pub fn preview(d: &DeployFile) -> String {
          is green)",
         d.canary.group, releases.blue, releases.green
     ));
-    out.push(crate::verbs::plan::health_gate_line(&d.plan.health));
+    out.push(format!("health gate: {}", d.plan.health.describe()));
     if let Some(min) = d.dns.min_observed_percent {
         out.push(format!("observed split: a bake counts once green's share reaches {min}% of its weight"));
     }

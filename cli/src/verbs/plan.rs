@@ -377,23 +377,9 @@ pub fn preview(plan: &Plan) -> String {
     preview_for(plan, Controller::CodeDeploy)
 }
 
-/// `health gate: every 5s; alarms a, b; GET url = 200; targets >= 100% healthy`: what every check
-/// of the plan's health gate looks at (preview of a plan and of a deployment file).
-pub fn health_gate_line(h: &hookline::plan::Health) -> String {
-    let mut gates = vec![format!("every {}", human(h.interval_seconds))];
-    if !h.alarms.is_empty() {
-        gates.push(format!("alarms {}", h.alarms.join(", ")));
-    }
-    for p in &h.http {
-        gates.push(format!("GET {} = {}", p.url, p.expect_status));
-    }
-    gates.push(format!("targets >= {}% healthy", h.min_healthy_percent));
-    format!("health gate: {}", gates.join("; "))
-}
-
 /// The steps as a timeline with cumulative worst-case times, naming `controller`'s hooks.
 pub fn preview_for(plan: &Plan, controller: Controller) -> String {
-    let mut out = vec![health_gate_line(&plan.health)];
+    let mut out = vec![format!("health gate: {}", plan.health.describe())];
     out.push(String::new());
     out.push(format!("{:>4}  {:>10}  {:>10}  {}", "STEP", "STARTS BY", "ENDS BY", "WHAT (worst case)"));
     let mut t = 0u64;

@@ -49,6 +49,22 @@ pub struct Health {
     pub ready_timeout_seconds: u64,
 }
 
+impl Health {
+    /// `every 5s; alarms a, b; GET url = 200; targets >= 100% healthy`: what every check of the gate
+    /// looks at, as previews print it.
+    pub fn describe(&self) -> String {
+        let mut gates = vec![format!("every {}", super::human(self.interval_seconds))];
+        if !self.alarms.is_empty() {
+            gates.push(format!("alarms {}", self.alarms.join(", ")));
+        }
+        for p in &self.http {
+            gates.push(format!("GET {} = {}", p.url, p.expect_status));
+        }
+        gates.push(format!("targets >= {}% healthy", self.min_healthy_percent));
+        gates.join("; ")
+    }
+}
+
 /// An HTTP GET that must answer `expect_status` within `timeout_ms`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpProbe {
