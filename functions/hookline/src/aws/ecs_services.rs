@@ -39,6 +39,22 @@ const INACTIVE: &str = "INACTIVE";
 impl EcsServices {
     /// The raw description: `None` when ECS lists the service among `failures` (reason `MISSING`)
     /// or as `INACTIVE` (deleted: "INACTIVE services can still be described", DescribeServices).
+    /// UpdateService of `service` in its Region: its desired count, and its task definition when given.
+    async fn update(&self, service: &ServiceRef, task_definition: Option<&str>, desired: i32) -> Result<()> {
+        self.ecs
+            .update_service()
+            .cluster(&service.cluster)
+            .service(&service.service)
+            .set_task_definition(task_definition.map(str::to_string))
+            .desired_count(desired)
+            .customize()
+            .config_override(region(service.region.as_deref()))
+            .send()
+            .await
+            .aws("UpdateService")?;
+        Ok(())
+    }
+
     async fn find(&self, service: &ServiceRef) -> Result<Option<aws_sdk_ecs::types::Service>> {
         let out = self
             .ecs
@@ -117,18 +133,7 @@ impl Services for EcsServices {
             Error::invalid("canary.scale.desired", format!("at most {}, got {}", i32::MAX, spec.desired))
         })?;
         if self.find(service).await?.is_some() {
-            self.ecs
-                .update_service()
-                .cluster(&service.cluster)
-                .service(&service.service)
-                .task_definition(&spec.task_definition_arn)
-                .desired_count(desired)
-                .customize()
-                .config_override(region(service.region.as_deref()))
-                .send()
-                .await
-                .aws("UpdateService")?;
-            return Ok(());
+            return self.update(service, Some(&spec.task_definition_arn), desired).await;
         }
         let port = i32::from(spec.container_port);
         let mut req = self
@@ -177,18 +182,7 @@ impl Services for EcsServices {
     }
 
     async fn scale(&self, service: &ServiceRef, desired: u32) -> Result<()> {
-        let desired = i32::try_from(desired).unwrap_or(i32::MAX);
-        self.ecs
-            .update_service()
-            .cluster(&service.cluster)
-            .service(&service.service)
-            .desired_count(desired)
-            .customize()
-            .config_override(region(service.region.as_deref()))
-            .send()
-            .await
-            .aws("UpdateService")?;
-        Ok(())
+        self.update(service, None, i32::try_from(desired).unwrap_or(i32::MAX)).await
     }
 
     async fn delete(&self, service: &ServiceRef) -> Result<bool> {
