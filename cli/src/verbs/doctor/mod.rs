@@ -2,27 +2,57 @@
 //! what is wrong in words an operator acts on. Every AWS call here is a Describe/List/Get (or IAM's
 //! policy simulator); the verdicts are pure functions in [`rules`] and [`policy`].
 
+pub mod dns_rules;
 pub mod policy;
 pub mod report;
+mod route53;
 pub mod rules;
+
+use std::path::PathBuf;
 
 use aws_sdk_codedeploy::types::DeploymentStatus as CdStatus;
 use aws_sdk_ecs::types::ServiceDeploymentStatus as EcsStatus;
 use hookline::error::AwsResultExt;
 use hookline::plan::{analysis::MetricSource, Controller, Plan, Step};
 
-use crate::address::{Target, TargetArg};
+use crate::address::{target_of, Target};
 use crate::aws::Aws;
-use crate::error::{short_error, R};
+use crate::error::{fail, short_error, R};
 use crate::output::{emit, to_json};
 use report::{Check, Report};
 use rules::{Forward, RuleInfo};
 
-/// `hookline doctor`'s arguments.
+/// `hookline doctor`'s arguments: a CodeDeploy deployment group, an ECS-native service, or a
+/// deployment of hookline's own Route 53 controller (its file and/or its records' name).
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("subject").required(true).multiple(true)
+    .args(["application", "cluster", "env", "file", "fqdn"])))]
 pub struct DoctorArgs {
-    #[command(flatten)]
-    pub target: TargetArg,
+    /// CodeDeploy application (with --group).
+    #[arg(long, requires = "group")]
+    pub application: Option<String>,
+    /// CodeDeploy deployment group.
+    #[arg(long, requires = "application")]
+    pub group: Option<String>,
+    /// ECS cluster of an ECS-native service (with --service).
+    #[arg(long, requires = "service", conflicts_with_all = ["application", "group"])]
+    pub cluster: Option<String>,
+    /// ECS service (with --cluster).
+    #[arg(long, requires = "cluster", conflicts_with_all = ["application", "group"])]
+    pub service: Option<String>,
+    /// Route 53 controller: the environment whose <dir>/<env>.deploy.yml to check.
+    #[arg(short = 'e', long = "env", value_name = "ENV", conflicts_with_all = ["application", "group", "cluster", "service"])]
+    pub env: Option<String>,
+    /// Route 53 controller: the deployment file itself (instead of <dir>/<env>.deploy.yml).
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with_all = ["dir", "application", "group", "cluster", "service"])]
+    pub file: Option<PathBuf>,
+    /// Route 53 controller: where <env>.deploy.yml is.
+    #[arg(short = 'd', long = "dir", value_name = "DIR", requires = "env")]
+    pub dir: Option<PathBuf>,
+    /// Route 53 controller: the weighted records' name (with a file: must be its service.fqdn;
+    /// alone: the newest `hookline deploy` on it names the group and services).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["application", "group", "cluster", "service"])]
+    pub fqdn: Option<String>,
     /// The hook function's name, as ECS lifecycle hooks must name it (default: <state-machine-prefix>-hook).
     #[arg(long, env = "HOOKLINE_HOOK_FUNCTION", value_name = "NAME")]
     pub hook_function: Option<String>,
@@ -34,17 +64,40 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
+impl DoctorArgs {
+    /// The Route 53 deployment named by `-e`/`-f`/`-d`/`--fqdn`, if that is what is checked.
+    fn dns_target(&self) -> Option<route53::DnsTarget> {
+        (self.env.is_some() || self.file.is_some() || self.fqdn.is_some()).then(|| route53::DnsTarget {
+            env: self.env.clone(),
+            file: self.file.clone(),
+            dir: self.dir.clone(),
+            fqdn: self.fqdn.clone(),
+        })
+    }
+
+    /// The CodeDeploy group or ECS-native service named by `--application --group` / `--cluster --service`.
+    fn target(&self) -> R<Target> {
+        target_of([&self.application, &self.group, &self.cluster, &self.service], "name what to check")
+            .map_err(|e| fail(format!("{} (or a Route 53 deployment: -e ENV [-f FILE | -d DIR], --fqdn NAME)", e.0)))
+    }
+}
+
 /// `hookline doctor`: the report, exit code 0 when nothing FAILs (1 with --strict and a warning).
 pub async fn run(aws: &Aws, args: &DoctorArgs) -> R<u8> {
-    let opts = Options {
-        target: args.target.target()?,
-        hook_function: args
-            .hook_function
-            .clone()
-            .unwrap_or_else(|| format!("{}-hook", aws.settings.state_machine_prefix)),
-        strict: args.strict,
+    let report = match args.dns_target() {
+        Some(target) => route53::examine(aws, &target, args.strict).await,
+        None => {
+            let opts = Options {
+                target: args.target()?,
+                hook_function: args
+                    .hook_function
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-hook", aws.settings.state_machine_prefix)),
+                strict: args.strict,
+            };
+            examine(aws, &opts).await
+        }
     };
-    let report = examine(aws, &opts).await;
     emit(&if args.json { to_json(&report)? } else { report.render() });
     Ok(report.exit_code())
 }
@@ -875,13 +928,7 @@ async fn permission_checks(aws: &Aws, opts: &Options, parameter: &str, seen: Opt
         }
     };
     let region = aws.region.clone();
-    let partition = if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    };
+    let partition = partition_of(&region);
     let plan = seen.plan.as_ref();
     let service = policy::Service {
         partition: partition.to_string(),
@@ -904,6 +951,13 @@ async fn permission_checks(aws: &Aws, opts: &Options, parameter: &str, seen: Opt
         analysis: plan.is_some_and(|p| p.analysis.is_some()),
     };
     let needs = policy::needs(&service);
+    role_checks(aws, &needs, partition, &account, out).await;
+}
+
+/// Whether each function's role allows the calls in `needs` (IAM's policy simulator, else doctor's
+/// own evaluator of the role's policies); functions with no call are not checked.
+async fn role_checks(aws: &Aws, needs: &[policy::Need], partition: &str, account: &str, out: &mut Found) {
+    let p = "permissions";
     // The roles: the template's logical ids, as CloudFormation names them.
     let names = match list_roles(aws).await {
         Ok(n) => n,
@@ -916,6 +970,9 @@ async fn permission_checks(aws: &Aws, opts: &Options, parameter: &str, seen: Opt
     let mut simulator: Option<bool> = None;
     let mut simulator_note = String::new();
     for (function, logical_id) in policy::FUNCTIONS {
+        if !needs.iter().any(|n| n.function == function) {
+            continue;
+        }
         let check = format!("{function} role");
         let role = match policy::role_for(&names, logical_id, &prefix) {
             Ok(r) => r.to_string(),
@@ -1009,6 +1066,17 @@ async fn permission_checks(aws: &Aws, opts: &Options, parameter: &str, seen: Opt
                 ),
             )],
         );
+    }
+}
+
+/// The partition of a Region's ARNs.
+fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
 }
 
