@@ -236,7 +236,9 @@ pub fn record_checks(
             )),
         }
     }
-    let ours: Vec<&RecordSeen> = records.iter().filter(|r| releases.contains(&r.set_identifier.as_str())).collect();
+    // The releases' records, in the file's order of the releases (Route 53 lists them by SetIdentifier).
+    let ours: Vec<&RecordSeen> =
+        releases.iter().flat_map(|rel| records.iter().filter(move |r| r.set_identifier == *rel)).collect();
     // One TTL for the weighted set.
     let mut ttls: Vec<u64> = ours.iter().map(|r| r.effective_ttl()).collect();
     ttls.sort_unstable();
