@@ -433,8 +433,18 @@ def test_route53_a_split_weight_left_behind(doctor, dns):
     records = dns.records()
     dns.change(*[{"Action": "UPSERT", "ResourceRecordSet": dict(records[rel], Weight=w)}
                  for rel, w in (("blue", 90), ("green", 10))])
-    assert_only_fault(doctor, DNS, "weights", "blue 90 / green 10 with no deployment in progress",
-                      "a split left behind", "set the other release's record to weight 0")
+    code, report = doctor.json(*DNS)
+    fails = failing(report)
+    assert code == 1, report
+    # Both releases take traffic now, so both must serve: green has no service (the world's green is idle).
+    assert [c["check"] for c in fails] == ["service of green (live)", "targets of green", "weights"], \
+        json.dumps(fails, indent=1)
+    assert "shop/shop-web-green does not exist: release green takes the traffic" in fails[0]["detail"]
+    assert "blue 90 / green 10 with no deployment in progress: a split left behind" in fails[2]["detail"]
+    assert "the one that should serve at 100 and the other at 0" in fails[2]["fix"]
+    assert ("service of blue (live)", "ok") in [(c["check"], c["status"]) for c in checks(report)]
+    r = doctor(*DNS)
+    assert r.returncode == 1 and "  FAIL  weights: blue 90 / green 10" in r.stdout, r.stdout
 
 
 def test_route53_records_with_different_ttls(doctor, dns):

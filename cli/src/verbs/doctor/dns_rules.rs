@@ -319,8 +319,8 @@ pub fn record_checks(
                 "{shown} with no deployment in progress: a split left behind (hookline deploy needs an idle release \
                  at weight 0)"
             ),
-            "put the traffic on one release: set the other release's record to weight 0 (hookline rollback of the \
-             last deployment puts DNS back on its blue)",
+            "put the traffic on one release: the one that should serve at 100 and the other at 0, both records \
+             in one ChangeResourceRecordSets batch",
         ),
         (Live::None, _) => Check::fail(
             "weights",
@@ -410,6 +410,14 @@ pub fn service_checks(
     in_progress: Option<&str>,
     environment: Option<&str>,
 ) -> Vec<Check> {
+    let mut out = serving_checks(live);
+    out.extend(idle_checks(idle, in_progress, environment));
+    out
+}
+
+/// A release that takes traffic (the live one; both while the records are split): its service
+/// exists, wants at least one task, is stable, and its targets are healthy.
+pub fn serving_checks(live: &ServiceSeen) -> Vec<Check> {
     let mut out = Vec::new();
     let check = format!("service of {} (live)", live.release);
     match live.facts.as_ref().filter(|f| f.active) {
@@ -448,6 +456,12 @@ pub fn service_checks(
         )),
         (None, _) => {}
     }
+    out
+}
+
+/// The idle release's service runs nothing, unless a deployment is under way.
+fn idle_checks(idle: &ServiceSeen, in_progress: Option<&str>, environment: Option<&str>) -> Vec<Check> {
+    let mut out = Vec::new();
     let check = format!("service of {} (idle)", idle.release);
     match idle.facts.as_ref().filter(|f| f.active) {
         None => out.push(Check::ok(check, format!("{} does not exist (hookline deploy creates it)", idle.name))),
@@ -787,6 +801,9 @@ mod tests {
         assert!(idle.fix.as_deref().is_some_and(|f| f.contains("hookline undeploy -e shop --release green")));
         let deploying = service_checks(&live, &up, Some("dns-1"), None);
         assert_eq!(named(&deploying, "service of green (idle)").status, Status::Ok);
+        // While split, both releases serve: each is checked as the live one is.
+        let serving = serving_checks(&seen("green", None, None));
+        assert_eq!(named(&serving, "service of green (live)").status, Status::Fail);
     }
 
     fn release(id: &str, status: ReleaseStatus, execution: Option<RunStatus>) -> ReleaseSeen {

@@ -152,16 +152,24 @@ pub async fn examine(aws: &Aws, target: &DnsTarget, strict: bool) -> Report {
     }
 
     // The releases' services.
-    if let Live::One(live_release, idle_release) = &live {
-        let live_seen = service_seen(aws, &subject, live_release, &load_balancers, true, &mut out).await;
-        let idle_seen = service_seen(aws, &subject, idle_release, &load_balancers, false, &mut out).await;
-        if let (Some(l), Some(i)) = (live_seen, idle_seen) {
-            push(
-                &mut out,
-                c,
-                dns_rules::service_checks(&l, &i, in_progress.as_deref(), subject.environment.as_deref()),
-            );
+    match &live {
+        Live::One(live_release, idle_release) => {
+            let live_seen = service_seen(aws, &subject, live_release, &load_balancers, true, &mut out).await;
+            let idle_seen = service_seen(aws, &subject, idle_release, &load_balancers, false, &mut out).await;
+            if let (Some(l), Some(i)) = (live_seen, idle_seen) {
+                let env = subject.environment.as_deref();
+                push(&mut out, c, dns_rules::service_checks(&l, &i, in_progress.as_deref(), env));
+            }
         }
+        // Both take traffic: both must serve.
+        Live::Split => {
+            for release in wanted {
+                if let Some(s) = service_seen(aws, &subject, release, &load_balancers, true, &mut out).await {
+                    push(&mut out, c, dns_rules::serving_checks(&s));
+                }
+            }
+        }
+        Live::None => {}
     }
 
     // The plan: bakes against the records' TTL, alarms.
