@@ -12,9 +12,9 @@ use hookline::health::TargetFacts;
 use hookline::plan::Controller;
 use hookline::ports::{Executions, ReleaseDiscovery, Services};
 
+use super::common::{self, push, unreadable, Found};
 use super::dns_rules::{self, AliasSeen, Live, RecordSeen, ReleaseSeen, ServiceSeen};
 use super::report::{Check, Report};
-use super::{push, unreadable, Found};
 use crate::aws::Aws;
 use crate::deploy_file as df;
 use crate::error::short_error;
@@ -45,7 +45,7 @@ struct Subject {
 /// Every check of a Route 53 controller deployment.
 pub async fn examine(aws: &Aws, target: &DnsTarget, strict: bool) -> Report {
     let mut out: Found = Vec::new();
-    super::state_machine_checks(aws, &mut out).await;
+    common::state_machine_checks(aws, &mut out).await;
     let subject = match subject(aws, target, &mut out).await {
         Some(s) => s,
         None => return Report::new(describe(target, None), Controller::Route53.as_str(), strict, out),
@@ -175,7 +175,7 @@ pub async fn examine(aws: &Aws, target: &DnsTarget, strict: bool) -> Report {
     // The plan: bakes against the records' TTL, alarms.
     if let Some(file) = &subject.file {
         push(&mut out, "plan", dns_rules::bake_checks(&file.plan, &file.dns, records_ttl));
-        super::alarm_check(aws, &file.plan, &mut out).await;
+        common::alarm_check(aws, &file.plan, &mut out).await;
     }
 
     // The function roles.
@@ -529,7 +529,7 @@ async fn permissions(aws: &Aws, subject: &Subject, zone: &HostedZone, out: &mut 
             return;
         }
     };
-    let partition = super::partition_of(&aws.region);
+    let partition = common::partition_of(&aws.region);
     let file = subject.file.as_ref();
     let service = super::policy::DnsService {
         partition: partition.to_string(),
@@ -543,5 +543,5 @@ async fn permissions(aws: &Aws, subject: &Subject, zone: &HostedZone, out: &mut 
         remove_old: file.is_some_and(|f| f.remove_old),
     };
     let needs = super::policy::dns_needs(&service);
-    super::role_checks(aws, &needs, partition, &account, out).await;
+    common::role_checks(aws, &needs, partition, &account, out).await;
 }

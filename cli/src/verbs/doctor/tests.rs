@@ -412,7 +412,8 @@ mod iam_calls {
     use aws_sdk_iam::types::{AttachedPolicy, EvaluationResult, PolicyEvaluationDecisionType as D, PolicyVersion};
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
-    use super::super::{policy, role_documents, simulate};
+    use super::super::common::{role_documents, simulate};
+    use super::super::policy;
     use crate::aws::Aws;
 
     fn need(action: &'static str) -> policy::Need {
