@@ -542,3 +542,20 @@ def test_route53_a_release_record_left_in_progress_without_its_execution(sb, doc
         time.sleep(2)
     assert code == 0 and failing(report) == [], json.dumps(failing(report), indent=1)
     assert dns.ssm.get_parameter(Name=f"/hookline/dns/{deployment_id}")["Parameter"]["Value"].count('"stopped"') == 1
+    # Without the file, --fqdn: the newest release record names the group, releases and services.
+    code, report = doctor.json("--fqdn", "web.shop.example.com")
+    assert code == 0, report
+    assert [(c["check"], c["status"]) for c in checks(report) if c["status"] != "ok"] == [
+        ("deployment file", "warn")], report
+    assert f"the checks follow release record {deployment_id} (environment shop)" in \
+        [c for c in checks(report) if c["check"] == "deployment file"][0]["detail"]
+    for n in ("load balancers", "weights", "service of blue (live)", "service of green (idle)", "rollback role"):
+        assert n in [c["check"] for c in checks(report)], report
+
+
+def test_route53_fqdn_without_a_release_record_or_not_the_files(doctor, dns):
+    code, report = doctor.json("--fqdn", "web.shop.example.com")
+    assert code == 1 and [c["check"] for c in failing(report)] == ["deployment file"], report
+    assert "no release record names web.shop.example.com" in failing(report)[0]["detail"]
+    assert_only_fault(doctor, (*DNS, "--fqdn", "api.shop.example.com"), "fqdn",
+                      "--fqdn api.shop.example.com, but", "renders service.fqdn web.shop.example.com")

@@ -331,11 +331,20 @@ async fn subject_of_record(aws: &Aws, target: &DnsTarget, out: &mut Found) -> Op
     let hookline::execution::Route::DnsWeighted { blue: blue_release, green: green_release, .. } =
         &record.context.production
     else {
+        push(
+            out,
+            p,
+            [Check::fail(
+                "release records",
+                format!("{} names no weighted records", record.deployment_id),
+                "name the deployment file: -e ENV",
+            )],
+        );
         return None;
     };
     let group = match group_tag(aws, &blue_release.load_balancer_arn).await {
         Ok(Some(g)) => g,
-        Ok(None) | Err(_) => {
+        Ok(None) => {
             push(
                 out,
                 p,
@@ -345,6 +354,10 @@ async fn subject_of_record(aws: &Aws, target: &DnsTarget, out: &mut Found) -> Op
                     "name the deployment file: -e ENV",
                 )],
             );
+            return None;
+        }
+        Err(e) => {
+            push(out, p, [unreadable("load balancers", "read the load balancer's tags (DescribeTags)", &e)]);
             return None;
         }
     };
