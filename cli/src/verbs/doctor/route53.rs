@@ -58,7 +58,7 @@ pub async fn examine(aws: &Aws, target: &DnsTarget, strict: bool) -> Report {
             push(&mut out, c, [Check::ok("hosted zone", format!("{} ({}) holds {}", z.name, z.id, subject.fqdn))]);
             Some(z)
         }
-        Err(e) if e.aws_code().is_none() => {
+        Err(hookline::Error::InvalidInput { .. }) => {
             push(
                 &mut out,
                 c,
@@ -81,7 +81,7 @@ pub async fn examine(aws: &Aws, target: &DnsTarget, strict: bool) -> Report {
             push(&mut out, c, dns_rules::load_balancer_checks(&subject.group, wanted, &found));
             found
         }
-        Err(e) if e.aws_code().is_none() => {
+        Err(e @ hookline::Error::InvalidInput { .. }) => {
             // A load balancer of the group without its CanaryRelease tag: the controller's own words.
             push(
                 &mut out,
