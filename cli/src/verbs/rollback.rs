@@ -53,6 +53,17 @@ pub fn confirm(deployment_id: &str, summary: &str, yes: bool) -> R<()> {
     }
 }
 
+/// Whether the deployment is over, so `rollback` refuses it. A deployment its controller is still
+/// rolling back is not over: production may still move. Nor is a Route 53 release whose record is
+/// still `in-progress` though its canary execution ended without a report (stopped in Step
+/// Functions, say: `describe` then says Failed): nothing else will put DNS back on blue and scale
+/// green to 0, which is what the console's rollback does for it (docs/route53-controller.md,
+/// decision 20; `hookline doctor` names such a record and gives this command as the fix).
+fn nothing_to_roll_back(info: &hookline::ports::DeploymentSummary) -> bool {
+    let record_open = info.controller == Controller::Route53 && info.status_word == "in-progress";
+    info.status.is_terminal() && !info.rolling_back && !record_open
+}
+
 /// Stops the executions, restores traffic, reports the hooks Failed, stops the deployment with its
 /// controller's rollback ([`hookline::rollback::console`]).
 ///
@@ -82,8 +93,7 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
             ("release", format!("Route 53 release {} / {}, {word}", known(&info.application), known(&info.group)))
         }
     };
-    // A deployment its controller is still rolling back is not over: production may still move.
-    if info.status.is_terminal() && !info.rolling_back {
+    if nothing_to_roll_back(&info) {
         return Err(fail(format!(
             "{what} {deployment_id} is already {word}: nothing to roll back \
              (to go back after a success, deploy the previous revision)"
@@ -173,4 +183,39 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
         }
     }
     Ok(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use hookline::lifecycle::deployment::DeploymentStatus;
+    use hookline::plan::Controller;
+    use hookline::ports::DeploymentSummary;
+
+    use super::nothing_to_roll_back;
+
+    fn summary(controller: Controller, status: DeploymentStatus, word: &str) -> DeploymentSummary {
+        DeploymentSummary {
+            deployment_id: "dns-20261206-120000-abcd".into(),
+            controller,
+            status,
+            phase: None,
+            rolling_back: false,
+            status_word: word.into(),
+            application: "dns/shop".into(),
+            group: "shop-web".into(),
+            created_at: None,
+            ended_at: None,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn a_route53_release_left_in_progress_by_an_ended_execution_can_still_be_rolled_back() {
+        // The record says in-progress, its execution ended without a report: describe says Failed.
+        assert!(!nothing_to_roll_back(&summary(Controller::Route53, DeploymentStatus::Failed, "in-progress")));
+        assert!(nothing_to_roll_back(&summary(Controller::Route53, DeploymentStatus::Failed, "failed")));
+        assert!(nothing_to_roll_back(&summary(Controller::Route53, DeploymentStatus::Succeeded, "succeeded")));
+        assert!(nothing_to_roll_back(&summary(Controller::CodeDeploy, DeploymentStatus::Failed, "Failed")));
+        assert!(!nothing_to_roll_back(&summary(Controller::Route53, DeploymentStatus::Active, "in-progress")));
+    }
 }

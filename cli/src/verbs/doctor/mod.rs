@@ -2,27 +2,59 @@
 //! what is wrong in words an operator acts on. Every AWS call here is a Describe/List/Get (or IAM's
 //! policy simulator); the verdicts are pure functions in [`rules`] and [`policy`].
 
+mod common;
+pub mod dns_rules;
 pub mod policy;
 pub mod report;
+mod route53;
 pub mod rules;
+
+use std::path::PathBuf;
 
 use aws_sdk_codedeploy::types::DeploymentStatus as CdStatus;
 use aws_sdk_ecs::types::ServiceDeploymentStatus as EcsStatus;
 use hookline::error::AwsResultExt;
 use hookline::plan::{analysis::MetricSource, Controller, Plan, Step};
 
-use crate::address::{Target, TargetArg};
+use crate::address::{target_of, Target};
 use crate::aws::Aws;
-use crate::error::{short_error, R};
+use crate::error::{fail, short_error, R};
 use crate::output::{emit, to_json};
+use common::{alarm_check, partition_of, push, role_checks, state_machine_checks, unreadable, Found};
 use report::{Check, Report};
 use rules::{Forward, RuleInfo};
 
-/// `hookline doctor`'s arguments.
+/// `hookline doctor`'s arguments: a CodeDeploy deployment group, an ECS-native service, or a
+/// deployment of hookline's own Route 53 controller (its file and/or its records' name).
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("subject").required(true).multiple(true)
+    .args(["application", "cluster", "env", "file", "fqdn"])))]
 pub struct DoctorArgs {
-    #[command(flatten)]
-    pub target: TargetArg,
+    /// CodeDeploy application (with --group).
+    #[arg(long, requires = "group")]
+    pub application: Option<String>,
+    /// CodeDeploy deployment group.
+    #[arg(long, requires = "application")]
+    pub group: Option<String>,
+    /// ECS cluster of an ECS-native service (with --service).
+    #[arg(long, requires = "service", conflicts_with_all = ["application", "group"])]
+    pub cluster: Option<String>,
+    /// ECS service (with --cluster).
+    #[arg(long, requires = "cluster", conflicts_with_all = ["application", "group"])]
+    pub service: Option<String>,
+    /// Route 53 controller: the environment whose <dir>/<env>.deploy.yml to check.
+    #[arg(short = 'e', long = "env", value_name = "ENV", conflicts_with_all = ["application", "group", "cluster", "service"])]
+    pub env: Option<String>,
+    /// Route 53 controller: the deployment file itself (instead of <dir>/<env>.deploy.yml).
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with_all = ["dir", "application", "group", "cluster", "service"])]
+    pub file: Option<PathBuf>,
+    /// Route 53 controller: where <env>.deploy.yml is.
+    #[arg(short = 'd', long = "dir", value_name = "DIR", requires = "env")]
+    pub dir: Option<PathBuf>,
+    /// Route 53 controller: the weighted records' name (with a file: must be its service.fqdn;
+    /// alone: the newest `hookline deploy` on it names the group and services).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["application", "group", "cluster", "service"])]
+    pub fqdn: Option<String>,
     /// The hook function's name, as ECS lifecycle hooks must name it (default: <state-machine-prefix>-hook).
     #[arg(long, env = "HOOKLINE_HOOK_FUNCTION", value_name = "NAME")]
     pub hook_function: Option<String>,
@@ -34,17 +66,40 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
+impl DoctorArgs {
+    /// The Route 53 deployment named by `-e`/`-f`/`-d`/`--fqdn`, if that is what is checked.
+    fn dns_target(&self) -> Option<route53::DnsTarget> {
+        (self.env.is_some() || self.file.is_some() || self.fqdn.is_some()).then(|| route53::DnsTarget {
+            env: self.env.clone(),
+            file: self.file.clone(),
+            dir: self.dir.clone(),
+            fqdn: self.fqdn.clone(),
+        })
+    }
+
+    /// The CodeDeploy group or ECS-native service named by `--application --group` / `--cluster --service`.
+    fn target(&self) -> R<Target> {
+        target_of([&self.application, &self.group, &self.cluster, &self.service], "name what to check")
+            .map_err(|e| fail(format!("{} (or a Route 53 deployment: -e ENV [-f FILE | -d DIR], --fqdn NAME)", e.0)))
+    }
+}
+
 /// `hookline doctor`: the report, exit code 0 when nothing FAILs (1 with --strict and a warning).
 pub async fn run(aws: &Aws, args: &DoctorArgs) -> R<u8> {
-    let opts = Options {
-        target: args.target.target()?,
-        hook_function: args
-            .hook_function
-            .clone()
-            .unwrap_or_else(|| format!("{}-hook", aws.settings.state_machine_prefix)),
-        strict: args.strict,
+    let report = match args.dns_target() {
+        Some(target) => route53::examine(aws, &target, args.strict).await,
+        None => {
+            let opts = Options {
+                target: args.target()?,
+                hook_function: args
+                    .hook_function
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-hook", aws.settings.state_machine_prefix)),
+                strict: args.strict,
+            };
+            examine(aws, &opts).await
+        }
     };
-    let report = examine(aws, &opts).await;
     emit(&if args.json { to_json(&report)? } else { report.render() });
     Ok(report.exit_code())
 }
@@ -57,23 +112,6 @@ pub struct Options {
     pub hook_function: String,
     /// Warnings fail too.
     pub strict: bool,
-}
-
-type Found = Vec<(&'static str, Check)>;
-
-fn push(out: &mut Found, group: &'static str, checks: impl IntoIterator<Item = Check>) {
-    out.extend(checks.into_iter().map(|c| (group, c)));
-}
-
-/// A check that could not be made because a call failed: the error, and what to do.
-fn unreadable(check: &str, what: &str, e: &hookline::Error) -> Check {
-    let text = short_error(e);
-    let fix = if text.contains("AccessDenied") || text.contains("not authorized") {
-        format!("allow your credentials to {what} (doctor needs read-only access: docs/cli.md, doctor)")
-    } else {
-        "check the name, region and credentials, then run doctor again".to_string()
-    };
-    Check::fail(check, format!("cannot {what}: {text}"), fix)
 }
 
 /// Everything doctor reads about the service before it decides.
@@ -117,29 +155,6 @@ pub async fn examine(aws: &Aws, opts: &Options) -> Report {
         metric_check(aws, plan, seen, &mut out).await;
     }
     Report::new(opts.target.describe(), controller.as_str(), opts.strict, out)
-}
-
-// ------------------------------------------------------------------ hookline itself
-
-/// The state machines the hook starts (`<prefix>-canary`, `<prefix>-post-traffic`) exist.
-async fn state_machine_checks(aws: &Aws, out: &mut Found) {
-    for name in ["canary", "post-traffic"] {
-        let full = aws.state_machine_name(name);
-        let check = match aws.state_machine_arn(name).await {
-            Ok(Some(arn)) => Check::ok(format!("state machine {full}"), arn),
-            Ok(None) => Check::fail(
-                format!("state machine {full}"),
-                "not found: the hook cannot start the canary or the post-traffic bake",
-                "deploy the hookline stack (infra/template.yaml), or set --state-machine-prefix to its NamePrefix",
-            ),
-            Err(e) => Check::fail(
-                format!("state machine {full}"),
-                format!("cannot list state machines: {}", e.0),
-                "allow your credentials states:ListStateMachines, then run doctor again",
-            ),
-        };
-        push(out, "hookline", [check]);
-    }
 }
 
 // ------------------------------------------------------------------ plan
@@ -733,35 +748,6 @@ async fn traffic_checks(aws: &Aws, seen: &Seen, out: &mut Found) {
     push(out, t, rules::cohort_checks(&infos, seen.production_rule.as_deref(), has_cohort, seen.in_progress.is_some()));
 }
 
-// ------------------------------------------------------------------ alarms
-
-async fn alarm_check(aws: &Aws, plan: &Plan, out: &mut Found) {
-    let wanted = &plan.health.alarms;
-    let mut found = Vec::new();
-    if !wanted.is_empty() {
-        match aws.clients.cloudwatch.describe_alarms().set_alarm_names(Some(wanted.clone())).send().await {
-            Ok(o) => {
-                for a in o.metric_alarms() {
-                    found.push((
-                        a.alarm_name().unwrap_or_default().to_string(),
-                        a.state_value().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                    ));
-                }
-            }
-            Err(e) => {
-                let e = hookline::Error::from_sdk("DescribeAlarms", e);
-                push(
-                    out,
-                    "alarms",
-                    [unreadable("alarms", "describe the plan's alarms (cloudwatch:DescribeAlarms)", &e)],
-                );
-                return;
-            }
-        }
-    }
-    push(out, "alarms", rules::alarm_checks(wanted, &found));
-}
-
 // ------------------------------------------------------------------ metrics
 
 /// One side of a judged metric: `(side, dimensions)`.
@@ -875,13 +861,7 @@ async fn permission_checks(aws: &Aws, opts: &Options, parameter: &str, seen: Opt
         }
     };
     let region = aws.region.clone();
-    let partition = if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    };
+    let partition = partition_of(&region);
     let plan = seen.plan.as_ref();
     let service = policy::Service {
         partition: partition.to_string(),
@@ -904,193 +884,7 @@ async fn permission_checks(aws: &Aws, opts: &Options, parameter: &str, seen: Opt
         analysis: plan.is_some_and(|p| p.analysis.is_some()),
     };
     let needs = policy::needs(&service);
-    // The roles: the template's logical ids, as CloudFormation names them.
-    let names = match list_roles(aws).await {
-        Ok(n) => n,
-        Err(e) => {
-            push(out, p, [unreadable("function roles", "list IAM roles (iam:ListRoles)", &e)]);
-            return;
-        }
-    };
-    let prefix = aws.settings.state_machine_prefix.clone();
-    let mut simulator: Option<bool> = None;
-    let mut simulator_note = String::new();
-    for (function, logical_id) in policy::FUNCTIONS {
-        let check = format!("{function} role");
-        let role = match policy::role_for(&names, logical_id, &prefix) {
-            Ok(r) => r.to_string(),
-            Err(candidates) if candidates.is_empty() => {
-                push(
-                    out,
-                    p,
-                    [Check::fail(
-                        check,
-                        format!("no IAM role named {logical_id} or <stack>-{logical_id}-<suffix>"),
-                        "deploy the hookline stack (infra/template.yaml) in this account",
-                    )],
-                );
-                continue;
-            }
-            Err(candidates) => {
-                push(
-                    out,
-                    p,
-                    [Check::warn(
-                        check,
-                        format!("several roles could be {function}'s: {}", candidates.join(", ")),
-                        "set --state-machine-prefix to the hookline stack's NamePrefix (its roles are <prefix>-<role>-<suffix>)",
-                    )],
-                );
-                continue;
-            }
-        };
-        let role_arn = format!("arn:{partition}:iam::{account}:role/{role}");
-        let mine: Vec<&policy::Need> = needs.iter().filter(|n| n.function == function).collect();
-        let mut decisions: Option<Vec<policy::Decision>> = None;
-        if simulator != Some(false) {
-            match simulate(aws, &role_arn, &mine).await {
-                Ok(d) => {
-                    simulator = Some(true);
-                    decisions = Some(d);
-                }
-                Err(e) => {
-                    simulator = Some(false);
-                    simulator_note = short_error(&e);
-                }
-            }
-        }
-        let (decisions, how) = match decisions {
-            Some(d) => (d, "IAM policy simulator".to_string()),
-            None => match role_documents(aws, &role).await {
-                Ok(docs) => (
-                    mine.iter().map(|n| policy::evaluate(&docs, n.action, &n.resource, &n.context)).collect(),
-                    "the role's policies".to_string(),
-                ),
-                Err(e) => {
-                    push(out, p, [unreadable(&check, &format!("read role {role}'s policies"), &e)]);
-                    continue;
-                }
-            },
-        };
-        let denied: Vec<(&&policy::Need, policy::Decision)> =
-            mine.iter().zip(decisions).filter(|(_, d)| *d != policy::Decision::Allowed).collect();
-        if denied.is_empty() {
-            push(out, p, [Check::ok(check, format!("{role} allows all {} calls ({how})", mine.len()))]);
-            continue;
-        }
-        let mut seen_actions = std::collections::BTreeSet::new();
-        let lines: Vec<String> = denied
-            .iter()
-            .filter(|(n, _)| seen_actions.insert((n.action, n.resource.clone())))
-            .map(|(n, d)| {
-                let how = if *d == policy::Decision::ExplicitDeny { "explicitly denied" } else { "not allowed" };
-                format!("{} on {} ({how}; {})", n.action, n.resource, n.why)
-            })
-            .collect();
-        push(
-            out,
-            p,
-            [Check::fail(
-                check,
-                format!("{role} cannot make {} of its {} calls ({how}): {}", lines.len(), mine.len(), lines.join("; ")),
-                format!("grant them in {role}'s policy ({logical_id} in infra/template.yaml)"),
-            )],
-        );
-    }
-    if simulator == Some(false) {
-        push(
-            out,
-            p,
-            [Check::ok(
-                "how permissions were checked",
-                format!(
-                    "by reading the roles' policies (doctor's evaluator: Allow/Deny with wildcards, no boundaries or \
-                     SCPs); the IAM policy simulator was not available: {simulator_note}"
-                ),
-            )],
-        );
-    }
-}
-
-async fn list_roles(aws: &Aws) -> Result<Vec<String>, hookline::Error> {
-    let mut names = Vec::new();
-    let mut marker = None;
-    loop {
-        let o = aws.iam.list_roles().set_marker(marker).send().await.aws("ListRoles")?;
-        names.extend(o.roles().iter().map(|r| r.role_name().to_string()));
-        marker = o.marker().map(str::to_string);
-        if !o.is_truncated() || marker.is_none() {
-            return Ok(names);
-        }
-    }
-}
-
-/// The role's identity policies: inline (ListRolePolicies, GetRolePolicy) and attached managed
-/// ones (ListAttachedRolePolicies, GetPolicy, GetPolicyVersion of the default version).
-async fn role_documents(aws: &Aws, role: &str) -> Result<Vec<serde_json::Value>, hookline::Error> {
-    let mut docs = Vec::new();
-    let inline = aws.iam.list_role_policies().role_name(role).send().await.aws("ListRolePolicies")?;
-    for name in inline.policy_names() {
-        let got = aws.iam.get_role_policy().role_name(role).policy_name(name).send().await.aws("GetRolePolicy")?;
-        docs.extend(policy::parse_document(got.policy_document()));
-    }
-    let attached =
-        aws.iam.list_attached_role_policies().role_name(role).send().await.aws("ListAttachedRolePolicies")?;
-    for p in attached.attached_policies() {
-        let Some(arn) = p.policy_arn() else { continue };
-        let got = aws.iam.get_policy().policy_arn(arn).send().await.aws("GetPolicy")?;
-        let Some(version) = got.policy().and_then(|x| x.default_version_id()) else { continue };
-        let v =
-            aws.iam.get_policy_version().policy_arn(arn).version_id(version).send().await.aws("GetPolicyVersion")?;
-        if let Some(text) = v.policy_version().and_then(|x| x.document()) {
-            docs.extend(policy::parse_document(text));
-        }
-    }
-    Ok(docs)
-}
-
-/// IAM's policy simulator on each need (one call per need: each has its own resource and context).
-async fn simulate(
-    aws: &Aws,
-    role_arn: &str,
-    needs: &[&policy::Need],
-) -> Result<Vec<policy::Decision>, hookline::Error> {
-    use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum, PolicyEvaluationDecisionType as D};
-    let mut out = Vec::new();
-    for n in needs {
-        let context: Vec<ContextEntry> = n
-            .context
-            .iter()
-            .map(|(k, v)| {
-                ContextEntry::builder()
-                    .context_key_name(*k)
-                    .context_key_values(*v)
-                    .context_key_type(ContextKeyTypeEnum::String)
-                    .build()
-            })
-            .collect();
-        let o = aws
-            .iam
-            .simulate_principal_policy()
-            .policy_source_arn(role_arn)
-            .action_names(n.action)
-            .resource_arns(&n.resource)
-            .set_context_entries(Some(context))
-            .customize()
-            .config_override(
-                aws_sdk_iam::config::Config::builder().retry_config(aws_config::retry::RetryConfig::disabled()),
-            )
-            .send()
-            .await
-            .aws("SimulatePrincipalPolicy")?;
-        let decision = match o.evaluation_results().first().map(|r| r.eval_decision()) {
-            Some(D::Allowed) => policy::Decision::Allowed,
-            Some(D::ExplicitDeny) => policy::Decision::ExplicitDeny,
-            _ => policy::Decision::ImplicitDeny,
-        };
-        out.push(decision);
-    }
-    Ok(out)
+    role_checks(aws, &needs, partition, &account, out).await;
 }
 
 #[cfg(test)]

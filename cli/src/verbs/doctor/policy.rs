@@ -191,6 +191,74 @@ pub fn needs(s: &Service) -> Vec<Need> {
     out
 }
 
+/// The resources of a Route 53 controller deployment doctor checks (docs/route53-controller.md,
+/// "IAM"): the functions act on the release record, the hosted zone's weighted records and the
+/// releases' ECS services; `hookline deploy` and `undeploy` run with the operator's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsService {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    /// The hosted zone id (without `/hostedzone/`).
+    pub zone_id: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// Both releases' ECS services.
+    pub services: Vec<String>,
+    pub plan_parameter_prefix: String,
+    pub alarms: Vec<String>,
+    /// Finalize deletes the old release's service rather than scaling it to 0.
+    pub remove_old: bool,
+}
+
+/// Every call hookline's functions make for a Route 53 deployment of `s`, per function (the
+/// grants of infra/template.yaml's Route 53 statements). The hook takes no part: `hookline deploy`
+/// starts the canary itself.
+pub fn dns_needs(s: &DnsService) -> Vec<Need> {
+    let arn = |service: &str, rest: &str| format!("arn:{}:{service}:{}:{}:{rest}", s.partition, s.region, s.account);
+    let record = hookline::contract::dns_release_parameter(&s.plan_parameter_prefix, "doctor");
+    let record = arn("ssm", &format!("parameter/{}", record.trim_start_matches('/')));
+    let zone = format!("arn:{}:route53:::hostedzone/{}", s.partition, s.zone_id);
+    let change = format!("arn:{}:route53:::change/doctor", s.partition);
+    let services: Vec<String> = s.services.iter().map(|n| arn("ecs", &format!("service/{}/{n}", s.cluster))).collect();
+    let mut out = Vec::new();
+    let mut add = |function: &'static str, action: &'static str, resource: String, why: &'static str| {
+        out.push(Need { function, action, resource, context: vec![], why })
+    };
+    for f in ["shift-weight", "rollback"] {
+        add(f, "route53:ListResourceRecordSets", zone.clone(), "reads the two weighted records");
+        add(f, "route53:ChangeResourceRecordSets", zone.clone(), "writes the two weights in one batch");
+        add(f, "route53:GetChange", change.clone(), "waits for the change to be INSYNC");
+    }
+    add("shift-weight", "ssm:GetParameter", record.clone(), "reads the release record (the deployment)");
+    add("validate-health", "ssm:GetParameter", record.clone(), "reads the release record (the deployment)");
+    add("finalize", "ssm:GetParameter", record.clone(), "reads the release record");
+    add("finalize", "ssm:PutParameter", record.clone(), "marks the release succeeded");
+    add("rollback", "ssm:GetParameter", record.clone(), "reads the release record");
+    add("rollback", "ssm:PutParameter", record, "marks the release failed");
+    add("validate-health", "elasticloadbalancing:DescribeTargetHealth", "*".into(), "checks green's targets");
+    add("validate-health", "cloudwatch:GetMetricData", "*".into(), "reads both load balancers' RequestCount");
+    for service in &services {
+        add("validate-health", "ecs:DescribeServices", service.clone(), "checks green's service is stable");
+        for f in ["finalize", "rollback"] {
+            add(f, "ecs:DescribeServices", service.clone(), "reads the release's service");
+            add(f, "ecs:UpdateService", service.clone(), "scales the release no longer served to 0");
+        }
+        if s.remove_old {
+            add("finalize", "ecs:DeleteService", service.clone(), "removes the old release (remove_old)");
+        }
+    }
+    for alarm in &s.alarms {
+        add(
+            "validate-health",
+            "cloudwatch:DescribeAlarms",
+            arn("cloudwatch", &format!("alarm:{alarm}")),
+            "reads the plan's alarms",
+        );
+    }
+    out
+}
+
 /// What the policies say about one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {

@@ -371,10 +371,8 @@ fn doctor_takes_either_controller_like_history() {
     match parse(&["hookline", "doctor", "--cluster", "demo", "--service", "api", "--json", "--strict"]) {
         Ok(crate::verbs::Command::Doctor(a)) => {
             assert!(a.json && a.strict && a.hook_function.is_none());
-            assert_eq!(
-                a.target.target(),
-                Ok(crate::address::Target::Ecs { cluster: "demo".into(), service: "api".into() })
-            );
+            assert_eq!(a.target(), Ok(crate::address::Target::Ecs { cluster: "demo".into(), service: "api".into() }));
+            assert!(a.dns_target().is_none());
         }
         other => panic!("{other:?}"),
     }
@@ -386,6 +384,22 @@ fn doctor_takes_either_controller_like_history() {
     assert!(parse(&["hookline", "doctor"]).is_err(), "a target is required");
     assert!(parse(&["hookline", "doctor", "--application", "web", "--group", "g", "--cluster", "c", "--service", "s"])
         .is_err());
+    // hookline's own Route 53 controller: addressed as deploy (-e, -f, -d) and the other verbs (--fqdn).
+    match parse(&["hookline", "doctor", "-e", "shop", "-d", "deployfiles", "--fqdn", "web.shop.example.com"]) {
+        Ok(crate::verbs::Command::Doctor(a)) => {
+            let t = a.dns_target().expect("a Route 53 deployment");
+            assert_eq!(t.env.as_deref(), Some("shop"));
+            assert_eq!(t.dir.as_deref(), Some(std::path::Path::new("deployfiles")));
+            assert_eq!(t.fqdn.as_deref(), Some("web.shop.example.com"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(&["hookline", "doctor", "--fqdn", "web.shop.example.com"]) {
+        Ok(crate::verbs::Command::Doctor(a)) => assert!(a.dns_target().is_some_and(|t| t.env.is_none())),
+        other => panic!("{other:?}"),
+    }
+    assert!(parse(&["hookline", "doctor", "-e", "shop", "--cluster", "c", "--service", "s"]).is_err());
+    assert!(parse(&["hookline", "doctor", "-f", "a.deploy.yml", "-d", "dir"]).is_err());
 }
 
 mod iam_calls {
@@ -398,7 +412,8 @@ mod iam_calls {
     use aws_sdk_iam::types::{AttachedPolicy, EvaluationResult, PolicyEvaluationDecisionType as D, PolicyVersion};
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
-    use super::super::{policy, role_documents, simulate};
+    use super::super::common::{role_documents, simulate};
+    use super::super::policy;
     use crate::aws::Aws;
 
     fn need(action: &'static str) -> policy::Need {
@@ -489,4 +504,51 @@ mod iam_calls {
         );
         assert_eq!(policy::evaluate(&docs, "ssm:GetParameter", "arn:x", &[]), policy::Decision::ExplicitDeny);
     }
+}
+
+#[test]
+fn a_route53_deployment_needs_the_zone_the_change_and_the_release_services() {
+    let s = policy::DnsService {
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+        zone_id: "Z1ABC".into(),
+        cluster: "shop".into(),
+        services: vec!["shop-web-blue".into(), "shop-web-green".into()],
+        plan_parameter_prefix: "/hookline".into(),
+        alarms: vec!["shop-web-5xx".into()],
+        remove_old: false,
+    };
+    let needs = policy::dns_needs(&s);
+    let has = |function: &str, action: &str, resource: &str| {
+        needs.iter().any(|n| n.function == function && n.action == action && n.resource == resource)
+    };
+    for f in ["shift-weight", "rollback"] {
+        assert!(has(f, "route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/Z1ABC"), "{f}");
+        assert!(has(f, "route53:GetChange", "arn:aws:route53:::change/doctor"), "{f}");
+    }
+    let green = "arn:aws:ecs:us-east-1:123456789012:service/shop/shop-web-green";
+    assert!(has("finalize", "ecs:UpdateService", green) && has("rollback", "ecs:UpdateService", green));
+    assert!(has("finalize", "ssm:PutParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/hookline/dns/doctor"));
+    assert!(!needs.iter().any(|n| n.action == "ecs:DeleteService"), "only with remove_old");
+    assert!(!needs.iter().any(|n| n.function == "hook"), "hookline deploy starts the canary, not the hook");
+    let removing = policy::dns_needs(&policy::DnsService { remove_old: true, ..s });
+    assert!(removing
+        .iter()
+        .any(|n| n.function == "finalize" && n.action == "ecs:DeleteService" && n.resource == green));
+
+    // The template's grant (hosted zone pattern) allows it; a role without it is denied on the zone.
+    let granted = vec![json!({"Statement": [
+        {"Effect": "Allow", "Action": ["route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"],
+         "Resource": "arn:aws:route53:::hostedzone/*"},
+        {"Effect": "Allow", "Action": "route53:GetChange", "Resource": "arn:aws:route53:::change/*"}]})];
+    let zone = "arn:aws:route53:::hostedzone/Z1ABC";
+    assert_eq!(policy::evaluate(&granted, "route53:ChangeResourceRecordSets", zone, &[]), Decision::Allowed);
+    assert_eq!(
+        policy::evaluate(&granted, "route53:GetChange", "arn:aws:route53:::change/doctor", &[]),
+        Decision::Allowed
+    );
+    let reads_only = vec![json!({"Statement": [
+        {"Effect": "Allow", "Action": "route53:ListResourceRecordSets", "Resource": "arn:aws:route53:::hostedzone/*"}]})];
+    assert_eq!(policy::evaluate(&reads_only, "route53:ChangeResourceRecordSets", zone, &[]), Decision::ImplicitDeny);
 }

@@ -186,6 +186,22 @@ impl Dns {
     pub fn min_bake_seconds(&self) -> u64 {
         self.ttl_seconds + self.resolver_grace_seconds
     }
+
+    /// The TTL-aware bake rule on one weight step's bake: `None` when `bake_seconds` is at least
+    /// the TTL plus the resolver grace, else what was expected and found. The deployment file's
+    /// check and `hookline doctor`'s (with the TTL the records carry in Route 53) both use it.
+    pub fn short_bake(&self, bake_seconds: u64) -> Option<String> {
+        (bake_seconds < self.min_bake_seconds()).then(|| {
+            format!(
+                "at least {} (the records' TTL {}s + the resolver grace {}s, hookline.dns): resolvers keep the \
+                 previous answer up to the TTL, so a shorter bake judges green before it has its weight's share, \
+                 got {bake_seconds}",
+                self.min_bake_seconds(),
+                self.ttl_seconds,
+                self.resolver_grace_seconds,
+            )
+        })
+    }
 }
 
 /// The weights of the two weighted alias records for green's share in percent (0 to 100): the
@@ -375,19 +391,8 @@ impl DeployFile {
             p.add(strategy_key.clone(), "at least one step (weight, wait)");
         }
         for (i, step) in wire.canary.strategy.iter().enumerate() {
-            if step.wait < dns.min_bake_seconds() {
-                p.add(
-                    strategy_key.clone().index(i).key("wait"),
-                    format!(
-                        "at least {} (the records' TTL {}s + the resolver grace {}s, hookline.dns): resolvers keep \
-                         the previous answer up to the TTL, so a shorter bake judges green before it has its \
-                         weight's share, got {}",
-                        dns.min_bake_seconds(),
-                        dns.ttl_seconds,
-                        dns.resolver_grace_seconds,
-                        step.wait
-                    ),
-                );
+            if let Some(problem) = dns.short_bake(step.wait) {
+                p.add(strategy_key.clone().index(i).key("wait"), problem);
             }
         }
 
