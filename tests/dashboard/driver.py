@@ -27,6 +27,12 @@ _spec = importlib.util.spec_from_file_location("e2e_conftest", os.path.join(ROOT
 e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(e2e)
 E2E, HOOK_TIMEOUT_S, TERMINATION_WAIT_S = e2e.E2E, e2e.HOOK_TIMEOUT_S, e2e.TERMINATION_WAIT_S
+# The ECS-native e2e helpers (the demo service ``api``, a PAUSE hook) import ``conftest``: the e2e one.
+sys.modules.setdefault("conftest", e2e)
+import test_ecs_gate  # noqa: E402
+import test_ecs_native  # noqa: E402
+
+ECS_ENDED = ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED")
 
 
 def out(obj):
@@ -41,6 +47,7 @@ class Driver:
         self.groups = None      # (blue, green) target group names of the deployment being read
         self.stop_reading = threading.Event()
         self.lock = threading.Lock()
+        self.ecs = None         # (test_ecs_native.Api, its deployment configuration before) once ECS is used
 
     def up(self):
         probe = Sandbox()
@@ -81,6 +88,50 @@ class Driver:
         did = self.sb.deploy("example/web:v2")
         return {"id": did, "blue": blue, "green": green}
 
+    def ecs_pause(self, image):
+        """The ECS-native service ``api`` (cluster ``demo``) with one PAUSE hook at POST_TEST_TRAFFIC_SHIFT
+        (tests/e2e/test_ecs_gate.py's ``paused_service``), deployed with ``image``; returns once ECS
+        (DescribeServiceDeployments) has the hook AWAITING_ACTION. ``ecs_restore`` puts the service back."""
+        api = test_ecs_native.Api(self.sb)
+        api.settle()
+        if self.ecs is None:
+            self.ecs = (api, api.service()["deploymentConfiguration"])
+        test_ecs_gate.paused_service(api)
+        arn = api.deploy(image)
+        hook = test_ecs_gate.awaiting_pause(api, arn)
+        blue, green = api.sides(arn)
+        return {"arn": arn, "hook_id": hook["hookId"], "blue": blue, "green": green}
+
+    def ecs_deployment(self, arn):
+        """The service deployment as DescribeServiceDeployments gives it, and the production rule's weights."""
+        api = self.ecs[0]
+        d = api.deployment(arn)
+        hooks = [{"hook_id": h.get("hookId"), "type": h.get("targetType"), "status": h.get("status")}
+                 for h in d.get("lifecycleHookDetails") or []]
+        rollback = (d.get("rollback") or {}).get("reason")
+        return {"status": d["status"], "rollback_reason": rollback, "hooks": hooks, "weights": api.weights()}
+
+    def ecs_wait(self, arn, timeout):
+        self.ecs[0].wait(arn, ECS_ENDED, timeout=timeout)
+        return self.ecs_deployment(arn)
+
+    def ecs_restore(self):
+        """Stops an unfinished deployment of ``api`` (ECS rollback) and puts its deployment configuration
+        back (as tests/e2e/test_ecs_native.py's ``api`` fixture does)."""
+        if self.ecs is None:
+            return []
+        api, configuration = self.ecs
+        dirty = []
+        for d in api.deployments():
+            if d["status"] in ("PENDING", "IN_PROGRESS"):
+                dirty.append(f"ECS deployment {d['serviceDeploymentArn']} {d['status']}")
+                api.ecs.stop_service_deployment(serviceDeploymentArn=d["serviceDeploymentArn"], stopType="ROLLBACK")
+                api.wait(d["serviceDeploymentArn"], ECS_ENDED, timeout=60)
+        if api.service()["deploymentConfiguration"] != configuration:
+            api.ecs.update_service(cluster="demo", service="api", deploymentConfiguration=configuration)
+        self.ecs = None
+        return dirty
+
     def weights(self):
         w = self.sb.listener_weights(80)
         blue, green = self.groups
@@ -105,14 +156,21 @@ class Driver:
         if c == "executions":
             return {"executions": [{"name": e["name"], "status": e["status"]}
                                    for e in self.sb.executions(cmd["id"])]}
+        if c == "ecs_pause":
+            return self.ecs_pause(cmd["image"])
+        if c == "ecs_deployment":
+            return self.ecs_deployment(cmd["arn"])
+        if c == "ecs_wait":
+            return self.ecs_wait(cmd["arn"], cmd.get("timeout", 120))
         if c == "clean":
-            return {"dirty": self.sb.clean()}
+            return {"dirty": self.ecs_restore() + self.sb.clean()}
         raise ValueError(f"unknown command {c!r}")
 
     def down(self):
         self.stop_reading.set()
         try:
             if hasattr(self, "sb"):
+                self.ecs_restore()
                 self.sb.clean()
         finally:
             if self.started:

@@ -204,6 +204,68 @@ test("roll back mid-bake ends it with blue 100%", async () => {
   assert.equal(end.status, "Stopped");
 });
 
+// An ECS-native deployment held by a PAUSE hook (tests/e2e/test_ecs_gate.py's set-up, through driver.py):
+// its page is opened from the list (the link carries the service deployment ARN URI-encoded), shows the hook
+// waiting, and Approve / Reject answer it as `hookline approve` / `reject` do (ContinueServiceDeployment
+// CONTINUE / ROLLBACK); the outcome is read from ECS (DescribeServiceDeployments) and the production rule.
+for (const verb of ["approve", "reject"]) {
+  test(`an ECS PAUSE hook shows waiting on its page and ${verb} answers it with ContinueServiceDeployment`, async () => {
+    const d = await call({ cmd: "ecs_pause", image: `example/api:dashboard-${verb}` });
+    await page.goto(url, { waitUntil: "domcontentloaded" });
+    const row = `tr[data-deployment="${d.arn}"]`;
+    await page.waitForSelector(row, { timeout: 30000 });
+    assert.match(await page.$eval(`${row} .badge`, (e) => e.textContent), /· approval$/);
+    await page.click(`${row} a`);
+    await page.waitForSelector("#detail-view:not([hidden])");
+    assert.equal(new URL(page.url()).hash, `#/d/${encodeURIComponent(d.arn)}`);
+    await page.waitForSelector(`#${verb}:not([disabled])`, { timeout: 60000 });
+    const hookId = d.hook_id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    assert.match(await page.$eval("#approval-state", (e) => e.textContent),
+      new RegExp(`^ECS pause hook ${hookId} waiting at POST_TEST_TRAFFIC_SHIFT, times out at \\d\\d:\\d\\d:\\d\\d \\(then ROLLBACK\\)$`));
+    assert.equal(await page.$eval("#detail-title", (e) => e.textContent), `Deployment ${d.arn}`);
+    const held = await call({ cmd: "ecs_deployment", arn: d.arn });
+    assert.equal(held.status, "IN_PROGRESS");
+    assert.ok(held.hooks.some((h) => h.hook_id === d.hook_id && h.status === "AWAITING_ACTION"), JSON.stringify(held));
+
+    await page.click(`#${verb}`);
+    assert.match(await page.$eval("#confirm-text", (e) => e.textContent),
+      new RegExp(`pause hook ${hookId}.*ContinueServiceDeployment ${verb === "approve" ? "CONTINUE" : "ROLLBACK"}`));
+    await confirmDialog(verb === "reject" ? "the dashboard says no" : undefined);
+    await page.waitForFunction(() => /ContinueServiceDeployment/.test(document.querySelector("#result").textContent),
+      { timeout: 30000 });
+    const result = await page.$eval("#result", (e) => e.textContent);
+    assert.ok(result.includes(`pause hook ${d.hook_id}`) && result.includes(`as ${CALLER}`), result);
+    assert.match(result, verb === "approve" ? /ContinueServiceDeployment CONTINUE/ : /the dashboard says no.*ContinueServiceDeployment ROLLBACK/);
+
+    const end = await call({ cmd: "ecs_wait", arn: d.arn, timeout: 120 });
+    if (verb === "approve") {
+      assert.equal(end.status, "SUCCESSFUL", JSON.stringify(end));
+      assert.equal(end.weights[d.green], 100, JSON.stringify(end.weights));
+    } else {
+      assert.equal(end.status, "ROLLBACK_SUCCESSFUL", JSON.stringify(end));
+      assert.match(end.rollback_reason || "", /ROLLBACK/, JSON.stringify(end));
+      assert.equal(end.weights[d.blue], 100, JSON.stringify(end.weights));
+      assert.ok(!end.weights[d.green], JSON.stringify(end.weights));
+    }
+    assert.ok(!end.hooks.some((h) => h.status === "AWAITING_ACTION"), JSON.stringify(end.hooks));
+    // The page follows: nothing waits any more.
+    await page.waitForSelector("#approve[disabled]", { timeout: 30000 });
+    assert.equal(await page.$eval("#approval-state", (e) => e.textContent), "No approval waiting.");
+  });
+}
+
+test("a malformed deployment id on the page: the API's 400 names it", async () => {
+  for (const bad of ["d-nope", "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api"]) {
+    await page.goto(`${url}#/d/${encodeURIComponent(bad)}`, { waitUntil: "domcontentloaded" });
+    await page.waitForSelector("#error:not([hidden])", { timeout: 15000 });
+    assert.ok((await page.$eval("#error", (e) => e.textContent)).includes(JSON.stringify(bad)), bad);
+    const r = await page.evaluate(async (p) => { const x = await fetch(p); return { status: x.status, body: await x.json() }; },
+      `/api/deployments/${encodeURIComponent(bad)}`);
+    assert.equal(r.status, 400);
+    assert.ok(r.body.error.includes(JSON.stringify(bad)), r.body.error);
+  }
+});
+
 test("access: Host on every route, the HttpOnly SameSite=Strict session cookie, CSRF; no task token leaks", async () => {
   const d = await call({ cmd: "deploy", plan: plan([W(10, "1s"), APPROVAL, W(100)]) });
   await openDeployment(d.id);

@@ -89,13 +89,14 @@ pub(super) fn refused(r: Refusal) -> Response {
     error(r.0, r.1)
 }
 
-/// Deployment ids are `d-` + 9 letters/digits; refuse anything else before it reaches AWS.
+/// A deployment id of any controller, in its controller's whole form (`Controller::of_valid_deployment`:
+/// `d-` + 9 letters or digits, an ECS service deployment ARN, `dns-<yyyymmdd>-<hhmmss>-<4 hex>`); anything
+/// else is refused with 400 naming it, before it reaches AWS. The path carries an ARN percent-encoded
+/// (`/` as `%2F`): the router matches the encoded path, so the ARN stays one segment, and `Path` decodes it.
 fn valid_id(id: &str) -> Result<(), Refusal> {
-    if id.len() <= 64 && id.starts_with("d-") && id[2..].chars().all(|c| c.is_ascii_alphanumeric()) {
-        Ok(())
-    } else {
-        Err((StatusCode::BAD_REQUEST, format!("{id:?} is not a CodeDeploy deployment id (d- and 9 characters)")))
-    }
+    hookline::plan::Controller::of_valid_deployment(id)
+        .map(|_| ())
+        .map_err(|why| (StatusCode::BAD_REQUEST, format!("deployment {id:?}: {why}")))
 }
 
 /// `GET /api/identity`: who the dashboard acts as (STS GetCallerIdentity of its credentials).

@@ -70,10 +70,15 @@ async fn send(s: &Arc<AppState>, req: Request<Body>) -> (StatusCode, HeaderMap, 
 /// A state whose AWS endpoint answers nothing: a request that passes the guards fails at AWS (502/409), one
 /// that does not is refused (421/403) before any AWS call.
 async fn state() -> Arc<AppState> {
+    state_at("http://127.0.0.1:9").await
+}
+
+/// A state whose AWS calls go to `endpoint`.
+async fn state_at(endpoint: &str) -> Arc<AppState> {
     std::env::set_var("AWS_ACCESS_KEY_ID", "test");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
     let aws = crate::aws::Aws::connect(crate::aws::Settings {
-        endpoint_url: Some("http://127.0.0.1:9".into()),
+        endpoint_url: Some(endpoint.into()),
         region: Some("us-east-1".into()),
         state_machine_prefix: "hookline".into(),
         plan_parameter_prefix: "/hookline".into(),
@@ -302,6 +307,88 @@ async fn posts_need_the_csrf_header_and_reach_the_verb_with_it() {
     )
     .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// The deployment routes take every controller's id, an ECS service deployment ARN percent-encoded the way
+/// the page sends it (`encodeURIComponent`: `/` as `%2F`, `:` as `%3A`), or with `:` left as it is.
+#[tokio::test]
+async fn the_deployment_routes_take_every_controllers_id() {
+    let s = state().await;
+    let arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api/Ab-9_xYz0123456789abcd";
+    let slash_only = arn.replace('/', "%2F");
+    let ids = [ID.to_string(), "dns-20261206-084016-abcd".into(), encoded(arn), slash_only];
+    // All at once: each one waits out the SDK's retries against the closed port.
+    let mut requests = tokio::task::JoinSet::new();
+    for route in routes().iter().filter(|r| r.path.contains("{id}")) {
+        for id in &ids {
+            let (s, method, uri) = (s.clone(), route.method.clone(), route.path.replace("{id}", id));
+            requests.spawn(async move {
+                let req = request(method.clone(), &uri, Some(LOCAL), &pairs(&own_page(LOCAL, &session())));
+                let (status, _, body) = send(&s, req).await;
+                (method, uri, status, body)
+            });
+        }
+    }
+    let mut answered = 0;
+    while let Some(answer) = requests.join_next().await {
+        let (method, uri, status, body) = answer.expect("a request task");
+        // Past the id check, the verb fails at the unreachable AWS endpoint (502 reading, 409 acting).
+        assert!(matches!(status, StatusCode::BAD_GATEWAY | StatusCode::CONFLICT), "{method} {uri}: {status} {body}");
+        answered += 1;
+    }
+    assert_eq!(answered, 4 * ids.len(), "every deployment route, every id");
+}
+
+/// A malformed id on any deployment route: 400 with the id named, and no connection to AWS at all (the
+/// endpoint is a listener that would see one).
+#[tokio::test]
+async fn a_malformed_deployment_id_is_a_400_naming_it_before_any_aws_call() {
+    let aws = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    aws.set_nonblocking(true).expect("nonblocking");
+    let s = state_at(&format!("http://{}", aws.local_addr().expect("addr"))).await;
+    let malformed = [
+        "d-ABC",
+        "d-ABCDEF123x",
+        "D-ABCDEF123",
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api",
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api/x/../y",
+        "arn:aws:ecs:us-east-1:123456789012:service/demo/api",
+        "dns-20261206-0840-abcd",
+        "../../etc/passwd",
+        "d-ABCDEF123 ",
+    ];
+    for route in routes().iter().filter(|r| r.path.contains("{id}")) {
+        for id in malformed {
+            let uri = route.path.replace("{id}", &encoded(id));
+            let req = request(route.method.clone(), &uri, Some(LOCAL), &pairs(&own_page(LOCAL, &session())));
+            // The listener never answers: a request that reached it would wait, so waiting is failing.
+            let answered = tokio::time::timeout(Duration::from_secs(10), send(&s, req)).await;
+            let Ok((status, _, body)) = answered else { panic!("{} {uri} reached AWS", route.method) };
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{} {uri}: {body}", route.method);
+            let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+            let error = json["error"].as_str().unwrap_or_default();
+            assert!(error.contains(&format!("{id:?}")), "the error names {id:?}: {error}");
+        }
+    }
+    match aws.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("a malformed id reached AWS: {other:?}"),
+    }
+}
+
+/// `encodeURIComponent` of `id` (what the page's script sends).
+fn encoded(id: &str) -> String {
+    const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'!')
+        .remove(b'~')
+        .remove(b'*')
+        .remove(b'\'')
+        .remove(b'(')
+        .remove(b')');
+    percent_encoding::utf8_percent_encode(id, COMPONENT).to_string()
 }
 
 #[test]

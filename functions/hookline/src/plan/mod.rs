@@ -62,6 +62,25 @@ pub enum Controller {
 /// (`dns-<yyyymmdd>-<hhmmss>-<4 hex>`): neither a CodeDeploy id (`d-`) nor an ARN.
 pub const DNS_DEPLOYMENT_PREFIX: &str = "dns-";
 
+/// Whether `arn` has the whole form of an ECS service deployment ARN (see
+/// [`Controller::of_valid_deployment`]).
+fn service_deployment_arn_formed(arn: &str) -> bool {
+    let name =
+        |s: &str| (1..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts.as_slice() else { return false };
+    let Some(path) = resource.strip_prefix("service-deployment/") else { return false };
+    let segments: Vec<&str> = path.split('/').collect();
+    *prefix == "arn"
+        && word(partition)
+        && *service == "ecs"
+        && word(region)
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && matches!(segments.as_slice(), [cluster, svc, id] if name(cluster) && name(svc) && name(id))
+}
+
 impl Controller {
     /// The controller that runs `deployment_id`, from the id's form: an ECS service deployment ARN
     /// (`arn:aws:ecs:<region>:<account>:service-deployment/<cluster>/<service>/<id>`, ECS API
@@ -76,6 +95,46 @@ impl Controller {
         } else {
             Controller::CodeDeploy
         }
+    }
+
+    /// The controller of `deployment_id` ([`Controller::of_deployment`]) when the id also has that
+    /// controller's whole form; otherwise the form it lacks, for an error that names the id. What
+    /// takes an id from outside (the dashboard's API) checks it here before any AWS call:
+    /// - CodeDeploy: `d-` and 9 letters or digits (the form `execution_name` relies on).
+    /// - ECS: `arn:<partition>:ecs:<region>:<account>:service-deployment/<cluster>/<service>/<id>`
+    ///   (ECS API reference, ServiceDeployment), each part present; cluster, service and id of
+    ///   letters, digits, `-` and `_` ("Up to 255 letters (uppercase and lowercase), numbers,
+    ///   underscores, and hyphens are allowed", ECS API reference, CreateCluster / CreateService).
+    /// - Route 53: `dns-<yyyymmdd>-<hhmmss>-<4 hex>` (`dns::deployment_id`).
+    pub fn of_valid_deployment(deployment_id: &str) -> Result<Controller, String> {
+        let controller = Controller::of_deployment(deployment_id);
+        let formed = match controller {
+            Controller::CodeDeploy => deployment_id
+                .strip_prefix("d-")
+                .is_some_and(|rest| rest.len() == 9 && rest.chars().all(|c| c.is_ascii_alphanumeric())),
+            Controller::Ecs => service_deployment_arn_formed(deployment_id),
+            Controller::Route53 => deployment_id.strip_prefix(DNS_DEPLOYMENT_PREFIX).is_some_and(|rest| {
+                let parts: Vec<&str> = rest.split('-').collect();
+                let digits = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_digit());
+                let hex = |s: &str| s.len() == 4 && s.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'));
+                matches!(parts.as_slice(), [date, time, salt] if digits(date, 8) && digits(time, 6) && hex(salt))
+            }),
+        };
+        if formed {
+            return Ok(controller);
+        }
+        Err(match controller {
+            Controller::CodeDeploy => "not a deployment id: a CodeDeploy deployment id is d- and 9 letters or digits, \
+                                       an ECS service deployment ARN arn:aws:ecs:<region>:<account>:service-deployment/\
+                                       <cluster>/<service>/<id>, a Route 53 one dns-<yyyymmdd>-<hhmmss>-<4 hex>"
+                .into(),
+            Controller::Ecs => {
+                "not an ECS service deployment ARN: arn:<partition>:ecs:<region>:<account>:\
+                                service-deployment/<cluster>/<service>/<id>, the last three of letters, digits, - and _"
+                    .into()
+            }
+            Controller::Route53 => "not a Route 53 deployment id of hookline's: dns-<yyyymmdd>-<hhmmss>-<4 hex>".into(),
+        })
     }
 
     /// Every controller, in the order `--controller` lists them.

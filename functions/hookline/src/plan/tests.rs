@@ -408,3 +408,34 @@ fn text_that_is_not_json_or_yaml_gets_its_line_and_column() {
     assert_eq!((field.as_str(), location), ("steps[1].wieght", Some((3, 5))));
     assert!(expected.starts_with("unknown field `wieght`, expected one of `weight`"), "{expected}");
 }
+
+#[test]
+fn a_deployment_id_is_valid_only_in_its_controllers_whole_form() {
+    let arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api/Ab-9_xYz0123456789abcd";
+    assert_eq!(Controller::of_valid_deployment(arn), Ok(Controller::Ecs));
+    assert_eq!(Controller::of_valid_deployment("d-ABCDEF123"), Ok(Controller::CodeDeploy));
+    assert_eq!(Controller::of_valid_deployment("dns-20261206-084016-abcd"), Ok(Controller::Route53));
+    let refused = |id: &str, says: &str| {
+        let why = Controller::of_valid_deployment(id).expect_err(id);
+        assert!(why.contains(says), "{id}: {why}");
+    };
+    for bad in ["", "d-", "d-ABCDEF12", "d-ABCDEF1234", "d-ABC/EF123", "d-ABCDEF12%", "x-ABCDEF123", "ABCDEF123"] {
+        refused(bad, "d- and 9 letters or digits");
+    }
+    for bad in [
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api",
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api/x/y",
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment//api/x",
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api/x?y",
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api/../x",
+        "arn:aws:ecs:us-east-1:12345:service-deployment/demo/api/x",
+        "arn:aws:sqs:us-east-1:123456789012:service-deployment/demo/api/x",
+        "arn:aws:ecs::123456789012:service-deployment/demo/api/x",
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/api/x:y",
+    ] {
+        refused(bad, "not an ECS service deployment ARN");
+    }
+    for bad in ["dns-", "dns-2026120-084016-abcd", "dns-20261206-084016-ABCD", "dns-20261206-084016-abcd-1"] {
+        refused(bad, "dns-<yyyymmdd>-<hhmmss>-<4 hex>");
+    }
+}

@@ -55,11 +55,13 @@ $("theme").addEventListener("click", () => {
 applyTheme(localStorage.getItem("hookline-theme") || "auto");
 
 // ---------------------------------------------------------------- list
+// A deployment's page: `#/d/<id>`, the id URI-encoded (an ECS service deployment ARN has `/` and `:`).
+const deploymentHash = (id) => `#/d/${encodeURIComponent(id)}`;
 async function refreshList() {
   const rows = await api("/api/deployments");
   const tbody = $("deployments").querySelector("tbody");
   tbody.replaceChildren(...rows.map((r) => el("tr", { "data-deployment": r.deployment_id },
-    el("td", {}, el("a", { href: `#/d/${r.deployment_id}`, text: r.deployment_id })),
+    el("td", {}, el("a", { href: deploymentHash(r.deployment_id), text: r.deployment_id })),
     el("td", { text: `${r.application} / ${r.deployment_group}` }),
     el("td", {}, el("span", { class: `badge ${r.status}`, text: r.status + (r.waiting_for_approval ? " · approval" : "") })),
     el("td", { text: r.step || "–" }),
@@ -240,19 +242,28 @@ async function run(kind, text, withReason) {
   }
   refreshDetail(id).catch((e) => showError(e.message));
 }
-$("approve").addEventListener("click", () => run("approve", "Approve the waiting step? The canary goes on to the next step.", false));
-$("reject").addEventListener("click", () => run("reject", "Reject the waiting step? The canary rolls back to blue 100%.", true));
+// An ECS PAUSE hook (no approval of hookline's waiting) is answered with ContinueServiceDeployment.
+const pauseOnly = () => current && !current.status.pending_approval && current.status.controller_pause;
+$("approve").addEventListener("click", () => run("approve", pauseOnly()
+  ? `Continue the deployment held by ECS pause hook ${pauseOnly().hook_id}? ECS goes on with it (ContinueServiceDeployment CONTINUE).`
+  : "Approve the waiting step? The canary goes on to the next step.", false));
+$("reject").addEventListener("click", () => run("reject", pauseOnly()
+  ? `Roll back the deployment held by ECS pause hook ${pauseOnly().hook_id}? ECS rolls it back (ContinueServiceDeployment ROLLBACK).`
+  : "Reject the waiting step? The canary rolls back to blue 100%.", true));
 $("rollback").addEventListener("click", () => run("rollback",
   "Roll back this deployment? Production goes back to blue 100% and the deployment stops.", true));
 
 // ---------------------------------------------------------------- routing and polling
 function route() {
   clearInterval(timer);
-  const m = location.hash.match(/^#\/d\/(d-[A-Za-z0-9]+)$/);
+  // Any controller's id (d-..., an ECS service deployment ARN, dns-...): the server checks it (400 naming it).
+  const m = location.hash.match(/^#\/d\/(.+)$/);
+  let id = null;
+  if (m) { try { id = decodeURIComponent(m[1]); } catch (_) { id = m[1]; } }
   $("list-view").hidden = !!m; $("detail-view").hidden = !m;
   $("result").textContent = "";
   const tick = async () => {
-    try { if (m) await refreshDetail(m[1]); else await refreshList(); showError(""); }
+    try { if (m) await refreshDetail(id); else await refreshList(); showError(""); }
     catch (e) { showError(e.message); }
   };
   if (!m) { $("crumbs").textContent = ""; current = null; }
