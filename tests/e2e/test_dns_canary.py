@@ -396,9 +396,6 @@ def test_c3_hookline_rollback_during_an_approval_aborts_the_execution_and_frees_
 
 
 @SLOW
-@pytest.mark.skip(reason="known gap, docs/route53-controller.md decision 23: the canary machine needs a Wait "
-                         "state of TTL + grace between the rollback's restore and its report (green is scaled "
-                         "to 0 at once today)")
 def test_c2_after_a_rollback_green_keeps_its_tasks_while_resolvers_still_cache_it(sb, world, tmp_path):
     directory = deploy_file(tmp_path, [(50, 70)])
     with WeightWalk(world) as walk:
