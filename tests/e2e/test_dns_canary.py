@@ -331,6 +331,11 @@ def assert_back_on_blue(sb, world, walk, arn):
     assert walk.green_down_at is not None, "the walker never saw green's service wanting 0 tasks"
     blue = world.service("blue")
     assert stable(DESIRED)(blue), f"blue must keep serving: {summary(blue)}"
+    # Every rollback path drains (docs/route53-controller.md decision 23); both are seen by the same
+    # 0.25 s poll: each up to one poll late.
+    drained = walk.green_down_at - walk.since[-1]
+    assert drained >= TTL_PLUS_GRACE_S - 0.5, \
+        f"green scaled to 0 {drained:.1f}s after DNS went back to blue, before the TTL + grace ({TTL_PLUS_GRACE_S}s)"
     return done
 
 
@@ -410,6 +415,9 @@ def test_c2_after_a_rollback_green_keeps_its_tasks_while_resolvers_still_cache_i
     assert walk.green_down_at - back_at >= TTL_PLUS_GRACE_S - 0.5, \
         f"green scaled to 0 {walk.green_down_at - back_at:.1f}s after DNS went back to blue: cached answers " \
         f"still send users to green for the TTL + grace ({TTL_PLUS_GRACE_S}s)"
+    # ...and not forever: `hookline rollback` returned after the drain, green's tasks are gone.
+    green = world.service("green")
+    assert green is None or (green["desiredCount"] == 0 and green["runningCount"] == 0), summary(green)
 
 
 def test_d_undeploy_removes_the_idle_release_and_refuses_the_live_one(sb, world, tmp_path):
