@@ -104,6 +104,11 @@ def test_ten_bad_deployment_files_are_refused_naming_file_line_and_key_and_nothi
         assert any(pattern.match(ln) for ln in lines), \
             f"{what}: no line `{path}:{line}:COL: {key}: ...` in:\n{r.stdout}\n{r.stderr}"
         assert f"{path}: " in r.stderr and "problem" in r.stderr, r.stderr
+        problems = [ln for ln in lines if ln.startswith(f"{path}:")]
+        if what == "a weight above 100":
+            # One mistake, one problem: not also "the last weight step must be 100" or an approval
+            # placed against the mistyped weight.
+            assert len(problems) == 1, f"{what}: {problems}"
         assert "dns-" not in r.stdout, f"{what}: a deployment was started: {r.stdout}"
     mutating, made = mutating_calls(sb)
     assert mutating == [], f"bad files changed something: {mutating} (all calls: {made})"
@@ -312,6 +317,9 @@ def test_a_dns_canary_with_an_approval_walks_the_weights_and_ends_on_green(sb, w
     assert stable(DESIRED)(world.service("green")), summary(world.service("green"))
     r = hookline(sb, "status", deployment_id, timeout=60)
     assert r.returncode == 0 and "Succeeded" in r.stdout, f"{r.stdout}\n{r.stderr}"
+    # After finalize the status names the last step, never one past the count ("step 4/3").
+    step = re.search(r"^step\s+(\d+)/(\d+)", r.stdout, re.M)
+    assert step and step.group(1) == step.group(2), r.stdout
 
 
 # The records' TTL (60 s, a load balancer alias's) + the default resolver grace (10 s): resolvers
