@@ -120,6 +120,9 @@ mod tests {
             ended_at: None,
             services_done: true,
             message: None,
+            drain_seconds: None,
+            drain_until: None,
+            green_task_definition: None,
         };
         serde_json::to_string(&r).expect("serializes")
     }

@@ -227,7 +227,7 @@ impl Tracker {
     fn entered(&mut self, e: &ExecutionEvent) -> Option<String> {
         let name = e.state_name.clone()?;
         let input = json_of(e.input.as_deref());
-        self.last_state = Some(name.clone());
+        let before = self.last_state.replace(name.clone());
         if let Some(input) = &input {
             if let Some(i) = input.pointer("/state/index").and_then(Value::as_u64) {
                 self.index = Some(i);
@@ -291,13 +291,23 @@ impl Tracker {
                         }
                     })
                     .unwrap_or_default();
+                let after_drain = before.as_deref() == Some(state::WAIT_FOR_RESOLVERS);
                 Some(match self.controller() {
-                    Controller::Route53 => {
-                        format!(
-                            "ROLLBACK  DNS back to blue 100%, green's service scaled to 0, the release Failed ({why})"
-                        )
+                    Controller::Route53 if after_drain => {
+                        "green's service scaled to 0: resolvers' cached answers have expired".into()
                     }
+                    Controller::Route53 => format!(
+                        "ROLLBACK  DNS back to blue 100%, the release Failed ({why}); green's service scaled to 0 \
+                         once resolvers' cached answers expire"
+                    ),
                     _ => format!("ROLLBACK  restoring blue 100%, reporting the hook Failed ({why})"),
+                })
+            }
+            state::WAIT_FOR_RESOLVERS => {
+                let seconds = input.as_ref().and_then(|i| i.pointer("/rollback/drain_seconds")).and_then(Value::as_u64);
+                Some(match seconds {
+                    Some(s) => format!("green keeps its tasks {}: resolvers may still answer green", human(s)),
+                    None => "green keeps its tasks while resolvers may still answer green".into(),
                 })
             }
             _ => None,

@@ -206,6 +206,26 @@ def test_no_terminal_without_a_report(name):
     assert not leaks, f"terminal states reachable without finalize/rollback: {leaks}"
 
 
+def drain_loop(states: dict, rollback: str, result_path: str) -> tuple[str, set[str]]:
+    """The state after `rollback` on its way to its end, and the drain loop's states (none when
+    `rollback` goes straight on). The drain (hookline's own Route 53 releases, docs/route53-controller.md
+    decision 23): a Choice on the rollback's `drain_seconds` into a Wait of those seconds, then the
+    rollback function again (idempotent: it restores nothing new and its report then scales green
+    down), and the Choice's Default is the end. Nothing else runs between two reports."""
+    nxt = states[rollback]["Next"]
+    if states[nxt]["Type"] != "Choice":
+        return nxt, set()
+    choice = states[nxt]
+    var = f"{result_path}.drain_seconds"
+    (rule,) = choice["Choices"]
+    assert {"Variable": var, "IsPresent": True} in rule["And"], rule
+    assert {"Variable": var, "NumericGreaterThan": 0} in rule["And"], rule
+    wait = states[rule["Next"]]
+    assert wait["Type"] == "Wait" and wait["SecondsPath"] == var and wait["Next"] == rollback, wait
+    assert predecessors(states, rule["Next"]) == {nxt} and predecessors(states, nxt) == {rollback}
+    return choice["Default"], {nxt, rule["Next"]}
+
+
 @HOOK
 def test_nothing_but_a_terminal_after_a_report(name):
     states = load(name)["States"]
@@ -214,19 +234,27 @@ def test_nothing_but_a_terminal_after_a_report(name):
     # finalize reports last: success -> Succeed; failure (nothing reported) -> rollback
     assert states[states[finalize]["Next"]]["Type"] == "Succeed"
     assert [c["Next"] for c in states[finalize]["Catch"]] == [rollback]
-    # rollback -> RolledBack (Fail); rollback failing for good -> a distinct Fail
-    after = reachable(states, rollback) - {rollback}
+    # rollback -> (its drain, back into rollback) -> RolledBack (Fail); failing for good -> a distinct Fail
+    end, loop = drain_loop(states, rollback, states[rollback]["ResultPath"])
+    after = reachable(states, rollback) - {rollback} - loop
     assert all(states[n]["Type"] == "Fail" for n in after), after
-    assert states[states[rollback]["Next"]]["Error"] == "RolledBack"
+    assert states[end]["Error"] == "RolledBack"
     (catch,) = states[rollback]["Catch"]
     assert catch["ErrorEquals"] == ["States.ALL"]
     assert states[catch["Next"]]["Error"] == "RollbackFailed"
-    # every Fail state is entered from rollback only; Succeed from finalize only
+    # every Fail state is entered from rollback (or its drain's Choice) only; Succeed from finalize only
     for n, s in states.items():
         if s["Type"] == "Fail":
-            assert predecessors(states, n) == {rollback}, n
+            assert predecessors(states, n) <= {rollback} | loop and predecessors(states, n), n
         if s["Type"] == "Succeed":
             assert predecessors(states, n) == {finalize}, n
+
+
+def test_the_canary_drains_after_its_rollback_and_post_traffic_needs_no_drain():
+    """Only hookline's own Route 53 releases drain, and they run the canary machine alone."""
+    canary, post = load("canary")["States"], load("post-traffic")["States"]
+    assert drain_loop(canary, "Rollback", "$.rollback")[1] == {"DrainDue", "WaitForResolvers"}
+    assert drain_loop(post, "Rollback", "$.rollback") == ("RolledBack", set())
 
 
 @HOOK
@@ -256,6 +284,9 @@ def test_every_way_into_rollback_sets_error(name):
         elif s["Type"] == "Choice":
             for pp in predecessors(states, p):
                 assert all(c["ResultPath"] == "$.error" for c in states[pp]["Catch"] if c["Next"] == p), p
+        elif s["Type"] == "Wait":
+            # The drain: entered only after Rollback itself, whose input ($.error) is unchanged.
+            assert p in drain_loop(states, "Rollback", "$.rollback")[1], p
         else:
             assert s["Type"] == "Task", p
 
@@ -499,7 +530,9 @@ def test_release_polls_fit_the_history_quota_for_the_longest_deployment():
 
 def test_rollback_machine_shape():
     states = load("rollback")["States"]
-    assert states["Rollback"]["Next"] == "RolledBack" and states["RolledBack"]["Type"] == "Succeed"
+    end, loop = drain_loop(states, "Rollback", "$.result")
+    assert loop == {"DrainDue", "WaitForResolvers"}
+    assert end == "RolledBack" and states["RolledBack"]["Type"] == "Succeed"
     assert states["Rollback"]["Catch"][0]["Next"] == "RollbackFailed"
     assert states["RollbackFailed"]["Type"] == "Fail"
 

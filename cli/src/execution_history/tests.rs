@@ -205,7 +205,8 @@ fn a_route53_canary_reads_in_its_own_words() {
         "{lines:#?}"
     );
     let rollback = lines.iter().find(|l| l.starts_with("ROLLBACK")).expect("the rollback line");
-    assert!(rollback.starts_with("ROLLBACK  DNS back to blue 100%, green's service scaled to 0"), "{rollback}");
+    assert!(rollback.starts_with("ROLLBACK  DNS back to blue 100%, the release Failed"), "{rollback}");
+    assert!(rollback.ends_with("green's service scaled to 0 once resolvers' cached answers expire"), "{rollback}");
     assert!(!lines.iter().any(|l| l.contains("BeforeAllowTraffic") || l.contains("test listener")), "{lines:#?}");
     assert_eq!(t.decisions.len(), 1, "the approval was decided");
 }
@@ -243,4 +244,32 @@ fn a_dns_bake_check_shows_the_observed_split_next_to_the_set_weight() {
     t.feed(&bake(5));
     let line = t.feed(&check(6, Value::Null)).expect("a health line");
     assert_eq!(line, "health  healthy (1/1 checks ok) [bake gate]");
+}
+
+#[test]
+fn status_after_finalize_shows_the_last_step_never_one_past_it() {
+    // The fixture's Finalize input carries `$.state.index` 3 of a 3-step plan.
+    let t = Tracker::over(&fixture("dns-canary"));
+    assert_eq!((t.index, t.step_count()), (Some(3), Some(3)), "the history is past its last step");
+    let step = crate::verbs::status::StepStatus::of(&t);
+    assert_eq!((step.index + 1, step.step_count, step.steps_done), (3, Some(3), 3));
+}
+
+#[test]
+fn a_route53_rollback_names_the_drain_and_the_scale_after_it() {
+    let state = |id: i64, name: &str, input: Value| ExecutionEvent {
+        state_name: Some(name.into()),
+        input: Some(input.to_string()),
+        ..ev(id, "TaskStateEntered")
+    };
+    // The fixture's ExecutionStarted: a Route 53 release's document.
+    let mut t = Tracker::over(&fixture("dns-canary")[..1]);
+    assert!(t.document.is_some());
+    let error = json!({"error": {"Error": "HealthCheckFailed", "Cause": "alarm"}});
+    let first = t.feed(&state(1000, state::ROLLBACK, error.clone())).expect("a line");
+    assert!(first.starts_with("ROLLBACK  DNS back to blue 100%"), "{first}");
+    let wait = t.feed(&state(1001, state::WAIT_FOR_RESOLVERS, json!({"rollback": {"drain_seconds": 70}})));
+    assert_eq!(wait.as_deref(), Some("green keeps its tasks 1m 10s: resolvers may still answer green"));
+    let last = t.feed(&state(1002, state::ROLLBACK, error)).expect("a line");
+    assert_eq!(last, "green's service scaled to 0: resolvers' cached answers have expired");
 }

@@ -206,6 +206,9 @@ mod tests {
             ended_at: None,
             services_done: false,
             message: None,
+            drain_seconds: None,
+            drain_until: None,
+            green_task_definition: None,
         };
         serde_json::to_string(&record).expect("a record serializes")
     }

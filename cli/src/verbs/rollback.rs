@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use hookline::execution::HookEvent;
-use hookline::lifecycle::{Controller, DeploymentStatus};
+use hookline::lifecycle::{Controller, DeploymentStatus, Lifecycle};
 
 use crate::address::DeploymentArg;
 use crate::aws::Aws;
@@ -29,7 +29,33 @@ pub struct RollbackArgs {
 pub async fn run(aws: &Aws, args: &RollbackArgs) -> R<u8> {
     let deployment_id = aws.deployment_id_of(&args.deployment.address()?).await?;
     emit(&roll_back(aws, &deployment_id, args.yes, args.reason.as_deref()).await?);
+    // hookline's own Route 53 release: green keeps its tasks while resolvers may still answer it.
+    if let Some(line) = finish_drain(aws, &deployment_id).await? {
+        emit(&line);
+    }
     Ok(0)
+}
+
+/// Waits out green's drain after a Route 53 release's rollback (the records' TTL + the resolver
+/// grace from DNS's restore, [`hookline::ports::Lifecycle::drain_seconds`]), then reports `Failed`
+/// again, which scales green to 0. Interrupted, it leaves the release `RollingBack`: `hookline
+/// rollback` run again waits what is left and finishes. `None` when there was no drain.
+pub async fn finish_drain(aws: &Aws, deployment_id: &str) -> R<Option<String>> {
+    let lifecycle = aws.lifecycle();
+    let mut waited = 0;
+    // The report after the wait ends the drain; a second round only if the clock said otherwise.
+    for _ in 0..3 {
+        let Some(seconds) = lifecycle.drain_seconds(deployment_id).await? else { break };
+        emit(&format!(
+            "  green       keeps its tasks {seconds}s more: resolvers may still answer green (records' TTL + resolver grace)"
+        ));
+        tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+        waited += seconds;
+        let hook = lifecycle.resolve(deployment_id, None).await?.context.hook;
+        let execution_id = hook.map(|h| h.execution_id).unwrap_or_else(|| deployment_id.to_string());
+        hookline::rollback::report_failed(&lifecycle, deployment_id, &execution_id).await?;
+    }
+    Ok((waited > 0).then(|| format!("  green       service scaled to 0 after {waited}s (cached answers expired)")))
 }
 
 /// Asks on the terminal unless `yes`; refuses without a terminal.
@@ -175,8 +201,12 @@ pub async fn roll_back(aws: &Aws, deployment_id: &str, yes: bool, reason: Option
             )
         }
         Controller::Route53 => lines.push(format!(
-            "  release     {} (DNS on blue 100; green's service scaled to 0 by the rollback's report)",
-            done.deployment_status
+            "  release     {} (DNS on blue 100; green's service scaled to 0 {})",
+            done.deployment_status,
+            match done.drain_seconds {
+                Some(seconds) => format!("in {seconds}s, when resolvers no longer answer green"),
+                None => "by the rollback's report".into(),
+            }
         )),
         Controller::Ecs => {
             lines.push(format!("  deployment  already {} (nothing for ECS to stop)", done.deployment_status))

@@ -186,6 +186,21 @@ pub struct StepStatus {
     pub step: Option<Value>,
 }
 
+impl StepStatus {
+    /// The step a canary's history is at. Past its last step (Finalize's `$.state.index` is the
+    /// step count) it is the last one: "step 3/3 (3 of 3 done)", never "step 4/3".
+    pub fn of(t: &Tracker) -> StepStatus {
+        let step_count = t.step_count();
+        let index = t.index.unwrap_or(0);
+        StepStatus {
+            index: step_count.filter(|n| *n > 0).map_or(index, |n| index.min(n - 1)),
+            step_count,
+            steps_done: t.steps_done,
+            step: t.step.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Pending {
     #[serde(flatten)]
@@ -247,12 +262,7 @@ pub async fn gather_all(aws: &Aws, deployment_id: &str) -> R<Gathered> {
         .flatten()
         .filter_map(|t| t.health.clone())
         .max_by_key(|h| h.at);
-    let step = canary_t.as_ref().map(|t| StepStatus {
-        index: t.index.unwrap_or(0),
-        step_count: t.step_count(),
-        steps_done: t.steps_done,
-        step: t.step.clone(),
-    });
+    let step = canary_t.as_ref().map(StepStatus::of);
     let pending_approval =
         canary.as_ref().filter(|e| e.status.is_running()).and(canary_t.as_ref()).and_then(|t| t.pending.clone()).map(
             |approval| Pending {

@@ -89,7 +89,17 @@ pub mod state {
     /// canary and post-traffic: the Fail state after a rollback; its error name is also
     /// what the rollback function's status-change form recognizes.
     pub const ROLLED_BACK: &str = "RolledBack";
+    /// canary and rollback: after the rollback function, whether it asked for a drain.
+    pub const DRAIN_DUE: &str = "DrainDue";
+    /// canary and rollback: the drain itself (`Wait` of the rollback's `drain_seconds`), then the
+    /// rollback function again, which finishes the end's work.
+    pub const WAIT_FOR_RESOLVERS: &str = "WaitForResolvers";
 }
+
+/// The rollback function's output field asking its state machine to wait that many seconds and
+/// invoke it again (hookline's own Route 53 releases: green keeps its tasks for the records' TTL +
+/// the resolver grace after DNS went back to blue; docs/route53-controller.md, decision 23).
+pub const DRAIN_SECONDS: &str = "drain_seconds";
 
 /// `shift-weight`'s input: `{"context", "state", "step"}` (ShiftWeight, RouteCohort).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -275,6 +275,20 @@ pub struct ReleaseRecord {
     /// Why it failed or stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// How long the release DNS moved away from keeps its tasks after the move (the records' TTL +
+    /// the resolver grace, `hookline.dns`): resolvers that cached its answer before the move keep
+    /// sending users there that long (docs/route53-controller.md, decision 23). Absent: no wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_seconds: Option<u64>,
+    /// Epoch seconds before which green's service is not scaled to 0 after a failure or a stop:
+    /// set by the first `Failed` report, which every rollback path makes after DNS is back on
+    /// blue, to that moment + `drain_seconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_until: Option<i64>,
+    /// The task definition `hookline deploy` put on green's service: after the drain green is
+    /// scaled to 0 only while it still runs it (a later deployment may have taken green over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub green_task_definition: Option<String>,
 }
 
 impl ReleaseRecord {

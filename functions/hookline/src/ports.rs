@@ -69,6 +69,21 @@ pub trait Lifecycle: Send + Sync {
     async fn event_status(&self, ctx: &DeploymentContext, event: HookEvent) -> Result<Option<EventStatus>>;
     /// Stops the deployment and asks the controller to roll back.
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop>;
+    /// Seconds a rollback must still wait before its `Failed` report can finish the end's work:
+    /// hookline's own Route 53 releases keep green's tasks for the records' TTL + the resolver
+    /// grace after DNS went back to blue (resolvers still answer green that long). The rollback
+    /// reports `Failed` again after that wait, and that report scales green down. By default (a
+    /// controller that empties nothing itself) there is none.
+    async fn drain_seconds(&self, _deployment_id: &str) -> Result<Option<u64>> {
+        Ok(None)
+    }
+    /// Ends a drain [`Lifecycle::drain_seconds`] still counts, so the next `Failed` report finishes
+    /// the end's work at once: for a path with nothing to wait with (the rollback function's safety
+    /// net, after an execution ended during its drain or without rolling back), where waiting would
+    /// leave green's tasks running for good. By default there is no drain to end.
+    async fn cut_drain_short(&self, _deployment_id: &str) -> Result<()> {
+        Ok(())
+    }
     /// Whether hookline runs its canary for this deployment ([`Admission`]), read from the
     /// deployment itself before [`Lifecycle::resolve`]: a deployment passed through is answered
     /// without resolving anything else.

@@ -44,6 +44,10 @@ pub struct ConsoleOutcome {
     pub already_reported: bool,
     /// `Stopped` when this call stopped the deployment; its status when it had already ended.
     pub deployment_status: String,
+    /// Seconds before the end's work can be finished ([`Lifecycle::drain_seconds`]: hookline's own
+    /// Route 53 release keeps green's tasks while resolvers may still answer green). The caller
+    /// waits that long and rolls back again (the CLI, the rollback state machine's `Wait`).
+    pub drain_seconds: Option<u64>,
 }
 
 /// Reports `Failed`. When the deployment has already ended nobody waits for the
@@ -165,6 +169,9 @@ pub async fn console(
         let reported = report_failed(lifecycle, deployment_id, &hook.execution_id).await?;
         out.reported = true;
         out.already_reported |= reported == Reported::Already;
+    }
+    if out.reported {
+        out.drain_seconds = lifecycle.drain_seconds(deployment_id).await?;
     }
     match stop_error {
         Some(e) => Err(e),

@@ -17,7 +17,7 @@
 
 use hookline::contract::{RollbackInput, ROLLBACK_RETRIES};
 use hookline::execution::ExecutionDocument;
-use hookline::lifecycle::HookStatus;
+use hookline::lifecycle::{DeploymentStatus, HookStatus};
 use hookline::runtime::parse_event;
 use hookline::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,7 @@ use dead_letter::BatchItemFailure;
 pub use dead_letter::BatchResponse;
 pub use deps::Deps;
 pub use restore::Output;
-use restore::{from_execution, gate_failed, ReportWhen};
+use restore::{finish_without_waiting, from_execution, gate_failed, ReportWhen};
 
 /// What the function answers: a rollback's outcome, or the SQS form's partial batch response.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -125,7 +125,13 @@ async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<O
         let status = deps.lifecycle.status(&ctx.deployment_id).await?;
         if !status.is_active() {
             info!(status = %status, "deployment already ended; nothing to answer");
-            return Ok(Output { deployment_status: Some(status.to_string()), ..Output::default() });
+            let mut out = Output { deployment_status: Some(status.to_string()), ..Output::default() };
+            // hookline's own release stopped or timed out during its drain (the canary machine's
+            // WaitForResolvers): green's scale-down is still to do, and nothing else will do it.
+            if status != DeploymentStatus::Succeeded {
+                finish_without_waiting(deps, &ctx, &mut out).await?;
+            }
+            return Ok(out);
         }
         let error =
             serde_json::json!({"Error": detail.error, "Cause": detail.cause, "Execution": detail.execution_arn});
@@ -133,7 +139,9 @@ async fn from_status_change(deps: &Deps, detail: StatusChangeDetail) -> Result<O
             return gate_failed(deps, &ctx, &error).await;
         }
         // No retry of ours follows this invocation's error: report whatever happens.
-        from_execution(deps, &ctx, &error, ReportWhen::Always).await
+        let mut out = from_execution(deps, &ctx, &error, ReportWhen::Always).await?;
+        finish_without_waiting(deps, &ctx, &mut out).await?;
+        Ok(out)
     }
     .instrument(info_span!("rollback", deployment_id = %ctx.deployment_id, safety_net = true))
     .await
@@ -155,6 +163,8 @@ async fn from_console(deps: &Deps, input: &ConsoleInput) -> Result<Output> {
         already_reported: done.already_reported,
         stopped_executions: done.stopped_executions,
         deployment_status: Some(done.deployment_status),
+        // The rollback state machine waits it out and invokes this form again.
+        drain_seconds: done.drain_seconds,
     })
 }
 

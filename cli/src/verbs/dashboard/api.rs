@@ -320,5 +320,18 @@ pub async fn rollback(State(state): State<Arc<AppState>>, Path(id): Path<String>
     };
     let by = state.aws.caller().await;
     let reason = reason.unwrap_or_else(|| format!("rolled back from hookline dashboard by {by}"));
-    acted(crate::verbs::rollback::roll_back(&state.aws, &id, true, Some(&reason)).await, by)
+    let done = crate::verbs::rollback::roll_back(&state.aws, &id, true, Some(&reason)).await;
+    if done.is_ok() {
+        // A Route 53 release's green is emptied after its drain: waited here, not in the request.
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::verbs::rollback::finish_drain(&state.aws, &id).await {
+                eprintln!(
+                    "{id}: green's scale-down after the drain failed ({}); hookline rollback {id} finishes it",
+                    e.0
+                );
+            }
+        });
+    }
+    acted(done, by)
 }

@@ -58,6 +58,8 @@ fn every_state_the_cli_reads_exists_with_its_type() {
                 (state::ADVANCE, "Pass"),
                 (state::FINALIZE, "Task"),
                 (state::ROLLBACK, "Task"),
+                (state::DRAIN_DUE, "Choice"),
+                (state::WAIT_FOR_RESOLVERS, "Wait"),
                 (state::ROLLED_BACK, "Fail"),
             ],
         ),
@@ -248,5 +250,24 @@ fn the_rollback_task_retries_as_often_as_the_contract_says_and_passes_its_attemp
             .unwrap_or_else(|| panic!("{machine}: Rollback has no States.ALL retrier"));
         assert_eq!(retry_all["MaxAttempts"], ROLLBACK_RETRIES, "{machine}");
         assert_eq!(rollback["Parameters"]["attempt.$"], "$$.State.RetryCount", "{machine}");
+    }
+}
+
+#[test]
+fn the_drain_waits_the_rollbacks_drain_seconds_then_rolls_back_again() {
+    // canary: the rollback's result is `$.rollback`; the console rollback machine's is `$.result`.
+    for (machine, result_path, end) in [("canary", "$.rollback", "Fail"), ("rollback", "$.result", "Succeed")] {
+        let machines = machines();
+        let (_, asl) = machines.iter().find(|(name, _)| *name == machine).expect("machine loaded");
+        let st = states(asl);
+        let field = format!("{result_path}.{DRAIN_SECONDS}");
+        assert_eq!(st[state::ROLLBACK]["Next"], state::DRAIN_DUE, "{machine}");
+        let due = &st[state::DRAIN_DUE];
+        assert_eq!(due["Choices"][0]["Next"], state::WAIT_FOR_RESOLVERS, "{machine}");
+        let conditions = due["Choices"][0]["And"].as_array().expect("an And rule");
+        assert!(conditions.iter().all(|c| c["Variable"] == field.as_str()), "{machine}: {conditions:?}");
+        assert_eq!(st[due["Default"].as_str().expect("a Default")]["Type"], end, "{machine}");
+        let wait = &st[state::WAIT_FOR_RESOLVERS];
+        assert_eq!((&wait["SecondsPath"], &wait["Next"]), (&Value::from(field.clone()), &Value::from(state::ROLLBACK)));
     }
 }

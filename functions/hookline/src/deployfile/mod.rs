@@ -769,9 +769,12 @@ fn plan_document(
 ) -> (Value, Vec<Origin>, bool) {
     let hookline_key = KeyPath::default().key("hookline");
     let approvals = hookline.map(|h| h.approvals.as_slice()).unwrap_or_default();
+    // A weight out of 1–100 has its own problem (the plan's); approvals are placed against the
+    // strategy once it is valid, not against a mistyped weight.
+    let weights_valid = wire.canary.strategy.iter().all(|s| (1..=100).contains(&s.weight));
     for (j, a) in approvals.iter().enumerate() {
         let placed = a.after_weight == 0 || wire.canary.strategy.iter().any(|s| s.weight == a.after_weight);
-        if !placed {
+        if !placed && weights_valid {
             let weights: Vec<String> = wire.canary.strategy.iter().map(|s| s.weight.to_string()).collect();
             p.add(
                 hookline_key.clone().key("approvals").index(j).key("after_weight"),

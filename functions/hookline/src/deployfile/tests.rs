@@ -438,3 +438,19 @@ fn the_judges_problems_name_the_files_keys() {
     let at = pos(&text, "wait: 120\n    - weight: 50", 0);
     assert_eq!(p.location, Some(Location { line: at.line, column: at.column + "wait: ".len() }));
 }
+
+#[test]
+fn a_weight_out_of_range_is_one_problem_at_its_key_not_also_the_ends_at_100_or_approval_ones() {
+    // The last step's weight mistyped: only its range is wrong (not "must end at 100").
+    let text = PROD.replace("    - weight: 100\n", "    - weight: 150\n");
+    let all = problems(&text);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!((all[0].key.as_str(), all[0].location), ("canary.strategy[2].weight", Some(pos(&text, "150", 0))));
+    assert!(all[0].expected.contains("from 1 to 100, got 150"), "{}", all[0]);
+    // The step an approval follows mistyped: the approval is placed once the weight is fixed.
+    let text = PROD.replace("    - weight: 10\n", "    - weight: 150\n");
+    let keys: Vec<String> = problems(&text).into_iter().map(|p| p.key).collect();
+    assert!(keys.contains(&"canary.strategy[0].weight".to_string()), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.starts_with("hookline.approvals")), "{keys:?}");
+    assert!(!keys.iter().any(|k| k == "canary.strategy"), "{keys:?}");
+}

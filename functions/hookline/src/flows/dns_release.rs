@@ -255,6 +255,9 @@ pub async fn deploy(reach: Reach<'_>, req: &DeployRequest<'_>) -> Result<Deploye
         ended_at: None,
         services_done: false,
         message: None,
+        drain_seconds: Some(file.dns.min_bake_seconds()),
+        drain_until: None,
+        green_task_definition: Some(task_definition_arn.clone()),
     };
     let parameter = dns_release_parameter(req.plan_parameter_prefix, &deployment_id);
     save(reach.plans, &parameter, &record).await?;

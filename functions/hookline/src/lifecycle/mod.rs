@@ -69,6 +69,12 @@ impl Lifecycle for Controllers {
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop> {
         self.of(deployment_id).stop_with_rollback(deployment_id).await
     }
+    async fn drain_seconds(&self, deployment_id: &str) -> Result<Option<u64>> {
+        self.of(deployment_id).drain_seconds(deployment_id).await
+    }
+    async fn cut_drain_short(&self, deployment_id: &str) -> Result<()> {
+        self.of(deployment_id).cut_drain_short(deployment_id).await
+    }
     async fn admission(&self, deployment_id: &str) -> Result<Admission> {
         self.of(deployment_id).admission(deployment_id).await
     }

@@ -8,14 +8,20 @@
 //!   rollback racing in after it ([`Lifecycle::event_status`] says `Succeeded`) leaves DNS on green;
 //!   then blue's service is scaled to 0 (removed with `remove_old`).
 //! - `Failed` (rollback, after it restored DNS to blue 100 through the router): the record is marked
-//!   `Failed` (kept `Stopped` when an operator stopped it) and green's service is scaled to 0.
+//!   `Failed` (kept `Stopped` when an operator stopped it) and its drain starts: green keeps its
+//!   tasks for the records' TTL + the resolver grace (`drain_seconds`), because resolvers that
+//!   cached green's answer before the restore send users there that long. A `Failed` report made
+//!   after the drain ([`Lifecycle::drain_seconds`] says how long to wait) scales green to 0.
 //!
 //! Both are idempotent: the services' part is done until the record says so (`services_done`), and
-//! the call after that answers [`Reported::Already`].
+//! the call after that answers [`Reported::Already`]. A crash between the restore and the scale
+//! leaves the record `Failed` with `services_done` false: any later `Failed` report (the state
+//! machine's retry, the safety net, `hookline rollback` run again) finishes it.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tracing::warn;
 
 use super::deployment::{
     Admission, Controller, DeploymentStatus, DeploymentSummary, EventStatus, HookStatus, Phase, Reported, Resolved,
@@ -109,9 +115,20 @@ impl Route53Releases {
                 }
             }
             ReleaseStatus::Failed | ReleaseStatus::Stopped => {
+                if drain_left(record, now_epoch()).is_some() {
+                    return Ok(());
+                }
                 if let Some(green) = green {
-                    if self.services.describe(green).await?.is_some() {
-                        self.services.scale(green, 0).await?;
+                    if let Some(facts) = self.services.describe(green).await? {
+                        match (&record.green_task_definition, &facts.task_definition) {
+                            // A later `hookline deploy` put its own task definition on green (possible
+                            // once this canary's execution ended, e.g. while `hookline rollback`
+                            // waited the drain): green is that deployment's now.
+                            (Some(ours), Some(running)) if ours != running => {
+                                warn!(service = %green.service, ours, running, "green runs a later deployment's task definition; left as it is");
+                            }
+                            _ => self.services.scale(green, 0).await?,
+                        }
                     }
                 }
             }
@@ -119,6 +136,20 @@ impl Route53Releases {
         }
         record.services_done = true;
         self.save(record).await
+    }
+}
+
+/// Seconds of `record`'s drain left at `now` (epoch seconds): `None` when it has none, or it is over.
+fn drain_left(record: &ReleaseRecord, now: i64) -> Option<u64> {
+    let until = record.drain_until?;
+    u64::try_from(until.saturating_sub(now)).ok().filter(|left| *left > 0)
+}
+
+/// Starts `record`'s drain at `now`, once: the first `Failed` report follows DNS's restore to blue.
+fn start_drain(record: &mut ReleaseRecord, now: i64) {
+    if record.drain_until.is_none() {
+        let seconds = i64::try_from(record.drain_seconds.unwrap_or(0)).unwrap_or(i64::MAX);
+        record.drain_until = Some(now.saturating_add(seconds));
     }
 }
 
@@ -137,8 +168,10 @@ impl Lifecycle for Route53Releases {
             controller: Controller::Route53,
             phase: status.is_active().then_some(Phase::InProgress),
             status,
-            // DNS goes back to blue in one batch by the rollback itself: never "rolling back" for long.
-            rolling_back: false,
+            // DNS goes back to blue in one batch; green's service is emptied after the drain, and
+            // until then the rollback is not over (`hookline rollback` run again finishes it).
+            rolling_back: matches!(record.status, ReleaseStatus::Failed | ReleaseStatus::Stopped)
+                && !record.services_done,
             status_word: status_word(record.status),
             application: record.context.application.clone(),
             group: record.context.deployment_group.clone(),
@@ -176,15 +209,28 @@ impl Lifecycle for Route53Releases {
             (ReleaseStatus::InProgress, HookStatus::Failed) => {
                 record.status = ReleaseStatus::Failed;
                 record.ended_at = Some(now_epoch());
+                start_drain(&mut record, now_epoch());
                 self.save(&record).await?;
                 Reported::Now
             }
             // The same answer again (an earlier try got the record written): finish its services.
-            (ReleaseStatus::Succeeded, HookStatus::Succeeded)
-            | (ReleaseStatus::Failed | ReleaseStatus::Stopped, HookStatus::Failed) => {
+            (ReleaseStatus::Succeeded, HookStatus::Succeeded) => {
                 if record.services_done {
                     Reported::Already
                 } else {
+                    Reported::Now
+                }
+            }
+            (ReleaseStatus::Failed | ReleaseStatus::Stopped, HookStatus::Failed) => {
+                if record.services_done {
+                    Reported::Already
+                } else {
+                    // Stopped by an operator before DNS was restored: the drain starts at this
+                    // report, the first after the console's restore.
+                    if record.drain_until.is_none() {
+                        start_drain(&mut record, now_epoch());
+                        self.save(&record).await?;
+                    }
                     Reported::Now
                 }
             }
@@ -227,6 +273,23 @@ impl Lifecycle for Route53Releases {
     async fn admission(&self, _deployment_id: &str) -> Result<Admission> {
         Ok(Admission::Serve)
     }
+
+    /// What is left of green's drain after a `Failed` report whose scale it held back.
+    async fn drain_seconds(&self, deployment_id: &str) -> Result<Option<u64>> {
+        let record = self.record(deployment_id).await?;
+        let failed = matches!(record.status, ReleaseStatus::Failed | ReleaseStatus::Stopped);
+        Ok(if failed && !record.services_done { drain_left(&record, now_epoch()) } else { None })
+    }
+
+    async fn cut_drain_short(&self, deployment_id: &str) -> Result<()> {
+        let mut record = self.record(deployment_id).await?;
+        let now = now_epoch();
+        if !record.services_done && drain_left(&record, now).is_some() {
+            record.drain_until = Some(now);
+            self.save(&record).await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +320,9 @@ mod tests {
             ended_at: None,
             services_done: false,
             message: None,
+            drain_seconds: None,
+            drain_until: None,
+            green_task_definition: None,
         }
     }
 
@@ -339,6 +405,97 @@ mod tests {
         assert_eq!(adapter.report(ID, "", HookStatus::Succeeded).await.unwrap(), Reported::Already);
         let summary = adapter.describe(ID).await.unwrap();
         assert_eq!((summary.controller, summary.status_word.as_str()), (Controller::Route53, "stopped"));
+    }
+
+    /// A record as `deploy` writes it: a 70 s drain (TTL 60 s + grace 10 s), green's task definition.
+    fn draining_record() -> ReleaseRecord {
+        ReleaseRecord { drain_seconds: Some(70), green_task_definition: Some("td:2".into()), ..record(false) }
+    }
+
+    /// Moves the record's drain into the past, as the clock would after the `Wait`.
+    async fn drain_over(adapter: &Route53Releases) {
+        let mut rec = adapter.record(ID).await.unwrap();
+        rec.drain_until = rec.drain_until.map(|until| until - 71);
+        adapter.save(&rec).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failure_keeps_greens_tasks_for_the_ttl_and_grace_then_scales_it_to_zero() {
+        let (adapter, _, services) = releases(&draining_record(), two_services());
+        let before = now_epoch();
+        assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Now);
+        // Marked Failed at once (a racing finalize finds it), green untouched while resolvers cache it.
+        assert_eq!(adapter.status(ID).await.unwrap(), DeploymentStatus::Failed);
+        assert!(services.changes().is_empty(), "{:?}", services.changes());
+        let rec = adapter.record(ID).await.unwrap();
+        assert!(rec.drain_until.is_some_and(|u| u >= before + 70 && u <= now_epoch() + 70), "{rec:?}");
+        let left = adapter.drain_seconds(ID).await.unwrap();
+        assert!(left.is_some_and(|s| (69..=70).contains(&s)), "{left:?}");
+        // Until green is emptied the rollback is not over (`hookline rollback` again finishes it).
+        assert!(adapter.describe(ID).await.unwrap().rolling_back);
+        // A report during the drain (a retry) neither scales nor restarts the drain.
+        assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Now);
+        assert!(services.changes().is_empty());
+        assert_eq!(adapter.record(ID).await.unwrap().drain_until, rec.drain_until);
+
+        drain_over(&adapter).await;
+        assert_eq!(adapter.drain_seconds(ID).await.unwrap(), None);
+        assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Now);
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-green 0"]);
+        assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Already);
+        assert_eq!(adapter.drain_seconds(ID).await.unwrap(), None);
+        assert!(!adapter.describe(ID).await.unwrap().rolling_back);
+    }
+
+    #[tokio::test]
+    async fn an_operators_stop_starts_the_drain_at_the_report_after_the_restore() {
+        let (adapter, _, services) = releases(&draining_record(), two_services());
+        adapter.stop_with_rollback(ID).await.unwrap();
+        // Stopped, DNS not restored yet: no drain counts.
+        assert_eq!(adapter.record(ID).await.unwrap().drain_until, None);
+        assert_eq!(adapter.drain_seconds(ID).await.unwrap(), None);
+        assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Now);
+        assert!(adapter.drain_seconds(ID).await.unwrap().is_some_and(|s| s >= 69));
+        assert!(services.changes().is_empty());
+        assert_eq!(adapter.status(ID).await.unwrap(), DeploymentStatus::Stopped);
+        drain_over(&adapter).await;
+        adapter.report(ID, "", HookStatus::Failed).await.unwrap();
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-green 0"]);
+    }
+
+    #[tokio::test]
+    async fn a_drain_cut_short_lets_the_next_report_scale_green_at_once() {
+        let (adapter, _, services) = releases(&draining_record(), two_services());
+        adapter.report(ID, "", HookStatus::Failed).await.unwrap();
+        adapter.cut_drain_short(ID).await.unwrap();
+        assert_eq!(adapter.drain_seconds(ID).await.unwrap(), None);
+        adapter.report(ID, "", HookStatus::Failed).await.unwrap();
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-green 0"]);
+        // Cutting a finished drain short changes nothing.
+        adapter.cut_drain_short(ID).await.unwrap();
+        assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Already);
+    }
+
+    #[tokio::test]
+    async fn green_taken_over_by_a_later_deployment_during_the_drain_is_left_running() {
+        // A later `hookline deploy` registered td:3 and put it on green while this drain ran.
+        let services =
+            FakeServices::default().with("shop", "shop-web-blue", 2, "td:1").with("shop", "shop-web-green", 2, "td:3");
+        let (adapter, _, services) = releases(&draining_record(), services);
+        adapter.report(ID, "", HookStatus::Failed).await.unwrap();
+        drain_over(&adapter).await;
+        assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Now);
+        assert!(services.changes().is_empty(), "{:?}", services.changes());
+        assert_eq!(services.get("shop", "shop-web-green").map(|s| s.desired), Some(2));
+        assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Already);
+    }
+
+    #[tokio::test]
+    async fn success_does_not_drain_its_last_bake_at_100_already_did() {
+        let (adapter, _, services) = releases(&draining_record(), two_services());
+        adapter.report(ID, "", HookStatus::Succeeded).await.unwrap();
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-blue 0"]);
+        assert_eq!(adapter.drain_seconds(ID).await.unwrap(), None);
     }
 
     #[tokio::test]

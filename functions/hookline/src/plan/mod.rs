@@ -470,6 +470,9 @@ fn check_rule_mode_ends_at_100(p: &mut Problems, last_weight: Option<(usize, i64
                is not documented to rewrite a listener rule, so production would stay";
     match last_weight {
         Some((_, 100)) => {}
+        // Out of 1–100: the weight's own problem names it; "must end at 100" would be a second,
+        // misleading one for the same mistake.
+        Some((_, w)) if !(1..=100).contains(&w) => {}
         Some((i, w)) => p.add("steps", format!("{why} split when blue is terminated, got steps[{i}].weight {w}")),
         None => p.add("steps", format!("{why} on blue when blue is terminated, got no weight step")),
     }
@@ -485,6 +488,9 @@ fn check_ecs_ends_at_100(p: &mut Problems, last_weight: Option<(usize, i64)>) {
                to green 100% after the canary, unwatched by any health gate, so the canary must get there itself";
     match last_weight {
         Some((_, 100)) => {}
+        // Out of 1–100: the weight's own problem names it; "must end at 100" would be a second,
+        // misleading one for the same mistake.
+        Some((_, w)) if !(1..=100).contains(&w) => {}
         Some((i, w)) => p.add("steps", format!("{why}, got steps[{i}].weight {w}")),
         None => p.add("steps", format!("{why}, got no weight step")),
     }
@@ -498,6 +504,9 @@ fn check_dns_ends_at_100(p: &mut Problems, last_weight: Option<(usize, i64)>) {
                after the canary";
     match last_weight {
         Some((_, 100)) => {}
+        // Out of 1–100: the weight's own problem names it; "must end at 100" would be a second,
+        // misleading one for the same mistake.
+        Some((_, w)) if !(1..=100).contains(&w) => {}
         Some((i, w)) => p.add("steps", format!("{why}, got steps[{i}].weight {w}")),
         None => p.add("steps", format!("{why}, got no weight step")),
     }

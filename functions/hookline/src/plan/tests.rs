@@ -439,3 +439,17 @@ fn a_deployment_id_is_valid_only_in_its_controllers_whole_form() {
         refused(bad, "dns-<yyyymmdd>-<hhmmss>-<4 hex>");
     }
 }
+
+#[test]
+fn a_last_weight_out_of_range_is_its_own_problem_only_in_every_mode_that_must_end_at_100() {
+    for controller in [Controller::Ecs, Controller::Route53] {
+        let errs = Plan::from_json_for(r#"{"steps":[{"weight":10},{"weight":150}]}"#, controller).unwrap_err();
+        let [p] = errs.0.as_slice() else { panic!("{controller:?}: {errs}") };
+        assert_eq!(p.field, "steps[1].weight", "{controller:?}: {p}");
+        assert!(p.expected.ends_with("got 150"), "{p}");
+    }
+    let rule = format!(r#"{{"steps":[{{"weight":150}}],{RULE}}}"#);
+    let errs = Plan::from_json(&rule).unwrap_err();
+    let [p] = errs.0.as_slice() else { panic!("{errs}") };
+    assert_eq!(p.field, "steps[0].weight", "{p}");
+}

@@ -236,6 +236,9 @@ async fn a_dns_release_is_rolled_back_through_its_record() {
             ended_at: None,
             services_done: false,
             message: None,
+            drain_seconds: None,
+            drain_until: None,
+            green_task_definition: None,
         };
         let parameter = crate::contract::dns_release_parameter("/hookline", &id);
         let plans = Arc::new(FakePlanStore::default().with(&parameter, &serde_json::to_string(&record).unwrap()));

@@ -22,6 +22,12 @@ pub struct Output {
     pub stopped_executions: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_status: Option<String>,
+    /// Seconds to wait before invoking the rollback again, which then finishes the end's work
+    /// ([`hookline::contract::DRAIN_SECONDS`]; hookline's own Route 53 releases: green keeps its
+    /// tasks while resolvers may still answer green). The state machines wait it out in a `Wait`
+    /// state; absent when nothing is left to wait for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain_seconds: Option<u64>,
 }
 
 /// When a rollback that could not restore production reports the hook anyway.
@@ -72,6 +78,9 @@ pub(crate) async fn from_execution(
     }
     // An error here makes the state machine retry; restore and report are both idempotent.
     restored?;
+    if ctx.hook.is_some() {
+        out.drain_seconds = deps.lifecycle.drain_seconds(&ctx.deployment_id).await?;
+    }
     info!(already_reported = out.already_reported, "production on blue 100%, hook reported Failed");
     Ok(out)
 }
@@ -93,4 +102,22 @@ pub(crate) async fn gate_failed(deps: &Deps, ctx: &DeploymentContext, error: &Va
 
 pub(crate) async fn report_failed(deps: &Deps, deployment_id: &str, execution_id: &str) -> Result<Reported> {
     hookline::rollback::report_failed(deps.lifecycle.as_ref(), deployment_id, execution_id).await
+}
+
+/// For a path with nothing to wait with (the safety net, the dead-letter consumer): ends a drain the
+/// rollback just started, or one an execution stopped during its `Wait` left behind, and finishes the
+/// end's work with another `Failed` report. Scaling green down while resolvers may still answer it is
+/// the lesser harm: nothing would ever scale it otherwise.
+pub(crate) async fn finish_without_waiting(deps: &Deps, ctx: &DeploymentContext, out: &mut Output) -> Result<()> {
+    let Some(hook) = &ctx.hook else { return Ok(()) };
+    if hook.kind != hookline::lifecycle::Controller::Route53 {
+        return Ok(());
+    }
+    if let Some(left) = deps.lifecycle.drain_seconds(&ctx.deployment_id).await? {
+        warn!(left, "no state machine waits for this rollback: green is emptied now, not after the drain");
+        deps.lifecycle.cut_drain_short(&ctx.deployment_id).await?;
+    }
+    report_failed(deps, &ctx.deployment_id, &hook.execution_id).await?;
+    out.drain_seconds = None;
+    Ok(())
 }

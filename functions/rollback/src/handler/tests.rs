@@ -254,6 +254,7 @@ async fn the_console_form_over_the_ports_stops_before_it_restores_and_reports() 
             already_reported: false,
             stopped_executions: vec![RUNNING.to_string()],
             deployment_status: Some("Stopped".into()),
+            drain_seconds: None,
         }
     );
     // The deployment is stopped before any hook report, so it ends Stopped (a console stop), not Failed.
@@ -283,6 +284,7 @@ async fn a_deployment_that_succeeds_just_before_the_console_stop_keeps_its_produ
             already_reported: false,
             stopped_executions: vec![RUNNING.to_string()],
             deployment_status: Some("Succeeded".into()),
+            drain_seconds: None,
         }
     );
     assert_eq!(world.calls(), ["stop_execution", "stop_with_rollback"], "no listener change, no hook report");
@@ -670,4 +672,167 @@ async fn a_gate_mode_rollback_touches_no_rule() {
         world.lifecycle.reports(),
         vec![(hookline::lifecycle::ecs::mocks::DEPLOYMENT.into(), "ecs".into(), HookStatus::Failed)]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// hookline's own Route 53 releases: green's drain (docs/route53-controller.md, decision 23)
+
+mod drain {
+    use hookline::dns::{ReleaseRecord, ReleaseStatus};
+    use hookline::execution::ServiceRef;
+    use hookline::lifecycle::{Controller, Lifecycle, Route53Releases};
+    use hookline::testing::{dns_context, FakeServices};
+
+    use super::*;
+
+    const ID: &str = "dns-20261206-084016-abcd";
+
+    fn svc(name: &str) -> ServiceRef {
+        ServiceRef { cluster: "shop".into(), service: name.into(), region: None }
+    }
+
+    fn document() -> ExecutionDocument {
+        let mut ctx = dns_context();
+        ctx.blue.service = Some(svc("shop-web-blue"));
+        ctx.green.service = Some(svc("shop-web-green"));
+        ctx.hook = Some(HookRef { kind: Controller::Route53, event: HookEvent::PreTraffic, execution_id: ID.into() });
+        ExecutionDocument { context: ctx, plan: plan(), state: state(10, 600) }
+    }
+
+    /// The rollback's ports with the real Route 53 release adapter over an in-progress record with a
+    /// 70 s drain, DNS at blue 50 / green 50, both services at 2 tasks.
+    struct Release {
+        deps: Deps,
+        services: Arc<FakeServices>,
+        routers: FakeRouters,
+        releases: Route53Releases,
+    }
+
+    fn release() -> Release {
+        let record = ReleaseRecord {
+            deployment_id: ID.into(),
+            environment: "shop".into(),
+            status: ReleaseStatus::InProgress,
+            context: document().context,
+            execution_arn: None,
+            remove_old: false,
+            created_at: 1,
+            ended_at: None,
+            services_done: false,
+            message: None,
+            drain_seconds: Some(70),
+            drain_until: None,
+            green_task_definition: Some("td:2".into()),
+        };
+        let plans = Arc::new(FakePlanStore::default().with(
+            &hookline::contract::dns_release_parameter("/hookline", ID),
+            &serde_json::to_string(&record).expect("record"),
+        ));
+        let services = Arc::new(FakeServices::default().with("shop", "shop-web-blue", 2, "td:1").with(
+            "shop",
+            "shop-web-green",
+            2,
+            "td:2",
+        ));
+        let executions = Arc::new(FakeExecutions::default());
+        let releases = Route53Releases {
+            plans: plans.clone(),
+            executions: executions.clone(),
+            services: services.clone(),
+            plan_parameter_prefix: "/hookline".into(),
+        };
+        let routers = FakeRouters::with_weights(Weights::green(50));
+        let deps = Deps {
+            lifecycle: Arc::new(releases.clone()),
+            routers: Arc::new(routers.clone()),
+            executions,
+            plans,
+            state_machine_arns: vec![CANARY.into(), POST_TRAFFIC.into()],
+            hook_state_machines: machines(),
+            plan_parameter_prefix: "/hookline".into(),
+        };
+        Release { deps, services, routers, releases }
+    }
+
+    impl Release {
+        fn green_desired(&self) -> Option<u32> {
+            self.services.get("shop", "shop-web-green").map(|s| s.desired)
+        }
+
+        /// The drain's `Wait` over: its end moved into the past.
+        async fn drain_over(&self) {
+            let mut rec = self.releases.record(ID).await.expect("record");
+            rec.drain_until = rec.drain_until.map(|until| until - 71);
+            self.releases.save(&rec).await.expect("saved");
+        }
+    }
+
+    fn caught() -> Value {
+        let mut doc = serde_json::to_value(document()).expect("document");
+        doc["error"] = json!({"Error": "HealthCheckFailed", "Cause": "alarm shop-web-5xx: state ALARM"});
+        doc["attempt"] = json!(0);
+        doc
+    }
+
+    #[tokio::test]
+    async fn the_catch_form_asks_its_machine_to_wait_the_drain_then_scales_green_on_the_next_invocation() {
+        let r = release();
+        let out = handle(&r.deps, caught()).await.expect("rollback");
+        assert_eq!(r.routers.weights(), Weights::BLUE_ONLY, "DNS back on blue at once");
+        assert_eq!(out.reported, Some(HookStatus::Failed));
+        assert!(out.drain_seconds.is_some_and(|s| (69..=70).contains(&s)), "{out:?}");
+        assert_eq!(r.green_desired(), Some(2), "green keeps its tasks while resolvers cache it");
+        // The field the state machines' DrainDue Choice and WaitForResolvers read.
+        let json = serde_json::to_value(&out).expect("output");
+        assert_eq!(json[hookline::contract::DRAIN_SECONDS], json!(out.drain_seconds.unwrap_or_default()));
+
+        // WaitForResolvers ran out: the same input again.
+        r.drain_over().await;
+        let again = handle(&r.deps, caught()).await.expect("rollback again");
+        assert_eq!(again.drain_seconds, None);
+        assert!(serde_json::to_value(&again).expect("output").get(hookline::contract::DRAIN_SECONDS).is_none());
+        assert_eq!(r.green_desired(), Some(0));
+        assert_eq!(r.services.changes(), vec!["scale shop/shop-web-green 0"]);
+        assert_eq!(r.releases.status(ID).await.expect("status"), DeploymentStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn the_safety_net_empties_green_at_once_when_the_execution_ended_during_its_drain() {
+        let r = release();
+        handle(&r.deps, caught()).await.expect("rollback");
+        assert_eq!(r.green_desired(), Some(2));
+        // Stopped by hand (or timed out) in WaitForResolvers: nothing would ever scale green otherwise.
+        let mut event = status_change("ABORTED", None);
+        event["detail"]["input"] = json!(serde_json::to_string(&document()).expect("input"));
+        let out = handle(&r.deps, event).await.expect("safety net");
+        assert_eq!(out.deployment_status.as_deref(), Some("Failed"));
+        assert_eq!(r.green_desired(), Some(0));
+        assert_eq!(r.releases.drain_seconds(ID).await.expect("drain"), None);
+    }
+
+    #[tokio::test]
+    async fn the_safety_net_of_a_crashed_canary_restores_and_empties_green_at_once() {
+        let r = release();
+        let mut event = status_change("FAILED", Some("States.Runtime"));
+        event["detail"]["input"] = json!(serde_json::to_string(&document()).expect("input"));
+        let out = handle(&r.deps, event).await.expect("safety net");
+        assert_eq!(r.routers.weights(), Weights::BLUE_ONLY);
+        assert_eq!((out.reported, out.drain_seconds), (Some(HookStatus::Failed), None));
+        assert_eq!(r.green_desired(), Some(0));
+    }
+
+    #[tokio::test]
+    async fn the_console_form_returns_the_drain_and_its_second_call_scales_green() {
+        let r = release();
+        let console = json!({"deployment_id": ID, "reason": "operator"});
+        let out = handle(&r.deps, console.clone()).await.expect("console rollback");
+        assert_eq!(r.routers.weights(), Weights::BLUE_ONLY);
+        assert!(out.drain_seconds.is_some_and(|s| s >= 69), "{out:?}");
+        assert_eq!(out.deployment_status.as_deref(), Some("Stopped"));
+        assert_eq!(r.green_desired(), Some(2));
+        r.drain_over().await;
+        let again = handle(&r.deps, console).await.expect("console rollback again");
+        assert_eq!(again.drain_seconds, None);
+        assert_eq!(r.green_desired(), Some(0));
+    }
 }
