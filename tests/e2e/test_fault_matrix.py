@@ -26,6 +26,9 @@ answers (``GET /_sandbox/ecs``):
   (a poller reading every 50 ms also runs, for the end state);
 - no execution of the deployment is left running; production on one side at the end.
 Gate cells (ids ``gate-Gate-<fault>``, rows ``ECS gate ...``): see GATE_CELLS.
+DNS cells (ids ``dns-<state>-<fault>``, rows ``DNS ...``, issue 22): hookline's own Route 53
+controller, see DNS_CELLS and run_dns_cell (the invariants: the execution ended, the records on one
+release, the other release's service at 0 tasks, the release record's status where DNS is).
 The sandbox runs ECS minutes of 1 s (bakeTimeInMinutes=1 bakes 1 s; a hook's default 1440-minute
 timeout ends it after 24 min, which a 10m budget plus the rollback reserve fits) and callBackDelay
 at half scale (the ``ecs`` fixture).
