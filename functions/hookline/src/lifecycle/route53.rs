@@ -353,6 +353,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_rollbacks_report_does_not_take_its_own_record_for_an_end_by_someone_else() {
+        // report_failed: the report marks the record failed, then green's scale-down is denied. The
+        // record now reads as ended, which is no reason to leave green's tasks running: the error
+        // stays an error (the state machine's Retry repeats the rollback)...
+        let (adapter, _, services) = releases(&record(false), two_services());
+        services.fail(crate::testing::fakes::ServicesCall::Scale, crate::testing::denied("UpdateService"));
+        assert!(crate::rollback::report_failed(&adapter, ID, "").await.is_err(), "green not scaled: an error");
+        assert_eq!(services.get("shop", "shop-web-green").map(|s| s.desired), Some(3));
+        // ...and the repeat, with the call allowed, scales green to 0.
+        let (adapter, _, services) = releases(&adapter.record(ID).await.unwrap(), two_services());
+        assert_eq!(crate::rollback::report_failed(&adapter, ID, "").await.unwrap(), Reported::Now);
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-green 0"]);
+        assert_eq!(crate::rollback::report_failed(&adapter, ID, "").await.unwrap(), Reported::Already);
+    }
+
+    #[tokio::test]
     async fn success_with_remove_old_deletes_blue() {
         let (adapter, _, services) = releases(&record(true), two_services());
         adapter.report(ID, "", HookStatus::Succeeded).await.unwrap();
