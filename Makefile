@@ -8,7 +8,7 @@ PY        := $(VENV)/bin/python
 LINT_VENV := .venv-lint
 
 .PHONY: help venv lint-venv build build-release fmt-check module-graph clippy doc-check unit test-runtime-api \
-        test-runtime-api-release check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge bench-fleet chaos chaos-ecs iam-mutation switches
+        test-runtime-api-release check-statemachines check-infra check-sandbox check-judge check-dashboard e2e test sandbox sandbox-down demo package bench bench-judge bench-fleet chaos chaos-ecs chaos-dns iam-mutation switches
 
 help:
 	@echo "make demo          run a full canary in the local sandbox and show it"
@@ -21,6 +21,7 @@ help:
 	@echo "make iam-mutation  remove each IAM statement in turn, show the tests fail (IAM_MUTATION_ARGS=--e2e)"
 	@echo "make chaos         randomized fault schedules (CHAOS_RUNS=300, CHAOS_SEED, CHAOS_ONLY=<index>)"
 	@echo "make chaos-ecs     the same in ECS-native mode (CHAOS_ECS_RUNS=50, CHAOS_SEED, CHAOS_ONLY=<index>)"
+	@echo "make chaos-dns     the same for hookline's own Route 53 controller (CHAOS_DNS_RUNS=20, CHAOS_SEED, CHAOS_ONLY=<index>)"
 	@echo "make switches      every assumed simulator behaviour under every setting, each scenario (SWITCHES_SEED)"
 	@echo "make bench         regenerate BENCHMARKS.md (cold start, memory, zip size, orchestration cost)"
 	@echo "make bench-judge   judging cost, 1,000 vs 1,000 samples: hookline's judge against scipy (also run by make bench)"
@@ -135,12 +136,19 @@ test-lane-sandbox:
 # `make test` plays 3 of them.
 CHAOS_RUNS ?= 300
 chaos: build venv
-	CHAOS_RUNS=$(CHAOS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos.py -k "not ecs"
+	CHAOS_RUNS=$(CHAOS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos.py -k "not ecs and not dns"
 
 # The same for ECS-native deployments of `api` (tests/e2e/test_chaos.py, the ECS family); `make test` plays 3.
 CHAOS_ECS_RUNS ?= 50
 chaos-ecs: build venv
 	CHAOS_ECS_RUNS=$(CHAOS_ECS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos.py -k ecs
+
+# The same for hookline's own Route 53 controller (`hookline deploy` on the sandbox's Route 53 world;
+# tests/e2e/test_chaos.py, the DNS family); `make test` plays 3. Each schedule bakes at least the
+# records' TTL + grace (70 s), so one takes 10 s to 2.5 min: 20 take about half an hour.
+CHAOS_DNS_RUNS ?= 20
+chaos-dns: build venv
+	CHAOS_DNS_RUNS=$(CHAOS_DNS_RUNS) $(PY) -m pytest -q tests/e2e/test_chaos.py -k dns
 
 # The end-to-end invariants under every setting of every assumed simulator behaviour (the switches
 # of tests/sandbox/README.md "Sources"), each scenario (tests/e2e/test_assumed_switches.py);

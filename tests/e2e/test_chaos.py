@@ -1,12 +1,13 @@
 """Randomized fault schedules, for each controller: `make chaos` (CodeDeploy, issue 10 part D),
-`make chaos-ecs` (ECS-native, issue 11 acceptance), and a few of each in `make test`.
+`make chaos-ecs` (ECS-native, issue 11 acceptance), `make chaos-dns` (hookline's own Route 53
+controller, issue 22 acceptance), and a few of each in `make test`.
 
 Each schedule is one short deployment with a random plan and up to four random actions at random
 moments, injected through the sandbox's fault API: throttling, 5xx and access-denied answers on
 operations the functions call, latency, function crashes, the alarm firing, a console stop with
 rollback, and approvals answered either way. The schedule is a pure function of (CHAOS_SEED, index)
 and of its controller's family, so any violation is reproduced with
-`CHAOS_SEED=<seed> CHAOS_ONLY=<index> make chaos` (or `make chaos-ecs`).
+`CHAOS_SEED=<seed> CHAOS_ONLY=<index> make chaos` (or `make chaos-ecs`, `make chaos-dns`).
 
 - CodeDeploy (``web``, ids ``seed<seed>-<index>``): actions in the first 14 s on the 18 operations
   the functions call while a canary runs, the ``web-5xx`` alarm, StopDeployment with rollback.
@@ -14,6 +15,14 @@ and of its controller's family, so any violation is reproduced with
   its own family (rng ``ecs:<seed>:<index>``), actions in the first 8 s on the 14 operations the
   functions call in ECS mode (a crashed ``hook`` is a FAILED answer to ECS, which rolls back on its
   own), the ``api-5xx`` alarm, StopServiceDeployment(ROLLBACK).
+- hookline's own Route 53 controller (`hookline deploy` on the sandbox's Route 53 world, ids
+  ``dns-seed<seed>-<index>``, rng ``dns:<seed>:<index>``): a 100 % step or 50 % then hookline's final
+  100 % (70 s bakes: the records' TTL + grace), an approval after the 50 % step now and then; actions
+  in the first 10 s or, half of them, up to 75 s later, on the 10 operations the functions call
+  (Route 53 ChangeResourceRecordSets / GetChange / ListResourceRecordSets, ECS DescribeServices /
+  UpdateService, DescribeTargetHealth, DescribeAlarms, GetMetricData, SSM GetParameter /
+  PutParameter), each fault naming the function it hits (``caller``: the CLI's and the harness's
+  own calls never take it), crashes, the ``shop-web-5xx`` alarm, `hookline rollback`.
 
 After each deployment the invariants of docs/design.md are checked through AWS APIs and the
 simulator's own record (never through hookline's view of itself):
@@ -30,12 +39,18 @@ simulator's own record (never through hookline's view of itself):
   pauses while a DescribeRules fault is pending so that the fault reaches the functions, not the
   harness); rollback-stage re-invocations SUCCEEDED; no execution of the deployment left running;
   production on one side: SUCCESSFUL -> green 100%, ROLLBACK_SUCCESSFUL -> blue 100%, no other rule.
+- DNS: the canary execution ended and none of the deployment runs; the weighted records on one
+  release only (blue 100 / green 0 or blue 0 / green 100; SUCCEEDED -> green); the release record
+  (SSM) ``succeeded`` exactly when DNS is on green, its services' part done; the idle release's
+  service scaled to 0 with no task left, the live one stable.
 
 Knobs: CHAOS_RUNS (CodeDeploy schedules, default 3), CHAOS_ECS_RUNS (ECS schedules, default 3),
-CHAOS_SEED (default 20261129), CHAOS_ONLY (one index, in each family), CHAOS_FIRST (first index, to
-shard a long run over sandboxes on other ports), CHAOS_LOG (results file; default
-tests/e2e/chaos-results.jsonl for CodeDeploy, tests/e2e/chaos-ecs-results.jsonl for ECS).
-`make chaos` selects the CodeDeploy family (`-k "not ecs"`), `make chaos-ecs` the ECS one (`-k ecs`).
+CHAOS_DNS_RUNS (DNS schedules, default 3), CHAOS_SEED (default 20261129), CHAOS_ONLY (one index, in
+each family), CHAOS_FIRST (first index, to shard a long run over sandboxes on other ports), CHAOS_LOG
+(results file; default tests/e2e/chaos-results.jsonl for CodeDeploy, tests/e2e/chaos-ecs-results.jsonl
+for ECS, tests/e2e/chaos-dns-results.jsonl for DNS). `make chaos` selects the CodeDeploy family
+(`-k "not ecs and not dns"`), `make chaos-ecs` the ECS one (`-k ecs`), `make chaos-dns` the DNS one
+(`-k dns`).
 """
 import json
 import os
@@ -46,6 +61,7 @@ import pytest
 from conftest import TERMINAL, plan
 from fault_harness import (FaultAwarePoller, Runner, draw_actions, draw_steps, ecs, production_at_answer,  # noqa: F401
                            retry, running_named, schedule_rng)
+from test_dns_canary import world  # noqa: F401  (the fixture: the Route 53 world reset before and after)
 from test_ecs_native import api, put_plan  # noqa: F401  (api: the fixture)
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261129"))
@@ -311,7 +327,140 @@ class Ecs:
         return violations, unverified
 
 
-CONTROLLERS = {c.name: c for c in (CodeDeploy, Ecs)}
+# ------------------------------------------------------------------ hookline's own Route 53 controller
+class Dns:
+    """The DNS family: `hookline deploy` of tests/e2e/deployfiles/shop.deploy.yml on the sandbox's
+    Route 53 world (test_dns_canary.py; the ``world`` fixture puts it back before and after). A
+    DNS canary bakes at least the records' TTL + grace (70 s), so its schedules are longer than the
+    others': a 100 % step (about 80 s), or 50 % then hookline's final 100 % (about 150 s), with an
+    approval after the 50 % step now and then."""
+    name = "dns"
+    rng_prefix = "dns:"
+    runs_var = "CHAOS_DNS_RUNS"
+    log_default = "chaos-dns-results.jsonl"
+    id_prefix = "dns-"
+    make_target = "make chaos-dns"
+    END_TIMEOUT_S = 400      # two bakes, an approval answered within ~100 s, a rollback's retries
+    # (service, operation) -> the functions that call it in a DNS canary (the sandbox's IAM usage log):
+    # each fault names its caller, so that `hookline deploy` and the harness (the operator's key)
+    # never take it.
+    CALLERS = {
+        ("route53", "ChangeResourceRecordSets"): ["shift-weight", "rollback"],
+        ("route53", "GetChange"): ["shift-weight", "rollback"],
+        ("route53", "ListResourceRecordSets"): ["shift-weight", "rollback"],
+        ("ecs", "DescribeServices"): ["validate-health", "finalize", "rollback"],
+        ("ecs", "UpdateService"): ["finalize", "rollback"],
+        ("elasticloadbalancing", "DescribeTargetHealth"): ["validate-health"],
+        ("monitoring", "DescribeAlarms"): ["validate-health"],
+        ("monitoring", "GetMetricData"): ["validate-health"],
+        ("ssm", "GetParameter"): ["shift-weight", "validate-health", "finalize", "rollback"],
+        ("ssm", "PutParameter"): ["finalize", "rollback"],
+    }
+    OPERATIONS = list(CALLERS)
+    # Actions land in the first 10 s (the ready gate, the first shift) or, for half of them, later in
+    # the run (the bake's checks, finalize at about 75 s).
+    EARLY_S, LATE_S = 10, 75
+
+    @staticmethod
+    def make_schedule(seed, index):
+        """The DNS schedule number `index` of `seed`: a strategy and a list of timed actions (plain data)."""
+        rng = schedule_rng(Dns.rng_prefix, seed, index)
+        first = rng.choice([50, 100, 100])
+        strategy = [[first, 70]]
+        approval = first < 100 and rng.random() < 0.3
+        actions = draw_actions(rng, Dns.OPERATIONS, Dns.EARLY_S, approval, 20)
+        for a in actions:
+            if a["do"] in ("approve", "reject"):
+                a["at"] = round(a["at"] + 60, 2)   # the approval is requested after the 70 s bake
+                continue
+            if rng.random() < 0.5:
+                a["at"] = round(a["at"] + rng.uniform(0, Dns.LATE_S), 2)
+            spec = a.get("spec") or {}
+            if "operation" in spec:
+                spec["caller"] = rng.choice(Dns.CALLERS[(spec["service"], spec["operation"])])
+                if spec["service"] == "route53" and spec.get("code") == "AccessDeniedException":
+                    spec.update(code="AccessDenied", status=403)   # Route 53 (REST-XML) names it so
+        actions.sort(key=lambda a: a["at"])
+        return {"seed": seed, "index": index, "strategy": strategy, "approval": approval, "actions": actions}
+
+    # the Runner's side of it
+    alarm = "shop-web-5xx"
+    approval_attempts = 8     # 8 x 20 s: the approval comes after the 70 s bake
+    skip_len = 120
+
+    def __init__(self, sb, request):
+        self.sb = sb
+        self.world = request.getfixturevalue("world")
+        self.tmp_path = request.getfixturevalue("tmp_path")
+        self.did = self.arn = None
+
+    def ended(self):
+        return self.arn is not None and self.sb.sfn.describe_execution(executionArn=self.arn)["status"] != "RUNNING"
+
+    def stop(self):
+        from test_dns_canary import hookline
+        r = hookline(self.sb, "rollback", self.did, "--yes", "--reason", "chaos", timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"hookline rollback: exit {r.returncode}: {r.stdout[-200:]} {r.stderr[-200:]}")
+
+    def execution_arn(self):
+        return self.arn
+
+    def play(self, schedule, index):
+        from test_dns_canary import canary_execution, deploy_file, start
+        sb = self.sb
+        directory = deploy_file(self.tmp_path, [tuple(s) for s in schedule["strategy"]],
+                                approval=schedule["strategy"][0][0] if schedule["approval"] else None,
+                                version=f"3.{index}.0")
+        did = self.did = start(sb, directory)
+        self.arn = canary_execution(sb, did)
+        runner = Runner(sb, self, schedule).start()
+        end = time.time() + self.END_TIMEOUT_S
+        try:
+            while time.time() < end and not self.ended():
+                time.sleep(0.5)
+        finally:
+            runner.halt()
+            sb.clear_faults()
+        status = sb.sfn.describe_execution(executionArn=self.arn)["status"]
+        violations = self.check_invariants(did, status)
+        result = {"seed": SEED, "index": index, "deployment": did, "status": status}
+        return runner, result, violations, f"deployment {did}"
+
+    def check_invariants(self, did, status):
+        """Violations of the invariants for DNS deployment `did` (empty list: none)."""
+        import json as json_
+        from test_dns_canary import DESIRED, stable, summary
+        sb, world = self.sb, self.world
+        if status == "RUNNING":
+            return [f"canary execution still RUNNING after {self.END_TIMEOUT_S}s"]
+        violations = []
+        running = running_named(lambda: retry(sb.running_executions), did, EXEC_GRACE_S, 1)
+        if running:
+            violations.append(f"executions still running {EXEC_GRACE_S}s after the end: {running}")
+        weights = retry(world.weights)
+        if weights not in ((100, 0), (0, 100)):
+            violations.append(f"DNS split at the end: blue/green {weights} (execution {status})")
+        record = json_.loads(retry(lambda: sb.ssm.get_parameter(Name=f"/hookline/dns/{did}"))["Parameter"]["Value"])
+        on_green = weights == (0, 100)
+        if (record["status"] == "succeeded") != on_green:
+            violations.append(f"release record {record['status']} while DNS is blue/green {weights}")
+        if status == "SUCCEEDED" and not on_green:
+            violations.append(f"execution SUCCEEDED with DNS blue/green {weights}")
+        if not record.get("services_done"):
+            violations.append(f"release record's services part not done: {record['status']}")
+        live, idle = ("green", "blue") if on_green else ("blue", "green")
+        try:
+            world.wait_service(idle, lambda s: s is None or (s["desiredCount"] == 0 and s["runningCount"] == 0),
+                               "scaled to 0", timeout=60)
+        except AssertionError as e:
+            violations.append(str(e))
+        if not stable(DESIRED)(world.service(live)):
+            violations.append(f"the live release {live} is not serving: {summary(world.service(live))}")
+        return violations
+
+
+CONTROLLERS = {c.name: c for c in (CodeDeploy, Ecs, Dns)}
 
 
 def indexes(family):
@@ -346,7 +495,9 @@ def test_chaos_schedule(sb, request, controller, index):
         unverified = result["unverified_failed_answers"]
         print(f"#{index} {result['status']} {result['seconds']}s {' '.join(result['actions']) or '-'}"
               + (f" unverified {unverified}" if unverified else ""))
-    label = "chaos schedule" if controller == "codedeploy" else "ECS chaos schedule"
+    elif controller == "dns":
+        print(f"#{index} {result['status']} {result['seconds']}s {' '.join(result['actions']) or '-'}")
+    label = {"codedeploy": "chaos schedule", "ecs": "ECS chaos schedule", "dns": "DNS chaos schedule"}[controller]
     assert not violations, (
         f"{label} seed={SEED} index={index} (rerun: CHAOS_SEED={SEED} CHAOS_ONLY={index} {family.make_target})\n"
         f"{what}; actions played: {runner.log}\nschedule: {json.dumps(schedule)}\n"
@@ -368,5 +519,11 @@ def test_schedules_are_reproducible_and_varied(controller):
             if a["do"] == "fault" and "operation" in a["spec"]:
                 ops.add((a["spec"]["service"], a["spec"]["operation"]))
     assert kinds >= {"throttle", "error", "latency", "crash", "alarm", "stop", "approve", "reject"}, kinds
-    if controller == "ecs":
+    if controller in ("ecs", "dns"):
         assert ops == set(family.OPERATIONS), set(family.OPERATIONS) - ops
+    if controller == "dns":
+        # every fault names a caller that makes the call, and each such caller is drawn
+        callers = {(a["spec"]["service"], a["spec"]["operation"], a["spec"]["caller"])
+                   for i in range(300) for a in make_schedule(7, i)["actions"]
+                   if a["do"] == "fault" and "operation" in a["spec"]}
+        assert callers == {(s, o, c) for (s, o), cs in family.CALLERS.items() for c in cs}, callers

@@ -26,10 +26,14 @@ answers (``GET /_sandbox/ecs``):
   (a poller reading every 50 ms also runs, for the end state);
 - no execution of the deployment is left running; production on one side at the end.
 Gate cells (ids ``gate-Gate-<fault>``, rows ``ECS gate ...``): see GATE_CELLS.
+DNS cells (ids ``dns-<state>-<fault>``, rows ``DNS ...``, issue 22): hookline's own Route 53
+controller, see DNS_CELLS and run_dns_cell (the invariants: the execution ended, the records on one
+release, the other release's service at 0 tasks, the release record's status where DNS is).
 The sandbox runs ECS minutes of 1 s (bakeTimeInMinutes=1 bakes 1 s; a hook's default 1440-minute
 timeout ends it after 24 min, which a 10m budget plus the rollback reserve fits) and callBackDelay
 at half scale (the ``ecs`` fixture).
 """
+import json
 import time
 
 import pytest
@@ -39,6 +43,7 @@ from fault_harness import (COHORT, DENIED, DENIED_QUERY, THROTTLE, ListenerPolle
                            failed_answer_violations, faults_left, inject_all, inject_once_entered, running_named,
                            wait_until)
 from test_canary import W
+from test_dns_canary import world  # noqa: F401  (the fixture: the Route 53 world reset before and after)
 from test_ecs_native import api, ecs_plan, put_plan  # noqa: F401  (api: the fixture)
 
 # state -> {fault: (when, [fault specs], expected)}; when = "pre" | ("after", state name[, event])
@@ -203,10 +208,72 @@ GATE_CELLS = {
         "crash": ("pre", [dict(function="hook", kind="crash", count=1)], "rollback-unstarted"),
     },
 }
-CELLS = {"codedeploy": CODEDEPLOY_CELLS, "ecs": ECS_CELLS, "gate": GATE_CELLS}
+# hookline's own Route 53 controller (issue 22, docs/route53-controller.md): `hookline deploy` of
+# tests/e2e/deployfiles/shop.deploy.yml on the sandbox's Route 53 world (test_dns_canary.py). Faults
+# name their ``caller`` (the function whose role signs the call, tests/sandbox/README.md "Faults"):
+# the CLI's deploy and the harness call DescribeServices / UpdateService / ListResourceRecordSets
+# too, with the operator's key, and must not take a fault meant for a function. Each cell is
+# (when, [fault specs] or an operator action, expected, strategy): when = "pre" | ("after", state);
+# strategy = [(green weight, bake s)], the bake at least the records' TTL + grace (70 s); cells
+# that end at a fault before the bake ends run 50 %, cells that must pass one 100 % step.
+R53_DENIED = dict(DENIED, status=403, code="AccessDenied")   # Route 53 (REST-XML) names it AccessDenied
+TO_GREEN = [(100, 70)]
+SPLIT = [(50, 70)]
+DNS_CELLS = {
+    # the ready gate (validate-health, gate: ready) reads green's service until it is stable
+    "ValidateGreen (validate-health)": {
+        "throttle": ("pre", [dict(THROTTLE, service="ecs", operation="DescribeServices", caller="validate-health")],
+                     "ok", TO_GREEN),
+        "denied": ("pre", [dict(DENIED, service="ecs", operation="DescribeServices", caller="validate-health")],
+                   "rollback", SPLIT),
+    },
+    # both records in one ChangeResourceRecordSets batch, then GetChange until INSYNC
+    "ShiftWeight (shift-weight)": {
+        "throttle": ("pre", [dict(THROTTLE, service="route53", operation="ChangeResourceRecordSets",
+                                  caller="shift-weight")], "ok", TO_GREEN),
+        "denied": ("pre", [dict(R53_DENIED, service="route53", operation="ChangeResourceRecordSets",
+                                caller="shift-weight")], "rollback", SPLIT),
+        "throttle-GetChange": ("pre", [dict(THROTTLE, service="route53", operation="GetChange",
+                                            caller="shift-weight")], "ok", TO_GREEN),
+        # the batch is written (50/50) and never confirmed: the rollback must still put blue back
+        "denied-GetChange": ("pre", [dict(R53_DENIED, service="route53", operation="GetChange",
+                                          caller="shift-weight")], "rollback", SPLIT),
+    },
+    # the TTL-aware bake at 50 %: a crashed check, `hookline rollback`
+    "Bake (validate-health)": {
+        "crash": (("after", "Bake"), [dict(function="validate-health", kind="crash", count=1)], "rollback", SPLIT),
+        "stop": (("after", "Bake"), "hookline rollback", "stopped", SPLIT),
+    },
+    # an approval after the 50 % step, rejected with `hookline reject`
+    "RequestApproval (approval)": {
+        "reject": (("after", "RequestApproval"), "hookline reject", "rollback", SPLIT),
+    },
+    # the end (decision 19): record marked succeeded, then blue's service scaled to 0
+    "Finalize (finalize)": {
+        "throttle": ("pre", [dict(THROTTLE, service="ecs", operation="UpdateService", caller="finalize")], "ok",
+                     TO_GREEN),
+        # denied once after the record says succeeded: finalize's error goes to the rollback, which
+        # finds the success and finishes it (blue scaled to 0, DNS left on green); the execution
+        # ends FAILED with the deployment succeeded. Found by this cell: blue was left running.
+        "denied": ("pre", [dict(DENIED, service="ecs", operation="UpdateService", caller="finalize")],
+                   "ok-finished-by-rollback", TO_GREEN),
+        # before anything: the rollback takes DNS from green 100 back to blue
+        "crash": ("pre", [dict(function="finalize", kind="crash", count=1)], "rollback", TO_GREEN),
+    },
+    # the rollback's scale-down of green denied once, after its report marked the record failed:
+    # green still scaled to 0 (found by this cell: the rollback took the error for "the deployment
+    # ended already" and left green's tasks running)
+    "Rollback (rollback)": {
+        "denied": ("pre", [dict(R53_DENIED, service="route53", operation="ChangeResourceRecordSets",
+                                caller="shift-weight"),
+                           dict(DENIED, service="ecs", operation="UpdateService", caller="rollback")],
+                   "rollback", SPLIT),
+    },
+}
+CELLS = {"codedeploy": CODEDEPLOY_CELLS, "ecs": ECS_CELLS, "gate": GATE_CELLS, "dns": DNS_CELLS}
 # The ids of the cells and the rows of the table: ECS rows and ids carry the controller's name.
-ID_PREFIX = {"codedeploy": "", "ecs": "ecs-", "gate": "gate-"}
-ROW_PREFIX = {"codedeploy": "", "ecs": "ECS ", "gate": "ECS gate "}
+ID_PREFIX = {"codedeploy": "", "ecs": "ecs-", "gate": "gate-", "dns": "dns-"}
+ROW_PREFIX = {"codedeploy": "", "ecs": "ECS ", "gate": "ECS gate ", "dns": "DNS "}
 KNOWN_OPEN = {}  # (controller, state, fault) -> reason: a cell known to fail, run as xfail(strict)
 PARAMS = [pytest.param(c, s, f, id=f"{ID_PREFIX[c]}{s.split(' ')[0]}-{f}",
                        marks=[pytest.mark.xfail(strict=True, reason=KNOWN_OPEN[(c, s, f)])]
@@ -221,6 +288,8 @@ CODEDEPLOY_CELL_BUDGET_S = 75
 ECS_CELL_BUDGET_S = 90
 EXEC_GRACE_S = 30
 ECS_ENDED = ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED")
+# DNS cells: green ready in seconds + one 70 s bake (+ 70 s for an approval's step) + the end
+DNS_CELL_BUDGET_S = 200
 
 
 def short(state):
@@ -229,7 +298,7 @@ def short(state):
 
 @pytest.mark.parametrize("controller,state,fault", PARAMS)
 def test_fault_matrix(sb, request, controller, state, fault):
-    when, specs, expected = CELLS[controller][state][fault]
+    when, specs, expected = CELLS[controller][state][fault][:3]
     outcome = "not run"
     ok = False
     try:
@@ -237,6 +306,9 @@ def test_fault_matrix(sb, request, controller, state, fault):
             outcome = run_ecs_cell(sb, request.getfixturevalue("ecs"), state, fault, when, specs, expected)
         elif controller == "gate":
             outcome = run_gate_cell(sb, request.getfixturevalue("ecs"), state, fault, specs, expected)
+        elif controller == "dns":
+            outcome = run_dns_cell(sb, request.getfixturevalue("world"), request.getfixturevalue("tmp_path"),
+                                   state, when, specs, expected, CELLS[controller][state][fault][3])
         else:
             outcome = run_codedeploy_cell(sb, state, fault, when, specs, expected)
         ok = True
@@ -419,3 +491,61 @@ def run_gate_cell(sb, api, state, fault, specs, expected):  # noqa: F811  (api: 
         pass
     how = "function error" if fault == "crash" else "FAILED"
     return f"ROLLBACK_SUCCESSFUL ({how} at the first gate), blue 100, no execution {took:.0f}s"
+
+
+def run_dns_cell(sb, world, tmp_path, state, when, action, expected, strategy):  # noqa: F811  (world: the fixture's)
+    """One DNS cell: `hookline deploy`, the fault (or the operator's action) at its state, then the
+    invariants through AWS APIs: the canary execution ended and none of the deployment runs; the
+    records on one release only (blue 100 / green 0 or blue 0 / green 100); the other release's service
+    scaled to 0 (its tasks gone) and the one taking traffic stable; the release record (SSM) ended with
+    its services' part done, ``succeeded`` exactly when DNS is on green."""
+    from test_dns_canary import DESIRED, canary_execution, deploy_file, hookline, stable, start, summary
+    approval = 50 if state.startswith("RequestApproval") else None
+    directory = deploy_file(tmp_path, strategy, approval=approval)
+    if when == "pre":
+        inject_all(sb, action)
+    t0 = time.time()
+    did = start(sb, directory)
+    arn = canary_execution(sb, did)
+    if when != "pre":
+        if approval is not None:
+            sb.approval_token(arn, timeout=DNS_CELL_BUDGET_S)
+        else:
+            sb.wait_state(arn, when[1], timeout=60, poll=0.1)
+        if isinstance(action, list):
+            inject_all(sb, action)
+        else:
+            verb = action.split()[1]
+            extra = ["--yes", "--reason", "fault matrix"] if verb == "rollback" else []
+            r = hookline(sb, verb, did, *extra, timeout=120)
+            assert r.returncode == 0, f"{action}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    done = sb.wait_execution_done(arn, timeout=max(5.0, t0 + DNS_CELL_BUDGET_S - time.time()), poll=0.5)
+    took = time.time() - t0
+    running = running_named(sb.running_executions, did, EXEC_GRACE_S, 0.5)
+    left = faults_left(sb)
+    weights = world.weights()
+    record = json.loads(sb.ssm.get_parameter(Name=f"/hookline/dns/{did}")["Parameter"]["Value"])
+    errs = sorted({e for e, _ in sb.task_failures(arn) if e})
+    assert not running, f"executions still running {EXEC_GRACE_S}s after the end: {running}"
+    assert weights in ((100, 0), (0, 100)), f"SPLIT at the end: blue/green {weights} ({done['status']}, {errs})"
+    on_green = weights == (0, 100)
+    assert (record["status"] == "succeeded") == on_green, \
+        f"release record {record['status']} while DNS is blue/green {weights} (execution {done['status']}, {errs})"
+    live, idle = ("green", "blue") if on_green else ("blue", "green")
+    world.wait_service(idle, lambda s: s is None or (s["desiredCount"] == 0 and s["runningCount"] == 0),
+                       "scaled to 0", timeout=60)
+    assert stable(DESIRED)(world.service(live)), f"{live} must serve: {summary(world.service(live))}"
+    assert record.get("services_done"), f"release record's services part not done: {record}"
+    assert not left, f"fault never hit (targeted nothing): {left}"
+    why = ",".join(errs) or "-"
+    if expected.startswith("ok"):
+        assert on_green, f"{done['status']} with DNS blue/green {weights} ({errs}); record {record['status']}"
+        want = "FAILED" if expected == "ok-finished-by-rollback" else "SUCCEEDED"
+        assert done["status"] == want, f"execution {done['status']} ({errs}), wanted {want}"
+        if want == "FAILED":
+            assert "Rollback" in sb.states_entered(arn), sb.states_entered(arn)
+        return f"green 100, blue 0 tasks, record succeeded, {done['status']} ({why}) {took:.0f}s"
+    assert done["status"] in ("FAILED", "ABORTED"), done["status"]
+    assert not on_green, f"DNS on green after a {expected} ({errs})"
+    assert record["status"] == ("stopped" if expected == "stopped" else "failed"), record
+    return f"blue 100, green 0 tasks, record {record['status']}, {done['status']} ({why}) {took:.0f}s"

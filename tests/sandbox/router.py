@@ -66,8 +66,18 @@ ELB_REGION = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.elb\.amazonaws\.com$")   
 DNS_SETTABLE = ("enabled", "fqdn", "alarm", "clients", "requests_per_client")
 
 
+def caller_of(req):
+    """Who signed ``req``, as a fault's ``caller`` names it: the function whose role's key signed it
+    (``validate-health``), ``operator`` (the public key: the CLI, a test harness), ``stepfunctions``
+    (the state machines' own calls), or None (unsigned, unknown key). Set by IAM's ``authorize``."""
+    p = getattr(req, "principal", None) or {}
+    return p.get("function") or p.get("name")
+
+
 class Faults:
-    """Run-time fault injection. A fault matches by service (+ operation) or by function."""
+    """Run-time fault injection. A fault matches by service (+ operation) or by function, and
+    optionally by ``caller`` (who signed the request: a function's role, or ``operator``), so that
+    a fault meant for a function is not taken by the CLI's or a test harness's own call."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -83,7 +93,7 @@ class Faults:
              "target_group": spec.get("target_group"),
              "count": spec.get("count"), "status": spec.get("status"), "code": spec.get("code"),
              "message": spec.get("message"), "latency_ms": int(spec.get("latency_ms", 0) or 0),
-             "error_type": spec.get("error_type"), "hits": 0}
+             "error_type": spec.get("error_type"), "caller": spec.get("caller"), "hits": 0}
         if f["function"]:
             f["service"] = "lambda"
             f["operation"] = f["operation"] or "Invoke"
@@ -127,6 +137,8 @@ class Faults:
                 if f["operation"] and f["operation"].lower() != (req.operation or "").lower():
                     continue
                 if f["function"] and f["function"] != req.function:
+                    continue
+                if f["caller"] and f["caller"] != caller_of(req):
                     continue
                 f["hits"] += 1
                 out = dict(f)

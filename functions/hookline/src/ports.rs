@@ -93,6 +93,16 @@ pub trait Lifecycle: Send + Sync {
     async fn paused(&self, _deployment_id: &str) -> Result<Option<Pause>> {
         Ok(None)
     }
+    /// Finishes the work a recorded end still owes after its report: hookline's own Route 53
+    /// controller records the end first and then scales a release's service down (blue after a
+    /// success, green after a failure or a stop); when that part failed, the call that recorded the
+    /// end returned its error, and the deployment reads as ended. Called by the rollback after its
+    /// `Failed` report, and when it finds the hook already `Succeeded` (it leaves traffic where the
+    /// success put it); true when something was done. By default a controller owes nothing once
+    /// its report is made.
+    async fn finish_end(&self, _deployment_id: &str) -> Result<bool> {
+        Ok(false)
+    }
     /// Answers the controller's pause `hook_id`: go on (`go_on`) or roll back. By default a
     /// controller has no pauses to answer.
     async fn answer_pause(&self, deployment_id: &str, hook_id: &str, _go_on: bool) -> Result<()> {

@@ -51,21 +51,27 @@ pub struct ConsoleOutcome {
 }
 
 /// Reports `Failed`. When the deployment has already ended nobody waits for the
-/// hook any more, so an error then counts as done.
+/// hook any more, so an error then counts as done; what the recorded end still owes is
+/// finished after it ([`Lifecycle::finish_end`]): with hookline's own controller, the report
+/// itself records the end and then fails on green's scale-down, and the deployment then reads
+/// as ended by that very record (found by the fault matrix's `dns-Rollback-denied` cell).
 pub async fn report_failed(lifecycle: &dyn Lifecycle, deployment_id: &str, execution_id: &str) -> Result<Reported> {
-    match lifecycle.report(deployment_id, execution_id, HookStatus::Failed).await {
-        Ok(r) => Ok(r),
-        Err(e @ (Error::Throttled { .. } | Error::AwsTransient { .. })) => Err(e),
+    let reported = match lifecycle.report(deployment_id, execution_id, HookStatus::Failed).await {
+        Ok(r) => r,
+        Err(e @ (Error::Throttled { .. } | Error::AwsTransient { .. })) => return Err(e),
         Err(e) => {
             let status = lifecycle.status(deployment_id).await?;
             if status.is_active() {
-                Err(e)
-            } else {
-                info!(status = %status, error = %e, "deployment already ended; the hook needs no answer");
-                Ok(Reported::Already)
+                return Err(e);
             }
+            info!(status = %status, error = %e, "deployment already ended; the hook needs no answer");
+            Reported::Already
         }
+    };
+    if lifecycle.finish_end(deployment_id).await? {
+        info!("the recorded end's remaining work done");
     }
+    Ok(reported)
 }
 
 /// Rolls a deployment back as an operator asks: stops its running executions of

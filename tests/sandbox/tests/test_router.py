@@ -210,3 +210,30 @@ def test_servers_send_without_nagle_delay():
         assert werkzeug.serving.WSGIRequestHandler.disable_nagle_algorithm is True
     finally:
         werkzeug.serving.WSGIRequestHandler.disable_nagle_algorithm = before
+
+
+def test_a_fault_with_a_caller_is_taken_only_by_that_callers_requests():
+    """``caller``: a fault meant for a function's call (its role's key) is not taken by the same
+    operation called by the operator (the CLI, a test harness) or by another function."""
+    import awsproto
+    from router import Faults
+
+    def req(principal):
+        r = awsproto.Req(service="ecs", operation="UpdateService", protocol="json")
+        r.principal = principal
+        return r
+
+    faults = Faults()
+    faults.add({"service": "ecs", "operation": "UpdateService", "kind": "throttle", "count": 1, "caller": "finalize"})
+    assert faults.take(req({"operator": True, "name": "operator"})) is None
+    assert faults.take(req({"function": "rollback", "role": "RollbackRole"})) is None
+    assert faults.take(req(None)) is None
+    taken = faults.take(req({"function": "finalize", "role": "FinalizeRole"}))
+    assert taken and taken["caller"] == "finalize" and taken["kind"] == "throttle"
+    assert faults.list() == []
+    # "operator" names the public key's requests; no caller matches everyone
+    faults.add({"service": "ecs", "kind": "error", "count": 1, "caller": "operator"})
+    assert faults.take(req({"function": "finalize"})) is None
+    assert faults.take(req({"operator": True, "name": "operator"}))["code"] is None
+    faults.add({"service": "ecs", "kind": "throttle", "count": 1})
+    assert faults.take(req(None))["kind"] == "throttle"

@@ -84,6 +84,9 @@ impl Lifecycle for Controllers {
     async fn answer_pause(&self, deployment_id: &str, hook_id: &str, go_on: bool) -> Result<()> {
         self.of(deployment_id).answer_pause(deployment_id, hook_id, go_on).await
     }
+    async fn finish_end(&self, deployment_id: &str) -> Result<bool> {
+        self.of(deployment_id).finish_end(deployment_id).await
+    }
 }
 
 use crate::execution::{DeploymentContext, HookEvent};

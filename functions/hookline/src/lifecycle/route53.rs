@@ -6,7 +6,12 @@
 //!
 //! - `Succeeded` (finalize, after the last bake at 100): the record is marked `Succeeded` FIRST, so a
 //!   rollback racing in after it ([`Lifecycle::event_status`] says `Succeeded`) leaves DNS on green;
-//!   then blue's service is scaled to 0 (removed with `remove_old`).
+//!   then blue's service is scaled to 0 (removed with `remove_old`). When that part fails past the
+//!   state machine's Retry (a denied `UpdateService`), finalize's error goes to the rollback, which
+//!   finds the success and finishes it ([`Lifecycle::finish_end`]) instead of leaving blue
+//!   running: the success stands, the record says so, and the services follow it. Likewise a
+//!   failure's scale-down of green that failed is finished by the rollback after its report (the
+//!   record already reads `Failed`, which the rollback took for "ended by someone else").
 //! - `Failed` (rollback, after it restored DNS to blue 100 through the router): the record is marked
 //!   `Failed` (kept `Stopped` when an operator stopped it) and its drain starts: green keeps its
 //!   tasks for the records' TTL + the resolver grace (`drain_seconds`), because resolvers that
@@ -290,6 +295,19 @@ impl Lifecycle for Route53Releases {
         }
         Ok(())
     }
+
+    /// An end whose services' part is not done (the report marked the record, then scaling a
+    /// service down failed): done now, as the record's status says. DNS is not touched: where it
+    /// is follows from the record (a success stays on green, a failure was restored before).
+    async fn finish_end(&self, deployment_id: &str) -> Result<bool> {
+        let mut record = self.record(deployment_id).await?;
+        if record.status == ReleaseStatus::InProgress || record.services_done {
+            return Ok(false);
+        }
+        // A failure's scale-down waits out green's drain: done only once that is over.
+        self.finish_services(&mut record).await?;
+        Ok(record.services_done)
+    }
 }
 
 #[cfg(test)]
@@ -363,6 +381,58 @@ mod tests {
         // A rollback's Failed after the success changes nothing.
         assert_eq!(adapter.report(ID, "", HookStatus::Failed).await.unwrap(), Reported::Already);
         assert_eq!(services.changes().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_success_whose_scale_down_failed_is_finished_not_undone() {
+        // finalize marked the record succeeded, then UpdateService was denied (its error goes to
+        // the rollback, which finds the hook Succeeded)...
+        let (adapter, _, services) = releases(&record(false), two_services());
+        services.fail(crate::testing::fakes::ServicesCall::Scale, crate::testing::denied("UpdateService"));
+        assert!(adapter.report(ID, "", HookStatus::Succeeded).await.is_err());
+        let ctx = adapter.record(ID).await.unwrap().context;
+        assert_eq!(adapter.event_status(&ctx, HookEvent::PreTraffic).await.unwrap(), Some(EventStatus::Succeeded));
+        assert_eq!(services.get("shop", "shop-web-blue").map(|s| s.desired), Some(2));
+        // ...which finishes the success: blue scaled to 0, green kept, the record done.
+        let (adapter, plans, services) = releases(&adapter.record(ID).await.unwrap(), two_services());
+        assert!(adapter.finish_end(ID).await.unwrap());
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-blue 0"]);
+        assert_eq!(services.get("shop", "shop-web-green").map(|s| s.desired), Some(3));
+        assert!(plans.get(&dns_release_parameter("/hookline", ID)).unwrap().contains("\"services_done\":true"));
+        assert_eq!(adapter.status(ID).await.unwrap(), DeploymentStatus::Succeeded);
+        // Once done, or for a release still in progress, there is nothing to finish.
+        assert!(!adapter.finish_end(ID).await.unwrap());
+        let (running, _, untouched) = releases(&record(false), two_services());
+        assert!(!running.finish_end(ID).await.unwrap());
+        assert!(untouched.changes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failure_whose_scale_down_failed_is_finished_by_finish_end() {
+        let (adapter, _, services) = releases(&record(false), two_services());
+        services.fail(crate::testing::fakes::ServicesCall::Scale, crate::testing::denied("UpdateService"));
+        assert!(adapter.report(ID, "", HookStatus::Failed).await.is_err());
+        assert_eq!(adapter.status(ID).await.unwrap(), DeploymentStatus::Failed);
+        let (adapter, _, services) = releases(&adapter.record(ID).await.unwrap(), two_services());
+        assert!(adapter.finish_end(ID).await.unwrap());
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-green 0"]);
+        assert!(!adapter.finish_end(ID).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_rollbacks_report_does_not_take_its_own_record_for_an_end_by_someone_else() {
+        // report_failed: the report marks the record failed, then green's scale-down is denied. The
+        // record now reads as ended, which is no reason to leave green's tasks running: the error
+        // stays an error (the state machine's Retry repeats the rollback)...
+        let (adapter, _, services) = releases(&record(false), two_services());
+        services.fail(crate::testing::fakes::ServicesCall::Scale, crate::testing::denied("UpdateService"));
+        assert!(crate::rollback::report_failed(&adapter, ID, "").await.is_err(), "green not scaled: an error");
+        assert_eq!(services.get("shop", "shop-web-green").map(|s| s.desired), Some(3));
+        // ...and the repeat, with the call allowed, scales green to 0.
+        let (adapter, _, services) = releases(&adapter.record(ID).await.unwrap(), two_services());
+        assert_eq!(crate::rollback::report_failed(&adapter, ID, "").await.unwrap(), Reported::Now);
+        assert_eq!(services.changes(), vec!["scale shop/shop-web-green 0"]);
+        assert_eq!(crate::rollback::report_failed(&adapter, ID, "").await.unwrap(), Reported::Already);
     }
 
     #[tokio::test]

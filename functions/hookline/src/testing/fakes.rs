@@ -286,6 +286,11 @@ impl Lifecycle for FakeLifecycle {
         Ok(lock(&self.events).iter().find(|(e, _)| *e == event).map(|(_, s)| s.clone()))
     }
 
+    async fn finish_end(&self, _deployment_id: &str) -> Result<bool> {
+        self.call("finish_end");
+        Ok(false)
+    }
+
     async fn stop_with_rollback(&self, deployment_id: &str) -> Result<Stop> {
         self.call("stop_with_rollback");
         note(&self.journal, "stop_with_rollback");

@@ -54,8 +54,13 @@ pub(crate) async fn from_execution(
         // CodeDeploy, which may be terminating blue: restoring blue now would
         // send production to a dying task set. (finalize cannot fail after
         // its report, but a crash or a late retry could still land here.)
+        // hookline's own controller's report is followed by work of its own (the old release's
+        // scale-down): when that is what failed, the success is finished here, not undone; an
+        // error makes the state machine retry this (docs/route53-controller.md, decision 19).
         if deps.lifecycle.event_status(ctx, hook.event).await? == Some(EventStatus::Succeeded) {
-            warn!(cause = %error, event = hook.event.as_str(), "hook already Succeeded; leaving traffic to CodeDeploy");
+            let finished = deps.lifecycle.finish_end(&ctx.deployment_id).await?;
+            warn!(cause = %error, event = hook.event.as_str(), finished,
+                  "hook already Succeeded; leaving traffic where the success put it");
             return Ok(Output { already_reported: true, ..Output::default() });
         }
     }
