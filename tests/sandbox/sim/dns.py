@@ -29,6 +29,7 @@ HTTPCode_Target_5XX_Count per load balancer.
 Switches (``/_sandbox/config``, env ``SANDBOX_DNS_RESOLVER_CACHE`` / ``SANDBOX_DNS_PENDING_ANSWERS``
 at start): ``dns_resolver_cache`` ("ttl" | "none"), ``dns_pending_answers`` ("previous" | "new").
 """
+import math
 import os
 import random
 import threading
@@ -204,16 +205,18 @@ class Resolver:
             self.answer = None
             return None
         first = self.answer is None and self.expires_at == 0.0
-        # A client's requests are continuous; the traffic loop only counts them per tick. Its query
-        # after an expiry is its first request after it, so the new answer is kept one TTL from the
-        # expiry, not from the tick that counted it: otherwise every expiry slips to a tick and
-        # clients whose expiries fall between the same two ticks are in step for good (after an hour
-        # of 1 s ticks 40 clients refreshed in about 10 bursts instead of continuously). An answer
-        # that expired a TTL ago or more (the loop was off) is asked again now.
-        asked = self.expires_at if cache == "ttl" and self.answer is not None and now - self.expires_at < rec.ttl \
-            else now
         self.answer = rec.target
-        self.expires_at = self.first_expiry if first and now < self.first_expiry <= now + rec.ttl else asked + rec.ttl
+        if first:
+            self.expires_at = self.first_expiry if now < self.first_expiry <= now + rec.ttl else now + rec.ttl
+        elif now >= self.expires_at:
+            # A client's requests are continuous; the traffic loop only counts them per tick. Its query
+            # after an expiry is its first request after it, so the new answer is kept one TTL from the
+            # expiry, not from the tick that counted it (and a loop that was off, or a population
+            # without a cache, keeps each client's moments one TTL apart): otherwise every expiry
+            # slips to a tick, and clients whose expiries fall between the same two ticks, or all of
+            # them after a pause, are in step for good (after an hour of 1 s ticks 40 clients refreshed
+            # in about 10 bursts instead of continuously).
+            self.expires_at += (math.floor((now - self.expires_at) / rec.ttl) + 1) * rec.ttl
         return self.answer
 
 

@@ -142,10 +142,14 @@ def test_clients_stay_spread_over_the_ttl_however_the_ticks_fall():
     assert phases() == first
 
 
-def test_a_resolver_asks_again_now_after_the_loop_was_off_for_a_ttl():
+def test_a_resolver_keeps_its_moments_one_ttl_apart_through_a_pause_and_without_a_cache():
+    blue = [Record("blue", 100, "lb-blue")]
     r = Resolver()
-    r.lookup(0.0, [Record("blue", 100, "lb-blue")], 0.5)
-    r.lookup(60.4, [Record("blue", 100, "lb-blue")], 0.5)       # a tick after the expiry: kept from it
+    r.lookup(0.0, blue, 0.5)
+    r.lookup(60.4, blue, 0.5)                   # a tick after the expiry: kept one TTL from the expiry
     assert r.expires_at == 120.0
-    r.lookup(500.0, [Record("blue", 100, "lb-blue")], 0.5)      # idle for longer than a TTL: from now
-    assert r.expires_at == 560.0
+    r.lookup(500.0, blue, 0.5)                  # the loop was off: its moments go on (480, 540), not 500 + TTL
+    assert r.expires_at == 540.0
+    for t in (530.0, 541.0, 599.5, 600.2):      # dns_resolver_cache none: a query per request, same moments
+        r.lookup(t, blue, 0.5, cache="none")
+    assert r.expires_at == 660.0
