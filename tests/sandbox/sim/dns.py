@@ -187,12 +187,12 @@ def weighted_answer(records, draw):
 
 
 class Resolver:
-    """One client's caching resolver (DNS-RESOLVER-CACHE). ``first_expiry``: when the first answer
-    expires, if later than that first query (a client of a population that was already running holds
-    an answer fetched earlier; DnsPlane spreads these over one TTL)."""
+    """One client's caching resolver (DNS-RESOLVER-CACHE). ``first_expiry``: a moment its answers
+    expire at, one TTL apart (a client of a population that was already running holds an answer
+    fetched earlier; DnsPlane spreads these over one TTL); None: its first query's."""
     __slots__ = ("answer", "expires_at", "first_expiry")
 
-    def __init__(self, first_expiry=0.0):
+    def __init__(self, first_expiry=None):
         self.answer, self.expires_at, self.first_expiry = None, 0.0, first_expiry
 
     def lookup(self, now, records, draw, cache="ttl"):
@@ -207,8 +207,11 @@ class Resolver:
         first = self.answer is None and self.expires_at == 0.0
         self.answer = rec.target
         if first:
-            self.expires_at = self.first_expiry if now < self.first_expiry <= now + rec.ttl else now + rec.ttl
-        elif now >= self.expires_at:
+            # a client of a population that was already running: its moments are first_expiry's,
+            # whenever the traffic loop first runs (now, or long after the population was made)
+            has_moments = self.first_expiry is not None and self.first_expiry <= now + rec.ttl
+            self.expires_at = self.first_expiry if has_moments else now + rec.ttl
+        if now >= self.expires_at:
             # A client's requests are continuous; the traffic loop only counts them per tick. Its query
             # after an expiry is its first request after it, so the new answer is kept one TTL from the
             # expiry, not from the tick that counted it (and a loop that was off, or a population

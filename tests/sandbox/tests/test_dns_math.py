@@ -153,3 +153,15 @@ def test_a_resolver_keeps_its_moments_one_ttl_apart_through_a_pause_and_without_
     for t in (530.0, 541.0, 599.5, 600.2):      # dns_resolver_cache none: a query per request, same moments
         r.lookup(t, blue, 0.5, cache="none")
     assert r.expires_at == 660.0
+
+
+def test_clients_are_spread_over_the_ttl_when_the_traffic_starts_long_after_the_population():
+    """The router makes its population when it starts and the traffic loop may first run minutes
+    later (the e2e tests turn it on per test): the clients' moments are still spread over one TTL.
+    (All 40 asked at the first tick and refreshed together: seen by test_dns_observed_split.py.)"""
+    plane = DnsPlane(clients=40, seed=1, now=0.0)
+    plane.tick(1000.0, [Record("blue", 100, "lb-blue")], 1)
+    expiries = sorted(r.expires_at for r in plane.resolvers)
+    assert 1000.0 < expiries[0] and expiries[-1] <= 1000.0 + ELB_ALIAS_TTL_S
+    assert sorted(round(e % ELB_ALIAS_TTL_S, 6) for e in expiries) == \
+        [round(i * ELB_ALIAS_TTL_S / 40, 6) for i in range(40)]
