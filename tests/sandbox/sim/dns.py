@@ -244,6 +244,15 @@ class DnsPlane:
             for i in range(n0, clients):
                 self.resolvers.append(Resolver(first_expiry=now + self.ttl * (i - n0) / max(1, clients - n0)))
 
+    def restart(self, clients, now):
+        """The clients start over (POST /_sandbox/traffic {"dns": {"restart": true}}): no answer
+        cached, each asks at its next request and keeps the answer until a moment spread over one
+        TTL from ``now``, as when the router made them. A test's population then holds no answer
+        of the previous test's records."""
+        with self.lock:
+            self.resolvers = []
+        self.resize(clients, now)
+
     def tick(self, now, records, requests_per_client=1, cache="ttl"):
         """{target: requests} sent this tick by every client (targets None = no answer)."""
         out = {}

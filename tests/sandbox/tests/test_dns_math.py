@@ -165,3 +165,13 @@ def test_clients_are_spread_over_the_ttl_when_the_traffic_starts_long_after_the_
     assert 1000.0 < expiries[0] and expiries[-1] <= 1000.0 + ELB_ALIAS_TTL_S
     assert sorted(round(e % ELB_ALIAS_TTL_S, 6) for e in expiries) == \
         [round(i * ELB_ALIAS_TTL_S / 40, 6) for i in range(40)]
+
+
+def test_restart_empties_every_cache_and_spreads_the_expiries_from_now():
+    plane = DnsPlane(clients=40, seed=1, now=0.0)
+    plane.tick(1.0, [Record("green", 100, "lb-green")], 1)
+    plane.restart(40, 500.0)
+    assert plane.cached() == {None: 40}
+    assert plane.tick(500.5, [Record("blue", 100, "lb-blue")], 1) == {"lb-blue": 40}
+    assert sorted(round(r.expires_at - 500.0, 6) for r in plane.resolvers) == \
+        sorted([round(ELB_ALIAS_TTL_S, 6)] + [round(i * ELB_ALIAS_TTL_S / 40, 6) for i in range(1, 40)])
