@@ -14,13 +14,23 @@ the invariants of the controller the switch belongs to:
   cloudwatch  `web` canary judged on its 5XX rate (metric math over ALB-style counts, `lag: 2s`,
               sandbox minutes of 1 s): a green without errors succeeds, one with a higher error rate
               than blue's is rolled back by the judge
+  route53     hookline's own controller (Route 53 records `r53_propagation`, the DNS data plane's
+              `dns_resolver_cache` and `dns_pending_answers`): a DNS canary through `hookline deploy`
+              (50 % for 70 s, then 100 %) with the data plane's clients sending requests, that
+              succeeds, and one whose green answers 5xx, so the clients resolving to it raise
+              `shop-web-5xx` during the 50 % bake and it is rolled back (helpers of test_dns_canary.py)
 
 Invariants (as the other e2e tests assert them): every hook reported exactly once with the expected
 status (CodeDeploy: one accepted PutLifecycleEventHookExecutionStatus per hook execution; ECS: the
 last answer SUCCEEDED / exactly one FAILED), production on one side (green 100 after success, blue
 100 after a rollback, never a split that does not add up to 100, no rule left), the replaced side's
 task set gone, no hookline execution left running; the `sb` fixture's teardown also checks that
-production was blue 100 % at every Failed report.
+production was blue 100 % at every Failed report. For Route 53 (no CodeDeploy or ECS hook: the
+deployment's end is its release record's report): the execution ended (SUCCEEDED / FAILED on the
+health gate), the records walked blue 100 -> 50/50 -> one release at 100 and are there at the end
+(green 100 after success, blue 100 after the rollback: every pair read adds up to 100), the losing
+release's service at 0 tasks and the winner's stable, `hookline status` says Succeeded / Failed, no
+execution left running.
 
 The switches come from the registry (tests/sandbox/sources.py), so a new assumed row is picked up
 without touching this file. The default settings run in the whole suite already. The rotation holds
@@ -31,6 +41,7 @@ whole rotation). ``SWITCHES_FULL=1`` (``make
 switches``) runs every setting, defaults included, with every scenario.
 """
 import contextlib
+import json
 import os
 import sys
 import time
@@ -46,14 +57,13 @@ from botocore.exceptions import ClientError  # noqa: E402
 from test_judge import assert_rolled_back, bake_outputs, deploy_rated  # noqa: E402
 from test_ecs_native import (  # noqa: E402,F401 (api: the ECS-native service fixture)
     RulePoller, api, ecs_plan, hook_answers, put_plan)
+from test_dns_canary import (  # noqa: E402,F401 (world: the Route 53 controller's world fixture)
+    DESIRED, STEP_TIMEOUT_S, WeightWalk, canary_execution, deploy_file, hookline, stable, start, summary, world)
 
 SCENARIOS = ("succeeds", "alarm-rollback")
-# Simulators no hookline path uses yet, with where their switches are exercised meanwhile.
-SANDBOX_ONLY = {
-    "route53": "Route 53 is read by hookline's own controller (issue 22, docs/route53-controller.md), not built yet; "
-               "tests/sandbox/tests/test_route53_sim.py runs both settings of r53_propagation, "
-               "tests/sandbox/tests/test_dns_plane.py both of dns_resolver_cache and dns_pending_answers",
-}
+# Simulators no hookline path uses yet, with where their switches are exercised meanwhile
+# ({simulator: why}; none today: Route 53's left when hookline's own controller was built, issue 22).
+SANDBOX_ONLY = {}
 # ECS switches that act on a CreateService deployment: also run a service creation.
 ECS_CREATION = {"ecs_create_bake", "ecs_create_rollback"}
 # ECS switches that act on an UpdateService during an active deployment: also run that.
@@ -143,6 +153,10 @@ def test_invariants_under_an_assumed_switch(sb, recorder, switch, request, sim, 
         switch("cw_minute_s", 1)   # a time scale, not a switch: sandbox minutes of one second
         switch(key, choice)
         (cloudwatch_judge_succeeds if scenario == "succeeds" else cloudwatch_judge_rollback)(sb)
+    elif sim == "route53":
+        world = request.getfixturevalue("world")
+        switch(key, choice)
+        (dns_succeeds if scenario == "succeeds" else dns_alarm_rollback)(sb, world, request.getfixturevalue("tmp_path"))
     elif sim in SANDBOX_ONLY:
         # No hookline path reads this simulator yet: its switch is exercised under every setting by the
         # sandbox's own tests, and its end-to-end scenario comes with the controller that uses it.
@@ -391,4 +405,60 @@ def cloudwatch_judge_rollback(sb):
     assert_rolled_back(sb, did, arn, blue, green, "canary judgement at 10% failed",
                        "critical metric failed: 5xx-rate High: +")
     _every_hook_answered_once(sb, did)
+    _no_execution_running(sb)
+
+
+# ------------------------------------------------------------------------------ Route 53 (hookline's own controller)
+# The deployment file of test_dns_canary.py: one 50 % step baked 70 s (the records' TTL + the
+# resolver grace), then the 100 % step hookline adds with the same bake.
+DNS_STEPS = [(50, 70)]
+
+
+def _dns_canary(sb, world, tmp_path, version):
+    """A DNS canary of ``version`` through `hookline deploy`, the data plane's clients resolving the
+    name and sending requests; returns (deployment id, the ended execution, the records walked)."""
+    directory = deploy_file(tmp_path, DNS_STEPS, version=version)
+    # the clients start over on blue (none caching what the previous test left)
+    sb.traffic(True, dns={"enabled": True, "reset": True, "restart": True})
+    with WeightWalk(world) as walk:
+        deployment_id = start(sb, directory)
+        arn = canary_execution(sb, deployment_id)
+        done = sb.wait_execution_done(arn, timeout=3 * STEP_TIMEOUT_S)
+        walk.wait_for((0, 100) if done["status"] == "SUCCEEDED" else (100, 0), 30)
+        time.sleep(0.6)   # one more look of the walker
+    assert all(b + g == 100 for b, g in walk.seen[1:]), f"a pair of weights that does not add up: {walk.seen}"
+    return deployment_id, done, walk.seen
+
+
+def _dns_status(sb, deployment_id):
+    r = hookline(sb, "status", deployment_id, "--json", timeout=60)
+    assert r.returncode == 0, f"hookline status: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return json.loads(r.stdout)["status"]
+
+
+def dns_succeeds(sb, world, tmp_path):
+    deployment_id, done, seen = _dns_canary(sb, world, tmp_path, "2.0.1")
+    assert done["status"] == "SUCCEEDED", (done, sb.task_failures(done["executionArn"]))
+    assert seen == [(100, 0), (50, 50), (0, 100)], f"records walked {seen}"
+    assert world.weights() == (0, 100)
+    world.wait_service("blue", lambda s: s is not None and s["desiredCount"] == 0 and s["runningCount"] == 0,
+                       "scaled to 0")
+    assert stable(DESIRED)(world.service("green")), summary(world.service("green"))
+    assert _dns_status(sb, deployment_id) == "Succeeded"
+    _no_execution_running(sb)
+
+
+def dns_alarm_rollback(sb, world, tmp_path):
+    # A `bad` image tag: green's targets pass their health checks and answer 5xx, so the clients
+    # that resolve to green once it has a weight raise shop-web-5xx (test_dns_canary.py test_b).
+    deployment_id, done, seen = _dns_canary(sb, world, tmp_path, "2.0.1-bad")
+    assert done["status"] == "FAILED", done
+    assert "HealthCheckFailed" in [e for e, _ in sb.task_failures(done["executionArn"])], \
+        sb.task_failures(done["executionArn"])
+    assert seen == [(100, 0), (50, 50), (100, 0)], f"records walked {seen}"
+    assert world.weights() == (100, 0)
+    world.wait_service("green", lambda s: s is None or (s["desiredCount"] == 0 and s["runningCount"] == 0),
+                       "scaled to 0")
+    assert stable(DESIRED)(world.service("blue")), summary(world.service("blue"))
+    assert _dns_status(sb, deployment_id) == "Failed"
     _no_execution_running(sb)

@@ -550,9 +550,13 @@ def _check_dns_traffic(doc):
     """The problem with a POST /_sandbox/traffic "dns" object, or None."""
     if not isinstance(doc, dict):
         return "dns: expected an object"
-    unknown = sorted(set(doc) - set(DNS_SETTABLE) - {"reset"})
+    unknown = sorted(set(doc) - set(DNS_SETTABLE) - {"reset", "restart"})
     if unknown:
-        return f"dns: unknown key(s) {unknown}; known: enabled, fqdn, alarm, clients, requests_per_client, reset"
+        return f"dns: unknown key(s) {unknown}; known: enabled, fqdn, alarm, clients, requests_per_client, reset, " \
+               "restart"
+    for k in ("reset", "restart"):
+        if k in doc and not isinstance(doc[k], bool):
+            return f"dns.{k}: expected true or false"
     for k in ("clients", "requests_per_client"):
         if k in doc and (not isinstance(doc[k], int) or isinstance(doc[k], bool) or not 1 <= doc[k] <= 10000):
             return f"dns.{k}: expected an integer from 1 to 10000, got {doc[k]!r}"
@@ -929,6 +933,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if dns.get("reset"):
                         sb.traffic["dns"].update(totals={}, ticks=0, last=None)
                     sb.traffic["dns"].update({k: v for k, v in dns.items() if k in DNS_SETTABLE})
+                    if dns.get("restart"):
+                        sb.dns_plane.restart(int(sb.traffic["dns"]["clients"]), time.time())
                 for k in ("enabled", "interval_ms", "alarm", "port", "load_balancer"):
                     if k in doc:
                         sb.traffic[k] = doc[k]

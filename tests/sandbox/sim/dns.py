@@ -11,8 +11,9 @@ clients' resolvers:
   balancer is unhealthy is skipped while another candidate is healthy; no healthy record at
   all: every record counts as healthy (rows DNS-WEIGHT .. DNS-ALL-UNHEALTHY).
 - ``Resolver``: one client's caching resolver: an answer is kept for its TTL (an alias record
-  to a load balancer answers with the load balancer's TTL, 60 s), then asked again
-  (``dns_resolver_cache``: ``ttl``, the default, or ``none``: a query per request).
+  to a load balancer answers with the load balancer's TTL, 60 s), then asked again at the expiry
+  (the client's requests are continuous; a tick only counts them), so each client keeps its place
+  in the TTL (``dns_resolver_cache``: ``ttl``, the default, or ``none``: a query per request).
 - ``DnsPlane``: a population of clients (``clients``, default 40), each with its own resolver,
   whose first expiries are spread over one TTL so the population refreshes continuously; each
   tick every client sends ``requests_per_client`` requests to the load balancer its cached
@@ -28,6 +29,7 @@ HTTPCode_Target_5XX_Count per load balancer.
 Switches (``/_sandbox/config``, env ``SANDBOX_DNS_RESOLVER_CACHE`` / ``SANDBOX_DNS_PENDING_ANSWERS``
 at start): ``dns_resolver_cache`` ("ttl" | "none"), ``dns_pending_answers`` ("previous" | "new").
 """
+import math
 import os
 import random
 import threading
@@ -90,8 +92,8 @@ SOURCES = [
                "will change the effect of the values that you specify for Weight.\" — " + RRSET_PAGE + " (TTL)",
      "switch": None},
     {"id": "DNS-RESOLVER-CACHE", "behaviour": "Each client's resolver keeps an answer for its TTL and asks again only "
-                                              "when it has expired (ttl); none: a query per request. Clients' first "
-                                              "expiries are spread over one TTL",
+                                              "when it has expired, at the expiry (ttl); none: a query per request. "
+                                              "Clients' first expiries are spread over one TTL and stay so",
      "source": "assumed", "switch": "dns_resolver_cache"},
     {"id": "DNS-PENDING-ANSWERS", "behaviour": "While a change is PENDING the name servers answer the records as they "
                                                "were before it (previous), or the new records at once (new); INSYNC: "
@@ -185,12 +187,12 @@ def weighted_answer(records, draw):
 
 
 class Resolver:
-    """One client's caching resolver (DNS-RESOLVER-CACHE). ``first_expiry``: when the first answer
-    expires, if later than that first query (a client of a population that was already running holds
-    an answer fetched earlier; DnsPlane spreads these over one TTL)."""
+    """One client's caching resolver (DNS-RESOLVER-CACHE). ``first_expiry``: a moment its answers
+    expire at, one TTL apart (a client of a population that was already running holds an answer
+    fetched earlier; DnsPlane spreads these over one TTL); None: its first query's."""
     __slots__ = ("answer", "expires_at", "first_expiry")
 
-    def __init__(self, first_expiry=0.0):
+    def __init__(self, first_expiry=None):
         self.answer, self.expires_at, self.first_expiry = None, 0.0, first_expiry
 
     def lookup(self, now, records, draw, cache="ttl"):
@@ -204,7 +206,20 @@ class Resolver:
             return None
         first = self.answer is None and self.expires_at == 0.0
         self.answer = rec.target
-        self.expires_at = self.first_expiry if first and now < self.first_expiry <= now + rec.ttl else now + rec.ttl
+        if first:
+            # a client of a population that was already running: its moments are first_expiry's,
+            # whenever the traffic loop first runs (now, or long after the population was made)
+            has_moments = self.first_expiry is not None and self.first_expiry <= now + rec.ttl
+            self.expires_at = self.first_expiry if has_moments else now + rec.ttl
+        if now >= self.expires_at:
+            # A client's requests are continuous; the traffic loop only counts them per tick. Its query
+            # after an expiry is its first request after it, so the new answer is kept one TTL from the
+            # expiry, not from the tick that counted it (and a loop that was off, or a population
+            # without a cache, keeps each client's moments one TTL apart): otherwise every expiry
+            # slips to a tick, and clients whose expiries fall between the same two ticks, or all of
+            # them after a pause, are in step for good (after an hour of 1 s ticks 40 clients refreshed
+            # in about 10 bursts instead of continuously).
+            self.expires_at += (math.floor((now - self.expires_at) / rec.ttl) + 1) * rec.ttl
         return self.answer
 
 
@@ -228,6 +243,15 @@ class DnsPlane:
             n0 = len(self.resolvers)
             for i in range(n0, clients):
                 self.resolvers.append(Resolver(first_expiry=now + self.ttl * (i - n0) / max(1, clients - n0)))
+
+    def restart(self, clients, now):
+        """The clients start over (POST /_sandbox/traffic {"dns": {"restart": true}}): no answer
+        cached, each asks at its next request and keeps the answer until a moment spread over one
+        TTL from ``now``, as when the router made them. A test's population then holds no answer
+        of the previous test's records."""
+        with self.lock:
+            self.resolvers = []
+        self.resize(clients, now)
 
     def tick(self, now, records, requests_per_client=1, cache="ttl"):
         """{target: requests} sent this tick by every client (targets None = no answer)."""

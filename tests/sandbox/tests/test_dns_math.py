@@ -118,3 +118,60 @@ def test_dns_switches():
         DnsConfig().update({"dns_resolver_cache": "forever"})
     with pytest.raises(ValueError, match="dns_nope"):
         DnsConfig().update({"dns_nope": "x"})
+
+
+def test_clients_stay_spread_over_the_ttl_however_the_ticks_fall():
+    """Each client asks again at its own expiry, not at the tick that counts its requests: after two
+    hours of irregular ticks (1-1.3 s, now and then a stall of up to 5 s) each of the 40 clients
+    refreshes at the same moment of the TTL as in the first minute, 40 distinct moments. (Taking the
+    tick's time as the query's put clients whose expiries fell between the same two ticks in step
+    for good: about 10 distinct moments after one hour, 4 after six.)"""
+    rng = random.Random(1)
+    plane = DnsPlane(clients=40, seed=3, now=0.0)
+    blue = [Record("blue", 100, "lb-blue")]
+    t, first = 0.0, None
+
+    def phases():
+        return [round(r.expires_at % ELB_ALIAS_TTL_S, 6) for r in plane.resolvers]
+    while t < 2 * 3600:
+        t += 1.0 + rng.random() * 0.3 + (rng.random() < 0.01) * rng.random() * 5
+        plane.tick(t, blue)
+        if first is None and t > ELB_ALIAS_TTL_S:
+            first = phases()
+    assert len(set(first)) == 40, first
+    assert phases() == first
+
+
+def test_a_resolver_keeps_its_moments_one_ttl_apart_through_a_pause_and_without_a_cache():
+    blue = [Record("blue", 100, "lb-blue")]
+    r = Resolver()
+    r.lookup(0.0, blue, 0.5)
+    r.lookup(60.4, blue, 0.5)                   # a tick after the expiry: kept one TTL from the expiry
+    assert r.expires_at == 120.0
+    r.lookup(500.0, blue, 0.5)                  # the loop was off: its moments go on (480, 540), not 500 + TTL
+    assert r.expires_at == 540.0
+    for t in (530.0, 541.0, 599.5, 600.2):      # dns_resolver_cache none: a query per request, same moments
+        r.lookup(t, blue, 0.5, cache="none")
+    assert r.expires_at == 660.0
+
+
+def test_clients_are_spread_over_the_ttl_when_the_traffic_starts_long_after_the_population():
+    """The router makes its population when it starts and the traffic loop may first run minutes
+    later (the e2e tests turn it on per test): the clients' moments are still spread over one TTL.
+    (All 40 asked at the first tick and refreshed together: seen by test_dns_observed_split.py.)"""
+    plane = DnsPlane(clients=40, seed=1, now=0.0)
+    plane.tick(1000.0, [Record("blue", 100, "lb-blue")], 1)
+    expiries = sorted(r.expires_at for r in plane.resolvers)
+    assert 1000.0 < expiries[0] and expiries[-1] <= 1000.0 + ELB_ALIAS_TTL_S
+    assert sorted(round(e % ELB_ALIAS_TTL_S, 6) for e in expiries) == \
+        [round(i * ELB_ALIAS_TTL_S / 40, 6) for i in range(40)]
+
+
+def test_restart_empties_every_cache_and_spreads_the_expiries_from_now():
+    plane = DnsPlane(clients=40, seed=1, now=0.0)
+    plane.tick(1.0, [Record("green", 100, "lb-green")], 1)
+    plane.restart(40, 500.0)
+    assert plane.cached() == {None: 40}
+    assert plane.tick(500.5, [Record("blue", 100, "lb-blue")], 1) == {"lb-blue": 40}
+    assert sorted(round(r.expires_at - 500.0, 6) for r in plane.resolvers) == \
+        sorted([round(ELB_ALIAS_TTL_S, 6)] + [round(i * ELB_ALIAS_TTL_S / 40, 6) for i in range(1, 40)])

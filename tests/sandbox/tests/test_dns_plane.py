@@ -14,7 +14,7 @@ from botocore.config import Config
 
 import provision
 from router import Sandbox
-from sim.dns import DnsConfig
+from sim.dns import ELB_ALIAS_TTL_S, DnsConfig
 from sim.ecs.common import EcsConfig
 from sim.route53 import Route53Config
 
@@ -120,6 +120,26 @@ def test_clients_send_every_request_to_blue_and_request_count_is_published_per_l
     bad = w.ctl("/traffic", {"dns": {"clients": 0}})
     assert bad.status_code == 400 and "dns.clients" in bad.text
     assert w.ctl("/traffic", {"dns": {"clinets": 3}}).status_code == 400
+
+
+def test_restart_gives_a_population_without_the_previous_answers(world):
+    """Clients that cached green keep it for the TTL after DNS went back to blue; `restart` starts them
+    over: the next tick every client asks, and gets blue."""
+    w = world
+    cached = lambda: (w.ctl("/dns").json()["last"] or {}).get("cached")  # noqa: E731
+    w.green("2.0.0")
+    w.ctl("/traffic", {"enabled": True, "interval_ms": 100, "dns": {"clients": 20}})
+    w.weights(0, 100)
+    wait_for(lambda: cached() == {"r53-private-green": 20}, timeout=ELB_ALIAS_TTL_S + 10)
+    w.weights(100, 0)
+    time.sleep(0.5)
+    assert cached().get("r53-private-green", 0) > 10   # cached for up to the TTL
+    assert w.ctl("/traffic", {"dns": {"restart": "yes"}}).status_code == 400
+    assert w.ctl("/traffic", {"dns": {"restart": True, "reset": True}}).status_code == 200
+    wait_for(lambda: w.ctl("/dns").json()["ticks"] >= 2)
+    assert cached() == {"r53-private-blue": 20}
+    assert set(totals(w)) == {"r53-private-blue"}
+    w.ctl("/traffic", {"enabled": False})
 
 
 def test_a_bad_release_taking_traffic_sets_the_alarm_and_counts_target_5xx_then_ok_again(world):
