@@ -25,7 +25,7 @@ answers (``GET /_sandbox/ecs``):
   held no other rule (no hookline cohort rule), as the simulator read them when the answer arrived
   (a poller reading every 50 ms also runs, for the end state);
 - no execution of the deployment is left running; production on one side at the end.
-Gate cells (ids ``gate-Gate-<fault>``, rows ``ECS gate ...``): see GATE_CELLS.
+Gate cells (ids ``gate-<state>-<fault>``, rows ``ECS gate ...``): see GATE_CELLS.
 DNS cells (ids ``dns-<state>-<fault>``, rows ``DNS ...``, issue 22): hookline's own Route 53
 controller, see DNS_CELLS and run_dns_cell (the invariants: the execution ended, the records on one
 release, the other release's service at 0 tasks, the release record's status where DNS is).
@@ -206,6 +206,11 @@ GATE_CELLS = {
                       "rollback-unstarted"),
         # a function error is FAILED to ECS (ECS-4): it rolls back before any gate started
         "crash": ("pre", [dict(function="hook", kind="crash", count=1)], "rollback-unstarted"),
+    },
+    # the operator's StopServiceDeployment (ROLLBACK) while ECS bakes the 50 % step, its first gate
+    # passed: ECS undoes its own step, the gate execution that judged it has ended, no rule written
+    "Bake (ECS)": {
+        "stop": ("during-bake", [], "rollback-stopped"),
     },
 }
 # hookline's own Route 53 controller (issue 22, docs/route53-controller.md): `hookline deploy` of
@@ -452,7 +457,7 @@ def run_ecs_cell(sb, api, state, fault, when, specs, expected):  # noqa: F811  (
 def run_gate_cell(sb, api, state, fault, specs, expected):  # noqa: F811  (api: the ``ecs`` fixture's)
     from test_ecs_gate import gate_plan, rule_writes_by_functions, stepped
     put_plan(sb, gate_plan(sb, budget="10m"))   # fits the hook's 24-minute timeout (ECS minutes of 1 s)
-    stepped(api, "LINEAR", 50.0)
+    stepped(api, "LINEAR", 50.0, bake_minutes=4 if fault == "stop" else 1)   # a bake long enough to stop in
     # Blue is where production is before the deployment (read now: after a rollback the target
     # revision is inactive and has no resolvedConfiguration to tell the sides by).
     before = api.weights()
@@ -461,6 +466,11 @@ def run_gate_cell(sb, api, state, fault, specs, expected):  # noqa: F811  (api: 
     inject_all(sb, specs)
     t0 = time.time()
     arn = api.deploy(f"example/api:e2e-gate-{short(state).lower()}-{fault}")
+    if fault == "stop":
+        wait_until(api.weights, lambda w: w.get(green, 0) == 50, t0 + ECS_CELL_BUDGET_S, poll=0.1)
+        assert api.weights().get(green, 0) == 50, f"ECS never took the 50 % step: {api.weights()}"
+        time.sleep(2)   # into the step's bake
+        api.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
 
     def listed():   # ListServiceDeployments: the faulted DescribeServiceDeployments stays the hook's
         return next(d for d in api.deployments() if d["serviceDeploymentArn"] == arn)
@@ -483,6 +493,9 @@ def run_gate_cell(sb, api, state, fault, specs, expected):  # noqa: F811  (api: 
         return f"SUCCESSFUL, green 100 ({gates.count('IN_PROGRESS')} IN_PROGRESS) {took:.0f}s"
     assert d["status"] == "ROLLBACK_SUCCESSFUL", f"{d['status']}: {d.get('statusReason')}"
     assert w.get(blue, 0) == 100 and w.get(green, 0) == 0, w
+    if expected == "rollback-stopped":
+        assert gates and gates[-1] == "SUCCEEDED" and "FAILED" not in gates, gates
+        return f"ROLLBACK_SUCCESSFUL (stopped in the 50 % bake), blue 100, no execution left {took:.0f}s"
     assert gates and gates[-1] != "SUCCEEDED" and "SUCCEEDED" not in gates, gates
     try:
         sb.sfn.describe_execution(executionArn=exec_arn("hookline-canary", f"{arn.rsplit('/', 1)[1]}-Gate0"))
