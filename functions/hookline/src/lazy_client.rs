@@ -32,6 +32,15 @@ impl<C> LazyClient<C> {
         LazyClient { source: Arc::clone(&self.source) }
     }
 
+    /// The configuration and constructor it is built with (`None` for a client built already,
+    /// tests' mocks): what a client of the same service for another Region or role is made from.
+    pub fn recipe(&self) -> Option<(&Arc<aws_config::SdkConfig>, fn(&aws_config::SdkConfig) -> C)> {
+        match self.source.as_ref() {
+            Source::Built(_) => None,
+            Source::Config { config, build, .. } => Some((config, *build)),
+        }
+    }
+
     /// Whether the client exists yet.
     pub fn is_built(&self) -> bool {
         match self.source.as_ref() {
