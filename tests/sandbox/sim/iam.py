@@ -352,6 +352,9 @@ def resources_for(action, params, lookup_deployment=None):
         return [(action, _arn("lambda", f"function:{p.get('FunctionName', '*')}"), None)]
     if svc == "sns" and op == "Publish":
         return [(action, p.get("TopicArn", "*"), None)]
+    if svc == "sts" and op == "AssumeRole":
+        # Service authorization reference, AWS STS: AssumeRole's resource type is role.
+        return [(action, p.get("RoleArn", "*"), None)]
     if svc == "route53":
         return _route53_resources(action, op, p)
     if svc == "sqs":
@@ -568,14 +571,17 @@ class Enforcer:
             creds = Credentials(key, p["secret"], p["token"]) if p else None
         if creds is None:
             return headers
-        svc = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+        scope = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", auth)
         # Re-signed headers, minus those the router's _forward does not pass on (hop-by-hop).
         drop = {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256", "content-length",
                 "connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te", "trailer",
                 "expect"}
         h = {k: v for k, v in headers.items() if k.lower() not in drop}
         areq = AWSRequest(method=method, url=url, data=body, headers=h)
-        SigV4Auth(creds, svc.group(1) if svc else "unknown", REGION).add_auth(areq)
+        # In the Region the caller signed for: moto serves each Region's resources apart, and reads
+        # the Region of a request off its credential scope (a release in another Region, issue 22).
+        region, service = (scope.group(1), scope.group(2)) if scope else (REGION, "unknown")
+        SigV4Auth(creds, service, region).add_auth(areq)
         return dict(areq.headers.items())
 
 
@@ -598,8 +604,8 @@ def install_operator_signing(session, enforcer):
                 for k in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
                     if k in request.headers:
                         del request.headers[k]
-                svc = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth).group(1)
-                SigV4Auth(e.operator, svc, REGION).add_auth(request)
+                region, svc = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", auth).groups()
+                SigV4Auth(e.operator, svc, region).add_auth(request)
                 return
 
     if enforcer.cred_dir:
