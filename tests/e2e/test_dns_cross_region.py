@@ -11,7 +11,9 @@ in IAM), as the functions' role in infra/template.yaml allows (``AssumeReleaseRo
 ``hookline deploy`` moves the traffic to green; checked through AWS APIs only: Route 53's records end
 blue 0 / green 100 with green's record an alias of the eu-west-1 load balancer, green's service in
 eu-west-1 stable at the desired count, blue's service in us-east-1 scaled to 0, the execution
-SUCCEEDED, and the functions assumed the role (the sandbox's IAM usage record).
+SUCCEEDED, and the functions assumed the role (the sandbox's IAM usage record). A second test
+deploys an image whose targets never get healthy there: the ready gate fails and the canary's
+rollback scales green's service in eu-west-1 to 0 as the role, DNS never having moved.
 """
 import json
 import os
@@ -134,10 +136,9 @@ def eu_release(sb, world, release_role):
     release.remove()
 
 
-def placed_file(tmp_path):
+def placed_file(tmp_path, version="2.0.0"):
     """The base file with one 50 % step and no approval, each release placed and reached as the role."""
-    directory = deploy_file(tmp_path, [(50, 70)])
-    text = base_text()
+    directory = deploy_file(tmp_path, [(50, 70)], version=version)
     placed = ("  releases:\n"
               "    blue:\n"
               "      region: us-east-1\n"
@@ -207,3 +208,31 @@ def test_a_move_to_a_release_in_another_region_ends_on_green_there(sb, world, eu
         assert ROLE_ARN in assumed.get(function, []), f"{function} did not assume {ROLE_ARN}: {assumed}"
     r = hookline(sb, "status", deployment_id, timeout=60)
     assert r.returncode == 0 and "Succeeded" in r.stdout, f"{r.stdout}\n{r.stderr}"
+
+
+@pytest.mark.slow
+def test_a_new_release_in_another_region_that_never_gets_healthy_is_scaled_to_zero_there(
+        sb, world, eu_release, tmp_path):
+    # An image tag with `unhealthy`: green's targets in eu-west-1 fail the load balancer's health
+    # checks, so the ready gate fails after scale.wait (20 s here) and the canary's rollback runs.
+    directory = placed_file(tmp_path, version="2.0.0-unhealthy")
+    path = os.path.join(directory, f"{ENV}.deploy.yml")
+    with open(path) as f:
+        text = f.read()
+    assert "  scale:\n    wait: 60\n" in text
+    write_file(directory, text.replace("  scale:\n    wait: 60\n", "  scale:\n    wait: 20\n", 1))
+    with WeightWalk(world) as walk:
+        deployment_id = start(sb, directory)
+        arn = canary_execution(sb, deployment_id)
+        done = sb.wait_execution_done(arn, timeout=STEP_TIMEOUT_S)
+        assert done["status"] == "FAILED", done
+        # The rollback function scaled green to 0 in eu-west-1, as the role.
+        eu_release.wait_service(lambda s: s is not None and s["desiredCount"] == 0, "scaled to 0", timeout=60)
+    failures = [e for e, _ in sb.task_failures(arn)]
+    assert "HealthCheckFailed" in failures, f"the ready gate must fail: {failures}"
+    assert walk.seen == [(100, 0)], f"DNS must never have moved: {walk.seen}"
+    blue = world.service("blue")
+    assert stable(DESIRED)(blue), f"blue keeps serving in us-east-1: {summary(blue)}"
+    assert ROLE_ARN in assumed_roles().get("rollback", []), f"rollback did not assume {ROLE_ARN}: {assumed_roles()}"
+    r = hookline(sb, "status", deployment_id, timeout=60)
+    assert r.returncode == 0 and "Failed" in r.stdout, f"{r.stdout}\n{r.stderr}"
