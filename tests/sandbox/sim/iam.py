@@ -263,15 +263,34 @@ def _arn(service, rest):
     return f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT}:{rest}"
 
 
+def signed_region_of(headers):
+    """The Region of a SigV4 request's credential scope (``Credential=<key>/<date>/<region>/...``),
+    else the sandbox's."""
+    auth = headers.get("Authorization") or headers.get("authorization") or ""
+    m = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", auth)
+    return m.group(1) if m else REGION
+
+
+def signed_region(req):
+    return getattr(req, "signed_region", None) or REGION
+
+
 def _ecs_name(v):
     return v.rsplit("/", 1)[-1] if v else v
 
 
-def resources_for(action, params, lookup_deployment=None):
+def resources_for(action, params, lookup_deployment=None, region=REGION):
     """[(action, resource ARN, condition values)] that IAM authorizes for one
     call: the action on the resource named by the request, "*" where the
     action has no resource type (IAM service authorization reference), plus
-    the dependent actions AWS checks (AddTags for CreateRule with Tags)."""
+    the dependent actions AWS checks (AddTags for CreateRule with Tags).
+    ``region``: the Region the request was signed for, which a regional
+    resource's ARN names (a statement scoped to the stack's Region does not
+    cover another Region's resources)."""
+
+    def _arn(service, rest):
+        return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT}:{rest}"
+
     svc, op = action.split(":", 1)
     p = params or {}
     star = [(action, "*", None)]
@@ -489,7 +508,7 @@ class Enforcer:
         if principal["function"] not in self.policies:
             self._load(force=True)
         docs = (self.policies.get(principal["function"]) or {}).get("documents", [])
-        checks = resources_for(action, params, self.lookup_deployment)
+        checks = resources_for(action, params, self.lookup_deployment, signed_region(req))
         for act, res, cond in checks:
             if not is_allowed(docs, act, res, cond):
                 return act, res
@@ -509,7 +528,9 @@ class Enforcer:
         params = request_params(req, body)
         svc = IAM_PREFIX.get(req.service, req.service)
         action = f"{svc}:{ACTION_NAME.get((req.service, req.operation), req.operation)}"
-        req.iam_checks = [[a, r, c] for a, r, c in resources_for(action, params, self.lookup_deployment)]
+        req.signed_region = signed_region_of(headers)
+        req.iam_checks = [[a, r, c] for a, r, c in resources_for(action, params, self.lookup_deployment,
+                                                                 req.signed_region)]
         if principal.get("operator"):   # Step Functions' interpreter: recorded, checked statically (tests/infra)
             self.record(principal["name"], req, None)
             return None

@@ -224,3 +224,22 @@ def test_a_call_for_another_region_is_served_there_as_the_operator_and_as_a_func
         return out["MetricDataResults"][0]["Values"]
     assert read("eu-west-1") == [1.0]
     assert read("us-east-1") == []
+
+
+def test_a_functions_call_in_another_region_is_checked_on_that_regions_resources(enforced):
+    """The template scopes a function's ECS statements to the stack's Region (${AWS::Region}): the
+    same DescribeServices in eu-west-1 names an eu-west-1 service ARN, which they do not cover."""
+    e = iam.read_env(os.path.join(enforced["creds"], "validate-health.env"))
+
+    def ecs(region):
+        return boto3.client("ecs", endpoint_url=enforced["url"], region_name=region,
+                            aws_access_key_id=e["AWS_ACCESS_KEY_ID"], aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"],
+                            aws_session_token=e["AWS_SESSION_TOKEN"], config=boto3.session.Config(
+                                retries={"max_attempts": 1}))
+    try:   # allowed in us-east-1 (the cluster may not exist in this world: any answer but a denial)
+        ecs("us-east-1").describe_services(cluster="shop", services=["web"])
+    except ClientError as err:
+        assert err.response["Error"]["Code"] != "AccessDeniedException", err.response
+    r = denied(lambda: ecs("eu-west-1").describe_services(cluster="shop", services=["web"]))
+    assert r["Error"]["Code"] == "AccessDeniedException", r
+    assert f"arn:aws:ecs:eu-west-1:{ACCOUNT}:service/shop/web" in r["Error"]["Message"], r
