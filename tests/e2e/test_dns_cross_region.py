@@ -11,7 +11,9 @@ in IAM), as the functions' role in infra/template.yaml allows (``AssumeReleaseRo
 ``hookline deploy`` moves the traffic to green; checked through AWS APIs only: Route 53's records end
 blue 0 / green 100 with green's record an alias of the eu-west-1 load balancer, green's service in
 eu-west-1 stable at the desired count, blue's service in us-east-1 scaled to 0, the execution
-SUCCEEDED, and the functions assumed the role (the router's call log). A second test
+SUCCEEDED, and the functions assumed the role (the sandbox's IAM usage record). The functions'
+own role cannot act there: its statements are scoped to the stack's Region, which the sandbox's
+IAM enforces on the Region each call is signed for. A second test
 deploys an image whose targets never get healthy there: the ready gate fails and the canary's
 rollback scales green's service in eu-west-1 to 0 as the role, DNS never having moved.
 """
@@ -30,6 +32,7 @@ from test_dns_canary import (  # noqa: F401 (world: the fixture)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sandbox"))
 import provision  # noqa: E402
+from conftest import sandbox_state_dirs  # noqa: E402
 
 REGION = "eu-west-1"
 CLUSTER = "shop-eu"
@@ -154,13 +157,20 @@ def placed_file(tmp_path, version="2.0.0"):
     return directory
 
 
-def assumed_roles(sb):
-    """{function: [role ARNs]} of the sts:AssumeRole calls the router logged since the test's
-    reset_calls (each entry names the function whose role signed it, and the IAM checks)."""
+def assumed_roles():
+    """{function: [role ARNs]} of the sts:AssumeRole calls the sandbox's IAM recorded in this
+    sandbox's life (credentials/usage.jsonl, one line per distinct call: a warm function keeps the
+    role's credentials, so its AssumeRole may predate the test)."""
     out = {}
-    for e in sb.calls(log=True)["log"]:
-        if e.get("service") == "sts" and e.get("operation") == "AssumeRole" and e.get("iam"):
-            out.setdefault(e["principal"], []).extend(r for _, r, _ in e["iam"])
+    for state in sandbox_state_dirs():
+        path = os.path.join(state, "credentials", "usage.jsonl")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            for line in f:
+                e = json.loads(line)
+                if e.get("service") == "sts" and e.get("operation") == "AssumeRole":
+                    out.setdefault(e["principal"], []).extend(r for _, r, _ in e["iam"])
     return out
 
 
@@ -170,7 +180,6 @@ def test_a_move_to_a_release_in_another_region_ends_on_green_there(sb, world, eu
     r = hookline(sb, "plan", "preview", os.path.join(directory, f"{ENV}.deploy.yml"), timeout=60)
     assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
     assert f"release green: Region {REGION}, cluster {CLUSTER}, as role {ROLE_ARN}" in r.stdout, r.stdout
-    sb.reset_calls()
     with WeightWalk(world) as walk:
         deployment_id = start(sb, directory)
         arn = canary_execution(sb, deployment_id)
@@ -198,7 +207,7 @@ def test_a_move_to_a_release_in_another_region_ends_on_green_there(sb, world, eu
     assert world.service("green") is None, summary(world.service("green"))
     # The functions reached both releases as the role: validate-health (green's service and targets)
     # and finalize (blue's scale-down) assumed it.
-    assumed = assumed_roles(sb)
+    assumed = assumed_roles()
     for function in ("validate-health", "finalize"):
         assert ROLE_ARN in assumed.get(function, []), f"{function} did not assume {ROLE_ARN}: {assumed}"
     r = hookline(sb, "status", deployment_id, timeout=60)
@@ -216,7 +225,6 @@ def test_a_new_release_in_another_region_that_never_gets_healthy_is_scaled_to_ze
         text = f.read()
     assert "  scale:\n    wait: 60\n" in text
     write_file(directory, text.replace("  scale:\n    wait: 60\n", "  scale:\n    wait: 20\n", 1))
-    sb.reset_calls()
     with WeightWalk(world) as walk:
         deployment_id = start(sb, directory)
         arn = canary_execution(sb, deployment_id)
@@ -229,7 +237,7 @@ def test_a_new_release_in_another_region_that_never_gets_healthy_is_scaled_to_ze
     assert walk.seen == [(100, 0)], f"DNS must never have moved: {walk.seen}"
     blue = world.service("blue")
     assert stable(DESIRED)(blue), f"blue keeps serving in us-east-1: {summary(blue)}"
-    assumed = assumed_roles(sb)
+    assumed = assumed_roles()
     assert ROLE_ARN in assumed.get("rollback", []), f"rollback did not assume {ROLE_ARN}: {assumed}"
     r = hookline(sb, "status", deployment_id, timeout=60)
     assert r.returncode == 0 and "Failed" in r.stdout, f"{r.stdout}\n{r.stderr}"
