@@ -27,7 +27,7 @@ import pytest
 from botocore.config import Config
 
 from test_dns_canary import (  # noqa: F401 (world: the fixture)
-    DESIRED, ENV, SERVICE, STEP_TIMEOUT_S, WeightWalk, base_text, canary_execution, deploy_file, hookline,
+    DESIRED, ENV, SERVICE, STEP_TIMEOUT_S, WeightWalk, canary_execution, deploy_file, hookline,
     stable, start, summary, world, write_file)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sandbox"))
