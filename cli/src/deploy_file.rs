@@ -152,6 +152,16 @@ pub fn preview(d: &DeployFile) -> String {
          is green)",
         d.canary.group, releases.blue, releases.green
     ));
+    for (tag, at) in [(&releases.blue, &releases.blue_at), (&releases.green, &releases.green_at)] {
+        if *at != hookline::deployfile::ReleasePlacement::default() {
+            out.push(format!(
+                "release {tag}: Region {}, cluster {}, {}",
+                at.region.as_deref().unwrap_or("(--region)"),
+                at.cluster.as_deref().unwrap_or(&d.service.cluster),
+                at.role_arn.as_deref().map_or("the caller's credentials".to_string(), |r| format!("as role {r}"))
+            ));
+        }
+    }
     out.push(format!("health gate: {}", d.plan.health.describe()));
     if let Some(min) = d.dns.min_observed_percent {
         out.push(format!("observed split: a bake counts once green's share reaches {min}% of its weight"));

@@ -37,13 +37,15 @@ EXPECTED = {
         "ecs:DescribeTaskSets", "cloudwatch:DescribeAlarms",
         "cloudwatch:GetMetricData",  # the canary judge's samples (issue 12)
         "ecs:DescribeServiceDeployments",  # ECS-native deployment status (issue 11)
-        "ssm:GetParameter", "ecs:DescribeServices"},  # Route 53 controller: record, green's service (issue 22)
+        "ssm:GetParameter", "ecs:DescribeServices",  # Route 53 controller: record, green's service (issue 22)
+        "sts:AssumeRole"},  # a release placed with a role_arn (issue 22, Across Regions)
     "FinalizeRole": {
         "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags",
         "elasticloadbalancing:DeleteRule", "ssm:PutParameter",
         "codedeploy:PutLifecycleEventHookExecutionStatus", "codedeploy:GetDeploymentTarget",
         # Route 53 controller (issue 22): the record marked, the old release scaled down or removed
-        "ssm:GetParameter", "ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService"},
+        "ssm:GetParameter", "ecs:DescribeServices", "ecs:UpdateService", "ecs:DeleteService",
+        "sts:AssumeRole"},  # the old release placed with a role_arn (Across Regions)
     "RollbackRole": {
         "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
@@ -59,7 +61,8 @@ EXPECTED = {
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
         # Route 53 controller (issue 22): DNS back on blue 100, the record marked, green scaled to 0
         "route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets", "route53:GetChange",
-        "ssm:PutParameter", "ecs:DescribeServices", "ecs:UpdateService"},
+        "ssm:PutParameter", "ecs:DescribeServices", "ecs:UpdateService",
+        "sts:AssumeRole"},  # the new release placed with a role_arn (Across Regions)
     "RegisterTaskdefRole": {
         "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition",
         "iam:PassRole", "codedeploy:GetDeploymentGroup", "codedeploy:CreateDeployment",

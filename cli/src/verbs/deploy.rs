@@ -268,6 +268,7 @@ mod tests {
             alias_dns_name: format!("{name}.elb"),
             alias_hosted_zone_id: "Z35".into(),
             region: None,
+            role_arn: None,
         };
         let mut ctx = hookline::testing::context();
         ctx.production = Route::DnsWeighted {

@@ -100,7 +100,8 @@ impl Clients {
         crate::lifecycle::Route53Releases {
             plans: Arc::new(crate::aws::Lazy::new(self.ssm.share(), crate::aws::ParameterStore::new)),
             executions: Arc::new(crate::aws::Lazy::new(self.sfn.share(), crate::aws::StepFunctions::new)),
-            services: Arc::new(crate::aws::Lazy::new(self.ecs.share(), |ecs| crate::aws::EcsServices { ecs })),
+            // Built on first use: `Placed` holds the lazy client.
+            services: Arc::new(crate::aws::EcsServices { ecs: crate::aws::Placed::new(self.ecs.share()) }),
             plan_parameter_prefix: plan_parameter_prefix.to_string(),
         }
     }
@@ -112,12 +113,12 @@ impl Clients {
 
     /// A release's own ECS services (hookline's Route 53 controller).
     pub fn services(&self) -> crate::aws::EcsServices {
-        crate::aws::EcsServices { ecs: self.ecs.clone() }
+        crate::aws::EcsServices { ecs: crate::aws::Placed::new(self.ecs.share()) }
     }
 
     /// Finds a group's load balancer releases and the fqdn's weighted records.
     pub fn release_discovery(&self) -> crate::aws::ReleaseFinder {
-        crate::aws::ReleaseFinder { elbv2: self.elbv2.clone(), route53: self.route53.clone() }
+        crate::aws::ReleaseFinder { elbv2: crate::aws::Placed::new(self.elbv2.share()), route53: self.route53.clone() }
     }
 
     /// The production route of a deployment (ALB listener or rule).
@@ -138,8 +139,8 @@ impl Clients {
     /// The health gate.
     pub fn health_gate(&self) -> crate::health::HealthGate {
         crate::health::HealthGate {
-            ecs: self.ecs.clone(),
-            elbv2: self.elbv2.clone(),
+            ecs: crate::aws::Placed::new(self.ecs.share()),
+            elbv2: crate::aws::Placed::new(self.elbv2.share()),
             cloudwatch: self.cloudwatch.clone(),
             http: self.http.clone(),
         }

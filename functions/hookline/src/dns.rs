@@ -15,6 +15,31 @@ pub const GROUP_TAG: &str = "CanaryGroup";
 /// The tag naming a load balancer's release (one value each, e.g. `blue` and `green`).
 pub const RELEASE_TAG: &str = "CanaryRelease";
 
+/// Where a release's own AWS resources are (its load balancer, target group, ECS service and
+/// their metrics) and who acts on them: the deployment file's `canary.releases.<name>.region` and
+/// `.role_arn`. Plain strings; adapters build a client per placement (`aws::Placed`). Route 53 is
+/// global and is always reached with the caller's own client.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Placement {
+    /// `None`: the caller's own Region (the functions' stack, or the CLI's `--region`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// An IAM role to assume for the release's calls (`None`: the caller's own credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+impl Placement {
+    pub fn new(region: Option<&str>, role_arn: Option<&str>) -> Placement {
+        Placement { region: region.map(str::to_string), role_arn: role_arn.map(str::to_string) }
+    }
+
+    /// The caller's own Region and credentials.
+    pub fn is_home(&self) -> bool {
+        self.region.is_none() && self.role_arn.is_none()
+    }
+}
+
 /// One load balancer of a group, as discovery found it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadBalancerRelease {
@@ -28,6 +53,8 @@ pub struct LoadBalancerRelease {
     pub target_group_name: Option<String>,
     /// `None`: the functions' own Region.
     pub region: Option<String>,
+    /// The role its calls were made with (`None`: the caller's own credentials).
+    pub role_arn: Option<String>,
 }
 
 /// A hosted zone as `ListHostedZonesByName` names it (the id without `/hostedzone/`).
@@ -212,6 +239,8 @@ pub struct TaskDefinitionSpec {
     /// A task definition (the live release's) to take what the file does not say from: network
     /// mode, launch type compatibilities, execution and task roles.
     pub like: Option<String>,
+    /// Where `like` is (the live release's placement; green's may differ).
+    pub like_at: Placement,
     /// Without `like`: register for Fargate (`awsvpc`, `FARGATE`) rather than ECS's defaults.
     pub fargate: bool,
 }
@@ -328,6 +357,7 @@ mod tests {
             target_group_arn: None,
             target_group_name: None,
             region: None,
+            role_arn: None,
         }
     }
 

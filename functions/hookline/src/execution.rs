@@ -71,6 +71,16 @@ pub struct ServiceRef {
     pub service: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The role the release's calls assume (`None`: the caller's own credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+impl ServiceRef {
+    /// Where the service is and who acts on it.
+    pub fn placement(&self) -> crate::dns::Placement {
+        crate::dns::Placement::new(self.region.as_deref(), self.role_arn.as_deref())
+    }
 }
 
 /// One release of a Route 53 weighted pair: its record and the load balancer the record aliases.
@@ -85,6 +95,16 @@ pub struct DnsRelease {
     /// The load balancer's Region (`None`: the functions' own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The role the release's calls assume (`None`: the caller's own credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+impl DnsRelease {
+    /// Where the release's load balancer (and its metrics) are, and who reads them.
+    pub fn placement(&self) -> crate::dns::Placement {
+        crate::dns::Placement::new(self.region.as_deref(), self.role_arn.as_deref())
+    }
 }
 
 /// Where production traffic lives: the weights [`crate::traffic::TrafficRouter`] moves.
@@ -449,6 +469,7 @@ mod tests {
             alias_dns_name: format!("{name}.elb"),
             alias_hosted_zone_id: "Z35".into(),
             region: Some("eu-west-1".into()),
+            role_arn: None,
         };
         let mut ctx = crate::testing::context();
         ctx.production = Route::DnsWeighted {
@@ -458,7 +479,8 @@ mod tests {
             blue: Box::new(release("blue")),
             green: Box::new(release("green")),
         };
-        ctx.green.service = Some(ServiceRef { cluster: "shop".into(), service: "shop-web-green".into(), region: None });
+        ctx.green.service =
+            Some(ServiceRef { cluster: "shop".into(), service: "shop-web-green".into(), region: None, role_arn: None });
         let json = serde_json::to_value(&ctx).expect("serialize");
         assert_eq!(json["production"]["kind"], "dns-weighted");
         assert_eq!(json["production"]["green"]["set_identifier"], "green");

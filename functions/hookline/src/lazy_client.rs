@@ -10,9 +10,12 @@ pub struct LazyClient<C> {
     source: Arc<Source<C>>,
 }
 
+/// How a client of `C` is made from a configuration (`aws_sdk_ecs::Client::new`, ...).
+pub type Build<C> = fn(&aws_config::SdkConfig) -> C;
+
 enum Source<C> {
     Built(C),
-    Config { config: Arc<aws_config::SdkConfig>, build: fn(&aws_config::SdkConfig) -> C, client: OnceLock<C> },
+    Config { config: Arc<aws_config::SdkConfig>, build: Build<C>, client: OnceLock<C> },
 }
 
 impl<C> LazyClient<C> {
@@ -30,6 +33,15 @@ impl<C> LazyClient<C> {
     /// made at init that may never be used holds one without building it).
     pub fn share(&self) -> LazyClient<C> {
         LazyClient { source: Arc::clone(&self.source) }
+    }
+
+    /// The configuration and constructor it is built with (`None` for a client built already,
+    /// tests' mocks): what a client of the same service for another Region or role is made from.
+    pub fn recipe(&self) -> Option<(&Arc<aws_config::SdkConfig>, Build<C>)> {
+        match self.source.as_ref() {
+            Source::Built(_) => None,
+            Source::Config { config, build, .. } => Some((config, *build)),
+        }
     }
 
     /// Whether the client exists yet.

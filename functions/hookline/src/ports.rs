@@ -20,7 +20,9 @@ use async_trait::async_trait;
 
 pub use crate::lifecycle::deployment::DeploymentSummary;
 
-use crate::dns::{HostedZone, LoadBalancerRelease, ServiceFacts, ServiceSpec, TaskDefinitionSpec, WeightedRecord};
+use crate::dns::{
+    HostedZone, LoadBalancerRelease, Placement, ServiceFacts, ServiceSpec, TaskDefinitionSpec, WeightedRecord,
+};
 pub use crate::execution::RunStatus;
 use crate::execution::{DeploymentContext, HookEvent, ServiceRef};
 use crate::health::facts::{SeriesQuery, TargetFacts, TaskSetFacts};
@@ -167,7 +169,7 @@ pub trait HealthFacts: Send + Sync {
     /// Green's task set `task_set_arn` of `cluster`/`service`; `None` when it is gone.
     async fn task_set(&self, cluster: &str, service: &str, task_set_arn: &str) -> Result<Option<TaskSetFacts>>;
     /// How many of the target group's registered targets are healthy.
-    async fn targets(&self, target_group_arn: &str) -> Result<TargetFacts>;
+    async fn targets(&self, target_group_arn: &str, at: &Placement) -> Result<TargetFacts>;
     /// Green's own ECS service, when green is a whole service (hookline's Route 53 controller);
     /// `None` when it does not exist.
     async fn service(&self, service: &ServiceRef) -> Result<Option<ServiceFacts>>;
@@ -288,8 +290,8 @@ pub trait PlanStore: Send + Sync {
 pub trait Services: Send + Sync {
     /// The service, or `None` when it does not exist (or was deleted).
     async fn describe(&self, service: &ServiceRef) -> Result<Option<ServiceFacts>>;
-    /// Registers a task definition revision from `spec`; its ARN.
-    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, region: Option<&str>) -> Result<String>;
+    /// Registers a task definition revision from `spec` in the placement `at`; its ARN.
+    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, at: &Placement) -> Result<String>;
     /// Creates the service with `spec`, or updates it (task definition, desired count) when it exists.
     async fn create_or_update(&self, service: &ServiceRef, spec: &ServiceSpec) -> Result<()>;
     /// Sets the desired count.
@@ -302,9 +304,10 @@ pub trait Services: Send + Sync {
 /// Finds a group's two load balancer releases and the live weights of the fqdn's weighted records.
 #[async_trait]
 pub trait ReleaseDiscovery: Send + Sync {
-    /// The load balancers tagged `CanaryGroup` = `group` in `region` (`None`: the functions' own),
-    /// each with its `CanaryRelease` tag and the target group its listener forwards to.
-    async fn load_balancers(&self, group: &str, region: Option<&str>) -> Result<Vec<LoadBalancerRelease>>;
+    /// The load balancers tagged `CanaryGroup` = `group` in the placement `at` (its Region, read
+    /// with its role), each with its `CanaryRelease` tag and the target group its listener
+    /// forwards to.
+    async fn load_balancers(&self, group: &str, at: &Placement) -> Result<Vec<LoadBalancerRelease>>;
     /// The hosted zone that holds `fqdn` (the longest suffix match among the account's zones).
     async fn hosted_zone(&self, fqdn: &str) -> Result<HostedZone>;
     /// The weighted records named `fqdn` in `zone_id`.

@@ -357,6 +357,7 @@ pub fn dns_context() -> DeploymentContext {
         alias_dns_name: format!("r53-private-{name}.elb.amazonaws.com"),
         alias_hosted_zone_id: "Z35SXDOTRQ7X7K".into(),
         region: None,
+        role_arn: None,
     };
     ctx.production = crate::execution::Route::DnsWeighted {
         hosted_zone_id: "Z1".into(),

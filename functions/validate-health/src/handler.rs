@@ -41,7 +41,7 @@ impl Deps {
         Deps {
             lifecycle: Arc::new(clients.lifecycle()),
             health: Arc::new(clients.health_gate()),
-            metrics: Arc::new(CloudWatchMetrics { client: clients.cloudwatch.clone() }),
+            metrics: Arc::new(CloudWatchMetrics { client: hookline::aws::Placed::new(clients.cloudwatch.share()) }),
         }
     }
 }

@@ -263,15 +263,34 @@ def _arn(service, rest):
     return f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT}:{rest}"
 
 
+def signed_region_of(headers):
+    """The Region of a SigV4 request's credential scope (``Credential=<key>/<date>/<region>/...``),
+    else the sandbox's."""
+    auth = headers.get("Authorization") or headers.get("authorization") or ""
+    m = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", auth)
+    return m.group(1) if m else REGION
+
+
+def signed_region(req):
+    return getattr(req, "signed_region", None) or REGION
+
+
 def _ecs_name(v):
     return v.rsplit("/", 1)[-1] if v else v
 
 
-def resources_for(action, params, lookup_deployment=None):
+def resources_for(action, params, lookup_deployment=None, region=REGION):
     """[(action, resource ARN, condition values)] that IAM authorizes for one
     call: the action on the resource named by the request, "*" where the
     action has no resource type (IAM service authorization reference), plus
-    the dependent actions AWS checks (AddTags for CreateRule with Tags)."""
+    the dependent actions AWS checks (AddTags for CreateRule with Tags).
+    ``region``: the Region the request was signed for, which a regional
+    resource's ARN names (a statement scoped to the stack's Region does not
+    cover another Region's resources)."""
+
+    def _arn(service, rest):
+        return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT}:{rest}"
+
     svc, op = action.split(":", 1)
     p = params or {}
     star = [(action, "*", None)]
@@ -352,6 +371,9 @@ def resources_for(action, params, lookup_deployment=None):
         return [(action, _arn("lambda", f"function:{p.get('FunctionName', '*')}"), None)]
     if svc == "sns" and op == "Publish":
         return [(action, p.get("TopicArn", "*"), None)]
+    if svc == "sts" and op == "AssumeRole":
+        # Service authorization reference, AWS STS: AssumeRole's resource type is role.
+        return [(action, p.get("RoleArn", "*"), None)]
     if svc == "route53":
         return _route53_resources(action, op, p)
     if svc == "sqs":
@@ -486,7 +508,7 @@ class Enforcer:
         if principal["function"] not in self.policies:
             self._load(force=True)
         docs = (self.policies.get(principal["function"]) or {}).get("documents", [])
-        checks = resources_for(action, params, self.lookup_deployment)
+        checks = resources_for(action, params, self.lookup_deployment, signed_region(req))
         for act, res, cond in checks:
             if not is_allowed(docs, act, res, cond):
                 return act, res
@@ -506,7 +528,9 @@ class Enforcer:
         params = request_params(req, body)
         svc = IAM_PREFIX.get(req.service, req.service)
         action = f"{svc}:{ACTION_NAME.get((req.service, req.operation), req.operation)}"
-        req.iam_checks = [[a, r, c] for a, r, c in resources_for(action, params, self.lookup_deployment)]
+        req.signed_region = signed_region_of(headers)
+        req.iam_checks = [[a, r, c] for a, r, c in resources_for(action, params, self.lookup_deployment,
+                                                                 req.signed_region)]
         if principal.get("operator"):   # Step Functions' interpreter: recorded, checked statically (tests/infra)
             self.record(principal["name"], req, None)
             return None
@@ -568,14 +592,17 @@ class Enforcer:
             creds = Credentials(key, p["secret"], p["token"]) if p else None
         if creds is None:
             return headers
-        svc = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+        scope = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", auth)
         # Re-signed headers, minus those the router's _forward does not pass on (hop-by-hop).
         drop = {"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256", "content-length",
                 "connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te", "trailer",
                 "expect"}
         h = {k: v for k, v in headers.items() if k.lower() not in drop}
         areq = AWSRequest(method=method, url=url, data=body, headers=h)
-        SigV4Auth(creds, svc.group(1) if svc else "unknown", REGION).add_auth(areq)
+        # In the Region the caller signed for: moto serves each Region's resources apart, and reads
+        # the Region of a request off its credential scope (a release in another Region, issue 22).
+        region, service = (scope.group(1), scope.group(2)) if scope else (REGION, "unknown")
+        SigV4Auth(creds, service, region).add_auth(areq)
         return dict(areq.headers.items())
 
 
@@ -598,8 +625,8 @@ def install_operator_signing(session, enforcer):
                 for k in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
                     if k in request.headers:
                         del request.headers[k]
-                svc = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth).group(1)
-                SigV4Auth(e.operator, svc, REGION).add_auth(request)
+                region, svc = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", auth).groups()
+                SigV4Auth(e.operator, svc, region).add_auth(request)
                 return
 
     if enforcer.cred_dir:

@@ -193,3 +193,53 @@ def test_call_log_names_the_calling_function(enforced):
     assert [(e["service"], e["operation"]) for e in mine] == [("monitoring", "DescribeAlarms"), ("ssm", "GetParameter")]
     assert mine[0]["iam"] == [["cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:web-5xx", None]]
     assert mine[1]["denied"][0] == "ssm:GetParameter"
+
+
+def test_a_call_for_another_region_is_served_there_as_the_operator_and_as_a_function(enforced):
+    """The router re-signs the operator's (public key) and a function's requests for moto in the
+    Region the caller signed for: moto keeps each Region's resources apart and takes the Region
+    from the credential scope, so re-signing for us-east-1 moved every call there (issue 22: a
+    release in another Region)."""
+    kw = dict(endpoint_url=enforced["url"], aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    eu = boto3.client("ecs", region_name="eu-west-1", **kw)
+    arn = eu.create_cluster(clusterName="iam-eu")["cluster"]["clusterArn"]
+    assert arn.startswith(f"arn:aws:ecs:eu-west-1:{ACCOUNT}:"), arn
+    us = boto3.client("ecs", region_name="us-east-1", **kw)
+    assert [c["clusterName"] for c in us.describe_clusters(clusters=["iam-eu"])["clusters"]] == []
+    assert [c["clusterArn"] for c in eu.describe_clusters(clusters=["iam-eu"])["clusters"]] == [arn]
+    # A function's own request (re-signed with its credentials) for eu-west-1 reads eu-west-1.
+    import datetime as dt
+    boto3.client("cloudwatch", region_name="eu-west-1", **kw).put_metric_data(
+        Namespace="IamEu", MetricData=[{"MetricName": "m", "Value": 1.0}])
+    e = iam.read_env(os.path.join(enforced["creds"], "validate-health.env"))
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def read(region):
+        fn = boto3.client("cloudwatch", endpoint_url=enforced["url"], region_name=region,
+                          aws_access_key_id=e["AWS_ACCESS_KEY_ID"], aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"],
+                          aws_session_token=e["AWS_SESSION_TOKEN"])
+        out = fn.get_metric_data(MetricDataQueries=[{"Id": "m", "MetricStat": {
+            "Metric": {"Namespace": "IamEu", "MetricName": "m"}, "Period": 60, "Stat": "Sum"}}],
+            StartTime=now - dt.timedelta(minutes=5), EndTime=now + dt.timedelta(minutes=5))
+        return out["MetricDataResults"][0]["Values"]
+    assert read("eu-west-1") == [1.0]
+    assert read("us-east-1") == []
+
+
+def test_a_functions_call_in_another_region_is_checked_on_that_regions_resources(enforced):
+    """The template scopes a function's ECS statements to the stack's Region (${AWS::Region}): the
+    same DescribeServices in eu-west-1 names an eu-west-1 service ARN, which they do not cover."""
+    e = iam.read_env(os.path.join(enforced["creds"], "validate-health.env"))
+
+    def ecs(region):
+        return boto3.client("ecs", endpoint_url=enforced["url"], region_name=region,
+                            aws_access_key_id=e["AWS_ACCESS_KEY_ID"], aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"],
+                            aws_session_token=e["AWS_SESSION_TOKEN"], config=boto3.session.Config(
+                                retries={"max_attempts": 1}))
+    try:   # allowed in us-east-1 (the cluster may not exist in this world: any answer but a denial)
+        ecs("us-east-1").describe_services(cluster="shop", services=["web"])
+    except ClientError as err:
+        assert err.response["Error"]["Code"] != "AccessDeniedException", err.response
+    r = denied(lambda: ecs("eu-west-1").describe_services(cluster="shop", services=["web"]))
+    assert r["Error"]["Code"] == "AccessDeniedException", r
+    assert f"arn:aws:ecs:eu-west-1:{ACCOUNT}:service/shop/web" in r["Error"]["Message"], r

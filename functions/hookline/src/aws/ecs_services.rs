@@ -1,17 +1,17 @@
 //! [`Services`] over Amazon ECS: a release's own service (hookline's Route 53 controller).
 //!
-//! A release may name its own Region ([`ServiceRef::region`]): each call then overrides the
-//! client's Region for that request only (the SDK's per-operation config override).
+//! A release may name its own Region and role ([`ServiceRef::placement`]): each call is made with
+//! that placement's client ([`Placed`]).
 
 use async_trait::async_trait;
-use aws_sdk_ecs::config::Region;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, KeyValuePair, LoadBalancer, NetworkMode, PlacementConstraint,
     PlacementConstraintType, PlacementStrategy, PlacementStrategyType, PortMapping, SchedulingStrategy,
     TransportProtocol,
 };
 
-use crate::dns::{ServiceFacts, ServiceSpec, TaskDefinitionSpec};
+use super::Placed;
+use crate::dns::{Placement, ServiceFacts, ServiceSpec, TaskDefinitionSpec};
 use crate::error::AwsResultExt;
 use crate::execution::ServiceRef;
 use crate::ports::Services;
@@ -20,16 +20,7 @@ use crate::{Error, Result};
 /// ECS services of the releases.
 #[derive(Clone, Debug)]
 pub struct EcsServices {
-    pub ecs: aws_sdk_ecs::Client,
-}
-
-/// The request's Region override, when the release names one.
-fn region(region: Option<&str>) -> aws_sdk_ecs::config::Builder {
-    let mut b = aws_sdk_ecs::config::Builder::default();
-    if let Some(r) = region {
-        b = b.region(Region::new(r.to_string()));
-    }
-    b
+    pub ecs: Placed<aws_sdk_ecs::Client>,
 }
 
 /// ECS's service status words: `ACTIVE`, `DRAINING` (being deleted), `INACTIVE` (deleted).
@@ -42,13 +33,13 @@ impl EcsServices {
     /// UpdateService of `service` in its Region: its desired count, and its task definition when given.
     async fn update(&self, service: &ServiceRef, task_definition: Option<&str>, desired: i32) -> Result<()> {
         self.ecs
+            .at(&service.placement())
+            .await
             .update_service()
             .cluster(&service.cluster)
             .service(&service.service)
             .set_task_definition(task_definition.map(str::to_string))
             .desired_count(desired)
-            .customize()
-            .config_override(region(service.region.as_deref()))
             .send()
             .await
             .aws("UpdateService")?;
@@ -58,11 +49,11 @@ impl EcsServices {
     async fn find(&self, service: &ServiceRef) -> Result<Option<aws_sdk_ecs::types::Service>> {
         let out = self
             .ecs
+            .at(&service.placement())
+            .await
             .describe_services()
             .cluster(&service.cluster)
             .services(&service.service)
-            .customize()
-            .config_override(region(service.region.as_deref()))
             .send()
             .await
             .aws("DescribeServices")?;
@@ -82,13 +73,15 @@ impl Services for EcsServices {
         }))
     }
 
-    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, region_name: Option<&str>) -> Result<String> {
+    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, at: &Placement) -> Result<String> {
         let containers = spec.containers.iter().map(container).collect::<Result<Vec<_>>>()?;
         // The task's size is the containers' sum (the file states the containers' own: decision 7).
         let cpu: u32 = spec.containers.iter().map(|c| c.cpu).sum();
         let memory: u32 = spec.containers.iter().map(|c| c.memory).sum();
         let mut req = self
             .ecs
+            .at(at)
+            .await
             .register_task_definition()
             .family(&spec.family)
             .set_container_definitions(Some(containers))
@@ -99,10 +92,10 @@ impl Services for EcsServices {
         if let Some(like) = &spec.like {
             let live = self
                 .ecs
+                .at(&spec.like_at)
+                .await
                 .describe_task_definition()
                 .task_definition(like)
-                .customize()
-                .config_override(region(region_name))
                 .send()
                 .await
                 .aws("DescribeTaskDefinition")?;
@@ -118,7 +111,7 @@ impl Services for EcsServices {
         } else if spec.fargate {
             req = req.network_mode(NetworkMode::Awsvpc).requires_compatibilities(Compatibility::Fargate);
         }
-        let out = req.customize().config_override(region(region_name)).send().await.aws("RegisterTaskDefinition")?;
+        let out = req.send().await.aws("RegisterTaskDefinition")?;
         out.task_definition().and_then(|t| t.task_definition_arn()).map(str::to_string).ok_or_else(|| {
             Error::AwsPermanent {
                 operation: "RegisterTaskDefinition",
@@ -138,6 +131,8 @@ impl Services for EcsServices {
         let port = i32::from(spec.container_port);
         let mut req = self
             .ecs
+            .at(&service.placement())
+            .await
             .create_service()
             .cluster(&service.cluster)
             .service_name(&service.service)
@@ -165,19 +160,38 @@ impl Services for EcsServices {
             }))
             .set_scheduling_strategy(spec.scheduling_strategy.as_deref().map(SchedulingStrategy::from));
         // What the file does not say (launch type, network configuration, capacity providers) is
-        // the live release's service's.
+        // the live release's service's. Subnets and security groups belong to one Region's (and
+        // account's) VPC: a service in another placement cannot take them, and is refused rather
+        // than created without them (decision "Across Regions").
         if let Some(like) = &spec.like {
             if let Some(live) = self.find(like).await? {
+                let network = live.network_configuration().cloned();
+                if network.is_some() && like.placement() != service.placement() {
+                    return Err(Error::invalid(
+                        "canary.releases",
+                        format!(
+                            "an existing service {} in cluster {} ({}): {} runs in {} with subnets and security \
+                             groups of its own VPC, which a service in another Region or account cannot use; \
+                             create it there with its network configuration (desired count 0), and hookline \
+                             updates it",
+                            service.service,
+                            service.cluster,
+                            placement_name(&service.placement()),
+                            like.service,
+                            placement_name(&like.placement()),
+                        ),
+                    ));
+                }
                 req = req
                     .set_launch_type(live.launch_type().cloned())
-                    .set_network_configuration(live.network_configuration().cloned())
+                    .set_network_configuration(network)
                     .set_capacity_provider_strategy(
                         (!live.capacity_provider_strategy().is_empty())
                             .then(|| live.capacity_provider_strategy().to_vec()),
                     );
             }
         }
-        req.customize().config_override(region(service.region.as_deref())).send().await.aws("CreateService")?;
+        req.send().await.aws("CreateService")?;
         Ok(())
     }
 
@@ -190,12 +204,12 @@ impl Services for EcsServices {
         // tasks." (Amazon ECS API reference, DeleteService).
         let sent = self
             .ecs
+            .at(&service.placement())
+            .await
             .delete_service()
             .cluster(&service.cluster)
             .service(&service.service)
             .force(true)
-            .customize()
-            .config_override(region(service.region.as_deref()))
             .send()
             .await;
         match sent {
@@ -209,6 +223,15 @@ impl Services for EcsServices {
             }
             Err(e) => Err(e).aws("DeleteService"),
         }
+    }
+}
+
+/// A placement as an error names it: its Region (or "the caller's Region") and its role.
+fn placement_name(at: &Placement) -> String {
+    let region = at.region.as_deref().unwrap_or("the caller's Region");
+    match &at.role_arn {
+        Some(role) => format!("{region}, as {role}"),
+        None => region.to_string(),
     }
 }
 
@@ -268,11 +291,11 @@ mod tests {
 
     fn adapter(rules: &[&aws_smithy_mocks::Rule]) -> EcsServices {
         let client = aws_smithy_mocks::mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules);
-        EcsServices { ecs: client }
+        EcsServices { ecs: Placed::only(client) }
     }
 
     fn svc(name: &str) -> ServiceRef {
-        ServiceRef { cluster: "shop".into(), service: name.into(), region: None }
+        ServiceRef { cluster: "shop".into(), service: name.into(), region: None, role_arn: None }
     }
 
     fn service(name: &str, status: &str, desired: i32, running: i32, deployments: usize) -> Service {
@@ -391,5 +414,49 @@ mod tests {
         a.scale(&svc("shop-web-green"), 0).await.unwrap();
         assert_eq!(updated.all(), vec![(Some("arn:td:3".into()), Some(2)), (None, Some(0))]);
         assert!(!a.delete(&svc("shop-web-green")).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_service_in_another_region_is_not_created_with_the_live_ones_subnets() {
+        let rules = [
+            mock!(aws_sdk_ecs::Client::describe_services)
+                .match_requests(|r| r.services() == ["shop-web-blue"])
+                .then_output(|| {
+                    let mut s = service("shop-web-blue", "ACTIVE", 2, 2, 1);
+                    s.network_configuration = Some(
+                        aws_sdk_ecs::types::NetworkConfiguration::builder()
+                            .awsvpc_configuration(
+                                aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+                                    .subnets("subnet-use1a")
+                                    .build()
+                                    .expect("subnets set"),
+                            )
+                            .build(),
+                    );
+                    DescribeServicesOutput::builder().services(s).build()
+                }),
+            mock!(aws_sdk_ecs::Client::describe_services).then_output(|| DescribeServicesOutput::builder().build()),
+            mock!(aws_sdk_ecs::Client::create_service).then_output(|| CreateServiceOutput::builder().build()),
+        ];
+        let a = adapter(&rules.iter().collect::<Vec<_>>());
+        let green = ServiceRef { region: Some("eu-west-1".into()), ..svc("shop-web-green") };
+        let spec = ServiceSpec {
+            task_definition_arn: "arn:td:2".into(),
+            desired: 2,
+            target_group_arn: "arn:tg/green".into(),
+            container_name: "web".into(),
+            container_port: 8080,
+            like: Some(svc("shop-web-blue")),
+            scheduling_strategy: None,
+            platform_version: None,
+            placement_constraints: vec![],
+            placement_strategies: vec![],
+        };
+        let err = a.create_or_update(&green, &spec).await.expect_err("refused").to_string();
+        assert!(
+            err.contains("canary.releases") && err.contains("eu-west-1") && err.contains("shop-web-green"),
+            "{err}"
+        );
+        assert_eq!(rules[2].num_calls(), 0, "nothing created");
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 
-use crate::dns::{ServiceFacts, ServiceSpec, TaskDefinitionSpec};
+use crate::dns::{Placement, ServiceFacts, ServiceSpec, TaskDefinitionSpec};
 use crate::execution::ServiceRef;
 use crate::lazy_client::LazyClient;
 use crate::ports::{ExecutionEvent, ExecutionInfo, Executions, PlanStore, Services, StartOutcome, StopOutcome};
@@ -79,8 +79,8 @@ impl<C: Clone + Send + Sync, A: Services> Services for Lazy<C, A> {
     async fn describe(&self, service: &ServiceRef) -> Result<Option<ServiceFacts>> {
         self.get().describe(service).await
     }
-    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, region: Option<&str>) -> Result<String> {
-        self.get().register_task_definition(spec, region).await
+    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, at: &Placement) -> Result<String> {
+        self.get().register_task_definition(spec, at).await
     }
     async fn create_or_update(&self, service: &ServiceRef, spec: &ServiceSpec) -> Result<()> {
         self.get().create_or_update(service, spec).await

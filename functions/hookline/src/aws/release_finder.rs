@@ -2,13 +2,16 @@
 //! (`DescribeLoadBalancers`, then `DescribeTags` 20 ARNs at a time, its documented maximum), each
 //! one's target group read off its listener's forward action (`DescribeListeners`), the hosted zone
 //! of the fqdn (`ListHostedZonesByName`, every page, the longest suffix), and the fqdn's weighted
-//! records (`ListResourceRecordSets`).
+//! records (`ListResourceRecordSets`). ELBv2 is asked in each release's placement (its Region and
+//! role, [`Placed`]); Route 53 is global and asked with the caller's client.
 
 use async_trait::async_trait;
-use aws_sdk_elasticloadbalancingv2::config::Region;
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum};
 
-use crate::dns::{longest_suffix_zone, HostedZone, LoadBalancerRelease, WeightedRecord, GROUP_TAG, RELEASE_TAG};
+use super::Placed;
+use crate::dns::{
+    longest_suffix_zone, HostedZone, LoadBalancerRelease, Placement, WeightedRecord, GROUP_TAG, RELEASE_TAG,
+};
 use crate::error::AwsResultExt;
 use crate::ports::{RecordRemoval, ReleaseDiscovery};
 use crate::{Error, Result};
@@ -20,16 +23,8 @@ const TAGS_PER_CALL: usize = 20;
 /// Reads the releases of a group with the caller's clients.
 #[derive(Clone, Debug)]
 pub struct ReleaseFinder {
-    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elbv2: Placed<aws_sdk_elasticloadbalancingv2::Client>,
     pub route53: aws_sdk_route53::Client,
-}
-
-fn region(region: Option<&str>) -> aws_sdk_elasticloadbalancingv2::config::Builder {
-    let mut b = aws_sdk_elasticloadbalancingv2::config::Builder::default();
-    if let Some(r) = region {
-        b = b.region(Region::new(r.to_string()));
-    }
-    b
 }
 
 /// The target group a listener's default actions forward to, when it is one.
@@ -52,19 +47,13 @@ fn target_group_name(arn: &str) -> Option<String> {
 
 #[async_trait]
 impl ReleaseDiscovery for ReleaseFinder {
-    async fn load_balancers(&self, group: &str, region_name: Option<&str>) -> Result<Vec<LoadBalancerRelease>> {
+    async fn load_balancers(&self, group: &str, at: &Placement) -> Result<Vec<LoadBalancerRelease>> {
+        let elbv2 = self.elbv2.at(at).await;
         let mut all = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let page = self
-                .elbv2
-                .describe_load_balancers()
-                .set_marker(marker.take())
-                .customize()
-                .config_override(region(region_name))
-                .send()
-                .await
-                .aws("DescribeLoadBalancers")?;
+            let page =
+                elbv2.describe_load_balancers().set_marker(marker.take()).send().await.aws("DescribeLoadBalancers")?;
             all.extend(page.load_balancers().iter().cloned());
             match page.next_marker() {
                 Some(m) if !m.is_empty() => marker = Some(m.to_string()),
@@ -74,15 +63,8 @@ impl ReleaseDiscovery for ReleaseFinder {
         let arns: Vec<String> = all.iter().filter_map(|lb| lb.load_balancer_arn().map(str::to_string)).collect();
         let mut releases = Vec::new();
         for chunk in arns.chunks(TAGS_PER_CALL) {
-            let tags = self
-                .elbv2
-                .describe_tags()
-                .set_resource_arns(Some(chunk.to_vec()))
-                .customize()
-                .config_override(region(region_name))
-                .send()
-                .await
-                .aws("DescribeTags")?;
+            let tags =
+                elbv2.describe_tags().set_resource_arns(Some(chunk.to_vec())).send().await.aws("DescribeTags")?;
             for desc in tags.tag_descriptions() {
                 let tag = |key: &str| desc.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
                 if tag(GROUP_TAG) != Some(group) {
@@ -105,17 +87,15 @@ impl ReleaseDiscovery for ReleaseFinder {
                     canonical_hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_string(),
                     target_group_arn: None,
                     target_group_name: None,
-                    region: region_name.map(str::to_string),
+                    region: at.region.clone(),
+                    role_arn: at.role_arn.clone(),
                 });
             }
         }
         for release in &mut releases {
-            let listeners = self
-                .elbv2
+            let listeners = elbv2
                 .describe_listeners()
                 .load_balancer_arn(&release.load_balancer_arn)
-                .customize()
-                .config_override(region(region_name))
                 .send()
                 .await
                 .aws("DescribeListeners")?;
@@ -283,8 +263,9 @@ mod tests {
                 .build()
         });
         let clients = mocked_clients(&[&lbs, &tags, &listeners]);
-        let finder = ReleaseFinder { elbv2: (*clients.elbv2).clone(), route53: (*clients.route53).clone() };
-        let found = finder.load_balancers("private", None).await.unwrap();
+        let finder =
+            ReleaseFinder { elbv2: Placed::only((*clients.elbv2).clone()), route53: (*clients.route53).clone() };
+        let found = finder.load_balancers("private", &Placement::default()).await.unwrap();
         let names: Vec<(&str, &str, Option<&str>)> =
             found.iter().map(|r| (r.release.as_str(), r.dns_name.as_str(), r.target_group_name.as_deref())).collect();
         assert_eq!(
@@ -316,7 +297,8 @@ mod tests {
                 .unwrap()
         });
         let clients = mocked_clients(&[&zones]);
-        let finder = ReleaseFinder { elbv2: (*clients.elbv2).clone(), route53: (*clients.route53).clone() };
+        let finder =
+            ReleaseFinder { elbv2: Placed::only((*clients.elbv2).clone()), route53: (*clients.route53).clone() };
         assert_eq!(finder.hosted_zone("web.shop.example.com").await.unwrap().id, "Z2");
         let err = finder.hosted_zone("web.example.org").await.unwrap_err();
         assert!(err.to_string().contains("service.fqdn"), "{err}");
@@ -391,14 +373,16 @@ mod tests {
             });
         let idle = mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(move || listed(0));
         let clients = mocked_clients(&[&idle, &change]);
-        let finder = ReleaseFinder { elbv2: (*clients.elbv2).clone(), route53: (*clients.route53).clone() };
+        let finder =
+            ReleaseFinder { elbv2: Placed::only((*clients.elbv2).clone()), route53: (*clients.route53).clone() };
         assert!(finder.delete_idle_record("Z1", "web.shop.example.com", "green").await.unwrap());
         assert_eq!(sent.only(), vec![("DELETE".into(), Some("green".into()), Some(0), Some("green.elb".into()))]);
         assert!(!finder.delete_idle_record("Z1", "web.shop.example.com", "purple").await.unwrap());
 
         let live = mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(move || listed(10));
         let clients = mocked_clients(&[&live]);
-        let finder = ReleaseFinder { elbv2: (*clients.elbv2).clone(), route53: (*clients.route53).clone() };
+        let finder =
+            ReleaseFinder { elbv2: Placed::only((*clients.elbv2).clone()), route53: (*clients.route53).clone() };
         let err = finder.delete_idle_record("Z1", "web.shop.example.com", "green").await.unwrap_err();
         // Refused before any change: no ChangeResourceRecordSets rule here, so a call would fail
         // with the mock's own error instead of naming the weight.

@@ -21,7 +21,7 @@ pub use locate::{KeyPath, Segment};
 
 use crate::plan::{self, Controller, Location, Plan};
 use template::Vars;
-use wire::{Text, WireContainer, WireFile, WireHookline, WireService};
+use wire::{Text, WireContainer, WireFile, WireHookline, WireRelease, WireService};
 
 /// The format's default for `canary.scale.wait`, in seconds.
 pub const DEFAULT_SCALE_WAIT_SECONDS: u64 = 60;
@@ -97,11 +97,39 @@ pub struct Canary {
     pub strategy: Vec<StrategyStep>,
 }
 
-/// The two values of the `CanaryRelease` tag in the group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The two values of the `CanaryRelease` tag in the group, and where each release is when the
+/// file places it (`canary.releases.<name>` as a mapping).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Releases {
     pub blue: String,
     pub green: String,
+    /// `canary.releases.blue`'s own Region, cluster and role (all `None`: as the file's defaults).
+    pub blue_at: ReleasePlacement,
+    pub green_at: ReleasePlacement,
+}
+
+impl Releases {
+    /// The placement the file gives the release tagged `tag` (`None`: not one of the two).
+    pub fn placement_of(&self, tag: &str) -> Option<&ReleasePlacement> {
+        if tag == self.blue {
+            Some(&self.blue_at)
+        } else if tag == self.green {
+            Some(&self.green_at)
+        } else {
+            None
+        }
+    }
+}
+
+/// Where one release lives when it is not where the file's defaults say: its load balancer,
+/// target group, ECS service and metrics in `region` (else `--region`), its service in `cluster`
+/// (else `service.cluster`), every call on them made as `role_arn` (else the caller's own
+/// credentials). Route 53 is global: the records are always written by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReleasePlacement {
+    pub region: Option<String>,
+    pub cluster: Option<String>,
+    pub role_arn: Option<String>,
 }
 
 /// `canary.scale`.
@@ -364,10 +392,16 @@ impl DeployFile {
         let canary_key = root.clone().key("canary");
         let group = p.required(canary_key.clone().key("group"), &wire.canary.group, &vars);
         let releases_key = canary_key.clone().key("releases");
-        let blue = p.required(releases_key.clone().key("blue"), &wire.canary.releases.blue, &vars);
-        let green = p.required(releases_key.clone().key("green"), &wire.canary.releases.green, &vars);
+        let (blue, blue_at) =
+            release(&mut p, releases_key.clone().key("blue"), "blue", &wire.canary.releases.blue, &vars);
+        let (green, green_at) =
+            release(&mut p, releases_key.clone().key("green"), "green", &wire.canary.releases.green, &vars);
         if !blue.is_empty() && blue == green {
-            p.add(releases_key.clone().key("green"), format!("a CanaryRelease tag other than blue's, got {green:?}"));
+            let green_key = match &wire.canary.releases.green {
+                WireRelease::Placed(placed) if placed.tag.is_some() => releases_key.clone().key("green").key("tag"),
+                _ => releases_key.clone().key("green"),
+            };
+            p.add(green_key, format!("a CanaryRelease tag other than blue's, got {green:?}"));
         }
         let scale_key = canary_key.clone().key("scale");
         let scale_wait = wire.canary.scale.as_ref().and_then(|s| s.wait);
@@ -424,7 +458,7 @@ impl DeployFile {
                 file: file.to_string(),
                 canary: Canary {
                     group,
-                    releases: Releases { blue, green },
+                    releases: Releases { blue, green, blue_at, green_at },
                     scale: Scale { wait_seconds, desired },
                     strategy: wire
                         .canary
@@ -500,6 +534,7 @@ fn plain_message(msg: &str) -> String {
         ("struct WireFile", "a deployment file (canary, service, hookline)"),
         ("struct WireCanary", "a canary section"),
         ("struct WireReleases", "a releases object (blue, green)"),
+        ("struct WirePlacedRelease", "a release object (tag, region, cluster, role_arn)"),
         ("struct WireScale", "a scale object (wait, desired)"),
         ("struct WireStrategyStep", "a strategy step (weight, wait)"),
         ("struct WireService", "a service section"),
@@ -716,6 +751,91 @@ fn container(p: &mut Problems<'_>, key: KeyPath, c: &WireContainer, vars: &Vars)
 
 /// "Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed."
 /// (Amazon ECS API reference: CreateService `serviceName`, ContainerDefinition `name`)
+/// `canary.releases.<name>`: its tag value (a mapping's `tag`, by default the name itself) and
+/// its placement, each value rendered and checked.
+fn release(
+    p: &mut Problems<'_>,
+    key: KeyPath,
+    name: &str,
+    wire: &WireRelease,
+    vars: &Vars,
+) -> (String, ReleasePlacement) {
+    let placed = match wire {
+        WireRelease::Tag(tag) => return (p.required(key, tag, vars), ReleasePlacement::default()),
+        WireRelease::Placed(placed) => placed,
+    };
+    let tag = match &placed.tag {
+        Some(tag) => p.required(key.clone().key("tag"), tag, vars),
+        None => name.to_string(),
+    };
+    let region = placed.region.as_ref().map(|r| {
+        let region = p.render(key.clone().key("region"), r, vars);
+        if !region.contains("{{") && !region_code(&region) {
+            p.add(key.clone().key("region"), format!("an AWS Region code like eu-west-1, got {region:?}"));
+        }
+        region
+    });
+    let cluster = placed.cluster.as_ref().map(|c| {
+        let cluster = p.required(key.clone().key("cluster"), c, vars);
+        if !cluster.contains("{{") && !ecs_cluster(&cluster) {
+            p.add(
+                key.clone().key("cluster"),
+                format!(
+                    "an ECS cluster name (up to 255 letters, numbers, underscores and hyphens) or cluster ARN, \
+                     got {cluster:?}"
+                ),
+            );
+        }
+        cluster
+    });
+    let role_arn = placed.role_arn.as_ref().map(|r| {
+        let role = p.render(key.clone().key("role_arn"), r, vars);
+        if !role.contains("{{") && !iam_role_arn(&role) {
+            p.add(
+                key.clone().key("role_arn"),
+                format!("an IAM role ARN (arn:aws:iam::<12-digit account id>:role/<name>), got {role:?}"),
+            );
+        }
+        role
+    });
+    (tag, ReleasePlacement { region, cluster, role_arn })
+}
+
+/// A Region code as AWS writes them: `us-east-1`, `eu-west-1`, `us-gov-west-1`, `ap-southeast-2`
+/// (letters-separated words, then a number).
+fn region_code(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1].iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok_and(|n| n > 0)
+}
+
+/// An ECS cluster name, or a cluster ARN (`arn:<partition>:ecs:<region>:<account>:cluster/<name>`).
+fn ecs_cluster(cluster: &str) -> bool {
+    match cluster.strip_prefix("arn:") {
+        Some(rest) => rest.split(':').nth(4).and_then(|r| r.strip_prefix("cluster/")).is_some_and(ecs_name),
+        None => ecs_name(cluster),
+    }
+}
+
+/// An IAM role ARN: `arn:<partition>:iam::<12-digit account id>:role/<optional path/><name>`, the
+/// name up to 64 of letters, digits and `+=,.@_-` ("Role names ... Maximum length of 64",
+/// IAM API reference, CreateRole, RoleName: `[\w+=,.@-]+`).
+fn iam_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts.as_slice() else { return false };
+    let name = resource.strip_prefix("role/").and_then(|r| r.rsplit('/').next());
+    *prefix == "arn"
+        && partition.starts_with("aws")
+        && *service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && name.is_some_and(|n| {
+            !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+        })
+}
+
 fn ecs_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 255 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }

@@ -55,7 +55,7 @@ fn the_seed_example_with_a_long_enough_second_wait_maps_onto_the_plan() {
     let text = SEED.replace("wait: 50", "wait: 70");
     let d = DeployFile::parse("dev.deploy.yml", &text, &ctx()).unwrap_or_else(|e| panic!("{e}"));
     // The format's example writes the tag values as numbers; they are tag values (strings).
-    assert_eq!(d.canary.releases, Releases { blue: "1".into(), green: "2".into() });
+    assert_eq!(d.canary.releases, Releases { blue: "1".into(), green: "2".into(), ..Releases::default() });
     assert_eq!(d.canary.group, "private");
     assert_eq!(d.canary.scale, Scale { wait_seconds: 60, desired: DEFAULT_DESIRED });
     assert_eq!(
@@ -194,6 +194,56 @@ fn each_bad_file_gets_its_key_line_and_column() {
         ("      wait: 300", "      wait: 60", "canary.strategy[1].wait", ("wait: 60", 0, 6), "at least 90"),
         ("    desired: 3", "    desired: 0", "canary.scale.desired", ("desired: 0", 0, 9), "from 1"),
         ("    green: green", "    green: blue", "canary.releases.green", ("green: blue", 0, 7), "other than blue's"),
+        // a release's own placement (canary.releases.<name> as a mapping)
+        (
+            "    green: green",
+            "    green:\n      region: eu-west-one",
+            "canary.releases.green.region",
+            ("eu-west-one", 0, 0),
+            "an AWS Region code like eu-west-1, got \"eu-west-one\"",
+        ),
+        (
+            "    green: green",
+            "    green:\n      region: EU-WEST-1",
+            "canary.releases.green.region",
+            ("EU-WEST-1", 0, 0),
+            "an AWS Region code",
+        ),
+        (
+            "    green: green",
+            "    green:\n      role_arn: \"arn:aws:iam::{{account_id}}:user/deployer\"",
+            "canary.releases.green.role_arn",
+            ("\"arn:aws:iam::{{account_id}}:user", 0, 0),
+            "an IAM role ARN (arn:aws:iam::<12-digit account id>:role/<name>), got \"arn:aws:iam::123456789012:user/deployer\"",
+        ),
+        (
+            "    green: green",
+            "    green:\n      role_arn: arn:aws:iam::1234:role/hookline-release",
+            "canary.releases.green.role_arn",
+            ("arn:aws:iam::1234", 0, 0),
+            "an IAM role ARN",
+        ),
+        (
+            "    green: green",
+            "    green:\n      regoin: eu-west-1",
+            "canary.releases.green.regoin",
+            ("regoin", 0, 0),
+            "unknown field `regoin`, expected one of `tag`, `region`, `cluster`, `role_arn`",
+        ),
+        (
+            "    green: green",
+            "    green:\n      cluster: \"shop eu\"",
+            "canary.releases.green.cluster",
+            ("\"shop eu\"", 0, 0),
+            "an ECS cluster name",
+        ),
+        (
+            "    green: green",
+            "    green:\n      tag: blue",
+            "canary.releases.green.tag",
+            ("blue\n  scale", 0, 0),
+            "other than blue's",
+        ),
         // DNS
         ("    ttl: 60s", "    ttl: 30s", "hookline.dns.ttl", ("30s", 0, 0), "at least 60s"),
         (
@@ -453,4 +503,32 @@ fn a_weight_out_of_range_is_one_problem_at_its_key_not_also_the_ends_at_100_or_a
     assert!(keys.contains(&"canary.strategy[0].weight".to_string()), "{keys:?}");
     assert!(!keys.iter().any(|k| k.starts_with("hookline.approvals")), "{keys:?}");
     assert!(!keys.iter().any(|k| k == "canary.strategy"), "{keys:?}");
+}
+
+#[test]
+fn a_release_may_name_its_own_region_cluster_and_role() {
+    let text = PROD.replacen(
+        "    green: green",
+        "    green:\n      tag: green\n      region: eu-west-1\n      cluster: \"{{project}}-eu\"\n      \
+         role_arn: \"arn:aws:iam::{{account_id}}:role/ops/hookline-release\"",
+        1,
+    );
+    let d = DeployFile::parse("prod.deploy.yml", &text, &ctx()).unwrap_or_else(|e| panic!("{e}"));
+    let r = &d.canary.releases;
+    assert_eq!((r.blue.as_str(), r.green.as_str()), ("blue", "green"));
+    assert_eq!(r.blue_at, ReleasePlacement::default(), "a tag alone places nothing");
+    assert_eq!(
+        r.green_at,
+        ReleasePlacement {
+            region: Some("eu-west-1".into()),
+            cluster: Some("shop-eu".into()),
+            role_arn: Some("arn:aws:iam::123456789012:role/ops/hookline-release".into()),
+        }
+    );
+    assert_eq!(r.placement_of("green"), Some(&r.green_at));
+    // The tag defaults to the release's name in the file.
+    let text = PROD.replacen("    blue: blue", "    blue:\n      region: us-east-1", 1);
+    let d = DeployFile::parse("prod.deploy.yml", &text, &ctx()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(d.canary.releases.blue, "blue");
+    assert_eq!(d.canary.releases.blue_at.region.as_deref(), Some("us-east-1"));
 }

@@ -38,8 +38,61 @@ pub(super) struct WireCanary {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct WireReleases {
-    pub blue: Text,
-    pub green: Text,
+    pub blue: WireRelease,
+    pub green: WireRelease,
+}
+
+/// `canary.releases.<name>`: the `CanaryRelease` tag value as the format writes it, or a mapping
+/// that also places the release (its own Region, cluster and role; docs/route53-controller.md
+/// "Across Regions").
+#[derive(Debug)]
+pub(super) enum WireRelease {
+    Tag(Text),
+    Placed(WirePlacedRelease),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WirePlacedRelease {
+    /// Default: the release's name in the file (`blue`, `green`).
+    pub tag: Option<Text>,
+    pub region: Option<Text>,
+    pub cluster: Option<Text>,
+    pub role_arn: Option<Text>,
+}
+
+impl<'de> Deserialize<'de> for WireRelease {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<WireRelease, D::Error> {
+        de.deserialize_any(ReleaseVisitor)
+    }
+}
+
+struct ReleaseVisitor;
+
+impl<'de> Visitor<'de> for ReleaseVisitor {
+    type Value = WireRelease;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CanaryRelease tag value, or a release object (tag, region, cluster, role_arn)")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<WireRelease, E> {
+        TextVisitor.visit_str(v).map(WireRelease::Tag)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<WireRelease, E> {
+        TextVisitor.visit_i64(v).map(WireRelease::Tag)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<WireRelease, E> {
+        TextVisitor.visit_u64(v).map(WireRelease::Tag)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<WireRelease, E> {
+        TextVisitor.visit_bool(v).map(WireRelease::Tag)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<WireRelease, E> {
+        TextVisitor.visit_f64(v).map(WireRelease::Tag)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<WireRelease, A::Error> {
+        WirePlacedRelease::deserialize(de::value::MapAccessDeserializer::new(map)).map(WireRelease::Placed)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::contract::{dns_release_parameter, execution_name};
 use crate::deployfile::DeployFile;
 use crate::dns::{
-    self, pick_releases, release_service_name, LoadBalancerRelease, ReleasePair, ReleaseRecord, ReleaseStatus,
-    ServiceSpec, TaskDefinitionSpec, GROUP_TAG, RELEASE_TAG,
+    self, pick_releases, release_service_name, LoadBalancerRelease, Placement, ReleasePair, ReleaseRecord,
+    ReleaseStatus, ServiceSpec, TaskDefinitionSpec, GROUP_TAG, RELEASE_TAG,
 };
 use crate::execution::{
     DeploymentContext, DnsRelease, ExecutionDocument, HookEvent, HookRef, RolloutState, Route, ServiceRef, Side,
@@ -64,15 +64,44 @@ pub struct Deployed {
     pub record_name: String,
 }
 
+/// Where the release tagged `release` is: the file's `canary.releases.<name>.region` and
+/// `.role_arn` for it, else `region` (`--region`; `None`: the caller's) and the caller's
+/// credentials.
+pub fn release_placement(file: &DeployFile, release: &str, region: Option<&str>) -> Placement {
+    let placed = file.canary.releases.placement_of(release);
+    Placement {
+        region: placed.and_then(|p| p.region.clone()).or_else(|| region.map(str::to_string)),
+        role_arn: placed.and_then(|p| p.role_arn.clone()),
+    }
+}
+
 /// The group's two releases, blue (taking traffic) and green (idle), from the load balancers'
-/// tags and the fqdn's weighted records.
+/// tags and the fqdn's weighted records. Each release's load balancer is looked for in its own
+/// placement (one search per placement): a load balancer of the group found in a placement that
+/// is not its release's (a release moved to another Region leaves its old one behind) is not it.
 pub async fn discover(
     discovery: &dyn ReleaseDiscovery,
     file: &DeployFile,
     region: Option<&str>,
 ) -> Result<ReleasePair> {
     let group = &file.canary.group;
-    let load_balancers = discovery.load_balancers(group, region).await?;
+    let tags = [file.canary.releases.blue.as_str(), file.canary.releases.green.as_str()];
+    let mut placements: Vec<(Placement, Vec<&str>)> = Vec::new();
+    for tag in tags {
+        let at = release_placement(file, tag, region);
+        match placements.iter_mut().find(|(p, _)| *p == at) {
+            Some((_, mine)) => mine.push(tag),
+            None => placements.push((at, vec![tag])),
+        }
+    }
+    let mut load_balancers = Vec::new();
+    for (at, mine) in &placements {
+        for lb in discovery.load_balancers(group, at).await? {
+            if mine.contains(&lb.release.as_str()) || !tags.contains(&lb.release.as_str()) {
+                load_balancers.push(lb);
+            }
+        }
+    }
     let mut tags: Vec<&str> = load_balancers.iter().map(|l| l.release.as_str()).collect();
     tags.sort_unstable();
     let mut expected = [file.canary.releases.blue.as_str(), file.canary.releases.green.as_str()];
@@ -100,6 +129,7 @@ fn dns_release(lb: &LoadBalancerRelease) -> DnsRelease {
         alias_dns_name: lb.dns_name.clone(),
         alias_hosted_zone_id: lb.canonical_hosted_zone_id.clone(),
         region: lb.region.clone(),
+        role_arn: lb.role_arn.clone(),
     }
 }
 
@@ -118,12 +148,16 @@ fn target_group(lb: &LoadBalancerRelease, group: &str) -> Result<(String, String
     }
 }
 
-/// A release's service: `<service.name>-<release tag>` in `service.cluster`.
+/// A release's service: `<service.name>-<release tag>` in the release's own `cluster`, else
+/// `service.cluster`, in its placement ([`release_placement`]).
 pub fn release_service(file: &DeployFile, release: &str, region: Option<&str>) -> ServiceRef {
+    let at = release_placement(file, release, region);
+    let cluster = file.canary.releases.placement_of(release).and_then(|p| p.cluster.clone());
     ServiceRef {
-        cluster: file.service.cluster.clone(),
+        cluster: cluster.unwrap_or_else(|| file.service.cluster.clone()),
         service: release_service_name(&file.service.name, release),
-        region: region.map(str::to_string),
+        region: at.region,
+        role_arn: at.role_arn,
     }
 }
 
@@ -186,9 +220,10 @@ pub async fn deploy(reach: Reach<'_>, req: &DeployRequest<'_>) -> Result<Deploye
                 family: file.service.name.clone(),
                 containers: file.service.containers.clone(),
                 like: blue_live.as_ref().and_then(|b| b.task_definition.clone()),
+                like_at: blue_service.placement(),
                 fargate: false,
             },
-            req.region,
+            &green_service.placement(),
         )
         .await?;
     reach

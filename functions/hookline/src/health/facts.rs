@@ -52,4 +52,7 @@ pub struct SeriesQuery {
     pub period_seconds: u64,
     /// A period without a value is 0 (a count metric read without an expression).
     pub fill_zero: bool,
+    /// Where the series is read: the side's release placement under hookline's Route 53
+    /// controller (CloudWatch metrics are regional), else the caller's own.
+    pub at: crate::dns::Placement,
 }

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
 
 use super::verdict::{self, Verdict};
-use crate::dns::ServiceFacts;
+use crate::aws::Placed;
+use crate::dns::{Placement, ServiceFacts};
 use crate::error::AwsResultExt;
 use crate::execution::{DeploymentContext, ServiceRef};
 use crate::plan::{Health, HttpProbe};
@@ -20,8 +21,10 @@ use crate::Result;
 /// The clients a gate run needs.
 #[derive(Clone, Debug)]
 pub struct HealthGate {
-    pub ecs: aws_sdk_ecs::Client,
-    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    /// ECS and ELBv2 per placement: green's own service and target group may be in its own Region
+    /// (hookline's Route 53 controller, "Across Regions").
+    pub ecs: Placed<aws_sdk_ecs::Client>,
+    pub elbv2: Placed<aws_sdk_elasticloadbalancingv2::Client>,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub http: ProbeClient,
 }
@@ -69,7 +72,7 @@ pub async fn check(facts: &dyn HealthFacts, ctx: &DeploymentContext, health: &He
         checks.push(verdict::service_stable(&service.service, facts.as_ref()));
     }
 
-    let targets = facts.targets(&ctx.green.target_group_arn).await?;
+    let targets = facts.targets(&ctx.green.target_group_arn, &green_placement(ctx)).await?;
     checks.push(verdict::targets(
         &ctx.green.target_group_name,
         targets.healthy,
@@ -93,6 +96,15 @@ pub async fn check(facts: &dyn HealthFacts, ctx: &DeploymentContext, health: &He
     Ok(Verdict { checks })
 }
 
+/// Where green's target group is: its release's placement under hookline's Route 53 controller,
+/// else the functions' own Region.
+pub fn green_placement(ctx: &DeploymentContext) -> Placement {
+    match &ctx.production {
+        crate::execution::Route::DnsWeighted { green, .. } => green.placement(),
+        _ => Placement::default(),
+    }
+}
+
 impl HealthGate {
     /// Judges green against `health`, reading the facts from AWS and HTTP.
     pub async fn check(&self, ctx: &DeploymentContext, health: &Health) -> Result<Verdict> {
@@ -105,6 +117,7 @@ impl HealthFacts for HealthGate {
     async fn task_set(&self, cluster: &str, service: &str, task_set_arn: &str) -> Result<Option<TaskSetFacts>> {
         let out = self
             .ecs
+            .home()
             .describe_task_sets()
             .cluster(cluster)
             .service(service)
@@ -118,9 +131,11 @@ impl HealthFacts for HealthGate {
         }))
     }
 
-    async fn targets(&self, target_group_arn: &str) -> Result<TargetFacts> {
+    async fn targets(&self, target_group_arn: &str, at: &Placement) -> Result<TargetFacts> {
         let out = self
             .elbv2
+            .at(at)
+            .await
             .describe_target_health()
             .target_group_arn(target_group_arn)
             .send()
@@ -193,7 +208,7 @@ mod tests {
         async fn task_set(&self, _: &str, _: &str, _: &str) -> Result<Option<TaskSetFacts>> {
             Ok(Some(TaskSetFacts { desired: 2, stability: Some("STEADY_STATE".into()) }))
         }
-        async fn targets(&self, _: &str) -> Result<TargetFacts> {
+        async fn targets(&self, _: &str, _: &Placement) -> Result<TargetFacts> {
             Ok(TargetFacts { healthy: 2, registered: 2 })
         }
         async fn service(&self, _: &ServiceRef) -> Result<Option<ServiceFacts>> {

@@ -1,7 +1,8 @@
 //! The canary judge's samples: blue's and green's series of each `analysis` metric over a bake
 //! window, read through [`MetricsSource`]; [`CloudWatchMetrics`] reads them with ONE GetMetricData
-//! request (per metric and side: one query per input, plus the metric math that answers; followed
-//! through its pages), and [`judge_window`] judges them. Each sample is one period's aggregate
+//! request per placement (per metric and side: one query per input, plus the metric math that
+//! answers; followed through its pages; two requests only when the two releases of hookline's
+//! Route 53 controller are in different Regions or accounts), and [`judge_window`] judges them. Each sample is one period's aggregate
 //! (a minute's p99, a minute's errors per request), not a request's value.
 
 use async_trait::async_trait;
@@ -65,6 +66,7 @@ pub fn queries(analysis: &Analysis, ctx: &DeploymentContext) -> Result<Vec<Serie
                 expression,
                 period_seconds: m.period_seconds,
                 fill_zero: m.fills_zero(),
+                at: side_placement(ctx, side),
             });
         }
     }
@@ -100,16 +102,21 @@ pub async fn observed_split(
     let period = i64::try_from(OBSERVED_SPLIT_PERIOD_SECONDS).unwrap_or(60);
     let end = now - now.rem_euclid(period);
     let start = end - period;
-    let queries = observed_split_queries(&blue.load_balancer_arn, &green.load_balancer_arn)?;
+    let queries = observed_split_queries(blue, green)?;
     let series = source.series(&queries, start, end).await?;
     // A fold from 0.0: `Sum` of no f64 is -0.0.
     let sum = |i: usize| series.get(i).map_or(0.0, |v| v.iter().fold(0.0, |a, b| a + b));
     Ok(Some(crate::dns::ObservedSplit::new(set_weight, sum(0), sum(1), [start, end])))
 }
 
-/// The two `RequestCount` queries (blue's, then green's) of the observed split.
-fn observed_split_queries(blue_load_balancer_arn: &str, green_load_balancer_arn: &str) -> Result<[SeriesQuery; 2]> {
-    let query = |side: Side, load_balancer_arn: &str| -> Result<SeriesQuery> {
+/// The two `RequestCount` queries (blue's, then green's) of the observed split, each in its
+/// release's placement.
+fn observed_split_queries(
+    blue: &crate::execution::DnsRelease,
+    green: &crate::execution::DnsRelease,
+) -> Result<[SeriesQuery; 2]> {
+    let query = |side: Side, release: &crate::execution::DnsRelease| -> Result<SeriesQuery> {
+        let load_balancer_arn = release.load_balancer_arn.as_str();
         let id = match side {
             Side::Blue => "requests_blue",
             Side::Green => "requests_green",
@@ -127,9 +134,22 @@ fn observed_split_queries(blue_load_balancer_arn: &str, green_load_balancer_arn:
             expression: None,
             period_seconds: OBSERVED_SPLIT_PERIOD_SECONDS,
             fill_zero: true,
+            at: release.placement(),
         })
     };
-    Ok([query(Side::Blue, blue_load_balancer_arn)?, query(Side::Green, green_load_balancer_arn)?])
+    Ok([query(Side::Blue, blue)?, query(Side::Green, green)?])
+}
+
+/// Where `side`'s metrics are: its release's placement under hookline's Route 53 controller (a
+/// release may be in its own Region), else the caller's own.
+fn side_placement(ctx: &DeploymentContext, side: Side) -> crate::dns::Placement {
+    match &ctx.production {
+        crate::execution::Route::DnsWeighted { blue, green, .. } => match side {
+            Side::Blue => blue.placement(),
+            Side::Green => green.placement(),
+        },
+        _ => crate::dns::Placement::default(),
+    }
 }
 
 /// The ALB dimensions of `side`'s target group: the load balancer is the production listener's, or
@@ -240,34 +260,47 @@ pub async fn judge_window(
 /// [`MetricsSource`] over CloudWatch.
 #[derive(Clone, Debug)]
 pub struct CloudWatchMetrics {
-    pub client: aws_sdk_cloudwatch::Client,
+    pub client: crate::aws::Placed<aws_sdk_cloudwatch::Client>,
 }
 
 #[async_trait]
 impl MetricsSource for CloudWatchMetrics {
     async fn series(&self, queries: &[SeriesQuery], start: i64, end: i64) -> Result<Vec<Vec<f64>>> {
-        let mut request =
-            self.client.get_metric_data().start_time(DateTime::from_secs(start)).end_time(DateTime::from_secs(end));
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); queries.len()];
+        // CloudWatch's metrics are regional: one request per placement, in the queries' order.
+        let mut placements: Vec<&crate::dns::Placement> = Vec::new();
         for q in queries {
-            for query in metric_data_queries(q)? {
-                request = request.metric_data_queries(query);
+            if !placements.contains(&&q.at) {
+                placements.push(&q.at);
             }
         }
-        let mut values: Vec<Vec<f64>> = vec![Vec::new(); queries.len()];
-        // One request; CloudWatch pages it by data points (NextToken) and a query's values may
-        // continue on the next page.
-        // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
-        let mut pages = request.into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.aws("GetMetricData")?;
-            for result in page.metric_data_results() {
-                let id = result.id();
-                if let Some(i) = id.and_then(|id| queries.iter().position(|q| q.id == id)) {
-                    values[i].extend_from_slice(result.values());
-                } else if !id.is_some_and(|id| queries.iter().any(|q| q.inputs.iter().any(|input| input.id == id))) {
-                    return Err(Error::HealthCheckFailed(format!("GetMetricData answered an unknown query id {id:?}")));
+        for at in placements {
+            let client = self.client.at(at).await;
+            let mut request =
+                client.get_metric_data().start_time(DateTime::from_secs(start)).end_time(DateTime::from_secs(end));
+            for q in queries.iter().filter(|q| q.at == *at) {
+                for query in metric_data_queries(q)? {
+                    request = request.metric_data_queries(query);
                 }
-                // An input's own values (returned although ReturnData is false) are not judged.
+            }
+            // One request; CloudWatch pages it by data points (NextToken) and a query's values may
+            // continue on the next page.
+            // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+            let mut pages = request.into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.aws("GetMetricData")?;
+                for result in page.metric_data_results() {
+                    let id = result.id();
+                    if let Some(i) = id.and_then(|id| queries.iter().position(|q| q.id == id && q.at == *at)) {
+                        values[i].extend_from_slice(result.values());
+                    } else if !id.is_some_and(|id| queries.iter().any(|q| q.inputs.iter().any(|input| input.id == id)))
+                    {
+                        return Err(Error::HealthCheckFailed(format!(
+                            "GetMetricData answered an unknown query id {id:?}"
+                        )));
+                    }
+                    // An input's own values (returned although ReturnData is false) are not judged.
+                }
             }
         }
         Ok(values)

@@ -319,7 +319,7 @@ mod tests {
     const ID: &str = "dns-20261206-084016-abcd";
 
     fn svc(name: &str) -> ServiceRef {
-        ServiceRef { cluster: "shop".into(), service: name.into(), region: None }
+        ServiceRef { cluster: "shop".into(), service: name.into(), region: None, role_arn: None }
     }
 
     fn record(remove_old: bool) -> ReleaseRecord {

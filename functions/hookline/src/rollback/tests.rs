@@ -222,8 +222,10 @@ async fn a_dns_release_is_rolled_back_through_its_record() {
 
     for running in [true, false] {
         let mut ctx = crate::testing::dns_context();
-        ctx.green.service = Some(ServiceRef { cluster: "shop".into(), service: "shop-web-green".into(), region: None });
-        ctx.blue.service = Some(ServiceRef { cluster: "shop".into(), service: "shop-web-blue".into(), region: None });
+        ctx.green.service =
+            Some(ServiceRef { cluster: "shop".into(), service: "shop-web-green".into(), region: None, role_arn: None });
+        ctx.blue.service =
+            Some(ServiceRef { cluster: "shop".into(), service: "shop-web-blue".into(), region: None, role_arn: None });
         let id = ctx.deployment_id.clone();
         let record = ReleaseRecord {
             deployment_id: id.clone(),

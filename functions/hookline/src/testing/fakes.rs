@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::dns::{HostedZone, LoadBalancerRelease, ServiceFacts, ServiceSpec, TaskDefinitionSpec, WeightedRecord};
+use crate::dns::{
+    HostedZone, LoadBalancerRelease, Placement, ServiceFacts, ServiceSpec, TaskDefinitionSpec, WeightedRecord,
+};
 use crate::execution::{execution_arn, now_epoch, DeploymentContext, HookEvent, Route, ServiceRef};
 use crate::health::metrics::SeriesQuery;
 use crate::health::{TargetFacts, TaskSetFacts};
@@ -558,7 +560,7 @@ impl HealthFacts for FakeHealth {
         Ok(lock(&self.task_sets).get(task_set_arn).cloned())
     }
 
-    async fn targets(&self, target_group_arn: &str) -> Result<TargetFacts> {
+    async fn targets(&self, target_group_arn: &str, _at: &Placement) -> Result<TargetFacts> {
         self.read(HealthCall::Targets)?;
         Ok(lock(&self.targets).get(target_group_arn).copied().unwrap_or(TargetFacts { healthy: 0, registered: 0 }))
     }
@@ -1020,7 +1022,7 @@ impl Services for FakeServices {
         Ok(lock(&self.services).get(&service_key(service)).cloned())
     }
 
-    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, _region: Option<&str>) -> Result<String> {
+    async fn register_task_definition(&self, spec: &TaskDefinitionSpec, _at: &Placement) -> Result<String> {
         check_failure(&self.failures, ServicesCall::Register)?;
         let mut registered = lock(&self.registered);
         registered.push(spec.clone());
@@ -1074,9 +1076,15 @@ pub struct FakeDiscovery {
     zones: Mutex<Vec<HostedZone>>,
     records: Mutex<Vec<(String, String, WeightedRecord)>>,
     failure: Mutex<Option<Error>>,
+    asked_at: Mutex<Vec<Placement>>,
 }
 
 impl FakeDiscovery {
+    /// The placements load balancers were asked for, in order.
+    pub fn asked_at(&self) -> Vec<Placement> {
+        lock(&self.asked_at).clone()
+    }
+
     /// `release` of `group`: its load balancer and target group.
     pub fn with_load_balancer(self, group: &str, release: LoadBalancerRelease) -> FakeDiscovery {
         lock(&self.load_balancers).push((group.to_string(), release));
@@ -1155,9 +1163,15 @@ impl RecordRemoval for FakeDiscovery {
 
 #[async_trait]
 impl ReleaseDiscovery for FakeDiscovery {
-    async fn load_balancers(&self, group: &str, _region: Option<&str>) -> Result<Vec<LoadBalancerRelease>> {
+    async fn load_balancers(&self, group: &str, at: &Placement) -> Result<Vec<LoadBalancerRelease>> {
         self.check()?;
-        Ok(lock(&self.load_balancers).iter().filter(|(g, _)| g == group).map(|(_, l)| l.clone()).collect())
+        lock(&self.asked_at).push(at.clone());
+        // Each load balancer is in the Region its `region` names (`None`: the caller's).
+        Ok(lock(&self.load_balancers)
+            .iter()
+            .filter(|(g, l)| g == group && l.region == at.region)
+            .map(|(_, l)| LoadBalancerRelease { role_arn: at.role_arn.clone(), ..l.clone() })
+            .collect())
     }
 
     async fn hosted_zone(&self, fqdn: &str) -> Result<HostedZone> {
@@ -1304,6 +1318,7 @@ mod tests {
             expression: None,
             period_seconds: 60,
             fill_zero: false,
+            at: Placement::default(),
         };
         let got = metrics.series(&[query("m0_blue"), query("m0_green")], 0, 60).await.expect("series");
         assert_eq!(got, vec![vec![1.0, 2.0], vec![]]);

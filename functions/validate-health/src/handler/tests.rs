@@ -472,6 +472,7 @@ async fn the_ready_gate_waits_for_greens_own_service_to_be_stable_and_healthy() 
         cluster: "shop".into(),
         service: "shop-web-green".into(),
         region: None,
+        role_arn: None,
     });
     ctx.green.task_set_arn = None;
     let facts = Arc::new(FakeHealth::default().targets(GREEN_TG, TargetFacts { healthy: 1, registered: 1 }));

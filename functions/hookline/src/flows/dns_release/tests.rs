@@ -34,6 +34,7 @@ fn lb(release: &str) -> LoadBalancerRelease {
         )),
         target_group_name: Some(format!("r53-private-{release}")),
         region: None,
+        role_arn: None,
     }
 }
 
@@ -223,4 +224,45 @@ async fn undeploy_removes_the_idle_release_and_refuses_the_live_one() {
     // Again: nothing left to remove, and the group still has its live release.
     let again = undeploy(world.reach(), &world.discovery, &file, Some("green"), None).await.expect("idempotent");
     assert_eq!((again.service_deleted, again.record_deleted), (false, false));
+}
+
+#[tokio::test]
+async fn a_release_in_its_own_region_is_found_there_and_its_placement_is_in_the_record() {
+    let role = "arn:aws:iam::123456789012:role/hookline-release";
+    let placed_green = LoadBalancerRelease {
+        region: Some("us-west-2".into()),
+        load_balancer_arn: "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/app/west/9".into(),
+        ..lb("green")
+    };
+    let world = World::new(100, 0);
+    // The group's green in the caller's Region (left behind) is not the file's green, which is in us-west-2.
+    let world = World { discovery: world.discovery.with_load_balancer("private", placed_green), ..world };
+    let mut file = file();
+    file.canary.releases.green_at = crate::deployfile::ReleasePlacement {
+        region: Some("us-west-2".into()),
+        cluster: Some("shop-west".into()),
+        role_arn: Some(role.into()),
+    };
+    deploy(world.reach(), &request(&file)).await.expect("deployed");
+    assert_eq!(
+        world.discovery.asked_at(),
+        vec![Placement::default(), Placement::new(Some("us-west-2"), Some(role))],
+        "one search per placement"
+    );
+    let registered = world.services.registered();
+    assert_eq!(registered[0].like_at, Placement::default(), "blue's task definition is read where blue is");
+    assert_eq!(world.services.changes(), vec!["create shop-west/shop-web-green 3".to_string()]);
+    let text = world.plans.get("/hookline/dns/dns-20261206-084016-beef").expect("record written");
+    let record: ReleaseRecord = serde_json::from_str(&text).expect("record");
+    let green = record.context.green.service.as_ref().expect("green's service");
+    assert_eq!(
+        (green.cluster.as_str(), green.region.as_deref(), green.role_arn.as_deref()),
+        ("shop-west", Some("us-west-2"), Some(role))
+    );
+    let blue = record.context.blue.service.as_ref().expect("blue's service");
+    assert_eq!((blue.cluster.as_str(), blue.placement()), (CLUSTER, Placement::default()));
+    let Route::DnsWeighted { blue, green, .. } = &record.context.production else { panic!("not a DNS route") };
+    assert_eq!(green.placement(), Placement::new(Some("us-west-2"), Some(role)));
+    assert!(green.load_balancer_arn.contains(":us-west-2:"), "{}", green.load_balancer_arn);
+    assert_eq!(blue.placement(), Placement::default());
 }

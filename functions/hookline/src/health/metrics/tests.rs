@@ -38,7 +38,9 @@ async fn both_sides_of_every_metric_in_one_get_metric_data_call() {
             .metric_data_results(result("m1_green", &[4.0, 5.0]))
             .build()
     });
-    let source = CloudWatchMetrics { client: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule]) };
+    let source = CloudWatchMetrics {
+        client: crate::aws::Placed::only(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule])),
+    };
     let queries = queries(&analysis(), &context()).expect("queries");
     let series = source.series(&queries, 1_000, 1_600).await.expect("series");
     assert_eq!(series, vec![vec![1.0, 2.0], vec![3.0], vec![], vec![4.0, 5.0]]);
@@ -82,7 +84,9 @@ async fn a_query_continued_on_the_next_page_is_read_whole() {
                 .metric_data_results(result("m1_green", &[6.0]))
                 .build()
         });
-    let source = CloudWatchMetrics { client: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&first, &second]) };
+    let source = CloudWatchMetrics {
+        client: crate::aws::Placed::only(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&first, &second])),
+    };
     let queries = queries(&analysis(), &context()).expect("queries");
     let series = source.series(&queries, 0, 600).await.expect("series");
     assert_eq!(series, vec![vec![1.0, 2.0, 3.0], vec![4.0], vec![5.0], vec![6.0]]);
@@ -95,7 +99,9 @@ async fn an_aws_error_is_classified_not_swallowed() {
     let denied = mock!(Client::get_metric_data).then_error(|| {
         aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataError::generic(crate::testing::access_denied())
     });
-    let source = CloudWatchMetrics { client: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&denied]) };
+    let source = CloudWatchMetrics {
+        client: crate::aws::Placed::only(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&denied])),
+    };
     let queries = queries(&analysis(), &context()).expect("queries");
     let err = source.series(&queries, 0, 600).await.expect_err("denied");
     assert!(matches!(err, Error::AwsPermanent { operation: "GetMetricData", .. }), "{err:?}");
@@ -173,7 +179,9 @@ async fn a_ratio_reads_its_inputs_unreturned_and_answers_with_the_filled_express
             .metric_data_results(result("m1_green", &[0.0, 0.0]))
             .build()
     });
-    let source = CloudWatchMetrics { client: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule]) };
+    let source = CloudWatchMetrics {
+        client: crate::aws::Placed::only(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule])),
+    };
     let analysis = Plan::parse(RATE_PLAN).unwrap_or_else(|e| panic!("{e}")).analysis.expect("analysis");
     let queries = queries(&analysis, &context()).expect("queries");
     let series = source.series(&queries, 36_060, 36_660).await.expect("series");
@@ -265,7 +273,7 @@ async fn the_observed_split_reads_both_load_balancers_request_counts_over_the_la
         vec![(vec!["requests_blue".into(), "requests_green".into()], 1_796_546_340, 1_796_546_400)]
     );
     let crate::execution::Route::DnsWeighted { blue, green, .. } = &ctx.production else { panic!("DNS route") };
-    let q = observed_split_queries(&blue.load_balancer_arn, &green.load_balancer_arn).unwrap();
+    let q = observed_split_queries(blue, green).unwrap();
     assert_eq!(q[1].inputs[0].metric_name, "RequestCount");
     assert_eq!(q[1].inputs[0].dimensions, vec![("LoadBalancer".to_string(), "app/r53-private-green/1".to_string())]);
     // A listener's weights are the split: nothing read.
@@ -280,4 +288,31 @@ async fn a_minute_without_requests_is_zero_requests_and_no_share() {
     assert_eq!(split.green_percent, None);
     // Written as 0, not -0 (an empty f64 sum is -0.0).
     assert_eq!(serde_json::to_value(&split).unwrap()["blue_requests"].to_string(), "0.0");
+}
+
+#[tokio::test]
+async fn releases_in_two_regions_are_read_with_one_request_in_each() {
+    let sent: Sent<GetMetricDataInput> = Sent::default();
+    let rule = mock!(Client::get_metric_data).match_requests(sent.recorder()).then_output(|| {
+        GetMetricDataOutput::builder()
+            .metric_data_results(result("requests_blue", &[70.0]))
+            .metric_data_results(result("requests_green", &[30.0]))
+            .build()
+    });
+    let source = CloudWatchMetrics {
+        client: crate::aws::Placed::only(mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&rule])),
+    };
+    let mut ctx = crate::testing::dns_context();
+    let crate::execution::Route::DnsWeighted { green, .. } = &mut ctx.production else { panic!("DNS route") };
+    green.region = Some("eu-west-1".into());
+    let split = observed_split(&source, &ctx, 1_796_546_416, 50).await.unwrap().expect("a DNS route");
+    assert_eq!((split.blue_requests, split.green_requests), (70.0, 30.0));
+    // CloudWatch is regional: blue's query in the caller's Region, green's in eu-west-1, apart.
+    assert_eq!(rule.num_calls(), 2);
+    let ids: Vec<Vec<String>> = sent
+        .all()
+        .iter()
+        .map(|r| r.metric_data_queries().iter().filter_map(|q| q.id().map(str::to_string)).collect())
+        .collect();
+    assert_eq!(ids, vec![vec!["requests_blue".to_string()], vec!["requests_green".to_string()]]);
 }
