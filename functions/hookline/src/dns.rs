@@ -15,30 +15,7 @@ pub const GROUP_TAG: &str = "CanaryGroup";
 /// The tag naming a load balancer's release (one value each, e.g. `blue` and `green`).
 pub const RELEASE_TAG: &str = "CanaryRelease";
 
-/// Where a release's own AWS resources are (its load balancer, target group, ECS service and
-/// their metrics) and who acts on them: the deployment file's `canary.releases.<name>.region` and
-/// `.role_arn`. Plain strings; adapters build a client per placement (`aws::Placed`). Route 53 is
-/// global and is always reached with the caller's own client.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Placement {
-    /// `None`: the caller's own Region (the functions' stack, or the CLI's `--region`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// An IAM role to assume for the release's calls (`None`: the caller's own credentials).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
-}
-
-impl Placement {
-    pub fn new(region: Option<&str>, role_arn: Option<&str>) -> Placement {
-        Placement { region: region.map(str::to_string), role_arn: role_arn.map(str::to_string) }
-    }
-
-    /// The caller's own Region and credentials.
-    pub fn is_home(&self) -> bool {
-        self.region.is_none() && self.role_arn.is_none()
-    }
-}
+pub use crate::execution::Placement;
 
 /// One load balancer of a group, as discovery found it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -64,6 +64,31 @@ pub struct Side {
     pub service: Option<ServiceRef>,
 }
 
+/// Where a release's own AWS resources are (its load balancer, target group, ECS service and
+/// their metrics) and who acts on them: the deployment file's `canary.releases.<name>.region` and
+/// `.role_arn`. Plain strings; adapters build a client per placement (`aws::Placed`). Route 53 is
+/// global and is always reached with the caller's own client.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Placement {
+    /// `None`: the caller's own Region (the functions' stack, or the CLI's `--region`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// An IAM role to assume for the release's calls (`None`: the caller's own credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+impl Placement {
+    pub fn new(region: Option<&str>, role_arn: Option<&str>) -> Placement {
+        Placement { region: region.map(str::to_string), role_arn: role_arn.map(str::to_string) }
+    }
+
+    /// The caller's own Region and credentials.
+    pub fn is_home(&self) -> bool {
+        self.region.is_none() && self.role_arn.is_none()
+    }
+}
+
 /// An ECS service by cluster and name, and the Region it runs in (`None`: the functions' own).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceRef {
@@ -78,8 +103,8 @@ pub struct ServiceRef {
 
 impl ServiceRef {
     /// Where the service is and who acts on it.
-    pub fn placement(&self) -> crate::dns::Placement {
-        crate::dns::Placement::new(self.region.as_deref(), self.role_arn.as_deref())
+    pub fn placement(&self) -> Placement {
+        Placement::new(self.region.as_deref(), self.role_arn.as_deref())
     }
 }
 
@@ -102,8 +127,8 @@ pub struct DnsRelease {
 
 impl DnsRelease {
     /// Where the release's load balancer (and its metrics) are, and who reads them.
-    pub fn placement(&self) -> crate::dns::Placement {
-        crate::dns::Placement::new(self.region.as_deref(), self.role_arn.as_deref())
+    pub fn placement(&self) -> Placement {
+        Placement::new(self.region.as_deref(), self.role_arn.as_deref())
     }
 }
 

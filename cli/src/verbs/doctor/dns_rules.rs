@@ -576,6 +576,7 @@ mod tests {
             target_group_arn: Some(format!("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/r53-{release}/1")),
             target_group_name: Some(format!("r53-{release}")),
             region: None,
+            role_arn: None,
         }
     }
 

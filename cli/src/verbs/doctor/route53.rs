@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use hookline::deployfile::{Context, DeployFile};
-use hookline::dns::{normalize, release_service_name, HostedZone, LoadBalancerRelease};
+use hookline::dns::{normalize, HostedZone, LoadBalancerRelease};
 use hookline::error::AwsResultExt;
 use hookline::execution::ServiceRef;
+use hookline::flows::dns_release::{group_load_balancers, release_service};
 use hookline::health::TargetFacts;
 use hookline::plan::Controller;
 use hookline::ports::{Executions, ReleaseDiscovery, Services};
@@ -35,9 +36,8 @@ struct Subject {
     group: String,
     /// The two `CanaryRelease` values (`canary.releases`: blue's, green's as written).
     releases: [String; 2],
-    cluster: String,
-    /// `service.name`: each release's service is `<name>-<release>`.
-    service_name: String,
+    /// Each release's service, in the release's own cluster, Region and role (the same order).
+    services: [ServiceRef; 2],
     file: Option<DeployFile>,
     environment: Option<String>,
 }
@@ -76,7 +76,8 @@ pub async fn examine(aws: &Aws, target: &DnsTarget, strict: bool) -> Report {
         }
     };
     let wanted = [subject.releases[0].as_str(), subject.releases[1].as_str()];
-    let load_balancers = match discovery.load_balancers(&subject.group, None).await {
+    let placed = [0, 1].map(|i| (wanted[i], subject.services[i].placement()));
+    let load_balancers = match group_load_balancers(&discovery, &subject.group, &placed).await {
         Ok(found) => {
             push(&mut out, c, dns_rules::load_balancer_checks(&subject.group, wanted, &found));
             found
@@ -272,12 +273,12 @@ async fn subject(aws: &Aws, target: &DnsTarget, out: &mut Found) -> Option<Subje
             return None;
         }
     }
+    let releases = [file.canary.releases.blue.clone(), file.canary.releases.green.clone()];
     Some(Subject {
         fqdn: file.service.fqdn.clone(),
         group: file.canary.group.clone(),
-        releases: [file.canary.releases.blue.clone(), file.canary.releases.green.clone()],
-        cluster: file.service.cluster.clone(),
-        service_name: file.service.name.clone(),
+        services: [0, 1].map(|i| release_service(&file, &releases[i], None)),
+        releases,
         environment: target.env.clone(),
         file: Some(file),
     })
@@ -373,13 +374,11 @@ async fn subject_of_record(aws: &Aws, target: &DnsTarget, out: &mut Found) -> Op
             format!("name it (-e {} [-d DIR]) to check the file and the bakes against the TTL", record.environment),
         )],
     );
-    let suffix = format!("-{}", blue_release.set_identifier);
     Some(Subject {
         fqdn: fqdn.clone(),
         group,
         releases: [blue_release.set_identifier.clone(), green_release.set_identifier.clone()],
-        cluster: blue.cluster.clone(),
-        service_name: blue.service.strip_suffix(&suffix).unwrap_or(&green.service).to_string(),
+        services: [blue, green],
         file: None,
         environment: Some(record.environment.clone()),
     })
@@ -475,11 +474,8 @@ async fn service_seen(
     targets: bool,
     out: &mut Found,
 ) -> Option<ServiceSeen> {
-    let service = ServiceRef {
-        cluster: subject.cluster.clone(),
-        service: release_service_name(&subject.service_name, release),
-        region: None,
-    };
+    let i = subject.releases.iter().position(|r| r == release)?;
+    let service = subject.services[i].clone();
     let name = format!("{}/{}", cluster_name(&service.cluster), service.service);
     let facts = match aws.clients.services().describe(&service).await {
         Ok(f) => f,
@@ -495,7 +491,9 @@ async fn service_seen(
     let tg = load_balancers.iter().find(|l| l.release == release).and_then(|l| l.target_group_arn.clone());
     let mut seen_targets = None;
     if let (true, Some(tg)) = (targets, &tg) {
-        match aws.clients.elbv2.describe_target_health().target_group_arn(tg).send().await {
+        // The target group is in the release's placement (its Region, read as its role).
+        let elbv2 = hookline::aws::Placed::new(aws.clients.elbv2.share()).at(&service.placement()).await;
+        match elbv2.describe_target_health().target_group_arn(tg).send().await {
             Ok(o) => {
                 let registered = o.target_health_descriptions().len();
                 let healthy = o
@@ -544,13 +542,20 @@ async fn permissions(aws: &Aws, subject: &Subject, zone: &HostedZone, out: &mut 
     };
     let partition = common::partition_of(&aws.region);
     let file = subject.file.as_ref();
+    let at_home = |s: &&ServiceRef| s.role_arn.is_none() && s.region.as_deref().is_none_or(|r| r == aws.region);
+    let home: Vec<&ServiceRef> = subject.services.iter().filter(at_home).collect();
+    if home.is_empty() {
+        return;
+    }
     let service = super::policy::DnsService {
         partition: partition.to_string(),
         region: aws.region.clone(),
         account: account.clone(),
         zone_id: zone.id.clone(),
-        cluster: cluster_name(&subject.cluster).to_string(),
-        services: subject.releases.iter().map(|r| release_service_name(&subject.service_name, r)).collect(),
+        // The functions' own role reaches the releases at home; a release placed elsewhere is
+        // reached as its role (`sts:AssumeRole`), whose policy is that account's to check.
+        cluster: cluster_name(&home[0].cluster).to_string(),
+        services: home.iter().map(|s| s.service.clone()).collect(),
         plan_parameter_prefix: aws.settings.plan_parameter_prefix.clone(),
         alarms: file.map(|f| f.plan.health.alarms.clone()).unwrap_or_default(),
         remove_old: file.is_some_and(|f| f.remove_old),

@@ -75,20 +75,18 @@ pub fn release_placement(file: &DeployFile, release: &str, region: Option<&str>)
     }
 }
 
-/// The group's two releases, blue (taking traffic) and green (idle), from the load balancers'
-/// tags and the fqdn's weighted records. Each release's load balancer is looked for in its own
-/// placement (one search per placement): a load balancer of the group found in a placement that
-/// is not its release's (a release moved to another Region leaves its old one behind) is not it.
-pub async fn discover(
+/// The load balancers of `group` for the releases `placed` (each release's tag and placement):
+/// each placement is searched once, and a load balancer found in a placement that is not its
+/// release's (a release moved to another Region leaves its old one behind) is not it. A load
+/// balancer of another release tag is kept, for the caller to name.
+pub async fn group_load_balancers(
     discovery: &dyn ReleaseDiscovery,
-    file: &DeployFile,
-    region: Option<&str>,
-) -> Result<ReleasePair> {
-    let group = &file.canary.group;
-    let tags = [file.canary.releases.blue.as_str(), file.canary.releases.green.as_str()];
-    let mut placements: Vec<(Placement, Vec<&str>)> = Vec::new();
-    for tag in tags {
-        let at = release_placement(file, tag, region);
+    group: &str,
+    placed: &[(&str, Placement)],
+) -> Result<Vec<LoadBalancerRelease>> {
+    let tags: Vec<&str> = placed.iter().map(|(tag, _)| *tag).collect();
+    let mut placements: Vec<(&Placement, Vec<&str>)> = Vec::new();
+    for (tag, at) in placed {
         match placements.iter_mut().find(|(p, _)| *p == at) {
             Some((_, mine)) => mine.push(tag),
             None => placements.push((at, vec![tag])),
@@ -102,6 +100,22 @@ pub async fn discover(
             }
         }
     }
+    Ok(load_balancers)
+}
+
+/// The group's two releases, blue (taking traffic) and green (idle), from the load balancers'
+/// tags and the fqdn's weighted records. Each release's load balancer is looked for in its own
+/// placement (one search per placement): a load balancer of the group found in a placement that
+/// is not its release's (a release moved to another Region leaves its old one behind) is not it.
+pub async fn discover(
+    discovery: &dyn ReleaseDiscovery,
+    file: &DeployFile,
+    region: Option<&str>,
+) -> Result<ReleasePair> {
+    let group = &file.canary.group;
+    let placed = [file.canary.releases.blue.as_str(), file.canary.releases.green.as_str()]
+        .map(|tag| (tag, release_placement(file, tag, region)));
+    let load_balancers = group_load_balancers(discovery, group, &placed).await?;
     let mut tags: Vec<&str> = load_balancers.iter().map(|l| l.release.as_str()).collect();
     tags.sort_unstable();
     let mut expected = [file.canary.releases.blue.as_str(), file.canary.releases.green.as_str()];

@@ -689,7 +689,7 @@ mod drain {
     const ID: &str = "dns-20261206-084016-abcd";
 
     fn svc(name: &str) -> ServiceRef {
-        ServiceRef { cluster: "shop".into(), service: name.into(), region: None }
+        ServiceRef { cluster: "shop".into(), service: name.into(), region: None, role_arn: None }
     }
 
     fn document() -> ExecutionDocument {
