@@ -298,6 +298,22 @@ mod tests {
         ServiceRef { cluster: "shop".into(), service: name.into(), region: None, role_arn: None }
     }
 
+    /// Green's service behind its target group, `like` another service of the cluster.
+    fn green_spec(task_definition_arn: &str, desired: u32, like: Option<&str>) -> ServiceSpec {
+        ServiceSpec {
+            task_definition_arn: task_definition_arn.into(),
+            desired,
+            target_group_arn: "arn:tg/green".into(),
+            container_name: "web".into(),
+            container_port: 8080,
+            like: like.map(svc),
+            scheduling_strategy: None,
+            platform_version: None,
+            placement_constraints: vec![],
+            placement_strategies: vec![],
+        }
+    }
+
     fn service(name: &str, status: &str, desired: i32, running: i32, deployments: usize) -> Service {
         Service::builder()
             .service_name(name)
@@ -363,18 +379,7 @@ mod tests {
                 .then_output(|| CreateServiceOutput::builder().build()),
         ];
         let a = adapter(&rules.iter().collect::<Vec<_>>());
-        let spec = ServiceSpec {
-            task_definition_arn: "arn:td:2".into(),
-            desired: 3,
-            target_group_arn: "arn:tg/green".into(),
-            container_name: "web".into(),
-            container_port: 8080,
-            like: Some(svc("shop-web-blue")),
-            scheduling_strategy: None,
-            platform_version: None,
-            placement_constraints: vec![],
-            placement_strategies: vec![],
-        };
+        let spec = green_spec("arn:td:2", 3, Some("shop-web-blue"));
         a.create_or_update(&svc("shop-web-green"), &spec).await.unwrap();
         assert_eq!(created.only(), (Some("shop-web-green".into()), Some(3), Some("arn:tg/green".into()), Some(8080)));
     }
@@ -398,18 +403,7 @@ mod tests {
             }),
         ];
         let a = adapter(&rules.iter().collect::<Vec<_>>());
-        let spec = ServiceSpec {
-            task_definition_arn: "arn:td:3".into(),
-            desired: 2,
-            target_group_arn: "arn:tg/green".into(),
-            container_name: "web".into(),
-            container_port: 8080,
-            like: None,
-            scheduling_strategy: None,
-            platform_version: None,
-            placement_constraints: vec![],
-            placement_strategies: vec![],
-        };
+        let spec = green_spec("arn:td:3", 2, None);
         a.create_or_update(&svc("shop-web-green"), &spec).await.unwrap();
         a.scale(&svc("shop-web-green"), 0).await.unwrap();
         assert_eq!(updated.all(), vec![(Some("arn:td:3".into()), Some(2)), (None, Some(0))]);
@@ -440,18 +434,7 @@ mod tests {
         ];
         let a = adapter(&rules.iter().collect::<Vec<_>>());
         let green = ServiceRef { region: Some("eu-west-1".into()), ..svc("shop-web-green") };
-        let spec = ServiceSpec {
-            task_definition_arn: "arn:td:2".into(),
-            desired: 2,
-            target_group_arn: "arn:tg/green".into(),
-            container_name: "web".into(),
-            container_port: 8080,
-            like: Some(svc("shop-web-blue")),
-            scheduling_strategy: None,
-            platform_version: None,
-            placement_constraints: vec![],
-            placement_strategies: vec![],
-        };
+        let spec = green_spec("arn:td:2", 2, Some("shop-web-blue"));
         let err = a.create_or_update(&green, &spec).await.expect_err("refused").to_string();
         assert!(
             err.contains("canary.releases") && err.contains("eu-west-1") && err.contains("shop-web-green"),
