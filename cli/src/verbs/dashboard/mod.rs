@@ -338,18 +338,27 @@ async fn sample_loop(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let ids: Vec<String> = match state.watched.lock() {
-            Ok(mut w) => {
-                w.retain(|_, at| at.elapsed() < WATCH_FOR);
-                w.keys().cloned().collect()
-            }
-            Err(_) => vec![],
-        };
-        for id in ids {
-            if let Err(e) = api::sample(&state, &id).await {
-                // Keep sampling the others; the page shows the error of its own request.
-                eprintln!("dashboard: weights of {id}: {}", e.0);
-            }
+        sample_round(&state).await;
+    }
+}
+
+/// One round of the sampler over the watched deployments. A deployment whose weights cannot be
+/// read is no longer sampled: an ECS deployment that ended under the page (rolled back, its
+/// revision without load balancers) would print the same error every second until the page's
+/// next read unwatched it. The page's next read watches it again while it runs; the others are
+/// sampled meanwhile, and the page shows the error of its own request.
+async fn sample_round(state: &AppState) {
+    let ids: Vec<String> = match state.watched.lock() {
+        Ok(mut w) => {
+            w.retain(|_, at| at.elapsed() < WATCH_FOR);
+            w.keys().cloned().collect()
+        }
+        Err(_) => vec![],
+    };
+    for id in ids {
+        if let Err(e) = api::sample(state, &id).await {
+            state.unwatch(&id);
+            eprintln!("dashboard: weights of {id}: {} (not sampled until its page reads it again)", e.0);
         }
     }
 }

@@ -555,3 +555,12 @@ async fn the_list_finds_the_ecs_native_services_by_their_plans_and_nothing_kept_
     assert_eq!(api::ecs_service_of("/hookline", "/other/ecs/c/s"), None);
     assert_eq!(api::ecs_service_of("/hookline", "/hookline/ecs//s"), None);
 }
+
+#[tokio::test]
+async fn a_deployment_whose_weights_cannot_be_read_is_no_longer_sampled() {
+    let s = state().await;
+    s.watch("d-ABCDEF123");
+    super::sample_round(&s).await;
+    let watched = s.watched.lock().expect("lock").contains_key("d-ABCDEF123");
+    assert!(!watched, "still sampled every second after its read failed");
+}
