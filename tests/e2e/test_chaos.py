@@ -386,6 +386,7 @@ class Dns:
     # the Runner's side of it
     alarm = "shop-web-5xx"
     approval_attempts = 8     # 8 x 20 s: the approval comes after the 70 s bake
+    DRAIN_GRACE_S = 30        # after drain_until: the Wait's end, one rollback invoke, the scale call
     skip_len = 120
 
     def __init__(self, sb, request):
@@ -441,7 +442,17 @@ class Dns:
         weights = retry(world.weights)
         if weights not in ((100, 0), (0, 100)):
             violations.append(f"DNS split at the end: blue/green {weights} (execution {status})")
-        record = json_.loads(retry(lambda: sb.ssm.get_parameter(Name=f"/hookline/dns/{did}"))["Parameter"]["Value"])
+        def release_record():
+            return json_.loads(retry(lambda: sb.ssm.get_parameter(Name=f"/hookline/dns/{did}"))["Parameter"]["Value"])
+        record = release_record()
+        # A rollback's drain (docs/route53-controller.md decision 23): green keeps its tasks until the
+        # record's drain_until, then whoever rolled back (the canary's Wait, the rollback machine's, or
+        # `hookline rollback` waiting in the schedule's thread) scales it: its services part is owed
+        # by then, not when the execution ended (a console rollback ends it ABORTED at once).
+        while not record.get("services_done") and record.get("drain_until") and \
+                time.time() < record["drain_until"] + self.DRAIN_GRACE_S:
+            time.sleep(1)
+            record = release_record()
         on_green = weights == (0, 100)
         if (record["status"] == "succeeded") != on_green:
             violations.append(f"release record {record['status']} while DNS is blue/green {weights}")
