@@ -263,6 +263,31 @@ def _arn(service, rest):
     return f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT}:{rest}"
 
 
+# The enforcer's behaviours that hookline's cross-Region releases rely on (README.md "Sources").
+SOURCES = [
+    {
+        "id": "IAM-SIGNED-REGION",
+        "behaviour": "A function's call is authorized against the resource ARN in the Region its SigV4 "
+        "credential scope names (a statement scoped to the stack's Region does not cover another "
+        "Region's service), and the router forwards it to that Region",
+        "source": '"The credential scope value, which is a string that includes your access key, the date, '
+        'the region you are targeting, the service you are requesting, and a termination string" — '
+        "STS API reference, Common Parameters "
+        "(https://docs.aws.amazon.com/STS/latest/APIReference/CommonParameters.html)",
+        "switch": None,
+    },
+    {
+        "id": "IAM-ASSUMEROLE-ROLE",
+        "behaviour": "sts:AssumeRole is authorized against the ARN of the role assumed (RoleArn)",
+        "source": '"The Resource types column of the Actions table indicates whether each action supports '
+        'resource-level permissions." (AssumeRole: resource type role) — Service Authorization '
+        "Reference, Actions, resources, and condition keys for AWS Security Token Service "
+        "(https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecuritytokenservice.html)",
+        "switch": None,
+    },
+]
+
+
 def signed_region_of(headers):
     """The Region of a SigV4 request's credential scope (``Credential=<key>/<date>/<region>/...``),
     else the sandbox's."""
