@@ -503,6 +503,10 @@ pub struct ReleaseSeen {
     pub execution_arn: Option<String>,
     /// `None`: the execution does not exist (or the record names none).
     pub execution: Option<RunStatus>,
+    /// Ended, its drain (if any) over, and its services' part still not done: the release that
+    /// lost is still running (a `hookline rollback` interrupted while it waited the drain, or a
+    /// scale-down that failed past every retry).
+    pub end_unfinished: bool,
 }
 
 /// No release record left `in-progress` without a running canary execution (nothing would end
@@ -538,6 +542,21 @@ pub fn release_record_checks(fqdn: &str, records: &[ReleaseSeen]) -> (Vec<Check>
                 ));
             }
         }
+    }
+    for r in records.iter().filter(|r| r.end_unfinished && r.status != ReleaseStatus::InProgress) {
+        let (lost, fix) = if r.status == ReleaseStatus::Succeeded {
+            (
+                "blue's service still has its tasks",
+                "hookline rollback {id}: it finds the success and finishes its scale-down",
+            )
+        } else {
+            ("green's service still has its tasks", "hookline rollback {id}: DNS stays on blue, green scaled to 0")
+        };
+        out.push(Check::fail(
+            format!("release record {}", r.deployment_id),
+            format!("{} ended {:?} but its end is unfinished: {lost}", r.parameter, r.status),
+            fix.replace("{id}", &r.deployment_id),
+        ));
     }
     if out.is_empty() {
         out.push(Check::ok(
@@ -816,6 +835,7 @@ mod tests {
                 "arn:aws:states:us-east-1:1:execution:hookline-canary:{id}-BeforeAllowTraffic"
             )),
             execution,
+            end_unfinished: false,
         }
     }
 
@@ -844,5 +864,30 @@ mod tests {
         assert!(failing(&gone)[0].detail.contains("which does not exist"));
         let (quiet, _) = release_record_checks(FQDN, &[]);
         assert_eq!(quiet[0].check, "release records");
+    }
+}
+
+#[cfg(test)]
+mod unfinished_end_tests {
+    use super::*;
+
+    #[test]
+    fn an_ended_release_whose_losing_service_was_never_scaled_fails_with_rollback_as_the_fix() {
+        let seen = |status, end_unfinished| ReleaseSeen {
+            deployment_id: "dns-1".into(),
+            parameter: "/hookline/dns/dns-1".into(),
+            status,
+            execution_arn: None,
+            execution: None,
+            end_unfinished,
+        };
+        let (checks, running) = release_record_checks("web.shop.example.com", &[seen(ReleaseStatus::Failed, true)]);
+        assert_eq!(running, None);
+        let [c] = checks.as_slice() else { panic!("{checks:?}") };
+        assert_eq!(c.status, crate::verbs::doctor::report::Status::Fail, "{c:?}");
+        assert!(c.detail.contains("green's service still has its tasks"), "{c:?}");
+        assert!(c.fix.as_deref().is_some_and(|f| f.starts_with("hookline rollback dns-1")), "{c:?}");
+        let (checks, _) = release_record_checks("web.shop.example.com", &[seen(ReleaseStatus::Failed, false)]);
+        assert!(checks.iter().all(|c| c.status != crate::verbs::doctor::report::Status::Fail), "{checks:?}");
     }
 }

@@ -460,6 +460,9 @@ async fn release_records(aws: &Aws, fqdn: &str) -> Result<Vec<ReleaseSeen>, hook
             status: r.status,
             execution_arn: r.execution_arn,
             execution,
+            end_unfinished: r.status != hookline::dns::ReleaseStatus::InProgress
+                && !r.services_done
+                && r.drain_until.is_none_or(|until| until <= hookline::execution::now_epoch()),
         });
     }
     Ok(out)
